@@ -1,0 +1,175 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+/**
+ * Everything an operator can tune. Every field has a default, so cordon runs without a config file; a bad value
+ * is rejected with the path of the field that is wrong (see {@link parseConfig}).
+ */
+
+const ruleModeSchema = z.enum(['enforce', 'count', 'off']);
+const minutes = z.number().positive();
+
+export const RULE_NAMES = [
+  'flood',
+  'path-scan',
+  'auth-failures',
+  'login-bruteforce',
+  'principal-many-ips',
+  'principal-volume',
+  'volume-anomaly',
+] as const;
+export type RuleName = (typeof RULE_NAMES)[number];
+
+export const configSchema = z
+  .object({
+    windows: z
+      .object({
+        /** Tumbling window length, seconds. */
+        sizeSeconds: z.number().int().min(10).max(3600).default(60),
+        /** Events up to this much older than the newest seen still land in their own window. */
+        allowedLatenessSeconds: z.number().int().min(0).max(600).default(5),
+        /** A key idle for this long is forgotten in memory (its baseline stays in the store). */
+        idleEvictMinutes: minutes.default(30),
+      })
+      .strict()
+      .prefault({}),
+    baseline: z
+      .object({
+        /** EWMA weight of a new window. */
+        alpha: z.number().gt(0).lt(1).default(0.1),
+        /** Windows a key must have been seen in before its own baseline is trusted. */
+        minWindows: z.number().int().min(1).default(10),
+      })
+      .strict()
+      .prefault({}),
+    thresholds: z
+      .object({
+        /** Requests in one window from one key before volume rules look at it at all. */
+        floodMinRequests: z.number().int().min(1).default(600),
+        /** At or above this many requests in a window, a flood is unmistakable and acts at once. */
+        floodUnmistakableRequests: z.number().int().min(1).default(1500),
+        /** Robust z-score against the population (log requests) a flood must also reach. */
+        populationZ: z.number().positive().default(4),
+        /** Robust z-score against the key's own history for the volume anomaly rule. */
+        selfZ: z.number().positive().default(6),
+        /** Distinct 404 paths in a window that make a path scan. */
+        scanDistinct404: z.number().int().min(1).default(10),
+        /** Share of the key's requests that must be 404 for a path scan. */
+        scanNotFoundShare: z.number().gt(0).max(1).default(0.5),
+        /** 401/403 responses in a window that make an auth-failure finding. */
+        authFailures: z.number().int().min(1).default(20),
+        /** Share of the key's requests that are 401/403 for an auth-failure finding. */
+        authFailureShare: z.number().gt(0).max(1).default(0.5),
+        /** POSTs to login-like paths in a window (web logs where failed logins answer 200). */
+        loginPosts: z.number().int().min(1).default(20),
+        /** Distinct source IPs for one principal in a window (stolen credentials). */
+        principalIps: z.number().int().min(2).default(10),
+        /** A principal's requests or bytes this many times its own mean. */
+        principalVolumeFactor: z.number().gt(1).default(10),
+        /** Distinct principals behind one IP from which it is treated as a shared egress (NAT). */
+        natMinPrincipals: z.number().int().min(2).default(5),
+        /** Share of all requests in a window answered 5xx that marks a server-side incident. */
+        incident5xxShare: z.number().gt(0).max(1).default(0.2),
+      })
+      .strict()
+      .prefault({}),
+    hysteresis: z
+      .object({
+        /** A finding must hold in k of the last n windows of a key, unless it is unmistakable. */
+        k: z.number().int().min(1).default(2),
+        n: z.number().int().min(1).default(3),
+      })
+      .strict()
+      .refine((h) => h.k <= h.n, { message: 'k must not exceed n' })
+      .prefault({}),
+    rules: z.partialRecord(z.enum(RULE_NAMES), ruleModeSchema).prefault({}),
+    allowlist: z
+      .object({
+        cidrs: z.array(z.string()).default([]),
+        principals: z.array(z.string()).default([]),
+      })
+      .strict()
+      .prefault({}),
+    expiry: z
+      .object({
+        baseMinutes: minutes.default(60),
+        multiplier: z.number().min(1).default(4),
+        maxMinutes: minutes.default(7 * 24 * 60),
+        /** Earlier blocks of the same target within this many days count as repeat offences. */
+        lookbackDays: z.number().positive().default(30),
+      })
+      .strict()
+      .prefault({}),
+    aggregation: z
+      .object({
+        /** Offending IPv4 addresses in one /24 that make cordon block the whole /24. */
+        ipv4Offenders: z.number().int().min(2).default(3),
+        ipv4Prefix: z.number().int().min(8).max(32).default(24),
+        ipv6Prefix: z.number().int().min(16).max(128).default(64),
+      })
+      .strict()
+      .prefault({}),
+    caps: z
+      .object({
+        /** New blocks allowed per window; beyond it, decisions are held as alerts. */
+        newBlocksPerWindow: z.number().int().min(1).default(50),
+        /** Addresses per WAF IP set (AWS's fixed limit is 10,000). */
+        addressesPerIpSet: z.number().int().min(1).max(10_000).default(10_000),
+        /** IP sets per address family cordon may create. */
+        maxIpSetsPerFamily: z.number().int().min(1).max(50).default(5),
+        /** Characters of the resource policy (AWS's limit is 8,192). */
+        policyMaxChars: z.number().int().min(512).max(8192).default(8192),
+      })
+      .strict()
+      .prefault({}),
+    /** A block covering more than this share of the last window's clients is held as an alert and pages a human. */
+    blastRadiusShare: z.number().gt(0).max(1).default(0.1),
+    /** Blocks covering fewer clients than this never trip the blast-radius guard. */
+    blastRadiusMinClients: z.number().int().min(1).default(5),
+    dryRun: z.boolean().default(false),
+  })
+  .strict();
+
+export type CordonConfig = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(
+    message: string,
+    readonly issues: { path: string; message: string }[],
+  ) {
+    super(message);
+  }
+}
+
+/** Validates a config object; throws a {@link ConfigError} naming each wrong field. */
+export function parseConfig(input: unknown, source = 'config'): CordonConfig {
+  const result = configSchema.safeParse(input ?? {});
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((i) => ({
+    path: i.path.length ? i.path.join('.') : '(top level)',
+    message: i.message,
+  }));
+  throw new ConfigError(
+    `${source}: invalid configuration\n` + issues.map((i) => `  ${i.path}: ${i.message}`).join('\n'),
+    issues,
+  );
+}
+
+export function loadConfigFile(path: string): CordonConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`${path}: cannot read config: ${(err as Error).message}`, [
+      { path: '(file)', message: (err as Error).message },
+    ]);
+  }
+  return parseConfig(raw, path);
+}
+
+export const defaultConfig = (): CordonConfig => parseConfig({});
+
+export function ruleMode(cfg: CordonConfig, rule: RuleName): 'enforce' | 'count' | 'off' {
+  return cfg.rules[rule] ?? 'enforce';
+}

@@ -1,0 +1,55 @@
+import type { RuleName } from './config.ts';
+
+export type TargetKind = 'ip' | 'cidr' | 'principal';
+export type Action = 'block' | 'alert' | 'unblock';
+
+/** One rule's verdict on one key's window, with the numbers that explain it. */
+export interface Finding {
+  rule: RuleName;
+  /** >= 1 is suspicious; >= the rule's unmistakable level acts at once. */
+  score: number;
+  unmistakable: boolean;
+  /** Plain-language reason with the figures, for people (no attacker-controlled text in here). */
+  detail: string;
+}
+
+export interface Evidence {
+  key: string;
+  keyKind: 'ip' | 'prefix' | 'principal';
+  /** Window start and end, epoch ms. */
+  windowStart: number;
+  windowEnd: number;
+  findings: Finding[];
+  /** The window's features (counts) for this key. */
+  features: Record<string, number>;
+  /** The key's own baseline at decision time (mean requests per window, windows learned), if any. */
+  baseline?: { meanRequests: number; windows: number };
+  /** Population median requests per window for keys of this kind. */
+  populationMedianRequests?: number;
+  /** k-of-n windows that held, e.g. "2/3" or "unmistakable". */
+  held: string;
+  /** A few attacker-controlled samples (paths, user agents), already sanitised; escape again where rendered. */
+  samples?: { paths?: string[]; userAgents?: string[] };
+  /** Why a would-be block became an alert, when it did. */
+  heldBack?: 'dry-run' | 'count-mode' | 'cap' | 'blast-radius' | 'allowlist';
+  /** Share of the last window's clients the block would cover (blast-radius guard). */
+  clientShare?: number;
+  /** Prior blocks of this target within the lookback (escalation). */
+  priorBlocks?: number;
+  /** For unblock: why. */
+  releasedBy?: 'expiry' | 'operator';
+}
+
+/** A line of decisions.jsonl (DESIGN §7). */
+export interface Decision {
+  /** ISO 8601, event time at which the decision was taken. */
+  time: string;
+  action: Action;
+  target: string;
+  targetKind: TargetKind;
+  reasons: string[];
+  score: number;
+  /** ISO 8601 for blocks (and alerts that would have blocked); null for unblock. */
+  expiresAt: string | null;
+  evidence: Evidence;
+}

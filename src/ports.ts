@@ -1,0 +1,116 @@
+import type { Decision, Evidence, TargetKind } from './decision.ts';
+
+/**
+ * The ports: every piece of state or side effect the engine needs, as an interface. `src/adapters/local/`
+ * implements them with SQLite and files, `src/adapters/aws/` with DynamoDB, Kinesis, WAFv2, API Gateway and SNS.
+ * The engine only ever sees these.
+ */
+
+/** What cordon has learned about one key: its baseline and its recent verdicts (JSON-serialisable). */
+export interface KeyState {
+  /** EWMA mean and variance of log1p(requests) and log1p(bytes) per active window. */
+  reqMean: number;
+  reqVar: number;
+  bytesMean: number;
+  bytesVar: number;
+  /** EWMA mean of distinct IPs per window (principal keys). */
+  ipsMean: number;
+  /** Active windows learned into the baseline. */
+  windows: number;
+  /** Bit i set = the key's window i windows ago was flagged (hysteresis, newest in bit 0). */
+  flags: number;
+  /** Start of the last window the key was seen in, epoch ms. */
+  lastWindow: number;
+}
+
+export interface BaselineStore {
+  getMany(keys: readonly string[]): Promise<Map<string, KeyState>>;
+  putMany(states: ReadonlyMap<string, KeyState>): Promise<void>;
+}
+
+export type LedgerStatus = 'active' | 'released' | 'expired';
+
+/** One block in the ledger: the source of truth that WAF and the policy are projections of. */
+export interface LedgerEntry {
+  target: string;
+  targetKind: TargetKind;
+  /** Epoch ms (event time) the block was decided. Together with target, the entry's identity. */
+  createdAt: number;
+  expiresAt: number;
+  status: LedgerStatus;
+  /** Epoch ms of release or expiry, when no longer active. */
+  endedAt?: number;
+  reasons: string[];
+  score: number;
+  /** Earlier blocks of this target within the escalation lookback. */
+  priorBlocks: number;
+  evidence: Evidence;
+}
+
+export interface LedgerStore {
+  /** Insert or replace the entry with this target and createdAt. */
+  put(entry: LedgerEntry): Promise<void>;
+  /** Entries with status `active` and expiresAt > now (stores with lazy TTL must filter themselves). */
+  listActive(now: number): Promise<LedgerEntry[]>;
+  /** Every entry of a target, newest first. */
+  history(target: string): Promise<LedgerEntry[]>;
+  /** Every entry, newest first (operators' listing). */
+  listAll(): Promise<LedgerEntry[]>;
+}
+
+/** The addresses cordon wants blocked, per family, already aggregated and never covering the allowlist. */
+export interface IpSetDesired {
+  v4: string[];
+  v6: string[];
+}
+
+export interface IpSetApplyResult {
+  changed: boolean;
+  /** Per set cordon owns: its name and how many addresses it now holds. */
+  sets: { name: string; family: 'v4' | 'v6'; addresses: number }[];
+}
+
+/** WAF IP sets (only the ones cordon owns). Full replace, converging on `desired`. */
+export interface IpSetPort {
+  read(): Promise<IpSetDesired>;
+  apply(desired: IpSetDesired): Promise<IpSetApplyResult>;
+}
+
+/** What goes into cordon's one Deny statement of the API's resource policy. */
+export interface PolicyDeny {
+  principals: string[];
+  cidrs: string[];
+}
+
+export interface PolicyApplyResult {
+  changed: boolean;
+  /** Whether a stage deployment was created after the change. */
+  deployed: boolean;
+  /** Entries left out to stay under the size limit (lowest priority first). */
+  dropped: string[];
+  chars: number;
+}
+
+export interface PolicyPort {
+  read(): Promise<PolicyDeny>;
+  apply(deny: PolicyDeny): Promise<PolicyApplyResult>;
+}
+
+/** One alert message: a batch of decisions (one SNS message per batch, not per IP). */
+export interface AlertBatch {
+  /** Stable id of the batch (idempotency: the same batch is published once). */
+  id: string;
+  time: string;
+  decisions: Decision[];
+  /** True when a human should look now (blast-radius guard, caps). */
+  page: boolean;
+}
+
+export interface AlertPort {
+  publish(batch: AlertBatch): Promise<void>;
+}
+
+/** Marks that make at-least-once delivery safe: `claim` is true only for the first caller of an id. */
+export interface IdempotencyStore {
+  claim(id: string, ttlSeconds: number): Promise<boolean>;
+}
