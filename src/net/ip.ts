@@ -1,0 +1,69 @@
+import ipaddr from 'ipaddr.js';
+
+/**
+ * Client addresses as keys. Every address is normalised once, at decode time, so that the same client always
+ * yields the same key: dotted IPv4 without leading zeros, `::ffff:a.b.c.d` as the IPv4 it carries, and IPv6
+ * compressed lower-case (RFC 5952).
+ */
+
+/** True for a strict dotted-quad without leading zeros: the common case, checked without allocating. */
+function isCanonicalIpv4(s: string): boolean {
+  const n = s.length;
+  if (n < 7 || n > 15) return false;
+  let parts = 0;
+  let digits = 0;
+  let value = 0;
+  let first = 0;
+  for (let i = 0; i <= n; i++) {
+    const c = i === n ? 46 : s.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || value > 255 || (digits > 1 && first === 48)) return false;
+      parts++;
+      digits = 0;
+      value = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits === 0) first = c;
+      value = value * 10 + (c - 48);
+      if (++digits > 3) return false;
+    } else {
+      return false;
+    }
+  }
+  return parts === 4;
+}
+
+/** The normalised form of an address, or null if it is not one. */
+export function normaliseIp(raw: string): string | null {
+  if (isCanonicalIpv4(raw)) return raw;
+  if (raw.length === 0 || raw.length > 64) return null;
+  let s = raw;
+  if (s.charCodeAt(0) === 91 /* [ */ && s.charCodeAt(s.length - 1) === 93) s = s.slice(1, -1);
+  // A zone index (`fe80::1%eth0`) is local to one host: it cannot identify a client across the internet.
+  const zone = s.indexOf('%');
+  if (zone >= 0) s = s.slice(0, zone);
+  try {
+    if (ipaddr.IPv4.isValidFourPartDecimal(s)) return ipaddr.IPv4.parse(s).toString();
+    if (!ipaddr.IPv6.isValid(s)) return null;
+    const v6 = ipaddr.IPv6.parse(s);
+    if (v6.isIPv4MappedAddress()) return v6.toIPv4Address().toString();
+    return v6.toRFC5952String();
+  } catch {
+    return null;
+  }
+}
+
+export function isIpv6(ip: string): boolean {
+  return ip.indexOf(':') >= 0;
+}
+
+/**
+ * The network prefix an address belongs to, as CIDR text (`203.0.113.0/24`, `2001:db8:1:2::/64`).
+ * `ip` must already be normalised.
+ */
+export function prefixOf(ip: string, v4Bits = 24, v6Bits = 64): string {
+  if (!isIpv6(ip)) {
+    if (v4Bits === 24) return ip.slice(0, ip.lastIndexOf('.')) + '.0/24';
+    return ipaddr.IPv4.networkAddressFromCIDR(`${ip}/${v4Bits}`).toString() + `/${v4Bits}`;
+  }
+  return ipaddr.IPv6.networkAddressFromCIDR(`${ip}/${v6Bits}`).toRFC5952String() + `/${v6Bits}`;
+}
