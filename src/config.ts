@@ -122,10 +122,11 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
-    /** A block covering more than this share of the last window's clients is held as an alert and pages a human. */
+    /**
+     * A block that would cut more than this share of the last window's requests from clients with an established
+     * history is held as an alert and pages a human (see Evidence.trafficShare).
+     */
     blastRadiusShare: z.number().gt(0).max(1).default(0.1),
-    /** Blocks covering fewer clients than this never trip the blast-radius guard. */
-    blastRadiusMinClients: z.number().int().min(1).default(5),
     dryRun: z.boolean().default(false),
   })
   .strict();

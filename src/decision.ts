@@ -32,8 +32,13 @@ export interface Evidence {
   samples?: { paths?: string[]; userAgents?: string[] };
   /** Why a would-be block became an alert, when it did. */
   heldBack?: 'dry-run' | 'count-mode' | 'cap' | 'blast-radius' | 'allowlist';
-  /** Share of the last window's clients the block would cover (blast-radius guard). */
+  /** Share of the window's clients the block covers. */
   clientShare?: number;
+  /**
+   * Share of the window's requests that came from clients with an established history inside the target (up to
+   * their usual rate): the legitimate traffic the block would cut. Above the blast-radius share, it is held.
+   */
+  trafficShare?: number;
   /** Prior blocks of this target within the lookback (escalation). */
   priorBlocks?: number;
   /** For unblock: why. */

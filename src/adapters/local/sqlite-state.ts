@@ -1,0 +1,165 @@
+import Database from 'better-sqlite3';
+import type { BaselineStore, KeyState, LedgerEntry, LedgerStore } from '../../ports.ts';
+
+/** The schema this release writes. Older files are migrated in place; newer ones are refused, never guessed at. */
+export const SCHEMA_VERSION = 2;
+
+export class StateFileError extends Error {
+  override name = 'StateFileError';
+}
+
+const MIGRATIONS: Record<number, string> = {
+  1: `
+    CREATE TABLE IF NOT EXISTS baselines (key TEXT PRIMARY KEY, req_mean REAL, req_var REAL, bytes_mean REAL,
+      bytes_var REAL, ips_mean REAL, windows INTEGER, flags INTEGER, last_window INTEGER);
+    CREATE TABLE IF NOT EXISTS ledger (target TEXT NOT NULL, created_at INTEGER NOT NULL, kind TEXT NOT NULL,
+      expires_at INTEGER NOT NULL, status TEXT NOT NULL, ended_at INTEGER, reasons TEXT NOT NULL, score REAL NOT NULL,
+      prior_blocks INTEGER NOT NULL, evidence TEXT NOT NULL, PRIMARY KEY (target, created_at));`,
+  // v2: listing active blocks is the contain stage's hot query.
+  2: `CREATE INDEX IF NOT EXISTS ledger_status ON ledger (status, expires_at);`,
+};
+
+/**
+ * cordon's local state in one SQLite file: key baselines and the block ledger. Synchronous (better-sqlite3), so
+ * the local pipeline can persist inside its event loop; the async port methods wrap the same calls.
+ */
+export class SqliteState implements BaselineStore, LedgerStore {
+  readonly db: Database.Database;
+  private readonly stmts;
+
+  constructor(path: string) {
+    try {
+      this.db = new Database(path);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.migrate();
+    } catch (err) {
+      if (err instanceof StateFileError) throw err;
+      throw new StateFileError(`${path}: cannot open cordon state: ${(err as Error).message}`);
+    }
+    this.stmts = {
+      getBaseline: this.db.prepare('SELECT * FROM baselines WHERE key = ?'),
+      putBaseline: this.db.prepare(`INSERT OR REPLACE INTO baselines VALUES
+        (@key, @reqMean, @reqVar, @bytesMean, @bytesVar, @ipsMean, @windows, @flags, @lastWindow)`),
+      countBaselines: this.db.prepare('SELECT count(*) AS n FROM baselines'),
+      putLedger: this.db.prepare(`INSERT OR REPLACE INTO ledger VALUES
+        (@target, @createdAt, @targetKind, @expiresAt, @status, @endedAt, @reasons, @score, @priorBlocks, @evidence)`),
+      active: this.db.prepare("SELECT * FROM ledger WHERE status = 'active' AND expires_at > ? ORDER BY created_at DESC"),
+      history: this.db.prepare('SELECT * FROM ledger WHERE target = ? ORDER BY created_at DESC'),
+      all: this.db.prepare('SELECT * FROM ledger ORDER BY created_at DESC'),
+    };
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      throw new StateFileError(`state file has schema v${version}, newer than this cordon (v${SCHEMA_VERSION}): upgrade cordon or use another --state`);
+    }
+    for (let v = version + 1; v <= SCHEMA_VERSION; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]);
+        this.db.pragma(`user_version = ${v}`);
+      })();
+    }
+  }
+
+  getBaselineSync(key: string): KeyState | undefined {
+    const row = this.stmts.getBaseline.get(key) as Record<string, number> | undefined;
+    if (!row) return undefined;
+    const state: KeyState = { reqMean: row.req_mean, reqVar: row.req_var, bytesMean: row.bytes_mean,
+      bytesVar: row.bytes_var, ipsMean: row.ips_mean, windows: row.windows, flags: row.flags, lastWindow: row.last_window };
+    // A damaged row must not make anyone look anomalous: treat it as never seen.
+    return Object.values(state).every((x) => typeof x === 'number' && Number.isFinite(x)) ? state : undefined;
+  }
+
+  putBaselinesSync(states: Iterable<[string, KeyState]>): number {
+    let n = 0;
+    this.db.transaction(() => {
+      for (const [key, s] of states) {
+        this.stmts.putBaseline.run({ key, ...s });
+        n++;
+      }
+    })();
+    return n;
+  }
+
+  baselineCount(): number {
+    return (this.stmts.countBaselines.get() as { n: number }).n;
+  }
+
+  putLedgerSync(entries: LedgerEntry[]): void {
+    this.db.transaction(() => {
+      for (const e of entries) {
+        this.stmts.putLedger.run({ target: e.target, createdAt: e.createdAt, targetKind: e.targetKind,
+          expiresAt: e.expiresAt, status: e.status, endedAt: e.endedAt ?? null, reasons: JSON.stringify(e.reasons),
+          score: e.score, priorBlocks: e.priorBlocks, evidence: JSON.stringify(e.evidence) });
+      }
+    })();
+  }
+
+  listAllSync(): LedgerEntry[] {
+    return (this.stmts.all.all() as LedgerRow[]).flatMap(fromRow);
+  }
+
+  historySync(target: string): LedgerEntry[] {
+    return (this.stmts.history.all(target) as LedgerRow[]).flatMap(fromRow);
+  }
+
+  listActiveSync(now: number): LedgerEntry[] {
+    return (this.stmts.active.all(now) as LedgerRow[]).flatMap(fromRow);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  // --- ports (async) ---
+  async getMany(keys: readonly string[]): Promise<Map<string, KeyState>> {
+    const out = new Map<string, KeyState>();
+    for (const k of keys) {
+      const s = this.getBaselineSync(k);
+      if (s) out.set(k, s);
+    }
+    return out;
+  }
+  async putMany(states: ReadonlyMap<string, KeyState>): Promise<void> {
+    this.putBaselinesSync(states);
+  }
+  async put(entry: LedgerEntry): Promise<void> {
+    this.putLedgerSync([entry]);
+  }
+  async listActive(now: number): Promise<LedgerEntry[]> {
+    return this.listActiveSync(now);
+  }
+  async history(target: string): Promise<LedgerEntry[]> {
+    return this.historySync(target);
+  }
+  async listAll(): Promise<LedgerEntry[]> {
+    return this.listAllSync();
+  }
+}
+
+interface LedgerRow {
+  target: string;
+  created_at: number;
+  kind: string;
+  expires_at: number;
+  status: string;
+  ended_at: number | null;
+  reasons: string;
+  score: number;
+  prior_blocks: number;
+  evidence: string;
+}
+
+/** A corrupt row is skipped (and so never blocks anyone), not a crash of the whole listing. */
+function fromRow(r: LedgerRow): LedgerEntry[] {
+  try {
+    if (!['ip', 'cidr', 'principal'].includes(r.kind) || !['active', 'released', 'expired'].includes(r.status)) return [];
+    return [{ target: r.target, targetKind: r.kind as LedgerEntry['targetKind'], createdAt: r.created_at,
+      expiresAt: r.expires_at, status: r.status as LedgerEntry['status'], endedAt: r.ended_at ?? undefined,
+      reasons: JSON.parse(r.reasons), score: r.score, priorBlocks: r.prior_blocks, evidence: JSON.parse(r.evidence) }];
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,226 @@
+import { type CordonConfig, ruleMode, type RuleName } from '../config.ts';
+import type { Decision, Evidence, TargetKind } from '../decision.ts';
+import type { KeyVerdict, WindowAssessment } from '../detect/detector.ts';
+import { isIpv6, prefixOf } from '../net/ip.ts';
+import type { LedgerEntry } from '../ports.ts';
+import { blockDurationMs } from './expiry.ts';
+import { covers, type LedgerBook, parseTarget } from './ledger-book.ts';
+
+const iso = (t: number): string => new Date(t).toISOString();
+
+/** Targets alerted recently, so a held-back offender alerts once per period rather than every window. */
+export class AlertMemory {
+  private readonly until = new Map<string, number>();
+  shouldAlert(target: string, now: number, periodMs: number): boolean {
+    const u = this.until.get(target);
+    if (u !== undefined && u > now) return false;
+    this.until.set(target, now + periodMs);
+    if (this.until.size > 100_000) for (const [t, v] of this.until) if (v <= now) this.until.delete(t);
+    return true;
+  }
+}
+
+export interface WindowDecisions {
+  decisions: Decision[];
+  /** New ledger entries (blocks) to persist. */
+  blocks: LedgerEntry[];
+  /** True when a guard held something back that a human should see now. */
+  page: boolean;
+}
+
+interface Candidate {
+  target: string;
+  targetKind: TargetKind;
+  verdict: KeyVerdict;
+  reasons: RuleName[];
+}
+
+export class Allowlist {
+  private readonly cidrs: NonNullable<ReturnType<typeof parseTarget>>[];
+  private readonly principals: Set<string>;
+  constructor(cfg: CordonConfig['allowlist']) {
+    this.cidrs = cfg.cidrs.map((c) => {
+      const p = parseTarget(c);
+      if (!p) throw new Error(`allowlist: not an address or CIDR: ${JSON.stringify(c)}`);
+      return p;
+    });
+    this.principals = new Set(cfg.principals);
+  }
+
+  /** True when blocking `target` would touch an allowlisted address or principal. */
+  touches(target: string, kind: TargetKind): boolean {
+    if (kind === 'principal') return this.principals.has(target);
+    const t = parseTarget(target);
+    if (!t) return false;
+    return this.cidrs.some((a) => covers(a, t) || covers(t, a));
+  }
+
+  get cidrTexts(): string[] {
+    return this.cidrs.map(([a, bits]) => `${a.toString()}/${bits}`);
+  }
+}
+
+/**
+ * Turns a window's verdicts into decisions: picks each offender's block target, applies the safety guards
+ * (allowlist, dry run, count mode, blast radius, the cap on new blocks), escalates repeat offenders, and
+ * aggregates several offenders of one IPv4 /24 into the /24.
+ */
+export function decideWindow(
+  a: WindowAssessment,
+  book: LedgerBook,
+  cfg: CordonConfig,
+  allowlist: Allowlist,
+  alerts: AlertMemory,
+): WindowDecisions {
+  const now = a.closedAt;
+  const out: WindowDecisions = { decisions: [], blocks: [], page: false };
+  const candidates = pickTargets(a.verdicts.filter((v) => v.act));
+  candidates.sort((x, y) => y.verdict.score - x.verdict.score);
+  let newBlocks = 0;
+  const alertPeriod = cfg.expiry.baseMinutes * 60_000;
+
+  const emit = (c: Candidate, heldBack: Evidence['heldBack'], extra: Partial<Evidence> = {}): void => {
+    const prior = book.priorBlocks(c.target, now - cfg.expiry.lookbackDays * 86_400_000);
+    const expiresAt = now + blockDurationMs(prior, cfg.expiry);
+    const evidence = evidenceOf(c, a, { ...extra, priorBlocks: prior, heldBack });
+    const decision: Decision = {
+      time: iso(now),
+      action: heldBack ? 'alert' : 'block',
+      target: c.target,
+      targetKind: c.targetKind,
+      reasons: c.reasons,
+      score: c.verdict.score,
+      expiresAt: iso(expiresAt),
+      evidence,
+    };
+    if (heldBack) {
+      if (!alerts.shouldAlert(c.target, now, alertPeriod)) return;
+      if (heldBack === 'blast-radius' || heldBack === 'cap') out.page = true;
+      out.decisions.push(decision);
+      return;
+    }
+    const entry: LedgerEntry = { target: c.target, targetKind: c.targetKind, createdAt: now, expiresAt, status: 'active',
+      reasons: c.reasons, score: c.verdict.score, priorBlocks: prior, evidence };
+    book.record(entry);
+    out.blocks.push(entry);
+    out.decisions.push(decision);
+    newBlocks++;
+  };
+
+  for (const c of candidates) {
+    if (book.activeCovering(c.target, c.targetKind, now)) continue;
+    if (allowlist.touches(c.target, c.targetKind)) {
+      emit(c, 'allowlist');
+      continue;
+    }
+    if (cfg.dryRun) {
+      emit(c, 'dry-run');
+      continue;
+    }
+    if (c.reasons.every((r) => ruleMode(cfg, r) === 'count')) {
+      emit(c, 'count-mode');
+      continue;
+    }
+    const clientShare = a.totalClients > 0 ? c.verdict.clients / a.totalClients : 0;
+    const trafficShare = a.timeline.requests > 0 ? c.verdict.establishedRequests / a.timeline.requests : 0;
+    if (trafficShare > cfg.blastRadiusShare) {
+      emit(c, 'blast-radius', { clientShare, trafficShare });
+      continue;
+    }
+    if (newBlocks >= cfg.caps.newBlocksPerWindow) {
+      emit(c, 'cap');
+      continue;
+    }
+    emit(c, undefined, { clientShare, trafficShare });
+  }
+  aggregateIpv4(a, book, cfg, allowlist, out, now);
+  return out;
+}
+
+/** The target a verdict blocks: an IP (IPv4), the /64 of an IPv6 address, a prefix, or a principal. */
+function pickTargets(verdicts: KeyVerdict[]): Candidate[] {
+  const byTarget = new Map<string, Candidate>();
+  for (const v of verdicts) {
+    const enforced = v.findings.filter((f) => f.unmistakable || v.act).map((f) => f.rule);
+    let target = v.value;
+    let targetKind: TargetKind = v.kind === 'principal' ? 'principal' : v.kind === 'prefix' ? 'cidr' : 'ip';
+    if (v.kind === 'ip' && isIpv6(v.value)) {
+      // IPv6 clients get a /64 each and rotate inside it: blocking one address would stop nothing.
+      target = prefixOf(v.value);
+      targetKind = 'cidr';
+    }
+    const existing = byTarget.get(target);
+    if (!existing || existing.verdict.score < v.score) byTarget.set(target, { target, targetKind, verdict: v, reasons: [...new Set(enforced)] });
+  }
+  return [...byTarget.values()];
+}
+
+function evidenceOf(c: Candidate, a: WindowAssessment, extra: Partial<Evidence>): Evidence {
+  const v = c.verdict;
+  return {
+    key: v.value,
+    keyKind: v.kind,
+    windowStart: a.start,
+    windowEnd: a.end,
+    findings: v.findings,
+    features: v.features,
+    baseline: v.baseline,
+    populationMedianRequests: v.populationMedianRequests,
+    held: v.held,
+    samples: v.samples,
+    ...Object.fromEntries(Object.entries(extra).filter(([, x]) => x !== undefined)),
+  };
+}
+
+/** Several blocked hosts of one IPv4 /24 become the /24 (never when the /24 touches the allowlist). */
+function aggregateIpv4(a: WindowAssessment, book: LedgerBook, cfg: CordonConfig, allowlist: Allowlist,
+  out: WindowDecisions, now: number): void {
+  const { ipv4Offenders, ipv4Prefix } = cfg.aggregation;
+  const groups = new Map<string, LedgerEntry[]>();
+  for (const e of book.active(now)) {
+    if (e.targetKind !== 'ip' || isIpv6(e.target)) continue;
+    const cidr = prefixOf(e.target, ipv4Prefix);
+    const g = groups.get(cidr) ?? [];
+    g.push(e);
+    groups.set(cidr, g);
+  }
+  for (const [cidr, members] of groups) {
+    if (members.length < ipv4Offenders || book.activeCovering(cidr, 'cidr', now) || allowlist.touches(cidr, 'cidr')) continue;
+    const prior = book.priorBlocks(cidr, now - cfg.expiry.lookbackDays * 86_400_000);
+    const expiresAt = Math.max(...members.map((m) => m.expiresAt), now + blockDurationMs(prior, cfg.expiry));
+    const reasons = [...new Set(['aggregation', ...members.flatMap((m) => m.reasons)])];
+    const score = Math.max(...members.map((m) => m.score));
+    const evidence: Evidence = {
+      key: cidr, keyKind: 'prefix', windowStart: a.start, windowEnd: a.end, held: `${members.length} blocked hosts`,
+      findings: [{ rule: members[0].reasons[0] as RuleName, score, unmistakable: false,
+        detail: `${members.length} hosts of ${cidr} are blocked (threshold ${ipv4Offenders}): ${members.map((m) => m.target).slice(0, 10).join(', ')}` }],
+      features: { blockedHosts: members.length }, priorBlocks: prior,
+    };
+    const entry: LedgerEntry = { target: cidr, targetKind: 'cidr', createdAt: now, expiresAt, status: 'active', reasons,
+      score, priorBlocks: prior, evidence };
+    book.record(entry);
+    out.blocks.push(entry);
+    out.decisions.push({ time: iso(now), action: 'block', target: cidr, targetKind: 'cidr', reasons, score,
+      expiresAt: iso(expiresAt), evidence });
+  }
+}
+
+/** Unblock decisions for blocks whose time is up; marks them expired in the book. */
+export function expireDue(book: LedgerBook, now: number): { decisions: Decision[]; ended: LedgerEntry[] } {
+  const decisions: Decision[] = [];
+  const ended: LedgerEntry[] = [];
+  for (const e of book.due(now)) {
+    const done: LedgerEntry = { ...e, status: 'expired', endedAt: e.expiresAt };
+    book.record(done);
+    ended.push(done);
+    decisions.push(unblockDecision(done, e.expiresAt, 'expiry'));
+  }
+  return { decisions, ended };
+}
+
+export function unblockDecision(e: LedgerEntry, at: number, by: 'expiry' | 'operator'): Decision {
+  return {
+    time: iso(at), action: 'unblock', target: e.target, targetKind: e.targetKind, reasons: e.reasons, score: e.score,
+    expiresAt: null, evidence: { ...e.evidence, releasedBy: by },
+  };
+}

@@ -1,0 +1,94 @@
+import ipaddr from 'ipaddr.js';
+import type { TargetKind } from '../decision.ts';
+import type { LedgerEntry } from '../ports.ts';
+
+type Parsed = [ipaddr.IPv4 | ipaddr.IPv6, number];
+
+function parseTarget(target: string): Parsed | null {
+  try {
+    if (target.includes('/')) return ipaddr.parseCIDR(target);
+    const a = ipaddr.parse(target);
+    return [a, a.kind() === 'ipv4' ? 32 : 128];
+  } catch {
+    return null;
+  }
+}
+
+function covers(outer: Parsed, inner: Parsed): boolean {
+  if (outer[0].kind() !== inner[0].kind() || outer[1] > inner[1]) return false;
+  return (inner[0] as ipaddr.IPv4).match(outer as [ipaddr.IPv4, number]);
+}
+
+/**
+ * An in-memory view of the ledger for deciding: which targets are blocked now, and how often each was blocked
+ * before (escalation). Built from a store's entries; the store stays the source of truth.
+ */
+export class LedgerBook {
+  private readonly byTarget = new Map<string, LedgerEntry[]>();
+  private readonly parsed = new Map<string, Parsed | null>();
+
+  constructor(entries: Iterable<LedgerEntry> = []) {
+    for (const e of entries) this.record(e);
+  }
+
+  record(entry: LedgerEntry): void {
+    const list = this.byTarget.get(entry.target) ?? [];
+    const i = list.findIndex((e) => e.createdAt === entry.createdAt);
+    if (i >= 0) list[i] = entry;
+    else list.push(entry);
+    list.sort((a, b) => b.createdAt - a.createdAt);
+    this.byTarget.set(entry.target, list);
+  }
+
+  entries(): LedgerEntry[] {
+    return [...this.byTarget.values()].flat();
+  }
+
+  active(now: number): LedgerEntry[] {
+    const out: LedgerEntry[] = [];
+    for (const list of this.byTarget.values()) {
+      for (const e of list) if (e.status === 'active' && e.expiresAt > now) out.push(e);
+    }
+    return out;
+  }
+
+  /** Active entries whose time is up (the store may not have deleted them yet). */
+  due(now: number): LedgerEntry[] {
+    const out: LedgerEntry[] = [];
+    for (const list of this.byTarget.values()) for (const e of list) if (e.status === 'active' && e.expiresAt <= now) out.push(e);
+    return out.sort((a, b) => a.expiresAt - b.expiresAt);
+  }
+
+  latest(target: string): LedgerEntry | undefined {
+    return this.byTarget.get(target)?.[0];
+  }
+
+  priorBlocks(target: string, since: number): number {
+    return (this.byTarget.get(target) ?? []).filter((e) => e.createdAt >= since).length;
+  }
+
+  /** The active block that already covers `target` (the same target, or a wider CIDR), if any. */
+  activeCovering(target: string, kind: TargetKind, now: number): LedgerEntry | undefined {
+    const own = this.byTarget.get(target)?.find((e) => e.status === 'active' && e.expiresAt > now);
+    if (own || kind === 'principal') return own;
+    const inner = this.parse(target);
+    if (!inner) return undefined;
+    for (const e of this.active(now)) {
+      if (e.targetKind !== 'cidr') continue;
+      const outer = this.parse(e.target);
+      if (outer && covers(outer, inner)) return e;
+    }
+    return undefined;
+  }
+
+  private parse(target: string): Parsed | null {
+    let p = this.parsed.get(target);
+    if (p === undefined) {
+      p = parseTarget(target);
+      this.parsed.set(target, p);
+    }
+    return p;
+  }
+}
+
+export { parseTarget, covers };

@@ -1,0 +1,26 @@
+import type { CordonConfig } from '../config.ts';
+import { aggregate } from '../net/aggregate.ts';
+import type { IpSetDesired, LedgerEntry, PolicyDeny } from '../ports.ts';
+
+/** How many CIDRs the resource policy carries besides principals: the worst ones; WAF carries them all. */
+const POLICY_CIDRS = 100;
+
+export interface Projection {
+  ipSets: IpSetDesired;
+  deny: PolicyDeny;
+}
+
+/**
+ * What WAF and the resource policy should hold, computed from the ledger's active blocks alone, so that
+ * applying it is idempotent and a drifted IP set or policy is put back.
+ */
+export function project(active: LedgerEntry[], cfg: CordonConfig): Projection {
+  const addresses = active.filter((e) => e.targetKind !== 'principal').map((e) => e.target);
+  const { v4, v6 } = aggregate(addresses, cfg.allowlist.cidrs, cfg.aggregation);
+  const byScore = [...active].sort((a, b) => b.score - a.score || a.target.localeCompare(b.target));
+  const principals = [...new Set(byScore.filter((e) => e.targetKind === 'principal').map((e) => e.target))]
+    .filter((p) => !cfg.allowlist.principals.includes(p));
+  // CIDR blocks never touch the allowlist (decide() refuses them), so score order is all the policy needs.
+  const cidrs = [...new Set(byScore.filter((e) => e.targetKind === 'cidr').map((e) => e.target))].slice(0, POLICY_CIDRS);
+  return { ipSets: { v4, v6 }, deny: { principals, cidrs } };
+}

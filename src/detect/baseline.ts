@@ -1,0 +1,59 @@
+import type { KeyState } from '../ports.ts';
+
+/**
+ * A key's own normal: exponentially weighted mean and variance of log-scaled features over the windows it was
+ * active in. Log scale because request counts are heavy-tailed; anomalous windows are not learned, so an
+ * attacker who ramps up slowly cannot teach cordon that the attack is normal.
+ */
+
+/** Variance given to a key after its first window: wide, so one window of history proves little. */
+const PRIOR_VARIANCE = 0.5;
+/** Floor on the standard deviation used for z-scores (a perfectly steady key must not make Infinity). */
+const MIN_STD = 0.35;
+
+export function newKeyState(windowStart: number): KeyState {
+  return { reqMean: 0, reqVar: PRIOR_VARIANCE, bytesMean: 0, bytesVar: PRIOR_VARIANCE, ipsMean: 0, windows: 0, flags: 0,
+    lastWindow: windowStart };
+}
+
+export function learn(state: KeyState, requests: number, bytes: number, ips: number, alpha: number): void {
+  const r = Math.log1p(requests);
+  const b = Math.log1p(bytes);
+  if (state.windows === 0) {
+    state.reqMean = r;
+    state.bytesMean = b;
+    state.ipsMean = ips;
+    state.reqVar = PRIOR_VARIANCE;
+    state.bytesVar = PRIOR_VARIANCE;
+  } else {
+    const dr = r - state.reqMean;
+    state.reqMean += alpha * dr;
+    state.reqVar = (1 - alpha) * (state.reqVar + alpha * dr * dr);
+    const db = b - state.bytesMean;
+    state.bytesMean += alpha * db;
+    state.bytesVar = (1 - alpha) * (state.bytesVar + alpha * db * db);
+    state.ipsMean += alpha * (ips - state.ipsMean);
+  }
+  state.windows++;
+}
+
+export function selfZRequests(state: KeyState, requests: number): number {
+  return (Math.log1p(requests) - state.reqMean) / Math.max(Math.sqrt(state.reqVar), MIN_STD);
+}
+
+/** The key's typical requests per active window (back from log scale). */
+export const typicalRequests = (state: KeyState): number => Math.expm1(state.reqMean);
+export const typicalBytes = (state: KeyState): number => Math.expm1(state.bytesMean);
+
+/** Shifts the flag history to `windowStart` (windows the key was not seen in count as unflagged). */
+export function ageFlags(state: KeyState, windowStart: number, windowMs: number): void {
+  const gap = Math.round((windowStart - state.lastWindow) / windowMs);
+  state.flags = gap >= 31 ? 0 : gap > 0 ? (state.flags << gap) & 0x7fffffff : state.flags;
+  state.lastWindow = windowStart;
+}
+
+export function flaggedIn(state: KeyState, n: number): number {
+  let count = 0;
+  for (let i = 0; i < n; i++) if (state.flags & (1 << i)) count++;
+  return count;
+}

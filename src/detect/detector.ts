@@ -1,0 +1,226 @@
+import { type CordonConfig, ruleMode } from '../config.ts';
+import type { Finding } from '../decision.ts';
+import type { KeyWindow } from '../features/key-window.ts';
+import { ipKey, type KeyKind, prefixKey, principalKey } from '../features/keys.ts';
+import type { ClosedWindow } from '../features/windower.ts';
+import { isIpv6 } from '../net/ip.ts';
+import type { KeyState } from '../ports.ts';
+import { ageFlags, flaggedIn, learn, newKeyState, typicalRequests } from './baseline.ts';
+import { robustStats, type RobustStats } from './robust-stats.ts';
+import { type Rule, RULES } from './rules/index.ts';
+
+/** Where the detector reads and writes what it learned per key (an in-memory map, or one preloaded from a store). */
+export interface StateView {
+  get(key: string): KeyState | undefined;
+  set(key: string, state: KeyState): void;
+}
+
+/** One key's verdict for one window, when at least one rule found something. */
+export interface KeyVerdict {
+  kind: KeyKind;
+  /** IP, CIDR or principal. */
+  value: string;
+  findings: Finding[];
+  score: number;
+  /** True when the finding is unmistakable or held for k of the last n windows: time to act. */
+  act: boolean;
+  held: string;
+  features: Record<string, number>;
+  baseline?: { meanRequests: number; windows: number };
+  populationMedianRequests: number;
+  samples: { paths: string[]; userAgents: string[] };
+  /** Clients (principals behind an IP, IPs in a prefix) this key stands for. */
+  clients: number;
+  /**
+   * Requests in this window from clients with an established, trusted history inside this key, counted up to
+   * their usual rate: the legitimate traffic a block would cut (the blast-radius guard's measure). Clients that
+   * appeared with the attack have no history and add nothing.
+   */
+  establishedRequests: number;
+}
+
+export interface TimelinePoint {
+  start: number;
+  requests: number;
+  errors: number;
+  notFound: number;
+  authFailures: number;
+  uniqueIps: number;
+}
+
+export interface WindowAssessment {
+  start: number;
+  end: number;
+  closedAt: number;
+  incident: boolean;
+  /** Clients active in the window (each IP, or each principal behind a shared IP). */
+  totalClients: number;
+  keys: number;
+  verdicts: KeyVerdict[];
+  timeline: TimelinePoint;
+  ruleErrors: number;
+}
+
+const INCIDENT_MIN_REQUESTS = 100;
+
+function establishedPart(trustedState: KeyState | undefined, requests: number): number {
+  return trustedState ? Math.min(requests, typicalRequests(trustedState)) : 0;
+}
+
+/**
+ * Scores every key of a closed window against its own baseline, the population of the same window, and the
+ * behaviour rules; keeps each key's flag history for k-of-n hysteresis; learns only from windows that found
+ * nothing (and never during a server-side incident).
+ */
+export class Detector {
+  private readonly rules: Rule[];
+
+  constructor(private readonly cfg: CordonConfig) {
+    this.rules = RULES.filter((r) => ruleMode(cfg, r.name) !== 'off');
+  }
+
+  assess(closed: ClosedWindow, states: StateView): WindowAssessment {
+    const { keys, start, end } = closed;
+    const cfg = this.cfg;
+    const incident = keys.requests >= INCIDENT_MIN_REQUESTS && keys.status5xx >= cfg.thresholds.incident5xxShare * keys.requests;
+    const timeline: TimelinePoint = { start, requests: keys.requests, errors: 0, notFound: 0, authFailures: 0, uniqueIps: keys.byIp.size };
+    let totalClients = 0;
+    const ipWindows: [string, KeyWindow][] = [];
+    for (const [ip, entry] of keys.byIp) {
+      const kw = entry.ip;
+      timeline.errors += kw.status4xx + kw.status5xx;
+      timeline.notFound += kw.notFound;
+      timeline.authFailures += kw.authFailures;
+      // An IPv6 client rotates freely inside its /64: there it is the /64 that counts as one client.
+      if (!isIpv6(ip)) totalClients += Math.max(1, kw.principals.size);
+      ipWindows.push([ip, kw]);
+    }
+    const prefixWindows = [...keys.byPrefix];
+    for (const [cidr, kw] of prefixWindows) if (isIpv6(cidr)) totalClients += Math.max(1, kw.principals.size);
+    const principalWindows = [...keys.byPrincipal];
+    const ctx = { incident, states, start, ruleErrors: 0 };
+    const verdicts: KeyVerdict[] = [];
+    this.assessKind('ip', ipWindows, ctx, verdicts);
+    // A prefix speaks for several hosts; with one host, its IP key already says everything.
+    this.assessKind('prefix', prefixWindows, ctx, verdicts, (kw) => kw.ips.size >= 2);
+    this.assessKind('principal', principalWindows, ctx, verdicts);
+    this.discountPrefixesExplainedByTheirHosts(verdicts, keys);
+    this.measurePrefixCollateral(verdicts, keys, states);
+    return { start, end, closedAt: closed.closedAt, incident, totalClients, keys: keys.keyCount, verdicts, timeline,
+      ruleErrors: ctx.ruleErrors };
+  }
+
+  private assessKind(
+    kind: KeyKind,
+    windows: [string, KeyWindow][],
+    ctx: { incident: boolean; states: StateView; start: number; ruleErrors: number },
+    out: KeyVerdict[],
+    evaluated: (kw: KeyWindow) => boolean = () => true,
+  ): void {
+    if (windows.length === 0) return;
+    const logs = new Float64Array(windows.length);
+    for (let i = 0; i < windows.length; i++) logs[i] = Math.log1p(windows[i][1].requests - windows[i][1].status5xx);
+    const population = robustStats(logs, windows.length);
+    const tag = kind === 'ip' ? ipKey : kind === 'prefix' ? prefixKey : principalKey;
+    const rules = this.rules.filter((r) => r.kinds.includes(kind));
+    const { alpha, minWindows } = this.cfg.baseline;
+    const windowMs = this.cfg.windows.sizeSeconds * 1000;
+    const { k, n } = this.cfg.hysteresis;
+    for (const [value, kw] of windows) {
+      if (!evaluated(kw)) continue;
+      const key = tag(value);
+      let state = ctx.states.get(key);
+      const known = state !== undefined;
+      if (!state) state = newKeyState(ctx.start);
+      ageFlags(state, ctx.start, windowMs);
+      const trusted = known && state.windows >= minWindows;
+      const features = kw.features();
+      const findings = this.evaluate(rules, { kind, features, state: known ? state : undefined, trusted, population,
+        incident: ctx.incident, thresholds: this.cfg.thresholds }, ctx);
+      if (findings.length === 0) {
+        if (!ctx.incident) learn(state, features.requests - features.status5xx, features.bytes, features.distinctIps, alpha);
+        ctx.states.set(key, state);
+        continue;
+      }
+      state.flags |= 1;
+      ctx.states.set(key, state);
+      const unmistakable = findings.some((f) => f.unmistakable);
+      const heldWindows = flaggedIn(state, n);
+      out.push({
+        kind,
+        value,
+        findings,
+        score: Math.max(...findings.map((f) => f.score)),
+        act: unmistakable || heldWindows >= k,
+        held: unmistakable ? 'unmistakable' : `${heldWindows}/${n}`,
+        features,
+        baseline: known ? { meanRequests: Math.round(typicalRequests(state) * 10) / 10, windows: state.windows } : undefined,
+        populationMedianRequests: Math.round(Math.expm1(population.median) * 10) / 10,
+        samples: { paths: kw.samplePaths, userAgents: kw.sampleUserAgents },
+        establishedRequests: kind === 'prefix' ? 0 : establishedPart(trusted ? state : undefined, features.requests),
+        clients: kind === 'principal' ? 1 : isIpv6(value) ? Math.max(1, features.distinctPrincipals)
+          : kind === 'ip' ? Math.max(1, features.distinctPrincipals) : Math.max(features.distinctIps, features.distinctPrincipals),
+      });
+    }
+  }
+
+  /** For acting prefix verdicts: the established traffic of the hosts inside them. */
+  private measurePrefixCollateral(verdicts: KeyVerdict[], keys: ClosedWindow['keys'], states: StateView): void {
+    const byPrefixWindow = new Map<KeyWindow, KeyVerdict>();
+    for (const v of verdicts) {
+      if (v.kind !== 'prefix' || !v.act) continue;
+      const kw = keys.byPrefix.get(v.value);
+      if (kw) byPrefixWindow.set(kw, v);
+    }
+    if (byPrefixWindow.size === 0) return;
+    const minWindows = this.cfg.baseline.minWindows;
+    for (const [ip, entry] of keys.byIp) {
+      const v = byPrefixWindow.get(entry.prefix);
+      if (!v) continue;
+      const s = states.get(ipKey(ip));
+      v.establishedRequests += establishedPart(s && s.windows >= minWindows ? s : undefined, entry.ip.requests);
+    }
+  }
+
+  /** A rule that throws is counted and skipped; it never hides what the other rules found. */
+  private evaluate(rules: Rule[], rc: Parameters<Rule['evaluate']>[0], ctx: { ruleErrors: number }): Finding[] {
+    const findings: Finding[] = [];
+    for (const rule of rules) {
+      try {
+        const f = rule.evaluate(rc);
+        if (f) findings.push(f);
+      } catch {
+        ctx.ruleErrors++;
+      }
+    }
+    return findings;
+  }
+
+  /**
+   * A prefix flagged only because one or two of its hosts misbehave must not take its neighbours down with it:
+   * IPv4 prefix verdicts act only when hosts that are not flagged on their own carry most of the traffic and
+   * there are at least `aggregation.ipv4Offenders` of them (a spread attack such as a subnet flood).
+   */
+  private discountPrefixesExplainedByTheirHosts(verdicts: KeyVerdict[], keys: ClosedWindow['keys']): void {
+    const prefixVerdicts = verdicts.filter((v) => v.kind === 'prefix' && v.act && !isIpv6(v.value));
+    if (prefixVerdicts.length === 0) return;
+    const flaggedIps = new Set(verdicts.filter((v) => v.kind === 'ip').map((v) => v.value));
+    const byPrefixWindow = new Map<KeyWindow, KeyVerdict>();
+    for (const v of prefixVerdicts) {
+      const kw = keys.byPrefix.get(v.value);
+      if (kw) byPrefixWindow.set(kw, v);
+    }
+    const flaggedShare = new Map<KeyVerdict, number>();
+    for (const [ip, entry] of keys.byIp) {
+      const v = byPrefixWindow.get(entry.prefix);
+      if (v && flaggedIps.has(ip)) flaggedShare.set(v, (flaggedShare.get(v) ?? 0) + entry.ip.requests);
+    }
+    for (const v of prefixVerdicts) {
+      const explained = (flaggedShare.get(v) ?? 0) / Math.max(v.features.requests, 1);
+      if (explained >= 0.5 || v.features.distinctIps < this.cfg.aggregation.ipv4Offenders) {
+        v.act = false;
+        v.held = `explained by ${Math.round(explained * 100)}% flagged hosts`;
+      }
+    }
+  }
+}

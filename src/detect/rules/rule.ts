@@ -1,0 +1,36 @@
+import type { CordonConfig, RuleName } from '../../config.ts';
+import type { Finding } from '../../decision.ts';
+import type { KeyKind } from '../../features/keys.ts';
+import type { KeyState } from '../../ports.ts';
+import type { RobustStats } from '../robust-stats.ts';
+
+/** Everything a rule may look at for one key's closed window. Rules are pure: same context, same finding. */
+export interface RuleContext {
+  kind: KeyKind;
+  features: Record<string, number>;
+  /** The key's baseline before this window (undefined for a key never seen). */
+  state: KeyState | undefined;
+  /** The baseline has enough windows to be trusted. */
+  trusted: boolean;
+  /** log1p(requests) of all keys of this kind in this window. */
+  population: RobustStats;
+  /** 5xx for everybody in this window: the server is failing, not the clients. */
+  incident: boolean;
+  thresholds: CordonConfig['thresholds'];
+}
+
+export interface Rule {
+  name: RuleName;
+  kinds: readonly KeyKind[];
+  evaluate(ctx: RuleContext): Finding | null;
+}
+
+export const finding = (rule: RuleName, score: number, unmistakable: boolean, detail: string): Finding => ({
+  rule,
+  score: Math.round(score * 100) / 100,
+  unmistakable,
+  detail,
+});
+
+/** Requests the client is answerable for: 5xx are the server's failures, never counted against a client. */
+export const clientRequests = (f: Record<string, number>): number => f.requests - f.status5xx;
