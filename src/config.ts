@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { parseCidr } from './net/cidr.ts';
 
 /**
  * Everything an operator can tune. Every field has a default, so cordon runs without a config file; a bad value
@@ -85,7 +86,7 @@ export const configSchema = z
     rules: z.partialRecord(z.enum(RULE_NAMES), ruleModeSchema).prefault({}),
     allowlist: z
       .object({
-        cidrs: z.array(z.string()).default([]),
+        cidrs: z.array(z.string().refine((c) => parseCidr(c) !== null, 'not an IP address or CIDR')).default([]),
         principals: z.array(z.string()).default([]),
       })
       .strict()

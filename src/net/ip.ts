@@ -32,10 +32,24 @@ function isCanonicalIpv4(s: string): boolean {
   return parts === 4;
 }
 
+/** Addresses that needed the slow path (IPv6, mapped, bracketed), remembered: clients repeat. */
+const slowPathCache = new Map<string, string | null>();
+const SLOW_PATH_CACHE_MAX = 50_000;
+
 /** The normalised form of an address, or null if it is not one. */
 export function normaliseIp(raw: string): string | null {
   if (isCanonicalIpv4(raw)) return raw;
   if (raw.length === 0 || raw.length > 64) return null;
+  let cached = slowPathCache.get(raw);
+  if (cached === undefined) {
+    cached = normaliseSlow(raw);
+    if (slowPathCache.size >= SLOW_PATH_CACHE_MAX) slowPathCache.clear();
+    slowPathCache.set(raw, cached);
+  }
+  return cached;
+}
+
+function normaliseSlow(raw: string): string | null {
   let s = raw;
   if (s.charCodeAt(0) === 91 /* [ */ && s.charCodeAt(s.length - 1) === 93) s = s.slice(1, -1);
   // A zone index (`fe80::1%eth0`) is local to one host: it cannot identify a client across the internet.

@@ -3,7 +3,7 @@ import { basename, join } from 'node:path';
 import { SqliteState } from '../adapters/local/sqlite-state.ts';
 import type { CordonConfig } from '../config.ts';
 import type { Decision } from '../decision.ts';
-import { readAccessLogs } from '../decode/read-files.ts';
+import { readAccessLogs } from '../decode/read-access-logs.ts';
 import type { ReadStats } from '../decode/types.ts';
 import type { Unreadable } from '../events.ts';
 import type { PolicyDocument } from '../render/resource-policy.ts';

@@ -72,8 +72,8 @@ export class PolicyFile implements PolicyPort {
 /** alerts.jsonl: one line per decision batch, as the SNS message would carry it. */
 export class AlertFile implements AlertPort {
   published = 0;
-  constructor(private readonly path: string) {
-    writeFileSync(path, '');
+  constructor(private readonly path: string, opts: { append?: boolean } = {}) {
+    if (!opts.append) writeFileSync(path, '');
   }
   publishSync(batch: AlertBatch): void {
     appendFileSync(this.path, JSON.stringify(batch) + '\n');
