@@ -18,6 +18,9 @@ export const RULE_NAMES = [
   'principal-many-ips',
   'principal-volume',
   'volume-anomaly',
+  'attack-payload',
+  'server-errors',
+  'scanner-agent',
 ] as const;
 export type RuleName = (typeof RULE_NAMES)[number];
 
@@ -69,6 +72,16 @@ export const configSchema = z
         principalVolumeFactor: z.number().gt(1).default(10),
         /** Distinct principals behind one IP from which it is treated as a shared egress (NAT). */
         natMinPrincipals: z.number().int().min(2).default(5),
+        /** Requests carrying attack payloads (traversal, injection, secret probes) in a window. */
+        attackPayloads: z.number().int().min(1).default(5),
+        /** Requests with an attack tool's user agent in a window. */
+        scannerAgentRequests: z.number().int().min(1).default(5),
+        /** 5xx answers one client provokes in a window while the rest of the population is served fine. */
+        serverErrors: z.number().int().min(1).default(20),
+        /** Share of the client's requests those 5xx must be. */
+        serverErrorShare: z.number().gt(0).max(1).default(0.1),
+        /** Fewer keys of a kind in a window than this, and there is no crowd to compare with: absolute thresholds decide. */
+        minPopulation: z.number().int().min(1).default(10),
         /** Share of all requests in a window answered 5xx that marks a server-side incident. */
         incident5xxShare: z.number().gt(0).max(1).default(0.2),
       })

@@ -62,6 +62,7 @@ export interface WindowAssessment {
 }
 
 const INCIDENT_MIN_REQUESTS = 100;
+const INCIDENT_MIN_CLIENTS = 3;
 
 function establishedPart(trustedState: KeyState | undefined, requests: number): number {
   return trustedState ? Math.min(requests, typicalRequests(trustedState)) : 0;
@@ -82,12 +83,13 @@ export class Detector {
   assess(closed: ClosedWindow, states: StateView): WindowAssessment {
     const { keys, start, end } = closed;
     const cfg = this.cfg;
-    const incident = keys.requests >= INCIDENT_MIN_REQUESTS && keys.status5xx >= cfg.thresholds.incident5xxShare * keys.requests;
     const timeline: TimelinePoint = { start, requests: keys.requests, errors: 0, notFound: 0, authFailures: 0, uniqueIps: keys.byIp.size };
     let totalClients = 0;
+    let clientsSeeing5xx = 0;
     const ipWindows: [string, KeyWindow][] = [];
     for (const [ip, entry] of keys.byIp) {
       const kw = entry.ip;
+      if (kw.status5xx > 0) clientsSeeing5xx++;
       timeline.errors += kw.status4xx + kw.status5xx;
       timeline.notFound += kw.notFound;
       timeline.authFailures += kw.authFailures;
@@ -95,6 +97,10 @@ export class Detector {
       if (!isIpv6(ip)) totalClients += Math.max(1, kw.principals.size);
       ipWindows.push([ip, kw]);
     }
+    // An incident is the server failing for everybody: a high 5xx share spread over many clients, not one client
+    // provoking errors on its own.
+    const incident = keys.requests >= INCIDENT_MIN_REQUESTS && clientsSeeing5xx >= INCIDENT_MIN_CLIENTS
+      && keys.status5xx >= cfg.thresholds.incident5xxShare * keys.requests;
     const prefixWindows = [...keys.byPrefix];
     for (const [cidr, kw] of prefixWindows) if (isIpv6(cidr)) totalClients += Math.max(1, kw.principals.size);
     const principalWindows = [...keys.byPrincipal];

@@ -3,7 +3,7 @@ import { Distinct } from './distinct.ts';
 /** Counters kept for one key in one window, in a fixed order (the serialised form is this array). */
 export const COUNTER_NAMES = [
   'requests', 'status4xx', 'status5xx', 'authFailures', 'notFound', 'throttled', 'bytes', 'latencySum',
-  'latencyCount', 'loginPosts',
+  'latencyCount', 'loginPosts', 'attackPayloads', 'scannerAgentRequests',
 ] as const;
 
 const SAMPLE_PATHS = 3;
@@ -23,6 +23,8 @@ export interface Observation {
   ipHash: number;
   principalHash: number; // 0 when anonymous
   loginPost: boolean;
+  attackPayload: boolean;
+  scannerAgent: boolean;
 }
 
 /**
@@ -40,6 +42,8 @@ export class KeyWindow {
   latencySum = 0;
   latencyCount = 0;
   loginPosts = 0;
+  attackPayloads = 0;
+  scannerAgentRequests = 0;
   readonly paths = new Distinct();
   readonly notFoundPaths = new Distinct();
   readonly userAgents = new Distinct();
@@ -70,6 +74,8 @@ export class KeyWindow {
       this.latencyCount++;
     }
     if (o.loginPost) this.loginPosts++;
+    if (o.attackPayload) this.attackPayloads++;
+    if (o.scannerAgent) this.scannerAgentRequests++;
     this.paths.add(o.pathHash);
     if (o.uaHash !== 0) {
       this.userAgents.add(o.uaHash);
@@ -92,6 +98,8 @@ export class KeyWindow {
     this.latencySum += o.latencySum;
     this.latencyCount += o.latencyCount;
     this.loginPosts += o.loginPosts;
+    this.attackPayloads += o.attackPayloads;
+    this.scannerAgentRequests += o.scannerAgentRequests;
     this.paths.merge(o.paths);
     this.notFoundPaths.merge(o.notFoundPaths);
     this.userAgents.merge(o.userAgents);
@@ -115,6 +123,8 @@ export class KeyWindow {
       bytes: this.bytes,
       meanLatencyMs: this.latencyCount ? Math.round(this.latencySum / this.latencyCount) : -1,
       loginPosts: this.loginPosts,
+      attackPayloads: this.attackPayloads,
+      scannerAgentRequests: this.scannerAgentRequests,
       distinctPaths: this.paths.size,
       distinctNotFoundPaths: this.notFoundPaths.size,
       distinctUserAgents: this.userAgents.size,
@@ -126,7 +136,7 @@ export class KeyWindow {
   toJSON(): SerializedKeyWindow {
     return {
       c: [this.requests, this.status4xx, this.status5xx, this.authFailures, this.notFound, this.throttled, this.bytes,
-        this.latencySum, this.latencyCount, this.loginPosts],
+        this.latencySum, this.latencyCount, this.loginPosts, this.attackPayloads, this.scannerAgentRequests],
       d: [this.paths.toJSON(), this.notFoundPaths.toJSON(), this.userAgents.toJSON(), this.principals.toJSON(),
         this.ips.toJSON()],
       sp: this.samplePaths,
@@ -142,7 +152,7 @@ export class KeyWindow {
     for (const n of v.c) if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) throw new TypeError('bad counter');
     const w = new KeyWindow();
     [w.requests, w.status4xx, w.status5xx, w.authFailures, w.notFound, w.throttled, w.bytes, w.latencySum,
-      w.latencyCount, w.loginPosts] = v.c;
+      w.latencyCount, w.loginPosts, w.attackPayloads, w.scannerAgentRequests] = v.c;
     w.paths.merge(Distinct.fromJSON(v.d[0]));
     w.notFoundPaths.merge(Distinct.fromJSON(v.d[1]));
     w.userAgents.merge(Distinct.fromJSON(v.d[2]));

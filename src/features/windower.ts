@@ -3,6 +3,8 @@ import { prefixOf } from '../net/ip.ts';
 import { hash32 } from './hash.ts';
 import { KeyWindow, type Observation, type SerializedKeyWindow } from './key-window.ts';
 import { isLoginPath } from './login-path.ts';
+import { looksLikeAttack } from './attack-payload.ts';
+import { isScannerAgent } from './scanner-agent.ts';
 
 interface IpEntry {
   ip: KeyWindow;
@@ -48,10 +50,11 @@ const UA_CACHE_MAX = 20_000;
  */
 export class Windower {
   private readonly open = new Map<number, WindowKeys>();
+  /** Per distinct user agent: its hash, negated when it is an attack tool's (both computed once per agent). */
   private readonly uaHashes = new Map<string, number>();
   private readonly obs: Observation = {
     status: 0, bytes: 0, latencyMs: -1, method: '', path: '', userAgent: '', pathHash: 0, uaHash: 0, ipHash: 0,
-    principalHash: 0, loginPost: false,
+    principalHash: 0, loginPost: false, attackPayload: false, scannerAgent: false,
   };
   maxTime = -Infinity;
   /** End of the newest closed window: events before it are late. */
@@ -86,8 +89,11 @@ export class Windower {
     o.path = e.path;
     o.userAgent = e.userAgent;
     o.pathHash = hash32(e.path);
-    o.uaHash = e.userAgent === '' ? 0 : this.uaHash(e.userAgent);
+    const ua = e.userAgent === '' ? 0 : this.uaHash(e.userAgent);
+    o.uaHash = ua < 0 ? -ua : ua;
+    o.scannerAgent = ua < 0;
     o.loginPost = e.method === 'POST' && isLoginPath(e.path);
+    o.attackPayload = looksLikeAttack(e.path);
     w.requests++;
     if (e.status >= 500) w.status5xx++;
 
@@ -204,7 +210,8 @@ export class Windower {
     let h = this.uaHashes.get(ua);
     if (h === undefined) {
       if (this.uaHashes.size >= UA_CACHE_MAX) this.uaHashes.clear();
-      h = hash32(ua) || 1;
+      h = (hash32(ua) >>> 1) || 1;
+      if (isScannerAgent(ua)) h = -h;
       this.uaHashes.set(ua, h);
     }
     return h;

@@ -16,7 +16,9 @@ export const flood: Rule = {
     const sharedEgress = kind !== 'principal' && f.distinctPrincipals >= t.natMinPrincipals;
     if (sharedEgress) volume = volume / f.distinctPrincipals;
     if (volume < t.floodMinRequests) return null;
-    const z = robustZ(Math.log1p(volume), population);
+    // Without a crowd to compare with (a log of one or two clients), the absolute thresholds decide alone.
+    const crowd = population.count >= t.minPopulation;
+    const z = crowd ? robustZ(Math.log1p(volume), population) : Infinity;
     if (z < t.populationZ) return null;
     const typical = trusted && state ? typicalRequests(state) : 0;
     if (trusted && volume < 5 * typical) return null;
@@ -24,6 +26,6 @@ export const flood: Rule = {
     const perPrincipal = sharedEgress ? ` per principal (${f.distinctPrincipals} principals)` : '';
     const history = trusted ? `, ${Math.round(volume / Math.max(typical, 1))}x its usual ${Math.round(typical)}` : '';
     return finding('flood', volume / t.floodMinRequests, unmistakable,
-      `${Math.round(volume)} requests in the window${perPrincipal}, population z=${z.toFixed(1)}${history}`);
+      `${Math.round(volume)} requests in the window${perPrincipal}, ${crowd ? `population z=${z.toFixed(1)}` : 'too few clients to compare with'}${history}`);
   },
 };
