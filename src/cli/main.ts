@@ -39,6 +39,12 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`cordon: ${err.message}\n`);
       return 2;
     }
+    // The operator's file mistakes (missing, unwritable, a folder) are one line, not a stack trace.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'ENOTDIR' || code === 'EEXIST') {
+      process.stderr.write(`cordon: ${(err as Error).message}\n`);
+      return 2;
+    }
     throw err;
   }
 }

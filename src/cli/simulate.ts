@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Scenario } from '../simulate/labels.ts';
 import { SCENARIOS } from '../simulate/scenarios.ts';
@@ -29,6 +30,7 @@ export function simulateCommand(): Command {
     .addOption(new Option('--format <format>', 'access-log format').choices(FORMATS).default('apigw-json'))
     .option('--out <file>', 'traffic file (labels go to FILE.labels.json)', 'traffic.log')
     .action(async (o: SimulateOptions) => {
+      mkdirSync(dirname(resolve(o.out)), { recursive: true });
       const r = await writeTraffic(resolve(o.out), o);
       process.stdout.write(`${o.scenario}: ${r.requests.toLocaleString('en')} requests, ${r.attackers} attackers -> ${resolve(o.out)} (labels: ${r.labelsPath})\n`);
     });
