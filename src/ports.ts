@@ -28,7 +28,8 @@ export interface BaselineStore {
   putMany(states: ReadonlyMap<string, KeyState>): Promise<void>;
 }
 
-export type LedgerStatus = 'active' | 'released' | 'expired';
+/** `held`: detected but held back by a guard (an alert, not enforced); kept so it alerts once per period. */
+export type LedgerStatus = 'active' | 'released' | 'expired' | 'held';
 
 /** One block in the ledger: the source of truth that WAF and the policy are projections of. */
 export interface LedgerEntry {
@@ -45,6 +46,8 @@ export interface LedgerEntry {
   /** Earlier blocks of this target within the escalation lookback. */
   priorBlocks: number;
   evidence: Evidence;
+  /** The statuses of this entry an alert has been published for (contain's outbox marks). */
+  alerted?: LedgerStatus[];
 }
 
 export interface LedgerStore {

@@ -11,6 +11,10 @@ const iso = (t: number): string => new Date(t).toISOString();
 /** Targets alerted recently, so a held-back offender alerts once per period rather than every window. */
 export class AlertMemory {
   private readonly until = new Map<string, number>();
+  /** Seeds the memory from held entries of a ledger (stateless runners, such as a Lambda). */
+  remember(target: string, until: number): void {
+    if ((this.until.get(target) ?? 0) < until) this.until.set(target, until);
+  }
   shouldAlert(target: string, now: number, periodMs: number): boolean {
     const u = this.until.get(target);
     if (u !== undefined && u > now) return false;
@@ -24,6 +28,8 @@ export interface WindowDecisions {
   decisions: Decision[];
   /** New ledger entries (blocks) to persist. */
   blocks: LedgerEntry[];
+  /** Held-back alerts as ledger entries (status `held`), for runners that alert from the ledger. */
+  held: LedgerEntry[];
   /** True when a guard held something back that a human should see now. */
   page: boolean;
 }
@@ -73,7 +79,7 @@ export function decideWindow(
   alerts: AlertMemory,
 ): WindowDecisions {
   const now = a.closedAt;
-  const out: WindowDecisions = { decisions: [], blocks: [], page: false };
+  const out: WindowDecisions = { decisions: [], blocks: [], held: [], page: false };
   const candidates = pickTargets(a.verdicts.filter((v) => v.act));
   candidates.sort((x, y) => y.verdict.score - x.verdict.score);
   let newBlocks = 0;
@@ -97,6 +103,8 @@ export function decideWindow(
       if (!alerts.shouldAlert(c.target, now, alertPeriod)) return;
       if (heldBack === 'blast-radius' || heldBack === 'cap') out.page = true;
       out.decisions.push(decision);
+      out.held.push({ target: c.target, targetKind: c.targetKind, createdAt: now, expiresAt: now + alertPeriod, status: 'held',
+        reasons: c.reasons, score: c.verdict.score, priorBlocks: prior, evidence });
       return;
     }
     const entry: LedgerEntry = { target: c.target, targetKind: c.targetKind, createdAt: now, expiresAt, status: 'active',

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import type { BaselineStore, KeyState, LedgerEntry, LedgerStore } from '../../ports.ts';
 
 /** The schema this release writes. Older files are migrated in place; newer ones are refused, never guessed at. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 export class StateFileError extends Error {
   override name = 'StateFileError';
@@ -17,6 +17,8 @@ const MIGRATIONS: Record<number, string> = {
       prior_blocks INTEGER NOT NULL, evidence TEXT NOT NULL, PRIMARY KEY (target, created_at));`,
   // v2: listing active blocks is the contain stage's hot query.
   2: `CREATE INDEX IF NOT EXISTS ledger_status ON ledger (status, expires_at);`,
+  // v3: which statuses of an entry have been alerted (the contain stage's outbox marks).
+  3: `ALTER TABLE ledger ADD COLUMN alerted TEXT NOT NULL DEFAULT '[]';`,
 };
 
 /**
@@ -43,7 +45,7 @@ export class SqliteState implements BaselineStore, LedgerStore {
         (@key, @reqMean, @reqVar, @bytesMean, @bytesVar, @ipsMean, @windows, @flags, @lastWindow)`),
       countBaselines: this.db.prepare('SELECT count(*) AS n FROM baselines'),
       putLedger: this.db.prepare(`INSERT OR REPLACE INTO ledger VALUES
-        (@target, @createdAt, @targetKind, @expiresAt, @status, @endedAt, @reasons, @score, @priorBlocks, @evidence)`),
+        (@target, @createdAt, @targetKind, @expiresAt, @status, @endedAt, @reasons, @score, @priorBlocks, @evidence, @alerted)`),
       active: this.db.prepare("SELECT * FROM ledger WHERE status = 'active' AND expires_at > ? ORDER BY created_at DESC"),
       history: this.db.prepare('SELECT * FROM ledger WHERE target = ? ORDER BY created_at DESC'),
       all: this.db.prepare('SELECT * FROM ledger ORDER BY created_at DESC'),
@@ -92,7 +94,8 @@ export class SqliteState implements BaselineStore, LedgerStore {
       for (const e of entries) {
         this.stmts.putLedger.run({ target: e.target, createdAt: e.createdAt, targetKind: e.targetKind,
           expiresAt: e.expiresAt, status: e.status, endedAt: e.endedAt ?? null, reasons: JSON.stringify(e.reasons),
-          score: e.score, priorBlocks: e.priorBlocks, evidence: JSON.stringify(e.evidence) });
+          score: e.score, priorBlocks: e.priorBlocks, evidence: JSON.stringify(e.evidence),
+          alerted: JSON.stringify(e.alerted ?? []) });
       }
     })();
   }
@@ -150,15 +153,17 @@ interface LedgerRow {
   score: number;
   prior_blocks: number;
   evidence: string;
+  alerted: string;
 }
 
 /** A corrupt row is skipped (and so never blocks anyone), not a crash of the whole listing. */
 function fromRow(r: LedgerRow): LedgerEntry[] {
   try {
-    if (!['ip', 'cidr', 'principal'].includes(r.kind) || !['active', 'released', 'expired'].includes(r.status)) return [];
+    if (!['ip', 'cidr', 'principal'].includes(r.kind) || !['active', 'released', 'expired', 'held'].includes(r.status)) return [];
     return [{ target: r.target, targetKind: r.kind as LedgerEntry['targetKind'], createdAt: r.created_at,
       expiresAt: r.expires_at, status: r.status as LedgerEntry['status'], endedAt: r.ended_at ?? undefined,
-      reasons: JSON.parse(r.reasons), score: r.score, priorBlocks: r.prior_blocks, evidence: JSON.parse(r.evidence) }];
+      reasons: JSON.parse(r.reasons), score: r.score, priorBlocks: r.prior_blocks, evidence: JSON.parse(r.evidence),
+      ...(r.alerted && r.alerted !== '[]' ? { alerted: JSON.parse(r.alerted) } : {}) }];
   } catch {
     return [];
   }

@@ -1,0 +1,230 @@
+import { createHash } from 'node:crypto';
+import {
+  CreateDeploymentCommand,
+  GetDeploymentCommand,
+  GetRestApiCommand,
+  GetStageCommand,
+  UpdateRestApiCommand,
+  type APIGatewayClient,
+} from '@aws-sdk/client-api-gateway';
+import type { PolicyApplyResult, PolicyDeny, PolicyPort } from '../../ports.ts';
+import {
+  isCordonStatement,
+  mergeDenyStatement,
+  parseApiGatewayPolicy,
+  readCordonDeny,
+  type PolicyDocument,
+} from '../../render/resource-policy.ts';
+import { AdapterConfigError, AwsRejectedError, ContentionError } from './errors.ts';
+import { awsErrorName, backoffDelay, isThrottling, isTransient, realSleep, withRetries, type Sleep } from './retry.ts';
+
+/** API Gateway's limit on the resource policy text. */
+export const POLICY_MAX_CHARS = 8192;
+const SHORT_RESOURCE = 'execute-api:/*';
+
+export interface ApiGatewayPolicyAdapterOptions {
+  restApiId: string;
+  stageName: string;
+  /**
+   * The API's account. With it, cordon's statements use the full `arn:…:execute-api:REGION:ACCOUNT:API/*` resource,
+   * which is what AWS stores, so the size is counted exactly. Without it, the account is taken from the existing
+   * policy's ARNs if any; otherwise `execute-api:/*` is written and room is kept for AWS's rewrite.
+   */
+  accountId?: string;
+  /** Default 8,192 (AWS's limit). */
+  maxChars?: number;
+  /** See {@link mergeDenyStatement}: turn off for IAM-auth APIs. Default true. */
+  allowAllWhenCreating?: boolean;
+  /** Attempts for 409/429/5xx and lost read-modify-write races. Default 6. */
+  maxAttempts?: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  sleep?: Sleep;
+  random?: () => number;
+}
+
+export interface ApiGatewayApplyResult extends PolicyApplyResult {
+  /** Entries that cannot go into a policy (not a principal ARN/account, not a CIDR, or /0). */
+  rejected: string[];
+  deploymentId?: string;
+}
+
+/**
+ * {@link PolicyPort} for one REST API and stage: cordon's statements of the resource policy (see
+ * render/resource-policy.ts), merged into the operator's policy without touching their statements.
+ *
+ * apply: GetRestApi → parse (AWS's escaped, ARN-rewritten form, or an emulator's verbatim one) → merge within the
+ * 8,192-character limit (lowest priority entries dropped and reported) → if the meaning changed, UpdateRestApi
+ * `replace /policy` (with '' when no policy should remain: that is how the policy is removed; `remove /policy` is
+ * not honoured everywhere) → CreateDeployment for the stage, described `cordon policy <fingerprint>`.
+ *
+ * Convergence: when the policy is already right, the stage's current deployment is checked; if the policy holds
+ * cordon statements and that deployment does not carry the current fingerprint (an earlier deployment failed, or
+ * someone else deployed), the stage is deployed again. An API cordon never touched is never deployed. Note that
+ * any deployment publishes the API's whole current configuration, including others' undeployed changes.
+ *
+ * 429 TooManyRequests and 409 Conflict (and 5xx) are retried with backoff; a 409 on the update re-reads and
+ * re-merges. Other errors are thrown.
+ */
+export class ApiGatewayPolicyAdapter implements PolicyPort {
+  private readonly restApiId: string;
+  private readonly stageName: string;
+  private readonly accountId?: string;
+  private readonly maxChars: number;
+  private readonly allowAllWhenCreating: boolean;
+  private readonly maxAttempts: number;
+  private readonly baseDelayMs: number;
+  private readonly maxDelayMs: number;
+  private readonly sleep: Sleep;
+  private readonly random: () => number;
+  /** Deployments created by this adapter. */
+  deployments = 0;
+
+  constructor(
+    private readonly client: APIGatewayClient,
+    opts: ApiGatewayPolicyAdapterOptions,
+  ) {
+    if (!opts.restApiId || !opts.stageName) throw new AdapterConfigError('restApiId and stageName are required');
+    if (opts.accountId !== undefined && !/^\d{12}$/.test(opts.accountId)) throw new AdapterConfigError('accountId must be 12 digits');
+    this.restApiId = opts.restApiId;
+    this.stageName = opts.stageName;
+    this.accountId = opts.accountId;
+    this.maxChars = Math.min(opts.maxChars ?? POLICY_MAX_CHARS, POLICY_MAX_CHARS);
+    this.allowAllWhenCreating = opts.allowAllWhenCreating ?? true;
+    this.maxAttempts = opts.maxAttempts ?? 6;
+    this.baseDelayMs = opts.baseDelayMs ?? 200;
+    this.maxDelayMs = opts.maxDelayMs ?? 5_000;
+    this.sleep = opts.sleep ?? realSleep;
+    this.random = opts.random ?? Math.random;
+  }
+
+  async read(): Promise<PolicyDeny> {
+    const api = await this.call('GetRestApi', () => this.client.send(new GetRestApiCommand({ restApiId: this.restApiId })));
+    return readCordonDeny(parseApiGatewayPolicy(api.policy));
+  }
+
+  async apply(deny: PolicyDeny): Promise<ApiGatewayApplyResult> {
+    for (let attempt = 0; ; attempt++) {
+      const api = await this.call('GetRestApi', () => this.client.send(new GetRestApiCommand({ restApiId: this.restApiId })));
+      const existing = parseApiGatewayPolicy(api.policy);
+      const { resource, reserve } = await this.resourceFor(api.policy);
+      const merged = mergeDenyStatement(existing, deny, {
+        resource,
+        maxChars: this.maxChars - reserve,
+        allowAllWhenCreating: this.allowAllWhenCreating,
+      });
+      const base = { dropped: merged.dropped, rejected: merged.rejected, chars: merged.chars };
+
+      if (!merged.changed) {
+        const fp = fingerprint(existing);
+        const ours = existing?.Statement.some(isCordonStatement) ?? false;
+        if (!(await this.needsDeployment(fp, ours))) return { ...base, changed: false, deployed: false };
+        const deploymentId = await this.deploy(fp);
+        return { ...base, changed: false, deployed: true, deploymentId };
+      }
+
+      try {
+        await this.client.send(
+          new UpdateRestApiCommand({
+            restApiId: this.restApiId,
+            patchOperations: [{ op: 'replace', path: '/policy', value: merged.text }],
+          }),
+        );
+      } catch (err) {
+        if (!this.retryable(err)) throw err;
+        if (attempt + 1 >= this.maxAttempts) {
+          throw new ContentionError(
+            `UpdateRestApi ${this.restApiId}: ${awsErrorName(err)} persisted through ${attempt + 1} attempts`,
+            'apigateway',
+            'UpdateRestApi',
+            { restApiId: this.restApiId, attempts: attempt + 1, lastError: awsErrorName(err) },
+            { cause: err },
+          );
+        }
+        // Someone else changed the API (409) or we were throttled: read again, merge again.
+        await this.sleep(backoffDelay(attempt, this.backoff()));
+        continue;
+      }
+      const deploymentId = await this.deploy(fingerprint(merged.policy));
+      return { ...base, changed: true, deployed: true, deploymentId };
+    }
+  }
+
+  /** The Resource for cordon's statements and how many characters to hold back for AWS's rewrite of it. */
+  private async resourceFor(existingText: string | undefined): Promise<{ resource: string; reserve: number }> {
+    const region = await this.client.config.region();
+    const partition = region.startsWith('cn-') ? 'aws-cn' : region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws';
+    const account = this.accountId ?? /arn:aws[a-z-]*:execute-api:[a-z0-9-]+:(\d{12}):/.exec(existingText ?? '')?.[1];
+    const arn = `arn:${partition}:execute-api:${region}:${account ?? '000000000000'}:${this.restApiId}/*`;
+    if (account) return { resource: arn, reserve: 0 };
+    // cordon writes at most three statements (allow-all and two denies), each with one Resource.
+    return { resource: SHORT_RESOURCE, reserve: 3 * (arn.length - SHORT_RESOURCE.length) };
+  }
+
+  private async needsDeployment(fp: string, policyHasCordon: boolean): Promise<boolean> {
+    let stage;
+    try {
+      stage = await this.call('GetStage', () => this.client.send(new GetStageCommand({ restApiId: this.restApiId, stageName: this.stageName })));
+    } catch (err) {
+      if (awsErrorName(err) === 'NotFoundException') {
+        throw new AwsRejectedError(`stage ${this.stageName} of REST API ${this.restApiId} does not exist`, 'apigateway', 'GetStage', { restApiId: this.restApiId, stage: this.stageName }, { cause: err });
+      }
+      throw err;
+    }
+    if (!stage.deploymentId) return policyHasCordon;
+    const dep = await this.call('GetDeployment', () =>
+      this.client.send(new GetDeploymentCommand({ restApiId: this.restApiId, deploymentId: stage.deploymentId })),
+    );
+    const description = dep.description ?? '';
+    if (description.includes(fp)) return false;
+    return policyHasCordon || description.startsWith('cordon ');
+  }
+
+  private async deploy(fp: string): Promise<string | undefined> {
+    const res = await this.call('CreateDeployment', () =>
+      this.client.send(
+        new CreateDeploymentCommand({ restApiId: this.restApiId, stageName: this.stageName, description: `cordon policy ${fp}` }),
+      ),
+    );
+    this.deployments++;
+    return res.id;
+  }
+
+  private retryable(err: unknown): boolean {
+    return isThrottling(err) || awsErrorName(err) === 'ConflictException' || isTransient(err);
+  }
+
+  private backoff() {
+    return { maxAttempts: this.maxAttempts, baseDelayMs: this.baseDelayMs, maxDelayMs: this.maxDelayMs, random: this.random, sleep: this.sleep };
+  }
+
+  private call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    return withRetries(
+      { service: 'apigateway', operation, context: { restApiId: this.restApiId, stage: this.stageName } },
+      fn,
+      (err) => this.retryable(err),
+      this.backoff(),
+    );
+  }
+}
+
+const EXECUTE_API_ARN = /^arn:aws[a-z-]*:execute-api:[a-z0-9-]+:\d{12}:[A-Za-z0-9]+\//;
+
+/** Sorted keys, one-element lists as scalars, `execute-api:/` resources: the form AWS's rewriting does not change. */
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.length === 1 ? canonical(v[0]) : v.map(canonical);
+  if (typeof v === 'object' && v !== null) {
+    const o = v as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(o).sort()) out[k] = canonical(o[k]);
+    return out;
+  }
+  if (typeof v === 'string') return v.replace(EXECUTE_API_ARN, 'execute-api:/');
+  return v;
+}
+
+/** Short hash of a policy's meaning; equal for what cordon wrote and what AWS hands back for it. */
+export function fingerprint(policy: PolicyDocument | null): string {
+  if (!policy) return 'none';
+  return createHash('sha256').update(JSON.stringify(canonical(policy))).digest('hex').slice(0, 16);
+}

@@ -1,0 +1,71 @@
+import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { WAFV2Client } from '@aws-sdk/client-wafv2';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { AdapterConfigError } from './errors.ts';
+
+/**
+ * Module-scope SDK clients, created once per process (Lambda cold start) and handed to the adapters.
+ *
+ * - Region: `AWS_REGION` (set by Lambda) or `AWS_DEFAULT_REGION`; missing → {@link AdapterConfigError} on first use.
+ * - Endpoint: the SDK's own `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` (how emulators are reached); nothing
+ *   special here.
+ * - Retries: SDK standard mode. `AWS_MAX_ATTEMPTS` overrides the per-service defaults below (DynamoDB gets more
+ *   attempts because throttling there is routine under bursts; WAF's own lock retries live in the adapter).
+ * - HTTP: every client uses HTTP/1.1 NodeHttpHandler with timeouts; Kinesis must (its client defaults to HTTP/2,
+ *   which emulators do not speak).
+ */
+
+const DEFAULT_MAX_ATTEMPTS = { dynamodb: 8, kinesis: 5, wafv2: 5, apigateway: 5, sns: 4 } as const;
+
+export function awsRegion(env: NodeJS.ProcessEnv = process.env): string {
+  const region = env.AWS_REGION || env.AWS_DEFAULT_REGION;
+  if (!region) throw new AdapterConfigError('AWS_REGION (or AWS_DEFAULT_REGION) must be set');
+  return region;
+}
+
+function commonConfig(service: keyof typeof DEFAULT_MAX_ATTEMPTS) {
+  return {
+    region: awsRegion(),
+    // undefined lets the SDK read AWS_MAX_ATTEMPTS itself
+    maxAttempts: process.env.AWS_MAX_ATTEMPTS ? undefined : DEFAULT_MAX_ATTEMPTS[service],
+    requestHandler: new NodeHttpHandler({ connectionTimeout: 3_000, requestTimeout: 30_000 }),
+  };
+}
+
+let dynamo: DynamoDBClient | undefined;
+let kinesis: KinesisClient | undefined;
+let waf: WAFV2Client | undefined;
+let apigw: APIGatewayClient | undefined;
+let sns: SNSClient | undefined;
+
+export function dynamoClient(): DynamoDBClient {
+  return (dynamo ??= new DynamoDBClient(commonConfig('dynamodb')));
+}
+
+export function kinesisClient(): KinesisClient {
+  return (kinesis ??= new KinesisClient(commonConfig('kinesis')));
+}
+
+export function wafClient(): WAFV2Client {
+  return (waf ??= new WAFV2Client(commonConfig('wafv2')));
+}
+
+export function apiGatewayClient(): APIGatewayClient {
+  return (apigw ??= new APIGatewayClient(commonConfig('apigateway')));
+}
+
+export function snsClient(): SNSClient {
+  return (sns ??= new SNSClient(commonConfig('sns')));
+}
+
+/** Closes every client's sockets (end of a CLI run); the next call creates fresh ones. */
+export function destroyClients(): void {
+  for (const c of [dynamo, kinesis, waf, apigw, sns]) c?.destroy();
+  dynamo = kinesis = undefined;
+  waf = undefined;
+  apigw = undefined;
+  sns = undefined;
+}

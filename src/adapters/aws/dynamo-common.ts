@@ -1,0 +1,157 @@
+import { DynamoDBClient, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import {
+  BatchWriteCommand,
+  DynamoDBDocumentClient,
+  QueryCommand,
+  ScanCommand,
+  type QueryCommandInput,
+  type ScanCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import { DynamoUnprocessedItemsError } from './errors.ts';
+import { backoffDelay, realSleep, type BackoffOptions } from './retry.ts';
+
+/**
+ * Table layout shared by the DynamoDB adapters, and the helpers they share (document client, paginated
+ * query/scan, BatchWriteItem with bounded resends of UnprocessedItems).
+ *
+ * Two tables, names passed to the adapters' constructors:
+ *
+ * - **state** (`pk` S, `sk` S, TTL on `ttl`): baselines (`base#<bucket>` / part number), window parts
+ *   (`win#<scope>#<windowStart>` / partId), open-window markers (`wins#<scope>` / padded windowStart),
+ *   watermarks (`mark#<scope>` / `wm`) and idempotency marks (`idem#<id>` / `idem`).
+ * - **ledger** (`pk` S = target, `sk` N = createdAt epoch ms, TTL on `ttl`; the contain stage reads its stream).
+ *
+ * The infrastructure code creates the tables from {@link STATE_TABLE_KEYS} and {@link LEDGER_TABLE_KEYS}.
+ */
+
+export const STATE_TABLE_KEYS = {
+  partitionKey: { name: 'pk', type: 'S' },
+  sortKey: { name: 'sk', type: 'S' },
+  ttlAttribute: 'ttl',
+} as const;
+
+export const LEDGER_TABLE_KEYS = {
+  partitionKey: { name: 'pk', type: 'S' },
+  sortKey: { name: 'sk', type: 'N' },
+  ttlAttribute: 'ttl',
+} as const;
+
+/** CreateTable input for either table (on-demand billing), e.g. for emulator tests and scripts. */
+export function createTableInput(
+  tableName: string,
+  keys: typeof STATE_TABLE_KEYS | typeof LEDGER_TABLE_KEYS,
+): CreateTableCommandInput {
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [
+      { AttributeName: keys.partitionKey.name, AttributeType: keys.partitionKey.type },
+      { AttributeName: keys.sortKey.name, AttributeType: keys.sortKey.type },
+    ],
+    KeySchema: [
+      { AttributeName: keys.partitionKey.name, KeyType: 'HASH' },
+      { AttributeName: keys.sortKey.name, KeyType: 'RANGE' },
+    ],
+  };
+}
+
+/** DynamoDB's item size limit; the adapters keep well below it. */
+export const DYNAMO_ITEM_LIMIT_BYTES = 400 * 1024;
+
+/** A document client over `client` (or `client` itself if it is one already). */
+export function documentClient(client: DynamoDBClient | DynamoDBDocumentClient): DynamoDBDocumentClient {
+  if (client instanceof DynamoDBDocumentClient) return client;
+  return DynamoDBDocumentClient.from(client, {
+    marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
+  });
+}
+
+export type Item = Record<string, unknown>;
+
+export async function queryAll(doc: DynamoDBDocumentClient, input: QueryCommandInput): Promise<Item[]> {
+  const out: Item[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await doc.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
+    for (const item of page.Items ?? []) out.push(item);
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return out;
+}
+
+export async function scanAll(doc: DynamoDBDocumentClient, input: ScanCommandInput): Promise<Item[]> {
+  const out: Item[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await doc.send(new ScanCommand({ ...input, ExclusiveStartKey: start }));
+    for (const item of page.Items ?? []) out.push(item);
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return out;
+}
+
+export type WriteRequest = { PutRequest: { Item: Item } } | { DeleteRequest: { Key: Item } };
+
+export const DEFAULT_UNPROCESSED_BACKOFF: BackoffOptions = { maxAttempts: 8, baseDelayMs: 50, maxDelayMs: 5_000 };
+
+/**
+ * Writes every request with BatchWriteItem (25 per call, a few calls in parallel). UnprocessedItems are sent
+ * again with exponential backoff and jitter; after `maxAttempts` calls for a chunk, throws
+ * {@link DynamoUnprocessedItemsError} with the number of items still unwritten. Requests must not repeat a key.
+ */
+export async function batchWriteAll(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  requests: readonly WriteRequest[],
+  backoff: BackoffOptions = DEFAULT_UNPROCESSED_BACKOFF,
+  concurrency = 4,
+): Promise<void> {
+  const chunks: WriteRequest[][] = [];
+  for (let i = 0; i < requests.length; i += 25) chunks.push(requests.slice(i, i + 25));
+  const sleep = backoff.sleep ?? realSleep;
+  await mapLimit(chunks, concurrency, async (chunk) => {
+    let pending: WriteRequest[] = chunk;
+    for (let attempt = 0; ; attempt++) {
+      const res = await doc.send(new BatchWriteCommand({ RequestItems: { [tableName]: pending } }));
+      pending = (res.UnprocessedItems?.[tableName] ?? []) as WriteRequest[];
+      if (pending.length === 0) return;
+      if (attempt + 1 >= backoff.maxAttempts) {
+        throw new DynamoUnprocessedItemsError(
+          `BatchWriteItem on ${tableName}: ${pending.length} of ${chunk.length} items still unprocessed after ${attempt + 1} calls`,
+          pending.length,
+          { table: tableName, attempts: attempt + 1 },
+        );
+      }
+      await sleep(backoffDelay(attempt, backoff));
+    }
+  });
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight; rejects with the first error after all settle. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  let failed: { err: unknown } | undefined;
+  const worker = async () => {
+    while (next < items.length && !failed) {
+      const i = next++;
+      try {
+        results[i] = await fn(items[i], i);
+      } catch (err) {
+        failed ??= { err };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failed) throw failed.err;
+  return results;
+}
+
+export function isConditionalCheckFailed(err: unknown): boolean {
+  return (err as { name?: string } | null)?.name === 'ConditionalCheckFailedException';
+}
+
+/** UTF-8 byte length. */
+export function utf8Bytes(s: string): number {
+  return Buffer.byteLength(s, 'utf8');
+}

@@ -1,0 +1,179 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { WindowPart, WindowStore } from '../../ports-window.ts';
+import {
+  batchWriteAll,
+  documentClient,
+  isConditionalCheckFailed,
+  queryAll,
+  utf8Bytes,
+  DEFAULT_UNPROCESSED_BACKOFF,
+  DYNAMO_ITEM_LIMIT_BYTES,
+  type WriteRequest,
+} from './dynamo-common.ts';
+import { AwsRejectedError, DynamoItemTooLargeError } from './errors.ts';
+import type { BackoffOptions } from './retry.ts';
+
+export interface DynamoWindowStoreOptions {
+  /** Seconds (wall clock) a stored part or marker lives before TTL may delete it, if never dropped. Default 2 days. */
+  ttlSeconds?: number;
+  /** Backoff for resending BatchWriteItem UnprocessedItems. */
+  unprocessedBackoff?: BackoffOptions;
+  now?: () => number;
+}
+
+/** Room left in an item for the keys and attribute names around a part's body. */
+const MAX_BODY_BYTES = DYNAMO_ITEM_LIMIT_BYTES - 8 * 1024;
+
+const pad = (t: number) => String(t).padStart(16, '0');
+
+/**
+ * {@link WindowStore} on the state table:
+ *
+ * - parts: `pk = win#<scope>#<windowStart>`, `sk = <partId>`, `body`, `ttl`. A redelivered part has the same key
+ *   and overwrites itself, so nothing is counted twice. Each window is its own partition.
+ * - open-window markers: `pk = wins#<scope>`, `sk = <windowStart, zero-padded>`, so openWindows is one small Query.
+ *   Parts are written before their markers: a listed window always has its parts.
+ * - watermark: `pk = mark#<scope>`, `sk = wm`, `t`, only ever raised (conditional update).
+ *
+ * `ttl` is wall clock + ttlSeconds (not event time, so replays of old logs are not deleted at once): it only
+ * cleans up windows that were never dropped. Writes go through BatchWriteItem with bounded resends of
+ * UnprocessedItems.
+ */
+export class DynamoWindowStore implements WindowStore {
+  private readonly doc: DynamoDBDocumentClient;
+  private readonly ttlSeconds: number;
+  private readonly backoff: BackoffOptions;
+  private readonly now: () => number;
+
+  constructor(
+    client: DynamoDBClient | DynamoDBDocumentClient,
+    private readonly tableName: string,
+    opts: DynamoWindowStoreOptions = {},
+  ) {
+    this.doc = documentClient(client);
+    this.ttlSeconds = opts.ttlSeconds ?? 2 * 24 * 3600;
+    this.backoff = opts.unprocessedBackoff ?? DEFAULT_UNPROCESSED_BACKOFF;
+    this.now = opts.now ?? Date.now;
+  }
+
+  async add(scope: string, parts: WindowPart[]): Promise<void> {
+    if (parts.length === 0) return;
+    checkScope(scope);
+    const ttl = Math.ceil(this.now() / 1000) + this.ttlSeconds;
+    // The last copy of a (windowStart, partId) in one call wins: BatchWriteItem refuses duplicate keys.
+    const unique = new Map<string, WindowPart>();
+    for (const p of parts) {
+      checkWindowStart(p.windowStart);
+      if (typeof p.partId !== 'string' || p.partId.length === 0 || utf8Bytes(p.partId) > 1024) {
+        throw new AwsRejectedError('window part id must be 1..1024 bytes', 'dynamodb', 'BatchWriteItem', { scope });
+      }
+      const bytes = utf8Bytes(p.body);
+      if (bytes > MAX_BODY_BYTES) {
+        throw new DynamoItemTooLargeError(
+          `window part ${p.partId} is ${bytes} bytes; at most ${MAX_BODY_BYTES} fit in one item: split it`,
+          'dynamodb',
+          'BatchWriteItem',
+          { scope, windowStart: p.windowStart, partId: p.partId, bytes },
+        );
+      }
+      unique.set(`${p.windowStart}\n${p.partId}`, p);
+    }
+    const partWrites: WriteRequest[] = [];
+    const windows = new Set<number>();
+    for (const p of unique.values()) {
+      windows.add(p.windowStart);
+      partWrites.push({
+        PutRequest: { Item: { pk: partPk(scope, p.windowStart), sk: p.partId, body: p.body, ttl } },
+      });
+    }
+    await batchWriteAll(this.doc, this.tableName, partWrites, this.backoff);
+    const markers: WriteRequest[] = [...windows].map((ws) => ({
+      PutRequest: { Item: { pk: `wins#${scope}`, sk: pad(ws), ws, ttl } },
+    }));
+    await batchWriteAll(this.doc, this.tableName, markers, this.backoff);
+  }
+
+  async openWindows(scope: string): Promise<number[]> {
+    checkScope(scope);
+    const items = await queryAll(this.doc, {
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': `wins#${scope}` },
+      ConsistentRead: true,
+    });
+    return items.map((it) => Number(it.sk)).sort((a, b) => a - b);
+  }
+
+  async read(scope: string, windowStart: number): Promise<{ partId: string; body: string }[]> {
+    checkScope(scope);
+    checkWindowStart(windowStart);
+    const items = await queryAll(this.doc, {
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': partPk(scope, windowStart) },
+      ConsistentRead: true,
+    });
+    return items.map((it) => ({ partId: String(it.sk), body: String(it.body) }));
+  }
+
+  async drop(scope: string, windowStart: number): Promise<void> {
+    checkScope(scope);
+    checkWindowStart(windowStart);
+    const keys = await queryAll(this.doc, {
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': partPk(scope, windowStart) },
+      ProjectionExpression: 'pk, sk',
+      ConsistentRead: true,
+    });
+    const deletes: WriteRequest[] = keys.map((k) => ({ DeleteRequest: { Key: { pk: k.pk, sk: k.sk } } }));
+    await batchWriteAll(this.doc, this.tableName, deletes, this.backoff);
+    await batchWriteAll(this.doc, this.tableName, [{ DeleteRequest: { Key: { pk: `wins#${scope}`, sk: pad(windowStart) } } }], this.backoff);
+  }
+
+  async getWatermark(scope: string): Promise<number> {
+    checkScope(scope);
+    const res = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: `mark#${scope}`, sk: 'wm' }, ConsistentRead: true }),
+    );
+    const t = res.Item?.t;
+    return typeof t === 'number' ? t : 0;
+  }
+
+  async setWatermark(scope: string, t: number): Promise<void> {
+    checkScope(scope);
+    if (!Number.isFinite(t)) throw new AwsRejectedError(`watermark must be a finite number, got ${t}`, 'dynamodb', 'UpdateItem', { scope });
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: `mark#${scope}`, sk: 'wm' },
+          UpdateExpression: 'SET #t = :t',
+          ConditionExpression: 'attribute_not_exists(#t) OR #t < :t',
+          ExpressionAttributeNames: { '#t': 't' },
+          ExpressionAttributeValues: { ':t': t },
+        }),
+      );
+    } catch (err) {
+      // The stored watermark is already at or past t: keeping it is exactly the contract.
+      if (!isConditionalCheckFailed(err)) throw err;
+    }
+  }
+}
+
+function partPk(scope: string, windowStart: number): string {
+  return `win#${scope}#${windowStart}`;
+}
+
+function checkScope(scope: string): void {
+  if (typeof scope !== 'string' || scope.length === 0 || scope.length > 512) {
+    throw new AwsRejectedError('window scope must be 1..512 characters', 'dynamodb', 'Query');
+  }
+}
+
+function checkWindowStart(t: number): void {
+  if (!Number.isSafeInteger(t) || t < 0) {
+    throw new AwsRejectedError(`windowStart must be a non-negative integer (epoch ms), got ${t}`, 'dynamodb', 'Query');
+  }
+}

@@ -1,0 +1,49 @@
+import type { WindowPart, WindowStore } from '../../ports-window.ts';
+
+/** In-memory {@link WindowStore}: the same contract as the DynamoDB one, for the local runner and tests. */
+export class MemoryWindowStore implements WindowStore {
+  /** scope → windowStart → partId → body */
+  private readonly windows = new Map<string, Map<number, Map<string, string>>>();
+  private readonly marks = new Map<string, number>();
+
+  async add(scope: string, parts: WindowPart[]): Promise<void> {
+    if (parts.length === 0) return;
+    let byWindow = this.windows.get(scope);
+    if (!byWindow) this.windows.set(scope, (byWindow = new Map()));
+    for (const p of parts) {
+      checkWindowStart(p.windowStart);
+      let window = byWindow.get(p.windowStart);
+      if (!window) byWindow.set(p.windowStart, (window = new Map()));
+      window.set(p.partId, p.body);
+    }
+  }
+
+  async openWindows(scope: string): Promise<number[]> {
+    return [...(this.windows.get(scope)?.keys() ?? [])].sort((a, b) => a - b);
+  }
+
+  async read(scope: string, windowStart: number): Promise<{ partId: string; body: string }[]> {
+    const window = this.windows.get(scope)?.get(windowStart);
+    if (!window) return [];
+    return [...window]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([partId, body]) => ({ partId, body }));
+  }
+
+  async drop(scope: string, windowStart: number): Promise<void> {
+    this.windows.get(scope)?.delete(windowStart);
+  }
+
+  async getWatermark(scope: string): Promise<number> {
+    return this.marks.get(scope) ?? 0;
+  }
+
+  async setWatermark(scope: string, t: number): Promise<void> {
+    if (!Number.isFinite(t)) throw new RangeError(`watermark must be a finite number, got ${t}`);
+    if (t > (this.marks.get(scope) ?? 0)) this.marks.set(scope, t);
+  }
+}
+
+function checkWindowStart(t: number): void {
+  if (!Number.isSafeInteger(t) || t < 0) throw new RangeError(`windowStart must be a non-negative integer (epoch ms), got ${t}`);
+}

@@ -1,0 +1,320 @@
+import { createHash } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import type { CordonConfig } from '../config.ts';
+import { AlertMemory, Allowlist, decideWindow } from '../contain/decide.ts';
+import { LedgerBook } from '../contain/ledger-book.ts';
+import { project } from '../contain/projection.ts';
+import { unblockDecision } from '../contain/decide.ts';
+import type { Decision } from '../decision.ts';
+import { decodeCloudWatchData } from '../decode/cloudwatch.ts';
+import { Detector, type StateView } from '../detect/detector.ts';
+import { hash32 } from '../features/hash.ts';
+import { ipKey, prefixKey, principalKey } from '../features/keys.ts';
+import { type WindowPartial, Windower } from '../features/windower.ts';
+import { prefixOf } from '../net/ip.ts';
+import type { AlertPort, BaselineStore, IpSetPort, KeyState, LedgerEntry, LedgerStatus, LedgerStore, PolicyPort } from '../ports.ts';
+import type { WindowStore } from '../ports-window.ts';
+
+/**
+ * The three stream stages of DESIGN §1 as plain functions over ports: the Lambda handlers in `functions/` only
+ * parse their event and call these. Every stage is idempotent under Kinesis's at-least-once delivery.
+ */
+
+export interface StreamRecord {
+  sequenceNumber: string;
+  /** base64, as the Lambda event carries it. */
+  data: string;
+}
+
+export interface BatchResult {
+  batchItemFailures: { itemIdentifier: string }[];
+}
+
+export interface Logger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+}
+
+const silent: Logger = { info() {}, warn() {} };
+
+/** Summary partitions: a prefix and all its hosts share one, so stage 2 sees a /24 with its addresses. */
+export const DEFAULT_BUCKETS = 64;
+/** Kinesis takes at most 1 MiB per record; stay well under it. */
+const MAX_SUMMARY_BYTES = 900 * 1024;
+
+/** One key-window partial from one source record: its id makes redelivery idempotent downstream. */
+export interface SummaryPart extends WindowPartial {
+  id: string;
+}
+
+function windowerFor(cfg: CordonConfig): Windower {
+  return new Windower({ sizeMs: cfg.windows.sizeSeconds * 1000, latenessMs: cfg.windows.allowedLatenessSeconds * 1000,
+    ipv4Prefix: cfg.aggregation.ipv4Prefix, ipv6Prefix: cfg.aggregation.ipv6Prefix });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Stage 1: ingest
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface IngestDeps {
+  putter: { put(records: { partitionKey: string; data: Uint8Array }[]): Promise<unknown> };
+  config: CordonConfig;
+  buckets?: number;
+  log?: Logger;
+}
+
+/**
+ * Access-log records (CloudWatch Logs envelopes) → per-key partial summaries, one part per (source record,
+ * bucket, window), packed per bucket into summary records. A poison record is counted and skipped; a failed
+ * PutRecords fails the whole batch (Kinesis redelivers it, and the part ids make that harmless).
+ */
+export async function runIngest(records: StreamRecord[], deps: IngestDeps): Promise<BatchResult & { events: number; unreadable: number; summaries: number }> {
+  const buckets = deps.buckets ?? DEFAULT_BUCKETS;
+  const log = deps.log ?? silent;
+  const byBucket = new Map<number, SummaryPart[]>();
+  let events = 0;
+  let unreadable = 0;
+  for (const r of records) {
+    const windower = windowerFor(deps.config);
+    decodeCloudWatchData(r.data, { event: (e) => { windower.add(e); events++; }, unreadable: () => { unreadable++; } });
+    for (const partial of windower.drainPartials()) {
+      for (const [bucket, part] of splitByBucket(partial, buckets, deps.config)) {
+        const list = byBucket.get(bucket) ?? [];
+        list.push({ ...part, id: `${r.sequenceNumber}/${bucket}/${part.w}` });
+        byBucket.set(bucket, list);
+      }
+    }
+  }
+  const out: { partitionKey: string; data: Uint8Array }[] = [];
+  for (const [bucket, parts] of byBucket) for (const data of packSummaries(parts)) out.push({ partitionKey: `b${bucket}`, data });
+  if (unreadable) log.warn('unreadable access-log records skipped', { unreadable, records: records.length });
+  try {
+    if (out.length) await deps.putter.put(out);
+  } catch (err) {
+    log.warn('summaries not delivered: the batch will be retried', { error: (err as Error).name, summaries: out.length });
+    return { batchItemFailures: records.map((r) => ({ itemIdentifier: r.sequenceNumber })), events, unreadable, summaries: 0 };
+  }
+  log.info('ingested', { records: records.length, events, unreadable, summaries: out.length });
+  return { batchItemFailures: [], events, unreadable, summaries: out.length };
+}
+
+function bucketOfKey(key: string, buckets: number): number {
+  return hash32(key) % buckets;
+}
+
+function splitByBucket(p: WindowPartial, buckets: number, cfg: CordonConfig): Map<number, WindowPartial> {
+  const out = new Map<number, WindowPartial>();
+  const part = (b: number): WindowPartial => {
+    let x = out.get(b);
+    if (!x) {
+      x = { w: p.w, t: p.t, n: 0, e5: 0, i: [], p: [], u: [] };
+      out.set(b, x);
+    }
+    return x;
+  };
+  for (const entry of p.i) {
+    const x = part(bucketOfKey(prefixOf(entry[0], cfg.aggregation.ipv4Prefix, cfg.aggregation.ipv6Prefix), buckets));
+    x.i.push(entry);
+    x.n += entry[1].c[0];
+    x.e5 += entry[1].c[2];
+  }
+  for (const entry of p.p) part(bucketOfKey(entry[0], buckets)).p.push(entry);
+  for (const entry of p.u) part(bucketOfKey(entry[0], buckets)).u.push(entry);
+  return out;
+}
+
+/** gzip'd JSON `{v:1, parts}` records under the Kinesis record limit (one part per record if it must). */
+function packSummaries(parts: SummaryPart[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let batch: SummaryPart[] = [];
+  const flush = () => {
+    if (batch.length) out.push(gzipSync(JSON.stringify({ v: 1, parts: batch })));
+    batch = [];
+  };
+  let size = 0;
+  for (const p of parts) {
+    const bytes = JSON.stringify(p).length;
+    if (size + bytes > MAX_SUMMARY_BYTES * 3) {
+      // JSON of partials compresses about 4:1; splitting on uncompressed size keeps every record under 1 MiB.
+      flush();
+      size = 0;
+    }
+    batch.push(p);
+    size += bytes;
+  }
+  flush();
+  return out;
+}
+
+export function decodeSummary(data: string | Uint8Array): SummaryPart[] {
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'base64') : data;
+  const doc = JSON.parse(gunzipSync(bytes).toString('utf8')) as { v?: number; parts?: SummaryPart[] };
+  if (doc.v !== 1 || !Array.isArray(doc.parts)) throw new TypeError('not a cordon summary record');
+  for (const p of doc.parts) {
+    if (typeof p.id !== 'string' || !Number.isFinite(p.w) || !Number.isFinite(p.t) || !Array.isArray(p.i) || !Array.isArray(p.p) || !Array.isArray(p.u)) {
+      throw new TypeError('malformed summary part');
+    }
+  }
+  return doc.parts;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Stage 2: detect
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface DetectDeps {
+  windows: WindowStore;
+  baselines: BaselineStore;
+  ledger: LedgerStore;
+  config: CordonConfig;
+  log?: Logger;
+}
+
+/**
+ * Summary records → open windows (stored, idempotent per part) → windows closed by the event-time watermark →
+ * scores → decisions into the ledger (blocks `active`, held-back alerts `held`).
+ */
+export async function runDetect(records: (StreamRecord & { shardId?: string })[], deps: DetectDeps): Promise<BatchResult & { decisions: number; poison: number; windowsClosed: number }> {
+  const log = deps.log ?? silent;
+  const cfg = deps.config;
+  const scope = records[0]?.shardId ?? 'default';
+  const parts: { windowStart: number; partId: string; body: string }[] = [];
+  let poison = 0;
+  let newest = 0;
+  for (const r of records) {
+    try {
+      for (const p of decodeSummary(r.data)) {
+        parts.push({ windowStart: p.w, partId: p.id, body: JSON.stringify(p) });
+        if (p.t > newest) newest = p.t;
+      }
+    } catch {
+      poison++;
+    }
+  }
+  if (poison) log.warn('poison summary records skipped', { poison, records: records.length });
+  try {
+    if (parts.length) await deps.windows.add(scope, parts);
+    const previous = await deps.windows.getWatermark(scope);
+    if (newest > previous) await deps.windows.setWatermark(scope, newest);
+    const watermark = Math.max(previous, newest) - cfg.windows.allowedLatenessSeconds * 1000;
+    const sizeMs = cfg.windows.sizeSeconds * 1000;
+    let decisions = 0;
+    let windowsClosed = 0;
+    for (const start of await deps.windows.openWindows(scope)) {
+      if (start + sizeMs > watermark) break;
+      decisions += await closeWindow(scope, start, Math.max(previous, newest), deps);
+      windowsClosed++;
+    }
+    log.info('detected', { records: records.length, parts: parts.length, windowsClosed, decisions });
+    return { batchItemFailures: [], decisions, poison, windowsClosed };
+  } catch (err) {
+    // A dependency failed: report the whole batch so Kinesis redelivers it; stored parts make the retry idempotent.
+    log.warn('detect failed: the batch will be retried', { error: (err as Error).name });
+    return { batchItemFailures: records.map((r) => ({ itemIdentifier: r.sequenceNumber })), decisions: 0, poison, windowsClosed: 0 };
+  }
+}
+
+async function closeWindow(scope: string, start: number, newest: number, deps: DetectDeps): Promise<number> {
+  const cfg = deps.config;
+  const windower = windowerFor(cfg);
+  for (const { body } of await deps.windows.read(scope, start)) {
+    try {
+      windower.addPartial(JSON.parse(body) as WindowPartial);
+    } catch {
+      // A damaged stored part is skipped: it can only lower counts, never make anyone look worse.
+    }
+  }
+  const [closed] = windower.closeAll();
+  if (!closed) {
+    await deps.windows.drop(scope, start);
+    return 0;
+  }
+  closed.closedAt = Math.max(closed.end, Math.min(newest, closed.end + cfg.windows.allowedLatenessSeconds * 1000));
+  const keys = [
+    ...[...closed.keys.byIp.keys()].map(ipKey),
+    ...[...closed.keys.byPrefix.keys()].map(prefixKey),
+    ...[...closed.keys.byPrincipal.keys()].map(principalKey),
+  ];
+  const states = await deps.baselines.getMany(keys);
+  const touched = new Map<string, KeyState>();
+  const view: StateView = { get: (k) => states.get(k), set: (k, s) => { states.set(k, s); touched.set(k, s); } };
+  const assessment = new Detector(cfg).assess(closed, view);
+  const now = closed.closedAt;
+  const acting = assessment.verdicts.filter((v) => v.act);
+  const book = new LedgerBook(await deps.ledger.listActive(now));
+  const memory = new AlertMemory();
+  for (const v of acting) {
+    for (const e of await deps.ledger.history(v.value)) {
+      book.record(e);
+      if (e.status === 'held') memory.remember(e.target, e.expiresAt);
+    }
+  }
+  const decided = decideWindow(assessment, book, cfg, new Allowlist(cfg.allowlist), memory);
+  for (const e of [...decided.blocks, ...decided.held]) await deps.ledger.put(e);
+  // Only keys that learned something are written back: one-off visitors cost no write.
+  await deps.baselines.putMany(new Map([...touched].filter(([, s]) => s.windows > 0 || s.flags !== 0)));
+  await deps.windows.drop(scope, start);
+  return decided.decisions.length;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Stage 3: contain
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface ContainDeps {
+  ledger: LedgerStore;
+  ipSets: IpSetPort;
+  policies: PolicyPort[];
+  alerts: AlertPort;
+  config: CordonConfig;
+  log?: Logger;
+}
+
+export interface ContainResult {
+  changedIpSets: boolean;
+  changedPolicies: number;
+  alerted: number;
+  expired: number;
+}
+
+/**
+ * Reconciles WAF and the resource policies with the ledger (expiring what is due), then alerts every ledger change
+ * not yet alerted, in one message. Convergent: run twice, the second run changes nothing; a drifted IP set is put
+ * back. The alert marks are written after the publish, so a crash between the two re-sends the same batch id
+ * rather than losing it.
+ */
+export async function runContain(deps: ContainDeps, now: number): Promise<ContainResult> {
+  const log = deps.log ?? silent;
+  const all = await deps.ledger.listAll();
+  let expired = 0;
+  for (const e of all) {
+    if (e.status === 'active' && e.expiresAt <= now) {
+      Object.assign(e, { status: 'expired' as const, endedAt: e.expiresAt });
+      await deps.ledger.put(e);
+      expired++;
+    }
+  }
+  const active = all.filter((e) => e.status === 'active' && e.expiresAt > now);
+  const p = project(active, deps.config);
+  const ip = await deps.ipSets.apply(p.ipSets);
+  let changedPolicies = 0;
+  for (const policy of deps.policies) if ((await policy.apply(p.deny)).changed) changedPolicies++;
+  const pending = all.filter((e) => !(e.alerted ?? []).includes(e.status));
+  if (pending.length) {
+    const decisions = pending.map((e) => asDecision(e)).sort((a, b) => a.time.localeCompare(b.time));
+    const id = createHash('sha256').update(pending.map((e) => `${e.target}#${e.createdAt}#${e.status}`).sort().join('\n')).digest('hex').slice(0, 32);
+    await deps.alerts.publish({ id, time: new Date(now).toISOString(), decisions,
+      page: pending.some((e) => e.status === 'held' && (e.evidence.heldBack === 'blast-radius' || e.evidence.heldBack === 'cap')) });
+    for (const e of pending) await deps.ledger.put({ ...e, alerted: [...new Set<LedgerStatus>([...(e.alerted ?? []), e.status])] });
+  }
+  log.info('contained', { active: active.length, expired, ipSetsChanged: ip.changed, changedPolicies, alerted: pending.length });
+  return { changedIpSets: ip.changed, changedPolicies, alerted: pending.length, expired };
+}
+
+function asDecision(e: LedgerEntry): Decision {
+  if (e.status === 'expired' || e.status === 'released') {
+    return unblockDecision(e, e.endedAt ?? e.expiresAt, e.status === 'released' ? 'operator' : 'expiry');
+  }
+  return { time: new Date(e.createdAt).toISOString(), action: e.status === 'held' ? 'alert' : 'block', target: e.target,
+    targetKind: e.targetKind, reasons: e.reasons, score: e.score, expiresAt: new Date(e.expiresAt).toISOString(), evidence: e.evidence };
+}

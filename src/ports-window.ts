@@ -1,0 +1,23 @@
+/**
+ * Partial window summaries between the two stream stages (DESIGN §1): the ingest stage writes per-key partials for
+ * a window, the detect stage merges them and closes the window once the event-time watermark passes it.
+ */
+export interface WindowPart {
+  windowStart: number;
+  /** Identifies the partial (e.g. shard + sequence number of the record it came from): redelivery rewrites it. */
+  partId: string;
+  body: string;
+}
+
+export interface WindowStore {
+  /** Store chunks of partial window summaries; idempotent per (scope, windowStart, partId) so redelivery doesn't double count. */
+  add(scope: string, parts: WindowPart[]): Promise<void>;
+  /** Window starts with stored parts, ascending. */
+  openWindows(scope: string): Promise<number[]>;
+  read(scope: string, windowStart: number): Promise<{ partId: string; body: string }[]>;
+  drop(scope: string, windowStart: number): Promise<void>;
+  /** 0 if none. */
+  getWatermark(scope: string): Promise<number>;
+  /** Never moves backwards (conditional update). */
+  setWatermark(scope: string, t: number): Promise<void>;
+}

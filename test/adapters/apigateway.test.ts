@@ -1,0 +1,217 @@
+import {
+  APIGatewayClient,
+  BadRequestException,
+  ConflictException,
+  CreateDeploymentCommand,
+  CreateRestApiCommand,
+  GetDeploymentCommand,
+  GetDeploymentsCommand,
+  GetResourcesCommand,
+  GetRestApiCommand,
+  GetStageCommand,
+  PutIntegrationCommand,
+  PutMethodCommand,
+  TooManyRequestsException,
+  UpdateRestApiCommand,
+} from '@aws-sdk/client-api-gateway';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ApiGatewayPolicyAdapter, fingerprint } from '../../src/adapters/aws/apigateway.ts';
+import { CORDON_SIDS, parseApiGatewayPolicy, type PolicyDocument } from '../../src/render/resource-policy.ts';
+import { describeMoto, TEST_ACCOUNT, useMoto } from '../helpers/moto.ts';
+
+const noSleep = async () => {};
+const MALLORY = 'arn:aws:iam::123456789012:user/mallory';
+const operatorStatement = {
+  Sid: 'OperatorDenyAdmin',
+  Effect: 'Deny',
+  Principal: '*',
+  Action: 'execute-api:Invoke',
+  Resource: 'execute-api:/*/POST/admin',
+  Condition: { NotIpAddress: { 'aws:SourceIp': ['10.0.0.0/8'] } },
+};
+const operatorAllow = { Sid: 'OperatorAllow', Effect: 'Allow', Principal: '*', Action: 'execute-api:Invoke', Resource: 'execute-api:/*' };
+
+function cidrs(n: number): string[] {
+  return [...Array(n)].map((_, i) => `100.${64 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/32`);
+}
+
+describeMoto('ApiGatewayPolicyAdapter on moto', () => {
+  const moto = useMoto();
+  let client: APIGatewayClient;
+
+  beforeAll(() => {
+    client = new APIGatewayClient(moto.clientConfig());
+  });
+  afterAll(() => client?.destroy());
+  beforeEach(() => moto.reset());
+
+  async function createApi(policy?: object): Promise<string> {
+    const api = await client.send(new CreateRestApiCommand({ name: 'orders', policy: policy ? JSON.stringify(policy) : undefined }));
+    const root = (await client.send(new GetResourcesCommand({ restApiId: api.id }))).items![0];
+    await client.send(new PutMethodCommand({ restApiId: api.id, resourceId: root.id, httpMethod: 'GET', authorizationType: 'NONE' }));
+    await client.send(new PutIntegrationCommand({ restApiId: api.id, resourceId: root.id, httpMethod: 'GET', type: 'MOCK' }));
+    await client.send(new CreateDeploymentCommand({ restApiId: api.id, stageName: 'prod', description: 'initial' }));
+    return api.id!;
+  }
+  const deployments = async (id: string) => (await client.send(new GetDeploymentsCommand({ restApiId: id }))).items?.length ?? 0;
+  const policyOf = async (id: string) => (await client.send(new GetRestApiCommand({ restApiId: id }))).policy;
+
+  it('merges the deny into the existing policy, leaves the other statements alone, and deploys once', async () => {
+    const id = await createApi({ Version: '2012-10-17', Statement: [operatorAllow, operatorStatement] });
+    const adapter = new ApiGatewayPolicyAdapter(client, { restApiId: id, stageName: 'prod', sleep: noSleep });
+    expect(await deployments(id)).toBe(1);
+
+    const deny = { principals: [MALLORY], cidrs: ['203.0.113.0/24', '198.51.100.7'] };
+    const res = await adapter.apply(deny);
+    expect(res).toMatchObject({ changed: true, deployed: true, dropped: [] });
+    expect(await deployments(id)).toBe(2);
+
+    const doc = parseApiGatewayPolicy(await policyOf(id))!;
+    expect(doc.Statement.slice(0, 2)).toEqual([operatorAllow, operatorStatement]);
+    const sids = doc.Statement.map((s) => s.Sid);
+    expect(sids).toContain(CORDON_SIDS.denyPrincipals);
+    expect(sids).toContain(CORDON_SIDS.denyCidrs);
+    expect(await adapter.read()).toEqual({ principals: [MALLORY], cidrs: ['203.0.113.0/24', '198.51.100.7/32'] });
+
+    const again = await adapter.apply(deny);
+    expect(again).toMatchObject({ changed: false, deployed: false });
+    expect(await deployments(id)).toBe(2);
+
+    // Releasing everything removes cordon's denies; the operator's statements stay.
+    const cleared = await adapter.apply({ principals: [], cidrs: [] });
+    expect(cleared).toMatchObject({ changed: true, deployed: true });
+    const after = parseApiGatewayPolicy(await policyOf(id))!;
+    expect(after.Statement.filter((s) => s.Sid?.startsWith('Operator'))).toEqual([operatorAllow, operatorStatement]);
+    expect(await adapter.read()).toEqual({ principals: [], cidrs: [] });
+    expect(await deployments(id)).toBe(3);
+  });
+
+  it('an API without a policy gets one, and loses it again when nothing is denied', async () => {
+    const id = await createApi();
+    const adapter = new ApiGatewayPolicyAdapter(client, { restApiId: id, stageName: 'prod', accountId: TEST_ACCOUNT, sleep: noSleep });
+    await adapter.apply({ principals: [], cidrs: ['203.0.113.9'] });
+    const doc = parseApiGatewayPolicy(await policyOf(id))!;
+    expect(doc.Statement.map((s) => s.Sid)).toEqual([CORDON_SIDS.allowAll, CORDON_SIDS.denyCidrs]);
+    expect(doc.Statement[1].Resource).toBe(`arn:aws:execute-api:us-east-1:${TEST_ACCOUNT}:${id}/*`);
+    const res = await adapter.apply({ principals: [], cidrs: [] });
+    expect(res).toMatchObject({ changed: true, deployed: true });
+    expect(parseApiGatewayPolicy(await policyOf(id))).toBeNull();
+  });
+
+  it('2,000 CIDRs: the written policy stays within 8,192 characters, dropping the lowest priority', async () => {
+    const id = await createApi({ Version: '2012-10-17', Statement: [operatorAllow] });
+    const adapter = new ApiGatewayPolicyAdapter(client, { restApiId: id, stageName: 'prod', sleep: noSleep });
+    const all = cidrs(2_000);
+    const res = await adapter.apply({ principals: [MALLORY], cidrs: all });
+    const text = (await policyOf(id))!;
+    expect(text.length).toBeLessThanOrEqual(8_192);
+    // Room is kept for AWS rewriting execute-api:/* into the full ARN (account unknown here).
+    const rewritten = text.replaceAll('"execute-api:/*"', `"arn:aws:execute-api:us-east-1:${TEST_ACCOUNT}:${id}/*"`);
+    expect(rewritten.length).toBeLessThanOrEqual(8_192);
+    const read = await adapter.read();
+    expect(read.principals).toEqual([MALLORY]);
+    expect(read.cidrs.length + res.dropped.length).toBe(2_000);
+    expect(read.cidrs).toEqual(all.slice(0, read.cidrs.length)); // priority order kept
+    expect(res.dropped[res.dropped.length - 1]).toBe(all[read.cidrs.length]);
+  });
+});
+
+/** What AWS's GetRestApi returns for a stored policy: execute-api resources rewritten to ARNs, then escaped. */
+function awsForm(doc: PolicyDocument, apiId: string): string {
+  const rewritten = JSON.stringify(doc).replaceAll('"execute-api:/', `"arn:aws:execute-api:us-east-1:${TEST_ACCOUNT}:${apiId}/`);
+  return JSON.stringify(rewritten).slice(1, -1).replaceAll('/', '\\/');
+}
+
+describe('ApiGatewayPolicyAdapter faults and AWS formats (mocked client)', () => {
+  const apigw = new APIGatewayClient({ region: 'us-east-1' });
+  const mock = mockClient(apigw);
+  const meta = { $metadata: {} };
+  let stored: string | undefined;
+  let stageDescription = 'initial';
+  const recordDeployment = (input: { description: string }) => {
+    stageDescription = input.description;
+    return { id: 'dep' };
+  };
+
+  beforeEach(() => {
+    mock.reset();
+    stored = awsForm({ Version: '2012-10-17', Statement: [operatorAllow, operatorStatement] }, 'abc123');
+    stageDescription = 'initial';
+    mock.on(GetRestApiCommand).callsFake(() => ({ id: 'abc123', policy: stored }));
+    mock.on(UpdateRestApiCommand).callsFake((input: { patchOperations: { value: string }[] }) => {
+      // Store as AWS would hand it back.
+      const doc = parseApiGatewayPolicy(input.patchOperations[0].value);
+      stored = doc ? awsForm(doc, 'abc123') : '';
+      return { id: 'abc123' };
+    });
+    mock.on(CreateDeploymentCommand).callsFake(recordDeployment);
+    mock.on(GetStageCommand).resolves({ deploymentId: 'dep' });
+    mock.on(GetDeploymentCommand).callsFake(() => ({ id: 'dep', description: stageDescription }));
+  });
+  afterAll(() => mock.restore());
+
+  const adapter = () => new ApiGatewayPolicyAdapter(apigw, { restApiId: 'abc123', stageName: 'prod', sleep: noSleep });
+  const deny = { principals: [MALLORY], cidrs: ['203.0.113.0/24'] };
+
+  it("reads AWS's escaped, ARN-rewritten policy and sees an unchanged deny as unchanged", async () => {
+    expect(await adapter().apply(deny)).toMatchObject({ changed: true, deployed: true });
+    expect(stored).toContain('\\"'); // the stored form really is escaped
+    expect(await adapter().read()).toEqual({ principals: [MALLORY], cidrs: ['203.0.113.0/24'] });
+    expect(await adapter().apply(deny)).toMatchObject({ changed: false, deployed: false });
+    expect(mock.commandCalls(UpdateRestApiCommand).length).toBe(1);
+    expect(mock.commandCalls(CreateDeploymentCommand).length).toBe(1);
+    const doc = parseApiGatewayPolicy(stored)!;
+    expect(fingerprint(doc)).toBe(stageDescription.split(' ').pop());
+  });
+
+  it('429 TooManyRequests then success', async () => {
+    mock
+      .on(UpdateRestApiCommand)
+      .rejectsOnce(new TooManyRequestsException({ message: 'slow down', ...meta }))
+      .callsFake((input: { patchOperations: { value: string }[] }) => {
+        stored = awsForm(parseApiGatewayPolicy(input.patchOperations[0].value)!, 'abc123');
+        return {};
+      });
+    mock.on(CreateDeploymentCommand).rejectsOnce(new TooManyRequestsException({ message: 'slow down', ...meta })).resolves({ id: 'd' });
+    expect(await adapter().apply(deny)).toMatchObject({ changed: true, deployed: true });
+    expect(mock.commandCalls(UpdateRestApiCommand).length).toBe(2);
+    expect(mock.commandCalls(CreateDeploymentCommand).length).toBe(2);
+  });
+
+  it('409 Conflict then success: the policy is read and merged again before the retry', async () => {
+    mock
+      .on(UpdateRestApiCommand)
+      .callsFakeOnce(() => {
+        // Someone else changed the policy meanwhile; their statement must survive our retry.
+        stored = awsForm({ Version: '2012-10-17', Statement: [operatorAllow, operatorStatement, { Sid: 'Late', Effect: 'Allow', Principal: '*', Action: 'execute-api:Invoke', Resource: 'execute-api:/*/GET/late' }] }, 'abc123');
+        throw new ConflictException({ message: 'conflict', ...meta });
+      })
+      .callsFake((input: { patchOperations: { value: string }[] }) => {
+        stored = awsForm(parseApiGatewayPolicy(input.patchOperations[0].value)!, 'abc123');
+        return {};
+      });
+    mock.on(CreateDeploymentCommand).rejectsOnce(new ConflictException({ message: 'busy', ...meta })).resolves({ id: 'd' });
+    expect(await adapter().apply(deny)).toMatchObject({ changed: true, deployed: true });
+    expect(mock.commandCalls(GetRestApiCommand).length).toBe(2);
+    const sids = parseApiGatewayPolicy(stored)!.Statement.map((s) => s.Sid);
+    expect(sids).toEqual(['OperatorAllow', 'OperatorDenyAdmin', 'Late', CORDON_SIDS.denyPrincipals, CORDON_SIDS.denyCidrs]);
+    expect(mock.commandCalls(UpdateRestApiCommand).length).toBe(2);
+    expect(mock.commandCalls(CreateDeploymentCommand).length).toBe(2);
+  });
+
+  it('a failed deployment is made up for on the next apply, once', async () => {
+    mock.on(CreateDeploymentCommand).rejectsOnce(new BadRequestException({ message: 'no methods', ...meta })).callsFake(recordDeployment);
+    await expect(adapter().apply(deny)).rejects.toBeInstanceOf(BadRequestException);
+    const next = await adapter().apply(deny);
+    expect(next).toMatchObject({ changed: false, deployed: true });
+    expect(await adapter().apply(deny)).toMatchObject({ changed: false, deployed: false });
+    expect(mock.commandCalls(UpdateRestApiCommand).length).toBe(1);
+    expect(mock.commandCalls(CreateDeploymentCommand).length).toBe(2);
+  });
+
+  it('an API cordon never touched is never deployed', async () => {
+    expect(await adapter().apply({ principals: [], cidrs: [] })).toMatchObject({ changed: false, deployed: false });
+    expect(mock.commandCalls(CreateDeploymentCommand).length).toBe(0);
+  });
+});

@@ -1,0 +1,109 @@
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createTableInput, STATE_TABLE_KEYS } from '../../src/adapters/aws/dynamodb.ts';
+import { DynamoItemTooLargeError } from '../../src/adapters/aws/errors.ts';
+import { DynamoWindowStore } from '../../src/adapters/aws/window-store.ts';
+import { MemoryWindowStore } from '../../src/adapters/local/memory-window-store.ts';
+import type { WindowStore } from '../../src/ports-window.ts';
+import { describeMoto, useMoto } from '../helpers/moto.ts';
+
+/** The WindowStore contract, run against every implementation. */
+function windowStoreContract(make: () => WindowStore) {
+  let store: WindowStore;
+  beforeEach(() => {
+    store = make();
+  });
+
+  it('adds parts idempotently per (scope, windowStart, partId): redelivery does not double count', async () => {
+    const parts = [
+      { windowStart: 120_000, partId: 'shard-1:42', body: '{"ip":"203.0.113.7","n":10}' },
+      { windowStart: 120_000, partId: 'shard-2:7', body: '{"ip":"203.0.113.7","n":5}' },
+      { windowStart: 60_000, partId: 'shard-1:41', body: '{"n":1}' },
+    ];
+    await store.add('api-a', parts);
+    await store.add('api-a', [parts[0], parts[1]]); // redelivered
+    const w = await store.read('api-a', 120_000);
+    expect(w).toEqual([
+      { partId: 'shard-1:42', body: parts[0].body },
+      { partId: 'shard-2:7', body: parts[1].body },
+    ]);
+    expect(await store.openWindows('api-a')).toEqual([60_000, 120_000]);
+    expect(await store.openWindows('api-b')).toEqual([]);
+    expect(await store.read('api-b', 120_000)).toEqual([]);
+  });
+
+  it('keeps windows in ascending order and scopes apart; drop removes one window', async () => {
+    await store.add('s', [
+      { windowStart: 1_700_000_180_000, partId: 'a', body: '1' },
+      { windowStart: 1_700_000_060_000, partId: 'a', body: '2' },
+      { windowStart: 9_000, partId: 'a', body: '3' },
+    ]);
+    await store.add('t', [{ windowStart: 9_000, partId: 'a', body: 'other scope' }]);
+    expect(await store.openWindows('s')).toEqual([9_000, 1_700_000_060_000, 1_700_000_180_000]);
+    await store.drop('s', 1_700_000_060_000);
+    expect(await store.openWindows('s')).toEqual([9_000, 1_700_000_180_000]);
+    expect(await store.read('s', 1_700_000_060_000)).toEqual([]);
+    expect(await store.read('t', 9_000)).toEqual([{ partId: 'a', body: 'other scope' }]);
+    await store.drop('s', 42); // dropping nothing is fine
+  });
+
+  it('watermark starts at 0 and never moves backwards', async () => {
+    expect(await store.getWatermark('s')).toBe(0);
+    await store.setWatermark('s', 1_000);
+    await store.setWatermark('s', 500);
+    expect(await store.getWatermark('s')).toBe(1_000);
+    await store.setWatermark('s', 1_000);
+    await store.setWatermark('s', 2_000);
+    expect(await store.getWatermark('s')).toBe(2_000);
+    expect(await store.getWatermark('other')).toBe(0);
+    await Promise.all([3_000, 9_000, 4_000, 7_000].map((t) => store.setWatermark('s', t)));
+    expect(await store.getWatermark('s')).toBe(9_000);
+  });
+
+  it('keeps UTF-8 bodies intact', async () => {
+    const body = JSON.stringify({ path: '/ä/😀/\u0000', ua: 'Mozilla "x"' });
+    await store.add('s', [{ windowStart: 0, partId: 'p', body }]);
+    expect(await store.read('s', 0)).toEqual([{ partId: 'p', body }]);
+  });
+}
+
+describe('MemoryWindowStore', () => {
+  windowStoreContract(() => new MemoryWindowStore());
+});
+
+describeMoto('DynamoWindowStore on moto', () => {
+  const moto = useMoto();
+  let client: DynamoDBClient;
+  let n = 0;
+  let table = '';
+  beforeAll(() => {
+    client = new DynamoDBClient(moto.clientConfig());
+  });
+  afterAll(() => client?.destroy());
+  beforeEach(async () => {
+    table = `state-${++n}`;
+    await client.send(new CreateTableCommand(createTableInput(table, STATE_TABLE_KEYS)));
+  });
+
+  windowStoreContract(() => new DynamoWindowStore(client, table));
+
+  it('stores more parts than one BatchWriteItem takes', async () => {
+    const store = new DynamoWindowStore(client, table);
+    const parts = [...Array(60)].map((_, i) => ({ windowStart: 60_000 * (i % 3), partId: `p${i}`, body: `b${i}` }));
+    await store.add('s', parts);
+    const counts = await Promise.all([0, 60_000, 120_000].map(async (w) => (await store.read('s', w)).length));
+    expect(counts).toEqual([20, 20, 20]);
+    await store.drop('s', 60_000);
+    expect(await store.read('s', 60_000)).toEqual([]);
+    expect(await store.openWindows('s')).toEqual([0, 120_000]);
+  });
+
+  it('refuses a part too large for one item, before writing anything', async () => {
+    const store = new DynamoWindowStore(client, table);
+    const big = 'x'.repeat(400 * 1024);
+    await expect(store.add('s', [{ windowStart: 0, partId: 'ok', body: 'y' }, { windowStart: 0, partId: 'big', body: big }])).rejects.toBeInstanceOf(
+      DynamoItemTooLargeError,
+    );
+    expect(await store.openWindows('s')).toEqual([]);
+  });
+});
