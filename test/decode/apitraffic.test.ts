@@ -1,0 +1,63 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { readAccessLogs } from '../../src/decode/index.ts';
+import { describeShared, sharedAvailable, sharedPath } from '../helpers/shared.ts';
+import { CollectingSink } from './fixtures.ts';
+
+const FORMATS = ['apigw-json', 'console-json', 'console-clf', 'combined', 'cwl-kinesis'] as const;
+type Generated = { path: string; requests: number };
+
+const dir = mkdtempSync(join(tmpdir(), 'cordon-apitraffic-'));
+const generated = new Map<string, Generated>();
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Runs the shared traffic generator; returns the file and how many requests it says it wrote. */
+async function generate(format: string): Promise<Generated> {
+  const path = join(dir, `traffic.${format}`);
+  const script = sharedPath('tools', 'apitraffic', 'apitraffic.py');
+  const args = [script, '--scenario', 'mixed', '--minutes', '1', '--seed', '7', '--format', format, '--out', path];
+  const { stdout, stderr } = await promisify(execFile)('python3', args, { encoding: 'utf8' });
+  return { path, requests: Number(/(\d+) requests/.exec(stdout + stderr)?.[1]) };
+}
+
+beforeAll(async () => {
+  if (!sharedAvailable) return;
+  const all = await Promise.all(FORMATS.map(generate));
+  FORMATS.forEach((format, i) => generated.set(format, all[i]));
+});
+
+describeShared('apitraffic.py output, every format', () => {
+  it.each([
+    ['apigw-json', 'apigw-json'],
+    ['console-json', 'console-json'],
+    ['console-clf', 'console-clf'],
+    ['combined', 'combined'],
+    ['cwl-kinesis', 'kinesis-records'],
+  ])('%s: every request read, detected as %s', async (format, detected) => {
+    const { path, requests } = generated.get(format)!;
+    expect(requests).toBeGreaterThan(1000);
+    const sink = new CollectingSink();
+    const stats = await readAccessLogs([path], sink);
+    expect(stats.formats[path]).toBe(detected);
+    expect(stats.unreadable).toBe(0);
+    expect(stats.events).toBe(requests);
+    const times = sink.events.map((e) => e.time);
+    expect(Math.min(...times)).toBeGreaterThanOrEqual(Date.UTC(2026, 10, 2));
+    expect(Math.max(...times)).toBeLessThan(Date.UTC(2026, 10, 2, 0, 2));
+  });
+
+  it('apigw-json carries principals, IPv6 clients and latencies; CLF and JSON agree on clients', async () => {
+    const json = new CollectingSink();
+    const clf = new CollectingSink();
+    await readAccessLogs([generated.get('apigw-json')!.path], json);
+    await readAccessLogs([generated.get('console-clf')!.path], clf);
+    expect(json.events.some((e) => e.principal !== '')).toBe(true);
+    expect(json.events.some((e) => e.ip.includes(':'))).toBe(true);
+    expect(json.events.every((e) => e.latencyMs >= 0)).toBe(true);
+    expect(clf.events.map((e) => [e.ip, e.status, e.time])).toEqual(json.events.map((e) => [e.ip, e.status, Math.floor(e.time / 1000) * 1000]));
+  });
+});
