@@ -32,6 +32,12 @@ export const configSchema = z
         sizeSeconds: z.number().int().min(10).max(3600).default(60),
         /** Events up to this much older than the newest seen still land in their own window. */
         allowedLatenessSeconds: z.number().int().min(0).max(600).default(5),
+        /**
+         * In AWS, extra lateness for the detect stage: one ingest invocation's summaries reach the detect stage as
+         * several records (one per partition), so the span of log time one ingest batch covers must pass before a
+         * window is closed. Keep it above the ingest mapping's batching window.
+         */
+        stageLatenessSeconds: z.number().int().min(0).max(600).default(20),
         /** A key idle for this long is forgotten in memory (its baseline stays in the store). */
         idleEvictMinutes: minutes.default(30),
       })

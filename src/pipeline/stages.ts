@@ -174,30 +174,42 @@ export interface DetectDeps {
  * Summary records → open windows (stored, idempotent per part) → windows closed by the event-time watermark →
  * scores → decisions into the ledger (blocks `active`, held-back alerts `held`).
  */
-export async function runDetect(records: (StreamRecord & { shardId?: string })[], deps: DetectDeps): Promise<BatchResult & { decisions: number; poison: number; windowsClosed: number }> {
+export async function runDetect(records: (StreamRecord & { shardId?: string })[], deps: DetectDeps): Promise<BatchResult & { decisions: number; poison: number; windowsClosed: number; late: number }> {
   const log = deps.log ?? silent;
   const cfg = deps.config;
   const scope = records[0]?.shardId ?? 'default';
-  const parts: { windowStart: number; partId: string; body: string }[] = [];
+  const decoded: SummaryPart[] = [];
   let poison = 0;
-  let newest = 0;
   for (const r of records) {
     try {
-      for (const p of decodeSummary(r.data)) {
-        parts.push({ windowStart: p.w, partId: p.id, body: JSON.stringify(p) });
-        if (p.t > newest) newest = p.t;
-      }
+      decoded.push(...decodeSummary(r.data));
     } catch {
       poison++;
     }
   }
   if (poison) log.warn('poison summary records skipped', { poison, records: records.length });
+  const sizeMs = cfg.windows.sizeSeconds * 1000;
+  const latenessMs = (cfg.windows.allowedLatenessSeconds + cfg.windows.stageLatenessSeconds) * 1000;
   try {
-    if (parts.length) await deps.windows.add(scope, parts);
     const previous = await deps.windows.getWatermark(scope);
+    // Parts of windows that already closed are late (or redelivered): reopening such a window would decide it a
+    // second time on part of its traffic. They are counted and dropped.
+    const closedBefore = previous - latenessMs;
+    const parts: { windowStart: number; partId: string; body: string }[] = [];
+    let late = 0;
+    let newest = 0;
+    for (const p of decoded) {
+      if (p.w + sizeMs <= closedBefore) {
+        late++;
+        continue;
+      }
+      parts.push({ windowStart: p.w, partId: p.id, body: JSON.stringify(p) });
+      if (p.t > newest) newest = p.t;
+    }
+    if (late) log.info('late or redelivered summary parts dropped', { late });
+    if (parts.length) await deps.windows.add(scope, parts);
     if (newest > previous) await deps.windows.setWatermark(scope, newest);
-    const watermark = Math.max(previous, newest) - cfg.windows.allowedLatenessSeconds * 1000;
-    const sizeMs = cfg.windows.sizeSeconds * 1000;
+    const watermark = Math.max(previous, newest) - latenessMs;
     let decisions = 0;
     let windowsClosed = 0;
     for (const start of await deps.windows.openWindows(scope)) {
@@ -206,11 +218,11 @@ export async function runDetect(records: (StreamRecord & { shardId?: string })[]
       windowsClosed++;
     }
     log.info('detected', { records: records.length, parts: parts.length, windowsClosed, decisions });
-    return { batchItemFailures: [], decisions, poison, windowsClosed };
+    return { batchItemFailures: [], decisions, poison, windowsClosed, late };
   } catch (err) {
     // A dependency failed: report the whole batch so Kinesis redelivers it; stored parts make the retry idempotent.
     log.warn('detect failed: the batch will be retried', { error: (err as Error).name });
-    return { batchItemFailures: records.map((r) => ({ itemIdentifier: r.sequenceNumber })), decisions: 0, poison, windowsClosed: 0 };
+    return { batchItemFailures: records.map((r) => ({ itemIdentifier: r.sequenceNumber })), decisions: 0, poison, windowsClosed: 0, late: 0 };
   }
 }
 
@@ -229,7 +241,7 @@ async function closeWindow(scope: string, start: number, newest: number, deps: D
     await deps.windows.drop(scope, start);
     return 0;
   }
-  closed.closedAt = Math.max(closed.end, Math.min(newest, closed.end + cfg.windows.allowedLatenessSeconds * 1000));
+  closed.closedAt = Math.max(closed.end, Math.min(newest, closed.end + (cfg.windows.allowedLatenessSeconds + cfg.windows.stageLatenessSeconds) * 1000));
   const keys = [
     ...[...closed.keys.byIp.keys()].map(ipKey),
     ...[...closed.keys.byPrefix.keys()].map(prefixKey),

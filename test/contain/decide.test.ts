@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig, type CordonConfig } from '../../src/config.ts';
+import { AlertMemory, Allowlist, decideWindow, expireDue } from '../../src/contain/decide.ts';
+import { blockDurationMs } from '../../src/contain/expiry.ts';
+import { LedgerBook } from '../../src/contain/ledger-book.ts';
+import type { KeyVerdict, WindowAssessment } from '../../src/detect/detector.ts';
+
+const T = 1_793_577_660_000;
+
+function verdict(value: string, over: Partial<KeyVerdict> = {}): KeyVerdict {
+  return { kind: value.startsWith('arn:') ? 'principal' : value.includes('/') ? 'prefix' : 'ip', value,
+    findings: [{ rule: 'flood', score: 5, unmistakable: true, detail: 'x' }], score: 5, act: true, held: 'unmistakable',
+    features: { requests: 3000 }, populationMedianRequests: 2, samples: { paths: [], userAgents: [] }, clients: 1,
+    establishedRequests: 0, ...over };
+}
+
+function window(verdicts: KeyVerdict[], requests = 10_000): WindowAssessment {
+  return { start: T - 60_000, end: T, closedAt: T + 5000, incident: false, totalClients: 1000, keys: 2000, verdicts,
+    timeline: { start: T - 60_000, requests, errors: 0, notFound: 0, authFailures: 0, uniqueIps: 1000 }, ruleErrors: 0 };
+}
+
+function decide(verdicts: KeyVerdict[], over: Record<string, unknown> = {}, book = new LedgerBook()) {
+  const cfg: CordonConfig = parseConfig(over);
+  return { ...decideWindow(window(verdicts), book, cfg, new Allowlist(cfg.allowlist), new AlertMemory()), book, cfg };
+}
+
+describe('decideWindow', () => {
+  it('blocks an acting verdict with an expiry and the evidence', () => {
+    const { decisions, blocks } = decide([verdict('192.0.2.1')]);
+    expect(decisions).toHaveLength(1);
+    expect(decisions[0]).toMatchObject({ action: 'block', target: '192.0.2.1', targetKind: 'ip', reasons: ['flood'] });
+    expect(Date.parse(decisions[0].expiresAt!) - Date.parse(decisions[0].time)).toBe(60 * 60_000);
+    expect(blocks[0].status).toBe('active');
+  });
+
+  it('never blocks an allowlisted address or principal: an alert says why', () => {
+    const { decisions, blocks } = decide([verdict('10.20.0.5'), verdict('arn:aws:iam::1:role/ops')],
+      { allowlist: { cidrs: ['10.20.0.0/24'], principals: ['arn:aws:iam::1:role/ops'] } });
+    expect(blocks).toEqual([]);
+    expect(decisions.map((d) => [d.action, d.evidence.heldBack])).toEqual([['alert', 'allowlist'], ['alert', 'allowlist']]);
+  });
+
+  it('refuses a prefix that overlaps the allowlist', () => {
+    const { blocks } = decide([verdict('10.20.0.0/24')], { allowlist: { cidrs: ['10.20.0.128/28'] } });
+    expect(blocks).toEqual([]);
+  });
+
+  it('dry run and count mode hold blocks as alerts', () => {
+    expect(decide([verdict('192.0.2.1')], { dryRun: true }).decisions[0]).toMatchObject({ action: 'alert', evidence: { heldBack: 'dry-run' } });
+    expect(decide([verdict('192.0.2.1')], { rules: { flood: 'count' } }).decisions[0]).toMatchObject({ action: 'alert', evidence: { heldBack: 'count-mode' } });
+  });
+
+  it('the blast-radius guard holds a block that would cut established traffic, and pages', () => {
+    const r = decide([verdict('198.51.100.0/24', { establishedRequests: 2000, clients: 300 })]);
+    expect(r.decisions[0]).toMatchObject({ action: 'alert', evidence: { heldBack: 'blast-radius' } });
+    expect(r.decisions[0].evidence.trafficShare).toBeCloseTo(0.2);
+    expect(r.page).toBe(true);
+  });
+
+  it('caps new blocks per window, strongest first, and pages for the rest', () => {
+    const verdicts = Array.from({ length: 5 }, (_, i) => verdict(`192.0.2.${i + 1}`, { score: i + 1 }));
+    const r = decide(verdicts, { caps: { newBlocksPerWindow: 2 } });
+    expect(r.blocks.map((b) => b.target)).toEqual(['192.0.2.5', '192.0.2.4']);
+    expect(r.decisions.filter((d) => d.evidence.heldBack === 'cap')).toHaveLength(3);
+    expect(r.page).toBe(true);
+  });
+
+  it('blocks IPv6 offenders as their /64', () => {
+    expect(decide([verdict('2001:db8:1:2::99')]).blocks[0]).toMatchObject({ target: '2001:db8:1:2::/64', targetKind: 'cidr' });
+  });
+
+  it('aggregates three blocked hosts of one /24 into the /24', () => {
+    const r = decide([verdict('192.0.2.1'), verdict('192.0.2.2'), verdict('192.0.2.3')]);
+    const agg = r.decisions.find((d) => d.target === '192.0.2.0/24');
+    expect(agg).toMatchObject({ action: 'block', targetKind: 'cidr' });
+    expect(agg!.reasons).toContain('aggregation');
+  });
+
+  it('does not decide again on a target an active block already covers', () => {
+    const first = decide([verdict('192.0.2.0/24', { features: { requests: 5000, distinctIps: 50 } })]);
+    const again = decideWindow(window([verdict('192.0.2.9')]), first.book, first.cfg, new Allowlist(first.cfg.allowlist), new AlertMemory());
+    expect(again.decisions).toEqual([]);
+  });
+
+  it('escalates repeat offenders and expires on time', () => {
+    const cfg = parseConfig({});
+    const book = new LedgerBook();
+    const first = decideWindow(window([verdict('192.0.2.1')]), book, cfg, new Allowlist(cfg.allowlist), new AlertMemory());
+    const end = first.blocks[0].expiresAt;
+    const { decisions: unblocks } = expireDue(book, end + 1);
+    expect(unblocks).toEqual([expect.objectContaining({ action: 'unblock', target: '192.0.2.1', time: new Date(end).toISOString() })]);
+    const later = { ...window([verdict('192.0.2.1')]), closedAt: end + 10 * 60_000 };
+    const second = decideWindow(later, book, cfg, new Allowlist(cfg.allowlist), new AlertMemory());
+    expect(second.blocks[0].priorBlocks).toBe(1);
+    expect(second.blocks[0].expiresAt - second.blocks[0].createdAt).toBe(4 * 60 * 60_000);
+  });
+});
+
+describe('blockDurationMs', () => {
+  const expiry = parseConfig({}).expiry;
+  it.each([[0, 60], [1, 240], [2, 960], [3, 3840], [4, 10080], [9, 10080]])('%i earlier blocks → %i minutes', (prior, minutes) => {
+    expect(blockDurationMs(prior, expiry)).toBe(minutes * 60_000);
+  });
+});
