@@ -307,7 +307,8 @@ export async function runContain(deps: ContainDeps, now: number): Promise<Contai
     }
   }
   const active = all.filter((e) => e.status === 'active' && e.expiresAt > now);
-  const p = project(active, deps.config);
+  // In dry run nothing is enforced, whatever the ledger holds (the detect stage already holds blocks as alerts).
+  const p = project(deps.config.dryRun ? [] : active, deps.config);
   const ip = await deps.ipSets.apply(p.ipSets);
   let changedPolicies = 0;
   for (const policy of deps.policies) if ((await policy.apply(p.deny)).changed) changedPolicies++;
