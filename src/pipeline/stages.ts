@@ -30,9 +30,12 @@ export interface BatchResult {
   batchItemFailures: { itemIdentifier: string }[];
 }
 
+/** Structured logging of counts and ids (Powertools' Logger fits); never whole records. */
 export interface Logger {
-  info(message: string, fields?: Record<string, unknown>): void;
-  warn(message: string, fields?: Record<string, unknown>): void;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any logger taking (message, attributes) fits
+  info(message: string, ...attributes: any[]): void;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  warn(message: string, ...attributes: any[]): void;
 }
 
 const silent: Logger = { info() {}, warn() {} };
