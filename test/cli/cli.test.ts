@@ -1,0 +1,104 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const BIN = resolve('bin/cordon');
+const dir = mkdtempSync(join(tmpdir(), 'cordon-cli-'));
+const out = join(dir, 'out');
+const traffic = join(dir, 'traffic.log');
+
+function cordon(...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: dir, timeout: 120_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const decisions = () => readFileSync(join(out, 'decisions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+const v4Addresses = () => (JSON.parse(readFileSync(join(out, 'waf-ipset-v4.json'), 'utf8')) as { Addresses: string[] }[]).flatMap((s) => s.Addresses);
+
+describe('the cordon command', () => {
+  beforeAll(() => {
+    const sim = cordon('simulate', '--scenario', 'mixed', '--minutes', '20', '--seed', '4', '--out', traffic);
+    expect(sim.code, sim.stderr).toBe(0);
+    const r = cordon('replay', traffic, '--out', out, '--allow', '10.20.0.0/24');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/BLOCK/);
+    expect(r.stdout).toMatch(/report: .*report\.html/);
+  }, 180_000);
+
+  it('writes the output folder of DESIGN §7', () => {
+    for (const f of ['decisions.jsonl', 'waf-ipset-v4.json', 'waf-ipset-v6.json', 'resource-policy.json', 'alerts.jsonl', 'summary.json', 'report.html']) {
+      expect(existsSync(join(out, f)), f).toBe(true);
+    }
+    const d = decisions();
+    expect(d.length).toBeGreaterThan(0);
+    for (const x of d) {
+      expect(Object.keys(x)).toEqual(['time', 'action', 'target', 'targetKind', 'reasons', 'score', 'expiresAt', 'evidence']);
+      expect(['block', 'alert', 'unblock']).toContain(x.action);
+      expect(Number.isNaN(Date.parse(x.time))).toBe(false);
+    }
+    const blockedIps = d.filter((x) => x.action === 'block' && x.targetKind === 'ip').map((x) => `${x.target}/32`);
+    expect(blockedIps.length).toBeGreaterThan(0);
+    for (const ip of blockedIps) expect(v4Addresses()).toContain(ip);
+    const policyText = readFileSync(join(out, 'resource-policy.json'), 'utf8').trim();
+    expect(policyText.length).toBeLessThanOrEqual(8192);
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+    expect(summary).toMatchObject({ linesUnreadable: 0, blocks: d.filter((x) => x.action === 'block').length });
+    expect(summary.linesRead).toBeGreaterThan(10_000);
+    expect(summary.keysTracked).toBeGreaterThan(100);
+    expect(summary.eventsPerSecond).toBeGreaterThan(0);
+    const alerts = readFileSync(join(out, 'alerts.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(alerts.flatMap((a) => a.decisions).length).toBe(d.length);
+  });
+
+  it('explains a decision with its evidence', () => {
+    const target = decisions().find((x) => x.action === 'block' && x.targetKind === 'ip').target;
+    const r = cordon('explain', target, '--out', out);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(target);
+    expect(r.stdout).toMatch(/score \d/);
+    expect(r.stdout).toMatch(/features: .*requests=\d+/);
+  });
+
+  it('lists, extends and releases blocks; the IP sets follow the ledger', () => {
+    const target = decisions().find((x) => x.action === 'block' && x.targetKind === 'ip').target;
+    const list = cordon('blocks', 'list', '--out', out, '--allow', '10.20.0.0/24');
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stdout).toContain(target);
+
+    const ext = cordon('blocks', 'extend', target, '--minutes', '30', '--out', out, '--allow', '10.20.0.0/24');
+    expect(ext.code, ext.stderr).toBe(0);
+    expect(ext.stdout).toContain('extended by 30 minutes');
+
+    const rel = cordon('blocks', 'release', target, '--out', out, '--allow', '10.20.0.0/24');
+    expect(rel.code, rel.stderr).toBe(0);
+    expect(v4Addresses()).not.toContain(`${target}/32`);
+    expect(decisions().at(-1)).toMatchObject({ action: 'unblock', target, evidence: { releasedBy: 'operator' } });
+    const again = cordon('blocks', 'release', target, '--out', out);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/no active block/);
+  });
+
+  it('says clearly what is wrong with a bad config, a missing file or a missing state', () => {
+    const cfg = join(dir, 'bad.json');
+    writeFileSync(cfg, JSON.stringify({ thresholds: { authFailures: 0 } }));
+    const bad = cordon('replay', traffic, '--out', join(dir, 'o2'), '--config', cfg);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/thresholds\.authFailures/);
+    expect(bad.stderr).not.toMatch(/\n\s+at /);
+
+    const missing = cordon('replay', join(dir, 'nope.log'), '--out', join(dir, 'o3'));
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/cannot read access log .*nope\.log/);
+
+    const noState = cordon('blocks', 'list', '--out', join(dir, 'never'));
+    expect(noState.code).toBe(2);
+    expect(noState.stderr).toMatch(/no cordon state/);
+  });
+
+  it('runs through npm too (npm run cordon -- …)', () => {
+    const text = execFileSync('npm', ['run', '--silent', 'cordon', '--', 'explain', '203.0.113.254', '--out', out], { encoding: 'utf8', cwd: resolve('.') });
+    expect(text).toMatch(/no decision concerns 203\.0\.113\.254/);
+  });
+});
