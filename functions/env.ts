@@ -1,0 +1,178 @@
+import { z } from 'zod';
+import { parseConfig, type CordonConfig } from '../src/config.ts';
+
+/**
+ * The environment contract between the CDK construct (infra/cordon-construct.ts sets these) and the Lambda
+ * entries. Each entry parses its variables once, at cold start; a missing or malformed variable throws an
+ * {@link EnvError} naming it, so the function fails at init instead of mid-batch.
+ */
+
+export class EnvError extends Error {
+  override name = 'EnvError';
+  constructor(
+    message: string,
+    readonly variables: string[],
+  ) {
+    super(message);
+  }
+}
+
+export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+
+/** A variable holding JSON, validated against `schema` after parsing. */
+const json = <T extends z.ZodType>(schema: T) =>
+  z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'is not valid JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
+
+const required = (what: string) => z.string({ error: `must name ${what}` }).min(1, `must name ${what}`);
+
+const common = {
+  /** The engine configuration as JSON; absent means all defaults. */
+  CORDON_CONFIG: z.string().optional(),
+  LOG_LEVEL: z
+    .string()
+    .optional()
+    .transform((v) => (v ?? 'INFO').toUpperCase())
+    .pipe(z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR'], { error: 'must be DEBUG, INFO, WARN or ERROR' })),
+};
+
+const ownedIpSets = z
+  .array(z.object({ name: z.string().min(1), id: z.string().min(1) }).strict(), {
+    error: 'must be a JSON array of {"name","id"}',
+  })
+  .min(1, 'must name at least one IP set');
+
+const schemas = {
+  ingest: z.object({
+    ...common,
+    SUMMARIES_STREAM_NAME: required('the summaries Kinesis stream'),
+  }),
+  detect: z.object({
+    ...common,
+    STATE_TABLE: required('the state DynamoDB table'),
+    LEDGER_TABLE: required('the ledger DynamoDB table'),
+  }),
+  contain: z.object({
+    ...common,
+    STATE_TABLE: required('the state DynamoDB table'),
+    LEDGER_TABLE: required('the ledger DynamoDB table'),
+    WAF_SCOPE: z.enum(['REGIONAL', 'CLOUDFRONT'], { error: 'must be REGIONAL (or CLOUDFRONT)' }),
+    IPSETS_V4: json(ownedIpSets),
+    IPSETS_V6: json(ownedIpSets),
+    REST_APIS: json(
+      z.array(z.object({ restApiId: z.string().min(1), stageName: z.string().min(1) }).strict(), {
+        error: 'must be a JSON array of {"restApiId","stageName"}',
+      }),
+    ),
+    ALERT_TOPIC_ARN: z.string().regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+$/, 'must be an SNS topic ARN'),
+    DRY_RUN: z.enum(['true', 'false'], { error: "must be 'true' or 'false'" }).transform((v) => v === 'true'),
+  }),
+  notifySlack: z.object({
+    LOG_LEVEL: common.LOG_LEVEL,
+    SLACK_SECRET_ARN: z
+      .string({ error: 'must be the ARN of the Secrets Manager secret holding the Slack webhook URL' })
+      .regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/, 'must be a Secrets Manager secret ARN'),
+  }),
+};
+
+function parse<S extends z.ZodType>(fn: string, schema: S, env: NodeJS.ProcessEnv): z.output<S> {
+  const result = schema.safeParse(env);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((i) => {
+    const name = i.path.map(String).join('.') || '(environment)';
+    const unset = i.path.length === 1 && env[String(i.path[0])] === undefined;
+    return `  ${name}: ${unset ? `is not set; ${i.message}` : i.message}`;
+  });
+  const vars = [...new Set(result.error.issues.map((i) => String(i.path[0] ?? '')))];
+  throw new EnvError(`cordon ${fn}: invalid environment\n${lines.join('\n')}`, vars);
+}
+
+function configOf(fn: string, text: string | undefined): CordonConfig {
+  if (text === undefined || text.trim() === '') return parseConfig({}, 'CORDON_CONFIG');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new EnvError(`cordon ${fn}: invalid environment\n  CORDON_CONFIG: is not valid JSON`, ['CORDON_CONFIG']);
+  }
+  try {
+    return parseConfig(raw, 'CORDON_CONFIG');
+  } catch (err) {
+    throw new EnvError(`cordon ${fn}: invalid environment\n  ${(err as Error).message}`, ['CORDON_CONFIG']);
+  }
+}
+
+export interface CommonEnv {
+  config: CordonConfig;
+  logLevel: LogLevel;
+}
+
+export interface IngestEnv extends CommonEnv {
+  summariesStreamName: string;
+}
+
+export interface DetectEnv extends CommonEnv {
+  stateTable: string;
+  ledgerTable: string;
+}
+
+export interface ContainEnv extends CommonEnv {
+  stateTable: string;
+  ledgerTable: string;
+  wafScope: 'REGIONAL' | 'CLOUDFRONT';
+  ipSets: { v4: { name: string; id: string }[]; v6: { name: string; id: string }[] };
+  restApis: { restApiId: string; stageName: string }[];
+  alertTopicArn: string;
+  /** DRY_RUN, ORed with the config's own dryRun. */
+  dryRun: boolean;
+}
+
+export interface NotifySlackEnv {
+  logLevel: LogLevel;
+  slackSecretArn: string;
+}
+
+export function parseIngestEnv(env: NodeJS.ProcessEnv = process.env): IngestEnv {
+  const e = parse('ingest', schemas.ingest, env);
+  return { config: configOf('ingest', e.CORDON_CONFIG), logLevel: e.LOG_LEVEL, summariesStreamName: e.SUMMARIES_STREAM_NAME };
+}
+
+export function parseDetectEnv(env: NodeJS.ProcessEnv = process.env): DetectEnv {
+  const e = parse('detect', schemas.detect, env);
+  return {
+    config: configOf('detect', e.CORDON_CONFIG),
+    logLevel: e.LOG_LEVEL,
+    stateTable: e.STATE_TABLE,
+    ledgerTable: e.LEDGER_TABLE,
+  };
+}
+
+export function parseContainEnv(env: NodeJS.ProcessEnv = process.env): ContainEnv {
+  const e = parse('contain', schemas.contain, env);
+  const config = configOf('contain', e.CORDON_CONFIG);
+  return {
+    config,
+    logLevel: e.LOG_LEVEL,
+    stateTable: e.STATE_TABLE,
+    ledgerTable: e.LEDGER_TABLE,
+    wafScope: e.WAF_SCOPE,
+    ipSets: { v4: e.IPSETS_V4, v6: e.IPSETS_V6 },
+    restApis: e.REST_APIS,
+    alertTopicArn: e.ALERT_TOPIC_ARN,
+    dryRun: e.DRY_RUN || config.dryRun,
+  };
+}
+
+export function parseNotifySlackEnv(env: NodeJS.ProcessEnv = process.env): NotifySlackEnv {
+  const e = parse('notify-slack', schemas.notifySlack, env);
+  return { logLevel: e.LOG_LEVEL, slackSecretArn: e.SLACK_SECRET_ARN };
+}

@@ -1,0 +1,204 @@
+import { z } from 'zod';
+import { parseConfig, type CordonConfig } from '../src/config.ts';
+
+/** One REST API stage cordon protects. */
+export interface ProtectedRestApi {
+  /** The REST API id (10 lower-case letters and digits), e.g. `a1b2c3d4e5`. */
+  readonly restApiId: string;
+  readonly stageName: string;
+  /**
+   * The CloudWatch Logs group the stage writes its access log to. Required unless `manageAccessLogFormat` is on,
+   * in which case cordon creates `/aws/apigateway/cordon/<restApiId>/<stageName>` when it is left out.
+   */
+  readonly logGroupName?: string;
+}
+
+/** The options of the {@link Cordon} construct (and, with the same names, of the CDK app's context). */
+export interface CordonProps {
+  /** REST API stages to watch and protect (WAF association, resource-policy deny). Default: none. */
+  readonly restApis?: ProtectedRestApi[];
+  /** Further access-log groups to subscribe (e.g. HTTP APIs: detected and alerted, not WAF-protected). */
+  readonly logGroupNames?: string[];
+  /**
+   * Set the recommended access-log format (and destination) on every `restApis` stage, with an UpdateStage call
+   * made by a custom resource (CloudFormation cannot own a stage another stack created). Default false.
+   */
+  readonly manageAccessLogFormat?: boolean;
+  /**
+   * A regional web ACL you already have. cordon then creates no web ACL and no associations; it creates a
+   * rule group holding its IP set rules and outputs the one rule to add to your web ACL (CloudFormation cannot
+   * add rules to a web ACL another stack owns).
+   */
+  readonly existingWebAclArn?: string;
+  /** Complete ARN of a Secrets Manager secret holding the Slack incoming-webhook URL. Default: no Slack. */
+  readonly slackSecretArn?: string;
+  /** E-mail address subscribed to the alert topic (confirm the subscription mail). Default: none. */
+  readonly alertEmail?: string;
+  /** Detect and alert, never block. ORed with `config.dryRun`. Default false. */
+  readonly dryRun?: boolean;
+  /** Provisioned shards of each Kinesis stream, or `'on-demand'`. Default 1. */
+  readonly shards?: number | 'on-demand';
+  /** WAF IP sets per address family (10,000 addresses each). 1–25 (50 reference statements per web ACL). Default 2. */
+  readonly ipSetsPerFamily?: number;
+  /** The engine configuration (src/config.ts), validated with `parseConfig`. Default: all defaults. */
+  readonly config?: unknown;
+  /** Lambda log level. Default INFO. */
+  readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /** Retention of the functions' log groups and of access-log groups cordon creates. Default 30 days. */
+  readonly logRetentionDays?: number;
+}
+
+/** Props after validation, with defaults applied. */
+export interface ResolvedCordonProps {
+  readonly restApis: { restApiId: string; stageName: string; logGroupName?: string }[];
+  readonly logGroupNames: string[];
+  readonly manageAccessLogFormat: boolean;
+  readonly existingWebAclArn?: string;
+  readonly slackSecretArn?: string;
+  readonly alertEmail?: string;
+  readonly dryRun: boolean;
+  readonly shards: number | 'on-demand';
+  readonly ipSetsPerFamily: number;
+  readonly config: CordonConfig;
+  /** The config exactly as given (defaults left to the functions), for the CORDON_CONFIG variable. */
+  readonly rawConfig?: unknown;
+  readonly logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  readonly logRetentionDays: number;
+}
+
+/** CloudWatch Logs accepts only these retention periods (days). */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+const REST_API_ID = /^[a-z0-9]{10}$/;
+const STAGE_NAME = /^[A-Za-z0-9_-]{1,128}$/;
+const LOG_GROUP_NAME = /^[A-Za-z0-9_\-/.#]{1,512}$/;
+const WEB_ACL_ARN = /^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:\d{12}:regional\/webacl\/[A-Za-z0-9_-]{1,128}\/[a-f0-9-]{36}$/;
+/** A complete secret ARN ends with `-` and the six random characters Secrets Manager appends. */
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+const SHARDS_MESSAGE = "must be a whole number of shards (1-500) or 'on-demand'";
+
+const restApiSchema = z
+  .object({
+    restApiId: z.string().regex(REST_API_ID, 'must be a REST API id: 10 lower-case letters and digits'),
+    stageName: z.string().regex(STAGE_NAME, 'must be a stage name: letters, digits, - and _ (1-128)'),
+    logGroupName: z.string().regex(LOG_GROUP_NAME, 'must be a CloudWatch Logs group name').optional(),
+  })
+  .strict();
+
+const propsSchema = z
+  .object({
+    restApis: z.array(restApiSchema).default([]),
+    logGroupNames: z
+      .array(z.string().regex(LOG_GROUP_NAME, 'must be a CloudWatch Logs group name'))
+      .default([]),
+    manageAccessLogFormat: z.boolean().default(false),
+    existingWebAclArn: z
+      .string()
+      .regex(WEB_ACL_ARN, 'must be the ARN of a REGIONAL web ACL (arn:aws:wafv2:<region>:<account>:regional/webacl/<name>/<id>)')
+      .optional(),
+    slackSecretArn: z
+      .string()
+      .regex(SECRET_ARN, 'must be the complete ARN of a Secrets Manager secret (ending in -XXXXXX)')
+      .optional(),
+    alertEmail: z.string().regex(EMAIL, 'must be an e-mail address').optional(),
+    dryRun: z.boolean().default(false),
+    shards: z
+      .union([z.number().int(SHARDS_MESSAGE).min(1, SHARDS_MESSAGE).max(500, SHARDS_MESSAGE), z.literal('on-demand')], {
+        error: SHARDS_MESSAGE,
+      })
+      .default(1),
+    ipSetsPerFamily: z
+      .number()
+      .int()
+      .min(1)
+      .max(25, 'at most 25: a web ACL takes 50 IP set reference statements, and there are two families')
+      .default(2),
+    config: z.unknown().optional(),
+    logLevel: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+    logRetentionDays: z
+      .number()
+      .refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), {
+        message: `must be one of ${LOG_RETENTION_DAYS.join(', ')}`,
+      })
+      .default(30),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    const seen = new Set<string>();
+    p.restApis.forEach((api, i) => {
+      const key = `${api.restApiId}/${api.stageName}`;
+      if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['restApis', i], message: `duplicate stage ${key}` });
+      seen.add(key);
+      if (!api.logGroupName && !p.manageAccessLogFormat) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['restApis', i, 'logGroupName'],
+          message: `required for ${key} unless manageAccessLogFormat is true (cordon must know where the stage logs)`,
+        });
+      }
+    });
+    const groups = new Set<string>();
+    p.logGroupNames.forEach((g, i) => {
+      if (groups.has(g)) ctx.addIssue({ code: 'custom', path: ['logGroupNames', i], message: `duplicate log group ${g}` });
+      groups.add(g);
+    });
+  });
+
+/** A bad prop or context value; the message names each wrong key. */
+export class CordonPropsError extends Error {
+  override name = 'CordonPropsError';
+  constructor(
+    message: string,
+    readonly issues: { path: string; message: string }[],
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Validates props (construct or context), applies defaults and validates `config` with `parseConfig`.
+ * @param source how to name the input in messages, e.g. `Cordon props` or `cdk context`.
+ */
+export function resolveCordonProps(input: unknown, source = 'Cordon props'): ResolvedCordonProps {
+  const result = propsSchema.safeParse(input ?? {});
+  if (!result.success) {
+    const issues = result.error.issues.map((i) => ({
+      path: i.path.length ? i.path.map(String).join('.') : '(top level)',
+      message: i.code === 'unrecognized_keys' ? `unknown key(s): ${i.keys.join(', ')}` : i.message,
+    }));
+    throw new CordonPropsError(
+      `${source}: invalid value\n` + issues.map((i) => `  ${i.path}: ${i.message}`).join('\n'),
+      issues,
+    );
+  }
+  const p = result.data;
+  let config: CordonConfig;
+  try {
+    config = parseConfig(p.config, `${source}: config`);
+  } catch (err) {
+    const e = err as Error & { issues?: { path: string; message: string }[] };
+    throw new CordonPropsError(
+      e.message,
+      (e.issues ?? []).map((i) => ({ path: `config.${i.path}`, message: i.message })),
+    );
+  }
+  return {
+    restApis: p.restApis,
+    logGroupNames: p.logGroupNames,
+    manageAccessLogFormat: p.manageAccessLogFormat,
+    existingWebAclArn: p.existingWebAclArn,
+    slackSecretArn: p.slackSecretArn,
+    alertEmail: p.alertEmail,
+    dryRun: p.dryRun || config.dryRun,
+    shards: p.shards,
+    ipSetsPerFamily: p.ipSetsPerFamily,
+    config,
+    rawConfig: p.config,
+    logLevel: p.logLevel,
+    logRetentionDays: p.logRetentionDays,
+  };
+}

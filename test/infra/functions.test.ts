@@ -1,0 +1,233 @@
+import { describe, expect, it } from 'vitest';
+import {
+  EnvError,
+  parseContainEnv,
+  parseDetectEnv,
+  parseIngestEnv,
+  parseNotifySlackEnv,
+} from '../../functions/env.ts';
+import { emfLine, withWafWriteFailureMetric } from '../../functions/metrics.ts';
+import { classifySnsMessage, renderAlarmMessage, slackMessageFor, webhookUrlFromSecret } from '../../functions/sns-message.ts';
+import { RECOMMENDED_ACCESS_LOG_FIELDS, RECOMMENDED_ACCESS_LOG_FORMAT, accessLogCliCommand } from '../../infra/access-log-format.ts';
+
+/** The Lambda entries' pure parts: the environment contract, SNS message handling, EMF; and the log format. */
+
+const containEnv = {
+  STATE_TABLE: 'cordon-state',
+  LEDGER_TABLE: 'cordon-ledger',
+  WAF_SCOPE: 'REGIONAL',
+  IPSETS_V4: JSON.stringify([{ name: 'cordon-v4-0', id: '11111111-2222-3333-4444-555555555555' }]),
+  IPSETS_V6: JSON.stringify([{ name: 'cordon-v6-0', id: '66666666-2222-3333-4444-555555555555' }]),
+  REST_APIS: JSON.stringify([{ restApiId: 'a1b2c3d4e5', stageName: 'prod' }]),
+  ALERT_TOPIC_ARN: 'arn:aws:sns:eu-west-1:123456789012:cordon-alerts',
+  DRY_RUN: 'false',
+};
+
+function envError(fn: () => unknown): EnvError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(EnvError);
+    return err as EnvError;
+  }
+  throw new Error('expected an EnvError');
+}
+
+describe('functions/env.ts', () => {
+  it('parses a complete contain environment', () => {
+    const env = parseContainEnv(containEnv);
+    expect(env).toMatchObject({
+      stateTable: 'cordon-state',
+      ledgerTable: 'cordon-ledger',
+      wafScope: 'REGIONAL',
+      ipSets: { v4: [{ name: 'cordon-v4-0' }], v6: [{ name: 'cordon-v6-0' }] },
+      restApis: [{ restApiId: 'a1b2c3d4e5', stageName: 'prod' }],
+      alertTopicArn: containEnv.ALERT_TOPIC_ARN,
+      dryRun: false,
+      logLevel: 'INFO',
+    });
+    expect(env.config.windows.sizeSeconds).toBe(60);
+  });
+
+  it('reads CORDON_CONFIG and ORs its dryRun into DRY_RUN', () => {
+    const env = parseContainEnv({ ...containEnv, CORDON_CONFIG: JSON.stringify({ dryRun: true, windows: { sizeSeconds: 120 } }) });
+    expect(env.dryRun).toBe(true);
+    expect(env.config.windows.sizeSeconds).toBe(120);
+  });
+
+  it('LOG_LEVEL is case-insensitive and defaults to INFO', () => {
+    expect(parseDetectEnv({ STATE_TABLE: 's', LEDGER_TABLE: 'l', LOG_LEVEL: 'debug' }).logLevel).toBe('DEBUG');
+    expect(parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x' }).logLevel).toBe('INFO');
+  });
+
+  it.each<[string, () => unknown, string, RegExp]>([
+    ['ingest without its stream', () => parseIngestEnv({}), 'SUMMARIES_STREAM_NAME', /is not set; must name the summaries Kinesis stream/],
+    ['detect without tables', () => parseDetectEnv({ STATE_TABLE: 's' }), 'LEDGER_TABLE', /is not set/],
+    ['contain with an empty table name', () => parseContainEnv({ ...containEnv, STATE_TABLE: '' }), 'STATE_TABLE', /must name the state DynamoDB table/],
+    ['contain with IPSETS_V4 not JSON', () => parseContainEnv({ ...containEnv, IPSETS_V4: '[{' }), 'IPSETS_V4', /not valid JSON/],
+    ['contain with no IPv6 set', () => parseContainEnv({ ...containEnv, IPSETS_V6: '[]' }), 'IPSETS_V6', /at least one IP set/],
+    ['contain with a set lacking its id', () => parseContainEnv({ ...containEnv, IPSETS_V4: '[{"name":"a"}]' }), 'IPSETS_V4.0.id', /.+/],
+    ['contain with REST_APIS an object', () => parseContainEnv({ ...containEnv, REST_APIS: '{}' }), 'REST_APIS', /JSON array of \{"restApiId","stageName"\}/],
+    ['contain with DRY_RUN=yes', () => parseContainEnv({ ...containEnv, DRY_RUN: 'yes' }), 'DRY_RUN', /'true' or 'false'/],
+    ['contain with a CLOUDFRONTish scope', () => parseContainEnv({ ...containEnv, WAF_SCOPE: 'GLOBAL' }), 'WAF_SCOPE', /REGIONAL/],
+    ['contain with a bad topic ARN', () => parseContainEnv({ ...containEnv, ALERT_TOPIC_ARN: 'cordon' }), 'ALERT_TOPIC_ARN', /SNS topic ARN/],
+    ['a bad LOG_LEVEL', () => parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x', LOG_LEVEL: 'loud' }), 'LOG_LEVEL', /DEBUG, INFO, WARN or ERROR/],
+    ['CORDON_CONFIG not JSON', () => parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x', CORDON_CONFIG: '{' }), 'CORDON_CONFIG', /not valid JSON/],
+    ['CORDON_CONFIG invalid', () => parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x', CORDON_CONFIG: '{"hysteresis":{"k":5,"n":2}}' }), 'CORDON_CONFIG', /hysteresis/],
+    ['notify-slack without its secret', () => parseNotifySlackEnv({}), 'SLACK_SECRET_ARN', /is not set/],
+  ])('%s fails loudly, naming the variable', (_, parse, variable, message) => {
+    const e = envError(parse);
+    expect(e.message).toMatch(/^cordon [a-z-]+: invalid environment\n/);
+    expect(e.message).toContain(variable);
+    expect(e.message).toMatch(message);
+    expect(e.variables).toContain(variable.split('.')[0]);
+  });
+
+  it('reports every wrong variable at once', () => {
+    const e = envError(() => parseContainEnv({}));
+    expect(e.variables.sort()).toEqual(
+      ['ALERT_TOPIC_ARN', 'DRY_RUN', 'IPSETS_V4', 'IPSETS_V6', 'LEDGER_TABLE', 'REST_APIS', 'STATE_TABLE', 'WAF_SCOPE'].sort(),
+    );
+  });
+});
+
+describe('functions/sns-message.ts', () => {
+  const alarm = {
+    AlarmName: 'CordonTest-CordonWafWriteFailuresAlarm',
+    AlarmDescription: 'cordon contain could not write a WAF IP set',
+    NewStateValue: 'ALARM',
+    OldStateValue: 'OK',
+    NewStateReason: 'Threshold Crossed: 1 datapoint [2.0] was greater than the threshold (0.0).',
+    StateChangeTime: '2026-11-21T10:00:00.000+0000',
+    Region: 'EU (Ireland)',
+  };
+
+  it('tells a decision batch from a CloudWatch alarm from anything else', () => {
+    expect(classifySnsMessage(JSON.stringify({ id: 'b1', time: '2026-11-21T10:00:00Z', decisions: [], page: false })).kind).toBe('batch');
+    expect(classifySnsMessage(JSON.stringify(alarm)).kind).toBe('alarm');
+    expect(classifySnsMessage('not json')).toEqual({ kind: 'unknown', reason: 'not JSON' });
+    expect(classifySnsMessage('[1,2]')).toEqual({ kind: 'unknown', reason: 'not a JSON object' });
+    expect(classifySnsMessage('{"hello":1}').kind).toBe('unknown');
+    expect(slackMessageFor({ kind: 'unknown', reason: 'x' })).toBeUndefined();
+  });
+
+  it('renders a decision batch with the shared renderer', () => {
+    const msg = slackMessageFor(classifySnsMessage(JSON.stringify({ id: 'b1', time: '2026-11-21T10:00:00Z', decisions: [], page: false })));
+    expect(msg?.blocks.length).toBeGreaterThan(0);
+    expect(msg?.text).toMatch(/cordon/);
+  });
+
+  it('renders an alarm as Block Kit, escaping its text', () => {
+    const msg = renderAlarmMessage({ ...alarm, AlarmDescription: '<!channel> & <https://evil|click>' });
+    const text = JSON.stringify(msg.blocks);
+    expect(text).toContain(':red_circle:');
+    expect(text).not.toContain('<!channel>');
+    expect(text).toContain('&lt;!channel&gt; &amp; &lt;https://evil|click&gt;');
+    expect(msg.blocks[0]).toMatchObject({ type: 'header' });
+    expect(msg.text).toContain('ALARM');
+  });
+
+  it.each([
+    ['the URL itself', 'https://hooks.slack.com/services/T0/B0/xyz', 'https://hooks.slack.com/services/T0/B0/xyz'],
+    ['JSON with webhookUrl', '{"webhookUrl":"https://hooks.slack.com/services/T0/B0/xyz"}', 'https://hooks.slack.com/services/T0/B0/xyz'],
+    ['JSON with url', ' {"url":"https://hooks.slack.com/x"} ', 'https://hooks.slack.com/x'],
+  ])('reads the webhook URL from %s', (_, secret, url) => {
+    expect(webhookUrlFromSecret(secret)).toBe(url);
+  });
+
+  it.each([
+    ['http', 'http://hooks.slack.com/x', /https/],
+    ['not a URL', 'hooks', /not a URL/],
+    ['JSON without a URL', '{"token":"x"}', /webhookUrl/],
+    ['broken JSON', '{"url":', /does not parse/],
+  ])('refuses a secret that is %s, without echoing it', (_, secret, message) => {
+    expect(() => webhookUrlFromSecret(secret)).toThrow(message);
+    try {
+      webhookUrlFromSecret(secret);
+    } catch (err) {
+      expect((err as Error).message).not.toContain(secret);
+    }
+  });
+});
+
+describe('functions/metrics.ts (EMF)', () => {
+  it('writes the metric the WAF-failure alarm watches: namespace Cordon, no dimensions', () => {
+    const line = JSON.parse(emfLine('Cordon', { WafWriteFailures: 1 }, 1_700_000_000_000));
+    expect(line).toEqual({
+      _aws: {
+        Timestamp: 1_700_000_000_000,
+        CloudWatchMetrics: [{ Namespace: 'Cordon', Dimensions: [[]], Metrics: [{ Name: 'WafWriteFailures', Unit: 'Count' }] }],
+      },
+      WafWriteFailures: 1,
+    });
+  });
+});
+
+describe('functions/metrics.ts: WAF write failures', () => {
+  const result = { changed: true, sets: [] };
+  it('counts a failed apply and rethrows; a good apply emits nothing', async () => {
+    const emitted: Record<string, number>[] = [];
+    const emit = (_ns: string, m: Record<string, number>) => void emitted.push(m);
+    let fail = true;
+    const port = withWafWriteFailureMetric(
+      {
+        read: async () => ({ v4: [], v6: [] }),
+        apply: async () => {
+          if (fail) throw Object.assign(new Error('denied'), { name: 'AccessDeniedException' });
+          return result;
+        },
+      },
+      emit,
+    );
+    await expect(port.apply({ v4: ['192.0.2.1/32'], v6: [] })).rejects.toThrow('denied');
+    expect(emitted).toEqual([{ WafWriteFailures: 1 }]);
+    fail = false;
+    await expect(port.apply({ v4: [], v6: [] })).resolves.toBe(result);
+    await expect(port.read()).resolves.toEqual({ v4: [], v6: [] });
+    expect(emitted).toHaveLength(1);
+  });
+});
+
+describe('infra/access-log-format.ts', () => {
+  /** What API Gateway writes: each $context variable replaced by a value (numbers unquoted, missing ones as -). */
+  const render = (values: Record<string, string>) =>
+    RECOMMENDED_ACCESS_LOG_FORMAT.replace(/\$context\.[A-Za-z.]+/g, (v) => values[v] ?? '-');
+
+  it('has exactly the fields DESIGN §3 lists, in order', () => {
+    expect(RECOMMENDED_ACCESS_LOG_FIELDS.map(([n]) => n)).toEqual([
+      'requestId', 'extendedRequestId', 'ip', 'requestTimeEpoch', 'httpMethod', 'resourcePath', 'path', 'status',
+      'protocol', 'responseLength', 'responseLatency', 'integrationLatency', 'userAgent', 'caller', 'user', 'userArn',
+      'principalId', 'apiKeyId', 'wafResponseCode', 'apiId', 'stage', 'domainName',
+    ]);
+    expect(RECOMMENDED_ACCESS_LOG_FORMAT).toContain('"ip":"$context.identity.sourceIp"');
+    expect(RECOMMENDED_ACCESS_LOG_FORMAT).toContain('"principalId":"$context.authorizer.principalId"');
+    expect(RECOMMENDED_ACCESS_LOG_FORMAT).toContain('$context.extendedRequestId');
+    expect(RECOMMENDED_ACCESS_LOG_FORMAT).not.toContain('\n');
+  });
+
+  it('a line written with every value present is JSON, numbers as numbers', () => {
+    const values = Object.fromEntries(
+      RECOMMENDED_ACCESS_LOG_FIELDS.map(([, v, kind]) => [v, kind === 'number' ? '200' : 'x']),
+    );
+    const line = JSON.parse(render(values));
+    expect(line.status).toBe(200);
+    expect(line.requestTimeEpoch).toBe(200);
+    expect(line.ip).toBe('x');
+  });
+
+  it('a missing number is written as a bare - (the decoder must repair it; DESIGN §3 item 3)', () => {
+    const line = render({ '$context.status': '403' });
+    expect(line).toContain('"responseLength":-,');
+    expect(() => JSON.parse(line)).toThrow();
+  });
+
+  it('prints the CLI command for stages CloudFormation does not own', () => {
+    const cmd = accessLogCliCommand('a1b2c3d4e5', 'prod', 'arn:aws:logs:eu-west-1:123456789012:log-group:api');
+    expect(cmd).toMatch(/^aws apigateway update-stage --rest-api-id a1b2c3d4e5 --stage-name prod --patch-operations '/);
+    const ops = JSON.parse(cmd.slice(cmd.indexOf("'") + 1, -1));
+    expect(ops).toEqual([
+      { op: 'replace', path: '/accessLogSettings/destinationArn', value: 'arn:aws:logs:eu-west-1:123456789012:log-group:api' },
+      { op: 'replace', path: '/accessLogSettings/format', value: RECOMMENDED_ACCESS_LOG_FORMAT },
+    ]);
+  });
+});

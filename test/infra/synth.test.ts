@@ -1,0 +1,147 @@
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FULL_PROPS, WEB_ACL_ARN, synth, type Json } from './fixtures.ts';
+
+/**
+ * The synthesized templates as CloudFormation sees them: `cfn-lint` on them, the app itself synthesized offline
+ * from cdk.json (no AWS credentials, no lookups), and the four Lambda bundles built by local esbuild.
+ */
+
+const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const CI = process.env.CI === 'true';
+const dirs: string[] = [];
+const tempDir = (name: string) => {
+  const d = mkdtempSync(join(tmpdir(), `cordon-${name}-`));
+  dirs.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+const cfnLintAvailable = spawnSync('cfn-lint', ['--version'], { encoding: 'utf8' }).status === 0;
+if (!cfnLintAvailable && CI) throw new Error('cfn-lint is not on PATH: CI must have it (pip install cfn-lint)');
+if (!cfnLintAvailable) console.warn('[cordon infra tests] cfn-lint not found: the cfn-lint checks are skipped');
+
+/**
+ * Runs a command without blocking the test worker (a long spawnSync starves vitest's own RPC). Resolves with the exit
+ * status and the output whatever the status.
+ */
+async function run(
+  file: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ status: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(file, args, { ...opts, encoding: 'utf8', timeout: 120_000, maxBuffer: 16 << 20 });
+    return { status: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number | string; stdout?: string; stderr?: string; message: string };
+    if (typeof e.code !== 'number') throw err;
+    return { status: e.code, stdout: e.stdout ?? '', stderr: e.stderr ?? e.message };
+  }
+}
+
+/**
+ * cfn-lint's exit code is a bit mask: 2 error, 4 warning, 8 informational (32 = cfn-lint itself failed); only
+ * informational findings are accepted.
+ */
+async function expectLintClean(template: string): Promise<void> {
+  const { status, stdout, stderr } = await run('cfn-lint', ['--format', 'parseable', '--', template]);
+  expect(status & ~8, `${stdout}${stderr}`).toBe(0);
+}
+
+/** The full deployment, synthesized once with real bundling: its bundles and its template are checked below. */
+let bundled: { outdir: string; templateFile: string; artifactId: string };
+
+beforeAll(() => {
+  const outdir = tempDir('full');
+  const { app, stack } = synth(FULL_PROPS, { bundle: true, outdir });
+  app.synth();
+  bundled = { outdir, templateFile: join(outdir, stack.templateFile), artifactId: stack.artifactId };
+}, 180_000);
+
+describe.runIf(cfnLintAvailable)('cfn-lint', () => {
+  it('the full template lints clean', async () => {
+    await expectLintClean(bundled.templateFile);
+  });
+
+  it('the attach-mode template lints clean', async () => {
+    const outdir = tempDir('attach');
+    const { app, stack } = synth(
+      { existingWebAclArn: WEB_ACL_ARN, restApis: [{ restApiId: 'a1b2c3d4e5', stageName: 'prod', logGroupName: 'g' }] },
+      { outdir },
+    );
+    app.synth();
+    await expectLintClean(join(outdir, stack.templateFile));
+  });
+});
+
+describe('the CDK app (infra/app.ts with cdk.json)', () => {
+  it('synthesizes offline with the cdk.json defaults: no credentials, no lookups, cdk-nag clean', async () => {
+    const outdir = tempDir('app');
+    const cdkJson = JSON.parse(readFileSync(join(REPO, 'cdk.json'), 'utf8'));
+    // The CLI passes cdk.json context to the app this way; bundling is left to the bundling test below.
+    const context = { ...cdkJson.context, 'aws:cdk:bundling-stacks': [] };
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_') && k !== 'CDK_DEFAULT_ACCOUNT'));
+    const r = await run(process.execPath, ['--import', 'tsx', join(REPO, 'infra/app.ts')], {
+      cwd: REPO,
+      env: { ...env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify(context) },
+    });
+    expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(outdir, 'manifest.json'), 'utf8'));
+    const stack = manifest.artifacts.Cordon as Json;
+    expect(stack.type).toBe('aws:cloudformation:stack');
+    expect(stack.environment).toBe('aws://unknown-account/unknown-region');
+    expect(manifest.missing ?? []).toEqual([]); // no context lookups
+    const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8'));
+    const violations = (report.pluginReports ?? []).flatMap((p: Json) => p.violations ?? []);
+    expect(violations).toEqual([]);
+    const template = JSON.parse(readFileSync(join(outdir, 'Cordon.template.json'), 'utf8'));
+    // cdk.json starts in dry run: nothing is blocked until the operator turns it off.
+    const contain = Object.values(template.Resources as Record<string, Json>).find(
+      (r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.WAF_SCOPE,
+    );
+    expect(contain?.Properties.Environment.Variables.DRY_RUN).toBe('true');
+    if (cfnLintAvailable) await expectLintClean(join(outdir, 'Cordon.template.json'));
+  });
+
+  it('a bad context value stops the synth with the key named', async () => {
+    const r = await run(process.execPath, ['--import', 'tsx', join(REPO, 'infra/app.ts')], {
+      cwd: REPO,
+      env: { ...process.env, CDK_OUTDIR: tempDir('bad'), CDK_CONTEXT_JSON: JSON.stringify({ ipSetsPerFamily: '30' }) },
+    });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/cdk context .*invalid value\n\s+ipSetsPerFamily: at most 25/s);
+  });
+});
+
+describe('bundling (local esbuild, no Docker)', () => {
+  it('bundles the four functions into minified ESM with the createRequire banner and a source map', () => {
+    const { outdir } = bundled;
+    const template = JSON.parse(readFileSync(bundled.templateFile, 'utf8'));
+    const assets = JSON.parse(readFileSync(join(outdir, `${bundled.artifactId}.assets.json`), 'utf8')).files as Json;
+    const fns = Object.entries(template.Resources as Record<string, Json>).filter(
+      ([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith('Cordon'),
+    );
+    expect(fns).toHaveLength(4);
+    for (const [id, fn] of fns) {
+      const hash = String(fn.Properties.Code.S3Key).replace(/\.zip$/, '');
+      const asset = join(outdir, assets[hash].source.path);
+      expect(existsSync(asset), id).toBe(true);
+      const files = readdirSync(asset).sort();
+      expect(files, id).toEqual(['index.mjs', 'index.mjs.map']);
+      const code = readFileSync(join(asset, 'index.mjs'), 'utf8');
+      expect(code.startsWith("import { createRequire as __cordonCreateRequire } from 'node:module';"), id).toBe(true);
+      expect(code).toMatch(/\/\/# sourceMappingURL=index\.mjs\.map\s*$/);
+      // Minified: long lines (the few line breaks left are inside template literals).
+      expect(code.length / code.split('\n').length, `${id} is minified`).toBeGreaterThan(2000);
+      expect(code).not.toContain('better-sqlite3');
+    }
+  });
+});
