@@ -1,7 +1,10 @@
 import { resolve } from 'node:path';
 import { Command } from 'commander';
+import { dynamoClient } from '../adapters/aws/clients.ts';
+import { DynamoLedgerStore } from '../adapters/aws/dynamodb.ts';
 import { unblockDecision } from '../contain/decide.ts';
-import type { LedgerEntry } from '../ports.ts';
+import type { Decision } from '../decision.ts';
+import type { LedgerEntry, LedgerStore } from '../ports.ts';
 import { fmtTime } from '../report/format.ts';
 import { formatDecisionLine, formatTable } from '../render/terminal.ts';
 import { collect, DEFAULT_OUT, positiveInt, UsageError } from './main.ts';
@@ -12,38 +15,62 @@ interface BlocksOptions extends CommonRunOptions {
   out: string;
   state?: string;
   at?: string;
+  ledgerTable?: string;
 }
 
 const withLedgerOptions = (c: Command): Command =>
   c.option('--out <dir>', 'output folder of the replay', DEFAULT_OUT)
     .option('--state <file>', 'SQLite state (default: OUT/state.sqlite)')
-    .option('--at <time>', 'the time to judge expiry at (default: end of the replayed log)')
+    .option('--ledger-table <name>', "the deployed ledger (DynamoDB table; AWS credentials and region from the environment)")
+    .option('--at <time>', 'the time to judge expiry at (default: end of the replayed log; now for --ledger-table)')
     .option('--config <file>', 'cordon.config.json')
     .option('--allow <cidr>', 'allowlisted CIDR (repeatable)', collect, [])
     .option('--allow-principal <principal>', 'allowlisted principal (repeatable)', collect, []);
 
+/**
+ * The ledger an operator works on: the local one of a replay (its IP set and policy files follow each change), or
+ * the deployed one in DynamoDB (the contain function follows each change within a minute, on the ledger stream).
+ */
+interface OpenLedger {
+  store: LedgerStore;
+  now: number;
+  afterChange(decision: Decision): void;
+  close(): void;
+}
+
+function open(o: BlocksOptions): OpenLedger {
+  if (o.ledgerTable) {
+    const now = o.at ? ledgerNow('', o.at) : Date.now();
+    return { store: new DynamoLedgerStore(dynamoClient(), o.ledgerTable), now, afterChange: () => {}, close: () => {} };
+  }
+  const out = resolve(o.out);
+  const { state } = openLedger(o);
+  const cfg = buildConfig(o);
+  const now = ledgerNow(out, o.at);
+  return { store: state, now, afterChange: (d) => reprojectAndRecord(state, cfg, out, now, d), close: () => state.close() };
+}
+
 export function blocksCommand(): Command {
-  const blocks = new Command('blocks').description('list, release or extend blocks in the local ledger');
+  const blocks = new Command('blocks').description('list, release or extend blocks in the local or the deployed ledger');
   blocks.addCommand(withLedgerOptions(new Command('list'))
     .description('list active blocks (--all: every ledger entry)')
-    .option('--all', 'include released and expired entries')
-    .action((o: BlocksOptions & { all?: boolean }) => {
-      const { state } = openLedger(o);
+    .option('--all', 'include released, expired and held entries')
+    .action(async (o: BlocksOptions & { all?: boolean }) => {
+      const l = open(o);
       try {
-        const now = ledgerNow(resolve(o.out), o.at);
-        const entries = o.all ? state.listAllSync() : state.listActiveSync(now);
-        process.stdout.write(`${entries.length} ${o.all ? 'ledger entries' : 'active blocks'} as of ${fmtTime(now)}\n`);
+        const entries = o.all ? await l.store.listAll() : await l.store.listActive(l.now);
+        process.stdout.write(`${entries.length} ${o.all ? 'ledger entries' : 'active blocks'} as of ${fmtTime(l.now)}\n`);
         if (entries.length) process.stdout.write(formatTable([
           ['target', 'kind', 'status', 'since', 'until', 'reasons', 'score', 'prior'],
-          ...entries.map((e) => [e.target, e.targetKind, statusAt(e, now), fmtTime(e.createdAt), fmtTime(e.expiresAt),
+          ...entries.map((e) => [e.target, e.targetKind, statusAt(e, l.now), fmtTime(e.createdAt), fmtTime(e.expiresAt),
             e.reasons.join(','), String(e.score), String(e.priorBlocks)]),
         ]) + '\n');
       } finally {
-        state.close();
+        l.close();
       }
     }));
   blocks.addCommand(withLedgerOptions(new Command('release'))
-    .description('release an active block now (the IP sets and policy in OUT follow)')
+    .description('release an active block now (WAF and the policy follow)')
     .argument('<target>', 'IP, CIDR or principal')
     .action((target: string, o: BlocksOptions) => change(target, o, (e, now) => ({ ...e, status: 'released' as const, endedAt: now }), 'released')));
   blocks.addCommand(withLedgerOptions(new Command('extend'))
@@ -59,22 +86,20 @@ function statusAt(e: LedgerEntry, now: number): string {
   return e.status === 'active' && e.expiresAt <= now ? 'expired' : e.status;
 }
 
-function change(target: string, o: BlocksOptions, edit: (e: LedgerEntry, now: number) => LedgerEntry, verb: string): void {
-  const cfg = buildConfig(o);
-  const out = resolve(o.out);
-  const { state } = openLedger(o);
+async function change(target: string, o: BlocksOptions, edit: (e: LedgerEntry, now: number) => LedgerEntry, verb: string): Promise<void> {
+  const l = open(o);
   try {
-    const now = ledgerNow(out, o.at);
-    const entry = activeEntry(state.historySync(target), now);
-    if (!entry) throw new UsageError(`${target}: no active block as of ${fmtTime(now)} (cordon blocks list shows them)`);
-    const updated = edit(entry, now);
-    state.putLedgerSync([updated]);
+    const entry = activeEntry(await l.store.history(target), l.now);
+    if (!entry) throw new UsageError(`${target}: no active block as of ${fmtTime(l.now)} (cordon blocks list shows them)`);
+    // A release is a new status, so the contain stage alerts it like any other change.
+    const updated = edit(entry, l.now);
+    await l.store.put(updated);
     const decision = updated.status === 'released'
-      ? unblockDecision(updated, now, 'operator')
-      : { ...unblockDecision(updated, now, 'operator'), action: 'block' as const, expiresAt: new Date(updated.expiresAt).toISOString() };
-    reprojectAndRecord(state, cfg, out, now, decision);
+      ? unblockDecision(updated, l.now, 'operator')
+      : { ...unblockDecision(updated, l.now, 'operator'), action: 'block' as const, expiresAt: new Date(updated.expiresAt).toISOString() };
+    l.afterChange(decision);
     process.stdout.write(`${target}: ${verb}\n${formatDecisionLine(decision)}\n`);
   } finally {
-    state.close();
+    l.close();
   }
 }

@@ -1,0 +1,46 @@
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createTableInput, LEDGER_TABLE_KEYS } from '../../src/adapters/aws/dynamo-common.ts';
+import { DynamoLedgerStore } from '../../src/adapters/aws/dynamodb.ts';
+import { describeMoto, TEST_REGION, useMoto } from '../helpers/moto.ts';
+
+/** Operators release and extend blocks of the deployed ledger from the same command (DynamoDB on moto). */
+describeMoto('cordon blocks --ledger-table', () => {
+  const moto = useMoto();
+  let client: DynamoDBClient;
+  const now = Date.now();
+
+  beforeAll(async () => {
+    client = new DynamoDBClient(moto.clientConfig());
+    await client.send(new CreateTableCommand(createTableInput('ledger', LEDGER_TABLE_KEYS)));
+    const store = new DynamoLedgerStore(client, 'ledger');
+    await store.put({ target: '192.0.2.50', targetKind: 'ip', createdAt: now - 60_000, expiresAt: now + 3_600_000, status: 'active',
+      reasons: ['flood'], score: 5, priorBlocks: 0, evidence: { key: '192.0.2.50', keyKind: 'ip', windowStart: 0, windowEnd: 0, findings: [], features: {}, held: 'unmistakable' },
+      alerted: ['active'] });
+  });
+  afterAll(() => client?.destroy());
+
+  const cordon = (...args: string[]) => spawnSync(process.execPath, [resolve('bin/cordon'), 'blocks', ...args, '--ledger-table', 'ledger'], {
+    encoding: 'utf8', timeout: 60_000,
+    env: { ...process.env, AWS_ENDPOINT_URL: moto.endpoint, AWS_REGION: TEST_REGION, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' },
+  });
+
+  it('lists, extends and releases; the release is left for the contain stage to apply and alert', async () => {
+    const list = cordon('list');
+    expect(list.status, list.stderr).toBe(0);
+    expect(list.stdout).toContain('192.0.2.50');
+
+    expect(cordon('extend', '192.0.2.50', '--minutes', '30').status).toBe(0);
+    const store = new DynamoLedgerStore(client, 'ledger');
+    const [extended] = await store.history('192.0.2.50');
+    expect(extended.expiresAt).toBe(now + 3_600_000 + 30 * 60_000);
+
+    const rel = cordon('release', '192.0.2.50');
+    expect(rel.status, rel.stderr).toBe(0);
+    const [released] = await store.history('192.0.2.50');
+    expect(released).toMatchObject({ status: 'released', alerted: ['active'] });
+    expect(await store.listActive(Date.now())).toEqual([]);
+  });
+});
