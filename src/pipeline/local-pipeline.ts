@@ -176,15 +176,15 @@ export class LocalPipeline {
       decisions, page });
   }
 
+  /** The IP set and policy files follow the ledger's active blocks (what contain does in AWS). */
   private reproject(now: number, initial: boolean): void {
     const p = project(this.book.active(now), this.cfg);
-    const ip = this.ipSets.applySync(p.ipSets);
-    const pol = this.policy.applySync(p.deny);
+    this.ipSets.applySync(p.ipSets);
+    const policy = this.policy.applySync(p.deny);
     if (!initial) {
       this.stats.ipSetOverflow = this.ipSets.overflow.length;
-      this.stats.policyDropped = pol.dropped.length;
+      this.stats.policyDropped = policy.dropped.length;
     }
-    void ip;
   }
 
   /** Keys idle past the configured time leave memory; their baselines stay in SQLite. */

@@ -111,7 +111,7 @@ export const DENSE_MARKERS = 150;
 export const ACTION_COLOURS: Record<Action, string> = { block: '#dc2626', alert: '#d97706', unblock: '#16a34a' };
 export const SERIES = [
   { key: 'requests', label: 'requests', colour: '#2563eb' },
-  { key: 'errors', label: '4xx', colour: '#7c3aed' },
+  { key: 'errors', label: '4xx/5xx', colour: '#7c3aed' },
   { key: 'notFound', label: '404', colour: '#0891b2' },
   { key: 'authFailures', label: '401/403', colour: '#db2777' },
 ] as const;
@@ -158,7 +158,7 @@ export interface TrafficChart {
 }
 
 /**
- * The traffic chart: requests per window as an area, 4xx/404/401-403 as lines, and one vertical marker per
+ * The traffic chart: requests per window as an area, 4xx+5xx/404/401-403 as lines, and one vertical marker per
  * (window, action) for the decisions, in a lane above the plot with its own row per action.
  */
 export function renderTrafficChart(points: readonly TimelinePoint[], decisions: readonly Decision[], windowSeconds?: number): TrafficChart | null {
@@ -213,7 +213,7 @@ export function renderTrafficChart(points: readonly TimelinePoint[], decisions: 
   const span = grid.factor > 1 ? ` (busiest of ${grid.factor} windows)` : '';
   parts.push('<g class="cols">');
   buckets.forEach((b, i) => {
-    const tip = `${fmtTime(b.start)}${span}\n${fmtInt(b.requests)} requests · ${fmtInt(b.errors)} 4xx · ${fmtInt(b.notFound)} 404 · ${fmtInt(b.authFailures)} 401/403 · ${fmtInt(b.uniqueIps)} IPs`;
+    const tip = `${fmtTime(b.start)}${span}\n${fmtInt(b.requests)} requests · ${fmtInt(b.errors)} 4xx/5xx · ${fmtInt(b.notFound)} 404 · ${fmtInt(b.authFailures)} 401/403 · ${fmtInt(b.uniqueIps)} IPs`;
     parts.push(`<rect x="${f1(x(b.start))}" y="${fr.top}" width="${colW}" height="${ph}"><title>${h(tip)}</title></rect>`);
   });
   parts.push('</g>');
