@@ -12,7 +12,8 @@ const deps = { ...buildIngestDeps(env), log: stageLog };
 
 export async function handler(event: KinesisStreamEvent, context: Context): Promise<KinesisStreamBatchResponse> {
   logger.addContext(context);
-  const records = event.Records.map((r) => ({ sequenceNumber: r.kinesis.sequenceNumber, data: r.kinesis.data }));
+  // eventID is "shardId-000000000000:<sequence number>": sequence numbers are unique only within a shard.
+  const records = event.Records.map((r) => ({ sequenceNumber: r.kinesis.sequenceNumber, data: r.kinesis.data, shardId: r.eventID.split(':')[0] }));
   // The stage logs the batch's counts; the handler adds which records will be redelivered.
   const { batchItemFailures } = await runIngest(records, deps);
   if (batchItemFailures.length) logger.warn('records to redeliver', { failed: batchItemFailures.length, first: batchItemFailures[0].itemIdentifier });

@@ -22,6 +22,8 @@ import type { WindowStore } from '../ports-window.ts';
 
 export interface StreamRecord {
   sequenceNumber: string;
+  /** The shard the record came from: sequence numbers are unique only within a shard. */
+  shardId?: string;
   /** base64, as the Lambda event carries it. */
   data: string;
 }
@@ -83,7 +85,7 @@ export async function runIngest(records: StreamRecord[], deps: IngestDeps): Prom
     for (const partial of windower.drainPartials()) {
       for (const [bucket, part] of splitByBucket(partial, buckets, deps.config)) {
         const list = byBucket.get(bucket) ?? [];
-        list.push({ ...part, id: `${r.sequenceNumber}/${bucket}/${part.w}` });
+        list.push({ ...part, id: `${r.shardId ?? '-'}:${r.sequenceNumber}/${bucket}/${part.w}` });
         byBucket.set(bucket, list);
       }
     }
@@ -177,7 +179,7 @@ export interface DetectDeps {
  * Summary records → open windows (stored, idempotent per part) → windows closed by the event-time watermark →
  * scores → decisions into the ledger (blocks `active`, held-back alerts `held`).
  */
-export async function runDetect(records: (StreamRecord & { shardId?: string })[], deps: DetectDeps): Promise<BatchResult & { decisions: number; poison: number; windowsClosed: number; late: number }> {
+export async function runDetect(records: StreamRecord[], deps: DetectDeps): Promise<BatchResult & { decisions: number; poison: number; windowsClosed: number; late: number }> {
   const log = deps.log ?? silent;
   const cfg = deps.config;
   const scope = records[0]?.shardId ?? 'default';

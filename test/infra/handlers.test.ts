@@ -88,8 +88,8 @@ describe('ingest', () => {
     expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: '49591' }] });
     const [records, deps] = stages.runIngest.mock.calls[0];
     expect(records).toEqual([
-      { sequenceNumber: '49590', data: Buffer.from('record 0').toString('base64') },
-      { sequenceNumber: '49591', data: Buffer.from('record 1').toString('base64') },
+      { sequenceNumber: '49590', data: Buffer.from('record 0').toString('base64'), shardId: 'shardId-000000000000' },
+      { sequenceNumber: '49591', data: Buffer.from('record 1').toString('base64'), shardId: 'shardId-000000000001' },
     ]);
     expect(deps).toMatchObject({ built: 'ingest', env: { summariesStreamName: 'cordon-summaries' } });
     expect(typeof deps.log.info).toBe('function');

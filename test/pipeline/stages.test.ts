@@ -134,6 +134,19 @@ describe('the three AWS stages over in-memory ports', () => {
     state.close();
   });
 
+  it('records of different shards with the same sequence number are different records', async () => {
+    const stream = new FakeSummaryStream();
+    const same = records[0];
+    await runIngest([{ ...same, shardId: 'shardId-000000000000' }, { ...same, shardId: 'shardId-000000000001' }], { putter: stream, config: parseConfig({}) });
+    const parts = stream.shards.flat().flatMap((s) => decodeSummary(s.data));
+    const ids = new Set(parts.map((p) => p.id));
+    expect(ids.size).toBe(parts.length);
+    const windows = new MemoryWindowStore();
+    await windows.add('s', parts.map((p) => ({ windowStart: p.w, partId: p.id, body: '' })));
+    const stored = (await Promise.all((await windows.openWindows('s')).map((w) => windows.read('s', w)))).flat();
+    expect(stored).toHaveLength(parts.length);
+  });
+
   it('a failed PutRecords reports the whole ingest batch for redelivery', async () => {
     const r = await runIngest(records.slice(0, 3), { putter: { put: async () => { throw new Error('throttled'); } }, config: parseConfig({}) });
     expect(r.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(records.slice(0, 3).map((x) => x.sequenceNumber));
