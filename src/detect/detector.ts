@@ -40,8 +40,10 @@ export interface KeyVerdict {
 }
 
 export interface TimelinePoint {
+  /** Window start, epoch ms. */
   start: number;
   requests: number;
+  /** 4xx and 5xx responses. */
   errors: number;
   notFound: number;
   authFailures: number;

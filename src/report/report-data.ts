@@ -38,18 +38,9 @@ export interface ReportData {
   windowSeconds?: number;
 }
 
-export interface TimelinePoint {
-  /** Window start, epoch ms. */
-  start: number;
-  requests: number;
-  /** 4xx responses. */
-  errors: number;
-  /** 404 responses. */
-  notFound: number;
-  /** 401 and 403 responses. */
-  authFailures: number;
-  uniqueIps: number;
-}
+/** One window of the traffic chart: what the detector counts per closed window. */
+import type { TimelinePoint } from '../detect/detector.ts';
+export type { TimelinePoint };
 
 export interface TopKey {
   key: string;
