@@ -117,6 +117,9 @@ export function decideWindow(
 
   for (const c of candidates) {
     if (book.activeCovering(c.target, c.targetKind, now)) continue;
+    // Decided at this very time before and since ended (a replay of the same log, a redelivered window): an
+    // operator's release stands and the ledger row is not overwritten; only a later window can block again.
+    if (book.hasEnded(c.target, now)) continue;
     if (allowlist.touches(c.target, c.targetKind)) {
       emit(c, 'allowlist');
       continue;
@@ -183,6 +186,7 @@ function evidenceOf(c: Candidate, a: WindowAssessment, extra: Partial<Evidence>)
 /** Several blocked hosts of one IPv4 /24 become the /24 (never when the /24 touches the allowlist). */
 function aggregateIpv4(a: WindowAssessment, book: LedgerBook, cfg: CordonConfig, allowlist: Allowlist,
   out: WindowDecisions, now: number): void {
+  if (cfg.dryRun) return; // a dry run enforces nothing new, even over blocks an earlier run left in the ledger
   const { ipv4Offenders, ipv4Prefix } = cfg.aggregation;
   const groups = new Map<string, LedgerEntry[]>();
   for (const e of book.active(now)) {
@@ -193,7 +197,8 @@ function aggregateIpv4(a: WindowAssessment, book: LedgerBook, cfg: CordonConfig,
     groups.set(cidr, g);
   }
   for (const [cidr, members] of groups) {
-    if (members.length < ipv4Offenders || book.activeCovering(cidr, 'cidr', now) || allowlist.touches(cidr, 'cidr')) continue;
+    if (members.length < ipv4Offenders || book.activeCovering(cidr, 'cidr', now) || book.hasEnded(cidr, now)
+      || allowlist.touches(cidr, 'cidr')) continue;
     const prior = book.priorBlocks(cidr, now - cfg.expiry.lookbackDays * 86_400_000);
     const expiresAt = Math.max(...members.map((m) => m.expiresAt), now + blockDurationMs(prior, cfg.expiry));
     const reasons = [...new Set(['aggregation', ...members.flatMap((m) => m.reasons)])];

@@ -63,6 +63,11 @@ export class LedgerBook {
     return this.byTarget.get(target)?.[0];
   }
 
+  /** True when `target` has an entry decided at `createdAt` that is no longer active (released, expired or held). */
+  hasEnded(target: string, createdAt: number): boolean {
+    return this.byTarget.get(target)?.some((e) => e.createdAt === createdAt && e.status !== 'active') ?? false;
+  }
+
   priorBlocks(target: string, since: number): number {
     return (this.byTarget.get(target) ?? []).filter((e) => e.createdAt >= since).length;
   }

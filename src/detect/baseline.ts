@@ -16,6 +16,17 @@ export function newKeyState(windowStart: number): KeyState {
     lastWindow: windowStart };
 }
 
+/**
+ * Whether a stored state can have been written by {@link learn}: finite, log-scale means and variances not below
+ * zero, whole non-negative counts. A damaged row (bit rot, a bad hand edit) fails this and is treated as never seen:
+ * a reqMean of -30 would otherwise make a client's every request look like a huge multiple of its history.
+ */
+export function isPlausibleKeyState(s: KeyState): boolean {
+  return [s.reqMean, s.reqVar, s.bytesMean, s.bytesVar, s.ipsMean].every((x) => Number.isFinite(x) && x >= 0) &&
+    Number.isSafeInteger(s.windows) && s.windows >= 0 && Number.isInteger(s.flags) && s.flags >= 0 && s.flags <= 0x7fffffff &&
+    Number.isFinite(s.lastWindow);
+}
+
 export function learn(state: KeyState, requests: number, bytes: number, ips: number, alpha: number): void {
   const r = Math.log1p(requests);
   const b = Math.log1p(bytes);

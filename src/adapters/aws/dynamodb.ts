@@ -2,6 +2,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { BaselineStore, IdempotencyStore, KeyState, LedgerEntry, LedgerStore } from '../../ports.ts';
 import type { Evidence } from '../../decision.ts';
+import { isPlausibleKeyState } from '../../detect/baseline.ts';
 import {
   documentClient,
   isConditionalCheckFailed,
@@ -45,10 +46,10 @@ export function decodeKeyState(text: string): KeyState | null {
   const out = {} as KeyState;
   for (let i = 0; i < STATE_FIELDS.length; i++) {
     const n = Number(parts[i]);
-    if (parts[i] === '' || Number.isNaN(n)) return null;
+    if (parts[i] === '' || !Number.isFinite(n)) return null;
     out[STATE_FIELDS[i]] = n;
   }
-  return out;
+  return isPlausibleKeyState(out) ? out : null;
 }
 
 /** lastWindow of an encoded state without decoding all of it. */
@@ -194,9 +195,23 @@ export class DynamoBaselineStore implements BaselineStore {
       .map((it) => ({
         part: Number(it.sk),
         version: typeof it.v === 'number' ? it.v : 0,
-        entries: new Map(Object.entries((it.s ?? {}) as Record<string, string>)),
+        entries: this.entriesOf(it.s),
       }))
       .sort((a, b) => a.part - b.part);
+  }
+
+  /** The string entries of a part's map. A damaged item (not a map, entries not strings) is counted, never thrown: what it held is dropped when the part is rewritten. */
+  private entriesOf(s: unknown): Map<string, string> {
+    const out = new Map<string, string>();
+    if (typeof s !== 'object' || s === null || Array.isArray(s)) {
+      if (s !== undefined) this.corrupt++;
+      return out;
+    }
+    for (const [k, v] of Object.entries(s)) {
+      if (typeof v === 'string') out.set(k, v);
+      else this.corrupt++;
+    }
+    return out;
   }
 
   private async putBucket(bucket: number, updates: Map<string, string>): Promise<void> {
@@ -475,7 +490,7 @@ export class DynamoLedgerStore implements LedgerStore {
       ExpressionAttributeValues: { ':active': 'active', ':now': now },
       ConsistentRead: true,
     });
-    return items.map(toEntry).sort(newestFirst);
+    return items.flatMap(toEntry).sort(newestFirst);
   }
 
   async history(target: string): Promise<LedgerEntry[]> {
@@ -486,12 +501,12 @@ export class DynamoLedgerStore implements LedgerStore {
       ScanIndexForward: false,
       ConsistentRead: true,
     });
-    return items.map(toEntry);
+    return items.flatMap(toEntry);
   }
 
   async listAll(): Promise<LedgerEntry[]> {
     const items = await scanAll(this.doc, { TableName: this.tableName, ConsistentRead: true });
-    return items.map(toEntry).sort(newestFirst);
+    return items.flatMap(toEntry).sort(newestFirst);
   }
 }
 
@@ -499,7 +514,19 @@ function newestFirst(a: LedgerEntry, b: LedgerEntry): number {
   return b.createdAt - a.createdAt || (a.target < b.target ? -1 : a.target > b.target ? 1 : 0);
 }
 
-function toEntry(it: Item): LedgerEntry {
+const TARGET_KINDS: ReadonlySet<unknown> = new Set(['ip', 'cidr', 'principal']);
+const STATUSES: ReadonlySet<unknown> = new Set(['active', 'released', 'expired', 'held']);
+
+/** The entry of an item, or none for a damaged item (skipped like a corrupt SQLite row: it never blocks anyone). */
+function toEntry(it: Item): LedgerEntry[] {
+  let evidence: Evidence;
+  try {
+    evidence = JSON.parse(String(it.evidence ?? '{}')) as Evidence;
+  } catch {
+    return [];
+  }
+  if (!TARGET_KINDS.has(it.targetKind) || !STATUSES.has(it.status) || typeof evidence !== 'object' || evidence === null) return [];
+  if (![it.sk, it.expiresAt, it.score].every((v) => Number.isFinite(Number(v)))) return [];
   const entry: LedgerEntry = {
     target: String(it.pk),
     targetKind: it.targetKind as LedgerEntry['targetKind'],
@@ -509,11 +536,11 @@ function toEntry(it: Item): LedgerEntry {
     reasons: Array.isArray(it.reasons) ? (it.reasons as string[]) : [],
     score: Number(it.score),
     priorBlocks: Number(it.priorBlocks ?? 0),
-    evidence: JSON.parse(String(it.evidence ?? '{}')) as Evidence,
+    evidence,
   };
   if (typeof it.endedAt === 'number') entry.endedAt = it.endedAt;
   if (Array.isArray(it.alerted) && it.alerted.length) entry.alerted = it.alerted as LedgerEntry['status'][];
-  return entry;
+  return [entry];
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { isPlausibleKeyState } from '../../detect/baseline.ts';
 import type { BaselineStore, KeyState, LedgerEntry, LedgerStore } from '../../ports.ts';
 
 /** The schema this release writes. Older files are migrated in place; newer ones are refused, never guessed at. */
@@ -30,12 +31,15 @@ export class SqliteState implements BaselineStore, LedgerStore {
   private readonly stmts;
 
   constructor(path: string) {
+    let opened: Database.Database | undefined;
     try {
-      this.db = new Database(path);
+      this.db = opened = new Database(path);
+      // Versions first: a newer release's file is refused before anything (even the journal mode) is written to it.
+      this.migrate();
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
-      this.migrate();
     } catch (err) {
+      if (opened?.open) opened.close();
       if (err instanceof StateFileError) throw err;
       throw new StateFileError(`${path}: cannot open cordon state: ${(err as Error).message}`);
     }
@@ -71,7 +75,7 @@ export class SqliteState implements BaselineStore, LedgerStore {
     const state: KeyState = { reqMean: row.req_mean, reqVar: row.req_var, bytesMean: row.bytes_mean,
       bytesVar: row.bytes_var, ipsMean: row.ips_mean, windows: row.windows, flags: row.flags, lastWindow: row.last_window };
     // A damaged row must not make anyone look anomalous: treat it as never seen.
-    return Object.values(state).every((x) => typeof x === 'number' && Number.isFinite(x)) ? state : undefined;
+    return Object.values(state).every((x) => typeof x === 'number') && isPlausibleKeyState(state) ? state : undefined;
   }
 
   putBaselinesSync(states: Iterable<[string, KeyState]>): number {
