@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import type { Labels, Scenario } from '../simulate/labels.ts';
@@ -30,8 +30,6 @@ export function demoCommand(): Command {
       const labels = JSON.parse(readFileSync(gen.labelsPath, 'utf8')) as Labels;
       process.stdout.write(`${gen.requests.toLocaleString('en')} requests, ${gen.attackers} attackers hidden in them -> ${traffic}\n`);
       process.stdout.write(`replaying through cordon (allowlist: ${labels.allowlist.join(', ') || 'none'}, fresh state)...\n\n`);
-      // The demo starts from nothing each time: a kept state would carry the last demo's blocks into this one.
-      for (const f of ['state.sqlite', 'state.sqlite-wal', 'state.sqlite-shm']) rmSync(join(out, f), { force: true });
       const summary = await replay([traffic], { out, allow: labels.allowlist, allowPrincipal: [], quiet: o.quiet });
       printSummary(summary, out);
       const { decisions } = parseDecisionLines(readFileSync(join(out, 'decisions.jsonl'), 'utf8'));

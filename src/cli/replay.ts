@@ -18,7 +18,7 @@ export function replayCommand(): Command {
     .option('--allow <cidr>', 'never block this address or CIDR (repeatable)', collect, [])
     .option('--allow-principal <principal>', 'never block this principal (repeatable)', collect, [])
     .option('--dry-run', 'decide, but hold every block as an alert')
-    .option('--state <file>', 'SQLite state to learn from and keep (default: OUT/state.sqlite)')
+    .option('--state <file>', 'SQLite state to learn from and keep across replays (default: a fresh OUT/state.sqlite)')
     .option('--policy <file>', "the API's existing resource policy, to merge cordon's statements into")
     .option('--quiet', 'print only the summary')
     .action(async (files: string[], o: CommonRunOptions & { out: string; state?: string; policy?: string; quiet?: boolean }) => {

@@ -65,6 +65,8 @@ export interface WindowAssessment {
 
 const INCIDENT_MIN_REQUESTS = 100;
 const INCIDENT_MIN_CLIENTS = 3;
+/** Windows of population history before its lift is trusted. */
+const MIN_POPULATION_HISTORY = 5;
 
 function establishedPart(trustedState: KeyState | undefined, requests: number): number {
   return trustedState ? Math.min(requests, typicalRequests(trustedState)) : 0;
@@ -129,6 +131,7 @@ export class Detector {
     const logs = new Float64Array(windows.length);
     for (let i = 0; i < windows.length; i++) logs[i] = Math.log1p(windows[i][1].requests - windows[i][1].status5xx);
     const population = robustStats(logs, windows.length);
+    const populationLift = this.populationLift(kind, population, ctx);
     const tag = kind === 'ip' ? ipKey : kind === 'prefix' ? prefixKey : principalKey;
     const rules = this.rules.filter((r) => r.kinds.includes(kind));
     const { alpha, minWindows } = this.cfg.baseline;
@@ -144,7 +147,7 @@ export class Detector {
       const trusted = known && state.windows >= minWindows;
       const features = kw.features();
       const findings = this.evaluate(rules, { kind, features, state: known ? state : undefined, trusted, population,
-        incident: ctx.incident, thresholds: this.cfg.thresholds }, ctx);
+        populationLift, incident: ctx.incident, thresholds: this.cfg.thresholds }, ctx);
       if (findings.length === 0) {
         if (!ctx.incident) learn(state, features.requests - features.status5xx, features.bytes, features.distinctIps, alpha);
         ctx.states.set(key, state);
@@ -170,6 +173,20 @@ export class Detector {
           : kind === 'ip' ? Math.max(1, features.distinctPrincipals) : Math.max(features.distinctIps, features.distinctPrincipals),
       });
     }
+  }
+
+  /**
+   * The population's own history: an EWMA of the median key's requests per window, kept like a key's baseline
+   * (under `~pop:<kind>`, so every state store persists it). Returns how much busier the median key is now.
+   */
+  private populationLift(kind: KeyKind, population: RobustStats, ctx: { incident: boolean; states: StateView; start: number }): number {
+    const key = `~pop:${kind}`;
+    const state = ctx.states.get(key) ?? newKeyState(ctx.start);
+    const lift = state.windows >= MIN_POPULATION_HISTORY ? Math.exp(population.median - state.reqMean) : 1;
+    if (!ctx.incident && population.count > 0) learn(state, Math.expm1(population.median), 0, 0, this.cfg.baseline.alpha);
+    state.lastWindow = ctx.start;
+    ctx.states.set(key, state);
+    return lift;
   }
 
   /** For acting prefix verdicts: the established traffic of the hosts inside them. */

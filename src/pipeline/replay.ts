@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { SqliteState } from '../adapters/local/sqlite-state.ts';
 import type { CordonConfig } from '../config.ts';
@@ -15,7 +15,10 @@ export interface ReplayOptions {
   files: string[];
   outDir: string;
   config: CordonConfig;
-  /** SQLite state file (default: OUT/state.sqlite). Reusing it carries baselines and blocks across runs. */
+  /**
+   * SQLite state to learn from and keep, carried across runs (baselines, blocks). Without it, OUT/state.sqlite is
+   * started afresh: a replay shows what cordon would have done on these logs alone.
+   */
   statePath?: string;
   basePolicy?: PolicyDocument | null;
   onDecision?(d: Decision): void;
@@ -66,6 +69,7 @@ const OUTPUTS: Record<string, string> = {
 export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
   mkdirSync(opts.outDir, { recursive: true });
   const statePath = opts.statePath ?? join(opts.outDir, 'state.sqlite');
+  if (!opts.statePath) for (const f of ['', '-wal', '-shm']) rmSync(statePath + f, { force: true });
   const state = new SqliteState(statePath);
   const started = performance.now();
   let read: ReadStats;

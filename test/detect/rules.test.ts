@@ -15,7 +15,7 @@ function features(over: Record<string, number>): Record<string, number> {
 }
 
 function ctx(over: Partial<RuleContext> & { f: Record<string, number> }): RuleContext {
-  return { kind: 'ip', state: undefined, trusted: false, population: crowd, incident: false, thresholds: t, features: over.f, ...over };
+  return { kind: 'ip', state: undefined, trusted: false, population: crowd, populationLift: 1, incident: false, thresholds: t, features: over.f, ...over };
 }
 
 function history(requests: number, windows = 30, ips = 1, bytes = requests * 1000): KeyState {
@@ -98,6 +98,12 @@ describe('principal rules', () => {
     expect(r.evaluate(ctx({ kind: 'principal', f: features({ requests: 80, bytes: 80_000 }), state: s, trusted: true }))).not.toBeNull();
     expect(r.evaluate(ctx({ kind: 'principal', f: features({ requests: 8, bytes: 8_000 }), state: s, trusted: true }))).toBeNull();
     expect(r.evaluate(ctx({ kind: 'principal', f: features({ requests: 80, bytes: 80_000 }), state: s, trusted: false }))).toBeNull();
+  });
+  it('principal-volume: a flash crowd that lifts every principal is not theft', () => {
+    const r = rule('principal-volume');
+    const f = features({ requests: 90, bytes: 90_000 });
+    expect(r.evaluate(ctx({ kind: 'principal', f, state: history(6), trusted: true, populationLift: 5 }))).toBeNull();
+    expect(r.evaluate(ctx({ kind: 'principal', f, state: history(6), trusted: true, populationLift: 1 }))).not.toBeNull();
   });
   it('volume-anomaly: above self and population, never unmistakable', () => {
     const r = rule('volume-anomaly');

@@ -14,6 +14,11 @@ export interface RuleContext {
   trusted: boolean;
   /** log1p(requests) of all keys of this kind in this window. */
   population: RobustStats;
+  /**
+   * How much the typical key of this kind is busier now than usual (1 = as usual, 5 = a flash crowd lifting
+   * everybody fivefold): comparisons with a key's own history divide it out.
+   */
+  populationLift: number;
   /** 5xx for everybody in this window: the server is failing, not the clients. */
   incident: boolean;
   thresholds: CordonConfig['thresholds'];
