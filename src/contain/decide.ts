@@ -144,7 +144,7 @@ export function decideWindow(
     }
     emit(c, undefined, { clientShare, trafficShare });
   }
-  aggregateIpv4(a, book, cfg, allowlist, out, now);
+  aggregateIpv4(a, book, cfg, allowlist, alerts, out, now);
   return out;
 }
 
@@ -185,7 +185,7 @@ function evidenceOf(c: Candidate, a: WindowAssessment, extra: Partial<Evidence>)
 
 /** Several blocked hosts of one IPv4 /24 become the /24 (never when the /24 touches the allowlist). */
 function aggregateIpv4(a: WindowAssessment, book: LedgerBook, cfg: CordonConfig, allowlist: Allowlist,
-  out: WindowDecisions, now: number): void {
+  alerts: AlertMemory, out: WindowDecisions, now: number): void {
   if (cfg.dryRun) return; // a dry run enforces nothing new, even over blocks an earlier run left in the ledger
   const { ipv4Offenders, ipv4Prefix } = cfg.aggregation;
   const groups = new Map<string, LedgerEntry[]>();
@@ -199,16 +199,30 @@ function aggregateIpv4(a: WindowAssessment, book: LedgerBook, cfg: CordonConfig,
   for (const [cidr, members] of groups) {
     if (members.length < ipv4Offenders || book.activeCovering(cidr, 'cidr', now) || book.hasEnded(cidr, now)
       || allowlist.touches(cidr, 'cidr')) continue;
+    // Only while a member host acts: then the prefix's established traffic was measured for the guard below.
+    if (!a.establishedByPrefix.has(cidr)) continue;
     const prior = book.priorBlocks(cidr, now - cfg.expiry.lookbackDays * 86_400_000);
     const expiresAt = Math.max(...members.map((m) => m.expiresAt), now + blockDurationMs(prior, cfg.expiry));
     const reasons = [...new Set(['aggregation', ...members.flatMap((m) => m.reasons)])];
     const score = Math.max(...members.map((m) => m.score));
+    const trafficShare = a.timeline.requests > 0 ? (a.establishedByPrefix.get(cidr) ?? 0) / a.timeline.requests : 0;
     const evidence: Evidence = {
       key: cidr, keyKind: 'prefix', windowStart: a.start, windowEnd: a.end, held: `${members.length} blocked hosts`,
       findings: [{ rule: members[0].reasons[0] as RuleName, score, unmistakable: false,
         detail: `${members.length} hosts of ${cidr} are blocked (threshold ${ipv4Offenders}): ${members.map((m) => m.target).slice(0, 10).join(', ')}` }],
-      features: { blockedHosts: members.length }, priorBlocks: prior,
+      features: { blockedHosts: members.length }, priorBlocks: prior, trafficShare,
     };
+    if (trafficShare > cfg.blastRadiusShare) {
+      // The hosts stay blocked one by one; widening to their neighbours would cut established traffic.
+      if (alerts.shouldAlert(cidr, now, cfg.expiry.baseMinutes * 60_000)) {
+        out.page = true;
+        const held: Evidence = { ...evidence, heldBack: 'blast-radius' };
+        out.decisions.push({ time: iso(now), action: 'alert', target: cidr, targetKind: 'cidr', reasons, score, expiresAt: iso(expiresAt), evidence: held });
+        out.held.push({ target: cidr, targetKind: 'cidr', createdAt: now, expiresAt: now + cfg.expiry.baseMinutes * 60_000, status: 'held', reasons,
+          score, priorBlocks: prior, evidence: held });
+      }
+      continue;
+    }
     const entry: LedgerEntry = { target: cidr, targetKind: 'cidr', createdAt: now, expiresAt, status: 'active', reasons,
       score, priorBlocks: prior, evidence };
     book.record(entry);

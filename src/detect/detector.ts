@@ -59,6 +59,11 @@ export interface WindowAssessment {
   totalClients: number;
   keys: number;
   verdicts: KeyVerdict[];
+  /**
+   * For each IPv4 prefix holding a host that acts in this window: the established traffic of all its hosts (see
+   * KeyVerdict.establishedRequests). Aggregating hosts into their prefix is held to the blast-radius guard with it.
+   */
+  establishedByPrefix: Map<string, number>;
   timeline: TimelinePoint;
   ruleErrors: number;
 }
@@ -116,8 +121,9 @@ export class Detector {
     this.assessKind('principal', principalWindows, ctx, verdicts);
     this.discountPrefixesExplainedByTheirHosts(verdicts, keys);
     this.measurePrefixCollateral(verdicts, keys, states);
-    return { start, end, closedAt: closed.closedAt, incident, totalClients, keys: keys.keyCount, verdicts, timeline,
-      ruleErrors: ctx.ruleErrors };
+    const establishedByPrefix = this.establishedAroundActingHosts(verdicts, keys, states);
+    return { start, end, closedAt: closed.closedAt, incident, totalClients, keys: keys.keyCount, verdicts,
+      establishedByPrefix, timeline, ruleErrors: ctx.ruleErrors };
   }
 
   private assessKind(
@@ -205,6 +211,27 @@ export class Detector {
       const s = states.get(ipKey(ip));
       v.establishedRequests += establishedPart(s && s.windows >= minWindows ? s : undefined, entry.ip.requests);
     }
+  }
+
+  private establishedAroundActingHosts(verdicts: KeyVerdict[], keys: ClosedWindow['keys'], states: StateView): Map<string, number> {
+    const out = new Map<string, number>();
+    const prefixes = new Set<KeyWindow>();
+    for (const v of verdicts) {
+      if (v.kind !== 'ip' || !v.act || isIpv6(v.value)) continue;
+      const entry = keys.byIp.get(v.value);
+      if (entry) prefixes.add(entry.prefix);
+    }
+    if (prefixes.size === 0) return out;
+    const cidrOf = new Map<KeyWindow, string>();
+    for (const [cidr, kw] of keys.byPrefix) if (prefixes.has(kw)) cidrOf.set(kw, cidr);
+    const minWindows = this.cfg.baseline.minWindows;
+    for (const [ip, entry] of keys.byIp) {
+      const cidr = cidrOf.get(entry.prefix);
+      if (cidr === undefined) continue;
+      const s = states.get(ipKey(ip));
+      out.set(cidr, (out.get(cidr) ?? 0) + establishedPart(s && s.windows >= minWindows ? s : undefined, entry.ip.requests));
+    }
+    return out;
   }
 
   /** A rule that throws is counted and skipped; it never hides what the other rules found. */

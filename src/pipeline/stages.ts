@@ -260,8 +260,14 @@ async function closeWindow(scope: string, start: number, newest: number, deps: D
   const acting = assessment.verdicts.filter((v) => v.act);
   const book = new LedgerBook(await deps.ledger.listActive(now));
   const memory = new AlertMemory();
+  // Every target a decision could name: the key itself, an IPv6 address's /64, an IPv4 host's /24 (aggregation).
+  const targets = new Set<string>();
   for (const v of acting) {
-    for (const e of await deps.ledger.history(v.value)) {
+    targets.add(v.value);
+    if (v.kind === 'ip') targets.add(prefixOf(v.value, cfg.aggregation.ipv4Prefix, cfg.aggregation.ipv6Prefix));
+  }
+  for (const target of targets) {
+    for (const e of await deps.ledger.history(target)) {
       book.record(e);
       if (e.status === 'held') memory.remember(e.target, e.expiresAt);
     }

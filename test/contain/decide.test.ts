@@ -15,7 +15,7 @@ function verdict(value: string, over: Partial<KeyVerdict> = {}): KeyVerdict {
 }
 
 function window(verdicts: KeyVerdict[], requests = 10_000): WindowAssessment {
-  return { start: T - 60_000, end: T, closedAt: T + 5000, incident: false, totalClients: 1000, keys: 2000, verdicts,
+  return { start: T - 60_000, end: T, closedAt: T + 5000, incident: false, totalClients: 1000, keys: 2000, verdicts, establishedByPrefix: new Map(),
     timeline: { start: T - 60_000, requests, errors: 0, notFound: 0, authFailures: 0, uniqueIps: 1000 }, ruleErrors: 0 };
 }
 
@@ -69,8 +69,15 @@ describe('decideWindow', () => {
     expect(decide([verdict('2001:db8:1:2::99')]).blocks[0]).toMatchObject({ target: '2001:db8:1:2::/64', targetKind: 'cidr' });
   });
 
-  it('aggregates three blocked hosts of one /24 into the /24', () => {
-    const r = decide([verdict('192.0.2.1'), verdict('192.0.2.2'), verdict('192.0.2.3')]);
+  it('aggregates three blocked hosts of one /24 into the /24, unless that would cut established traffic', () => {
+    const verdicts = [verdict('192.0.2.1'), verdict('192.0.2.2'), verdict('192.0.2.3')];
+    const cfg = parseConfig({});
+    const held = decideWindow({ ...window(verdicts), establishedByPrefix: new Map([['192.0.2.0/24', 2000]]) }, new LedgerBook(), cfg,
+      new Allowlist(cfg.allowlist), new AlertMemory());
+    expect(held.decisions.find((d) => d.target === '192.0.2.0/24')).toMatchObject({ action: 'alert', evidence: { heldBack: 'blast-radius' } });
+    expect(held.blocks.map((b) => b.target)).toEqual(['192.0.2.1', '192.0.2.2', '192.0.2.3']);
+    const r = decideWindow({ ...window(verdicts), establishedByPrefix: new Map([['192.0.2.0/24', 0]]) }, new LedgerBook(), cfg,
+      new Allowlist(cfg.allowlist), new AlertMemory());
     const agg = r.decisions.find((d) => d.target === '192.0.2.0/24');
     expect(agg).toMatchObject({ action: 'block', targetKind: 'cidr' });
     expect(agg!.reasons).toContain('aggregation');
