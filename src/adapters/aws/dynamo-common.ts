@@ -7,7 +7,7 @@ import {
   type QueryCommandInput,
   type ScanCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { DynamoUnprocessedItemsError } from './errors.ts';
+import { AwsRejectedError, DynamoUnprocessedItemsError } from './errors.ts';
 import { backoffDelay, realSleep, type BackoffOptions } from './retry.ts';
 
 /**
@@ -60,11 +60,30 @@ export const DYNAMO_ITEM_LIMIT_BYTES = 400 * 1024;
 
 /** A document client over `client` (or `client` itself if it is one already). */
 export function documentClient(client: DynamoDBClient | DynamoDBDocumentClient): DynamoDBDocumentClient {
-  if (client instanceof DynamoDBDocumentClient) return client;
-  return DynamoDBDocumentClient.from(client, {
+  const doc = client instanceof DynamoDBDocumentClient ? client : DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
   });
+  doc.middlewareStack.add(nameMissingTable, { step: 'initialize', name: 'cordonNameMissingTable', override: true });
+  return doc;
 }
+
+/**
+ * DynamoDB says only "Requested resource not found" for a missing table: every call of every adapter goes through
+ * this one middleware, which names the table (a wrong name or region in the configuration is the usual cause).
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a middleware sees every command's input
+const nameMissingTable = (next: any, context: any) => async (args: any) => {
+  try {
+    return await next(args);
+  } catch (err) {
+    if ((err as Error)?.name !== 'ResourceNotFoundException') throw err;
+    const input = (args?.input ?? {}) as { TableName?: string; RequestItems?: Record<string, unknown> };
+    const table = input.TableName ?? Object.keys(input.RequestItems ?? {}).join(', ');
+    const operation = String(context?.commandName ?? 'request').replace(/Command$/, '');
+    throw new AwsRejectedError(`DynamoDB table ${table || '(unknown)'} not found: check the table name and region`, 'dynamodb', operation,
+      { table }, { cause: err });
+  }
+};
 
 export type Item = Record<string, unknown>;
 
