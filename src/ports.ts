@@ -59,6 +59,12 @@ export interface LedgerStore {
   history(target: string): Promise<LedgerEntry[]>;
   /** Every entry, newest first (operators' listing). */
   listAll(): Promise<LedgerEntry[]>;
+  /**
+   * Writes the `alerted` marks of these entries (and nothing else of them) all at once: after a crash either every
+   * mark of an alert batch is stored or none is, so the next contain run re-sends the very same batch (same id, same
+   * decisions) instead of the unmarked part under a new id. Optional: without it, contain puts each entry.
+   */
+  markAlerted?(entries: LedgerEntry[]): Promise<void>;
 }
 
 /** The addresses cordon wants blocked, per family, already aggregated and never covering the allowlist. */

@@ -303,8 +303,8 @@ export interface ContainResult {
 /**
  * Reconciles WAF and the resource policies with the ledger (expiring what is due), then alerts every ledger change
  * not yet alerted, in one message. Convergent: run twice, the second run changes nothing; a drifted IP set is put
- * back. The alert marks are written after the publish, so a crash between the two re-sends the same batch id
- * rather than losing it.
+ * back. The alert marks are written after the publish (all at once, with a store that has markAlerted), so a crash
+ * between the two re-sends the same batch, same id and same decisions, rather than losing it or splitting it.
  */
 export async function runContain(deps: ContainDeps, now: number): Promise<ContainResult> {
   const log = deps.log ?? silent;
@@ -329,7 +329,11 @@ export async function runContain(deps: ContainDeps, now: number): Promise<Contai
     const id = createHash('sha256').update(pending.map((e) => `${e.target}#${e.createdAt}#${e.status}`).sort().join('\n')).digest('hex').slice(0, 32);
     await deps.alerts.publish({ id, time: new Date(now).toISOString(), decisions,
       page: pending.some((e) => e.status === 'held' && (e.evidence.heldBack === 'blast-radius' || e.evidence.heldBack === 'cap')) });
-    for (const e of pending) await deps.ledger.put({ ...e, alerted: [...new Set<LedgerStatus>([...(e.alerted ?? []), e.status])] });
+    const marked = pending.map((e) => ({ ...e, alerted: [...new Set<LedgerStatus>([...(e.alerted ?? []), e.status])] }));
+    // All marks at once where the store can: marks written one by one and cut short by a crash would leave part of
+    // the batch pending, and the next run would alert that part again under a different batch id.
+    if (deps.ledger.markAlerted) await deps.ledger.markAlerted(marked);
+    else for (const e of marked) await deps.ledger.put(e);
   }
   log.info('contained', { active: active.length, expired, ipSetsChanged: ip.changed, changedPolicies, alerted: pending.length });
   return { changedIpSets: ip.changed, changedPolicies, alerted: pending.length, expired };

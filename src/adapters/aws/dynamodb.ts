@@ -1,5 +1,5 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { BaselineStore, IdempotencyStore, KeyState, LedgerEntry, LedgerStore } from '../../ports.ts';
 import type { Evidence } from '../../decision.ts';
 import { isPlausibleKeyState } from '../../detect/baseline.ts';
@@ -14,7 +14,7 @@ import {
   type Item,
 } from './dynamo-common.ts';
 import { AdapterConfigError, AwsRejectedError, ContentionError } from './errors.ts';
-import { backoffDelay, realSleep, type Sleep } from './retry.ts';
+import { awsErrorName, backoffDelay, realSleep, type Sleep } from './retry.ts';
 
 export { STATE_TABLE_KEYS, LEDGER_TABLE_KEYS, createTableInput } from './dynamo-common.ts';
 
@@ -508,7 +508,46 @@ export class DynamoLedgerStore implements LedgerStore {
     const items = await scanAll(this.doc, { TableName: this.tableName, ConsistentRead: true });
     return items.flatMap(toEntry).sort(newestFirst);
   }
+
+  /**
+   * Sets `alerted` of every entry in one TransactWriteItems (per 100 entries, DynamoDB's limit): all marks of an
+   * alert batch are stored or none. Only `alerted` is written, so a status changed meanwhile (an operator's release)
+   * stays and is alerted on the next run. An entry that is gone (TTL) is skipped, never re-created as a stub; a
+   * transaction that lost to another writer is tried again (bounded), anything else is thrown.
+   */
+  async markAlerted(entries: LedgerEntry[]): Promise<void> {
+    for (let i = 0; i < entries.length; i += TRANSACT_MAX_ITEMS) {
+      let chunk = entries.slice(i, i + TRANSACT_MAX_ITEMS);
+      for (let attempt = 0; chunk.length > 0; attempt++) {
+        try {
+          await this.doc.send(new TransactWriteCommand({
+            TransactItems: chunk.map((e) => ({
+              Update: {
+                TableName: this.tableName,
+                Key: { pk: e.target, sk: e.createdAt },
+                UpdateExpression: 'SET #al = :al',
+                ConditionExpression: 'attribute_exists(pk)',
+                ExpressionAttributeNames: { '#al': 'alerted' },
+                ExpressionAttributeValues: { ':al': e.alerted ?? [] },
+              },
+            })),
+          }));
+          break;
+        } catch (err) {
+          const reasons = (err as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
+          const retryable = awsErrorName(err) === 'TransactionCanceledException' && reasons.length === chunk.length &&
+            reasons.every((r) => ['None', 'ConditionalCheckFailed', 'TransactionConflict'].includes(r.Code ?? 'None'));
+          if (!retryable || attempt + 1 >= 4) throw err;
+          chunk = chunk.filter((_, j) => reasons[j]?.Code !== 'ConditionalCheckFailed');
+          if (reasons.some((r) => r.Code === 'TransactionConflict')) await realSleep(backoffDelay(attempt, { baseDelayMs: 20, maxDelayMs: 500 }));
+        }
+      }
+    }
+  }
 }
+
+/** Items per TransactWriteItems. */
+const TRANSACT_MAX_ITEMS = 100;
 
 function newestFirst(a: LedgerEntry, b: LedgerEntry): number {
   return b.createdAt - a.createdAt || (a.target < b.target ? -1 : a.target > b.target ? 1 : 0);

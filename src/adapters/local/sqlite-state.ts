@@ -53,6 +53,7 @@ export class SqliteState implements BaselineStore, LedgerStore {
       active: this.db.prepare("SELECT * FROM ledger WHERE status = 'active' AND expires_at > ? ORDER BY created_at DESC"),
       history: this.db.prepare('SELECT * FROM ledger WHERE target = ? ORDER BY created_at DESC'),
       all: this.db.prepare('SELECT * FROM ledger ORDER BY created_at DESC'),
+      markAlerted: this.db.prepare('UPDATE ledger SET alerted = ? WHERE target = ? AND created_at = ?'),
     };
   }
 
@@ -143,6 +144,12 @@ export class SqliteState implements BaselineStore, LedgerStore {
   }
   async listAll(): Promise<LedgerEntry[]> {
     return this.listAllSync();
+  }
+  /** Only the marks, all in one transaction (see LedgerStore.markAlerted). */
+  async markAlerted(entries: LedgerEntry[]): Promise<void> {
+    this.db.transaction(() => {
+      for (const e of entries) this.stmts.markAlerted.run(JSON.stringify(e.alerted ?? []), e.target, e.createdAt);
+    })();
   }
 }
 
