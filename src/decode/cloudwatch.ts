@@ -67,7 +67,7 @@ function envelopeText(data: string | Uint8Array): string | { reason: ReasonText 
     typeof data === 'string' ? Buffer.from(data, 'base64') : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
     try {
-      return gunzipSync(bytes, { maxOutputLength: MAX_ENVELOPE_BYTES }).toString('utf8');
+      return gunzipSync(bytes, { maxOutputLength: MAX_ENVELOPE_BYTES, chunkSize: outputChunkSize(bytes) }).toString('utf8');
     } catch (err) {
       const tooLarge = (err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError;
       return { reason: tooLarge ? Reason.recordTooLarge : Reason.recordCorruptGzip };
@@ -75,6 +75,24 @@ function envelopeText(data: string | Uint8Array): string | { reason: ReasonText 
   }
   if (bytes.length > 0 && bytes[0] === 0x7b /* { */) return bytes.toString('utf8');
   return { reason: Reason.recordNotGzip };
+}
+
+/** Output chunks never smaller than zlib's default, nor larger than this, whatever a trailer claims. */
+const MIN_CHUNK = 16 * 1024;
+const MAX_CHUNK = 4 * 1024 * 1024;
+/** The smallest gzip member: 10-byte header, an empty deflate block, 8-byte trailer. */
+const MIN_GZIP_BYTES = 18;
+
+/**
+ * The output chunk for gunzip: gzip's trailer states the uncompressed size (mod 2^32), so one chunk of that size
+ * spares zlib from filling 16 KB pieces and copying them together (a sixth of the decompression time for a
+ * typical 150 KB envelope). The trailer is only a hint (a lying one costs memory within the clamp, never
+ * correctness): maxOutputLength still bounds the output.
+ */
+function outputChunkSize(bytes: Buffer): number {
+  if (bytes.length < MIN_GZIP_BYTES) return MIN_CHUNK;
+  const stated = bytes.readUInt32LE(bytes.length - 4);
+  return Math.min(Math.max(stated + 64, MIN_CHUNK), MAX_CHUNK);
 }
 
 function rawExcerpt(data: string | Uint8Array): string {

@@ -2,6 +2,11 @@
  * A distinct counter that stays bounded: exact (a set of 32-bit hashes) up to `EXACT_CAP` values, then a
  * HyperLogLog with 2^P registers (~1 KB less than a set of thousands, about 6.5% standard error). Mergeable and
  * serialisable, so stage 1 can pre-aggregate and stage 2 can combine partials from many shards.
+ *
+ * Most counters of a key-window hold one or two values (one user agent, one IP, a path or two), so the first two
+ * values live in fields of the object itself and only a third value allocates an array: a Set per counter made
+ * the windows of a busy minute several times larger and kept the garbage collector busy. The exact values stay
+ * in insertion order, as the Set kept them, so the serialised form is unchanged.
  */
 const EXACT_CAP = 64;
 const P = 8;
@@ -9,18 +14,35 @@ const M = 1 << P;
 const ALPHA = 0.7213 / (1 + 1.079 / M);
 
 export class Distinct {
-  private exact: Set<number> | null = null;
+  /** Values held exactly; the first two are `a` and `b` (as int32, so they stay small integers), then `more`. */
+  private n = 0;
+  private a = 0;
+  private b = 0;
+  private more: number[] | null = null;
   private registers: Uint8Array | null = null;
 
   add(h: number): void {
-    if (this.registers) return this.addToSketch(h);
-    if (this.exact === null) this.exact = new Set();
-    this.exact.add(h);
-    if (this.exact.size > EXACT_CAP) this.toSketch();
+    if (this.registers !== null) {
+      this.addToSketch(h);
+      return;
+    }
+    const v = h | 0;
+    const n = this.n;
+    if (n === 0) {
+      this.a = v;
+      this.n = 1;
+    } else if (this.a !== v) {
+      if (n === 1) {
+        this.b = v;
+        this.n = 2;
+      } else if (this.b !== v) {
+        this.addMore(v);
+      }
+    }
   }
 
   get size(): number {
-    if (!this.registers) return this.exact ? this.exact.size : 0;
+    if (!this.registers) return this.n;
     let sum = 0;
     let zeros = 0;
     for (let i = 0; i < M; i++) {
@@ -36,14 +58,20 @@ export class Distinct {
     if (other.registers) {
       if (!this.registers) this.toSketch();
       for (let i = 0; i < M; i++) if (other.registers[i] > this.registers![i]) this.registers![i] = other.registers[i];
-    } else if (other.exact) {
-      for (const h of other.exact) this.add(h);
+    } else {
+      other.forEachExact((h) => this.add(h));
     }
   }
 
   toJSON(): number[] | string {
     if (this.registers) return Buffer.from(this.registers).toString('base64');
-    return this.exact ? [...this.exact] : [];
+    // Written out rather than through forEachExact: stage 1 serialises every key-window of every record.
+    const n = this.n;
+    if (n === 0) return [];
+    if (n === 1) return [this.a >>> 0];
+    const out = [this.a >>> 0, this.b >>> 0];
+    if (this.more !== null) for (const v of this.more) out.push(v >>> 0);
+    return out;
   }
 
   static fromJSON(v: unknown): Distinct {
@@ -58,11 +86,32 @@ export class Distinct {
     return d;
   }
 
+  /** The exact values as unsigned 32-bit hashes, in insertion order. */
+  private forEachExact(fn: (h: number) => void): void {
+    const n = this.n;
+    if (n > 0) fn(this.a >>> 0);
+    if (n > 1) fn(this.b >>> 0);
+    if (this.more !== null) for (const v of this.more) fn(v >>> 0);
+  }
+
+  /** Third and later values: a linear scan is cheaper than hashing for the at most EXACT_CAP values held. */
+  private addMore(v: number): void {
+    const more = this.more;
+    if (more === null) {
+      this.more = [v];
+    } else {
+      for (let i = 0; i < more.length; i++) if (more[i] === v) return;
+      more.push(v);
+    }
+    if (++this.n > EXACT_CAP) this.toSketch();
+  }
+
   private toSketch(): void {
-    this.registers = new Uint8Array(M);
-    const values = this.exact;
-    this.exact = null;
-    if (values) for (const h of values) this.addToSketch(h);
+    const registers = new Uint8Array(M);
+    this.registers = registers;
+    this.forEachExact((h) => this.addToSketch(h));
+    this.n = 0;
+    this.more = null;
   }
 
   private addToSketch(h: number): void {

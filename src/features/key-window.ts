@@ -1,4 +1,5 @@
 import { Distinct } from './distinct.ts';
+import { ownString } from './own-string.ts';
 
 /** Counters kept for one key in one window, in a fixed order (the serialised form is this array). */
 export const COUNTER_NAMES = [
@@ -10,6 +11,34 @@ const SAMPLE_PATHS = 3;
 const SAMPLE_UAS = 2;
 const SAMPLE_MAX_CHARS = 200;
 
+/** What an absent sample list reads as: frozen, so a write by mistake throws instead of spreading. */
+const NO_SAMPLES: string[] = Object.freeze([]) as unknown as string[];
+
+/**
+ * `samples` with `text` added, cut to SAMPLE_MAX_CHARS. A new array of the exact size (at most three entries, so
+ * copying is cheap) rather than a push, which would reserve room for 17 on a key-window's first sample; frozen
+ * empty lists can be shared that way too. The text is copied out of the log line it was cut from, so a sample
+ * kept for the evidence does not pin the line.
+ */
+function withSample(samples: readonly string[], text: string): string[] {
+  return withEntry(samples, sampleText(text));
+}
+
+/** `list` and `x` in a new array of exactly that size, spelled out for the short lists samples are (concat is slow). */
+function withEntry(list: readonly string[], x: string): string[] {
+  switch (list.length) {
+    case 0: return [x];
+    case 1: return [list[0], x];
+    case 2: return [list[0], list[1], x];
+    default: return [...list, x];
+  }
+}
+
+/** `text` as a sample keeps it: at most SAMPLE_MAX_CHARS, and its own copy. */
+export function sampleText(text: string): string {
+  return ownString(text.length > SAMPLE_MAX_CHARS ? text.slice(0, SAMPLE_MAX_CHARS) : text);
+}
+
 /** What one request contributes; hashes are computed once per event and shared by its keys. */
 export interface Observation {
   status: number;
@@ -18,6 +47,8 @@ export interface Observation {
   method: string;
   path: string;
   userAgent: string;
+  /** The agent as a sample keeps it (see sampleText), worked out once per distinct agent. */
+  userAgentSample: string;
   pathHash: number;
   uaHash: number;
   ipHash: number;
@@ -30,6 +61,12 @@ export interface Observation {
 /**
  * One key's features in one window: counts, bounded distinct counts, and a few samples for the evidence.
  * Stage 1 (ingest) builds these from events; stage 2 (detect) merges partials of the same key and window.
+ *
+ * Stage 1 makes a window for nearly every event (a window per key per 200-event record), and most of a window's
+ * distinct counters only ever see one value (its IP, its user agent, its principal). So each counter keeps its
+ * first value in two fields here and becomes a Distinct object only with a second value, or when one is asked
+ * for (then it stays one, and stays live). Before, five Distincts per window were most of the allocation of
+ * ingest.
  */
 export class KeyWindow {
   requests = 0;
@@ -44,13 +81,46 @@ export class KeyWindow {
   loginPosts = 0;
   attackPayloads = 0;
   scannerAgentRequests = 0;
-  readonly paths = new Distinct();
-  readonly notFoundPaths = new Distinct();
-  readonly userAgents = new Distinct();
-  readonly principals = new Distinct();
-  readonly ips = new Distinct();
-  samplePaths: string[] = [];
-  sampleUserAgents: string[] = [];
+  // Per distinct counter: the Distinct once there is one, else `…One` (0 or 1 values held) and `…Value` (int32).
+  private pathsSet: Distinct | null = null;
+  private pathsOne = 0;
+  private pathsValue = 0;
+  private notFoundSet: Distinct | null = null;
+  private notFoundOne = 0;
+  private notFoundValue = 0;
+  private agentsSet: Distinct | null = null;
+  private agentsOne = 0;
+  private agentsValue = 0;
+  private principalsSet: Distinct | null = null;
+  private principalsOne = 0;
+  private principalsValue = 0;
+  private ipsSet: Distinct | null = null;
+  private ipsOne = 0;
+  private ipsValue = 0;
+  /** A few paths that got a 404, for the evidence (a shared empty array until the first). */
+  samplePaths: string[] = NO_SAMPLES;
+  /** A few user agents, for the evidence (a shared empty array until the first). */
+  sampleUserAgents: string[] = NO_SAMPLES;
+
+  get paths(): Distinct {
+    return (this.pathsSet ??= asDistinct(this.pathsOne, this.pathsValue));
+  }
+
+  get notFoundPaths(): Distinct {
+    return (this.notFoundSet ??= asDistinct(this.notFoundOne, this.notFoundValue));
+  }
+
+  get userAgents(): Distinct {
+    return (this.agentsSet ??= asDistinct(this.agentsOne, this.agentsValue));
+  }
+
+  get principals(): Distinct {
+    return (this.principalsSet ??= asDistinct(this.principalsOne, this.principalsValue));
+  }
+
+  get ips(): Distinct {
+    return (this.ipsSet ??= asDistinct(this.ipsOne, this.ipsValue));
+  }
 
   add(o: Observation): void {
     this.requests++;
@@ -60,9 +130,9 @@ export class KeyWindow {
         this.status4xx++;
         if (s === 404) {
           this.notFound++;
-          this.notFoundPaths.add(o.pathHash);
+          this.addNotFoundPath(o.pathHash);
           if (this.samplePaths.length < SAMPLE_PATHS && !this.samplePaths.includes(o.path)) {
-            this.samplePaths.push(o.path.slice(0, SAMPLE_MAX_CHARS));
+            this.samplePaths = withSample(this.samplePaths, o.path);
           }
         } else if (s === 401 || s === 403) this.authFailures++;
         else if (s === 429) this.throttled++;
@@ -76,15 +146,17 @@ export class KeyWindow {
     if (o.loginPost) this.loginPosts++;
     if (o.attackPayload) this.attackPayloads++;
     if (o.scannerAgent) this.scannerAgentRequests++;
-    this.paths.add(o.pathHash);
+    this.addPath(o.pathHash);
     if (o.uaHash !== 0) {
-      this.userAgents.add(o.uaHash);
-      if (this.sampleUserAgents.length < SAMPLE_UAS && !this.sampleUserAgents.includes(o.userAgent)) {
-        this.sampleUserAgents.push(o.userAgent.slice(0, SAMPLE_MAX_CHARS));
+      this.addAgent(o.uaHash);
+      // The sample is the agent's shared copy when it was not cut: comparing with it is mostly a pointer compare.
+      const seen = o.userAgent.length <= SAMPLE_MAX_CHARS ? o.userAgentSample : o.userAgent;
+      if (this.sampleUserAgents.length < SAMPLE_UAS && !this.sampleUserAgents.includes(seen)) {
+        this.sampleUserAgents = withEntry(this.sampleUserAgents, o.userAgentSample);
       }
     }
-    if (o.principalHash !== 0) this.principals.add(o.principalHash);
-    this.ips.add(o.ipHash);
+    if (o.principalHash !== 0) this.addPrincipal(o.principalHash);
+    this.addIp(o.ipHash);
   }
 
   merge(o: KeyWindow): void {
@@ -100,14 +172,23 @@ export class KeyWindow {
     this.loginPosts += o.loginPosts;
     this.attackPayloads += o.attackPayloads;
     this.scannerAgentRequests += o.scannerAgentRequests;
-    this.paths.merge(o.paths);
-    this.notFoundPaths.merge(o.notFoundPaths);
-    this.userAgents.merge(o.userAgents);
-    this.principals.merge(o.principals);
-    this.ips.merge(o.ips);
-    for (const p of o.samplePaths) if (this.samplePaths.length < SAMPLE_PATHS && !this.samplePaths.includes(p)) this.samplePaths.push(p);
+    if (o.pathsSet !== null) this.paths.merge(o.pathsSet);
+    else if (o.pathsOne) this.addPath(o.pathsValue >>> 0);
+    if (o.notFoundSet !== null) this.notFoundPaths.merge(o.notFoundSet);
+    else if (o.notFoundOne) this.addNotFoundPath(o.notFoundValue >>> 0);
+    if (o.agentsSet !== null) this.userAgents.merge(o.agentsSet);
+    else if (o.agentsOne) this.addAgent(o.agentsValue >>> 0);
+    if (o.principalsSet !== null) this.principals.merge(o.principalsSet);
+    else if (o.principalsOne) this.addPrincipal(o.principalsValue >>> 0);
+    if (o.ipsSet !== null) this.ips.merge(o.ipsSet);
+    else if (o.ipsOne) this.addIp(o.ipsValue >>> 0);
+    for (const p of o.samplePaths) {
+      if (this.samplePaths.length < SAMPLE_PATHS && !this.samplePaths.includes(p)) this.samplePaths = withSample(this.samplePaths, p);
+    }
     for (const u of o.sampleUserAgents) {
-      if (this.sampleUserAgents.length < SAMPLE_UAS && !this.sampleUserAgents.includes(u)) this.sampleUserAgents.push(u);
+      if (this.sampleUserAgents.length < SAMPLE_UAS && !this.sampleUserAgents.includes(u)) {
+        this.sampleUserAgents = withSample(this.sampleUserAgents, u);
+      }
     }
   }
 
@@ -125,11 +206,11 @@ export class KeyWindow {
       loginPosts: this.loginPosts,
       attackPayloads: this.attackPayloads,
       scannerAgentRequests: this.scannerAgentRequests,
-      distinctPaths: this.paths.size,
-      distinctNotFoundPaths: this.notFoundPaths.size,
-      distinctUserAgents: this.userAgents.size,
-      distinctPrincipals: this.principals.size,
-      distinctIps: this.ips.size,
+      distinctPaths: this.pathsSet !== null ? this.pathsSet.size : this.pathsOne,
+      distinctNotFoundPaths: this.notFoundSet !== null ? this.notFoundSet.size : this.notFoundOne,
+      distinctUserAgents: this.agentsSet !== null ? this.agentsSet.size : this.agentsOne,
+      distinctPrincipals: this.principalsSet !== null ? this.principalsSet.size : this.principalsOne,
+      distinctIps: this.ipsSet !== null ? this.ipsSet.size : this.ipsOne,
     };
   }
 
@@ -137,8 +218,13 @@ export class KeyWindow {
     return {
       c: [this.requests, this.status4xx, this.status5xx, this.authFailures, this.notFound, this.throttled, this.bytes,
         this.latencySum, this.latencyCount, this.loginPosts, this.attackPayloads, this.scannerAgentRequests],
-      d: [this.paths.toJSON(), this.notFoundPaths.toJSON(), this.userAgents.toJSON(), this.principals.toJSON(),
-        this.ips.toJSON()],
+      d: [
+        this.pathsSet !== null ? this.pathsSet.toJSON() : exactJSON(this.pathsOne, this.pathsValue),
+        this.notFoundSet !== null ? this.notFoundSet.toJSON() : exactJSON(this.notFoundOne, this.notFoundValue),
+        this.agentsSet !== null ? this.agentsSet.toJSON() : exactJSON(this.agentsOne, this.agentsValue),
+        this.principalsSet !== null ? this.principalsSet.toJSON() : exactJSON(this.principalsOne, this.principalsValue),
+        this.ipsSet !== null ? this.ipsSet.toJSON() : exactJSON(this.ipsOne, this.ipsValue),
+      ],
       sp: this.samplePaths,
       su: this.sampleUserAgents,
     };
@@ -153,15 +239,81 @@ export class KeyWindow {
     const w = new KeyWindow();
     [w.requests, w.status4xx, w.status5xx, w.authFailures, w.notFound, w.throttled, w.bytes, w.latencySum,
       w.latencyCount, w.loginPosts, w.attackPayloads, w.scannerAgentRequests] = v.c;
-    w.paths.merge(Distinct.fromJSON(v.d[0]));
-    w.notFoundPaths.merge(Distinct.fromJSON(v.d[1]));
-    w.userAgents.merge(Distinct.fromJSON(v.d[2]));
-    w.principals.merge(Distinct.fromJSON(v.d[3]));
-    w.ips.merge(Distinct.fromJSON(v.d[4]));
+    w.pathsSet = nonEmpty(Distinct.fromJSON(v.d[0]));
+    w.notFoundSet = nonEmpty(Distinct.fromJSON(v.d[1]));
+    w.agentsSet = nonEmpty(Distinct.fromJSON(v.d[2]));
+    w.principalsSet = nonEmpty(Distinct.fromJSON(v.d[3]));
+    w.ipsSet = nonEmpty(Distinct.fromJSON(v.d[4]));
     w.samplePaths = Array.isArray(v.sp) ? v.sp.filter((s) => typeof s === 'string').slice(0, SAMPLE_PATHS) : [];
     w.sampleUserAgents = Array.isArray(v.su) ? v.su.filter((s) => typeof s === 'string').slice(0, SAMPLE_UAS) : [];
     return w;
   }
+
+  // One adder per counter, spelled out: a shared helper would need the counter as an object again.
+
+  private addPath(h: number): void {
+    if (this.pathsSet !== null) this.pathsSet.add(h);
+    else if (this.pathsOne === 0) {
+      this.pathsValue = h | 0;
+      this.pathsOne = 1;
+    } else if (this.pathsValue !== (h | 0)) this.pathsSet = pair(this.pathsValue, h);
+  }
+
+  private addNotFoundPath(h: number): void {
+    if (this.notFoundSet !== null) this.notFoundSet.add(h);
+    else if (this.notFoundOne === 0) {
+      this.notFoundValue = h | 0;
+      this.notFoundOne = 1;
+    } else if (this.notFoundValue !== (h | 0)) this.notFoundSet = pair(this.notFoundValue, h);
+  }
+
+  private addAgent(h: number): void {
+    if (this.agentsSet !== null) this.agentsSet.add(h);
+    else if (this.agentsOne === 0) {
+      this.agentsValue = h | 0;
+      this.agentsOne = 1;
+    } else if (this.agentsValue !== (h | 0)) this.agentsSet = pair(this.agentsValue, h);
+  }
+
+  private addPrincipal(h: number): void {
+    if (this.principalsSet !== null) this.principalsSet.add(h);
+    else if (this.principalsOne === 0) {
+      this.principalsValue = h | 0;
+      this.principalsOne = 1;
+    } else if (this.principalsValue !== (h | 0)) this.principalsSet = pair(this.principalsValue, h);
+  }
+
+  private addIp(h: number): void {
+    if (this.ipsSet !== null) this.ipsSet.add(h);
+    else if (this.ipsOne === 0) {
+      this.ipsValue = h | 0;
+      this.ipsOne = 1;
+    } else if (this.ipsValue !== (h | 0)) this.ipsSet = pair(this.ipsValue, h);
+  }
+}
+
+/** A counter's inline state (0 or 1 value) as a Distinct, for a reader or a second value. */
+function asDistinct(one: number, value: number): Distinct {
+  const d = new Distinct();
+  if (one) d.add(value >>> 0);
+  return d;
+}
+
+/** A counter's first value (int32) and a second one, as a Distinct, in that order. */
+function pair(first: number, second: number): Distinct {
+  const d = new Distinct();
+  d.add(first >>> 0);
+  d.add(second);
+  return d;
+}
+
+/** The serialised form of a counter held inline: what Distinct.toJSON gives for the same values. */
+function exactJSON(one: number, value: number): number[] {
+  return one ? [value >>> 0] : [];
+}
+
+function nonEmpty(d: Distinct): Distinct | null {
+  return d.size > 0 ? d : null;
 }
 
 export interface SerializedKeyWindow {

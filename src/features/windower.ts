@@ -1,10 +1,12 @@
 import type { AccessEvent } from '../events.ts';
 import { prefixOf } from '../net/ip.ts';
 import { hash32 } from './hash.ts';
-import { KeyWindow, type Observation, type SerializedKeyWindow } from './key-window.ts';
+import { KeyWindow, type Observation, sampleText, type SerializedKeyWindow } from './key-window.ts';
 import { isLoginPath } from './login-path.ts';
 import { looksLikeAttack } from './attack-payload.ts';
 import { isScannerAgent } from './scanner-agent.ts';
+import { ownedAddress, principalInfo } from './key-cache.ts';
+import { ownString } from './own-string.ts';
 
 interface IpEntry {
   ip: KeyWindow;
@@ -50,12 +52,12 @@ const UA_CACHE_MAX = 20_000;
  */
 export class Windower {
   private readonly open = new Map<number, WindowKeys>();
-  /** Per distinct user agent: its hash, negated when it is an attack tool's (both computed once per agent). */
-  private readonly uaHashes = new Map<string, number>();
   private readonly obs: Observation = {
-    status: 0, bytes: 0, latencyMs: -1, method: '', path: '', userAgent: '', pathHash: 0, uaHash: 0, ipHash: 0,
-    principalHash: 0, loginPost: false, attackPayload: false, scannerAgent: false,
+    status: 0, bytes: 0, latencyMs: -1, method: '', path: '', userAgent: '', userAgentSample: '', pathHash: 0, uaHash: 0,
+    ipHash: 0, principalHash: 0, loginPost: false, attackPayload: false, scannerAgent: false,
   };
+  /** The window of the previous event, while it is open. */
+  private last: WindowKeys | null = null;
   maxTime = -Infinity;
   /** End of the newest closed window: events before it are late. */
   closedUntil = -Infinity;
@@ -70,8 +72,58 @@ export class Windower {
 
   add(e: AccessEvent): void {
     this.events++;
-    if (e.time > this.maxTime) this.maxTime = e.time;
-    let start = this.windowStartOf(e.time);
+    const t = e.time;
+    if (t > this.maxTime) this.maxTime = t;
+    // Consecutive events nearly always fall in the same open window: then neither the start (two float modulos)
+    // nor the map lookup is needed.
+    const last = this.last;
+    const w = last !== null && t >= last.start && t < last.start + this.opts.sizeMs && last.start >= this.closedUntil
+      ? last : this.windowOf(t);
+    const o = this.obs;
+    o.status = e.status;
+    o.bytes = e.bytes > 0 ? e.bytes : 0;
+    o.latencyMs = e.latencyMs;
+    o.method = e.method;
+    o.path = e.path;
+    o.userAgent = e.userAgent;
+    o.pathHash = hash32(e.path);
+    if (e.userAgent === '') {
+      o.uaHash = 0;
+      o.scannerAgent = false;
+      o.userAgentSample = '';
+    } else {
+      const ua = userAgentInfo(e.userAgent);
+      o.uaHash = ua.hash;
+      o.scannerAgent = ua.scanner;
+      o.userAgentSample = ua.sample;
+    }
+    o.loginPost = e.method === 'POST' && isLoginPath(e.path);
+    o.attackPayload = looksLikeAttack(e.path);
+    w.requests++;
+    if (e.status >= 500) w.status5xx++;
+
+    let principalWindow: KeyWindow | undefined;
+    if (e.principal !== '') {
+      const p = principalInfo(e.principal);
+      principalWindow = w.byPrincipal.get(p.key);
+      if (principalWindow === undefined) {
+        principalWindow = new KeyWindow();
+        w.byPrincipal.set(p.key, principalWindow);
+      }
+      o.principalHash = p.hash;
+    } else o.principalHash = 0;
+
+    let entry = w.byIp.get(e.ip);
+    if (entry === undefined) entry = this.newIpEntry(w, e.ip);
+    o.ipHash = entry.hash;
+    entry.ip.add(o);
+    entry.prefix.add(o);
+    if (principalWindow !== undefined) principalWindow.add(o);
+  }
+
+  /** The open window an event at `t` counts in (created if new); a late event counts in the oldest open one. */
+  private windowOf(t: number): WindowKeys {
+    let start = this.windowStartOf(t);
     if (start < this.closedUntil) {
       this.late++;
       start = this.oldestOpenStart() ?? this.closedUntil;
@@ -81,47 +133,22 @@ export class Windower {
       w = new WindowKeys(start);
       this.open.set(start, w);
     }
-    const o = this.obs;
-    o.status = e.status;
-    o.bytes = e.bytes > 0 ? e.bytes : 0;
-    o.latencyMs = e.latencyMs;
-    o.method = e.method;
-    o.path = e.path;
-    o.userAgent = e.userAgent;
-    o.pathHash = hash32(e.path);
-    const ua = e.userAgent === '' ? 0 : this.uaHash(e.userAgent);
-    o.uaHash = ua < 0 ? -ua : ua;
-    o.scannerAgent = ua < 0;
-    o.loginPost = e.method === 'POST' && isLoginPath(e.path);
-    o.attackPayload = looksLikeAttack(e.path);
-    w.requests++;
-    if (e.status >= 500) w.status5xx++;
+    this.last = w;
+    return w;
+  }
 
-    let principalWindow: KeyWindow | undefined;
-    if (e.principal !== '') {
-      principalWindow = w.byPrincipal.get(e.principal);
-      if (principalWindow === undefined) {
-        principalWindow = new KeyWindow();
-        w.byPrincipal.set(e.principal, principalWindow);
-      }
-      o.principalHash = hash32(e.principal) || 1;
-    } else o.principalHash = 0;
-
-    let entry = w.byIp.get(e.ip);
-    if (entry === undefined) {
-      const cidr = prefixOf(e.ip, this.opts.ipv4Prefix, this.opts.ipv6Prefix);
-      let prefix = w.byPrefix.get(cidr);
-      if (prefix === undefined) {
-        prefix = new KeyWindow();
-        w.byPrefix.set(cidr, prefix);
-      }
-      entry = { ip: new KeyWindow(), prefix, hash: hash32(e.ip) };
-      w.byIp.set(e.ip, entry);
+  /** A client's first event in a window: its key-window, linked to its prefix's (created if new). */
+  private newIpEntry(w: WindowKeys, rawIp: string): IpEntry {
+    const ip = ownedAddress(rawIp);
+    const cidr = prefixOf(ip, this.opts.ipv4Prefix, this.opts.ipv6Prefix);
+    let prefix = w.byPrefix.get(cidr);
+    if (prefix === undefined) {
+      prefix = new KeyWindow();
+      w.byPrefix.set(cidr, prefix);
     }
-    o.ipHash = entry.hash;
-    entry.ip.add(o);
-    entry.prefix.add(o);
-    if (principalWindow !== undefined) principalWindow.add(o);
+    const entry: IpEntry = { ip: new KeyWindow(), prefix, hash: hash32(ip) };
+    w.byIp.set(ip, entry);
+    return entry;
   }
 
   /** Merges a serialised partial (from stage 1) into the window it belongs to. */
@@ -184,6 +211,7 @@ export class Windower {
     const out: WindowPartial[] = [];
     for (const w of [...this.open.values()].sort((a, b) => a.start - b.start)) out.push(toPartial(w, this.maxTime));
     this.open.clear();
+    this.last = null;
     return out;
   }
 
@@ -193,6 +221,7 @@ export class Windower {
     for (const start of starts) {
       const keys = this.open.get(start)!;
       this.open.delete(start);
+      if (this.last === keys) this.last = null;
       const end = start + this.opts.sizeMs;
       if (end > this.closedUntil) this.closedUntil = end;
       closed.push({ start, end, closedAt: Math.max(this.maxTime, end), keys });
@@ -206,16 +235,33 @@ export class Windower {
     return min;
   }
 
-  private uaHash(ua: string): number {
-    let h = this.uaHashes.get(ua);
-    if (h === undefined) {
-      if (this.uaHashes.size >= UA_CACHE_MAX) this.uaHashes.clear();
-      h = (hash32(ua) >>> 1) || 1;
-      if (isScannerAgent(ua)) h = -h;
-      this.uaHashes.set(ua, h);
-    }
-    return h;
+}
+
+/** What is worked out once per distinct user agent. */
+interface UserAgentInfo {
+  /** Never 0 (0 means no agent). */
+  hash: number;
+  /** An attack tool's agent. */
+  scanner: boolean;
+  /** The agent as kept in evidence samples: cut to length and copied out of its log line, shared by every window. */
+  sample: string;
+}
+
+/**
+ * Per distinct user agent, shared by all windowers: clients repeat their agent, and stage 1 builds a windower per
+ * source record, so a per-windower cache would start cold every 200 events.
+ */
+const userAgents = new Map<string, UserAgentInfo>();
+
+function userAgentInfo(ua: string): UserAgentInfo {
+  let info = userAgents.get(ua);
+  if (info === undefined) {
+    if (userAgents.size >= UA_CACHE_MAX) userAgents.clear();
+    const sample = sampleText(ua);
+    info = { hash: (hash32(ua) >>> 1) || 1, scanner: isScannerAgent(ua), sample };
+    userAgents.set(sample.length === ua.length ? sample : ownString(ua), info);
   }
+  return info;
 }
 
 function mergeInto(map: Map<string, KeyWindow>, key: string, kw: KeyWindow): void {
@@ -238,13 +284,14 @@ export interface WindowPartial {
 }
 
 export function toPartial(w: WindowKeys, maxTime: number): WindowPartial {
-  return {
-    w: w.start,
-    t: maxTime,
-    n: w.requests,
-    e5: w.status5xx,
-    i: [...w.byIp].map(([k, e]) => [k, e.ip.toJSON()]),
-    p: [...w.byPrefix].map(([k, v]) => [k, v.toJSON()]),
-    u: [...w.byPrincipal].map(([k, v]) => [k, v.toJSON()]),
-  };
+  const i: [string, SerializedKeyWindow][] = [];
+  for (const [k, e] of w.byIp) i.push([k, e.ip.toJSON()]);
+  return { w: w.start, t: maxTime, n: w.requests, e5: w.status5xx, i, p: serialised(w.byPrefix), u: serialised(w.byPrincipal) };
+}
+
+/** The map's windows in their serialised form, without the intermediate entry arrays a spread would build. */
+function serialised(map: Map<string, KeyWindow>): [string, SerializedKeyWindow][] {
+  const out: [string, SerializedKeyWindow][] = [];
+  for (const [k, v] of map) out.push([k, v.toJSON()]);
+  return out;
 }

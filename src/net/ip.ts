@@ -44,9 +44,17 @@ export function normaliseIp(raw: string): string | null {
   if (cached === undefined) {
     cached = normaliseSlow(raw);
     if (slowPathCache.size >= SLOW_PATH_CACHE_MAX) slowPathCache.clear();
-    slowPathCache.set(raw, cached);
+    slowPathCache.set(ownCopy(raw), cached);
   }
   return cached;
+}
+
+/**
+ * A copy of a cache key that does not pin the log text it was cut from (V8 keeps a slice of 13+ characters as a
+ * view into the whole line or read chunk); see features/own-string.ts.
+ */
+function ownCopy(s: string): string {
+  return s.length < 13 ? s : (JSON.parse(JSON.stringify(s)) as string);
 }
 
 function normaliseSlow(raw: string): string | null {
@@ -56,7 +64,8 @@ function normaliseSlow(raw: string): string | null {
   const zone = s.indexOf('%');
   if (zone >= 0) s = s.slice(0, zone);
   try {
-    if (ipaddr.IPv4.isValidFourPartDecimal(s)) return ipaddr.IPv4.parse(s).toString();
+    // Only dotted text can be IPv4 (ipaddr answers an IPv6 address by throwing inside, which is slow).
+    if (s.indexOf(':') < 0 && ipaddr.IPv4.isValidFourPartDecimal(s)) return ipaddr.IPv4.parse(s).toString();
     if (!ipaddr.IPv6.isValid(s)) return null;
     const v6 = ipaddr.IPv6.parse(s);
     if (v6.isIPv4MappedAddress()) return v6.toIPv4Address().toString();
@@ -79,5 +88,20 @@ export function prefixOf(ip: string, v4Bits = 24, v6Bits = 64): string {
     if (v4Bits === 24) return ip.slice(0, ip.lastIndexOf('.')) + '.0/24';
     return ipaddr.IPv4.networkAddressFromCIDR(`${ip}/${v4Bits}`).toString() + `/${v4Bits}`;
   }
-  return ipaddr.IPv6.networkAddressFromCIDR(`${ip}/${v6Bits}`).toRFC5952String() + `/${v6Bits}`;
+  // Parsing IPv6 text is slow and every window asks again for each of its clients: remembered, like normaliseIp.
+  if (v6Bits !== v6PrefixBits) {
+    v6Prefixes.clear();
+    v6PrefixBits = v6Bits;
+  }
+  let prefix = v6Prefixes.get(ip);
+  if (prefix === undefined) {
+    prefix = ipaddr.IPv6.networkAddressFromCIDR(`${ip}/${v6Bits}`).toRFC5952String() + `/${v6Bits}`;
+    if (v6Prefixes.size >= SLOW_PATH_CACHE_MAX) v6Prefixes.clear();
+    v6Prefixes.set(ownCopy(ip), prefix);
+  }
+  return prefix;
 }
+
+/** IPv6 prefixes already worked out, for one prefix length (the configured one; another clears it). */
+const v6Prefixes = new Map<string, string>();
+let v6PrefixBits = 64;

@@ -1,0 +1,93 @@
+/**
+ * Command-line options of `npm run bench`. Sizes are arguments so a quick run and a long, steadier run use the
+ * same code; every input is generated from `seed`, so two runs measure the same bytes.
+ */
+export const SECTIONS = ['ingest', 'detect', 'replay', 'memory', 'cost'] as const;
+export type Section = (typeof SECTIONS)[number];
+
+export interface BenchArgs {
+  /** Access events pushed through each ingest measurement (the input pool is cycled to reach it). */
+  events: number;
+  /** Minutes of the `mixed` scenario generated as the input pool (~2,800 requests a minute). */
+  minutes: number;
+  seed: number;
+  /** Runs per throughput figure; the best is reported (a busy machine only ever makes a run slower). */
+  repeat: number;
+  /** Distinct clients in the synthetic many-keys window of the detect figure. */
+  detectKeys: number;
+  /** Distinct tracked keys at which the detect stage's memory is measured. */
+  memoryKeys: number[];
+  /** Minutes of `mixed` traffic written to a file and replayed end to end. */
+  replayMinutes: number;
+  /** API requests a second at which the fixed costs (shard-hours) are spread, besides the scenario's own rate. */
+  rates: number[];
+  sections: Set<Section>;
+  out: string;
+  quick: boolean;
+}
+
+const HELP = `npm run bench -- [options]
+  --events N          events per ingest figure (default 1000000; --quick 200000)
+  --minutes N         minutes of the mixed scenario in the input pool (default 60)
+  --seed N            generator seed (default 1)
+  --repeat N          runs per throughput figure, best reported (default 3; --quick 1)
+  --detect-keys N     clients in the many-keys detect window (default 100000; --quick 20000)
+  --memory-keys a,b   tracked keys for the memory figure (default 10000,100000,1000000; --quick 10000,100000)
+  --replay-minutes N  minutes of traffic replayed end to end (default 180; --quick 60)
+  --rates a,b         requests/s for the cost table's fixed costs (default 100,1000,10000)
+  --only a,b          sections: ${SECTIONS.join(',')} (default all)
+  --out PATH          results file (default bench/results.json)
+  --quick             smaller sizes, one run each`;
+
+export function parseArgs(argv: string[]): BenchArgs {
+  const quick = argv.includes('--quick');
+  const a: BenchArgs = {
+    events: quick ? 200_000 : 1_000_000,
+    minutes: 60,
+    seed: 1,
+    repeat: quick ? 1 : 3,
+    detectKeys: quick ? 20_000 : 100_000,
+    memoryKeys: quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000],
+    replayMinutes: quick ? 60 : 180,
+    rates: [100, 1_000, 10_000],
+    sections: new Set(SECTIONS),
+    out: new URL('./results.json', import.meta.url).pathname,
+    quick,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${flag} needs a value`);
+      return v;
+    };
+    switch (flag) {
+      case '--quick': break;
+      case '--events': a.events = positiveInt(flag, value()); break;
+      case '--minutes': a.minutes = positiveInt(flag, value()); break;
+      case '--seed': a.seed = positiveInt(flag, value()); break;
+      case '--repeat': a.repeat = positiveInt(flag, value()); break;
+      case '--detect-keys': a.detectKeys = positiveInt(flag, value()); break;
+      case '--memory-keys': a.memoryKeys = value().split(',').map((v) => positiveInt(flag, v)); break;
+      case '--replay-minutes': a.replayMinutes = positiveInt(flag, value()); break;
+      case '--rates': a.rates = value().split(',').map((v) => positiveInt(flag, v)); break;
+      case '--only': a.sections = new Set(value().split(',').map(section)); break;
+      case '--out': a.out = value(); break;
+      case '--help': case '-h': console.log(HELP); process.exit(0);
+      // falls through (unreachable: exit)
+      default: throw new Error(`unknown option ${flag}\n${HELP}`);
+    }
+  }
+  return a;
+}
+
+function positiveInt(flag: string, v: string): number {
+  const n = Number(v.replaceAll('_', ''));
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer, got ${v}`);
+  return n;
+}
+
+function section(v: string): Section {
+  if (!(SECTIONS as readonly string[]).includes(v)) throw new Error(`unknown section ${v}; known: ${SECTIONS.join(', ')}`);
+  return v as Section;
+}

@@ -1,0 +1,188 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname } from 'node:path';
+import { type BenchArgs, parseArgs } from './args.ts';
+import { costModel, type CostModel, LAMBDA_MEMORY_MB, measureUsage, type Usage, VARIANTS, whatIfs, type WhatIfRow } from './cost.ts';
+import { bigWindow, detectFigure, type DetectFigure, mixedWindows } from './detect.ts';
+import { figure, floorCwl, floorJsonLines, ingestCwl, type IngestFigure, ingestLines } from './ingest.ts';
+import { cwlRecordsOf, linesOf, meanBytes, simulate, type Traffic } from './inputs.ts';
+import { memoryFigure, type MemoryFigure } from './memory.ts';
+import { replayFigure, type ReplayFigure } from './replay.ts';
+import { int, mdTable, pct, qty, usd } from './table.ts';
+
+/**
+ * `npm run bench`: cordon's throughput, memory and running cost, measured on this machine, printed as markdown
+ * tables and written to bench/results.json. See bench/README.md for what each figure means.
+ */
+
+/** The rate at which the what-ifs are compared. */
+const WHAT_IF_RATE = 1_000;
+
+const TARGETS = { ingestEventsPerSecond: 1_000_000, floorRatio: 1.5, replayLinesPerSecond: 300_000, bytesPerKey: 250, costShareOfCwl: 0.1 };
+
+interface Results {
+  startedAt: string;
+  machine: { cpu: string; cores: number; node: string; loadAverage: number[] };
+  args: Omit<BenchArgs, 'sections'> & { sections: string[] };
+  ingest?: IngestFigure[];
+  detect?: DetectFigure[];
+  replay?: ReplayFigure[];
+  memory?: MemoryFigure[];
+  cost?: CostModel;
+  costWhatIfs?: WhatIfRow[];
+  targets?: { target: string; measured: string; met: boolean }[];
+}
+
+const log = (s: string) => process.stderr.write(s + '\n');
+
+function ingestSection(a: BenchArgs, t: Traffic): IngestFigure[] {
+  const records = cwlRecordsOf(t, a.seed);
+  log(`ingest: ${records.length} CloudWatch Logs records of 200 events, cycled to ${int(a.events)} events per figure`);
+  const out: IngestFigure[] = [
+    figure('CWL records, recommended JSON (runIngest: windower per record)', a.repeat, () => ingestCwl(records, a.events, 1),
+      () => floorCwl(records, a.events)),
+    figure('CWL records, recommended JSON (windower per 100-record batch)', a.repeat, () => ingestCwl(records, a.events, 100),
+      () => floorCwl(records, a.events)),
+  ];
+  for (const format of ['apigw-json', 'console-json', 'console-clf', 'combined'] as const) {
+    const lines = linesOf(t, format, a.seed);
+    const json = format === 'apigw-json' || format === 'console-json';
+    out.push(figure(`${format} lines`, a.repeat, () => ingestLines(lines, format, a.events),
+      json ? () => floorJsonLines(lines, a.events) : undefined));
+  }
+  return out;
+}
+
+function detectSection(a: BenchArgs, t: Traffic): DetectFigure[] {
+  log('detect: scoring closed windows');
+  return [
+    detectFigure(`mixed scenario, ${t.minutes} one-minute windows`, mixedWindows(linesOf(t, 'apigw-json', a.seed)), a.repeat),
+    detectFigure(`one window of ${int(a.detectKeys)} clients`, [bigWindow(a.detectKeys)], a.repeat),
+  ];
+}
+
+async function replaySection(a: BenchArgs): Promise<ReplayFigure[]> {
+  const formats = a.quick ? (['apigw-json'] as const) : (['apigw-json', 'cwl-kinesis', 'combined'] as const);
+  const out: ReplayFigure[] = [];
+  for (const f of formats) {
+    log(`replay: ${a.replayMinutes} min of ${f}`);
+    out.push(await replayFigure(f, a.replayMinutes, a.seed));
+  }
+  return out;
+}
+
+function memorySection(a: BenchArgs): MemoryFigure[] {
+  return a.memoryKeys.map((k) => {
+    log(`memory: ${int(k)} keys (child process)`);
+    return memoryFigure(k);
+  });
+}
+
+async function costSection(a: BenchArgs, t: Traffic): Promise<{ model: CostModel; whatIfs: WhatIfRow[] }> {
+  const records = cwlRecordsOf(t, a.seed);
+  const lineBytes = meanBytes(linesOf(t, 'apigw-json', a.seed));
+  const usages: Usage[] = [];
+  for (const v of VARIANTS) {
+    log(`cost: runIngest and runDetect over the generated records (${v})`);
+    usages.push(await measureUsage(t, records, lineBytes, v));
+  }
+  return { model: costModel(usages[0], a.rates), whatIfs: whatIfs(usages, WHAT_IF_RATE) };
+}
+
+function targetsOf(r: Results): { target: string; measured: string; met: boolean }[] {
+  const out: { target: string; measured: string; met: boolean }[] = [];
+  const cwl = r.ingest?.[0];
+  if (cwl) {
+    out.push({ target: `ingest ≥ ${int(TARGETS.ingestEventsPerSecond)} events/s (CWL records, recommended JSON)`,
+      measured: `${int(cwl.eventsPerSecond)}/s`, met: cwl.eventsPerSecond >= TARGETS.ingestEventsPerSecond });
+    out.push({ target: `ingest ≤ ${TARGETS.floorRatio}× the floor's time`, measured: `${cwl.floorRatio}×`,
+      met: (cwl.floorRatio ?? Infinity) <= TARGETS.floorRatio });
+  }
+  const rp = r.replay?.[0];
+  if (rp) {
+    out.push({ target: `local replay ≥ ${int(TARGETS.replayLinesPerSecond)} lines/s`, measured: `${int(rp.linesPerSecond)}/s (${rp.format})`,
+      met: rp.linesPerSecond >= TARGETS.replayLinesPerSecond });
+  }
+  const mem = r.memory?.at(-1);
+  if (mem) {
+    out.push({ target: `≤ ${TARGETS.bytesPerKey} bytes per tracked key`, measured: `${mem.heapBytesPerKey} B at ${int(mem.keys)} keys`,
+      met: mem.heapBytesPerKey <= TARGETS.bytesPerKey });
+  }
+  if (r.cost) {
+    const i = r.cost.rates.indexOf(1000) >= 0 ? r.cost.rates.indexOf(1000) : 0;
+    out.push({ target: `cost ≤ ${pct(TARGETS.costShareOfCwl)} of CloudWatch Logs ingestion`,
+      measured: `${pct(r.cost.shareOfCwl[i])} at ${int(r.cost.rates[i])} req/s`, met: r.cost.shareOfCwl[i] <= TARGETS.costShareOfCwl });
+  }
+  return out;
+}
+
+function render(r: Results): string {
+  const out: string[] = [`cordon bench — ${r.machine.cpu}, node ${r.machine.node}, load ${r.machine.loadAverage.map((x) => x.toFixed(1)).join(' ')}`];
+  if (r.ingest) {
+    out.push('\n### Ingest (one core; per CPU-second, wall-clock in brackets)\n',
+      mdTable(['input', 'events', 'events/s', 'floor events/s', '× floor time'],
+        r.ingest.map((f) => [f.name, int(f.events), `${int(f.eventsPerSecond)} (${int(f.eventsPerWallSecond)})`,
+          f.floorEventsPerSecond ? int(f.floorEventsPerSecond) : '–', f.floorRatio ?? '–'])));
+  }
+  if (r.detect) {
+    out.push('\n### Detect (Detector.assess, warm state)\n', mdTable(['windows', 'keys scored', 'keys/s', 'windows/s'],
+      r.detect.map((d) => [d.name, int(d.keys), int(d.keysPerSecond), qty(d.windowsPerSecond)])));
+  }
+  if (r.replay) {
+    out.push('\n### Local replay end to end (runReplay, SQLite state, file read included)\n',
+      mdTable(['format', 'file lines', 'events', 'MB', 'CPU s (wall s)', 'lines/s (wall)', 'events/s', 'blocks'],
+        r.replay.map((p) => [p.format, int(p.lines), int(p.events), (p.fileBytes / 1e6).toFixed(0), `${p.cpuSeconds} (${p.seconds})`,
+          `${int(p.linesPerSecond)} (${int(p.linesPerWallSecond)})`, int(p.eventsPerSecond), p.blocks])) +
+      '\n\n(A cwl-kinesis file has one Kinesis record of 200 log events per line: compare it by events/s.)');
+  }
+  if (r.memory) {
+    out.push('\n### Detect-stage memory per tracked key (after GC)\n',
+      mdTable(['tracked keys', 'B/key Map<string,KeyState>', 'B/key compact (prototype)', 'B/key while window open', 'peak RSS MB'],
+        r.memory.map((m) => [int(m.keys), m.heapBytesPerKey, m.compactHeapBytesPerKey, m.openWindowBytesPerKey, m.peakRssMb])));
+  }
+  if (r.cost) out.push('\n### Cost per million API requests\n', renderCost(r.cost));
+  if (r.costWhatIfs) {
+    out.push(`\n### Cost what-ifs at ${int(WHAT_IF_RATE)} req/s (per million API requests; see bench/README.md)\n`,
+      mdTable(['variant', 'summary records', 'summary PUT units', 'window-store WRU', 'baseline WRU', 'RRU', 'total', 'of CWL'],
+        r.costWhatIfs.map((w) => [w.variant, qty(w.summaryRecordsPerMillion), qty(w.summaryPutUnitsPerMillion),
+          qty(w.windowWriteUnitsPerMillion), qty(w.baselineWriteUnitsPerMillion), qty(w.readUnitsPerMillion), usd(w.dollars),
+          pct(w.shareOfCwl)])));
+  }
+  if (r.targets) {
+    out.push('\n### Targets\n', mdTable(['target', 'measured', 'met'], r.targets.map((t) => [t.target, t.measured, t.met ? 'yes' : 'no']), ['l', 'l', 'l']));
+  }
+  return out.join('\n');
+}
+
+function renderCost(c: CostModel): string {
+  const head = ['item', 'quantity / M requests', ...c.rates.map((r, i) => `$ at ${int(r)} req/s${i === 0 ? ' (scenario)' : ''}`)];
+  const rows = c.rows.map((r) => [r.item, Number.isFinite(r.perMillion) ? `${qty(r.perMillion)} ${r.unit}` :
+    c.shards.map((s) => `${s.access}+${s.summaries} shards`).join(' / '), ...r.dollars.map(usd)]);
+  rows.push(['**cordon total**', '', ...c.totals.map(usd)]);
+  rows.push(['CloudWatch Logs ingestion of the same lines', `${qty(c.usage.cwlBytes / c.usage.requests)} B/line`, ...c.rates.map(() => usd(c.cwl))]);
+  rows.push(['**cordon / CloudWatch Logs**', '', ...c.shareOfCwl.map(pct)]);
+  return mdTable(head, rows) + '\n\n' + c.assumptions.map((s) => `- ${s}`).join('\n');
+}
+
+async function main(): Promise<void> {
+  const a = parseArgs(process.argv.slice(2));
+  const r: Results = {
+    startedAt: new Date().toISOString(),
+    machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, loadAverage: loadavg() },
+    args: { ...a, sections: [...a.sections] },
+  };
+  log(`generating ${a.minutes} min of the mixed scenario (seed ${a.seed})`);
+  const t = simulate(a.minutes, a.seed);
+  if (a.sections.has('ingest')) r.ingest = ingestSection(a, t);
+  if (a.sections.has('detect')) r.detect = detectSection(a, t);
+  if (a.sections.has('replay')) r.replay = await replaySection(a);
+  if (a.sections.has('memory')) r.memory = memorySection(a);
+  if (a.sections.has('cost')) ({ model: r.cost, whatIfs: r.costWhatIfs } = await costSection(a, t));
+  r.targets = targetsOf(r);
+  console.log(render(r));
+  mkdirSync(dirname(a.out), { recursive: true });
+  writeFileSync(a.out, JSON.stringify(r, null, 1) + '\n');
+  log(`\nwritten ${a.out} (Lambda memory assumed ${LAMBDA_MEMORY_MB} MB)`);
+}
+
+await main();
