@@ -200,7 +200,7 @@ export async function runDetect(records: StreamRecord[], deps: DetectDeps): Prom
     // Parts of windows that already closed are late (or redelivered): reopening such a window would decide it a
     // second time on part of its traffic. They are counted and dropped.
     const closedBefore = previous - latenessMs;
-    const parts: { windowStart: number; partId: string; body: string }[] = [];
+    const byWindow = new Map<number, SummaryPart[]>();
     let late = 0;
     let newest = 0;
     for (const p of decoded) {
@@ -208,10 +208,14 @@ export async function runDetect(records: StreamRecord[], deps: DetectDeps): Prom
         late++;
         continue;
       }
-      parts.push({ windowStart: p.w, partId: p.id, body: JSON.stringify(p) });
+      const list = byWindow.get(p.w) ?? [];
+      list.push(p);
+      byWindow.set(p.w, list);
       if (p.t > newest) newest = p.t;
     }
     if (late) log.info('late or redelivered summary parts dropped', { late });
+    const batchId = `${records[0]?.sequenceNumber ?? '0'}-${records.at(-1)?.sequenceNumber ?? '0'}`;
+    const parts = [...byWindow].flatMap(([w, list]) => packWindowParts(w, batchId, list));
     if (parts.length) await deps.windows.add(scope, parts);
     if (newest > previous) await deps.windows.setWatermark(scope, newest);
     const watermark = Math.max(previous, newest) - latenessMs;
@@ -231,14 +235,59 @@ export async function runDetect(records: StreamRecord[], deps: DetectDeps): Prom
   }
 }
 
+/** Stored chunks stay well under DynamoDB's 400 KB item limit (base64 of gzip'd JSON). */
+const MAX_CHUNK_CHARS = 300 * 1024;
+
+/**
+ * One stored item per detect invocation and window (not one per part): DynamoDB bills writes by item, so this is
+ * what keeps the window store's cost down. Each chunk is gzip'd JSON of the parts, ids included, so redelivery is
+ * still counted once (see closeWindow).
+ */
+function packWindowParts(windowStart: number, batchId: string, parts: SummaryPart[]): { windowStart: number; partId: string; body: string }[] {
+  const out: { windowStart: number; partId: string; body: string }[] = [];
+  const encode = (list: SummaryPart[]): string => gzipSync(JSON.stringify(list)).toString('base64');
+  const pending = [parts];
+  while (pending.length) {
+    const list = pending.shift()!;
+    const body = encode(list);
+    if (body.length > MAX_CHUNK_CHARS && list.length > 1) {
+      const half = Math.ceil(list.length / 2);
+      pending.unshift(list.slice(0, half), list.slice(half));
+      continue;
+    }
+    out.push({ windowStart, partId: `${batchId}#${out.length}`, body });
+  }
+  return out;
+}
+
+/** A stored chunk: base64 gzip'd JSON of parts, or (as written before chunking) one part as plain JSON. */
+function unpackWindowParts(body: string): SummaryPart[] {
+  if (body.startsWith('{')) return [JSON.parse(body) as SummaryPart];
+  const parts = JSON.parse(gunzipSync(Buffer.from(body, 'base64')).toString('utf8')) as SummaryPart[];
+  if (!Array.isArray(parts)) throw new TypeError('not a chunk of parts');
+  return parts;
+}
+
 async function closeWindow(scope: string, start: number, newest: number, deps: DetectDeps): Promise<number> {
   const cfg = deps.config;
   const windower = windowerFor(cfg);
+  // A part redelivered in a differently cut batch sits in two stored chunks: its id makes it count once.
+  const seen = new Set<string>();
   for (const { body } of await deps.windows.read(scope, start)) {
+    let stored: SummaryPart[];
     try {
-      windower.addPartial(JSON.parse(body) as WindowPartial);
+      stored = unpackWindowParts(body);
     } catch {
-      // A damaged stored part is skipped: it can only lower counts, never make anyone look worse.
+      continue; // A damaged stored chunk is skipped: it can only lower counts, never make anyone look worse.
+    }
+    for (const p of stored) {
+      if (seen.has(p.id)) continue;
+      seen.add(p.id);
+      try {
+        windower.addPartial(p);
+      } catch {
+        // as above
+      }
     }
   }
   const [closed] = windower.closeAll();
