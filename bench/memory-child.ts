@@ -2,7 +2,7 @@ import { defaultConfig } from '../src/config.ts';
 import { Detector, type StateView } from '../src/detect/detector.ts';
 import { Windower } from '../src/features/windower.ts';
 import type { KeyState } from '../src/ports.ts';
-import { CompactKeyStates } from './compact-states.ts';
+import { KeyStateStore } from '../src/pipeline/key-state-store.ts';
 import { windowerOptions } from './ingest.ts';
 import { syntheticEvents } from './synthetic.ts';
 
@@ -44,8 +44,9 @@ function openWindowBytesPerKey(clients: number, base: number): number {
   return w.openKeys > 0 ? perKey : 0;
 }
 
-function buildStates(detector: Detector, clients: number): Map<string, KeyState> {
-  const states = new Map<string, KeyState>();
+/** The states as the local pipeline keeps them (KeyStateStore), built by scoring windows. */
+function buildStates(detector: Detector, clients: number): KeyStateStore {
+  const states = new KeyStateStore();
   const view: StateView = { get: (k) => states.get(k), set: (k, s) => { states.set(k, s); } };
   for (let from = 0, n = 0; from < clients; from += CHUNK_CLIENTS, n++) {
     scoreWindows(detector, openWindow(from, Math.min(clients, from + CHUNK_CLIENTS), n), view);
@@ -53,31 +54,29 @@ function buildStates(detector: Detector, clients: number): Map<string, KeyState>
   return states;
 }
 
-function toCompact(states: Map<string, KeyState>): CompactKeyStates {
-  const compact = new CompactKeyStates();
-  for (const [k, s] of states) compact.set(k, s);
-  compact.trim();
-  return compact;
+/** For comparison: the same states as a Map of KeyState objects (what the pipeline kept before). */
+function toObjectMap(states: KeyStateStore): Map<string, KeyState> {
+  return new Map([...states.entries()]);
 }
 
 function main(): void {
   const clients = Math.ceil(Number(process.argv[2]) / KEYS_PER_CLIENT);
   const detector = new Detector(defaultConfig());
-  toCompact(buildStates(detector, 2_000)); // warm-up: compiled code and caches are not per-key state
+  toObjectMap(buildStates(detector, 2_000)); // warm-up: compiled code and caches are not per-key state
   const before = settle();
   const windowBytes = openWindowBytesPerKey(clients, before.heapUsed);
   const base = settle();
-  let states: Map<string, KeyState> | null = buildStates(detector, clients);
-  const withMap = settle();
+  let states: KeyStateStore | null = buildStates(detector, clients);
+  const withStore = settle();
   const keys = states.size;
-  const compact = toCompact(states);
+  const objects = toObjectMap(states);
   states = null;
-  const withCompact = settle();
+  const withObjects = settle();
   console.log(JSON.stringify({
     keys,
-    heapBytesPerKey: Math.round((withMap.heapUsed - base.heapUsed) / keys),
-    rssBytesPerKey: Math.round((withMap.rss - base.rss) / keys),
-    compactHeapBytesPerKey: Math.round((withCompact.heapUsed + withCompact.arrayBuffers - base.heapUsed - base.arrayBuffers) / compact.size),
+    heapBytesPerKey: Math.round((withStore.heapUsed + withStore.arrayBuffers - base.heapUsed - base.arrayBuffers) / keys),
+    rssBytesPerKey: Math.round((withStore.rss - base.rss) / keys),
+    objectMapHeapBytesPerKey: Math.round((withObjects.heapUsed - base.heapUsed) / objects.size),
     openWindowBytesPerKey: Math.round(windowBytes),
     peakRss: process.resourceUsage().maxRSS * 1024,
   }));

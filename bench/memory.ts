@@ -7,11 +7,11 @@ import { fileURLToPath } from 'node:url';
  */
 export interface MemoryFigure {
   keys: number;
-  /** V8 heap per key of the Map<string, KeyState> the local pipeline keeps between windows. */
+  /** Heap (and array buffers) per key of the KeyStateStore the local pipeline keeps between windows. */
   heapBytesPerKey: number;
   rssBytesPerKey: number;
-  /** The same states in a Float64Array-backed store (bench prototype, see compact-states.ts). */
-  compactHeapBytesPerKey: number;
+  /** For comparison: the same states as a Map of KeyState objects (the pipeline's store before KeyStateStore). */
+  objectMapHeapBytesPerKey: number;
   /** Heap per key while its window is open (KeyWindow: counters, distinct sets, samples), first window only. */
   openWindowBytesPerKey: number;
   peakRssMb: number;
@@ -23,6 +23,6 @@ export function memoryFigure(keys: number): MemoryFigure {
     { encoding: 'utf8', maxBuffer: 1 << 20 });
   const r = JSON.parse(out.trim().split('\n').pop()!) as Omit<MemoryFigure, 'peakRssMb'> & { peakRss: number };
   return { keys: r.keys, heapBytesPerKey: r.heapBytesPerKey, rssBytesPerKey: r.rssBytesPerKey,
-    compactHeapBytesPerKey: r.compactHeapBytesPerKey, openWindowBytesPerKey: r.openWindowBytesPerKey,
+    objectMapHeapBytesPerKey: r.objectMapHeapBytesPerKey, openWindowBytesPerKey: r.openWindowBytesPerKey,
     peakRssMb: Math.round(r.peakRss / (1 << 20)) };
 }

@@ -137,8 +137,8 @@ function render(r: Results): string {
   }
   if (r.memory) {
     out.push('\n### Detect-stage memory per tracked key (after GC)\n',
-      mdTable(['tracked keys', 'B/key Map<string,KeyState>', 'B/key compact (prototype)', 'B/key while window open', 'peak RSS MB'],
-        r.memory.map((m) => [int(m.keys), m.heapBytesPerKey, m.compactHeapBytesPerKey, m.openWindowBytesPerKey, m.peakRssMb])));
+      mdTable(['tracked keys', 'B/key KeyStateStore (pipeline)', 'B/key Map of KeyState objects', 'B/key while window open', 'peak RSS MB'],
+        r.memory.map((m) => [int(m.keys), m.heapBytesPerKey, m.objectMapHeapBytesPerKey, m.openWindowBytesPerKey, m.peakRssMb])));
   }
   if (r.cost) out.push('\n### Cost per million API requests\n', renderCost(r.cost));
   if (r.costWhatIfs) {

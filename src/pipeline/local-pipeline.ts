@@ -15,6 +15,7 @@ import type { KeyState, LedgerEntry } from '../ports.ts';
 import type { PolicyDocument } from '../render/resource-policy.ts';
 import { AlertFile, IpSetFiles, PolicyFile } from '../adapters/local/files.ts';
 import type { SqliteState } from '../adapters/local/sqlite-state.ts';
+import { KeyStateStore } from './key-state-store.ts';
 import { TopKeys } from './top-keys.ts';
 
 export interface LocalPipelineOptions {
@@ -59,7 +60,7 @@ export class LocalPipeline {
   private readonly book: LedgerBook;
   private readonly allowlist: Allowlist;
   private readonly alertMemory = new AlertMemory();
-  private readonly states = new Map<string, KeyState>();
+  private readonly states = new KeyStateStore();
   private readonly stateView: StateView;
   private readonly ipSets: IpSetFiles;
   private readonly policy: PolicyFile;
@@ -123,7 +124,7 @@ export class LocalPipeline {
   /** End of input: close every open window, persist what was learned. */
   finish(): void {
     for (const w of this.windower.closeAll()) this.process(w);
-    this.persistStates(this.states);
+    this.persistStates(this.states.entries());
     this.stats.keysTracked = this.seenKeys.size;
     this.stats.lateEvents = this.windower.late;
   }
@@ -190,14 +191,14 @@ export class LocalPipeline {
   /** Keys idle past the configured time leave memory; their baselines stay in SQLite. */
   private evictIdle(now: number): void {
     const cutoff = now - this.cfg.windows.idleEvictMinutes * 60_000;
-    const idle = new Map<string, KeyState>();
-    for (const [k, s] of this.states) if (s.lastWindow < cutoff) idle.set(k, s);
-    if (idle.size === 0) return;
-    this.persistStates(idle);
-    for (const k of idle.keys()) this.states.delete(k);
+    const idle: string[] = [];
+    for (const k of this.states.keys()) if ((this.states.lastWindow(k) ?? 0) < cutoff) idle.push(k);
+    if (idle.length === 0) return;
+    this.persistStates(idle.map((k) => [k, this.states.get(k)!] as [string, KeyState]));
+    for (const k of idle) this.states.delete(k);
   }
 
-  private persistStates(states: Map<string, KeyState>): void {
+  private persistStates(states: Iterable<[string, KeyState]>): void {
     // Only keys with a learned window are worth a row: a one-off visitor teaches nothing.
     const worth = [...states].filter(([, s]) => s.windows > 0 || s.flags !== 0);
     this.opts.state.putBaselinesSync(worth);

@@ -1,0 +1,79 @@
+import type { KeyState } from '../ports.ts';
+
+const FIELDS = 8;
+
+/**
+ * The per-key states the local pipeline keeps in memory, packed: the eight numbers of each key live in one shared
+ * Float64Array (64 bytes a key) instead of an object of boxed doubles (about 184 bytes), which is what keeps a
+ * long run with millions of keys within the memory budget. `get` hands out a fresh KeyState and `set` copies it
+ * back, which is how the Detector uses a StateView (it always calls `set` after changing a state). Slots of
+ * deleted keys are reused.
+ */
+export class KeyStateStore {
+  private readonly index = new Map<string, number>();
+  private readonly free: number[] = [];
+  private cols = new Float64Array(1024 * FIELDS);
+  private used = 0;
+
+  get size(): number {
+    return this.index.size;
+  }
+
+  get(key: string): KeyState | undefined {
+    const i = this.index.get(key);
+    return i === undefined ? undefined : this.read(i);
+  }
+
+  set(key: string, s: KeyState): void {
+    let i = this.index.get(key);
+    if (i === undefined) {
+      i = this.free.pop() ?? this.used++;
+      if (this.used * FIELDS > this.cols.length) this.grow();
+      this.index.set(key, i);
+    }
+    const c = this.cols;
+    const o = i * FIELDS;
+    c[o] = s.reqMean;
+    c[o + 1] = s.reqVar;
+    c[o + 2] = s.bytesMean;
+    c[o + 3] = s.bytesVar;
+    c[o + 4] = s.ipsMean;
+    c[o + 5] = s.windows;
+    c[o + 6] = s.flags;
+    c[o + 7] = s.lastWindow;
+  }
+
+  delete(key: string): void {
+    const i = this.index.get(key);
+    if (i === undefined) return;
+    this.index.delete(key);
+    this.free.push(i);
+  }
+
+  /** The last window a key was seen in, without building its state (idle eviction scans every key). */
+  lastWindow(key: string): number | undefined {
+    const i = this.index.get(key);
+    return i === undefined ? undefined : this.cols[i * FIELDS + 7];
+  }
+
+  *entries(): IterableIterator<[string, KeyState]> {
+    for (const [key, i] of this.index) yield [key, this.read(i)];
+  }
+
+  keys(): IterableIterator<string> {
+    return this.index.keys();
+  }
+
+  private read(i: number): KeyState {
+    const c = this.cols;
+    const o = i * FIELDS;
+    return { reqMean: c[o], reqVar: c[o + 1], bytesMean: c[o + 2], bytesVar: c[o + 3], ipsMean: c[o + 4],
+      windows: c[o + 5], flags: c[o + 6], lastWindow: c[o + 7] };
+  }
+
+  private grow(): void {
+    const next = new Float64Array(Math.ceil((this.cols.length * 1.5) / FIELDS) * FIELDS);
+    next.set(this.cols);
+    this.cols = next;
+  }
+}
