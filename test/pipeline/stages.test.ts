@@ -53,12 +53,16 @@ describe('the three AWS stages over in-memory ports', () => {
     writeFileSync(apigwFile, [...generateTraffic({ ...opts, format: 'apigw-json' }).lines].join('\n') + '\n');
   });
 
-  async function runStages(deliver: (batch: StreamRecord[]) => StreamRecord[][]) {
+  async function runStages(deliver: (batch: StreamRecord[]) => StreamRecord[][], order: { swapAdjacentIngestBatches?: boolean; reverseShards?: boolean } = {}) {
     const cfg = parseConfig({ allowlist: { cidrs: labels.allowlist } });
     const stream = new FakeSummaryStream();
     let events = 0;
     // An ingest invocation sees a few seconds of logs (the mapping's batching window): here 3 records, ~12 s.
-    for (const batch of batches(records, 3)) {
+    const ingestBatches = batches(records, 3);
+    if (order.swapAdjacentIngestBatches) {
+      for (let i = 0; i + 1 < ingestBatches.length; i += 2) [ingestBatches[i], ingestBatches[i + 1]] = [ingestBatches[i + 1], ingestBatches[i]];
+    }
+    for (const batch of ingestBatches) {
       for (const delivery of deliver(batch)) {
         const r = await runIngest(delivery, { putter: stream, config: cfg });
         expect(r.batchItemFailures).toEqual([]);
@@ -68,7 +72,9 @@ describe('the three AWS stages over in-memory ports', () => {
     const out = mkdtempSync(join(dir, 'out-'));
     const state = new SqliteState(join(out, 'state.sqlite'));
     const windows = new MemoryWindowStore();
-    for (let shard = 0; shard < SHARDS; shard++) {
+    const shardOrder = Array.from({ length: SHARDS }, (_, i) => i);
+    if (order.reverseShards) shardOrder.reverse();
+    for (const shard of shardOrder) {
       for (const batch of batches(stream.shards[shard], 20)) {
         for (const delivery of deliver(batch)) {
           const r = await runDetect(delivery.map((x) => ({ ...x, shardId: `shard-${shard}` })), { windows, baselines: state, ledger: state, config: cfg });
@@ -118,6 +124,13 @@ describe('the three AWS stages over in-memory ports', () => {
     const key = (e: { target: string; createdAt: number; status: string }) => `${e.target}@${e.createdAt}:${e.status}`;
     expect(twice.ledger.map(key).sort()).toEqual(once.ledger.map(key).sort());
     expect(twice.ledger.map((e) => e.evidence.features?.requests)).toEqual(once.ledger.map((e) => e.evidence.features?.requests));
+  }, 120_000);
+
+  it('reordered delivery (adjacent ingest batches swapped, shards in any order) changes nothing', async () => {
+    const once = await runStages((b) => [b]);
+    const swapped = await runStages((b) => [b], { swapAdjacentIngestBatches: true, reverseShards: true });
+    const key = (e: { target: string; createdAt: number; status: string }) => `${e.target}@${e.createdAt}:${e.status}`;
+    expect(swapped.ledger.map(key).sort()).toEqual(once.ledger.map(key).sort());
   }, 120_000);
 
   it('a poison record is counted and skipped, never fails the batch', async () => {
