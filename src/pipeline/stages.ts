@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { CordonConfig } from '../config.ts';
-import { AlertMemory, Allowlist, decideWindow } from '../contain/decide.ts';
+import { AlertMemory, Allowlist, decideWindow, unblockDecision } from '../contain/decide.ts';
 import { LedgerBook } from '../contain/ledger-book.ts';
 import { project } from '../contain/projection.ts';
-import { unblockDecision } from '../contain/decide.ts';
 import type { Decision } from '../decision.ts';
 import { decodeCloudWatchData } from '../decode/cloudwatch.ts';
 import { Detector, type StateView } from '../detect/detector.ts';

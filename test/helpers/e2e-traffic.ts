@@ -1,4 +1,5 @@
 import type { InputLogEvent } from '@aws-sdk/client-cloudwatch-logs';
+import { mulberry32 as rng } from './rng.ts';
 
 /**
  * Access-log lines in the recommended API Gateway JSON format (DESIGN §3.1) for the end-to-end test: a benign
@@ -35,17 +36,6 @@ export interface Traffic {
   minutes: number;
 }
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Line {
   ip: string;

@@ -110,17 +110,7 @@ export function figures(test: string, f: Record<string, string | number | boolea
   console.log(`[robustness] ${test}: ${parts.join(' ')} peakRss=${mib(process.resourceUsage().maxRSS * 1024)}`);
 }
 
-/** A small seeded PRNG (mulberry32), uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from './rng.ts';
 
 /** A plain request; tests override what they are about. */
 export function request(time: number, ip: string, over: Partial<AccessEvent> = {}): AccessEvent {

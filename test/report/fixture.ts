@@ -1,5 +1,6 @@
 import type { Decision, Evidence } from '../../src/decision.ts';
 import type { ReportData, TimelinePoint } from '../../src/report/report-data.ts';
+import { mulberry32 as rng } from '../helpers/rng.ts';
 
 /**
  * A realistic report input: six hours of one-minute windows of an API with a daily curve, a flood, a path
@@ -14,17 +15,6 @@ export const HOSTILE = {
   ansi: '\u001b[2J\u001b]0;pwned\u0007\r\u202eevil',
 };
 
-/** Mulberry32: small deterministic PRNG so the fixture is the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export const T0 = Date.UTC(2026, 10, 21, 6, 0, 0);
 const MIN = 60_000;
