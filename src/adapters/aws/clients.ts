@@ -1,6 +1,7 @@
 import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { WAFV2Client } from '@aws-sdk/client-wafv2';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -18,7 +19,7 @@ import { AdapterConfigError } from './errors.ts';
  *   which emulators do not speak).
  */
 
-const DEFAULT_MAX_ATTEMPTS = { dynamodb: 8, kinesis: 5, wafv2: 5, apigateway: 5, sns: 4 } as const;
+const DEFAULT_MAX_ATTEMPTS = { dynamodb: 8, kinesis: 5, wafv2: 5, apigateway: 5, sns: 4, s3: 5 } as const;
 
 export function awsRegion(env: NodeJS.ProcessEnv = process.env): string {
   const region = env.AWS_REGION || env.AWS_DEFAULT_REGION;
@@ -40,6 +41,7 @@ let kinesis: KinesisClient | undefined;
 let waf: WAFV2Client | undefined;
 let apigw: APIGatewayClient | undefined;
 let sns: SNSClient | undefined;
+let s3: S3Client | undefined;
 
 export function dynamoClient(): DynamoDBClient {
   return (dynamo ??= new DynamoDBClient(commonConfig('dynamodb')));
@@ -61,11 +63,21 @@ export function snsClient(): SNSClient {
   return (sns ??= new SNSClient(commonConfig('sns')));
 }
 
+/**
+ * S3 addressed by path (`endpoint/bucket/key`) when an endpoint is configured: emulators and S3-compatible
+ * endpoints do not resolve `bucket.endpoint` host names. On AWS's own endpoints the SDK's default applies.
+ */
+export function s3Client(): S3Client {
+  const custom = Boolean(process.env.AWS_ENDPOINT_URL_S3 || process.env.AWS_ENDPOINT_URL);
+  return (s3 ??= new S3Client({ ...commonConfig('s3'), forcePathStyle: custom || undefined }));
+}
+
 /** Closes every client's sockets (end of a CLI run); the next call creates fresh ones. */
 export function destroyClients(): void {
-  for (const c of [dynamo, kinesis, waf, apigw, sns]) c?.destroy();
+  for (const c of [dynamo, kinesis, waf, apigw, sns, s3]) c?.destroy();
   dynamo = kinesis = undefined;
   waf = undefined;
   apigw = undefined;
   sns = undefined;
+  s3 = undefined;
 }
