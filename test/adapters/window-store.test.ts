@@ -1,7 +1,11 @@
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { scanAll } from '../../src/adapters/aws/dynamo-common.ts';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTableInput, STATE_TABLE_KEYS } from '../../src/adapters/aws/dynamodb.ts';
+import { documentClient as documentClientOf } from '../../src/adapters/aws/dynamo-common.ts';
 import { DynamoItemTooLargeError } from '../../src/adapters/aws/errors.ts';
+import { S3BlobStore } from '../../src/adapters/aws/s3.ts';
 import { DynamoWindowStore } from '../../src/adapters/aws/window-store.ts';
 import { MemoryWindowStore } from '../../src/adapters/local/memory-window-store.ts';
 import type { WindowStore } from '../../src/ports-window.ts';
@@ -105,5 +109,63 @@ describeMoto('DynamoWindowStore on moto', () => {
       DynamoItemTooLargeError,
     );
     expect(await store.openWindows('s')).toEqual([]);
+  });
+});
+
+describeMoto('DynamoWindowStore with bodies in S3, on moto', () => {
+  const moto = useMoto();
+  let client: DynamoDBClient;
+  let s3: S3Client;
+  let n = 0;
+  let table = '';
+  let bucket = '';
+  beforeAll(() => {
+    client = new DynamoDBClient(moto.clientConfig());
+    s3 = new S3Client({ ...moto.clientConfig(), forcePathStyle: true });
+  });
+  afterAll(() => {
+    client?.destroy();
+    s3?.destroy();
+  });
+  beforeEach(async () => {
+    table = `state-s3-${++n}`;
+    bucket = `cordon-windows-${n}`;
+    await client.send(new CreateTableCommand(createTableInput(table, STATE_TABLE_KEYS)));
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  });
+
+  // minBytes 8: nearly every body of the contract goes through S3.
+  windowStoreContract(() => new DynamoWindowStore(client, table, { bodies: { store: new S3BlobStore(s3, bucket), minBytes: 8 } }));
+
+  it('keeps large bodies as objects (items hold a reference), small ones inline; drop removes both', async () => {
+    const blobs = new S3BlobStore(s3, bucket);
+    const store = new DynamoWindowStore(client, table, { bodies: { store: blobs } });
+    const big = JSON.stringify({ parts: 'x'.repeat(500 * 1024) }); // over DynamoDB's item limit: fine as an object
+    await store.add('shardId-1', [{ windowStart: 60_000, partId: 'b1#0', body: big }, { windowStart: 60_000, partId: 'b1#1', body: 'small' }]);
+    const items = await scanAll(documentClientOf(client), { TableName: table });
+    const parts = items.filter((it) => String(it.pk).startsWith('win#'));
+    expect(parts.map((it) => [it.sk, typeof it.body, typeof it.ref]).sort()).toEqual([['b1#0', 'undefined', 'string'], ['b1#1', 'string', 'undefined']]);
+    expect(parts.every((it) => JSON.stringify(it).length < 2048)).toBe(true);
+    expect(await blobs.list('win/shardId-1/')).toHaveLength(1);
+    expect(await store.read('shardId-1', 60_000)).toEqual([{ partId: 'b1#0', body: big }, { partId: 'b1#1', body: 'small' }]);
+    await store.drop('shardId-1', 60_000);
+    expect(await blobs.list('win/')).toEqual([]);
+    expect(await store.openWindows('shardId-1')).toEqual([]);
+  });
+
+  it('an item whose object is gone reads as an empty (damaged) body and is counted', async () => {
+    const blobs = new S3BlobStore(s3, bucket);
+    const store = new DynamoWindowStore(client, table, { bodies: { store: blobs, minBytes: 1 } });
+    await store.add('s', [{ windowStart: 0, partId: 'a', body: 'hello' }, { windowStart: 0, partId: 'b', body: 'world' }]);
+    await blobs.delete((await blobs.list('win/s/')).slice(0, 1));
+    const read = await store.read('s', 0);
+    expect(read.map((r) => r.body).sort()).toEqual(['', 'world']);
+    expect(store.missingBodies).toBe(1);
+  });
+
+  it('writes the object before its item: a failed object write leaves no item pointing at nothing', async () => {
+    const store = new DynamoWindowStore(client, table, { bodies: { store: new S3BlobStore(s3, 'cordon-no-such-bucket'), minBytes: 1 } });
+    await expect(store.add('s', [{ windowStart: 0, partId: 'a', body: 'hello' }])).rejects.toThrow(/cordon-no-such-bucket/);
+    expect(await scanAll(documentClientOf(client), { TableName: table })).toEqual([]);
   });
 });

@@ -1,10 +1,12 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { BlobStore } from '../../ports-blob.ts';
 import type { WindowPart, WindowStore } from '../../ports-window.ts';
 import {
   batchWriteAll,
   documentClient,
   isConditionalCheckFailed,
+  mapLimit,
   queryAll,
   utf8Bytes,
   DEFAULT_UNPROCESSED_BACKOFF,
@@ -20,7 +22,17 @@ export interface DynamoWindowStoreOptions {
   /** Backoff for resending BatchWriteItem UnprocessedItems. */
   unprocessedBackoff?: BackoffOptions;
   now?: () => number;
+  /**
+   * Where bodies of more than `minBytes` go (S3): the item then holds only a reference. DynamoDB bills a write by
+   * the KB and S3 by the request, so past a few KB a body is cheaper as an object. Without it every body is inline.
+   */
+  bodies?: { store: BlobStore; minBytes?: number };
 }
+
+/** A body this size costs about as much written to DynamoDB (1 WRU per KB) as one S3 PUT. */
+const DEFAULT_OFFLOAD_BYTES = 4 * 1024;
+/** Parallel S3 requests per call. */
+const BLOB_CONCURRENCY = 8;
 
 /** Room left in an item for the keys and attribute names around a part's body. */
 const MAX_BODY_BYTES = DYNAMO_ITEM_LIMIT_BYTES - 8 * 1024;
@@ -36,6 +48,11 @@ const pad = (t: number) => String(t).padStart(16, '0');
  *   Parts are written before their markers: a listed window always has its parts.
  * - watermark: `pk = mark#<scope>`, `sk = wm`, `t`, only ever raised (conditional update).
  *
+ * With `bodies`, a large body is an S3 object (`win/<scope>/<windowStart>/<partId>`) and its item carries `ref`
+ * instead of `body`. The object is written before its item and deleted after it, so an item never points at
+ * nothing; an object whose item was never written (a crash in between) is overwritten by the redelivery or
+ * expires with the bucket's lifecycle rule on `win/`.
+ *
  * `ttl` is wall clock + ttlSeconds (not event time, so replays of old logs are not deleted at once): it only
  * cleans up windows that were never dropped. Writes go through BatchWriteItem with bounded resends of
  * UnprocessedItems.
@@ -45,6 +62,10 @@ export class DynamoWindowStore implements WindowStore {
   private readonly ttlSeconds: number;
   private readonly backoff: BackoffOptions;
   private readonly now: () => number;
+  private readonly blobs: BlobStore | undefined;
+  private readonly offloadBytes: number;
+  /** Items whose S3 body was missing when read (returned with an empty body, which the reader skips as damaged). */
+  missingBodies = 0;
 
   constructor(
     client: DynamoDBClient | DynamoDBDocumentClient,
@@ -55,6 +76,8 @@ export class DynamoWindowStore implements WindowStore {
     this.ttlSeconds = opts.ttlSeconds ?? 2 * 24 * 3600;
     this.backoff = opts.unprocessedBackoff ?? DEFAULT_UNPROCESSED_BACKOFF;
     this.now = opts.now ?? Date.now;
+    this.blobs = opts.bodies?.store;
+    this.offloadBytes = opts.bodies?.minBytes ?? DEFAULT_OFFLOAD_BYTES;
   }
 
   async add(scope: string, parts: WindowPart[]): Promise<void> {
@@ -69,7 +92,7 @@ export class DynamoWindowStore implements WindowStore {
         throw new AwsRejectedError('window part id must be 1..1024 bytes', 'dynamodb', 'BatchWriteItem', { scope });
       }
       const bytes = utf8Bytes(p.body);
-      if (bytes > MAX_BODY_BYTES) {
+      if (bytes > MAX_BODY_BYTES && !this.blobs) {
         throw new DynamoItemTooLargeError(
           `window part ${p.partId} is ${bytes} bytes; at most ${MAX_BODY_BYTES} fit in one item: split it`,
           'dynamodb',
@@ -81,12 +104,20 @@ export class DynamoWindowStore implements WindowStore {
     }
     const partWrites: WriteRequest[] = [];
     const windows = new Set<number>();
+    const offloaded: { key: string; body: string }[] = [];
     for (const p of unique.values()) {
       windows.add(p.windowStart);
-      partWrites.push({
-        PutRequest: { Item: { pk: partPk(scope, p.windowStart), sk: p.partId, body: p.body, ttl } },
-      });
+      const item: Record<string, unknown> = { pk: partPk(scope, p.windowStart), sk: p.partId, ttl };
+      if (this.blobs && utf8Bytes(p.body) > this.offloadBytes) {
+        item.ref = blobKey(scope, p.windowStart, p.partId);
+        offloaded.push({ key: item.ref as string, body: p.body });
+      } else {
+        item.body = p.body;
+      }
+      partWrites.push({ PutRequest: { Item: item } });
     }
+    const blobs = this.blobs;
+    if (blobs) await mapLimit(offloaded, BLOB_CONCURRENCY, (o) => blobs.put(o.key, Buffer.from(o.body, 'utf8')));
     await batchWriteAll(this.doc, this.tableName, partWrites, this.backoff);
     const markers: WriteRequest[] = [...windows].map((ws) => ({
       PutRequest: { Item: { pk: `wins#${scope}`, sk: pad(ws), ws, ttl } },
@@ -114,7 +145,16 @@ export class DynamoWindowStore implements WindowStore {
       ExpressionAttributeValues: { ':pk': partPk(scope, windowStart) },
       ConsistentRead: true,
     });
-    return items.map((it) => ({ partId: String(it.sk), body: String(it.body) }));
+    const blobs = this.blobs;
+    return mapLimit(items, BLOB_CONCURRENCY, async (it) => {
+      if (typeof it.ref !== 'string') return { partId: String(it.sk), body: String(it.body) };
+      const got = blobs ? await blobs.get(it.ref) : null;
+      if (!got || got === 'unchanged') {
+        this.missingBodies++;
+        return { partId: String(it.sk), body: '' };
+      }
+      return { partId: String(it.sk), body: Buffer.from(got.body).toString('utf8') };
+    });
   }
 
   async drop(scope: string, windowStart: number): Promise<void> {
@@ -124,11 +164,14 @@ export class DynamoWindowStore implements WindowStore {
       TableName: this.tableName,
       KeyConditionExpression: 'pk = :pk',
       ExpressionAttributeValues: { ':pk': partPk(scope, windowStart) },
-      ProjectionExpression: 'pk, sk',
+      ProjectionExpression: 'pk, sk, #ref',
+      ExpressionAttributeNames: { '#ref': 'ref' },
       ConsistentRead: true,
     });
     const deletes: WriteRequest[] = keys.map((k) => ({ DeleteRequest: { Key: { pk: k.pk, sk: k.sk } } }));
     await batchWriteAll(this.doc, this.tableName, deletes, this.backoff);
+    const refs = keys.map((k) => k.ref).filter((r): r is string => typeof r === 'string');
+    if (refs.length && this.blobs) await this.blobs.delete(refs);
     await batchWriteAll(this.doc, this.tableName, [{ DeleteRequest: { Key: { pk: `wins#${scope}`, sk: pad(windowStart) } } }], this.backoff);
   }
 
@@ -160,6 +203,10 @@ export class DynamoWindowStore implements WindowStore {
       if (!isConditionalCheckFailed(err)) throw err;
     }
   }
+}
+
+function blobKey(scope: string, windowStart: number, partId: string): string {
+  return `win/${scope}/${pad(windowStart)}/${partId}`;
 }
 
 function partPk(scope: string, windowStart: number): string {
