@@ -24,8 +24,12 @@ export interface KeyState {
 }
 
 export interface BaselineStore {
-  getMany(keys: readonly string[]): Promise<Map<string, KeyState>>;
-  putMany(states: ReadonlyMap<string, KeyState>): Promise<void>;
+  /**
+   * `scope` is the partition of keys the caller owns (the detect stage's summaries shard): a store may keep each
+   * scope's keys together; one that keeps all keys in one place ignores it.
+   */
+  getMany(keys: readonly string[], scope?: string): Promise<Map<string, KeyState>>;
+  putMany(states: ReadonlyMap<string, KeyState>, scope?: string): Promise<void>;
 }
 
 /** `held`: detected but held back by a guard (an alert, not enforced); kept so it alerts once per period. */

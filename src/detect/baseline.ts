@@ -27,6 +27,25 @@ export function isPlausibleKeyState(s: KeyState): boolean {
     Number.isFinite(s.lastWindow);
 }
 
+const STATE_FIELDS = ['reqMean', 'reqVar', 'bytesMean', 'bytesVar', 'ipsMean', 'windows', 'flags', 'lastWindow'] as const;
+
+/** A key's state as one short string: the eight numbers, comma-separated, in shortest round-trip form (lossless). */
+export function encodeKeyState(s: KeyState): string {
+  return STATE_FIELDS.map((f) => String(s[f])).join(',');
+}
+
+export function decodeKeyState(text: string): KeyState | null {
+  const parts = text.split(',');
+  if (parts.length !== STATE_FIELDS.length) return null;
+  const out = {} as KeyState;
+  for (let i = 0; i < STATE_FIELDS.length; i++) {
+    const n = Number(parts[i]);
+    if (parts[i] === '' || !Number.isFinite(n)) return null;
+    out[STATE_FIELDS[i]] = n;
+  }
+  return isPlausibleKeyState(out) ? out : null;
+}
+
 export function learn(state: KeyState, requests: number, bytes: number, ips: number, alpha: number): void {
   const r = Math.log1p(requests);
   const b = Math.log1p(bytes);

@@ -1,11 +1,13 @@
 import { ApiGatewayPolicyAdapter } from '../adapters/aws/apigateway.ts';
-import { apiGatewayClient, dynamoClient, kinesisClient, snsClient, wafClient } from '../adapters/aws/clients.ts';
-import { DynamoBaselineStore, DynamoLedgerStore } from '../adapters/aws/dynamodb.ts';
+import { apiGatewayClient, dynamoClient, kinesisClient, s3Client, snsClient, wafClient } from '../adapters/aws/clients.ts';
+import { DynamoLedgerStore } from '../adapters/aws/dynamodb.ts';
+import { S3BlobStore } from '../adapters/aws/s3.ts';
 import { KinesisRecordPutter } from '../adapters/aws/kinesis.ts';
 import { SnsAlertAdapter } from '../adapters/aws/sns.ts';
 import { WafIpSetAdapter } from '../adapters/aws/wafv2.ts';
 import { DynamoWindowStore } from '../adapters/aws/window-store.ts';
 import type { CordonConfig } from '../config.ts';
+import { SnapshotBaselineStore } from './snapshot-baseline-store.ts';
 import type { ContainDeps, DetectDeps, IngestDeps } from './stages.ts';
 
 /**
@@ -21,12 +23,17 @@ export function buildIngestDeps(env: Common & { summariesStreamName: string }): 
   return { config: env.config, putter: new KinesisRecordPutter(kinesisClient(), env.summariesStreamName) };
 }
 
-export function buildDetectDeps(env: Common & { stateTable: string; ledgerTable: string }): DetectDeps {
+/**
+ * Detect keeps small items (open-window index, watermark) in DynamoDB and bulk state in S3: window-part chunks
+ * over a few KB and one baseline snapshot per summaries shard. That split is what the cost model prices (bench/).
+ */
+export function buildDetectDeps(env: Common & { stateTable: string; stateBucket: string; ledgerTable: string }): DetectDeps {
   const db = dynamoClient();
+  const blobs = new S3BlobStore(s3Client(), env.stateBucket);
   return {
     config: env.config,
-    windows: new DynamoWindowStore(db, env.stateTable),
-    baselines: new DynamoBaselineStore(db, env.stateTable),
+    windows: new DynamoWindowStore(db, env.stateTable, { bodies: { store: blobs } }),
+    baselines: new SnapshotBaselineStore(blobs),
     ledger: new DynamoLedgerStore(db, env.ledgerTable),
   };
 }

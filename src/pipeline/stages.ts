@@ -300,7 +300,7 @@ async function closeWindow(scope: string, start: number, newest: number, deps: D
     ...[...closed.keys.byPrefix.keys()].map(prefixKey),
     ...[...closed.keys.byPrincipal.keys()].map(principalKey),
   ];
-  const states = await deps.baselines.getMany(keys);
+  const states = await deps.baselines.getMany(keys, scope);
   const touched = new Map<string, KeyState>();
   const view: StateView = { get: (k) => states.get(k), set: (k, s) => { states.set(k, s); touched.set(k, s); } };
   const assessment = new Detector(cfg).assess(closed, view);
@@ -323,7 +323,7 @@ async function closeWindow(scope: string, start: number, newest: number, deps: D
   const decided = decideWindow(assessment, book, cfg, new Allowlist(cfg.allowlist), memory);
   for (const e of [...decided.blocks, ...decided.held]) await deps.ledger.put(e);
   // Only keys that learned something are written back: one-off visitors cost no write.
-  await deps.baselines.putMany(new Map([...touched].filter(([, s]) => s.windows > 0 || s.flags !== 0)));
+  await deps.baselines.putMany(new Map([...touched].filter(([, s]) => s.windows > 0 || s.flags !== 0)), scope);
   await deps.windows.drop(scope, start);
   return decided.decisions.length;
 }

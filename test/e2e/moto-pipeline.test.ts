@@ -22,6 +22,7 @@ import {
   PutSubscriptionFilterCommand,
 } from '@aws-sdk/client-cloudwatch-logs';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { CreateStreamCommand, DescribeStreamSummaryCommand, KinesisClient } from '@aws-sdk/client-kinesis';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
@@ -57,6 +58,7 @@ const ACCESS_LOGS = 'access-logs';
 const SUMMARIES = 'summaries';
 const STATE = 'cordon-state';
 const LEDGER = 'cordon-ledger';
+const STATE_BUCKET = 'cordon-state-bucket';
 const OPERATOR_ALLOW = {
   Sid: 'OperatorAllowVpn',
   Effect: 'Allow',
@@ -116,6 +118,7 @@ describeMoto('cordon end to end on moto_server (CloudWatch Logs → Kinesis → 
   let sns: SNSClient;
   let sqs: SQSClient;
   let secrets: SecretsManagerClient;
+  let s3: S3Client;
   let handlers: Handlers;
   let traffic: Traffic;
   let queueUrl = '';
@@ -139,6 +142,7 @@ describeMoto('cordon end to end on moto_server (CloudWatch Logs → Kinesis → 
     sns = new SNSClient(cfg);
     sqs = new SQSClient(cfg);
     secrets = new SecretsManagerClient(cfg);
+    s3 = new S3Client({ ...cfg, forcePathStyle: true });
 
     // Kinesis: access-logs (what the subscription filter feeds) and summaries (ingest → detect, two shards).
     // access-logs has ONE shard: moto numbers sequence numbers per shard from 1, and ingest builds its summary part
@@ -162,6 +166,8 @@ describeMoto('cordon end to end on moto_server (CloudWatch Logs → Kinesis → 
     // DynamoDB state and ledger.
     await dynamo.send(new CreateTableCommand(createTableInput(STATE, STATE_TABLE_KEYS)));
     await dynamo.send(new CreateTableCommand(createTableInput(LEDGER, LEDGER_TABLE_KEYS)));
+    // S3: detect's bulk state (window-part chunks, baseline snapshots).
+    await s3.send(new CreateBucketCommand({ Bucket: STATE_BUCKET }));
 
     // WAF: cordon's sets, and one of the team's that cordon must never touch.
     for (const [key, version, addresses] of [['v4', 'IPV4', []], ['v6', 'IPV6', []], ['foreign', 'IPV4', ['10.20.0.0/16']]] as const) {
@@ -194,6 +200,7 @@ describeMoto('cordon end to end on moto_server (CloudWatch Logs → Kinesis → 
       AWS_SECRET_ACCESS_KEY: 'testing',
       SUMMARIES_STREAM_NAME: SUMMARIES,
       STATE_TABLE: STATE,
+      STATE_BUCKET,
       LEDGER_TABLE: LEDGER,
       WAF_SCOPE: 'REGIONAL',
       IPSETS_V4: JSON.stringify([ipSets.v4]),
@@ -220,7 +227,7 @@ describeMoto('cordon end to end on moto_server (CloudWatch Logs → Kinesis → 
 
   afterAll(() => {
     destroyClients();
-    for (const c of [logs, kinesis, dynamo, waf, apigw, sns, sqs, secrets]) c?.destroy();
+    for (const c of [logs, kinesis, dynamo, waf, apigw, sns, sqs, secrets, s3]) c?.destroy();
     process.env = { ...savedEnv };
   });
 
@@ -287,6 +294,14 @@ describeMoto('cordon end to end on moto_server (CloudWatch Logs → Kinesis → 
     const targets = new Set(ledgerAfterDetect.map((r) => String(r.pk)));
     expect(targets).toEqual(new Set([ATTACKERS.flood, ATTACKERS.scanner, ...ATTACKERS.swarm, ATTACKERS.swarmCidr, ATTACKERS.stolenPrincipal]));
     expect(ledgerAfterDetect.map((r) => r.status)).toEqual(ledgerAfterDetect.map(() => 'active'));
+    // Detect's state: one baseline snapshot per summaries shard in S3, none of it in DynamoDB; the chunks of closed
+    // windows are gone from both.
+    const objects = ((await s3.send(new ListObjectsV2Command({ Bucket: STATE_BUCKET }))).Contents ?? []).map((o) => o.Key!);
+    expect(objects.filter((k) => k.startsWith('base/')).sort()).toEqual([...summaries.keys()].map((shard) => `base/${shard}`).sort());
+    const stateItems = await scanAll(doc, { TableName: STATE });
+    expect(stateItems.filter((it) => String(it.pk).startsWith('base#'))).toEqual([]);
+    const openChunks = stateItems.filter((it) => String(it.pk).startsWith('win#'));
+    expect(objects.filter((k) => k.startsWith('win/')).length).toBeLessThanOrEqual(openChunks.length);
 
     // 2. The one-minute schedule fires contain.
     const deploymentsBefore = (await deployments()).length;

@@ -2,7 +2,9 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { BaselineStore, IdempotencyStore, KeyState, LedgerEntry, LedgerStore } from '../../ports.ts';
 import type { Evidence } from '../../decision.ts';
-import { isPlausibleKeyState } from '../../detect/baseline.ts';
+import { decodeKeyState, encodeKeyState } from '../../detect/baseline.ts';
+
+export { decodeKeyState, encodeKeyState };
 import {
   documentClient,
   isConditionalCheckFailed,
@@ -31,25 +33,6 @@ export function bucketOf(key: string, buckets: number): number {
     h = Math.imul(h, 0x01000193) >>> 0;
   }
   return h % buckets;
-}
-
-const STATE_FIELDS = ['reqMean', 'reqVar', 'bytesMean', 'bytesVar', 'ipsMean', 'windows', 'flags', 'lastWindow'] as const;
-
-/** A key's state as one short string: the eight numbers, comma-separated, in shortest round-trip form (lossless). */
-export function encodeKeyState(s: KeyState): string {
-  return STATE_FIELDS.map((f) => String(s[f])).join(',');
-}
-
-export function decodeKeyState(text: string): KeyState | null {
-  const parts = text.split(',');
-  if (parts.length !== STATE_FIELDS.length) return null;
-  const out = {} as KeyState;
-  for (let i = 0; i < STATE_FIELDS.length; i++) {
-    const n = Number(parts[i]);
-    if (parts[i] === '' || !Number.isFinite(n)) return null;
-    out[STATE_FIELDS[i]] = n;
-  }
-  return isPlausibleKeyState(out) ? out : null;
 }
 
 /** lastWindow of an encoded state without decoding all of it. */

@@ -1,0 +1,157 @@
+import { gzipSync } from 'node:zlib';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { S3BlobStore } from '../../src/adapters/aws/s3.ts';
+import { MemoryBlobStore } from '../../src/adapters/local/memory-blob-store.ts';
+import { encodeKeyState } from '../../src/detect/baseline.ts';
+import { SnapshotBaselineStore, SnapshotContentionError } from '../../src/pipeline/snapshot-baseline-store.ts';
+import { BlobConflictError, type BlobStore } from '../../src/ports-blob.ts';
+import type { KeyState } from '../../src/ports.ts';
+import { describeMoto, useMoto } from '../helpers/moto.ts';
+
+const MIN = 60_000;
+const state = (lastWindow: number, reqMean = 2, windows = 5): KeyState =>
+  ({ reqMean, reqVar: 0.3, bytesMean: 7.5, bytesVar: 0.4, ipsMean: 1, windows, flags: 0, lastWindow });
+
+/** Counts requests, as S3 bills them. */
+class CountingBlobs extends MemoryBlobStore {
+  gets = 0;
+  puts = 0;
+  bytesReturned = 0;
+  override async get(key: string, ifNoneMatch?: string) {
+    this.gets++;
+    const got = await super.get(key, ifNoneMatch);
+    if (got && got !== 'unchanged') this.bytesReturned += got.body.length;
+    return got;
+  }
+  override async put(...args: Parameters<MemoryBlobStore['put']>) {
+    this.puts++;
+    return super.put(...args);
+  }
+}
+
+describe('SnapshotBaselineStore', () => {
+  it('round-trips states per scope: one object per scope, one read and one write per window', async () => {
+    const blobs = new CountingBlobs();
+    const store = new SnapshotBaselineStore(blobs);
+    expect(await store.getMany(['i:198.51.100.7'], 'shardId-1')).toEqual(new Map());
+    await store.putMany(new Map([['i:198.51.100.7', state(10 * MIN)], ['u:alice', state(10 * MIN, 3.25)]]), 'shardId-1');
+    await store.putMany(new Map([['i:203.0.113.9', state(10 * MIN)]]), 'shardId-2');
+    expect(await blobs.list('base/')).toEqual(['base/shardId-1', 'base/shardId-2']);
+    expect(blobs.puts).toBe(2);
+
+    // A fresh process (cold start) reads what was written; scopes do not see each other's keys.
+    const cold = new SnapshotBaselineStore(blobs);
+    const got = await cold.getMany(['i:198.51.100.7', 'u:alice', 'i:203.0.113.9'], 'shardId-1');
+    expect(got.get('u:alice')).toEqual(state(10 * MIN, 3.25));
+    expect(got.get('i:198.51.100.7')).toEqual(state(10 * MIN));
+    expect(got.has('i:203.0.113.9')).toBe(false);
+  });
+
+  it('a warm process re-reads conditionally: nothing is transferred unless another process wrote meanwhile', async () => {
+    const blobs = new CountingBlobs();
+    const a = new SnapshotBaselineStore(blobs);
+    await a.putMany(new Map([['u:alice', state(MIN)]]), 's');
+    const before = blobs.bytesReturned;
+    await a.getMany(['u:alice'], 's');
+    await a.getMany(['u:alice'], 's');
+    expect(blobs.bytesReturned).toBe(before); // 304s
+
+    const b = new SnapshotBaselineStore(blobs);
+    await b.putMany(new Map([['u:alice', state(2 * MIN, 4)]]), 's'); // another container took the shard for a while
+    expect((await a.getMany(['u:alice'], 's')).get('u:alice')).toEqual(state(2 * MIN, 4));
+    expect(blobs.bytesReturned).toBeGreaterThan(before);
+  });
+
+  it('two writers on one scope lose nothing: the later window of each key is kept', async () => {
+    const blobs = new MemoryBlobStore();
+    const a = new SnapshotBaselineStore(blobs);
+    const b = new SnapshotBaselineStore(blobs);
+    await a.getMany([], 's');
+    await b.getMany([], 's');
+    await a.putMany(new Map([['u:alice', state(5 * MIN, 1)], ['u:bob', state(9 * MIN, 1)]]), 's');
+    // b read before a wrote: its write is refused, it reloads and merges.
+    await b.putMany(new Map([['u:alice', state(6 * MIN, 2)], ['u:bob', state(8 * MIN, 2)], ['u:carol', state(7 * MIN, 2)]]), 's');
+    const got = await new SnapshotBaselineStore(blobs).getMany(['u:alice', 'u:bob', 'u:carol'], 's');
+    expect(got.get('u:alice')?.reqMean).toBe(2); // b's is later
+    expect(got.get('u:bob')?.reqMean).toBe(1); // a's is later: b's older learning does not overwrite it
+    expect(got.get('u:carol')?.reqMean).toBe(2);
+    expect(b.conflicts).toBe(1);
+  });
+
+  it('gives up with a named error when every conditional write loses', async () => {
+    const blobs = new MemoryBlobStore();
+    blobs.put = async (key: string) => {
+      throw new BlobConflictError(key);
+    };
+    const store = new SnapshotBaselineStore(blobs, { maxConflictRetries: 2 });
+    await expect(store.putMany(new Map([['u:alice', state(MIN)]]), 's')).rejects.toBeInstanceOf(SnapshotContentionError);
+    expect(store.conflicts).toBe(3);
+  });
+
+  it('other failures of the blob store surface (the detect batch is retried), never swallowed', async () => {
+    const blobs: BlobStore = new MemoryBlobStore();
+    blobs.get = async () => {
+      throw new Error('S3 unavailable');
+    };
+    await expect(new SnapshotBaselineStore(blobs).getMany(['u:alice'], 's')).rejects.toThrow('S3 unavailable');
+  });
+
+  it('a damaged snapshot or entry reads as never seen, and is counted', async () => {
+    const blobs = new MemoryBlobStore();
+    await blobs.put('base/garbage', Uint8Array.from([1, 2, 3]));
+    const store = new SnapshotBaselineStore(blobs);
+    expect(await store.getMany(['u:alice'], 'garbage')).toEqual(new Map());
+    expect(store.corrupt).toBe(1);
+    const doc = { v: 1, scope: 's', entries: [['u:alice', encodeKeyState(state(MIN))], ['u:bob', '1,2,nope'], ['u:carol', '-30,0,0,0,0,1,0,60000'], [7, 'x']] };
+    await blobs.put('base/s', gzipSync(JSON.stringify(doc)));
+    const mixed = new SnapshotBaselineStore(blobs);
+    const got = await mixed.getMany(['u:alice', 'u:bob', 'u:carol'], 's');
+    expect([...got.keys()]).toEqual(['u:alice']);
+    expect(mixed.corrupt).toBe(3);
+  });
+
+  it('forgets idle keys and, past maxKeys, the least recently seen', async () => {
+    const blobs = new MemoryBlobStore();
+    const store = new SnapshotBaselineStore(blobs, { maxKeys: 3, maxIdleMs: 60 * MIN });
+    await store.putMany(new Map([['k:old', state(0)], ['k:a', state(100 * MIN)], ['k:b', state(101 * MIN)]]), 's');
+    expect(store.evicted).toBe(1); // k:old is 100 minutes older than the newest
+    await store.putMany(new Map([['k:c', state(102 * MIN)], ['k:d', state(103 * MIN)]]), 's');
+    const got = await new SnapshotBaselineStore(blobs).getMany(['k:old', 'k:a', 'k:b', 'k:c', 'k:d'], 's');
+    expect([...got.keys()].sort()).toEqual(['k:b', 'k:c', 'k:d']);
+    expect(store.evicted).toBe(2);
+  });
+
+  it('keeps a keyed scope with characters JSON must escape intact', async () => {
+    const blobs = new MemoryBlobStore();
+    const key = 'u:arn:aws:iam::123456789012:user/"odd"\n\tname\u2028😀';
+    await new SnapshotBaselineStore(blobs).putMany(new Map([[key, state(MIN)]]), 's');
+    expect((await new SnapshotBaselineStore(blobs).getMany([key], 's')).get(key)).toEqual(state(MIN));
+  });
+});
+
+describeMoto('SnapshotBaselineStore on S3 (moto)', () => {
+  const moto = useMoto();
+  let s3: S3Client;
+  beforeAll(async () => {
+    s3 = new S3Client({ ...moto.clientConfig(), forcePathStyle: true });
+    await s3.send(new CreateBucketCommand({ Bucket: 'cordon-baselines' }));
+  });
+  afterAll(() => s3?.destroy());
+
+  it('50,000 keys round-trip through one object; concurrent writers converge through If-Match', async () => {
+    const blobs = new S3BlobStore(s3, 'cordon-baselines');
+    const states = new Map<string, KeyState>();
+    for (let i = 0; i < 50_000; i++) states.set(`i:10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, state(MIN + (i % 7) * MIN, (i % 100) / 10));
+    await new SnapshotBaselineStore(blobs).putMany(states, 'shardId-000000000000');
+    const got = await new SnapshotBaselineStore(blobs).getMany([...states.keys()], 'shardId-000000000000');
+    expect(got.size).toBe(50_000);
+    expect(got.get('i:10.0.1.44')).toEqual(states.get('i:10.0.1.44'));
+
+    const writers = [0, 1, 2, 3].map(() => new SnapshotBaselineStore(blobs));
+    await Promise.all(writers.map((w) => w.getMany([], 'race')));
+    await Promise.all(writers.map((w, i) => w.putMany(new Map([[`u:writer-${i}`, state(MIN)]]), 'race')));
+    const merged = await new SnapshotBaselineStore(blobs).getMany(['u:writer-0', 'u:writer-1', 'u:writer-2', 'u:writer-3'], 'race');
+    expect(merged.size).toBe(4);
+  }, 60_000);
+});
