@@ -59,6 +59,7 @@ const schemas = {
   detect: z.object({
     ...common,
     STATE_TABLE: required('the state DynamoDB table'),
+    STATE_BUCKET: required('the state S3 bucket'),
     LEDGER_TABLE: required('the ledger DynamoDB table'),
   }),
   contain: z.object({
@@ -122,6 +123,8 @@ export interface IngestEnv extends CommonEnv {
 
 export interface DetectEnv extends CommonEnv {
   stateTable: string;
+  /** Bulk state (window chunks under `win/`, baseline snapshots under `base/`). */
+  stateBucket: string;
   ledgerTable: string;
 }
 
@@ -152,6 +155,7 @@ export function parseDetectEnv(env: NodeJS.ProcessEnv = process.env): DetectEnv 
     config: configOf('detect', e.CORDON_CONFIG),
     logLevel: e.LOG_LEVEL,
     stateTable: e.STATE_TABLE,
+    stateBucket: e.STATE_BUCKET,
     ledgerTable: e.LEDGER_TABLE,
   };
 }

@@ -10,6 +10,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
@@ -33,6 +34,9 @@ export type { CordonProps, ProtectedRestApi } from './props.ts';
 /** The custom metric the contain function emits (EMF, no dimensions) when a WAF IP set write fails. */
 export const WAF_WRITE_FAILURES_METRIC = { namespace: 'Cordon', metricName: 'WafWriteFailures' } as const;
 
+/** Key prefix of the open-window chunks in the state bucket; objects under it expire after 2 days. */
+export const STATE_BUCKET_WINDOW_PREFIX = 'win/';
+
 /** WCUs reserved by the rule group in attach mode: fixed, because changing a rule group's capacity replaces it. */
 export const RULE_GROUP_CAPACITY = 50;
 
@@ -51,6 +55,8 @@ export class Cordon extends Construct {
   readonly summariesStream: kinesis.Stream;
   readonly stateTable: dynamodb.Table;
   readonly ledgerTable: dynamodb.Table;
+  /** Bulk detect state (src/ports-blob.ts): chunks of open-window parts under `win/`, baseline snapshots under `base/`. */
+  readonly stateBucket: s3.Bucket;
   readonly topic: sns.Topic;
   readonly ingestFunction: CordonFunction;
   readonly detectFunction: CordonFunction;
@@ -120,6 +126,22 @@ export class Cordon extends Construct {
       partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
       sortKey: { name: 'sk', type: dynamodb.AttributeType.NUMBER },
       stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+    });
+
+    // ---------------------------------------------------------------- state bucket (detect's bulk state)
+    // Written only by detect. No versioning: conditional writes go by ETag, and old versions would only pile up.
+    this.stateBucket = new s3.Bucket(this, 'StateBucket', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      versioned: false,
+      // Like the state table: kept when the stack is deleted.
+      removalPolicy: RemovalPolicy.RETAIN,
+      lifecycleRules: [
+        // Chunks of windows detect never dropped (a shard that went away, a crash between write and drop).
+        { id: 'ExpireOrphanWindowParts', prefix: STATE_BUCKET_WINDOW_PREFIX, expiration: Duration.days(2) },
+        { id: 'AbortIncompleteMultipartUploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      ],
     });
 
     // ---------------------------------------------------------------- alert topic
@@ -229,7 +251,11 @@ export class Cordon extends Construct {
     });
     this.detectFunction = fn('Detect', 'detect', {
       description: 'cordon detect: summaries → windows → scores → ledger',
-      env: { STATE_TABLE: this.stateTable.tableName, LEDGER_TABLE: this.ledgerTable.tableName },
+      env: {
+        STATE_TABLE: this.stateTable.tableName,
+        LEDGER_TABLE: this.ledgerTable.tableName,
+        STATE_BUCKET: this.stateBucket.bucketName,
+      },
       timeout: Duration.minutes(2),
       memorySize: 1024,
     });
@@ -279,6 +305,22 @@ export class Cordon extends Construct {
     this.summariesStream.grantWrite(this.ingestFunction);
     this.stateTable.grantReadWriteData(this.detectFunction);
     this.ledgerTable.grantReadWriteData(this.detectFunction);
+    // The state bucket: exactly what src/ports-blob.ts needs (get, conditional put, delete; list by prefix), and
+    // only on this bucket. Named actions rather than grantReadWrite's wildcards (s3:GetObject*, s3:List*, ...).
+    this.detectFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'StateBucketObjects',
+        actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+        resources: [this.stateBucket.arnForObjects('*')],
+      }),
+    );
+    this.detectFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'StateBucketList',
+        actions: ['s3:ListBucket'],
+        resources: [this.stateBucket.bucketArn],
+      }),
+    );
     this.stateTable.grantReadWriteData(this.containFunction);
     this.ledgerTable.grantReadWriteData(this.containFunction);
     this.topic.grantPublish(this.containFunction);
@@ -521,6 +563,7 @@ export class Cordon extends Construct {
     new CfnOutput(this, 'AlertTopicArn', { value: this.topic.topicArn });
     new CfnOutput(this, 'LedgerTableName', { value: this.ledgerTable.tableName });
     new CfnOutput(this, 'StateTableName', { value: this.stateTable.tableName });
+    new CfnOutput(this, 'StateBucketName', { value: this.stateBucket.bucketName });
     new CfnOutput(this, 'DashboardName', { value: namePrefix });
 
     this.addNagSuppressions();
@@ -609,6 +652,13 @@ export class Cordon extends Construct {
     for (const id of ['IngestFailures', 'DetectFailures', 'ContainFailures', 'NotifySlackFailures']) {
       ack(this.node.tryFindChild(id), 'AwsSolutions-SQS3');
     }
+    ack(this.stateBucket, 'AwsSolutions-S1');
+    // The finding names the bucket by its logical id, which depends on where the construct sits.
+    const bucketLogicalId = Stack.of(this).getLogicalId(this.stateBucket.node.defaultChild as s3.CfnBucket);
+    Validations.of(this.detectFunction.role!).acknowledge({
+      id: STATE_BUCKET_OBJECTS_FINDING.replace('<StateBucket.Arn>', `<${bucketLogicalId}.Arn>`),
+      reason: NAG_ACKNOWLEDGEMENTS[STATE_BUCKET_OBJECTS_FINDING],
+    });
     for (const apiId of new Set(this.settings.restApis.map((a) => a.restApiId))) {
       Validations.of(this.containFunction.role!).acknowledge({
         id: DEPLOYMENTS_FINDING.replace('<restApiId>', apiId),
@@ -624,6 +674,9 @@ const AWS_CUSTOM_RESOURCE_PROVIDER_ID = 'AWS679f53fac002430cb0da5b7982bd2287';
 /** The IAM5 finding for GetDeployment on one protected API (`<restApiId>` stands for the API's id). */
 const DEPLOYMENTS_FINDING =
   'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::/restapis/<restApiId>/deployments/*]';
+
+/** The IAM5 finding for detect's object actions on the state bucket (`StateBucket` stands for its logical id). */
+const STATE_BUCKET_OBJECTS_FINDING = 'AwsSolutions-IAM5[Resource::<StateBucket.Arn>/*]';
 
 /** Every cdk-nag finding the construct acknowledges, and why. */
 export const NAG_ACKNOWLEDGEMENTS = {
@@ -645,6 +698,12 @@ export const NAG_ACKNOWLEDGEMENTS = {
   [DEPLOYMENTS_FINDING]:
     'GetDeployment on the protected REST API only: deployment ids are generated by API Gateway, so the ARN ends in ' +
     'deployments/*; contain reads the deployment its stage serves to know whether its policy is live.',
+  [STATE_BUCKET_OBJECTS_FINDING]:
+    "Object keys of cordon's own state bucket only (s3:GetObject, s3:PutObject, s3:DeleteObject for detect): " +
+    'detect names its objects at run time (one per window chunk and per shard baseline), so the ARN ends in /*.',
+  'AwsSolutions-S1':
+    "The state bucket holds internal state written only by cordon's detect function; server access logs would " +
+    'add a log object per request to a bucket written several times a minute.',
   'AwsSolutions-SQS3':
     'This queue is itself a dead-letter queue: the on-failure destination of a stream event source mapping (or of ' +
     "notify-slack's async invocations), which cdk-nag does not recognise. Its depth has an alarm.",

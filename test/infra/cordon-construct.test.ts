@@ -5,7 +5,12 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseContainEnv, parseDetectEnv, parseIngestEnv, parseNotifySlackEnv } from '../../functions/env.ts';
-import { NAG_ACKNOWLEDGEMENTS, RECOMMENDED_ACCESS_LOG_FORMAT, WAF_WRITE_FAILURES_METRIC } from '../../infra/cordon-construct.ts';
+import {
+  NAG_ACKNOWLEDGEMENTS,
+  RECOMMENDED_ACCESS_LOG_FORMAT,
+  STATE_BUCKET_WINDOW_PREFIX,
+  WAF_WRITE_FAILURES_METRIC,
+} from '../../infra/cordon-construct.ts';
 import { LEDGER_TABLE_KEYS, STATE_TABLE_KEYS } from '../../src/adapters/aws/dynamo-common.ts';
 import {
   FULL_PROPS,
@@ -44,12 +49,14 @@ const fnIds = (t: Template) => ({
 });
 const keyId = (t: Template) => logicalId(t, 'AWS::KMS::Key', 'CordonKey');
 const topicId = (t: Template) => logicalId(t, 'AWS::SNS::Topic', 'CordonAlerts');
+const bucketId = (t: Template) => logicalId(t, 'AWS::S3::Bucket', 'CordonStateBucket');
 
 describe('resources', () => {
   it('creates what DESIGN §1 draws, once', () => {
     full.resourceCountIs('AWS::KMS::Key', 1);
     full.resourceCountIs('AWS::Kinesis::Stream', 2);
     full.resourceCountIs('AWS::DynamoDB::Table', 2);
+    full.resourceCountIs('AWS::S3::Bucket', 1); // detect's bulk state
     full.resourceCountIs('AWS::Lambda::EventSourceMapping', 3);
     full.resourceCountIs('AWS::SNS::Topic', 1);
     full.resourceCountIs('AWS::WAFv2::IPSet', 6); // 3 per family
@@ -235,6 +242,71 @@ describe('tables', () => {
   });
 });
 
+describe('state bucket (detect\'s bulk state: win/ chunks, base/ snapshots)', () => {
+  it.each([['full', () => full], ['minimal', () => minimal]])(
+    '%s: S3-managed encryption, all public access blocked, no versioning, kept on delete like the state table',
+    (_, t) => {
+      const id = bucketId(t());
+      t().hasResource('AWS::S3::Bucket', {
+        Properties: Match.objectLike({
+          BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+          PublicAccessBlockConfiguration: {
+            BlockPublicAcls: true,
+            BlockPublicPolicy: true,
+            IgnorePublicAcls: true,
+            RestrictPublicBuckets: true,
+          },
+        }),
+        DeletionPolicy: 'Retain',
+        UpdateReplacePolicy: 'Retain',
+      });
+      const props = (t().toJSON().Resources[id] as Json).Properties;
+      expect(props.VersioningConfiguration).toBeUndefined();
+      // RETAIN: no auto-delete custom resource empties it.
+      expect(Object.keys(t().findResources('Custom::S3AutoDeleteObjects'))).toEqual([]);
+    },
+  );
+
+  it('its bucket policy denies every request not made over TLS', () => {
+    const id = bucketId(full);
+    full.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: id },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 's3:*',
+            Principal: { AWS: '*' },
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            Resource: Match.arrayWith([{ 'Fn::GetAtt': [id, 'Arn'] }]),
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('win/ objects expire after 2 days; incomplete multipart uploads are aborted after 1 day', () => {
+    expect(STATE_BUCKET_WINDOW_PREFIX).toBe('win/');
+    const rules = (full.toJSON().Resources[bucketId(full)] as Json).Properties.LifecycleConfiguration.Rules as Json[];
+    expect(rules).toHaveLength(2);
+    const expiry = rules.find((r) => r.ExpirationInDays !== undefined);
+    expect(expiry).toMatchObject({ Status: 'Enabled', Prefix: 'win/', ExpirationInDays: 2 });
+    expect(expiry?.AbortIncompleteMultipartUpload).toBeUndefined();
+    const abort = rules.find((r) => r.AbortIncompleteMultipartUpload !== undefined);
+    expect(abort).toMatchObject({ Status: 'Enabled', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } });
+    // The abort rule covers the whole bucket and expires nothing (base/ snapshots live on).
+    expect(abort?.Prefix).toBeUndefined();
+    expect(abort?.Filter).toBeUndefined();
+    expect(abort?.ExpirationInDays).toBeUndefined();
+  });
+
+  it('its name is an output', () => {
+    full.hasOutput('*', { Value: { Ref: bucketId(full) } });
+    const outputs = Object.keys(full.toJSON().Outputs as Json);
+    expect(outputs.filter((o) => o.includes('StateBucketName'))).toHaveLength(1);
+  });
+});
+
 describe('WAF', () => {
   const ipSetIds = (t: Template) => Object.keys(t.findResources('AWS::WAFv2::IPSet'));
 
@@ -416,12 +488,44 @@ describe('IAM: each function may touch only its own resources', () => {
     }
   });
 
-  it('detect: reads summaries, reads and writes the two tables; no WAF, API Gateway or SNS', () => {
+  it('detect: reads summaries, reads and writes the two tables and the state bucket; no WAF, API Gateway or SNS', () => {
     const { detect } = fnIds(full);
-    expect([...services(actionsOf(full, detect))].sort()).toEqual(['dynamodb', 'kinesis', 'kms', 'logs', 'sqs', 'xray']);
+    expect([...services(actionsOf(full, detect))].sort()).toEqual(['dynamodb', 'kinesis', 'kms', 'logs', 's3', 'sqs', 'xray']);
     const kinesisWrites = actionsOf(full, detect).flatMap((s) => s.actions).filter((a) => a === 'kinesis:PutRecords');
     expect(kinesisWrites).toEqual([]);
   });
+
+  it.each([['full', () => full], ['attach', () => attach], ['minimal', () => minimal]])(
+    '%s: detect may get, put, delete objects of the state bucket and list it; nothing else in S3',
+    (_, t) => {
+      const template = t();
+      const { detect } = fnIds(template);
+      const bucket = bucketId(template);
+      const s3 = actionsOf(template, detect).filter((s) => s.actions.some((a) => a.startsWith('s3:')));
+      const byResource = s3.map((s) => ({ actions: [...s.actions].sort(), resources: s.resources }));
+      expect(byResource).toHaveLength(2);
+      expect(byResource).toEqual(
+        expect.arrayContaining([
+          {
+            actions: ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'],
+            resources: [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/*']] }],
+          },
+          { actions: ['s3:ListBucket'], resources: [{ 'Fn::GetAtt': [bucket, 'Arn'] }] },
+        ]),
+      );
+    },
+  );
+
+  it.each([['full', () => full], ['attach', () => attach], ['minimal', () => minimal]])(
+    '%s: no role but detect\'s has any S3 action (ingest, contain, notify-slack, custom resources)',
+    (_, t) => {
+      const template = t();
+      const detectRole = roleOf(template, fnIds(template).detect);
+      const withS3 = iamStatements(template).filter((s) => s.actions.some((a) => a.toLowerCase().startsWith('s3:')));
+      expect(withS3.length).toBeGreaterThan(0);
+      for (const s of withS3) expect(s.role, `${s.holder} grants S3`).toBe(detectRole);
+    },
+  );
 
   it("contain: WAF only on cordon's IP sets, API Gateway only on the protected APIs, SNS only on the topic", () => {
     const { contain } = fnIds(full);
@@ -450,6 +554,7 @@ describe('IAM: each function may touch only its own resources', () => {
     expect(sns.flatMap((s) => s.actions)).toEqual(['sns:Publish']);
     expect(sns[0].resources).toEqual([{ Ref: topicId(full) }]);
     expect(services(st).has('secretsmanager')).toBe(false);
+    expect(services(st).has('s3')).toBe(false);
   });
 
   it('contain has no API Gateway rights when no REST API is protected', () => {
@@ -490,6 +595,9 @@ describe('environment contract (infra sets, functions/env.ts parses)', () => {
     const detect = parseDetectEnv(functionEnv(full, ids.detect));
     expect(detect.stateTable).toMatch(/^ref-CordonState/);
     expect(detect.ledgerTable).toMatch(/^ref-CordonLedger/);
+    expect(detect.stateBucket).toBe(`ref-${bucketId(full)}`);
+    expect(functionEnv(full, ids.contain).STATE_BUCKET).toBeUndefined();
+    expect(functionEnv(full, ids.ingest).STATE_BUCKET).toBeUndefined();
     const contain = parseContainEnv(functionEnv(full, ids.contain));
     expect(contain.wafScope).toBe('REGIONAL');
     expect(contain.ipSets.v4).toHaveLength(3);
@@ -547,7 +655,10 @@ describe('cdk-nag AwsSolutionsChecks (cdk-nag 3: a validation plugin; validateSc
     expect(acks.length).toBeGreaterThan(0);
     for (const a of acks) {
       // Per-API findings are documented once, with <restApiId> for the id.
-      const id = a.id.replace(/^annotation::/i, '').replace(/\/restapis\/[a-z0-9]{10}\//, '/restapis/<restApiId>/');
+      const id = a.id
+        .replace(/^annotation::/i, '')
+        .replace(/\/restapis\/[a-z0-9]{10}\//, '/restapis/<restApiId>/')
+        .replace(/^(AwsSolutions-IAM5\[Resource::)<\w*StateBucket[0-9A-F]{8}\.Arn>/, '$1<StateBucket.Arn>');
       expect(Object.keys(NAG_ACKNOWLEDGEMENTS), `${id} at ${a.path}`).toContain(id);
       expect(a.reason).toBe(NAG_ACKNOWLEDGEMENTS[id as keyof typeof NAG_ACKNOWLEDGEMENTS]);
       expect(a.reason.length, id).toBeGreaterThan(60);
@@ -561,6 +672,14 @@ describe('cdk-nag AwsSolutionsChecks (cdk-nag 3: a validation plugin; validateSc
         expect(a.path).not.toBe(`${stack.node.path}/Cordon`);
       }
     }
+  });
+
+  it('the state bucket findings are acknowledged on the bucket (S1) and on the detect role (its objects) only', () => {
+    const { stack } = variants[0][1];
+    const acks = acknowledgments(stack).map((a) => ({ ...a, id: a.id.replace(/^annotation::/i, '') }));
+    expect(acks.filter((a) => a.id === 'AwsSolutions-S1').map((a) => a.path)).toEqual([`${stack.node.path}/Cordon/StateBucket`]);
+    const bucketFinding = `AwsSolutions-IAM5[Resource::<${bucketId(full)}.Arn>/*]`;
+    expect(acks.filter((a) => a.id === bucketFinding).map((a) => a.path)).toEqual([`${stack.node.path}/Cordon/DetectRole`]);
   });
 
   it('is live: an unencrypted queue added to the stack is reported', () => {

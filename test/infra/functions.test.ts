@@ -56,13 +56,15 @@ describe('functions/env.ts', () => {
   });
 
   it('LOG_LEVEL is case-insensitive and defaults to INFO', () => {
-    expect(parseDetectEnv({ STATE_TABLE: 's', LEDGER_TABLE: 'l', LOG_LEVEL: 'debug' }).logLevel).toBe('DEBUG');
+    expect(parseDetectEnv({ STATE_TABLE: 's', STATE_BUCKET: 'b', LEDGER_TABLE: 'l', LOG_LEVEL: 'debug' }).logLevel).toBe('DEBUG');
     expect(parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x' }).logLevel).toBe('INFO');
   });
 
   it.each<[string, () => unknown, string, RegExp]>([
     ['ingest without its stream', () => parseIngestEnv({}), 'SUMMARIES_STREAM_NAME', /is not set; must name the summaries Kinesis stream/],
-    ['detect without tables', () => parseDetectEnv({ STATE_TABLE: 's' }), 'LEDGER_TABLE', /is not set/],
+    ['detect without tables', () => parseDetectEnv({ STATE_TABLE: 's', STATE_BUCKET: 'b' }), 'LEDGER_TABLE', /is not set/],
+    ['detect without its bucket', () => parseDetectEnv({ STATE_TABLE: 's', LEDGER_TABLE: 'l' }), 'STATE_BUCKET', /is not set; must name the state S3 bucket/],
+    ['detect with an empty bucket name', () => parseDetectEnv({ STATE_TABLE: 's', STATE_BUCKET: '', LEDGER_TABLE: 'l' }), 'STATE_BUCKET', /must name the state S3 bucket/],
     ['contain with an empty table name', () => parseContainEnv({ ...containEnv, STATE_TABLE: '' }), 'STATE_TABLE', /must name the state DynamoDB table/],
     ['contain with IPSETS_V4 not JSON', () => parseContainEnv({ ...containEnv, IPSETS_V4: '[{' }), 'IPSETS_V4', /not valid JSON/],
     ['contain with no IPv6 set', () => parseContainEnv({ ...containEnv, IPSETS_V6: '[]' }), 'IPSETS_V6', /at least one IP set/],
@@ -81,6 +83,15 @@ describe('functions/env.ts', () => {
     expect(e.message).toContain(variable);
     expect(e.message).toMatch(message);
     expect(e.variables).toContain(variable.split('.')[0]);
+  });
+
+  it('parses a complete detect environment', () => {
+    expect(parseDetectEnv({ STATE_TABLE: 'cordon-state', STATE_BUCKET: 'cordon-state-bucket', LEDGER_TABLE: 'cordon-ledger' })).toMatchObject({
+      stateTable: 'cordon-state',
+      stateBucket: 'cordon-state-bucket',
+      ledgerTable: 'cordon-ledger',
+      logLevel: 'INFO',
+    });
   });
 
   it('reports every wrong variable at once', () => {

@@ -41,6 +41,7 @@ beforeAll(() => {
     LOG_LEVEL: 'ERROR',
     SUMMARIES_STREAM_NAME: 'cordon-summaries',
     STATE_TABLE: 'cordon-state',
+    STATE_BUCKET: 'cordon-state-bucket',
     LEDGER_TABLE: 'cordon-ledger',
     WAF_SCOPE: 'REGIONAL',
     IPSETS_V4: '[{"name":"cordon-v4-0","id":"id4"}]',
@@ -113,7 +114,9 @@ describe('detect', () => {
       'shardId-000000000000',
       'shardId-000000000001',
     ]);
-    expect(stages.runDetect.mock.calls[0][1]).toMatchObject({ env: { stateTable: 'cordon-state', ledgerTable: 'cordon-ledger' } });
+    expect(stages.runDetect.mock.calls[0][1]).toMatchObject({
+      env: { stateTable: 'cordon-state', stateBucket: 'cordon-state-bucket', ledgerTable: 'cordon-ledger' },
+    });
   });
 });
 
