@@ -19,8 +19,12 @@ export interface BenchArgs {
   memoryKeys: number[];
   /** Minutes of `mixed` traffic written to a file and replayed end to end. */
   replayMinutes: number;
-  /** API requests a second at which the fixed costs (shard-hours) are spread, besides the scenario's own rate. */
+  /** API requests a second the cost is priced at, besides the scenario's own rate. */
   rates: number[];
+  /** Minutes of traffic each cost measurement runs over. */
+  costMinutes: number;
+  /** Rates up to this are measured on replicated traffic; higher ones are extrapolated from the highest measured. */
+  costMaxRate: number;
   sections: Set<Section>;
   out: string;
   quick: boolean;
@@ -34,7 +38,9 @@ const HELP = `npm run bench -- [options]
   --detect-keys N     clients in the many-keys detect window (default 100000; --quick 20000)
   --memory-keys a,b   tracked keys for the memory figure (default 10000,100000,1000000; --quick 10000,100000)
   --replay-minutes N  minutes of traffic replayed end to end (default 180; --quick 60)
-  --rates a,b         requests/s for the cost table's fixed costs (default 100,1000,10000)
+  --rates a,b         requests/s the cost is priced at (default 100,1000,10000)
+  --cost-minutes N    minutes of traffic per cost measurement (default 20; --quick 10)
+  --cost-max-rate N   highest rate measured on replicated traffic, higher ones extrapolated (default 1000)
   --only a,b          sections: ${SECTIONS.join(',')} (default all)
   --out PATH          results file (default bench/results.json)
   --quick             smaller sizes, one run each`;
@@ -50,6 +56,8 @@ export function parseArgs(argv: string[]): BenchArgs {
     memoryKeys: quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000],
     replayMinutes: quick ? 60 : 180,
     rates: [100, 1_000, 10_000],
+    costMinutes: quick ? 10 : 20,
+    costMaxRate: 1_000,
     sections: new Set(SECTIONS),
     out: new URL('./results.json', import.meta.url).pathname,
     quick,
@@ -71,6 +79,8 @@ export function parseArgs(argv: string[]): BenchArgs {
       case '--memory-keys': a.memoryKeys = value().split(',').map((v) => positiveInt(flag, v)); break;
       case '--replay-minutes': a.replayMinutes = positiveInt(flag, value()); break;
       case '--rates': a.rates = value().split(',').map((v) => positiveInt(flag, v)); break;
+      case '--cost-minutes': a.costMinutes = positiveInt(flag, value()); break;
+      case '--cost-max-rate': a.costMaxRate = positiveInt(flag, value()); break;
       case '--only': a.sections = new Set(value().split(',').map(section)); break;
       case '--out': a.out = value(); break;
       case '--help': case '-h': console.log(HELP); process.exit(0);

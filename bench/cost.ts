@@ -1,20 +1,25 @@
-import { gunzipSync, gzipSync } from 'node:zlib';
-import { DynamoBaselineStore, DynamoLedgerStore } from '../src/adapters/aws/dynamodb.ts';
+import ipaddr from 'ipaddr.js';
+import { DynamoLedgerStore } from '../src/adapters/aws/dynamodb.ts';
 import { DynamoWindowStore } from '../src/adapters/aws/window-store.ts';
-import { type CordonConfig, parseConfig } from '../src/config.ts';
-import { type DetectDeps, runDetect, runIngest, type StreamRecord } from '../src/pipeline/stages.ts';
-import { CountingBaselineStore, CountingLedgerStore, CountingWindowStore, emptyCounts, type PortCounts } from './counting-stores.ts';
+import { parseConfig } from '../src/config.ts';
+import { SnapshotBaselineStore } from '../src/pipeline/snapshot-baseline-store.ts';
+import { runDetect, runIngest, type StreamRecord } from '../src/pipeline/stages.ts';
+import type { SimEvent } from '../src/simulate/builder.ts';
+import { CountingBlobStore, type S3Requests } from './counting-blobs.ts';
 import { FakeDynamo } from './fake-dynamo.ts';
-import { GroupingWindowStore } from './grouping-window-store.ts';
 import { cpuSince } from './timing.ts';
 import type { CwlRecord, Traffic } from './inputs.ts';
 
 /**
- * What cordon's own AWS pipeline costs per million API requests, from running the real stage functions on the
- * generated traffic: runIngest with a putter that counts summary records and bytes, runDetect once over in-memory
- * stores that count what crosses the ports (and time the stage's CPU), and once over the real DynamoDB adapters
- * on a fake table that bills capacity units as DynamoDB does. Compared with what CloudWatch Logs charges to
- * ingest the same access-log lines.
+ * What cordon's own AWS pipeline costs per million API requests, from running the real stage functions, wired as
+ * the detect Lambda wires them (src/pipeline/aws-deps.ts), on generated traffic: runIngest with a putter that
+ * counts summary records and bytes, then runDetect over the real adapters on an in-memory DynamoDB table that
+ * bills capacity units as DynamoDB does and an in-memory S3 that counts requests. Compared with what CloudWatch
+ * Logs charges to ingest the same access-log lines.
+ *
+ * Per-invocation quantities (Lambda requests, summary records, S3 PUTs, watermark writes) fall per request as the
+ * rate rises and batches fill, so each rate is measured on traffic at that rate: the scenario's population
+ * replicated (see {@link replicate}), not the scenario's figures scaled.
  */
 
 /** us-east-1 list prices. */
@@ -25,14 +30,17 @@ export const PRICES = {
   kinesisShardHour: 0.015,
   dynamoWriteUnit: 0.625 / 1e6, // on-demand
   dynamoReadUnit: 0.125 / 1e6,
+  s3PutListDelete: 0.005 / 1e3, // PUT, COPY, POST (DeleteObjects), LIST
+  s3Get: 0.0004 / 1e3,
   cwlIngestGb: 0.5,
 } as const;
 
 /** The deployed functions' memory (infra/cordon-construct.ts); Lambda gives a full vCPU at 1,769 MB. */
 export const LAMBDA_MEMORY_MB = 1024;
 const VCPU_SHARE = Math.min(1, LAMBDA_MEMORY_MB / 1769);
-/** Assumed DynamoDB round trip, charged as if every call were awaited on its own (an upper bound). */
+/** Assumed round trips, charged as if every call were awaited on its own (an upper bound). */
 export const DYNAMO_CALL_MS = 5;
+export const S3_CALL_MS = 25;
 /** Event source mapping settings (infra/stream-defaults.ts). */
 const INGEST_BATCH = { records: 100, windowMs: 5_000 };
 const DETECT_BATCH = { records: 500, windowMs: 5_000 };
@@ -50,19 +58,11 @@ interface SummaryRecord extends StreamRecord {
   arrival: number;
 }
 
-/**
- * How the pipeline is run. `today`: the stage functions as they are. The what-ifs keep every stage function and
- * adapter as it is and change only what they are fed, to price two changes the lead may want to make:
- * `ingest-per-batch` gives runIngest one record holding the whole Lambda batch (so one windower aggregates 100
- * records instead of one per record), `grouped-parts` also stores one window-store item per detect invocation and
- * window instead of one per part, and `grouped-gzip-parts` gzips those items.
- */
-export type Variant = 'today' | 'ingest-per-batch' | 'grouped-parts' | 'grouped-gzip-parts';
-export const VARIANTS: readonly Variant[] = ['today', 'ingest-per-batch', 'grouped-parts', 'grouped-gzip-parts'];
-
 /** What one pass over the traffic consumed (totals, not yet per million). */
 export interface Usage {
-  variant: Variant;
+  /** Requests a second of the traffic measured, and how many copies of the scenario's population it holds. */
+  rate: number;
+  copies: number;
   requests: number;
   seconds: number;
   ingestInvocations: number;
@@ -77,34 +77,36 @@ export interface Usage {
   detectCpuMs: number;
   windowsClosed: number;
   decisions: number;
-  ports: PortCounts;
   dynamoCalls: number;
   dynamoWriteUnits: number;
   dynamoReadUnits: number;
-  dynamoByTable: Record<string, { writeUnits: number; readUnits: number; calls: Record<string, number> }>;
-  /** By item kind: `win` window parts, `wins` open-window markers, `base` baseline buckets, `mark` watermarks, `ledger`. */
+  /** By item kind: `win` window-part index items, `wins` open-window markers, `mark` watermarks, `ledger`. */
   dynamoByKind: Record<string, { writeUnits: number; readUnits: number }>;
+  s3: S3Requests;
+  /** Bytes of the largest baseline snapshot written (one per summaries shard). */
+  largestSnapshotBytes: number;
   cwlBytes: number;
 }
 
 export interface CostRow {
   item: string;
-  /** Quantity per million API requests. */
-  perMillion: number;
   unit: string;
+  /** Quantity per million API requests, one per rate. */
+  perMillion: number[];
   /** Dollars per million API requests, one per rate. */
   dollars: number[];
 }
 
 export interface CostModel {
   rates: number[];
-  scenarioRate: number;
+  /** Per rate: the rate of the measurement its per-request quantities come from. */
+  measuredAt: number[];
   shards: { access: number; summaries: number }[];
   rows: CostRow[];
   totals: number[];
-  cwl: number;
+  cwl: number[];
   shareOfCwl: number[];
-  usage: Usage;
+  usages: Usage[];
   assumptions: string[];
 }
 
@@ -125,16 +127,56 @@ function batchesOf<T extends { arrival: number }>(records: readonly T[], max: nu
 
 const putUnits = (bytes: number): number => Math.max(1, Math.ceil(bytes / KINESIS_UNIT_BYTES));
 
+/**
+ * The scenario's traffic `copies` times over, as if that many such populations used the API at once: copy j moves
+ * every address to another network (IPv4 second octet, IPv6 second group, XOR j) and suffixes every principal, so
+ * keys multiply with the rate as they would with more clients, and each copy keeps its NATs, /24s and attacks.
+ */
+export function replicate(t: Traffic, copies: number): Traffic {
+  if (copies <= 1) return t;
+  const moved = new Map<string, string>();
+  const move = (ip: string, j: number): string => {
+    const key = `${j}|${ip}`;
+    let out = moved.get(key);
+    if (out === undefined) {
+      const a = ipaddr.parse(ip);
+      if (a.kind() === 'ipv4') {
+        const o = (a as ipaddr.IPv4).octets.slice();
+        o[1] ^= j & 255;
+        o[0] = (o[0] + (j >> 8)) % 224 || 1;
+        out = o.join('.');
+      } else {
+        const p = (a as ipaddr.IPv6).parts.slice();
+        p[1] ^= j & 0xffff;
+        out = new ipaddr.IPv6(p).toString();
+      }
+      moved.set(key, out);
+    }
+    return out;
+  };
+  const events: SimEvent[] = [];
+  for (let j = 0; j < copies; j++) {
+    for (const e of t.events) {
+      if (j === 0) {
+        events.push(e);
+        continue;
+      }
+      const id = e.id && Object.fromEntries(Object.entries(e.id).map(([k, v]) => [k, typeof v === 'string' ? `${v}~${j}` : v]));
+      events.push({ ...e, ip: move(e.ip, j), id });
+    }
+  }
+  events.sort((a, b) => a.t - b.t);
+  return { events, labels: t.labels, minutes: t.minutes };
+}
+
 /** Stage 1 over every ingest batch; returns the summary records stage 2 will read. */
-async function ingestAll(records: readonly CwlRecord[], config: CordonConfig, u: Usage): Promise<SummaryRecord[]> {
+async function ingestAll(records: readonly CwlRecord[], config: ReturnType<typeof parseConfig>, u: Usage): Promise<SummaryRecord[]> {
   const summaries: SummaryRecord[] = [];
   for (const batch of batchesOf(records, INGEST_BATCH.records, INGEST_BATCH.windowMs)) {
     const out: { partitionKey: string; data: Uint8Array }[] = [];
     const putter = { put: async (rs: { partitionKey: string; data: Uint8Array }[]) => { out.push(...rs); } };
-    const input = u.variant === 'today' ? batch.records.map((r) => ({ sequenceNumber: r.sequenceNumber, data: r.data }))
-      : [mergedRecord(batch.records)];
     const cpu0 = process.cpuUsage();
-    await runIngest(input, { putter, config });
+    await runIngest(batch.records.map((r) => ({ sequenceNumber: r.sequenceNumber, data: r.data, shardId: 'shardId-000000000000' })), { putter, config });
     u.ingestCpuMs += cpuSince(cpu0);
     u.ingestInvocations++;
     for (const r of batch.records) {
@@ -155,135 +197,51 @@ async function ingestAll(records: readonly CwlRecord[], config: CordonConfig, u:
   return summaries;
 }
 
-/** The envelopes of a Lambda batch as one record (the what-ifs' way to aggregate a whole batch in one windower). */
-function mergedRecord(records: readonly CwlRecord[]): StreamRecord {
-  const envelopes = records.map((r) => JSON.parse(gunzipSync(Buffer.from(r.data, 'base64')).toString('utf8')) as { logEvents: unknown[] });
-  const merged = { ...envelopes[0], logEvents: envelopes.flatMap((e) => e.logEvents) };
-  return { sequenceNumber: records[0].sequenceNumber, data: gzipSync(JSON.stringify(merged)).toString('base64') };
-}
-
-interface DetectTotals {
-  invocations: number;
-  windowsClosed: number;
-  decisions: number;
-}
-
-async function detectAll(summaries: readonly SummaryRecord[], deps: DetectDeps, onTime?: (ms: number) => void): Promise<DetectTotals> {
-  let invocations = 0;
-  let windowsClosed = 0;
-  let decisions = 0;
-  for (const batch of batchesOf(summaries, DETECT_BATCH.records, DETECT_BATCH.windowMs)) {
-    const cpu0 = process.cpuUsage();
-    const r = await runDetect(batch.records, deps);
-    onTime?.(cpuSince(cpu0));
-    if (r.batchItemFailures.length) throw new Error('detect failed in the cost run');
-    invocations++;
-    windowsClosed += r.windowsClosed;
-    decisions += r.decisions;
-  }
-  return { invocations, windowsClosed, decisions };
-}
-
-export async function measureUsage(t: Traffic, records: readonly CwlRecord[], cwlLineBytes: number, variant: Variant = 'today'): Promise<Usage> {
+export async function measureUsage(t: Traffic, copies: number, records: readonly CwlRecord[], cwlLineBytes: number): Promise<Usage> {
   const config = parseConfig({ allowlist: { cidrs: t.labels.allowlist } });
-  const grouped = variant === 'grouped-parts' || variant === 'grouped-gzip-parts';
-  const gzipParts = variant === 'grouped-gzip-parts';
+  const seconds = t.minutes * 60;
   const u: Usage = {
-    variant, requests: t.events.length, seconds: t.minutes * 60, ingestInvocations: 0, ingestCpuMs: 0, accessRecords: 0,
-    accessBytes: 0, accessPutUnits: 0, summaryRecords: 0, summaryBytes: 0, summaryPutUnits: 0, detectInvocations: 0,
-    detectCpuMs: 0, windowsClosed: 0, decisions: 0, ports: emptyCounts(), dynamoCalls: 0, dynamoWriteUnits: 0,
-    dynamoReadUnits: 0, dynamoByTable: {}, dynamoByKind: {}, cwlBytes: cwlLineBytes * t.events.length,
+    rate: Math.round(t.events.length / seconds), copies, requests: t.events.length, seconds, ingestInvocations: 0, ingestCpuMs: 0,
+    accessRecords: 0, accessBytes: 0, accessPutUnits: 0, summaryRecords: 0, summaryBytes: 0, summaryPutUnits: 0,
+    detectInvocations: 0, detectCpuMs: 0, windowsClosed: 0, decisions: 0, dynamoCalls: 0, dynamoWriteUnits: 0,
+    dynamoReadUnits: 0, dynamoByKind: {}, s3: { puts: 0, lists: 0, deletes: 0, gets: 0, bytesPut: 0 }, largestSnapshotBytes: 0,
+    cwlBytes: cwlLineBytes * t.events.length,
   };
   const summaries = await ingestAll(records, config, u);
 
-  // Pass 1: in-memory stores that count port traffic; its time is the stage's own CPU.
-  const countingWindows = new CountingWindowStore(u.ports);
-  const counted = await detectAll(summaries, {
-    windows: grouped ? new GroupingWindowStore(countingWindows, gzipParts) : countingWindows, baselines: new CountingBaselineStore(u.ports),
-    ledger: new CountingLedgerStore(u.ports), config,
-  }, (ms) => { u.detectCpuMs += ms; });
-  u.detectInvocations = counted.invocations;
-  u.windowsClosed = counted.windowsClosed;
-  u.decisions = counted.decisions;
-
-  // Pass 2: the real DynamoDB adapters on a fake table that bills capacity units.
+  // The detect Lambda's wiring (aws-deps.ts) over an in-memory DynamoDB that bills and an S3 that counts. The
+  // timed CPU includes the SDK-free fakes' own work, a small overstatement.
   const dynamo = new FakeDynamo();
-  await detectAll(summaries, {
-    windows: grouped ? new GroupingWindowStore(new DynamoWindowStore(dynamo.client(), 'state'), gzipParts)
-      : new DynamoWindowStore(dynamo.client(), 'state'),
-    baselines: new DynamoBaselineStore(dynamo.client(), 'state'),
-    ledger: new DynamoLedgerStore(dynamo.client(), 'ledger'),
+  const blobs = new CountingBlobStore();
+  const deps = {
     config,
-  });
+    windows: new DynamoWindowStore(dynamo.client(), 'state', { bodies: { store: blobs } }),
+    baselines: new SnapshotBaselineStore(blobs),
+    ledger: new DynamoLedgerStore(dynamo.client(), 'ledger'),
+  };
+  for (const batch of batchesOf(summaries, DETECT_BATCH.records, DETECT_BATCH.windowMs)) {
+    const cpu0 = process.cpuUsage();
+    const r = await runDetect(batch.records, deps);
+    u.detectCpuMs += cpuSince(cpu0);
+    if (r.batchItemFailures.length) throw new Error('detect failed in the cost run');
+    u.detectInvocations++;
+    u.windowsClosed += r.windowsClosed;
+    u.decisions += r.decisions;
+  }
   u.dynamoCalls = dynamo.totalCalls;
   u.dynamoWriteUnits = dynamo.totalWriteUnits;
   u.dynamoReadUnits = dynamo.totalReadUnits;
-  u.dynamoByTable = Object.fromEntries(dynamo.bills);
   u.dynamoByKind = Object.fromEntries(dynamo.byKind);
+  u.s3 = { ...blobs.requests };
+  for (const [key, blob] of blobs.objects) if (key.startsWith('base/')) u.largestSnapshotBytes = Math.max(u.largestSnapshotBytes, blob.body.byteLength);
   return u;
-}
-
-/** DynamoDB write units by what is written. */
-function dynamoWriteRows(u: Usage): [string, number][] {
-  const w = (kind: string) => u.dynamoByKind[kind]?.writeUnits ?? 0;
-  return [
-    ['DynamoDB writes: window parts (+ markers, watermark)', w('win') + w('wins') + w('mark')],
-    ['DynamoDB writes: baselines', w('base')],
-    ['DynamoDB writes: ledger', w('ledger')],
-  ];
-}
-
-export interface WhatIfRow {
-  variant: string;
-  summaryRecordsPerMillion: number;
-  summaryPutUnitsPerMillion: number;
-  windowWriteUnitsPerMillion: number;
-  baselineWriteUnitsPerMillion: number;
-  readUnitsPerMillion: number;
-  /** Dollars per million requests at the comparison rate, and as a share of CloudWatch Logs ingestion. */
-  dollars: number;
-  shareOfCwl: number;
-}
-
-/**
- * The variants side by side at one rate; the last row also prices baselines as one small item per key
- * (1 WRU per key written, 0.5 RRU per key read, from the port counts) instead of the bucketed items.
- */
-export function whatIfs(usages: Usage[], rate: number): WhatIfRow[] {
-  const rows = usages.map((u) => whatIfRow(u.variant, u, rate, null));
-  const last = usages.at(-1)!;
-  rows.push(whatIfRow(`${last.variant} + baselines one item per key`, last, rate, {
-    writeUnits: last.ports.baselineKeysWritten, readUnits: last.ports.baselineKeysRead * 0.5 }));
-  return rows;
-}
-
-function whatIfRow(variant: string, u: Usage, rate: number, perKeyBaselines: { writeUnits: number; readUnits: number } | null): WhatIfRow {
-  const model = costModel(u, [rate]);
-  const i = model.rates.indexOf(rate);
-  const m = 1e6 / u.requests;
-  const base = u.dynamoByKind.base ?? { writeUnits: 0, readUnits: 0 };
-  let dollars = model.totals[i];
-  let baselineWrites = base.writeUnits;
-  let reads = u.dynamoReadUnits;
-  if (perKeyBaselines) {
-    dollars += (perKeyBaselines.writeUnits - base.writeUnits) * m * PRICES.dynamoWriteUnit
-      + (perKeyBaselines.readUnits - base.readUnits) * m * PRICES.dynamoReadUnit;
-    baselineWrites = perKeyBaselines.writeUnits;
-    reads += perKeyBaselines.readUnits - base.readUnits;
-  }
-  const w = (kind: string) => u.dynamoByKind[kind]?.writeUnits ?? 0;
-  return {
-    variant, summaryRecordsPerMillion: u.summaryRecords * m, summaryPutUnitsPerMillion: u.summaryPutUnits * m,
-    windowWriteUnitsPerMillion: (w('win') + w('wins') + w('mark')) * m, baselineWriteUnitsPerMillion: baselineWrites * m,
-    readUnitsPerMillion: reads * m, dollars, shareOfCwl: dollars / model.cwl,
-  };
 }
 
 /** Shards each stream needs at `rate` requests a second: bytes, records, and one Lambda per shard keeping up. */
 function shardsAt(rate: number, u: Usage): { access: number; summaries: number } {
   const per = (x: number) => x / u.requests;
   const ingestPerShard = (u.requests / (u.ingestCpuMs / 1000)) * VCPU_SHARE;
-  const detectPerShard = (u.requests / ((u.detectCpuMs + u.dynamoCalls * DYNAMO_CALL_MS * VCPU_SHARE) / 1000)) * VCPU_SHARE;
+  const detectPerShard = u.requests / detectBilledSeconds(u);
   const need = (bytes: number, records: number, perShard: number) =>
     Math.max(1, Math.ceil((rate * bytes) / SHARD_BYTES_PER_SECOND), Math.ceil((rate * records) / SHARD_RECORDS_PER_SECOND),
       Math.ceil(rate / perShard));
@@ -293,43 +251,75 @@ function shardsAt(rate: number, u: Usage): { access: number; summaries: number }
   };
 }
 
-export function costModel(u: Usage, rates: readonly number[]): CostModel {
-  const scenarioRate = Math.round(u.requests / u.seconds);
-  const allRates = [scenarioRate, ...rates.filter((r) => r !== scenarioRate)];
-  const m = 1e6 / u.requests; // per million requests
-  const ingestGbS = ((u.ingestCpuMs / 1000 / VCPU_SHARE) * LAMBDA_MEMORY_MB) / 1024;
-  const detectGbS = ((u.detectCpuMs / 1000 / VCPU_SHARE + (u.dynamoCalls * DYNAMO_CALL_MS) / 1000) * LAMBDA_MEMORY_MB) / 1024;
-  const same = (x: number) => allRates.map(() => x);
-  const shards = allRates.map((r) => shardsAt(r, u));
+const s3Calls = (u: Usage) => u.s3.puts + u.s3.gets + u.s3.lists + u.s3.deletes;
+
+/** Seconds the detect Lambda is billed for: its CPU at the memory's vCPU share, plus every remote call's wait. */
+function detectBilledSeconds(u: Usage): number {
+  return u.detectCpuMs / 1000 / VCPU_SHARE + (u.dynamoCalls * DYNAMO_CALL_MS + s3Calls(u) * S3_CALL_MS) / 1000;
+}
+
+/**
+ * Dollars per million requests at each rate: per-request quantities from the measurement nearest the rate (above
+ * the highest measured rate that one: per-request quantities only fall as batches fill, so this errs high),
+ * shard-hours at the rate itself.
+ */
+export function costModel(usages: Usage[], rates: readonly number[]): CostModel {
+  const measured = [...usages].sort((a, b) => a.rate - b.rate);
+  const allRates = [...new Set([measured[0].rate, ...rates])].sort((a, b) => a - b);
+  // The measurement nearest the rate (by ratio): replicated traffic lands near, not on, the rates asked for.
+  const pick = (rate: number): Usage => measured.reduce((best, u) => (Math.abs(Math.log(u.rate / rate)) < Math.abs(Math.log(best.rate / rate)) ? u : best));
+  const columns = allRates.map((rate) => ({ rate, u: pick(rate) }));
+  const row = (item: string, unit: string, qty: (u: Usage) => number, price: number): CostRow => {
+    const perMillion = columns.map(({ u }) => qty(u) * (1e6 / u.requests));
+    return { item, unit, perMillion, dollars: perMillion.map((q) => q * price) };
+  };
+  const kind = (u: Usage, k: string) => u.dynamoByKind[k] ?? { writeUnits: 0, readUnits: 0 };
+  const shards = columns.map(({ rate, u }) => shardsAt(rate, u));
   const rows: CostRow[] = [
-    { item: 'Lambda ingest compute', perMillion: ingestGbS * m, unit: 'GB-s', dollars: same(ingestGbS * m * PRICES.lambdaGbSecond) },
-    { item: 'Lambda detect compute', perMillion: detectGbS * m, unit: 'GB-s', dollars: same(detectGbS * m * PRICES.lambdaGbSecond) },
-    { item: 'Lambda invocations', perMillion: (u.ingestInvocations + u.detectInvocations) * m, unit: 'requests',
-      dollars: same((u.ingestInvocations + u.detectInvocations) * m * PRICES.lambdaRequest) },
-    { item: 'Kinesis access-logs PUT units', perMillion: u.accessPutUnits * m, unit: '25 KB units',
-      dollars: same(u.accessPutUnits * m * PRICES.kinesisPutUnit) },
-    { item: 'Kinesis summaries PUT units', perMillion: u.summaryPutUnits * m, unit: '25 KB units',
-      dollars: same(u.summaryPutUnits * m * PRICES.kinesisPutUnit) },
-    { item: 'Kinesis shard-hours (both streams)', perMillion: NaN, unit: 'shard-h',
-      dollars: allRates.map((r, i) => ((shards[i].access + shards[i].summaries) * PRICES.kinesisShardHour * 1e6) / (r * 3600)) },
-    ...dynamoWriteRows(u).map(([item, units]) =>
-      ({ item, perMillion: units * m, unit: 'WRU', dollars: same(units * m * PRICES.dynamoWriteUnit) })),
-    { item: 'DynamoDB reads', perMillion: u.dynamoReadUnits * m, unit: 'RRU', dollars: same(u.dynamoReadUnits * m * PRICES.dynamoReadUnit) },
+    row('Lambda ingest compute', 'GB-s', (u) => ((u.ingestCpuMs / 1000 / VCPU_SHARE) * LAMBDA_MEMORY_MB) / 1024, PRICES.lambdaGbSecond),
+    row('Lambda detect compute (incl. waiting on DynamoDB and S3)', 'GB-s', (u) => (detectBilledSeconds(u) * LAMBDA_MEMORY_MB) / 1024, PRICES.lambdaGbSecond),
+    row('Lambda invocations', 'requests', (u) => u.ingestInvocations + u.detectInvocations, PRICES.lambdaRequest),
+    row('Kinesis access-logs PUT units', '25 KB units', (u) => u.accessPutUnits, PRICES.kinesisPutUnit),
+    row('Kinesis summaries PUT units', '25 KB units', (u) => u.summaryPutUnits, PRICES.kinesisPutUnit),
+    {
+      item: 'Kinesis shard-hours (both streams)', unit: 'shard-h',
+      perMillion: columns.map(({ rate }, i) => ((shards[i].access + shards[i].summaries) * 1e6) / (rate * 3600)),
+      dollars: columns.map(({ rate }, i) => ((shards[i].access + shards[i].summaries) * PRICES.kinesisShardHour * 1e6) / (rate * 3600)),
+    },
+    row('DynamoDB writes: open-window index, watermark', 'WRU', (u) => kind(u, 'win').writeUnits + kind(u, 'wins').writeUnits + kind(u, 'mark').writeUnits, PRICES.dynamoWriteUnit),
+    row('DynamoDB writes: ledger', 'WRU', (u) => kind(u, 'ledger').writeUnits, PRICES.dynamoWriteUnit),
+    row('DynamoDB reads', 'RRU', (u) => u.dynamoReadUnits, PRICES.dynamoReadUnit),
+    row('S3 PUT/LIST/DeleteObjects: window chunks, baseline snapshots', 'requests', (u) => u.s3.puts + u.s3.lists + u.s3.deletes, PRICES.s3PutListDelete),
+    row('S3 GET', 'requests', (u) => u.s3.gets, PRICES.s3Get),
   ];
-  const totals = allRates.map((_, i) => rows.reduce((s, r) => s + r.dollars[i], 0));
-  const cwl = ((u.cwlBytes * m) / 2 ** 30) * PRICES.cwlIngestGb;
+  const totals = columns.map((_, i) => rows.reduce((s, r) => s + r.dollars[i], 0));
+  const cwl = columns.map(({ u }) => ((u.cwlBytes / u.requests) * 1e6 / 2 ** 30) * PRICES.cwlIngestGb);
+  const scenario = measured[0];
   return {
-    rates: allRates, scenarioRate, shards, rows, totals, cwl, shareOfCwl: totals.map((t) => t / cwl), usage: u,
+    rates: allRates, measuredAt: columns.map(({ u }) => u.rate), shards, rows, totals, cwl, shareOfCwl: totals.map((t, i) => t / cwl[i]),
+    usages: measured,
     assumptions: [
-      `traffic mix: the mixed scenario (${u.requests} requests in ${u.seconds / 60} min, ${scenarioRate} req/s); ` +
-        'per-request quantities are taken as constant at other rates (more clients behaving alike)',
+      `traffic: the mixed scenario (${scenario.requests} requests in ${scenario.seconds / 60} min, ${scenario.rate} req/s), and ` +
+        `for higher rates that population replicated (${measured.slice(1).map((u) => `${u.copies}× → ${u.rate} req/s`).join(', ')}); ` +
+        'rates above the highest measured one use its per-request figures',
       `Lambda arm64 at ${LAMBDA_MEMORY_MB} MB (${VCPU_SHARE.toFixed(2)} vCPU): billed time = measured single-core CPU time / ` +
-        `${VCPU_SHARE.toFixed(2)}; detect adds ${DYNAMO_CALL_MS} ms per DynamoDB call as if none overlapped`,
+        `${VCPU_SHARE.toFixed(2)}; detect adds ${DYNAMO_CALL_MS} ms per DynamoDB call and ${S3_CALL_MS} ms per S3 request as if none overlapped`,
       `Kinesis provisioned mode (PUT payload units + shard-hours), ${INGEST_BATCH.records}-record ingest and ` +
         `${DETECT_BATCH.records}-record detect batches with a 5 s batching window; shards per stream = ` +
         'max(1, MB/s, records/s / 1000, Lambda keeping up)',
       'DynamoDB on-demand, units billed by the fake table from the real adapters (writes by the larger of old and new item, strongly consistent reads)',
+      'S3 Standard requests (PUT/LIST/POST $0.005 per 1,000, GET incl. 304s $0.0004 per 1,000); storage (a few MB per shard, ' +
+        'window chunks deleted at close) and in-region transfer are not counted',
       'CloudWatch Logs: ingestion of the recommended-format lines (message bytes only, $0.50/GB); storage, KMS and data transfer not counted on either side',
     ],
   };
+}
+
+/** The lowest rate (within 5%) from which cordon costs at most `share` of CloudWatch Logs ingestion, or null. */
+export function rateWhereShareFallsTo(usages: Usage[], share: number): number | null {
+  for (let r = 10; r <= 100_000; r = Math.ceil(r * 1.05)) {
+    const m = costModel(usages, [r]);
+    if (m.shareOfCwl[m.rates.indexOf(r)] <= share) return r;
+  }
+  return null;
 }
