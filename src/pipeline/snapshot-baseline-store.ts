@@ -39,7 +39,7 @@ export class SnapshotContentionError extends Error {
  *   transferred; changed (another process handled the shard meanwhile), it is reloaded.
  * - Writes are conditional on the tag read (`If-Match`, or `If-None-Match: *` for the first): a lost race reloads
  *   and merges, keeping for each key the state with the later `lastWindow`, so neither writer's learning regresses.
- * - Damaged entries are counted and treated as never seen, like the DynamoDB store's.
+ * - A damaged snapshot or entry is counted ({@link corrupt}) and treated as never seen: the keys learn again.
  * - Resharding the summaries stream moves keys to new scopes: they start learning again there (blocks, the ledger
  *   and the allowlist are unaffected).
  */

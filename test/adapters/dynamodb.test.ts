@@ -1,17 +1,13 @@
-import { CreateTableCommand, DynamoDBClient, GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import type { Evidence } from '../../src/decision.ts';
-import type { KeyState, LedgerEntry } from '../../src/ports.ts';
+import type { LedgerEntry } from '../../src/ports.ts';
 import {
   createTableInput,
-  DynamoBaselineStore,
   DynamoIdempotencyStore,
   DynamoLedgerStore,
   LEDGER_TABLE_KEYS,
   STATE_TABLE_KEYS,
-  bucketOf,
-  decodeKeyState,
-  encodeKeyState,
 } from '../../src/adapters/aws/dynamodb.ts';
 import { DynamoUnprocessedItemsError } from '../../src/adapters/aws/errors.ts';
 import { DynamoWindowStore } from '../../src/adapters/aws/window-store.ts';
@@ -20,19 +16,6 @@ import { awsJsonError, FaultInjectingHandler, type FaultRule } from './fault-han
 
 const STATE = 'cordon-state';
 const LEDGER = 'cordon-ledger';
-
-function keyState(i: number, lastWindow = 1_700_000_000_000 + i * 60_000): KeyState {
-  return {
-    reqMean: Math.log1p(i) / 3,
-    reqVar: 0.1 + i / 7,
-    bytesMean: Math.log1p(i * 1000),
-    bytesVar: 1 / 3,
-    ipsMean: i % 5,
-    windows: i,
-    flags: i & 7,
-    lastWindow,
-  };
-}
 
 const evidence: Evidence = {
   key: '203.0.113.7',
@@ -61,75 +44,6 @@ describeMoto('DynamoDB adapters on moto', () => {
     await moto.reset();
     await client.send(new CreateTableCommand(createTableInput(STATE, STATE_TABLE_KEYS)));
     await client.send(new CreateTableCommand(createTableInput(LEDGER, LEDGER_TABLE_KEYS)));
-  });
-
-  const rawParts = async (bucket: number) =>
-    (
-      await client.send(
-        new QueryCommand({
-          TableName: STATE,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': { S: `base#${bucket}` } },
-        }),
-      )
-    ).Items ?? [];
-
-  it('encodes key states losslessly in a short string', () => {
-    const s = keyState(17);
-    expect(decodeKeyState(encodeKeyState(s))).toEqual(s);
-    expect(decodeKeyState('1,2,3')).toBeNull();
-    expect(bucketOf('203.0.113.7', 256)).toBe(bucketOf('203.0.113.7', 256));
-  });
-
-  it('baselines: round trip across buckets, one write per touched bucket, none when unchanged', async () => {
-    const store = new DynamoBaselineStore(client, STATE, { buckets: 8 });
-    const states = new Map<string, KeyState>();
-    for (let i = 0; i < 400; i++) states.set(i % 2 ? `10.0.${i >> 8}.${i & 255}` : `arn:aws:iam::123456789012:user/u${i}`, keyState(i));
-    await store.putMany(states);
-    // 400 keys, 8 buckets: 8 item writes, not 400.
-    expect(store.itemsWritten).toBe(8);
-
-    const got = await new DynamoBaselineStore(client, STATE, { buckets: 8 }).getMany([...states.keys(), 'never-seen']);
-    expect(got.size).toBe(400);
-    for (const [k, s] of states) expect(got.get(k)).toEqual(s);
-
-    await store.putMany(states);
-    expect(store.itemsWritten).toBe(8); // unchanged: no write
-    const one = new Map([['10.0.0.1', keyState(1, 1_700_100_000_000)]]);
-    await store.putMany(one);
-    expect(store.itemsWritten).toBe(9); // one key changed: one item
-    expect((await store.getMany(['10.0.0.1'])).get('10.0.0.1')).toEqual(one.get('10.0.0.1'));
-  });
-
-  it('baselines: a full bucket spills into more items, then evicts the least recent keys', async () => {
-    const store = new DynamoBaselineStore(client, STATE, { buckets: 1, maxItemBytes: 2048, maxPartsPerBucket: 2 });
-    const states = new Map<string, KeyState>();
-    for (let i = 0; i < 80; i++) states.set(`198.51.100.${i}`, keyState(i));
-    await store.putMany(states);
-    const parts = await rawParts(0);
-    expect(parts.length).toBe(2);
-    for (const p of parts) expect(JSON.stringify(p).length).toBeLessThan(2048 + 200);
-    expect(store.evicted).toBeGreaterThan(0);
-    const kept = await store.getMany([...states.keys()]);
-    expect(kept.size + store.evicted).toBe(80);
-    // What is kept is the most recent keys.
-    const keptIdx = [...kept.keys()].map((k) => Number(k.split('.')[3]));
-    expect(Math.min(...keptIdx)).toBe(80 - kept.size);
-    for (const [k, s] of kept) expect(s).toEqual(states.get(k));
-  });
-
-  it('baselines: concurrent writers of one bucket lose nothing (conditional writes)', async () => {
-    const a = new DynamoBaselineStore(client, STATE, { buckets: 1, maxConflictRetries: 20 });
-    const b = new DynamoBaselineStore(client, STATE, { buckets: 1, maxConflictRetries: 20 });
-    const sa = new Map<string, KeyState>();
-    const sb = new Map<string, KeyState>();
-    for (let i = 0; i < 20; i++) {
-      sa.set(`a${i}`, keyState(i));
-      sb.set(`b${i}`, keyState(i + 100));
-    }
-    await Promise.all([...Array(5)].map((_, r) => (r % 2 ? a.putMany(sa) : b.putMany(sb))));
-    const got = await a.getMany([...sa.keys(), ...sb.keys()]);
-    expect(got.size).toBe(40);
   });
 
   it('ledger: listActive filters expired entries itself, history newest first, ttl = expiry + grace', async () => {
@@ -185,6 +99,7 @@ describeMoto('DynamoDB faults injected in front of moto (real SDK retries)', () 
     await moto.reset();
     const setup = new DynamoDBClient(moto.clientConfig());
     await setup.send(new CreateTableCommand(createTableInput(STATE, STATE_TABLE_KEYS)));
+    await setup.send(new CreateTableCommand(createTableInput(LEDGER, LEDGER_TABLE_KEYS)));
     setup.destroy();
   });
 
@@ -203,15 +118,17 @@ describeMoto('DynamoDB faults injected in front of moto (real SDK retries)', () 
       const type = operation === 'Query' ? 'ThrottlingException' : 'ProvisionedThroughputExceededException';
       return { respond: { status: 400, json: awsJsonError(`com.amazonaws.dynamodb.v20120810#${type}`, 'slow down') } };
     });
-    const store = new DynamoBaselineStore(client, STATE, { buckets: 2 });
-    const states = new Map([...Array(10)].map((_, i) => [`k${i}`, keyState(i)] as const));
-    await store.putMany(states);
+    const ledger = new DynamoLedgerStore(client, LEDGER);
+    const entries = [entry('203.0.113.7', 1_000, 10_000_000), entry('203.0.113.7', 2_000, 10_000_000)];
+    for (const e of entries) await ledger.put(e);
+    const hist = await ledger.history('203.0.113.7');
     expect(throttled).toEqual(budget);
-    // Two buckets: two successful item writes plus the throttled attempt, and no extra write.
+    // Two entries: two successful item writes plus the throttled attempt, and no extra write.
     expect(handler.seen.filter((o) => o === 'PutItem').length).toBe(3);
-    expect(store.itemsWritten).toBe(2);
-    const check = new DynamoBaselineStore(new DynamoDBClient(moto.clientConfig()), STATE, { buckets: 2 });
-    expect((await check.getMany([...states.keys()])).size).toBe(10);
+    expect(hist).toEqual([...entries].reverse());
+    const checkClient = new DynamoDBClient(moto.clientConfig());
+    expect((await new DynamoLedgerStore(checkClient, LEDGER).listAll()).length).toBe(2);
+    checkClient.destroy();
     client.destroy();
   });
 

@@ -3,7 +3,7 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3BlobStore } from '../../src/adapters/aws/s3.ts';
 import { MemoryBlobStore } from '../../src/adapters/local/memory-blob-store.ts';
-import { encodeKeyState } from '../../src/detect/baseline.ts';
+import { decodeKeyState, encodeKeyState } from '../../src/detect/baseline.ts';
 import { SnapshotBaselineStore, SnapshotContentionError } from '../../src/pipeline/snapshot-baseline-store.ts';
 import { BlobConflictError, type BlobStore } from '../../src/ports-blob.ts';
 import type { KeyState } from '../../src/ports.ts';
@@ -31,6 +31,13 @@ class CountingBlobs extends MemoryBlobStore {
 }
 
 describe('SnapshotBaselineStore', () => {
+  it('encodes key states losslessly in a short string (what each snapshot entry holds)', () => {
+    const s: KeyState = { reqMean: Math.log1p(17) / 3, reqVar: 0.1 + 17 / 7, bytesMean: Math.log1p(17_000), bytesVar: 1 / 3, ipsMean: 2,
+      windows: 17, flags: 1, lastWindow: 1_700_001_020_000 };
+    expect(decodeKeyState(encodeKeyState(s))).toEqual(s);
+    expect(decodeKeyState('1,2,3')).toBeNull();
+  });
+
   it('round-trips states per scope: one object per scope, one read and one write per window', async () => {
     const blobs = new CountingBlobs();
     const store = new SnapshotBaselineStore(blobs);

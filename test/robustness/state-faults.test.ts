@@ -1,11 +1,18 @@
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { CreateTableCommand, DeleteTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { CreateBucketCommand, DeleteBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteState, SCHEMA_VERSION, StateFileError } from '../../src/adapters/local/sqlite-state.ts';
-import { bucketOf, createTableInput, DynamoBaselineStore, DynamoLedgerStore, encodeKeyState, LEDGER_TABLE_KEYS, STATE_TABLE_KEYS } from '../../src/adapters/aws/dynamodb.ts';
+import { createTableInput, DynamoLedgerStore, LEDGER_TABLE_KEYS, STATE_TABLE_KEYS } from '../../src/adapters/aws/dynamodb.ts';
+import { AwsRejectedError } from '../../src/adapters/aws/errors.ts';
+import { S3BlobStore } from '../../src/adapters/aws/s3.ts';
+import { DynamoWindowStore } from '../../src/adapters/aws/window-store.ts';
+import { encodeKeyState } from '../../src/detect/baseline.ts';
+import { SnapshotBaselineStore } from '../../src/pipeline/snapshot-baseline-store.ts';
 import { parseConfig } from '../../src/config.ts';
 import type { Decision, Evidence } from '../../src/decision.ts';
 import type { AccessEvent } from '../../src/events.ts';
@@ -17,8 +24,9 @@ import { byTime, figures, readJsonl, removeDir, steady, tempDir } from '../helpe
 
 /**
  * Faults in cordon's own state: damaged rows in the SQLite file, files from older and newer releases, files that
- * are not SQLite at all; damaged items and missing tables in DynamoDB (on moto). Bad rows are skipped and never
- * block anyone; version mismatches are migrated or refused with a named error; nothing crashes with a stack dump.
+ * are not SQLite at all; damaged ledger items and missing tables in DynamoDB, damaged baseline snapshots and a
+ * missing bucket in S3 (on moto). Bad rows are skipped and never block anyone; version mismatches are migrated or
+ * refused with a named error; nothing crashes with a stack dump.
  */
 
 const dir = tempDir('state-faults');
@@ -203,69 +211,131 @@ describe('SQLite state faults (local)', () => {
 });
 
 // ---------------------------------------------------------------------------------------------------------------
-// DynamoDB on moto
+// DynamoDB and S3 on moto
 // ---------------------------------------------------------------------------------------------------------------
 
 const STATE = 'cordon-state';
 const LEDGER = 'cordon-ledger';
+const STATE_BUCKET = 'cordon-state-bucket';
 
-describeMoto('DynamoDB state faults (moto)', () => {
+describeMoto('DynamoDB and S3 state faults (moto)', () => {
   const moto = useMoto();
   let client: DynamoDBClient;
+  let s3: S3Client;
 
   beforeAll(() => {
     client = new DynamoDBClient({ ...moto.clientConfig(), maxAttempts: 2 });
+    s3 = new S3Client({ ...moto.clientConfig(), forcePathStyle: true, maxAttempts: 2 });
   });
-  afterAll(() => client?.destroy());
+  afterAll(() => {
+    client?.destroy();
+    s3?.destroy();
+  });
   beforeEach(async () => {
     await moto.reset();
     await client.send(new CreateTableCommand(createTableInput(STATE, STATE_TABLE_KEYS)));
     await client.send(new CreateTableCommand(createTableInput(LEDGER, LEDGER_TABLE_KEYS)));
+    await s3.send(new CreateBucketCommand({ Bucket: STATE_BUCKET }));
   });
+
+  /** Stores `body` raw as the baseline snapshot of `scope`, where SnapshotBaselineStore (default prefix) reads it. */
+  const putSnapshot = (scope: string, body: Uint8Array | string) =>
+    s3.send(new PutObjectCommand({ Bucket: STATE_BUCKET, Key: `base/${scope}`, Body: body }));
 
   const good: KeyState = { reqMean: 1, reqVar: 0.2, bytesMean: 7, bytesVar: 0.3, ipsMean: 1, windows: 12, flags: 0, lastWindow: T0 };
 
-  it('DynamoBaselineStore.getMany skips damaged baseline entries and items, returns the sound ones, never throws', async () => {
-    const buckets = 4;
-    const store = new DynamoBaselineStore(client, STATE, { buckets });
+  it('SnapshotBaselineStore.getMany skips damaged snapshot entries, returns the sound ones, never throws', async () => {
+    const store = new SnapshotBaselineStore(new S3BlobStore(s3, STATE_BUCKET));
+    const scopes = ['shardId-000000000000', 'shardId-000000000001', 'shardId-000000000002', 'shardId-000000000003'];
     const keys = [...Array.from({ length: 30 }, (_, i) => `i:198.51.100.${i + 1}`), 'u:alice', 'p:198.51.100.0/24'];
-    // One bucket item per bucket, written raw: each holds one sound key and damaged ones of every kind.
-    const byBucket = new Map<number, string[]>();
-    for (const k of keys) byBucket.set(bucketOf(k, buckets), [...(byBucket.get(bucketOf(k, buckets)) ?? []), k]);
-    const damaged = [
-      { S: 'garbage' }, { S: 'NaN,NaN,NaN,NaN,NaN,NaN,NaN,NaN' }, { S: '1,2,3' }, { N: '42' }, { NULL: true }, { L: [{ S: 'x' }] },
-      { M: { a: { S: '1' } } }, { S: '' }, { S: 'Infinity,1,1,1,1,1,1,1' }, { BOOL: true }, { S: '-30,0.01,-30,0.01,0,500,0,0' },
+    // Damaged states of requested keys (counted when read): not a state at all, wrong field counts, non-numeric,
+    // non-finite, and finite but impossible (a reqMean of -30, negative variances and window counts).
+    const damagedStates = [
+      'garbage', 'NaN,NaN,NaN,NaN,NaN,NaN,NaN,NaN', '1,2,3', '', 'Infinity,1,1,1,1,1,1,1', '-30,0.01,-30,0.01,0,500,0,0',
+      `1,0.2,high,0.3,1,12,0,${T0}`, `1,0.2,7,0.3,1,12.5,0,${T0}`, `-1,-1,-1,-1,-5,-7,-1,${T0}`, '1,2,3,4,5,6,7,8,9',
     ];
+    // Entries of the wrong shape (counted when the snapshot is read, whoever asks): values that are not strings,
+    // keys that are not strings, entries that are not pairs.
+    const malformed: unknown[] = [['u:n', 42], ['u:null', null], ['u:list', ['x']], ['u:map', { a: '1' }], ['u:bool', true], [7, 'x'],
+      'u:flat', ['u:half'], null, { key: 'u:obj', state: encodeKeyState(good) }];
+    // One snapshot per scope (summaries shard), written raw: each holds one sound key and damaged ones of every kind.
+    const byScope = new Map<string, string[]>();
+    keys.forEach((k, i) => byScope.set(scopes[i % scopes.length], [...(byScope.get(scopes[i % scopes.length]) ?? []), k]));
     let injected = 0;
     const sound = new Set<string>();
-    for (const [bucket, ks] of byBucket) {
-      const s: Record<string, unknown> = {};
-      ks.forEach((k, i) => {
-        if (i === 0) {
-          s[k] = { S: encodeKeyState(good) };
-          sound.add(k);
-        } else {
-          s[k] = damaged[injected++ % damaged.length];
-        }
+    for (const [scope, ks] of byScope) {
+      const entries: unknown[] = ks.map((k, i) => {
+        if (i > 0) return [k, damagedStates[injected++ % damagedStates.length]];
+        sound.add(k);
+        return [k, encodeKeyState(good)];
       });
-      await client.send(new PutItemCommand({ TableName: STATE, Item: { pk: { S: `base#${bucket}` }, sk: { S: '0' }, v: { N: '1' }, s: { M: s as never } } }));
+      await putSnapshot(scope, gzipSync(JSON.stringify({ v: 1, scope, entries: [...entries, ...malformed] })));
     }
-    // And items that are wrong as a whole: a map that is a string, a part number that is not a number.
-    await client.send(new PutItemCommand({ TableName: STATE, Item: { pk: { S: `base#${bucketOf('u:bob', buckets)}` }, sk: { S: 'x' }, s: { S: 'not a map' } } }));
-    const got = await store.getMany([...keys, 'u:bob']).then((m) => m, (e: unknown) => e);
-    figures('dynamo corrupt baselines', { keys: keys.length + 1, damagedEntries: injected + 1, read: got instanceof Map ? got.size : -1, corruptCounted: store.corrupt });
-    expect(got).toBeInstanceOf(Map);
-    const map = got as Map<string, KeyState>;
-    expect([...map.keys()].sort()).toEqual([...sound].sort());
-    for (const k of sound) expect(map.get(k)).toEqual(good);
-    // Infinity, NaN and wrong types are all refused (a damaged baseline must not make anyone look anomalous).
-    for (const s of map.values()) expect(Object.values(s).every(Number.isFinite)).toBe(true);
-    expect(injected).toBeGreaterThanOrEqual(damaged.length); // every kind of damage was injected
-    // Writing to the damaged buckets works and resets them: the damaged entries are gone, the sound ones stay.
-    const fresh = new Map(keys.map((k): [string, KeyState] => [k, { ...good, windows: 13 }]));
-    await store.putMany(fresh);
-    const after = await store.getMany(keys);
-    expect(after.size).toBe(keys.length);
+    const got = new Map<string, KeyState>();
+    const failures: unknown[] = [];
+    for (const [scope, ks] of byScope) {
+      await store.getMany(ks, scope).then((m) => m.forEach((v, k) => got.set(k, v)), (e: unknown) => failures.push(e));
+    }
+    figures('s3 corrupt baseline entries', { keys: keys.length, damagedEntries: injected + malformed.length * scopes.length, read: got.size, corruptCounted: store.corrupt });
+    expect(failures).toEqual([]);
+    expect([...got.keys()].sort()).toEqual([...sound].sort());
+    for (const k of sound) expect(got.get(k)).toEqual(good);
+    // Infinity, NaN, impossible values and wrong types are all refused (a damaged baseline must not make anyone look anomalous).
+    for (const s of got.values()) expect(Object.values(s).every(Number.isFinite)).toBe(true);
+    expect(injected).toBeGreaterThanOrEqual(damagedStates.length); // every kind of damage was injected
+    expect(store.corrupt).toBe(injected + malformed.length * scopes.length);
+    // Writing to the damaged snapshots works (conditional on the damaged object's tag) and resets them: the
+    // damaged entries are gone, every key has its fresh state.
+    for (const [scope, ks] of byScope) await store.putMany(new Map(ks.map((k): [string, KeyState] => [k, { ...good, windows: 13 }])), scope);
+    const fresh = new SnapshotBaselineStore(new S3BlobStore(s3, STATE_BUCKET));
+    let after = 0;
+    for (const [scope, ks] of byScope) after += [...(await fresh.getMany(ks, scope)).values()].filter((s) => s.windows === 13).length;
+    expect(after).toBe(keys.length);
+    expect(fresh.corrupt).toBe(0);
+  });
+
+  const damagedSnapshots: [string, Uint8Array | string][] = [
+    ['not gzip', 'this is not a snapshot\n'],
+    ['random bytes', Uint8Array.from(Array.from({ length: 4096 }, (_, i) => (i * 2654435761) >>> 24))],
+    ['an empty object', new Uint8Array()],
+    ['truncated gzip', gzipSync(JSON.stringify({ v: 1, scope: 's', entries: [['u:alice', '1,0.2,7,0.3,1,12,0,0']] })).subarray(0, 20)],
+    ['gzip of non-JSON', gzipSync('{"v":1,"entries":[["u:alice",')],
+    ['gzip of JSON null', gzipSync('null')],
+    ['gzip of a JSON string', gzipSync('"base"')],
+    ['gzip of a snapshot of an unknown version', gzipSync(JSON.stringify({ v: 2, scope: 's', entries: [['u:alice', '1,0.2,7,0.3,1,12,0,0']] }))],
+    ['gzip of a snapshot whose entries are not a list', gzipSync(JSON.stringify({ v: 1, scope: 's', entries: { 'u:alice': '1,0.2,7,0.3,1,12,0,0' } }))],
+  ];
+
+  it.each(damagedSnapshots)('a damaged snapshot object (%s) reads as never seen, is counted, and is replaced by the next write', async (_name, body) => {
+    const scope = 'shardId-000000000000';
+    await putSnapshot(scope, body);
+    const store = new SnapshotBaselineStore(new S3BlobStore(s3, STATE_BUCKET));
+    const keys = ['i:198.51.100.1', 'u:alice'];
+    const got = await store.getMany(keys, scope).then((m) => m, (e: unknown) => e);
+    figures('s3 damaged snapshot', { kind: _name, bytes: body.length, read: got instanceof Map ? got.size : -1, corruptCounted: store.corrupt });
+    expect(got).toEqual(new Map());
+    expect(store.corrupt).toBe(1);
+    await store.putMany(new Map(keys.map((k): [string, KeyState] => [k, good])), scope);
+    const fresh = new SnapshotBaselineStore(new S3BlobStore(s3, STATE_BUCKET));
+    expect(await fresh.getMany(keys, scope)).toEqual(new Map(keys.map((k) => [k, good])));
+    expect(fresh.corrupt).toBe(0);
+  });
+
+  it('a missing bucket fails baseline reads and writes with an AwsRejectedError naming the bucket, never an empty read', async () => {
+    await s3.send(new DeleteBucketCommand({ Bucket: STATE_BUCKET }));
+    const store = new SnapshotBaselineStore(new S3BlobStore(s3, STATE_BUCKET));
+    const started = performance.now();
+    const errors = await Promise.all([
+      store.getMany(['i:198.51.100.1'], 'shardId-000000000000').then(() => null, (e: Error) => e),
+      store.putMany(new Map([['i:198.51.100.1', good]]), 'shardId-000000000001').then(() => null, (e: Error) => e),
+    ]);
+    figures('missing bucket', { calls: errors.length, errors: [...new Set(errors.map((e) => e?.name ?? 'none'))].join(','), ms: Math.round(performance.now() - started) });
+    for (const e of errors) {
+      expect(e).toBeInstanceOf(AwsRejectedError);
+      expect(e).toMatchObject({ service: 's3', cause: { name: 'NoSuchBucket' } });
+      expect(e?.message).toContain(STATE_BUCKET);
+    }
+    expect(store.corrupt).toBe(0);
   });
 
   it('DynamoLedgerStore.listActive / history / listAll skip damaged ledger items instead of throwing', async () => {
@@ -298,8 +368,9 @@ describeMoto('DynamoDB state faults (moto)', () => {
     await client.send(new DeleteTableCommand({ TableName: STATE }));
     await client.send(new DeleteTableCommand({ TableName: LEDGER }));
     return Promise.all([
-      new DynamoBaselineStore(client, STATE).getMany(['i:198.51.100.1']).then(() => null, (e: Error) => e),
-      new DynamoBaselineStore(client, STATE).putMany(new Map([['i:198.51.100.1', good]])).then(() => null, (e: Error) => e),
+      // The state table now holds window parts, markers and watermarks (baselines are S3 snapshots, see above).
+      new DynamoWindowStore(client, STATE).openWindows('shardId-000000000000').then(() => null, (e: Error) => e),
+      new DynamoWindowStore(client, STATE).add('shardId-000000000000', [{ windowStart: T0, partId: 'p0', body: '{}' }]).then(() => null, (e: Error) => e),
       new DynamoLedgerStore(client, LEDGER).listActive(T0).then(() => null, (e: Error) => e),
       new DynamoLedgerStore(client, LEDGER).put({ target: '203.0.113.1', targetKind: 'ip', createdAt: T0, expiresAt: T0 + MIN, status: 'active', reasons: [], score: 1, priorBlocks: 0, evidence: evidence('x') }).then(() => null, (e: Error) => e),
     ]);
