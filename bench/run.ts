@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { type BenchArgs, parseArgs } from './args.ts';
 import { costModel, type CostModel, LAMBDA_MEMORY_MB, measureUsage, rateWhereShareFallsTo, replicate, type Usage } from './cost.ts';
 import { bigWindow, detectFigure, type DetectFigure, mixedWindows } from './detect.ts';
-import { figure, floorCwl, floorJsonLines, ingestCwl, type IngestFigure, ingestLines } from './ingest.ts';
+import { figure, floorCwl, floorJsonLines, ingestCwl, type IngestFigure, ingestLines, unpackOnlyCwl } from './ingest.ts';
 import { cwlRecordsOf, linesOf, meanBytes, simulate, type Traffic } from './inputs.ts';
 import { memoryFigure, type MemoryFigure } from './memory.ts';
 import { replayFigure, type ReplayFigure } from './replay.ts';
@@ -43,6 +43,7 @@ function ingestSection(a: BenchArgs, t: Traffic): IngestFigure[] {
       () => floorCwl(records, a.events)),
     figure('CWL records, recommended JSON (windower per 100-record batch)', a.repeat, () => ingestCwl(records, a.events, 100),
       () => floorCwl(records, a.events)),
+    figure('CWL records: base64 + gunzip only, no parsing (the ceiling)', a.repeat, () => unpackOnlyCwl(records, a.events)),
   ];
   for (const format of ['apigw-json', 'console-json', 'console-clf', 'combined'] as const) {
     const lines = linesOf(t, format, a.seed);
