@@ -12,16 +12,27 @@ export interface SnapshotBaselineStoreOptions {
   maxIdleMs?: number;
   /** Conditional writes lost to another writer before giving up. Default 4. */
   maxConflictRetries?: number;
+  /**
+   * The changed keys are compacted into the base object once they number more than this share of it; until then
+   * each window writes only the delta. Default 1/8.
+   */
+  compactAt?: number;
 }
 
-interface Snapshot {
+/** One stored object (the base, or the delta of keys changed since the base was written). */
+interface Stored {
   /** null: no object stored yet. */
   etag: string | null;
   /** key → encoded state (encodeKeyState): a short string per key is what keeps a warm Lambda's cache small. */
   entries: Map<string, string>;
 }
 
-/** gzip level: snapshots are rewritten every window, so speed matters more than the last few percent of size. */
+interface Snapshot {
+  base: Stored;
+  delta: Stored;
+}
+
+/** gzip level: snapshots are rewritten often, so speed matters more than the last few percent of size. */
 const GZIP_LEVEL = 3;
 
 /** Thrown when every attempt to write a scope's snapshot lost to another writer. */
@@ -30,16 +41,20 @@ export class SnapshotContentionError extends Error {
 }
 
 /**
- * Baselines as one object per scope (the detect stage's summaries shard owns its keys: the ingest stage sends every
- * key to one shard), read once per closed window and written once, whatever the number of keys. S3 bills per
- * request, so this costs two requests a minute per shard where DynamoDB would bill every KB of every bucket item
- * rewritten.
+ * Baselines as two objects per scope (the detect stage's summaries shard owns its keys: the ingest stage sends every
+ * key to one shard): the base, with every key, and the delta, with the keys changed since the base was written.
+ * Each closed window reads both (conditionally) and rewrites the delta only; when the delta outgrows `compactAt` of
+ * the base, the two are merged into a new base. So a window's write costs what its active keys cost, not what
+ * the scope's million keys would, and S3 bills per request, not per KB as DynamoDB would.
  *
- * - A warm process keeps the snapshot and re-reads it conditionally (`If-None-Match`): unchanged, nothing is
+ * - A warm process keeps both objects and re-reads them conditionally (`If-None-Match`): unchanged, nothing is
  *   transferred; changed (another process handled the shard meanwhile), it is reloaded.
  * - Writes are conditional on the tag read (`If-Match`, or `If-None-Match: *` for the first): a lost race reloads
  *   and merges, keeping for each key the state with the later `lastWindow`, so neither writer's learning regresses.
- * - A damaged snapshot or entry is counted ({@link corrupt}) and treated as never seen: the keys learn again.
+ *   Compaction writes the base, then an empty delta; a crash between leaves keys in both, and the same rule reads
+ *   them right.
+ * - A damaged object or entry is counted ({@link corrupt}) and treated as never seen: the keys learn again.
+ * - Idle keys and keys past maxKeys are forgotten when the base is compacted.
  * - Resharding the summaries stream moves keys to new scopes: they start learning again there (blocks, the ledger
  *   and the allowlist are unaffected).
  */
@@ -49,12 +64,15 @@ export class SnapshotBaselineStore implements BaselineStore {
   private readonly maxKeys: number;
   private readonly maxIdleMs: number;
   private readonly maxConflictRetries: number;
+  private readonly compactAt: number;
   /** Keys forgotten (idle or over maxKeys). */
   evicted = 0;
   /** Stored entries that could not be decoded (skipped, as if absent). */
   corrupt = 0;
   /** Conditional writes lost and retried. */
   conflicts = 0;
+  /** Times the delta was merged into the base. */
+  compactions = 0;
 
   constructor(
     private readonly blobs: BlobStore,
@@ -64,14 +82,16 @@ export class SnapshotBaselineStore implements BaselineStore {
     this.maxKeys = opts.maxKeys ?? 1_000_000;
     this.maxIdleMs = opts.maxIdleMs ?? 30 * 24 * 3600 * 1000;
     this.maxConflictRetries = opts.maxConflictRetries ?? 4;
+    this.compactAt = opts.compactAt ?? 1 / 8;
     if (!Number.isInteger(this.maxKeys) || this.maxKeys < 1) throw new RangeError('maxKeys must be a positive integer');
+    if (!(this.compactAt >= 0)) throw new RangeError('compactAt must be a non-negative share');
   }
 
   async getMany(keys: readonly string[], scope = 'default'): Promise<Map<string, KeyState>> {
     const snap = await this.load(scope);
     const out = new Map<string, KeyState>();
     for (const key of keys) {
-      const enc = snap.entries.get(key);
+      const enc = newer(snap.delta.entries.get(key), snap.base.entries.get(key));
       if (enc === undefined) continue;
       const state = decodeKeyState(enc);
       if (state) out.set(key, state);
@@ -86,16 +106,8 @@ export class SnapshotBaselineStore implements BaselineStore {
     for (const [key, state] of states) updates.set(key, encodeKeyState(state));
     let snap = this.cache.get(scope) ?? (await this.load(scope));
     for (let attempt = 0; ; attempt++) {
-      const entries = new Map(snap.entries);
-      for (const [key, enc] of updates) {
-        const prev = entries.get(key);
-        if (prev === undefined || lastWindowOf(enc) >= lastWindowOf(prev)) entries.set(key, enc);
-      }
-      this.evict(entries);
-      const body = encodeSnapshot(scope, entries);
       try {
-        const etag = await this.blobs.put(this.objectKey(scope), body, snap.etag === null ? { ifNoneMatch: '*' } : { ifMatch: snap.etag });
-        this.cache.set(scope, { etag, entries });
+        await this.write(scope, snap, updates);
         return;
       } catch (err) {
         if (!(err instanceof BlobConflictError)) throw err;
@@ -109,20 +121,55 @@ export class SnapshotBaselineStore implements BaselineStore {
     }
   }
 
-  private objectKey(scope: string): string {
+  /** Writes the updates as a new delta, or compacts base and delta when the delta has grown. */
+  private async write(scope: string, snap: Snapshot, updates: Map<string, string>): Promise<void> {
+    const delta = new Map(snap.delta.entries);
+    for (const [key, enc] of updates) {
+      if (newer(enc, delta.get(key) ?? snap.base.entries.get(key)) === enc) delta.set(key, enc);
+    }
+    const deltaKey = this.deltaKey(scope);
+    if (delta.size <= snap.base.entries.size * this.compactAt) {
+      const etag = await this.blobs.put(deltaKey, encodeSnapshot(scope, delta), condition(snap.delta.etag));
+      this.cache.set(scope, { base: snap.base, delta: { etag, entries: delta } });
+      return;
+    }
+    const base = new Map(snap.base.entries);
+    for (const [key, enc] of delta) if (newer(enc, base.get(key)) === enc) base.set(key, enc);
+    this.evict(base);
+    const baseEtag = await this.blobs.put(this.baseKey(scope), encodeSnapshot(scope, base), condition(snap.base.etag));
+    // The base now holds everything: drop it from the cache until the delta is emptied, so a failure here reloads.
+    this.cache.delete(scope);
+    const empty = new Map<string, string>();
+    const deltaEtag = await this.blobs.put(deltaKey, encodeSnapshot(scope, empty), condition(snap.delta.etag));
+    this.cache.set(scope, { base: { etag: baseEtag, entries: base }, delta: { etag: deltaEtag, entries: empty } });
+    this.compactions++;
+  }
+
+  private baseKey(scope: string): string {
     return `${this.prefix}${scope}`;
   }
 
-  /** The scope's snapshot, from the cache if the stored object has not changed since. */
+  private deltaKey(scope: string): string {
+    return `${this.prefix}${scope}.delta`;
+  }
+
+  /** The scope's two objects, from the cache where the stored ones have not changed since. */
   private async load(scope: string): Promise<Snapshot> {
     const cached = this.cache.get(scope);
-    const got = await this.blobs.get(this.objectKey(scope), cached?.etag ?? undefined);
-    if (got === 'unchanged' && cached) return cached;
-    let snap: Snapshot;
-    if (got === null || got === 'unchanged') snap = { etag: null, entries: new Map() };
-    else snap = { etag: got.etag, entries: this.decode(got.body) };
+    const [base, delta] = await Promise.all([
+      this.loadOne(this.baseKey(scope), cached?.base),
+      this.loadOne(this.deltaKey(scope), cached?.delta),
+    ]);
+    const snap = { base, delta };
     this.cache.set(scope, snap);
     return snap;
+  }
+
+  private async loadOne(key: string, cached: Stored | undefined): Promise<Stored> {
+    const got = await this.blobs.get(key, cached?.etag ?? undefined);
+    if (got === 'unchanged' && cached) return cached;
+    if (got === null || got === 'unchanged') return { etag: null, entries: new Map() };
+    return { etag: got.etag, entries: this.decode(got.body) };
   }
 
   private decode(body: Uint8Array): Map<string, string> {
@@ -134,9 +181,9 @@ export class SnapshotBaselineStore implements BaselineStore {
       this.corrupt++;
       return new Map();
     }
-    const entries = (doc as { v?: unknown; entries?: unknown })?.entries;
+    const entries = (doc as { v?: unknown; entries?: unknown } | null)?.entries;
     const out = new Map<string, string>();
-    if ((doc as { v?: unknown })?.v !== 1 || !Array.isArray(entries)) {
+    if ((doc as { v?: unknown } | null)?.v !== 1 || !Array.isArray(entries)) {
       this.corrupt++;
       return out;
     }
@@ -165,6 +212,15 @@ export class SnapshotBaselineStore implements BaselineStore {
       this.evicted++;
     }
   }
+}
+
+const condition = (etag: string | null) => (etag === null ? { ifNoneMatch: '*' as const } : { ifMatch: etag });
+
+/** Of two encoded states of one key, the one seen later (the first on a tie); undefined if neither. */
+function newer(a: string | undefined, b: string | undefined): string | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return lastWindowOf(a) >= lastWindowOf(b) ? a : b;
 }
 
 function encodeSnapshot(scope: string, entries: Map<string, string>): Uint8Array {

@@ -294,10 +294,10 @@ describeMoto('cordon end to end on moto_server (CloudWatch Logs → Kinesis → 
     const targets = new Set(ledgerAfterDetect.map((r) => String(r.pk)));
     expect(targets).toEqual(new Set([ATTACKERS.flood, ATTACKERS.scanner, ...ATTACKERS.swarm, ATTACKERS.swarmCidr, ATTACKERS.stolenPrincipal]));
     expect(ledgerAfterDetect.map((r) => r.status)).toEqual(ledgerAfterDetect.map(() => 'active'));
-    // Detect's state: one baseline snapshot per summaries shard in S3, none of it in DynamoDB; the chunks of closed
+    // Detect's state: baselines per summaries shard in S3 (a base and a delta object), none of it in DynamoDB; the chunks of closed
     // windows are gone from both.
     const objects = ((await s3.send(new ListObjectsV2Command({ Bucket: STATE_BUCKET }))).Contents ?? []).map((o) => o.Key!);
-    expect(objects.filter((k) => k.startsWith('base/')).sort()).toEqual([...summaries.keys()].map((shard) => `base/${shard}`).sort());
+    expect(objects.filter((k) => k.startsWith('base/')).sort()).toEqual([...summaries.keys()].flatMap((shard) => [`base/${shard}`, `base/${shard}.delta`]).sort());
     const stateItems = await scanAll(doc, { TableName: STATE });
     // The state table holds only window part index items, open-window markers, watermarks and idempotency marks.
     expect(stateItems.filter((it) => !/^(win|wins|mark|idem)#/.test(String(it.pk)))).toEqual([]);

@@ -38,14 +38,13 @@ describe('SnapshotBaselineStore', () => {
     expect(decodeKeyState('1,2,3')).toBeNull();
   });
 
-  it('round-trips states per scope: one object per scope, one read and one write per window', async () => {
+  it('round-trips states per scope: a base and a delta object per scope', async () => {
     const blobs = new CountingBlobs();
     const store = new SnapshotBaselineStore(blobs);
     expect(await store.getMany(['i:198.51.100.7'], 'shardId-1')).toEqual(new Map());
     await store.putMany(new Map([['i:198.51.100.7', state(10 * MIN)], ['u:alice', state(10 * MIN, 3.25)]]), 'shardId-1');
     await store.putMany(new Map([['i:203.0.113.9', state(10 * MIN)]]), 'shardId-2');
-    expect(await blobs.list('base/')).toEqual(['base/shardId-1', 'base/shardId-2']);
-    expect(blobs.puts).toBe(2);
+    expect(await blobs.list('base/')).toEqual(['base/shardId-1', 'base/shardId-1.delta', 'base/shardId-2', 'base/shardId-2.delta']);
 
     // A fresh process (cold start) reads what was written; scopes do not see each other's keys.
     const cold = new SnapshotBaselineStore(blobs);
@@ -53,6 +52,55 @@ describe('SnapshotBaselineStore', () => {
     expect(got.get('u:alice')).toEqual(state(10 * MIN, 3.25));
     expect(got.get('i:198.51.100.7')).toEqual(state(10 * MIN));
     expect(got.has('i:203.0.113.9')).toBe(false);
+  });
+
+  it('a window rewrites only the delta of changed keys; past compactAt of the base the two are merged', async () => {
+    const blobs = new CountingBlobs();
+    const store = new SnapshotBaselineStore(blobs, { compactAt: 0.1 });
+    const population = new Map<string, KeyState>();
+    for (let i = 0; i < 1000; i++) population.set(`i:10.0.${i >> 8}.${i & 255}`, state(MIN));
+    await store.putMany(population, 's'); // a new scope: everything goes to the base
+    expect(store.compactions).toBe(1);
+    const baseTag = (await blobs.get('base/s')) as { etag: string };
+    const putsBefore = blobs.puts;
+    // Windows of 30 active keys each: deltas only, while at most 100 distinct keys (10% of the base) have changed.
+    for (let w = 2; w <= 4; w++) {
+      await store.putMany(new Map([...population.keys()].slice(w * 30, w * 30 + 30).map((k) => [k, state(w * MIN, w)])), 's');
+    }
+    expect(blobs.puts - putsBefore).toBe(3);
+    expect(((await blobs.get('base/s')) as { etag: string }).etag).toBe(baseTag.etag);
+    expect(store.compactions).toBe(1);
+    const cold = await new SnapshotBaselineStore(blobs).getMany(['i:10.0.0.60', 'i:10.0.0.130', 'i:10.0.0.0'], 's');
+    expect(cold.get('i:10.0.0.60')).toEqual(state(2 * MIN, 2)); // from the delta
+    expect(cold.get('i:10.0.0.130')).toEqual(state(4 * MIN, 4));
+    expect(cold.get('i:10.0.0.0')).toEqual(state(MIN)); // from the base
+
+    await store.putMany(new Map([...population.keys()].slice(150, 161).map((k) => [k, state(5 * MIN, 5)])), 's');
+    expect(store.compactions).toBe(2); // 101 changed keys, over 10% of 1,000: merged into a new base, the delta emptied
+    const merged = await new SnapshotBaselineStore(blobs).getMany([...population.keys()], 's');
+    expect(merged.size).toBe(1000);
+    expect(merged.get('i:10.0.0.155')).toEqual(state(5 * MIN, 5));
+    expect(merged.get('i:10.0.0.99')).toEqual(state(3 * MIN, 3));
+  });
+
+  it('a crash between writing the compacted base and emptying the delta loses nothing', async () => {
+    const blobs = new MemoryBlobStore();
+    const store = new SnapshotBaselineStore(blobs, { compactAt: 0 });
+    await store.putMany(new Map([['u:alice', state(MIN, 1)], ['u:bob', state(MIN, 1)]]), 's');
+    const put = blobs.put.bind(blobs);
+    blobs.put = async (key, body, cond) => {
+      if (key.endsWith('.delta')) throw new Error('Lambda timed out');
+      return put(key, body, cond);
+    };
+    await expect(store.putMany(new Map([['u:alice', state(2 * MIN, 2)]]), 's')).rejects.toThrow('Lambda timed out');
+    blobs.put = put;
+    // The retry (Kinesis redelivers the batch) runs in a fresh process.
+    const retry = new SnapshotBaselineStore(blobs, { compactAt: 0 });
+    expect((await retry.getMany(['u:alice', 'u:bob'], 's')).get('u:alice')).toEqual(state(2 * MIN, 2));
+    await retry.putMany(new Map([['u:bob', state(3 * MIN, 3)]]), 's');
+    const got = await new SnapshotBaselineStore(blobs).getMany(['u:alice', 'u:bob'], 's');
+    expect(got.get('u:alice')).toEqual(state(2 * MIN, 2));
+    expect(got.get('u:bob')).toEqual(state(3 * MIN, 3));
   });
 
   it('a warm process re-reads conditionally: nothing is transferred unless another process wrote meanwhile', async () => {
@@ -146,7 +194,7 @@ describeMoto('SnapshotBaselineStore on S3 (moto)', () => {
   });
   afterAll(() => s3?.destroy());
 
-  it('50,000 keys round-trip through one object; concurrent writers converge through If-Match', async () => {
+  it('50,000 keys round-trip through the base object; concurrent writers converge through If-Match', async () => {
     const blobs = new S3BlobStore(s3, 'cordon-baselines');
     const states = new Map<string, KeyState>();
     for (let i = 0; i < 50_000; i++) states.set(`i:10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, state(MIN + (i % 7) * MIN, (i % 100) / 10));
