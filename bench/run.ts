@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { type BenchArgs, parseArgs } from './args.ts';
+import { baselineFigure, type BaselineFigure } from './baselines.ts';
 import { costModel, type CostModel, LAMBDA_MEMORY_MB, measureUsage, rateWhereShareFallsTo, replicate, type Usage } from './cost.ts';
 import { bigWindow, detectFigure, type DetectFigure, mixedWindows } from './detect.ts';
 import { figure, floorCwl, floorJsonLines, ingestCwl, type IngestFigure, ingestLines, unpackOnlyCwl } from './ingest.ts';
@@ -30,6 +31,7 @@ interface Results {
   replay?: ReplayFigure[];
   memory?: MemoryFigure[];
   cost?: CostModel & { targetMetFromRate?: number | null };
+  baselines?: BaselineFigure[];
   targets?: { target: string; measured: string; met: boolean }[];
 }
 
@@ -147,6 +149,13 @@ function render(r: Results): string {
         r.memory.map((m) => [int(m.keys), m.heapBytesPerKey, m.objectMapHeapBytesPerKey, m.openWindowBytesPerKey, m.peakRssMb])));
   }
   if (r.cost) out.push('\n### Cost per million API requests\n', renderCost(r.cost));
+  if (r.baselines) {
+    out.push('\n### Baseline snapshots of a long-running shard (detect CPU, one core)\n',
+      mdTable(['keys in the shard', 'active keys a window', 'base object MB', 'window (delta write) ms', 'compaction ms',
+        'windows per compaction', 'amortized ms a window', 'cold-start load ms'],
+      r.baselines.map((b) => [int(b.keys), int(b.activePerWindow), (b.baseBytes / 1e6).toFixed(1), b.warmWindowMs, b.compactionMs,
+        b.windowsPerCompaction, b.amortizedWindowMs, b.coldLoadMs])));
+  }
   if (r.targets) {
     out.push('\n### Targets\n', mdTable(['target', 'measured', 'met'], r.targets.map((t) => [t.target, t.measured, t.met ? 'yes' : 'no']), ['l', 'l', 'l']));
   }
@@ -183,7 +192,14 @@ async function main(): Promise<void> {
   if (a.sections.has('detect')) r.detect = detectSection(a, t);
   if (a.sections.has('replay')) r.replay = await replaySection(a);
   if (a.sections.has('memory')) r.memory = memorySection(a);
-  if (a.sections.has('cost')) r.cost = await costSection(a);
+  if (a.sections.has('cost')) {
+    r.cost = await costSection(a);
+    r.baselines = [];
+    for (const keys of a.quick ? [100_000] : [100_000, 1_000_000]) {
+      log(`cost: baseline snapshots of ${int(keys)} keys`);
+      r.baselines.push(await baselineFigure(keys, 15_000));
+    }
+  }
   r.targets = targetsOf(r);
   console.log(render(r));
   mkdirSync(dirname(a.out), { recursive: true });

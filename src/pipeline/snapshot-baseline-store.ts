@@ -30,6 +30,8 @@ interface Stored {
 interface Snapshot {
   base: Stored;
   delta: Stored;
+  /** A new scope's start: every other scope's keys (see load), folded into its first base. */
+  inherited: Map<string, string>;
 }
 
 /** gzip level: snapshots are rewritten often, so speed matters more than the last few percent of size. */
@@ -55,8 +57,9 @@ export class SnapshotContentionError extends Error {
  *   them right.
  * - A damaged object or entry is counted ({@link corrupt}) and treated as never seen: the keys learn again.
  * - Idle keys and keys past maxKeys are forgotten when the base is compacted.
- * - Resharding the summaries stream moves keys to new scopes: they start learning again there (blocks, the ledger
- *   and the allowlist are unaffected).
+ * - Resharding the streams gives every key a new scope (Kinesis names the child shards anew). A scope with nothing
+ *   stored yet therefore starts from every other scope's keys, its parents' among them, and folds them into its
+ *   first base: learning carries over, and keys it does not own age out as idle.
  */
 export class SnapshotBaselineStore implements BaselineStore {
   private readonly cache = new Map<string, Snapshot>();
@@ -73,6 +76,8 @@ export class SnapshotBaselineStore implements BaselineStore {
   conflicts = 0;
   /** Times the delta was merged into the base. */
   compactions = 0;
+  /** Keys a new scope took over from the others (after resharding). */
+  inheritedKeys = 0;
 
   constructor(
     private readonly blobs: BlobStore,
@@ -91,7 +96,7 @@ export class SnapshotBaselineStore implements BaselineStore {
     const snap = await this.load(scope);
     const out = new Map<string, KeyState>();
     for (const key of keys) {
-      const enc = newer(snap.delta.entries.get(key), snap.base.entries.get(key));
+      const enc = newer(snap.delta.entries.get(key), snap.base.entries.get(key)) ?? snap.inherited.get(key);
       if (enc === undefined) continue;
       const state = decodeKeyState(enc);
       if (state) out.set(key, state);
@@ -130,10 +135,11 @@ export class SnapshotBaselineStore implements BaselineStore {
     const deltaKey = this.deltaKey(scope);
     if (delta.size <= snap.base.entries.size * this.compactAt) {
       const etag = await this.blobs.put(deltaKey, encodeSnapshot(scope, delta), condition(snap.delta.etag));
-      this.cache.set(scope, { base: snap.base, delta: { etag, entries: delta } });
+      this.cache.set(scope, { base: snap.base, delta: { etag, entries: delta }, inherited: snap.inherited });
       return;
     }
-    const base = new Map(snap.base.entries);
+    const base = new Map(snap.inherited);
+    for (const [key, enc] of snap.base.entries) if (newer(enc, base.get(key)) === enc) base.set(key, enc);
     for (const [key, enc] of delta) if (newer(enc, base.get(key)) === enc) base.set(key, enc);
     this.evict(base);
     const baseEtag = await this.blobs.put(this.baseKey(scope), encodeSnapshot(scope, base), condition(snap.base.etag));
@@ -141,7 +147,7 @@ export class SnapshotBaselineStore implements BaselineStore {
     this.cache.delete(scope);
     const empty = new Map<string, string>();
     const deltaEtag = await this.blobs.put(deltaKey, encodeSnapshot(scope, empty), condition(snap.delta.etag));
-    this.cache.set(scope, { base: { etag: baseEtag, entries: base }, delta: { etag: deltaEtag, entries: empty } });
+    this.cache.set(scope, { base: { etag: baseEtag, entries: base }, delta: { etag: deltaEtag, entries: empty }, inherited: new Map() });
     this.compactions++;
   }
 
@@ -160,9 +166,24 @@ export class SnapshotBaselineStore implements BaselineStore {
       this.loadOne(this.baseKey(scope), cached?.base),
       this.loadOne(this.deltaKey(scope), cached?.delta),
     ]);
-    const snap = { base, delta };
+    let inherited = cached?.inherited ?? new Map<string, string>();
+    if (!cached && base.etag === null && delta.etag === null) inherited = await this.inherit(scope);
+    const snap = { base, delta, inherited };
     this.cache.set(scope, snap);
     return snap;
+  }
+
+  /** Every other scope's keys, the later state of a key where two scopes hold it. */
+  private async inherit(scope: string): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    const others = (await this.blobs.list(this.prefix)).filter((k) => !k.endsWith('.delta') && k !== this.baseKey(scope));
+    for (const baseKey of others) {
+      for (const stored of [await this.loadOne(baseKey, undefined), await this.loadOne(`${baseKey}.delta`, undefined)]) {
+        for (const [key, enc] of stored.entries) if (newer(enc, out.get(key)) === enc) out.set(key, enc);
+      }
+    }
+    if (out.size) this.inheritedKeys += out.size;
+    return out;
   }
 
   private async loadOne(key: string, cached: Stored | undefined): Promise<Stored> {

@@ -16,6 +16,7 @@ const state = (lastWindow: number, reqMean = 2, windows = 5): KeyState =>
 /** Counts requests, as S3 bills them. */
 class CountingBlobs extends MemoryBlobStore {
   gets = 0;
+  lists = 0;
   puts = 0;
   bytesReturned = 0;
   override async get(key: string, ifNoneMatch?: string) {
@@ -23,6 +24,10 @@ class CountingBlobs extends MemoryBlobStore {
     const got = await super.get(key, ifNoneMatch);
     if (got && got !== 'unchanged') this.bytesReturned += got.body.length;
     return got;
+  }
+  override async list(prefix: string) {
+    this.lists++;
+    return super.list(prefix);
   }
   override async put(...args: Parameters<MemoryBlobStore['put']>) {
     this.puts++;
@@ -101,6 +106,34 @@ describe('SnapshotBaselineStore', () => {
     const got = await new SnapshotBaselineStore(blobs).getMany(['u:alice', 'u:bob'], 's');
     expect(got.get('u:alice')).toEqual(state(2 * MIN, 2));
     expect(got.get('u:bob')).toEqual(state(3 * MIN, 3));
+  });
+
+  it('after resharding, a new shard starts from its parents\' baselines and keeps them', async () => {
+    const blobs = new CountingBlobs();
+    const parent = new SnapshotBaselineStore(blobs, { compactAt: 0.5 });
+    await parent.putMany(new Map([['u:alice', state(5 * MIN, 1)], ['u:bob', state(5 * MIN, 1)], ['u:carol', state(5 * MIN, 1)]]), 'shardId-000000000000');
+    await parent.putMany(new Map([['u:alice', state(6 * MIN, 2)]]), 'shardId-000000000000'); // in the parent's delta
+    const other = new SnapshotBaselineStore(blobs);
+    await other.putMany(new Map([['u:dave', state(6 * MIN, 4)]]), 'shardId-000000000001');
+
+    const child = new SnapshotBaselineStore(blobs);
+    const got = await child.getMany(['u:alice', 'u:bob', 'u:dave', 'u:nobody'], 'shardId-000000000002');
+    expect(got.get('u:alice')).toEqual(state(6 * MIN, 2)); // the parent's delta wins over its base
+    expect(got.get('u:bob')).toEqual(state(5 * MIN, 1));
+    expect(got.get('u:dave')).toEqual(state(6 * MIN, 4));
+    expect(got.has('u:nobody')).toBe(false);
+    expect(child.inheritedKeys).toBe(4);
+
+    // The child's first write folds what it inherited into its own base: a cold start still has it.
+    await child.putMany(new Map([['u:bob', state(7 * MIN, 3)]]), 'shardId-000000000002');
+    const listsBefore = blobs.lists;
+    const cold = new SnapshotBaselineStore(blobs);
+    const again = await cold.getMany(['u:alice', 'u:bob', 'u:carol'], 'shardId-000000000002');
+    expect(again.get('u:alice')).toEqual(state(6 * MIN, 2));
+    expect(again.get('u:bob')).toEqual(state(7 * MIN, 3));
+    expect(again.get('u:carol')).toEqual(state(5 * MIN, 1));
+    expect(blobs.lists).toBe(listsBefore); // a scope with a base of its own inherits nothing more
+    expect(cold.inheritedKeys).toBe(0);
   });
 
   it('a warm process re-reads conditionally: nothing is transferred unless another process wrote meanwhile', async () => {
