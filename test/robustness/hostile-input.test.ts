@@ -7,9 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config.ts';
 import type { Decision } from '../../src/decision.ts';
 import { decodeAnyLine, decodeCloudWatchData, decodeKinesisRecordLine, decodeLine, Reason, readAccessLogs, type LineFormat } from '../../src/decode/index.ts';
-import { MAX_BYTES, MAX_FIELD_CHARS, MAX_LATENCY_MS, MAX_TIME_MS, MIN_TIME_MS } from '../../src/decode/limits.ts';
 import { repairBareDashes } from '../../src/decode/json-repair.ts';
-import type { AccessEvent } from '../../src/events.ts';
 import { normaliseIp } from '../../src/net/ip.ts';
 import { decodeSummary, runIngest } from '../../src/pipeline/stages.ts';
 import { runReplay } from '../../src/pipeline/replay.ts';
@@ -17,6 +15,7 @@ import type { AlertBatch } from '../../src/ports.ts';
 import { renderSlackMessage } from '../../src/render/slack.ts';
 import { formatDecisionLine, formatTable } from '../../src/render/terminal.ts';
 import { CollectingSink, T, T_CLF, apigwLine, apigwRecord, cwlEnvelope, cwlRecordBytes, cwlRecordData, lambdaRecordLine } from '../decode/fixtures.ts';
+import { assertEventOrReason } from '../helpers/event-bounds.ts';
 import { figures, readJsonl, removeDir, tempDir } from '../helpers/robustness-sim.ts';
 
 /**
@@ -33,7 +32,6 @@ afterAll(() => removeDir(dir));
 
 const FORMATS: LineFormat[] = ['apigw-json', 'console-json', 'console-clf', 'console-csv', 'console-xml', 'combined'];
 const REASONS = new Set<string>(Object.values(Reason));
-const EVENT_KEYS = 'time,ip,method,path,resource,status,bytes,latencyMs,userAgent,principal';
 
 /** Valid lines of every line format (all read as events), the seeds that mutations start from. */
 const SEEDS: string[] = [
@@ -137,24 +135,6 @@ const randomLine: fc.Arbitrary<Buffer> = fc.oneof(
 );
 
 const anyLine = fc.oneof({ weight: 3, arbitrary: mutatedLine }, { weight: 1, arbitrary: randomLine }, { weight: 1, arbitrary: fc.constantFrom(...SEEDS).map((s) => Buffer.from(s)) });
-
-/** An event within every bound the engine relies on, or a known reason. Throws with what is wrong. */
-function assertEventOrReason(r: AccessEvent | string): void {
-  if (typeof r === 'string') {
-    if (!REASONS.has(r)) throw new Error(`unknown reason: ${r}`);
-    return;
-  }
-  const problems = [
-    Object.keys(r).join(',') !== EVENT_KEYS && 'shape',
-    normaliseIp(r.ip) !== r.ip && 'ip not normalised',
-    !(Number.isInteger(r.status) && r.status >= 100 && r.status <= 599) && 'status',
-    !(r.time >= MIN_TIME_MS && r.time < MAX_TIME_MS) && 'time',
-    !(r.bytes >= 0 && r.bytes <= MAX_BYTES) && 'bytes',
-    !(r.latencyMs === -1 || (r.latencyMs >= 0 && r.latencyMs <= MAX_LATENCY_MS)) && 'latency',
-    [r.method, r.path, r.resource, r.userAgent, r.principal].some((s) => typeof s !== 'string' || s.length > MAX_FIELD_CHARS) && 'strings',
-  ].filter(Boolean);
-  if (problems.length > 0) throw new Error(`event out of bounds (${problems.join(', ')})`);
-}
 
 /** Non-blank lines of a file's bytes, as the reader splits them (LF, one trailing CR dropped, UTF-8 with U+FFFD). */
 function recordsIn(bytes: Buffer): number {
