@@ -20,4 +20,6 @@ export interface WindowStore {
   getWatermark(scope: string): Promise<number>;
   /** Never moves backwards (conditional update). */
   setWatermark(scope: string, t: number): Promise<void>;
+  /** Running totals of what the store skipped (e.g. bodies gone missing): logged by detect. */
+  counters?(): Record<string, number>;
 }

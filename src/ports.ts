@@ -30,6 +30,8 @@ export interface BaselineStore {
    */
   getMany(keys: readonly string[], scope?: string): Promise<Map<string, KeyState>>;
   putMany(states: ReadonlyMap<string, KeyState>, scope?: string): Promise<void>;
+  /** Running totals of what the store skipped or did on its own (damaged entries, compactions): logged by detect. */
+  counters?(): Record<string, number>;
 }
 
 /** `held`: detected but held back by a guard (an alert, not enforced); kept so it alerts once per period. */

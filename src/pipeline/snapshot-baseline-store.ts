@@ -92,6 +92,11 @@ export class SnapshotBaselineStore implements BaselineStore {
     if (!(this.compactAt >= 0)) throw new RangeError('compactAt must be a non-negative share');
   }
 
+  counters(): Record<string, number> {
+    return { baselinesCorrupt: this.corrupt, baselinesEvicted: this.evicted, baselineConflicts: this.conflicts,
+      baselineCompactions: this.compactions, baselinesInherited: this.inheritedKeys };
+  }
+
   async getMany(keys: readonly string[], scope = 'default'): Promise<Map<string, KeyState>> {
     const snap = await this.load(scope);
     const out = new Map<string, KeyState>();

@@ -194,6 +194,7 @@ export async function runDetect(records: StreamRecord[], deps: DetectDeps): Prom
   if (poison) log.warn('poison summary records skipped', { poison, records: records.length });
   const sizeMs = cfg.windows.sizeSeconds * 1000;
   const latenessMs = (cfg.windows.allowedLatenessSeconds + cfg.windows.stageLatenessSeconds) * 1000;
+  const countersBefore = stateCounters(deps);
   try {
     const previous = await deps.windows.getWatermark(scope);
     // Parts of windows that already closed are late (or redelivered): reopening such a window would decide it a
@@ -226,12 +227,26 @@ export async function runDetect(records: StreamRecord[], deps: DetectDeps): Prom
       windowsClosed++;
     }
     log.info('detected', { records: records.length, parts: parts.length, windowsClosed, decisions });
+    logStateCounters(log, countersBefore, stateCounters(deps));
     return { batchItemFailures: [], decisions, poison, windowsClosed, late };
   } catch (err) {
     // A dependency failed: report the whole batch so Kinesis redelivers it; stored parts make the retry idempotent.
     log.warn('detect failed: the batch will be retried', { error: (err as Error).name });
     return { batchItemFailures: records.map((r) => ({ itemIdentifier: r.sequenceNumber })), decisions: 0, poison, windowsClosed: 0, late: 0 };
   }
+}
+
+function stateCounters(deps: DetectDeps): Record<string, number> {
+  return { ...deps.windows.counters?.(), ...deps.baselines.counters?.() };
+}
+
+/** What the state stores skipped or did this invocation: damaged state as a warning (it is data lost), the rest as info. */
+function logStateCounters(log: Logger, before: Record<string, number>, after: Record<string, number>): void {
+  const changed = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, d]) => d !== 0));
+  if (Object.keys(changed).length === 0) return;
+  const damaged = Object.keys(changed).some((k) => k.endsWith('Corrupt') || k.endsWith('Missing'));
+  if (damaged) log.warn('detect state damaged: affected keys relearn (counts this invocation)', changed);
+  else log.info('detect state maintenance (counts this invocation)', changed);
 }
 
 /** Stored chunks stay well under DynamoDB's 400 KB item limit (base64 of gzip'd JSON). */

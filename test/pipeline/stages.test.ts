@@ -3,13 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AlertFile, IpSetFiles, PolicyFile } from '../../src/adapters/local/files.ts';
+import { MemoryBlobStore } from '../../src/adapters/local/memory-blob-store.ts';
 import { MemoryWindowStore } from '../../src/adapters/local/memory-window-store.ts';
 import { SqliteState } from '../../src/adapters/local/sqlite-state.ts';
 import { parseConfig } from '../../src/config.ts';
 import { hash32 } from '../../src/features/hash.ts';
 import { runReplay } from '../../src/pipeline/replay.ts';
-import { decodeSummary, runContain, runDetect, runIngest, type StreamRecord } from '../../src/pipeline/stages.ts';
-import type { AlertBatch } from '../../src/ports.ts';
+import { SnapshotBaselineStore } from '../../src/pipeline/snapshot-baseline-store.ts';
+import { decodeSummary, runContain, runDetect, runIngest, type Logger, type StreamRecord } from '../../src/pipeline/stages.ts';
+import type { AlertBatch, BaselineStore } from '../../src/ports.ts';
 import { generateTraffic } from '../../src/simulate/traffic.ts';
 import type { Labels } from '../../src/simulate/labels.ts';
 import { scoreDecisions } from '../../src/simulate/score.ts';
@@ -53,7 +55,8 @@ describe('the three AWS stages over in-memory ports', () => {
     writeFileSync(apigwFile, [...generateTraffic({ ...opts, format: 'apigw-json' }).lines].join('\n') + '\n');
   });
 
-  async function runStages(deliver: (batch: StreamRecord[]) => StreamRecord[][], order: { swapAdjacentIngestBatches?: boolean; reverseShards?: boolean } = {}) {
+  async function runStages(deliver: (batch: StreamRecord[]) => StreamRecord[][], order: { swapAdjacentIngestBatches?: boolean; reverseShards?: boolean } = {},
+    detectWith: { baselines?: BaselineStore; log?: Logger } = {}) {
     const cfg = parseConfig({ allowlist: { cidrs: labels.allowlist } });
     const stream = new FakeSummaryStream();
     let events = 0;
@@ -77,7 +80,8 @@ describe('the three AWS stages over in-memory ports', () => {
     for (const shard of shardOrder) {
       for (const batch of batches(stream.shards[shard], 20)) {
         for (const delivery of deliver(batch)) {
-          const r = await runDetect(delivery.map((x) => ({ ...x, shardId: `shard-${shard}` })), { windows, baselines: state, ledger: state, config: cfg });
+          const r = await runDetect(delivery.map((x) => ({ ...x, shardId: `shard-${shard}` })),
+            { windows, baselines: detectWith.baselines ?? state, ledger: state, config: cfg, log: detectWith.log });
           expect(r.batchItemFailures).toEqual([]);
         }
       }
@@ -124,6 +128,21 @@ describe('the three AWS stages over in-memory ports', () => {
     const key = (e: { target: string; createdAt: number; status: string }) => `${e.target}@${e.createdAt}:${e.status}`;
     expect(twice.ledger.map(key).sort()).toEqual(once.ledger.map(key).sort());
     expect(twice.ledger.map((e) => e.evidence.features?.requests)).toEqual(once.ledger.map((e) => e.evidence.features?.requests));
+  }, 120_000);
+
+  it('baselines as S3 snapshots (the deployed store, over in-memory blobs) decide as SQLite does; a damaged one is logged, not fatal', async () => {
+    const once = await runStages((b) => [b]);
+    const blobs = new MemoryBlobStore();
+    await blobs.put('base/shard-0', Uint8Array.from([0x1f, 0x8b, 1, 2, 3])); // a damaged snapshot, before any window
+    const warnings: { message: string; fields: Record<string, number> }[] = [];
+    const log: Logger = { info() {}, warn: (message, fields) => warnings.push({ message, fields }) };
+    const snapshots = await runStages((b) => [b], {}, { baselines: new SnapshotBaselineStore(blobs), log });
+    const key = (e: { target: string; createdAt: number; status: string }) => `${e.target}@${e.createdAt}:${e.status}`;
+    expect(snapshots.ledger.map(key).sort()).toEqual(once.ledger.map(key).sort());
+    const damaged = warnings.filter((w) => w.message.startsWith('detect state damaged'));
+    expect(damaged).toHaveLength(1);
+    expect(damaged[0].fields).toMatchObject({ baselinesCorrupt: 1, baselineCompactions: 1 }); // the rewrite that replaced it
+    expect(await blobs.list('base/')).toEqual(['base/shard-0', 'base/shard-0.delta', 'base/shard-1', 'base/shard-1.delta']);
   }, 120_000);
 
   it('reordered delivery (adjacent ingest batches swapped, shards in any order) changes nothing', async () => {

@@ -80,6 +80,10 @@ export class DynamoWindowStore implements WindowStore {
     this.offloadBytes = opts.bodies?.minBytes ?? DEFAULT_OFFLOAD_BYTES;
   }
 
+  counters(): Record<string, number> {
+    return { windowBodiesMissing: this.missingBodies };
+  }
+
   async add(scope: string, parts: WindowPart[]): Promise<void> {
     if (parts.length === 0) return;
     checkScope(scope);
