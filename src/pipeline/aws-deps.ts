@@ -1,8 +1,8 @@
 import { ApiGatewayPolicyAdapter } from '../adapters/aws/apigateway.ts';
 import { apiGatewayClient, dynamoClient, kinesisClient, s3Client, snsClient, wafClient } from '../adapters/aws/clients.ts';
 import { DynamoLedgerStore } from '../adapters/aws/dynamodb.ts';
-import { S3BlobStore } from '../adapters/aws/s3.ts';
 import { KinesisRecordPutter } from '../adapters/aws/kinesis.ts';
+import { S3BlobStore } from '../adapters/aws/s3.ts';
 import { SnsAlertAdapter } from '../adapters/aws/sns.ts';
 import { WafIpSetAdapter } from '../adapters/aws/wafv2.ts';
 import { DynamoWindowStore } from '../adapters/aws/window-store.ts';
@@ -25,7 +25,8 @@ export function buildIngestDeps(env: Common & { summariesStreamName: string }): 
 
 /**
  * Detect keeps small items (open-window index, watermark) in DynamoDB and bulk state in S3: window-part chunks
- * over a few KB and one baseline snapshot per summaries shard. That split is what the cost model prices (bench/).
+ * over a few KB, and each summaries shard's baselines (a base object and a delta). That split is what the cost model
+ * prices (bench/cost.ts).
  */
 export function buildDetectDeps(env: Common & { stateTable: string; stateBucket: string; ledgerTable: string }): DetectDeps {
   const db = dynamoClient();
