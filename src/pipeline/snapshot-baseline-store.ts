@@ -139,7 +139,7 @@ export class SnapshotBaselineStore implements BaselineStore {
     }
     const deltaKey = this.deltaKey(scope);
     if (delta.size <= snap.base.entries.size * this.compactAt) {
-      const etag = await this.blobs.put(deltaKey, encodeSnapshot(scope, delta), condition(snap.delta.etag));
+      const etag = await this.blobs.put(deltaKey, encodeSnapshot(delta), condition(snap.delta.etag));
       this.cache.set(scope, { base: snap.base, delta: { etag, entries: delta }, inherited: snap.inherited });
       return;
     }
@@ -147,11 +147,11 @@ export class SnapshotBaselineStore implements BaselineStore {
     for (const [key, enc] of snap.base.entries) if (newer(enc, base.get(key)) === enc) base.set(key, enc);
     for (const [key, enc] of delta) if (newer(enc, base.get(key)) === enc) base.set(key, enc);
     this.evict(base);
-    const baseEtag = await this.blobs.put(this.baseKey(scope), encodeSnapshot(scope, base), condition(snap.base.etag));
+    const baseEtag = await this.blobs.put(this.baseKey(scope), encodeSnapshot(base), condition(snap.base.etag));
     // The base now holds everything: drop it from the cache until the delta is emptied, so a failure here reloads.
     this.cache.delete(scope);
     const empty = new Map<string, string>();
-    const deltaEtag = await this.blobs.put(deltaKey, encodeSnapshot(scope, empty), condition(snap.delta.etag));
+    const deltaEtag = await this.blobs.put(deltaKey, encodeSnapshot(empty), condition(snap.delta.etag));
     this.cache.set(scope, { base: { etag: baseEtag, entries: base }, delta: { etag: deltaEtag, entries: empty }, inherited: new Map() });
     this.compactions++;
   }
@@ -198,24 +198,33 @@ export class SnapshotBaselineStore implements BaselineStore {
     return { etag: got.etag, entries: this.decode(got.body) };
   }
 
+  /**
+   * A snapshot is read line by line from the gunzipped bytes, never as one string or one JSON document: at a million
+   * keys that would hold several hundred MB at once in a 1 GB Lambda.
+   */
   private decode(body: Uint8Array): Map<string, string> {
-    let doc: unknown;
+    const out = new Map<string, string>();
+    let text: Buffer;
     try {
-      doc = JSON.parse(gunzipSync(body).toString('utf8'));
+      text = gunzipSync(body);
     } catch {
       // A damaged snapshot is as good as none: the keys learn again rather than the stage failing every batch.
       this.corrupt++;
-      return new Map();
+      return out;
     }
-    const entries = (doc as { v?: unknown; entries?: unknown } | null)?.entries;
-    const out = new Map<string, string>();
-    if ((doc as { v?: unknown } | null)?.v !== 1 || !Array.isArray(entries)) {
+    const headerEnd = text.indexOf(10);
+    if (headerEnd < 0 || text.toString('utf8', 0, headerEnd) !== SNAPSHOT_HEADER) {
       this.corrupt++;
       return out;
     }
-    for (const e of entries) {
-      if (Array.isArray(e) && typeof e[0] === 'string' && typeof e[1] === 'string') out.set(e[0], e[1]);
-      else this.corrupt++;
+    for (let pos = headerEnd + 1; pos < text.length;) {
+      let end = text.indexOf(10, pos);
+      if (end < 0) end = text.length;
+      const line = text.toString('utf8', pos, end);
+      pos = end + 1;
+      const key = entryKey(line);
+      if (key === null) this.corrupt++;
+      else out.set(key, line.slice(line.indexOf('\t') + 1));
     }
     return out;
   }
@@ -249,8 +258,42 @@ function newer(a: string | undefined, b: string | undefined): string | undefined
   return lastWindowOf(a) >= lastWindowOf(b) ? a : b;
 }
 
-function encodeSnapshot(scope: string, entries: Map<string, string>): Uint8Array {
-  return gzipSync(JSON.stringify({ v: 1, scope, entries: [...entries] }), { level: GZIP_LEVEL });
+/** The first line of every snapshot; what follows is one `key<TAB>encoded state` line per key. */
+const SNAPSHOT_HEADER = 'cordon-baselines 2';
+/** Lines gzip'd per member: the members concatenate into one gzip stream, and no line list grows past this. */
+const LINES_PER_MEMBER = 20_000;
+
+/**
+ * The snapshot's bytes: the header, then a line per key. A key is written as it is unless it could be misread (a
+ * tab, a line break, or a leading quote), then as a JSON string. Encoded states are digits and commas only.
+ */
+export function encodeSnapshot(entries: Iterable<[string, string]>): Uint8Array {
+  const members: Buffer[] = [];
+  let lines: string[] = [SNAPSHOT_HEADER];
+  const flush = () => {
+    members.push(gzipSync(lines.join('\n') + '\n', { level: GZIP_LEVEL }));
+    lines = [];
+  };
+  for (const [key, enc] of entries) {
+    lines.push(`${/[\t\n\r]|^"/.test(key) ? JSON.stringify(key) : key}\t${enc}`);
+    if (lines.length >= LINES_PER_MEMBER) flush();
+  }
+  if (lines.length) flush();
+  return Buffer.concat(members);
+}
+
+/** The key of a snapshot line, or null if the line is damaged. */
+function entryKey(line: string): string | null {
+  const tab = line.indexOf('\t');
+  if (tab <= 0) return null;
+  const raw = line.slice(0, tab);
+  if (raw.charCodeAt(0) !== 34 /* " */) return raw;
+  try {
+    const key: unknown = JSON.parse(raw);
+    return typeof key === 'string' ? key : null;
+  } catch {
+    return null;
+  }
 }
 
 /** lastWindow of an encoded state (its last field) without decoding the rest. */

@@ -12,7 +12,7 @@ import { AwsRejectedError } from '../../src/adapters/aws/errors.ts';
 import { S3BlobStore } from '../../src/adapters/aws/s3.ts';
 import { DynamoWindowStore } from '../../src/adapters/aws/window-store.ts';
 import { encodeKeyState } from '../../src/detect/baseline.ts';
-import { SnapshotBaselineStore } from '../../src/pipeline/snapshot-baseline-store.ts';
+import { encodeSnapshot, SnapshotBaselineStore } from '../../src/pipeline/snapshot-baseline-store.ts';
 import { parseConfig } from '../../src/config.ts';
 import type { Decision, Evidence } from '../../src/decision.ts';
 import type { AccessEvent } from '../../src/events.ts';
@@ -254,22 +254,22 @@ describeMoto('DynamoDB and S3 state faults (moto)', () => {
       'garbage', 'NaN,NaN,NaN,NaN,NaN,NaN,NaN,NaN', '1,2,3', '', 'Infinity,1,1,1,1,1,1,1', '-30,0.01,-30,0.01,0,500,0,0',
       `1,0.2,high,0.3,1,12,0,${T0}`, `1,0.2,7,0.3,1,12.5,0,${T0}`, `-1,-1,-1,-1,-5,-7,-1,${T0}`, '1,2,3,4,5,6,7,8,9',
     ];
-    // Entries of the wrong shape (counted when the snapshot is read, whoever asks): values that are not strings,
-    // keys that are not strings, entries that are not pairs.
-    const malformed: unknown[] = [['u:n', 42], ['u:null', null], ['u:list', ['x']], ['u:map', { a: '1' }], ['u:bool', true], [7, 'x'],
-      'u:flat', ['u:half'], null, { key: 'u:obj', state: encodeKeyState(good) }];
+    // Lines of the wrong shape (counted when the snapshot is read, whoever asks): no tab, no key, a quoted key that
+    // is not valid JSON or not a string, a bare tab.
+    const malformed = ['u:flat', '\t' + encodeKeyState(good), '"u:unterminated\t1,2', '"\\u12\t1', '\t', 'null'];
     // One snapshot per scope (summaries shard), written raw: each holds one sound key and damaged ones of every kind.
     const byScope = new Map<string, string[]>();
     keys.forEach((k, i) => byScope.set(scopes[i % scopes.length], [...(byScope.get(scopes[i % scopes.length]) ?? []), k]));
     let injected = 0;
     const sound = new Set<string>();
     for (const [scope, ks] of byScope) {
-      const entries: unknown[] = ks.map((k, i) => {
+      const entries = ks.map((k, i): [string, string] => {
         if (i > 0) return [k, damagedStates[injected++ % damagedStates.length]];
         sound.add(k);
         return [k, encodeKeyState(good)];
       });
-      await putSnapshot(scope, gzipSync(JSON.stringify({ v: 1, scope, entries: [...entries, ...malformed] })));
+      // A snapshot is concatenated gzip members: the damaged lines come as one more member.
+      await putSnapshot(scope, Buffer.concat([encodeSnapshot(entries), gzipSync(malformed.join('\n') + '\n')]));
     }
     const got = new Map<string, KeyState>();
     const failures: unknown[] = [];
@@ -298,12 +298,12 @@ describeMoto('DynamoDB and S3 state faults (moto)', () => {
     ['not gzip', 'this is not a snapshot\n'],
     ['random bytes', Uint8Array.from(Array.from({ length: 4096 }, (_, i) => (i * 2654435761) >>> 24))],
     ['an empty object', new Uint8Array()],
-    ['truncated gzip', gzipSync(JSON.stringify({ v: 1, scope: 's', entries: [['u:alice', '1,0.2,7,0.3,1,12,0,0']] })).subarray(0, 20)],
-    ['gzip of non-JSON', gzipSync('{"v":1,"entries":[["u:alice",')],
+    ['truncated gzip', encodeSnapshot([['u:alice', '1,0.2,7,0.3,1,12,0,0']]).subarray(0, 20)],
+    ['gzip of lines without the header', gzipSync('u:alice\t1,0.2,7,0.3,1,12,0,0\n')],
     ['gzip of JSON null', gzipSync('null')],
     ['gzip of a JSON string', gzipSync('"base"')],
-    ['gzip of a snapshot of an unknown version', gzipSync(JSON.stringify({ v: 2, scope: 's', entries: [['u:alice', '1,0.2,7,0.3,1,12,0,0']] }))],
-    ['gzip of a snapshot whose entries are not a list', gzipSync(JSON.stringify({ v: 1, scope: 's', entries: { 'u:alice': '1,0.2,7,0.3,1,12,0,0' } }))],
+    ['gzip of a snapshot of an unknown version', gzipSync('cordon-baselines 3\nu:alice\t1,0.2,7,0.3,1,12,0,0\n')],
+    ['gzip of a JSON document (the format of earlier builds)', gzipSync(JSON.stringify({ v: 1, scope: 's', entries: [['u:alice', '1,0.2,7,0.3,1,12,0,0']] }))],
   ];
 
   it.each(damagedSnapshots)('a damaged snapshot object (%s) reads as never seen, is counted, and is replaced by the next write', async (_name, body) => {
