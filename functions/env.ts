@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseConfig, type CordonConfig } from '../src/config.ts';
+import type { ContainWiring, DetectWiring, IngestWiring } from '../src/pipeline/aws-deps.ts';
 
 /**
  * The environment contract between the CDK construct (infra/cordon-construct.ts sets these) and the Lambda
@@ -117,26 +118,12 @@ export interface CommonEnv {
   logLevel: LogLevel;
 }
 
-export interface IngestEnv extends CommonEnv {
-  summariesStreamName: string;
-}
+export interface IngestEnv extends CommonEnv, IngestWiring {}
 
-export interface DetectEnv extends CommonEnv {
-  stateTable: string;
-  /** Bulk state (window chunks under `win/`, baseline snapshots under `base/`). */
-  stateBucket: string;
-  ledgerTable: string;
-}
+export interface DetectEnv extends CommonEnv, DetectWiring {}
 
-export interface ContainEnv extends CommonEnv {
+export interface ContainEnv extends CommonEnv, ContainWiring {
   stateTable: string;
-  ledgerTable: string;
-  wafScope: 'REGIONAL' | 'CLOUDFRONT';
-  ipSets: { v4: { name: string; id: string }[]; v6: { name: string; id: string }[] };
-  restApis: { restApiId: string; stageName: string }[];
-  alertTopicArn: string;
-  /** DRY_RUN, ORed with the config's own dryRun. */
-  dryRun: boolean;
 }
 
 export interface NotifySlackEnv {

@@ -124,8 +124,3 @@ export interface AlertBatch {
 export interface AlertPort {
   publish(batch: AlertBatch): Promise<void>;
 }
-
-/** Marks that make at-least-once delivery safe: `claim` is true only for the first caller of an id. */
-export interface IdempotencyStore {
-  claim(id: string, ttlSeconds: number): Promise<boolean>;
-}

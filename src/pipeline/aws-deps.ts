@@ -19,7 +19,29 @@ interface Common {
   config: CordonConfig;
 }
 
-export function buildIngestDeps(env: Common & { summariesStreamName: string }): IngestDeps {
+/** What each stage's wiring needs from the environment (functions/env.ts parses and validates it). */
+export interface IngestWiring {
+  summariesStreamName: string;
+}
+
+export interface DetectWiring {
+  stateTable: string;
+  /** Bulk state (window chunks under `win/`, baseline snapshots under `base/`). */
+  stateBucket: string;
+  ledgerTable: string;
+}
+
+export interface ContainWiring {
+  ledgerTable: string;
+  wafScope: 'REGIONAL' | 'CLOUDFRONT';
+  ipSets: { v4: { name: string; id: string }[]; v6: { name: string; id: string }[] };
+  restApis: { restApiId: string; stageName: string }[];
+  alertTopicArn: string;
+  /** DRY_RUN, ORed with the config's own dryRun. */
+  dryRun: boolean;
+}
+
+export function buildIngestDeps(env: Common & IngestWiring): IngestDeps {
   return { config: env.config, putter: new KinesisRecordPutter(kinesisClient(), env.summariesStreamName) };
 }
 
@@ -28,7 +50,7 @@ export function buildIngestDeps(env: Common & { summariesStreamName: string }): 
  * over a few KB, and each summaries shard's baselines (a base object and a delta). That split is what the cost model
  * prices (bench/cost.ts).
  */
-export function buildDetectDeps(env: Common & { stateTable: string; stateBucket: string; ledgerTable: string }): DetectDeps {
+export function buildDetectDeps(env: Common & DetectWiring): DetectDeps {
   const db = dynamoClient();
   const blobs = new S3BlobStore(s3Client(), env.stateBucket);
   return {
@@ -39,14 +61,7 @@ export function buildDetectDeps(env: Common & { stateTable: string; stateBucket:
   };
 }
 
-export function buildContainDeps(env: Common & {
-  ledgerTable: string;
-  wafScope: 'REGIONAL' | 'CLOUDFRONT';
-  ipSets: { v4: { name: string; id: string }[]; v6: { name: string; id: string }[] };
-  restApis: { restApiId: string; stageName: string }[];
-  alertTopicArn: string;
-  dryRun: boolean;
-}): ContainDeps {
+export function buildContainDeps(env: Common & ContainWiring): ContainDeps {
   return {
     config: { ...env.config, dryRun: env.config.dryRun || env.dryRun },
     ledger: new DynamoLedgerStore(dynamoClient(), env.ledgerTable),

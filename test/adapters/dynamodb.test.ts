@@ -4,7 +4,6 @@ import type { Evidence } from '../../src/decision.ts';
 import type { LedgerEntry } from '../../src/ports.ts';
 import {
   createTableInput,
-  DynamoIdempotencyStore,
   DynamoLedgerStore,
   LEDGER_TABLE_KEYS,
   STATE_TABLE_KEYS,
@@ -78,17 +77,6 @@ describeMoto('DynamoDB adapters on moto', () => {
     expect(stored.status).toBe('released');
     expect(stored.endedAt).toBe(5_000);
     expect(ledger.staleReactivations).toBe(1);
-  });
-
-  it('idempotency: a claim succeeds once, and again only after its ttl', async () => {
-    let now = 1_700_000_000_000;
-    const store = new DynamoIdempotencyStore(client, STATE, () => now);
-    const results = await Promise.all([...Array(5)].map(() => store.claim('batch-1', 60)));
-    expect(results.filter(Boolean).length).toBe(1);
-    expect(await store.claim('batch-1', 60)).toBe(false);
-    expect(await store.claim('batch-2', 60)).toBe(true);
-    now += 61_000; // TTL is lazy: the mark is still there, but expired
-    expect(await store.claim('batch-1', 60)).toBe(true);
   });
 });
 

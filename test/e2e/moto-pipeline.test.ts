@@ -299,8 +299,8 @@ describeMoto('cordon end to end on moto_server (CloudWatch Logs → Kinesis → 
     const objects = ((await s3.send(new ListObjectsV2Command({ Bucket: STATE_BUCKET }))).Contents ?? []).map((o) => o.Key!);
     expect(objects.filter((k) => k.startsWith('base/')).sort()).toEqual([...summaries.keys()].flatMap((shard) => [`base/${shard}`, `base/${shard}.delta`]).sort());
     const stateItems = await scanAll(doc, { TableName: STATE });
-    // The state table holds only window part index items, open-window markers, watermarks and idempotency marks.
-    expect(stateItems.filter((it) => !/^(win|wins|mark|idem)#/.test(String(it.pk)))).toEqual([]);
+    // The state table holds only window part index items, open-window markers and watermarks.
+    expect(stateItems.filter((it) => !/^(win|wins|mark)#/.test(String(it.pk)))).toEqual([]);
     const openChunks = stateItems.filter((it) => String(it.pk).startsWith('win#'));
     expect(objects.filter((k) => k.startsWith('win/')).length).toBeLessThanOrEqual(openChunks.length);
 

@@ -18,9 +18,8 @@ import { backoffDelay, realSleep, type BackoffOptions } from './retry.ts';
  *
  * - **state** (`pk` S, `sk` S, TTL on `ttl`): window part index items (`win#<scope>#<windowStart>` / partId;
  *   with a blob store, a large body is an S3 object and the item holds a reference), open-window markers
- *   (`wins#<scope>` / padded windowStart), watermarks (`mark#<scope>` / `wm`) and idempotency marks
- *   (`idem#<id>` / `idem`). Baselines are not here: they are one S3 snapshot per summaries shard
- *   (src/pipeline/snapshot-baseline-store.ts).
+ *   (`wins#<scope>` / padded windowStart) and watermarks (`mark#<scope>` / `wm`). Baselines are not here: they
+ *   are S3 objects per summaries shard, a base and a delta (src/pipeline/snapshot-baseline-store.ts).
  * - **ledger** (`pk` S = target, `sk` N = createdAt epoch ms, TTL on `ttl`; the contain stage reads its stream).
  *
  * The infrastructure code creates the tables from {@link STATE_TABLE_KEYS} and {@link LEDGER_TABLE_KEYS}.

@@ -1,6 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { IdempotencyStore, LedgerEntry, LedgerStore } from '../../ports.ts';
+import type { LedgerEntry, LedgerStore } from '../../ports.ts';
 import type { Evidence } from '../../decision.ts';
 import { documentClient, isConditionalCheckFailed, queryAll, scanAll, type Item } from './dynamo-common.ts';
 import { AwsRejectedError } from './errors.ts';
@@ -190,44 +190,4 @@ function toEntry(it: Item): LedgerEntry[] {
   if (typeof it.endedAt === 'number') entry.endedAt = it.endedAt;
   if (Array.isArray(it.alerted) && it.alerted.length) entry.alerted = it.alerted as LedgerEntry['status'][];
   return [entry];
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Idempotency
-// ---------------------------------------------------------------------------------------------------------------
-
-/**
- * {@link IdempotencyStore} on the state table (`pk = idem#<id>`, `sk = idem`, `ttl`): a conditional put that
- * succeeds only if no unexpired mark exists. A mark past its ttl but not yet deleted (TTL is lazy) counts as gone.
- */
-export class DynamoIdempotencyStore implements IdempotencyStore {
-  private readonly doc: DynamoDBDocumentClient;
-
-  constructor(
-    client: DynamoDBClient | DynamoDBDocumentClient,
-    private readonly tableName: string,
-    private readonly now: () => number = Date.now,
-  ) {
-    this.doc = documentClient(client);
-  }
-
-  async claim(id: string, ttlSeconds: number): Promise<boolean> {
-    if (!id) throw new AwsRejectedError('idempotency id must not be empty', 'dynamodb', 'PutItem');
-    const nowSec = Math.floor(this.now() / 1000);
-    try {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { pk: `idem#${id}`, sk: 'idem', ttl: nowSec + Math.max(1, Math.ceil(ttlSeconds)) },
-          ConditionExpression: 'attribute_not_exists(pk) OR #ttl <= :now',
-          ExpressionAttributeNames: { '#ttl': 'ttl' },
-          ExpressionAttributeValues: { ':now': nowSec },
-        }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionalCheckFailed(err)) return false;
-      throw err;
-    }
-  }
 }
