@@ -11,13 +11,8 @@ import type { TimelinePoint } from './report-data.ts';
 /** At most this many points per series: more than the chart has pixels only costs bytes. */
 export const MAX_CHART_POINTS = 600;
 
-export interface Bucket {
-  start: number;
-  requests: number;
-  errors: number;
-  notFound: number;
-  authFailures: number;
-  uniqueIps: number;
+/** Timeline points merged into one chart step (`start` is the step's). */
+export interface Bucket extends TimelinePoint {
   /** Windows that had data in this bucket. */
   windows: number;
 }
