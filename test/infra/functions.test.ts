@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   EnvError,
   parseContainEnv,
@@ -6,9 +6,14 @@ import {
   parseIngestEnv,
   parseNotifySlackEnv,
 } from '../../functions/env.ts';
-import { emfLine, withWafWriteFailureMetric } from '../../functions/metrics.ts';
+import { createLoggers } from '../../functions/logger.ts';
+import { createMetrics, withWafWriteFailureMetric } from '../../functions/metrics.ts';
 import { classifySnsMessage, renderAlarmMessage, slackMessageFor, webhookUrlFromSecret } from '../../functions/sns-message.ts';
 import { RECOMMENDED_ACCESS_LOG_FIELDS, RECOMMENDED_ACCESS_LOG_FORMAT, accessLogCliCommand } from '../../infra/access-log-format.ts';
+import { METRIC } from '../../src/engine/observe.ts';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
 /** The Lambda entries' pure parts: the environment contract, SNS message handling, EMF; and the log format. */
 
@@ -161,24 +166,156 @@ describe('functions/sns-message.ts', () => {
   });
 });
 
-describe('functions/metrics.ts (EMF)', () => {
-  it('writes the metric the WAF-failure alarm watches: namespace Cordon, no dimensions', () => {
-    const line = JSON.parse(emfLine('Cordon', { WafWriteFailures: 1 }, 1_700_000_000_000));
-    expect(line).toEqual({
-      _aws: {
-        Timestamp: 1_700_000_000_000,
-        CloudWatchMetrics: [{ Namespace: 'Cordon', Dimensions: [[]], Metrics: [{ Name: 'WafWriteFailures', Unit: 'Count' }] }],
-      },
-      WafWriteFailures: 1,
+/**
+ * Every line written to stdout while `fn` runs (Powertools writes EMF and DEBUG/INFO logs there), or, with
+ * `stderr`, to either stream in order (WARN and ERROR logs go to stderr).
+ */
+function stdoutOf(fn: () => void, opts: { stderr?: boolean } = {}): string[] {
+  const lines: string[] = [];
+  const capture = (chunk: string | Uint8Array) => {
+    lines.push(...String(chunk).split('\n').filter(Boolean));
+    return true;
+  };
+  const spies = [vi.spyOn(process.stdout, 'write').mockImplementation(capture)];
+  if (opts.stderr) spies.push(vi.spyOn(process.stderr, 'write').mockImplementation(capture));
+  try {
+    fn();
+  } finally {
+    for (const spy of spies) spy.mockRestore();
+  }
+  return lines;
+}
+
+/** The EMF lines written to stdout while `fn` runs, parsed. */
+function emfWrittenBy(fn: () => void): Json[] {
+  return stdoutOf(fn)
+    .filter((l) => l.startsWith('{') && l.includes('"_aws"'))
+    .map((l) => JSON.parse(l) as Json);
+}
+
+describe('functions/metrics.ts: Powertools Metrics (EMF on stdout)', () => {
+  const directive = (line: Json) => line._aws.CloudWatchMetrics[0];
+
+  it('writes namespace Cordon with the service dimension; each add is one value, with its unit', () => {
+    const { metrics, port } = createMetrics('cordon-detect');
+    const [line, ...rest] = emfWrittenBy(() => {
+      port.add(METRIC.WindowsClosed, 3);
+      port.add(METRIC.WatermarkLagMs, 61_000, 'Milliseconds');
+      port.add(METRIC.WatermarkLagMs, 2_000, 'Milliseconds');
+      metrics.publishStoredMetrics();
     });
+    expect(rest).toEqual([]);
+    expect(directive(line)).toEqual({
+      Namespace: 'Cordon',
+      Dimensions: [['service']],
+      Metrics: [
+        { Name: 'WindowsClosed', Unit: 'Count' },
+        { Name: 'WatermarkLagMs', Unit: 'Milliseconds' },
+      ],
+    });
+    expect(line).toMatchObject({ service: 'cordon-detect', WindowsClosed: 3, WatermarkLagMs: [61_000, 2_000] });
+    expect(typeof line._aws.Timestamp).toBe('number');
+  });
+
+  it('a metric with a dimension gets lines of its own (one per dimension value), written with the rest', () => {
+    const { metrics, port } = createMetrics('cordon-detect');
+    const lines = emfWrittenBy(() => {
+      port.add(METRIC.Decisions, 1, 'Count', { action: 'block' });
+      port.add(METRIC.Decisions, 1, 'Count', { action: 'alert' });
+      port.add(METRIC.Decisions, 2, 'Count', { action: 'block' });
+      port.add(METRIC.DecisionDelayMs, 90_000, 'Milliseconds');
+      expect(metrics.hasStoredMetrics()).toBe(true);
+      metrics.publishStoredMetrics();
+    });
+    expect(lines).toHaveLength(3);
+    const byAction = (action: string) => lines.find((l) => l.action === action)!;
+    expect(directive(byAction('block'))).toEqual({
+      Namespace: 'Cordon',
+      Dimensions: [['service', 'action']],
+      Metrics: [{ Name: 'Decisions', Unit: 'Count' }],
+    });
+    expect(byAction('block')).toMatchObject({ service: 'cordon-detect', Decisions: [1, 2] });
+    expect(byAction('alert')).toMatchObject({ service: 'cordon-detect', Decisions: 1 });
+    const plain = lines.find((l) => !('action' in l))!;
+    expect(directive(plain).Dimensions).toEqual([['service']]);
+    expect(plain).toMatchObject({ DecisionDelayMs: 90_000 });
+    expect(plain).not.toHaveProperty('Decisions');
+  });
+
+  it('publishing clears the buffers (the next invocation starts empty); dimensioned metrics alone bring no warning', () => {
+    const { metrics, port } = createMetrics('cordon-contain');
+    const first = emfWrittenBy(() => {
+      port.add(METRIC.TargetFailures, 1, 'Count', { target: 'waf' });
+      metrics.publishStoredMetrics();
+    });
+    expect(first).toHaveLength(1);
+    expect(first[0]).toMatchObject({ service: 'cordon-contain', target: 'waf', TargetFailures: 1 });
+    const written = stdoutOf(() => {
+      port.add(METRIC.StageErrors, 1);
+      metrics.publishStoredMetrics();
+    });
+    expect(written.join('\n')).not.toContain('TargetFailures');
+    expect(written.join('\n')).toContain('StageErrors');
+    const onlyDimensioned = stdoutOf(() => {
+      port.add(METRIC.TargetFailures, 1, 'Count', { target: 'waf' });
+      metrics.publishStoredMetrics();
+    });
+    expect(onlyDimensioned).toHaveLength(1);
+    expect(onlyDimensioned.join('\n')).not.toContain('No application metrics');
+  });
+
+  it('skips values that are not finite numbers instead of failing the stage', () => {
+    const { metrics, port } = createMetrics('cordon-ingest');
+    const lines = emfWrittenBy(() => {
+      port.add(METRIC.EventsIn, Number.NaN);
+      port.add(METRIC.SummaryBytes, Number.POSITIVE_INFINITY, 'Bytes');
+      port.add(METRIC.EventsIn, 7);
+      metrics.publishStoredMetrics();
+    });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ EventsIn: 7 });
+    expect(lines[0]).not.toHaveProperty('SummaryBytes');
+  });
+});
+
+describe('functions/logger.ts', () => {
+  it('the stage logger writes Powertools JSON lines with the typed fields, at each level', () => {
+    const { stageLog } = createLoggers('cordon-detect', 'INFO');
+    const all = stdoutOf(
+      () => {
+        stageLog.info('windows closed', { windows: 3, partition: 'shardId-000000000001' });
+        stageLog.warn('late parts dropped', { dropped: 2 });
+        stageLog.error('unexpected state', { kind: 'bug', retried: false });
+      },
+      { stderr: true },
+    ).map((l) => JSON.parse(l) as Json);
+    expect(all).toEqual([
+      expect.objectContaining({ level: 'INFO', message: 'windows closed', service: 'cordon-detect', windows: 3, partition: 'shardId-000000000001' }),
+      expect.objectContaining({ level: 'WARN', message: 'late parts dropped', dropped: 2 }),
+      expect.objectContaining({ level: 'ERROR', message: 'unexpected state', kind: 'bug', retried: false }),
+    ]);
+  });
+
+  it('with a metrics port, every stage error is also counted as StageErrors', () => {
+    const { metrics, port } = createMetrics('cordon-ingest');
+    const { stageLog } = createLoggers('cordon-ingest', 'ERROR', port);
+    stdoutOf(
+      () => {
+        stageLog.warn('not counted');
+        stageLog.error('a bug');
+        stageLog.error('another bug', { records: 1 });
+      },
+      { stderr: true },
+    );
+    const [line] = emfWrittenBy(() => metrics.publishStoredMetrics());
+    expect(line).toMatchObject({ service: 'cordon-ingest', StageErrors: [1, 1] });
   });
 });
 
 describe('functions/metrics.ts: WAF write failures', () => {
   const result = { changed: true, sets: [] };
-  it('counts a failed apply and rethrows; a good apply emits nothing', async () => {
-    const emitted: Record<string, number>[] = [];
-    const emit = (_ns: string, m: Record<string, number>) => void emitted.push(m);
+  it('counts a failed apply as Cordon/WafWriteFailures (service cordon-contain) and rethrows; a good apply counts nothing', async () => {
+    const { metrics, port: metricsPort } = createMetrics('cordon-contain');
     let fail = true;
     const port = withWafWriteFailureMetric(
       {
@@ -188,14 +325,18 @@ describe('functions/metrics.ts: WAF write failures', () => {
           return result;
         },
       },
-      emit,
+      metricsPort,
     );
     await expect(port.apply({ v4: ['192.0.2.1/32'], v6: [] })).rejects.toThrow('denied');
-    expect(emitted).toEqual([{ WafWriteFailures: 1 }]);
     fail = false;
     await expect(port.apply({ v4: [], v6: [] })).resolves.toBe(result);
     await expect(port.read()).resolves.toEqual({ v4: [], v6: [] });
-    expect(emitted).toHaveLength(1);
+    const lines = emfWrittenBy(() => metrics.publishStoredMetrics());
+    expect(lines).toHaveLength(1);
+    expect(lines[0]._aws.CloudWatchMetrics).toEqual([
+      { Namespace: 'Cordon', Dimensions: [['service']], Metrics: [{ Name: 'WafWriteFailures', Unit: 'Count' }] },
+    ]);
+    expect(lines[0]).toMatchObject({ service: 'cordon-contain', WafWriteFailures: 1 });
   });
 });
 
