@@ -19,9 +19,9 @@ import { Construct } from 'constructs';
 import { RECOMMENDED_ACCESS_LOG_FORMAT } from './access-log-format.ts';
 import { CordonFunction, dropRedundantRoleDependency } from './cordon-function.ts';
 import { resolveCordonProps, type CordonProps, type ResolvedCordonProps } from './props.ts';
+import { TICK, addAlarmsAndDashboard } from './observability.ts';
 import {
   CONSUMER_TUNING,
-  ITERATOR_AGE_ALARM_MS,
   OnFailureQueue,
   STREAM_RETENTION,
   dynamoConsumerProps,
@@ -31,8 +31,12 @@ import {
 export { RECOMMENDED_ACCESS_LOG_FORMAT } from './access-log-format.ts';
 export type { CordonProps, ProtectedRestApi } from './props.ts';
 
-/** The custom metric the contain function emits (EMF, no dimensions) when a WAF IP set write fails. */
-export const WAF_WRITE_FAILURES_METRIC = { namespace: 'Cordon', metricName: 'WafWriteFailures' } as const;
+export {
+  METRIC_SOURCES,
+  NO_DATA_ALARM_DEFAULT_MINUTES,
+  WAF_WRITE_FAILURES_METRIC,
+  watermarkLagAlarmMs,
+} from './observability.ts';
 
 /** Key prefix of the open-window chunks in the state bucket; objects under it expire after 2 days. */
 export const STATE_BUCKET_WINDOW_PREFIX = 'win/';
@@ -43,8 +47,9 @@ export const RULE_GROUP_CAPACITY = 50;
 /**
  * cordon in one construct (DESIGN §1): access logs of the protected APIs flow through CloudWatch Logs
  * subscriptions into the `access-logs` stream; `ingest` pre-aggregates into `summaries`; `detect` scores and
- * writes the ledger; `contain` reconciles the ledger into WAF IP sets and the APIs' resource policies (on ledger
- * changes and every minute) and alerts through SNS, which `notify-slack` forwards to Slack.
+ * writes the ledger (on summaries, and on a one-minute clock tick that closes windows whose time is up); `contain`
+ * reconciles the ledger into WAF IP sets and the APIs' resource policies (on ledger changes and every minute) and
+ * alerts through SNS, which `notify-slack` forwards to Slack. Alarms and the dashboard: infra/observability.ts.
  *
  * Props are validated here (a bad value throws a {@link CordonPropsError} naming the key).
  */
@@ -68,7 +73,8 @@ export class Cordon extends Construct {
   readonly webAcl?: wafv2.CfnWebACL;
   /** Created when `existingWebAclArn` is given: add a reference to it to that web ACL. */
   readonly ruleGroup?: wafv2.CfnRuleGroup;
-  readonly alarms: cloudwatch.Alarm[] = [];
+  /** Every alarm (infra/observability.ts), each reporting to the alert topic. */
+  readonly alarms: cloudwatch.Alarm[];
   readonly dashboard: cloudwatch.Dashboard;
   /** Every log group subscribed to the access-logs stream. */
   readonly subscribedLogGroups: string[];
@@ -297,8 +303,17 @@ export class Cordon extends Construct {
     this.containFunction.configureAsyncInvoke({ maxEventAge: Duration.minutes(2), retryAttempts: 0 });
     new events.Rule(this, 'ContainSchedule', {
       description: 'cordon: reconcile the ledger into WAF and the resource policies every minute',
-      schedule: events.Schedule.rate(Duration.minutes(1)),
+      schedule: events.Schedule.rate(TICK),
       targets: [new targets.LambdaFunction(this.containFunction, { retryAttempts: 0, maxEventAge: Duration.minutes(1) })],
+    });
+    // Detect's clock (DESIGN §1, real time): every minute, windows whose time is up close even when no data arrives
+    // (an attack followed by silence, a quiet shard). A tick that fails or waits is superseded by the next one, so
+    // none is retried or kept longer than a minute.
+    this.detectFunction.configureAsyncInvoke({ maxEventAge: Duration.minutes(1), retryAttempts: 0 });
+    new events.Rule(this, 'DetectSchedule', {
+      description: 'cordon: clock tick for detect every minute (closes windows whose time is up without new data)',
+      schedule: events.Schedule.rate(TICK),
+      targets: [new targets.LambdaFunction(this.detectFunction, { retryAttempts: 0, maxEventAge: Duration.minutes(1) })],
     });
 
     // ---------------------------------------------------------------- permissions (each function: its own resources)
@@ -452,111 +467,22 @@ export class Cordon extends Construct {
 
     if (managedStages.length > 0) this.manageAccessLogFormat(managedStages, p.logRetentionDays);
 
-    // ---------------------------------------------------------------- alarms and dashboard
-    const alarmAction = new cwActions.SnsAction(this.topic);
-    const iteratorAge = (f: CordonFunction) => f.metric('IteratorAge', { statistic: 'Maximum', period: Duration.minutes(1) });
-    const addAlarm = (alarm: cloudwatch.Alarm) => {
-      alarm.addAlarmAction(alarmAction);
-      alarm.addOkAction(alarmAction);
-      this.alarms.push(alarm);
-      return alarm;
-    };
-    for (const [name, f] of [['Ingest', this.ingestFunction], ['Detect', this.detectFunction]] as const) {
-      addAlarm(
-        new cloudwatch.Alarm(this, `${name}IteratorAgeAlarm`, {
-          alarmDescription: `cordon ${name.toLowerCase()} is falling behind its stream (iterator age over ${ITERATOR_AGE_ALARM_MS / 60000} min): detection is late`,
-          metric: iteratorAge(f),
-          threshold: ITERATOR_AGE_ALARM_MS,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-          evaluationPeriods: 3,
-          datapointsToAlarm: 3,
-          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        }),
-      );
-    }
-    const functions: [string, CordonFunction][] = [
-      ['Ingest', this.ingestFunction],
-      ['Detect', this.detectFunction],
-      ['Contain', this.containFunction],
-      ...(this.notifySlackFunction ? [['NotifySlack', this.notifySlackFunction] as [string, CordonFunction]] : []),
-    ];
-    for (const [name, f] of functions) {
-      addAlarm(
-        new cloudwatch.Alarm(this, `${name}ErrorsAlarm`, {
-          alarmDescription: `cordon ${name}: the function failed (see its log group)`,
-          metric: f.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
-          threshold: 0,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-          evaluationPeriods: 1,
-          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        }),
-      );
-    }
+    // ---------------------------------------------------------------- alarms and dashboard (infra/observability.ts)
     const failureQueues = [ingestFailures, detectFailures, containFailures, ...(notifySlackFailures ? [notifySlackFailures] : [])];
-    // (A failed Slack notification still reaches e-mail subscribers through this alarm.)
-    for (const q of failureQueues) addAlarm(q.alarm);
-    const wafWriteFailures = new cloudwatch.Metric({
-      ...WAF_WRITE_FAILURES_METRIC,
-      statistic: 'Sum',
-      period: Duration.minutes(5),
-    });
-    addAlarm(
-      new cloudwatch.Alarm(this, 'WafWriteFailuresAlarm', {
-        alarmDescription: 'cordon contain could not write a WAF IP set: blocks are not being enforced',
-        metric: wafWriteFailures,
-        threshold: 0,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-    );
-
-    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+    ({ alarms: this.alarms, dashboard: this.dashboard } = addAlarmsAndDashboard(this, {
+      settings: p,
+      functions: {
+        ingest: this.ingestFunction,
+        detect: this.detectFunction,
+        contain: this.containFunction,
+        notifySlack: this.notifySlackFunction,
+      },
+      accessLogStream: this.accessLogStream,
+      summariesStream: this.summariesStream,
+      failureQueues,
+      alarmAction: new cwActions.SnsAction(this.topic),
       dashboardName: namePrefix,
-      defaultInterval: Duration.hours(3),
-    });
-    this.dashboard.addWidgets(
-      new cloudwatch.GraphWidget({
-        title: 'Access-log records in / summaries out',
-        left: [this.accessLogStream.metricIncomingRecords(), this.summariesStream.metricIncomingRecords()],
-        width: 12,
-      }),
-      new cloudwatch.GraphWidget({
-        title: 'Iterator age (ms)',
-        left: [iteratorAge(this.ingestFunction), iteratorAge(this.detectFunction)],
-        width: 12,
-      }),
-    );
-    this.dashboard.addWidgets(
-      new cloudwatch.GraphWidget({
-        title: 'Errors',
-        left: functions.map(([, f]) => f.metricErrors({ period: Duration.minutes(1) })),
-        width: 8,
-      }),
-      new cloudwatch.GraphWidget({
-        title: 'Duration p99 (ms)',
-        left: functions.map(([, f]) => f.metricDuration({ statistic: 'p99', period: Duration.minutes(1) })),
-        width: 8,
-      }),
-      new cloudwatch.GraphWidget({
-        title: 'Throttles',
-        left: functions.map(([, f]) => f.metricThrottles({ period: Duration.minutes(1) })),
-        width: 8,
-      }),
-    );
-    this.dashboard.addWidgets(
-      new cloudwatch.GraphWidget({
-        title: 'Given-up batches (on-failure queues)',
-        left: failureQueues.map((q) => q.queue.metricApproximateNumberOfMessagesVisible()),
-        width: 12,
-      }),
-      new cloudwatch.GraphWidget({
-        title: 'WAF write failures',
-        left: [wafWriteFailures],
-        width: 12,
-      }),
-    );
-    this.dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'cordon alarms', alarms: this.alarms, width: 24 }));
+    }));
 
     // ---------------------------------------------------------------- outputs
     new CfnOutput(this, 'AccessLogStreamName', { value: this.accessLogStream.streamName });

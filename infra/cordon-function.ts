@@ -12,6 +12,12 @@ const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** The four Lambda entries in `functions/`. */
 export type CordonEntry = 'ingest' | 'detect' | 'contain' | 'notify-slack';
 
+/**
+ * A function's Powertools service name (POWERTOOLS_SERVICE_NAME): the `service` key of its log lines and the
+ * `service` dimension of its `Cordon` metrics, which the alarms and the dashboard name (infra/observability.ts).
+ */
+export const serviceNameOf = (entry: CordonEntry): string => `cordon-${entry}`;
+
 /** The runtime every cordon function uses (a test pins it). */
 export const CORDON_RUNTIME = lambda.Runtime.NODEJS_22_X;
 
@@ -77,7 +83,7 @@ export class CordonFunction extends NodejsFunction {
       logGroup,
       environment: {
         LOG_LEVEL: props.logLevel,
-        POWERTOOLS_SERVICE_NAME: `cordon-${props.entryName}`,
+        POWERTOOLS_SERVICE_NAME: serviceNameOf(props.entryName),
         NODE_OPTIONS: '--enable-source-maps',
         ...props.environment,
       },

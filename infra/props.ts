@@ -46,6 +46,12 @@ export interface CordonProps {
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   /** Retention of the functions' log groups and of access-log groups cordon creates. Default 30 days. */
   readonly logRetentionDays?: number;
+  /**
+   * Alarm when no access-log event has reached `ingest` for this many minutes in a row (5-1440): the watched APIs
+   * normally carry traffic, so silence means logging or the subscription broke. `false` for an API that is
+   * sometimes quiet. Default 30.
+   */
+  readonly noDataAlarmMinutes?: number | false;
 }
 
 /** Props after validation, with defaults applied. */
@@ -64,6 +70,7 @@ export interface ResolvedCordonProps {
   readonly rawConfig?: unknown;
   readonly logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   readonly logRetentionDays: number;
+  readonly noDataAlarmMinutes: number | false;
 }
 
 /** CloudWatch Logs accepts only these retention periods (days). */
@@ -80,6 +87,8 @@ const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Z
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 const SHARDS_MESSAGE = "must be a whole number of shards (1-500) or 'on-demand'";
+/** CloudWatch evaluates an alarm over at most one day (1,440 one-minute periods). */
+const NO_DATA_MESSAGE = 'must be a whole number of minutes (5-1440), or false to turn the no-data alarm off';
 
 const restApiSchema = z
   .object({
@@ -123,6 +132,11 @@ const propsSchema = z
       .number()
       .refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), {
         message: `must be one of ${LOG_RETENTION_DAYS.join(', ')}`,
+      })
+      .default(30),
+    noDataAlarmMinutes: z
+      .union([z.number().int(NO_DATA_MESSAGE).min(5, NO_DATA_MESSAGE).max(1440, NO_DATA_MESSAGE), z.literal(false)], {
+        error: NO_DATA_MESSAGE,
       })
       .default(30),
   })
@@ -200,5 +214,6 @@ export function resolveCordonProps(input: unknown, source = 'Cordon props'): Res
     rawConfig: p.config,
     logLevel: p.logLevel,
     logRetentionDays: p.logRetentionDays,
+    noDataAlarmMinutes: p.noDataAlarmMinutes,
   };
 }

@@ -63,7 +63,7 @@ describe('resources', () => {
     full.resourceCountIs('AWS::WAFv2::WebACL', 1);
     full.resourceCountIs('AWS::WAFv2::WebACLAssociation', 2);
     full.resourceCountIs('AWS::Logs::SubscriptionFilter', 3); // two stages + one HTTP API group
-    full.resourceCountIs('AWS::Events::Rule', 1);
+    full.resourceCountIs('AWS::Events::Rule', 2); // one-minute ticks: contain, detect
     full.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
     full.resourceCountIs('AWS::SQS::Queue', 4); // on-failure queues: ingest, detect, contain, notify-slack
     full.resourceCountIs('Custom::AWS', 2); // UpdateStage, one per managed stage
@@ -143,6 +143,36 @@ describe('functions', () => {
     });
     // Stale schedule ticks are dropped, not queued behind the single writer.
     full.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { FunctionName: { Ref: contain }, MaximumRetryAttempts: 0 });
+  });
+
+  it("detect gets a one-minute clock tick besides its stream (windows close when their time is up)", () => {
+    for (const t of [full, minimal]) {
+      const { detect } = fnIds(t);
+      const rules = Object.entries(t.findResources('AWS::Events::Rule')).filter(([, r]) =>
+        (r as Json).Properties.Targets.some((x: Json) => x.Arn?.['Fn::GetAtt']?.[0] === detect),
+      ) as [string, Json][];
+      expect(rules).toHaveLength(1);
+      const [ruleId, rule] = rules[0];
+      expect(rule.Properties).toMatchObject({ ScheduleExpression: 'rate(1 minute)', State: 'ENABLED' });
+      expect(rule.Properties.Targets).toEqual([
+        expect.objectContaining({ RetryPolicy: { MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 } }),
+      ]);
+      // EventBridge may invoke detect, from this rule only.
+      t.hasResourceProperties('AWS::Lambda::Permission', {
+        Action: 'lambda:InvokeFunction',
+        FunctionName: { 'Fn::GetAtt': [detect, 'Arn'] },
+        Principal: 'events.amazonaws.com',
+        SourceArn: { 'Fn::GetAtt': [ruleId, 'Arn'] },
+      });
+      // A tick that waited or failed is superseded by the next one: not retried, not kept past a minute.
+      t.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+        FunctionName: { Ref: detect },
+        MaximumRetryAttempts: 0,
+        MaximumEventAgeInSeconds: 60,
+      });
+      // The stream stays its other trigger.
+      t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { FunctionName: { Ref: detect } });
+    }
   });
 });
 
@@ -424,7 +454,7 @@ describe('alerts and alarms', () => {
     });
   });
 
-  it('iterator age on both stream consumers, errors on each function, WAF write failures; all routed to the topic', () => {
+  it('iterator age on both stream consumers, errors on each function, WAF write failures; all routed to the topic (more: observability.test.ts)', () => {
     const alarms = Object.values(full.findResources('AWS::CloudWatch::Alarm')) as Json[];
     const topic = topicId(full);
     for (const a of alarms) expect(a.Properties.AlarmActions).toEqual([{ Ref: topic }]);
@@ -437,7 +467,13 @@ describe('alerts and alarms', () => {
     expect(errors.sort()).toEqual([contain, detect, ingest, notify].sort());
     const waf = alarms.filter((a) => a.Properties.MetricName === WAF_WRITE_FAILURES_METRIC.metricName);
     expect(waf).toHaveLength(1);
-    expect(waf[0].Properties).toMatchObject({ Namespace: 'Cordon', Threshold: 0, TreatMissingData: 'notBreaching' });
+    // Powertools adds the service dimension: an alarm without it would watch a metric nobody writes.
+    expect(waf[0].Properties).toMatchObject({
+      Namespace: 'Cordon',
+      Dimensions: [{ Name: 'service', Value: 'cordon-contain' }],
+      Threshold: 0,
+      TreatMissingData: 'notBreaching',
+    });
     expect(alarms.filter((a) => a.Properties.MetricName === 'ApproximateNumberOfMessagesVisible')).toHaveLength(4);
   });
 

@@ -19,9 +19,16 @@ describe('resolveCordonProps', () => {
       ipSetsPerFamily: 2,
       logLevel: 'INFO',
       logRetentionDays: 30,
+      noDataAlarmMinutes: 30,
     });
     expect(p.config.windows.sizeSeconds).toBe(60);
     expect(p.rawConfig).toBeUndefined();
+  });
+
+  it('noDataAlarmMinutes: whole minutes from 5 to a day, or false for no alarm', () => {
+    expect(resolveCordonProps({ noDataAlarmMinutes: 5 }).noDataAlarmMinutes).toBe(5);
+    expect(resolveCordonProps({ noDataAlarmMinutes: 1440 }).noDataAlarmMinutes).toBe(1440);
+    expect(resolveCordonProps({ noDataAlarmMinutes: false }).noDataAlarmMinutes).toBe(false);
   });
 
   it("ORs dryRun with the config's own dryRun", () => {
@@ -49,6 +56,11 @@ describe('resolveCordonProps', () => {
     ['too many IP sets', { ipSetsPerFamily: 26 }, 'ipSetsPerFamily', /at most 25/],
     ['a log retention CloudWatch does not offer', { logRetentionDays: 10 }, 'logRetentionDays', /must be one of/],
     ['a bad log level', { logLevel: 'LOUD' }, 'logLevel', /DEBUG/],
+    ['a negative no-data alarm period', { noDataAlarmMinutes: -5 }, 'noDataAlarmMinutes', /5-1440.*or false/],
+    ['a zero no-data alarm period', { noDataAlarmMinutes: 0 }, 'noDataAlarmMinutes', /or false to turn the no-data alarm off/],
+    ['a fractional no-data alarm period', { noDataAlarmMinutes: 7.5 }, 'noDataAlarmMinutes', /whole number of minutes/],
+    ['a no-data alarm period over a day', { noDataAlarmMinutes: 1441 }, 'noDataAlarmMinutes', /5-1440/],
+    ['noDataAlarmMinutes true', { noDataAlarmMinutes: true }, 'noDataAlarmMinutes', /or false/],
     ['a non-boolean dryRun', { dryRun: 'yes' }, 'dryRun', /boolean/],
     ['an unknown key', { restApi: [] }, '(top level)', /unknown key\(s\): restApi/],
     ['a bad engine config', { config: { windows: { sizeSeconds: 5 } } }, 'config.windows.sizeSeconds', /10/],
@@ -77,6 +89,9 @@ describe('the construct validates its props', () => {
     const stack = new Stack(new App(), 'S');
     expect(() => new Cordon(stack, 'Guard', { ipSetsPerFamily: 99 } as CordonProps)).toThrow(
       /Cordon "Guard" props: invalid value\n {2}ipSetsPerFamily: at most 25/,
+    );
+    expect(() => new Cordon(stack, 'Quiet', { noDataAlarmMinutes: -1 })).toThrow(
+      /Cordon "Quiet" props: invalid value\n {2}noDataAlarmMinutes: must be a whole number of minutes/,
     );
   });
 });

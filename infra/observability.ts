@@ -1,0 +1,321 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import type { Construct } from 'constructs';
+import { METRICS_NAMESPACE } from '../functions/metrics.ts';
+import type { CordonConfig } from '../src/config.ts';
+import { METRIC, type MetricName } from '../src/engine/observe.ts';
+import { serviceNameOf, type CordonFunction } from './cordon-function.ts';
+import type { ResolvedCordonProps } from './props.ts';
+import { ITERATOR_AGE_ALARM_MS, type OnFailureQueue } from './stream-defaults.ts';
+
+/** The stages that write `Cordon` metrics (notify-slack writes none). */
+export type Stage = 'ingest' | 'detect' | 'contain';
+export const STAGES: readonly Stage[] = ['ingest', 'detect', 'contain'];
+
+/**
+ * Which stage writes each metric of `METRIC`, i.e. which `service` dimension (`cordon-<stage>`) an alarm or a graph
+ * must name: CloudWatch matches a metric by namespace, name and every dimension.
+ */
+export const METRIC_SOURCES: Record<MetricName, readonly Stage[]> = {
+  [METRIC.EventsIn]: ['ingest'],
+  [METRIC.Unreadable]: ['ingest', 'detect'],
+  [METRIC.SummaryRecords]: ['ingest'],
+  [METRIC.SummaryBytes]: ['ingest'],
+  [METRIC.ForeignVersionParts]: ['detect'],
+  [METRIC.LateFolded]: ['detect'],
+  [METRIC.LateDropped]: ['detect'],
+  [METRIC.ClockClamped]: ['ingest'],
+  [METRIC.WatermarkLagMs]: ['detect'],
+  [METRIC.WindowsClosed]: ['detect'],
+  [METRIC.Decisions]: ['detect'],
+  [METRIC.DecisionDelayMs]: ['detect'],
+  [METRIC.StateDamaged]: ['detect'],
+  [METRIC.RecordsFailed]: ['ingest', 'detect'],
+  [METRIC.StageErrors]: ['ingest', 'detect', 'contain'],
+  [METRIC.WafWriteFailures]: ['contain'],
+  [METRIC.TargetFailures]: ['contain'],
+};
+
+/** Values of the `action` dimension of `Decisions` (src/decision.ts `Action`). */
+export const DECISION_ACTIONS = ['block', 'alert', 'unblock'] as const;
+
+/** The custom metric `contain` writes when a WAF IP set write fails (functions/metrics.ts). */
+export const WAF_WRITE_FAILURES_METRIC = {
+  namespace: METRICS_NAMESPACE,
+  metricName: METRIC.WafWriteFailures,
+  dimensionsMap: { service: serviceNameOf('contain') },
+} as const;
+
+/** Default of `noDataAlarmMinutes`. */
+export const NO_DATA_ALARM_DEFAULT_MINUTES = 30;
+
+/** How far beyond its normal lag the detect clock may fall before the watermark alarm fires. */
+export const WATERMARK_LAG_MARGIN = Duration.minutes(5);
+
+/** Interval of the detect and contain schedules. */
+export const TICK = Duration.minutes(1);
+
+/**
+ * Threshold of the watermark-lag alarm (ms). A window closes once wall clock minus `maxDeliveryDelaySeconds` passes
+ * its end, checked at least every tick, so the newest closed window normally ends at most delay + window + tick
+ * behind wall clock (4 minutes with the defaults); the alarm fires at {@link WATERMARK_LAG_MARGIN} beyond that.
+ */
+export function watermarkLagAlarmMs(config: CordonConfig): number {
+  const w = config.windows;
+  return (w.maxDeliveryDelaySeconds + w.sizeSeconds) * 1000 + TICK.toMilliseconds() + WATERMARK_LAG_MARGIN.toMilliseconds();
+}
+
+/** A `Cordon` metric as `stage` writes it (`service` dimension, plus `dimensions`). Sum per minute by default. */
+export function cordonMetric(
+  name: MetricName,
+  stage: Stage,
+  o: { statistic?: string; period?: Duration; dimensions?: Record<string, string>; label?: string } = {},
+): cloudwatch.Metric {
+  if (!METRIC_SOURCES[name].includes(stage)) {
+    throw new Error(`${name} is written by ${METRIC_SOURCES[name].join(', ')}, not ${stage} (METRIC_SOURCES)`);
+  }
+  return new cloudwatch.Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName: name,
+    dimensionsMap: { service: serviceNameOf(stage), ...o.dimensions },
+    statistic: o.statistic ?? 'Sum',
+    period: o.period ?? Duration.minutes(1),
+    label: o.label,
+  });
+}
+
+/** The metric once per stage that writes it, labelled `name (stage)` when there are several. */
+function fromEachSource(name: MetricName, o: { statistic?: string; period?: Duration } = {}): cloudwatch.Metric[] {
+  const sources = METRIC_SOURCES[name];
+  return sources.map((s) => cordonMetric(name, s, { ...o, label: sources.length > 1 ? `${name} (${s})` : name }));
+}
+
+export interface ObservabilityProps {
+  readonly settings: ResolvedCordonProps;
+  readonly functions: {
+    readonly ingest: CordonFunction;
+    readonly detect: CordonFunction;
+    readonly contain: CordonFunction;
+    readonly notifySlack?: CordonFunction;
+  };
+  readonly accessLogStream: kinesis.IStream;
+  readonly summariesStream: kinesis.IStream;
+  /** Each consumer's on-failure queue; their depth alarms are added to the list. */
+  readonly failureQueues: OnFailureQueue[];
+  /** Where every alarm reports, in and out of alarm. */
+  readonly alarmAction: cloudwatch.IAlarmAction;
+  readonly dashboardName: string;
+}
+
+/**
+ * cordon's alarms and dashboard, created in `scope` (the construct ids are the construct's own: `WatermarkLagAlarm`,
+ * `LateDroppedAlarm`, `NoDataAlarm`, `<Stage>StageErrorsAlarm`, ...). infra/README.md says what each alarm means and
+ * what an operator does about it.
+ */
+export function addAlarmsAndDashboard(
+  scope: Construct,
+  props: ObservabilityProps,
+): { alarms: cloudwatch.Alarm[]; dashboard: cloudwatch.Dashboard } {
+  const { settings: p, functions: fns } = props;
+  const alarms: cloudwatch.Alarm[] = [];
+  const addAlarm = (alarm: cloudwatch.Alarm) => {
+    alarm.addAlarmAction(props.alarmAction);
+    alarm.addOkAction(props.alarmAction);
+    alarms.push(alarm);
+    return alarm;
+  };
+  const fiveMinutes = Duration.minutes(5);
+
+  // ------------------------------------------------------------------ Lambda and stream health
+  const iteratorAge = (f: CordonFunction) => f.metric('IteratorAge', { statistic: 'Maximum', period: Duration.minutes(1) });
+  for (const [name, f] of [['Ingest', fns.ingest], ['Detect', fns.detect]] as const) {
+    addAlarm(
+      new cloudwatch.Alarm(scope, `${name}IteratorAgeAlarm`, {
+        alarmDescription: `cordon ${name.toLowerCase()} is falling behind its stream (iterator age over ${ITERATOR_AGE_ALARM_MS / 60000} min): detection is late`,
+        metric: iteratorAge(f),
+        threshold: ITERATOR_AGE_ALARM_MS,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 3,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+  }
+  const functions: [string, CordonFunction][] = [
+    ['Ingest', fns.ingest],
+    ['Detect', fns.detect],
+    ['Contain', fns.contain],
+    ...(fns.notifySlack ? [['NotifySlack', fns.notifySlack] as [string, CordonFunction]] : []),
+  ];
+  for (const [name, f] of functions) {
+    addAlarm(
+      new cloudwatch.Alarm(scope, `${name}ErrorsAlarm`, {
+        alarmDescription: `cordon ${name}: the function failed (see its log group)`,
+        metric: f.metricErrors({ period: fiveMinutes, statistic: 'Sum' }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+  }
+  // (A failed Slack notification still reaches e-mail subscribers through its queue's alarm.)
+  for (const q of props.failureQueues) addAlarm(q.alarm);
+
+  // ------------------------------------------------------------------ what the stages count
+  for (const s of STAGES) {
+    const Name = s[0].toUpperCase() + s.slice(1);
+    addAlarm(
+      new cloudwatch.Alarm(scope, `${Name}StageErrorsAlarm`, {
+        alarmDescription:
+          `cordon ${s}: a bug (StageErrors), an error that is neither bad input nor an unavailable dependency; ` +
+          'see the ERROR lines of its log group',
+        // (No label: a labelled metric would make the alarm a metric-math alarm.)
+        metric: cordonMetric(METRIC.StageErrors, s, { period: fiveMinutes }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+  }
+
+  const lagThreshold = watermarkLagAlarmMs(p.config);
+  const watermarkLag = addAlarm(
+    new cloudwatch.Alarm(scope, 'WatermarkLagAlarm', {
+      alarmDescription:
+        `cordon detect: a partition's clock is over ${Math.round(lagThreshold / 60000)} min behind wall clock ` +
+        '(WatermarkLagMs): windows are not closing, decisions are late. Check the detect schedule and the detect errors',
+      metric: cordonMetric(METRIC.WatermarkLagMs, 'detect', { statistic: 'Maximum', period: fiveMinutes }),
+      threshold: lagThreshold,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      // No partitions yet, or none ticking: the no-data and error alarms speak for those.
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }),
+  );
+
+  addAlarm(
+    new cloudwatch.Alarm(scope, 'LateDroppedAlarm', {
+      alarmDescription:
+        'cordon detect dropped summary parts that arrived after their window closed and too late to fold in ' +
+        '(LateDropped): those requests were never scored',
+      metric: cordonMetric(METRIC.LateDropped, 'detect', { period: fiveMinutes }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }),
+  );
+
+  if (p.noDataAlarmMinutes !== false) {
+    const minutes = p.noDataAlarmMinutes;
+    addAlarm(
+      new cloudwatch.Alarm(scope, 'NoDataAlarm', {
+        alarmDescription:
+          `cordon ingest read no access-log event for ${minutes} min (EventsIn): the watched APIs normally carry ` +
+          'traffic, so API Gateway access logging, a subscription filter or the access-logs stream may be broken. ' +
+          'For an API that is sometimes quiet, set noDataAlarmMinutes to false',
+        metric: cordonMetric(METRIC.EventsIn, 'ingest', { period: Duration.minutes(1) }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: minutes,
+        datapointsToAlarm: minutes,
+        // ingest not running at all is the usual way data stops: a missing minute counts as a silent one.
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      }),
+    );
+  }
+
+  const wafWriteFailures = new cloudwatch.Metric({ ...WAF_WRITE_FAILURES_METRIC, statistic: 'Sum', period: fiveMinutes });
+  addAlarm(
+    new cloudwatch.Alarm(scope, 'WafWriteFailuresAlarm', {
+      alarmDescription: 'cordon contain could not write a WAF IP set: blocks are not being enforced',
+      metric: wafWriteFailures,
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }),
+  );
+
+  // ------------------------------------------------------------------ dashboard
+  const dashboard = new cloudwatch.Dashboard(scope, 'Dashboard', {
+    dashboardName: props.dashboardName,
+    defaultInterval: Duration.hours(3),
+  });
+  const graph = (title: string, left: cloudwatch.IMetric[], o: Partial<cloudwatch.GraphWidgetProps> = {}) =>
+    new cloudwatch.GraphWidget({ title, left, width: 8, ...o });
+
+  dashboard.addWidgets(
+    graph('Access-log records in / summaries out (Kinesis)', [
+      props.accessLogStream.metricIncomingRecords(),
+      props.summariesStream.metricIncomingRecords(),
+    ]),
+    graph('Access-log events in / unreadable', [
+      ...fromEachSource(METRIC.EventsIn),
+      ...fromEachSource(METRIC.Unreadable),
+      ...fromEachSource(METRIC.ForeignVersionParts),
+    ]),
+    graph('Summaries out: records (left), compressed bytes (right)', fromEachSource(METRIC.SummaryRecords), {
+      right: fromEachSource(METRIC.SummaryBytes),
+    }),
+  );
+  dashboard.addWidgets(
+    graph('Iterator age (ms)', [iteratorAge(fns.ingest), iteratorAge(fns.detect)]),
+    graph('Watermark lag, worst partition (ms)', fromEachSource(METRIC.WatermarkLagMs, { statistic: 'Maximum' }), {
+      leftAnnotations: [watermarkLag.toAnnotation()],
+    }),
+    graph('Late data: folded, dropped; clocks clamped', [
+      ...fromEachSource(METRIC.LateFolded),
+      ...fromEachSource(METRIC.LateDropped),
+      ...fromEachSource(METRIC.ClockClamped),
+    ]),
+  );
+  dashboard.addWidgets(
+    graph('Windows closed', fromEachSource(METRIC.WindowsClosed)),
+    graph(
+      'Decisions by action',
+      DECISION_ACTIONS.map((action) => cordonMetric(METRIC.Decisions, 'detect', { dimensions: { action }, label: action })),
+    ),
+    graph(
+      'Decision delay: window end → decision written (ms)',
+      (['p50', 'p95', 'Maximum'] as const).map((statistic) =>
+        cordonMetric(METRIC.DecisionDelayMs, 'detect', { statistic, label: statistic === 'Maximum' ? 'max' : statistic }),
+      ),
+    ),
+  );
+  dashboard.addWidgets(
+    graph('Records failed (redelivered), stage errors, damaged state', [
+      ...fromEachSource(METRIC.RecordsFailed),
+      ...STAGES.map((s) => cordonMetric(METRIC.StageErrors, s, { label: `StageErrors (${s})` })),
+      ...fromEachSource(METRIC.StateDamaged),
+    ]),
+    graph(
+      'Given-up batches (on-failure queues)',
+      props.failureQueues.map((q) => q.queue.metricApproximateNumberOfMessagesVisible()),
+    ),
+    graph('Containment failures: WAF writes, targets', [
+      new cloudwatch.Metric({ ...WAF_WRITE_FAILURES_METRIC, statistic: 'Sum', period: Duration.minutes(1), label: METRIC.WafWriteFailures }),
+      // One line per `target` value, whatever targets contain reports.
+      new cloudwatch.MathExpression({
+        expression:
+          `SEARCH('{${METRICS_NAMESPACE},service,target} MetricName="${METRIC.TargetFailures}" ` +
+          `service="${serviceNameOf('contain')}"', 'Sum', 60)`,
+        usingMetrics: {},
+        // A dynamic label: one line per target.
+        label: `${METRIC.TargetFailures} \${PROP('Dim.target')}`,
+        period: Duration.minutes(1),
+      }),
+    ]),
+  );
+  dashboard.addWidgets(
+    graph('Lambda errors', functions.map(([, f]) => f.metricErrors({ period: Duration.minutes(1) }))),
+    graph('Lambda duration p99 (ms)', functions.map(([, f]) => f.metricDuration({ statistic: 'p99', period: Duration.minutes(1) }))),
+    graph('Lambda throttles', functions.map(([, f]) => f.metricThrottles({ period: Duration.minutes(1) }))),
+  );
+  dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'cordon alarms', alarms, width: 24 }));
+
+  return { alarms, dashboard };
+}

@@ -1,0 +1,225 @@
+import type { Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  DECISION_ACTIONS,
+  METRIC_SOURCES,
+  NO_DATA_ALARM_DEFAULT_MINUTES,
+  cordonMetric,
+  watermarkLagAlarmMs,
+} from '../../infra/observability.ts';
+import { resolveCordonProps } from '../../infra/props.ts';
+import { METRIC, type MetricName } from '../../src/engine/observe.ts';
+import { FULL_PROPS, logicalId, resolveIntrinsics, synth, type Json, type Synthesized } from './fixtures.ts';
+
+/** The alarms on cordon's own metrics (namespace Cordon), what the stages write through functions/metrics.ts. */
+
+let full: Synthesized;
+let minimal: Template;
+/** Slow windows and a long delivery delay, a 90-minute no-data alarm. */
+let custom: Template;
+/** A sometimes-quiet API: no no-data alarm. */
+let quiet: Synthesized;
+
+const CUSTOM_CONFIG = { windows: { sizeSeconds: 300, maxDeliveryDelaySeconds: 600 } };
+
+beforeAll(() => {
+  full = synth(FULL_PROPS);
+  minimal = synth({}).template;
+  custom = synth({ config: CUSTOM_CONFIG, noDataAlarmMinutes: 90 }).template;
+  quiet = synth({ noDataAlarmMinutes: false });
+}, 180_000);
+
+const alarmsOf = (t: Template) => Object.values(t.findResources('AWS::CloudWatch::Alarm')).map((a) => (a as Json).Properties as Json);
+const cordonAlarms = (t: Template, name: MetricName) =>
+  alarmsOf(t).filter((a) => a.Namespace === 'Cordon' && a.MetricName === name);
+const only = (t: Template, name: MetricName) => {
+  const found = cordonAlarms(t, name);
+  expect(found, name).toHaveLength(1);
+  return found[0];
+};
+const service = (stage: string) => [{ Name: 'service', Value: `cordon-${stage}` }];
+
+describe('alarms on the stages’ metrics', () => {
+  it('every alarm reports to the alert topic, in and out of alarm', () => {
+    const topic = logicalId(full.template, 'AWS::SNS::Topic', 'CordonAlerts');
+    for (const a of alarmsOf(full.template)) {
+      expect(a.AlarmActions).toEqual([{ Ref: topic }]);
+      expect(a.OKActions).toEqual([{ Ref: topic }]);
+      expect(a.AlarmDescription.length).toBeGreaterThan(40);
+    }
+  });
+
+  it('watermark lag: the worst partition (Maximum over 5 min) beyond delivery delay + window + tick + 5 min', () => {
+    for (const t of [full.template, minimal]) {
+      expect(only(t, METRIC.WatermarkLagMs)).toMatchObject({
+        Dimensions: service('detect'),
+        Statistic: 'Maximum',
+        Period: 300,
+        ComparisonOperator: 'GreaterThanThreshold',
+        // defaults: 120 s delay + 60 s window + 60 s tick + 300 s
+        Threshold: 540_000,
+        EvaluationPeriods: 1,
+        TreatMissingData: 'notBreaching',
+      });
+    }
+    // 600 s delay + 300 s window + 60 s + 300 s: slower windows never alarm just for being slow.
+    expect(only(custom, METRIC.WatermarkLagMs).Threshold).toBe(1_260_000);
+    expect(watermarkLagAlarmMs(resolveCordonProps({ config: CUSTOM_CONFIG }).config)).toBe(1_260_000);
+  });
+
+  it('dropped data: any LateDropped in 5 minutes; Unreadable only on the dashboard', () => {
+    expect(only(full.template, METRIC.LateDropped)).toMatchObject({
+      Dimensions: service('detect'),
+      Statistic: 'Sum',
+      Period: 300,
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 0,
+      EvaluationPeriods: 1,
+      TreatMissingData: 'notBreaching',
+    });
+    expect(cordonAlarms(full.template, METRIC.Unreadable)).toEqual([]);
+  });
+
+  it(`no data flowing: no EventsIn for ${NO_DATA_ALARM_DEFAULT_MINUTES} minutes in a row, a silent minute counting as none`, () => {
+    for (const t of [full.template, minimal]) {
+      expect(only(t, METRIC.EventsIn)).toMatchObject({
+        Dimensions: service('ingest'),
+        Statistic: 'Sum',
+        Period: 60,
+        ComparisonOperator: 'LessThanOrEqualToThreshold',
+        Threshold: 0,
+        EvaluationPeriods: NO_DATA_ALARM_DEFAULT_MINUTES,
+        DatapointsToAlarm: NO_DATA_ALARM_DEFAULT_MINUTES,
+        TreatMissingData: 'breaching',
+      });
+    }
+    expect(only(custom, METRIC.EventsIn)).toMatchObject({ EvaluationPeriods: 90, DatapointsToAlarm: 90 });
+  });
+
+  it('noDataAlarmMinutes: false leaves the no-data alarm out (and only it)', () => {
+    expect(cordonAlarms(quiet.template, METRIC.EventsIn)).toEqual([]);
+    expect(alarmsOf(quiet.template)).toHaveLength(alarmsOf(minimal).length - 1);
+    expect(quiet.stack.cordon.alarms).toHaveLength(alarmsOf(quiet.template).length);
+  });
+
+  it('stage bugs: StageErrors of each stage, any in 5 minutes', () => {
+    const alarms = cordonAlarms(full.template, METRIC.StageErrors);
+    expect(alarms.map((a) => a.Dimensions[0].Value).sort()).toEqual(['cordon-contain', 'cordon-detect', 'cordon-ingest']);
+    for (const a of alarms) {
+      expect(a).toMatchObject({
+        Statistic: 'Sum',
+        Period: 300,
+        ComparisonOperator: 'GreaterThanThreshold',
+        Threshold: 0,
+        TreatMissingData: 'notBreaching',
+      });
+    }
+  });
+
+  it('failure-queue depth stays: one alarm per on-failure queue', () => {
+    const depth = alarmsOf(full.template).filter((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible');
+    expect(depth).toHaveLength(4); // ingest, detect, contain, notify-slack
+    for (const a of depth) expect(a).toMatchObject({ Namespace: 'AWS/SQS', Statistic: 'Maximum', Threshold: 0 });
+  });
+
+  it('the complete list, and the construct exposes every one', () => {
+    const names = alarmsOf(full.template).map((a) => `${a.Namespace}/${a.MetricName}`).sort();
+    expect(names).toEqual(
+      [
+        ...['AWS/Lambda/IteratorAge', 'AWS/Lambda/IteratorAge'],
+        ...Array(4).fill('AWS/Lambda/Errors'),
+        ...Array(4).fill('AWS/SQS/ApproximateNumberOfMessagesVisible'),
+        'Cordon/EventsIn',
+        'Cordon/LateDropped',
+        ...Array(3).fill('Cordon/StageErrors'),
+        'Cordon/WafWriteFailures',
+        'Cordon/WatermarkLagMs',
+      ].sort(),
+    );
+    expect(full.stack.cordon.alarms).toHaveLength(names.length);
+  });
+});
+
+describe('dashboard', () => {
+  /** The dashboard body as CloudWatch will read it (tokens replaced by placeholder values). */
+  const body = (t: Template): Json => {
+    const [dash] = Object.values(t.findResources('AWS::CloudWatch::Dashboard')) as Json[];
+    return JSON.parse(resolveIntrinsics(dash.Properties.DashboardBody, t) as string);
+  };
+  /** A metric line of a graph, `[namespace, name, ...dimension name/value pairs, options?]`, read. */
+  interface Line {
+    namespace: unknown;
+    name: unknown;
+    dims: Record<string, unknown>;
+    opts: Json;
+  }
+  const read = (l: unknown[]): Line => {
+    const opts = (typeof l.at(-1) === 'object' ? l.at(-1) : {}) as Json;
+    const pairs = l.slice(2, typeof l.at(-1) === 'object' ? -1 : undefined);
+    const dims: Record<string, unknown> = {};
+    for (let i = 0; i < pairs.length; i += 2) dims[pairs[i] as string] = pairs[i + 1];
+    return { namespace: l[0], name: l[1], dims, opts };
+  };
+  const lines = (b: Json): Line[] =>
+    (b.widgets as Json[]).flatMap((w) => ((w.properties.metrics ?? []) as unknown[][]).map(read));
+  const widget = (b: Json, title: RegExp) => (b.widgets as Json[]).find((w) => title.test(w.properties.title ?? ''))!;
+
+  it('graphs every metric the stages write, under the service that writes it', () => {
+    const b = body(full.template);
+    const text = JSON.stringify(b);
+    for (const name of Object.values(METRIC)) expect(text, name).toContain(name);
+    const cordonLines = lines(b).filter((l) => l.namespace === 'Cordon');
+    expect(new Set(cordonLines.map((l) => l.name)).size).toBeGreaterThan(10);
+    for (const l of cordonLines) {
+      const name = l.name as MetricName;
+      expect(METRIC_SOURCES[name].map((s) => `cordon-${s}`), name).toContain(l.dims.service);
+    }
+  });
+
+  it('decisions by action, and the decision delay as p50, p95 and max', () => {
+    const b = body(full.template);
+    const decisions = (widget(b, /^Decisions by action/).properties.metrics as unknown[][]).map(read);
+    expect(decisions.map(({ namespace, name, dims }) => ({ namespace, name, dims }))).toEqual(
+      DECISION_ACTIONS.map((action) => ({ namespace: 'Cordon', name: 'Decisions', dims: { service: 'cordon-detect', action } })),
+    );
+    const delay = (widget(b, /^Decision delay/).properties.metrics as unknown[][]).map(read);
+    expect(delay.map((l) => l.opts.stat)).toEqual(['p50', 'p95', 'Maximum']);
+    expect(delay.every((l) => l.name === 'DecisionDelayMs' && l.dims.service === 'cordon-detect')).toBe(true);
+  });
+
+  it('watermark lag shows its maximum and the alarm threshold', () => {
+    const w = widget(body(full.template), /^Watermark lag/);
+    expect(read(w.properties.metrics[0]).opts.stat).toBe('Maximum');
+    expect(w.properties.annotations.horizontal).toEqual([expect.objectContaining({ value: 540_000 })]);
+  });
+
+  it('target failures by target (a search, whatever targets contain reports), and WAF write failures', () => {
+    const w = widget(body(full.template), /^Containment failures/);
+    const text = JSON.stringify(w.properties.metrics);
+    expect(text).toContain('SEARCH(');
+    expect(text).toContain('TargetFailures');
+    expect(text).toContain('cordon-contain');
+    expect(text).toContain('WafWriteFailures');
+  });
+
+  it('still shows streams, iterator age, Lambda errors, duration, throttles, given-up batches and the alarms', () => {
+    const titles = (body(full.template).widgets as Json[]).map((w) => w.properties.title);
+    for (const t of [/records in/, /Iterator age/, /Lambda errors/, /duration p99/, /throttles/, /Given-up batches/, /cordon alarms/]) {
+      expect(titles.some((x) => t.test(x)), String(t)).toBe(true);
+    }
+  });
+});
+
+describe('cordonMetric', () => {
+  it('refuses a stage that does not write the metric (an alarm on it would never see data)', () => {
+    expect(() => cordonMetric(METRIC.EventsIn, 'detect')).toThrow(/EventsIn is written by ingest, not detect/);
+  });
+});
+
+describe('cdk-nag', () => {
+  it('stays clean without the no-data alarm', () => {
+    const report = new AwsSolutionsChecks().validateScope(quiet.stack);
+    expect(report.violations.map((v) => v.ruleName)).toEqual([]);
+  });
+});
