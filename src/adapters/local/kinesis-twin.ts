@@ -142,7 +142,7 @@ export class KinesisTwin implements StreamPutter, StreamReader {
     const tp = opts.throughput === false ? { recordsPerSecond: Infinity, bytesPerSecond: Infinity } : (opts.throughput ?? {});
     this.recordsPerSecond = tp.recordsPerSecond ?? KINESIS_SHARD_RECORDS_PER_SECOND;
     this.bytesPerSecond = tp.bytesPerSecond ?? KINESIS_SHARD_BYTES_PER_SECOND;
-    if (opts.failNext) this.rules.push(opts.failNext);
+    if (opts.failNext) this.failNextPuts(opts.failNext);
     this.openShards(opts.shards, []);
     this.putter = new KinesisRecordPutter(this.asClient(), this.streamName, opts.putter);
   }
@@ -208,9 +208,10 @@ export class KinesisTwin implements StreamPutter, StreamReader {
   }
 
   /**
-   * Makes records fail in later calls' results. `{ records: n, code }`: the next n records that would otherwise be
-   * stored fail with `code` (default `InternalFailure`), then the rule is spent. A function: every record it returns
-   * a code for fails with that code, until {@link clearFailures}. Rules stack; the first that applies wins.
+   * Makes records fail in later calls' results. `{ records: n, code }`: the next n records put (in call order, across
+   * calls) fail with `code` (default `InternalFailure`), then the rule is spent. A function: every record it returns
+   * a code for fails with that code, until {@link clearFailures}. Rules stack; the first that applies wins. Injected
+   * failures are decided before throughput, and do not use any of it.
    */
   failNextPuts(rule: KinesisFailureRule): void {
     this.rules.push(typeof rule === 'function' ? rule : { ...rule });
