@@ -1,9 +1,10 @@
 import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent, ScheduledEvent } from 'aws-lambda';
+import { ContainStage } from '../src/engine/contain.ts';
+import { METRIC } from '../src/engine/observe.ts';
 import { buildContainDeps } from '../src/pipeline/aws-deps.ts';
-import { runContain } from '../src/pipeline/stages.ts';
 import { parseContainEnv } from './env.ts';
 import { createLoggers } from './logger.ts';
-import { withWafWriteFailureMetric } from './metrics.ts';
+import { createMetrics, withWafWriteFailureMetric } from './metrics.ts';
 
 /**
  * Reconciles the ledger into WAF IP sets, the resource policies and alerts. Runs on ledger stream batches and on a
@@ -13,8 +14,9 @@ import { withWafWriteFailureMetric } from './metrics.ts';
 
 const env = parseContainEnv();
 const { logger, stageLog } = createLoggers('cordon-contain', env.logLevel);
+const { metrics, port } = createMetrics('cordon-contain', logger);
 const base = buildContainDeps(env);
-const deps = { ...base, ipSets: withWafWriteFailureMetric(base.ipSets), log: stageLog };
+const stage = new ContainStage({ ...base, ipSets: withWafWriteFailureMetric(base.ipSets, port), log: stageLog, metrics: port });
 
 export async function handler(
   event: DynamoDBStreamEvent | ScheduledEvent,
@@ -25,10 +27,13 @@ export async function handler(
   const trigger = fromStream ? 'ledger-stream' : 'schedule';
   logger.info('contain run', { trigger, records: fromStream ? event.Records.length : 0 });
   try {
-    await runContain(deps, Date.now()); // logs what it changed
+    await stage.run(Date.now()); // logs what it changed
   } catch (err) {
+    port.add(METRIC.TargetFailures, 1);
     logger.error('contain run failed', { trigger, error: err as Error });
     throw err;
+  } finally {
+    metrics.publishStoredMetrics();
   }
   return fromStream ? { batchItemFailures: [] } : undefined;
 }

@@ -1,25 +1,33 @@
-import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent, ScheduledEvent } from 'aws-lambda';
+import { DetectStage } from '../src/engine/detect.ts';
 import { buildDetectDeps } from '../src/pipeline/aws-deps.ts';
-import { runDetect } from '../src/pipeline/stages.ts';
 import { parseDetectEnv } from './env.ts';
+import { streamRecords } from './kinesis-event.ts';
 import { createLoggers } from './logger.ts';
+import { createMetrics } from './metrics.ts';
 
-/** Kinesis `summaries` → windows → scores → ledger. Failed records are reported by sequence number. */
+/**
+ * Kinesis `summaries` → windows → scores → ledger; and, on the one-minute schedule, the clock tick that closes
+ * windows whose time is up although no later data came (an attack followed by silence). Failed records are
+ * reported by sequence number.
+ */
 
 const env = parseDetectEnv();
 const { logger, stageLog } = createLoggers('cordon-detect', env.logLevel);
-const deps = { ...buildDetectDeps(env), log: stageLog };
+const { metrics, port } = createMetrics('cordon-detect', logger);
+const stage = new DetectStage({ ...buildDetectDeps(env), log: stageLog, metrics: port });
 
-export async function handler(event: KinesisStreamEvent, context: Context): Promise<KinesisStreamBatchResponse> {
+export async function handler(event: KinesisStreamEvent | ScheduledEvent, context: Context): Promise<KinesisStreamBatchResponse | undefined> {
   logger.addContext(context);
-  const records = event.Records.map((r) => ({
-    sequenceNumber: r.kinesis.sequenceNumber,
-    data: r.kinesis.data,
-    // eventID is "shardId-000000000000:<sequence number>"
-    shardId: r.eventID.split(':')[0],
-  }));
-  // The stage logs the batch's counts; the handler adds which records will be redelivered.
-  const { batchItemFailures } = await runDetect(records, deps);
-  if (batchItemFailures.length) logger.warn('records to redeliver', { failed: batchItemFailures.length, first: batchItemFailures[0].itemIdentifier });
-  return { batchItemFailures };
+  try {
+    if (!('Records' in event)) {
+      await stage.tick(Date.now()); // logs what it closed; one scope's failure does not stop the others
+      return undefined;
+    }
+    const { batchItemFailures } = await stage.handle(streamRecords(event), Date.now());
+    if (batchItemFailures.length) logger.warn('records to redeliver', { failed: batchItemFailures.length, first: batchItemFailures[0].itemIdentifier });
+    return { batchItemFailures };
+  } finally {
+    metrics.publishStoredMetrics();
+  }
 }

@@ -38,6 +38,21 @@ export const configSchema = z
          * window is closed. Keep it above the ingest mapping's batching window.
          */
         stageLatenessSeconds: z.number().int().min(0).max(600).default(20),
+        /**
+         * Windows close on a clock too (DESIGN §1): once wall clock minus this delay passes a window's end, the window
+         * is decided even if no later data arrives (an attack followed by silence). The longest delivery delay, request
+         * to detect stage, that is still waited for.
+         */
+        maxDeliveryDelaySeconds: z.number().int().min(0).max(3600).default(120),
+        /**
+         * Parts that arrive after their window closed are folded into the next window to close, up to this age
+         * (past it they are dropped, and counted as dropped).
+         */
+        foldLateMinutes: z.number().positive().max(24 * 60).default(60),
+        /** An event stamped more than this after its CloudWatch Logs timestamp (or the replayed log's clock) is clamped to it. */
+        futureToleranceSeconds: z.number().int().min(0).max(3600).default(5),
+        /** An event stamped more than this before its CloudWatch Logs timestamp (or the replayed log's clock) is clamped to it. */
+        pastToleranceMinutes: z.number().positive().max(24 * 60).default(15),
         /** A key idle for this long is forgotten in memory (its baseline stays in the store). */
         idleEvictMinutes: minutes.default(30),
       })

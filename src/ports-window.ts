@@ -20,6 +20,20 @@ export interface WindowStore {
   getWatermark(scope: string): Promise<number>;
   /** Never moves backwards (conditional update). */
   setWatermark(scope: string, t: number): Promise<void>;
+  /**
+   * Scopes that ever held data. The clock tick closes their windows, including those of a shard that went away
+   * after a reshard, whose data stopped for good.
+   */
+  scopes(): Promise<string[]>;
+  /** Adds a scope to {@link scopes} (idempotent). */
+  registerScope(scope: string): Promise<void>;
+  /**
+   * The newest source sequence number of the scope's shard whose parts are stored: a redelivered record at or
+   * below it is already counted. undefined if none.
+   */
+  lastSequence(scope: string): Promise<string | undefined>;
+  /** Records the newest stored sequence number (one writer per shard: the mapping's parallelization factor is 1). */
+  setLastSequence(scope: string, sequenceNumber: string): Promise<void>;
   /** Running totals of what the store skipped (e.g. bodies gone missing): logged by detect. */
   counters?(): Record<string, number>;
 }

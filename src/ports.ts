@@ -43,7 +43,14 @@ export interface LedgerEntry {
   targetKind: TargetKind;
   /** Epoch ms (event time) the block was decided. Together with target, the entry's identity. */
   createdAt: number;
+  /**
+   * Epoch ms the block expires. Until contain enforces it, createdAt + its duration; when contain first enforces
+   * it, the duration is counted again from that moment ({@link effectiveAt}), so a block decided late (a backlog, a
+   * redelivery) still lasts its full time.
+   */
   expiresAt: number;
+  /** Epoch ms (contain's clock) the block was first enforced; absent until then. */
+  effectiveAt?: number;
   status: LedgerStatus;
   /** Epoch ms of release or expiry, when no longer active. */
   endedAt?: number;

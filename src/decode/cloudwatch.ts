@@ -56,7 +56,7 @@ export function decodeEnvelope(envelope: unknown, sink: DecodeSink, origin: Orig
     const timestamp = numberField((logEvent as Record<string, unknown>).timestamp);
     const decoded = decodeAnyLineAt(message, Number.isNaN(timestamp) ? ABSENT : timestamp);
     if (typeof decoded === 'string') reject(decoded as ReasonText, message);
-    else sink.event(decoded);
+    else sink.event(decoded, Number.isNaN(timestamp) ? undefined : timestamp);
   }
 }
 

@@ -28,7 +28,7 @@ export async function readAccessLogs(paths: string[], sink: DecodeSink, opts: Re
   for (let i = 0; i < paths.length; i++) {
     sampler.startFile();
     const decoder = new FileDecoder(paths[i], sink, stats, sampler);
-    await readFile(paths[i], decoder, (bytes) => opts.onProgress?.(doneBytes + bytes, totalBytes));
+    await readFile(paths[i], decoder, (bytes) => opts.onProgress?.(doneBytes + bytes, totalBytes), opts.afterChunk);
     doneBytes += sizes[i];
     opts.onProgress?.(doneBytes, totalBytes);
   }
@@ -36,7 +36,8 @@ export async function readAccessLogs(paths: string[], sink: DecodeSink, opts: Re
   return stats;
 }
 
-async function readFile(path: string, decoder: FileDecoder, progress: (bytesRead: number) => void): Promise<void> {
+async function readFile(path: string, decoder: FileDecoder, progress: (bytesRead: number) => void,
+  afterChunk?: () => Promise<void>): Promise<void> {
   const gzip = await hasGzipMagic(path);
   const file = createReadStream(path, { highWaterMark: CHUNK_BYTES });
   let input: Readable = file;
@@ -58,10 +59,20 @@ async function readFile(path: string, decoder: FileDecoder, progress: (bytesRead
     },
   );
   let failure: ReasonText | null = null;
+  let consumerError: { err: unknown } | null = null;
   try {
     for await (const chunk of input) {
       splitter.push(text.write(chunk as Buffer));
       progress(file.bytesRead);
+      if (afterChunk) {
+        // The consumer's own failure is not a read error: it ends the read and goes to the caller as it is.
+        try {
+          await afterChunk();
+        } catch (err) {
+          consumerError = { err };
+          break;
+        }
+      }
     }
     splitter.push(text.end());
   } catch {
@@ -70,6 +81,7 @@ async function readFile(path: string, decoder: FileDecoder, progress: (bytesRead
     file.destroy();
     input.destroy();
   }
+  if (consumerError) throw consumerError.err;
   splitter.end();
   decoder.finish();
   if (failure !== null) decoder.reject(failure, '', lastLine + 1);

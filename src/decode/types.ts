@@ -8,7 +8,8 @@ export type FileFormat = LineFormat | 'kinesis-records';
 
 /** Where decoded records go. Decoders call it once per record and never throw. */
 export interface DecodeSink {
-  event(e: AccessEvent): void;
+  /** `logTimestamp`: the CloudWatch Logs event's own timestamp (epoch ms), where the record carries one. */
+  event(e: AccessEvent, logTimestamp?: number): void;
   unreadable(u: Unreadable): void;
 }
 
@@ -35,6 +36,11 @@ export interface ReadStats {
 export interface ReadOptions {
   /** Called as input is consumed; bytes are on-disk (compressed) bytes. */
   onProgress?(bytesRead: number, totalBytes: number): void;
+  /**
+   * Awaited after each chunk of input has gone to the sink: a consumer that works asynchronously (the stages) catches
+   * up here, so reading never runs ahead of it by more than a chunk.
+   */
+  afterChunk?(): Promise<void>;
   /** Samples kept overall (default 20). */
   maxSamples?: number;
 }

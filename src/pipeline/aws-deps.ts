@@ -8,7 +8,10 @@ import { WafIpSetAdapter } from '../adapters/aws/wafv2.ts';
 import { DynamoWindowStore } from '../adapters/aws/window-store.ts';
 import type { CordonConfig } from '../config.ts';
 import { SnapshotBaselineStore } from './snapshot-baseline-store.ts';
-import type { ContainDeps, DetectDeps, IngestDeps } from './stages.ts';
+import type { ContainDeps } from '../engine/contain.ts';
+import type { DetectDeps } from '../engine/detect.ts';
+import type { IngestDeps } from '../engine/ingest.ts';
+import { EncodedPartStore } from '../engine/part-store.ts';
 
 /**
  * Wiring of the stages to the AWS adapters, from the validated environment the Lambda entries parse at cold start.
@@ -55,7 +58,7 @@ export function buildDetectDeps(env: Common & DetectWiring): DetectDeps {
   const blobs = new S3BlobStore(s3Client(), env.stateBucket);
   return {
     config: env.config,
-    windows: new DynamoWindowStore(db, env.stateTable, { bodies: { store: blobs } }),
+    windows: new EncodedPartStore(new DynamoWindowStore(db, env.stateTable, { bodies: { store: blobs } })),
     baselines: new SnapshotBaselineStore(blobs),
     ledger: new DynamoLedgerStore(db, env.ledgerTable),
   };

@@ -9,7 +9,7 @@ import type { Unreadable } from '../events.ts';
 import type { PolicyDocument } from '../render/resource-policy.ts';
 import { renderReportHtml } from '../report/html.ts';
 import type { ReportData } from '../report/report-data.ts';
-import { LocalPipeline, type LocalPipelineStats } from './local-pipeline.ts';
+import { LocalRunner, type LocalRunStats } from '../engine/local-runner.ts';
 
 export interface ReplayOptions {
   files: string[];
@@ -21,6 +21,8 @@ export interface ReplayOptions {
    */
   statePath?: string;
   basePolicy?: PolicyDocument | null;
+  /** Shards of each stream between the stages (default 1). */
+  shards?: number;
   onDecision?(d: Decision): void;
   onProgress?(bytesRead: number, totalBytes: number): void;
 }
@@ -36,6 +38,10 @@ export interface ReplaySummary {
   keysTracked: number;
   windows: number;
   lateEvents: number;
+  /** Late data, always counted: folded into a later window, dropped (older than the fold limit), times clamped. */
+  late: { folded: number; dropped: number; clamped: number };
+  /** Records and bytes put on each stream between the stages. */
+  streams: Record<string, { records: number; bytes: number }>;
   blocks: number;
   alerts: number;
   unblocks: number;
@@ -73,20 +79,21 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
   const state = new SqliteState(statePath);
   const started = performance.now();
   let read: ReadStats;
-  let pipeline: LocalPipeline;
+  let pipeline: LocalRunner;
+  let activeAtEnd: number;
   try {
-    pipeline = new LocalPipeline(opts.config, { outDir: opts.outDir, state, basePolicy: opts.basePolicy,
-      onDecision: opts.onDecision });
+    pipeline = new LocalRunner(opts.config, { outDir: opts.outDir, state, basePolicy: opts.basePolicy,
+      onDecision: opts.onDecision, shards: opts.shards });
     const p = pipeline;
     read = await readAccessLogs(opts.files, { event: (e) => p.push(e), unreadable: () => {} },
-      { onProgress: opts.onProgress, maxSamples: 20 });
-    pipeline.finish();
+      { onProgress: opts.onProgress, maxSamples: 20, afterChunk: () => p.drain() });
+    await pipeline.finish();
+    activeAtEnd = (await pipeline.activeBlocks(pipeline.stats.logEnd ?? 0)).length;
   } finally {
     state.close();
   }
   const wallSeconds = (performance.now() - started) / 1000;
-  const s: LocalPipelineStats = pipeline.stats;
-  const end = s.logEnd ?? 0;
+  const s: LocalRunStats = pipeline.stats;
   const summary: ReplaySummary = {
     inputs: opts.files,
     formats: read.formats,
@@ -98,11 +105,13 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
     keysTracked: s.keysTracked,
     windows: s.windows,
     lateEvents: s.lateEvents,
+    late: { folded: s.lateFolded, dropped: s.lateDropped, clamped: s.clamped },
+    streams: s.streams,
     blocks: s.blocks,
     alerts: s.alerts,
     unblocks: s.unblocks,
     decisionsByReason: s.decisionsByReason,
-    activeBlocksAtEnd: pipeline.activeBlocks(end).length,
+    activeBlocksAtEnd: activeAtEnd,
     eventsPerSecond: Math.round(read.events / Math.max(wallSeconds, 1e-6)),
     wallSeconds: Math.round(wallSeconds * 1000) / 1000,
     dryRun: opts.config.dryRun,
@@ -120,7 +129,7 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
   return summary;
 }
 
-function reportData(s: ReplaySummary, p: LocalPipeline): ReportData {
+function reportData(s: ReplaySummary, p: LocalRunner): ReportData {
   return {
     title: `cordon replay of ${s.inputs.map((f) => basename(f)).join(', ')}`,
     generatedAt: new Date().toISOString(),
@@ -140,7 +149,7 @@ function reportData(s: ReplaySummary, p: LocalPipeline): ReportData {
   };
 }
 
-function markDecided(keys: ReturnType<LocalPipeline['topKeys']['top']>, decisions: Decision[]): ReportData['topKeys'] {
+function markDecided(keys: ReturnType<LocalRunner['topKeys']['top']>, decisions: Decision[]): ReportData['topKeys'] {
   const decided = new Map<string, 'block' | 'alert'>();
   for (const d of decisions) {
     if (d.action === 'block') decided.set(d.target, 'block');

@@ -69,6 +69,7 @@ export class DynamoLedgerStore implements LedgerStore {
       score: entry.score,
       priorBlocks: entry.priorBlocks,
       alerted: entry.alerted ?? [],
+      effectiveAt: entry.effectiveAt,
       evidence: JSON.stringify(entry.evidence),
       ttl: Math.ceil(end / 1000) + this.graceSeconds,
     };
@@ -188,6 +189,7 @@ function toEntry(it: Item): LedgerEntry[] {
     evidence,
   };
   if (typeof it.endedAt === 'number') entry.endedAt = it.endedAt;
+  if (typeof it.effectiveAt === 'number') entry.effectiveAt = it.effectiveAt;
   if (Array.isArray(it.alerted) && it.alerted.length) entry.alerted = it.alerted as LedgerEntry['status'][];
   return [entry];
 }

@@ -1,5 +1,5 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { BlobStore } from '../../ports-blob.ts';
 import type { WindowPart, WindowStore } from '../../ports-window.ts';
 import {
@@ -177,6 +177,36 @@ export class DynamoWindowStore implements WindowStore {
     const refs = keys.map((k) => k.ref).filter((r): r is string => typeof r === 'string');
     if (refs.length && this.blobs) await this.blobs.delete(refs);
     await batchWriteAll(this.doc, this.tableName, [{ DeleteRequest: { Key: { pk: `wins#${scope}`, sk: pad(windowStart) } } }], this.backoff);
+  }
+
+  async scopes(): Promise<string[]> {
+    const items = await queryAll(this.doc, {
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': 'scopes' },
+      ConsistentRead: true,
+    });
+    return items.map((it) => String(it.sk)).sort();
+  }
+
+  async registerScope(scope: string): Promise<void> {
+    checkScope(scope);
+    // No TTL: a scope is listed until its shard's windows are closed; the item is a few bytes.
+    await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { pk: 'scopes', sk: scope } }));
+  }
+
+  async lastSequence(scope: string): Promise<string | undefined> {
+    checkScope(scope);
+    const res = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: `mark#${scope}`, sk: 'seq' }, ConsistentRead: true }),
+    );
+    const s = res.Item?.s;
+    return typeof s === 'string' ? s : undefined;
+  }
+
+  async setLastSequence(scope: string, sequenceNumber: string): Promise<void> {
+    checkScope(scope);
+    await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { pk: `mark#${scope}`, sk: 'seq', s: sequenceNumber } }));
   }
 
   async getWatermark(scope: string): Promise<number> {

@@ -34,6 +34,25 @@ export class MemoryWindowStore implements WindowStore {
     this.windows.get(scope)?.delete(windowStart);
   }
 
+  private readonly known = new Set<string>();
+  private readonly sequences = new Map<string, string>();
+
+  async scopes(): Promise<string[]> {
+    return [...this.known].sort();
+  }
+
+  async registerScope(scope: string): Promise<void> {
+    this.known.add(scope);
+  }
+
+  async lastSequence(scope: string): Promise<string | undefined> {
+    return this.sequences.get(scope);
+  }
+
+  async setLastSequence(scope: string, sequenceNumber: string): Promise<void> {
+    this.sequences.set(scope, sequenceNumber);
+  }
+
   async getWatermark(scope: string): Promise<number> {
     return this.marks.get(scope) ?? 0;
   }

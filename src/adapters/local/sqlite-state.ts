@@ -3,7 +3,7 @@ import { isPlausibleKeyState } from '../../detect/baseline.ts';
 import type { BaselineStore, KeyState, LedgerEntry, LedgerStore } from '../../ports.ts';
 
 /** The schema this release writes. Older files are migrated in place; newer ones are refused, never guessed at. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 export class StateFileError extends Error {
   override name = 'StateFileError';
@@ -20,6 +20,9 @@ const MIGRATIONS: Record<number, string> = {
   2: `CREATE INDEX IF NOT EXISTS ledger_status ON ledger (status, expires_at);`,
   // v3: which statuses of an entry have been alerted (the contain stage's outbox marks).
   3: `ALTER TABLE ledger ADD COLUMN alerted TEXT NOT NULL DEFAULT '[]';`,
+  // v4: when contain first enforced a block (its expiry counts from then).
+  // Blocks of earlier files were enforced as they were decided: their expiry already counts from then.
+  4: `ALTER TABLE ledger ADD COLUMN effective_at INTEGER; UPDATE ledger SET effective_at = created_at;`,
 };
 
 /**
@@ -49,7 +52,7 @@ export class SqliteState implements BaselineStore, LedgerStore {
         (@key, @reqMean, @reqVar, @bytesMean, @bytesVar, @ipsMean, @windows, @flags, @lastWindow)`),
       countBaselines: this.db.prepare('SELECT count(*) AS n FROM baselines'),
       putLedger: this.db.prepare(`INSERT OR REPLACE INTO ledger VALUES
-        (@target, @createdAt, @targetKind, @expiresAt, @status, @endedAt, @reasons, @score, @priorBlocks, @evidence, @alerted)`),
+        (@target, @createdAt, @targetKind, @expiresAt, @status, @endedAt, @reasons, @score, @priorBlocks, @evidence, @alerted, @effectiveAt)`),
       active: this.db.prepare("SELECT * FROM ledger WHERE status = 'active' AND expires_at > ? ORDER BY created_at DESC"),
       history: this.db.prepare('SELECT * FROM ledger WHERE target = ? ORDER BY created_at DESC'),
       all: this.db.prepare('SELECT * FROM ledger ORDER BY created_at DESC'),
@@ -100,7 +103,7 @@ export class SqliteState implements BaselineStore, LedgerStore {
         this.stmts.putLedger.run({ target: e.target, createdAt: e.createdAt, targetKind: e.targetKind,
           expiresAt: e.expiresAt, status: e.status, endedAt: e.endedAt ?? null, reasons: JSON.stringify(e.reasons),
           score: e.score, priorBlocks: e.priorBlocks, evidence: JSON.stringify(e.evidence),
-          alerted: JSON.stringify(e.alerted ?? []) });
+          alerted: JSON.stringify(e.alerted ?? []), effectiveAt: e.effectiveAt ?? null });
       }
     })();
   }
@@ -165,6 +168,7 @@ interface LedgerRow {
   prior_blocks: number;
   evidence: string;
   alerted: string;
+  effective_at: number | null;
 }
 
 /** A corrupt row is skipped (and so never blocks anyone), not a crash of the whole listing. */
@@ -174,7 +178,8 @@ function fromRow(r: LedgerRow): LedgerEntry[] {
     return [{ target: r.target, targetKind: r.kind as LedgerEntry['targetKind'], createdAt: r.created_at,
       expiresAt: r.expires_at, status: r.status as LedgerEntry['status'], endedAt: r.ended_at ?? undefined,
       reasons: JSON.parse(r.reasons), score: r.score, priorBlocks: r.prior_blocks, evidence: JSON.parse(r.evidence),
-      ...(r.alerted && r.alerted !== '[]' ? { alerted: JSON.parse(r.alerted) } : {}) }];
+      ...(r.alerted && r.alerted !== '[]' ? { alerted: JSON.parse(r.alerted) } : {}),
+      ...(typeof r.effective_at === 'number' ? { effectiveAt: r.effective_at } : {}) }];
   } catch {
     return [];
   }

@@ -1,0 +1,61 @@
+import { KeyStateStore } from '../../pipeline/key-state-store.ts';
+import type { BaselineStore, KeyState } from '../../ports.ts';
+import type { SqliteState } from './sqlite-state.ts';
+
+/**
+ * The local runner's {@link BaselineStore}: every key's state in memory (packed, 64 bytes a key), read from the
+ * SQLite file the first time a key is asked for, written back when it goes idle and at the end. The detect stage
+ * asks for every key of every window, which SQLite alone would turn into a query per key per window.
+ */
+export class CachedBaselines implements BaselineStore {
+  private readonly states = new KeyStateStore();
+  private storeHasBaselines: boolean;
+
+  constructor(private readonly sqlite: SqliteState, private readonly idleEvictMs: number) {
+    this.storeHasBaselines = sqlite.baselineCount() > 0;
+  }
+
+  async getMany(keys: readonly string[]): Promise<Map<string, KeyState>> {
+    const out = new Map<string, KeyState>();
+    for (const key of keys) {
+      let s = this.states.get(key);
+      if (s === undefined && this.storeHasBaselines) {
+        s = this.sqlite.getBaselineSync(key);
+        if (s) this.states.set(key, s);
+      }
+      if (s) out.set(key, s);
+    }
+    return out;
+  }
+
+  async putMany(states: ReadonlyMap<string, KeyState>): Promise<void> {
+    for (const [key, s] of states) this.states.set(key, s);
+  }
+
+  get size(): number {
+    return this.states.size;
+  }
+
+  /** Keys idle since before `now - idleEvictMs` leave memory; their baselines go to SQLite. */
+  evictIdle(now: number): number {
+    const cutoff = now - this.idleEvictMs;
+    const idle: string[] = [];
+    for (const k of this.states.keys()) if ((this.states.lastWindow(k) ?? 0) < cutoff) idle.push(k);
+    if (idle.length === 0) return 0;
+    this.persist(idle.map((k) => [k, this.states.get(k)!] as [string, KeyState]));
+    for (const k of idle) this.states.delete(k);
+    return idle.length;
+  }
+
+  /** Everything still in memory goes to SQLite (end of a run). */
+  flush(): void {
+    this.persist([...this.states.keys()].map((k) => [k, this.states.get(k)!] as [string, KeyState]));
+  }
+
+  private persist(states: [string, KeyState][]): void {
+    // Only keys with a learned window are worth a row: a one-off visitor teaches nothing.
+    const worth = states.filter(([, s]) => s.windows > 0 || s.flags !== 0);
+    this.sqlite.putBaselinesSync(worth);
+    this.storeHasBaselines ||= worth.length > 0;
+  }
+}

@@ -1,0 +1,268 @@
+import type { CordonConfig } from '../config.ts';
+import type { ClosedWindow } from '../features/windower.ts';
+import type { BaselineStore, LedgerStore } from '../ports.ts';
+import type { PartChunk, PartStore } from './part-store.ts';
+import type { BatchResult, StreamRecord } from '../ports/stream.ts';
+import { decideClosedWindow, type WindowOutcome } from './decide-window.ts';
+import { classifyFailure, errorName } from './errors.ts';
+import { windowerFor } from './ingest.ts';
+import { type Logger, METRIC, type Metrics, noMetrics, silentLogger } from './observe.ts';
+import { compareSequence } from './sequence.ts';
+import { BadSummaryError, decodeSummaryRecord, NewerWireError, type ReadNotes, type SummaryPart } from './wire.ts';
+
+export interface DetectDeps {
+  windows: PartStore;
+  baselines: BaselineStore;
+  ledger: LedgerStore;
+  config: CordonConfig;
+  log?: Logger;
+  metrics?: Metrics;
+  /** Sees every closed window and what was decided on it (the local runner's report and timeline). */
+  onWindow?(closed: ClosedWindow, outcome: WindowOutcome, scope: string): void;
+}
+
+export interface DetectResult extends BatchResult {
+  decisions: number;
+  windowsClosed: number;
+  /** Records that were not summary records (counted and skipped). */
+  unreadable: number;
+  /** Records at or below the scope's stored sequence number: already counted. */
+  redelivered: number;
+  /** Parts of windows already closed: folded into the next window to close, or (too old) dropped. */
+  lateFolded: number;
+  lateDropped: number;
+  /** Parts whose producer time was ahead of the stage's clock, clamped to it. */
+  clamped: number;
+  /** Stored chunks that could not be read (data lost, counted). */
+  damaged: number;
+}
+
+const emptyResult = (): DetectResult => ({
+  batchItemFailures: [], decisions: 0, windowsClosed: 0, unreadable: 0, redelivered: 0, lateFolded: 0, lateDropped: 0,
+  clamped: 0, damaged: 0,
+});
+
+/**
+ * Stage 2 (DESIGN §1), per summaries shard ("scope"): summary records → open windows (stored, idempotent per part)
+ * → windows closed by the event-time watermark **or by the clock** → {@link decideClosedWindow} → the ledger.
+ *
+ * Real time: `handle` is called with records and the wall clock (`now`), `tick` with the clock alone (a schedule in
+ * AWS, the simulated clock in `rehearse`, log time in `replay`). A window closes once the scope's watermark, less the
+ * allowed lateness, passes its end; the tick raises the watermark to wall clock less the longest delivery delay
+ * waited for, so an attack followed by silence is decided. A part for a window already closed is folded into the
+ * next window to close (its volume still counts) and counted; one older than `foldLateMinutes` is dropped and
+ * counted. A part's time is bounded by the clock, so one absurd timestamp cannot move a watermark.
+ */
+export class DetectStage {
+  private readonly cfg: CordonConfig;
+  private readonly sizeMs: number;
+  private readonly latenessMs: number;
+  private readonly closedAtOffsetMs: number;
+  private readonly log: Logger;
+  private readonly metrics: Metrics;
+  /** Scopes registered by this instance (bounded: a Lambda sees a few shards). */
+  private readonly registered = new Set<string>();
+
+  constructor(private readonly deps: DetectDeps) {
+    this.cfg = deps.config;
+    this.sizeMs = this.cfg.windows.sizeSeconds * 1000;
+    this.latenessMs = (this.cfg.windows.allowedLatenessSeconds + this.cfg.windows.stageLatenessSeconds) * 1000;
+    // A window's decisions are stamped as of its end plus the allowed lateness: the same whoever closes it, so a
+    // redelivered batch and a clock tick write the same ledger rows.
+    this.closedAtOffsetMs = this.cfg.windows.allowedLatenessSeconds * 1000;
+    this.log = deps.log ?? silentLogger;
+    this.metrics = deps.metrics ?? noMetrics;
+  }
+
+  async handle(records: readonly StreamRecord[], now: number): Promise<DetectResult> {
+    const res = emptyResult();
+    if (records.length === 0) return res;
+    const scope = records[0].shardId;
+    const notes: ReadNotes = { foreignParts: 0, unknownCounters: 0 };
+    let step = 'read progress';
+    let pending: readonly StreamRecord[] = records;
+    try {
+      await this.register(scope);
+      const last = await this.deps.windows.lastSequence(scope);
+      const fresh = last === undefined ? [...records] : records.filter((r) => compareSequence(r.sequenceNumber, last) > 0);
+      res.redelivered = records.length - fresh.length;
+      pending = fresh;
+      const decoded: SummaryPart[] = [];
+      let upTo = fresh.length;
+      for (let i = 0; i < fresh.length; i++) {
+        try {
+          decoded.push(...decodeSummaryRecord(fresh[i].data, notes));
+        } catch (err) {
+          if (err instanceof NewerWireError) {
+            // Everything from here on waits for a stage that reads it (a rolling deploy): report it, keep what came before.
+            upTo = i;
+            this.log.warn('summary record of a newer wire level: redelivered until a newer stage reads it', { level: err.level, sequenceNumber: fresh[i].sequenceNumber });
+            break;
+          }
+          if (!(err instanceof BadSummaryError)) throw err;
+          res.unreadable++;
+        }
+      }
+      const done = fresh.slice(0, upTo);
+      const waiting = fresh.slice(upTo);
+      step = 'store parts';
+      await this.store(scope, decoded, now, res, done);
+      step = 'close windows';
+      await this.closeReady(scope, now, res);
+      if (done.length) await this.deps.windows.setLastSequence(scope, done[done.length - 1].sequenceNumber);
+      if (waiting.length) res.batchItemFailures = [{ itemIdentifier: waiting[0].sequenceNumber }];
+    } catch (err) {
+      this.fail(err, step, scope, res, pending);
+    }
+    this.report(scope, res, notes, records.length);
+    return res;
+  }
+
+  /** The clock alone: closes, in every scope, the windows whose time is up. */
+  async tick(now: number): Promise<DetectResult> {
+    const res = emptyResult();
+    const bound = now - this.cfg.windows.maxDeliveryDelaySeconds * 1000 + this.latenessMs;
+    for (const scope of await this.deps.windows.scopes()) {
+      try {
+        const wm = await this.deps.windows.getWatermark(scope);
+        if (bound > wm) await this.deps.windows.setWatermark(scope, bound);
+        await this.closeReady(scope, now, res);
+      } catch (err) {
+        // One scope's failure does not stop the others; the next tick tries again.
+        this.fail(err, 'tick', scope, res, []);
+      }
+    }
+    this.report('tick', res, { foreignParts: 0, unknownCounters: 0 }, 0);
+    return res;
+  }
+
+  private async register(scope: string): Promise<void> {
+    if (this.registered.has(scope)) return;
+    await this.deps.windows.registerScope(scope);
+    if (this.registered.size > 1000) this.registered.clear();
+    this.registered.add(scope);
+  }
+
+  /** Sorts parts into open windows, late-but-foldable and too old; stores them; raises the watermark. */
+  private async store(scope: string, parts: SummaryPart[], now: number, res: DetectResult, records: readonly StreamRecord[]): Promise<void> {
+    if (parts.length === 0) return;
+    const previous = await this.deps.windows.getWatermark(scope);
+    const closedUntil = this.closedUntil(previous);
+    const foldLimit = closedUntil - this.cfg.windows.foldLateMinutes * 60_000;
+    const ceiling = now + this.cfg.windows.futureToleranceSeconds * 1000;
+    const byWindow = new Map<number, SummaryPart[]>();
+    let newest = previous;
+    for (const p of parts) {
+      let part = p;
+      if (part.t > ceiling) {
+        part = { ...part, t: now };
+        res.clamped++;
+      }
+      if (part.w + this.sizeMs <= closedUntil) {
+        if (part.w + this.sizeMs <= foldLimit || part.w + this.sizeMs > ceiling + this.sizeMs) {
+          res.lateDropped++;
+          continue;
+        }
+        // Its window was decided: the next one to close takes its volume (the same target for every part folded
+        // in this call, and the id is kept, so a redelivered part still counts once there).
+        part = { ...part, w: closedUntil };
+        res.lateFolded++;
+      } else if (part.w > ceiling) {
+        res.lateDropped++; // a window that cannot have started yet: a forged time, not data
+        continue;
+      }
+      let list = byWindow.get(part.w);
+      if (!list) byWindow.set(part.w, (list = []));
+      list.push(part);
+      if (part.t > newest) newest = part.t;
+    }
+    const batchId = `${records[0]?.sequenceNumber ?? '0'}-${records.at(-1)?.sequenceNumber ?? '0'}`;
+    // One chunk per invocation and window (DynamoDB bills writes by item); the id names the batch, so a redelivered
+    // identical batch overwrites its own chunk.
+    const chunks: PartChunk[] = [...byWindow].map(([windowStart, list]) => ({ windowStart, chunkId: batchId, parts: list }));
+    if (chunks.length) await this.deps.windows.add(scope, chunks);
+    if (newest > previous) await this.deps.windows.setWatermark(scope, newest);
+  }
+
+  /** Start of the oldest window not yet closed, given a watermark. */
+  private closedUntil(watermark: number): number {
+    const t = watermark - this.latenessMs;
+    return t - (((t % this.sizeMs) + this.sizeMs) % this.sizeMs);
+  }
+
+  private async closeReady(scope: string, now: number, res: DetectResult): Promise<void> {
+    const watermark = await this.deps.windows.getWatermark(scope);
+    const until = watermark - this.latenessMs;
+    for (const start of await this.deps.windows.openWindows(scope)) {
+      if (start + this.sizeMs > until) break;
+      res.decisions += await this.closeWindow(scope, start, now, res);
+      res.windowsClosed++;
+    }
+    if (watermark > 0) this.metrics.add(METRIC.WatermarkLagMs, Math.max(0, now - until), 'Milliseconds', { partition: scope });
+  }
+
+  private async closeWindow(scope: string, start: number, now: number, res: DetectResult): Promise<number> {
+    const windower = windowerFor(this.cfg);
+    // A part redelivered in a differently cut batch sits in two stored chunks: its id makes it count once.
+    const seen = new Set<string>();
+    const { chunks, damaged } = await this.deps.windows.read(scope, start);
+    if (damaged) {
+      res.damaged += damaged;
+      this.log.warn('damaged window chunks skipped', { scope, windowStart: start, damaged });
+    }
+    for (const chunk of chunks) {
+      for (const p of chunk.parts) {
+        if (seen.has(p.id)) continue;
+        seen.add(p.id);
+        try {
+          windower.addPartial(p.w === start ? p : { ...p, w: start });
+        } catch {
+          res.damaged++;
+          this.log.warn('damaged window part skipped', { scope, windowStart: start });
+        }
+      }
+    }
+    const [closed] = windower.closeAll();
+    if (!closed) {
+      await this.deps.windows.drop(scope, start);
+      return 0;
+    }
+    closed.closedAt = closed.end + this.closedAtOffsetMs;
+    const outcome = await decideClosedWindow(closed, scope, this.deps);
+    this.deps.onWindow?.(closed, outcome, scope);
+    await this.deps.windows.drop(scope, start);
+    const decisions = outcome.decided.decisions;
+    for (const d of decisions) this.metrics.add(METRIC.Decisions, 1, 'Count', { action: d.action });
+    if (decisions.length) this.metrics.add(METRIC.DecisionDelayMs, Math.max(0, now - closed.end), 'Milliseconds');
+    return decisions.length;
+  }
+
+  private fail(err: unknown, step: string, scope: string, res: DetectResult, pending: readonly StreamRecord[]): void {
+    const kind = classifyFailure(err);
+    if (kind === 'unavailable') this.log.warn('detect: a dependency failed; the batch will be retried', { step, scope, error: errorName(err) });
+    else {
+      this.metrics.add(METRIC.StageErrors, 1);
+      this.log.error('detect failed', { step, scope, error: errorName(err), message: (err as Error)?.message?.slice(0, 200) });
+    }
+    // Parts already stored and windows already decided are idempotent on redelivery (part ids, deterministic rows).
+    if (pending.length) res.batchItemFailures = [{ itemIdentifier: pending[0].sequenceNumber }];
+  }
+
+  private report(scope: string, res: DetectResult, notes: ReadNotes, records: number): void {
+    const m = this.metrics;
+    if (res.unreadable) m.add(METRIC.Unreadable, res.unreadable);
+    if (res.lateFolded) m.add(METRIC.LateFolded, res.lateFolded);
+    if (res.lateDropped) {
+      m.add(METRIC.LateDropped, res.lateDropped);
+      this.log.warn('summary parts too late to fold dropped', { scope, dropped: res.lateDropped });
+    }
+    if (res.clamped) m.add(METRIC.ClockClamped, res.clamped);
+    if (res.damaged) m.add(METRIC.StateDamaged, res.damaged);
+    if (notes.foreignParts) m.add(METRIC.ForeignVersionParts, notes.foreignParts);
+    if (res.windowsClosed) m.add(METRIC.WindowsClosed, res.windowsClosed);
+    if (res.batchItemFailures.length) m.add(METRIC.RecordsFailed, 1);
+    this.log.info('detected', { scope, records, windowsClosed: res.windowsClosed, decisions: res.decisions,
+      lateFolded: res.lateFolded, lateDropped: res.lateDropped, redelivered: res.redelivered, unreadable: res.unreadable,
+      foreignParts: notes.foreignParts, unknownCounters: notes.unknownCounters });
+  }
+}

@@ -1,0 +1,172 @@
+import type { CordonConfig } from '../config.ts';
+import { decodeCloudWatchData } from '../decode/cloudwatch.ts';
+import type { DecodeSink } from '../decode/types.ts';
+import type { AccessEvent } from '../events.ts';
+import { hash32 } from '../features/hash.ts';
+import { type WindowPartial, Windower } from '../features/windower.ts';
+import { prefixOf } from '../net/ip.ts';
+import type { BatchResult, PutRecord, StreamPutter, StreamRecord } from '../ports/stream.ts';
+import { classifyFailure, errorName } from './errors.ts';
+import { type Logger, METRIC, type Metrics, noMetrics, silentLogger } from './observe.ts';
+import { packSummaryRecords, type SummaryPart } from './wire.ts';
+
+/** Summary partitions: a prefix and all its hosts share one, so detect sees a /24 with its addresses. */
+export const DEFAULT_BUCKETS = 64;
+/**
+ * Kinesis takes at most 1 MiB per record (data and partition key); records are sized by their compressed bytes,
+ * with room to spare, so no attacker-shaped traffic (long random paths compress badly) can make one too large.
+ */
+export const MAX_SUMMARY_RECORD_BYTES = 900 * 1024;
+
+/**
+ * One source record as ingest sees it. In AWS (and in `rehearse`) it is a Kinesis record holding a CloudWatch Logs
+ * envelope; in `replay` it is a slice of a log file already decoded. Only this adapter differs.
+ */
+export interface SourceRecord {
+  sequenceNumber: string;
+  shardId: string;
+  /** Hands every access event to the sink (with its CloudWatch Logs timestamp where there is one); never throws. */
+  decode(sink: DecodeSink): void;
+}
+
+export function cloudWatchSource(r: StreamRecord): SourceRecord {
+  return { sequenceNumber: r.sequenceNumber, shardId: r.shardId, decode: (sink) => decodeCloudWatchData(r.data, sink) };
+}
+
+export function eventsSource(shardId: string, sequenceNumber: string, events: readonly AccessEvent[]): SourceRecord {
+  return { sequenceNumber, shardId, decode: (sink) => { for (const e of events) sink.event(e); } };
+}
+
+export interface IngestDeps {
+  putter: StreamPutter;
+  config: CordonConfig;
+  buckets?: number;
+  maxRecordBytes?: number;
+  log?: Logger;
+  metrics?: Metrics;
+}
+
+export interface IngestResult extends BatchResult {
+  events: number;
+  unreadable: number;
+  /** Events stamped after their CloudWatch Logs timestamp, clamped to it. */
+  clamped: number;
+  summaries: number;
+  summaryBytes: number;
+}
+
+/**
+ * Stage 1 (DESIGN §1): access-log records → per-key partial summaries, one part per (source record, bucket,
+ * window), packed per bucket into summary records keyed `b<bucket>`. A poison record is counted and skipped; a
+ * failed put (a dependency down) fails the batch, which Kinesis redelivers: the part ids (source shard, sequence
+ * number, bucket, window) make that harmless downstream.
+ */
+export class IngestStage {
+  private readonly buckets: number;
+  private readonly maxRecordBytes: number;
+  private readonly log: Logger;
+  private readonly metrics: Metrics;
+  private readonly toleranceMs: number;
+
+  constructor(private readonly deps: IngestDeps) {
+    this.buckets = deps.buckets ?? DEFAULT_BUCKETS;
+    this.maxRecordBytes = deps.maxRecordBytes ?? MAX_SUMMARY_RECORD_BYTES;
+    this.log = deps.log ?? silentLogger;
+    this.metrics = deps.metrics ?? noMetrics;
+    this.toleranceMs = deps.config.windows.futureToleranceSeconds * 1000;
+  }
+
+  async handle(records: readonly SourceRecord[]): Promise<IngestResult> {
+    const cfg = this.deps.config;
+    const byBucket = new Map<number, SummaryPart[]>();
+    let events = 0;
+    let unreadable = 0;
+    let clamped = 0;
+    const tolerance = this.toleranceMs;
+    for (const r of records) {
+      const windower = windowerFor(cfg);
+      r.decode({
+        event: (e, logTimestamp) => {
+          // The request cannot have been made after CloudWatch Logs stamped its line: a later time is a lie (or a
+          // broken clock) and must not move any watermark.
+          if (logTimestamp !== undefined && e.time > logTimestamp + tolerance) {
+            e.time = logTimestamp;
+            clamped++;
+          }
+          windower.add(e);
+          events++;
+        },
+        unreadable: () => { unreadable++; },
+      });
+      for (const partial of windower.drainPartials()) {
+        for (const [bucket, part] of splitByBucket(partial, this.buckets, cfg)) {
+          let list = byBucket.get(bucket);
+          if (!list) byBucket.set(bucket, (list = []));
+          list.push({ ...part, id: `${r.shardId}:${r.sequenceNumber}/${bucket}/${part.w}` });
+        }
+      }
+    }
+    const out: PutRecord[] = [];
+    let bytes = 0;
+    for (const [bucket, parts] of byBucket) {
+      for (const data of packSummaryRecords(parts, this.maxRecordBytes)) {
+        out.push({ partitionKey: `b${bucket}`, data });
+        bytes += data.byteLength;
+      }
+    }
+    this.metrics.add(METRIC.EventsIn, events);
+    if (unreadable) {
+      this.metrics.add(METRIC.Unreadable, unreadable);
+      this.log.warn('unreadable access-log records skipped', { unreadable, records: records.length });
+    }
+    if (clamped) {
+      this.metrics.add(METRIC.ClockClamped, clamped);
+      this.log.warn('event times after their log timestamp clamped', { clamped });
+    }
+    const none = { events, unreadable, clamped, summaries: 0, summaryBytes: 0 };
+    try {
+      if (out.length) await this.deps.putter.put(out);
+    } catch (err) {
+      const kind = classifyFailure(err);
+      if (kind === 'bug') {
+        // What we built was refused: retrying the same records cannot help. Surfaced (metric, alarm), and the
+        // records still go back to the mapping, whose bounded retries end in the failure queue.
+        this.metrics.add(METRIC.StageErrors, 1);
+        this.log.error('summaries refused', { error: errorName(err), summaries: out.length });
+      } else this.log.warn('summaries not delivered: the batch will be retried', { error: errorName(err), summaries: out.length });
+      this.metrics.add(METRIC.RecordsFailed, records.length);
+      return { batchItemFailures: records.map((r) => ({ itemIdentifier: r.sequenceNumber })), ...none };
+    }
+    this.metrics.add(METRIC.SummaryRecords, out.length);
+    this.metrics.add(METRIC.SummaryBytes, bytes, 'Bytes');
+    this.log.info('ingested', { records: records.length, events, unreadable, summaries: out.length, bytes });
+    return { batchItemFailures: [], events, unreadable, clamped, summaries: out.length, summaryBytes: bytes };
+  }
+}
+
+export function windowerFor(cfg: CordonConfig, latenessMs = cfg.windows.allowedLatenessSeconds * 1000): Windower {
+  return new Windower({ sizeMs: cfg.windows.sizeSeconds * 1000, latenessMs,
+    ipv4Prefix: cfg.aggregation.ipv4Prefix, ipv6Prefix: cfg.aggregation.ipv6Prefix });
+}
+
+export function bucketOfKey(key: string, buckets: number): number {
+  return hash32(key) % buckets;
+}
+
+function splitByBucket(p: WindowPartial, buckets: number, cfg: CordonConfig): Map<number, WindowPartial> {
+  const out = new Map<number, WindowPartial>();
+  const part = (b: number): WindowPartial => {
+    let x = out.get(b);
+    if (!x) out.set(b, (x = { w: p.w, t: p.t, n: 0, e5: 0, i: [], p: [], u: [] }));
+    return x;
+  };
+  for (const entry of p.i) {
+    const x = part(bucketOfKey(prefixOf(entry[0], cfg.aggregation.ipv4Prefix, cfg.aggregation.ipv6Prefix), buckets));
+    x.i.push(entry);
+    x.n += entry[1].c[0];
+    x.e5 += entry[1].c[2];
+  }
+  for (const entry of p.p) part(bucketOfKey(entry[0], buckets)).p.push(entry);
+  for (const entry of p.u) part(bucketOfKey(entry[0], buckets)).u.push(entry);
+  return out;
+}

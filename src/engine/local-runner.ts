@@ -1,0 +1,267 @@
+import { appendFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AlertFile, IpSetFiles, PolicyFile } from '../adapters/local/files.ts';
+import { CachedBaselines } from '../adapters/local/cached-baselines.ts';
+import { KinesisTwin } from '../adapters/local/kinesis-twin.ts';
+import type { SqliteState } from '../adapters/local/sqlite-state.ts';
+import type { CordonConfig } from '../config.ts';
+import type { Decision } from '../decision.ts';
+import type { TimelinePoint } from '../detect/detector.ts';
+import type { AccessEvent } from '../events.ts';
+import { Distinct } from '../features/distinct.ts';
+import { hash32 } from '../features/hash.ts';
+import { ipKey, prefixKey, principalKey } from '../features/keys.ts';
+import { TopKeys } from '../pipeline/top-keys.ts';
+import type { AlertBatch, AlertPort, LedgerEntry } from '../ports.ts';
+import type { PolicyDocument } from '../render/resource-policy.ts';
+import { type ContainResult, ContainStage } from './contain.ts';
+import { DetectStage } from './detect.ts';
+import { eventsSource, IngestStage } from './ingest.ts';
+import { LogClock } from './log-clock.ts';
+import { MemoryPartStore } from './part-store.ts';
+import { CountingMetrics, METRIC } from './observe.ts';
+
+export interface LocalRunnerOptions {
+  outDir: string;
+  state: SqliteState;
+  /** Shards of each stream (access logs and summaries). Default 1. */
+  shards?: number;
+  basePolicy?: PolicyDocument | null;
+  policyResource?: string;
+  onDecision?(d: Decision): void;
+}
+
+export interface LocalRunStats {
+  windows: number;
+  /** Late data: folded into a later window, dropped (too old), clamped (absurd times). */
+  lateEvents: number;
+  lateFolded: number;
+  lateDropped: number;
+  clamped: number;
+  keysTracked: number;
+  peakOpenKeys: number;
+  ruleErrors: number;
+  incidents: number;
+  blocks: number;
+  alerts: number;
+  unblocks: number;
+  decisionsByReason: Record<string, number>;
+  ipSetOverflow: number;
+  policyDropped: number;
+  logStart: number | null;
+  logEnd: number | null;
+  streams: Record<string, { records: number; bytes: number }>;
+}
+
+/** Events per ingest invocation (one source record per shard). */
+const BATCH_EVENTS = 16_384;
+/** Records per detect invocation: the construct's batch size. */
+const DETECT_BATCH = 500;
+/** How often idle keys are looked for (windows). */
+const EVICT_EVERY = 10;
+
+/**
+ * `cordon replay`: the deployed stages (ingest per shard → summaries partitioned by key → detect per partition →
+ * ledger → contain) in log time, over in-process twins: a Kinesis twin for the summaries stream, an in-memory
+ * window store, SQLite for baselines and the ledger, files for WAF and the resource policy, alerts to a file. The
+ * clock is the log's own (robust to absurd lines); contain runs after each detect pass that decided something and
+ * once a minute of log time, and the detect tick runs once a minute of log time, as the schedules do in AWS.
+ */
+export class LocalRunner {
+  readonly stats: LocalRunStats = {
+    windows: 0, lateEvents: 0, lateFolded: 0, lateDropped: 0, clamped: 0, keysTracked: 0, peakOpenKeys: 0, ruleErrors: 0,
+    incidents: 0, blocks: 0, alerts: 0, unblocks: 0, decisionsByReason: {}, ipSetOverflow: 0, policyDropped: 0,
+    logStart: null, logEnd: null, streams: {},
+  };
+  readonly timeline: TimelinePoint[] = [];
+  readonly decisions: Decision[] = [];
+  readonly topKeys = new TopKeys(50);
+  readonly metrics = new CountingMetrics();
+  private readonly cfg: CordonConfig;
+  private readonly shards: number;
+  private readonly clock: LogClock;
+  private readonly summaries: KinesisTwin;
+  private readonly ingest: IngestStage;
+  private readonly detect: DetectStage;
+  private readonly contain: ContainStage;
+  private readonly baselines: CachedBaselines;
+  private readonly ipSets: IpSetFiles;
+  private readonly policy: PolicyFile;
+  private readonly decisionsPath: string;
+  private readonly seenKeys = new Distinct();
+  private readonly timelineByStart = new Map<number, TimelinePoint>();
+  private readonly positions = new Map<string, string | undefined>();
+  private buffer: AccessEvent[] = [];
+  private sequence = 0;
+  private nextMinute = -Infinity;
+  private decidedSinceContain = false;
+  private events_ = 0;
+
+  constructor(cfg: CordonConfig, private readonly opts: LocalRunnerOptions) {
+    this.cfg = cfg;
+    this.shards = opts.shards ?? 1;
+    this.clock = new LogClock(Math.max(300_000, cfg.windows.futureToleranceSeconds * 1000), cfg.windows.pastToleranceMinutes * 60_000);
+    const logNow = () => (Number.isFinite(this.clock.now) ? this.clock.now : 0);
+    // Log time is not wall time: the per-second write limits of a shard would throttle a replay by its speed.
+    this.summaries = new KinesisTwin({ shards: this.shards, streamName: 'summaries', clock: logNow, throughput: false });
+    this.baselines = new CachedBaselines(opts.state, cfg.windows.idleEvictMinutes * 60_000);
+    this.ingest = new IngestStage({ putter: this.summaries, config: cfg, metrics: this.metrics });
+    this.detect = new DetectStage({ windows: new MemoryPartStore(), baselines: this.baselines, ledger: opts.state, config: cfg,
+      metrics: this.metrics, onWindow: (closed, outcome) => {
+        const a = outcome.assessment;
+        this.stats.windows++;
+        this.stats.ruleErrors += a.ruleErrors;
+        if (a.incident) this.stats.incidents++;
+        if (closed.keys.keyCount > this.stats.peakOpenKeys) this.stats.peakOpenKeys = closed.keys.keyCount;
+        this.addTimeline(a.timeline);
+        this.topKeys.addWindow(closed.keys);
+        // Keys the detector keeps a state for (a prefix only once it holds two hosts).
+        for (const k of closed.keys.byIp.keys()) this.seenKeys.add(hash32(ipKey(k)));
+        for (const [k, kw] of closed.keys.byPrefix) if (kw.ips.size >= 2) this.seenKeys.add(hash32(prefixKey(k)));
+        for (const k of closed.keys.byPrincipal.keys()) this.seenKeys.add(hash32(principalKey(k)));
+        if (outcome.decided.blocks.length || outcome.decided.held.length) this.decidedSinceContain = true;
+        if (this.stats.logStart === null || closed.start < this.stats.logStart) this.stats.logStart = closed.start;
+        if (this.stats.logEnd === null || closed.end > this.stats.logEnd) this.stats.logEnd = closed.end;
+        if (this.stats.windows % EVICT_EVERY === 0) this.baselines.evictIdle(closed.start);
+      } });
+    this.ipSets = new IpSetFiles(opts.outDir, { namePrefix: 'cordon', addressesPerSet: cfg.caps.addressesPerIpSet,
+      maxSetsPerFamily: cfg.caps.maxIpSetsPerFamily });
+    this.policy = new PolicyFile(opts.outDir, opts.basePolicy ?? null, { resource: opts.policyResource ?? 'execute-api:/*',
+      maxChars: cfg.caps.policyMaxChars });
+    this.decisionsPath = join(opts.outDir, 'decisions.jsonl');
+    writeFileSync(this.decisionsPath, '');
+    this.contain = new ContainStage({ ledger: opts.state, ipSets: this.ipSets, policies: [this.policy],
+      alerts: this.recordingAlerts(new AlertFile(join(opts.outDir, 'alerts.jsonl'))), config: cfg, metrics: this.metrics });
+  }
+
+  get events(): number {
+    return this.events_;
+  }
+
+  /** One decoded event (synchronous, from the reader's loop); the stages run on {@link drain}. */
+  push(e: AccessEvent): void {
+    this.buffer.push(e);
+    this.events_++;
+  }
+
+  /** True when enough events wait for a stage pass. */
+  get ready(): boolean {
+    return this.buffer.length >= BATCH_EVENTS;
+  }
+
+  /** Runs the buffered events through the stages. */
+  async drain(final = false): Promise<void> {
+    while (this.buffer.length >= BATCH_EVENTS || (final && this.buffer.length)) {
+      const batch = this.buffer.splice(0, BATCH_EVENTS);
+      await this.pass(this.clock.take(batch));
+    }
+    if (final) await this.pass(this.clock.take([], true));
+  }
+
+  /** End of input: the clock runs on until every window has closed, then contain publishes the last decisions. */
+  async finish(): Promise<void> {
+    await this.drain(true);
+    const last = Number.isFinite(this.clock.now) ? this.clock.now : 0;
+    const w = this.cfg.windows;
+    const closeAll = last + (w.maxDeliveryDelaySeconds + w.sizeSeconds) * 1000 + 1;
+    const r = await this.detect.tick(closeAll);
+    this.countDetect(r);
+    await this.runContain(Math.max(last, this.lastDecisionTime()));
+    this.baselines.flush();
+    this.timeline.sort((a, b) => a.start - b.start);
+    this.stats.keysTracked = this.seenKeys.size;
+    const s = this.summaries.stats();
+    this.stats.streams = { summaries: { records: s.records, bytes: s.bytes } };
+    this.stats.clamped += this.clock.clamped;
+    this.stats.lateEvents = this.stats.lateFolded + this.stats.lateDropped;
+  }
+
+  activeBlocks(now: number): Promise<LedgerEntry[]> {
+    return this.opts.state.listActive(now);
+  }
+
+  private async pass(events: AccessEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const now = this.clock.now;
+    // CloudWatch Logs spreads a group's lines over the shards (distribution Random): one source record per shard.
+    const perShard: AccessEvent[][] = Array.from({ length: this.shards }, () => []);
+    for (let i = 0; i < events.length; i++) perShard[i % this.shards].push(events[i]);
+    const seq = String(++this.sequence).padStart(20, '0');
+    const sources = perShard.filter((list) => list.length).map((list, i) => eventsSource(`access-${i}`, seq, list));
+    const ingested = await this.ingest.handle(sources);
+    this.stats.clamped += ingested.clamped;
+    if (ingested.batchItemFailures.length) throw new Error('replay: summaries could not be put on the summaries twin');
+    await this.detectAll(now);
+    if (now >= this.nextMinute) {
+      // The one-minute schedules of the detect tick and of contain.
+      this.nextMinute = now - (now % 60_000) + 60_000;
+      this.countDetect(await this.detect.tick(now));
+      await this.runContain(now);
+    } else if (this.decidedSinceContain) await this.runContain(now);
+  }
+
+  private async detectAll(now: number): Promise<void> {
+    for (const shard of this.summaries.shardIds()) {
+      for (;;) {
+        const records = this.summaries.read(shard, this.positions.get(shard), DETECT_BATCH);
+        if (records.length === 0) break;
+        const r = await this.detect.handle(records, now);
+        this.countDetect(r);
+        if (r.batchItemFailures.length) throw new Error(`replay: detect failed on ${shard} (${this.metrics.get(METRIC.StageErrors)} stage errors)`);
+        this.positions.set(shard, records[records.length - 1].sequenceNumber);
+      }
+    }
+  }
+
+  private countDetect(r: { lateFolded: number; lateDropped: number; clamped: number }): void {
+    this.stats.lateFolded += r.lateFolded;
+    this.stats.lateDropped += r.lateDropped;
+    this.stats.clamped += r.clamped;
+  }
+
+  private async runContain(now: number): Promise<ContainResult> {
+    this.decidedSinceContain = false;
+    const r = await this.contain.run(now);
+    this.stats.ipSetOverflow = this.ipSets.overflow.length;
+    this.stats.policyDropped = this.policy.last.dropped.length;
+    return r;
+  }
+
+  private lastDecisionTime(): number {
+    return this.decisions.reduce((t, d) => Math.max(t, Date.parse(d.time)), 0);
+  }
+
+  /** Alerts go to alerts.jsonl as SNS would carry them; their decisions are the run's decisions. */
+  private recordingAlerts(file: AlertFile): AlertPort {
+    return {
+      publish: async (batch: AlertBatch) => {
+        await file.publish(batch);
+        appendFileSync(this.decisionsPath, batch.decisions.map((d) => JSON.stringify(d)).join('\n') + '\n');
+        for (const d of batch.decisions) {
+          this.decisions.push(d);
+          if (d.action === 'block') this.stats.blocks++;
+          else if (d.action === 'alert') this.stats.alerts++;
+          else this.stats.unblocks++;
+          if (d.action !== 'unblock') for (const r of d.reasons) this.stats.decisionsByReason[r] = (this.stats.decisionsByReason[r] ?? 0) + 1;
+          this.opts.onDecision?.(d);
+        }
+      },
+    };
+  }
+
+  /** One point per window: the scopes (summaries shards) each closed their part of it. */
+  private addTimeline(p: TimelinePoint): void {
+    const existing = this.timelineByStart.get(p.start);
+    if (!existing) {
+      const copy = { ...p };
+      this.timelineByStart.set(p.start, copy);
+      this.timeline.push(copy);
+      return;
+    }
+    existing.requests += p.requests;
+    existing.errors += p.errors;
+    existing.notFound += p.notFound;
+    existing.authFailures += p.authFailures;
+    existing.uniqueIps += p.uniqueIps;
+  }
+}

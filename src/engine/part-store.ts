@@ -1,0 +1,149 @@
+import type { WindowStore } from '../ports-window.ts';
+import { BadSummaryError, decodeChunk, encodeChunk, type SummaryPart } from './wire.ts';
+
+/** Parts of one open window stored together (one chunk per detect invocation and window). */
+export interface PartChunk {
+  windowStart: number;
+  chunkId: string;
+  parts: SummaryPart[];
+}
+
+/**
+ * What the detect stage keeps for open windows, typed: the scope's chunks of parts, its watermark, its progress.
+ * In AWS it is {@link EncodedPartStore} over the DynamoDB window store (chunks as gzip'd wire documents); locally the
+ * parts stay objects in memory.
+ */
+export interface PartStore {
+  add(scope: string, chunks: PartChunk[]): Promise<void>;
+  openWindows(scope: string): Promise<number[]>;
+  /** The window's chunks; `damaged` counts those that could not be read (skipped: data lost, counted). */
+  read(scope: string, windowStart: number): Promise<{ chunks: { chunkId: string; parts: SummaryPart[] }[]; damaged: number }>;
+  drop(scope: string, windowStart: number): Promise<void>;
+  getWatermark(scope: string): Promise<number>;
+  setWatermark(scope: string, t: number): Promise<void>;
+  scopes(): Promise<string[]>;
+  registerScope(scope: string): Promise<void>;
+  lastSequence(scope: string): Promise<string | undefined>;
+  setLastSequence(scope: string, sequenceNumber: string): Promise<void>;
+  counters?(): Record<string, number>;
+}
+
+/** Stored chunks stay well under DynamoDB's 400 KB item limit (base64 of gzip'd JSON). */
+const MAX_CHUNK_CHARS = 300 * 1024;
+
+/** A {@link PartStore} over a {@link WindowStore} of encoded bodies (the wire codec's chunk documents). */
+export class EncodedPartStore implements PartStore {
+  constructor(readonly store: WindowStore) {}
+
+  async add(scope: string, chunks: PartChunk[]): Promise<void> {
+    const parts = chunks.flatMap((c) => encodeSplit(c.parts).map((body, i) => ({ windowStart: c.windowStart, partId: i ? `${c.chunkId}.${i}` : c.chunkId, body })));
+    if (parts.length) await this.store.add(scope, parts);
+  }
+
+  openWindows(scope: string): Promise<number[]> {
+    return this.store.openWindows(scope);
+  }
+
+  async read(scope: string, windowStart: number): Promise<{ chunks: { chunkId: string; parts: SummaryPart[] }[]; damaged: number }> {
+    const chunks: { chunkId: string; parts: SummaryPart[] }[] = [];
+    let damaged = 0;
+    for (const { partId, body } of await this.store.read(scope, windowStart)) {
+      try {
+        chunks.push({ chunkId: partId, parts: decodeChunk(body) });
+      } catch (err) {
+        if (!(err instanceof BadSummaryError)) throw err;
+        damaged++;
+      }
+    }
+    return { chunks, damaged };
+  }
+
+  drop(scope: string, windowStart: number): Promise<void> {
+    return this.store.drop(scope, windowStart);
+  }
+  getWatermark(scope: string): Promise<number> {
+    return this.store.getWatermark(scope);
+  }
+  setWatermark(scope: string, t: number): Promise<void> {
+    return this.store.setWatermark(scope, t);
+  }
+  scopes(): Promise<string[]> {
+    return this.store.scopes();
+  }
+  registerScope(scope: string): Promise<void> {
+    return this.store.registerScope(scope);
+  }
+  lastSequence(scope: string): Promise<string | undefined> {
+    return this.store.lastSequence(scope);
+  }
+  setLastSequence(scope: string, sequenceNumber: string): Promise<void> {
+    return this.store.setLastSequence(scope, sequenceNumber);
+  }
+  counters(): Record<string, number> {
+    return this.store.counters?.() ?? {};
+  }
+}
+
+/** A chunk as one or more bodies under the item budget (halved until each fits). */
+function encodeSplit(parts: SummaryPart[]): string[] {
+  const out: string[] = [];
+  const pending = [parts];
+  while (pending.length) {
+    const list = pending.shift()!;
+    const body = encodeChunk(list);
+    if (body.length > MAX_CHUNK_CHARS && list.length > 1) {
+      const half = Math.ceil(list.length / 2);
+      pending.unshift(list.slice(0, half), list.slice(half));
+      continue;
+    }
+    out.push(body);
+  }
+  return out;
+}
+
+/** The local runner's {@link PartStore}: parts stay objects (nothing to bill, nothing to encode). */
+export class MemoryPartStore implements PartStore {
+  private readonly windows = new Map<string, Map<number, Map<string, SummaryPart[]>>>();
+  private readonly marks = new Map<string, number>();
+  private readonly known = new Set<string>();
+  private readonly sequences = new Map<string, string>();
+
+  async add(scope: string, chunks: PartChunk[]): Promise<void> {
+    let byWindow = this.windows.get(scope);
+    if (!byWindow) this.windows.set(scope, (byWindow = new Map()));
+    for (const c of chunks) {
+      let w = byWindow.get(c.windowStart);
+      if (!w) byWindow.set(c.windowStart, (w = new Map()));
+      w.set(c.chunkId, c.parts);
+    }
+  }
+  async openWindows(scope: string): Promise<number[]> {
+    return [...(this.windows.get(scope)?.keys() ?? [])].sort((a, b) => a - b);
+  }
+  async read(scope: string, windowStart: number): Promise<{ chunks: { chunkId: string; parts: SummaryPart[] }[]; damaged: number }> {
+    const w = this.windows.get(scope)?.get(windowStart);
+    return { chunks: w ? [...w].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([chunkId, parts]) => ({ chunkId, parts })) : [], damaged: 0 };
+  }
+  async drop(scope: string, windowStart: number): Promise<void> {
+    this.windows.get(scope)?.delete(windowStart);
+  }
+  async getWatermark(scope: string): Promise<number> {
+    return this.marks.get(scope) ?? 0;
+  }
+  async setWatermark(scope: string, t: number): Promise<void> {
+    if (!Number.isFinite(t)) throw new RangeError(`watermark must be a finite number, got ${t}`);
+    if (t > (this.marks.get(scope) ?? 0)) this.marks.set(scope, t);
+  }
+  async scopes(): Promise<string[]> {
+    return [...this.known].sort();
+  }
+  async registerScope(scope: string): Promise<void> {
+    this.known.add(scope);
+  }
+  async lastSequence(scope: string): Promise<string | undefined> {
+    return this.sequences.get(scope);
+  }
+  async setLastSequence(scope: string, sequenceNumber: string): Promise<void> {
+    this.sequences.set(scope, sequenceNumber);
+  }
+}

@@ -1,0 +1,223 @@
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { COUNTER_NAMES, type SerializedKeyWindow } from '../features/key-window.ts';
+import type { WindowPartial } from '../features/windower.ts';
+
+/**
+ * The one wire format between the stages: summary records on the `summaries` stream (ingest → detect) and the
+ * chunks detect stores for open windows. Versioned so that a rolling deploy, where old and new stages exchange
+ * parts, loses nothing:
+ *
+ * - `v` is the compatibility level. Every change so far is additive, so it is still 1: a stage of any release reads
+ *   every field it knows and ignores the rest. A reader that meets a higher `v` cannot know what it would drop, so it
+ *   does not drop it: the record is reported failed and redelivered until a stage that reads it is deployed (the
+ *   event source mapping's retry bounds and failure queue stop that from going on forever).
+ * - `minor` names the additive revision. Revision 1 (no `minor`) is the positional form of the first release.
+ *   Revision 2 adds `counters`: the names of a key window's counters, in the order its `c` holds them, so a counter
+ *   added later is read by name, and one a reader does not know is counted, never misread as another.
+ */
+export const WIRE_LEVEL = 1;
+export const WIRE_MINOR = 2;
+
+/** Counters of revision 1, in its positional order (frozen: they are what a revision-1 writer meant). */
+const REVISION1_COUNTERS: readonly string[] = [
+  'requests', 'status4xx', 'status5xx', 'authFailures', 'notFound', 'throttled', 'bytes', 'latencySum',
+  'latencyCount', 'loginPosts', 'attackPayloads', 'scannerAgentRequests',
+];
+
+/** One key-window partial from one source record: its id makes redelivery idempotent downstream. */
+export interface SummaryPart extends WindowPartial {
+  id: string;
+}
+
+export interface SummaryDoc {
+  v: number;
+  minor?: number;
+  counters?: string[];
+  parts: SummaryPart[];
+}
+
+/** What reading a record found besides its parts (counted by the caller). */
+export interface ReadNotes {
+  /** Parts written by another revision (read: known fields kept, unknown ones counted). */
+  foreignParts: number;
+  /** Counter values this release does not know (a newer writer's): dropped, and counted here. */
+  unknownCounters: number;
+}
+
+/** A record of a newer compatibility level: report it failed so it is redelivered to a stage that reads it. */
+export class NewerWireError extends Error {
+  override name = 'NewerWireError';
+  constructor(readonly level: number) {
+    super(`summary wire level ${level} is newer than this stage reads (${WIRE_LEVEL})`);
+  }
+}
+
+/** Input that is not a summary record at all (or a damaged one): count it and skip it. */
+export class BadSummaryError extends Error {
+  override name = 'BadSummaryError';
+}
+
+/** The document of a record (JSON, before gzip). Our counters keep their positional order, so revision-1 readers read it too. */
+export function summaryDoc(parts: SummaryPart[]): SummaryDoc {
+  return { v: WIRE_LEVEL, minor: WIRE_MINOR, counters: [...COUNTER_NAMES], parts };
+}
+
+export function encodeSummaryRecord(parts: SummaryPart[]): Buffer {
+  return gzipSync(JSON.stringify(summaryDoc(parts)), { level: 6 });
+}
+
+/** The document's JSON around parts already serialised (each part is stringified once, for sizing and writing). */
+function docText(partTexts: readonly string[]): string {
+  return `{"v":${WIRE_LEVEL},"minor":${WIRE_MINOR},"counters":${COUNTERS_JSON},"parts":[${partTexts.join(',')}]}`;
+}
+const COUNTERS_JSON = JSON.stringify(COUNTER_NAMES);
+
+/**
+ * Parts of one summary record (base64 text as the Lambda event carries it, or bytes). Throws BadSummaryError for
+ * something that is not a record, NewerWireError for a level this release does not read.
+ */
+export function decodeSummaryRecord(data: string | Uint8Array, notes?: ReadNotes): SummaryPart[] {
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'base64') : data;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(gunzipSync(bytes, { maxOutputLength: 64 * 1024 * 1024 }).toString('utf8'));
+  } catch {
+    throw new BadSummaryError('not a gzip\'d JSON summary record');
+  }
+  return readDoc(doc, notes);
+}
+
+/** Parts of a parsed document (a record, or a stored chunk), normalised to this release's counters. */
+export function readDoc(doc: unknown, notes?: ReadNotes): SummaryPart[] {
+  if (typeof doc !== 'object' || doc === null) throw new BadSummaryError('not a summary document');
+  const d = doc as Partial<SummaryDoc>;
+  if (typeof d.v !== 'number') throw new BadSummaryError('summary document without a level');
+  if (d.v > WIRE_LEVEL) throw new NewerWireError(d.v);
+  if (d.v < 1 || !Array.isArray(d.parts)) throw new BadSummaryError('malformed summary document');
+  const names = Array.isArray(d.counters) && d.counters.every((n) => typeof n === 'string') ? d.counters : REVISION1_COUNTERS;
+  const remap = counterRemap(names);
+  const foreign = (d.minor ?? 1) !== WIRE_MINOR;
+  for (const p of d.parts) {
+    if (!isPart(p)) throw new BadSummaryError('malformed summary part');
+    if (remap) for (const list of [p.i, p.p, p.u]) for (const entry of list) entry[1] = remapWindow(entry[1], remap, notes);
+  }
+  if (notes && foreign) notes.foreignParts += d.parts.length;
+  return d.parts;
+}
+
+/** null when the writer's counters are ours in our order (nothing to do). */
+function counterRemap(names: readonly string[]): number[] | null {
+  if (names.length === COUNTER_NAMES.length && names.every((n, i) => n === COUNTER_NAMES[i])) return null;
+  return names.map((n) => (COUNTER_NAMES as readonly string[]).indexOf(n));
+}
+
+function remapWindow(w: SerializedKeyWindow, remap: number[], notes?: ReadNotes): SerializedKeyWindow {
+  if (!w || !Array.isArray(w.c)) return w; // fromJSON rejects it later, counted there
+  const c = new Array<number>(COUNTER_NAMES.length).fill(0);
+  for (let i = 0; i < w.c.length; i++) {
+    const to = remap[i] ?? -1;
+    if (to >= 0) c[to] = w.c[i];
+    else if (notes && w.c[i] !== 0) notes.unknownCounters++;
+  }
+  return { ...w, c };
+}
+
+function isPart(p: unknown): p is SummaryPart {
+  const x = p as SummaryPart;
+  return typeof x === 'object' && x !== null && typeof x.id === 'string' && Number.isFinite(x.w) && Number.isFinite(x.t)
+    && Array.isArray(x.i) && Array.isArray(x.p) && Array.isArray(x.u);
+}
+
+/**
+ * Packs parts into records of at most `maxBytes` **compressed** bytes (what Kinesis counts). Parts are added while
+ * a cheap estimate says they fit, then the batch is compressed and measured; one that came out too large is split
+ * in two. A part that alone is too large (a flood of long random paths from one /24 compresses badly) is split by
+ * key, with ids derived from its own, so a redelivered source record is still recognised. Never throws for size:
+ * a single key's window is bounded (samples are capped), far below a record.
+ */
+export function packSummaryRecords(parts: SummaryPart[], maxBytes: number): Buffer[] {
+  const out: Buffer[] = [];
+  let batch: SummaryPart[] = [];
+  let texts: string[] = [];
+  let raw = 0;
+  // gzip of our JSON rarely does worse than 1.2:1 even on random text; start the estimate there.
+  const rawBudget = maxBytes * 1.2;
+  const flush = () => {
+    if (batch.length) emit(batch, texts, maxBytes, out);
+    batch = [];
+    texts = [];
+    raw = 0;
+  };
+  for (const p of parts) {
+    const text = JSON.stringify(p);
+    if (raw + text.length > rawBudget && batch.length) flush();
+    batch.push(p);
+    texts.push(text);
+    raw += text.length;
+  }
+  flush();
+  return out;
+}
+
+function emit(parts: SummaryPart[], texts: string[], maxBytes: number, out: Buffer[]): void {
+  const bytes = gzipSync(docText(texts), { level: 6 });
+  if (bytes.length <= maxBytes) {
+    out.push(bytes);
+    return;
+  }
+  if (parts.length > 1) {
+    const half = Math.ceil(parts.length / 2);
+    emit(parts.slice(0, half), texts.slice(0, half), maxBytes, out);
+    emit(parts.slice(half), texts.slice(half), maxBytes, out);
+    return;
+  }
+  const [a, b] = splitPart(parts[0]);
+  if (!b) throw new RangeError(`one key's summary is ${bytes.length} bytes compressed, over ${maxBytes}`);
+  emit([a], [JSON.stringify(a)], maxBytes, out);
+  emit([b], [JSON.stringify(b)], maxBytes, out);
+}
+
+/** A part with many keys as two parts of half the keys each (ids `<id>.0` and `<id>.1`); null for a single key. */
+export function splitPart(p: SummaryPart): [SummaryPart, SummaryPart | null] {
+  const keys = p.i.length + p.p.length + p.u.length;
+  if (keys <= 1) return [p, null];
+  const entries: ['i' | 'p' | 'u', [string, SerializedKeyWindow]][] = [
+    ...p.p.map((e) => ['p', e] as ['p', [string, SerializedKeyWindow]]),
+    ...p.i.map((e) => ['i', e] as ['i', [string, SerializedKeyWindow]]),
+    ...p.u.map((e) => ['u', e] as ['u', [string, SerializedKeyWindow]]),
+  ];
+  const half = Math.ceil(entries.length / 2);
+  const make = (list: typeof entries, suffix: string): SummaryPart => {
+    const part: SummaryPart = { id: `${p.id}.${suffix}`, w: p.w, t: p.t, n: 0, e5: 0, i: [], p: [], u: [] };
+    for (const [kind, entry] of list) part[kind].push(entry);
+    // Window totals travel with the host windows (what stage 1 counts them from).
+    for (const [, kw] of part.i) {
+      part.n += kw.c[0];
+      part.e5 += kw.c[2];
+    }
+    return part;
+  };
+  return [make(entries.slice(0, half), '0'), make(entries.slice(half), '1')];
+}
+
+/** A stored chunk of an open window: gzip'd JSON document, base64 (DynamoDB strings). */
+export function encodeChunk(parts: SummaryPart[]): string {
+  // Stored state is read back once: the fastest level is worth more than a few per cent of size.
+  return gzipSync(JSON.stringify(summaryDoc(parts)), { level: 1 }).toString('base64');
+}
+
+/**
+ * Parts of a stored chunk: this release's document, the bare array of parts an earlier release stored, or (older
+ * still) one part as plain JSON. Throws BadSummaryError for a damaged chunk.
+ */
+export function decodeChunk(body: string, notes?: ReadNotes): SummaryPart[] {
+  let doc: unknown;
+  try {
+    doc = body.startsWith('{') ? JSON.parse(body) : JSON.parse(gunzipSync(Buffer.from(body, 'base64')).toString('utf8'));
+  } catch {
+    throw new BadSummaryError('damaged window chunk');
+  }
+  if (Array.isArray(doc)) return readDoc({ v: 1, parts: doc }, notes);
+  if (typeof doc === 'object' && doc !== null && 'id' in doc) return readDoc({ v: 1, parts: [doc] }, notes);
+  return readDoc(doc, notes);
+}

@@ -1,0 +1,46 @@
+/**
+ * Kinesis as the stages see it. Put side: what ingest writes summaries with (and what a CloudWatch Logs
+ * subscription writes access logs with). Read side: what an event source mapping (Lambda's poller in AWS, the
+ * local runner and `rehearse` here) reads per shard.
+ */
+
+/** One record as the Lambda event carries it. */
+export interface StreamRecord {
+  /** Unique within its shard only. */
+  sequenceNumber: string;
+  /** e.g. `shardId-000000000000`. */
+  shardId: string;
+  /** base64 of the record's bytes, as the Lambda event carries it. */
+  data: string;
+  /** Epoch ms the stream accepted the record (Kinesis `approximateArrivalTimestamp`). */
+  arrivedAt?: number;
+}
+
+/** What a stream handler returns: the records to deliver again (ReportBatchItemFailures), by sequence number. */
+export interface BatchResult {
+  batchItemFailures: { itemIdentifier: string }[];
+}
+
+export interface PutRecord {
+  partitionKey: string;
+  data: Uint8Array;
+}
+
+export interface PutResult {
+  /** Per input record, in order: its shard and sequence number, or the error code it failed with. */
+  records: ({ shardId: string; sequenceNumber: string } | { errorCode: string; errorMessage?: string })[];
+  failedRecordCount: number;
+}
+
+/** PutRecords. Adapters retry partial failures themselves and throw if records are still undelivered. */
+export interface StreamPutter {
+  put(records: PutRecord[]): Promise<unknown>;
+}
+
+/** The read side of a stream, per shard (an event source mapping polls this). */
+export interface StreamReader {
+  /** Open shards, and closed ones that still hold unread records (after a reshard). */
+  shardIds(): string[];
+  /** Up to `limit` records after `afterSequence` (exclusive; undefined = from the start), oldest first. */
+  read(shardId: string, afterSequence: string | undefined, limit: number): StreamRecord[];
+}
