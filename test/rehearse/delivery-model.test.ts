@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DELAYS, DeliveryModel, describeDelays, type DelayName } from '../../src/rehearse/delivery-model.ts';
-import { Z95, lognormalSigma, makeSampler, rngFor } from '../../src/rehearse/distributions.ts';
+import { Z95, lognormalSigma, makeSampler, rngFor, type Bounds, type DelaySpec } from '../../src/rehearse/distributions.ts';
 
 const NAMES = Object.keys(DELAYS) as DelayName[];
 
@@ -63,7 +63,8 @@ describe('delivery model', () => {
   });
 
   it.each(NAMES)('%s has the documented median (and 95th percentile where there is no tail)', (name) => {
-    const spec = DELAYS[name].spec;
+    const spec: DelaySpec & Bounds = DELAYS[name].spec;
+    if (spec.kind !== 'lognormal') throw new Error('every delay is lognormal');
     const sorted = draws(new DeliveryModel(2026), name, 40_000).sort((x, y) => x - y);
     const median = quantile(sorted, 0.5);
     expect(median).toBeGreaterThan(expectedMedian(name) * 0.95);
