@@ -25,10 +25,11 @@ export const METRIC_SOURCES: Record<MetricName, readonly Stage[]> = {
   [METRIC.ForeignVersionParts]: ['detect'],
   [METRIC.LateFolded]: ['detect'],
   [METRIC.LateDropped]: ['detect'],
-  [METRIC.ClockClamped]: ['ingest'],
+  [METRIC.ClockClamped]: ['ingest', 'detect'],
   [METRIC.WatermarkLagMs]: ['detect'],
   [METRIC.WindowsClosed]: ['detect'],
-  [METRIC.Decisions]: ['detect'],
+  // detect decides; contain reports what it enforced, released and alerted (unblocks are contain's).
+  [METRIC.Decisions]: ['detect', 'contain'],
   [METRIC.DecisionDelayMs]: ['detect'],
   [METRIC.StateDamaged]: ['detect'],
   [METRIC.RecordsFailed]: ['ingest', 'detect'],
@@ -58,8 +59,9 @@ export const TICK = Duration.minutes(1);
 
 /**
  * Threshold of the watermark-lag alarm (ms). A window closes once wall clock minus `maxDeliveryDelaySeconds` passes
- * its end, checked at least every tick, so the newest closed window normally ends at most delay + window + tick
- * behind wall clock (4 minutes with the defaults); the alarm fires at {@link WATERMARK_LAG_MARGIN} beyond that.
+ * its end, checked at least every tick: the point up to which windows may close is normally at most delay + tick
+ * behind wall clock, the end of the newest closed window at most delay + window + tick (4 minutes with the
+ * defaults). The alarm fires at {@link WATERMARK_LAG_MARGIN} beyond the latter (9 minutes with the defaults).
  */
 export function watermarkLagAlarmMs(config: CordonConfig): number {
   const w = config.windows;
@@ -277,7 +279,9 @@ export function addAlarmsAndDashboard(
     graph('Windows closed', fromEachSource(METRIC.WindowsClosed)),
     graph(
       'Decisions by action',
-      DECISION_ACTIONS.map((action) => cordonMetric(METRIC.Decisions, 'detect', { dimensions: { action }, label: action })),
+      METRIC_SOURCES[METRIC.Decisions].flatMap((stage) =>
+        DECISION_ACTIONS.map((action) => cordonMetric(METRIC.Decisions, stage, { dimensions: { action }, label: `${action} (${stage})` })),
+      ),
     ),
     graph(
       'Decision delay: window end → decision written (ms)',
@@ -298,7 +302,8 @@ export function addAlarmsAndDashboard(
     ),
     graph('Containment failures: WAF writes, targets', [
       new cloudwatch.Metric({ ...WAF_WRITE_FAILURES_METRIC, statistic: 'Sum', period: Duration.minutes(1), label: METRIC.WafWriteFailures }),
-      // One line per `target` value, whatever targets contain reports.
+      // Failed runs without a target named, then one line per `target` value, whatever targets contain reports.
+      cordonMetric(METRIC.TargetFailures, 'contain', { label: `${METRIC.TargetFailures} (run)` }),
       new cloudwatch.MathExpression({
         expression:
           `SEARCH('{${METRICS_NAMESPACE},service,target} MetricName="${METRIC.TargetFailures}" ` +

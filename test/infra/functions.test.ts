@@ -242,6 +242,38 @@ describe('functions/metrics.ts: Powertools Metrics (EMF on stdout)', () => {
     expect(plain).not.toHaveProperty('Decisions');
   });
 
+  it('a partition is a property of the line, not a dimension: the watermark alarm sees one series and its maximum', () => {
+    const { metrics, port } = createMetrics('cordon-detect');
+    const lines = emfWrittenBy(() => {
+      port.add(METRIC.WatermarkLagMs, 65_000, 'Milliseconds', { partition: 'shardId-000000000000' });
+      port.add(METRIC.WatermarkLagMs, 70_000, 'Milliseconds', { partition: 'shardId-000000000001' });
+      port.add(METRIC.WatermarkLagMs, 66_000, 'Milliseconds', { partition: 'shardId-000000000000' });
+      metrics.publishStoredMetrics();
+    });
+    expect(lines).toHaveLength(2);
+    for (const l of lines) {
+      expect(directive(l)).toEqual({
+        Namespace: 'Cordon',
+        Dimensions: [['service']],
+        Metrics: [{ Name: 'WatermarkLagMs', Unit: 'Milliseconds' }],
+      });
+    }
+    const byPartition = Object.fromEntries(lines.map((l) => [l.partition, l.WatermarkLagMs]));
+    expect(byPartition).toEqual({ 'shardId-000000000000': [65_000, 66_000], 'shardId-000000000001': 70_000 });
+  });
+
+  it('a full buffer flushes on its own and the next line keeps its partition', () => {
+    const { metrics, port } = createMetrics('cordon-detect');
+    const lines = emfWrittenBy(() => {
+      for (let i = 0; i < 101; i++) port.add(METRIC.WatermarkLagMs, i, 'Milliseconds', { partition: 'p0' });
+      metrics.publishStoredMetrics();
+    });
+    expect(lines.map((l) => [l.partition, [l.WatermarkLagMs].flat().length])).toEqual([
+      ['p0', 100],
+      ['p0', 1],
+    ]);
+  });
+
   it('publishing clears the buffers (the next invocation starts empty); dimensioned metrics alone bring no warning', () => {
     const { metrics, port } = createMetrics('cordon-contain');
     const first = emfWrittenBy(() => {

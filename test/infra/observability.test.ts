@@ -181,7 +181,9 @@ describe('dashboard', () => {
     const b = body(full.template);
     const decisions = (widget(b, /^Decisions by action/).properties.metrics as unknown[][]).map(read);
     expect(decisions.map(({ namespace, name, dims }) => ({ namespace, name, dims }))).toEqual(
-      DECISION_ACTIONS.map((action) => ({ namespace: 'Cordon', name: 'Decisions', dims: { service: 'cordon-detect', action } })),
+      ['detect', 'contain'].flatMap((stage) =>
+        DECISION_ACTIONS.map((action) => ({ namespace: 'Cordon', name: 'Decisions', dims: { service: `cordon-${stage}`, action } })),
+      ),
     );
     const delay = (widget(b, /^Decision delay/).properties.metrics as unknown[][]).map(read);
     expect(delay.map((l) => l.opts.stat)).toEqual(['p50', 'p95', 'Maximum']);
@@ -194,9 +196,12 @@ describe('dashboard', () => {
     expect(w.properties.annotations.horizontal).toEqual([expect.objectContaining({ value: 540_000 })]);
   });
 
-  it('target failures by target (a search, whatever targets contain reports), and WAF write failures', () => {
+  it('target failures (without a target, and by target: a search), and WAF write failures', () => {
     const w = widget(body(full.template), /^Containment failures/);
     const text = JSON.stringify(w.properties.metrics);
+    expect((w.properties.metrics as unknown[][]).map(read).filter((l) => l.name === 'TargetFailures')).toEqual([
+      expect.objectContaining({ namespace: 'Cordon', dims: { service: 'cordon-contain' } }),
+    ]);
     expect(text).toContain('SEARCH(');
     expect(text).toContain('TargetFailures');
     expect(text).toContain('cordon-contain');
