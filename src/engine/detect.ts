@@ -79,6 +79,7 @@ export class DetectStage {
     if (records.length === 0) return res;
     const scope = records[0].shardId;
     const notes: ReadNotes = { foreignParts: 0, unknownCounters: 0 };
+    const countersBefore = this.stateCounters();
     let step = 'read progress';
     let pending: readonly StreamRecord[] = records;
     try {
@@ -115,7 +116,23 @@ export class DetectStage {
       this.fail(err, step, scope, res, pending);
     }
     this.report(scope, res, notes, records.length);
+    this.logStateCounters(countersBefore, this.stateCounters());
     return res;
+  }
+
+  private stateCounters(): Record<string, number> {
+    return { ...this.deps.windows.counters?.(), ...this.deps.baselines.counters?.() };
+  }
+
+  /** What the state stores skipped or did this invocation: damaged state as a warning (it is data lost), the rest as info. */
+  private logStateCounters(before: Record<string, number>, after: Record<string, number>): void {
+    const changed = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, d]) => d !== 0));
+    if (Object.keys(changed).length === 0) return;
+    const damaged = Object.entries(changed).filter(([k]) => k.endsWith('Corrupt') || k.endsWith('Missing')).reduce((n, [, v]) => n + v, 0);
+    if (damaged) {
+      this.metrics.add(METRIC.StateDamaged, damaged);
+      this.log.warn('detect state damaged: affected keys relearn (counts this invocation)', changed);
+    } else this.log.info('detect state maintenance (counts this invocation)', changed);
   }
 
   /** The clock alone: closes, in every scope, the windows whose time is up. */

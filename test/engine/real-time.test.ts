@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { METRIC } from '../../src/engine/observe.ts';
+import { ev, MIN, spread, T0 } from '../helpers/events.ts';
+import { StageKit } from './stage-kit.ts';
+
+const ATTACKER = '203.0.113.9';
+
+/** A benign population (so the population yardstick exists) plus, optionally, a flood from one address. */
+function minute(start: number, flood = 0) {
+  const benign = Array.from({ length: 40 }, (_, c) => spread(6, start, () => ({ ip: `198.51.100.${c + 1}`, path: `/items/${c}` }))).flat();
+  const attack = spread(flood, start, (i) => ({ ip: ATTACKER, path: `/items/${i % 7}` }));
+  return [...benign, ...attack].sort((a, b) => a.time - b.time);
+}
+
+describe('real time: windows close on a clock', () => {
+  it('an attack followed by silence is decided by the tick, not by later data', async () => {
+    const kit = new StageKit();
+    for (let m = 0; m < 3; m++) await kit.ingestEvents(minute(T0 + m * MIN, m === 2 ? 2_000 : 0));
+    // Delivered a little after the last request; nothing comes after it.
+    const wall = T0 + 3 * MIN + 10_000;
+    const [first] = await kit.deliver(wall);
+    expect(first.windowsClosed).toBe(2); // the attack's window waits for its lateness
+    expect(await kit.state.listActive(wall)).toEqual([]);
+    // Ticks before the longest delivery delay has passed leave it open...
+    expect((await kit.detect.tick(wall + 30_000)).windowsClosed).toBe(0);
+    // ...and the first tick after it decides it.
+    const tick = await kit.detect.tick(T0 + 3 * MIN + kit.cfg.windows.maxDeliveryDelaySeconds * 1000 + 1_000);
+    expect(tick.windowsClosed).toBe(1);
+    const blocked = await kit.state.listActive(T0 + 4 * MIN);
+    expect(blocked.map((e) => e.target)).toEqual([ATTACKER]);
+    // Its decision is stamped as of the window's end plus the allowed lateness, whoever closed it.
+    expect(blocked[0].createdAt).toBe(T0 + 3 * MIN + kit.cfg.windows.allowedLatenessSeconds * 1000);
+  });
+
+  it('closing a window twice (a redelivered batch and a tick) writes the same ledger row once', async () => {
+    const kit = new StageKit();
+    for (let m = 0; m < 2; m++) await kit.ingestEvents(minute(T0 + m * MIN, m === 1 ? 2_000 : 0));
+    const records = [...kit.pending().values()][0];
+    await kit.detect.handle(records, T0 + 2 * MIN);
+    await kit.detect.tick(T0 + 10 * MIN);
+    const again = await kit.detect.handle(records, T0 + 10 * MIN);
+    expect(again.redelivered).toBe(records.length);
+    expect((await kit.state.listAll()).filter((e) => e.target === ATTACKER)).toHaveLength(1);
+  });
+});
+
+describe('real time: late data is folded and counted, never dropped silently', () => {
+  it('parts of a closed window are folded into the next window to close and counted', async () => {
+    const kit = new StageKit();
+    // A lagging access-log shard: minute 1 of the flood arrives after its window closed.
+    await kit.ingestEvents(minute(T0), 'shardId-fast');
+    await kit.ingestEvents(minute(T0 + MIN), 'shardId-fast');
+    await kit.ingestEvents(minute(T0 + 2 * MIN), 'shardId-fast');
+    await kit.deliver(T0 + 3 * MIN);
+    await kit.ingestEvents(spread(2_000, T0 + MIN, (i) => ({ ip: ATTACKER, path: `/x/${i % 5}` })), 'shardId-slow');
+    const [late] = await kit.deliver(T0 + 3 * MIN + 90_000);
+    expect(late.lateFolded).toBeGreaterThan(0);
+    expect(late.lateDropped).toBe(0);
+    expect(kit.metrics.get(METRIC.LateFolded)).toBe(late.lateFolded);
+    await kit.detect.tick(T0 + 10 * MIN);
+    // The flood's volume counted in the window it was folded into: the attacker is still blocked.
+    expect((await kit.state.listActive(T0 + 5 * MIN)).map((e) => e.target)).toContain(ATTACKER);
+  });
+
+  it('parts older than the fold limit are dropped and counted as dropped', async () => {
+    const kit = new StageKit({ windows: { foldLateMinutes: 10 } });
+    await kit.ingestEvents(minute(T0 + 30 * MIN));
+    await kit.deliver(T0 + 31 * MIN);
+    await kit.detect.tick(T0 + 40 * MIN);
+    await kit.ingestEvents(minute(T0), 'shardId-stale');
+    const [r] = await kit.deliver(T0 + 40 * MIN);
+    expect(r.lateDropped).toBeGreaterThan(0);
+    expect(kit.metrics.get(METRIC.LateDropped)).toBe(r.lateDropped);
+  });
+});
+
+describe('real time: one absurd timestamp moves no clock', () => {
+  it('a part stamped in 2100 is clamped to the stage clock; later windows still close on time', async () => {
+    const kit = new StageKit();
+    const y2100 = Date.UTC(2100, 0, 1);
+    await kit.ingestEvents([...minute(T0), ev({ time: y2100, ip: '192.0.2.66' })]);
+    const [r] = await kit.deliver(T0 + MIN + 5_000);
+    expect(r.clamped + r.lateDropped).toBeGreaterThan(0);
+    await kit.ingestEvents(minute(T0 + MIN, 2_000));
+    await kit.ingestEvents(minute(T0 + 2 * MIN));
+    await kit.deliver(T0 + 3 * MIN);
+    expect((await kit.state.listActive(T0 + 3 * MIN)).map((e) => e.target)).toEqual([ATTACKER]);
+  });
+});
+
+describe('contain: expiry counts from enforcement', () => {
+  it('a block decided long before contain first sees it still lasts its full duration, and the alert says so', async () => {
+    const kit = new StageKit();
+    for (let m = 0; m < 3; m++) await kit.ingestEvents(minute(T0 + m * MIN, m === 1 ? 2_000 : 0));
+    await kit.deliver(T0 + 3 * MIN);
+    const [entry] = await kit.state.listActive(T0 + 3 * MIN);
+    const duration = entry.expiresAt - entry.createdAt;
+    // Contain was down for longer than the block's own duration.
+    const late = entry.createdAt + duration + 10 * MIN;
+    const run = await kit.contain.run(late);
+    expect(run.enforced.map((e) => e.target)).toEqual([ATTACKER]);
+    expect(kit.ipSet.v4).toEqual([`${ATTACKER}/32`]);
+    const [stored] = await kit.state.history(ATTACKER);
+    expect(stored.effectiveAt).toBe(late);
+    expect(stored.expiresAt).toBe(late + duration);
+    const block = kit.alerts[0].decisions.find((d) => d.action === 'block')!;
+    expect(block.expiresAt).toBe(new Date(late + duration).toISOString());
+    // It expires a full duration after it took effect, not before.
+    await kit.contain.run(late + duration - 1);
+    expect(kit.ipSet.v4).toEqual([`${ATTACKER}/32`]);
+    const end = await kit.contain.run(late + duration);
+    expect(end.ended.map((e) => e.target)).toEqual([ATTACKER]);
+    expect(kit.ipSet.v4).toEqual([]);
+  });
+});

@@ -1,0 +1,125 @@
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { MemoryWindowStore } from '../../src/adapters/local/memory-window-store.ts';
+import { KeyWindow } from '../../src/features/key-window.ts';
+import { cloudWatchSource, IngestStage, MAX_SUMMARY_RECORD_BYTES } from '../../src/engine/ingest.ts';
+import { EncodedPartStore } from '../../src/engine/part-store.ts';
+import { decodeChunk, decodeSummaryRecord, encodeChunk, NewerWireError, packSummaryRecords, type ReadNotes, type SummaryPart } from '../../src/engine/wire.ts';
+import { parseConfig } from '../../src/config.ts';
+import { KinesisTwin } from '../../src/adapters/local/kinesis-twin.ts';
+import { mulberry32 as rng } from '../helpers/rng.ts';
+import { ev, MIN, spread, T0 } from '../helpers/events.ts';
+import { cwlRecord, StageKit } from './stage-kit.ts';
+
+/**
+ * The reader of the first release (src/pipeline/stages.ts decodeSummary and KeyWindow.fromJSON of revision 1),
+ * kept verbatim in spirit: a rolling deploy has old stages read what new ones write.
+ */
+function revision1Read(data: Buffer): SummaryPart[] {
+  const doc = JSON.parse(gunzipSync(data).toString('utf8')) as { v?: number; parts?: SummaryPart[] };
+  if (doc.v !== 1 || !Array.isArray(doc.parts)) throw new TypeError('not a cordon summary record');
+  for (const p of doc.parts) {
+    for (const [, w] of [...p.i, ...p.p, ...p.u]) {
+      if (!Array.isArray(w.c) || w.c.length !== 12 || !Array.isArray(w.d) || w.d.length !== 5) throw new TypeError('malformed key window');
+    }
+  }
+  return doc.parts;
+}
+
+function partOf(id: string, requests: number): SummaryPart {
+  const kw = new KeyWindow();
+  for (let i = 0; i < requests; i++) {
+    kw.add({ status: 404, bytes: 10, latencyMs: 5, method: 'GET', path: `/p${i}`, userAgent: 'ua', userAgentSample: 'ua', pathHash: i + 1,
+      uaHash: 7, ipHash: 9, principalHash: 0, loginPost: false, attackPayload: false, scannerAgent: false });
+  }
+  const s = kw.toJSON();
+  return { id, w: T0, t: T0 + 1_000, n: requests, e5: 0, i: [['203.0.113.9', s]], p: [['203.0.113.0/24', s]], u: [] };
+}
+
+describe('wire: versions', () => {
+  it('the previous release reads what this one writes, and this one reads what the previous wrote', () => {
+    const parts = [partOf('a', 12), partOf('b', 3)];
+    const [record] = packSummaryRecords(parts, MAX_SUMMARY_RECORD_BYTES);
+    const old = revision1Read(record);
+    expect(old.map((p) => p.i[0][1].c[0])).toEqual([12, 3]);
+    // A revision-1 record: no minor, no counter names.
+    const v1 = gzipSync(JSON.stringify({ v: 1, parts }));
+    const notes: ReadNotes = { foreignParts: 0, unknownCounters: 0 };
+    const read = decodeSummaryRecord(v1, notes);
+    expect(read.map((p) => KeyWindow.fromJSON(p.i[0][1]).features().notFound)).toEqual([12, 3]);
+    expect(notes.foreignParts).toBe(2);
+  });
+
+  it('the next revision (a new counter, new fields) is read: known counters kept by name, unknown ones counted', () => {
+    const p = partOf('n', 5);
+    const names = ['newCounter', 'requests', 'status4xx', 'status5xx', 'authFailures', 'notFound', 'throttled', 'bytes', 'latencySum',
+      'latencyCount', 'loginPosts', 'attackPayloads', 'scannerAgentRequests'];
+    const reorder = (c: number[]) => [4, ...c];
+    const next = { v: 1, minor: 3, counters: names, extra: { horizon: '10m' },
+      parts: [{ ...p, x: 1, i: p.i.map(([k, w]) => [k, { ...w, c: reorder(w.c), h: [1, 2] }]), p: p.p.map(([k, w]) => [k, { ...w, c: reorder(w.c) }]) }] };
+    const notes: ReadNotes = { foreignParts: 0, unknownCounters: 0 };
+    const [read] = decodeSummaryRecord(gzipSync(JSON.stringify(next)), notes);
+    expect(KeyWindow.fromJSON(read.i[0][1]).features()).toMatchObject({ requests: 5, notFound: 5, bytes: 50, distinctNotFoundPaths: 5 });
+    expect(notes).toEqual({ foreignParts: 1, unknownCounters: 2 });
+  });
+
+  it('a newer compatibility level is not dropped: detect reports it failed (redelivered until a newer stage reads it)', async () => {
+    const kit = new StageKit();
+    await kit.ingestEvents(spread(50, T0, () => ({})));
+    const [records] = [...kit.pending().values()];
+    const newer = { sequenceNumber: '9'.repeat(30), shardId: records[0].shardId, data: gzipSync(JSON.stringify({ v: 2, parts: [] })).toString('base64') };
+    const r = await kit.detect.handle([...records, newer], T0 + MIN);
+    expect(r.batchItemFailures).toEqual([{ itemIdentifier: newer.sequenceNumber }]);
+    expect(() => decodeSummaryRecord(newer.data)).toThrow(NewerWireError);
+  });
+
+  it('stored chunks of every earlier form are read; a damaged one is counted, not thrown', async () => {
+    const p = partOf('c', 2);
+    expect(decodeChunk(encodeChunk([p]))[0].id).toBe('c');
+    expect(decodeChunk(gzipSync(JSON.stringify([p])).toString('base64'))[0].id).toBe('c'); // the previous release's bare array
+    expect(decodeChunk(JSON.stringify(p))[0].id).toBe('c'); // older still: one part as plain JSON
+    const store = new EncodedPartStore(new MemoryWindowStore());
+    await store.add('s', [{ windowStart: T0, chunkId: 'good', parts: [p] }]);
+    await store.store.add('s', [{ windowStart: T0, partId: 'bad', body: 'H4sIAAAA-not-gzip' }]);
+    const read = await store.read('s', T0);
+    expect(read.chunks.map((c) => c.chunkId)).toEqual(['good']);
+    expect(read.damaged).toBe(1);
+  });
+});
+
+describe('wire: no batch an attacker can sink', () => {
+  it('a /24 sending long random paths and agents: every record under the limit, every request accounted for', async () => {
+    const r = rng(17);
+    const junk = (n: number) => Array.from({ length: n }, () => String.fromCharCode(33 + Math.floor(r() * 90))).join('');
+    const events = Array.from({ length: 12_000 }, (_, i) => ev({ time: T0 + (i % 60_000), ip: `203.0.113.${i % 250}`, path: `/${junk(400)}`,
+      userAgent: junk(300), status: 404 }));
+    const twin = new KinesisTwin({ shards: 1, throughput: false });
+    // A small limit makes the point with less data: the packing must hold whatever the limit.
+    const ingest = new IngestStage({ putter: twin, config: parseConfig({}), buckets: 1, maxRecordBytes: 64 * 1024 });
+    const res = await ingest.handle([{ sequenceNumber: '1', shardId: 's', decode: (sink) => events.forEach((e) => sink.event(e)) }]);
+    expect(res.batchItemFailures).toEqual([]);
+    const records = twin.read(twin.shardIds()[0], undefined, 10_000);
+    expect(records.length).toBeGreaterThan(1);
+    let requests = 0;
+    for (const rec of records) {
+      expect(Buffer.from(rec.data, 'base64').length).toBeLessThanOrEqual(64 * 1024);
+      for (const p of decodeSummaryRecord(rec.data)) requests += p.i.reduce((s, [, w]) => s + w.c[0], 0);
+    }
+    expect(requests).toBe(events.length);
+  });
+
+  it('a line stamped in 2100 is clamped to its CloudWatch Logs timestamp; a poison record in the batch is skipped alone', async () => {
+    const twin = new KinesisTwin({ shards: 1, throughput: false });
+    const ingest = new IngestStage({ putter: twin, config: parseConfig({}) });
+    const line = (t: number, ip: string) => JSON.stringify({ requestId: 'r', ip, requestTimeEpoch: t, httpMethod: 'GET', resourcePath: '/x',
+      path: '/x', status: 200, protocol: 'HTTP/1.1', responseLength: 10 });
+    const good = cwlRecord('1', [{ message: line(Date.UTC(2100, 0, 1), '192.0.2.1'), timestamp: T0 }, { message: line(T0 + 500, '192.0.2.2'), timestamp: T0 }]);
+    const poison = { sequenceNumber: '2', shardId: 'shardId-000000000000', data: Buffer.from('not gzip at all').toString('base64') };
+    const after = cwlRecord('3', [{ message: line(T0 + 1_000, '192.0.2.3'), timestamp: T0 + 1_000 }]);
+    const res = await ingest.handle([good, poison, after].map(cloudWatchSource));
+    expect(res).toMatchObject({ batchItemFailures: [], events: 3, unreadable: 1, clamped: 1 });
+    const parts = twin.read(twin.shardIds()[0], undefined, 100).flatMap((rec) => decodeSummaryRecord(rec.data));
+    expect(Math.max(...parts.map((p) => p.t))).toBeLessThanOrEqual(T0 + 1_000);
+    expect(parts.map((p) => p.w).every((w) => w === T0 - (T0 % MIN))).toBe(true);
+  });
+});
