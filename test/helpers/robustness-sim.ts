@@ -7,13 +7,13 @@ import { SqliteState } from '../../src/adapters/local/sqlite-state.ts';
 import type { CordonConfig } from '../../src/config.ts';
 import type { Decision } from '../../src/decision.ts';
 import type { AccessEvent } from '../../src/events.ts';
-import { LocalPipeline } from '../../src/pipeline/local-pipeline.ts';
+import { LocalRunner } from '../../src/engine/local-runner.ts';
 import { principalKey, type SimEvent } from '../../src/simulate/builder.ts';
 import type { AlertBatch } from '../../src/ports.ts';
 
 /**
  * Shared plumbing of the robustness tests (test/robustness/): simulated events as AccessEvents, a local
- * pipeline run into a temp folder, JSONL readers, heap measurement and a one-line figures log.
+ * runner (the deployed stages over in-process twins, as `cordon replay` runs them) into a temp folder, JSONL readers, heap measurement and a one-line figures log.
  */
 
 /** A simulated request as the decoders would hand it to the engine (same field rules as `buildEvent`). */
@@ -47,22 +47,26 @@ export function readJsonl<T>(path: string): T[] {
 export interface PipelineRun {
   decisions: Decision[];
   alerts: AlertBatch[];
-  pipeline: LocalPipeline;
+  pipeline: LocalRunner;
 }
 
-/** Pushes `events` through a fresh LocalPipeline writing into `outDir` (state in `statePath`, default OUT/state.sqlite). */
-export function runLocal(
+/**
+ * Pushes `events` through a fresh LocalRunner writing into `outDir` (state in `statePath`, default OUT/state.sqlite),
+ * the way `cordon replay` drives it: push, a stage pass whenever a batch is ready, finish at the end. Decisions are
+ * published by contain (after a detect pass that decided something, once a minute of log time, and at the end).
+ */
+export async function runLocal(
   events: Iterable<AccessEvent>,
   config: CordonConfig,
   outDir: string,
   statePath = join(outDir, 'state.sqlite'),
   onDecision?: (d: Decision) => void,
-): PipelineRun {
+): Promise<PipelineRun> {
   const state = new SqliteState(statePath);
   try {
-    const pipeline = new LocalPipeline(config, { outDir, state, onDecision });
-    for (const e of events) pipeline.push(e);
-    pipeline.finish();
+    const pipeline = new LocalRunner(config, { outDir, state, onDecision });
+    await pushAll(pipeline, events);
+    await pipeline.finish();
     return {
       decisions: readJsonl<Decision>(join(outDir, 'decisions.jsonl')),
       alerts: readJsonl<AlertBatch>(join(outDir, 'alerts.jsonl')),
@@ -71,6 +75,60 @@ export function runLocal(
   } finally {
     state.close();
   }
+}
+
+/** Pushes events into a runner, running a stage pass each time a batch is ready (the caller finishes it). */
+export async function pushAll(runner: LocalRunner, events: Iterable<AccessEvent>): Promise<void> {
+  for (const e of events) {
+    runner.push(e);
+    if (runner.ready) await runner.drain();
+  }
+}
+
+/**
+ * What a LocalRunner holds between passes, for the memory-bound checks. LocalRunner has no public view of this yet,
+ * so it is read from its private parts (read-only): the key states of its CachedBaselines, the parts of the open
+ * windows in the detect stage's MemoryPartStore, and the records its summaries twin retains.
+ */
+export interface RunnerHeld {
+  /** Key states in memory (CachedBaselines.size). */
+  keyStates: number;
+  /** Windows with stored parts, over every scope. */
+  openWindows: number;
+  /** Distinct keys (IP, prefix, principal) of those windows, per window and scope, summed. */
+  openKeys: number;
+  /** Summary records the in-process summaries stream still holds. */
+  summaryRecords: number;
+}
+
+interface RunnerPrivates {
+  baselines: { size: number };
+  detect: { deps: { windows: unknown } };
+  summaries: { shardIds(): string[]; size(shardId: string): number };
+}
+
+export function runnerHeld(runner: LocalRunner): RunnerHeld {
+  const r = runner as unknown as RunnerPrivates;
+  const store = r.detect.deps.windows as { windows?: Map<string, Map<number, Map<string, { i: [string][]; p: [string][]; u: [string][] }[]>>> };
+  if (!(store.windows instanceof Map)) throw new Error('runnerHeld: the detect stage\'s part store is not the MemoryPartStore this reads');
+  let openWindows = 0;
+  let openKeys = 0;
+  for (const byWindow of store.windows.values()) {
+    for (const chunks of byWindow.values()) {
+      openWindows++;
+      const keys = new Set<string>();
+      for (const parts of chunks.values()) {
+        for (const part of parts) {
+          for (const [k] of part.i) keys.add(`i${k}`);
+          for (const [k] of part.p) keys.add(`p${k}`);
+          for (const [k] of part.u) keys.add(`u${k}`);
+        }
+      }
+      openKeys += keys.size;
+    }
+  }
+  const summaryRecords = r.summaries.shardIds().reduce((n, id) => n + r.summaries.size(id), 0);
+  return { keyStates: r.baselines.size, openWindows, openKeys, summaryRecords };
 }
 
 let gcFn: (() => void) | null | undefined;

@@ -3,14 +3,16 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteState } from '../../src/adapters/local/sqlite-state.ts';
 import { parseConfig } from '../../src/config.ts';
 import type { AccessEvent } from '../../src/events.ts';
-import { LocalPipeline } from '../../src/pipeline/local-pipeline.ts';
-import { decodeSummary, runIngest, type StreamRecord } from '../../src/pipeline/stages.ts';
-import { figures, forceGc, heapMiB, mulberry32, removeDir, tempDir } from '../helpers/robustness-sim.ts';
+import { LocalRunner } from '../../src/engine/local-runner.ts';
+import { cloudWatchSource, IngestStage, MAX_SUMMARY_RECORD_BYTES } from '../../src/engine/ingest.ts';
+import { decodeSummaryRecord } from '../../src/engine/wire.ts';
+import type { StreamRecord } from '../../src/ports/stream.ts';
+import { figures, forceGc, heapMiB, mulberry32, pushAll, removeDir, runnerHeld, tempDir } from '../helpers/robustness-sim.ts';
 
 /**
  * Load: ten times a normal rate (2,000 clients at 20 requests a minute each instead of about 2) plus one hot key
- * carrying half of all traffic (40,000 requests a minute from one address). Through the local pipeline and through
- * the ingest stage: nothing queues without bound, every event is accounted for, the hot key is blocked as a flood
+ * carrying half of all traffic (40,000 requests a minute from one address). Through the local runner (the deployed
+ * stages over in-process twins) and through the ingest stage alone: nothing queues without bound, every event is accounted for, the hot key is blocked as a flood
  * and nobody else is. Default 6 minutes through the pipeline (~480k events) and 2 through ingest (~160k);
  * CORDON_FULL=1: 30 minutes each.
  */
@@ -58,13 +60,8 @@ function* loadTraffic(minutes: number): Generator<AccessEvent[]> {
   }
 }
 
-interface Internals {
-  windower: { openKeys: number };
-  states: Map<string, unknown>;
-}
-
 describe(`load: 10x the normal rate with one hot key at half the traffic (${MINUTES} min)`, () => {
-  it('the local pipeline keeps up, holds bounded state, accounts for every event and blocks only the hot key', () => {
+  it('the local runner keeps up, holds bounded state, accounts for every event and blocks only the hot key', async () => {
     const out = tempDir('load');
     dirs.push(out);
     forceGc();
@@ -74,23 +71,28 @@ describe(`load: 10x the normal rate with one hot key at half the traffic (${MINU
     let hot = 0;
     const heap: number[] = [];
     const openKeys: number[] = [];
+    const openWindows: number[] = [];
     const started = performance.now();
     let gcMs = 0;
-    let pipeline: LocalPipeline;
+    let pipeline: LocalRunner;
+    let keyStates = 0;
+    let summaryRecordsHeld = 0;
     try {
-      pipeline = new LocalPipeline(parseConfig({}), { outDir: out, state });
+      pipeline = new LocalRunner(parseConfig({}), { outDir: out, state });
       for (const minute of loadTraffic(MINUTES)) {
-        for (const e of minute) {
-          pipeline.push(e);
-          if (e.ip === HOT_IP) hot++;
-        }
+        for (const e of minute) if (e.ip === HOT_IP) hot++;
+        await pushAll(pipeline, minute);
         events += minute.length;
-        openKeys.push((pipeline as unknown as Internals).windower.openKeys);
+        const held = runnerHeld(pipeline);
+        openKeys.push(held.openKeys);
+        openWindows.push(held.openWindows);
+        keyStates = held.keyStates;
+        summaryRecordsHeld = held.summaryRecords;
         const gcStarted = performance.now();
-        heap.push(heapMiB()); // after a full GC: what the pipeline holds (plus this minute's events)
+        heap.push(heapMiB()); // after a full GC: what the runner holds (plus this minute's events)
         gcMs += performance.now() - gcStarted;
       }
-      pipeline.finish();
+      await pipeline.finish();
     } finally {
       state.close();
     }
@@ -99,28 +101,34 @@ describe(`load: 10x the normal rate with one hot key at half the traffic (${MINU
     const others = pipeline.decisions.filter((d) => d.target !== HOT_IP && d.action !== 'unblock');
     const windowRequests = pipeline.timeline.reduce((n, w) => n + w.requests, 0);
     const keysPerMinute = CLIENTS * 2 + CLIENTS * 0.3 + 2; // IP + its own /24 each, principals, the hot IP and its /24
-    figures('load local pipeline', {
+    figures('load local runner', {
       minutes: MINUTES, events, hotShare: hot / events, eventsPerSecond: Math.round(events / wall), wallSeconds: wall,
-      peakOpenKeys: pipeline.stats.peakOpenKeys, maxOpenKeysPerMinute: Math.max(...openKeys), keyStates: (pipeline as unknown as Internals).states.size,
-      heapStartMiB: heapStart, peakHeapMiB: Math.max(...heap), heapEndMiB: heapMiB(), decisions: pipeline.decisions.length, heapPerMinute: heap.map((h) => h.toFixed(1)).join("/"),
+      peakOpenKeys: pipeline.stats.peakOpenKeys, maxOpenKeysPerMinute: Math.max(...openKeys), maxOpenWindows: Math.max(...openWindows),
+      keyStates, summaryRecordsHeld, heapStartMiB: heapStart, peakHeapMiB: Math.max(...heap), heapEndMiB: heapMiB(), decisions: pipeline.decisions.length,
+      late: pipeline.stats.lateEvents, heapPerMinute: heap.map((h) => h.toFixed(1)).join('/'),
     });
-    // Every event accounted for: pushed = counted by the windower = summed over the closed windows.
+    // Every event accounted for: pushed = summed over the closed windows, nothing late (the log is in order).
     expect(pipeline.events).toBe(events);
     expect(windowRequests).toBe(events);
+    expect(pipeline.stats.lateDropped).toBe(0);
     expect(hot / events).toBeCloseTo(0.5, 1);
-    // No unbounded queue: at most two windows' keys are ever open (the current one and the one closing).
-    expect(pipeline.stats.peakOpenKeys).toBeLessThanOrEqual(2 * keysPerMinute);
+    // No unbounded queue: at most two windows' keys are ever open in the detect stage (the current one and the one
+    // closing), and no closed window held more than one minute's keys.
+    expect(Math.max(...openWindows)).toBeLessThanOrEqual(2);
+    expect(Math.max(...openKeys)).toBeLessThanOrEqual(2 * keysPerMinute);
+    expect(pipeline.stats.peakOpenKeys).toBeLessThanOrEqual(keysPerMinute);
     // Memory bounded: what the run holds (after a full GC, with the current minute's 80k events) does not grow with
     // the minutes. An unbounded queue of windows would add ~15 MiB a minute.
     expect(heap[heap.length - 1]).toBeLessThan(1.5 * Math.max(...heap.slice(0, 2)));
-    // The hot key is blocked as a flood in the first window, and nobody else is blocked or alerted on.
+    // The hot key is blocked as a flood in the first window, and nobody else is blocked or alerted on. The decision
+    // is stamped as of the window's end plus the allowed lateness (whoever closes it).
     expect(blocks.map((d) => d.target)).toEqual([HOT_IP]);
     expect(blocks[0].reasons).toContain('flood');
     expect(Date.parse(blocks[0].time)).toBeLessThanOrEqual(T0 + MIN + 10_000);
     expect(others.map((d) => `${d.action} ${d.target} ${d.reasons.join(',')}`)).toEqual([]);
   }, 300_000);
 
-  it('runIngest keeps up: summaries account for every event, stay under the Kinesis record limit, the hot key stays in one bucket', async () => {
+  it('the ingest stage keeps up: summaries account for every event, stay under the Kinesis record limit, the hot key stays in one bucket', async () => {
     const cfg = parseConfig({});
     const PER_RECORD = 500; // log events per CloudWatch Logs record
     const PER_BATCH = 100; // records per Lambda invocation (the event source's batch size)
@@ -132,21 +140,25 @@ describe(`load: 10x the normal rate with one hot key at half the traffic (${MINU
     let summaryRecords = 0;
     let maxSummaryBytes = 0;
     let failures = 0;
+    let clamped = 0;
     const hotBuckets = new Set<string>();
     const heap: number[] = [];
     let batch: StreamRecord[] = [];
     let pending: AccessEvent[] = [];
     const started = performance.now();
 
+    let put: { partitionKey: string; data: Uint8Array }[] = [];
+    const ingest = new IngestStage({ putter: { put: async (rs) => { put.push(...rs); } }, config: cfg });
     const flushBatch = async (): Promise<void> => {
       if (batch.length === 0) return;
-      const put: { partitionKey: string; data: Uint8Array }[] = [];
-      const res = await runIngest(batch, { putter: { put: async (rs) => { put.push(...rs); } }, config: cfg });
+      put = [];
+      const res = await ingest.handle(batch.map(cloudWatchSource));
       failures += res.batchItemFailures.length;
+      clamped += res.clamped;
       for (const r of put) {
         summaryRecords++;
         maxSummaryBytes = Math.max(maxSummaryBytes, r.data.length + Buffer.byteLength(r.partitionKey));
-        for (const p of decodeSummary(r.data)) {
+        for (const p of decodeSummaryRecord(r.data)) {
           summed += p.n;
           const hotEntry = p.i.find(([ip]) => ip === HOT_IP);
           if (hotEntry) {
@@ -168,7 +180,7 @@ describe(`load: 10x the normal rate with one hot key at half the traffic (${MINU
           requestId: `r${i}`, ip: e.ip, requestTimeEpoch: e.time, httpMethod: e.method, resourcePath: e.resource, path: e.path, status: e.status,
           protocol: 'HTTP/1.1', responseLength: e.bytes, responseLatency: e.latencyMs, userAgent: e.userAgent, apiKeyId: e.principal || '-' }) })),
       };
-      batch.push({ sequenceNumber: String(records++), data: gzipSync(JSON.stringify(envelope)).toString('base64') });
+      batch.push({ sequenceNumber: String(records++), shardId: 'shardId-000000000000', data: gzipSync(JSON.stringify(envelope)).toString('base64') });
       pending = [];
     };
 
@@ -185,15 +197,18 @@ describe(`load: 10x the normal rate with one hot key at half the traffic (${MINU
     flushRecord();
     await flushBatch();
     const wall = (performance.now() - started) / 1000;
-    figures('load runIngest', {
+    figures('load ingest stage', {
       minutes: INGEST_MINUTES, events, records, batches, summaryRecords, maxSummaryKiB: Math.round(maxSummaryBytes / 1024),
       hotBuckets: hotBuckets.size, eventsPerSecond: Math.round(events / wall), wallSeconds: wall, peakHeapMiB: Math.max(...heap),
     });
     expect(failures).toBe(0);
+    expect(clamped).toBe(0); // every line stamped by CloudWatch Logs after its request
     expect(summed).toBe(events);
     expect(hotSummed).toBe(HOT_PER_MIN * INGEST_MINUTES);
     // The hot key and its prefix hash to one bucket: one partition key, so stage 2 sees all of it in one place.
     expect(hotBuckets.size).toBe(1);
+    // Sized by compressed bytes, under the stage's budget and so under Kinesis's 1 MiB record limit.
+    expect(maxSummaryBytes).toBeLessThanOrEqual(MAX_SUMMARY_RECORD_BYTES + 16);
     expect(maxSummaryBytes).toBeLessThan(1024 * 1024);
     expect(heap[heap.length - 1]).toBeLessThan(1.5 * Math.max(...heap.slice(0, 2)));
   }, 300_000);
