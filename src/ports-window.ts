@@ -15,7 +15,11 @@ export interface WindowStore {
   /** Window starts with stored parts, ascending. */
   openWindows(scope: string): Promise<number[]>;
   read(scope: string, windowStart: number): Promise<{ partId: string; body: string }[]>;
-  drop(scope: string, windowStart: number): Promise<void>;
+  /**
+   * Deletes the window's parts: only `partIds` when given (those that were read and decided; a part written since, by
+   * a concurrent invocation, stays and reopens the window rather than vanishing), else all of them.
+   */
+  drop(scope: string, windowStart: number, partIds?: readonly string[]): Promise<void>;
   /** 0 if none. */
   getWatermark(scope: string): Promise<number>;
   /** Never moves backwards (conditional update). */

@@ -77,7 +77,8 @@ export async function runContain(deps: ContainDeps, now: number): Promise<Contai
     if (deps.ledger.markAlerted) await deps.ledger.markAlerted(marked);
     else for (const e of marked) await deps.ledger.put(e);
   }
-  for (const d of decisions) metrics.add(METRIC.Decisions, 1, 'Count', { action: d.action });
+  // Blocks and alerts are counted where they are decided (detect); expiries and releases here.
+  for (const d of decisions) if (d.action === 'unblock') metrics.add(METRIC.Decisions, 1, 'Count', { action: d.action });
   log.info('contained', { active: active.length, enforcedNow: fresh.length, expired: ended.length, ipSetsChanged: ip.changed,
     changedPolicies, alerted: pending.length });
   return { changedIpSets: ip.changed, changedPolicies, alerted: pending.length, expired: ended.length, enforced: fresh, ended,

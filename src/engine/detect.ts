@@ -126,7 +126,7 @@ export class DetectStage {
 
   /** What the state stores skipped or did this invocation: damaged state as a warning (it is data lost), the rest as info. */
   private logStateCounters(before: Record<string, number>, after: Record<string, number>): void {
-    const changed = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, d]) => d !== 0));
+    const changed: Record<string, number> = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, d]) => d !== 0));
     if (Object.keys(changed).length === 0) return;
     const damaged = Object.entries(changed).filter(([k]) => k.endsWith('Corrupt') || k.endsWith('Missing')).reduce((n, [, v]) => n + v, 0);
     if (damaged) {
@@ -240,14 +240,15 @@ export class DetectStage {
       }
     }
     const [closed] = windower.closeAll();
+    const read = chunks.map((c) => c.chunkId);
     if (!closed) {
-      await this.deps.windows.drop(scope, start);
+      await this.deps.windows.drop(scope, start, read);
       return 0;
     }
     closed.closedAt = closed.end + this.closedAtOffsetMs;
     const outcome = await decideClosedWindow(closed, scope, this.deps);
     this.deps.onWindow?.(closed, outcome, scope);
-    await this.deps.windows.drop(scope, start);
+    await this.deps.windows.drop(scope, start, read);
     const decisions = outcome.decided.decisions;
     for (const d of decisions) this.metrics.add(METRIC.Decisions, 1, 'Count', { action: d.action });
     if (decisions.length) this.metrics.add(METRIC.DecisionDelayMs, Math.max(0, now - closed.end), 'Milliseconds');

@@ -18,7 +18,8 @@ export interface PartStore {
   openWindows(scope: string): Promise<number[]>;
   /** The window's chunks; `damaged` counts those that could not be read (skipped: data lost, counted). */
   read(scope: string, windowStart: number): Promise<{ chunks: { chunkId: string; parts: SummaryPart[] }[]; damaged: number }>;
-  drop(scope: string, windowStart: number): Promise<void>;
+  /** Deletes the chunks that were read (`chunkIds`; all when absent): one written since stays and reopens the window. */
+  drop(scope: string, windowStart: number, chunkIds?: readonly string[]): Promise<void>;
   getWatermark(scope: string): Promise<number>;
   setWatermark(scope: string, t: number): Promise<void>;
   scopes(): Promise<string[]>;
@@ -58,8 +59,8 @@ export class EncodedPartStore implements PartStore {
     return { chunks, damaged };
   }
 
-  drop(scope: string, windowStart: number): Promise<void> {
-    return this.store.drop(scope, windowStart);
+  drop(scope: string, windowStart: number, chunkIds?: readonly string[]): Promise<void> {
+    return this.store.drop(scope, windowStart, chunkIds);
   }
   getWatermark(scope: string): Promise<number> {
     return this.store.getWatermark(scope);
@@ -124,7 +125,12 @@ export class MemoryPartStore implements PartStore {
     const w = this.windows.get(scope)?.get(windowStart);
     return { chunks: w ? [...w].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([chunkId, parts]) => ({ chunkId, parts })) : [], damaged: 0 };
   }
-  async drop(scope: string, windowStart: number): Promise<void> {
+  async drop(scope: string, windowStart: number, chunkIds?: readonly string[]): Promise<void> {
+    const w = this.windows.get(scope)?.get(windowStart);
+    if (w && chunkIds) {
+      for (const id of chunkIds) w.delete(id);
+      if (w.size) return;
+    }
     this.windows.get(scope)?.delete(windowStart);
   }
   async getWatermark(scope: string): Promise<number> {

@@ -61,6 +61,9 @@ export class SnapshotContentionError extends Error {
  *   stored yet therefore starts from every other scope's keys, its parents' among them, and folds them into its
  *   first base: learning carries over, and keys it does not own age out as idle.
  */
+/** Scopes whose snapshots a store keeps in memory at once. */
+const MAX_CACHED_SCOPES = 8;
+
 export class SnapshotBaselineStore implements BaselineStore {
   private readonly cache = new Map<string, Snapshot>();
   private readonly prefix: string;
@@ -174,7 +177,11 @@ export class SnapshotBaselineStore implements BaselineStore {
     let inherited = cached?.inherited ?? new Map<string, string>();
     if (!cached && base.etag === null && delta.etag === null) inherited = await this.inherit(scope);
     const snap = { base, delta, inherited };
+    this.cache.delete(scope);
     this.cache.set(scope, snap);
+    // A warm Lambda sees a few shards; after reshards it could see many. The least recently loaded go first: a scope
+    // dropped here is read again (two conditional GETs) if it comes back.
+    while (this.cache.size > MAX_CACHED_SCOPES) this.cache.delete(this.cache.keys().next().value!);
     return snap;
   }
 

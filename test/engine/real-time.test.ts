@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { MemoryWindowStore } from '../../src/adapters/local/memory-window-store.ts';
 import { METRIC } from '../../src/engine/observe.ts';
+import { EncodedPartStore } from '../../src/engine/part-store.ts';
 import { ev, MIN, spread, T0 } from '../helpers/events.ts';
 import { StageKit } from './stage-kit.ts';
 
@@ -111,5 +113,33 @@ describe('contain: expiry counts from enforcement', () => {
     const end = await kit.contain.run(late + duration);
     expect(end.ended.map((e) => e.target)).toEqual([ATTACKER]);
     expect(kit.ipSet.v4).toEqual([]);
+  });
+});
+
+describe('real time: two detect invocations at once (a tick beside a stream batch)', () => {
+  it('a chunk stored while its window is being closed is not deleted with it: the window reopens and is decided on its own', async () => {
+    let injected = false;
+    class Racing extends EncodedPartStore {
+      override async read(scope: string, windowStart: number) {
+        const got = await super.read(scope, windowStart);
+        if (!injected && got.chunks.length) {
+          injected = true;
+          const late = got.chunks[0].parts.map((p) => ({ ...p, id: `${p.id}-concurrent` }));
+          await this.add(scope, [{ windowStart, chunkId: 'concurrent', parts: late }]);
+        }
+        return got;
+      }
+    }
+    const windows = new Racing(new MemoryWindowStore());
+    const kit = new StageKit({}, { windows });
+    await kit.ingestEvents(minute(T0));
+    await kit.deliver(T0 + 30_000);
+    const [scope] = await windows.scopes();
+    const first = await kit.detect.tick(T0 + 10 * MIN);
+    expect(first.windowsClosed).toBe(1);
+    expect(await windows.openWindows(scope)).toEqual([T0]); // the concurrent chunk kept its window open
+    const second = await kit.detect.tick(T0 + 11 * MIN);
+    expect(second.windowsClosed).toBe(1);
+    expect(await windows.openWindows(scope)).toEqual([]);
   });
 });

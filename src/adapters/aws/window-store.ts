@@ -161,7 +161,7 @@ export class DynamoWindowStore implements WindowStore {
     });
   }
 
-  async drop(scope: string, windowStart: number): Promise<void> {
+  async drop(scope: string, windowStart: number, partIds?: readonly string[]): Promise<void> {
     checkScope(scope);
     checkWindowStart(windowStart);
     const keys = await queryAll(this.doc, {
@@ -172,10 +172,14 @@ export class DynamoWindowStore implements WindowStore {
       ExpressionAttributeNames: { '#ref': 'ref' },
       ConsistentRead: true,
     });
-    const deletes: WriteRequest[] = keys.map((k) => ({ DeleteRequest: { Key: { pk: k.pk, sk: k.sk } } }));
+    const only = partIds ? new Set(partIds) : null;
+    const doomed = only ? keys.filter((k) => only.has(String(k.sk))) : keys;
+    const deletes: WriteRequest[] = doomed.map((k) => ({ DeleteRequest: { Key: { pk: k.pk, sk: k.sk } } }));
     await batchWriteAll(this.doc, this.tableName, deletes, this.backoff);
-    const refs = keys.map((k) => k.ref).filter((r): r is string => typeof r === 'string');
+    const refs = doomed.map((k) => k.ref).filter((r): r is string => typeof r === 'string');
     if (refs.length && this.blobs) await this.blobs.delete(refs);
+    // A part written since the window was read keeps it open (its marker stays), to be decided on its own.
+    if (doomed.length < keys.length) return;
     await batchWriteAll(this.doc, this.tableName, [{ DeleteRequest: { Key: { pk: `wins#${scope}`, sk: pad(windowStart) } } }], this.backoff);
   }
 

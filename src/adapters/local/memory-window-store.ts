@@ -30,7 +30,12 @@ export class MemoryWindowStore implements WindowStore {
       .map(([partId, body]) => ({ partId, body }));
   }
 
-  async drop(scope: string, windowStart: number): Promise<void> {
+  async drop(scope: string, windowStart: number, partIds?: readonly string[]): Promise<void> {
+    const window = this.windows.get(scope)?.get(windowStart);
+    if (window && partIds) {
+      for (const id of partIds) window.delete(id);
+      if (window.size) return;
+    }
     this.windows.get(scope)?.delete(windowStart);
   }
 
