@@ -9,7 +9,8 @@ import type { Decision } from '../../src/decision.ts';
 import { decodeAnyLine, decodeCloudWatchData, decodeKinesisRecordLine, decodeLine, Reason, readAccessLogs, type LineFormat } from '../../src/decode/index.ts';
 import { repairBareDashes } from '../../src/decode/json-repair.ts';
 import { normaliseIp } from '../../src/net/ip.ts';
-import { decodeSummary, runIngest } from '../../src/pipeline/stages.ts';
+import { cloudWatchSource, IngestStage } from '../../src/engine/ingest.ts';
+import { decodeSummaryRecord } from '../../src/engine/wire.ts';
 import { runReplay } from '../../src/pipeline/replay.ts';
 import type { AlertBatch } from '../../src/ports.ts';
 import { renderSlackMessage } from '../../src/render/slack.ts';
@@ -357,7 +358,7 @@ function poisonBytes(p: Poison, template: Buffer): { data: Buffer | string; unre
 }
 
 describe('a CloudWatch Logs batch with poison records still yields every good record', () => {
-  it('decodeCloudWatchData record by record, and runIngest over the batch: good events all arrive, summaries add up', async () => {
+  it('decodeCloudWatchData record by record, and the ingest stage over the batch: good events all arrive, summaries add up', async () => {
     const template = cwlRecordBytes(cwlEnvelope(SEEDS));
     let batches = 0;
     let poisonFed = 0;
@@ -387,13 +388,14 @@ describe('a CloudWatch Logs batch with poison records still yields every good re
           }
           // 2. The ingest stage over the whole batch: nothing fails, every good event is in the summaries.
           const put: Uint8Array[] = [];
-          const res = await runIngest(
-            records.map((r) => ({ sequenceNumber: r.sequenceNumber, data: typeof r.data === 'string' ? Buffer.from(r.data, 'latin1').toString('base64') : r.data.toString('base64') })),
-            { putter: { put: async (rs) => { put.push(...rs.map((x) => x.data)); } }, config: parseConfig({}) },
-          );
+          const ingest = new IngestStage({ putter: { put: async (rs) => { put.push(...rs.map((x) => x.data)); } }, config: parseConfig({}) });
+          const res = await ingest.handle(records.map((r) => cloudWatchSource({
+            sequenceNumber: r.sequenceNumber, shardId: 'shardId-000000000000',
+            data: typeof r.data === 'string' ? Buffer.from(r.data, 'latin1').toString('base64') : r.data.toString('base64'),
+          })));
           expect(res.batchItemFailures).toEqual([]);
           expect(res.events).toBe(expectedEvents);
-          const summed = put.flatMap((d) => decodeSummary(d)).reduce((n, p) => n + p.n, 0);
+          const summed = put.flatMap((d) => decodeSummaryRecord(d)).reduce((n, p) => n + p.n, 0);
           expect(summed).toBe(expectedEvents);
           batches++;
           poisonFed += records.filter((r) => r.expectEvents === 0).length;
@@ -486,6 +488,7 @@ describe('attacker-controlled strings reach every sink only escaped', () => {
     const rawMarkers = ['<script>', '<!channel>', '\u001b]0;', '\r', '\u202e', 'onerror='];
     for (const m of rawMarkers) expect(carried.some((s) => s.includes(m)), `decisions carry ${JSON.stringify(m)}`).toBe(true);
     expect(summary.linesUnreadable).toBe(HOSTILE.join('\n').split('\n').length); // one holds a line feed
+    expect(summary.late.dropped).toBe(0); // every readable event reached a window
 
     // alerts.jsonl: one valid JSON batch a line, each line free of raw line breaks.
     expect(batches.length).toBeGreaterThan(0);
