@@ -1,0 +1,30 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config.ts';
+import { runReplay } from '../../src/pipeline/replay.ts';
+import { acceptanceProblems, type PyScore } from '../helpers/apitraffic.ts';
+import { hostileTraffic } from '../helpers/hostile-traffic.ts';
+import { sharedPath } from '../helpers/shared.ts';
+
+function score(labels: string, decisions: string): PyScore {
+  return JSON.parse(execFileSync('python3', [sharedPath('tools/apitraffic/score.py'), labels, decisions, '--json'], { encoding: 'utf8' })) as PyScore;
+}
+
+describe('replay: attacker-controlled bytes and absurd clocks', () => {
+  it('one line stamped decades ahead and a /24 of long random paths: every line read, times clamped, every attacker contained on time', async () => {
+    const g = hostileTraffic(23);
+    const allow = (JSON.parse(readFileSync(g.labels, 'utf8')) as { allowlist: string[] }).allowlist;
+    const out = join(g.dir, 'out');
+    const summary = await runReplay({ files: [g.traffic], outDir: out, config: parseConfig({ allowlist: { cidrs: allow } }) });
+    expect(summary.linesUnreadable).toBe(0);
+    expect(summary.events).toBe(summary.linesRead);
+    expect(summary.late.clamped).toBeGreaterThanOrEqual(g.absurdLines);
+    // The clock stayed in the log's own time: no decision is dated decades ahead.
+    expect(summary.logEnd! < '2030').toBe(true);
+    const s = score(g.labels, join(out, 'decisions.jsonl'));
+    expect(acceptanceProblems(s)).toEqual([]);
+    expect(s.per_attacker.find((a) => a.kind === 'junk-subnet')?.contained).toBe(true);
+  }, 180_000);
+});
