@@ -25,7 +25,7 @@ import { parseConfig } from '../../src/config.ts';
 import { project } from '../../src/contain/projection.ts';
 import type { Decision, Evidence } from '../../src/decision.ts';
 import { canonicalCidr } from '../../src/net/cidr.ts';
-import { runContain, type ContainDeps } from '../../src/pipeline/stages.ts';
+import { runContain, type ContainDeps } from '../../src/engine/contain.ts';
 import type { LedgerEntry, LedgerStatus, LedgerStore } from '../../src/ports.ts';
 import {
   CORDON_SIDS,
@@ -45,8 +45,9 @@ import { figures } from '../helpers/robustness-sim.ts';
  * "Prove it holds": the contain stage killed between any two of its steps converges on its next run.
  *
  * runContain's AWS requests, in order: Scan the ledger → PutItem (the due block expires) → GetIPSet ×2 →
- * UpdateIPSet (v4, v6) → GetRestApi → UpdateRestApi → CreateDeployment → Publish (one alert batch) →
- * TransactWriteItems (the alert marks, DynamoLedgerStore.markAlerted). On moto, with the real adapters (clients
+ * UpdateIPSet (v4, v6) → GetRestApi → UpdateRestApi → CreateDeployment → PutItem per block enforced for the first
+ * time (its `effectiveAt`, and its expiry counted from then) → Publish (one alert batch) → TransactWriteItems (the
+ * alert marks, DynamoLedgerStore.markAlerted). On moto, with the real adapters (clients
  * behind test/helpers/crash-handler.ts), every one of those requests is made to fail in turn
  * (the process dies just before sending it, or just after it took effect and before its answer came back), the
  * crashed process is dropped, and a fresh one runs contain again, then a third time. After the recovery run:
@@ -57,6 +58,8 @@ import { figures } from '../helpers/robustness-sim.ts';
  *   deployments and the queue unchanged);
  * - every ledger change is alerted, each in exactly one batch id; a batch sent again (crash between the publish and
  *   its marks) carries the same id and the same decisions, so consumers that dedupe by id see it once.
+ * - every block is stamped enforced exactly once, at the run that first applied it, and expires its full duration
+ *   after that (a block decided while contain was down is not cut short); an enforced block that is due expires.
  *
  * Found here: with one PutItem per mark, a crash after some of them left the rest pending and the next run alerted
  * those again under a new batch id (Slack shows them twice). The marks are now one transaction; the per-entry
@@ -90,20 +93,23 @@ function entry(target: string, targetKind: LedgerEntry['targetKind'], createdAt:
 
 /** The ledger before the crash: what detect and an operator left, some of it already alerted. */
 const INITIAL: LedgerEntry[] = [
-  // Active and alerted in an earlier run: in WAF already, nothing to say about it.
-  entry('198.51.100.7', 'ip', T0 - 120 * MIN, T0 + 120 * MIN, 'active', ['active'], { score: 5 }),
+  // Active, enforced and alerted in an earlier run: in WAF already, nothing to say about it.
+  entry('198.51.100.7', 'ip', T0 - 120 * MIN, T0 + 120 * MIN, 'active', ['active'], { score: 5, effectiveAt: T0 - 119 * MIN }),
   // New blocks, not alerted yet: an IPv6 /64, a CIDR (WAF and the policy), a principal (the policy).
   entry('2001:db8:1:2::/64', 'cidr', T0 - 10 * MIN, T0 + 50 * MIN, 'active', [], { score: 6.5 }),
   entry('203.0.113.0/24', 'cidr', T0 - 5 * MIN, T0 + 55 * MIN, 'active', [], { score: 7 }),
   entry('arn:aws:iam::123456789012:user/mallory', 'principal', T0 - 3 * MIN, T0 + 57 * MIN, 'active', [], { score: 8 }),
-  // Due: contain expires it (ledger write), drops it from WAF, alerts the unblock.
-  entry('192.0.2.55', 'ip', T0 - 61 * MIN, T0 - MIN, 'active', ['active']),
+  // Due: enforced since, so contain expires it (ledger write), drops it from WAF, alerts the unblock.
+  entry('192.0.2.55', 'ip', T0 - 61 * MIN, T0 - MIN, 'active', ['active'], { effectiveAt: T0 - 61 * MIN }),
+  // Decided long ago but never enforced (contain was down): past its first expiresAt, yet it is not due. Its hour
+  // counts from this run: enforced now, expiring at T0 + 60 min; its block is alerted now.
+  entry('198.51.100.150', 'ip', T0 - 90 * MIN, T0 - 30 * MIN, 'active', []),
   // Released by an operator: its block was alerted, its release not yet.
-  entry('198.51.100.99', 'ip', T0 - 90 * MIN, T0 + 30 * MIN, 'released', ['active'], { endedAt: T0 - 2 * MIN }),
+  entry('198.51.100.99', 'ip', T0 - 90 * MIN, T0 + 30 * MIN, 'released', ['active'], { endedAt: T0 - 2 * MIN, effectiveAt: T0 - 89 * MIN }),
   // Held back by the cap: an alert (and a page), never in WAF.
   entry('198.51.100.200', 'ip', T0 - 4 * MIN, T0 + 56 * MIN, 'held', [], { evidence: evidence('198.51.100.200', 'ip', { heldBack: 'cap' }) }),
   // Old history, fully alerted: must stay quiet.
-  entry('192.0.2.200', 'ip', T0 - 600 * MIN, T0 - 540 * MIN, 'expired', ['active', 'expired'], { endedAt: T0 - 540 * MIN }),
+  entry('192.0.2.200', 'ip', T0 - 600 * MIN, T0 - 540 * MIN, 'expired', ['active', 'expired'], { endedAt: T0 - 540 * MIN, effectiveAt: T0 - 600 * MIN }),
 ];
 /** What WAF held before: the previous projection (with the now-due and the released address). */
 const INITIAL_V4 = ['198.51.100.7/32', '192.0.2.55/32', '198.51.100.99/32'];
@@ -285,12 +291,19 @@ describeMoto('contain killed between any two of its steps converges on its next 
     c.eq(landed.filter((w) => w.op === 'UpdateIPSet').length, 2, 'each IP set written once (nothing applied twice)');
     c.eq(s.deployments, 2, "deployments: the operator's initial one and cordon's");
 
-    // The ledger: statuses as expected (the due block expired at its expiry), every status alerted (marks written).
+    // The ledger: statuses as expected (the due block expired at its expiry), every status alerted (marks written),
+    // every active block enforced: those this run enforced first stamped at T0, with their full duration from T0.
     for (const e of s.ledger) {
       const before = INITIAL.find((i) => keyOf(i) === keyOf(e))!;
-      const due = before.status === 'active' && before.expiresAt <= T0;
+      const due = before.status === 'active' && before.effectiveAt !== undefined && before.expiresAt <= T0;
+      const enforcedNow = before.status === 'active' && before.effectiveAt === undefined;
       c.eq(e.status, due ? 'expired' : before.status, `${e.target} status`);
       if (due) c.eq(e.endedAt, before.expiresAt, `${e.target} ended at its expiry`);
+      if (enforcedNow) {
+        c.eq([e.effectiveAt, e.expiresAt], [T0, T0 + before.expiresAt - before.createdAt], `${e.target} enforced at T0, expiring its full duration later`);
+      } else {
+        c.eq([e.effectiveAt, e.expiresAt], [before.effectiveAt, before.expiresAt], `${e.target} enforcement and expiry untouched`);
+      }
       c.ok((e.alerted ?? []).includes(e.status), `${e.target}: its ${e.status} is marked alerted`);
     }
     c.eq(s.ledger.length, INITIAL.length, 'no ledger entry lost or added');
@@ -347,7 +360,9 @@ describeMoto('contain killed between any two of its steps converges on its next 
     return calls.map((x, i) => {
       if (x.op === 'Scan') return 'list ledger';
       if (x.service === 'dynamodb' && MUTATING.has(x.op)) {
-        return i < firstWaf ? 'expire (ledger put)' : publish >= 0 && i > publish ? `alert marks (${x.op})` : `ledger ${x.op}`;
+        if (i < firstWaf) return 'expire (ledger put)';
+        if (publish >= 0 && i > publish) return `alert marks (${x.op})`;
+        return x.op === 'PutItem' ? 'enforced (ledger put)' : `ledger ${x.op}`;
       }
       if (x.op === 'GetIPSet') return 'read IP set';
       if (x.op === 'UpdateIPSet') return 'update IP set';
@@ -438,7 +453,7 @@ describeMoto('contain killed between any two of its steps converges on its next 
     const steps = stepsOf(cleanCalls);
     console.log(`[crash-contain] clean run: ${cleanCalls.length} AWS requests: ` + cleanCalls.map((x, i) => `${x.index}:${x.op}[${steps[i]}]`).join(' '));
     // Every step the brief names is there, so the crash points below cross every step boundary.
-    for (const step of ['list ledger', 'expire (ledger put)', 'update IP set', 'update policy', 'create deployment', 'publish alert', 'alert marks']) {
+    for (const step of ['list ledger', 'expire (ledger put)', 'update IP set', 'update policy', 'create deployment', 'enforced (ledger put)', 'publish alert', 'alert marks']) {
       expect(steps.some((s) => s.startsWith(step)), step).toBe(true);
     }
     expect(cleanCalls.every((x) => x.outcome === 'ok')).toBe(true);
