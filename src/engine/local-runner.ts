@@ -208,7 +208,10 @@ export class LocalRunner {
         const r = await this.detect.handle(records, now);
         this.countDetect(r);
         if (r.batchItemFailures.length) throw new Error(`replay: detect failed on ${shard} (${this.metrics.get(METRIC.StageErrors)} stage errors)`);
-        this.positions.set(shard, records[records.length - 1].sequenceNumber);
+        const last = records[records.length - 1].sequenceNumber;
+        this.positions.set(shard, last);
+        // Read and checkpointed: past retention as far as a replay is concerned.
+        this.summaries.trim(shard, last);
       }
     }
   }

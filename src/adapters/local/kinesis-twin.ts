@@ -340,7 +340,20 @@ export class KinesisTwin implements StreamPutter, StreamReader {
     return recs.slice(lo, lo + Math.max(0, limit)).map(({ sequenceNumber, shardId: id, data, arrivedAt }) => ({ sequenceNumber, shardId: id, data, arrivedAt }));
   }
 
-  /** Records a shard holds (retention is unbounded here). */
+  /**
+   * Lets records up to and including `throughSequence` age out, as Kinesis's retention does: a consumer that keeps no
+   * copy (the local runner, after its mapping has read them) keeps memory flat however long the log.
+   */
+  trim(shardId: string, throughSequence: string): number {
+    const s = this.shard(shardId);
+    const through = throughSequence.padStart(SEQUENCE_DIGITS, '0');
+    let n = 0;
+    while (n < s.records.length && s.records[n].sequenceNumber <= through) n++;
+    if (n) s.records.splice(0, n);
+    return n;
+  }
+
+  /** Records a shard holds (until trimmed, retention is unbounded here). */
   size(shardId: string): number {
     return this.shard(shardId).records.length;
   }
