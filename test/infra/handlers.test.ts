@@ -1,35 +1,79 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Context, DynamoDBStreamEvent, KinesisStreamEvent, SNSEvent, ScheduledEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { parseConfig } from '../../src/config.ts';
+import { cloudWatchSource, IngestStage } from '../../src/engine/ingest.ts';
+import { decodeSummaryRecord } from '../../src/engine/wire.ts';
 
 /**
- * The Lambda entries' wiring: what they hand to the stages and what they return to Lambda. The stages and the
- * AWS wiring are replaced (they have their own tests); Secrets Manager and Slack are faked at their edges.
+ * The Lambda entries' wiring: what they hand to the stages and what they return to Lambda. The AWS wiring
+ * (src/pipeline/aws-deps.ts) is replaced by in-memory adapters, and the real stage objects of src/engine run over
+ * them: an in-memory summaries putter, window store (EncodedPartStore over MemoryWindowStore), SQLite in memory for
+ * baselines and the ledger, and recording WAF and SNS ports. Secrets Manager and Slack are faked at their edges.
  */
 
-const waf = vi.hoisted(() => ({ fail: false }));
-const stages = vi.hoisted(() => ({
-  runIngest: vi.fn(),
-  runDetect: vi.fn(),
-  runContain: vi.fn(),
+interface SentBatch {
+  id: string;
+  decisions: { action: string; target: string }[];
+}
+
+/** The in-memory AWS the mocked wiring builds (once per module, as the handlers build theirs at cold start). */
+const world = vi.hoisted(() => ({
+  wafFail: false,
+  putFail: undefined as Error | undefined,
+  built: { ingest: 0, detect: 0, contain: 0 },
+  envs: {} as Record<string, unknown>,
+  summaries: [] as { partitionKey: string; data: Uint8Array }[],
+  applied: [] as { v4: string[]; v6: string[] }[],
+  published: [] as SentBatch[],
+  // Filled by the mock factory (real adapters need their modules).
+  state: undefined as unknown as import('../../src/adapters/local/sqlite-state.ts').SqliteState,
+  windows: undefined as unknown as import('../../src/adapters/local/memory-window-store.ts').MemoryWindowStore,
 }));
-vi.mock('../../src/pipeline/stages.ts', () => stages);
-vi.mock('../../src/pipeline/aws-deps.ts', () => ({
-  buildIngestDeps: (env: unknown) => ({ built: 'ingest', env }),
-  buildDetectDeps: (env: unknown) => ({ built: 'detect', env }),
-  buildContainDeps: (env: unknown) => ({
-    built: 'contain',
-    env,
-    ipSets: {
-      read: async () => ({ v4: [], v6: [] }),
-      apply: async () => {
-        if (waf.fail) throw Object.assign(new Error('WAFOptimisticLockException after 6 attempts'), { name: 'RetriesExhaustedError' });
-        return { changed: true, sets: [] };
-      },
+
+vi.mock('../../src/pipeline/aws-deps.ts', async () => {
+  const { SqliteState } = await import('../../src/adapters/local/sqlite-state.ts');
+  const { MemoryWindowStore } = await import('../../src/adapters/local/memory-window-store.ts');
+  const { EncodedPartStore } = await import('../../src/engine/part-store.ts');
+  world.state = new SqliteState(':memory:');
+  world.windows = new MemoryWindowStore();
+  type Env = { config: import('../../src/config.ts').CordonConfig; dryRun?: boolean };
+  return {
+    buildIngestDeps: (env: Env) => {
+      world.built.ingest++;
+      world.envs.ingest = env;
+      return { config: env.config, putter: { put: async (rs: { partitionKey: string; data: Uint8Array }[]) => {
+        if (world.putFail) throw world.putFail;
+        world.summaries.push(...rs);
+      } } };
     },
-  }),
-}));
+    buildDetectDeps: (env: Env) => {
+      world.built.detect++;
+      world.envs.detect = env;
+      return { config: env.config, windows: new EncodedPartStore(world.windows), baselines: world.state, ledger: world.state };
+    },
+    buildContainDeps: (env: Env) => {
+      world.built.contain++;
+      world.envs.contain = env;
+      return {
+        config: { ...env.config, dryRun: env.config.dryRun || env.dryRun },
+        ledger: world.state,
+        ipSets: {
+          read: async () => ({ v4: [], v6: [] }),
+          apply: async (desired: { v4: string[]; v6: string[] }) => {
+            if (world.wafFail) throw Object.assign(new Error('WAFOptimisticLockException after 6 attempts'), { name: 'RetriesExhaustedError' });
+            world.applied.push(desired);
+            return { changed: true, sets: [] };
+          },
+        },
+        policies: [],
+        alerts: { publish: async (b: SentBatch) => { world.published.push(b); } },
+      };
+    },
+  };
+});
 
 const context = { functionName: 'f', awsRequestId: 'req-1', invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:f' } as Context;
 const secrets = mockClient(SecretsManagerClient);
@@ -60,98 +104,185 @@ afterAll(() => {
 
 beforeEach(() => {
   vi.clearAllMocks();
+  world.summaries.length = 0;
+  world.putFail = undefined;
 });
 
-const kinesisEvent = (n: number): KinesisStreamEvent => ({
-  Records: Array.from({ length: n }, (_, i) => ({
-    eventID: `shardId-00000000000${i % 2}:4959${i}`,
-    eventSource: 'aws:kinesis',
-    eventVersion: '1.0',
-    eventName: 'aws:kinesis:record',
-    eventSourceARN: 'arn:aws:kinesis:eu-west-1:123456789012:stream/s',
-    awsRegion: 'eu-west-1',
-    invokeIdentityArn: 'arn:aws:iam::123456789012:role/r',
-    kinesis: {
-      kinesisSchemaVersion: '1.0',
-      partitionKey: 'k',
-      sequenceNumber: `4959${i}`,
-      data: Buffer.from(`record ${i}`).toString('base64'),
-      approximateArrivalTimestamp: 1_700_000_000,
-    },
-  })),
-});
+const MIN = 60_000;
+const FLOOD_IP = '203.0.113.66';
+
+/** The EMF lines written to stdout while `fn` runs. */
+async function emfOf(fn: () => Promise<unknown>): Promise<Record<string, unknown>[]> {
+  const lines: string[] = [];
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    lines.push(...String(chunk).split('\n').filter(Boolean));
+    return true;
+  });
+  try {
+    await fn();
+  } finally {
+    out.mockRestore();
+  }
+  return lines.filter((l) => l.startsWith('{') && l.includes('"_aws"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** A CloudWatch Logs subscription record (base64 of gzip'd envelope) of these requests, stamped 200 ms after each. */
+function cwlData(requests: { t: number; ip: string; path?: string }[]): string {
+  const envelope = {
+    messageType: 'DATA_MESSAGE', owner: '123456789012', logGroup: 'API-Gateway-Access-Logs_a1b2c3d4e5/prod', logStream: 's0',
+    subscriptionFilters: ['cordon'],
+    logEvents: requests.map((r, i) => ({ id: String(1e6 + i), timestamp: r.t + 200, message: JSON.stringify({
+      requestId: `r${i}`, ip: r.ip, requestTimeEpoch: r.t, httpMethod: 'GET', resourcePath: '/orders', path: r.path ?? '/orders',
+      status: 200, protocol: 'HTTP/1.1', responseLength: 512, responseLatency: 20, userAgent: 'python-requests/2.32', apiKeyId: '-' }) })),
+  };
+  return gzipSync(JSON.stringify(envelope)).toString('base64');
+}
+
+/** One minute of traffic from `start`: 40 quiet clients, and (with `flood`) 3,000 requests from FLOOD_IP. */
+function minuteOf(start: number, flood: boolean): { t: number; ip: string }[] {
+  const out: { t: number; ip: string }[] = [];
+  for (let c = 0; c < 40; c++) for (let k = 0; k < 3; k++) out.push({ t: start + c * 1_000 + k * 6_000, ip: `52.${20 + c}.${c * 3}.${10 + c}` });
+  if (flood) for (let k = 0; k < 3_000; k++) out.push({ t: start + Math.floor((k * 59_000) / 3_000), ip: FLOOD_IP });
+  return out.sort((a, b) => a.t - b.t);
+}
+
+/** A Kinesis event of these records (base64 data), all on `shardId`, sequence numbers from `firstSeq`. */
+function kinesisEvent(data: string[], shardId = 'shardId-000000000000', firstSeq = 49590): KinesisStreamEvent {
+  return {
+    Records: data.map((d, i) => ({
+      eventID: `${shardId}:${firstSeq + i}`,
+      eventSource: 'aws:kinesis',
+      eventVersion: '1.0',
+      eventName: 'aws:kinesis:record',
+      eventSourceARN: 'arn:aws:kinesis:eu-west-1:123456789012:stream/s',
+      awsRegion: 'eu-west-1',
+      invokeIdentityArn: 'arn:aws:iam::123456789012:role/r',
+      kinesis: { kinesisSchemaVersion: '1.0', partitionKey: 'k', sequenceNumber: String(firstSeq + i), data: d, approximateArrivalTimestamp: 1_700_000_000 },
+    })),
+  };
+}
+
+const scheduled = { 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} } as ScheduledEvent;
 
 describe('ingest', () => {
-  it('hands sequence numbers and data to runIngest with the deps built from the environment, once', async () => {
-    stages.runIngest.mockResolvedValue({ batchItemFailures: [{ itemIdentifier: '49591' }], events: 3, unreadable: 0, summaries: 1 });
+  it('decodes the records, puts summaries whose part ids name each record\'s shard and sequence number, with deps built once', async () => {
     const { handler } = await import('../../functions/ingest.ts');
-    const res = await handler(kinesisEvent(2), context);
-    expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: '49591' }] });
-    const [records, deps] = stages.runIngest.mock.calls[0];
-    expect(records).toEqual([
-      { sequenceNumber: '49590', data: Buffer.from('record 0').toString('base64'), shardId: 'shardId-000000000000' },
-      { sequenceNumber: '49591', data: Buffer.from('record 1').toString('base64'), shardId: 'shardId-000000000001' },
-    ]);
-    expect(deps).toMatchObject({ built: 'ingest', env: { summariesStreamName: 'cordon-summaries' } });
-    expect(typeof deps.log.info).toBe('function');
-    await handler(kinesisEvent(1), context);
-    expect(stages.runIngest.mock.calls[1][1]).toBe(deps); // built once, at cold start
+    const start = Math.floor((Date.now() - 10 * MIN) / MIN) * MIN;
+    const minute = minuteOf(start, false);
+    const res = await handler(kinesisEvent([cwlData(minute.slice(0, 60)), cwlData(minute.slice(60)), Buffer.from('not gzip').toString('base64')]), context);
+    // The poison record is counted and skipped: nothing to redeliver.
+    expect(res).toEqual({ batchItemFailures: [] });
+    const parts = world.summaries.flatMap((r) => decodeSummaryRecord(r.data));
+    expect(parts.reduce((n, p) => n + p.n, 0)).toBe(minute.length);
+    expect(new Set(parts.map((p) => p.id.split('/')[0]))).toEqual(new Set(['shardId-000000000000:49590', 'shardId-000000000000:49591']));
+    expect(world.summaries.every((r) => /^b\d+$/.test(r.partitionKey))).toBe(true);
+    expect(world.envs.ingest).toMatchObject({ summariesStreamName: 'cordon-summaries' });
+    await handler(kinesisEvent([cwlData(minute.slice(0, 1))]), context);
+    expect(world.built.ingest).toBe(1); // built once, at cold start
   });
 
-  it('a failing stage fails the invocation (the whole batch is retried and bisected)', async () => {
-    stages.runIngest.mockRejectedValue(new Error('PutRecords failed'));
+  it('summaries not delivered: every record of the batch is reported failed (redelivered), and counted', async () => {
     const { handler } = await import('../../functions/ingest.ts');
-    await expect(handler(kinesisEvent(1), context)).rejects.toThrow('PutRecords failed');
+    world.putFail = Object.assign(new Error('Rate exceeded for shard'), { name: 'ProvisionedThroughputExceededException' });
+    const start = Math.floor((Date.now() - 10 * MIN) / MIN) * MIN;
+    let res: unknown;
+    const emf = await emfOf(async () => {
+      res = await handler(kinesisEvent([cwlData(minuteOf(start, false).slice(0, 5)), cwlData(minuteOf(start, false).slice(5, 9))]), context);
+    });
+    expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: '49590' }, { itemIdentifier: '49591' }] });
+    expect(emf.some((l) => l.RecordsFailed === 2)).toBe(true);
   });
 });
 
 describe('detect', () => {
-  it('passes the shard id of each record', async () => {
-    stages.runDetect.mockResolvedValue({ batchItemFailures: [], decisions: 0, poison: 0, windowsClosed: 0 });
+  /** Summary records of one minute of traffic (with the flood), as the ingest stage puts them. */
+  async function summariesOf(start: number): Promise<string[]> {
+    const put: Uint8Array[] = [];
+    const ingest = new IngestStage({ config: parseConfig({}), putter: { put: async (rs) => { put.push(...rs.map((r) => r.data)); } } });
+    const minute = minuteOf(start, true);
+    await ingest.handle([cloudWatchSource({ sequenceNumber: '1', shardId: 'shardId-000000000000', data: cwlData(minute.slice(0, 1_500)) }),
+      cloudWatchSource({ sequenceNumber: '2', shardId: 'shardId-000000000000', data: cwlData(minute.slice(1_500)) })]);
+    return put.map((d) => Buffer.from(d).toString('base64'));
+  }
+
+  it('stores the parts under the shard of the records; a window followed by silence is closed and decided by the scheduled tick', async () => {
     const { handler } = await import('../../functions/detect.ts');
-    expect(await handler(kinesisEvent(2), context)).toEqual({ batchItemFailures: [] });
-    expect(stages.runDetect.mock.calls[0][0].map((r: { shardId: string }) => r.shardId)).toEqual([
-      'shardId-000000000000',
-      'shardId-000000000001',
-    ]);
-    expect(stages.runDetect.mock.calls[0][1]).toMatchObject({
-      env: { stateTable: 'cordon-state', stateBucket: 'cordon-state-bucket', ledgerTable: 'cordon-ledger' },
-    });
+    const scope = 'shardId-000000000001';
+    const start = Math.floor((Date.now() - 10 * MIN) / MIN) * MIN;
+    const records = await summariesOf(start);
+    expect(await handler(kinesisEvent([...records, Buffer.from('junk').toString('base64')], scope), context)).toEqual({ batchItemFailures: [] });
+    expect(world.envs.detect).toMatchObject({ stateTable: 'cordon-state', stateBucket: 'cordon-state-bucket', ledgerTable: 'cordon-ledger' });
+    // No later data: the window is stored, open, in the records' shard; nothing decided yet.
+    expect(await world.windows.openWindows(scope)).toEqual([start]);
+    expect(await world.windows.scopes()).toEqual([scope]);
+    expect((await world.state.listAll()).filter((e) => e.target === FLOOD_IP)).toEqual([]);
+
+    // The one-minute schedule: wall clock is ten minutes past the window, beyond the longest delivery delay.
+    expect(await handler(scheduled, context)).toBeUndefined();
+    expect(await world.windows.openWindows(scope)).toEqual([]);
+    const blocks = (await world.state.listAll()).filter((e) => e.target === FLOOD_IP);
+    expect(blocks.map((e) => [e.status, e.reasons.includes('flood'), e.createdAt])).toEqual([['active', true, start + MIN + 5_000]]);
+    expect(world.built.detect).toBe(1);
+
+    // The same records delivered again: already counted (sequence numbers), nothing reopened or decided twice.
+    expect(await handler(kinesisEvent(records, scope), context)).toEqual({ batchItemFailures: [] });
+    expect(await world.windows.openWindows(scope)).toEqual([]);
+    expect((await world.state.listAll()).filter((e) => e.target === FLOOD_IP)).toHaveLength(1);
+  });
+
+  it('a tick with nothing due closes nothing and fails nothing', async () => {
+    const { handler } = await import('../../functions/detect.ts');
+    const scope = 'shardId-000000000002';
+    const start = Math.floor((Date.now() - MIN) / MIN) * MIN; // its time is not up: within the delivery delay
+    expect(await handler(kinesisEvent(await summariesOf(start), scope), context)).toEqual({ batchItemFailures: [] });
+    const before = (await world.state.listAll()).length;
+    expect(await handler(scheduled, context)).toBeUndefined();
+    expect(await world.windows.openWindows(scope)).toEqual([start]);
+    expect((await world.state.listAll()).length).toBe(before);
   });
 });
 
 describe('contain', () => {
-  const scheduled = { 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} } as ScheduledEvent;
   const stream = { Records: [{ eventID: '1', eventName: 'INSERT', dynamodb: {} }] } as DynamoDBStreamEvent;
 
-  it('answers the ledger stream with an empty failure list and the schedule with nothing', async () => {
-    stages.runContain.mockResolvedValue({ changedIpSets: false, changedPolicies: 0, alerted: 0, expired: 0 });
+  it('answers the ledger stream with an empty failure list and the schedule with nothing; dry run enforces nothing, alerts all', async () => {
     const { handler } = await import('../../functions/contain.ts');
+    const now = Date.now();
+    await world.state.put({ target: '198.51.100.7', targetKind: 'ip', createdAt: now - 2 * MIN, expiresAt: now + 58 * MIN, status: 'active',
+      reasons: ['flood'], score: 6, priorBlocks: 0, evidence: { key: '198.51.100.7', keyKind: 'ip', windowStart: now - 4 * MIN,
+        windowEnd: now - 3 * MIN, findings: [], features: {}, held: '1/1' } });
+    world.published.length = 0;
+    world.applied.length = 0;
     expect(await handler(stream, context)).toEqual({ batchItemFailures: [] });
     expect(await handler(scheduled, context)).toBeUndefined();
-    const [deps, now] = stages.runContain.mock.calls[0];
-    expect(deps.env).toMatchObject({ dryRun: true, wafScope: 'REGIONAL', restApis: [{ restApiId: 'a1b2c3d4e5', stageName: 'prod' }] });
-    expect(Math.abs(now - Date.now())).toBeLessThan(5_000);
+    expect(world.envs.contain).toMatchObject({ dryRun: true, wafScope: 'REGIONAL', restApis: [{ restApiId: 'a1b2c3d4e5', stageName: 'prod' }] });
+    expect(world.built.contain).toBe(1);
+    // DRY_RUN: WAF is converged on nothing; every pending ledger change is alerted once, in the first run.
+    expect(world.applied).toEqual([{ v4: [], v6: [] }, { v4: [], v6: [] }]);
+    expect(world.published).toHaveLength(1);
+    expect(world.published[0].decisions).toContainEqual(expect.objectContaining({ action: 'block', target: '198.51.100.7' }));
+    // Stamped by the run that first took it in hand, with its expiry counted from then (the wall clock).
+    const e = (await world.state.history('198.51.100.7'))[0];
+    expect(Math.abs(e.effectiveAt! - now)).toBeLessThan(5_000);
+    expect(e.expiresAt - e.effectiveAt!).toBe(60 * MIN);
   });
 
   it('counts a failed WAF write as Cordon/WafWriteFailures (EMF on stdout) and fails the run', async () => {
     const { handler } = await import('../../functions/contain.ts');
-    stages.runContain.mockImplementation(async (deps: { ipSets: { apply(d: unknown): Promise<unknown> } }) => {
-      await deps.ipSets.apply({ v4: ['192.0.2.1/32'], v6: [] });
-      return { changedIpSets: true, changedPolicies: 0, alerted: 0, expired: 0 };
-    });
-    const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    await handler(scheduled, context); // nothing left to alert
     try {
-      waf.fail = true;
-      await expect(handler(scheduled, context)).rejects.toThrow('WAFOptimisticLockException');
-      waf.fail = false;
-      await expect(handler(scheduled, context)).resolves.toBeUndefined();
-      const emf = out.mock.calls.map((c) => String(c[0])).filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l));
+      const emf = await emfOf(async () => {
+        world.wafFail = true;
+        await expect(handler(scheduled, context)).rejects.toThrow('WAFOptimisticLockException');
+        world.wafFail = false;
+        await expect(handler(scheduled, context)).resolves.toBeUndefined();
+      });
       expect(emf).toHaveLength(1);
-      expect(emf[0]).toMatchObject({ WafWriteFailures: 1, _aws: { CloudWatchMetrics: [{ Namespace: 'Cordon', Dimensions: [[]] }] } });
+      // The alarm watches Cordon / WafWriteFailures / service=cordon-contain; the failed run is a target failure too.
+      expect(emf[0]).toMatchObject({ WafWriteFailures: 1, TargetFailures: 1, service: 'cordon-contain',
+        _aws: { CloudWatchMetrics: [{ Namespace: 'Cordon', Dimensions: [['service']] }] } });
     } finally {
-      out.mockRestore();
-      waf.fail = false;
+      world.wafFail = false;
     }
   });
 });
