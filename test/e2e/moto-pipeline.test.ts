@@ -31,10 +31,11 @@ import { CreateIPSetCommand, GetIPSetCommand, WAFV2Client } from '@aws-sdk/clien
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { KinesisStreamRecord } from 'aws-lambda';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { destroyClients } from '../../src/adapters/aws/clients.ts';
 import { createTableInput, LEDGER_TABLE_KEYS, scanAll, STATE_TABLE_KEYS, type Item } from '../../src/adapters/aws/dynamo-common.ts';
 import type { AlertMessage } from '../../src/adapters/aws/sns.ts';
+import { parseConfig } from '../../src/config.ts';
 import { CORDON_SIDS, parseApiGatewayPolicy, type PolicyDocument } from '../../src/render/resource-policy.ts';
 import { batchesOf, kinesisEvent, lambdaContext, readStream, scheduledEvent, snsEventFrom, StreamReader, type SnsEnvelope } from '../helpers/e2e-lambda.ts';
 import { ATTACKERS, buildTraffic, HOSTILE_UA, putLogEventsBatches, type Traffic } from '../helpers/e2e-traffic.ts';
@@ -79,7 +80,8 @@ const DETECT_BATCH = 500;
 type Handler<E, R> = (event: E, context: ReturnType<typeof lambdaContext>) => Promise<R>;
 interface Handlers {
   ingest: Handler<ReturnType<typeof kinesisEvent>, { batchItemFailures: { itemIdentifier: string }[] }>;
-  detect: Handler<ReturnType<typeof kinesisEvent>, { batchItemFailures: { itemIdentifier: string }[] }>;
+  /** Kinesis batches answer with the records to redeliver; the one-minute schedule (a clock tick) with nothing. */
+  detect: Handler<ReturnType<typeof kinesisEvent> | ReturnType<typeof scheduledEvent>, { batchItemFailures: { itemIdentifier: string }[] } | undefined>;
   contain: Handler<ReturnType<typeof scheduledEvent>, unknown>;
 }
 
@@ -91,6 +93,15 @@ function coversV4(cidr: string, ip: string): boolean {
   const bits = bitsText === undefined ? 32 : Number(bitsText);
   const size = 2 ** (32 - bits);
   return Math.floor(ipv4ToInt(base) / size) === Math.floor(ipv4ToInt(ip) / size);
+}
+
+/** One access-log line in the recommended JSON format (what the API writes). */
+let lineCounter = 0;
+function logLine(ip: string, t: number, userAgent = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36'): string {
+  const hex = (++lineCounter).toString(16).padStart(12, '0');
+  return JSON.stringify({ requestId: `00000000-0000-4000-9000-${hex}`, ip, requestTimeEpoch: t, httpMethod: 'GET', resourcePath: '/orders',
+    path: '/orders', status: 200, protocol: 'HTTP/1.1', responseLength: 512, responseLatency: 21, userAgent, caller: '-', user: '-',
+    userArn: '-', principalId: '-', apiKeyId: '-', wafResponseCode: '-', apiId: 'e2eapi0001', stage: 'prod' });
 }
 
 function makeCert(dir: string): { key: Buffer; cert: Buffer } | null {
@@ -261,7 +272,7 @@ describeMoto('cordon end to end on moto_server (CloudWatch Logs → Kinesis → 
     for (const records of byShard.values()) {
       for (const batch of batchesOf(records, DETECT_BATCH)) {
         const res = await handlers.detect(kinesisEvent(batch), lambdaContext('cordon-detect'));
-        expect(res.batchItemFailures).toEqual([]);
+        expect(res?.batchItemFailures).toEqual([]);
       }
     }
   }
@@ -299,8 +310,10 @@ describeMoto('cordon end to end on moto_server (CloudWatch Logs → Kinesis → 
     const objects = ((await s3.send(new ListObjectsV2Command({ Bucket: STATE_BUCKET }))).Contents ?? []).map((o) => o.Key!);
     expect(objects.filter((k) => k.startsWith('base/')).sort()).toEqual([...summaries.keys()].flatMap((shard) => [`base/${shard}`, `base/${shard}.delta`]).sort());
     const stateItems = await scanAll(doc, { TableName: STATE });
-    // The state table holds only window part index items, open-window markers and watermarks.
-    expect(stateItems.filter((it) => !/^(win|wins|mark)#/.test(String(it.pk)))).toEqual([]);
+    // The state table holds only window part index items, open-window markers, watermarks and progress (`mark#`),
+    // and the registry of scopes the clock tick visits.
+    expect(stateItems.filter((it) => !/^(win|wins|mark)#/.test(String(it.pk)) && it.pk !== 'scopes')).toEqual([]);
+    expect(stateItems.filter((it) => it.pk === 'scopes').map((it) => it.sk).sort()).toEqual([...summaries.keys()].sort());
     const openChunks = stateItems.filter((it) => String(it.pk).startsWith('win#'));
     expect(objects.filter((k) => k.startsWith('win/')).length).toBeLessThanOrEqual(openChunks.length);
 
@@ -445,4 +458,63 @@ describeMoto('cordon end to end on moto_server (CloudWatch Logs → Kinesis → 
     expect(texts).not.toContain('\u202e');
     expect(texts).not.toContain('`rm -rf`');
   }, 30_000);
+
+  it('an attack followed by silence: the scheduled tick decides its window once the longest delivery delay has passed', async () => {
+    // A new flood in the last full minute, then no more data at all: no later summary raises the watermark, so only
+    // the detect function's one-minute schedule (a clock tick) can close its window.
+    const LATE_FLOOD = '203.0.113.99';
+    const W = Math.floor(Date.now() / 60_000) * 60_000 - 60_000;
+    const maxDelayMs = parseConfig({}).windows.maxDeliveryDelaySeconds * 1000;
+    const lines: { timestamp: number; message: string }[] = [];
+    for (let k = 0; k < 3_000; k++) lines.push({ timestamp: W + Math.floor((k * 59_000) / 3_000), message: logLine(LATE_FLOOD, W + Math.floor((k * 59_000) / 3_000), 'python-requests/2.32') });
+    traffic.benignIps.forEach((ip, i) => lines.push({ timestamp: W + i * 1_000, message: logLine(ip, W + i * 1_000) }));
+    lines.sort((a, b) => a.timestamp - b.timestamp);
+
+    const accessReader = new StreamReader(kinesis, ACCESS_LOGS, accessLogsArn);
+    const summariesReader = new StreamReader(kinesis, SUMMARIES, summariesArn);
+    await accessReader.readNew(); // what the first test already delivered
+    await summariesReader.readNew();
+    await logs.send(new CreateLogStreamCommand({ logGroupName: LOG_GROUP, logStreamName: 'prod-e2e-1' }));
+    for (const batch of putLogEventsBatches(lines)) {
+      await logs.send(new PutLogEventsCommand({ logGroupName: LOG_GROUP, logStreamName: 'prod-e2e-1', logEvents: batch }));
+    }
+    const accessRecords = [...(await accessReader.readNew()).values()].flat();
+    expect(accessRecords.length).toBe(putLogEventsBatches(lines).length);
+    const delivered = await runStreamStages(accessRecords, summariesReader); // the last summaries: detect has them all
+    expect([...delivered.values()].flat().length).toBeGreaterThan(0);
+    expect([...(await summariesReader.readNew()).values()].flat()).toEqual([]); // and nothing else comes
+    const before = await ledgerRows();
+    expect(before.some((r) => r.pk === LATE_FLOOD)).toBe(false);
+
+    // The schedule fires now: the window's time is not up (wall clock < its end + the longest delivery delay).
+    const tick = () => handlers.detect(scheduledEvent(), lambdaContext('cordon-detect'));
+    expect(Date.now()).toBeLessThan(W + 60_000 + maxDelayMs);
+    expect(await tick()).toBeUndefined();
+    expect(await ledgerRows()).toEqual(before);
+
+    // The schedule fires at wall clock = the window's end + the longest delivery delay: the window is decided.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(W + 60_000 + maxDelayMs);
+      expect(await tick()).toBeUndefined();
+    } finally {
+      vi.useRealTimers();
+    }
+    const after = await ledgerRows();
+    const added = after.filter((r) => !before.some((b) => b.pk === r.pk && b.sk === r.sk));
+    expect(added.map((r) => [r.pk, r.status, r.sk])).toEqual([[LATE_FLOOD, 'active', W + 60_000 + 5_000]]);
+    expect(added[0].reasons).toContain('flood');
+    // Nothing decided before moved (the old attackers' windows were closed long ago).
+    expect(after.filter((r) => r.pk !== LATE_FLOOD)).toEqual(before);
+    // Every window of every shard is closed now: no open-window marker is left.
+    expect((await scanAll(doc, { TableName: STATE })).filter((it) => String(it.pk).startsWith('wins#'))).toEqual([]);
+
+    // Contain's schedule: the new block is enforced and alerted on its own.
+    await runContain();
+    expect((await ipSet(ipSets.v4)).Addresses ?? []).toContain(`${LATE_FLOOD}/32`);
+    const alerts = await drainQueue();
+    expect(alerts.length).toBe(1);
+    const message = JSON.parse(alerts[0].Message) as AlertMessage;
+    expect(message.decisions.map((d) => [d.action, d.target])).toEqual([['block', LATE_FLOOD]]);
+  }, 60_000);
 });
