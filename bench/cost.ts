@@ -2,8 +2,11 @@ import ipaddr from 'ipaddr.js';
 import { DynamoLedgerStore } from '../src/adapters/aws/dynamodb.ts';
 import { DynamoWindowStore } from '../src/adapters/aws/window-store.ts';
 import { parseConfig } from '../src/config.ts';
+import { DetectStage, type DetectResult } from '../src/engine/detect.ts';
+import { cloudWatchSource, IngestStage } from '../src/engine/ingest.ts';
+import { EncodedPartStore } from '../src/engine/part-store.ts';
 import { SnapshotBaselineStore } from '../src/pipeline/snapshot-baseline-store.ts';
-import { runDetect, runIngest, type StreamRecord } from '../src/pipeline/stages.ts';
+import type { PutRecord, StreamRecord } from '../src/ports/stream.ts';
 import type { SimEvent } from '../src/simulate/builder.ts';
 import { CountingBlobStore, type S3Requests } from './counting-blobs.ts';
 import { FakeDynamo } from './fake-dynamo.ts';
@@ -11,11 +14,12 @@ import { cpuSince } from './timing.ts';
 import type { CwlRecord, Traffic } from './inputs.ts';
 
 /**
- * What cordon's own AWS pipeline costs per million API requests, from running the real stage functions, wired as
- * the detect Lambda wires them (src/pipeline/aws-deps.ts), on generated traffic: runIngest with a putter that
- * counts summary records and bytes, then runDetect over the real adapters on an in-memory DynamoDB table that
- * bills capacity units as DynamoDB does and an in-memory S3 that counts requests. Compared with what CloudWatch
- * Logs charges to ingest the same access-log lines.
+ * What cordon's own AWS pipeline costs per million API requests, from running the real stage objects, wired as
+ * the Lambda functions wire them (src/pipeline/aws-deps.ts), on generated traffic: the IngestStage with a putter
+ * that counts summary records and bytes, then the DetectStage over the real adapters (EncodedPartStore over the
+ * DynamoDB window store, S3 baseline snapshots, the DynamoDB ledger) on an in-memory DynamoDB table that bills
+ * capacity units as DynamoDB does and an in-memory S3 that counts requests, with its one-minute clock tick.
+ * Compared with what CloudWatch Logs charges to ingest the same access-log lines.
  *
  * Per-invocation quantities (Lambda requests, summary records, S3 PUTs, watermark writes) fall per request as the
  * rate rises and batches fill, so each rate is measured on traffic at that rate: the scenario's population
@@ -73,7 +77,10 @@ export interface Usage {
   summaryRecords: number;
   summaryBytes: number;
   summaryPutUnits: number;
+  /** Detect invocations: summary batches and the one-minute schedule's ticks. */
   detectInvocations: number;
+  /** Of those, the schedule's ticks (one a minute, whatever the rate). */
+  detectTicks?: number;
   detectCpuMs: number;
   windowsClosed: number;
   decisions: number;
@@ -172,25 +179,27 @@ export function replicate(t: Traffic, copies: number): Traffic {
 /** Stage 1 over every ingest batch; returns the summary records stage 2 will read. */
 async function ingestAll(records: readonly CwlRecord[], config: ReturnType<typeof parseConfig>, u: Usage): Promise<SummaryRecord[]> {
   const summaries: SummaryRecord[] = [];
+  let out: PutRecord[] = [];
+  const stage = new IngestStage({ config, putter: { put: async (rs: PutRecord[]) => { out.push(...rs); } } });
   for (const batch of batchesOf(records, INGEST_BATCH.records, INGEST_BATCH.windowMs)) {
-    const out: { partitionKey: string; data: Uint8Array }[] = [];
-    const putter = { put: async (rs: { partitionKey: string; data: Uint8Array }[]) => { out.push(...rs); } };
+    out = [];
     const cpu0 = process.cpuUsage();
-    await runIngest(batch.records.map((r) => ({ sequenceNumber: r.sequenceNumber, data: r.data, shardId: 'shardId-000000000000' })), { putter, config });
+    const r = await stage.handle(batch.records.map((x) => cloudWatchSource({ sequenceNumber: x.sequenceNumber, data: x.data, shardId: 'shardId-000000000000' })));
     u.ingestCpuMs += cpuSince(cpu0);
+    if (r.batchItemFailures.length) throw new Error('ingest failed in the cost run');
     u.ingestInvocations++;
-    for (const r of batch.records) {
-      const bytes = Buffer.from(r.data, 'base64').length;
+    for (const x of batch.records) {
+      const bytes = Buffer.from(x.data, 'base64').length;
       u.accessRecords++;
       u.accessBytes += bytes;
       u.accessPutUnits += putUnits(bytes);
     }
-    for (const r of out) {
+    for (const x of out) {
       u.summaryRecords++;
-      u.summaryBytes += r.data.byteLength;
-      u.summaryPutUnits += putUnits(r.data.byteLength);
+      u.summaryBytes += x.data.byteLength;
+      u.summaryPutUnits += putUnits(x.data.byteLength);
       // One summaries shard: every bucket's records arrive in order on it.
-      summaries.push({ sequenceNumber: String(summaries.length + 1).padStart(20, '0'), data: Buffer.from(r.data).toString('base64'),
+      summaries.push({ sequenceNumber: String(summaries.length + 1).padStart(20, '0'), data: Buffer.from(x.data).toString('base64'),
         shardId: 'shardId-000000000000', arrival: batch.arrival });
     }
   }
@@ -203,7 +212,7 @@ export async function measureUsage(t: Traffic, copies: number, records: readonly
   const u: Usage = {
     rate: Math.round(t.events.length / seconds), copies, requests: t.events.length, seconds, ingestInvocations: 0, ingestCpuMs: 0,
     accessRecords: 0, accessBytes: 0, accessPutUnits: 0, summaryRecords: 0, summaryBytes: 0, summaryPutUnits: 0,
-    detectInvocations: 0, detectCpuMs: 0, windowsClosed: 0, decisions: 0, dynamoCalls: 0, dynamoWriteUnits: 0,
+    detectInvocations: 0, detectTicks: 0, detectCpuMs: 0, windowsClosed: 0, decisions: 0, dynamoCalls: 0, dynamoWriteUnits: 0,
     dynamoReadUnits: 0, dynamoByKind: {}, s3: { puts: 0, lists: 0, deletes: 0, gets: 0, bytesPut: 0 }, largestSnapshotBytes: 0,
     cwlBytes: cwlLineBytes * t.events.length,
   };
@@ -213,21 +222,35 @@ export async function measureUsage(t: Traffic, copies: number, records: readonly
   // timed CPU includes the SDK-free fakes' own work, a small overstatement.
   const dynamo = new FakeDynamo();
   const blobs = new CountingBlobStore();
-  const deps = {
+  const stage = new DetectStage({
     config,
-    windows: new DynamoWindowStore(dynamo.client(), 'state', { bodies: { store: blobs } }),
+    windows: new EncodedPartStore(new DynamoWindowStore(dynamo.client(), 'state', { bodies: { store: blobs } })),
     baselines: new SnapshotBaselineStore(blobs),
     ledger: new DynamoLedgerStore(dynamo.client(), 'ledger'),
-  };
-  for (const batch of batchesOf(summaries, DETECT_BATCH.records, DETECT_BATCH.windowMs)) {
+  });
+  const run = async (call: () => Promise<DetectResult>, what: string): Promise<void> => {
     const cpu0 = process.cpuUsage();
-    const r = await runDetect(batch.records, deps);
+    const r = await call();
     u.detectCpuMs += cpuSince(cpu0);
-    if (r.batchItemFailures.length) throw new Error('detect failed in the cost run');
+    if (r.batchItemFailures.length) throw new Error(`detect failed in the cost run (${what})`);
     u.detectInvocations++;
     u.windowsClosed += r.windowsClosed;
     u.decisions += r.decisions;
+  };
+  // The schedule: one tick a minute of wall clock (here, arrival time), between the batches it falls between.
+  let nextTick = summaries.length ? Math.floor(summaries[0].arrival / 60_000) * 60_000 + 60_000 : Infinity;
+  const tick = async (now: number): Promise<void> => {
+    await run(() => stage.tick(now), 'tick');
+    u.detectTicks = (u.detectTicks ?? 0) + 1;
+  };
+  for (const batch of batchesOf(summaries, DETECT_BATCH.records, DETECT_BATCH.windowMs)) {
+    for (; nextTick <= batch.arrival; nextTick += 60_000) await tick(nextTick);
+    await run(() => stage.handle(batch.records, batch.arrival), 'batch');
   }
+  // After the traffic the schedule runs on until the last window's time is up (it closes on the clock).
+  const w = config.windows;
+  const last = summaries.at(-1)?.arrival ?? 0;
+  for (; nextTick <= last + (w.maxDeliveryDelaySeconds + w.sizeSeconds) * 1000 + 60_000; nextTick += 60_000) await tick(nextTick);
   u.dynamoCalls = dynamo.totalCalls;
   u.dynamoWriteUnits = dynamo.totalWriteUnits;
   u.dynamoReadUnits = dynamo.totalReadUnits;
@@ -286,7 +309,8 @@ export function costModel(usages: Usage[], rates: readonly number[]): CostModel 
       perMillion: columns.map(({ rate }, i) => ((shards[i].access + shards[i].summaries) * 1e6) / (rate * 3600)),
       dollars: columns.map(({ rate }, i) => ((shards[i].access + shards[i].summaries) * PRICES.kinesisShardHour * 1e6) / (rate * 3600)),
     },
-    row('DynamoDB writes: open-window index, watermark', 'WRU', (u) => kind(u, 'win').writeUnits + kind(u, 'wins').writeUnits + kind(u, 'mark').writeUnits, PRICES.dynamoWriteUnit),
+    row('DynamoDB writes: open-window index, watermark and progress, scope registry', 'WRU',
+      (u) => kind(u, 'win').writeUnits + kind(u, 'wins').writeUnits + kind(u, 'mark').writeUnits + kind(u, 'scopes').writeUnits, PRICES.dynamoWriteUnit),
     row('DynamoDB writes: ledger', 'WRU', (u) => kind(u, 'ledger').writeUnits, PRICES.dynamoWriteUnit),
     row('DynamoDB reads', 'RRU', (u) => u.dynamoReadUnits, PRICES.dynamoReadUnit),
     row('S3 PUT/LIST/DeleteObjects: window chunks, baseline snapshots', 'requests', (u) => u.s3.puts + u.s3.lists + u.s3.deletes, PRICES.s3PutListDelete),
@@ -305,7 +329,8 @@ export function costModel(usages: Usage[], rates: readonly number[]): CostModel 
       `Lambda arm64 at ${LAMBDA_MEMORY_MB} MB (${VCPU_SHARE.toFixed(2)} vCPU): billed time = measured single-core CPU time / ` +
         `${VCPU_SHARE.toFixed(2)}; detect adds ${DYNAMO_CALL_MS} ms per DynamoDB call and ${S3_CALL_MS} ms per S3 request as if none overlapped`,
       `Kinesis provisioned mode (PUT payload units + shard-hours), ${INGEST_BATCH.records}-record ingest and ` +
-        `${DETECT_BATCH.records}-record detect batches with a 5 s batching window; shards per stream = ` +
+        `${DETECT_BATCH.records}-record detect batches with a 5 s batching window, and detect's one-minute clock tick (an ` +
+        'invocation a minute, run on until the last window closed); shards per stream = ' +
         'max(1, MB/s, records/s / 1000, Lambda keeping up)',
       'DynamoDB on-demand, units billed by the fake table from the real adapters (writes by the larger of old and new item, strongly consistent reads)',
       'S3 Standard requests (PUT/LIST/POST $0.005 per 1,000, GET incl. 304s $0.0004 per 1,000); storage (a few MB per shard, ' +

@@ -37,8 +37,8 @@ export function windowerOptions(): WindowerOptions {
 
 /**
  * CloudWatch Logs records through decodeCloudWatchData + Windower.add, draining partials every
- * `recordsPerWindower` records: 1 is what runIngest does today (one windower per source record, so that a
- * record's part ids make redelivery idempotent); 100 is one per Lambda batch.
+ * `recordsPerWindower` records: 1 is what the IngestStage does (one windower per source record, so that a record's
+ * part ids make redelivery idempotent); 100 is one per Lambda batch.
  */
 export function ingestCwl(records: readonly CwlRecord[], target: number, recordsPerWindower: number): number {
   const opts = windowerOptions();

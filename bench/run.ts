@@ -41,7 +41,7 @@ function ingestSection(a: BenchArgs, t: Traffic): IngestFigure[] {
   const records = cwlRecordsOf(t, a.seed);
   log(`ingest: ${records.length} CloudWatch Logs records of 200 events, cycled to ${int(a.events)} events per figure`);
   const out: IngestFigure[] = [
-    figure('CWL records, recommended JSON (runIngest: windower per record)', a.repeat, () => ingestCwl(records, a.events, 1),
+    figure('CWL records, recommended JSON (IngestStage: windower per record)', a.repeat, () => ingestCwl(records, a.events, 1),
       () => floorCwl(records, a.events)),
     figure('CWL records, recommended JSON (windower per 100-record batch)', a.repeat, () => ingestCwl(records, a.events, 100),
       () => floorCwl(records, a.events)),
@@ -89,7 +89,7 @@ async function costSection(a: BenchArgs): Promise<CostModel & { targetMetFromRat
   const usages: Usage[] = [];
   for (const k of copies) {
     const t = replicate(base, k);
-    log(`cost: ${k} × the population (${Math.round(t.events.length / (a.costMinutes * 60))} req/s, ${t.events.length} requests): runIngest and runDetect`);
+    log(`cost: ${k} × the population (${Math.round(t.events.length / (a.costMinutes * 60))} req/s, ${t.events.length} requests): IngestStage and DetectStage`);
     const records = cwlRecordsOf(t, a.seed);
     const lineBytes = meanBytes(linesOf(t, 'apigw-json', a.seed).slice(0, 200_000));
     usages.push(await measureUsage(t, k, records, lineBytes));
@@ -171,7 +171,7 @@ function renderCost(c: CostModel & { targetMetFromRate?: number | null }): strin
   const u = c.usages.find((x) => x.rate === c.measuredAt[ref]) ?? c.usages[0];
   rows.push(['CloudWatch Logs ingestion of the same lines', `${qty(u.cwlBytes / u.requests)} B/line`, ...c.cwl.map(usd)]);
   rows.push(['**cordon / CloudWatch Logs**', '', ...c.shareOfCwl.map(pct)]);
-  const measured = c.usages.map((x) => `${int(x.rate)} req/s: ${int(x.detectInvocations)} detect invocations, ${int(x.windowsClosed)} windows closed, ` +
+  const measured = c.usages.map((x) => `${int(x.rate)} req/s: ${int(x.detectInvocations)} detect invocations (${int(x.detectTicks ?? 0)} of them clock ticks), ${int(x.windowsClosed)} windows closed, ` +
     `${int(x.s3.puts)} S3 PUTs, ${int(x.s3.gets)} GETs, largest baseline snapshot ${(x.largestSnapshotBytes / 1024).toFixed(0)} KB`).join('; ');
   return mdTable(head, rows) + '\n\n\\* per-request figures of the nearest measured rate (shard-hours at the rate itself).\n\n' +
     [...c.assumptions, `measured: ${measured}`].map((s) => `- ${s}`).join('\n') +
