@@ -487,7 +487,7 @@ describeMoto('cordon end to end on moto_server (CloudWatch Logs → Kinesis → 
     expect(before.some((r) => r.pk === LATE_FLOOD)).toBe(false);
 
     // The schedule fires now: the window's time is not up (wall clock < its end + the longest delivery delay).
-    const tick = () => handlers.detect(scheduledEvent(), lambdaContext('cordon-detect'));
+    const tick = () => handlers.detect(scheduledEvent(new Date(), 'cordon-detect-tick'), lambdaContext('cordon-detect'));
     expect(Date.now()).toBeLessThan(W + 60_000 + maxDelayMs);
     expect(await tick()).toBeUndefined();
     expect(await ledgerRows()).toEqual(before);

@@ -110,8 +110,11 @@ export function batchesOf<T>(xs: readonly T[], size: number): T[][] {
   return out;
 }
 
-/** The EventBridge event of a one-minute schedule rule. */
-export function scheduledEvent(time = new Date()): ScheduledEvent {
+/**
+ * The EventBridge event of a one-minute schedule rule: contain's, or detect's clock tick. The handlers read no field
+ * of it (they take the time from their own clock); `time` and `rule` only make the event what EventBridge sends.
+ */
+export function scheduledEvent(time = new Date(), rule = 'cordon-contain-schedule'): ScheduledEvent {
   return {
     version: '0',
     id: randomUUID(),
@@ -120,7 +123,7 @@ export function scheduledEvent(time = new Date()): ScheduledEvent {
     account: TEST_ACCOUNT,
     time: time.toISOString().replace(/\.\d{3}Z$/, 'Z'),
     region: TEST_REGION,
-    resources: [`arn:aws:events:${TEST_REGION}:${TEST_ACCOUNT}:rule/cordon-contain-schedule`],
+    resources: [`arn:aws:events:${TEST_REGION}:${TEST_ACCOUNT}:rule/${rule}`],
     detail: {},
   };
 }
