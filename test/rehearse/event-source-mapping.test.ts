@@ -161,6 +161,28 @@ describe('EventSourceMapping: batching', () => {
       expect(seen).toEqual(names(`k${k}-`, 5));
     }
   });
+
+  it('runs deferred work at the simulated end of the invocation, also when the handler throws', async () => {
+    const ran: number[] = [];
+    let sched!: Scheduler;
+    const r = rig({
+      config: { batchSize: 1, maximumBatchingWindowMs: 0, bisectBatchOnFunctionError: false },
+      handler: (_n, _r, call, info) => {
+        info.defer(() => void ran.push(sched.now()));
+        if (call === 0) return { simulatedMs: 2_000 };
+        if (call === 1) throw new Error('after putting something');
+      },
+    });
+    sched = r.sched;
+    r.put('shard-0', 'a', 0);
+    r.put('shard-0', 'b', 0);
+    r.esm.start();
+    await sched.run();
+    expect(r.calls.map((c) => c.names)).toEqual([['a'], ['b'], ['b']]);
+    expect(ran).toHaveLength(3);
+    expect(ran[0]).toBe(r.calls[0].at + 2_000);
+    expect(ran[1]).toBe(r.calls[1].at);
+  });
 });
 
 describe('EventSourceMapping: partial failures and retries', () => {
