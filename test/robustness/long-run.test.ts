@@ -145,7 +145,7 @@ describe(`a simulated day (${HOURS} h) through the local runner`, () => {
     expect(maxOpen).toBeLessThan(1.5 * s[0].openKeys);
     // The summaries stream between ingest and detect holds what detect has not yet read, not the whole run: in AWS
     // Kinesis's retention bounds it; the runner's in-process stream must not grow with the length of the log.
-    expect(last.summaryRecords).toBeLessThan(1.5 * third.summaryRecords);
+    expect(last.summaryRecords).toBeLessThanOrEqual(1.5 * third.summaryRecords);
   }, 600_000);
 
   it('is deterministic: a fresh run over the same day writes a byte-identical decisions.jsonl', async () => {
