@@ -9,6 +9,17 @@ export interface WindowPart {
   body: string;
 }
 
+/** What detect has read of one summaries shard, so a redelivery is recognised however it comes back. */
+export interface ScopeProgress {
+  /** The newest summaries-stream sequence number stored: a redelivered record at or below it is already counted. */
+  sequence: string;
+  /**
+   * Per access-log shard, the newest source sequence number seen in a part: ingest puts a source record's parts in
+   * order, so one at or below it is a redelivered source record (ingest retried), not late data.
+   */
+  sources: Record<string, string>;
+}
+
 export interface WindowStore {
   /** Store chunks of partial window summaries; idempotent per (scope, windowStart, partId) so redelivery doesn't double count. */
   add(scope: string, parts: WindowPart[]): Promise<void>;
@@ -31,13 +42,10 @@ export interface WindowStore {
   scopes(): Promise<string[]>;
   /** Adds a scope to {@link scopes} (idempotent). */
   registerScope(scope: string): Promise<void>;
-  /**
-   * The newest source sequence number of the scope's shard whose parts are stored: a redelivered record at or
-   * below it is already counted. undefined if none.
-   */
-  lastSequence(scope: string): Promise<string | undefined>;
-  /** Records the newest stored sequence number (one writer per shard: the mapping's parallelization factor is 1). */
-  setLastSequence(scope: string, sequenceNumber: string): Promise<void>;
+  /** How far the scope's shard has been read (undefined if never): see {@link ScopeProgress}. */
+  progress(scope: string): Promise<ScopeProgress | undefined>;
+  /** Records it (one writer per shard: the mapping's parallelization factor is 1). */
+  setProgress(scope: string, progress: ScopeProgress): Promise<void>;
   /** Running totals of what the store skipped (e.g. bodies gone missing): logged by detect. */
   counters?(): Record<string, number>;
 }

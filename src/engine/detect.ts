@@ -28,6 +28,8 @@ export interface DetectResult extends BatchResult {
   unreadable: number;
   /** Records at or below the scope's stored sequence number: already counted. */
   redelivered: number;
+  /** Parts of closed windows from source records already seen (ingest delivered them again): already counted. */
+  redeliveredParts: number;
   /** Parts of windows already closed: folded into the next window to close, or (too old) dropped. */
   lateFolded: number;
   lateDropped: number;
@@ -38,7 +40,7 @@ export interface DetectResult extends BatchResult {
 }
 
 const emptyResult = (): DetectResult => ({
-  batchItemFailures: [], decisions: 0, windowsClosed: 0, unreadable: 0, redelivered: 0, lateFolded: 0, lateDropped: 0,
+  batchItemFailures: [], decisions: 0, windowsClosed: 0, unreadable: 0, redelivered: 0, redeliveredParts: 0, lateFolded: 0, lateDropped: 0,
   clamped: 0, damaged: 0,
 });
 
@@ -84,8 +86,9 @@ export class DetectStage {
     let pending: readonly StreamRecord[] = records;
     try {
       await this.register(scope);
-      const last = await this.deps.windows.lastSequence(scope);
-      const fresh = last === undefined ? [...records] : records.filter((r) => compareSequence(r.sequenceNumber, last) > 0);
+      const progress = (await this.deps.windows.progress(scope)) ?? { sequence: '', sources: {} };
+      const last = progress.sequence;
+      const fresh = last === '' ? [...records] : records.filter((r) => compareSequence(r.sequenceNumber, last) > 0);
       res.redelivered = records.length - fresh.length;
       pending = fresh;
       const decoded: SummaryPart[] = [];
@@ -107,10 +110,10 @@ export class DetectStage {
       const done = fresh.slice(0, upTo);
       const waiting = fresh.slice(upTo);
       step = 'store parts';
-      await this.store(scope, decoded, now, res, done);
+      await this.store(scope, decoded, now, res, done, progress.sources);
       step = 'close windows';
       await this.closeReady(scope, now, res);
-      if (done.length) await this.deps.windows.setLastSequence(scope, done[done.length - 1].sequenceNumber);
+      if (done.length) await this.deps.windows.setProgress(scope, { sequence: done[done.length - 1].sequenceNumber, sources: progress.sources });
       if (waiting.length) res.batchItemFailures = [{ itemIdentifier: waiting[0].sequenceNumber }];
     } catch (err) {
       this.fail(err, step, scope, res, pending);
@@ -161,8 +164,16 @@ export class DetectStage {
   }
 
   /** Sorts parts into open windows, late-but-foldable and too old; stores them; raises the watermark. */
-  private async store(scope: string, parts: SummaryPart[], now: number, res: DetectResult, records: readonly StreamRecord[]): Promise<void> {
+  private async store(scope: string, parts: SummaryPart[], now: number, res: DetectResult, records: readonly StreamRecord[],
+    sources: Record<string, string>): Promise<void> {
     if (parts.length === 0) return;
+    // The newest source record seen per access-log shard, before this batch: a closed window's part at or below it
+    // is a source record ingest delivered again (its first copy was counted), not late data.
+    const seenBefore = { ...sources };
+    for (const p of parts) {
+      const src = sourceOf(p.id);
+      if (src && (sources[src.shard] === undefined || compareSequence(src.sequence, sources[src.shard]) > 0)) sources[src.shard] = src.sequence;
+    }
     const previous = await this.deps.windows.getWatermark(scope);
     const closedUntil = this.closedUntil(previous);
     const foldLimit = closedUntil - this.cfg.windows.foldLateMinutes * 60_000;
@@ -176,6 +187,12 @@ export class DetectStage {
         res.clamped++;
       }
       if (part.w + this.sizeMs <= closedUntil) {
+        const src = sourceOf(part.id);
+        const before = src ? seenBefore[src.shard] : undefined;
+        if (src && before !== undefined && compareSequence(src.sequence, before) <= 0) {
+          res.redeliveredParts++;
+          continue;
+        }
         if (part.w + this.sizeMs <= foldLimit || part.w + this.sizeMs > ceiling + this.sizeMs) {
           res.lateDropped++;
           continue;
@@ -283,4 +300,13 @@ export class DetectStage {
       lateFolded: res.lateFolded, lateDropped: res.lateDropped, redelivered: res.redelivered, unreadable: res.unreadable,
       foreignParts: notes.foreignParts, unknownCounters: notes.unknownCounters });
   }
+}
+
+/** The access-log shard and sequence number in a part id (`<shard>:<sequence>/<bucket>/<window>`), if it has them. */
+function sourceOf(id: string): { shard: string; sequence: string } | null {
+  const colon = id.indexOf(':');
+  const slash = id.indexOf('/', colon + 1);
+  if (colon <= 0 || slash < 0) return null;
+  const sequence = id.slice(colon + 1, slash);
+  return /^\d+$/.test(sequence) ? { shard: id.slice(0, colon), sequence } : null;
 }

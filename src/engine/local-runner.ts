@@ -55,6 +55,8 @@ export interface LocalRunStats {
 
 /** Events per ingest invocation (one source record per shard). */
 const BATCH_EVENTS = 16_384;
+/** Log time one stage pass covers at most: the detect tick and contain run once a minute in AWS. */
+const PASS_MS = 60_000;
 /** Records per detect invocation: the construct's batch size. */
 const DETECT_BATCH = 500;
 /** How often idle keys are looked for (windows). */
@@ -146,16 +148,26 @@ export class LocalRunner {
 
   /** True when enough events wait for a stage pass. */
   get ready(): boolean {
-    return this.buffer.length >= BATCH_EVENTS;
+    return this.sliceEnd() > 0;
   }
 
-  /** Runs the buffered events through the stages. */
+  /** Runs the buffered events through the stages, a pass per minute of log time at most (as the schedules run). */
   async drain(final = false): Promise<void> {
-    while (this.buffer.length >= BATCH_EVENTS || (final && this.buffer.length)) {
-      const batch = this.buffer.splice(0, BATCH_EVENTS);
+    for (let n = this.sliceEnd(); n > 0 || (final && this.buffer.length); n = this.sliceEnd()) {
+      const batch = this.buffer.splice(0, n > 0 ? n : this.buffer.length);
       await this.pass(this.clock.take(batch));
     }
     if (final) await this.pass(this.clock.take([], true));
+  }
+
+  /** How many buffered events make the next pass: up to BATCH_EVENTS, or a minute of log time; 0 if not yet. */
+  private sliceEnd(): number {
+    const b = this.buffer;
+    if (b.length === 0) return 0;
+    const limit = Math.min(b.length, BATCH_EVENTS);
+    const until = b[0].time + PASS_MS;
+    for (let i = 1; i < limit; i++) if (b[i].time >= until) return i;
+    return b.length >= BATCH_EVENTS ? BATCH_EVENTS : 0;
   }
 
   /** End of input: the clock runs on until every window has closed, then contain publishes the last decisions. */

@@ -1,4 +1,4 @@
-import type { WindowStore } from '../ports-window.ts';
+import type { ScopeProgress, WindowStore } from '../ports-window.ts';
 import { BadSummaryError, decodeChunk, encodeChunk, type SummaryPart } from './wire.ts';
 
 /** Parts of one open window stored together (one chunk per detect invocation and window). */
@@ -24,8 +24,8 @@ export interface PartStore {
   setWatermark(scope: string, t: number): Promise<void>;
   scopes(): Promise<string[]>;
   registerScope(scope: string): Promise<void>;
-  lastSequence(scope: string): Promise<string | undefined>;
-  setLastSequence(scope: string, sequenceNumber: string): Promise<void>;
+  progress(scope: string): Promise<ScopeProgress | undefined>;
+  setProgress(scope: string, progress: ScopeProgress): Promise<void>;
   counters?(): Record<string, number>;
 }
 
@@ -74,11 +74,11 @@ export class EncodedPartStore implements PartStore {
   registerScope(scope: string): Promise<void> {
     return this.store.registerScope(scope);
   }
-  lastSequence(scope: string): Promise<string | undefined> {
-    return this.store.lastSequence(scope);
+  progress(scope: string): Promise<ScopeProgress | undefined> {
+    return this.store.progress(scope);
   }
-  setLastSequence(scope: string, sequenceNumber: string): Promise<void> {
-    return this.store.setLastSequence(scope, sequenceNumber);
+  setProgress(scope: string, progress: ScopeProgress): Promise<void> {
+    return this.store.setProgress(scope, progress);
   }
   counters(): Record<string, number> {
     return this.store.counters?.() ?? {};
@@ -107,7 +107,7 @@ export class MemoryPartStore implements PartStore {
   private readonly windows = new Map<string, Map<number, Map<string, SummaryPart[]>>>();
   private readonly marks = new Map<string, number>();
   private readonly known = new Set<string>();
-  private readonly sequences = new Map<string, string>();
+  private readonly progresses = new Map<string, ScopeProgress>();
 
   async add(scope: string, chunks: PartChunk[]): Promise<void> {
     let byWindow = this.windows.get(scope);
@@ -146,10 +146,11 @@ export class MemoryPartStore implements PartStore {
   async registerScope(scope: string): Promise<void> {
     this.known.add(scope);
   }
-  async lastSequence(scope: string): Promise<string | undefined> {
-    return this.sequences.get(scope);
+  async progress(scope: string): Promise<ScopeProgress | undefined> {
+    const p = this.progresses.get(scope);
+    return p && { sequence: p.sequence, sources: { ...p.sources } };
   }
-  async setLastSequence(scope: string, sequenceNumber: string): Promise<void> {
-    this.sequences.set(scope, sequenceNumber);
+  async setProgress(scope: string, progress: ScopeProgress): Promise<void> {
+    this.progresses.set(scope, { sequence: progress.sequence, sources: { ...progress.sources } });
   }
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryWindowStore } from '../../src/adapters/local/memory-window-store.ts';
 import { METRIC } from '../../src/engine/observe.ts';
 import { EncodedPartStore } from '../../src/engine/part-store.ts';
+import { eventsSource } from '../../src/engine/ingest.ts';
 import { ev, MIN, spread, T0 } from '../helpers/events.ts';
 import { StageKit } from './stage-kit.ts';
 
@@ -141,5 +142,25 @@ describe('real time: two detect invocations at once (a tick beside a stream batc
     const second = await kit.detect.tick(T0 + 11 * MIN);
     expect(second.windowsClosed).toBe(1);
     expect(await windows.openWindows(scope)).toEqual([]);
+  });
+});
+
+describe('real time: a source record ingest delivers again after its window closed', () => {
+  it('is recognised by its source sequence number and not counted twice; genuinely late data still folds', async () => {
+    const kit = new StageKit();
+    const flood = spread(300, T0, (i) => ({ ip: ATTACKER, path: `/x/${i % 5}` }));
+    await kit.ingest.handle([eventsSource('shardId-a', '0001', flood)]);
+    for (let m = 1; m < 3; m++) await kit.ingest.handle([eventsSource('shardId-a', `000${m + 1}`, minute(T0 + m * MIN))]);
+    await kit.deliver(T0 + 3 * MIN);
+    // Ingest retried record 0001 (its batch failed after the put): the same parts, under new summaries records.
+    await kit.ingest.handle([eventsSource('shardId-a', '0001', flood)]);
+    const [again] = await kit.deliver(T0 + 3 * MIN + 5_000);
+    expect(again.redeliveredParts).toBeGreaterThan(0);
+    expect(again.lateFolded).toBe(0);
+    // A record of the same shard that was never seen is late data, and folds.
+    await kit.ingest.handle([eventsSource('shardId-a', '0009', spread(10, T0, () => ({ ip: '192.0.2.9' })))]);
+    const [late] = await kit.deliver(T0 + 3 * MIN + 10_000);
+    expect(late.lateFolded).toBeGreaterThan(0);
+    expect(late.redeliveredParts).toBe(0);
   });
 });

@@ -1,7 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { BlobStore } from '../../ports-blob.ts';
-import type { WindowPart, WindowStore } from '../../ports-window.ts';
+import type { ScopeProgress, WindowPart, WindowStore } from '../../ports-window.ts';
 import {
   batchWriteAll,
   documentClient,
@@ -199,18 +199,23 @@ export class DynamoWindowStore implements WindowStore {
     await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { pk: 'scopes', sk: scope } }));
   }
 
-  async lastSequence(scope: string): Promise<string | undefined> {
+  async progress(scope: string): Promise<ScopeProgress | undefined> {
     checkScope(scope);
     const res = await this.doc.send(
       new GetCommand({ TableName: this.tableName, Key: { pk: `mark#${scope}`, sk: 'seq' }, ConsistentRead: true }),
     );
     const s = res.Item?.s;
-    return typeof s === 'string' ? s : undefined;
+    if (typeof s !== 'string') return undefined;
+    const src = res.Item?.src;
+    const sources: Record<string, string> = {};
+    if (src && typeof src === 'object') for (const [k, v] of Object.entries(src as Record<string, unknown>)) if (typeof v === 'string') sources[k] = v;
+    return { sequence: s, sources };
   }
 
-  async setLastSequence(scope: string, sequenceNumber: string): Promise<void> {
+  async setProgress(scope: string, progress: ScopeProgress): Promise<void> {
     checkScope(scope);
-    await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { pk: `mark#${scope}`, sk: 'seq', s: sequenceNumber } }));
+    await this.doc.send(new PutCommand({ TableName: this.tableName,
+      Item: { pk: `mark#${scope}`, sk: 'seq', s: progress.sequence, src: progress.sources } }));
   }
 
   async getWatermark(scope: string): Promise<number> {

@@ -1,4 +1,4 @@
-import type { WindowPart, WindowStore } from '../../ports-window.ts';
+import type { ScopeProgress, WindowPart, WindowStore } from '../../ports-window.ts';
 
 /** In-memory {@link WindowStore}: the same contract as the DynamoDB one, for the local runner and tests. */
 export class MemoryWindowStore implements WindowStore {
@@ -40,7 +40,7 @@ export class MemoryWindowStore implements WindowStore {
   }
 
   private readonly known = new Set<string>();
-  private readonly sequences = new Map<string, string>();
+  private readonly progresses = new Map<string, ScopeProgress>();
 
   async scopes(): Promise<string[]> {
     return [...this.known].sort();
@@ -50,12 +50,13 @@ export class MemoryWindowStore implements WindowStore {
     this.known.add(scope);
   }
 
-  async lastSequence(scope: string): Promise<string | undefined> {
-    return this.sequences.get(scope);
+  async progress(scope: string): Promise<ScopeProgress | undefined> {
+    const p = this.progresses.get(scope);
+    return p && { sequence: p.sequence, sources: { ...p.sources } };
   }
 
-  async setLastSequence(scope: string, sequenceNumber: string): Promise<void> {
-    this.sequences.set(scope, sequenceNumber);
+  async setProgress(scope: string, progress: ScopeProgress): Promise<void> {
+    this.progresses.set(scope, { sequence: progress.sequence, sources: { ...progress.sources } });
   }
 
   async getWatermark(scope: string): Promise<number> {
