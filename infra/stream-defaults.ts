@@ -29,14 +29,14 @@ export const STREAM_CONSUMER_DEFAULTS = {
 /** Per-consumer sizes: what changes between stages is how much each batch carries and how long it may wait. */
 export const CONSUMER_TUNING = {
   /** CloudWatch Logs records are gzip'd bundles of many lines; 100 stays well under the 6 MB invoke payload. */
-  ingest: { batchSize: 100, maxBatchingWindow: Duration.seconds(5) },
+  ingest: { batchSize: 100, maxBatchingWindow: Duration.seconds(2) },
   /** Partial summaries are small; bigger batches mean fewer state reads per key. */
-  detect: { batchSize: 500, maxBatchingWindow: Duration.seconds(5) },
+  detect: { batchSize: 500, maxBatchingWindow: Duration.seconds(2) },
   /**
    * Ledger changes: contain reconciles the whole ledger whatever the batch holds, so the window coalesces bursts
    * (WAF takes one write per second) and bisecting would only repeat the same reconcile.
    */
-  contain: { batchSize: 100, maxBatchingWindow: Duration.seconds(5), bisectBatchOnError: false, retryAttempts: 3 },
+  contain: { batchSize: 100, maxBatchingWindow: Duration.seconds(1), bisectBatchOnError: false, retryAttempts: 3 },
 } as const;
 
 /** Kinesis retention; `maxRecordAge` must stay below it so that the on-failure queue names replayable records. */
