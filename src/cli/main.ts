@@ -5,6 +5,7 @@ import { StateFileError } from '../adapters/local/sqlite-state.ts';
 import { blocksCommand } from './blocks.ts';
 import { demoCommand } from './demo.ts';
 import { explainCommand } from './explain.ts';
+import { rehearseCommand } from './rehearse.ts';
 import { replayCommand } from './replay.ts';
 import { simulateCommand } from './simulate.ts';
 
@@ -26,6 +27,7 @@ export async function main(argv: string[]): Promise<number> {
     .showHelpAfterError('(cordon --help lists the commands)');
   program.addCommand(demoCommand());
   program.addCommand(replayCommand());
+  program.addCommand(rehearseCommand());
   program.addCommand(simulateCommand());
   program.addCommand(blocksCommand());
   program.addCommand(explainCommand());

@@ -47,7 +47,7 @@ export async function replay(files: string[], o: CommonRunOptions & { out: strin
   return summary;
 }
 
-function readPolicy(path: string) {
+export function readPolicy(path: string) {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

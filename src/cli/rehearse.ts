@@ -1,0 +1,67 @@
+import { resolve } from 'node:path';
+import { Command } from 'commander';
+import type { Decision } from '../decision.ts';
+import { formatDecisionLine } from '../render/terminal.ts';
+import { runRehearse, type RehearseSummary } from '../rehearse/rehearse.ts';
+import { collect, DEFAULT_OUT, positiveInt, UsageError } from './main.ts';
+import { buildConfig, type CommonRunOptions } from './options.ts';
+import { ProgressBar } from './progress.ts';
+import { readPolicy } from './replay.ts';
+
+interface RehearseCliOptions extends CommonRunOptions {
+  out: string;
+  policy?: string;
+  quiet?: boolean;
+  shards: number;
+  laggingShard: number;
+  seed: number;
+}
+
+function seconds(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0 || n > 3600) throw new UsageError(`--lagging-shard: seconds from 0 to 3600, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+export function rehearseCommand(): Command {
+  return new Command('rehearse')
+    .description('run access-log files through the deployed stages under a simulated AWS clock: what your deployment would do, and when')
+    .argument('<files...>', 'access-log files')
+    .option('--out <dir>', 'output folder', DEFAULT_OUT)
+    .option('--config <file>', 'cordon.config.json (defaults apply without one)')
+    .option('--allow <cidr>', 'never block this address or CIDR (repeatable)', collect, [])
+    .option('--allow-principal <principal>', 'never block this principal (repeatable)', collect, [])
+    .option('--dry-run', 'decide, but hold every block as an alert')
+    .option('--policy <file>', "the API's existing resource policy, to merge cordon's statements into")
+    .option('--shards <n>', 'shards of the access-log and summaries streams', positiveInt, 2)
+    .option('--lagging-shard <seconds>', 'one access-log shard delivers this far behind the others', seconds, 0)
+    .option('--seed <n>', 'seed of the simulated delays', positiveInt, 1)
+    .option('--quiet', 'print only the summary')
+    .action(async (files: string[], o: RehearseCliOptions) => {
+      const bar = new ProgressBar();
+      const s = await runRehearse({
+        files: files.map((f) => resolve(f)), outDir: resolve(o.out), config: buildConfig(o),
+        basePolicy: o.policy ? readPolicy(o.policy) : null, shards: o.shards, laggingShardSeconds: o.laggingShard, seed: o.seed,
+        onProgress: (done, total) => bar.update(done, total),
+        onDecision: o.quiet ? undefined : (d: Decision) => process.stdout.write(formatDecisionLine(d) + '\n'),
+      });
+      bar.clear();
+      printRehearsal(s, o.out);
+    });
+}
+
+export function printRehearsal(s: RehearseSummary, out: string): void {
+  const t = s.timeToContainSeconds;
+  const lines = [
+    '',
+    `rehearsed ${s.events.toLocaleString('en')} requests (${s.linesUnreadable} unreadable lines) on ${s.shards} shards, seed ${s.seed}` +
+      (s.laggingShardSeconds ? `, one shard ${s.laggingShardSeconds} s behind` : '') + `, in ${s.wallSeconds} s`,
+    `decided ${s.blocks} blocks, ${s.alerts} alerts, ${s.unblocks} unblocks${s.dryRun ? ' (dry run: nothing enforced)' : ''}`,
+    `time from a target's first request to its block in effect: median ${t.p50 ?? '-'} s, p95 ${t.p95 ?? '-'} s, worst ${t.worst ?? '-'} s (${t.blocks} targets)`,
+    `late: ${s.late.folded} parts folded, ${s.late.dropped} dropped, ${s.late.clamped} times clamped; delivery: ${s.delivery.retried} retries, ` +
+      `${s.delivery.bisected} bisections, ${s.delivery.toFailureQueue} records to the failure queue, ${s.delivery.coldStarts} cold starts`,
+    `streams: ${Object.entries(s.streams).map(([n, x]) => `${n} ${x.records.toLocaleString('en')} records, ${(x.bytes / 1e6).toFixed(1)} MB`).join('; ')}`,
+    `outputs: ${resolve(out)}/ (decisions.jsonl with wall-clock times, waf-ipset-v4.json, waf-ipset-v6.json, resource-policy.json, alerts.jsonl, summary.json)`,
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}

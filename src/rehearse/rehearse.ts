@@ -1,0 +1,293 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AlertFile, IpSetFiles, PolicyFile } from '../adapters/local/files.ts';
+import { KinesisTwin } from '../adapters/local/kinesis-twin.ts';
+import { MemoryBlobStore } from '../adapters/local/memory-blob-store.ts';
+import { MemoryWindowStore } from '../adapters/local/memory-window-store.ts';
+import { SqliteState } from '../adapters/local/sqlite-state.ts';
+import type { CordonConfig } from '../config.ts';
+import type { Decision } from '../decision.ts';
+import { readAccessLogs } from '../decode/read-access-logs.ts';
+import type { ReadStats } from '../decode/types.ts';
+import { ContainStage } from '../engine/contain.ts';
+import { DetectStage } from '../engine/detect.ts';
+import { cloudWatchSource, IngestStage } from '../engine/ingest.ts';
+import { LogClock } from '../engine/log-clock.ts';
+import { CountingMetrics, METRIC } from '../engine/observe.ts';
+import { EncodedPartStore } from '../engine/part-store.ts';
+import type { AccessEvent } from '../events.ts';
+import { isIpv6, prefixOf } from '../net/ip.ts';
+import { SnapshotBaselineStore } from '../pipeline/snapshot-baseline-store.ts';
+import type { AlertBatch } from '../ports.ts';
+import type { PolicyDocument } from '../render/resource-policy.ts';
+import { DeliveryModel, describeDelays, QUOTAS } from './delivery-model.ts';
+import { CORDON_ESM_CONFIG } from './esm-config.ts';
+import { EventSourceMapping } from './event-source-mapping.ts';
+import { LambdaFunctionModel, RateGate, scheduledRule } from './lambda-model.ts';
+import { LogDelivery, type LogLine } from './log-delivery.ts';
+import { Scheduler } from './scheduler.ts';
+
+export interface RehearseOptions {
+  files: string[];
+  outDir: string;
+  config: CordonConfig;
+  /** Shards of each stream (access logs and summaries). Default 2. */
+  shards?: number;
+  /** One access-log shard delivers this many seconds behind the others. */
+  laggingShardSeconds?: number;
+  seed?: number;
+  basePolicy?: PolicyDocument | null;
+  onDecision?(d: Decision): void;
+  onProgress?(bytesRead: number, totalBytes: number): void;
+}
+
+export interface RehearseSummary {
+  mode: 'rehearse';
+  inputs: string[];
+  formats: Record<string, string>;
+  linesRead: number;
+  linesUnreadable: number;
+  unreadableByReason: Record<string, number>;
+  events: number;
+  seed: number;
+  shards: number;
+  laggingShardSeconds: number;
+  dryRun: boolean;
+  logStart: string | null;
+  logEnd: string | null;
+  /** Simulated wall clock at which the rehearsal ended. */
+  simulatedEnd: string | null;
+  blocks: number;
+  alerts: number;
+  unblocks: number;
+  decisionsByReason: Record<string, number>;
+  /**
+   * Wall-clock seconds from a blocked target's first request in the log to its block in effect (WAF propagated, or
+   * the redeployed policy live): over every target's first block.
+   */
+  timeToContainSeconds: { p50: number | null; p95: number | null; worst: number | null; blocks: number };
+  late: { folded: number; dropped: number; clamped: number; linesOutOfOrder: number };
+  delivery: {
+    retried: number;
+    bisected: number;
+    splitAtFailure: number;
+    toFailureQueue: number;
+    coldStarts: number;
+    maxIteratorAgeSeconds: Record<string, number>;
+  };
+  streams: Record<string, { records: number; bytes: number }>;
+  /** Where every delay of the simulation comes from. */
+  delays: { name: string; source: string }[];
+  wallSeconds: number;
+}
+
+const HOUR = 3_600_000;
+
+/**
+ * `cordon rehearse`: the log through the deployed stages under a simulated wall clock that behaves as AWS does
+ * (delivery-model.ts says where each delay comes from). A request logged at `t` is made at wall time `t`; its line
+ * reaches CloudWatch Logs and the access-log stream after the modelled delays; event source mappings configured as
+ * the construct configures them (esm-config.ts) invoke ingest and detect; the detect tick and the contain schedule
+ * run once a minute, contain also after ledger writes (the ledger's stream); WAF takes one write a second and
+ * propagates after a delay. Each decision's `time` is the moment its block is in effect (or, for an alert or an
+ * unblock, the moment it is published).
+ */
+export async function runRehearse(opts: RehearseOptions): Promise<RehearseSummary> {
+  const started = performance.now();
+  const cfg = opts.config;
+  const seed = opts.seed ?? 1;
+  const shards = opts.shards ?? 2;
+  const lagMs = Math.round((opts.laggingShardSeconds ?? 0) * 1000);
+  mkdirSync(opts.outDir, { recursive: true });
+
+  // The log, bounded by its own neighbourhood (a line stamped in 2100 is not requested in 2100), in time order.
+  const requests: { at: number; event: AccessEvent; originalTime: number }[] = [];
+  const clock = new LogClock(Math.max(300_000, cfg.windows.futureToleranceSeconds * 1000), cfg.windows.pastToleranceMinutes * 60_000);
+  let pending: AccessEvent[] = [];
+  const take = (final: boolean) => {
+    const originals = new Map<AccessEvent, number>();
+    for (const e of pending) originals.set(e, e.time);
+    for (const e of clock.take(pending, final)) {
+      const originalTime = originals.get(e) ?? e.time;
+      requests.push({ at: e.time, event: { ...e, time: originalTime }, originalTime });
+    }
+    pending = [];
+  };
+  const read: ReadStats = await readAccessLogs(opts.files, { event: (e) => { pending.push(e); }, unreadable: () => {} },
+    { onProgress: opts.onProgress, maxSamples: 20, afterChunk: async () => take(false) });
+  take(true);
+  requests.sort((a, b) => a.at - b.at);
+
+  const start = requests.length ? requests[0].at : Date.now();
+  const sched = new Scheduler(start);
+  const model = new DeliveryModel(seed, { laggingShardMs: lagMs });
+  const now = () => sched.now();
+  const metrics = new CountingMetrics();
+  const noSleep = { sleep: async () => {} };
+  const accessLogs = new KinesisTwin({ shards, streamName: 'access-logs', clock: now, putter: noSleep });
+  const summaries = new KinesisTwin({ shards, streamName: 'summaries', clock: now, putter: noSleep });
+
+  const statePath = join(opts.outDir, 'state.sqlite');
+  for (const f of ['', '-wal', '-shm']) rmSync(statePath + f, { force: true });
+  const ledger = new SqliteState(statePath);
+  const ingest = new IngestStage({ putter: summaries, config: cfg, metrics });
+  const detect = new DetectStage({ windows: new EncodedPartStore(new MemoryWindowStore()), baselines: new SnapshotBaselineStore(new MemoryBlobStore()),
+    ledger, config: cfg, metrics });
+  const ipSets = new IpSetFiles(opts.outDir, { namePrefix: 'cordon', addressesPerSet: cfg.caps.addressesPerIpSet, maxSetsPerFamily: cfg.caps.maxIpSetsPerFamily });
+  const policy = new PolicyFile(opts.outDir, opts.basePolicy ?? null, { resource: 'execute-api:/*', maxChars: cfg.caps.policyMaxChars });
+  const alertFile = new AlertFile(join(opts.outDir, 'alerts.jsonl'));
+  const published: { batch: AlertBatch; at: number }[] = [];
+  const contain = new ContainStage({ ledger, ipSets, policies: [policy], config: cfg, metrics,
+    alerts: { publish: async (batch) => { published.push({ batch, at: sched.now() }); await alertFile.publish(batch); } } });
+
+  // The functions, as the construct sizes them (infra/cordon-construct.ts).
+  const fn = (name: string, memoryMb: number, timeoutMs: number, reservedConcurrency?: number) =>
+    new LambdaFunctionModel({ name, memoryMb, timeoutMs, reservedConcurrency }, model, sched);
+  const ingestFn = fn('ingest', 1024, 120_000);
+  const detectFn = fn('detect', 1024, 120_000);
+  const containFn = fn('contain', 512, 180_000, 1);
+
+  const putLatency = () => model.sample('kinesisPut');
+  const mappings: EventSourceMapping[] = [];
+  mappings.push(new EventSourceMapping({ name: 'ingest', scheduler: sched, reader: accessLogs, config: CORDON_ESM_CONFIG.ingest, model, lambda: ingestFn,
+    lagMs: (shard, all) => model.shardLagMs(shard, all),
+    handler: async (records) => {
+      const r = await ingest.handle(records.map(cloudWatchSource));
+      return { batchItemFailures: r.batchItemFailures, simulatedMs: r.summaries ? putLatency() : 0 };
+    } }));
+
+  // Contain: after ledger writes (the ledger's DynamoDB stream, read 4 times a second, a 5 s batching window) and once
+  // a minute; one at a time (reserved concurrency 1: the single WAF writer).
+  const wafGate = new RateGate(QUOTAS.wafWriteIntervalMs);
+  const deployGate = new RateGate(QUOTAS.createDeploymentIntervalMs);
+  const effects: { decision: Decision; at: number }[] = [];
+  let containQueued = false;
+  const runContain = (reason: 'stream' | 'schedule') => {
+    if (reason === 'stream') {
+      if (containQueued) return;
+      containQueued = true;
+    }
+    containFn.invokeAsync(async (t) => {
+      if (reason === 'stream') containQueued = false;
+      const before = published.length;
+      const r = await contain.run(t);
+      // The new blocks take effect when WAF (≤ 1 write/s, then propagation) or the redeployed policy has them.
+      let wafAt: number | undefined;
+      let policyAt: number | undefined;
+      for (const p of published.slice(before)) {
+        for (const d of p.batch.decisions) {
+          if (d.action !== 'block') {
+            effects.push({ decision: d, at: t });
+            continue;
+          }
+          if (d.targetKind === 'principal') {
+            policyAt ??= deployGate.reserve(t) + model.sample('redeployPropagation');
+            effects.push({ decision: d, at: policyAt });
+          } else {
+            wafAt ??= wafGate.reserve(t) + model.sample('wafWriteLatency') + model.sample('wafPropagation');
+            effects.push({ decision: d, at: wafAt });
+          }
+        }
+      }
+      return r;
+    }, { maxEventAgeMs: 6 * HOUR });
+  };
+
+  mappings.push(new EventSourceMapping({ name: 'detect', scheduler: sched, reader: summaries, config: CORDON_ESM_CONFIG.detect, model, lambda: detectFn,
+    handler: async (records, t, info) => {
+      const r = await detect.handle(records, t);
+      if (r.decisions) info.defer(() => void sched.after(model.sample('dynamoStreamVisibility') + CORDON_ESM_CONFIG.contain.maximumBatchingWindowMs,
+        () => runContain('stream')));
+      return { batchItemFailures: r.batchItemFailures };
+    } }));
+  for (const m of mappings) m.start();
+  scheduledRule(sched, model, 'detect-tick', 60_000, () => detectFn.invokeAsync(async (t) => {
+    const r = await detect.tick(t);
+    if (r.decisions) sched.after(model.sample('dynamoStreamVisibility') + CORDON_ESM_CONFIG.contain.maximumBatchingWindowMs, () => runContain('stream'));
+    return r;
+  }, { maxEventAgeMs: 60_000 }));
+  scheduledRule(sched, model, 'contain', 60_000, () => runContain('schedule'));
+
+  const delivery = new LogDelivery({ scheduler: sched, model, putter: accessLogs, cwlTimestamp: 'request' });
+  const lines: LogLine[] = requests.map((r) => ({ time: r.at, line: recommendedLine(r.event) }));
+  delivery.feed(lines);
+  const last = requests.length ? requests[requests.length - 1].at : start;
+  // After the last request: the longest delivery delay, the windows' clock, contain and WAF propagation, with room.
+  const until = last + (cfg.windows.maxDeliveryDelaySeconds + 2 * cfg.windows.sizeSeconds) * 1000 + 15 * 60_000 + lagMs;
+  await sched.run({ until });
+  ledger.close();
+
+  // Outputs, as replay writes them; decision times are wall-clock moments.
+  effects.sort((a, b) => a.at - b.at);
+  const decisions = effects.map((e) => ({ ...e.decision, time: new Date(e.at).toISOString() }));
+  writeFileSync(join(opts.outDir, 'decisions.jsonl'), decisions.map((d) => JSON.stringify(d)).join('\n') + (decisions.length ? '\n' : ''));
+  for (const d of decisions) opts.onDecision?.(d);
+  const byReason: Record<string, number> = {};
+  for (const d of decisions) if (d.action !== 'unblock') for (const r of d.reasons) byReason[r] = (byReason[r] ?? 0) + 1;
+  const ttc = timesToContain(decisions, requests);
+  const esmStats = [ingestFn, detectFn, containFn];
+  const summary: RehearseSummary = {
+    mode: 'rehearse',
+    inputs: opts.files,
+    formats: read.formats,
+    linesRead: read.lines,
+    linesUnreadable: read.unreadable,
+    unreadableByReason: read.byReason,
+    events: read.events,
+    seed,
+    shards,
+    laggingShardSeconds: lagMs / 1000,
+    dryRun: cfg.dryRun,
+    logStart: requests.length ? new Date(start).toISOString() : null,
+    logEnd: requests.length ? new Date(last).toISOString() : null,
+    simulatedEnd: new Date(sched.now()).toISOString(),
+    blocks: decisions.filter((d) => d.action === 'block').length,
+    alerts: decisions.filter((d) => d.action === 'alert').length,
+    unblocks: decisions.filter((d) => d.action === 'unblock').length,
+    decisionsByReason: byReason,
+    timeToContainSeconds: ttc,
+    late: { folded: metrics.get(METRIC.LateFolded), dropped: metrics.get(METRIC.LateDropped),
+      clamped: metrics.get(METRIC.ClockClamped) + clock.clamped, linesOutOfOrder: delivery.stats.lateLines },
+    delivery: {
+      retried: mappings.reduce((n, m) => n + m.stats.retries, 0),
+      bisected: mappings.reduce((n, m) => n + m.stats.bisections, 0),
+      splitAtFailure: mappings.reduce((n, m) => n + m.stats.splitsAtFailure, 0),
+      toFailureQueue: mappings.reduce((n, m) => n + m.stats.recordsToFailureDestination, 0),
+      coldStarts: esmStats.reduce((n, f) => n + f.stats.coldStarts, 0),
+      maxIteratorAgeSeconds: Object.fromEntries(mappings.map((m) => [m.name,
+        Math.round(Math.max(0, ...Object.values(m.stats.shards).map((s) => s.maxIteratorAgeMs)) / 100) / 10])),
+    },
+    streams: {
+      'access-logs': { records: accessLogs.stats().records, bytes: accessLogs.stats().bytes },
+      summaries: { records: summaries.stats().records, bytes: summaries.stats().bytes },
+    },
+    delays: describeDelays(model).map((d) => ({ name: d.name, source: d.source })),
+    wallSeconds: Math.round((performance.now() - started) / 10) / 100,
+  };
+  writeFileSync(join(opts.outDir, 'summary.json'), JSON.stringify(summary, null, 1) + '\n');
+  return summary;
+}
+
+/** A decoded request as the recommended API Gateway access-log line (what the construct's stages write). */
+function recommendedLine(e: AccessEvent): string {
+  const dash = (s: string) => (s === '' ? '-' : s);
+  const arn = e.principal.startsWith('arn:') ? e.principal : '-';
+  return JSON.stringify({ requestId: '-', ip: e.ip, requestTimeEpoch: e.time, httpMethod: dash(e.method), resourcePath: dash(e.resource),
+    path: dash(e.path), status: e.status, protocol: 'HTTP/1.1', responseLength: e.bytes, responseLatency: e.latencyMs,
+    userAgent: dash(e.userAgent), caller: '-', user: '-', userArn: arn, principalId: arn === '-' ? dash(e.principal) : '-', apiKeyId: '-' });
+}
+
+/** Per target's first block: its effect moment minus the target's first request in the log. */
+function timesToContain(decisions: Decision[], requests: { at: number; event: AccessEvent }[]): RehearseSummary['timeToContainSeconds'] {
+  const firstBlock = new Map<string, Decision>();
+  for (const d of decisions) if (d.action === 'block' && !firstBlock.has(d.target)) firstBlock.set(d.target, d);
+  const firstSeen = new Map<string, number>();
+  for (const { at, event } of requests) {
+    for (const key of [event.ip, prefixOf(event.ip), isIpv6(event.ip) ? '' : prefixOf(event.ip, 24), event.principal]) {
+      if (key && firstBlock.has(key) && !firstSeen.has(key)) firstSeen.set(key, at);
+    }
+  }
+  const times = [...firstBlock].filter(([t]) => firstSeen.has(t)).map(([t, d]) => (Date.parse(d.time) - firstSeen.get(t)!) / 1000).sort((a, b) => a - b);
+  const q = (p: number) => (times.length ? Math.round(times[Math.min(times.length - 1, Math.floor(p * (times.length - 1) + 0.5))] * 10) / 10 : null);
+  return { p50: q(0.5), p95: q(0.95), worst: times.length ? Math.round(times[times.length - 1] * 10) / 10 : null, blocks: times.length };
+}
