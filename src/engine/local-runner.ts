@@ -87,6 +87,7 @@ export class LocalRunner {
   private readonly detect: DetectStage;
   private readonly contain: ContainStage;
   private readonly baselines: CachedBaselines;
+  private readonly parts = new MemoryPartStore();
   private readonly ipSets: IpSetFiles;
   private readonly policy: PolicyFile;
   private readonly decisionsPath: string;
@@ -108,7 +109,7 @@ export class LocalRunner {
     this.summaries = new KinesisTwin({ shards: this.shards, streamName: 'summaries', clock: logNow, throughput: false });
     this.baselines = new CachedBaselines(opts.state, cfg.windows.idleEvictMinutes * 60_000);
     this.ingest = new IngestStage({ putter: this.summaries, config: cfg, metrics: this.metrics });
-    this.detect = new DetectStage({ windows: new MemoryPartStore(), baselines: this.baselines, ledger: opts.state, config: cfg,
+    this.detect = new DetectStage({ windows: this.parts, baselines: this.baselines, ledger: opts.state, config: cfg,
       metrics: this.metrics, onWindow: (closed, outcome) => {
         const a = outcome.assessment;
         this.stats.windows++;
@@ -186,6 +187,12 @@ export class LocalRunner {
     this.stats.streams = { summaries: { records: s.records, bytes: s.bytes } };
     this.stats.clamped += this.clock.clamped;
     this.stats.lateEvents = this.stats.lateFolded + this.stats.lateDropped;
+  }
+
+  /** What the runner holds in memory now: key states, open windows and their keys, unread summary records. */
+  held(): { keyStates: number; openWindows: number; openKeys: number; summaryRecords: number } {
+    const summaryRecords = this.summaries.shardIds().reduce((n, id) => n + this.summaries.size(id), 0);
+    return { keyStates: this.baselines.size, ...this.parts.held(), summaryRecords };
   }
 
   activeBlocks(now: number): Promise<LedgerEntry[]> {

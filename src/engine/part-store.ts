@@ -104,6 +104,27 @@ function encodeSplit(parts: SummaryPart[]): string[] {
 
 /** The local runner's {@link PartStore}: parts stay objects (nothing to bill, nothing to encode). */
 export class MemoryPartStore implements PartStore {
+  /** What is held now: open windows (over all scopes) and the distinct keys in their parts (memory checks). */
+  held(): { openWindows: number; openKeys: number } {
+    let openWindows = 0;
+    let openKeys = 0;
+    for (const byWindow of this.windows.values()) {
+      for (const chunks of byWindow.values()) {
+        openWindows++;
+        const keys = new Set<string>();
+        for (const parts of chunks.values()) {
+          for (const part of parts) {
+            for (const [k] of part.i) keys.add(`i${k}`);
+            for (const [k] of part.p) keys.add(`p${k}`);
+            for (const [k] of part.u) keys.add(`u${k}`);
+          }
+        }
+        openKeys += keys.size;
+      }
+    }
+    return { openWindows, openKeys };
+  }
+
   private readonly windows = new Map<string, Map<number, Map<string, SummaryPart[]>>>();
   private readonly marks = new Map<string, number>();
   private readonly known = new Set<string>();

@@ -108,27 +108,7 @@ interface RunnerPrivates {
 }
 
 export function runnerHeld(runner: LocalRunner): RunnerHeld {
-  const r = runner as unknown as RunnerPrivates;
-  const store = r.detect.deps.windows as { windows?: Map<string, Map<number, Map<string, { i: [string][]; p: [string][]; u: [string][] }[]>>> };
-  if (!(store.windows instanceof Map)) throw new Error('runnerHeld: the detect stage\'s part store is not the MemoryPartStore this reads');
-  let openWindows = 0;
-  let openKeys = 0;
-  for (const byWindow of store.windows.values()) {
-    for (const chunks of byWindow.values()) {
-      openWindows++;
-      const keys = new Set<string>();
-      for (const parts of chunks.values()) {
-        for (const part of parts) {
-          for (const [k] of part.i) keys.add(`i${k}`);
-          for (const [k] of part.p) keys.add(`p${k}`);
-          for (const [k] of part.u) keys.add(`u${k}`);
-        }
-      }
-      openKeys += keys.size;
-    }
-  }
-  const summaryRecords = r.summaries.shardIds().reduce((n, id) => n + r.summaries.size(id), 0);
-  return { keyStates: r.baselines.size, openWindows, openKeys, summaryRecords };
+  return runner.held();
 }
 
 let gcFn: (() => void) | null | undefined;
