@@ -12,6 +12,8 @@ import type {
  */
 export class IpSetFiles implements IpSetPort {
   private current: IpSetDesired = { v4: [], v6: [] };
+  private written = false;
+  private lastPlan: ReturnType<typeof planIpSets> | null = null;
   overflow: string[] = [];
 
   constructor(private readonly dir: string, private readonly opts: { namePrefix: string; addressesPerSet: number; maxSetsPerFamily: number }) {
@@ -20,10 +22,15 @@ export class IpSetFiles implements IpSetPort {
 
   applySync(desired: IpSetDesired): IpSetApplyResult {
     const changed = !sameList(desired.v4, this.current.v4) || !sameList(desired.v6, this.current.v6);
-    const plan = planIpSets(desired, this.opts);
+    // Unchanged sets are not rewritten (contain reconciles every minute), as UpdateIPSet is not called for them.
+    const plan = changed || !this.lastPlan ? planIpSets(desired, this.opts) : this.lastPlan;
+    this.lastPlan = plan;
     this.overflow = plan.overflow;
-    writeFileSync(join(this.dir, 'waf-ipset-v4.json'), JSON.stringify(plan.v4, null, 1) + '\n');
-    writeFileSync(join(this.dir, 'waf-ipset-v6.json'), JSON.stringify(plan.v6, null, 1) + '\n');
+    if (changed || !this.written) {
+      writeFileSync(join(this.dir, 'waf-ipset-v4.json'), JSON.stringify(plan.v4, null, 1) + '\n');
+      writeFileSync(join(this.dir, 'waf-ipset-v6.json'), JSON.stringify(plan.v6, null, 1) + '\n');
+      this.written = true;
+    }
     this.current = { v4: [...desired.v4], v6: [...desired.v6] };
     return {
       changed,
@@ -42,6 +49,7 @@ export class IpSetFiles implements IpSetPort {
 export class PolicyFile implements PolicyPort {
   private current: PolicyDeny = { principals: [], cidrs: [] };
   last: PolicyApplyResult = { changed: false, deployed: false, dropped: [], chars: 0 };
+  private written = false;
 
   constructor(
     private readonly dir: string,
@@ -53,8 +61,13 @@ export class PolicyFile implements PolicyPort {
 
   applySync(deny: PolicyDeny): PolicyApplyResult {
     const changed = !sameList(deny.principals, this.current.principals) || !sameList(deny.cidrs, this.current.cidrs);
+    if (!changed && this.written) {
+      this.last = { ...this.last, changed: false, deployed: false };
+      return this.last;
+    }
     const merged = mergeDenyStatement(this.base, deny, this.opts);
     writeFileSync(join(this.dir, 'resource-policy.json'), (merged.policy ? merged.text : 'null') + '\n');
+    this.written = true;
     this.current = merged.kept;
     // Locally a "deployment" is the file being rewritten; in AWS it is CreateDeployment on the stage.
     this.last = { changed, deployed: changed, dropped: merged.dropped, chars: merged.chars };
