@@ -86,9 +86,9 @@ export async function pushAll(runner: LocalRunner, events: Iterable<AccessEvent>
 }
 
 /**
- * What a LocalRunner holds between passes, for the memory-bound checks. LocalRunner has no public view of this yet,
- * so it is read from its private parts (read-only): the key states of its CachedBaselines, the parts of the open
- * windows in the detect stage's MemoryPartStore, and the records its summaries twin retains.
+ * What a LocalRunner holds between passes, for the memory-bound checks ({@link LocalRunner.held}): the key states of
+ * its CachedBaselines, the parts of the open windows in the detect stage's MemoryPartStore, and the records its
+ * summaries twin retains.
  */
 export interface RunnerHeld {
   /** Key states in memory (CachedBaselines.size). */
@@ -99,12 +99,6 @@ export interface RunnerHeld {
   openKeys: number;
   /** Summary records the in-process summaries stream still holds. */
   summaryRecords: number;
-}
-
-interface RunnerPrivates {
-  baselines: { size: number };
-  detect: { deps: { windows: unknown } };
-  summaries: { shardIds(): string[]; size(shardId: string): number };
 }
 
 export function runnerHeld(runner: LocalRunner): RunnerHeld {

@@ -117,8 +117,14 @@ function checkRun(decisions: Decision[], cfg: CordonConfig, outDir: string, file
     expect(touchesAllowlist(d.target, d.targetKind), `block ${d.target} touches the allowlist`).toBe(false);
     // 2. dry run blocks nothing
     expect(cfg.dryRun, `dry run blocked ${d.target}`).toBe(false);
-    // 3. every block expires after it was decided
+    // 3. every block expires after it was decided; its time counts from when contain first enforced it, which in
+    //    replay is at most a minute of log time after the decision
     expect(ts(d.expiresAt)).toBeGreaterThan(ts(d.time));
+    const entry = ledgerAt(join(outDir, 'state.sqlite'), d.target).find((e) => e.createdAt === ts(d.time));
+    const effectiveAt = entry?.effectiveAt ?? NaN;
+    expect(effectiveAt - ts(d.time), `block ${d.target} enforced ${effectiveAt - ts(d.time)} ms after its decision`).toBeGreaterThanOrEqual(0);
+    expect(effectiveAt - ts(d.time), `block ${d.target} enforced ${effectiveAt - ts(d.time)} ms after its decision`).toBeLessThanOrEqual(60_000);
+    expect(ts(d.expiresAt)).toBeGreaterThan(effectiveAt);
     if (isAggregation(d)) {
       // An aggregate stands for at least `ipv4Offenders` hosts of its /24 blocked (and not yet unblocked) before it.
       const live = new Set<string>();
@@ -260,7 +266,7 @@ function ledgerAt(statePath: string, target: string): LedgerEntry[] {
  * evidence the operator overruled): the released ledger row is never overwritten, and a re-block, if the attacker's
  * traffic makes one, carries a new decision time. On traffic without the attacker it is not blocked at all.
  */
-function checkRelease(events: AccessEvent[], cfg: CordonConfig, statePath: string, logEnd: number, labels: Labels): { released: string; reblocked: boolean } | null {
+async function checkRelease(events: AccessEvent[], cfg: CordonConfig, statePath: string, logEnd: number, labels: Labels): Promise<{ released: string; reblocked: boolean } | null> {
   const state = new SqliteState(statePath);
   const victim = state.listActiveSync(logEnd).find((e) => !e.reasons.includes('aggregation'));
   state.close();
@@ -271,7 +277,7 @@ function checkRelease(events: AccessEvent[], cfg: CordonConfig, statePath: strin
 
   // Same traffic again.
   const again = newDir('inv-again');
-  const r = runLocal(events, cfg, again, statePath);
+  const r = await runLocal(events, cfg, again, statePath);
   const sameTime = r.decisions.filter((d) => d.target === victim.target && d.action === 'block' && Date.parse(d.time) === victim.createdAt);
   expect(sameTime, `released ${victim.target} re-blocked on the evidence the operator overruled`).toEqual([]);
   const row = ledgerAt(statePath, victim.target).find((e) => e.createdAt === victim.createdAt);
@@ -282,7 +288,7 @@ function checkRelease(events: AccessEvent[], cfg: CordonConfig, statePath: strin
   // Benign traffic after the log: no new evidence, so no block of the released target.
   const later = simulateEvents({ scenario: 'benign', minutes: 10, seed: labels.seed + 1, start: labels.end + 60_000 }).events.map(toAccessEvent);
   const quiet = newDir('inv-quiet');
-  const q = runLocal(later, cfg, quiet, copy);
+  const q = await runLocal(later, cfg, quiet, copy);
   expect(q.decisions.filter((d) => d.target === victim.target && d.action === 'block')).toEqual([]);
   expectNotProjected(quiet, copy, victim, q.pipeline.stats.logEnd ?? logEnd);
   return { released: victim.target, reblocked };
@@ -305,8 +311,8 @@ describe('containment safety invariants over randomized scenarios', () => {
         const cfg = configOf(p, allow);
         const out = newDir('inv');
         const snapshots: { ipSets: string[]; deny: { principals: string[]; cidrs: string[] } }[] = [];
-        // The files are rewritten after each batch of decisions: read them as the next batch arrives.
-        const r = runLocal(events, cfg, out, undefined, () => snapshots.push({ ipSets: readIpSets(out), deny: readPolicyDeny(out) }));
+        // Contain applies the IP sets and the policy, then publishes the decisions: read the files as each arrives.
+        const r = await runLocal(events, cfg, out, undefined, () => snapshots.push({ ipSets: readIpSets(out), deny: readPolicyDeny(out) }));
         totals.checks += checkRun(r.decisions, cfg, out, snapshots);
         if (process.env.CORDON_DEBUG) {
           console.log(`[robustness] run ${JSON.stringify(p)} allowlist=${allow.cidrs.length}+${allow.principals.length}: ` +
@@ -318,7 +324,7 @@ describe('containment safety invariants over randomized scenarios', () => {
         totals.blocks += r.decisions.filter((d) => d.action === 'block').length;
         for (const d of r.decisions) if (d.evidence.heldBack) totals.heldBack[d.evidence.heldBack] = (totals.heldBack[d.evidence.heldBack] ?? 0) + 1;
         if (!cfg.dryRun && r.pipeline.stats.logEnd !== null) {
-          const rel = checkRelease(events, cfg, join(out, 'state.sqlite'), r.pipeline.stats.logEnd, labels);
+          const rel = await checkRelease(events, cfg, join(out, 'state.sqlite'), r.pipeline.stats.logEnd, labels);
           if (rel) {
             totals.releases++;
             if (rel.reblocked) totals.reblocked++;
@@ -346,40 +352,40 @@ describe('containment safety: targeted cases', () => {
   const flooders = (from: number, to: number): AccessEvent[][] =>
     [7, 8, 9].map((h) => steady(`198.51.100.${h}`, from + h, to, 1500, { path: '/search?q=x', resource: '/search' }));
 
-  it('a dry run blocks nothing, even where blocks left in the state by an earlier run would aggregate', () => {
+  it('a dry run blocks nothing, even where blocks left in the state by an earlier run would aggregate', async () => {
     const out1 = newDir('dry1');
     // Run 1 (enforcing, aggregation from 4 hosts): three flooders of one /24 are blocked one by one.
-    const first = runLocal(byTime(...background(T0, T0 + 15 * MIN), ...flooders(T0 + 12 * MIN, T0 + 15 * MIN)),
+    const first = await runLocal(byTime(...background(T0, T0 + 15 * MIN), ...flooders(T0 + 12 * MIN, T0 + 15 * MIN)),
       parseConfig({ aggregation: { ipv4Offenders: 4 } }), out1);
     const hostBlocks = first.decisions.filter((d) => d.action === 'block').map((d) => d.target);
     expect(hostBlocks).toEqual(['198.51.100.7', '198.51.100.8', '198.51.100.9']);
     // Run 2, a dry run with aggregation from 3 hosts, on the next quarter hour while those blocks are still active.
     const out2 = newDir('dry2');
-    const second = runLocal(byTime(...background(T0 + 15 * MIN, T0 + 30 * MIN)),
+    const second = await runLocal(byTime(...background(T0 + 15 * MIN, T0 + 30 * MIN)),
       parseConfig({ dryRun: true, aggregation: { ipv4Offenders: 3 } }), out2, join(out1, 'state.sqlite'));
     const blocks = second.decisions.filter((d) => d.action === 'block');
     figures('dry run over aggregating state', { priorBlocks: hostBlocks.length, decisions: second.decisions.length, blocks: blocks.length });
     expect(blocks.map((d) => d.target)).toEqual([]);
   });
 
-  it('a released block is not overwritten by a replay of the same log (regression: it was re-blocked at the same time)', () => {
+  it('a released block is not overwritten by a replay of the same log (regression: it was re-blocked at the same time)', async () => {
     const { events: sim, labels } = simulateEvents({ scenario: 'mixed', minutes: 20, seed: 3 });
     const events = sim.map(toAccessEvent);
     const cfg = parseConfig({ allowlist: { cidrs: labels.allowlist } });
     const out = newDir('rel');
-    const first = runLocal(events, cfg, out);
-    const rel = checkRelease(events, cfg, join(out, 'state.sqlite'), first.pipeline.stats.logEnd!, labels);
+    const first = await runLocal(events, cfg, out);
+    const rel = await checkRelease(events, cfg, join(out, 'state.sqlite'), first.pipeline.stats.logEnd!, labels);
     figures('release survives a replay', { events: events.length, blocks: first.decisions.filter((d) => d.action === 'block').length,
       released: rel?.released ?? '-', reblockedWithNewTime: rel?.reblocked ?? false });
     expect(rel).not.toBeNull();
   });
 
   /** Aggregating three blocked hosts into their /24 must not cut 40 established neighbours (~8% of traffic, 3% guard). */
-  it('aggregation into a /24 respects the blast-radius guard', () => {
+  it('aggregation into a /24 respects the blast-radius guard', async () => {
     const established = Array.from({ length: 40 }, (_, i) => steady(`198.51.100.${100 + i}`, T0 + i * 37, T0 + 20 * MIN, 12));
     const events = byTime(...established, ...background(T0, T0 + 20 * MIN), ...flooders(T0 + 12 * MIN, T0 + 15 * MIN));
     const out = newDir('agg');
-    const r = runLocal(events, parseConfig({ blastRadiusShare: 0.03 }), out);
+    const r = await runLocal(events, parseConfig({ blastRadiusShare: 0.03 }), out);
     const covering = r.decisions.filter((d) => d.action === 'block' && overlaps(d.target, '198.51.100.100'));
     figures('aggregation vs blast radius', { events: events.length, decisions: r.decisions.length, blocksCoveringEstablished: covering.length });
     expect(covering.map((d) => d.target)).toEqual([]);
