@@ -179,7 +179,9 @@ export class LocalRunner {
     const closeAll = last + (w.maxDeliveryDelaySeconds + w.sizeSeconds) * 1000 + 1;
     const r = await this.detect.tick(closeAll);
     this.countDetect(r);
-    await this.runContain(Math.max(last, this.lastDecisionTime()));
+    // Not before any decision the final tick made (a window's decision is stamped at its end plus the lateness).
+    const decided = (await this.opts.state.listAll()).reduce((t, e) => Math.max(t, e.createdAt), 0);
+    await this.runContain(Math.max(last, decided));
     this.baselines.flush();
     this.timeline.sort((a, b) => a.start - b.start);
     this.stats.keysTracked = this.seenKeys.size;
@@ -247,10 +249,6 @@ export class LocalRunner {
     this.stats.ipSetOverflow = this.ipSets.overflow.length;
     this.stats.policyDropped = this.policy.last.dropped.length;
     return r;
-  }
-
-  private lastDecisionTime(): number {
-    return this.decisions.reduce((t, d) => Math.max(t, Date.parse(d.time)), 0);
   }
 
   /** Alerts go to alerts.jsonl as SNS would carry them; their decisions are the run's decisions. */
