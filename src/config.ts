@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { RULE_NAMES, type RuleName } from './detect/rules/index.ts';
 import { parseCidr } from './net/cidr.ts';
 
 /**
@@ -10,19 +11,17 @@ import { parseCidr } from './net/cidr.ts';
 const ruleModeSchema = z.enum(['enforce', 'count', 'off']);
 const minutes = z.number().positive();
 
-export const RULE_NAMES = [
-  'flood',
-  'path-scan',
-  'auth-failures',
-  'login-bruteforce',
-  'principal-many-ips',
-  'principal-volume',
-  'volume-anomaly',
-  'attack-payload',
-  'server-errors',
-  'scanner-agent',
-] as const;
-export type RuleName = (typeof RULE_NAMES)[number];
+// The rule names are the registry's (src/detect/rules): a mode for a rule that is not there is rejected.
+export { RULE_NAMES, type RuleName } from './detect/rules/index.ts';
+
+/** Per-rule modes, keyed by the names of the rules in the registry; an unknown key names the valid ones. */
+const ruleModesSchema = z.partialRecord(z.enum(RULE_NAMES), ruleModeSchema, {
+  // Typed as the general issue: zod's type says a record raises only its own codes, but keys outside the enum come as
+  // `unrecognized_keys` (checked by test/config.test.ts).
+  error: (issue: z.core.$ZodRawIssue) => issue.code === 'unrecognized_keys'
+    ? `not a rule: ${issue.keys.map((k) => JSON.stringify(k)).join(', ')} (the rules are ${RULE_NAMES.join(', ')})`
+    : undefined,
+});
 
 export const configSchema = z
   .object({
@@ -118,7 +117,7 @@ export const configSchema = z
       .strict()
       .refine((h) => h.k <= h.n, { message: 'k must not exceed n' })
       .prefault({}),
-    rules: z.partialRecord(z.enum(RULE_NAMES), ruleModeSchema).prefault({}),
+    rules: ruleModesSchema.prefault({}),
     allowlist: z
       .object({
         cidrs: z.array(z.string().refine((c) => parseCidr(c) !== null, 'not an IP address or CIDR')).default([]),

@@ -1,4 +1,5 @@
-import type { RuleName } from './config.ts';
+import type { RuleName } from './detect/rules/index.ts';
+import type { Features } from './features/key-window.ts';
 
 export type TargetKind = 'ip' | 'cidr' | 'principal';
 export type Action = 'block' | 'alert' | 'unblock';
@@ -20,8 +21,14 @@ export interface Evidence {
   windowStart: number;
   windowEnd: number;
   findings: Finding[];
-  /** The window's features (counts) for this key. */
-  features: Record<string, number>;
+  /**
+   * The window's features (counts) for this key, as KeyWindow.features gave them. Partial: an aggregation has no
+   * window of its own (`{}`), and evidence stored by earlier releases may lack figures added since (or, from an
+   * aggregation, hold `blockedHosts`, now {@link Evidence.blockedHosts}).
+   */
+  features: Partial<Features>;
+  /** For an aggregation into a prefix: how many of its hosts were blocked. */
+  blockedHosts?: number;
   /** The key's own baseline at decision time (mean requests per window, windows learned), if any. */
   baseline?: { meanRequests: number; windows: number };
   /** Population median requests per window for keys of this kind. */

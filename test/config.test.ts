@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, defaultConfig, loadConfigFile, parseConfig } from '../src/config.ts';
+import { RULES } from '../src/detect/rules/index.ts';
 
 describe('config', () => {
   it('works without a file: every field has a default', () => {
@@ -37,6 +38,22 @@ describe('config', () => {
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).issues.map((i) => i.path)).toContain(field);
     expect((err as Error).message).toContain(field);
+  });
+
+  it('takes a mode for every rule of the registry, and rejects a rule that is not there naming the valid ones', () => {
+    const modes = Object.fromEntries(RULES.map((r) => [r.name, 'count']));
+    expect(parseConfig({ rules: modes }).rules).toEqual(modes);
+    let err: unknown;
+    try {
+      parseConfig({ rules: { flood: 'count', flod: 'off' } });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const issue = (err as ConfigError).issues.find((i) => i.path === 'rules');
+    expect(issue?.message).toContain('not a rule: "flod"');
+    for (const r of RULES) expect(issue?.message).toContain(r.name);
+    expect((err as Error).message).toContain('rules: not a rule: "flod" (the rules are flood, path-scan,');
   });
 
   it('a file that is not JSON is a clear error naming the file', () => {

@@ -210,7 +210,7 @@ function aggregateIpv4(a: WindowAssessment, book: LedgerBook, cfg: CordonConfig,
       key: cidr, keyKind: 'prefix', windowStart: a.start, windowEnd: a.end, held: `${members.length} blocked hosts`,
       findings: [{ rule: members[0].reasons[0] as RuleName, score, unmistakable: false,
         detail: `${members.length} hosts of ${cidr} are blocked (threshold ${ipv4Offenders}): ${members.map((m) => m.target).slice(0, 10).join(', ')}` }],
-      features: { blockedHosts: members.length }, priorBlocks: prior, trafficShare,
+      features: {}, blockedHosts: members.length, priorBlocks: prior, trafficShare,
     };
     if (trafficShare > cfg.blastRadiusShare) {
       // The hosts stay blocked one by one; widening to their neighbours would cut established traffic.

@@ -1,6 +1,6 @@
 import { type CordonConfig, ruleMode } from '../config.ts';
 import type { Finding } from '../decision.ts';
-import type { KeyWindow } from '../features/key-window.ts';
+import type { Features, KeyWindow } from '../features/key-window.ts';
 import { ipKey, type KeyKind, prefixKey, principalKey } from '../features/keys.ts';
 import type { ClosedWindow } from '../features/windower.ts';
 import { isIpv6 } from '../net/ip.ts';
@@ -25,7 +25,7 @@ export interface KeyVerdict {
   /** True when the finding is unmistakable or held for k of the last n windows: time to act. */
   act: boolean;
   held: string;
-  features: Record<string, number>;
+  features: Features;
   baseline?: { meanRequests: number; windows: number };
   populationMedianRequests: number;
   samples: { paths: string[]; userAgents: string[] };

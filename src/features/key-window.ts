@@ -7,6 +7,19 @@ export const COUNTER_NAMES = [
   'latencyCount', 'loginPosts', 'attackPayloads', 'scannerAgentRequests',
 ] as const;
 
+/**
+ * The figures {@link KeyWindow.features} gives for one key's window, the names rules, evidence and reports read. A
+ * figure read by a name not in this list does not compile.
+ */
+export const FEATURE_NAMES = [
+  'requests', 'status4xx', 'status5xx', 'authFailures', 'notFound', 'throttled', 'bytes', 'meanLatencyMs',
+  'loginPosts', 'attackPayloads', 'scannerAgentRequests', 'distinctPaths', 'distinctNotFoundPaths',
+  'distinctUserAgents', 'distinctPrincipals', 'distinctIps',
+] as const;
+export type FeatureName = (typeof FEATURE_NAMES)[number];
+/** One key's window in figures: counts, distinct counts, and mean latency (ms, -1 when no request carried one). */
+export type Features = Record<FeatureName, number>;
+
 const SAMPLE_PATHS = 3;
 const SAMPLE_UAS = 2;
 const SAMPLE_MAX_CHARS = 200;
@@ -193,7 +206,7 @@ export class KeyWindow {
   }
 
   /** The figures rules and evidence use. */
-  features(): Record<string, number> {
+  features(): Features {
     return {
       requests: this.requests,
       status4xx: this.status4xx,

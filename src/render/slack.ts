@@ -137,7 +137,7 @@ function decisionText(d: Decision): string {
     const share = typeof ev.clientShare === 'number' ? ` · would cover ${fmtNum(ev.clientShare * 100)}% of clients` : '';
     lines.push(`:hand: *Held back:* ${escapeSlackControl(HELD_BACK_TEXT[ev.heldBack] ?? safeText(ev.heldBack, 30))}${share}`);
   }
-  const figs = featureFigures(ev?.features, 8).map((f) => `${f.label} *${f.value}*`);
+  const figs = featureFigures(ev, 8).map((f) => `${f.label} *${f.value}*`);
   if (ev) {
     lines.push(`*Window:* ${escapeSlackControl(fmtTime(ev.windowStart))} → ${escapeSlackControl(fmtTime(ev.windowEnd))}` +
       (figs.length ? ` · ${escapeSlackControl(safeText(figs.join(' · '), 600))}` : ''));

@@ -1,4 +1,5 @@
-import type { Decision } from '../decision.ts';
+import type { Decision, Evidence } from '../decision.ts';
+import type { FeatureName } from '../features/key-window.ts';
 
 /**
  * Number, time and feature formatting shared by the report, Slack and the terminal, so the three say the same
@@ -77,7 +78,7 @@ export function decisionDuration(d: Pick<Decision, 'time' | 'expiresAt'>): strin
 }
 
 /** Labels for the window features of {@link KeyWindow.features}, in the order a reader wants them. */
-export const FEATURE_LABELS: readonly (readonly [string, string])[] = [
+export const FEATURE_LABELS: readonly (readonly [FeatureName, string])[] = [
   ['requests', 'requests'],
   ['status4xx', '4xx'],
   ['notFound', '404'],
@@ -94,8 +95,12 @@ export const FEATURE_LABELS: readonly (readonly [string, string])[] = [
   ['meanLatencyMs', 'mean latency'],
 ];
 
-const LABEL = new Map(FEATURE_LABELS);
-const ORDER = new Map(FEATURE_LABELS.map(([k], i) => [k, i]));
+/** Labels for the figures evidence carries besides the window's features (shown after them). */
+const EVIDENCE_LABELS: readonly (readonly ['blockedHosts', string])[] = [['blockedHosts', 'blocked hosts']];
+
+// By plain string: stored evidence is read from JSON and may hold names this release does not know.
+const LABEL = new Map<string, string>([...FEATURE_LABELS, ...EVIDENCE_LABELS]);
+const ORDER = new Map<string, number>(FEATURE_LABELS.map(([k], i) => [k, i]));
 
 /** Formats one feature value by its name (bytes, latency, counts). */
 export function fmtFeature(name: string, v: number): string {
@@ -105,13 +110,17 @@ export function fmtFeature(name: string, v: number): string {
 }
 
 /**
- * The features worth showing, labelled and formatted, known ones first in reading order, then any others by
- * name. Zeros are dropped (they say nothing) except requests; `limit` bounds the list for small sinks.
+ * The figures of an evidence worth showing, labelled and formatted: its window features, known ones first in
+ * reading order, then any others by name (an aggregation's blocked hosts among them). Zeros are dropped (they say
+ * nothing) except requests; `limit` bounds the list for small sinks.
  */
-export function featureFigures(features: Record<string, number> | undefined, limit = Infinity): { name: string; label: string; value: string }[] {
-  if (!features) return [];
-  return Object.entries(features)
-    .filter(([k, v]) => typeof v === 'number' && (v !== 0 || k === 'requests') && !(k === 'meanLatencyMs' && v < 0))
+export function featureFigures(ev: Pick<Evidence, 'features' | 'blockedHosts'> | undefined, limit = Infinity): { name: string; label: string; value: string }[] {
+  if (!ev) return [];
+  const figures: [string, unknown][] = Object.entries(ev.features ?? {});
+  if (ev.blockedHosts !== undefined) figures.push(['blockedHosts', ev.blockedHosts]);
+  return figures
+    .filter((e): e is [string, number] => typeof e[1] === 'number')
+    .filter(([k, v]) => (v !== 0 || k === 'requests') && !(k === 'meanLatencyMs' && v < 0))
     .sort(([a], [b]) => (ORDER.get(a) ?? 1e9) - (ORDER.get(b) ?? 1e9) || a.localeCompare(b))
     .slice(0, limit)
     .map(([k, v]) => ({ name: k, label: LABEL.get(k) ?? k, value: fmtFeature(k, v) }));

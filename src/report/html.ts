@@ -222,7 +222,7 @@ function evidencePanel(d: Decision, ev: Evidence | undefined): string {
   if (ev.priorBlocks) kv.push(['Prior blocks', `${fmtInt(ev.priorBlocks)} (escalated expiry)`]);
   if (ev.releasedBy) kv.push(['Released by', t(ev.releasedBy, 20)]);
   if (d.expiresAt) kv.push(['Expires', `${fmtTime(d.expiresAt)} (${decisionDuration(d)})`]);
-  const feats = featureFigures(ev.features).map((f) => `<dt>${t(f.label, 40)}</dt><dd>${t(f.value, 40)}</dd>`).join('');
+  const feats = featureFigures(ev).map((f) => `<dt>${t(f.label, 40)}</dt><dd>${t(f.value, 40)}</dd>`).join('');
   const list = (xs: readonly string[] | undefined): string =>
     xs?.length ? `<ul class="samples">${xs.slice(0, 10).map((x) => `<li><code>${t(x, 300)}</code></li>`).join('')}</ul>` : '<p class="muted">none</p>';
   return `<div class="ev">

@@ -4,13 +4,17 @@ import { AlertMemory, Allowlist, decideWindow, expireDue } from '../../src/conta
 import { blockDurationMs } from '../../src/contain/expiry.ts';
 import { LedgerBook } from '../../src/contain/ledger-book.ts';
 import type { KeyVerdict, WindowAssessment } from '../../src/detect/detector.ts';
+import { type Features, KeyWindow } from '../../src/features/key-window.ts';
 
 const T = 1_793_577_660_000;
+
+/** A window's features: those of an empty window, with `over`. */
+const features = (over: Partial<Features>): Features => ({ ...new KeyWindow().features(), ...over });
 
 function verdict(value: string, over: Partial<KeyVerdict> = {}): KeyVerdict {
   return { kind: value.startsWith('arn:') ? 'principal' : value.includes('/') ? 'prefix' : 'ip', value,
     findings: [{ rule: 'flood', score: 5, unmistakable: true, detail: 'x' }], score: 5, act: true, held: 'unmistakable',
-    features: { requests: 3000 }, populationMedianRequests: 2, samples: { paths: [], userAgents: [] }, clients: 1,
+    features: features({ requests: 3000 }), populationMedianRequests: 2, samples: { paths: [], userAgents: [] }, clients: 1,
     establishedRequests: 0, ...over };
 }
 
@@ -81,10 +85,12 @@ describe('decideWindow', () => {
     const agg = r.decisions.find((d) => d.target === '192.0.2.0/24');
     expect(agg).toMatchObject({ action: 'block', targetKind: 'cidr' });
     expect(agg!.reasons).toContain('aggregation');
+    // How many hosts is the aggregation's own figure, not a window feature.
+    expect(agg!.evidence).toMatchObject({ blockedHosts: 3, features: {} });
   });
 
   it('does not decide again on a target an active block already covers', () => {
-    const first = decide([verdict('192.0.2.0/24', { features: { requests: 5000, distinctIps: 50 } })]);
+    const first = decide([verdict('192.0.2.0/24', { features: features({ requests: 5000, distinctIps: 50 }) })]);
     const again = decideWindow(window([verdict('192.0.2.9')]), first.book, first.cfg, new Allowlist(first.cfg.allowlist), new AlertMemory());
     expect(again.decisions).toEqual([]);
   });

@@ -1,20 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/config.ts';
 import { newKeyState, learn } from '../../src/detect/baseline.ts';
-import { RULES } from '../../src/detect/rules/index.ts';
+import { RULE_NAMES, RULES, type RuleName } from '../../src/detect/rules/index.ts';
 import type { RuleContext } from '../../src/detect/rules/rule.ts';
+import type { Features } from '../../src/features/key-window.ts';
 import type { KeyState } from '../../src/ports.ts';
 
 const t = defaultConfig().thresholds;
 const crowd = { median: Math.log1p(3), scale: 1, count: 1000 };
 
-function features(over: Record<string, number>): Record<string, number> {
+function features(over: Partial<Features>): Features {
   return { requests: 0, status4xx: 0, status5xx: 0, authFailures: 0, notFound: 0, throttled: 0, bytes: 0, meanLatencyMs: 30,
     loginPosts: 0, attackPayloads: 0, scannerAgentRequests: 0, distinctPaths: 1, distinctNotFoundPaths: 0,
     distinctUserAgents: 1, distinctPrincipals: 0, distinctIps: 1, ...over };
 }
 
-function ctx(over: Partial<RuleContext> & { f: Record<string, number> }): RuleContext {
+function ctx(over: Partial<RuleContext> & { f: Features }): RuleContext {
   return { kind: 'ip', state: undefined, trusted: false, population: crowd, populationLift: 1, incident: false, thresholds: t, features: over.f, ...over };
 }
 
@@ -24,7 +25,7 @@ function history(requests: number, windows = 30, ips = 1, bytes = requests * 100
   return s;
 }
 
-const rule = (name: string) => {
+const rule = (name: RuleName) => {
   const r = RULES.find((x) => x.name === name);
   if (!r) throw new Error(name);
   return r;
@@ -126,5 +127,26 @@ describe('attack-payload, server-errors, scanner-agent', () => {
   });
   it('attack-tool user agents', () => {
     expect(rule('scanner-agent').evaluate(ctx({ f: features({ requests: 30, scannerAgentRequests: 30 }) }))?.unmistakable).toBe(true);
+  });
+});
+
+describe('typed features and rule names', () => {
+  it('a misspelt feature or rule name does not compile (tsc runs over this file)', () => {
+    const f = features({ requests: 3 });
+    // @ts-expect-error: there is no feature `requestz`
+    expect(f.requestz).toBeUndefined();
+    // @ts-expect-error: nor can a window be made up with one
+    expect(features({ requestz: 3 }).requests).toBe(0);
+    // @ts-expect-error: there is no rule `flod`
+    expect(() => rule('flod')).toThrow();
+    // @ts-expect-error: a finding names a rule of the registry
+    const misnamed: RuleName = 'flod';
+    expect(RULE_NAMES).not.toContain(misnamed);
+  });
+
+  it('the registry names each rule once, and those are the rule names', () => {
+    const names = RULES.map((r) => r.name);
+    expect(new Set(names).size).toBe(names.length);
+    expect([...RULE_NAMES]).toEqual(names);
   });
 });

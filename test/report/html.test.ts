@@ -114,6 +114,17 @@ describe('renderReportHtml', () => {
     expect(out).not.toContain('<svg');
   });
 
+  it("shows an aggregation's blocked hosts, as this release records them and as earlier releases did (in features)", () => {
+    const agg = (evidence: Record<string, unknown>): Decision => JSON.parse(JSON.stringify({
+      time: '2026-11-21T10:05:00.000Z', action: 'block', target: '192.0.2.0/24', targetKind: 'cidr', reasons: ['aggregation', 'flood'],
+      score: 5, expiresAt: '2026-11-21T11:05:00.000Z',
+      evidence: { key: '192.0.2.0/24', keyKind: 'prefix', windowStart: T0, windowEnd: T0 + 60_000, held: '3 blocked hosts', findings: [], ...evidence },
+    }));
+    const out = renderReportHtml({ ...emptyData(), decisions: [agg({ features: {}, blockedHosts: 3 }), agg({ features: { blockedHosts: 4 } })] });
+    expect(out).toMatch(/<dt>blocked hosts<\/dt><dd>3<\/dd>/);
+    expect(out).toMatch(/<dt>blocked hosts<\/dt><dd>4<\/dd>/);
+  });
+
   it('charts decisions even without a timeline', () => {
     const out = renderReportHtml({ ...emptyData(), decisions: decisions().slice(0, 3) });
     expect(markerCounts(out).reduce((a, b) => a + b, 0)).toBe(3);

@@ -1,7 +1,7 @@
 import { finding, type Rule } from './rule.ts';
 
 /** Requests whose target carries an attack (traversal, injection, secret probes): no legitimate client sends these. */
-export const attackPayload: Rule = {
+export const attackPayload: Rule<'attack-payload'> = {
   name: 'attack-payload',
   kinds: ['ip', 'prefix', 'principal'],
   evaluate({ features: f, thresholds: t }) {

@@ -1,7 +1,7 @@
 import { finding, type Rule } from './rule.ts';
 
 /** Mostly 401/403 answers: password guessing or credential stuffing. */
-export const authFailures: Rule = {
+export const authFailures: Rule<'auth-failures'> = {
   name: 'auth-failures',
   kinds: ['ip', 'prefix', 'principal'],
   evaluate({ features: f, thresholds: t }) {

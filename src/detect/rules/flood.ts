@@ -6,7 +6,7 @@ import { clientRequests, finding, type Rule } from './rule.ts';
  * Far more requests than the rest of the population and than the key's own history. Behind a shared egress
  * (many principals on one IP: NAT, CGNAT, a corporate proxy) the rate per principal is what counts.
  */
-export const flood: Rule = {
+export const flood: Rule<'flood'> = {
   name: 'flood',
   kinds: ['ip', 'prefix', 'principal'],
   evaluate({ kind, features: f, state, trusted, population, incident, thresholds: t }) {

@@ -1,4 +1,3 @@
-import type { RuleName } from '../../config.ts';
 import { attackPayload } from './attack-payload.ts';
 import { authFailures } from './auth-failures.ts';
 import { flood } from './flood.ts';
@@ -11,8 +10,18 @@ import { scannerAgent } from './scanner-agent.ts';
 import { serverErrors } from './server-errors.ts';
 import { volumeAnomaly } from './volume-anomaly.ts';
 
-export const RULES: readonly Rule[] = [flood, pathScan, authFailures, loginBruteforce, principalManyIps,
-  principalVolume, volumeAnomaly, attackPayload, serverErrors, scannerAgent];
+/**
+ * The rule registry: every behaviour rule, in the order the detector runs them. It is the one list of rules; the
+ * rule names (the config's per-rule modes, findings, ledger reasons) are the names declared here.
+ */
+export const RULES = [flood, pathScan, authFailures, loginBruteforce, principalManyIps,
+  principalVolume, volumeAnomaly, attackPayload, serverErrors, scannerAgent] as const;
+
+/** The name of a rule in the registry. */
+export type RuleName = (typeof RULES)[number]['name'];
+
+/** Every rule's name, in registry order. */
+export const RULE_NAMES = RULES.map((r) => r.name) as readonly RuleName[] as readonly [RuleName, ...RuleName[]];
 
 export const ruleByName = (name: RuleName): Rule | undefined => RULES.find((r) => r.name === name);
 export type { Rule, RuleContext } from './rule.ts';

@@ -1,7 +1,7 @@
 import { finding, type Rule } from './rule.ts';
 
 /** A run of POSTs to a login path (where failed logins answer 200, the status code says nothing). */
-export const loginBruteforce: Rule = {
+export const loginBruteforce: Rule<'login-bruteforce'> = {
   name: 'login-bruteforce',
   kinds: ['ip', 'prefix', 'principal'],
   evaluate({ features: f, thresholds: t }) {

@@ -5,7 +5,7 @@ import { finding, type Rule } from './rule.ts';
  * only the resource template (the console presets log `/{proxy+}`, not the path), distinct paths cannot be seen,
  * so half the count of 404s stands in for them.
  */
-export const pathScan: Rule = {
+export const pathScan: Rule<'path-scan'> = {
   name: 'path-scan',
   kinds: ['ip', 'prefix', 'principal'],
   evaluate({ features: f, thresholds: t }) {

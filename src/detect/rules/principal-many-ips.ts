@@ -1,7 +1,7 @@
 import { finding, type Rule } from './rule.ts';
 
 /** One principal used from many addresses at once: its credentials are likely in other hands. */
-export const principalManyIps: Rule = {
+export const principalManyIps: Rule<'principal-many-ips'> = {
   name: 'principal-many-ips',
   kinds: ['principal'],
   evaluate({ features: f, state, trusted, thresholds: t }) {

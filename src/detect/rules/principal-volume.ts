@@ -5,7 +5,7 @@ import { clientRequests, finding, type Rule } from './rule.ts';
  * A known principal pulling far more requests or bytes than it ever does: bulk exfiltration. The rise is measured
  * net of the population's own lift, so a flash crowd that makes every principal five times busier is not theft.
  */
-export const principalVolume: Rule = {
+export const principalVolume: Rule<'principal-volume'> = {
   name: 'principal-volume',
   kinds: ['principal'],
   evaluate({ features: f, state, trusted, populationLift, incident, thresholds: t }) {

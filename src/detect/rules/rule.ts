@@ -1,13 +1,15 @@
-import type { CordonConfig, RuleName } from '../../config.ts';
+import type { CordonConfig } from '../../config.ts';
 import type { Finding } from '../../decision.ts';
+import type { Features } from '../../features/key-window.ts';
 import type { KeyKind } from '../../features/keys.ts';
 import type { KeyState } from '../../ports.ts';
 import type { RobustStats } from '../robust-stats.ts';
+import type { RuleName } from './index.ts';
 
 /** Everything a rule may look at for one key's closed window. Rules are pure: same context, same finding. */
 export interface RuleContext {
   kind: KeyKind;
-  features: Record<string, number>;
+  features: Features;
   /** The key's baseline before this window (undefined for a key never seen). */
   state: KeyState | undefined;
   /** The baseline has enough windows to be trusted. */
@@ -24,8 +26,12 @@ export interface RuleContext {
   thresholds: CordonConfig['thresholds'];
 }
 
-export interface Rule {
-  name: RuleName;
+/**
+ * A behaviour rule. Each rule declares its own name as a literal (`Rule<'flood'>`); the registry in `index.ts` lists
+ * the rules, and {@link RuleName} is the union of the names it holds.
+ */
+export interface Rule<N extends string = RuleName> {
+  readonly name: N;
   kinds: readonly KeyKind[];
   evaluate(ctx: RuleContext): Finding | null;
 }
@@ -38,4 +44,4 @@ export const finding = (rule: RuleName, score: number, unmistakable: boolean, de
 });
 
 /** Requests the client is answerable for: 5xx are the server's failures, never counted against a client. */
-export const clientRequests = (f: Record<string, number>): number => f.requests - f.status5xx;
+export const clientRequests = (f: Features): number => f.requests - f.status5xx;

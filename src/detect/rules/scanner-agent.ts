@@ -1,7 +1,7 @@
 import { finding, type Rule } from './rule.ts';
 
 /** Requests that announce an attack tool in their user agent. */
-export const scannerAgent: Rule = {
+export const scannerAgent: Rule<'scanner-agent'> = {
   name: 'scanner-agent',
   kinds: ['ip', 'prefix', 'principal'],
   evaluate({ features: f, thresholds: t }) {

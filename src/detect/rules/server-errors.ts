@@ -5,7 +5,7 @@ import { finding, type Rule } from './rule.ts';
  * served fine. Never during a server-side incident, and only across several endpoints: a bug in one endpoint that
  * one client happens to use is the server's fault, not the client's.
  */
-export const serverErrors: Rule = {
+export const serverErrors: Rule<'server-errors'> = {
   name: 'server-errors',
   kinds: ['ip', 'principal'],
   evaluate({ features: f, incident, thresholds: t }) {

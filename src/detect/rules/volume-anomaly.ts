@@ -6,7 +6,7 @@ import { clientRequests, finding, type Rule } from './rule.ts';
  * Well above both the key's own history and the population, without being an outright flood. Never acts at
  * once: it must hold for k of n windows, which a one-off burst does not.
  */
-export const volumeAnomaly: Rule = {
+export const volumeAnomaly: Rule<'volume-anomaly'> = {
   name: 'volume-anomaly',
   kinds: ['ip', 'principal'],
   evaluate({ kind, features: f, state, trusted, population, incident, thresholds: t }) {
