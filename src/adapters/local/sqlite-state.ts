@@ -21,8 +21,10 @@ const MIGRATIONS: Record<number, string> = {
   // v3: which statuses of an entry have been alerted (the contain stage's outbox marks).
   3: `ALTER TABLE ledger ADD COLUMN alerted TEXT NOT NULL DEFAULT '[]';`,
   // v4: when contain first enforced a block (its expiry counts from then).
-  // Blocks of earlier files were enforced as they were decided: their expiry already counts from then.
-  4: `ALTER TABLE ledger ADD COLUMN effective_at INTEGER; UPDATE ledger SET effective_at = created_at;`,
+  // Blocks of earlier files were enforced as they were decided (their expiry already counts from then) and announced
+  // by the run that decided them (the local pipeline wrote no alert marks): contain must not announce them again.
+  4: `ALTER TABLE ledger ADD COLUMN effective_at INTEGER; UPDATE ledger SET effective_at = created_at;
+      UPDATE ledger SET alerted = json_array(status) WHERE alerted = '[]';`,
 };
 
 /**
