@@ -187,7 +187,7 @@ describe('event source mappings (infra/stream-defaults.ts)', () => {
       FunctionName: { Ref: fn },
       EventSourceArn: { 'Fn::GetAtt': [stream, 'Arn'] },
       BatchSize: batchSize,
-      MaximumBatchingWindowInSeconds: 5,
+      MaximumBatchingWindowInSeconds: 2,
       BisectBatchOnFunctionError: bisect,
       MaximumRetryAttempts: Match.anyValue(),
       MaximumRecordAgeInSeconds: 3600,

@@ -96,7 +96,7 @@ const failureFor = (records: StreamRecord[], ...idx: number[]): HandlerResult =>
 
 describe('EventSourceMapping: batching', () => {
   it('holds records until the batching window has passed since the first was polled, then sends them together', async () => {
-    const { sched, esm, calls, put } = rig({});
+    const { sched, esm, calls, put } = rig({ config: { maximumBatchingWindowMs: 5_000 } });
     put('shard-0', 'a', 100);
     put('shard-0', 'b', 1_200);
     put('shard-0', 'c', 2_500);
@@ -110,7 +110,7 @@ describe('EventSourceMapping: batching', () => {
   });
 
   it('sends a full batch at once, and what is left when its own window has passed', async () => {
-    const { sched, esm, calls, put } = rig({ config: { batchSize: 2 } });
+    const { sched, esm, calls, put } = rig({ config: { batchSize: 2, maximumBatchingWindowMs: 5_000 } });
     put('shard-0', 'a', 100);
     put('shard-0', 'b', 1_200);
     put('shard-0', 'c', 2_500);
