@@ -58,6 +58,7 @@ export function printRehearsal(s: RehearseSummary, out: string): void {
       (s.laggingShardSeconds ? `, one shard ${s.laggingShardSeconds} s behind` : '') + `, in ${s.wallSeconds} s`,
     `decided ${s.blocks} blocks, ${s.alerts} alerts, ${s.unblocks} unblocks${s.dryRun ? ' (dry run: nothing enforced)' : ''}`,
     `time from a target's first request to its block in effect: median ${t.p50 ?? '-'} s, p95 ${t.p95 ?? '-'} s, worst ${t.worst ?? '-'} s (${t.blocks} targets)`,
+    `  of which cordon's (to its write accepted, before WAF or API Gateway propagate it): median ${s.timeToApplySeconds.p50 ?? '-'} s, p95 ${s.timeToApplySeconds.p95 ?? '-'} s`,
     `late: ${s.late.folded} parts folded, ${s.late.dropped} dropped, ${s.late.clamped} times clamped; delivery: ${s.delivery.retried} retries, ` +
       `${s.delivery.bisected} bisections, ${s.delivery.toFailureQueue} records to the failure queue, ${s.delivery.coldStarts} cold starts`,
     `streams: ${Object.entries(s.streams).map(([n, x]) => `${n} ${x.records.toLocaleString('en')} records, ${(x.bytes / 1e6).toFixed(1)} MB`).join('; ')}`,

@@ -66,6 +66,11 @@ export interface RehearseSummary {
    * the redeployed policy live): over every target's first block.
    */
   timeToContainSeconds: { p50: number | null; p95: number | null; worst: number | null; blocks: number };
+  /**
+   * The same up to the moment cordon's write was accepted (UpdateIPSet, or the redeploy made): cordon's own share,
+   * without WAF's or API Gateway's propagation.
+   */
+  timeToApplySeconds: { p50: number | null; p95: number | null; worst: number | null; blocks: number };
   late: { folded: number; dropped: number; clamped: number; linesOutOfOrder: number };
   delivery: {
     retried: number;
@@ -160,7 +165,8 @@ export async function runRehearse(opts: RehearseOptions): Promise<RehearseSummar
   // a minute; one at a time (reserved concurrency 1: the single WAF writer).
   const wafGate = new RateGate(QUOTAS.wafWriteIntervalMs);
   const deployGate = new RateGate(QUOTAS.createDeploymentIntervalMs);
-  const effects: { decision: Decision; at: number }[] = [];
+  /** Each published decision: when cordon applied it (the write accepted) and when it is in effect. */
+  const effects: { decision: Decision; at: number; appliedAt: number }[] = [];
   let containQueued = false;
   const runContain = (reason: 'stream' | 'schedule') => {
     if (reason === 'stream') {
@@ -172,20 +178,26 @@ export async function runRehearse(opts: RehearseOptions): Promise<RehearseSummar
       const before = published.length;
       const r = await contain.run(t);
       // The new blocks take effect when WAF (≤ 1 write/s, then propagation) or the redeployed policy has them.
-      let wafAt: number | undefined;
-      let policyAt: number | undefined;
+      let waf: { applied: number; effect: number } | undefined;
+      let policy: { applied: number; effect: number } | undefined;
       for (const p of published.slice(before)) {
         for (const d of p.batch.decisions) {
           if (d.action !== 'block') {
-            effects.push({ decision: d, at: t });
+            effects.push({ decision: d, at: t, appliedAt: t });
             continue;
           }
           if (d.targetKind === 'principal') {
-            policyAt ??= deployGate.reserve(t) + model.sample('redeployPropagation');
-            effects.push({ decision: d, at: policyAt });
+            if (!policy) {
+              const applied = deployGate.reserve(t);
+              policy = { applied, effect: applied + model.sample('redeployPropagation') };
+            }
+            effects.push({ decision: d, at: policy.effect, appliedAt: policy.applied });
           } else {
-            wafAt ??= wafGate.reserve(t) + model.sample('wafWriteLatency') + model.sample('wafPropagation');
-            effects.push({ decision: d, at: wafAt });
+            if (!waf) {
+              const applied = wafGate.reserve(t) + model.sample('wafWriteLatency');
+              waf = { applied, effect: applied + model.sample('wafPropagation') };
+            }
+            effects.push({ decision: d, at: waf.effect, appliedAt: waf.applied });
           }
         }
       }
@@ -225,6 +237,8 @@ export async function runRehearse(opts: RehearseOptions): Promise<RehearseSummar
   const byReason: Record<string, number> = {};
   for (const d of decisions) if (d.action !== 'unblock') for (const r of d.reasons) byReason[r] = (byReason[r] ?? 0) + 1;
   const ttc = timesToContain(decisions, requests);
+  const applied = timesToContain(effects.map((e) => ({ ...e.decision, time: new Date(e.appliedAt).toISOString() }))
+    .sort((a, b) => a.time.localeCompare(b.time)), requests);
   const esmStats = [ingestFn, detectFn, containFn];
   const summary: RehearseSummary = {
     mode: 'rehearse',
@@ -246,6 +260,7 @@ export async function runRehearse(opts: RehearseOptions): Promise<RehearseSummar
     unblocks: decisions.filter((d) => d.action === 'unblock').length,
     decisionsByReason: byReason,
     timeToContainSeconds: ttc,
+    timeToApplySeconds: applied,
     late: { folded: metrics.get(METRIC.LateFolded), dropped: metrics.get(METRIC.LateDropped),
       clamped: metrics.get(METRIC.ClockClamped) + clock.clamped, linesOutOfOrder: delivery.stats.lateLines },
     delivery: {
