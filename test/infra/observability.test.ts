@@ -1,3 +1,4 @@
+import { parseConfig } from '../../src/config.ts';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +11,10 @@ import {
 } from '../../infra/observability.ts';
 import { resolveCordonProps } from '../../infra/props.ts';
 import { METRIC, type MetricName } from '../../src/engine/observe.ts';
+
+/** The watermark-lag alarm's threshold with the default config: delivery delay + window + the tick's minute + 5 min. */
+const DEFAULT_WINDOWS = parseConfig({}).windows;
+const DEFAULT_LAG_THRESHOLD_MS = (DEFAULT_WINDOWS.maxDeliveryDelaySeconds + DEFAULT_WINDOWS.sizeSeconds + 60 + 300) * 1000;
 import { FULL_PROPS, logicalId, resolveIntrinsics, synth, type Json, type Synthesized } from './fixtures.ts';
 
 /** The alarms on cordon's own metrics (namespace Cordon), what the stages write through functions/metrics.ts. */
@@ -58,7 +63,7 @@ describe('alarms on the stages’ metrics', () => {
         Period: 300,
         ComparisonOperator: 'GreaterThanThreshold',
         // defaults: 120 s delay + 60 s window + 60 s tick + 300 s
-        Threshold: 540_000,
+        Threshold: DEFAULT_LAG_THRESHOLD_MS,
         EvaluationPeriods: 1,
         TreatMissingData: 'notBreaching',
       });
@@ -193,7 +198,7 @@ describe('dashboard', () => {
   it('watermark lag shows its maximum and the alarm threshold', () => {
     const w = widget(body(full.template), /^Watermark lag/);
     expect(read(w.properties.metrics[0]).opts.stat).toBe('Maximum');
-    expect(w.properties.annotations.horizontal).toEqual([expect.objectContaining({ value: 540_000 })]);
+    expect(w.properties.annotations.horizontal).toEqual([expect.objectContaining({ value: DEFAULT_LAG_THRESHOLD_MS })]);
   });
 
   it('target failures (without a target, and by target: a search), and WAF write failures', () => {
