@@ -164,3 +164,21 @@ describe('real time: a source record ingest delivers again after its window clos
     expect(late.redeliveredParts).toBe(0);
   });
 });
+
+describe('real time: resharding', () => {
+  it('after a reshard the parent shard receives nothing more, and its open windows still close on the clock', async () => {
+    const kit = new StageKit();
+    await kit.ingestEvents(minute(T0, 2_000));
+    await kit.deliver(T0 + 40_000); // the parent's window is open, waiting for later data
+    const [parent] = kit.summaries.shardIds();
+    kit.summaries.reshard(2);
+    await kit.ingestEvents(minute(T0 + MIN));
+    await kit.ingestEvents(minute(T0 + 2 * MIN));
+    await kit.deliver(T0 + 3 * MIN); // only the children get data now
+    expect(kit.summaries.isOpen(parent)).toBe(false);
+    expect(await kit.state.listActive(T0 + 3 * MIN)).toEqual([]);
+    const tick = await kit.detect.tick(T0 + 3 * MIN + kit.cfg.windows.maxDeliveryDelaySeconds * 1000);
+    expect(tick.windowsClosed).toBeGreaterThan(0);
+    expect((await kit.state.listActive(T0 + 4 * MIN)).map((e) => e.target)).toContain(ATTACKER);
+  });
+});
