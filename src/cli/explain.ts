@@ -47,6 +47,7 @@ export function explain(d: Decision): string {
   for (const f of e.findings ?? []) lines.push(`  - ${f.rule}: score ${f.score}${f.unmistakable ? ' (unmistakable)' : ''}: ${safeText(f.detail, 300)}`);
   const features = Object.entries(e.features ?? {}).filter(([, v]) => v !== 0 && v !== -1).map(([k, v]) => `${k}=${v}`).join(' ');
   if (features) lines.push(`  features: ${features}`);
+  if (e.blockedHosts) lines.push(`  blocked hosts: ${e.blockedHosts}`);
   if (e.baseline) lines.push(`  own baseline: ${e.baseline.meanRequests} requests per window over ${e.baseline.windows} windows`);
   if (e.populationMedianRequests !== undefined) lines.push(`  population median: ${e.populationMedianRequests} requests per window`);
   if (e.heldBack) lines.push(`  held back: ${e.heldBack}`);
