@@ -108,7 +108,8 @@ export class LocalRunner {
     // Log time is not wall time: the per-second write limits of a shard would throttle a replay by its speed.
     this.summaries = new KinesisTwin({ shards: this.shards, streamName: 'summaries', clock: logNow, throughput: false });
     this.baselines = new CachedBaselines(opts.state, cfg.windows.idleEvictMinutes * 60_000);
-    this.ingest = new IngestStage({ putter: this.summaries, config: cfg, metrics: this.metrics });
+    // A few partitions per shard are enough to spread keys; each is a record per pass (64 would be 64 small gzips).
+    this.ingest = new IngestStage({ putter: this.summaries, config: cfg, metrics: this.metrics, buckets: 4 * this.shards });
     this.detect = new DetectStage({ windows: this.parts, baselines: this.baselines, ledger: opts.state, config: cfg,
       metrics: this.metrics, onWindow: (closed, outcome) => {
         const a = outcome.assessment;
