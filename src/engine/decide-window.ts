@@ -7,6 +7,8 @@ import type { ClosedWindow } from '../features/windower.ts';
 import { prefixOf } from '../net/ip.ts';
 import type { BaselineStore, KeyState, LedgerStore } from '../ports.ts';
 
+const POPULATION_KEYS = ['~pop:ip', '~pop:prefix', '~pop:principal'];
+
 export interface DecideDeps {
   baselines: BaselineStore;
   ledger: LedgerStore;
@@ -29,6 +31,9 @@ export interface WindowOutcome {
 export async function decideClosedWindow(closed: ClosedWindow, scope: string, deps: DecideDeps): Promise<WindowOutcome> {
   const cfg = deps.config;
   const keys = [
+    // The population's own history (the detector keeps it like a key's, under `~pop:<kind>`): without it every
+    // window would look like the first, and a flash crowd that lifts everyone would look like each one's anomaly.
+    ...POPULATION_KEYS,
     ...[...closed.keys.byIp.keys()].map(ipKey),
     ...[...closed.keys.byPrefix.keys()].map(prefixKey),
     ...[...closed.keys.byPrincipal.keys()].map(principalKey),

@@ -1,16 +1,12 @@
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config.ts';
 import { runReplay } from '../../src/pipeline/replay.ts';
-import { acceptanceProblems, type PyScore } from '../helpers/apitraffic.ts';
+import { acceptanceProblems, scoreRun } from '../helpers/apitraffic.ts';
 import { hostileTraffic } from '../helpers/hostile-traffic.ts';
-import { sharedPath } from '../helpers/shared.ts';
 
-function score(labels: string, decisions: string): PyScore {
-  return JSON.parse(execFileSync('python3', [sharedPath('tools/apitraffic/score.py'), labels, decisions, '--json'], { encoding: 'utf8' })) as PyScore;
-}
+const score = scoreRun;
 
 describe('replay: attacker-controlled bytes and absurd clocks', () => {
   it('one line stamped decades ahead and a /24 of long random paths: every line read, times clamped, every attacker contained on time', async () => {

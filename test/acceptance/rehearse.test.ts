@@ -1,12 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config.ts';
 import { runRehearse, type RehearseSummary } from '../../src/rehearse/rehearse.ts';
-import { acceptanceProblems, generate, type PyScore } from '../helpers/apitraffic.ts';
+import { acceptanceProblems, generate, type PyScore, scoreRun } from '../helpers/apitraffic.ts';
 import { hostileTraffic } from '../helpers/hostile-traffic.ts';
-import { sharedPath } from '../helpers/shared.ts';
 
 /**
  * `cordon rehearse` on apitraffic: the deployed stages on a simulated AWS clock, delays drawn from
@@ -14,9 +12,7 @@ import { sharedPath } from '../helpers/shared.ts';
  * effect (WAF propagated). Each run is 30 minutes of traffic to keep CI short; README gives 60-minute figures.
  */
 
-function score(labels: string, decisions: string): PyScore {
-  return JSON.parse(execFileSync('python3', [sharedPath('tools/apitraffic/score.py'), labels, decisions, '--json'], { encoding: 'utf8' })) as PyScore;
-}
+const score = scoreRun;
 
 async function rehearse(g: { traffic: string; labels: string; dir: string }, seed: number, extra: { shards?: number; laggingShardSeconds?: number } = {}) {
   const allow = (JSON.parse(readFileSync(g.labels, 'utf8')) as { allowlist: string[] }).allowlist;

@@ -17,6 +17,8 @@ export interface PyScore {
   allowlist_violations: string[];
   blocks_covering_no_attacker: number;
   per_attacker: { kind: string; detected: boolean; contained: boolean; time_to_contain_s: number | null }[];
+  /** Ours, not score.py's: principals blocked that belong to no attacker. */
+  principals_blocked_not_attacking?: string[];
 }
 
 /** Writes apitraffic.py traffic to a temp folder; returns the traffic and labels paths. */
@@ -34,8 +36,22 @@ export async function replayAndScore(scenario: string, seed: number, format: str
   const labels = JSON.parse(readFileSync(g.labels, 'utf8')) as { allowlist: string[] };
   const out = join(g.dir, 'out');
   const summary = await runReplay({ files: [g.traffic], outDir: out, config: parseConfig({ allowlist: { cidrs: labels.allowlist } }) });
-  const json = execFileSync('python3', [sharedPath('tools/apitraffic/score.py'), g.labels, join(out, 'decisions.jsonl'), '--json'], { encoding: 'utf8' });
-  return { score: JSON.parse(json) as PyScore, summary };
+  return { score: scoreRun(g.labels, join(out, 'decisions.jsonl')), summary };
+}
+
+/**
+ * score.py's verdict on a decisions file, plus what it does not judge: a block of a principal that belongs to no
+ * attacker (score.py only looks at addresses).
+ */
+export function scoreRun(labelsPath: string, decisionsPath: string): PyScore {
+  const json = execFileSync('python3', [sharedPath('tools/apitraffic/score.py'), labelsPath, decisionsPath, '--json'], { encoding: 'utf8' });
+  const score = JSON.parse(json) as PyScore;
+  const labels = JSON.parse(readFileSync(labelsPath, 'utf8')) as { attackers: { principal: string | null }[] };
+  const attackerPrincipals = new Set(labels.attackers.map((a) => a.principal).filter((p): p is string => !!p));
+  const text = readFileSync(decisionsPath, 'utf8').trim();
+  score.principals_blocked_not_attacking = (text ? text.split('\n') : []).map((l) => JSON.parse(l) as { action: string; targetKind: string; target: string })
+    .filter((d) => d.action === 'block' && d.targetKind === 'principal' && !attackerPrincipals.has(d.target)).map((d) => d.target);
+  return score;
 }
 
 /** The acceptance bar of the engine issue, as one readable failure message. */
@@ -48,5 +64,6 @@ export function acceptanceProblems(s: PyScore): string[] {
   if (s.benign_notable_blocked.length) p.push(`benign clients blocked: ${JSON.stringify(s.benign_notable_blocked)}`);
   if (s.blocks_covering_no_attacker) p.push(`${s.blocks_covering_no_attacker} blocks cover no attacker`);
   if (s.allowlist_violations.length) p.push(`allowlist violations: ${s.allowlist_violations.join(', ')}`);
+  if (s.principals_blocked_not_attacking?.length) p.push(`principals blocked that attack nobody: ${s.principals_blocked_not_attacking.join(', ')}`);
   return p;
 }
