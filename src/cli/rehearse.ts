@@ -3,10 +3,10 @@ import { Command } from 'commander';
 import type { Decision } from '../decision.ts';
 import { formatDecisionLine } from '../render/terminal.ts';
 import { runRehearse, type RehearseSummary } from '../rehearse/rehearse.ts';
-import { collect, DEFAULT_OUT, positiveInt, UsageError } from './main.ts';
+import { positiveInt, UsageError } from './main.ts';
 import { buildConfig, type CommonRunOptions } from './options.ts';
 import { ProgressBar } from './progress.ts';
-import { readPolicy } from './replay.ts';
+import { readPolicy, withRunOptions } from './replay.ts';
 
 interface RehearseCliOptions extends CommonRunOptions {
   out: string;
@@ -24,19 +24,11 @@ function seconds(v: string): number {
 }
 
 export function rehearseCommand(): Command {
-  return new Command('rehearse')
-    .description('run access-log files through the deployed stages under a simulated AWS clock: what your deployment would do, and when')
-    .argument('<files...>', 'access-log files')
-    .option('--out <dir>', 'output folder', DEFAULT_OUT)
-    .option('--config <file>', 'cordon.config.json (defaults apply without one)')
-    .option('--allow <cidr>', 'never block this address or CIDR (repeatable)', collect, [])
-    .option('--allow-principal <principal>', 'never block this principal (repeatable)', collect, [])
-    .option('--dry-run', 'decide, but hold every block as an alert')
-    .option('--policy <file>', "the API's existing resource policy, to merge cordon's statements into")
+  return withRunOptions(new Command('rehearse')
+    .description('run access-log files through the deployed stages under a simulated AWS clock: what your deployment would do, and when'))
     .option('--shards <n>', 'shards of the access-log and summaries streams', positiveInt, 2)
     .option('--lagging-shard <seconds>', 'one access-log shard delivers this far behind the others', seconds, 0)
     .option('--seed <n>', 'seed of the simulated delays', positiveInt, 1)
-    .option('--quiet', 'print only the summary')
     .action(async (files: string[], o: RehearseCliOptions) => {
       const bar = new ProgressBar();
       const s = await runRehearse({

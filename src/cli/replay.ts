@@ -9,18 +9,23 @@ import { collect, DEFAULT_OUT, UsageError } from './main.ts';
 import { buildConfig, type CommonRunOptions } from './options.ts';
 import { ProgressBar } from './progress.ts';
 
-export function replayCommand(): Command {
-  return new Command('replay')
-    .description('replay access-log files (any supported format, .gz too) through the pipeline and write what it would have done')
+/** The options `replay` and `rehearse` share: input files, output folder, configuration, allowlist, dry run. */
+export function withRunOptions(cmd: Command): Command {
+  return cmd
     .argument('<files...>', 'access-log files')
     .option('--out <dir>', 'output folder', DEFAULT_OUT)
     .option('--config <file>', 'cordon.config.json (defaults apply without one)')
     .option('--allow <cidr>', 'never block this address or CIDR (repeatable)', collect, [])
     .option('--allow-principal <principal>', 'never block this principal (repeatable)', collect, [])
     .option('--dry-run', 'decide, but hold every block as an alert')
-    .option('--state <file>', 'SQLite state to learn from and keep across replays (default: a fresh OUT/state.sqlite)')
     .option('--policy <file>', "the API's existing resource policy, to merge cordon's statements into")
-    .option('--quiet', 'print only the summary')
+    .option('--quiet', 'print only the summary');
+}
+
+export function replayCommand(): Command {
+  return withRunOptions(new Command('replay')
+    .description('replay access-log files (any supported format, .gz too) through the pipeline and write what it would have done'))
+    .option('--state <file>', 'SQLite state to learn from and keep across replays (default: a fresh OUT/state.sqlite)')
     .action(async (files: string[], o: CommonRunOptions & { out: string; state?: string; policy?: string; quiet?: boolean }) => {
       const summary = await replay(files, o);
       printSummary(summary, o.out);
