@@ -42,6 +42,8 @@ export interface WindowStore {
   scopes(): Promise<string[]>;
   /** Adds a scope to {@link scopes} (idempotent). */
   registerScope(scope: string): Promise<void>;
+  /** Removes a scope from {@link scopes} (a shard gone for good, its windows all closed). */
+  unregisterScope(scope: string): Promise<void>;
   /** How far the scope's shard has been read (undefined if never): see {@link ScopeProgress}. */
   progress(scope: string): Promise<ScopeProgress | undefined>;
   /** Records it (one writer per shard: the mapping's parallelization factor is 1). */

@@ -37,11 +37,16 @@ export interface DetectResult extends BatchResult {
   clamped: number;
   /** Stored chunks that could not be read (data lost, counted). */
   damaged: number;
+  /** Scopes the tick stopped visiting (no data for a day, no open window). */
+  scopesRetired: number;
 }
+
+/** A scope without data for this long, and without open windows, is retired from the tick. */
+const RETIRE_SCOPE_MS = 24 * 3_600_000;
 
 const emptyResult = (): DetectResult => ({
   batchItemFailures: [], decisions: 0, windowsClosed: 0, unreadable: 0, redelivered: 0, redeliveredParts: 0, lateFolded: 0, lateDropped: 0,
-  clamped: 0, damaged: 0,
+  clamped: 0, damaged: 0, scopesRetired: 0,
 });
 
 /**
@@ -62,8 +67,11 @@ export class DetectStage {
   private readonly closedAtOffsetMs: number;
   private readonly log: Logger;
   private readonly metrics: Metrics;
-  /** Scopes registered by this instance (bounded: a Lambda sees a few shards). */
-  private readonly registered = new Set<string>();
+  /**
+   * Scopes this instance registered, and when (bounded: a Lambda sees a few shards). Registered again after an hour,
+   * so a scope the tick retired elsewhere comes back even in a long-lived instance.
+   */
+  private readonly registered = new Map<string, number>();
 
   constructor(private readonly deps: DetectDeps) {
     this.cfg = deps.config;
@@ -85,7 +93,7 @@ export class DetectStage {
     let step = 'read progress';
     let pending: readonly StreamRecord[] = records;
     try {
-      await this.register(scope);
+      await this.register(scope, now);
       const progress = (await this.deps.windows.progress(scope)) ?? { sequence: '', sources: {} };
       const last = progress.sequence;
       const fresh = last === '' ? [...records] : records.filter((r) => compareSequence(r.sequenceNumber, last) > 0);
@@ -145,6 +153,16 @@ export class DetectStage {
     for (const scope of await this.deps.windows.scopes()) {
       try {
         const wm = await this.deps.windows.getWatermark(scope);
+        if ((await this.deps.windows.openWindows(scope)).length === 0) {
+          // Nothing to close: the watermark stays at the scope's last data. A shard without data for a day (resharded
+          // away) is done, and the tick stops visiting it; if data comes again, its first batch registers it again.
+          if (wm > 0 && wm < now - RETIRE_SCOPE_MS) {
+            await this.deps.windows.unregisterScope(scope);
+            this.registered.delete(scope);
+            res.scopesRetired++;
+          }
+          continue;
+        }
         if (bound > wm) await this.deps.windows.setWatermark(scope, bound);
         await this.closeReady(scope, now, res);
       } catch (err) {
@@ -156,11 +174,12 @@ export class DetectStage {
     return res;
   }
 
-  private async register(scope: string): Promise<void> {
-    if (this.registered.has(scope)) return;
+  private async register(scope: string, now: number): Promise<void> {
+    const at = this.registered.get(scope);
+    if (at !== undefined && now - at < 3_600_000 && now >= at) return;
     await this.deps.windows.registerScope(scope);
     if (this.registered.size > 1000) this.registered.clear();
-    this.registered.add(scope);
+    this.registered.set(scope, now);
   }
 
   /** Sorts parts into open windows, late-but-foldable and too old; stores them; raises the watermark. */

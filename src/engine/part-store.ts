@@ -24,6 +24,7 @@ export interface PartStore {
   setWatermark(scope: string, t: number): Promise<void>;
   scopes(): Promise<string[]>;
   registerScope(scope: string): Promise<void>;
+  unregisterScope(scope: string): Promise<void>;
   progress(scope: string): Promise<ScopeProgress | undefined>;
   setProgress(scope: string, progress: ScopeProgress): Promise<void>;
   counters?(): Record<string, number>;
@@ -70,6 +71,9 @@ export class EncodedPartStore implements PartStore {
   }
   scopes(): Promise<string[]> {
     return this.store.scopes();
+  }
+  unregisterScope(scope: string): Promise<void> {
+    return this.store.unregisterScope(scope);
   }
   registerScope(scope: string): Promise<void> {
     return this.store.registerScope(scope);
@@ -163,6 +167,9 @@ export class MemoryPartStore implements PartStore {
   }
   async scopes(): Promise<string[]> {
     return [...this.known].sort();
+  }
+  async unregisterScope(scope: string): Promise<void> {
+    this.known.delete(scope);
   }
   async registerScope(scope: string): Promise<void> {
     this.known.add(scope);

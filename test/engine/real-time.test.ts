@@ -182,3 +182,20 @@ describe('real time: resharding', () => {
     expect((await kit.state.listActive(T0 + 4 * MIN)).map((e) => e.target)).toContain(ATTACKER);
   });
 });
+
+describe('real time: the tick stops visiting a shard gone for good', () => {
+  it('a scope without data for a day and without open windows is retired; data brings it back', async () => {
+    const kit = new StageKit();
+    await kit.ingestEvents(minute(T0));
+    await kit.deliver(T0 + 30_000);
+    const scopes = () => (kit.detect as unknown as { deps: { windows: { scopes(): Promise<string[]> } } }).deps.windows.scopes();
+    expect(await scopes()).toHaveLength(1);
+    expect((await kit.detect.tick(T0 + 10 * MIN)).windowsClosed).toBe(1);
+    expect((await kit.detect.tick(T0 + 12 * 60 * MIN)).scopesRetired).toBe(0); // quiet, but not for a day yet
+    expect((await kit.detect.tick(T0 + 25 * 60 * MIN)).scopesRetired).toBe(1);
+    expect(await scopes()).toEqual([]);
+    await kit.ingestEvents(minute(T0 + 26 * 60 * MIN));
+    await kit.deliver(T0 + 26 * 60 * MIN + 30_000);
+    expect(await scopes()).toHaveLength(1);
+  });
+});

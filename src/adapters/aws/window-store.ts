@@ -193,6 +193,11 @@ export class DynamoWindowStore implements WindowStore {
     return items.map((it) => String(it.sk)).sort();
   }
 
+  async unregisterScope(scope: string): Promise<void> {
+    checkScope(scope);
+    await batchWriteAll(this.doc, this.tableName, [{ DeleteRequest: { Key: { pk: 'scopes', sk: scope } } }], this.backoff);
+  }
+
   async registerScope(scope: string): Promise<void> {
     checkScope(scope);
     // No TTL: a scope is listed until its shard's windows are closed; the item is a few bytes.

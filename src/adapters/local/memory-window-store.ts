@@ -46,6 +46,10 @@ export class MemoryWindowStore implements WindowStore {
     return [...this.known].sort();
   }
 
+  async unregisterScope(scope: string): Promise<void> {
+    this.known.delete(scope);
+  }
+
   async registerScope(scope: string): Promise<void> {
     this.known.add(scope);
   }
