@@ -70,6 +70,14 @@ export interface WindowAssessment {
 
 const INCIDENT_MIN_REQUESTS = 100;
 const INCIDENT_MIN_CLIENTS = 3;
+/** Where the population's own history of a key kind is kept, among the key states. */
+function populationKey(kind: KeyKind): string {
+  return `~pop:${kind}`;
+}
+
+/** The states the detector reads besides a window's own keys: a store must hand these over with every window. */
+export const POPULATION_STATE_KEYS: readonly string[] = (['ip', 'prefix', 'principal'] as const).map(populationKey);
+
 /** Windows of population history before its lift is trusted. */
 const MIN_POPULATION_HISTORY = 5;
 
@@ -186,7 +194,7 @@ export class Detector {
    * (under `~pop:<kind>`, so every state store persists it). Returns how much busier the median key is now.
    */
   private populationLift(kind: KeyKind, population: RobustStats, ctx: { incident: boolean; states: StateView; start: number }): number {
-    const key = `~pop:${kind}`;
+    const key = populationKey(kind);
     const state = ctx.states.get(key) ?? newKeyState(ctx.start);
     const lift = state.windows >= MIN_POPULATION_HISTORY ? Math.exp(population.median - state.reqMean) : 1;
     if (!ctx.incident && population.count > 0) learn(state, Math.expm1(population.median), 0, 0, this.cfg.baseline.alpha);

@@ -1,13 +1,11 @@
 import type { CordonConfig } from '../config.ts';
 import { AlertMemory, Allowlist, decideWindow, type WindowDecisions } from '../contain/decide.ts';
 import { LedgerBook } from '../contain/ledger-book.ts';
-import { Detector, type StateView, type WindowAssessment } from '../detect/detector.ts';
+import { Detector, POPULATION_STATE_KEYS, type StateView, type WindowAssessment } from '../detect/detector.ts';
 import { ipKey, prefixKey, principalKey } from '../features/keys.ts';
 import type { ClosedWindow } from '../features/windower.ts';
 import { prefixOf } from '../net/ip.ts';
 import type { BaselineStore, KeyState, LedgerStore } from '../ports.ts';
-
-const POPULATION_KEYS = ['~pop:ip', '~pop:prefix', '~pop:principal'];
 
 export interface DecideDeps {
   baselines: BaselineStore;
@@ -33,7 +31,7 @@ export async function decideClosedWindow(closed: ClosedWindow, scope: string, de
   const keys = [
     // The population's own history (the detector keeps it like a key's, under `~pop:<kind>`): without it every
     // window would look like the first, and a flash crowd that lifts everyone would look like each one's anomaly.
-    ...POPULATION_KEYS,
+    ...POPULATION_STATE_KEYS,
     ...[...closed.keys.byIp.keys()].map(ipKey),
     ...[...closed.keys.byPrefix.keys()].map(prefixKey),
     ...[...closed.keys.byPrincipal.keys()].map(principalKey),

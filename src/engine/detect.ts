@@ -118,9 +118,9 @@ export class DetectStage {
       const done = fresh.slice(0, upTo);
       const waiting = fresh.slice(upTo);
       step = 'store parts';
-      await this.store(scope, decoded, now, res, done, progress.sources);
+      const watermark = await this.store(scope, decoded, now, res, done, progress.sources);
       step = 'close windows';
-      await this.closeReady(scope, now, res);
+      await this.closeReady(scope, now, res, watermark);
       if (done.length) await this.deps.windows.setProgress(scope, { sequence: done[done.length - 1].sequenceNumber, sources: progress.sources });
       if (waiting.length) res.batchItemFailures = [{ itemIdentifier: waiting[0].sequenceNumber }];
     } catch (err) {
@@ -153,7 +153,8 @@ export class DetectStage {
     for (const scope of await this.deps.windows.scopes()) {
       try {
         const wm = await this.deps.windows.getWatermark(scope);
-        if ((await this.deps.windows.openWindows(scope)).length === 0) {
+        const open = await this.deps.windows.openWindows(scope);
+        if (open.length === 0) {
           // Nothing to close: the watermark stays at the scope's last data. A shard without data for a day (resharded
           // away) is done, and the tick stops visiting it; if data comes again, its first batch registers it again.
           if (wm > 0 && wm < now - RETIRE_SCOPE_MS) {
@@ -164,7 +165,7 @@ export class DetectStage {
           continue;
         }
         if (bound > wm) await this.deps.windows.setWatermark(scope, bound);
-        await this.closeReady(scope, now, res);
+        await this.closeReady(scope, now, res, Math.max(wm, bound), open);
       } catch (err) {
         // One scope's failure does not stop the others; the next tick tries again.
         this.fail(err, 'tick', scope, res, []);
@@ -182,10 +183,10 @@ export class DetectStage {
     this.registered.set(scope, now);
   }
 
-  /** Sorts parts into open windows, late-but-foldable and too old; stores them; raises the watermark. */
+  /** Sorts parts into open windows, late-but-foldable and too old; stores them; raises the watermark and returns it. */
   private async store(scope: string, parts: SummaryPart[], now: number, res: DetectResult, records: readonly StreamRecord[],
-    sources: Record<string, string>): Promise<void> {
-    if (parts.length === 0) return;
+    sources: Record<string, string>): Promise<number> {
+    if (parts.length === 0) return this.deps.windows.getWatermark(scope);
     // The newest source record seen per access-log shard, before this batch: a closed window's part at or below it
     // is a source record ingest delivered again (its first copy was counted), not late data.
     const seenBefore = { ...sources };
@@ -235,6 +236,7 @@ export class DetectStage {
     const chunks: PartChunk[] = [...byWindow].map(([windowStart, list]) => ({ windowStart, chunkId: batchId, parts: list }));
     if (chunks.length) await this.deps.windows.add(scope, chunks);
     if (newest > previous) await this.deps.windows.setWatermark(scope, newest);
+    return newest;
   }
 
   /** Start of the oldest window not yet closed, given a watermark. */
@@ -243,10 +245,13 @@ export class DetectStage {
     return t - (((t % this.sizeMs) + this.sizeMs) % this.sizeMs);
   }
 
-  private async closeReady(scope: string, now: number, res: DetectResult): Promise<void> {
-    const watermark = await this.deps.windows.getWatermark(scope);
+  /**
+   * Closes the windows the watermark has passed. The caller passes the watermark (and open windows) it already read
+   * or wrote: a concurrent invocation that raised it further only means fewer windows close now, and more next time.
+   */
+  private async closeReady(scope: string, now: number, res: DetectResult, watermark: number, open?: number[]): Promise<void> {
     const until = watermark - this.latenessMs;
-    for (const start of await this.deps.windows.openWindows(scope)) {
+    for (const start of open ?? (await this.deps.windows.openWindows(scope))) {
       if (start + this.sizeMs > until) break;
       res.decisions += await this.closeWindow(scope, start, now, res);
       res.windowsClosed++;

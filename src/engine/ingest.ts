@@ -144,12 +144,12 @@ export class IngestStage {
   }
 }
 
-export function windowerFor(cfg: CordonConfig, latenessMs = cfg.windows.allowedLatenessSeconds * 1000): Windower {
-  return new Windower({ sizeMs: cfg.windows.sizeSeconds * 1000, latenessMs,
+export function windowerFor(cfg: CordonConfig): Windower {
+  return new Windower({ sizeMs: cfg.windows.sizeSeconds * 1000, latenessMs: cfg.windows.allowedLatenessSeconds * 1000,
     ipv4Prefix: cfg.aggregation.ipv4Prefix, ipv6Prefix: cfg.aggregation.ipv6Prefix });
 }
 
-export function bucketOfKey(key: string, buckets: number): number {
+function bucketOfKey(key: string, buckets: number): number {
   return hash32(key) % buckets;
 }
 

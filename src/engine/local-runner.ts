@@ -18,7 +18,7 @@ import { type ContainResult, ContainStage } from './contain.ts';
 import { DetectStage } from './detect.ts';
 import { eventsSource, IngestStage } from './ingest.ts';
 import { LogClock } from './log-clock.ts';
-import { MemoryPartStore } from './part-store.ts';
+import { MemoryPartStore } from '../adapters/local/memory-part-store.ts';
 import { CountingMetrics, METRIC } from './observe.ts';
 
 export interface LocalRunnerOptions {
@@ -75,7 +75,6 @@ export class LocalRunner {
     incidents: 0, blocks: 0, alerts: 0, unblocks: 0, decisionsByReason: {}, ipSetOverflow: 0, policyDropped: 0,
     logStart: null, logEnd: null, streams: {},
   };
-  readonly timeline: TimelinePoint[] = [];
   readonly decisions: Decision[] = [];
   readonly topKeys = new TopKeys(50);
   readonly metrics = new CountingMetrics();
@@ -92,6 +91,7 @@ export class LocalRunner {
   private readonly policy: PolicyFile;
   private readonly decisionsPath: string;
   private readonly seenKeys = new Distinct();
+  /** One point per window start: every scope (summaries shard) closes its part of a window. */
   private readonly timelineByStart = new Map<number, TimelinePoint>();
   private readonly positions = new Map<string, string | undefined>();
   private buffer: AccessEvent[] = [];
@@ -184,7 +184,6 @@ export class LocalRunner {
     const decided = (await this.opts.state.listAll()).reduce((t, e) => Math.max(t, e.createdAt), 0);
     await this.runContain(Math.max(last, decided));
     this.baselines.flush();
-    this.timeline.sort((a, b) => a.start - b.start);
     this.stats.keysTracked = this.seenKeys.size;
     const s = this.summaries.stats();
     this.stats.streams = { summaries: { records: s.records, bytes: s.bytes } };
@@ -270,13 +269,15 @@ export class LocalRunner {
     };
   }
 
-  /** One point per window: the scopes (summaries shards) each closed their part of it. */
+  /** Traffic per window, oldest first (each scope's part of a window added up). */
+  get timeline(): TimelinePoint[] {
+    return [...this.timelineByStart.values()].sort((a, b) => a.start - b.start);
+  }
+
   private addTimeline(p: TimelinePoint): void {
     const existing = this.timelineByStart.get(p.start);
     if (!existing) {
-      const copy = { ...p };
-      this.timelineByStart.set(p.start, copy);
-      this.timeline.push(copy);
+      this.timelineByStart.set(p.start, { ...p });
       return;
     }
     existing.requests += p.requests;

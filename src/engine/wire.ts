@@ -57,16 +57,10 @@ export class BadSummaryError extends Error {
   override name = 'BadSummaryError';
 }
 
-/** The document of a record (JSON, before gzip). Our counters keep their positional order, so revision-1 readers read it too. */
-export function summaryDoc(parts: SummaryPart[]): SummaryDoc {
-  return { v: WIRE_LEVEL, minor: WIRE_MINOR, counters: [...COUNTER_NAMES], parts };
-}
-
-export function encodeSummaryRecord(parts: SummaryPart[]): Buffer {
-  return gzipSync(JSON.stringify(summaryDoc(parts)), { level: 6 });
-}
-
-/** The document's JSON around parts already serialised (each part is stringified once, for sizing and writing). */
+/**
+ * The document (JSON, before gzip) around parts already serialised: records and stored chunks alike. Each part is
+ * stringified once, for sizing and writing. Our counters keep their positional order, so revision-1 readers read it.
+ */
 function docText(partTexts: readonly string[]): string {
   return `{"v":${WIRE_LEVEL},"minor":${WIRE_MINOR},"counters":${COUNTERS_JSON},"parts":[${partTexts.join(',')}]}`;
 }
@@ -178,7 +172,7 @@ function emit(parts: SummaryPart[], texts: string[], maxBytes: number, out: Buff
 }
 
 /** A part with many keys as two parts of half the keys each (ids `<id>.0` and `<id>.1`); null for a single key. */
-export function splitPart(p: SummaryPart): [SummaryPart, SummaryPart | null] {
+function splitPart(p: SummaryPart): [SummaryPart, SummaryPart | null] {
   const keys = p.i.length + p.p.length + p.u.length;
   if (keys <= 1) return [p, null];
   const entries: ['i' | 'p' | 'u', [string, SerializedKeyWindow]][] = [
@@ -203,7 +197,7 @@ export function splitPart(p: SummaryPart): [SummaryPart, SummaryPart | null] {
 /** A stored chunk of an open window: gzip'd JSON document, base64 (DynamoDB strings). */
 export function encodeChunk(parts: SummaryPart[]): string {
   // Stored state is read back once: the fastest level is worth more than a few per cent of size.
-  return gzipSync(JSON.stringify(summaryDoc(parts)), { level: 1 }).toString('base64');
+  return gzipSync(docText(parts.map((p) => JSON.stringify(p))), { level: 1 }).toString('base64');
 }
 
 /**

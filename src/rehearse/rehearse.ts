@@ -106,19 +106,16 @@ export async function runRehearse(opts: RehearseOptions): Promise<RehearseSummar
   mkdirSync(opts.outDir, { recursive: true });
 
   // The log, bounded by its own neighbourhood (a line stamped in 2100 is not requested in 2100), in time order.
-  const requests: { at: number; event: AccessEvent; originalTime: number }[] = [];
+  // The clock bounds a copy's time (when it is requested); the line keeps the time it was stamped with.
+  const requests: { at: number; event: AccessEvent }[] = [];
   const clock = new LogClock(Math.max(300_000, cfg.windows.futureToleranceSeconds * 1000), cfg.windows.pastToleranceMinutes * 60_000);
   let pending: AccessEvent[] = [];
+  const stamped = new WeakMap<AccessEvent, AccessEvent>();
   const take = (final: boolean) => {
-    const originals = new Map<AccessEvent, number>();
-    for (const e of pending) originals.set(e, e.time);
-    for (const e of clock.take(pending, final)) {
-      const originalTime = originals.get(e) ?? e.time;
-      requests.push({ at: e.time, event: { ...e, time: originalTime }, originalTime });
-    }
+    for (const at of clock.take(pending, final)) requests.push({ at: at.time, event: stamped.get(at)! });
     pending = [];
   };
-  const read: ReadStats = await readAccessLogs(opts.files, { event: (e) => { pending.push(e); }, unreadable: () => {} },
+  const read: ReadStats = await readAccessLogs(opts.files, { event: (e) => { const copy = { ...e }; stamped.set(copy, e); pending.push(copy); }, unreadable: () => {} },
     { onProgress: opts.onProgress, maxSamples: 20, afterChunk: async () => take(false) });
   take(true);
   requests.sort((a, b) => a.at - b.at);
