@@ -5,6 +5,9 @@ import type { IpSetDesired, LedgerEntry, PolicyDeny } from '../ports.ts';
 /** How many CIDRs the resource policy carries besides principals: the worst ones; WAF carries them all. */
 const POLICY_CIDRS = 100;
 
+/** Aggregation that widens nothing: no /24 is ever crowded enough, and every address stays its own block. */
+const EXACT = { ipv4Offenders: Number.MAX_SAFE_INTEGER, ipv4Prefix: 32, ipv6Prefix: 128 } as const;
+
 export interface Projection {
   ipSets: IpSetDesired;
   deny: PolicyDeny;
@@ -16,7 +19,9 @@ export interface Projection {
  */
 export function project(active: LedgerEntry[], cfg: CordonConfig): Projection {
   const addresses = active.filter((e) => e.targetKind !== 'principal').map((e) => e.target);
-  const { v4, v6 } = aggregate(addresses, cfg.allowlist.cidrs, cfg.aggregation);
+  // Exactly the ledger's targets (adjacent blocks merged, the allowlist cut out): widening hosts to their prefix
+  // is decided, with its blast-radius guard, when blocks are decided, never here.
+  const { v4, v6 } = aggregate(addresses, cfg.allowlist.cidrs, EXACT);
   const byScore = [...active].sort((a, b) => b.score - a.score || a.target.localeCompare(b.target));
   const principals = [...new Set(byScore.filter((e) => e.targetKind === 'principal').map((e) => e.target))]
     .filter((p) => !cfg.allowlist.principals.includes(p));

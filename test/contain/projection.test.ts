@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config.ts';
+import { project } from '../../src/contain/projection.ts';
+import type { LedgerEntry } from '../../src/ports.ts';
+import { addressCount, coveredBy, hostsOf24 } from '../helpers/coverage-oracle.ts';
+
+const T = 1_793_577_660_000;
+
+function entry(target: string, over: Partial<LedgerEntry> = {}): LedgerEntry {
+  const targetKind = target.startsWith('arn:') || target.startsWith('principal:') ? 'principal' : target.includes('/') ? 'cidr' : 'ip';
+  return { target, targetKind, createdAt: T, expiresAt: T + 3_600_000, status: 'active', reasons: ['path-scan'], score: 2,
+    priorBlocks: 0, evidence: { key: target, keyKind: 'ip', windowStart: T - 60_000, windowEnd: T, findings: [], features: {} }, ...over } as LedgerEntry;
+}
+
+describe('project: what WAF and the policy hold', () => {
+  it('holds blocked hosts one by one: three hosts of a /24 never become the /24 here', () => {
+    const blocked = ['198.51.100.7', '198.51.100.8', '198.51.100.200'];
+    const { ipSets } = project(blocked.map((t) => entry(t)), parseConfig({}));
+    for (const ip of hostsOf24('198.51.100')) expect(coveredBy(ip, ipSets.v4), ip).toBe(blocked.includes(ip));
+    expect(addressCount(ipSets.v4)).toBe(3n);
+  });
+
+  it('an address allowlisted after its /24 was blocked is cut out of the IP set, and nothing else is', () => {
+    const cfg = parseConfig({ allowlist: { cidrs: ['203.0.113.77'] } });
+    const { ipSets } = project([entry('203.0.113.0/24')], cfg);
+    for (const ip of hostsOf24('203.0.113')) expect(coveredBy(ip, ipSets.v4), ip).toBe(ip !== '203.0.113.77');
+  });
+
+  it('three blocked hosts beside an allowlisted neighbour: the three, never the /24', () => {
+    const cfg = parseConfig({ allowlist: { cidrs: ['192.0.2.50'] } });
+    const { ipSets } = project(['192.0.2.1', '192.0.2.2', '192.0.2.3'].map((t) => entry(t)), cfg);
+    expect(coveredBy('192.0.2.50', ipSets.v4)).toBe(false);
+    expect(coveredBy('192.0.2.4', ipSets.v4)).toBe(false);
+    expect(addressCount(ipSets.v4)).toBe(3n);
+  });
+
+  it('keeps IPv6 /64 blocks as they are and apart from IPv4', () => {
+    const { ipSets } = project([entry('2001:db8:1:2::/64'), entry('192.0.2.9')], parseConfig({}));
+    expect(coveredBy('2001:db8:1:2:ffff::1', ipSets.v6)).toBe(true);
+    expect(coveredBy('2001:db8:1:3::1', ipSets.v6)).toBe(false);
+    expect(ipSets.v4).toEqual(['192.0.2.9/32']);
+  });
+
+  it('denies principals by score, never an allowlisted one, and CIDRs strongest first up to the policy budget', () => {
+    const cfg = parseConfig({ allowlist: { principals: ['arn:aws:iam::1:role/ops'] } });
+    const cidrs = Array.from({ length: 120 }, (_, i) => entry(`10.${i}.0.0/24`, { score: i }));
+    const { deny } = project([entry('arn:aws:iam::1:user/a', { score: 1 }), entry('arn:aws:iam::1:user/b', { score: 9 }),
+      entry('arn:aws:iam::1:role/ops', { score: 50 }), ...cidrs], cfg);
+    expect(deny.principals).toEqual(['arn:aws:iam::1:user/b', 'arn:aws:iam::1:user/a']);
+    expect(deny.cidrs).toHaveLength(100);
+    expect(deny.cidrs[0]).toBe('10.119.0.0/24');
+    expect(deny.cidrs).not.toContain('10.19.0.0/24');
+    expect(deny.cidrs).toContain('10.20.0.0/24');
+  });
+
+  it('holds nothing for nothing active', () => {
+    expect(project([], parseConfig({}))).toEqual({ ipSets: { v4: [], v6: [] }, deny: { principals: [], cidrs: [] } });
+  });
+});
