@@ -162,9 +162,9 @@ export class KeyWindow {
     this.addPath(o.pathHash);
     if (o.uaHash !== 0) {
       this.addAgent(o.uaHash);
-      // The sample is the agent's shared copy when it was not cut: comparing with it is mostly a pointer compare.
-      const seen = o.userAgent.length <= SAMPLE_MAX_CHARS ? o.userAgentSample : o.userAgent;
-      if (this.sampleUserAgents.length < SAMPLE_UAS && !this.sampleUserAgents.includes(seen)) {
+      // Compared as kept (the agent's shared copy, cut to length): comparing with it is mostly a pointer compare, and
+      // a long agent seen again matches the cut copy it left (its full text never would).
+      if (this.sampleUserAgents.length < SAMPLE_UAS && !this.sampleUserAgents.includes(o.userAgentSample)) {
         this.sampleUserAgents = withEntry(this.sampleUserAgents, o.userAgentSample);
       }
     }
