@@ -71,15 +71,17 @@ function v4ToBigint(dotted: string): bigint {
 
 const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
 
-/** Groups of one side of `::` (a trailing dotted quad counts as two), or null if malformed. */
-function v6Groups(side: string, out: number[]): boolean {
+/**
+ * Groups of one side of `::` (a trailing dotted quad counts as two, on the last side only), or false if malformed.
+ */
+function v6Groups(side: string, out: number[], last: boolean): boolean {
   if (side === '') return true;
   const parts = side.split(':');
   for (let i = 0; i < parts.length; i++) {
     const p = parts[i];
-    if (i === parts.length - 1 && p.includes('.')) {
+    if (last && i === parts.length - 1 && p.includes('.')) {
       const v4 = normaliseIp(p);
-      if (v4 === null || v4.includes(':')) return false;
+      if (v4 !== p) return false; // a plain dotted quad only (not bracketed)
       const n = Number(v4ToBigint(v4));
       out.push(n >>> 16, n & 0xffff);
     } else if (HEX_GROUP.test(p)) {
@@ -106,10 +108,10 @@ function parseV6(raw: string): bigint | null {
   const head: number[] = [];
   const tail: number[] = [];
   if (dbl < 0) {
-    if (!v6Groups(s, head) || head.length !== 8) return null;
+    if (!v6Groups(s, head, true) || head.length !== 8) return null;
   } else {
     if (s.indexOf('::', dbl + 1) >= 0) return null;
-    if (!v6Groups(s.slice(0, dbl), head) || !v6Groups(s.slice(dbl + 2), tail)) return null;
+    if (!v6Groups(s.slice(0, dbl), head, false) || !v6Groups(s.slice(dbl + 2), tail, true)) return null;
     if (head.length + tail.length > 7) return null;
     if (head.length === 0 && tail.length === 2 && s.includes('.')) tail.unshift(0xffff);
   }
