@@ -86,9 +86,10 @@ describe('Distinct, exact', () => {
     expect(Distinct.fromJSON(42).size).toBe(0);
     expect(Distinct.fromJSON(undefined).toJSON()).toEqual([]);
     expect(Distinct.fromJSON({ 0: 5 }).toJSON()).toEqual([]);
-    expect(() => Distinct.fromJSON('AAAA')).toThrow(TypeError);
-    expect(() => Distinct.fromJSON(Buffer.alloc(M + 1).toString('base64'))).toThrow(TypeError);
-    expect(() => Distinct.fromJSON(Buffer.alloc(M - 1).toString('base64'))).toThrow(TypeError);
+    const wrongSize = new TypeError('distinct sketch has the wrong size');
+    expect(() => Distinct.fromJSON('AAAA')).toThrow(wrongSize);
+    expect(() => Distinct.fromJSON(Buffer.alloc(M + 1).toString('base64'))).toThrow(wrongSize);
+    expect(() => Distinct.fromJSON(Buffer.alloc(M - 1).toString('base64'))).toThrow(wrongSize);
     expect(Distinct.fromJSON(Buffer.alloc(M).toString('base64')).size).toBe(0);
   });
 

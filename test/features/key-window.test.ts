@@ -326,20 +326,22 @@ describe('KeyWindow serialised form', () => {
 
   const good = (): SerializedKeyWindow => ({ c: Array(12).fill(0), d: [[], [], [], [], []], sp: [], su: [] });
   it.each([
-    ['null', () => null],
-    ['counters not an array', () => ({ ...good(), c: 'x' })],
-    ['eleven counters', () => ({ ...good(), c: Array(11).fill(0) })],
-    ['thirteen counters', () => ({ ...good(), c: Array(13).fill(0) })],
-    ['distincts not an array', () => ({ ...good(), d: 'x' })],
-    ['four distincts', () => ({ ...good(), d: [[], [], [], []] })],
-    ['six distincts', () => ({ ...good(), d: [[], [], [], [], [], []] })],
-    ['a counter as text', () => ({ ...good(), c: [...Array(11).fill(0), '1'] })],
-    ['a counter NaN', () => ({ ...good(), c: [NaN, ...Array(11).fill(0)] })],
-    ['a counter infinite', () => ({ ...good(), c: [...Array(5).fill(0), Infinity, ...Array(6).fill(0)] })],
-    ['a counter negative', () => ({ ...good(), c: [...Array(6).fill(0), -1, ...Array(5).fill(0)] })],
-    ['a sketch of the wrong size', () => ({ ...good(), d: [[], [], 'AAAA', [], []] })],
-  ])('rejects a malformed window: %s', (_name, make) => {
-    expect(() => KeyWindow.fromJSON(make() as unknown as SerializedKeyWindow)).toThrow(TypeError);
+    ['null', () => null, 'malformed key window'],
+    ['no counters', () => ({ ...good(), c: undefined }), 'malformed key window'],
+    ['counters not an array', () => ({ ...good(), c: 'x'.repeat(12) }), 'malformed key window'],
+    ['eleven counters', () => ({ ...good(), c: Array(11).fill(0) }), 'malformed key window'],
+    ['thirteen counters', () => ({ ...good(), c: Array(13).fill(0) }), 'malformed key window'],
+    ['no distincts', () => ({ ...good(), d: undefined }), 'malformed key window'],
+    ['distincts not an array', () => ({ ...good(), d: 'xxxxx' }), 'malformed key window'],
+    ['four distincts', () => ({ ...good(), d: [[], [], [], []] }), 'malformed key window'],
+    ['six distincts', () => ({ ...good(), d: [[], [], [], [], [], []] }), 'malformed key window'],
+    ['a counter as text', () => ({ ...good(), c: [...Array(11).fill(0), '1'] }), 'bad counter'],
+    ['a counter NaN', () => ({ ...good(), c: [NaN, ...Array(11).fill(0)] }), 'bad counter'],
+    ['a counter infinite', () => ({ ...good(), c: [...Array(5).fill(0), Infinity, ...Array(6).fill(0)] }), 'bad counter'],
+    ['a counter negative', () => ({ ...good(), c: [...Array(6).fill(0), -1, ...Array(5).fill(0)] }), 'bad counter'],
+    ['a sketch of the wrong size', () => ({ ...good(), d: [[], [], 'AAAA', [], []] }), 'distinct sketch has the wrong size'],
+  ])('rejects a malformed window: %s', (_name, make, message) => {
+    expect(() => KeyWindow.fromJSON(make() as unknown as SerializedKeyWindow)).toThrow(new TypeError(message));
   });
 
   it('accepts fractional and zero counters (only negatives and non-finite are malformed)', () => {

@@ -103,6 +103,19 @@ describe('Windower: window boundaries and time', () => {
     expect(closed[1].keys.byIp.has('192.0.2.1')).toBe(false);
   });
 
+  it('folds a late event into the oldest open window, whichever opened first', () => {
+    const w = new Windower({ ...opts, latenessMs: 10 * MIN });
+    w.add(ev({ time: T0 + 10 }));
+    w.add(ev({ time: T0 + 12 * MIN }));
+    expect(starts(w.closeReady())).toEqual([0]);
+    w.add(ev({ time: T0 + MIN + 10 })); // opened after the 12th minute's window, but older
+    w.add(ev({ time: T0 + 20, ip: '192.0.2.1' })); // late
+    expect(w.late).toBe(1);
+    const closed = w.closeAll();
+    expect(closed.map((c) => [c.start - T0, c.keys.requests])).toEqual([[MIN, 2], [12 * MIN, 1]]);
+    expect(closed[0].keys.byIp.has('192.0.2.1')).toBe(true);
+  });
+
   it('folds a late event, with nothing open, into a window at the end of what closed', () => {
     const w = new Windower(opts);
     w.add(ev({ time: T0 + 10 }));
@@ -205,6 +218,16 @@ describe('Windower: what each event counts', () => {
     expect(c.keys.byPrincipal.get('bob')!.requests).toBe(1);
     expect(ipWindow(c).features()).toMatchObject({ requests: 3, distinctPrincipals: 1 });
     expect(c.keys.keyCount).toBe(3);
+  });
+
+  it('an anonymous event after a principal\'s carries no principal', () => {
+    const w = new Windower(opts);
+    w.add(ev({ ip: '192.0.2.1', principal: 'bob' }));
+    w.add(ev({ ip: '192.0.2.2', principal: '' }));
+    const [c] = w.closeAll();
+    expect(c.keys.byIp.get('192.0.2.2')!.ip.features().distinctPrincipals).toBe(0);
+    expect(c.keys.byIp.get('192.0.2.1')!.ip.features().distinctPrincipals).toBe(1);
+    expect(c.keys.byPrefix.get('192.0.2.0/24')!.features().distinctPrincipals).toBe(1);
   });
 
   it('keys prefixes at the configured lengths, IPv4 and IPv6, and links every host to its prefix', () => {
@@ -322,6 +345,20 @@ describe('Windower: partials', () => {
     expect(w.late).toBe(1);
     const rest = w.closeAll();
     expect(rest.map((c) => [c.start - T0, c.keys.requests])).toEqual([[2 * MIN, 2], [3 * MIN, 1]]);
+  });
+
+  it('takes a partial for the window right after what closed as on time', () => {
+    const src = new Windower(opts);
+    src.add(ev({ time: T0 + MIN + 10 }));
+    const [p] = src.drainPartials();
+    const w = new Windower(opts);
+    w.add(ev({ time: T0 + 10 }));
+    w.closeAll();
+    expect(w.closedUntil).toBe(T0 + MIN);
+    w.addPartial(p);
+    expect(w.late).toBe(0);
+    const [c] = w.closeAll();
+    expect([c.start, c.keys.requests]).toEqual([T0 + MIN, 1]);
   });
 
   it('folds a late partial, with nothing open, into a window at the end of what closed', () => {
