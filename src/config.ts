@@ -108,6 +108,18 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    learning: z
+      .object({
+        /**
+         * Windows of population history (minutes, at the default window) during which cordon is still learning what
+         * normal is: a key without history of its own is then not blocked on volume alone unless the evidence is
+         * unmistakable (an IP) or it appeared after the start (a prefix); it is alerted and its traffic learned.
+         * Behaviour rules act at once. 0 turns the learning period off. A dry run fills it like any run.
+         */
+        windows: z.number().int().min(0).default(60),
+      })
+      .strict()
+      .prefault({}),
     hysteresis: z
       .object({
         /** A finding must hold in k of the last n windows of a key, unless it is unmistakable. */

@@ -38,7 +38,7 @@ export interface Evidence {
   /** A few attacker-controlled samples (paths, user agents), already sanitised; escape again where rendered. */
   samples?: { paths?: string[]; userAgents?: string[] };
   /** Why a would-be block became an alert, when it did. */
-  heldBack?: 'dry-run' | 'count-mode' | 'cap' | 'blast-radius' | 'allowlist';
+  heldBack?: 'dry-run' | 'count-mode' | 'cap' | 'blast-radius' | 'allowlist' | 'learning';
   /** Share of the window's clients the block covers. */
   clientShare?: number;
   /**

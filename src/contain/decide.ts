@@ -68,7 +68,7 @@ export class Allowlist {
 
 /**
  * Turns a window's verdicts into decisions: picks each offender's block target, applies the safety guards
- * (allowlist, dry run, count mode, blast radius, the cap on new blocks), escalates repeat offenders, and
+ * (allowlist, the learning period, dry run, count mode, blast radius, the cap on new blocks), escalates repeat offenders, and
  * aggregates several offenders of one IPv4 /24 into the /24.
  */
 export function decideWindow(
@@ -80,7 +80,7 @@ export function decideWindow(
 ): WindowDecisions {
   const now = a.closedAt;
   const out: WindowDecisions = { decisions: [], blocks: [], held: [], page: false };
-  const candidates = pickTargets(a.verdicts.filter((v) => v.act));
+  const candidates = pickTargets(a.verdicts.filter((v) => v.act || v.learning));
   candidates.sort((x, y) => y.verdict.score - x.verdict.score);
   let newBlocks = 0;
   const alertPeriod = cfg.expiry.baseMinutes * 60_000;
@@ -124,6 +124,10 @@ export function decideWindow(
       emit(c, 'allowlist');
       continue;
     }
+    if (c.verdict.learning) {
+      emit(c, 'learning');
+      continue;
+    }
     if (cfg.dryRun) {
       emit(c, 'dry-run');
       continue;
@@ -152,7 +156,8 @@ export function decideWindow(
 function pickTargets(verdicts: KeyVerdict[]): Candidate[] {
   const byTarget = new Map<string, Candidate>();
   for (const v of verdicts) {
-    const enforced = v.findings.filter((f) => f.unmistakable || v.act).map((f) => f.rule);
+    // A verdict held while learning is an alert about everything it found.
+    const enforced = v.findings.filter((f) => f.unmistakable || v.act || v.learning).map((f) => f.rule);
     let target = v.value;
     let targetKind: TargetKind = v.kind === 'principal' ? 'principal' : v.kind === 'prefix' ? 'cidr' : 'ip';
     if (v.kind === 'ip' && isIpv6(v.value)) {

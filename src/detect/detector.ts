@@ -24,6 +24,11 @@ export interface KeyVerdict {
   score: number;
   /** True when the finding is unmistakable or held for k of the last n windows: time to act. */
   act: boolean;
+  /**
+   * Set when the key would be judged on volume alone while cordon is still learning (see config `learning`): it
+   * does not act, its window is learned, and the decision is an alert.
+   */
+  learning?: true;
   held: string;
   features: Features;
   baseline?: { meanRequests: number; windows: number };
@@ -66,6 +71,8 @@ export interface WindowAssessment {
   establishedByPrefix: Map<string, number>;
   timeline: TimelinePoint;
   ruleErrors: number;
+  /** The population has fewer windows of history than the learning period (config `learning.windows`). */
+  learning: boolean;
 }
 
 const INCIDENT_MIN_REQUESTS = 100;
@@ -77,6 +84,16 @@ function populationKey(kind: KeyKind): string {
 
 /** The states the detector reads besides a window's own keys: a store must hand these over with every window. */
 export const POPULATION_STATE_KEYS: readonly string[] = (['ip', 'prefix', 'principal'] as const).map(populationKey);
+
+interface AssessContext {
+  incident: boolean;
+  states: StateView;
+  start: number;
+  ruleErrors: number;
+  learning: boolean;
+  /** Windows the population (of IPs) has been learned over. */
+  populationWindows: number;
+}
 
 /** Windows of population history before its lift is trusted. */
 const MIN_POPULATION_HISTORY = 5;
@@ -92,9 +109,11 @@ function establishedPart(trustedState: KeyState | undefined, requests: number): 
  */
 export class Detector {
   private readonly rules: Rule[];
+  private readonly volumeRules: Set<string>;
 
   constructor(private readonly cfg: CordonConfig) {
     this.rules = RULES.filter((r) => ruleMode(cfg, r.name) !== 'off');
+    this.volumeRules = new Set(RULES.filter((r) => r.basis === 'volume').map((r) => r.name));
   }
 
   assess(closed: ClosedWindow, states: StateView): WindowAssessment {
@@ -121,7 +140,9 @@ export class Detector {
     const prefixWindows = [...keys.byPrefix];
     for (const [cidr, kw] of prefixWindows) if (isIpv6(cidr)) totalClients += Math.max(1, kw.principals.size);
     const principalWindows = [...keys.byPrincipal];
-    const ctx = { incident, states, start, ruleErrors: 0 };
+    const populationWindows = states.get(populationKey('ip'))?.windows ?? 0;
+    const learning = populationWindows < cfg.learning.windows;
+    const ctx: AssessContext = { incident, states, start, ruleErrors: 0, learning, populationWindows };
     const verdicts: KeyVerdict[] = [];
     this.assessKind('ip', ipWindows, ctx, verdicts);
     // A prefix speaks for several hosts; with one host, its IP key already says everything.
@@ -129,15 +150,15 @@ export class Detector {
     this.assessKind('principal', principalWindows, ctx, verdicts);
     this.discountPrefixesExplainedByTheirHosts(verdicts, keys);
     this.measurePrefixCollateral(verdicts, keys, states);
-    const establishedByPrefix = this.establishedAroundActingHosts(verdicts, keys, states);
+    const establishedByPrefix = this.establishedAroundActingHosts(verdicts, keys, states, learning);
     return { start, end, closedAt: closed.closedAt, incident, totalClients, keys: keys.keyCount, verdicts,
-      establishedByPrefix, timeline, ruleErrors: ctx.ruleErrors };
+      establishedByPrefix, timeline, ruleErrors: ctx.ruleErrors, learning };
   }
 
   private assessKind(
     kind: KeyKind,
     windows: [string, KeyWindow][],
-    ctx: { incident: boolean; states: StateView; start: number; ruleErrors: number },
+    ctx: AssessContext,
     out: KeyVerdict[],
     evaluated: (kw: KeyWindow) => boolean = () => true,
   ): void {
@@ -162,13 +183,16 @@ export class Detector {
       const features = kw.features();
       const findings = this.evaluate(rules, { kind, features, state: known ? state : undefined, trusted, population,
         populationLift, incident: ctx.incident, thresholds: this.cfg.thresholds }, ctx);
-      if (findings.length === 0) {
+      const stillLearning = findings.length > 0 && ctx.learning && !trusted
+        && this.restsOnVolumeAlone(findings, kind, known, ctx);
+      if (findings.length === 0 || stillLearning) {
         if (!ctx.incident) learn(state, features.requests - features.status5xx, features.bytes, features.distinctIps, alpha);
         ctx.states.set(key, state);
-        continue;
+        if (!stillLearning) continue;
+      } else {
+        state.flags |= 1;
+        ctx.states.set(key, state);
       }
-      state.flags |= 1;
-      ctx.states.set(key, state);
       const unmistakable = findings.some((f) => f.unmistakable);
       const heldWindows = flaggedIn(state, n);
       out.push({
@@ -176,8 +200,10 @@ export class Detector {
         value,
         findings,
         score: Math.max(...findings.map((f) => f.score)),
-        act: unmistakable || heldWindows >= k,
-        held: unmistakable ? 'unmistakable' : `${heldWindows}/${n}`,
+        act: !stillLearning && (unmistakable || heldWindows >= k),
+        ...(stillLearning ? { learning: true as const } : {}),
+        held: stillLearning ? `learning (${ctx.populationWindows}/${this.cfg.learning.windows} windows)`
+          : unmistakable ? 'unmistakable' : `${heldWindows}/${n}`,
         features,
         baseline: known ? { meanRequests: Math.round(typicalRequests(state) * 10) / 10, windows: state.windows } : undefined,
         populationMedianRequests: Math.round(Math.expm1(population.median) * 10) / 10,
@@ -187,6 +213,20 @@ export class Detector {
           : kind === 'ip' ? Math.max(1, features.distinctPrincipals) : Math.max(features.distinctIps, features.distinctPrincipals),
       });
     }
+  }
+
+  /**
+   * While learning, whether a key's findings are volume alone and not enough to act on without its own history:
+   * an IP (or principal) needs an unmistakable finding; a prefix (many hosts, each perhaps modest) needs one and must
+   * also have appeared after the population was watched for a baseline's worth of windows, because a partner's
+   * busy subnet present from the first minute looks, by volume, like a subnet flood.
+   */
+  private restsOnVolumeAlone(findings: Finding[], kind: KeyKind, known: boolean, ctx: AssessContext): boolean {
+    if (!findings.every((f) => this.volumeRules.has(f.rule))) return false;
+    const unmistakable = findings.some((f) => f.unmistakable);
+    if (kind !== 'prefix') return !unmistakable;
+    const arrivedLater = !known && ctx.populationWindows >= this.cfg.baseline.minWindows;
+    return !(unmistakable && arrivedLater);
   }
 
   /**
@@ -221,7 +261,12 @@ export class Detector {
     }
   }
 
-  private establishedAroundActingHosts(verdicts: KeyVerdict[], keys: ClosedWindow['keys'], states: StateView): Map<string, number> {
+  /**
+   * While learning, nobody has history yet: every host of the prefix that is not itself flagged counts with all its
+   * requests, so hosts are widened to their prefix only where neighbours carry little traffic.
+   */
+  private establishedAroundActingHosts(verdicts: KeyVerdict[], keys: ClosedWindow['keys'], states: StateView,
+    learning: boolean): Map<string, number> {
     const out = new Map<string, number>();
     const prefixes = new Set<KeyWindow>();
     for (const v of verdicts) {
@@ -233,11 +278,14 @@ export class Detector {
     const cidrOf = new Map<KeyWindow, string>();
     for (const [cidr, kw] of keys.byPrefix) if (prefixes.has(kw)) cidrOf.set(kw, cidr);
     const minWindows = this.cfg.baseline.minWindows;
+    const flagged = learning ? new Set(verdicts.filter((v) => v.kind === 'ip' && !v.learning).map((v) => v.value)) : new Set<string>();
     for (const [ip, entry] of keys.byIp) {
       const cidr = cidrOf.get(entry.prefix);
       if (cidr === undefined) continue;
       const s = states.get(ipKey(ip));
-      out.set(cidr, (out.get(cidr) ?? 0) + establishedPart(s && s.windows >= minWindows ? s : undefined, entry.ip.requests));
+      const trusted = s && s.windows >= minWindows ? s : undefined;
+      const part = !trusted && learning && !flagged.has(ip) ? entry.ip.requests : establishedPart(trusted, entry.ip.requests);
+      out.set(cidr, (out.get(cidr) ?? 0) + part);
     }
     return out;
   }

@@ -127,12 +127,13 @@ export function featureFigures(ev: Pick<Evidence, 'features' | 'blockedHosts'> |
 }
 
 /** What a held-back reason means, for people. */
-export const HELD_BACK_TEXT: Record<string, string> = {
+export const HELD_BACK_TEXT: Record<NonNullable<Evidence['heldBack']>, string> & Record<string, string> = {
   'dry-run': 'dry run: recorded, not enforced',
   'count-mode': 'rule in count mode: not enforced',
   cap: 'new-block cap reached this window',
   'blast-radius': 'would block too large a share of traffic',
   allowlist: 'target is allowlisted',
+  learning: 'still learning what normal is: volume alone blocks no key without history yet',
 };
 
 /** Held-back reasons that mean a person should look now. */

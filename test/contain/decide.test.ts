@@ -20,7 +20,7 @@ function verdict(value: string, over: Partial<KeyVerdict> = {}): KeyVerdict {
 
 function window(verdicts: KeyVerdict[], requests = 10_000): WindowAssessment {
   return { start: T - 60_000, end: T, closedAt: T + 5000, incident: false, totalClients: 1000, keys: 2000, verdicts, establishedByPrefix: new Map(),
-    timeline: { start: T - 60_000, requests, errors: 0, notFound: 0, authFailures: 0, uniqueIps: 1000 }, ruleErrors: 0 };
+    timeline: { start: T - 60_000, requests, errors: 0, notFound: 0, authFailures: 0, uniqueIps: 1000 }, ruleErrors: 0, learning: false };
 }
 
 function decide(verdicts: KeyVerdict[], over: Record<string, unknown> = {}, book = new LedgerBook()) {

@@ -5,7 +5,8 @@ import { Windower } from '../../src/features/windower.ts';
 import type { KeyState } from '../../src/ports.ts';
 import { ev, MIN, spread, T0 } from '../helpers/events.ts';
 
-const cfg = parseConfig({});
+// These tests are about a detector past its learning period (see the learning tests for the first hour).
+const cfg = parseConfig({ learning: { windows: 0 } });
 
 function memoryStates(): StateView & { map: Map<string, KeyState> } {
   const map = new Map<string, KeyState>();

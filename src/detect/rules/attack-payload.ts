@@ -4,6 +4,7 @@ import { finding, type Rule } from './rule.ts';
 export const attackPayload: Rule<'attack-payload'> = {
   name: 'attack-payload',
   kinds: ['ip', 'prefix', 'principal'],
+  basis: 'behaviour',
   evaluate({ features: f, thresholds: t }) {
     const hits = f.attackPayloads;
     if (hits < t.attackPayloads) return null;

@@ -4,6 +4,7 @@ import { finding, type Rule } from './rule.ts';
 export const authFailures: Rule<'auth-failures'> = {
   name: 'auth-failures',
   kinds: ['ip', 'prefix', 'principal'],
+  basis: 'behaviour',
   evaluate({ features: f, thresholds: t }) {
     const failures = f.authFailures;
     if (failures < t.authFailures || failures < t.authFailureShare * (f.requests - f.status5xx)) return null;

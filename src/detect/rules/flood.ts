@@ -9,6 +9,7 @@ import { clientRequests, finding, type Rule } from './rule.ts';
 export const flood: Rule<'flood'> = {
   name: 'flood',
   kinds: ['ip', 'prefix', 'principal'],
+  basis: 'volume',
   evaluate({ kind, features: f, state, trusted, population, incident, thresholds: t }) {
     if (incident) return null;
     let volume = clientRequests(f);

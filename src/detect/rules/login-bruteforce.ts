@@ -4,6 +4,7 @@ import { finding, type Rule } from './rule.ts';
 export const loginBruteforce: Rule<'login-bruteforce'> = {
   name: 'login-bruteforce',
   kinds: ['ip', 'prefix', 'principal'],
+  basis: 'behaviour',
   evaluate({ features: f, thresholds: t }) {
     const posts = f.loginPosts;
     if (posts < t.loginPosts || posts < 0.5 * f.requests) return null;

@@ -8,6 +8,7 @@ import { finding, type Rule } from './rule.ts';
 export const pathScan: Rule<'path-scan'> = {
   name: 'path-scan',
   kinds: ['ip', 'prefix', 'principal'],
+  basis: 'behaviour',
   evaluate({ features: f, thresholds: t }) {
     if (f.notFound < t.scanNotFoundShare * f.requests) return null;
     const distinct = f.distinctNotFoundPaths;

@@ -4,6 +4,7 @@ import { finding, type Rule } from './rule.ts';
 export const principalManyIps: Rule<'principal-many-ips'> = {
   name: 'principal-many-ips',
   kinds: ['principal'],
+  basis: 'behaviour',
   evaluate({ features: f, state, trusted, thresholds: t }) {
     const ips = f.distinctIps;
     if (ips < t.principalIps) return null;

@@ -8,6 +8,7 @@ import { clientRequests, finding, type Rule } from './rule.ts';
 export const principalVolume: Rule<'principal-volume'> = {
   name: 'principal-volume',
   kinds: ['principal'],
+  basis: 'volume',
   evaluate({ features: f, state, trusted, populationLift, incident, thresholds: t }) {
     if (!trusted || !state || incident) return null;
     const requests = clientRequests(f);

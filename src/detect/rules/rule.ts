@@ -33,6 +33,12 @@ export interface RuleContext {
 export interface Rule<N extends string = RuleName> {
   readonly name: N;
   kinds: readonly KeyKind[];
+  /**
+   * What a finding rests on: `volume` (how much a key sends, judged against history and the population) or
+   * `behaviour` (what it sends: missing paths, failed logins, payloads, tools). While cordon is still learning what
+   * normal is, volume alone does not block a key that has no history yet.
+   */
+  basis: 'volume' | 'behaviour';
   evaluate(ctx: RuleContext): Finding | null;
 }
 

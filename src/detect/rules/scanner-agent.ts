@@ -4,6 +4,7 @@ import { finding, type Rule } from './rule.ts';
 export const scannerAgent: Rule<'scanner-agent'> = {
   name: 'scanner-agent',
   kinds: ['ip', 'prefix', 'principal'],
+  basis: 'behaviour',
   evaluate({ features: f, thresholds: t }) {
     const hits = f.scannerAgentRequests;
     if (hits < t.scannerAgentRequests) return null;

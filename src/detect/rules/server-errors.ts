@@ -8,6 +8,7 @@ import { finding, type Rule } from './rule.ts';
 export const serverErrors: Rule<'server-errors'> = {
   name: 'server-errors',
   kinds: ['ip', 'principal'],
+  basis: 'behaviour',
   evaluate({ features: f, incident, thresholds: t }) {
     if (incident) return null;
     const errors = f.status5xx;

@@ -9,6 +9,7 @@ import { clientRequests, finding, type Rule } from './rule.ts';
 export const volumeAnomaly: Rule<'volume-anomaly'> = {
   name: 'volume-anomaly',
   kinds: ['ip', 'principal'],
+  basis: 'volume',
   evaluate({ kind, features: f, state, trusted, population, incident, thresholds: t }) {
     if (!trusted || !state || incident) return null;
     const requests = clientRequests(f);
