@@ -57,3 +57,39 @@ describe('project: what WAF and the policy hold', () => {
     expect(project([], parseConfig({}))).toEqual({ ipSets: { v4: [], v6: [] }, deny: { principals: [], cidrs: [] } });
   });
 });
+
+describe('project: what goes where', () => {
+  it('a principal goes to the policy only, even one whose name reads as an address', () => {
+    const { ipSets, deny } = project([entry('arn:aws:iam::1:user/a'), entry('10.1.2.3', { targetKind: 'principal' }),
+      entry('2001:db8::5', { targetKind: 'principal' })], parseConfig({}));
+    expect(ipSets).toEqual({ v4: [], v6: [] });
+    expect(deny.principals).toEqual(['10.1.2.3', '2001:db8::5', 'arn:aws:iam::1:user/a']);
+    expect(deny.cidrs).toEqual([]);
+  });
+
+  it('hosts go to WAF only; CIDR blocks of both families to WAF and the policy', () => {
+    const { ipSets, deny } = project([entry('192.0.2.9', { score: 9 }), entry('198.51.100.0/24', { score: 3 }),
+      entry('2001:db8:1:2::/64', { score: 5 })], parseConfig({}));
+    expect(ipSets).toEqual({ v4: ['192.0.2.9/32', '198.51.100.0/24'], v6: ['2001:db8:1:2::/64'] });
+    expect(deny).toEqual({ principals: [], cidrs: ['2001:db8:1:2::/64', '198.51.100.0/24'] });
+  });
+
+  it('equal scores are ordered by target, and a target listed twice is denied once', () => {
+    const { deny } = project([
+      entry('arn:aws:iam::1:user/c', { score: 4 }), entry('arn:aws:iam::1:user/a', { score: 4 }), entry('arn:aws:iam::1:user/b', { score: 4 }),
+      entry('arn:aws:iam::1:user/a', { score: 4, createdAt: T - 1 }), entry('arn:aws:iam::1:user/z', { score: 5 }),
+      entry('203.0.113.0/24', { score: 1 }), entry('198.51.100.0/24', { score: 1 }), entry('198.51.100.0/24', { score: 1, createdAt: T - 1 }),
+    ], parseConfig({}));
+    expect(deny.principals).toEqual(['arn:aws:iam::1:user/z', 'arn:aws:iam::1:user/a', 'arn:aws:iam::1:user/b', 'arn:aws:iam::1:user/c']);
+    expect(deny.cidrs).toEqual(['198.51.100.0/24', '203.0.113.0/24']);
+  });
+
+  it('the order does not depend on the order of the ledger', () => {
+    const entries = [entry('arn:aws:iam::1:user/b', { score: 2 }), entry('arn:aws:iam::1:user/a', { score: 2 }), entry('arn:aws:iam::1:user/c', { score: 7 }),
+      entry('10.0.0.0/24', { score: 2 }), entry('10.0.1.0/24', { score: 2 }), entry('10.0.2.0/24', { score: 3 })];
+    const want = project(entries, parseConfig({}));
+    expect(project([...entries].reverse(), parseConfig({}))).toEqual(want);
+    expect(want.deny).toEqual({ principals: ['arn:aws:iam::1:user/c', 'arn:aws:iam::1:user/a', 'arn:aws:iam::1:user/b'],
+      cidrs: ['10.0.2.0/24', '10.0.0.0/24', '10.0.1.0/24'] });
+  });
+});
