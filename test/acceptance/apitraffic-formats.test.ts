@@ -1,9 +1,9 @@
 import { expect, it } from 'vitest';
 import { acceptanceProblems, replayAndScore } from '../helpers/apitraffic.ts';
-import { describeShared } from '../helpers/shared.ts';
+import { describeSharedTools } from '../helpers/shared.ts';
 
 /** The same bar when the traffic arrives as Kinesis records or in the console presets (no principals, no paths). */
-describeShared('apitraffic, other input formats', () => {
+describeSharedTools('apitraffic, other input formats', () => {
   const cases = ['cwl-kinesis', 'console-json', 'console-clf'].flatMap((format) =>
     ['mixed', 'benign', 'flash-crowd'].map((scenario) => ({ format, scenario, seed: 44 })));
   it.each(cases)('$format $scenario', async ({ format, scenario, seed }) => {

@@ -1,13 +1,13 @@
 import { expect, it } from 'vitest';
 import { acceptanceProblems, replayAndScore } from '../helpers/apitraffic.ts';
-import { describeShared } from '../helpers/shared.ts';
+import { describeSharedTools } from '../helpers/shared.ts';
 
 /**
  * The engine's acceptance bar on apitraffic.py traffic in the recommended JSON format: every attacker detected
  * and contained, median time to contain ≤ 90 s and worst ≤ 180 s of log time, no benign client or allowlisted
  * range blocked. Several seeds, so no threshold is tuned to one.
  */
-describeShared('apitraffic, recommended JSON, 60 minutes', () => {
+describeSharedTools('apitraffic, recommended JSON, 60 minutes', () => {
   const cases = ['mixed', 'benign', 'flash-crowd'].flatMap((scenario) => [11, 22, 33].map((seed) => ({ scenario, seed })));
   it.each(cases)('$scenario seed $seed', async ({ scenario, seed }) => {
     const { score, summary } = await replayAndScore(scenario, seed, 'apigw-json');

@@ -1,14 +1,15 @@
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { parseConfig } from '../../src/config.ts';
 import { runReplay } from '../../src/pipeline/replay.ts';
 import { acceptanceProblems, scoreRun } from '../helpers/apitraffic.ts';
 import { hostileTraffic } from '../helpers/hostile-traffic.ts';
+import { describeSharedTools } from '../helpers/shared.ts';
 
 const score = scoreRun;
 
-describe('replay: attacker-controlled bytes and absurd clocks', () => {
+describeSharedTools('replay: attacker-controlled bytes and absurd clocks', () => {
   it('one line stamped decades ahead and a /24 of long random paths: every line read, times clamped, every attacker contained on time', async () => {
     const g = hostileTraffic(23);
     const allow = (JSON.parse(readFileSync(g.labels, 'utf8')) as { allowlist: string[] }).allowlist;

@@ -5,7 +5,7 @@ import { expect, it } from 'vitest';
 import { parseConfig } from '../../src/config.ts';
 import type { Decision } from '../../src/decision.ts';
 import { runReplay } from '../../src/pipeline/replay.ts';
-import { describeShared, sharedPath } from '../helpers/shared.ts';
+import { describeSharedData, sharedPath } from '../helpers/shared.ts';
 
 /**
  * Every real log under shared/data is read without a crash (unreadable lines counted, with reasons), and the clear
@@ -26,7 +26,7 @@ function allFiles(dir: string): string[] {
   });
 }
 
-describeShared('real access logs (shared/data)', () => {
+describeSharedData('real access logs (shared/data)', () => {
   it('reads every file without a crash and accounts for every line', async () => {
     const files = allFiles(sharedPath('data'));
     expect(files.length).toBeGreaterThanOrEqual(13);

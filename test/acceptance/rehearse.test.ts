@@ -1,10 +1,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { parseConfig } from '../../src/config.ts';
 import { runRehearse, type RehearseSummary } from '../../src/rehearse/rehearse.ts';
 import { acceptanceProblems, generate, type PyScore, scoreRun } from '../helpers/apitraffic.ts';
 import { hostileTraffic } from '../helpers/hostile-traffic.ts';
+import { describeSharedTools } from '../helpers/shared.ts';
 
 /**
  * `cordon rehearse` on apitraffic: the deployed stages on a simulated AWS clock, delays drawn from
@@ -31,7 +32,7 @@ function quantile(xs: number[], q: number): number {
   return s[Math.min(s.length - 1, Math.round(q * (s.length - 1)))];
 }
 
-describe('rehearse: the deployed path on a simulated AWS clock', () => {
+describeSharedTools('rehearse: the deployed path on a simulated AWS clock', () => {
   it('mixed traffic, four seeds: every attacker contained, no false block; median ≤ 120 s to a block in effect, cordon\'s share ≤ 120 s', async () => {
     const times: number[] = [];
     let cordonWorst = 0;

@@ -5,18 +5,14 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { readAccessLogs } from '../../src/decode/index.ts';
-import { describeShared, sharedAvailable, sharedPath } from '../helpers/shared.ts';
+import { describeSharedTools, sharedPath } from '../helpers/shared.ts';
 import { CollectingSink } from './fixtures.ts';
 
 const FORMATS = ['apigw-json', 'console-json', 'console-clf', 'combined', 'cwl-kinesis'] as const;
 type Generated = { path: string; requests: number };
 
-const dir = mkdtempSync(join(tmpdir(), 'cordon-apitraffic-'));
-const generated = new Map<string, Generated>();
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
 /** Runs the shared traffic generator; returns the file and how many requests it says it wrote. */
-async function generate(format: string): Promise<Generated> {
+async function generate(dir: string, format: string): Promise<Generated> {
   const path = join(dir, `traffic.${format}`);
   const script = sharedPath('tools', 'apitraffic', 'apitraffic.py');
   const args = [script, '--scenario', 'mixed', '--minutes', '1', '--seed', '7', '--format', format, '--out', path];
@@ -24,13 +20,19 @@ async function generate(format: string): Promise<Generated> {
   return { path, requests: Number(/(\d+) requests/.exec(stdout + stderr)?.[1]) };
 }
 
-beforeAll(async () => {
-  if (!sharedAvailable) return;
-  const all = await Promise.all(FORMATS.map(generate));
-  FORMATS.forEach((format, i) => generated.set(format, all[i]));
-});
+describeSharedTools('apitraffic.py output, every format', () => {
+  // The generated files are the suite's fixture: written once, only read by the tests.
+  let dir = '';
+  const generated = new Map<string, Generated>();
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'cordon-apitraffic-'));
+    const all = await Promise.all(FORMATS.map((format) => generate(dir, format)));
+    FORMATS.forEach((format, i) => generated.set(format, all[i]));
+  });
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
 
-describeShared('apitraffic.py output, every format', () => {
   it.each([
     ['apigw-json', 'apigw-json'],
     ['console-json', 'console-json'],

@@ -1,10 +1,10 @@
 import { expect, it } from 'vitest';
 import { Reason, readAccessLogs } from '../../src/decode/index.ts';
-import { describeShared, sharedPath } from '../helpers/shared.ts';
+import { describeSharedData, sharedPath } from '../helpers/shared.ts';
 
 const discard = { event: () => {}, unreadable: () => {} };
 
-describeShared('real files that are not usable access logs (shared/data)', () => {
+describeSharedData('real files that are not usable access logs (shared/data)', () => {
   it('LP DAAC (hashed client ids, `|&|` fields): every line counted unreadable, with a clear reason', async () => {
     const path = sharedPath('data', 'lpdaac_logs_for_opendap.txt.gz');
     const stats = await readAccessLogs([path], discard);

@@ -1,7 +1,7 @@
 import { expect, it } from 'vitest';
 import { readAccessLogs, type ReadStats } from '../../src/decode/index.ts';
 import type { AccessEvent } from '../../src/events.ts';
-import { describeShared, sharedPath } from '../helpers/shared.ts';
+import { describeSharedData, sharedPath } from '../helpers/shared.ts';
 import { CollectingSink } from './fixtures.ts';
 
 /** Reads one file of /work/shared/data, keeping the events for spot checks. */
@@ -13,7 +13,7 @@ async function read(relative: string): Promise<{ stats: ReadStats; events: Acces
 
 const count = (events: AccessEvent[], pick: (e: AccessEvent) => boolean) => events.reduce((n, e) => n + (pick(e) ? 1 : 0), 0);
 
-describeShared('real web-server logs (shared/data)', () => {
+describeSharedData('real web-server logs (shared/data)', () => {
   it('elastic sample: 10,000 combined lines, all read', async () => {
     const { stats, events } = await read('elastic_examples_apache_logs.gz');
     expect(Object.values(stats.formats)).toEqual(['combined']);

@@ -1,39 +1,22 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import { createServer } from 'node:net';
-import { delimiter, join } from 'node:path';
-import { afterAll, beforeAll, describe } from 'vitest';
+import { afterAll, beforeAll } from 'vitest';
+import { tool } from './requirements.ts';
 
 /**
  * One `moto_server` per test file, on a free port of 127.0.0.1. Tests talk to it over the real wire protocol
- * with real SDK clients built from {@link MotoServer.clientConfig}. Without moto_server on PATH, suites skip with a
- * message locally and fail in CI (`CI=true`).
+ * with real SDK clients built from {@link MotoServer.clientConfig}. Without moto_server on PATH, suites skip with the
+ * reason in their name locally and fail in CI (any non-empty `CI` but `false`/`0`; see requirements.ts).
  */
+export const motoRequirement = tool('moto_server', 'pip install "moto[server]"');
 
-function onPath(cmd: string): boolean {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (!dir) continue;
-    try {
-      accessSync(join(dir, cmd), constants.X_OK);
-      return true;
-    } catch {
-      // not in this directory
-    }
-  }
-  return false;
-}
+export const motoAvailable = motoRequirement.ok;
 
-export const motoAvailable = onPath('moto_server');
-
-if (!motoAvailable) {
-  if (process.env.CI === 'true') {
-    throw new Error('moto_server not found on PATH: CI must run the emulator tests (pip install "moto[server]")');
-  }
-  console.warn('[cordon tests] moto_server is not on PATH: emulator tests are skipped (pip install "moto[server]")');
-}
-
-/** `describe` that needs moto_server: skips without it (fails in CI, see above). */
-export const describeMoto: typeof describe.skip = motoAvailable ? describe : describe.skip;
+/**
+ * `describe` for a suite that needs moto_server: skips without it (the reason in the suite's name), fails in CI.
+ * Put only the tests that talk to moto in it: tests that do not need the emulator belong outside, so they always run.
+ */
+export const describeMoto = (name: string, fn: () => void): void => motoRequirement.describe(name, fn);
 
 export const TEST_REGION = 'us-east-1';
 export const TEST_ACCOUNT = '123456789012';

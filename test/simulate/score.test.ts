@@ -8,7 +8,7 @@ import {
   formatScore, formatScoreDetails, parseDecisionLines, roundHalfEven, scoreDecisions, type DecisionLike,
 } from '../../src/simulate/score.ts';
 import { simulateEvents } from '../../src/simulate/traffic.ts';
-import { describeShared, sharedPath } from '../helpers/shared.ts';
+import { describeSharedTools, sharedPath } from '../helpers/shared.ts';
 
 const S = 1793577600000;
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -173,7 +173,7 @@ function craftedDecisions(mixed: Labels, stolen: Labels): string[] {
   return [...decisions.map((d) => JSON.stringify(d)), 'not json'];
 }
 
-describeShared('scoreDecisions agrees with score.py', () => {
+describeSharedTools('scoreDecisions agrees with score.py', () => {
   const scorePy = sharedPath('tools/apitraffic/score.py');
   let dir: string;
   let mixed: Labels;
