@@ -18,6 +18,7 @@ import {
   CloudWatchLogsClient,
   CreateLogGroupCommand,
   CreateLogStreamCommand,
+  type InputLogEvent,
   PutLogEventsCommand,
   PutSubscriptionFilterCommand,
 } from '@aws-sdk/client-cloudwatch-logs';
@@ -31,15 +32,15 @@ import { CreateIPSetCommand, GetIPSetCommand, WAFV2Client } from '@aws-sdk/clien
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { KinesisStreamRecord } from 'aws-lambda';
-import { afterAll, beforeAll, expect, it, vi } from 'vitest';
-import { destroyClients } from '../../src/adapters/aws/clients.ts';
+import { afterAll, afterEach, beforeAll, beforeEach, expect, it, vi } from 'vitest';
 import { createTableInput, LEDGER_TABLE_KEYS, scanAll, STATE_TABLE_KEYS, type Item } from '../../src/adapters/aws/dynamo-common.ts';
 import type { AlertMessage } from '../../src/adapters/aws/sns.ts';
 import { parseConfig } from '../../src/config.ts';
 import { CORDON_SIDS, parseApiGatewayPolicy, type PolicyDocument } from '../../src/render/resource-policy.ts';
 import { batchesOf, kinesisEvent, lambdaContext, readStream, scheduledEvent, snsEventFrom, StreamReader, type SnsEnvelope } from '../helpers/e2e-lambda.ts';
-import { ATTACKERS, buildTraffic, HOSTILE_UA, putLogEventsBatches, type Traffic } from '../helpers/e2e-traffic.ts';
+import { ATTACKERS, buildTraffic, HOSTILE_UA, putLogEventsBatches } from '../helpers/e2e-traffic.ts';
 import { describeMoto, TEST_ACCOUNT, useMoto } from '../helpers/moto.ts';
+import { tool } from '../helpers/requirements.ts';
 
 /**
  * Acceptance of "Deploy it": the whole AWS pipeline of DESIGN §1 on moto_server, driven through the real Lambda
@@ -52,6 +53,9 @@ import { describeMoto, TEST_ACCOUNT, useMoto } from '../helpers/moto.ts';
  *
  * The Lambda service itself is not emulated (moto's Lambda needs Docker): the test plays the event source mappings,
  * the schedule and the SNS subscription, with batches of the sizes the construct configures.
+ *
+ * Every test deploys its own stack on an emptied moto (beforeEach) and loads the handlers afresh with that
+ * deployment's environment, then writes its own access log: no test reads what another left behind.
  */
 
 const LOG_GROUP = `API-Gateway-Execution-Logs_e2e/prod`;
@@ -104,17 +108,16 @@ function logLine(ip: string, t: number, userAgent = 'Mozilla/5.0 (X11; Linux x86
     userArn: '-', principalId: '-', apiKeyId: '-', wafResponseCode: '-', apiId: 'e2eapi0001', stage: 'prod' });
 }
 
-function makeCert(dir: string): { key: Buffer; cert: Buffer } | null {
-  try {
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-      '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-    ], { stdio: 'ignore' });
-    return { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
-  } catch {
-    return null;
-  }
+/** webhookUrlFromSecret accepts https URLs only, so the local Slack needs a certificate: openssl makes it. */
+const openssl = tool('openssl', 'the local Slack webhook needs a certificate: apt-get install -y openssl');
+
+function makeCert(dir: string): { key: Buffer; cert: Buffer } {
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+  ], { stdio: 'pipe' });
+  return { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
 }
 
 describeMoto('cordon end to end on moto_server (CloudWatch Logs → Kinesis → Lambda handlers → WAF, policy, SNS, Slack)', () => {
@@ -130,19 +133,17 @@ describeMoto('cordon end to end on moto_server (CloudWatch Logs → Kinesis → 
   let sqs: SQSClient;
   let secrets: SecretsManagerClient;
   let s3: S3Client;
+  // What the test's own deployment (beforeEach) made: names, ids and the handlers loaded with its environment.
   let handlers: Handlers;
-  let traffic: Traffic;
+  let destroyHandlerClients: (() => void) | undefined;
   let queueUrl = '';
   let topicArn = '';
   let restApiId = '';
   let accessLogsArn = '';
   let summariesArn = '';
   const ipSets = { v4: { name: 'cordon-v4-0', id: '' }, v6: { name: 'cordon-v6-0', id: '' }, foreign: { name: 'team-allowlist', id: '' } };
-  /** The alert the first contain run published, for the Slack test. */
-  let alertEnvelope: SnsEnvelope | undefined;
-  const started = Date.now();
 
-  beforeAll(async () => {
+  beforeAll(() => {
     const cfg = moto.clientConfig();
     logs = new CloudWatchLogsClient(cfg);
     kinesis = new KinesisClient({ ...cfg, requestHandler: new NodeHttpHandler() });
@@ -154,6 +155,12 @@ describeMoto('cordon end to end on moto_server (CloudWatch Logs → Kinesis → 
     sqs = new SQSClient(cfg);
     secrets = new SecretsManagerClient(cfg);
     s3 = new S3Client({ ...cfg, forcePathStyle: true });
+  });
+
+  /** The stack, deployed on an emptied moto, and the handlers loaded with its environment (as a cold start). */
+  beforeEach(async () => {
+    await moto.reset();
+    const cfg = moto.clientConfig();
 
     // Kinesis: access-logs (what the subscription filter feeds) and summaries (ingest → detect, two shards).
     // access-logs has ONE shard: moto numbers sequence numbers per shard from 1, and ingest builds its summary part
@@ -222,25 +229,33 @@ describeMoto('cordon end to end on moto_server (CloudWatch Logs → Kinesis → 
       CORDON_CONFIG: JSON.stringify({ allowlist: { cidrs: ['10.0.0.0/8'] } }),
       LOG_LEVEL: process.env.CORDON_E2E_LOG_LEVEL ?? 'WARN',
     });
+    // Fresh modules: the functions read their environment (and build their clients) when loaded.
+    vi.resetModules();
+    destroyHandlerClients = (await import('../../src/adapters/aws/clients.ts')).destroyClients;
     handlers = {
       ingest: (await import('../../functions/ingest.ts')).handler,
       detect: (await import('../../functions/detect.ts')).handler,
       contain: (await import('../../functions/contain.ts')).handler,
     };
-
-    // The API writes its access log: minute by minute, as PutLogEvents batches.
-    traffic = buildTraffic(Date.now());
-    await logs.send(new CreateLogStreamCommand({ logGroupName: LOG_GROUP, logStreamName: 'prod-e2e-0' }));
-    for (const batch of putLogEventsBatches(traffic.events)) {
-      await logs.send(new PutLogEventsCommand({ logGroupName: LOG_GROUP, logStreamName: 'prod-e2e-0', logEvents: batch }));
-    }
   }, 60_000);
 
+  afterEach(() => {
+    destroyHandlerClients?.();
+    destroyHandlerClients = undefined;
+  });
+
   afterAll(() => {
-    destroyClients();
     for (const c of [logs, kinesis, dynamo, waf, apigw, sns, sqs, secrets, s3]) c?.destroy();
     process.env = { ...savedEnv };
   });
+
+  /** The API writes its access log into log stream `stream`: minute by minute, as PutLogEvents batches. */
+  async function writeAccessLog(stream: string, events: InputLogEvent[]): Promise<void> {
+    await logs.send(new CreateLogStreamCommand({ logGroupName: LOG_GROUP, logStreamName: stream }));
+    for (const batch of putLogEventsBatches(events)) {
+      await logs.send(new PutLogEventsCommand({ logGroupName: LOG_GROUP, logStreamName: stream, logEvents: batch }));
+    }
+  }
 
   // --- reading what the services hold ----------------------------------------------------------------------------
   async function drainQueue(): Promise<SnsEnvelope[]> {
@@ -294,6 +309,10 @@ describeMoto('cordon end to end on moto_server (CloudWatch Logs → Kinesis → 
   const runContain = () => handlers.contain(scheduledEvent(), lambdaContext('cordon-contain'));
 
   it('detects and contains the attackers, alerts once, and is idempotent under re-runs and duplicate delivery', async () => {
+    const started = Date.now();
+    const traffic = buildTraffic(started);
+    await writeAccessLog('prod-e2e-0', traffic.events);
+
     // 1. What CloudWatch Logs delivered into access-logs, through ingest, and the summaries through detect.
     const accessLogs = await readStream(kinesis, ACCESS_LOGS, accessLogsArn);
     const accessRecords = [...accessLogs.values()].flat();
@@ -349,7 +368,7 @@ describeMoto('cordon end to end on moto_server (CloudWatch Logs → Kinesis → 
     // One alert: the SNS envelope's Message is the batch, naming every attacker.
     const alerts = await drainQueue();
     expect(alerts.length).toBe(1);
-    alertEnvelope = alerts[0];
+    const alertEnvelope = alerts[0];
     const message = JSON.parse(alertEnvelope.Message) as AlertMessage;
     expect(message.decisions.map((d) => d.action).every((a) => a === 'block')).toBe(true);
     const decided = new Map(message.decisions.map((d) => [d.target, d]));
@@ -393,19 +412,26 @@ describeMoto('cordon end to end on moto_server (CloudWatch Logs → Kinesis → 
 
     console.info(`[cordon e2e] ${traffic.events.length} log events, ${accessRecords.length} access-log records, ` +
       `${[...summaries.values()].flat().length} summary records, ${ledgerAfterDetect.length} ledger entries, ` +
-      `${((Date.now() - started) / 1000).toFixed(1)} s since moto came up`);
+      `${((Date.now() - started) / 1000).toFixed(1)} s`);
   }, 90_000);
 
-  it('notify-slack renders that alert as Block Kit for a webhook read from Secrets Manager, escaping attacker strings', async () => {
-    expect(alertEnvelope, 'the first test published an alert').toBeDefined();
+  openssl.it('notify-slack renders the alert contain publishes as Block Kit for a webhook read from Secrets Manager, escaping attacker strings', async () => {
+    // This test's own pipeline run: the traffic through ingest, detect and contain, and the one alert contain publishes.
+    const traffic = buildTraffic(Date.now());
+    await writeAccessLog('prod-e2e-0', traffic.events);
+    const accessRecords = [...(await readStream(kinesis, ACCESS_LOGS, accessLogsArn)).values()].flat();
+    await runStreamStages(accessRecords, new StreamReader(kinesis, SUMMARIES, summariesArn));
+    await runContain();
+    const alerts = await drainQueue();
+    expect(alerts.length).toBe(1);
+    const [alertEnvelope] = alerts;
+
     const dir = mkdtempSync(join(tmpdir(), 'cordon-e2e-tls-'));
-    const tls = makeCert(dir);
-    rmSync(dir, { recursive: true, force: true });
-    if (!tls) {
-      // webhookUrlFromSecret accepts https URLs only, so the local Slack needs a certificate.
-      if (process.env.CI === 'true') throw new Error('openssl is needed to make the local Slack webhook certificate');
-      console.warn('[cordon e2e] openssl not found: the notify-slack end-to-end check is skipped');
-      return;
+    let tls: { key: Buffer; cert: Buffer };
+    try {
+      tls = makeCert(dir);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
     const received: { method: string; url: string; contentType: string; body: string }[] = [];
     const server: Server = createServer({ key: tls.key, cert: tls.cert }, (req, res) => {
@@ -428,7 +454,7 @@ describeMoto('cordon end to end on moto_server (CloudWatch Logs → Kinesis → 
       const { handler } = await import('../../functions/notify-slack.ts');
       // The local Slack's certificate is self-signed: trust it for this call only.
       process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
-      await handler(snsEventFrom(alertEnvelope!), lambdaContext('cordon-notify-slack'));
+      await handler(snsEventFrom(alertEnvelope), lambdaContext('cordon-notify-slack'));
     } finally {
       if (savedTls === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
       else process.env.NODE_TLS_REJECT_UNAUTHORIZED = savedTls;
@@ -457,40 +483,50 @@ describeMoto('cordon end to end on moto_server (CloudWatch Logs → Kinesis → 
     expect(texts).not.toContain('\u001b');
     expect(texts).not.toContain('\u202e');
     expect(texts).not.toContain('`rm -rf`');
-  }, 30_000);
+  }, 90_000);
 
   it('an attack followed by silence: the scheduled tick decides its window once the longest delivery delay has passed', async () => {
-    // A new flood in the last full minute, then no more data at all: no later summary raises the watermark, so only
-    // the detect function's one-minute schedule (a clock tick) can close its window.
+    // A flood two minutes back, whose window later data closes, and a new flood in the last full minute, then no
+    // more data at all: no later summary raises the watermark, so only the detect function's one-minute schedule (a
+    // clock tick) can close the new flood's window. Benign clients in each of the three minutes.
+    const EARLY_FLOOD = '198.51.100.77';
     const LATE_FLOOD = '203.0.113.99';
     const W = Math.floor(Date.now() / 60_000) * 60_000 - 60_000;
     const maxDelayMs = parseConfig({}).windows.maxDeliveryDelaySeconds * 1000;
+    const { benignIps } = buildTraffic(Date.now());
     const lines: { timestamp: number; message: string }[] = [];
-    for (let k = 0; k < 3_000; k++) lines.push({ timestamp: W + Math.floor((k * 59_000) / 3_000), message: logLine(LATE_FLOOD, W + Math.floor((k * 59_000) / 3_000), 'python-requests/2.32') });
-    traffic.benignIps.forEach((ip, i) => lines.push({ timestamp: W + i * 1_000, message: logLine(ip, W + i * 1_000) }));
+    for (const [ip, start] of [[EARLY_FLOOD, W - 120_000], [LATE_FLOOD, W]] as const) {
+      for (let k = 0; k < 3_000; k++) {
+        const t = start + Math.floor((k * 59_000) / 3_000);
+        lines.push({ timestamp: t, message: logLine(ip, t, 'python-requests/2.32') });
+      }
+    }
+    for (const minute of [W - 120_000, W - 60_000, W]) {
+      benignIps.forEach((ip, i) => lines.push({ timestamp: minute + i * 1_000, message: logLine(ip, minute + i * 1_000) }));
+    }
     lines.sort((a, b) => a.timestamp - b.timestamp);
 
-    const accessReader = new StreamReader(kinesis, ACCESS_LOGS, accessLogsArn);
-    const summariesReader = new StreamReader(kinesis, SUMMARIES, summariesArn);
-    await accessReader.readNew(); // what the first test already delivered
-    await summariesReader.readNew();
-    await logs.send(new CreateLogStreamCommand({ logGroupName: LOG_GROUP, logStreamName: 'prod-e2e-1' }));
-    for (const batch of putLogEventsBatches(lines)) {
-      await logs.send(new PutLogEventsCommand({ logGroupName: LOG_GROUP, logStreamName: 'prod-e2e-1', logEvents: batch }));
-    }
-    const accessRecords = [...(await accessReader.readNew()).values()].flat();
+    await writeAccessLog('prod-e2e-1', lines);
+    const accessRecords = [...(await readStream(kinesis, ACCESS_LOGS, accessLogsArn)).values()].flat();
     expect(accessRecords.length).toBe(putLogEventsBatches(lines).length);
+    const summariesReader = new StreamReader(kinesis, SUMMARIES, summariesArn);
     const delivered = await runStreamStages(accessRecords, summariesReader); // the last summaries: detect has them all
     expect([...delivered.values()].flat().length).toBeGreaterThan(0);
     expect([...(await summariesReader.readNew()).values()].flat()).toEqual([]); // and nothing else comes
+    // The early flood's window was closed by the data after it; the late flood's is still open.
     const before = await ledgerRows();
-    expect(before.some((r) => r.pk === LATE_FLOOD)).toBe(false);
+    expect(before.map((r) => [r.pk, r.status])).toEqual([[EARLY_FLOOD, 'active']]);
+    // Contain's schedule, before the tick: the early block is enforced and alerted.
+    await runContain();
+    expect((await ipSet(ipSets.v4)).Addresses ?? []).toEqual([`${EARLY_FLOOD}/32`]);
+    expect((await drainQueue()).map((a) => (JSON.parse(a.Message) as AlertMessage).decisions.map((d) => d.target))).toEqual([[EARLY_FLOOD]]);
+    const decided = await ledgerRows();
 
     // The schedule fires now: the window's time is not up (wall clock < its end + the longest delivery delay).
     const tick = () => handlers.detect(scheduledEvent(new Date(), 'cordon-detect-tick'), lambdaContext('cordon-detect'));
     expect(Date.now()).toBeLessThan(W + 60_000 + maxDelayMs);
     expect(await tick()).toBeUndefined();
-    expect(await ledgerRows()).toEqual(before);
+    expect(await ledgerRows()).toEqual(decided);
 
     // The schedule fires at wall clock = the window's end + the longest delivery delay: the window is decided.
     vi.useFakeTimers({ toFake: ['Date'] });
@@ -501,17 +537,17 @@ describeMoto('cordon end to end on moto_server (CloudWatch Logs → Kinesis → 
       vi.useRealTimers();
     }
     const after = await ledgerRows();
-    const added = after.filter((r) => !before.some((b) => b.pk === r.pk && b.sk === r.sk));
+    const added = after.filter((r) => !decided.some((b) => b.pk === r.pk && b.sk === r.sk));
     expect(added.map((r) => [r.pk, r.status, r.sk])).toEqual([[LATE_FLOOD, 'active', W + 60_000 + 5_000]]);
     expect(added[0].reasons).toContain('flood');
-    // Nothing decided before moved (the old attackers' windows were closed long ago).
-    expect(after.filter((r) => r.pk !== LATE_FLOOD)).toEqual(before);
+    // Nothing decided before moved: the early flood's block is as contain left it.
+    expect(after.filter((r) => r.pk !== LATE_FLOOD)).toEqual(decided);
     // Every window of every shard is closed now: no open-window marker is left.
     expect((await scanAll(doc, { TableName: STATE })).filter((it) => String(it.pk).startsWith('wins#'))).toEqual([]);
 
     // Contain's schedule: the new block is enforced and alerted on its own.
     await runContain();
-    expect((await ipSet(ipSets.v4)).Addresses ?? []).toContain(`${LATE_FLOOD}/32`);
+    expect(((await ipSet(ipSets.v4)).Addresses ?? []).sort()).toEqual([`${EARLY_FLOOD}/32`, `${LATE_FLOOD}/32`]);
     const alerts = await drainQueue();
     expect(alerts.length).toBe(1);
     const message = JSON.parse(alerts[0].Message) as AlertMessage;
