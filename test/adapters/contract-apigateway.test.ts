@@ -14,7 +14,7 @@ import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { ApiGatewayPolicyAdapter } from '../../src/adapters/aws/apigateway.ts';
 import { ApiGatewayTwin } from '../../src/adapters/local/apigateway-twin.ts';
 import { CORDON_SIDS, parseApiGatewayPolicy, readCordonDeny, type PolicyDocument } from '../../src/render/resource-policy.ts';
-import { motoAvailable, TEST_ACCOUNT, TEST_REGION, useMoto, type MotoServer } from '../helpers/moto.ts';
+import { describeMoto, TEST_ACCOUNT, TEST_REGION, useMoto, type MotoServer } from '../helpers/moto.ts';
 
 /**
  * One contract for a REST API's resource policy, run with the real ApiGatewayPolicyAdapter against the in-process
@@ -80,8 +80,6 @@ function motoBackend(moto: MotoServer): Backend {
   };
 }
 
-const moto = motoAvailable ? useMoto() : undefined;
-const backends: Backend[] = [twinBackend, ...(moto ? [motoBackend(moto)] : [])];
 
 const MINUTE = 60_000;
 
@@ -116,7 +114,8 @@ async function apply(env: Env, restApiId: string, deny: { principals: string[]; 
 const deploymentsOf = async (env: Env, id: string) => (await env.client.send(new GetDeploymentsCommand({ restApiId: id }))).items?.length ?? 0;
 const policyOf = async (env: Env, id: string) => parseApiGatewayPolicy((await env.client.send(new GetRestApiCommand({ restApiId: id }))).policy);
 
-describe.each(backends)('API Gateway policy contract: $name', (backend) => {
+/** The contract, registered once per backend below. */
+function contract(backend: Backend): void {
   let env: Env;
   beforeEach(async () => {
     env = await backend.setup();
@@ -194,7 +193,12 @@ describe.each(backends)('API Gateway policy contract: $name', (backend) => {
     expect(err.name).toBe('NotFoundException');
     expect(err.$metadata?.httpStatusCode).toBe(404);
   });
-});
+}
+
+describe('API Gateway policy contract: twin', () => contract(twinBackend));
+
+// Skipped (visibly) without moto_server locally, failed in CI; moto is started only for this suite.
+describeMoto('API Gateway policy contract: moto', () => contract(motoBackend(useMoto())));
 
 describe('API Gateway twin only', () => {
   function setup() {

@@ -13,7 +13,7 @@ import { KinesisPutError, KinesisRecordTooLargeError } from '../../src/adapters/
 import { KinesisRecordPutter } from '../../src/adapters/aws/kinesis.ts';
 import { KinesisTwin } from '../../src/adapters/local/kinesis-twin.ts';
 import type { PutRecord } from '../../src/ports/stream.ts';
-import { motoAvailable, useMoto, type MotoServer } from '../helpers/moto.ts';
+import { describeMoto, useMoto, type MotoServer } from '../helpers/moto.ts';
 
 /**
  * One contract for Kinesis, run against the in-process twin and against moto (real SDK client, real wire protocol).
@@ -104,8 +104,6 @@ function motoBackend(moto: MotoServer): Backend {
   };
 }
 
-const moto = motoAvailable ? useMoto() : undefined;
-const backends: Backend[] = [twinBackend(), ...(moto ? [motoBackend(moto)] : [])];
 
 function records(n: number, key: (i: number) => string = (i) => `bucket-${i % 16}`, prefix = 'r'): PutRecord[] {
   return [...Array(n)].map((_, i) => ({ partitionKey: key(i), data: Buffer.from(JSON.stringify({ id: `${prefix}${i}`, path: '/ä/😀' }), 'utf8') }));
@@ -125,7 +123,8 @@ async function errorOf(p: Promise<unknown>): Promise<{ name: string; fault?: str
   return { name: err.name, fault: err.$fault, status: err.$metadata?.httpStatusCode };
 }
 
-describe.each(backends)('Kinesis contract: $name', (backend) => {
+/** The contract, registered once per backend below. */
+function contract(backend: Backend): void {
   it('round trip: more records than one call holds go through the real putter and each reads back once, UTF-8 intact', async () => {
     const s = await backend.stream(2);
     const putter = new KinesisRecordPutter(s.client, s.name, { sleep: noSleep });
@@ -185,7 +184,12 @@ describe.each(backends)('Kinesis contract: $name', (backend) => {
     expect(await errorOf(rawPut(s.client, s.name, sixBig))).toMatchObject({ name: 'InvalidArgumentException', status: 400 });
     expect(await s.readAll()).toEqual([]);
   });
-});
+}
+
+describe('Kinesis contract: twin', () => contract(twinBackend()));
+
+// Skipped (visibly) without moto_server locally, failed in CI; moto is started only for this suite.
+describeMoto('Kinesis contract: moto', () => contract(motoBackend(useMoto())));
 
 describe('Kinesis twin only', () => {
   function twinAt(t0 = 1_700_000_000_000, shards = 2) {

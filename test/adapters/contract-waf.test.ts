@@ -3,7 +3,7 @@ import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { AwsRejectedError } from '../../src/adapters/aws/errors.ts';
 import { WafIpSetAdapter, WritePacer, type OwnedIpSet } from '../../src/adapters/aws/wafv2.ts';
 import { WafTwin } from '../../src/adapters/local/waf-twin.ts';
-import { motoAvailable, useMoto, type MotoServer } from '../helpers/moto.ts';
+import { describeMoto, useMoto, type MotoServer } from '../helpers/moto.ts';
 
 /**
  * One contract for WAF IP sets, run with the real WafIpSetAdapter against the in-process twin and against moto.
@@ -56,8 +56,6 @@ function motoBackend(moto: MotoServer): Backend {
   };
 }
 
-const moto = motoAvailable ? useMoto() : undefined;
-const backends: Backend[] = [twinBackend, ...(moto ? [motoBackend(moto)] : [])];
 
 function v4(n: number, base = 10): string[] {
   return [...Array(n)].map((_, i) => `${base}.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/32`);
@@ -106,7 +104,8 @@ function adapterFor(env: Env, sets: { v4: OwnedIpSet[]; v6: OwnedIpSet[] }, perS
   });
 }
 
-describe.each(backends)('WAF IP set contract: $name', (backend) => {
+/** The contract, registered once per backend below. */
+function contract(backend: Backend): void {
   let env: Env;
   beforeEach(async () => {
     env = await backend.setup();
@@ -194,7 +193,12 @@ describe.each(backends)('WAF IP set contract: $name', (backend) => {
     expect(err).toBeInstanceOf(AwsRejectedError);
     expect((err.cause as Error).name).toBe('WAFNonexistentItemException');
   });
-});
+}
+
+describe('WAF IP set contract: twin', () => contract(twinBackend));
+
+// Skipped (visibly) without moto_server locally, failed in CI; moto is started only for this suite.
+describeMoto('WAF IP set contract: moto', () => contract(motoBackend(useMoto())));
 
 describe('WAF twin only', () => {
   function setup(opts: ConstructorParameters<typeof WafTwin>[0] = {}) {
