@@ -17,7 +17,8 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ApiGatewayPolicyAdapter, fingerprint } from '../../src/adapters/aws/apigateway.ts';
-import { CORDON_SIDS, parseApiGatewayPolicy, type PolicyDocument } from '../../src/render/resource-policy.ts';
+import { ApiGatewayTwin } from '../../src/adapters/local/apigateway-twin.ts';
+import { CORDON_SIDS, parseApiGatewayPolicy, readCordonDeny, type PolicyDocument } from '../../src/render/resource-policy.ts';
 import { describeMoto, TEST_ACCOUNT, useMoto } from '../helpers/moto.ts';
 
 const noSleep = async () => {};
@@ -213,5 +214,56 @@ describe('ApiGatewayPolicyAdapter faults and AWS formats (mocked client)', () =>
   it('an API cordon never touched is never deployed', async () => {
     expect(await adapter().apply({ principals: [], cidrs: [] })).toMatchObject({ changed: false, deployed: false });
     expect(mock.commandCalls(CreateDeploymentCommand).length).toBe(0);
+  });
+});
+
+/**
+ * Faults on the in-process API Gateway twin (src/adapters/local/apigateway-twin.ts), which stores the policy and its
+ * deployments: after a retried write the deny is stored and enforced, deployed once; after a refused one the API
+ * holds and enforces what it did before.
+ */
+describe('ApiGatewayPolicyAdapter faults on the API Gateway twin: what the API holds afterwards', () => {
+  const deny = { principals: [MALLORY], cidrs: ['203.0.113.0/24'] };
+
+  function setup() {
+    const clock = { t: 1_700_000_000_000 };
+    const twin = new ApiGatewayTwin({ clock: () => clock.t, region: 'us-east-1', account: TEST_ACCOUNT });
+    const id = twin.createRestApi({ name: 'orders', policy: JSON.stringify({ Version: '2012-10-17', Statement: [operatorAllow, operatorStatement] }), stageName: 'prod' });
+    clock.t += 60_000; // a contain run, a minute after the API's own deployment
+    const adapter = new ApiGatewayPolicyAdapter(twin.client(), {
+      restApiId: id,
+      stageName: 'prod',
+      sleep: async (ms) => {
+        clock.t += ms;
+      },
+      random: () => 1,
+    });
+    const stored = () => parseApiGatewayPolicy(twin.storedPolicy(id));
+    return { twin, id, adapter, stored };
+  }
+
+  it.each([
+    ['429 TooManyRequests', { name: 'TooManyRequestsException', status: 429, message: 'slow down' }],
+    ['409 Conflict', { name: 'ConflictException', status: 409, message: 'conflict' }],
+  ])('%s on the policy write and on the deployment, retried: the deny is stored and enforced, deployed once', async (_label, fault) => {
+    const { twin, id, adapter, stored } = setup();
+    twin.failNext('UpdateRestApi', fault);
+    twin.failNext('CreateDeployment', fault);
+    expect(await adapter.apply(deny)).toMatchObject({ changed: true, deployed: true });
+    expect(readCordonDeny(stored())).toEqual(deny);
+    expect(stored()!.Statement.map((s) => s.Sid)).toEqual(['OperatorAllow', 'OperatorDenyAdmin', CORDON_SIDS.denyPrincipals, CORDON_SIDS.denyCidrs]);
+    expect(twin.enforcedPolicy(id, 'prod')).toBe(twin.storedPolicy(id));
+    expect(twin.deployments(id).length).toBe(2); // the API's own, and cordon's one
+    expect([twin.calls.UpdateRestApi, twin.calls.CreateDeployment]).toEqual([2, 2]); // each fault really met
+  });
+
+  it('a refused policy write (400 BadRequest): not retried, the API stores and enforces what it did before, nothing deployed', async () => {
+    const { twin, id, adapter } = setup();
+    const policyBefore = twin.storedPolicy(id);
+    twin.failNext('UpdateRestApi', { name: 'BadRequestException', message: 'invalid policy' });
+    await expect(adapter.apply(deny)).rejects.toMatchObject({ name: 'BadRequestException' });
+    expect(twin.storedPolicy(id)).toBe(policyBefore);
+    expect(twin.enforcedPolicy(id, 'prod')).toBe(policyBefore);
+    expect(twin.deployments(id).length).toBe(1);
   });
 });

@@ -8,6 +8,7 @@ import {
   LEDGER_TABLE_KEYS,
   STATE_TABLE_KEYS,
 } from '../../src/adapters/aws/dynamodb.ts';
+import { documentClient, scanAll } from '../../src/adapters/aws/dynamo-common.ts';
 import { DynamoUnprocessedItemsError } from '../../src/adapters/aws/errors.ts';
 import { DynamoWindowStore } from '../../src/adapters/aws/window-store.ts';
 import { describeMoto, useMoto } from '../helpers/moto.ts';
@@ -159,5 +160,44 @@ describeMoto('DynamoDB faults injected in front of moto (real SDK retries)', () 
     expect(err).toBeInstanceOf(DynamoUnprocessedItemsError);
     expect((err as DynamoUnprocessedItemsError).remaining).toBe(7);
     client.destroy();
+    // Nothing landed: no part, and no marker announcing the window.
+    const check = new DynamoDBClient(moto.clientConfig());
+    expect(await scanAll(documentClient(check), { TableName: STATE })).toEqual([]);
+    check.destroy();
+  });
+
+  it('UnprocessedItems that clear for some parts only: the error leaves no window marker; redelivery completes the window', async () => {
+    // moto writes the first three parts of every batch; the rest stay unprocessed, every time.
+    const { client } = faultyClient(({ operation, json }) => {
+      if (operation !== 'BatchWriteItem') return undefined;
+      const req = json as { RequestItems: Record<string, { PutRequest: { Item: { sk: { S: string } } } }[]> };
+      const [table, items] = Object.entries(req.RequestItems)[0];
+      const keep = items.filter((it) => ['p0', 'p1', 'p2'].includes(it.PutRequest.Item.sk.S));
+      const held = items.filter((it) => !keep.includes(it));
+      if (keep.length === 0) return { respond: { status: 200, json: { UnprocessedItems: req.RequestItems } } };
+      return {
+        forward: {
+          body: JSON.stringify({ ...req, RequestItems: { [table]: keep } }),
+          editResponse: (res) => ({ ...(res as object), UnprocessedItems: held.length ? { [table]: held } : {} }),
+        },
+      };
+    });
+    const windows = new DynamoWindowStore(client, STATE, { unprocessedBackoff: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 } });
+    const parts = [...Array(7)].map((_, i) => ({ windowStart: 60_000, partId: `p${i}`, body: `{"n":${i}}` }));
+    const err = await windows.add('api-1', parts).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DynamoUnprocessedItemsError);
+    expect((err as DynamoUnprocessedItemsError).remaining).toBe(4);
+    client.destroy();
+
+    const check = new DynamoDBClient(moto.clientConfig());
+    const healthy = new DynamoWindowStore(check, STATE);
+    // What landed is the three parts, and no marker: detect does not see the half-written window as open.
+    expect((await healthy.read('api-1', 60_000)).map((p) => p.partId)).toEqual(['p0', 'p1', 'p2']);
+    expect(await healthy.openWindows('api-1')).toEqual([]);
+    // The batch is redelivered (its failure failed the invocation): every part once, and the window open.
+    await healthy.add('api-1', parts);
+    expect((await healthy.read('api-1', 60_000)).map((p) => p.partId)).toEqual(parts.map((p) => p.partId));
+    expect(await healthy.openWindows('api-1')).toEqual([60_000]);
+    check.destroy();
   });
 });

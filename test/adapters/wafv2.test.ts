@@ -13,6 +13,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AwsRejectedError, RetriesExhaustedError, WafInvalidParameterError, WafLimitsExceededError } from '../../src/adapters/aws/errors.ts';
 import { WafIpSetAdapter, WritePacer, type OwnedIpSet } from '../../src/adapters/aws/wafv2.ts';
+import { WafTwin } from '../../src/adapters/local/waf-twin.ts';
 import { describeMoto, useMoto } from '../helpers/moto.ts';
 
 const noSleep = async () => {};
@@ -232,5 +233,74 @@ describe('WafIpSetAdapter faults (mocked client)', () => {
     await new WafIpSetAdapter(waf, { sets: three, addressesPerSet: 1, pacer, sleep: noSleep }).apply({ v4: v4(3), v6: [] });
     expect(at.length).toBe(3);
     for (let i = 1; i < at.length; i++) expect(at[i] - at[i - 1]).toBeGreaterThanOrEqual(1_000);
+  });
+});
+
+/**
+ * The same faults on the in-process WAF twin (src/adapters/local/waf-twin.ts), which holds the sets: what matters is
+ * what the sets hold afterwards. A retried write lands the desired addresses exactly; a refused one leaves the set
+ * as it was.
+ */
+describe('WafIpSetAdapter faults on the WAF twin: what the sets hold afterwards', () => {
+  const before = ['10.9.9.9/32'];
+  const desired = { v4: ['10.0.0.1/32', '10.0.0.2/32'], v6: [] };
+
+  function setup() {
+    const clock = { t: 1_700_000_000_000 };
+    const twin = new WafTwin({ clock: () => clock.t });
+    const v4Set = twin.createIpSet({ name: 'cordon-v4-0', version: 'IPV4', addresses: before });
+    const sets = { v4: [{ name: v4Set.name, id: v4Set.id }], v6: [] as OwnedIpSet[] };
+    const adapter = (extra: Partial<ConstructorParameters<typeof WafIpSetAdapter>[1]> = {}) =>
+      new WafIpSetAdapter(twin.client(), {
+        sets,
+        pacer: new WritePacer(1_000, () => clock.t, async (ms) => {
+          clock.t += ms;
+        }),
+        sleep: async (ms) => {
+          clock.t += ms;
+        },
+        random: () => 1,
+        ...extra,
+      });
+    const held = () => [...(twin.ipSet(v4Set.id)?.addresses ?? [])].sort();
+    return { twin, adapter, held };
+  }
+
+  it('WAFOptimisticLockException twice, then success: the set holds exactly the desired addresses, written once', async () => {
+    const { twin, adapter, held } = setup();
+    twin.failNext('UpdateIPSet', { name: 'WAFOptimisticLockException', message: 'changed' }, 2);
+    expect(await adapter().apply(desired)).toMatchObject({ changed: true, writes: 1 });
+    expect(held()).toEqual(desired.v4);
+    expect(twin.writes).toBe(1);
+    expect(twin.calls.UpdateIPSet).toBe(3); // the two refused, then the one that landed
+  });
+
+  it('WAFUnavailableEntityException on the read and throttling on the write, retried: the desired addresses land', async () => {
+    const { twin, adapter, held } = setup();
+    twin.failNext('GetIPSet', { name: 'WAFUnavailableEntityException', message: 'just created' });
+    twin.failNext('UpdateIPSet', { name: 'ThrottlingException', message: 'Rate exceeded' });
+    expect(await adapter().apply(desired)).toMatchObject({ writes: 1 });
+    expect(held()).toEqual(desired.v4);
+    expect(twin.calls.UpdateIPSet).toBe(2); // the throttled one, then the one that landed
+  });
+
+  it.each([
+    ['WAFLimitsExceededException', WafLimitsExceededError],
+    ['WAFInvalidParameterException', WafInvalidParameterError],
+  ] as const)('%s: a named error, and the set still holds what it held', async (name, errorClass) => {
+    const { twin, adapter, held } = setup();
+    twin.failNext('UpdateIPSet', { name, message: 'refused' });
+    await expect(adapter().apply(desired)).rejects.toBeInstanceOf(errorClass);
+    expect(held()).toEqual(before);
+    expect(twin.writes).toBe(0);
+  });
+
+  it('a lock that never frees: RetriesExhaustedError, the set unchanged; once it frees, the next apply converges', async () => {
+    const { twin, adapter, held } = setup();
+    twin.failNext('UpdateIPSet', { name: 'WAFOptimisticLockException', message: 'changed' }, 4);
+    await expect(adapter({ maxAttempts: 4 }).apply(desired)).rejects.toBeInstanceOf(RetriesExhaustedError);
+    expect(held()).toEqual(before);
+    expect(await adapter().apply(desired)).toMatchObject({ changed: true, writes: 1 });
+    expect(held()).toEqual(desired.v4);
   });
 });

@@ -109,6 +109,8 @@ describeMoto('DynamoWindowStore on moto', () => {
       DynamoItemTooLargeError,
     );
     expect(await store.openWindows('s')).toEqual([]);
+    // Not even the part that fits was written.
+    expect(await scanAll(documentClientOf(client), { TableName: table })).toEqual([]);
   });
 });
 
