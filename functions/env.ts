@@ -36,9 +36,16 @@ const json = <T extends z.ZodType>(schema: T) =>
 
 const required = (what: string) => z.string({ error: `must name ${what}` }).min(1, `must name ${what}`);
 
+const dryRunFlag = z.enum(['true', 'false'], { error: "must be 'true' or 'false'" }).transform((v) => v === 'true');
+
 const common = {
   /** The engine configuration as JSON; absent means all defaults. */
   CORDON_CONFIG: z.string().optional(),
+  /**
+   * The construct's dry-run switch, ORed with the config's own: every stage must see it, or detect would write
+   * active blocks that a later run without dry run enforces.
+   */
+  DRY_RUN: dryRunFlag.optional(),
   LOG_LEVEL: z
     .string()
     .optional()
@@ -76,7 +83,7 @@ const schemas = {
       }),
     ),
     ALERT_TOPIC_ARN: z.string().regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+$/, 'must be an SNS topic ARN'),
-    DRY_RUN: z.enum(['true', 'false'], { error: "must be 'true' or 'false'" }).transform((v) => v === 'true'),
+    DRY_RUN: dryRunFlag,
   }),
   notifySlack: z.object({
     LOG_LEVEL: common.LOG_LEVEL,
@@ -98,7 +105,12 @@ function parse<S extends z.ZodType>(fn: string, schema: S, env: NodeJS.ProcessEn
   throw new EnvError(`cordon ${fn}: invalid environment\n${lines.join('\n')}`, vars);
 }
 
-function configOf(fn: string, text: string | undefined): CordonConfig {
+function configOf(fn: string, text: string | undefined, dryRun = false): CordonConfig {
+  const config = parseConfigText(fn, text);
+  return dryRun ? { ...config, dryRun: true } : config;
+}
+
+function parseConfigText(fn: string, text: string | undefined): CordonConfig {
   if (text === undefined || text.trim() === '') return parseConfig({}, 'CORDON_CONFIG');
   let raw: unknown;
   try {
@@ -133,13 +145,13 @@ export interface NotifySlackEnv {
 
 export function parseIngestEnv(env: NodeJS.ProcessEnv = process.env): IngestEnv {
   const e = parse('ingest', schemas.ingest, env);
-  return { config: configOf('ingest', e.CORDON_CONFIG), logLevel: e.LOG_LEVEL, summariesStreamName: e.SUMMARIES_STREAM_NAME };
+  return { config: configOf('ingest', e.CORDON_CONFIG, e.DRY_RUN), logLevel: e.LOG_LEVEL, summariesStreamName: e.SUMMARIES_STREAM_NAME };
 }
 
 export function parseDetectEnv(env: NodeJS.ProcessEnv = process.env): DetectEnv {
   const e = parse('detect', schemas.detect, env);
   return {
-    config: configOf('detect', e.CORDON_CONFIG),
+    config: configOf('detect', e.CORDON_CONFIG, e.DRY_RUN),
     logLevel: e.LOG_LEVEL,
     stateTable: e.STATE_TABLE,
     stateBucket: e.STATE_BUCKET,
@@ -149,7 +161,7 @@ export function parseDetectEnv(env: NodeJS.ProcessEnv = process.env): DetectEnv 
 
 export function parseContainEnv(env: NodeJS.ProcessEnv = process.env): ContainEnv {
   const e = parse('contain', schemas.contain, env);
-  const config = configOf('contain', e.CORDON_CONFIG);
+  const config = configOf('contain', e.CORDON_CONFIG, e.DRY_RUN);
   return {
     config,
     logLevel: e.LOG_LEVEL,

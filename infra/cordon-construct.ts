@@ -1,4 +1,4 @@
-import { ArnFormat, Aws, CfnOutput, CfnResource, Duration, Names, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Aws, CfnOutput, CustomResource, Duration, Names, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -14,10 +14,10 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
-import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { RECOMMENDED_ACCESS_LOG_FORMAT } from './access-log-format.ts';
-import { CordonFunction, dropRedundantRoleDependency } from './cordon-function.ts';
+import { CordonFunction } from './cordon-function.ts';
+import { ACCESS_LOG_TYPE, PREFLIGHT_TYPE, type AccessLogProps, type PreflightProps } from './deploy-guard.ts';
 import { resolveCordonProps, type CordonProps, type ResolvedCordonProps } from './props.ts';
 import { TICK, addAlarmsAndDashboard } from './observability.ts';
 import {
@@ -69,10 +69,16 @@ export class Cordon extends Construct {
   readonly notifySlackFunction?: CordonFunction;
   readonly ipSetsV4: wafv2.CfnIPSet[];
   readonly ipSetsV6: wafv2.CfnIPSet[];
-  /** Created unless `existingWebAclArn` is given. */
+  /** Created unless `existingWebAclArn` is given or every stage keeps its own web ACL (`existingWebAcl: 'use-rule-group'`). */
   readonly webAcl?: wafv2.CfnWebACL;
-  /** Created when `existingWebAclArn` is given: add a reference to it to that web ACL. */
+  /** Its associations: one per stage with `existingWebAcl: 'fail'`, each made after the deploy-time check. */
+  readonly webAclAssociations: wafv2.CfnWebACLAssociation[] = [];
+  /** Created with `existingWebAclArn` or for `'use-rule-group'` stages: add a reference to it to those web ACLs. */
   readonly ruleGroup?: wafv2.CfnRuleGroup;
+  /** The function behind cordon's deploy-time custom resources (checks, access-log format), when there is a stage or log group to check. */
+  readonly deployGuardFunction?: CordonFunction;
+  /** The deploy-time check (infra/deploy-guard.ts), which every association, subscription filter and access-log change waits for. */
+  readonly preflight?: CustomResource;
   /** Every alarm (infra/observability.ts), each reporting to the alert topic. */
   readonly alarms: cloudwatch.Alarm[];
   readonly dashboard: cloudwatch.Dashboard;
@@ -91,13 +97,22 @@ export class Cordon extends Construct {
       description: 'cordon: streams, tables, queues and alert topic',
       enableKeyRotation: true,
     });
-    // CloudWatch alarms publish to the encrypted alert topic: the key must let CloudWatch use it for that.
+    // CloudWatch alarms publish to the encrypted alert topic: the key must let CloudWatch use it for that (SNS
+    // Developer Guide, "Enable compatibility between event sources from AWS services and encrypted topics"). Only
+    // on behalf of alarms of this account and region: the confused-deputy keys aws:SourceAccount and aws:SourceArn,
+    // which CloudWatch sets (EventBridge, which does not, publishes nothing to this topic). The key holds no
+    // statement for CloudWatch Logs: no log group is encrypted with it (a grant to logs.<region>.amazonaws.com would
+    // need kms:EncryptionContext:aws:logs:arn, CloudWatch Logs User Guide, "Encrypt log data using AWS KMS").
     this.key.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'CloudWatchAlarmsToEncryptedTopic',
         principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
         actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
         resources: ['*'],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+          ArnLike: { 'aws:SourceArn': `arn:${Aws.PARTITION}:cloudwatch:${Aws.REGION}:${Aws.ACCOUNT_ID}:alarm:*` },
+        },
       }),
     );
 
@@ -186,9 +201,15 @@ export class Cordon extends Construct {
     );
     const stageArn = (api: { restApiId: string; stageName: string }) =>
       `arn:${Aws.PARTITION}:apigateway:${Aws.REGION}::/restapis/${api.restApiId}/stages/${api.stageName}`;
+    /** What cordon does about each stage's web ACL (none in attach mode, which associates nothing). */
+    const webAclChoice = (api: ResolvedCordonProps['restApis'][number]) => (p.existingWebAcl ? (api.existingWebAcl ?? p.existingWebAcl) : undefined);
+    const associated = p.restApis.map((api, i) => ({ api, i })).filter(({ api }) => webAclChoice(api) === 'fail');
+    const ruleGroupStages = p.restApis.filter((api) => webAclChoice(api) === 'use-rule-group');
 
-    if (!p.existingWebAclArn) {
-      this.webAcl = new wafv2.CfnWebACL(this, 'WebAcl', {
+    // cordon's own web ACL, for the stages it protects with it ('fail': stages with no web ACL of their own, which the
+    // deploy-time check verifies before any association is made). Not created when every stage keeps its own.
+    if (!p.existingWebAclArn && (p.restApis.length === 0 || associated.length > 0)) {
+      const webAcl = new wafv2.CfnWebACL(this, 'WebAcl', {
         name: namePrefix,
         description: 'cordon blocks the addresses in its IP sets',
         scope: 'REGIONAL',
@@ -196,18 +217,25 @@ export class Cordon extends Construct {
         rules,
         visibilityConfig: { cloudWatchMetricsEnabled: true, metricName: `${namePrefix}-webacl`, sampledRequestsEnabled: true },
       });
+      this.webAcl = webAcl;
       // AssociateWebACL is limited to one call every 2 s: chain the associations so CloudFormation makes them in turn.
+      // (Logical ids keep the stage's index in restApis, as before per-stage choices existed.)
       let previous: wafv2.CfnWebACLAssociation | undefined;
-      p.restApis.forEach((api, i) => {
+      for (const { api, i } of associated) {
         const assoc = new wafv2.CfnWebACLAssociation(this, `WebAclAssociation${i}`, {
           resourceArn: stageArn(api),
-          webAclArn: this.webAcl!.attrArn,
+          webAclArn: webAcl.attrArn,
         });
         if (previous) assoc.node.addDependency(previous);
         previous = assoc;
-      });
-      new CfnOutput(this, 'WebAclArn', { value: this.webAcl.attrArn, description: 'cordon web ACL (associated with the protected stages)' });
-    } else {
+        this.webAclAssociations.push(assoc);
+      }
+      new CfnOutput(this, 'WebAclArn', { value: webAcl.attrArn, description: 'cordon web ACL (associated with the protected stages)' });
+    }
+    // A rule group holding the same rules, for web ACLs cordon does not own: the one named by existingWebAclArn, or the
+    // web ACLs of the 'use-rule-group' stages. CloudFormation cannot add rules to a web ACL another stack owns, so
+    // the team adds the reference (output WebAclRuleToAdd).
+    if (p.existingWebAclArn || ruleGroupStages.length > 0) {
       this.ruleGroup = new wafv2.CfnRuleGroup(this, 'RuleGroup', {
         name: namePrefix,
         description: 'cordon blocks the addresses in its IP sets. Reference it from your web ACL',
@@ -216,9 +244,10 @@ export class Cordon extends Construct {
         rules,
         visibilityConfig: { cloudWatchMetricsEnabled: true, metricName: `${namePrefix}-rules`, sampledRequestsEnabled: true },
       });
+      const target = p.existingWebAclArn ?? `the web ACL of each stage listed in the RuleGroupTargets output`;
       new CfnOutput(this, 'RuleGroupArn', { value: this.ruleGroup.attrArn, description: 'cordon rule group' });
       new CfnOutput(this, 'WebAclRuleToAdd', {
-        description: `Add this rule to ${p.existingWebAclArn} (first, or before any allow rule); CloudFormation cannot change a web ACL this stack does not own`,
+        description: `Add this rule to ${target} (first, or before any allow rule); CloudFormation cannot change a web ACL this stack does not own`,
         value: stack.toJsonString({
           Name: 'cordon',
           Priority: 0,
@@ -234,7 +263,9 @@ export class Cordon extends Construct {
     });
 
     // ---------------------------------------------------------------- functions
-    const common: Record<string, string> = p.rawConfig === undefined ? {} : { CORDON_CONFIG: JSON.stringify(p.rawConfig) };
+    // DRY_RUN goes to every stage: detect must hold blocks as alerts itself, not leave active ones for later.
+    const common: Record<string, string> = { ...(p.rawConfig === undefined ? {} : { CORDON_CONFIG: JSON.stringify(p.rawConfig) }),
+      DRY_RUN: String(p.dryRun) };
     const fn = (id: string, entryName: 'ingest' | 'detect' | 'contain' | 'notify-slack', o: {
       description: string; env: Record<string, string>; timeout: Duration; memorySize: number; reserved?: number;
     }) =>
@@ -276,7 +307,6 @@ export class Cordon extends Construct {
         IPSETS_V6: ipSetEnv(this.ipSetsV6),
         REST_APIS: JSON.stringify(p.restApis.map((a) => ({ restApiId: a.restApiId, stageName: a.stageName }))),
         ALERT_TOPIC_ARN: this.topic.topicArn,
-        DRY_RUN: String(p.dryRun),
       },
       // WAF takes one write per second per account and region; a full reconcile of many sets with lock retries
       // and redeploys of several APIs takes a while.
@@ -336,7 +366,8 @@ export class Cordon extends Construct {
         resources: [this.stateBucket.bucketArn],
       }),
     );
-    this.stateTable.grantReadWriteData(this.containFunction);
+    // contain reads and writes the ledger only (src/pipeline/aws-deps.ts buildContainDeps): no grant on the state
+    // table. (Its STATE_TABLE variable stays until functions/env.ts stops requiring it.)
     this.ledgerTable.grantReadWriteData(this.containFunction);
     this.topic.grantPublish(this.containFunction);
     this.containFunction.addToRolePolicy(
@@ -352,11 +383,33 @@ export class Cordon extends Construct {
       this.containFunction.addToRolePolicy(
         new iam.PolicyStatement({
           sid: 'ProtectedRestApisPolicy',
-          // GetRestApi, UpdateRestApi (PATCH); changing the policy needs UpdateRestApiPolicy as well as PATCH.
+          // GetRestApi, and UpdateRestApi (PATCH /restapis/<id>, op replace /policy), which for a policy change also
+          // needs the permission-only UpdateRestApiPolicy. The RestApi resource, arn:…:apigateway:<region>::/restapis/<id>,
+          // is the narrowest the Service Authorization Reference documents for both: a resource policy has no ARN of
+          // its own. The ARN names the API itself, not its children (stages, resources, methods have ARNs below it).
           actions: ['apigateway:GET', 'apigateway:PATCH', 'apigateway:UpdateRestApiPolicy'],
           resources: apiIds.map((a) => restApiArn(a)),
         }),
       );
+      // PATCH on the RestApi could change more than its policy. Deny the changes that would take an API off the air or
+      // change who can reach it: its endpoint type and its default execute-api endpoint. The request keys are set only
+      // when a request changes that property (API Gateway Developer Guide, identity-based policy examples: "a call to
+      // update an API that doesn't have the DisableExecuteApiEndpoint condition key populated"), so a policy-only
+      // PATCH is unaffected.
+      for (const [sid, key] of [
+        ['NoEndpointTypeChange', 'apigateway:Request/EndpointType'],
+        ['NoExecuteApiEndpointChange', 'apigateway:Request/DisableExecuteApiEndpoint'],
+      ] as const) {
+        this.containFunction.addToRolePolicy(
+          new iam.PolicyStatement({
+            sid,
+            effect: iam.Effect.DENY,
+            actions: ['apigateway:PATCH'],
+            resources: apiIds.map((a) => restApiArn(a)),
+            conditions: { Null: { [key]: 'false' } },
+          }),
+        );
+      }
       this.containFunction.addToRolePolicy(
         new iam.PolicyStatement({
           sid: 'ProtectedRestApisRedeploy',
@@ -416,19 +469,22 @@ export class Cordon extends Construct {
       let name = api.logGroupName;
       let created: logs.LogGroup | undefined;
       if (!name) {
-        name = `/aws/apigateway/cordon/${api.restApiId}/${api.stageName}`;
         created = new logs.LogGroup(this, `AccessLogGroup${i}`, {
-          logGroupName: name,
+          // No fixed name: the group is kept when the stack is deleted, and a fixed name would make the next deploy
+          // fail on the group that is still there. CloudFormation names it after the stack.
           retention: p.logRetentionDays as logs.RetentionDays,
-          // The stage keeps writing here after cordon is removed; deleting it would lose the API's access logs.
+          // Kept on delete: it holds the API's access logs.
           removalPolicy: RemovalPolicy.RETAIN,
         });
+        name = created.logGroupName;
       }
       logGroups.set(name, logGroups.get(name) ?? created);
       if (p.manageAccessLogFormat) managedStages.push({ api, logGroupName: name, created });
     });
     for (const name of p.logGroupNames) if (!logGroups.has(name)) logGroups.set(name, undefined);
     this.subscribedLogGroups = [...logGroups.keys()];
+    /** Groups cordon subscribes but did not create: the deploy-time check counts their subscription filters. */
+    const foreignLogGroups = [...logGroups].filter(([, created]) => !created).map(([name]) => name);
 
     const logsRole = new iam.Role(this, 'LogsToKinesisRole', {
       description: 'CloudWatch Logs puts subscribed access-log events into the cordon access-logs stream',
@@ -450,7 +506,7 @@ export class Cordon extends Construct {
         }),
       },
     });
-    [...logGroups].forEach(([logGroupName, created], i) => {
+    const filters = [...logGroups].map(([logGroupName, created], i) => {
       const filter = new logs.CfnSubscriptionFilter(this, `Subscription${i}`, {
         logGroupName,
         filterName: namePrefix,
@@ -463,9 +519,31 @@ export class Cordon extends Construct {
       // (The RoleArn GetAtt orders the filter after the role and its inline policy: CloudWatch Logs test-puts into
       // the stream when the filter is created.)
       if (created) filter.node.addDependency(created);
+      return { filter, foreign: !created };
     });
 
-    if (managedStages.length > 0) this.manageAccessLogFormat(managedStages, p.logRetentionDays);
+    // ---------------------------------------------------------------- deploy-time checks (infra/deploy-guard.ts)
+    if (p.restApis.length > 0 || foreignLogGroups.length > 0) {
+      const guard = this.addDeployGuard({
+        stages: p.restApis.map((api) => ({ api, arn: stageArn(api), existingWebAcl: webAclChoice(api) })),
+        foreignLogGroups,
+        filterName: namePrefix,
+        managedStages,
+        logRetentionDays: p.logRetentionDays,
+        logLevel: p.logLevel,
+      });
+      // Nothing that could replace, overwrite or fail on what is already there is made before the check passed.
+      for (const assoc of this.webAclAssociations) assoc.node.addDependency(guard.preflight);
+      for (const { filter, foreign } of filters) if (foreign) filter.node.addDependency(guard.preflight);
+      this.deployGuardFunction = guard.fn;
+      this.preflight = guard.preflight;
+      if (ruleGroupStages.length > 0) {
+        new CfnOutput(this, 'RuleGroupTargets', {
+          description: "The web ACL of each 'use-rule-group' stage: add WebAclRuleToAdd to each (cordon associates nothing with these stages)",
+          value: guard.preflight.getAttString('RuleGroupTargets'),
+        });
+      }
+    }
 
     // ---------------------------------------------------------------- alarms and dashboard (infra/observability.ts)
     const failureQueues = [ingestFailures, detectFailures, containFailures, ...(notifySlackFailures ? [notifySlackFailures] : [])];
@@ -496,62 +574,102 @@ export class Cordon extends Construct {
   }
 
   /**
-   * Sets the recommended access-log format and destination on stages CloudFormation does not own, with an
-   * UpdateStage call made by a custom resource on create and update. Nothing is undone on delete: the stage keeps
-   * logging to the retained group. API Gateway needs its account-level CloudWatch Logs role set once per region.
+   * The deploy-time guard: one function behind two kinds of custom resource (infra/deploy-guard-handler.ts).
+   * `Preflight` checks, before anything is associated, subscribed or changed, that every stage exists, that a stage
+   * cordon protects with its own web ACL has no other one (and that a 'use-rule-group' stage has one), that every
+   * subscribed log group exists and has room for cordon's filter, and that no managed stage logs somewhere cordon did
+   * not set. `AccessLog<i>` then sets the recommended format (and the destination when the stage has none) on each
+   * `manageAccessLogFormat` stage, and on delete turns off only the access logging it turned on.
    */
-  private manageAccessLogFormat(stages: ManagedStage[], retentionDays: number): void {
+  private addDeployGuard(o: {
+    stages: { api: ResolvedCordonProps['restApis'][number]; arn: string; existingWebAcl?: 'fail' | 'use-rule-group' }[];
+    foreignLogGroups: string[];
+    filterName: string;
+    managedStages: ManagedStage[];
+    logRetentionDays: number;
+    logLevel: string;
+  }): { fn: CordonFunction; preflight: CustomResource } {
     const stack = Stack.of(this);
-    const role = new iam.Role(this, 'AccessLogFormatRole', {
-      description: 'cordon: sets the recommended access-log format on the protected stages',
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+    const fn = new CordonFunction(this, 'DeployGuard', {
+      entryName: 'deploy-guard',
+      description: 'cordon deploy checks: existing web ACLs, subscription filter room, access-log destinations',
+      environment: {},
+      logLevel: o.logLevel,
+      logRetentionDays: o.logRetentionDays,
+      timeout: Duration.minutes(5),
+      memorySize: 256,
     });
-    const crLogs = new logs.LogGroup(this, 'AccessLogFormatLogs', { retention: retentionDays as logs.RetentionDays });
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [crLogs.logGroupArn] }),
-    );
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['apigateway:PATCH'],
-        resources: stages.map(
-          ({ api }) => `arn:${Aws.PARTITION}:apigateway:${Aws.REGION}::/restapis/${api.restApiId}/stages/${api.stageName}`,
-        ),
-      }),
-    );
-    stages.forEach(({ api, logGroupName, created }, i) => {
-      // API Gateway wants the group's ARN without the trailing `:*` that LogGroup.logGroupArn carries.
-      const destinationArn = stack.formatArn({
-        service: 'logs',
-        resource: 'log-group',
-        resourceName: logGroupName,
-        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-      });
-      const call: cr.AwsSdkCall = {
-        service: 'APIGateway',
-        action: 'updateStage',
-        parameters: {
-          restApiId: api.restApiId,
-          stageName: api.stageName,
-          patchOperations: [
-            { op: 'replace', path: '/accessLogSettings/destinationArn', value: destinationArn },
-            { op: 'replace', path: '/accessLogSettings/format', value: RECOMMENDED_ACCESS_LOG_FORMAT },
-          ],
-        },
-        physicalResourceId: cr.PhysicalResourceId.of(`${api.restApiId}/${api.stageName}/access-log-format`),
+    const stageArns = o.stages.map((s) => s.arn);
+    // Read only, except UpdateStage on the managed stages.
+    fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'StagesRead', actions: ['apigateway:GET'], resources: stageArns }));
+    if (o.stages.some((s) => s.existingWebAcl)) {
+      // GetWebACLForResource names the stage; it returns the stage's web ACL, whichever it is, and checks GetWebACL on
+      // it (WAF API reference, GetWebACLForResource): any regional web ACL of this account, read only.
+      const anyWebAcl = stack.formatArn({ service: 'wafv2', resource: 'regional/webacl', resourceName: '*/*' });
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({ sid: 'WebAclOfStages', actions: ['wafv2:GetWebACLForResource'], resources: [...stageArns, anyWebAcl] }),
+      );
+      fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'WebAclRead', actions: ['wafv2:GetWebACL'], resources: [anyWebAcl] }));
+    }
+    if (o.foreignLogGroups.length > 0) {
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'SubscriptionFiltersRead',
+          actions: ['logs:DescribeSubscriptionFilters'],
+          // Both spellings of a log group's ARN (with and without the trailing :*).
+          resources: o.foreignLogGroups.flatMap((name) => {
+            const arn = stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+            return [arn, `${arn}:*`];
+          }),
+        }),
+      );
+    }
+    if (o.managedStages.length > 0) {
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'ManagedStagesAccessLog',
+          actions: ['apigateway:PATCH'],
+          resources: o.managedStages.map(({ api }) => o.stages.find((s) => s.api === api)!.arn),
+        }),
+      );
+    }
+
+    // API Gateway wants the group's ARN without the trailing `:*` that LogGroup.logGroupArn carries.
+    const destinationOf = (m: ManagedStage) =>
+      stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: m.logGroupName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const preflightProps: PreflightProps = {
+      Stages: o.stages.map((s) => ({
+        RestApiId: s.api.restApiId,
+        StageName: s.api.stageName,
+        StageArn: s.arn,
+        ...(s.existingWebAcl ? { ExistingWebAcl: s.existingWebAcl } : {}),
+      })),
+      ...(this.webAcl ? { OwnWebAclArn: this.webAcl.attrArn, OwnWebAclName: this.webAcl.name } : {}),
+      LogGroups: o.foreignLogGroups,
+      FilterName: o.filterName,
+      AccessLogs: o.managedStages.map((m) => ({ RestApiId: m.api.restApiId, StageName: m.api.stageName, DestinationArn: destinationOf(m) })),
+    };
+    const preflight = new CustomResource(this, 'Preflight', {
+      serviceToken: fn.functionArn,
+      resourceType: PREFLIGHT_TYPE,
+      properties: preflightProps as unknown as Record<string, unknown>,
+    });
+    o.managedStages.forEach((m, i) => {
+      const props: AccessLogProps = {
+        RestApiId: m.api.restApiId,
+        StageName: m.api.stageName,
+        DestinationArn: destinationOf(m),
+        Format: RECOMMENDED_ACCESS_LOG_FORMAT,
       };
-      const res = new cr.AwsCustomResource(this, `AccessLogFormat${i}`, {
-        onCreate: call,
-        onUpdate: call,
-        role,
-        logGroup: crLogs,
-        installLatestAwsSdk: false,
-        timeout: Duration.minutes(2),
+      const res = new CustomResource(this, `AccessLog${i}`, {
+        serviceToken: fn.functionArn,
+        resourceType: ACCESS_LOG_TYPE,
+        properties: props as unknown as Record<string, unknown>,
       });
-      if (created) res.node.addDependency(created);
+      res.node.addDependency(preflight);
+      if (m.created) res.node.addDependency(m.created);
     });
-    // The provider function AwsCustomResource shares across the stack.
-    const provider = stack.node.tryFindChild(AWS_CUSTOM_RESOURCE_PROVIDER_ID)?.node.defaultChild;
-    if (provider instanceof CfnResource) dropRedundantRoleDependency(provider, role.node.defaultChild as CfnResource);
+    return { fn, preflight };
   }
 
   /**
@@ -593,9 +711,6 @@ export class Cordon extends Construct {
     }
   }
 }
-
-/** Construct id of the singleton function behind every AwsCustomResource (`AWS` + its fixed UUID). */
-const AWS_CUSTOM_RESOURCE_PROVIDER_ID = 'AWS679f53fac002430cb0da5b7982bd2287';
 
 /** The IAM5 finding for GetDeployment on one protected API (`<restApiId>` stands for the API's id). */
 const DEPLOYMENTS_FINDING =

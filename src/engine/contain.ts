@@ -53,9 +53,17 @@ export async function runContain(deps: ContainDeps, now: number): Promise<Contai
       ended.push(e);
     }
   }
+  if (deps.config.dryRun) {
+    // A dry run enforces nothing, and a block it never enforced must not wait in the ledger to be enforced when the
+    // dry run ends (a detect stage that missed the switch wrote it): it becomes the alert it should have been.
+    for (const e of all) {
+      if (e.status !== 'active' || e.effectiveAt !== undefined) continue;
+      Object.assign(e, { status: 'held' as const, evidence: { ...e.evidence, heldBack: 'dry-run' as const } });
+      await deps.ledger.put(e);
+    }
+  }
   const active = all.filter((e) => e.status === 'active' && (e.effectiveAt === undefined || e.expiresAt > now));
   const fresh = active.filter((e) => e.effectiveAt === undefined);
-  // In dry run nothing is enforced, whatever the ledger holds (the detect stage already holds blocks as alerts).
   const p = project(deps.config.dryRun ? [] : active, deps.config);
   const ip = await deps.ipSets.apply(p.ipSets);
   let changedPolicies = 0;
