@@ -68,8 +68,9 @@ export class LedgerBook {
     return this.byTarget.get(target)?.some((e) => e.createdAt === createdAt && e.status !== 'active') ?? false;
   }
 
+  /** Blocks of `target` decided at or after `since` (a held alert was never a block: it does not escalate). */
   priorBlocks(target: string, since: number): number {
-    return (this.byTarget.get(target) ?? []).filter((e) => e.createdAt >= since).length;
+    return (this.byTarget.get(target) ?? []).filter((e) => e.status !== 'held' && e.createdAt >= since).length;
   }
 
   /** The active block that already covers `target` (the same target, or a wider CIDR), if any. */

@@ -1,6 +1,7 @@
 import type { CordonConfig } from '../config.ts';
 import { aggregate } from '../net/aggregate.ts';
 import type { IpSetDesired, LedgerEntry, PolicyDeny } from '../ports.ts';
+import { Allowlist } from './decide.ts';
 
 /** How many CIDRs the resource policy carries besides principals: the worst ones; WAF carries them all. */
 const POLICY_CIDRS = 100;
@@ -25,7 +26,14 @@ export function project(active: LedgerEntry[], cfg: CordonConfig): Projection {
   const byScore = [...active].sort((a, b) => b.score - a.score || a.target.localeCompare(b.target));
   const principals = [...new Set(byScore.filter((e) => e.targetKind === 'principal').map((e) => e.target))]
     .filter((p) => !cfg.allowlist.principals.includes(p));
-  // CIDR blocks never touch the allowlist (decide() refuses them), so score order is all the policy needs.
-  const cidrs = [...new Set(byScore.filter((e) => e.targetKind === 'cidr').map((e) => e.target))].slice(0, POLICY_CIDRS);
+  // decide() refuses CIDR blocks that touch the allowlist, but a range allowlisted after its block was decided is
+  // cut out here, as in the IP sets: the policy never denies an allowlisted address either.
+  const allowlist = new Allowlist(cfg.allowlist);
+  const cut = (target: string): string[] => {
+    if (!allowlist.touches(target, 'cidr')) return [target];
+    const { v4, v6 } = aggregate([target], cfg.allowlist.cidrs, EXACT);
+    return [...v4, ...v6];
+  };
+  const cidrs = [...new Set(byScore.filter((e) => e.targetKind === 'cidr').flatMap((e) => cut(e.target)))].slice(0, POLICY_CIDRS);
   return { ipSets: { v4, v6 }, deny: { principals, cidrs } };
 }

@@ -150,6 +150,12 @@ describe('aggregation of blocked IPv4 hosts into their prefix', () => {
     expect(short.blocks.find((b) => b.target === '192.0.2.0/24')).toMatchObject({ priorBlocks: 0, expiresAt: NOW + HOUR });
   });
 
+  it('its own held alerts (the blast-radius guard) do not escalate the prefix once it is blocked', () => {
+    const r = runner({}, new LedgerBook([entry('192.0.2.0/24', { createdAt: NOW - 2 * HOUR, expiresAt: NOW - HOUR, status: 'held' })]));
+    const out = r.decide(hosts('192.0.2.1', '192.0.2.2', '192.0.2.3'), established([['192.0.2.0/24', 0]]));
+    expect(out.blocks.find((b) => b.target === '192.0.2.0/24')).toMatchObject({ priorBlocks: 0, expiresAt: NOW + HOUR });
+  });
+
   it('names at most ten of its hosts', () => {
     const ips = Array.from({ length: 12 }, (_, i) => `192.0.2.${i + 1}`);
     const out = runner().decide(hosts(...ips), established([['192.0.2.0/24', 0]]));

@@ -184,6 +184,15 @@ describe('decideWindow: what a block carries', () => {
     expect(short.blocks[0].priorBlocks).toBe(1);
   });
 
+  it('alerts held back earlier (learning, a dry run, a guard) do not escalate the first real block', () => {
+    const held = [1, 2, 3].map((h) => entry('192.0.2.1', { createdAt: NOW - h * HOUR, expiresAt: NOW - h * HOUR + HOUR, status: 'held' }));
+    const out = runner({}, new LedgerBook(held)).decide([verdict('192.0.2.1')]);
+    expect(out.blocks[0]).toMatchObject({ priorBlocks: 0, expiresAt: NOW + HOUR });
+    // Nor does a dry run's would-be expiry grow with its own alerts.
+    const dry = runner({ dryRun: true }, new LedgerBook(held)).decide([verdict('192.0.2.1')]);
+    expect(dry.decisions[0]).toMatchObject({ action: 'alert', expiresAt: iso(NOW + HOUR), evidence: { priorBlocks: 0 } });
+  });
+
   it('block durations follow the configured base, multiplier and cap', () => {
     const cfg = { expiry: { baseMinutes: 10, multiplier: 2, maxMinutes: 30 } };
     const book = new LedgerBook([entry('192.0.2.2', { createdAt: NOW - DAY, status: 'expired' }),

@@ -167,6 +167,16 @@ describe('LedgerBook', () => {
     expect(book.priorBlocks('192.0.2.9', 0)).toBe(0);
   });
 
+  it('priorBlocks: a held alert was never a block and does not count', () => {
+    const book = new LedgerBook([
+      entry('192.0.2.1', { createdAt: T - HOUR, status: 'held' }),
+      entry('192.0.2.1', { createdAt: T - 2 * HOUR, status: 'held' }),
+      entry('192.0.2.1', { createdAt: T - DAY, status: 'expired' }),
+      entry('192.0.2.1', { createdAt: T - MIN, status: 'active' }),
+    ]);
+    expect(book.priorBlocks('192.0.2.1', T - 30 * DAY)).toBe(2);
+  });
+
   describe('activeCovering', () => {
     it('the target\'s own active block, not an expired or ended one', () => {
       const own = entry('192.0.2.1', { expiresAt: T + HOUR });

@@ -93,3 +93,27 @@ describe('project: what goes where', () => {
       cidrs: ['10.0.2.0/24', '10.0.0.0/24', '10.0.1.0/24'] });
   });
 });
+
+describe('project: the allowlist in the policy', () => {
+  it('a CIDR block made before part of it was allowlisted is denied around the allowlisted part, never over it', () => {
+    const cfg = parseConfig({ allowlist: { cidrs: ['203.0.113.77', '2001:db8:1:2:ffff::/80'] } });
+    const { deny, ipSets } = project([entry('203.0.113.0/24', { score: 5 }), entry('198.51.100.0/24', { score: 4 }),
+      entry('2001:db8:1:2::/64', { score: 3 })], cfg);
+    for (const ip of hostsOf24('203.0.113')) expect(coveredBy(ip, deny.cidrs), ip).toBe(ip !== '203.0.113.77');
+    for (const ip of hostsOf24('198.51.100')) expect(coveredBy(ip, deny.cidrs), ip).toBe(true);
+    expect(coveredBy('2001:db8:1:2:ffff::1', deny.cidrs)).toBe(false);
+    expect(coveredBy('2001:db8:1:2:fffe::1', deny.cidrs)).toBe(true);
+    expect(coveredBy('2001:db8:1:2::', deny.cidrs)).toBe(true);
+    // The blocks untouched by the allowlist keep their text and their place by score.
+    expect(deny.cidrs.indexOf('198.51.100.0/24')).toBe(8);
+    expect(deny.cidrs.slice(0, 8).every((c) => coveredBy(c.split('/')[0], ['203.0.113.0/24']))).toBe(true);
+    // The IP sets and the policy agree on what is cut out.
+    for (const ip of ['203.0.113.76', '203.0.113.77', '203.0.113.78']) expect(coveredBy(ip, deny.cidrs), ip).toBe(coveredBy(ip, ipSets.v4));
+  });
+
+  it('a block wholly inside the allowlist is not denied at all', () => {
+    const { deny, ipSets } = project([entry('10.1.2.0/24'), entry('198.51.100.0/24')], parseConfig({ allowlist: { cidrs: ['10.0.0.0/8'] } }));
+    expect(deny.cidrs).toEqual(['198.51.100.0/24']);
+    expect(ipSets.v4).toEqual(['198.51.100.0/24']);
+  });
+});
