@@ -8,7 +8,7 @@ import { prefixOf } from '../net/ip.ts';
 import type { BatchResult, PutRecord, StreamPutter, StreamRecord } from '../ports/stream.ts';
 import { classifyFailure, errorName } from './errors.ts';
 import { type Logger, METRIC, type Metrics, noMetrics, silentLogger } from './observe.ts';
-import { packSummaryRecords, type SummaryPart } from './wire.ts';
+import { packSummaryRecords, type SummaryEncoding, type SummaryPart } from './wire.ts';
 
 /** Summary partitions: a prefix and all its hosts share one, so detect sees a /24 with its addresses. */
 export const DEFAULT_BUCKETS = 64;
@@ -42,6 +42,8 @@ export interface IngestDeps {
   config: CordonConfig;
   buckets?: number;
   maxRecordBytes?: number;
+  /** How summary records are written (default gzip, as in AWS; `identity` for an in-process stream). */
+  summaryEncoding?: SummaryEncoding;
   log?: Logger;
   metrics?: Metrics;
 }
@@ -109,7 +111,7 @@ export class IngestStage {
     const out: PutRecord[] = [];
     let bytes = 0;
     for (const [bucket, parts] of byBucket) {
-      for (const data of packSummaryRecords(parts, this.maxRecordBytes)) {
+      for (const data of packSummaryRecords(parts, this.maxRecordBytes, this.deps.summaryEncoding)) {
         out.push({ partitionKey: `b${bucket}`, data });
         bytes += data.byteLength;
       }

@@ -74,11 +74,18 @@ export function decodeSummaryRecord(data: string | Uint8Array, notes?: ReadNotes
   const bytes = typeof data === 'string' ? Buffer.from(data, 'base64') : data;
   let doc: unknown;
   try {
-    doc = JSON.parse(gunzipSync(bytes, { maxOutputLength: 64 * 1024 * 1024 }).toString('utf8'));
+    doc = JSON.parse(recordText(bytes));
   } catch {
-    throw new BadSummaryError('not a gzip\'d JSON summary record');
+    throw new BadSummaryError('not a summary record (gzip\'d or plain JSON)');
   }
   return readDoc(doc, notes);
+}
+
+/** The document of a record, told by its first bytes: gzip (`1f 8b`, every writer in AWS) or the JSON itself (`{`). */
+function recordText(bytes: Uint8Array): string {
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) return gunzipSync(bytes, { maxOutputLength: 64 * 1024 * 1024 }).toString('utf8');
+  if (bytes[0] === 0x7b) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  throw new BadSummaryError('unknown summary record encoding');
 }
 
 /** Parts of a parsed document (a record, or a stored chunk), normalised to this release's counters. */
@@ -123,13 +130,20 @@ function isPart(p: unknown): p is SummaryPart {
 }
 
 /**
- * Packs parts into records of at most `maxBytes` **compressed** bytes (what Kinesis counts). Parts are added while
- * a cheap estimate says they fit, then the batch is compressed and measured; one that came out too large is split
- * in two. A part that alone is too large (a flood of long random paths from one /24 compresses badly) is split by
- * key, with ids derived from its own, so a redelivered source record is still recognised. Never throws for size:
- * a single key's window is bounded (samples are capped), far below a record.
+ * How summary records are written. `gzip`: always compressed (AWS, where Kinesis bills and limits the bytes).
+ * `identity`: the JSON document as it is wherever it fits a record, gzip only where it does not (an in-process
+ * stream, where compressing costs CPU and saves nothing). Every reader reads both, telling them by their first bytes.
  */
-export function packSummaryRecords(parts: SummaryPart[], maxBytes: number): Buffer[] {
+export type SummaryEncoding = 'gzip' | 'identity';
+
+/**
+ * Packs parts into records of at most `maxBytes` bytes as written (what Kinesis counts: compressed for gzip). Parts
+ * are added while a cheap estimate says they fit, then the batch is encoded and measured; one that came out too
+ * large is split in two. A part that alone is too large (a flood of long random paths from one /24 compresses
+ * badly) is split by key, with ids derived from its own, so a redelivered source record is still recognised. Never
+ * throws for size: a single key's window is bounded (samples are capped), far below a record.
+ */
+export function packSummaryRecords(parts: SummaryPart[], maxBytes: number, encoding: SummaryEncoding = 'gzip'): Buffer[] {
   const out: Buffer[] = [];
   let batch: SummaryPart[] = [];
   let texts: string[] = [];
@@ -137,7 +151,7 @@ export function packSummaryRecords(parts: SummaryPart[], maxBytes: number): Buff
   // gzip of our JSON rarely does worse than 1.2:1 even on random text; start the estimate there.
   const rawBudget = maxBytes * 1.2;
   const flush = () => {
-    if (batch.length) emit(batch, texts, maxBytes, out);
+    if (batch.length) emit(batch, texts, maxBytes, encoding, out);
     batch = [];
     texts = [];
     raw = 0;
@@ -153,22 +167,34 @@ export function packSummaryRecords(parts: SummaryPart[], maxBytes: number): Buff
   return out;
 }
 
-function emit(parts: SummaryPart[], texts: string[], maxBytes: number, out: Buffer[]): void {
-  const bytes = gzipSync(docText(texts), { level: 6 });
+function emit(parts: SummaryPart[], texts: string[], maxBytes: number, encoding: SummaryEncoding, out: Buffer[]): void {
+  const bytes = encodeDoc(docText(texts), maxBytes, encoding);
   if (bytes.length <= maxBytes) {
     out.push(bytes);
     return;
   }
   if (parts.length > 1) {
     const half = Math.ceil(parts.length / 2);
-    emit(parts.slice(0, half), texts.slice(0, half), maxBytes, out);
-    emit(parts.slice(half), texts.slice(half), maxBytes, out);
+    emit(parts.slice(0, half), texts.slice(0, half), maxBytes, encoding, out);
+    emit(parts.slice(half), texts.slice(half), maxBytes, encoding, out);
     return;
   }
   const [a, b] = splitPart(parts[0]);
   if (!b) throw new RangeError(`one key's summary is ${bytes.length} bytes compressed, over ${maxBytes}`);
-  emit([a], [JSON.stringify(a)], maxBytes, out);
-  emit([b], [JSON.stringify(b)], maxBytes, out);
+  emit([a], [JSON.stringify(a)], maxBytes, encoding, out);
+  emit([b], [JSON.stringify(b)], maxBytes, encoding, out);
+}
+
+/**
+ * A document as record bytes. Identity: its UTF-8 bytes when they fit (uncompressed ≤ limit, so no need to compress
+ * to know), else gzip as always. The same records are cut either way; only their bytes differ.
+ */
+function encodeDoc(text: string, maxBytes: number, encoding: SummaryEncoding): Buffer {
+  if (encoding === 'identity') {
+    const bytes = Buffer.from(text, 'utf8');
+    if (bytes.length <= maxBytes) return bytes;
+  }
+  return gzipSync(text, { level: 6 });
 }
 
 /** A part with many keys as two parts of half the keys each (ids `<id>.0` and `<id>.1`); null for a single key. */

@@ -4,7 +4,7 @@ import { MemoryWindowStore } from '../../src/adapters/local/memory-window-store.
 import { KeyWindow } from '../../src/features/key-window.ts';
 import { cloudWatchSource, IngestStage, MAX_SUMMARY_RECORD_BYTES } from '../../src/engine/ingest.ts';
 import { EncodedPartStore } from '../../src/engine/part-store.ts';
-import { decodeChunk, decodeSummaryRecord, encodeChunk, NewerWireError, packSummaryRecords, type ReadNotes, type SummaryPart } from '../../src/engine/wire.ts';
+import { BadSummaryError, decodeChunk, decodeSummaryRecord, encodeChunk, NewerWireError, packSummaryRecords, type ReadNotes, type SummaryPart } from '../../src/engine/wire.ts';
 import { parseConfig } from '../../src/config.ts';
 import { KinesisTwin } from '../../src/adapters/local/kinesis-twin.ts';
 import { mulberry32 as rng } from '../helpers/rng.ts';
@@ -84,6 +84,38 @@ describe('wire: versions', () => {
     const read = await store.read('s', T0);
     expect(read.chunks.map((c) => c.chunkId)).toEqual(['good']);
     expect(read.damaged).toBe(1);
+  });
+});
+
+describe('wire: encodings', () => {
+  it('identity writes the document itself where it fits, gzip where only compressed it fits; every reader reads both', () => {
+    const parts = [partOf('a', 12), partOf('b', 3)];
+    const [gz] = packSummaryRecords(parts, MAX_SUMMARY_RECORD_BYTES);
+    const [plain] = packSummaryRecords(parts, MAX_SUMMARY_RECORD_BYTES, 'identity');
+    expect([gz[0], gz[1]]).toEqual([0x1f, 0x8b]);
+    expect(plain.toString('utf8')).toBe(gunzipSync(gz).toString('utf8')); // the same document, uncompressed
+    expect(decodeSummaryRecord(plain)).toEqual(decodeSummaryRecord(gz));
+    expect(decodeSummaryRecord(plain.toString('base64'))).toEqual(parts);
+    // Over the limit uncompressed, under it compressed: the same single record, gzip'd (no needless split).
+    const limit = Math.floor((plain.length + gz.length) / 2);
+    const [tight, ...more] = packSummaryRecords(parts, limit, 'identity');
+    expect(more).toEqual([]);
+    expect([tight[0], tight[1]]).toEqual([0x1f, 0x8b]);
+    expect(decodeSummaryRecord(tight)).toEqual(parts);
+  });
+
+  it('identity records are sized by their bytes: a batch cut to fit is cut the same way gzip would cut it, or finer', () => {
+    const parts = Array.from({ length: 40 }, (_, i) => partOf(`p${i}`, 60));
+    const limit = 16 * 1024;
+    const plain = packSummaryRecords(parts, limit, 'identity');
+    for (const r of plain) expect(r.length).toBeLessThanOrEqual(limit);
+    expect(plain.flatMap((r) => decodeSummaryRecord(r)).map((p) => p.id)).toEqual(parts.map((p) => p.id));
+  });
+
+  it('neither gzip nor a JSON document is not a summary record', () => {
+    expect(() => decodeSummaryRecord(Buffer.from('not a record'))).toThrow(BadSummaryError);
+    expect(() => decodeSummaryRecord(Buffer.from('{"v":'))).toThrow(BadSummaryError);
+    expect(() => decodeSummaryRecord(new Uint8Array())).toThrow(BadSummaryError);
   });
 });
 
