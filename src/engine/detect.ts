@@ -103,7 +103,7 @@ export class DetectStage {
       let upTo = fresh.length;
       for (let i = 0; i < fresh.length; i++) {
         try {
-          decoded.push(...decodeSummaryRecord(fresh[i].data, notes));
+          decoded.push(...decodeSummaryRecord(fresh[i].bytes ?? fresh[i].data, notes));
         } catch (err) {
           if (err instanceof NewerWireError) {
             // Everything from here on waits for a stage that reads it (a rolling deploy): report it, keep what came before.

@@ -106,7 +106,9 @@ export class LocalRunner {
     this.clock = new LogClock(Math.max(300_000, cfg.windows.futureToleranceSeconds * 1000), cfg.windows.pastToleranceMinutes * 60_000);
     const logNow = () => (Number.isFinite(this.clock.now) ? this.clock.now : 0);
     // Log time is not wall time: the per-second write limits of a shard would throttle a replay by its speed.
-    this.summaries = new KinesisTwin({ shards: this.shards, streamName: 'summaries', clock: logNow, throughput: false });
+    // Detect reads the records' bytes as put (no base64 round trip in-process); the twin still counts them all.
+    this.summaries = new KinesisTwin({ shards: this.shards, streamName: 'summaries', clock: logNow, throughput: false,
+      deliverBytes: true });
     this.baselines = new CachedBaselines(opts.state, cfg.windows.idleEvictMinutes * 60_000);
     // A few partitions per shard are enough to spread keys; each is a record per pass (64 would be 64 small gzips).
     // Records stay uncompressed where they fit: in-process, bytes cost nothing and gzip cost a tenth of the run.

@@ -12,6 +12,11 @@ export interface StreamRecord {
   shardId: string;
   /** base64 of the record's bytes, as the Lambda event carries it. */
   data: string;
+  /**
+   * The same bytes, when the reader holds them already (an in-process stream): a consumer that would only decode
+   * `data` again reads these instead. Never set in AWS.
+   */
+  bytes?: Uint8Array;
   /** Epoch ms the stream accepted the record (Kinesis `approximateArrivalTimestamp`). */
   arrivedAt?: number;
 }

@@ -112,6 +112,20 @@ describe('wire: encodings', () => {
     expect(plain.flatMap((r) => decodeSummaryRecord(r)).map((p) => p.id)).toEqual(parts.map((p) => p.id));
   });
 
+  it('a twin that delivers bytes hands over what was put, counts the same bytes, and still makes the base64 when read', async () => {
+    const put = [{ partitionKey: 'b0', data: Buffer.from('{"v":1,"parts":[]}') }, { partitionKey: 'b1', data: Buffer.from([0x1f, 0x8b, 1, 2]) }];
+    const plain = new KinesisTwin({ shards: 1, throughput: false });
+    const direct = new KinesisTwin({ shards: 1, throughput: false, deliverBytes: true });
+    await plain.put(put);
+    await direct.put(put);
+    const [a, b] = [plain, direct].map((t) => t.read(t.shardIds()[0], undefined, 10));
+    expect(direct.stats()).toEqual(plain.stats());
+    expect(a.map((r) => r.bytes)).toEqual([undefined, undefined]);
+    expect(b.map((r) => Buffer.from(r.bytes!))).toEqual(put.map((r) => r.data));
+    expect(b.map((r) => r.data)).toEqual(a.map((r) => r.data));
+    expect(b.map((r) => ({ ...r }))).toEqual(a.map((r, i) => ({ ...r, bytes: b[i].bytes })));
+  });
+
   it('neither gzip nor a JSON document is not a summary record', () => {
     expect(() => decodeSummaryRecord(Buffer.from('not a record'))).toThrow(BadSummaryError);
     expect(() => decodeSummaryRecord(Buffer.from('{"v":'))).toThrow(BadSummaryError);

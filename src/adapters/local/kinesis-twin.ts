@@ -72,11 +72,22 @@ export interface KinesisTwinOptions {
   throughput?: false | { recordsPerSecond?: number; bytesPerSecond?: number };
   /** Options of the real putter behind {@link KinesisTwin.put}. */
   putter?: KinesisRecordPutterOptions;
+  /**
+   * Records read carry their bytes as put (`bytes`), and their base64 `data` is made only if it is read: for an
+   * in-process consumer, which would only decode it again. Off by default: records as the Lambda event carries them.
+   */
+  deliverBytes?: boolean;
 }
 
-interface StoredRecord extends StreamRecord {
+interface StoredRecord {
+  sequenceNumber: string;
+  shardId: string;
   partitionKey: string;
   arrivedAt: number;
+  /** base64, made at the put (default) or on the first read of `data` ({@link KinesisTwinOptions.deliverBytes}). */
+  data: string | null;
+  /** The bytes as put (not copied: a producer does not touch a record it has put); kept with `deliverBytes` only. */
+  bytes: Uint8Array | null;
 }
 
 interface Shard {
@@ -125,6 +136,7 @@ function validation(message: string): ValidationException {
 export class KinesisTwin implements StreamPutter, StreamReader {
   readonly streamName: string;
   private readonly clock: () => number;
+  private readonly deliverBytes: boolean;
   private readonly recordsPerSecond: number;
   private readonly bytesPerSecond: number;
   private readonly shards = new Map<string, Shard>();
@@ -139,6 +151,7 @@ export class KinesisTwin implements StreamPutter, StreamReader {
     if (!Number.isInteger(opts.shards) || opts.shards < 1) throw new RangeError(`shards must be a positive integer (got ${opts.shards})`);
     this.streamName = opts.streamName ?? 'twin';
     this.clock = opts.clock ?? Date.now;
+    this.deliverBytes = opts.deliverBytes ?? false;
     const tp = opts.throughput === false ? { recordsPerSecond: Infinity, bytesPerSecond: Infinity } : (opts.throughput ?? {});
     this.recordsPerSecond = tp.recordsPerSecond ?? KINESIS_SHARD_RECORDS_PER_SECOND;
     this.bytesPerSecond = tp.bytesPerSecond ?? KINESIS_SHARD_BYTES_PER_SECOND;
@@ -196,7 +209,8 @@ export class KinesisTwin implements StreamPutter, StreamReader {
       shard.records.push({
         sequenceNumber,
         shardId: shard.id,
-        data: Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength).toString('base64'),
+        data: this.deliverBytes ? null : base64(r.data),
+        bytes: this.deliverBytes ? r.data : null,
         arrivedAt: now,
         partitionKey: r.partitionKey,
       });
@@ -337,7 +351,7 @@ export class KinesisTwin implements StreamPutter, StreamReader {
         else hi = mid;
       }
     }
-    return recs.slice(lo, lo + Math.max(0, limit)).map(({ sequenceNumber, shardId: id, data, arrivedAt }) => ({ sequenceNumber, shardId: id, data, arrivedAt }));
+    return recs.slice(lo, lo + Math.max(0, limit)).map(delivered);
   }
 
   /**
@@ -389,6 +403,17 @@ export class KinesisTwin implements StreamPutter, StreamReader {
     if (!s) throw new Error(`KinesisTwin: shard ${id} does not exist in stream ${this.streamName}`);
     return s;
   }
+}
+
+function base64(data: Uint8Array): string {
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64');
+}
+
+/** A stored record as a reader gets it: a new object each read, `data` made once when first read. */
+function delivered(s: StoredRecord): StreamRecord {
+  const { sequenceNumber, shardId, arrivedAt, bytes } = s;
+  if (bytes === null) return { sequenceNumber, shardId, data: s.data!, arrivedAt };
+  return { sequenceNumber, shardId, arrivedAt, bytes, get data() { return (s.data ??= base64(bytes)); } };
 }
 
 function messageFor(code: string): string {
