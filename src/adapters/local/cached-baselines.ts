@@ -2,6 +2,9 @@ import { KeyStateStore } from '../../pipeline/key-state-store.ts';
 import type { BaselineStore, KeyState } from '../../ports.ts';
 import type { SqliteState } from './sqlite-state.ts';
 
+/** Keys remembered as absent from SQLite at most (about 100 B each). */
+const MAX_ABSENT = 500_000;
+
 /**
  * The local runner's {@link BaselineStore}: every key's state in memory (packed, 64 bytes a key), read from the
  * SQLite file the first time a key is asked for, written back when it goes idle and at the end. The detect stage
@@ -9,6 +12,11 @@ import type { SqliteState } from './sqlite-state.ts';
  */
 export class CachedBaselines implements BaselineStore {
   private readonly states = new KeyStateStore();
+  /**
+   * Keys SQLite was asked for and does not hold: one-off visitors are never written, and each window would ask again
+   * for every one of them (most of a replay's queries). Forgotten when written; cleared when it grows too large.
+   */
+  private readonly absent = new Set<string>();
   private storeHasBaselines: boolean;
 
   constructor(private readonly sqlite: SqliteState, private readonly idleEvictMs: number) {
@@ -19,9 +27,13 @@ export class CachedBaselines implements BaselineStore {
     const out = new Map<string, KeyState>();
     for (const key of keys) {
       let s = this.states.get(key);
-      if (s === undefined && this.storeHasBaselines) {
+      if (s === undefined && this.storeHasBaselines && !this.absent.has(key)) {
         s = this.sqlite.getBaselineSync(key);
         if (s) this.states.set(key, s);
+        else {
+          if (this.absent.size >= MAX_ABSENT) this.absent.clear();
+          this.absent.add(key);
+        }
       }
       if (s) out.set(key, s);
     }
@@ -56,6 +68,7 @@ export class CachedBaselines implements BaselineStore {
     // Only keys with a learned window are worth a row: a one-off visitor teaches nothing.
     const worth = states.filter(([, s]) => s.windows > 0 || s.flags !== 0);
     this.sqlite.putBaselinesSync(worth);
+    for (const [key] of worth) this.absent.delete(key);
     this.storeHasBaselines ||= worth.length > 0;
   }
 }
