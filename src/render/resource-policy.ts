@@ -6,18 +6,19 @@ import type { PolicyDeny } from '../ports.ts';
  *
  * IAM cannot say "deny if the principal is P OR the source IP is in C" in one statement (every element of a
  * statement must match), so cordon owns up to three statements, recognised by their Sid and replaced as a whole:
- * - `CordonDenyPrincipals`: `Deny`, `Principal: {AWS: [...]}`; present only when there are principals;
- * - `CordonDenyCidrs`: `Deny`, `Principal: "*"`, `Condition: {IpAddress: {aws:SourceIp: [...]}}`; only with CIDRs;
- * - `CordonAllowAll`: `Allow` `*` to invoke. Once an API has a resource policy, API Gateway lets a caller in only
- *   if the policy allows it (for APIs without IAM auth), so a policy made of cordon's denies alone would lock
- *   everyone out. cordon adds it when it creates the policy (there was none, or only cordon's statements), and
- *   keeps it for as long as the policy exists: removing it after the operator added statements of their own
- *   could lock everyone out too.
+ * - `CordonDenyPrincipals`: `Deny`, `Principal: {AWS: [...]}`; present only when there are principals (and, when the
+ *   API's methods are known, only when one of them uses AWS_IAM: no other caller has an IAM principal to match);
+ * - `CordonDenyCidrs`: `Deny`, `Principal: "*"`, `Condition: {IpAddress: {aws:SourceIp: [...]}}` (`aws:VpcSourceIp`
+ *   for a private API); only with CIDRs;
+ * - an `Allow`, only where AWS's evaluation table makes one necessary and it grants nothing the API did not grant
+ *   without a policy: `CordonAllowAll` (`*`), or `CordonAllowOpenMethods` scoped to the verbs of the API's open
+ *   methods. See {@link mergeDenyStatement} for the rules and the table they follow.
  * Every other statement is left exactly as it was, in its order; cordon's follow it.
  */
 
 export const CORDON_SIDS = {
   allowAll: 'CordonAllowAll',
+  allowOpenMethods: 'CordonAllowOpenMethods',
   denyPrincipals: 'CordonDenyPrincipals',
   denyCidrs: 'CordonDenyCidrs',
 } as const;
@@ -115,9 +116,10 @@ export function readCordonDeny(doc: PolicyDocument | null): PolicyDeny {
   const find = (sid: string) => doc?.Statement.find((s) => s.Sid === sid);
   const p = find(CORDON_SIDS.denyPrincipals)?.Principal;
   const c = find(CORDON_SIDS.denyCidrs)?.Condition;
+  const ip = isPlainObject(c) && isPlainObject(c.IpAddress) ? c.IpAddress : {};
   return {
     principals: isPlainObject(p) ? list(p.AWS) : [],
-    cidrs: isPlainObject(c) && isPlainObject(c.IpAddress) ? list(c.IpAddress['aws:SourceIp']) : [],
+    cidrs: [...list(ip['aws:SourceIp']), ...list(ip['aws:VpcSourceIp'])],
   };
 }
 
@@ -144,6 +146,74 @@ export function policyEquivalent(a: PolicyDocument | null, b: PolicyDocument | n
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Who the API lets in: authorization and endpoint types
+
+/** A REST API method's `authorizationType` (GetMethod, or GetResources with `embed=methods`). */
+export type ApiAuthType = 'NONE' | 'AWS_IAM' | 'CUSTOM' | 'COGNITO_USER_POOLS';
+export const API_AUTH_TYPES: readonly ApiAuthType[] = ['NONE', 'AWS_IAM', 'CUSTOM', 'COGNITO_USER_POOLS'];
+
+/** A REST API's endpoint type (GetRestApi `endpointConfiguration.types`). */
+export type ApiEndpointType = 'EDGE' | 'REGIONAL' | 'PRIVATE';
+
+export interface ApiMethod {
+  /** `GET`, `POST`, …, or `ANY`. */
+  httpMethod: string;
+  authorizationType: ApiAuthType;
+}
+
+/** What a policy edit must know of the API to follow AWS's evaluation table (see {@link mergeDenyStatement}). */
+export interface ApiAccess {
+  endpointType: ApiEndpointType;
+  /** Every method of the API (at least its verb and authorization type; the path does not matter here). */
+  methods: readonly ApiMethod[];
+  /**
+   * The API's stage names. Needed only for an API that mixes open methods (NONE, Cognito) with AWS_IAM or Lambda
+   * authorizer methods, where the Allow the open methods need is scoped to their verbs in each stage.
+   */
+  stages?: readonly string[];
+}
+
+/** The API's methods cannot be given the Allow they need without widening access to its other methods. */
+export class AuthorizationConflictError extends Error {
+  override name = 'AuthorizationConflictError';
+}
+
+/** What GetRestApi / GetResources returned cannot be read as an {@link ApiAccess}. */
+export class ApiAccessError extends Error {
+  override name = 'ApiAccessError';
+}
+
+const STAGE_NAME = /^[A-Za-z0-9_-]{1,128}$/;
+const HTTP_METHOD = /^(?:ANY|GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)$/;
+
+/**
+ * The {@link ApiAccess} of a REST API from what the SDK returns: GetRestApi (`endpointConfiguration.types`; an API
+ * created without one is EDGE, AWS's default) and every item of GetResources with `embed: ['methods']`
+ * (`resourceMethods[VERB].authorizationType`). Throws {@link ApiAccessError} on anything it cannot read, because a
+ * guess here is a guess about who may call the API.
+ */
+export function apiAccessOf(
+  restApi: { endpointConfiguration?: { types?: readonly string[] } },
+  resources: readonly { resourceMethods?: Record<string, { authorizationType?: string } | undefined> }[],
+  stages?: readonly string[],
+): ApiAccess {
+  const types = restApi.endpointConfiguration?.types ?? [];
+  const endpointType: ApiEndpointType = types.includes('PRIVATE') ? 'PRIVATE' : types.includes('REGIONAL') ? 'REGIONAL' : 'EDGE';
+  const methods: ApiMethod[] = [];
+  for (const r of resources) {
+    for (const [verb, m] of Object.entries(r.resourceMethods ?? {})) {
+      const httpMethod = verb.toUpperCase();
+      if (!HTTP_METHOD.test(httpMethod)) throw new ApiAccessError(`not an HTTP method: ${JSON.stringify(verb)}`);
+      const t = m?.authorizationType;
+      if (!(API_AUTH_TYPES as readonly (string | undefined)[]).includes(t))
+        throw new ApiAccessError(`method ${httpMethod}: authorizationType ${JSON.stringify(t)} is not one of ${API_AUTH_TYPES.join(', ')}`);
+      methods.push({ httpMethod, authorizationType: t as ApiAuthType });
+    }
+  }
+  return stages === undefined ? { endpointType, methods } : { endpointType, methods, stages: [...stages] };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Merging
 
 export interface MergeOptions {
@@ -152,8 +222,14 @@ export interface MergeOptions {
   /** Limit of the policy text (AWS: 8,192). */
   maxChars: number;
   /**
-   * May cordon create a policy with its `CordonAllowAll`? Default true. Turn off for APIs with IAM auth, where
-   * identity policies grant access and an allow for `*` would also let in principals of other accounts.
+   * The API's endpoint type and methods: which Allow (if any) the API needs, which condition key matches a
+   * client's address, and whether an IAM principal can be denied at all. Without it, cordon adds no Allow of its
+   * own (keeping one it added before), writes `aws:SourceIp` and every principal.
+   */
+  api?: ApiAccess;
+  /**
+   * @deprecated Pass {@link api} instead. Only read when `api` is absent: `true` restores the old behaviour of
+   * creating a policy with `CordonAllowAll`, which widens access on an API with AWS_IAM or a Lambda authorizer.
    */
   allowAllWhenCreating?: boolean;
 }
@@ -170,6 +246,11 @@ export interface MergeResult {
   dropped: string[];
   /** Entries that cannot go into a policy: not an IAM principal (or `*`), not a CIDR, or `/0`. */
   rejected: string[];
+  /**
+   * IAM principals left out because no method of this API authenticates callers with IAM (its callers have no IAM
+   * principal for a `Principal` to match): a deny there would be announced and enforce nothing.
+   */
+  unenforceable: string[];
   /** Whether `policy` differs in meaning from `existing` (see {@link policyEquivalent}). */
   changed: boolean;
 }
@@ -216,38 +297,122 @@ function denyPrincipalsStatement(resource: string, principals: string[]): Policy
   return { Sid: CORDON_SIDS.denyPrincipals, Effect: 'Deny', Principal: { AWS: principals }, Action: INVOKE, Resource: resource };
 }
 
-function denyCidrsStatement(resource: string, cidrs: string[]): PolicyStatement {
+function denyCidrsStatement(resource: string, cidrs: string[], key: 'aws:SourceIp' | 'aws:VpcSourceIp'): PolicyStatement {
   return {
     Sid: CORDON_SIDS.denyCidrs,
     Effect: 'Deny',
     Principal: '*',
     Action: INVOKE,
     Resource: resource,
-    Condition: { IpAddress: { 'aws:SourceIp': cidrs } },
+    Condition: { IpAddress: { [key]: cidrs } },
   };
+}
+
+/** Methods whose callers a resource policy must explicitly allow once the API has one (see the table below). */
+const NEEDS_EXPLICIT_ALLOW: ReadonlySet<ApiAuthType> = new Set<ApiAuthType>(['NONE', 'COGNITO_USER_POOLS']);
+
+/**
+ * `Allow` for the open methods only, when the API also has AWS_IAM or Lambda authorizer methods: one resource per
+ * stage and verb, `…/STAGE/VERB/*`. With the stage written out, `*` can only stand for the path, so the statement
+ * matches exactly the requests made with those verbs. Possible only when no verb (nor `ANY`) is used by both kinds.
+ */
+function openMethodsAllow(api: ApiAccess, resource: string): PolicyStatement {
+  const open = api.methods.filter((m) => NEEDS_EXPLICIT_ALLOW.has(m.authorizationType));
+  const guarded = api.methods.filter((m) => !NEEDS_EXPLICIT_ALLOW.has(m.authorizationType));
+  const verbs = (ms: readonly ApiMethod[]) => new Set(ms.map((m) => m.httpMethod.toUpperCase()));
+  const openVerbs = verbs(open);
+  const guardedVerbs = verbs(guarded);
+  const shared = [...openVerbs].filter((v) => v === 'ANY' || guardedVerbs.has(v) || guardedVerbs.has('ANY'));
+  const kinds = `its methods with ${[...new Set(open.map((m) => m.authorizationType))].join('/')} need an Allow in any resource policy, ` +
+    `and an Allow that also covers its ${[...new Set(guarded.map((m) => m.authorizationType))].join('/')} methods would widen access to them`;
+  if (shared.length > 0)
+    throw new AuthorizationConflictError(
+      `cannot write a resource policy for this API without locking callers out or letting new ones in: ${kinds}; ` +
+        `verb ${shared.join(', ')} is used by both. Give the API a resource policy of your own with the Allow statements it needs; cordon then only adds its denies.`,
+    );
+  const stages = api.stages ?? [];
+  const bad = stages.find((s) => !STAGE_NAME.test(s));
+  if (bad !== undefined) throw new RangeError(`not a stage name: ${JSON.stringify(bad)}`);
+  if (stages.length === 0)
+    throw new AuthorizationConflictError(`${kinds}; the Allow is scoped to stage and verb, and no stage of the API was given`);
+  if (!resource.endsWith('/*')) throw new RangeError(`resource must end with /* to scope an Allow to stages and verbs: ${resource}`);
+  const prefix = resource.slice(0, -2);
+  const resources = [...stages].sort().flatMap((st) => [...openVerbs].sort().map((v) => `${prefix}/${st}/${v}/*`));
+  return { Sid: CORDON_SIDS.allowOpenMethods, Effect: 'Allow', Principal: '*', Action: INVOKE, Resource: resources };
+}
+
+/**
+ * The Allow statement cordon keeps in the policy, or null. Follows AWS's "How API Gateway resource policies affect
+ * authorization workflow" (API Gateway Developer Guide, apigateway-authorization-flow), per authorization type:
+ *
+ * - resource policy only (NONE): "seeking an explicit allow … An implicit denial or any explicit denial results in
+ *   denying the caller". Without a policy everybody gets in; a policy made of cordon's denies alone would let nobody
+ *   in. So an API whose only statements are cordon's needs `Allow *`, which grants nothing it did not grant before.
+ * - Amazon Cognito user pools: the caller is authenticated first, then "the resource policy is evaluated
+ *   independently, and an explicit allow is required. A deny or 'neither allow or deny' results in a deny." Same as
+ *   NONE: `Allow *` is needed, and grants nothing (authentication still comes first).
+ * - AWS_IAM, Table A (caller in the API's account): IAM policy Allow + resource policy silent = Allow, but
+ *   IAM silent + resource policy Allow = Allow too; Table B (another account): both must allow. So with no policy
+ *   same-account callers are let in by their IAM policies, other accounts never; a Deny alone keeps exactly that.
+ *   `Allow *` would let in same-account principals their IAM never allowed and principals of every other account
+ *   whose own IAM allows them.
+ * - Lambda authorizer: explicit denies are checked before the authorizer runs, then the authorizer's policy and the
+ *   resource policy are combined by Table A: authorizer Allow + policy silent = Allow; authorizer silent + policy
+ *   Allow = Allow. A Deny alone keeps the authorizer in charge; `Allow *` would override its silence.
+ * - PRIVATE endpoint: the API cannot be invoked (nor deployed) without a resource policy, and one that allows `*`
+ *   lets in every VPC endpoint of every account. cordon never adds an Allow to a private API.
+ *
+ * So: an Allow is added only when the policy holds no statement of the operator's (then theirs decide who gets
+ * in, and cordon's denies only narrow it), there is something to deny, the API is not private and it has open
+ * (NONE, Cognito) methods; `Allow *` when all methods are open, `CordonAllowOpenMethods` scoped to the open
+ * methods' verbs when it mixes them with AWS_IAM or Lambda authorizer methods ({@link AuthorizationConflictError}
+ * when a verb is shared). A cordon Allow already present (from earlier releases) is kept beside the operator's
+ * statements while the API has open methods (removing it could lock them out), and removed otherwise: on an API
+ * without open methods it only ever widened access.
+ */
+function allowStatement(opts: MergeOptions, hasOthers: boolean, hadAllowAll: boolean): PolicyStatement | null {
+  const api = opts.api;
+  if (api === undefined) {
+    if (hasOthers) return hadAllowAll ? allowAllStatement(opts.resource) : null;
+    return hadAllowAll || opts.allowAllWhenCreating === true ? allowAllStatement(opts.resource) : null;
+  }
+  const hasOpen = api.methods.some((m) => NEEDS_EXPLICIT_ALLOW.has(m.authorizationType));
+  const hasGuarded = api.methods.some((m) => !NEEDS_EXPLICIT_ALLOW.has(m.authorizationType));
+  if (hasOthers) return hadAllowAll && hasOpen ? allowAllStatement(opts.resource) : null;
+  if (api.endpointType === 'PRIVATE' || !hasOpen) return null;
+  return hasGuarded ? openMethodsAllow(api, opts.resource) : allowAllStatement(opts.resource);
 }
 
 /**
  * The policy with cordon's statements set to deny `deny` (principals first, then CIDRs, each in priority order),
  * within `maxChars`: when it does not fit, entries are dropped from the end (CIDRs before any principal).
- * Merging the same deny twice gives the same policy.
+ * Merging the same deny twice gives the same policy. With {@link MergeOptions.api}, the Allow cordon adds (if any)
+ * follows AWS's evaluation table for the API's authorization types (see {@link allowStatement}): the result never
+ * lets in a request that the existing policy (or its absence) kept out, once cordon's own denies are set aside.
+ * Throws {@link AuthorizationConflictError} when no policy can do that without locking out callers of its open
+ * methods, and {@link PolicyBudgetError} when the operator's statements alone exceed `maxChars`.
  */
 export function mergeDenyStatement(existing: PolicyDocument | null, deny: PolicyDeny, opts: MergeOptions): MergeResult {
   if (typeof opts.resource !== 'string' || opts.resource === '') throw new RangeError('resource must be a non-empty string');
   if (!Number.isInteger(opts.maxChars) || opts.maxChars < 1) throw new RangeError(`maxChars must be a positive integer, got ${opts.maxChars}`);
   const others = existing ? existing.Statement.filter((s) => !isCordonStatement(s)) : [];
   const hadAllowAll = existing?.Statement.some((s) => s.Sid === CORDON_SIDS.allowAll) ?? false;
-  const { principals, cidrs, rejected } = cleanDeny(deny);
+  const clean = cleanDeny(deny);
+  const principalsEnforceable = opts.api === undefined || opts.api.methods.some((m) => m.authorizationType === 'AWS_IAM');
+  const principals = principalsEnforceable ? clean.principals : [];
+  const { cidrs, rejected } = clean;
+  const ipKey = opts.api?.endpointType === 'PRIVATE' ? 'aws:VpcSourceIp' : 'aws:SourceIp';
   const total = principals.length + cidrs.length;
+  // Only when a policy will exist: with nothing of the operator's and nothing to deny, there is none.
+  const allow = others.length > 0 || total > 0 ? allowStatement(opts, others.length > 0, hadAllowAll) : null;
 
   const build = (n: number): { policy: PolicyDocument | null; text: string } => {
     const pk = Math.min(n, principals.length);
     const ck = n - pk;
     const statements = [...others];
-    const withAllow = others.length === 0 ? n > 0 && (hadAllowAll || opts.allowAllWhenCreating !== false) : hadAllowAll;
-    if (withAllow) statements.push(allowAllStatement(opts.resource));
+    if (allow && (others.length > 0 || n > 0)) statements.push(allow);
     if (pk > 0) statements.push(denyPrincipalsStatement(opts.resource, principals.slice(0, pk)));
-    if (ck > 0) statements.push(denyCidrsStatement(opts.resource, cidrs.slice(0, ck)));
+    if (ck > 0) statements.push(denyCidrsStatement(opts.resource, cidrs.slice(0, ck), ipKey));
     if (statements.length === 0) return { policy: null, text: '' };
     const policy: PolicyDocument = existing ? { ...existing, Statement: statements } : { Version: '2012-10-17', Statement: statements };
     return { policy, text: JSON.stringify(policy) };
@@ -277,6 +442,7 @@ export function mergeDenyStatement(existing: PolicyDocument | null, deny: Policy
     kept: { principals: principals.slice(0, pk), cidrs: cidrs.slice(0, n - pk) },
     dropped: [...principals.slice(pk), ...cidrs.slice(n - pk)].reverse(),
     rejected,
+    unenforceable: principalsEnforceable ? [] : clean.principals,
     changed: !policyEquivalent(existing, best.policy),
   };
 }

@@ -11,10 +11,22 @@ import {
   type PolicyDocument,
   PolicyParseError,
   readCordonDeny,
+  type ApiAccess,
+  type ApiAuthType,
+  type ApiEndpointType,
+  apiAccessOf,
+  ApiAccessError,
+  AuthorizationConflictError,
 } from '../../src/render/resource-policy.ts';
 
 const ARN_BASE = 'arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5';
 const OPTS = { resource: 'execute-api:/*', maxChars: 8192 };
+
+/** An API whose methods all use the given authorization types (one GET method each, then POST, …). */
+const api = (types: readonly ApiAuthType[], endpointType: ApiEndpointType = 'REGIONAL'): ApiAccess => ({
+  endpointType,
+  methods: types.map((authorizationType, i) => ({ httpMethod: ['GET', 'POST', 'PUT', 'DELETE'][i], authorizationType })),
+});
 
 /**
  * What GetRestApi hands back for a policy that was written as `text`: `execute-api:/` resources rewritten to the
@@ -156,12 +168,11 @@ describe('mergeDenyStatement', () => {
     expect(JSON.parse(arnForm.text)).toEqual(read);
   });
 
-  it('creates a policy with CordonAllowAll when there was none, so nobody else is locked out', () => {
+  it('creates no Allow when the API is not known: the policy holds only the denies', () => {
     const r = mergeDenyStatement(null, { principals: [], cidrs: ['203.0.113.9'] }, OPTS);
     expect(r.policy).toEqual({
       Version: '2012-10-17',
       Statement: [
-        { Sid: 'CordonAllowAll', Effect: 'Allow', Principal: '*', Action: 'execute-api:Invoke', Resource: 'execute-api:/*' },
         {
           Sid: 'CordonDenyCidrs',
           Effect: 'Deny',
@@ -172,13 +183,15 @@ describe('mergeDenyStatement', () => {
         },
       ],
     });
-    const iamApi = mergeDenyStatement(null, { principals: [], cidrs: ['203.0.113.9'] }, { ...OPTS, allowAllWhenCreating: false });
-    expect(iamApi.policy!.Statement.map((s) => s.Sid)).toEqual(['CordonDenyCidrs']);
+    // The deprecated switch still restores the old behaviour for callers that ask for it.
+    const legacy = mergeDenyStatement(null, { principals: [], cidrs: ['203.0.113.9'] }, { ...OPTS, allowAllWhenCreating: true });
+    expect(legacy.policy!.Statement.map((s) => s.Sid)).toEqual(['CordonAllowAll', 'CordonDenyCidrs']);
   });
 
   it('removes the policy when nothing is left to deny and it held only cordon statements', () => {
-    const created = mergeDenyStatement(null, DENY, OPTS);
-    const removed = mergeDenyStatement(created.policy, { principals: [], cidrs: [] }, OPTS);
+    const created = mergeDenyStatement(null, DENY, { ...OPTS, api: api(['NONE']) });
+    expect(created.policy!.Statement.map((s) => s.Sid)).toEqual(['CordonAllowAll', 'CordonDenyCidrs']); // no IAM method: no principal
+    const removed = mergeDenyStatement(created.policy, { principals: [], cidrs: [] }, { ...OPTS, api: api(['NONE']) });
     expect(removed).toEqual({
       policy: null,
       text: '',
@@ -186,6 +199,7 @@ describe('mergeDenyStatement', () => {
       kept: { principals: [], cidrs: [] },
       dropped: [],
       rejected: [],
+      unenforceable: [],
       changed: true,
     });
     expect(mergeDenyStatement(null, { principals: [], cidrs: [] }, OPTS)).toMatchObject({ policy: null, changed: false });
@@ -197,13 +211,138 @@ describe('mergeDenyStatement', () => {
     expect(cleared.policy).toEqual(operatorPolicy());
   });
 
-  it('keeps CordonAllowAll once the operator has added statements to a policy cordon created', () => {
-    const created = mergeDenyStatement(null, DENY, OPTS);
+  it('keeps CordonAllowAll once the operator has added statements to a policy cordon created, while the API has open methods', () => {
+    const created = mergeDenyStatement(null, DENY, { ...OPTS, api: api(['NONE']) });
     const opDeny = operatorPolicy().Statement[1];
     const edited: PolicyDocument = { ...created.policy!, Statement: [opDeny, ...created.policy!.Statement] };
-    const cleared = mergeDenyStatement(edited, { principals: [], cidrs: [] }, OPTS);
+    const cleared = mergeDenyStatement(edited, { principals: [], cidrs: [] }, { ...OPTS, api: api(['NONE']) });
     // Without the allow, the operator's lone Deny would leave a policy that lets nobody in.
     expect(cleared.policy!.Statement.map((s) => s.Sid ?? '(operator)')).toEqual(['(operator)', 'CordonAllowAll']);
+    // Unknown API: kept as it was, never added.
+    expect(mergeDenyStatement(edited, { principals: [], cidrs: [] }, OPTS).policy!.Statement.map((s) => s.Sid ?? '(operator)')).toEqual([
+      '(operator)',
+      'CordonAllowAll',
+    ]);
+  });
+
+  it.each([
+    ['NONE', ['CordonAllowAll', 'CordonDenyCidrs']],
+    ['COGNITO_USER_POOLS', ['CordonAllowAll', 'CordonDenyCidrs']],
+    ['AWS_IAM', ['CordonDenyCidrs']],
+    ['CUSTOM', ['CordonDenyCidrs']],
+  ] as const)('a %s API without a policy: Allow * only where the table needs one', (type, sids) => {
+    const r = mergeDenyStatement(null, { principals: [], cidrs: ['203.0.113.9'] }, { ...OPTS, api: api([type]) });
+    expect(r.policy!.Statement.map((s) => s.Sid)).toEqual(sids);
+    if (sids.length === 2)
+      expect(r.policy!.Statement[0]).toEqual({ Sid: 'CordonAllowAll', Effect: 'Allow', Principal: '*', Action: 'execute-api:Invoke', Resource: 'execute-api:/*' });
+  });
+
+  it.each(['NONE', 'AWS_IAM', 'CUSTOM', 'COGNITO_USER_POOLS'] as const)(
+    'a private %s API: no Allow ever, and CIDRs matched on aws:VpcSourceIp',
+    (type) => {
+      const r = mergeDenyStatement(null, { principals: [], cidrs: ['10.1.2.0/24'] }, { ...OPTS, api: api([type], 'PRIVATE') });
+      expect(r.policy!.Statement).toEqual([
+        {
+          Sid: 'CordonDenyCidrs',
+          Effect: 'Deny',
+          Principal: '*',
+          Action: 'execute-api:Invoke',
+          Resource: 'execute-api:/*',
+          Condition: { IpAddress: { 'aws:VpcSourceIp': ['10.1.2.0/24'] } },
+        },
+      ]);
+      expect(readCordonDeny(r.policy)).toEqual({ principals: [], cidrs: ['10.1.2.0/24'] });
+    },
+  );
+
+  it('removes the CordonAllowAll an earlier release added to an AWS_IAM or Lambda authorizer API', () => {
+    const legacy = mergeDenyStatement(null, DENY, { ...OPTS, allowAllWhenCreating: true }).policy!;
+    expect(legacy.Statement[0].Sid).toBe('CordonAllowAll');
+    for (const type of ['AWS_IAM', 'CUSTOM'] as const) {
+      const alone = mergeDenyStatement(legacy, DENY, { ...OPTS, api: api([type]) });
+      expect(alone.policy!.Statement.map((s) => s.Sid)).toEqual(type === 'AWS_IAM' ? ['CordonDenyPrincipals', 'CordonDenyCidrs'] : ['CordonDenyCidrs']);
+      expect(alone.changed).toBe(true);
+      const withOperator: PolicyDocument = { ...legacy, Statement: [operatorPolicy().Statement[0], ...legacy.Statement] };
+      const kept = mergeDenyStatement(withOperator, DENY, { ...OPTS, api: api([type]) });
+      expect(kept.policy!.Statement.map((s) => s.Sid)).toEqual(
+        type === 'AWS_IAM' ? ['AllowFromOffice', 'CordonDenyPrincipals', 'CordonDenyCidrs'] : ['AllowFromOffice', 'CordonDenyCidrs'],
+      );
+    }
+  });
+
+  it('adds no Allow beside statements of the operator, whatever the API', () => {
+    for (const type of ['NONE', 'AWS_IAM', 'CUSTOM', 'COGNITO_USER_POOLS'] as const) {
+      const r = mergeDenyStatement(operatorPolicy(), { principals: [], cidrs: ['203.0.113.9'] }, { ...OPTS, api: api([type]) });
+      expect(r.policy!.Statement.map((s) => s.Sid ?? '(operator)')).toEqual(['AllowFromOffice', '(operator)', 'CordonDenyCidrs']);
+    }
+  });
+
+  it('leaves out principals on an API none of whose methods uses AWS_IAM, and says so', () => {
+    for (const type of ['NONE', 'CUSTOM', 'COGNITO_USER_POOLS'] as const) {
+      const r = mergeDenyStatement(null, DENY, { ...OPTS, api: api([type]) });
+      expect(r.unenforceable).toEqual(DENY.principals);
+      expect(r.kept).toEqual({ principals: [], cidrs: ['203.0.113.0/24', '2001:db8:1:2::/64', '198.51.100.7/32'] });
+      expect(r.dropped).toEqual([]);
+      expect(r.policy!.Statement.map((s) => s.Sid)).not.toContain('CordonDenyPrincipals');
+      // Nothing else to deny: no policy at all.
+      expect(mergeDenyStatement(null, { principals: DENY.principals, cidrs: [] }, { ...OPTS, api: api([type]) })).toMatchObject({
+        policy: null,
+        unenforceable: DENY.principals,
+        changed: false,
+      });
+    }
+    const mixed = mergeDenyStatement(operatorPolicy(), DENY, { ...OPTS, api: api(['CUSTOM', 'AWS_IAM']) });
+    expect(mixed.unenforceable).toEqual([]);
+    expect(mixed.kept.principals).toEqual(DENY.principals);
+  });
+
+  it('scopes the Allow to the verbs of the open methods when the API mixes them with AWS_IAM methods', () => {
+    const access: ApiAccess = {
+      endpointType: 'REGIONAL',
+      methods: [
+        { httpMethod: 'GET', authorizationType: 'AWS_IAM' },
+        { httpMethod: 'POST', authorizationType: 'AWS_IAM' },
+        { httpMethod: 'OPTIONS', authorizationType: 'NONE' },
+        { httpMethod: 'HEAD', authorizationType: 'COGNITO_USER_POOLS' },
+      ],
+      stages: ['prod', 'dev'],
+    };
+    const r = mergeDenyStatement(null, { principals: [], cidrs: ['203.0.113.9'] }, { resource: `${ARN_BASE}/*`, maxChars: 8192, api: access });
+    expect(r.policy!.Statement[0]).toEqual({
+      Sid: 'CordonAllowOpenMethods',
+      Effect: 'Allow',
+      Principal: '*',
+      Action: 'execute-api:Invoke',
+      Resource: [`${ARN_BASE}/dev/HEAD/*`, `${ARN_BASE}/dev/OPTIONS/*`, `${ARN_BASE}/prod/HEAD/*`, `${ARN_BASE}/prod/OPTIONS/*`],
+    });
+    expect(r.policy!.Statement.map((s) => s.Sid)).toEqual(['CordonAllowOpenMethods', 'CordonDenyCidrs']);
+    expect(isCordonStatement(r.policy!.Statement[0])).toBe(true);
+  });
+
+  it.each([
+    ['a verb used by both kinds', [['GET', 'AWS_IAM'], ['GET', 'NONE']], ['prod'], /verb GET is used by both/],
+    ['ANY on the open side', [['GET', 'CUSTOM'], ['ANY', 'NONE']], ['prod'], /verb ANY is used by both/],
+    ['ANY on the guarded side', [['ANY', 'AWS_IAM'], ['OPTIONS', 'NONE']], ['prod'], /verb OPTIONS is used by both/],
+    ['no stage given', [['GET', 'AWS_IAM'], ['OPTIONS', 'NONE']], [], /no stage of the API was given/],
+  ] as const)('refuses a mixed API it cannot serve without widening: %s', (_label, methods, stages, message) => {
+    const access: ApiAccess = {
+      endpointType: 'REGIONAL',
+      methods: methods.map(([httpMethod, authorizationType]) => ({ httpMethod, authorizationType })),
+      stages,
+    };
+    expect(() => mergeDenyStatement(null, { principals: [], cidrs: ['203.0.113.9'] }, { ...OPTS, api: access })).toThrow(AuthorizationConflictError);
+    expect(() => mergeDenyStatement(null, { principals: [], cidrs: ['203.0.113.9'] }, { ...OPTS, api: access })).toThrow(message);
+    // With the operator's own statements there is nothing to add, so nothing to refuse.
+    expect(mergeDenyStatement(operatorPolicy(), { principals: [], cidrs: ['203.0.113.9'] }, { ...OPTS, api: access }).kept.cidrs).toEqual(['203.0.113.9/32']);
+  });
+
+  it('refuses a stage name that would be a wildcard', () => {
+    const access: ApiAccess = {
+      endpointType: 'EDGE',
+      methods: [{ httpMethod: 'GET', authorizationType: 'AWS_IAM' }, { httpMethod: 'OPTIONS', authorizationType: 'NONE' }],
+      stages: ['pr*d'],
+    };
+    expect(() => mergeDenyStatement(null, { principals: [], cidrs: ['203.0.113.9'] }, { ...OPTS, api: access })).toThrow(/not a stage name: "pr\*d"/);
   });
 
   it('rejects what IAM would refuse or what would deny everyone', () => {
@@ -314,5 +453,53 @@ describe('mergeDenyStatement', () => {
       ),
       { numRuns: 150 },
     );
+  });
+});
+
+describe('apiAccessOf', () => {
+  const resources = [
+    { path: '/', resourceMethods: { GET: { authorizationType: 'AWS_IAM' }, OPTIONS: { authorizationType: 'NONE' } } },
+    { path: '/pets/{id}', resourceMethods: { delete: { authorizationType: 'CUSTOM' } } },
+    { path: '/empty' },
+  ];
+
+  it('reads the endpoint type and every method from GetRestApi and GetResources', () => {
+    expect(apiAccessOf({ endpointConfiguration: { types: ['REGIONAL'] } }, resources, ['prod'])).toEqual({
+      endpointType: 'REGIONAL',
+      methods: [
+        { httpMethod: 'GET', authorizationType: 'AWS_IAM' },
+        { httpMethod: 'OPTIONS', authorizationType: 'NONE' },
+        { httpMethod: 'DELETE', authorizationType: 'CUSTOM' },
+      ],
+      stages: ['prod'],
+    });
+  });
+
+  it.each([
+    [undefined, 'EDGE'],
+    [[], 'EDGE'],
+    [['EDGE'], 'EDGE'],
+    [['REGIONAL'], 'REGIONAL'],
+    [['PRIVATE'], 'PRIVATE'],
+  ] as const)('endpoint types %j read as %s', (types, want) => {
+    expect(apiAccessOf({ endpointConfiguration: types === undefined ? undefined : { types } }, []).endpointType).toBe(want);
+  });
+
+  it('refuses a method without a known authorization type, or a verb that is not one', () => {
+    expect(() => apiAccessOf({}, [{ resourceMethods: { GET: {} } }])).toThrow(ApiAccessError);
+    expect(() => apiAccessOf({}, [{ resourceMethods: { GET: { authorizationType: 'JWT' } } }])).toThrow(/authorizationType "JWT" is not one of NONE, AWS_IAM, CUSTOM, COGNITO_USER_POOLS/);
+    expect(() => apiAccessOf({}, [{ resourceMethods: { FETCH: { authorizationType: 'NONE' } } }])).toThrow(/not an HTTP method: "FETCH"/);
+  });
+});
+
+describe('readCordonDeny', () => {
+  it('reads CIDRs under either condition key', () => {
+    const doc: PolicyDocument = {
+      Statement: [
+        { Sid: 'CordonDenyCidrs', Effect: 'Deny', Principal: '*', Condition: { IpAddress: { 'aws:SourceIp': '203.0.113.0/24', 'aws:VpcSourceIp': ['10.0.0.0/8'] } } },
+      ],
+    };
+    expect(readCordonDeny(doc)).toEqual({ principals: [], cidrs: ['203.0.113.0/24', '10.0.0.0/8'] });
+    expect(readCordonDeny(null)).toEqual({ principals: [], cidrs: [] });
   });
 });
