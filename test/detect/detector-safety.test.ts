@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../src/config.ts';
+import { typicalRequests } from '../../src/detect/baseline.ts';
 import { Detector, POPULATION_STATE_KEYS, type StateView, type WindowAssessment } from '../../src/detect/detector.ts';
 import { RULES } from '../../src/detect/rules/index.ts';
 import type { AccessEvent } from '../../src/events.ts';
@@ -97,6 +98,14 @@ describe('hysteresis: k of the last n windows', () => {
     const d = detector();
     expect(verdict(d.at(0, both(crowd(), flood('192.0.2.11', 1500))), '192.0.2.11')).toMatchObject({ act: true, held: 'unmistakable' });
     expect(verdict(d.at(0, both(crowd(), flood('192.0.2.12', 1499))), '192.0.2.12')).toMatchObject({ act: false, held: '1/3' });
+  });
+
+  it('one unmistakable finding among others is enough to act at once', () => {
+    const d = detector({ learning: { windows: 0 }, thresholds: { scanDistinct404: 300 } });
+    // 1,500 requests, 750 of them 404 over 20 paths: an unmistakable flood, and a path scan (breadth 375, 1.25) that is not.
+    const a = d.at(0, both(crowd(), (s) => spread(1500, s, (i) => ({ ip: '192.0.2.14', path: `/x${i % 20}`, status: i % 2 ? 404 : 200 }))));
+    expect(verdict(a, '192.0.2.14')!.findings.map((f) => [f.rule, f.unmistakable])).toEqual([['flood', true], ['path-scan', false]]);
+    expect(verdict(a, '192.0.2.14')).toMatchObject({ act: true, held: 'unmistakable' });
   });
 
   it('the score is the highest of the findings', () => {
@@ -200,6 +209,8 @@ describe('the learning period (config learning.windows)', () => {
     d.at(0, crowd());
     const a = d.at(1, both(crowd(), flood('192.0.2.50', 700)));
     expect(a.learning).toBe(true);
+    // Quiet keys make no verdict while learning either.
+    expect(a.verdicts.map((v) => v.value)).toEqual(['192.0.2.50']);
     expect(verdict(a, '192.0.2.50')).toMatchObject({ act: false, learning: true, held: 'learning (1/60 windows)' });
     expect(d.map.get('i:192.0.2.50')).toMatchObject({ windows: 1, flags: 0, reqMean: Math.log1p(700) });
     expect(verdict(d.at(2, both(crowd(), flood('192.0.2.50', 700))), '192.0.2.50')).toMatchObject({ act: false, held: 'learning (2/60 windows)' });
@@ -226,11 +237,13 @@ describe('the learning period (config learning.windows)', () => {
     const d = detector({ learning: { windows: 60 }, baseline: { minWindows: 2 } });
     d.at(0, both(crowd(), flood('192.0.2.54', 20)));
     d.at(1, both(crowd(), flood('192.0.2.54', 20)));
-    const a = d.at(2, both(crowd(), flood('192.0.2.54', 700)));
+    const a = d.at(2, both(crowd(), flood('192.0.2.54', 1499)));
     expect(a.learning).toBe(true);
     expect(verdict(a, '192.0.2.54')).toMatchObject({ act: false, held: '1/3', baseline: { meanRequests: 20, windows: 2 } });
+    // Its history is what the rules read: 75 times its usual is also a volume anomaly.
+    expect(rules(a, '192.0.2.54')).toEqual(['flood', 'volume-anomaly']);
     expect(verdict(a, '192.0.2.54')).not.toHaveProperty('learning');
-    expect(verdict(d.at(3, both(crowd(), flood('192.0.2.54', 700))), '192.0.2.54')).toMatchObject({ act: true, held: '2/3' });
+    expect(verdict(d.at(3, both(crowd(), flood('192.0.2.54', 1499))), '192.0.2.54')).toMatchObject({ act: true, held: '2/3' });
   });
 
   /** A subnet flood: 40 hosts of 198.18.7.0/24 at 45 requests each (1,800, unmistakable as a prefix). */
@@ -265,6 +278,15 @@ describe('the learning period (config learning.windows)', () => {
     expect(verdict(learning, '192.0.2.1')?.act).toBe(true);
     expect(verdict(learning, '192.0.2.50')).toMatchObject({ learning: true });
     expect([...learning.establishedByPrefix]).toEqual([['192.0.2.0/24', 710]]);
+    // A neighbour with a trusted history counts up to its usual rate even while learning (its state has this window in it).
+    const d = detector({ learning: { windows: 60 }, baseline: { minWindows: 2 } });
+    d.at(0, both(crowd(), flood('192.0.2.60', 20)));
+    d.at(1, both(crowd(), flood('192.0.2.60', 20)));
+    const trusted = d.at(2, both(crowd(), scanner('192.0.2.1'), flood('192.0.2.60', 30)));
+    expect(trusted.learning).toBe(true);
+    const usual60 = typicalRequests(d.map.get('i:192.0.2.60')!);
+    expect(usual60).toBeLessThan(25);
+    expect(trusted.establishedByPrefix.get('192.0.2.0/24')).toBeCloseTo(usual60, 9);
     // Past the learning period, neighbours without a trusted history weigh nothing.
     const after = detector().at(0, traffic);
     expect([...after.establishedByPrefix]).toEqual([['192.0.2.0/24', 0]]);
@@ -315,6 +337,10 @@ describe('prefix discount: a prefix explained by its flagged hosts does not act'
     expect(verdict(a, '2001:db8:5::1')?.act).toBe(false);
     expect(verdict(a, '2001:db8:5::/64')).toMatchObject({ act: true, held: 'unmistakable', clients: 1 });
     expect(a.establishedByPrefix.size).toBe(0);
+    // An acting IPv6 host is not widened to a prefix either: no collateral is measured for it.
+    const b = d.at(1, both(crowd(), flood('2001:db8:6::1', 3000), flood('2001:db8:6::2', 5)));
+    expect(verdict(b, '2001:db8:6::1')).toMatchObject({ act: true });
+    expect(b.establishedByPrefix.size).toBe(0);
   });
 
   it('a prefix holding a single host is left to that host; from two hosts it is judged', () => {
@@ -364,6 +390,8 @@ describe('established traffic: what a block would cut (the blast-radius guard)',
     const a = d.at(2, both(crowd(), scanner('198.18.7.1', 40), regulars(2), attackers));
     expect(verdict(a, '198.18.7.1')).toMatchObject({ findings: [{ rule: 'path-scan' }], establishedRequests: 20 });
     expect(verdict(a, '198.18.7.0/24')).toMatchObject({ act: true, held: 'unmistakable', establishedRequests: 100, clients: 60 });
+    // Only the rules for prefixes look at a prefix (principal-many-ips would see 60 addresses).
+    expect(rules(a, '198.18.7.0/24')).toEqual(['flood']);
   });
 });
 
@@ -374,6 +402,7 @@ describe('what a verdict and an assessment carry', () => {
       flood('192.0.2.4', 5, { status: 502 }), flood('192.0.2.5', 4, { status: 429 })));
     expect(a.timeline).toEqual({ start: T0, requests: 51, errors: 31, notFound: 12, authFailures: 10, uniqueIps: 15 });
     expect(a).toMatchObject({ start: T0, end: T0 + MIN, incident: false, ruleErrors: 0, learning: false });
+    expect(a.closedAt).toBe(T0 + MIN);
     // 15 IPs, their 2 prefixes (203.0.0.0/24 and 192.0.2.0/24), no principals.
     expect(a.keys).toBe(17);
   });
@@ -401,6 +430,9 @@ describe('what a verdict and an assessment carry', () => {
     e.at(0, crowd(3));
     expect([...e.map.keys()].filter((k) => k.startsWith('~'))).toEqual(['~pop:ip', '~pop:prefix']);
     expect(e.map.get('~pop:ip')).toMatchObject({ windows: 1, reqMean: Math.log1p(2), lastWindow: T0 });
+    e.at(3, crowd(3));
+    expect(e.map.get('~pop:ip')).toMatchObject({ windows: 2, lastWindow: T0 + 3 * MIN });
+    expect(POPULATION_STATE_KEYS).toEqual(['~pop:ip', '~pop:prefix', '~pop:principal']);
   });
 
   it('quiet keys are learned from what they answer for, at the configured alpha', () => {
