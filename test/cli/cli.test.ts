@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -14,8 +14,10 @@ function cordon(...args: string[]) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-const decisions = () => readFileSync(join(out, 'decisions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-const v4Addresses = () => (JSON.parse(readFileSync(join(out, 'waf-ipset-v4.json'), 'utf8')) as { Addresses: string[] }[]).flatMap((s) => s.Addresses);
+// The replay's output folder (beforeAll) is read by the tests and changed by none: a test that changes one works on a copy.
+const decisions = (folder = out) => readFileSync(join(folder, 'decisions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+const v4Addresses = (folder = out) =>
+  (JSON.parse(readFileSync(join(folder, 'waf-ipset-v4.json'), 'utf8')) as { Addresses: string[] }[]).flatMap((s) => s.Addresses);
 
 describe('the cordon command', () => {
   beforeAll(() => {
@@ -80,20 +82,25 @@ describe('the cordon command', () => {
   });
 
   it('lists, extends and releases blocks; the IP sets follow the ledger', () => {
-    const target = decisions().find((x) => x.action === 'block' && x.targetKind === 'ip').target;
-    const list = cordon('blocks', 'list', '--out', out, '--allow', '10.20.0.0/24');
+    // Its own copy of the replay's output: a release changes the IP sets, the decisions and the state.
+    const own = join(dir, 'blocks-out');
+    cpSync(out, own, { recursive: true });
+    const target = decisions(own).find((x) => x.action === 'block' && x.targetKind === 'ip').target;
+    expect(v4Addresses(own)).toContain(`${target}/32`);
+    const list = cordon('blocks', 'list', '--out', own, '--allow', '10.20.0.0/24');
     expect(list.code, list.stderr).toBe(0);
     expect(list.stdout).toContain(target);
 
-    const ext = cordon('blocks', 'extend', target, '--minutes', '30', '--out', out, '--allow', '10.20.0.0/24');
+    const ext = cordon('blocks', 'extend', target, '--minutes', '30', '--out', own, '--allow', '10.20.0.0/24');
     expect(ext.code, ext.stderr).toBe(0);
     expect(ext.stdout).toContain('extended by 30 minutes');
 
-    const rel = cordon('blocks', 'release', target, '--out', out, '--allow', '10.20.0.0/24');
+    const rel = cordon('blocks', 'release', target, '--out', own, '--allow', '10.20.0.0/24');
     expect(rel.code, rel.stderr).toBe(0);
-    expect(v4Addresses()).not.toContain(`${target}/32`);
-    expect(decisions().at(-1)).toMatchObject({ action: 'unblock', target, evidence: { releasedBy: 'operator' } });
-    const again = cordon('blocks', 'release', target, '--out', out);
+    expect(v4Addresses(own)).not.toContain(`${target}/32`);
+    expect(decisions(own).at(-1)).toMatchObject({ action: 'unblock', target, evidence: { releasedBy: 'operator' } });
+    expect(v4Addresses()).toContain(`${target}/32`); // the replay's own output is untouched
+    const again = cordon('blocks', 'release', target, '--out', own);
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/no active block/);
   });
