@@ -247,8 +247,10 @@ export interface MergeResult {
   /** Entries that cannot go into a policy: not an IAM principal (or `*`), not a CIDR, or `/0`. */
   rejected: string[];
   /**
-   * IAM principals left out because no method of this API authenticates callers with IAM (its callers have no IAM
-   * principal for a `Principal` to match): a deny there would be announced and enforce nothing.
+   * Entries no statement of this API's policy can enforce, left out: IAM principals when no method of the API
+   * authenticates callers with IAM (its callers have no IAM principal for a `Principal` to match), and every entry
+   * of a private API without a policy of the operator's (it cannot be invoked at all; a policy written by cordon
+   * would make it deployable, and so reachable). A deny there would be announced and enforce nothing.
    */
   unenforceable: string[];
   /** Whether `policy` differs in meaning from `existing` (see {@link policyEquivalent}). */
@@ -360,7 +362,9 @@ function openMethodsAllow(api: ApiAccess, resource: string): PolicyStatement {
  *   resource policy are combined by Table A: authorizer Allow + policy silent = Allow; authorizer silent + policy
  *   Allow = Allow. A Deny alone keeps the authorizer in charge; `Allow *` would override its silence.
  * - PRIVATE endpoint: the API cannot be invoked (nor deployed) without a resource policy, and one that allows `*`
- *   lets in every VPC endpoint of every account. cordon never adds an Allow to a private API.
+ *   lets in every VPC endpoint of every account. cordon never adds an Allow to a private API, and writes no policy
+ *   to one that has none of the operator's (even a Deny alone would make it deployable, and so reachable by the
+ *   callers its methods authorize).
  *
  * So: an Allow is added only when the policy holds no statement of the operator's (then theirs decide who gets
  * in, and cordon's denies only narrow it), there is something to deny, the API is not private and it has open
@@ -398,9 +402,13 @@ export function mergeDenyStatement(existing: PolicyDocument | null, deny: Policy
   const others = existing ? existing.Statement.filter((s) => !isCordonStatement(s)) : [];
   const hadAllowAll = existing?.Statement.some((s) => s.Sid === CORDON_SIDS.allowAll) ?? false;
   const clean = cleanDeny(deny);
-  const principalsEnforceable = opts.api === undefined || opts.api.methods.some((m) => m.authorizationType === 'AWS_IAM');
+  // A private API without a policy of the operator's cannot be invoked (nor deployed): there is nothing to deny, and
+  // any policy cordon wrote would make it deployable, letting in callers its methods then authorize.
+  const unreachable = opts.api?.endpointType === 'PRIVATE' && others.length === 0;
+  const principalsEnforceable = !unreachable && (opts.api === undefined || opts.api.methods.some((m) => m.authorizationType === 'AWS_IAM'));
   const principals = principalsEnforceable ? clean.principals : [];
-  const { cidrs, rejected } = clean;
+  const cidrs = unreachable ? [] : clean.cidrs;
+  const { rejected } = clean;
   const ipKey = opts.api?.endpointType === 'PRIVATE' ? 'aws:VpcSourceIp' : 'aws:SourceIp';
   const total = principals.length + cidrs.length;
   // Only when a policy will exist: with nothing of the operator's and nothing to deny, there is none.
@@ -442,7 +450,7 @@ export function mergeDenyStatement(existing: PolicyDocument | null, deny: Policy
     kept: { principals: principals.slice(0, pk), cidrs: cidrs.slice(0, n - pk) },
     dropped: [...principals.slice(pk), ...cidrs.slice(n - pk)].reverse(),
     rejected,
-    unenforceable: principalsEnforceable ? [] : clean.principals,
+    unenforceable: [...(principalsEnforceable ? [] : clean.principals), ...(unreachable ? clean.cidrs : [])],
     changed: !policyEquivalent(existing, best.policy),
   };
 }

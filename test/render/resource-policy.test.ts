@@ -237,11 +237,28 @@ describe('mergeDenyStatement', () => {
       expect(r.policy!.Statement[0]).toEqual({ Sid: 'CordonAllowAll', Effect: 'Allow', Principal: '*', Action: 'execute-api:Invoke', Resource: 'execute-api:/*' });
   });
 
+  /** The usual policy of a private API: allow invoking, deny every VPC endpoint but one. */
+  const privatePolicy = (): PolicyDocument => ({
+    Version: '2012-10-17',
+    Statement: [
+      { Sid: 'AllowInvoke', Effect: 'Allow', Principal: '*', Action: 'execute-api:Invoke', Resource: 'execute-api:/*' },
+      {
+        Sid: 'OnlyOurVpce',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 'execute-api:Invoke',
+        Resource: 'execute-api:/*',
+        Condition: { StringNotEquals: { 'aws:SourceVpce': 'vpce-1a2b3c4d' } },
+      },
+    ],
+  });
+
   it.each(['NONE', 'AWS_IAM', 'CUSTOM', 'COGNITO_USER_POOLS'] as const)(
-    'a private %s API: no Allow ever, and CIDRs matched on aws:VpcSourceIp',
+    'a private %s API: no Allow of cordon, and CIDRs matched on aws:VpcSourceIp',
     (type) => {
-      const r = mergeDenyStatement(null, { principals: [], cidrs: ['10.1.2.0/24'] }, { ...OPTS, api: api([type], 'PRIVATE') });
+      const r = mergeDenyStatement(privatePolicy(), { principals: [], cidrs: ['10.1.2.0/24'] }, { ...OPTS, api: api([type], 'PRIVATE') });
       expect(r.policy!.Statement).toEqual([
+        ...privatePolicy().Statement,
         {
           Sid: 'CordonDenyCidrs',
           Effect: 'Deny',
@@ -252,6 +269,18 @@ describe('mergeDenyStatement', () => {
         },
       ]);
       expect(readCordonDeny(r.policy)).toEqual({ principals: [], cidrs: ['10.1.2.0/24'] });
+    },
+  );
+
+  it.each(['NONE', 'AWS_IAM', 'CUSTOM', 'COGNITO_USER_POOLS'] as const)(
+    'a private %s API without a policy of the operator: no policy written (it would make the API deployable), every entry unenforceable',
+    (type) => {
+      const r = mergeDenyStatement(null, DENY, { ...OPTS, api: api([type], 'PRIVATE') });
+      expect(r).toMatchObject({ policy: null, changed: false, kept: { principals: [], cidrs: [] }, dropped: [] });
+      expect(r.unenforceable).toEqual([...DENY.principals, '203.0.113.0/24', '2001:db8:1:2::/64', '198.51.100.7/32']);
+      // One an earlier release wrote (an Allow for * and its denies) is removed.
+      const legacy = mergeDenyStatement(null, DENY, { ...OPTS, allowAllWhenCreating: true }).policy;
+      expect(mergeDenyStatement(legacy, DENY, { ...OPTS, api: api([type], 'PRIVATE') })).toMatchObject({ policy: null, changed: true });
     },
   );
 
