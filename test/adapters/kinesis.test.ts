@@ -150,6 +150,20 @@ describeMoto('KinesisRecordPutter on moto', () => {
     expect((await readBack()).sort()).toEqual(['r1', 'r2', 'r3', 'r4']);
     c.destroy();
   });
+
+  it('a call refused outright (AccessDenied) after a good one: the error counts what is lost, and the stream holds exactly what was delivered', async () => {
+    let calls = 0;
+    const { client: c } = faulty(({ operation }) => {
+      if (operation !== 'PutRecords' || ++calls === 1) return undefined;
+      return { respond: { status: 400, json: { __type: 'AccessDeniedException', message: 'not authorized' } } };
+    });
+    const err = await new KinesisRecordPutter(c, stream, { sleep: noSleep }).put(records(1_200)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KinesisPutError);
+    expect((err as KinesisPutError).lost).toBe(700);
+    expect((err as KinesisPutError).delivered).toBe(500);
+    expect((await readBack()).sort()).toEqual(records(500).map((_, i) => `r${i}`).sort());
+    c.destroy();
+  });
 });
 
 describe('KinesisRecordPutter limits (mocked client)', () => {
