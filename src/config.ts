@@ -137,6 +137,19 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * Proxies in front of the API (CloudFront, a load balancer, a corporate proxy): their addresses are what the
+     * access log shows for everyone behind them, so they are never blocked; traffic through them that would have
+     * been is alerted, with advice (src/net/proxies.ts). `cloudfront` adds AWS's CloudFront ranges (the dated copy
+     * in src/net/cloudfront-ranges.json; `npm run refresh-cloudfront-ranges` renews it).
+     */
+    proxies: z
+      .object({
+        cidrs: z.array(z.string().refine((c) => parseCidr(c) !== null, 'not an IP address or CIDR')).default([]),
+        cloudfront: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
     expiry: z
       .object({
         baseMinutes: minutes.default(60),

@@ -38,7 +38,9 @@ export interface Evidence {
   /** A few attacker-controlled samples (paths, user agents), already sanitised; escape again where rendered. */
   samples?: { paths?: string[]; userAgents?: string[] };
   /** Why a would-be block became an alert, when it did. */
-  heldBack?: 'dry-run' | 'count-mode' | 'cap' | 'blast-radius' | 'allowlist' | 'learning';
+  heldBack?: 'dry-run' | 'count-mode' | 'cap' | 'blast-radius' | 'allowlist' | 'learning' | 'proxy';
+  /** What an operator can do about it (a proxy: log the real client address). */
+  advice?: string;
   /** Share of the window's clients the block covers. */
   clientShare?: number;
   /**

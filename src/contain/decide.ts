@@ -2,6 +2,7 @@ import { type CordonConfig, ruleMode, type RuleName } from '../config.ts';
 import type { Decision, Evidence, TargetKind } from '../decision.ts';
 import type { KeyVerdict, WindowAssessment } from '../detect/detector.ts';
 import { isIpv6, prefixOf } from '../net/ip.ts';
+import { PROXY_ADVICE, proxySetFor } from '../net/proxies.ts';
 import type { LedgerEntry } from '../ports.ts';
 import { blockDurationMs } from './expiry.ts';
 import { covers, type LedgerBook, parseTarget } from './ledger-book.ts';
@@ -124,6 +125,10 @@ export function decideWindow(
       emit(c, 'allowlist');
       continue;
     }
+    if (proxySetFor(cfg.proxies).touches(c.target, c.targetKind)) { // proxies (src/net/proxies.ts): never blocked, alerted
+      emit(c, 'proxy', { advice: PROXY_ADVICE });
+      continue;
+    }
     if (c.verdict.learning) {
       emit(c, 'learning');
       continue;
@@ -203,7 +208,7 @@ function aggregateIpv4(a: WindowAssessment, book: LedgerBook, cfg: CordonConfig,
   }
   for (const [cidr, members] of groups) {
     if (members.length < ipv4Offenders || book.activeCovering(cidr, 'cidr', now) || book.hasEnded(cidr, now)
-      || allowlist.touches(cidr, 'cidr')) continue;
+      || allowlist.touches(cidr, 'cidr') || proxySetFor(cfg.proxies).touches(cidr, 'cidr')) continue;
     // Only while a member host acts: then the prefix's established traffic was measured for the guard below.
     if (!a.establishedByPrefix.has(cidr)) continue;
     const prior = book.priorBlocks(cidr, now - cfg.expiry.lookbackDays * 86_400_000);

@@ -1,5 +1,6 @@
 import type { Decision, Evidence } from '../decision.ts';
 import type { FeatureName } from '../features/key-window.ts';
+import { PROXY_ADVICE } from '../net/proxies.ts';
 
 /**
  * Number, time and feature formatting shared by the report, Slack and the terminal, so the three say the same
@@ -134,6 +135,7 @@ export const HELD_BACK_TEXT: Record<NonNullable<Evidence['heldBack']>, string> &
   'blast-radius': 'would block too large a share of traffic',
   allowlist: 'target is allowlisted',
   learning: 'still learning what normal is: volume alone blocks no key without history yet',
+  proxy: PROXY_ADVICE,
 };
 
 /** Held-back reasons that mean a person should look now. */
