@@ -1,5 +1,6 @@
 import type { CordonConfig } from '../config.ts';
 import { aggregate } from '../net/aggregate.ts';
+import { proxySetFor } from '../net/proxies.ts';
 import type { IpSetDesired, LedgerEntry, PolicyDeny } from '../ports.ts';
 import { Allowlist } from './decide.ts';
 
@@ -20,9 +21,11 @@ export interface Projection {
  */
 export function project(active: LedgerEntry[], cfg: CordonConfig): Projection {
   const addresses = active.filter((e) => e.targetKind !== 'principal').map((e) => e.target);
+  // Never enforced, like the allowlist: proxy addresses (src/net/proxies.ts), also when configured after a block.
+  const keepOut = [...cfg.allowlist.cidrs, ...proxySetFor(cfg.proxies).cidrTexts];
   // Exactly the ledger's targets (adjacent blocks merged, the allowlist cut out): widening hosts to their prefix
   // is decided, with its blast-radius guard, when blocks are decided, never here.
-  const { v4, v6 } = aggregate(addresses, cfg.allowlist.cidrs, EXACT);
+  const { v4, v6 } = aggregate(addresses, keepOut, EXACT);
   const byScore = [...active].sort((a, b) => b.score - a.score || a.target.localeCompare(b.target));
   const principals = [...new Set(byScore.filter((e) => e.targetKind === 'principal').map((e) => e.target))]
     .filter((p) => !cfg.allowlist.principals.includes(p));
@@ -30,8 +33,8 @@ export function project(active: LedgerEntry[], cfg: CordonConfig): Projection {
   // cut out here, as in the IP sets: the policy never denies an allowlisted address either.
   const allowlist = new Allowlist(cfg.allowlist);
   const cut = (target: string): string[] => {
-    if (!allowlist.touches(target, 'cidr')) return [target];
-    const { v4, v6 } = aggregate([target], cfg.allowlist.cidrs, EXACT);
+    if (!allowlist.touches(target, 'cidr') && !proxySetFor(cfg.proxies).touches(target, 'cidr')) return [target];
+    const { v4, v6 } = aggregate([target], keepOut, EXACT);
     return [...v4, ...v6];
   };
   const cidrs = [...new Set(byScore.filter((e) => e.targetKind === 'cidr').flatMap((e) => cut(e.target)))].slice(0, POLICY_CIDRS);

@@ -16,7 +16,8 @@ import {
   proxySetFor,
 } from '../../src/net/proxies.ts';
 import { HELD_BACK_TEXT } from '../../src/report/format.ts';
-import { NOW, runner, T, MIN, verdict } from '../contain/fixtures.ts';
+import { project } from '../../src/contain/projection.ts';
+import { entry, NOW, runner, T, MIN, verdict } from '../contain/fixtures.ts';
 
 describe('the shipped CloudFront ranges', () => {
   it('are dated, sourced, and say whether they are complete', () => {
@@ -168,6 +169,16 @@ describe('decide: a proxy is never blocked, and its traffic is alerted with advi
       runner(config).decide(hosts, window).decisions.filter((d) => d.action === 'block').map((d) => d.target);
     expect(blocked({})).toEqual(['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.0/24']);
     expect(blocked({ proxies: { cidrs: ['192.0.2.250'] } })).toEqual(['192.0.2.1', '192.0.2.2', '192.0.2.3']);
+  });
+
+  it('blocks decided before a proxy was configured are not enforced over it: WAF and the policy are cut around it', () => {
+    const active = [entry('13.32.0.10'), entry('198.51.100.9'), entry('192.0.2.0/24', { score: 3 }), entry('2600:9000:2000::/64')];
+    const before = project(active, parseConfig({}));
+    expect(before.ipSets).toEqual({ v4: ['13.32.0.10/32', '192.0.2.0/24', '198.51.100.9/32'], v6: ['2600:9000:2000::/64'] });
+    const around = ['192.0.2.0/25', '192.0.2.128/26', '192.0.2.192/27', '192.0.2.224/28', '192.0.2.240/29', '192.0.2.248/31', '192.0.2.251/32', '192.0.2.252/30'];
+    const after = project(active, parseConfig({ proxies: { cidrs: ['192.0.2.250'], cloudfront: true } }));
+    expect(after.ipSets).toEqual({ v4: [...around, '198.51.100.9/32'], v6: [] });
+    expect(after.deny.cidrs).toEqual(around);
   });
 
   it('the reports say what to do', () => {
