@@ -370,19 +370,22 @@ function openMethodsAllow(api: ApiAccess, resource: string): PolicyStatement {
  * in, and cordon's denies only narrow it), there is something to deny, the API is not private and it has open
  * (NONE, Cognito) methods; `Allow *` when all methods are open, `CordonAllowOpenMethods` scoped to the open
  * methods' verbs when it mixes them with AWS_IAM or Lambda authorizer methods ({@link AuthorizationConflictError}
- * when a verb is shared). A cordon Allow already present (from earlier releases) is kept beside the operator's
- * statements while the API has open methods (removing it could lock them out), and removed otherwise: on an API
- * without open methods it only ever widened access.
+ * when a verb is shared). A cordon Allow already present (written while the policy held nothing of the operator's,
+ * or by an earlier release) is kept beside the operator's
+ * statements, as it was, while the API has open methods (removing it could lock them out), and removed otherwise: on
+ * an API without open methods it only ever widened access.
  */
-function allowStatement(opts: MergeOptions, hasOthers: boolean, hadAllowAll: boolean): PolicyStatement | null {
+function allowStatement(opts: MergeOptions, hasOthers: boolean, had: PolicyStatement | undefined): PolicyStatement | null {
   const api = opts.api;
+  const hadAllowAll = had?.Sid === CORDON_SIDS.allowAll;
   if (api === undefined) {
     if (hasOthers) return hadAllowAll ? allowAllStatement(opts.resource) : null;
     return hadAllowAll || opts.allowAllWhenCreating === true ? allowAllStatement(opts.resource) : null;
   }
   const hasOpen = api.methods.some((m) => NEEDS_EXPLICIT_ALLOW.has(m.authorizationType));
   const hasGuarded = api.methods.some((m) => !NEEDS_EXPLICIT_ALLOW.has(m.authorizationType));
-  if (hasOthers) return hadAllowAll && hasOpen ? allowAllStatement(opts.resource) : null;
+  // Beside the operator's statements, an Allow cordon wrote earlier stays as it was while open methods may need it.
+  if (hasOthers) return had !== undefined && hasOpen ? had : null;
   if (api.endpointType === 'PRIVATE' || !hasOpen) return null;
   return hasGuarded ? openMethodsAllow(api, opts.resource) : allowAllStatement(opts.resource);
 }
@@ -400,7 +403,7 @@ export function mergeDenyStatement(existing: PolicyDocument | null, deny: Policy
   if (typeof opts.resource !== 'string' || opts.resource === '') throw new RangeError('resource must be a non-empty string');
   if (!Number.isInteger(opts.maxChars) || opts.maxChars < 1) throw new RangeError(`maxChars must be a positive integer, got ${opts.maxChars}`);
   const others = existing ? existing.Statement.filter((s) => !isCordonStatement(s)) : [];
-  const hadAllowAll = existing?.Statement.some((s) => s.Sid === CORDON_SIDS.allowAll) ?? false;
+  const hadAllow = existing?.Statement.find((s) => isCordonStatement(s) && s.Effect === 'Allow');
   const clean = cleanDeny(deny);
   // A private API without a policy of the operator's cannot be invoked (nor deployed): there is nothing to deny, and
   // any policy cordon wrote would make it deployable, letting in callers its methods then authorize.
@@ -412,7 +415,7 @@ export function mergeDenyStatement(existing: PolicyDocument | null, deny: Policy
   const ipKey = opts.api?.endpointType === 'PRIVATE' ? 'aws:VpcSourceIp' : 'aws:SourceIp';
   const total = principals.length + cidrs.length;
   // Only when a policy will exist: with nothing of the operator's and nothing to deny, there is none.
-  const allow = others.length > 0 || total > 0 ? allowStatement(opts, others.length > 0, hadAllowAll) : null;
+  const allow = others.length > 0 || total > 0 ? allowStatement(opts, others.length > 0, hadAllow) : null;
 
   const build = (n: number): { policy: PolicyDocument | null; text: string } => {
     const pk = Math.min(n, principals.length);

@@ -348,6 +348,25 @@ describe('mergeDenyStatement', () => {
     expect(isCordonStatement(r.policy!.Statement[0])).toBe(true);
   });
 
+  it('keeps the scoped Allow as it was once the operator adds statements of their own', () => {
+    const access: ApiAccess = {
+      endpointType: 'REGIONAL',
+      methods: [{ httpMethod: 'GET', authorizationType: 'AWS_IAM' }, { httpMethod: 'OPTIONS', authorizationType: 'NONE' }],
+      stages: ['prod'],
+    };
+    const created = mergeDenyStatement(null, DENY, { ...OPTS, api: access }).policy!;
+    const scoped = created.Statement[0];
+    expect(scoped).toMatchObject({ Sid: 'CordonAllowOpenMethods', Resource: ['execute-api:/prod/OPTIONS/*'] });
+    const edited: PolicyDocument = { ...created, Statement: [operatorPolicy().Statement[1], ...created.Statement] };
+    // A stage added since: the Allow is not rewritten beside the operator's statements (theirs decide now).
+    const r = mergeDenyStatement(edited, DENY, { ...OPTS, api: { ...access, stages: ['prod', 'beta'] } });
+    expect(r.policy!.Statement.map((s) => s.Sid ?? '(operator)')).toEqual(['(operator)', 'CordonAllowOpenMethods', 'CordonDenyPrincipals', 'CordonDenyCidrs']);
+    expect(r.policy!.Statement[1]).toEqual(scoped);
+    // Without open methods any more, it goes.
+    const closed = mergeDenyStatement(edited, DENY, { ...OPTS, api: api(['AWS_IAM']) });
+    expect(closed.policy!.Statement.map((s) => s.Sid ?? '(operator)')).toEqual(['(operator)', 'CordonDenyPrincipals', 'CordonDenyCidrs']);
+  });
+
   it.each([
     ['a verb used by both kinds', [['GET', 'AWS_IAM'], ['GET', 'NONE']], ['prod'], /verb GET is used by both/],
     ['ANY on the open side', [['GET', 'CUSTOM'], ['ANY', 'NONE']], ['prod'], /verb ANY is used by both/],
