@@ -18,6 +18,8 @@ import {
 import { HELD_BACK_TEXT } from '../../src/report/format.ts';
 import { project } from '../../src/contain/projection.ts';
 import { entry, NOW, runner, T, MIN, verdict } from '../contain/fixtures.ts';
+import { StageKit } from '../engine/stage-kit.ts';
+import { spread, T0 } from '../helpers/events.ts';
 
 describe('the shipped CloudFront ranges', () => {
   it('are dated, sourced, and say whether they are complete', () => {
@@ -185,6 +187,44 @@ describe('decide: a proxy is never blocked, and its traffic is alerted with advi
     expect(HELD_BACK_TEXT.proxy).toBe(PROXY_ADVICE);
     expect(PROXY_ADVICE).toContain('$context.identity.sourceIp');
     expect(PROXY_ADVICE).toContain('X-Forwarded-For');
+  });
+});
+
+describe('traffic behind CloudFront, through the stages (ingest, detect, ledger, contain)', () => {
+  // Edge addresses from the shipped ranges, each carrying many users; a flood comes through two of them.
+  const EDGES = ['13.32.0.10', '13.32.0.11', '130.176.9.20', '130.176.9.21', '64.252.70.5', '99.84.3.3', '143.204.1.1', '54.192.7.7'];
+  const FLOODED = ['13.32.0.10', '130.176.9.20'];
+  const minute = (start: number) => [
+    ...EDGES.flatMap((ip, e) => spread(60, start, (i) => ({ ip, userAgent: `Mozilla/5.0 (${e}-${i % 30})` }))),
+    ...Array.from({ length: 40 }, (_, i) => spread(2, start, () => ({ ip: `198.51.100.${i + 1}` }))).flat(),
+    ...FLOODED.flatMap((ip) => spread(3000, start, () => ({ ip, path: '/search' }))),
+    ...spread(3000, start, () => ({ ip: '203.0.113.66', path: '/search' })), // a direct client floods too
+  ];
+  async function run(config: unknown): Promise<StageKit> {
+    const kit = new StageKit(config);
+    await kit.ingestEvents(minute(T0));
+    await kit.deliver(T0 + MIN + 30_000);
+    await kit.detect.tick(T0 + 3 * MIN);
+    await kit.contain.run(T0 + 3 * MIN);
+    return kit;
+  }
+  const inEdge = (blocks: string[]) => EDGES.filter((ip) => blocks.some((b) => parseCidr(b) && new ProxySet({ cidrs: [b], cloudfront: false }).isProxy(ip)));
+
+  it('no edge address is blocked, the flood through each edge is alerted with advice; the direct flood is blocked', async () => {
+    const kit = await run({ proxies: { cloudfront: true } });
+    expect(inEdge([...kit.ipSet.v4, ...kit.deny.cidrs])).toEqual([]);
+    expect(kit.ipSet.v4).toEqual(['203.0.113.66/32']);
+    const alerted = kit.alerts.flatMap((b) => b.decisions).filter((d) => d.action === 'alert');
+    // Each edge, and the /24 around it (its prefix acts too), held back as a proxy.
+    expect(alerted.map((d) => [d.target, d.evidence.heldBack, d.evidence.advice]).sort()).toEqual(
+      ['13.32.0.0/24', '13.32.0.10', '130.176.9.0/24', '130.176.9.20'].map((t) => [t, 'proxy', PROXY_ADVICE]),
+    );
+    expect((await kit.state.listAll()).filter((e) => e.status === 'active').map((e) => e.target)).toEqual(['203.0.113.66']);
+  });
+
+  it('the control: without the CloudFront switch the two edges are blocked, and everyone behind them with them', async () => {
+    const kit = await run({});
+    expect(inEdge(kit.ipSet.v4)).toEqual(FLOODED);
   });
 });
 
