@@ -11,6 +11,7 @@ export const CONTEXT_KEYS = [
   'logGroupNames',
   'manageAccessLogFormat',
   'existingWebAclArn',
+  'existingWebAcl',
   'slackSecretArn',
   'alertEmail',
   'dryRun',

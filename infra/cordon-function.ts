@@ -9,8 +9,17 @@ import type { Construct } from 'constructs';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The four Lambda entries in `functions/`. */
-export type CordonEntry = 'ingest' | 'detect' | 'contain' | 'notify-slack';
+/** The four Lambda entries in `functions/`, and the deploy-time guard behind cordon's custom resources. */
+export type CordonEntry = 'ingest' | 'detect' | 'contain' | 'notify-slack' | 'deploy-guard';
+
+/** Where each entry's handler lives. */
+const ENTRY_FILES: Record<CordonEntry, string> = {
+  ingest: 'functions/ingest.ts',
+  detect: 'functions/detect.ts',
+  contain: 'functions/contain.ts',
+  'notify-slack': 'functions/notify-slack.ts',
+  'deploy-guard': 'infra/deploy-guard-handler.ts',
+};
 
 /**
  * A function's Powertools service name (POWERTOOLS_SERVICE_NAME): the `service` key of its log lines and the
@@ -29,7 +38,7 @@ const ESM_REQUIRE_BANNER =
   "import { createRequire as __cordonCreateRequire } from 'node:module'; const require = __cordonCreateRequire(import.meta.url);";
 
 export interface CordonFunctionProps {
-  /** Which file of `functions/` to bundle. */
+  /** Which handler to bundle (see ENTRY_FILES). */
   readonly entryName: CordonEntry;
   readonly description: string;
   /** Function-specific variables, on top of LOG_LEVEL, POWERTOOLS_SERVICE_NAME and NODE_OPTIONS. */
@@ -68,7 +77,7 @@ export class CordonFunction extends NodejsFunction {
     );
 
     super(scope, id, {
-      entry: resolve(REPO_ROOT, 'functions', `${props.entryName}.ts`),
+      entry: resolve(REPO_ROOT, ENTRY_FILES[props.entryName]),
       handler: 'handler',
       projectRoot: REPO_ROOT,
       depsLockFilePath: resolve(REPO_ROOT, 'package-lock.json'),

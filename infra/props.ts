@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { parseConfig, type CordonConfig } from '../src/config.ts';
+import type { ExistingWebAclChoice } from './deploy-guard.ts';
+
+export type { ExistingWebAclChoice } from './deploy-guard.ts';
 
 /** One REST API stage cordon protects. */
 export interface ProtectedRestApi {
@@ -11,6 +14,8 @@ export interface ProtectedRestApi {
    * in which case cordon creates `/aws/apigateway/cordon/<restApiId>/<stageName>` when it is left out.
    */
   readonly logGroupName?: string;
+  /** What to do if this stage already has a web ACL; overrides the top-level {@link CordonProps.existingWebAcl}. */
+  readonly existingWebAcl?: ExistingWebAclChoice;
 }
 
 /** The options of the {@link Cordon} construct (and, with the same names, of the CDK app's context). */
@@ -30,6 +35,19 @@ export interface CordonProps {
    * add rules to a web ACL another stack owns).
    */
   readonly existingWebAclArn?: string;
+  /**
+   * What cordon does about a protected stage that already has a web ACL (a stage takes one web ACL, and
+   * AssociateWebACL would silently replace it). Checked at deploy time, before anything is associated:
+   *
+   * - `'fail'` (default): cordon associates its own web ACL with the stage, and stops the deploy, naming the stage
+   *   and this choice, if the stage already has another web ACL. It never replaces one.
+   * - `'use-rule-group'`: cordon associates nothing with the stage; it creates a rule group holding its IP set
+   *   rules (output `RuleGroupRuleToAdd`) for you to add to the stage's web ACL, which the deploy checks exists
+   *   (output `RuleGroupTargets` names it).
+   *
+   * Set per stage with `restApis[].existingWebAcl`. Not used with `existingWebAclArn`, which associates nothing.
+   */
+  readonly existingWebAcl?: ExistingWebAclChoice;
   /** Complete ARN of a Secrets Manager secret holding the Slack incoming-webhook URL. Default: no Slack. */
   readonly slackSecretArn?: string;
   /** E-mail address subscribed to the alert topic (confirm the subscription mail). Default: none. */
@@ -56,10 +74,12 @@ export interface CordonProps {
 
 /** Props after validation, with defaults applied. */
 export interface ResolvedCordonProps {
-  readonly restApis: { restApiId: string; stageName: string; logGroupName?: string }[];
+  readonly restApis: { restApiId: string; stageName: string; logGroupName?: string; existingWebAcl?: ExistingWebAclChoice }[];
   readonly logGroupNames: string[];
   readonly manageAccessLogFormat: boolean;
   readonly existingWebAclArn?: string;
+  /** The default for stages that set none (absent with `existingWebAclArn`). */
+  readonly existingWebAcl?: ExistingWebAclChoice;
   readonly slackSecretArn?: string;
   readonly alertEmail?: string;
   readonly dryRun: boolean;
@@ -90,11 +110,15 @@ const SHARDS_MESSAGE = "must be a whole number of shards (1-500) or 'on-demand'"
 /** CloudWatch evaluates an alarm over at most one day (1,440 one-minute periods). */
 const NO_DATA_MESSAGE = 'must be a whole number of minutes (5-1440), or false to turn the no-data alarm off';
 
+const EXISTING_WEB_ACL_MESSAGE = "must be 'fail' (stop the deploy if the stage has another web ACL) or 'use-rule-group'";
+const existingWebAclSchema = z.enum(['fail', 'use-rule-group'], { error: EXISTING_WEB_ACL_MESSAGE });
+
 const restApiSchema = z
   .object({
     restApiId: z.string().regex(REST_API_ID, 'must be a REST API id: 10 lower-case letters and digits'),
     stageName: z.string().regex(STAGE_NAME, 'must be a stage name: letters, digits, - and _ (1-128)'),
     logGroupName: z.string().regex(LOG_GROUP_NAME, 'must be a CloudWatch Logs group name').optional(),
+    existingWebAcl: existingWebAclSchema.optional(),
   })
   .strict();
 
@@ -109,6 +133,7 @@ const propsSchema = z
       .string()
       .regex(WEB_ACL_ARN, 'must be the ARN of a REGIONAL web ACL (arn:aws:wafv2:<region>:<account>:regional/webacl/<name>/<id>)')
       .optional(),
+    existingWebAcl: existingWebAclSchema.optional(),
     slackSecretArn: z
       .string()
       .regex(SECRET_ARN, 'must be the complete ARN of a Secrets Manager secret (ending in -XXXXXX)')
@@ -142,8 +167,13 @@ const propsSchema = z
   })
   .strict()
   .superRefine((p, ctx) => {
+    const attach = 'has no effect with existingWebAclArn (attach mode associates nothing with the stages)';
+    if (p.existingWebAclArn && p.existingWebAcl) ctx.addIssue({ code: 'custom', path: ['existingWebAcl'], message: attach });
     const seen = new Set<string>();
     p.restApis.forEach((api, i) => {
+      if (p.existingWebAclArn && api.existingWebAcl) {
+        ctx.addIssue({ code: 'custom', path: ['restApis', i, 'existingWebAcl'], message: attach });
+      }
       const key = `${api.restApiId}/${api.stageName}`;
       if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['restApis', i], message: `duplicate stage ${key}` });
       seen.add(key);
@@ -205,6 +235,7 @@ export function resolveCordonProps(input: unknown, source = 'Cordon props'): Res
     logGroupNames: p.logGroupNames,
     manageAccessLogFormat: p.manageAccessLogFormat,
     existingWebAclArn: p.existingWebAclArn,
+    existingWebAcl: p.existingWebAclArn ? undefined : (p.existingWebAcl ?? 'fail'),
     slackSecretArn: p.slackSecretArn,
     alertEmail: p.alertEmail,
     dryRun: p.dryRun || config.dryRun,

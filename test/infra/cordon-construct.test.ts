@@ -11,6 +11,7 @@ import {
   STATE_BUCKET_WINDOW_PREFIX,
   WAF_WRITE_FAILURES_METRIC,
 } from '../../infra/cordon-construct.ts';
+import type { CordonProps } from '../../infra/props.ts';
 import { LEDGER_TABLE_KEYS, STATE_TABLE_KEYS } from '../../src/adapters/aws/dynamo-common.ts';
 import {
   FULL_PROPS,
@@ -31,16 +32,30 @@ let full: Template;
 let attach: Template;
 let minimal: Template;
 let onDemand: Template;
+/** Stage 0 protected by cordon's web ACL, stage 1 keeping its own ('use-rule-group'). */
+let mixed: Template;
 
-beforeAll(() => {
-  variants = [
-    ['full', synth(FULL_PROPS)],
-    ['attach', synth({ restApis: [{ restApiId: 'a1b2c3d4e5', stageName: 'prod', logGroupName: 'api-logs' }], existingWebAclArn: WEB_ACL_ARN })],
-    ['minimal', synth({})],
-    ['onDemand', synth({ shards: 'on-demand', ipSetsPerFamily: 1 })],
+beforeAll(async () => {
+  const props: [string, CordonProps][] = [
+    ['full', FULL_PROPS],
+    ['attach', { restApis: [{ restApiId: 'a1b2c3d4e5', stageName: 'prod', logGroupName: 'api-logs' }], existingWebAclArn: WEB_ACL_ARN }],
+    ['minimal', {}],
+    ['onDemand', { shards: 'on-demand', ipSetsPerFamily: 1 }],
+    ['mixed', MIXED_PROPS],
   ];
-  [full, attach, minimal, onDemand] = variants.map(([, v]) => v.template);
+  variants = [];
+  for (const [name, p] of props) {
+    // Each synth blocks the worker for seconds: let vitest's own messages through between them.
+    await new Promise((r) => setImmediate(r));
+    variants.push([name, synth(p)]);
+  }
+  [full, attach, minimal, onDemand, mixed] = variants.map(([, v]) => v.template);
 }, 180_000);
+
+const MIXED_PROPS = {
+  ...FULL_PROPS,
+  restApis: [FULL_PROPS.restApis[0], { ...FULL_PROPS.restApis[1], existingWebAcl: 'use-rule-group' as const }],
+};
 
 const fnIds = (t: Template) => ({
   ingest: logicalId(t, 'AWS::Lambda::Function', 'CordonIngest'),
@@ -48,6 +63,8 @@ const fnIds = (t: Template) => ({
   contain: logicalId(t, 'AWS::Lambda::Function', 'CordonContain'),
 });
 const keyId = (t: Template) => logicalId(t, 'AWS::KMS::Key', 'CordonKey');
+const preflightId = (t: Template) => logicalId(t, 'Custom::CordonPreflight', 'CordonPreflight');
+const preflightProps = (t: Template) => (t.toJSON().Resources[preflightId(t)] as Json).Properties;
 const topicId = (t: Template) => logicalId(t, 'AWS::SNS::Topic', 'CordonAlerts');
 const bucketId = (t: Template) => logicalId(t, 'AWS::S3::Bucket', 'CordonStateBucket');
 
@@ -66,7 +83,9 @@ describe('resources', () => {
     full.resourceCountIs('AWS::Events::Rule', 2); // one-minute ticks: contain, detect
     full.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
     full.resourceCountIs('AWS::SQS::Queue', 4); // on-failure queues: ingest, detect, contain, notify-slack
-    full.resourceCountIs('Custom::AWS', 2); // UpdateStage, one per managed stage
+    full.resourceCountIs('Custom::CordonPreflight', 1); // the deploy-time check
+    full.resourceCountIs('Custom::CordonAccessLog', 2); // UpdateStage, one per managed stage
+    full.resourceCountIs('Custom::AWS', 0); // no AwsCustomResource (and no provider function of its own)
   });
 
   it('the minimal deployment needs no options and still has the whole pipeline', () => {
@@ -76,19 +95,23 @@ describe('resources', () => {
     minimal.resourceCountIs('AWS::WAFv2::WebACLAssociation', 0);
     minimal.resourceCountIs('AWS::Logs::SubscriptionFilter', 0);
     minimal.resourceCountIs('AWS::SNS::Subscription', 0);
+    // Nothing to check at deploy time: no guard function, no custom resource.
+    minimal.resourceCountIs('Custom::CordonPreflight', 0);
   });
 
   it('the KMS key rotates', () => {
     full.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
   });
 
-  it('lets CloudWatch alarms use the key, to publish to the encrypted topic', () => {
-    full.hasResourceProperties('AWS::KMS::Key', {
-      KeyPolicy: {
-        Statement: Match.arrayWith([
-          Match.objectLike({ Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'] }),
-        ]),
-      },
+  it('lets CloudWatch alarms use the key, to publish to the encrypted topic: only for alarms of this account and region', () => {
+    const statements = (full.toJSON().Resources[keyId(full)] as Json).Properties.KeyPolicy.Statement as Json[];
+    const services = statements.filter((st) => st.Principal?.Service);
+    expect(services).toHaveLength(1); // no other service principal, CloudWatch Logs included (no log group uses this key)
+    const [cw] = services;
+    expect(cw).toMatchObject({ Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'] });
+    expect(resolveIntrinsics(cw.Condition, full)).toEqual({
+      StringEquals: { 'aws:SourceAccount': '123456789012' },
+      ArnLike: { 'aws:SourceArn': 'arn:aws:cloudwatch:eu-west-1:123456789012:alarm:*' },
     });
   });
 });
@@ -117,7 +140,7 @@ describe('streams', () => {
 describe('functions', () => {
   it('every function is nodejs22.x or newer on arm64, traced, with its own log group', () => {
     const fns = Object.entries(full.findResources('AWS::Lambda::Function')).filter(([id]) => id.startsWith('Cordon'));
-    expect(fns).toHaveLength(4);
+    expect(fns).toHaveLength(5); // ingest, detect, contain, notify-slack, deploy-guard
     for (const [, f] of fns as [string, Json][]) {
       const major = Number(/^nodejs(\d+)\.x$/.exec(f.Properties.Runtime)?.[1]);
       expect(major).toBeGreaterThanOrEqual(22);
@@ -371,6 +394,50 @@ describe('WAF', () => {
     }
   });
 
+  it('never replaces a web ACL: every association waits for the deploy-time check, which is told each stage\'s choice', () => {
+    const pre = preflightId(full);
+    const assocs = Object.values(full.findResources('AWS::WAFv2::WebACLAssociation')) as Json[];
+    expect(assocs).toHaveLength(2);
+    for (const a of assocs) expect(a.DependsOn).toContain(pre);
+    const props = preflightProps(full);
+    expect(props.Stages.map((st: Json) => [st.RestApiId, st.StageName, st.ExistingWebAcl])).toEqual([
+      ['a1b2c3d4e5', 'prod', 'fail'],
+      ['f6g7h8i9j0', 'v1', 'fail'],
+    ]);
+    // The check recognises cordon's own web ACL (an update, or a replaced ACL of the same name) and no other.
+    const acl = logicalId(full, 'AWS::WAFv2::WebACL', 'CordonWebAcl');
+    expect(props.OwnWebAclArn).toEqual({ 'Fn::GetAtt': [acl, 'Arn'] });
+    expect(props.OwnWebAclName).toBe((full.toJSON().Resources[acl] as Json).Properties.Name);
+    expect(resolveIntrinsics(props.Stages[0].StageArn, full)).toBe('arn:aws:apigateway:eu-west-1::/restapis/a1b2c3d4e5/stages/prod');
+  });
+
+  it("'use-rule-group' stages: no association, the rule group and the rule to add, and which web ACLs to add it to", () => {
+    const assocs = Object.values(mixed.findResources('AWS::WAFv2::WebACLAssociation')) as Json[];
+    expect(assocs.map((a) => resolveIntrinsics(a.Properties.ResourceArn, mixed))).toEqual([
+      'arn:aws:apigateway:eu-west-1::/restapis/a1b2c3d4e5/stages/prod',
+    ]);
+    // Logical ids keep the stage's index, as before per-stage choices: an existing deployment keeps its association.
+    expect(Object.keys(mixed.findResources('AWS::WAFv2::WebACLAssociation'))[0]).toMatch(/^CordonWebAclAssociation0/);
+    mixed.resourceCountIs('AWS::WAFv2::WebACL', 1);
+    mixed.resourceCountIs('AWS::WAFv2::RuleGroup', 1);
+    expect(preflightProps(mixed).Stages.map((st: Json) => st.ExistingWebAcl)).toEqual(['fail', 'use-rule-group']);
+    const outputs = mixed.toJSON().Outputs as Json;
+    const targets = Object.entries(outputs).find(([id]) => id.includes('RuleGroupTargets'))?.[1] as Json;
+    expect(targets.Value).toEqual({ 'Fn::GetAtt': [preflightId(mixed), 'RuleGroupTargets'] });
+    expect(Object.keys(outputs).some((id) => id.includes('WebAclRuleToAdd'))).toBe(true);
+    // The default deployment has no rule group to add.
+    full.resourceCountIs('AWS::WAFv2::RuleGroup', 0);
+    expect(Object.keys(full.toJSON().Outputs as Json).some((id) => id.includes('RuleGroupTargets'))).toBe(false);
+  });
+
+  it("every stage 'use-rule-group': no web ACL of cordon's at all", () => {
+    const t = synth({ ...FULL_PROPS, existingWebAcl: 'use-rule-group' }).template;
+    t.resourceCountIs('AWS::WAFv2::WebACL', 0);
+    t.resourceCountIs('AWS::WAFv2::WebACLAssociation', 0);
+    t.resourceCountIs('AWS::WAFv2::RuleGroup', 1);
+    expect(preflightProps(t).OwnWebAclArn).toBeUndefined();
+  });
+
   it('attach mode: no web ACL and no associations; a rule group with the same rules and the rule to add as an output', () => {
     attach.resourceCountIs('AWS::WAFv2::WebACL', 0);
     attach.resourceCountIs('AWS::WAFv2::WebACLAssociation', 0);
@@ -389,6 +456,10 @@ describe('WAF', () => {
       Statement: { RuleGroupReferenceStatement: { ARN: expect.stringMatching(/RuleGroup.*-Arn$/) } },
       OverrideAction: { None: {} },
     });
+    // The deploy-time check only verifies the stage exists: no per-stage choice, no web ACL to recognise.
+    const props = preflightProps(attach);
+    expect(props.Stages).toEqual([expect.not.objectContaining({ ExistingWebAcl: expect.anything() })]);
+    expect(props.OwnWebAclArn).toBeUndefined();
   });
 });
 
@@ -396,7 +467,8 @@ describe('CloudWatch Logs → Kinesis', () => {
   it('subscribes every protected stage group and every extra group, with a role scoped to the stream and key', () => {
     const stream = logicalId(full, 'AWS::Kinesis::Stream', 'CordonAccessLogs');
     const role = logicalId(full, 'AWS::IAM::Role', 'CordonLogsToKinesisRole');
-    for (const name of ['API-Gateway-Access-Logs_a1b2c3d4e5/prod', '/aws/apigateway/cordon/f6g7h8i9j0/v1', '/aws/http-api/orders']) {
+    const created = logicalId(full, 'AWS::Logs::LogGroup', 'CordonAccessLogGroup1');
+    for (const name of ['API-Gateway-Access-Logs_a1b2c3d4e5/prod', { Ref: created }, '/aws/http-api/orders']) {
       full.hasResourceProperties('AWS::Logs::SubscriptionFilter', {
         LogGroupName: name,
         FilterPattern: '',
@@ -414,26 +486,60 @@ describe('CloudWatch Logs → Kinesis', () => {
     for (const s of statements) expect(s.resources).not.toContain('*');
   });
 
-  it('creates (and keeps on delete) the group of a managed stage that names none', () => {
-    full.hasResource('AWS::Logs::LogGroup', {
-      Properties: { LogGroupName: '/aws/apigateway/cordon/f6g7h8i9j0/v1', RetentionInDays: 30 },
-      DeletionPolicy: 'Retain',
-    });
+  it("counts the filters of every group it did not create before subscribing it (a group takes two): each such filter waits for the check", () => {
+    const props = preflightProps(full);
+    expect(props.LogGroups).toEqual(['API-Gateway-Access-Logs_a1b2c3d4e5/prod', '/aws/http-api/orders']);
+    const filters = Object.values(full.findResources('AWS::Logs::SubscriptionFilter')) as Json[];
+    for (const f of filters) {
+      // cordon's own filter is recognised by its name (an update does not count it against the limit).
+      expect(f.Properties.FilterName).toBe(props.FilterName);
+      if (typeof f.Properties.LogGroupName === 'string') expect(f.DependsOn).toContain(preflightId(full));
+    }
+    // A group given only as logGroupNames is checked as well, with no REST API at all.
+    const t = synth({ logGroupNames: ['/aws/http-api/orders'] }).template;
+    expect(preflightProps(t)).toMatchObject({ Stages: [], LogGroups: ['/aws/http-api/orders'], AccessLogs: [] });
   });
 
-  it('sets the recommended access-log format on managed stages (UpdateStage by a custom resource)', () => {
-    const crs = Object.values(full.findResources('Custom::AWS')) as Json[];
-    const calls = crs.map((c) => JSON.parse(resolveIntrinsics(c.Properties.Create, full) as string));
-    const byStage = new Map(calls.map((c) => [`${c.parameters.restApiId}/${c.parameters.stageName}`, c]));
-    for (const api of FULL_PROPS.restApis) {
-      const call = byStage.get(`${api.restApiId}/${api.stageName}`);
-      expect(call, `${api.restApiId}/${api.stageName}`).toBeDefined();
-      expect(call.action).toBe('updateStage');
-      const ops = Object.fromEntries((call.parameters.patchOperations as Json[]).map((o) => [o.path, o.value]));
-      expect(ops['/accessLogSettings/format']).toBe(RECOMMENDED_ACCESS_LOG_FORMAT);
-      const group = api.logGroupName ?? `/aws/apigateway/cordon/${api.restApiId}/${api.stageName}`;
-      expect(ops['/accessLogSettings/destinationArn']).toBe(`arn:aws:logs:eu-west-1:123456789012:log-group:${group}`);
+  it('creates, with no fixed name, and keeps on delete the group of a managed stage that names none (a redeploy after destroy is not blocked by it)', () => {
+    const groups = Object.entries(full.findResources('AWS::Logs::LogGroup')).filter(([id]) => id.startsWith('CordonAccessLogGroup')) as [string, Json][];
+    expect(groups).toHaveLength(1);
+    const [, group] = groups[0];
+    expect(group.DeletionPolicy).toBe('Retain');
+    expect(group.Properties).toEqual({ RetentionInDays: 30 });
+  });
+
+  it('no retained resource of the stack has a fixed physical name', () => {
+    const NAME_KEYS = ['LogGroupName', 'TableName', 'BucketName', 'QueueName', 'TopicName', 'StreamName', 'Name', 'FunctionName', 'RoleName'];
+    for (const t of [full, minimal, attach, mixed]) {
+      for (const [id, r] of Object.entries(t.toJSON().Resources as Record<string, Json>)) {
+        if (r.DeletionPolicy !== 'Retain') continue;
+        for (const key of NAME_KEYS) expect(r.Properties?.[key], `${id}.${key}`).toBeUndefined();
+      }
     }
+  });
+
+  it('sets the recommended access-log format on managed stages (a custom resource per stage, after the check)', () => {
+    const crs = Object.values(full.findResources('Custom::CordonAccessLog')) as Json[];
+    const byStage = new Map(crs.map((c) => [`${c.Properties.RestApiId}/${c.Properties.StageName}`, c]));
+    const created = logicalId(full, 'AWS::Logs::LogGroup', 'CordonAccessLogGroup1');
+    for (const api of FULL_PROPS.restApis) {
+      const cr = byStage.get(`${api.restApiId}/${api.stageName}`);
+      expect(cr, `${api.restApiId}/${api.stageName}`).toBeDefined();
+      expect(cr!.Properties.Format).toBe(RECOMMENDED_ACCESS_LOG_FORMAT);
+      expect(cr!.Properties.ServiceToken).toEqual({ 'Fn::GetAtt': [logicalId(full, 'AWS::Lambda::Function', 'CordonDeployGuard'), 'Arn'] });
+      expect(cr!.DependsOn).toContain(preflightId(full));
+      const group = api.logGroupName ?? `ref-${created}`;
+      expect(resolveIntrinsics(cr!.Properties.DestinationArn, full)).toBe(`arn:aws:logs:eu-west-1:123456789012:log-group:${group}`);
+    }
+    // The check is told the same destinations, to refuse a stage that already logs somewhere else.
+    expect(preflightProps(full).AccessLogs).toEqual(
+      crs.map((c) => ({ RestApiId: c.Properties.RestApiId, StageName: c.Properties.StageName, DestinationArn: c.Properties.DestinationArn })),
+    );
+  });
+
+  it('without manageAccessLogFormat: no access-log resource, and the check is told of none', () => {
+    attach.resourceCountIs('Custom::CordonAccessLog', 0);
+    expect(preflightProps(attach).AccessLogs).toEqual([]);
   });
 });
 
@@ -585,12 +691,81 @@ describe('IAM: each function may touch only its own resources', () => {
     }
     const post = apigw.filter((s) => s.actions.includes('apigateway:POST'));
     for (const s of post) for (const r of s.resources) expect(resolveIntrinsics(r, full)).toMatch(/\/deployments$/);
+    // PATCH (the policy, with UpdateRestApiPolicy) on the RestApi resource itself, nothing below it.
+    const patch = apigw.filter((s) => s.effect === 'Allow' && s.actions.includes('apigateway:PATCH'));
+    expect(patch).toHaveLength(1);
+    expect([...patch[0].actions].sort()).toEqual(['apigateway:GET', 'apigateway:PATCH', 'apigateway:UpdateRestApiPolicy']);
+    expect(patch[0].resources.map((r) => resolveIntrinsics(r, full))).toEqual([
+      'arn:aws:apigateway:eu-west-1::/restapis/a1b2c3d4e5',
+      'arn:aws:apigateway:eu-west-1::/restapis/f6g7h8i9j0',
+    ]);
 
     const sns = st.filter((s) => s.actions.some((a) => a.startsWith('sns:')));
     expect(sns.flatMap((s) => s.actions)).toEqual(['sns:Publish']);
     expect(sns[0].resources).toEqual([{ Ref: topicId(full) }]);
     expect(services(st).has('secretsmanager')).toBe(false);
     expect(services(st).has('s3')).toBe(false);
+  });
+
+  it('contain may not change what a PATCH on the API could besides its policy: endpoint type, default endpoint', () => {
+    const { contain } = fnIds(full);
+    const denies = actionsOf(full, contain).filter((s) => s.effect === 'Deny');
+    expect(denies.map((d) => [d.actions, d.condition])).toEqual([
+      [['apigateway:PATCH'], { Null: { 'apigateway:Request/EndpointType': 'false' } }],
+      [['apigateway:PATCH'], { Null: { 'apigateway:Request/DisableExecuteApiEndpoint': 'false' } }],
+    ]);
+    for (const d of denies) {
+      expect(d.resources.map((r) => resolveIntrinsics(r, full))).toEqual([
+        'arn:aws:apigateway:eu-west-1::/restapis/a1b2c3d4e5',
+        'arn:aws:apigateway:eu-west-1::/restapis/f6g7h8i9j0',
+      ]);
+    }
+  });
+
+  it('contain has no access to the state table (it never uses it); it reads and writes the ledger', () => {
+    for (const t of [full, minimal]) {
+      const { contain } = fnIds(t);
+      const state = logicalId(t, 'AWS::DynamoDB::Table', 'CordonState');
+      const ledger = logicalId(t, 'AWS::DynamoDB::Table', 'CordonLedger');
+      const dynamo = actionsOf(t, contain).filter((s) => s.actions.some((a) => a.startsWith('dynamodb:')));
+      const tables = JSON.stringify(dynamo.flatMap((s) => s.resources));
+      expect(tables).not.toContain(state);
+      expect(tables).toContain(ledger);
+      expect(dynamo.flatMap((s) => s.actions)).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:Query']));
+    }
+  });
+
+  it('the deploy guard: reads the stages, their web ACLs and the subscribed groups\' filters; writes only the managed stages\' access logs', () => {
+    const guard = logicalId(full, 'AWS::Lambda::Function', 'CordonDeployGuard');
+    const st = actionsOf(full, guard).filter((s) => !s.actions.some((a) => a.startsWith('logs:Create') || a.startsWith('logs:Put') || a.startsWith('xray:')));
+    const bySid = Object.fromEntries(st.map((s) => [s.sid, { actions: s.actions, resources: s.resources.map((r) => resolveIntrinsics(r, full)) }]));
+    const stages = ['arn:aws:apigateway:eu-west-1::/restapis/a1b2c3d4e5/stages/prod', 'arn:aws:apigateway:eu-west-1::/restapis/f6g7h8i9j0/stages/v1'];
+    const anyWebAcl = 'arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/*/*';
+    const group = (name: string) => `arn:aws:logs:eu-west-1:123456789012:log-group:${name}`;
+    expect(bySid).toEqual({
+      StagesRead: { actions: ['apigateway:GET'], resources: stages },
+      WebAclOfStages: { actions: ['wafv2:GetWebACLForResource'], resources: [...stages, anyWebAcl] },
+      WebAclRead: { actions: ['wafv2:GetWebACL'], resources: [anyWebAcl] },
+      SubscriptionFiltersRead: {
+        actions: ['logs:DescribeSubscriptionFilters'],
+        resources: [
+          group('API-Gateway-Access-Logs_a1b2c3d4e5/prod'),
+          `${group('API-Gateway-Access-Logs_a1b2c3d4e5/prod')}:*`,
+          group('/aws/http-api/orders'),
+          `${group('/aws/http-api/orders')}:*`,
+        ],
+      },
+      ManagedStagesAccessLog: { actions: ['apigateway:PATCH'], resources: stages },
+    });
+    // No WAF write at all: associations are CloudFormation's, made after the check.
+    expect(actionsOf(full, guard).flatMap((s) => s.actions).filter((a) => a.startsWith('wafv2:') && !a.startsWith('wafv2:Get'))).toEqual([]);
+  });
+
+  it('the deploy guard in attach mode reads no web ACL; without manageAccessLogFormat it writes nothing', () => {
+    const guard = logicalId(attach, 'AWS::Lambda::Function', 'CordonDeployGuard');
+    const actions = actionsOf(attach, guard).flatMap((s) => s.actions);
+    expect(actions.filter((a) => a.startsWith('wafv2:'))).toEqual([]);
+    expect(actions).not.toContain('apigateway:PATCH');
   });
 
   it('contain has no API Gateway rights when no REST API is protected', () => {
@@ -678,7 +853,7 @@ function acknowledgments(root: IConstruct): { path: string; id: string; reason: 
 }
 
 describe('cdk-nag AwsSolutionsChecks (cdk-nag 3: a validation plugin; validateScope here)', () => {
-  it.each(['full', 'attach', 'minimal', 'onDemand'])('%s: no unacknowledged finding, errors or warnings', (name) => {
+  it.each(['full', 'attach', 'minimal', 'onDemand', 'mixed'])('%s: no unacknowledged finding, errors or warnings', (name) => {
     const { stack } = variants.find(([n]) => n === name)![1];
     const report = new AwsSolutionsChecks(undefined, { verbose: true }).validateScope(stack);
     const findings = report.violations.map((v) => `${v.severity} ${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath).join(', ')}`);
@@ -694,7 +869,8 @@ describe('cdk-nag AwsSolutionsChecks (cdk-nag 3: a validation plugin; validateSc
       const id = a.id
         .replace(/^annotation::/i, '')
         .replace(/\/restapis\/[a-z0-9]{10}\//, '/restapis/<restApiId>/')
-        .replace(/^(AwsSolutions-IAM5\[Resource::)<\w*StateBucket[0-9A-F]{8}\.Arn>/, '$1<StateBucket.Arn>');
+        .replace(/^(AwsSolutions-IAM5\[Resource::)<\w*StateBucket[0-9A-F]{8}\.Arn>/, '$1<StateBucket.Arn>')
+        .replace(/(:log-group:).+(:\*\])$/, '$1<logGroupName>$2');
       expect(Object.keys(NAG_ACKNOWLEDGEMENTS), `${id} at ${a.path}`).toContain(id);
       expect(a.reason).toBe(NAG_ACKNOWLEDGEMENTS[id as keyof typeof NAG_ACKNOWLEDGEMENTS]);
       expect(a.reason.length, id).toBeGreaterThan(60);
@@ -716,6 +892,19 @@ describe('cdk-nag AwsSolutionsChecks (cdk-nag 3: a validation plugin; validateSc
     expect(acks.filter((a) => a.id === 'AwsSolutions-S1').map((a) => a.path)).toEqual([`${stack.node.path}/Cordon/StateBucket`]);
     const bucketFinding = `AwsSolutions-IAM5[Resource::<${bucketId(full)}.Arn>/*]`;
     expect(acks.filter((a) => a.id === bucketFinding).map((a) => a.path)).toEqual([`${stack.node.path}/Cordon/DetectRole`]);
+  });
+
+  it('the deploy guard\'s findings are acknowledged on its own function and role only, one per subscribed group', () => {
+    const { stack } = variants[0][1];
+    const acks = acknowledgments(stack).map((a) => ({ ...a, id: a.id.replace(/^annotation::/i, '') }));
+    const logGroupAcks = acks.filter((a) => a.id.includes(':log-group:'));
+    expect(logGroupAcks.map((a) => a.id)).toEqual([
+      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:API-Gateway-Access-Logs_a1b2c3d4e5/prod:*]',
+      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/http-api/orders:*]',
+    ]);
+    const webAcl = acks.filter((a) => a.id.includes('regional/webacl/*/*'));
+    for (const a of [...logGroupAcks, ...webAcl]) expect(a.path).toBe(`${stack.node.path}/Cordon/DeployGuardRole`);
+    expect(webAcl).toHaveLength(1);
   });
 
   it('is live: an unencrypted queue added to the stack is reported', () => {

@@ -55,6 +55,8 @@ export interface Statement {
   actions: string[];
   resources: unknown[];
   sid?: string;
+  effect: 'Allow' | 'Deny';
+  condition?: Json;
 }
 
 const asArray = <T,>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
@@ -67,14 +69,30 @@ export function iamStatements(template: Template): Statement[] {
     if (r.Type === 'AWS::IAM::Policy') {
       for (const roleRef of asArray<Json>(r.Properties.Roles)) {
         for (const st of r.Properties.PolicyDocument.Statement as Json[]) {
-          out.push({ holder: id, role: roleRef.Ref, actions: asArray(st.Action), resources: asArray(st.Resource), sid: st.Sid });
+          out.push({
+            holder: id,
+            role: roleRef.Ref,
+            actions: asArray(st.Action),
+            resources: asArray(st.Resource),
+            sid: st.Sid,
+            effect: st.Effect,
+            condition: st.Condition,
+          });
         }
       }
     }
     if (r.Type === 'AWS::IAM::Role') {
       for (const p of asArray<Json>(r.Properties.Policies)) {
         for (const st of p.PolicyDocument.Statement as Json[]) {
-          out.push({ holder: id, role: id, actions: asArray(st.Action), resources: asArray(st.Resource), sid: st.Sid });
+          out.push({
+            holder: id,
+            role: id,
+            actions: asArray(st.Action),
+            resources: asArray(st.Resource),
+            sid: st.Sid,
+            effect: st.Effect,
+            condition: st.Condition,
+          });
         }
       }
     }

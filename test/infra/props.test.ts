@@ -23,6 +23,15 @@ describe('resolveCordonProps', () => {
     });
     expect(p.config.windows.sizeSeconds).toBe(60);
     expect(p.rawConfig).toBeUndefined();
+    // Never replace a web ACL: by default a stage that already has one stops the deploy.
+    expect(p.existingWebAcl).toBe('fail');
+  });
+
+  it("existingWebAcl: top-level default, per-stage override; none in attach mode (existingWebAclArn associates nothing)", () => {
+    const p = resolveCordonProps({ existingWebAcl: 'use-rule-group', restApis: [api, { ...api, stageName: 'v2', existingWebAcl: 'fail' }] });
+    expect(p.existingWebAcl).toBe('use-rule-group');
+    expect(p.restApis.map((a) => a.existingWebAcl)).toEqual([undefined, 'fail']);
+    expect(resolveCordonProps({ existingWebAclArn: WEB_ACL_ARN }).existingWebAcl).toBeUndefined();
   });
 
   it('noDataAlarmMinutes: whole minutes from 5 to a day, or false for no alarm', () => {
@@ -49,6 +58,10 @@ describe('resolveCordonProps', () => {
     ['a bad log group name', { logGroupNames: ['has space'] }, 'logGroupNames.0', /CloudWatch Logs group/],
     ['a duplicate log group', { logGroupNames: ['a', 'a'] }, 'logGroupNames.1', /duplicate/],
     ['a CLOUDFRONT web ACL', { existingWebAclArn: WEB_ACL_ARN.replace('regional', 'global') }, 'existingWebAclArn', /REGIONAL web ACL/],
+    ['an unknown existingWebAcl choice', { existingWebAcl: 'replace' }, 'existingWebAcl', /'fail' .* or 'use-rule-group'/],
+    ['an unknown per-stage existingWebAcl', { restApis: [{ ...api, existingWebAcl: 'replace' }] }, 'restApis.0.existingWebAcl', /'use-rule-group'/],
+    ['existingWebAcl with existingWebAclArn', { existingWebAclArn: WEB_ACL_ARN, existingWebAcl: 'fail' }, 'existingWebAcl', /no effect with existingWebAclArn/],
+    ['a per-stage existingWebAcl with existingWebAclArn', { existingWebAclArn: WEB_ACL_ARN, restApis: [{ ...api, existingWebAcl: 'use-rule-group' }] }, 'restApis.0.existingWebAcl', /no effect/],
     ['a partial secret ARN', { slackSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:slack' }, 'slackSecretArn', /complete ARN/],
     ['a bad e-mail', { alertEmail: 'secops' }, 'alertEmail', /e-mail/],
     ['zero shards', { shards: 0 }, 'shards', /whole number of shards/],
@@ -124,6 +137,13 @@ describe('CDK context', () => {
       },
     });
     expect(propsFromContext(app.node)).toEqual({ restApis: [api], dryRun: true, shards: 3, config: { hysteresis: { k: 1, n: 2 } } });
+  });
+
+  it('existingWebAcl is a context key; the cdk.json null leaves attach mode (-c existingWebAclArn=...) usable', () => {
+    const app = new App({ context: { existingWebAcl: 'use-rule-group', restApis: JSON.stringify([api]) } });
+    expect(propsFromContext(app.node)).toMatchObject({ existingWebAcl: 'use-rule-group' });
+    const attach = new App({ context: { existingWebAcl: null, existingWebAclArn: WEB_ACL_ARN } });
+    expect(() => propsFromContext(attach.node)).not.toThrow();
   });
 
   it('the cdk.json defaults are valid', async () => {
