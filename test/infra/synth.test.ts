@@ -38,10 +38,11 @@ const cfnLint = requirement(
 async function run(
   file: string,
   args: string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
 ): Promise<{ status: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(file, args, { ...opts, encoding: 'utf8', timeout: 120_000, maxBuffer: 16 << 20 });
+    const { timeoutMs = 120_000, ...rest } = opts;
+    const { stdout, stderr } = await promisify(execFile)(file, args, { ...rest, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 16 << 20 });
     return { status: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number | string; stdout?: string; stderr?: string; message: string };
@@ -62,17 +63,24 @@ async function expectLintClean(template: string): Promise<void> {
 /** The full deployment, synthesized once with real bundling: its bundles and its template are checked below. */
 let bundled: { outdir: string; templateFile: string; artifactId: string };
 
-beforeAll(() => {
+beforeAll(async () => {
   const outdir = tempDir('full');
-  const { app, stack } = synth(FULL_PROPS, { bundle: true, outdir });
-  app.synth();
-  bundled = { outdir, templateFile: join(outdir, stack.templateFile), artifactId: stack.artifactId };
-}, 180_000);
+  // In a child process (test/infra/synth-bundled.ts): five esbuild runs would block this worker for minutes.
+  const r = await run(process.execPath, ['--import', 'tsx', join(REPO, 'test/infra/synth-bundled.ts'), outdir], {
+    cwd: REPO,
+    timeoutMs: 280_000,
+  });
+  if (r.status !== 0) throw new Error(`bundled synth failed:\n${r.stdout}\n${r.stderr}`);
+  const line = /^SYNTHESIZED (.+)$/m.exec(r.stdout)?.[1];
+  if (!line) throw new Error(`bundled synth printed no result:\n${r.stdout}\n${r.stderr}`);
+  const { templateFile, artifactId } = JSON.parse(line) as { templateFile: string; artifactId: string };
+  bundled = { outdir, templateFile: join(outdir, templateFile), artifactId };
+}, 300_000);
 
 cfnLint.describe('cfn-lint', () => {
   it('the full template lints clean', async () => {
     await expectLintClean(bundled.templateFile);
-  });
+  }, 180_000);
 
   it('the attach-mode template lints clean', async () => {
     const outdir = tempDir('attach');
@@ -82,7 +90,21 @@ cfnLint.describe('cfn-lint', () => {
     );
     app.synth();
     await expectLintClean(join(outdir, stack.templateFile));
-  });
+  }, 180_000); // a synth and a lint, on a busy machine
+
+  it("the templates with 'use-rule-group' stages (some, and all of them) lint clean", async () => {
+    for (const [name, props] of [
+      ['mixed', { ...FULL_PROPS, restApis: [FULL_PROPS.restApis[0], { ...FULL_PROPS.restApis[1], existingWebAcl: 'use-rule-group' as const }] }],
+      ['all-rule-group', { ...FULL_PROPS, existingWebAcl: 'use-rule-group' as const }],
+      ['log-groups-only', { logGroupNames: ['/aws/http-api/orders'] }],
+    ] as const) {
+      await new Promise((r) => setImmediate(r)); // each synth blocks for seconds: let vitest's messages through
+      const outdir = tempDir(name);
+      const { app, stack } = synth(props, { outdir });
+      app.synth();
+      await expectLintClean(join(outdir, stack.templateFile));
+    }
+  }, 180_000);
 
   it('the template the app synthesizes from cdk.json lints clean', async () => {
     const { outdir, ...r } = await synthApp(); // below
@@ -143,14 +165,20 @@ describe('the CDK app (infra/app.ts with cdk.json)', () => {
 });
 
 describe('bundling (local esbuild, no Docker)', () => {
-  it('bundles the four functions into minified ESM with the createRequire banner and a source map', () => {
+  it('bundles the five functions (the four stages and the deploy guard) into minified ESM with the createRequire banner and a source map', () => {
     const { outdir } = bundled;
     const template = JSON.parse(readFileSync(bundled.templateFile, 'utf8'));
     const assets = JSON.parse(readFileSync(join(outdir, `${bundled.artifactId}.assets.json`), 'utf8')).files as Json;
     const fns = Object.entries(template.Resources as Record<string, Json>).filter(
       ([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith('Cordon'),
     );
-    expect(fns).toHaveLength(4);
+    expect(fns.map(([id]) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual([
+      'CordonContain',
+      'CordonDeployGuard',
+      'CordonDetect',
+      'CordonIngest',
+      'CordonNotifySlack',
+    ]);
     for (const [id, fn] of fns) {
       const hash = String(fn.Properties.Code.S3Key).replace(/\.zip$/, '');
       const asset = join(outdir, assets[hash].source.path);
