@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { type CordonConfig, defaultConfig } from '../../src/config.ts';
 import { newKeyState, selfZRequests, typicalRequests } from '../../src/detect/baseline.ts';
 import { robustZ } from '../../src/detect/robust-stats.ts';
-import { RULES, type RuleName } from '../../src/detect/rules/index.ts';
+import { RULE_NAMES, RULES, ruleByName, type RuleName } from '../../src/detect/rules/index.ts';
 import { clientRequests, finding, type RuleContext } from '../../src/detect/rules/rule.ts';
 import type { Features } from '../../src/features/key-window.ts';
 import type { KeyState } from '../../src/ports.ts';
@@ -361,6 +361,13 @@ describe('volume-anomaly at its thresholds', () => {
 });
 
 describe('the registry declares what each rule looks at and what it rests on', () => {
+  it('finds each rule by its name, and nothing by another', () => {
+    for (const name of RULE_NAMES) expect(ruleByName(name)?.name).toBe(name);
+    expect(ruleByName('flood')).toBe(RULES[0]);
+    expect(ruleByName('scanner-agent')).toBe(RULES[RULES.length - 1]);
+    expect(ruleByName('nope' as RuleName)).toBeUndefined();
+  });
+
   it('kinds and basis of every rule', () => {
     expect(Object.fromEntries(RULES.map((r) => [r.name, { kinds: [...r.kinds], basis: r.basis }]))).toEqual({
       'flood': { kinds: ['ip', 'prefix', 'principal'], basis: 'volume' },
