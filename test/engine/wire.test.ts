@@ -114,8 +114,8 @@ describe('wire: encodings', () => {
 
   it('a twin that delivers bytes hands over what was put, counts the same bytes, and still makes the base64 when read', async () => {
     const put = [{ partitionKey: 'b0', data: Buffer.from('{"v":1,"parts":[]}') }, { partitionKey: 'b1', data: Buffer.from([0x1f, 0x8b, 1, 2]) }];
-    const plain = new KinesisTwin({ shards: 1, throughput: false });
-    const direct = new KinesisTwin({ shards: 1, throughput: false, deliverBytes: true });
+    const plain = new KinesisTwin({ shards: 1, throughput: false, clock: () => T0 });
+    const direct = new KinesisTwin({ shards: 1, throughput: false, clock: () => T0, deliverBytes: true });
     await plain.put(put);
     await direct.put(put);
     const [a, b] = [plain, direct].map((t) => t.read(t.shardIds()[0], undefined, 10));
