@@ -227,6 +227,24 @@ describe('decideWindow: the guards', () => {
     expect(r.book.active(NOW)).toEqual([]);
   });
 
+  it('proxies: after the allowlist, before learning and every later guard; an alert with advice; principals are no proxy', () => {
+    const r = runner({ dryRun: true, rules: { flood: 'count' }, proxies: { cidrs: ['198.51.100.0/24', '10.9.0.0/16'] },
+      allowlist: { cidrs: ['10.9.9.0/24'], principals: [] } });
+    const out = r.decide([
+      verdict('10.9.9.9', { score: 9 }),
+      verdict('198.51.100.7', { score: 8, learning: true, act: false }),
+      verdict('198.51.100.0/25', { score: 7, establishedRequests: 9000 }),
+      verdict('arn:aws:iam::1:user/x', { score: 6 }),
+    ]);
+    expect(why(out.decisions)).toEqual([['10.9.9.9', 'alert', 'allowlist'], ['198.51.100.7', 'alert', 'proxy'],
+      ['198.51.100.0/25', 'alert', 'proxy'], ['arn:aws:iam::1:user/x', 'alert', 'dry-run']]);
+    expect(out.decisions.map((d) => typeof d.evidence.advice)).toEqual(['undefined', 'string', 'string', 'undefined']);
+    expect(out.page).toBe(false);
+    const enforcing = runner({ proxies: { cidrs: ['198.51.100.0/24'] } }).decide([verdict('198.51.100.7'), verdict('arn:aws:iam::1:user/x')]);
+    expect(why(enforcing.decisions)).toEqual([['198.51.100.7', 'alert', 'proxy'], ['arn:aws:iam::1:user/x', 'block', undefined]]);
+    expect(enforcing.blocks.map((b) => b.target)).toEqual(['arn:aws:iam::1:user/x']);
+  });
+
   it('learning: an alert about everything it found, never a block, whatever the rest of the config says', () => {
     const findings = [{ rule: 'volume-anomaly' as const, score: 2, unmistakable: false, detail: 'v' }];
     const out = runner({ dryRun: true }).decide([verdict('192.0.2.1', { learning: true, act: false, findings, held: '1/3' }),

@@ -155,6 +155,17 @@ describe('LedgerBook', () => {
     expect(book.hasEnded('192.0.2.9', T)).toBe(false);
   });
 
+  it('hasEnded looks at the entry of that time among all the target\'s entries', () => {
+    const book = new LedgerBook([
+      entry('192.0.2.1', { createdAt: T, status: 'released' }),
+      entry('192.0.2.1', { createdAt: T - DAY, status: 'expired' }),
+      entry('192.0.2.1', { createdAt: T + DAY, status: 'active' }),
+    ]);
+    expect(book.hasEnded('192.0.2.1', T)).toBe(true);
+    expect(book.hasEnded('192.0.2.1', T - DAY)).toBe(true);
+    expect(book.hasEnded('192.0.2.1', T + DAY)).toBe(false);
+  });
+
   it('priorBlocks: blocks of the target decided at or after `since`', () => {
     const book = new LedgerBook([
       entry('192.0.2.1', { createdAt: T - 30 * DAY, status: 'expired' }),
