@@ -120,6 +120,14 @@ export interface PreflightResult {
   readonly ruleGroupTargets: string[];
 }
 
+/**
+ * Whether a destination is the fixed-name group earlier versions of cordon created for a managed stage
+ * (`/aws/apigateway/cordon/<restApiId>/<stageName>`): cordon set it, so it may move the stage off it.
+ */
+export function isLegacyCordonDestination(stage: StageRef, destinationArn: string | undefined): boolean {
+  return destinationArn?.replace(/:\*$/, '').endsWith(`:log-group:/aws/apigateway/cordon/${stage.restApiId}/${stage.stageName}`) ?? false;
+}
+
 const isOwn = (acl: WebAclRef, own: WebAclRef | undefined): boolean =>
   own !== undefined && (acl.arn === own.arn || acl.name === own.name);
 
@@ -203,7 +211,7 @@ export async function preflight(input: PreflightInput, aws: GuardAws): Promise<P
       continue;
     }
     const current = stage.accessLogDestinationArn;
-    if (current && current !== a.destinationArn && current !== a.previousDestinationArn) {
+    if (current && current !== a.destinationArn && current !== a.previousDestinationArn && !isLegacyCordonDestination(a, current)) {
       problems.push(accessLogDestinationMessage(a, current));
     }
   }
@@ -266,7 +274,7 @@ export async function applyAccessLog(
   const before = sameStage ? ownershipOf(previous.physicalId) : undefined;
   const current = stage.accessLogDestinationArn;
   // cordon's own destination: set by this resource before (and not changed since by anyone else).
-  const ownCurrent = before === 'set' && current === previous?.req.destinationArn;
+  const ownCurrent = (before === 'set' && current === previous?.req.destinationArn) || isLegacyCordonDestination(req, current);
   if (!current || ownCurrent) {
     if (current !== req.destinationArn || stage.accessLogFormat !== req.format) {
       await aws.setAccessLog(req, req.destinationArn, req.format);

@@ -252,6 +252,17 @@ describe('access log: what cordon sets, and what it undoes', () => {
     await problemsOf(applyAccessLog(moved, account, { req, physicalId: accessLogPhysicalId(req, 'set') }));
   });
 
+  it("upgrading: the fixed-name group earlier versions created (/aws/apigateway/cordon/<api>/<stage>) counts as cordon's own", async () => {
+    const legacy = GROUP_ARN('/aws/apigateway/cordon/a1b2c3d4e5/prod');
+    account.stages.set('a1b2c3d4e5/prod', { accessLogDestinationArn: legacy, accessLogFormat: req.format });
+    await preflight(input({ accessLogs: [{ ...STAGE, destinationArn: req.destinationArn }] }), account);
+    expect(await applyAccessLog(req, account)).toBe('set');
+    expect(account.stages.get('a1b2c3d4e5/prod')?.accessLogDestinationArn).toBe(req.destinationArn);
+    // Another stage's legacy group is not this stage's.
+    account.stages.set('a1b2c3d4e5/prod', { accessLogDestinationArn: GROUP_ARN('/aws/apigateway/cordon/a1b2c3d4e5/other') });
+    await problemsOf(applyAccessLog(req, account));
+  });
+
   it('delete leaves a destination someone changed after cordon set it', async () => {
     account.stages.set('a1b2c3d4e5/prod', { accessLogDestinationArn: GROUP_ARN('someone-else') });
     expect(await removeAccessLog(req, account, accessLogPhysicalId(req, 'set'))).toBe(false);

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CordonProps } from '../../infra/props.ts';
 import { requirement } from '../helpers/requirements.ts';
 import { FULL_PROPS, WEB_ACL_ARN, synth, type Json } from './fixtures.ts';
 
@@ -93,11 +94,12 @@ cfnLint.describe('cfn-lint', () => {
   }, 180_000); // a synth and a lint, on a busy machine
 
   it("the templates with 'use-rule-group' stages (some, and all of them) lint clean", async () => {
-    for (const [name, props] of [
-      ['mixed', { ...FULL_PROPS, restApis: [FULL_PROPS.restApis[0], { ...FULL_PROPS.restApis[1], existingWebAcl: 'use-rule-group' as const }] }],
-      ['all-rule-group', { ...FULL_PROPS, existingWebAcl: 'use-rule-group' as const }],
+    const variants: [string, CordonProps][] = [
+      ['mixed', { ...FULL_PROPS, restApis: [FULL_PROPS.restApis[0], { ...FULL_PROPS.restApis[1], existingWebAcl: 'use-rule-group' }] }],
+      ['all-rule-group', { ...FULL_PROPS, existingWebAcl: 'use-rule-group' }],
       ['log-groups-only', { logGroupNames: ['/aws/http-api/orders'] }],
-    ] as const) {
+    ];
+    for (const [name, props] of variants) {
       await new Promise((r) => setImmediate(r)); // each synth blocks for seconds: let vitest's messages through
       const outdir = tempDir(name);
       const { app, stack } = synth(props, { outdir });
