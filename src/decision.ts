@@ -41,6 +41,11 @@ export interface Evidence {
   heldBack?: 'dry-run' | 'count-mode' | 'cap' | 'blast-radius' | 'allowlist' | 'learning' | 'proxy';
   /** What an operator can do about it (a proxy: log the real client address). */
   advice?: string;
+  /**
+   * Set on a block that no containment target held when it was alerted (a target failed or is full): decided, not
+   * in effect yet. contain retries it every run; its expiry counts from when it first takes effect.
+   */
+  notEnforced?: string;
   /** Share of the window's clients the block covers. */
   clientShare?: number;
   /**

@@ -90,6 +90,8 @@ export interface IpSetApplyResult {
   changed: boolean;
   /** Per set cordon owns: its name and how many addresses it now holds. */
   sets: { name: string; family: 'v4' | 'v6'; addresses: number }[];
+  /** Blocks that did not fit into the owned sets: decided, not enforced (contain alerts them as gaps). */
+  overflow?: string[];
 }
 
 /** WAF IP sets (only the ones cordon owns). Full replace, converging on `desired`. */
@@ -114,6 +116,8 @@ export interface PolicyApplyResult {
 }
 
 export interface PolicyPort {
+  /** Which API (and stage) this policy belongs to, for alerts naming a failed target. */
+  readonly name?: string;
   read(): Promise<PolicyDeny>;
   apply(deny: PolicyDeny): Promise<PolicyApplyResult>;
 }
@@ -124,8 +128,26 @@ export interface AlertBatch {
   id: string;
   time: string;
   decisions: Decision[];
-  /** True when a human should look now (blast-radius guard, caps). */
+  /** True when a human should look now (blast-radius guard, caps, a containment target failing or full). */
   page: boolean;
+  /** Containment targets that could not be brought to the ledger's state this run, and why. */
+  failures?: TargetFailure[];
+  /** Decided blocks a target holds no room for (IP sets full, policy size): announced as not enforced. */
+  gaps?: ContainmentGap[];
+}
+
+export interface TargetFailure {
+  /** `waf-ip-sets`, or `policy <api>/<stage>`. */
+  target: string;
+  /** The error's name and message (never a stack). */
+  error: string;
+}
+
+export interface ContainmentGap {
+  /** The blocked address, CIDR or principal that is not enforced. */
+  entry: string;
+  target: string;
+  reason: 'ip-set-overflow' | 'policy-size';
 }
 
 export interface AlertPort {

@@ -3,7 +3,10 @@ import type { CordonConfig } from '../config.ts';
 import { unblockDecision } from '../contain/decide.ts';
 import { project } from '../contain/projection.ts';
 import type { Decision } from '../decision.ts';
-import type { AlertPort, IpSetApplyResult, IpSetPort, LedgerEntry, LedgerStatus, LedgerStore, PolicyPort } from '../ports.ts';
+import { AwsAdapterError } from '../adapters/aws/errors.ts';
+import { overlaps } from '../net/cidr.ts';
+import type { AlertPort, ContainmentGap, IpSetApplyResult, IpSetPort, LedgerEntry, LedgerStatus, LedgerStore, PolicyPort,
+  TargetFailure } from '../ports.ts';
 import { type Logger, METRIC, type Metrics, noMetrics, silentLogger } from './observe.ts';
 
 export interface ContainDeps {
@@ -28,6 +31,9 @@ export interface ContainResult {
   /** The decisions alerted by this run, in the order published. */
   decisions: Decision[];
   ipSets?: IpSetApplyResult;
+  /** Targets that failed this run (the run still alerted). */
+  failures: TargetFailure[];
+  gaps: ContainmentGap[];
 }
 
 /**
@@ -65,32 +71,89 @@ export async function runContain(deps: ContainDeps, now: number): Promise<Contai
   const active = all.filter((e) => e.status === 'active' && (e.effectiveAt === undefined || e.expiresAt > now));
   const fresh = active.filter((e) => e.effectiveAt === undefined);
   const p = project(deps.config.dryRun ? [] : active, deps.config);
-  const ip = await deps.ipSets.apply(p.ipSets);
+
+  // Each target is reconciled on its own: a deleted API, a full policy or WAF's limits stop only that target, and
+  // the alerts below still go out, naming it.
+  const failures: TargetFailure[] = [];
+  const gaps: ContainmentGap[] = [];
+  let ip: IpSetApplyResult | undefined;
+  try {
+    ip = await deps.ipSets.apply(p.ipSets);
+    for (const cidr of ip.overflow ?? []) gaps.push({ entry: cidr, target: WAF_TARGET, reason: 'ip-set-overflow' });
+  } catch (err) {
+    if (!isTargetFailure(err)) throw err;
+    failures.push({ target: WAF_TARGET, error: describe(err) });
+  }
   let changedPolicies = 0;
-  for (const policy of deps.policies) if ((await policy.apply(p.deny)).changed) changedPolicies++;
+  const principalsHeld = new Set<string>();
+  let policyApplied = false;
+  for (const [i, policy] of deps.policies.entries()) {
+    const target = `policy ${policy.name ?? i + 1}`;
+    try {
+      const r = await policy.apply(p.deny);
+      policyApplied = true;
+      if (r.changed) changedPolicies++;
+      const dropped = new Set(r.dropped);
+      for (const entry of r.dropped) gaps.push({ entry, target, reason: 'policy-size' });
+      for (const principal of p.deny.principals) if (!dropped.has(principal)) principalsHeld.add(principal);
+    } catch (err) {
+      if (!isTargetFailure(err)) throw err;
+      failures.push({ target, error: describe(err) });
+    }
+  }
+  for (const f of failures) {
+    metrics.add(METRIC.TargetFailures, 1, 'Count', { target: f.target.startsWith('policy') ? 'policy' : 'waf' });
+    log.error('containment target failed', { target: f.target, error: f.error });
+  }
+
+  // Only a block some target really holds is enforced: its expiry starts now. The others are retried next run.
+  const outside = (ip?.overflow ?? []);
+  const enforcedNow = (e: LedgerEntry): boolean => {
+    if (deps.config.dryRun) return false;
+    if (e.targetKind === 'principal') return principalsHeld.has(e.target);
+    if (ip === undefined) return false;
+    return !outside.some((o) => overlaps(o, e.target));
+  };
+  const enforced: LedgerEntry[] = [];
   for (const e of fresh) {
+    if (!enforcedNow(e)) continue;
     Object.assign(e, { effectiveAt: now, expiresAt: now + Math.max(0, e.expiresAt - e.createdAt) });
     await deps.ledger.put(e);
+    enforced.push(e);
   }
+  const unenforced = new Map<string, string>();
+  for (const e of fresh) {
+    if (e.effectiveAt !== undefined || deps.config.dryRun) continue;
+    const why = e.targetKind === 'principal'
+      ? (policyApplied ? 'no resource policy could hold it' : 'every resource policy failed')
+      : ip === undefined ? 'the WAF IP sets failed' : 'the WAF IP sets are full';
+    unenforced.set(e.target, why);
+  }
+
   const pending = all.filter((e) => !(e.alerted ?? []).includes(e.status));
   let decisions: Decision[] = [];
-  if (pending.length) {
-    decisions = pending.map((e) => asDecision(e)).sort((a, b) => a.time.localeCompare(b.time));
-    const id = createHash('sha256').update(pending.map((e) => `${e.target}#${e.createdAt}#${e.status}`).sort().join('\n')).digest('hex').slice(0, 32);
-    await deps.alerts.publish({ id, time: new Date(now).toISOString(), decisions,
-      page: pending.some((e) => e.status === 'held' && (e.evidence.heldBack === 'blast-radius' || e.evidence.heldBack === 'cap')) });
-    const marked = pending.map((e) => ({ ...e, alerted: [...new Set<LedgerStatus>([...(e.alerted ?? []), e.status])] }));
-    // All marks at once where the store can: marks written one by one and cut short by a crash would leave part of
-    // the batch pending, and the next run would alert that part again under a different batch id.
-    if (deps.ledger.markAlerted) await deps.ledger.markAlerted(marked);
-    else for (const e of marked) await deps.ledger.put(e);
+  if (pending.length || failures.length || gaps.length) {
+    decisions = pending.map((e) => asDecision(e, unenforced.get(e.target))).sort((a, b) => a.time.localeCompare(b.time));
+    const id = createHash('sha256').update([...pending.map((e) => `${e.target}#${e.createdAt}#${e.status}`).sort(),
+      ...failures.map((f) => `!${f.target}#${f.error}`), ...gaps.map((g) => `~${g.target}#${g.entry}`)].join('\n')).digest('hex').slice(0, 32);
+    const page = failures.length > 0 || gaps.length > 0
+      || pending.some((e) => e.status === 'held' && (e.evidence.heldBack === 'blast-radius' || e.evidence.heldBack === 'cap'));
+    await deps.alerts.publish({ id, time: new Date(now).toISOString(), decisions, page,
+      ...(failures.length ? { failures } : {}), ...(gaps.length ? { gaps } : {}) });
+    if (pending.length) {
+      const marked = pending.map((e) => ({ ...e, alerted: [...new Set<LedgerStatus>([...(e.alerted ?? []), e.status])] }));
+      // All marks at once where the store can: marks written one by one and cut short by a crash would leave part of
+      // the batch pending, and the next run would alert that part again under a different batch id.
+      if (deps.ledger.markAlerted) await deps.ledger.markAlerted(marked);
+      else for (const e of marked) await deps.ledger.put(e);
+    }
   }
   // Blocks and alerts are counted where they are decided (detect); expiries and releases here.
   for (const d of decisions) if (d.action === 'unblock') metrics.add(METRIC.Decisions, 1, 'Count', { action: d.action });
-  log.info('contained', { active: active.length, enforcedNow: fresh.length, expired: ended.length, ipSetsChanged: ip.changed,
-    changedPolicies, alerted: pending.length });
-  return { changedIpSets: ip.changed, changedPolicies, alerted: pending.length, expired: ended.length, enforced: fresh, ended,
-    decisions, ipSets: ip };
+  log.info('contained', { active: active.length, enforcedNow: enforced.length, notEnforced: unenforced.size, expired: ended.length,
+    ipSetsChanged: ip?.changed ?? false, changedPolicies, alerted: pending.length, targetsFailed: failures.length, gaps: gaps.length });
+  return { changedIpSets: ip?.changed ?? false, changedPolicies, alerted: pending.length, expired: ended.length, enforced, ended,
+    decisions, ipSets: ip, failures, gaps };
 }
 
 /** The contain stage as an object, like the others: one run per schedule tick or ledger-stream batch. */
@@ -101,10 +164,32 @@ export class ContainStage {
   }
 }
 
-function asDecision(e: LedgerEntry): Decision {
+function asDecision(e: LedgerEntry, notEnforced?: string): Decision {
   if (e.status === 'expired' || e.status === 'released') {
     return unblockDecision(e, e.endedAt ?? e.expiresAt, e.status === 'released' ? 'operator' : 'expiry');
   }
   return { time: new Date(e.createdAt).toISOString(), action: e.status === 'held' ? 'alert' : 'block', target: e.target,
-    targetKind: e.targetKind, reasons: e.reasons, score: e.score, expiresAt: new Date(e.expiresAt).toISOString(), evidence: e.evidence };
+    targetKind: e.targetKind, reasons: e.reasons, score: e.score, expiresAt: new Date(e.expiresAt).toISOString(),
+    evidence: notEnforced ? { ...e.evidence, notEnforced } : e.evidence };
+}
+
+const WAF_TARGET = 'waf-ip-sets';
+
+/**
+ * A failure that belongs to one target: AWS answered (an API deleted, a limit, a refusal, retries spent) or the
+ * target cannot take what cordon would write. Anything else (a bug, the process dying) is the run's own failure and
+ * propagates, as every stage's does.
+ */
+function isTargetFailure(err: unknown): boolean {
+  if (err instanceof AwsAdapterError) return true;
+  // An AWS answer carries its HTTP status ($metadata alone is not enough: the SDK's retry layer stamps any error).
+  const e = err as { $metadata?: { httpStatusCode?: number }; $fault?: unknown; name?: string } | null;
+  return !!e && typeof e === 'object'
+    && (e.$metadata?.httpStatusCode !== undefined || e.$fault !== undefined || e.name === 'AuthorizationConflictError');
+}
+
+/** An error as an alert may carry it: its name and message, no stack, bounded. */
+function describe(err: unknown): string {
+  const e = err as { name?: string; message?: string };
+  return `${e?.name ?? 'Error'}: ${String(e?.message ?? err)}`.slice(0, 300);
 }

@@ -5,6 +5,7 @@ import { KinesisRecordPutter } from '../adapters/aws/kinesis.ts';
 import { S3BlobStore } from '../adapters/aws/s3.ts';
 import { SnsAlertAdapter } from '../adapters/aws/sns.ts';
 import { WafIpSetAdapter } from '../adapters/aws/wafv2.ts';
+import { WritePacer } from '../adapters/aws/write-pacer.ts';
 import { DynamoWindowStore } from '../adapters/aws/window-store.ts';
 import type { CordonConfig } from '../config.ts';
 import { SnapshotBaselineStore } from './snapshot-baseline-store.ts';
@@ -64,12 +65,16 @@ export function buildDetectDeps(env: Common & DetectWiring): DetectDeps {
   };
 }
 
+/** CreateDeployment: one per 5 s per account (API Gateway quotas, fixed); shared by every API contain updates. */
+const sharedDeployPacer = new WritePacer(5_000);
+
 export function buildContainDeps(env: Common & ContainWiring): ContainDeps {
   return {
     config: { ...env.config, dryRun: env.config.dryRun || env.dryRun },
     ledger: new DynamoLedgerStore(dynamoClient(), env.ledgerTable),
     ipSets: new WafIpSetAdapter(wafClient(), { sets: env.ipSets, scope: env.wafScope, addressesPerSet: env.config.caps.addressesPerIpSet }),
-    policies: env.restApis.map((api) => new ApiGatewayPolicyAdapter(apiGatewayClient(), { ...api, maxChars: env.config.caps.policyMaxChars })),
+    policies: env.restApis.map((api) => new ApiGatewayPolicyAdapter(apiGatewayClient(), { ...api, maxChars: env.config.caps.policyMaxChars,
+      deployPacer: sharedDeployPacer })),
     alerts: new SnsAlertAdapter(snsClient(), env.alertTopicArn),
   };
 }

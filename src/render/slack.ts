@@ -47,11 +47,24 @@ export function renderSlackMessage(batch: AlertBatch): SlackMessage {
       text: plain(`${batch.page ? ':rotating_light: Needs a human — ' : ''}cordon: ${summary}`, SLACK_LIMITS.headerText),
     },
   ];
+  const failures = batch.failures ?? [];
+  const gaps = batch.gaps ?? [];
   if (batch.page) {
-    const why = held
-      ? `${held} ${plural(held, 'decision was', 'decisions were')} held back by a safety guard (blast radius or new-block cap).`
-      : 'A safety guard asked for a person to review this batch.';
+    const why = failures.length
+      ? `${failures.length} containment ${plural(failures.length, 'target', 'targets')} failed: blocks there are not in effect.`
+      : gaps.length
+        ? `${gaps.length} ${plural(gaps.length, 'block has', 'blocks have')} no room in a target (IP sets full, policy size): decided, not enforced.`
+        : held
+          ? `${held} ${plural(held, 'decision was', 'decisions were')} held back by a safety guard (blast radius or new-block cap).`
+          : 'A safety guard asked for a person to review this batch.';
     head.push(section(`:rotating_light: *Needs a human.* ${escapeSlackControl(why)} Review below, then enforce or release with \`cordon blocks\`.`));
+  }
+  for (const f of failures.slice(0, 5)) {
+    head.push(section(`:x: *${escapeSlackMrkdwn(f.target, 120)}* failed: ${escapeSlackMrkdwn(f.error, 300)}`));
+  }
+  if (gaps.length) {
+    const shownGaps = gaps.slice(0, 10).map((g) => `\`${escapeSlackMrkdwn(g.entry, 120)}\` (${g.reason})`).join(', ');
+    head.push(section(`:warning: *Not enforced:* ${shownGaps}${gaps.length > 10 ? ` and ${gaps.length - 10} more` : ''}`));
   }
   head.push({
     type: 'context',

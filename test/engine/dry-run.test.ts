@@ -38,7 +38,7 @@ describe('dry run end to end (detect, ledger, contain)', () => {
     const dry = new StageKit({ dryRun: true });
     const stale: LedgerEntry = { target: '198.51.100.9', targetKind: 'ip', createdAt: T0, expiresAt: T0 + 60 * MIN, status: 'active',
       reasons: ['flood'], score: 3, priorBlocks: 0, evidence: { key: '198.51.100.9', keyKind: 'ip', windowStart: T0 - MIN, windowEnd: T0,
-        findings: [], features: {} } };
+        findings: [], features: {}, held: 'unmistakable' } };
     await dry.state.put(stale);
     await dry.contain.run(T0 + MIN);
     expect(dry.ipSet.v4).toEqual([]);

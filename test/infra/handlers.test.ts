@@ -221,7 +221,8 @@ describe('detect', () => {
     expect(await handler(scheduled, context)).toBeUndefined();
     expect(await world.windows.openWindows(scope)).toEqual([]);
     const blocks = (await world.state.listAll()).filter((e) => e.target === FLOOD_IP);
-    expect(blocks.map((e) => [e.status, e.reasons.includes('flood'), e.createdAt])).toEqual([['active', true, start + MIN + 5_000]]);
+    // DRY_RUN=true reaches detect: the flood is decided and held as an alert, never written as an active block.
+    expect(blocks.map((e) => [e.status, e.reasons.includes('flood'), e.createdAt, e.evidence.heldBack])).toEqual([['held', true, start + MIN + 5_000, 'dry-run']]);
     expect(world.built.detect).toBe(1);
 
     // The same records delivered again: already counted (sequence numbers), nothing reopened or decided twice.
@@ -257,14 +258,15 @@ describe('contain', () => {
     expect(await handler(scheduled, context)).toBeUndefined();
     expect(world.envs.contain).toMatchObject({ dryRun: true, wafScope: 'REGIONAL', restApis: [{ restApiId: 'a1b2c3d4e5', stageName: 'prod' }] });
     expect(world.built.contain).toBe(1);
-    // DRY_RUN: WAF is converged on nothing; every pending ledger change is alerted once, in the first run.
+    // DRY_RUN: WAF is converged on nothing; every pending ledger change is alerted once, in the first run; an active
+    // block a detect without the switch left is alerted as what it is in a dry run (an alert), never stamped enforced.
     expect(world.applied).toEqual([{ v4: [], v6: [] }, { v4: [], v6: [] }]);
     expect(world.published).toHaveLength(1);
-    expect(world.published[0].decisions).toContainEqual(expect.objectContaining({ action: 'block', target: '198.51.100.7' }));
-    // Stamped by the run that first took it in hand, with its expiry counted from then (the wall clock).
+    expect(world.published[0].decisions).toContainEqual(expect.objectContaining({ action: 'alert', target: '198.51.100.7',
+      evidence: expect.objectContaining({ heldBack: 'dry-run' }) }));
     const e = (await world.state.history('198.51.100.7'))[0];
-    expect(Math.abs(e.effectiveAt! - now)).toBeLessThan(5_000);
-    expect(e.expiresAt - e.effectiveAt!).toBe(60 * MIN);
+    expect(e.status).toBe('held');
+    expect(e.effectiveAt).toBeUndefined();
   });
 
   it('counts a failed WAF write as Cordon/WafWriteFailures (EMF on stdout) and fails the run', async () => {

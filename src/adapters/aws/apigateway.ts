@@ -16,6 +16,7 @@ import {
   type PolicyDocument,
 } from '../../render/resource-policy.ts';
 import { AdapterConfigError, AwsRejectedError, ContentionError } from './errors.ts';
+import type { WritePacer } from './write-pacer.ts';
 import { awsErrorName, backoffDelay, isThrottling, isTransient, realSleep, withRetries, type Sleep } from './retry.ts';
 
 /** API Gateway's limit on the resource policy text. */
@@ -35,6 +36,11 @@ export interface ApiGatewayPolicyAdapterOptions {
   maxChars?: number;
   /** See {@link mergeDenyStatement}: turn off for IAM-auth APIs. Default true. */
   allowAllWhenCreating?: boolean;
+  /**
+   * Spaces CreateDeployment calls: API Gateway allows one per 5 s per account (quotas page, fixed), so contain
+   * updating several APIs in one run shares one pacer across them (see aws-deps). None: no spacing.
+   */
+  deployPacer?: WritePacer;
   /** Attempts for 409/429/5xx and lost read-modify-write races. Default 6. */
   maxAttempts?: number;
   baseDelayMs?: number;
@@ -67,6 +73,8 @@ export interface ApiGatewayApplyResult extends PolicyApplyResult {
  * re-merges. Other errors are thrown.
  */
 export class ApiGatewayPolicyAdapter implements PolicyPort {
+  readonly name: string;
+  private readonly deployPacer?: WritePacer;
   private readonly restApiId: string;
   private readonly stageName: string;
   private readonly accountId?: string;
@@ -88,6 +96,8 @@ export class ApiGatewayPolicyAdapter implements PolicyPort {
     if (opts.accountId !== undefined && !/^\d{12}$/.test(opts.accountId)) throw new AdapterConfigError('accountId must be 12 digits');
     this.restApiId = opts.restApiId;
     this.stageName = opts.stageName;
+    this.name = `${opts.restApiId}/${opts.stageName}`;
+    this.deployPacer = opts.deployPacer;
     this.accountId = opts.accountId;
     this.maxChars = Math.min(opts.maxChars ?? POLICY_MAX_CHARS, POLICY_MAX_CHARS);
     this.allowAllWhenCreating = opts.allowAllWhenCreating ?? true;
@@ -181,6 +191,7 @@ export class ApiGatewayPolicyAdapter implements PolicyPort {
   }
 
   private async deploy(fp: string): Promise<string | undefined> {
+    await this.deployPacer?.wait();
     const res = await this.call('CreateDeployment', () =>
       this.client.send(
         new CreateDeploymentCommand({ restApiId: this.restApiId, stageName: this.stageName, description: `cordon policy ${fp}` }),

@@ -25,28 +25,9 @@ export interface OwnedIpSet {
   id: string;
 }
 
-/**
- * Spaces writes out to at most one per `minIntervalMs` (WAF's quota: one Create/Put/Update per second per account
- * and region, shared with the console and CloudFormation). Share one pacer between every WAF writer of a process;
- * {@link sharedWafWritePacer} is the default.
- */
-export class WritePacer {
-  private next = 0;
+import { WritePacer } from './write-pacer.ts';
 
-  constructor(
-    private readonly minIntervalMs = 1_000,
-    private readonly now: () => number = Date.now,
-    private readonly sleep: Sleep = realSleep,
-  ) {}
-
-  /** Resolves when the caller may write; reserves that slot. */
-  async wait(): Promise<void> {
-    const now = this.now();
-    const at = Math.max(now, this.next);
-    this.next = at + this.minIntervalMs;
-    if (at > now) await this.sleep(at - now);
-  }
-}
+export { WritePacer };
 
 /** The module-scope pacer used when none is given: one writer per process. */
 export const sharedWafWritePacer = new WritePacer(1_000);

@@ -35,6 +35,7 @@ export class IpSetFiles implements IpSetPort {
     return {
       changed,
       sets: [...plan.v4, ...plan.v6].map((p) => ({ name: p.Name, family: p.IPAddressVersion === 'IPV4' ? 'v4' : 'v6', addresses: p.Addresses.length })),
+      overflow: plan.overflow,
     };
   }
 
@@ -47,6 +48,7 @@ export class IpSetFiles implements IpSetPort {
 }
 
 export class PolicyFile implements PolicyPort {
+  readonly name = 'resource-policy.json';
   private current: PolicyDeny = { principals: [], cidrs: [] };
   last: PolicyApplyResult = { changed: false, deployed: false, dropped: [], chars: 0 };
   private written = false;

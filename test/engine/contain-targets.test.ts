@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import { ApiGatewayTwin } from '../../src/adapters/local/apigateway-twin.ts';
+import { SqliteState } from '../../src/adapters/local/sqlite-state.ts';
+import { WafTwin } from '../../src/adapters/local/waf-twin.ts';
+import { ApiGatewayPolicyAdapter } from '../../src/adapters/aws/apigateway.ts';
+import { WafIpSetAdapter } from '../../src/adapters/aws/wafv2.ts';
+import { WritePacer } from '../../src/adapters/aws/write-pacer.ts';
+import { parseConfig } from '../../src/config.ts';
+import { runContain } from '../../src/engine/contain.ts';
+import type { AlertBatch, LedgerEntry } from '../../src/ports.ts';
+
+const T = 1_800_000_000_000;
+const ACCOUNT = '123456789012';
+const MALLORY = `arn:aws:iam::${ACCOUNT}:user/mallory`;
+
+function block(target: string, over: Partial<LedgerEntry> = {}): LedgerEntry {
+  const targetKind = target.startsWith('arn:') ? 'principal' : target.includes('/') ? 'cidr' : 'ip';
+  return { target, targetKind, createdAt: T, expiresAt: T + 3_600_000, status: 'active', reasons: ['flood'], score: 3, priorBlocks: 0,
+    evidence: { key: target, keyKind: targetKind === 'principal' ? 'principal' : 'ip', windowStart: T - 60_000, windowEnd: T, findings: [],
+      features: {}, held: 'unmistakable' }, ...over };
+}
+
+/** An IAM-authorized API: the only kind whose resource policy can name a principal. */
+const iamApi = (twin: ApiGatewayTwin, name: string, policy?: string) => twin.createRestApi({ name, stageName: 'prod', ...(policy ? { policy } : {}) });
+
+/** WAF and three APIs on their twins, driven by the real adapters; the ledger in SQLite. */
+async function setup(opts: { addressesPerSet?: number } = {}) {
+  const clock = { t: T + 10_000 };
+  const sleep = async (ms: number) => { clock.t += ms; };
+  const waf = new WafTwin({ clock: () => clock.t, account: ACCOUNT });
+  const v4 = waf.createIpSet({ name: 'cordon-v4-0', version: 'IPV4' });
+  const v6 = waf.createIpSet({ name: 'cordon-v6-0', version: 'IPV6' });
+  const ipSets = new WafIpSetAdapter(waf.client(), { sets: { v4: [v4], v6: [v6] }, addressesPerSet: opts.addressesPerSet ?? 10_000,
+    sleep, random: () => 0.5, pacer: new WritePacer(1_000, () => clock.t, sleep) });
+  const apigw = new ApiGatewayTwin({ clock: () => clock.t, account: ACCOUNT, region: 'us-east-1' });
+  const ids = ['orders', 'gone', 'billing'].map((n) => iamApi(apigw, n));
+  // One CreateDeployment per 5 s per account, shared by every API, as aws-deps wires it.
+  const deployPacer = new WritePacer(5_000, () => clock.t, sleep);
+  const policies = ids.map((restApiId) => new ApiGatewayPolicyAdapter(apigw.client(), { restApiId, stageName: 'prod', accountId: ACCOUNT, sleep,
+    random: () => 0.5, deployPacer }));
+  const ledger = new SqliteState(':memory:');
+  const alerts: AlertBatch[] = [];
+  const deps = { ledger, ipSets, policies, alerts: { publish: async (b: AlertBatch) => { alerts.push(b); } }, config: parseConfig({}) };
+  return { clock, waf, v4, apigw, ids, ledger, alerts, deps };
+}
+
+describe('contain: every target reconciled on its own, every alert sent', () => {
+  it('three APIs updated in one run: their deployments are spaced to the account quota, none refused', async () => {
+    const s = await setup();
+    await s.ledger.put(block(MALLORY));
+    const r = await runContain(s.deps, T + 20_000);
+    expect(r.failures).toEqual([]);
+    const cordonDeploys = s.ids.map((id) => s.apigw.deployments(id).filter((d) => d.description?.startsWith('cordon')).map((d) => d.createdAt)).flat().sort();
+    expect(cordonDeploys).toHaveLength(3);
+    expect(cordonDeploys[1] - cordonDeploys[0]).toBeGreaterThanOrEqual(5_000);
+    expect(cordonDeploys[2] - cordonDeploys[1]).toBeGreaterThanOrEqual(5_000);
+  });
+
+  it('one API deleted: WAF and the other APIs are updated, the block is in effect, and the alert names the failed API', async () => {
+    const s = await setup();
+    await s.ledger.put(block('192.0.2.7'));
+    await s.ledger.put(block(MALLORY));
+    s.apigw.deleteRestApi(s.ids[1]);
+    const r = await runContain(s.deps, T + 20_000);
+
+    expect(s.waf.enforcedAddresses(s.v4.id, Number.MAX_SAFE_INTEGER)).toEqual(['192.0.2.7/32']);
+    for (const id of [s.ids[0], s.ids[2]]) expect(s.apigw.storedPolicy(id) ?? '').toContain('mallory');
+    expect(r.failures.map((f) => f.target)).toEqual([`policy ${s.ids[1]}/prod`]);
+    expect(r.failures[0].error).toMatch(/NotFound/);
+    expect(s.alerts).toHaveLength(1);
+    expect(s.alerts[0].failures).toEqual(r.failures);
+    expect(s.alerts[0].page).toBe(true);
+    expect(s.alerts[0].decisions.map((d) => [d.action, d.target, d.evidence.notEnforced])).toEqual([
+      ['block', '192.0.2.7', undefined], ['block', MALLORY, undefined]]);
+    // Held by WAF and by two policies: both in effect now, their time runs from this run.
+    const rows = await s.ledger.listAll();
+    expect(rows.map((e) => e.effectiveAt)).toEqual([T + 20_000, T + 20_000]);
+  });
+
+  it('WAF refusing the write: the policies are still updated, the alert says the address block is not in effect, the next run enforces it', async () => {
+    const s = await setup();
+    await s.ledger.put(block('192.0.2.8'));
+    await s.ledger.put(block(MALLORY));
+    s.waf.failNext('UpdateIPSet', { name: 'WAFInvalidParameterException', message: 'bad request' });
+    const first = await runContain(s.deps, T + 20_000);
+    expect(first.failures.map((f) => f.target)).toEqual(['waf-ip-sets']);
+    expect(s.waf.enforcedAddresses(s.v4.id, Number.MAX_SAFE_INTEGER)).toEqual([]);
+    expect(s.apigw.storedPolicy(s.ids[0]) ?? '').toContain('mallory');
+    const d = s.alerts[0].decisions.find((x) => x.target === '192.0.2.8')!;
+    expect(d.evidence.notEnforced).toBe('the WAF IP sets failed');
+    expect(s.alerts[0].decisions.find((x) => x.target === MALLORY)!.evidence.notEnforced).toBeUndefined();
+    const ip = (await s.ledger.listAll()).find((e) => e.target === '192.0.2.8')!;
+    expect(ip.effectiveAt).toBeUndefined();
+
+    const second = await runContain(s.deps, T + 80_000);
+    expect(second.failures).toEqual([]);
+    expect(s.waf.enforcedAddresses(s.v4.id, Number.MAX_SAFE_INTEGER)).toEqual(['192.0.2.8/32']);
+    const now = (await s.ledger.listAll()).find((e) => e.target === '192.0.2.8')!;
+    expect(now.effectiveAt).toBe(T + 80_000);
+    expect(now.expiresAt).toBe(T + 80_000 + 3_600_000);
+    expect(s.alerts).toHaveLength(1); // nothing new to say: the block was alerted once
+  });
+
+  it('IP sets full: the blocks that do not fit are alerted as gaps and not in effect; the ones that fit are', async () => {
+    const s = await setup({ addressesPerSet: 1 });
+    await s.ledger.put(block('192.0.2.1', { score: 9 }));
+    await s.ledger.put(block('198.51.100.1', { score: 1 }));
+    const r = await runContain(s.deps, T + 20_000);
+    const held = s.waf.enforcedAddresses(s.v4.id, Number.MAX_SAFE_INTEGER);
+    expect(held).toHaveLength(1);
+    expect(r.gaps).toHaveLength(1);
+    expect(r.gaps[0]).toMatchObject({ target: 'waf-ip-sets', reason: 'ip-set-overflow' });
+    expect(held).not.toContain(r.gaps[0].entry);
+    expect(s.alerts[0].gaps).toEqual(r.gaps);
+    const rows = await s.ledger.listAll();
+    const outside = rows.find((e) => r.gaps[0].entry.startsWith(e.target))!;
+    const inside = rows.find((e) => e !== outside)!;
+    expect(outside.effectiveAt).toBeUndefined();
+    expect(inside.effectiveAt).toBe(T + 20_000);
+    expect(s.alerts[0].decisions.find((d) => d.target === outside.target)!.evidence.notEnforced).toBe('the WAF IP sets are full');
+  });
+});
