@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { COUNTER_NAMES, type SerializedKeyWindow } from '../features/key-window.ts';
 import type { WindowPartial } from '../features/windower.ts';
@@ -57,12 +58,17 @@ export class BadSummaryError extends Error {
   override name = 'BadSummaryError';
 }
 
-/**
- * The document (JSON, before gzip) around parts already serialised: records and stored chunks alike. Each part is
- * stringified once, for sizing and writing. Our counters keep their positional order, so revision-1 readers read it.
- */
+/** The document around parts already serialised one by one (for sizing, when a batch has to be cut). */
 function docText(partTexts: readonly string[]): string {
-  return `{"v":${WIRE_LEVEL},"minor":${WIRE_MINOR},"counters":${COUNTERS_JSON},"parts":[${partTexts.join(',')}]}`;
+  return docOf(`[${partTexts.join(',')}]`);
+}
+
+/**
+ * The document (JSON, before any compression) around the JSON array of its parts: records and stored chunks alike.
+ * Our counters keep their positional order, so revision-1 readers read it.
+ */
+function docOf(partsJson: string): string {
+  return `{"v":${WIRE_LEVEL},"minor":${WIRE_MINOR},"counters":${COUNTERS_JSON},"parts":${partsJson}}`;
 }
 const COUNTERS_JSON = JSON.stringify(COUNTER_NAMES);
 
@@ -84,7 +90,11 @@ export function decodeSummaryRecord(data: string | Uint8Array, notes?: ReadNotes
 /** The document of a record, told by its first bytes: gzip (`1f 8b`, every writer in AWS) or the JSON itself (`{`). */
 function recordText(bytes: Uint8Array): string {
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) return gunzipSync(bytes, { maxOutputLength: 64 * 1024 * 1024 }).toString('utf8');
-  if (bytes[0] === 0x7b) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  if (bytes[0] === 0x7b) {
+    const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    // ASCII (what the writer's JSON nearly always is) reads as latin1, the same string without UTF-8 decoding.
+    return isAscii(b) ? b.toString('latin1') : b.toString('utf8');
+  }
   throw new BadSummaryError('unknown summary record encoding');
 }
 
@@ -145,11 +155,21 @@ export type SummaryEncoding = 'gzip' | 'identity';
  */
 export function packSummaryRecords(parts: SummaryPart[], maxBytes: number, encoding: SummaryEncoding = 'gzip'): Buffer[] {
   const out: Buffer[] = [];
+  if (parts.length === 0) return out;
+  // gzip of our JSON rarely does worse than 1.2:1 even on random text; start the estimate there.
+  const rawBudget = maxBytes * 1.2;
+  // Nearly always (one partition's parts of one batch) the estimate puts every part in one record: then the list
+  // is stringified in one go, and parts are stringified one by one only if it has to be cut. Same bytes either way.
+  const list = JSON.stringify(parts);
+  if (parts.length === 1 || list.length - 1 - parts.length <= rawBudget) {
+    const bytes = encodeDoc(docOf(list), maxBytes, encoding);
+    if (bytes.length <= maxBytes) out.push(bytes);
+    else split(parts, parts.map((p) => JSON.stringify(p)), bytes.length, maxBytes, encoding, out);
+    return out;
+  }
   let batch: SummaryPart[] = [];
   let texts: string[] = [];
   let raw = 0;
-  // gzip of our JSON rarely does worse than 1.2:1 even on random text; start the estimate there.
-  const rawBudget = maxBytes * 1.2;
   const flush = () => {
     if (batch.length) emit(batch, texts, maxBytes, encoding, out);
     batch = [];
@@ -169,10 +189,12 @@ export function packSummaryRecords(parts: SummaryPart[], maxBytes: number, encod
 
 function emit(parts: SummaryPart[], texts: string[], maxBytes: number, encoding: SummaryEncoding, out: Buffer[]): void {
   const bytes = encodeDoc(docText(texts), maxBytes, encoding);
-  if (bytes.length <= maxBytes) {
-    out.push(bytes);
-    return;
-  }
+  if (bytes.length <= maxBytes) out.push(bytes);
+  else split(parts, texts, bytes.length, maxBytes, encoding, out);
+}
+
+/** Parts whose record came out `size` bytes, over the limit: as two records of half the parts, or one part cut in two. */
+function split(parts: SummaryPart[], texts: string[], size: number, maxBytes: number, encoding: SummaryEncoding, out: Buffer[]): void {
   if (parts.length > 1) {
     const half = Math.ceil(parts.length / 2);
     emit(parts.slice(0, half), texts.slice(0, half), maxBytes, encoding, out);
@@ -180,7 +202,7 @@ function emit(parts: SummaryPart[], texts: string[], maxBytes: number, encoding:
     return;
   }
   const [a, b] = splitPart(parts[0]);
-  if (!b) throw new RangeError(`one key's summary is ${bytes.length} bytes compressed, over ${maxBytes}`);
+  if (!b) throw new RangeError(`one key's summary is ${size} bytes compressed, over ${maxBytes}`);
   emit([a], [JSON.stringify(a)], maxBytes, encoding, out);
   emit([b], [JSON.stringify(b)], maxBytes, encoding, out);
 }
@@ -223,7 +245,7 @@ function splitPart(p: SummaryPart): [SummaryPart, SummaryPart | null] {
 /** A stored chunk of an open window: gzip'd JSON document, base64 (DynamoDB strings). */
 export function encodeChunk(parts: SummaryPart[]): string {
   // Stored state is read back once: the fastest level is worth more than a few per cent of size.
-  return gzipSync(docText(parts.map((p) => JSON.stringify(p))), { level: 1 }).toString('base64');
+  return gzipSync(docOf(JSON.stringify(parts)), { level: 1 }).toString('base64');
 }
 
 /**

@@ -1,7 +1,7 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { MemoryWindowStore } from '../../src/adapters/local/memory-window-store.ts';
-import { KeyWindow } from '../../src/features/key-window.ts';
+import { COUNTER_NAMES, KeyWindow } from '../../src/features/key-window.ts';
 import { cloudWatchSource, IngestStage, MAX_SUMMARY_RECORD_BYTES } from '../../src/engine/ingest.ts';
 import { EncodedPartStore } from '../../src/engine/part-store.ts';
 import { BadSummaryError, decodeChunk, decodeSummaryRecord, encodeChunk, NewerWireError, packSummaryRecords, type ReadNotes, type SummaryPart } from '../../src/engine/wire.ts';
@@ -94,6 +94,7 @@ describe('wire: encodings', () => {
     const [plain] = packSummaryRecords(parts, MAX_SUMMARY_RECORD_BYTES, 'identity');
     expect([gz[0], gz[1]]).toEqual([0x1f, 0x8b]);
     expect(plain.toString('utf8')).toBe(gunzipSync(gz).toString('utf8')); // the same document, uncompressed
+    expect(plain.toString('utf8')).toBe(`{"v":1,"minor":2,"counters":${JSON.stringify(COUNTER_NAMES)},"parts":[${parts.map((p) => JSON.stringify(p)).join(',')}]}`);
     expect(decodeSummaryRecord(plain)).toEqual(decodeSummaryRecord(gz));
     expect(decodeSummaryRecord(plain.toString('base64'))).toEqual(parts);
     // Over the limit uncompressed, under it compressed: the same single record, gzip'd (no needless split).
