@@ -250,15 +250,54 @@ export class KeyWindow {
     }
     for (const n of v.c) if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) throw new TypeError('bad counter');
     const w = new KeyWindow();
-    [w.requests, w.status4xx, w.status5xx, w.authFailures, w.notFound, w.throttled, w.bytes, w.latencySum,
-      w.latencyCount, w.loginPosts, w.attackPayloads, w.scannerAgentRequests] = v.c;
-    w.pathsSet = nonEmpty(Distinct.fromJSON(v.d[0]));
-    w.notFoundSet = nonEmpty(Distinct.fromJSON(v.d[1]));
-    w.agentsSet = nonEmpty(Distinct.fromJSON(v.d[2]));
-    w.principalsSet = nonEmpty(Distinct.fromJSON(v.d[3]));
-    w.ipsSet = nonEmpty(Distinct.fromJSON(v.d[4]));
-    w.samplePaths = Array.isArray(v.sp) ? v.sp.filter((s) => typeof s === 'string').slice(0, SAMPLE_PATHS) : [];
-    w.sampleUserAgents = Array.isArray(v.su) ? v.su.filter((s) => typeof s === 'string').slice(0, SAMPLE_UAS) : [];
+    const c = v.c;
+    w.requests = c[0];
+    w.status4xx = c[1];
+    w.status5xx = c[2];
+    w.authFailures = c[3];
+    w.notFound = c[4];
+    w.throttled = c[5];
+    w.bytes = c[6];
+    w.latencySum = c[7];
+    w.latencyCount = c[8];
+    w.loginPosts = c[9];
+    w.attackPayloads = c[10];
+    w.scannerAgentRequests = c[11];
+    // A counter of one value (most of them) stays inline, as add() keeps it: no Distinct to allocate. The values and
+    // their order are the same either way (what features, merge and toJSON read).
+    const d = v.d;
+    let k = held(d[0]);
+    if (k === MANY) w.pathsSet = nonEmpty(Distinct.fromJSON(d[0]));
+    else if (k === ONE) {
+      w.pathsOne = 1;
+      w.pathsValue = heldValue;
+    }
+    k = held(d[1]);
+    if (k === MANY) w.notFoundSet = nonEmpty(Distinct.fromJSON(d[1]));
+    else if (k === ONE) {
+      w.notFoundOne = 1;
+      w.notFoundValue = heldValue;
+    }
+    k = held(d[2]);
+    if (k === MANY) w.agentsSet = nonEmpty(Distinct.fromJSON(d[2]));
+    else if (k === ONE) {
+      w.agentsOne = 1;
+      w.agentsValue = heldValue;
+    }
+    k = held(d[3]);
+    if (k === MANY) w.principalsSet = nonEmpty(Distinct.fromJSON(d[3]));
+    else if (k === ONE) {
+      w.principalsOne = 1;
+      w.principalsValue = heldValue;
+    }
+    k = held(d[4]);
+    if (k === MANY) w.ipsSet = nonEmpty(Distinct.fromJSON(d[4]));
+    else if (k === ONE) {
+      w.ipsOne = 1;
+      w.ipsValue = heldValue;
+    }
+    w.samplePaths = samplesOf(v.sp, SAMPLE_PATHS);
+    w.sampleUserAgents = samplesOf(v.su, SAMPLE_UAS);
     return w;
   }
 
@@ -322,7 +361,35 @@ function pair(first: number, second: number): Distinct {
 
 /** The serialised form of a counter held inline: what Distinct.toJSON gives for the same values. */
 function exactJSON(one: number, value: number): number[] {
-  return one ? [value >>> 0] : [];
+  return one ? [value >>> 0] : NO_VALUES;
+}
+
+/** An empty counter serialised: one frozen array for all of them (most counters of a window are empty). */
+const NO_VALUES: number[] = Object.freeze([]) as unknown as number[];
+
+const NONE = 0;
+const ONE = 1;
+const MANY = 2;
+/** The value {@link held} found, when it found ONE. */
+let heldValue = 0;
+
+/**
+ * How a serialised counter holds its values: none, one (then in `heldValue`, int32 as add() keeps it), or MANY for
+ * anything else (more values, a sketch, something malformed), which Distinct.fromJSON reads as it always has.
+ */
+function held(d: unknown): number {
+  if (!Array.isArray(d) || d.length > 1) return MANY;
+  if (d.length === 0 || typeof d[0] !== 'number') return NONE;
+  heldValue = d[0] | 0;
+  return ONE;
+}
+
+/** The first `max` strings of a serialised sample list, in a new array (the shared empty one when there are none). */
+function samplesOf(list: unknown, max: number): string[] {
+  if (!Array.isArray(list)) return NO_SAMPLES;
+  let out: string[] = NO_SAMPLES;
+  for (let i = 0; i < list.length && out.length < max; i++) if (typeof list[i] === 'string') out = withEntry(out, list[i]);
+  return out;
 }
 
 function nonEmpty(d: Distinct): Distinct | null {
