@@ -50,7 +50,10 @@ describe('hysteresis: k of the last n windows', () => {
 
   it('a finding held in two of three windows acts, also across a window the key was absent from', () => {
     const d = detector();
-    expect(verdict(d.at(0, heavy), '192.0.2.10')).toMatchObject({ act: false, held: '1/3' });
+    const first = d.at(0, heavy);
+    expect(verdict(first, '192.0.2.10')).toMatchObject({ act: false, held: '1/3' });
+    // A host that does not act yet is not weighed for widening to its prefix either.
+    expect(first.establishedByPrefix.size).toBe(0);
     expect(verdict(d.at(1, crowd()), '192.0.2.10')).toBeUndefined();
     expect(verdict(d.at(2, heavy), '192.0.2.10')).toMatchObject({ act: true, held: '2/3' });
     expect(verdict(d.at(3, heavy), '192.0.2.10')).toMatchObject({ act: true, held: '2/3' });
@@ -504,5 +507,35 @@ describe('the population lift: a flash crowd is not theft', () => {
     const d = detector(cfg);
     for (let m = 0; m < 4; m++) d.at(m, principals(10));
     expect(principalVerdict(d.at(4, principals(30, 200)))?.findings[0]).toMatchObject({ rule: 'principal-volume', score: 2 });
+  });
+});
+
+describe('keys of different kinds never stand for one another', () => {
+  /** Principal `name` used from 20 of the crowd's addresses: principal-many-ips, unmistakable (score 2). */
+  const stolen = (name: string): Traffic => (s) => Array.from({ length: 20 }, (_, i) => spread(1, s, () => ({ ip: `203.0.0.${i + 1}`, principal: name }))).flat();
+  const principalVerdict = (a: WindowAssessment, name: string) => a.verdicts.find((v) => v.kind === 'principal' && v.value === name);
+
+  it('a flagged principal named like a host does not explain that host\'s prefix', () => {
+    const d = detector();
+    const hosts: Traffic = (s) => Array.from({ length: 4 }, (_, i) => spread(i === 0 ? 201 : 200, s, () => ({ ip: `198.18.6.${i + 11}` }))).flat();
+    const a = d.at(0, both(crowd(), stolen('198.18.6.11'), flood('198.18.6.1', 799), hosts));
+    expect(principalVerdict(a, '198.18.6.11')).toMatchObject({ act: true });
+    expect(verdict(a, '198.18.6.0/24')).toMatchObject({ act: true, held: 'unmistakable' });
+  });
+
+  it('while learning, a flagged principal named like a neighbour does not take the neighbour out of the count', () => {
+    const d = detector({ learning: { windows: 60 } });
+    const a = d.at(0, both(crowd(), stolen('192.0.2.60'), scanner('192.0.2.1'), flood('192.0.2.60', 10)));
+    expect(principalVerdict(a, '192.0.2.60')).toMatchObject({ act: true });
+    expect([...a.establishedByPrefix]).toEqual([['192.0.2.0/24', 10]]);
+  });
+
+  it('an acting principal named like a prefix is not measured as that prefix', () => {
+    const d = detector({ learning: { windows: 0 }, baseline: { minWindows: 2 } });
+    const regulars: Traffic = both(flood('198.18.7.1', 20), flood('198.18.7.2', 20));
+    d.at(0, both(crowd(), regulars));
+    d.at(1, both(crowd(), regulars));
+    const a = d.at(2, both(crowd(), regulars, stolen('198.18.7.0/24')));
+    expect(principalVerdict(a, '198.18.7.0/24')).toMatchObject({ act: true, establishedRequests: 0 });
   });
 });
