@@ -315,6 +315,29 @@ describe('KeyWindow serialised form', () => {
     expect(odd.sampleUserAgents).toEqual([]);
   });
 
+  it('reads each distinct counter on its own: none, one, several, in any mix', () => {
+    const base = { c: Array(12).fill(0), sp: [], su: [] };
+    const kw = KeyWindow.fromJSON({ ...base, d: [[5], [], [6, 7], [], [0xffff_fff8]] });
+    expect(kw.features()).toMatchObject({ distinctPaths: 1, distinctNotFoundPaths: 0, distinctUserAgents: 2, distinctPrincipals: 0, distinctIps: 1 });
+    expect(kw.toJSON().d).toEqual([[5], [], [6, 7], [], [0xffff_fff8]]);
+    const other = KeyWindow.fromJSON({ ...base, d: [[], [9], [], [10, 11, 12], []] });
+    expect(other.features()).toMatchObject({ distinctPaths: 0, distinctNotFoundPaths: 1, distinctUserAgents: 0, distinctPrincipals: 3, distinctIps: 0 });
+    expect(other.toJSON().d).toEqual([[], [9], [], [10, 11, 12], []]);
+    // Read back and added to: a value held already is not counted twice.
+    kw.add(obs({ pathHash: 5, uaHash: 7, ipHash: 0xffff_fff8, principalHash: 0 }));
+    expect(kw.features()).toMatchObject({ distinctPaths: 1, distinctUserAgents: 2, distinctIps: 1 });
+  });
+
+  it('reads a counter that is not a list of numbers leniently: non-numbers skipped, anything else empty', () => {
+    const base = { c: Array(12).fill(0), sp: [], su: [] };
+    const kw = KeyWindow.fromJSON({ ...base, d: [null, 5, { 0: 1 }, true, undefined] } as unknown as SerializedKeyWindow);
+    expect(kw.features()).toMatchObject({ distinctPaths: 0, distinctNotFoundPaths: 0, distinctUserAgents: 0, distinctPrincipals: 0, distinctIps: 0 });
+    expect(kw.toJSON().d).toEqual([[], [], [], [], []]);
+    const odd = KeyWindow.fromJSON({ ...base, d: [['x'], [1.7], ['x', 3], [null], [2, 'y', 2]] } as unknown as SerializedKeyWindow);
+    expect(odd.features()).toMatchObject({ distinctPaths: 0, distinctNotFoundPaths: 1, distinctUserAgents: 1, distinctPrincipals: 0, distinctIps: 1 });
+    expect(odd.toJSON().d).toEqual([[], [1], [3], [], [2]]);
+  });
+
   it('reads counters at zero, and a sketch', () => {
     const many = windowOf(...Array.from({ length: 70 }, (_, i) => ({ pathHash: i + 1 })));
     const ser = many.toJSON();
