@@ -9,6 +9,7 @@ import {
   GetResourcesCommand,
   GetRestApiCommand,
   GetStageCommand,
+  GetStagesCommand,
   PutIntegrationCommand,
   PutMethodCommand,
   TooManyRequestsException,
@@ -18,7 +19,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ApiGatewayPolicyAdapter, fingerprint } from '../../src/adapters/aws/apigateway.ts';
 import { ApiGatewayTwin } from '../../src/adapters/local/apigateway-twin.ts';
-import { CORDON_SIDS, parseApiGatewayPolicy, readCordonDeny, type PolicyDocument } from '../../src/render/resource-policy.ts';
+import { type ApiAuthType, CORDON_SIDS, parseApiGatewayPolicy, readCordonDeny, type PolicyDocument } from '../../src/render/resource-policy.ts';
+import { evaluatePolicy, type EvalRequest } from '../helpers/policy-evaluation.ts';
 import { describeMoto, TEST_ACCOUNT, useMoto } from '../helpers/moto.ts';
 
 const noSleep = async () => {};
@@ -47,10 +49,10 @@ describeMoto('ApiGatewayPolicyAdapter on moto', () => {
   afterAll(() => client?.destroy());
   beforeEach(() => moto.reset());
 
-  async function createApi(policy?: object): Promise<string> {
+  async function createApi(policy?: object, authorizationType: ApiAuthType = 'AWS_IAM'): Promise<string> {
     const api = await client.send(new CreateRestApiCommand({ name: 'orders', policy: policy ? JSON.stringify(policy) : undefined }));
     const root = (await client.send(new GetResourcesCommand({ restApiId: api.id }))).items![0];
-    await client.send(new PutMethodCommand({ restApiId: api.id, resourceId: root.id, httpMethod: 'GET', authorizationType: 'NONE' }));
+    await client.send(new PutMethodCommand({ restApiId: api.id, resourceId: root.id, httpMethod: 'GET', authorizationType }));
     await client.send(new PutIntegrationCommand({ restApiId: api.id, resourceId: root.id, httpMethod: 'GET', type: 'MOCK' }));
     await client.send(new CreateDeploymentCommand({ restApiId: api.id, stageName: 'prod', description: 'initial' }));
     return api.id!;
@@ -88,16 +90,53 @@ describeMoto('ApiGatewayPolicyAdapter on moto', () => {
     expect(await deployments(id)).toBe(3);
   });
 
-  it('an API without a policy gets one, and loses it again when nothing is denied', async () => {
-    const id = await createApi();
+  const request = (id: string, over: Partial<EvalRequest> = {}): EvalRequest => ({
+    resource: `arn:aws:execute-api:us-east-1:${TEST_ACCOUNT}:${id}/prod/GET/`,
+    endpointType: 'EDGE',
+    caller: 'allow',
+    sourceIp: '198.51.100.3',
+    ...over,
+  });
+
+  it('a NONE API without a policy gets Allow * and the deny, and loses both again when nothing is denied', async () => {
+    const id = await createApi(undefined, 'NONE');
     const adapter = new ApiGatewayPolicyAdapter(client, { restApiId: id, stageName: 'prod', accountId: TEST_ACCOUNT, sleep: noSleep });
     await adapter.apply({ principals: [], cidrs: ['203.0.113.9'] });
     const doc = parseApiGatewayPolicy(await policyOf(id))!;
     expect(doc.Statement.map((s) => s.Sid)).toEqual([CORDON_SIDS.allowAll, CORDON_SIDS.denyCidrs]);
     expect(doc.Statement[1].Resource).toBe(`arn:aws:execute-api:us-east-1:${TEST_ACCOUNT}:${id}/*`);
+    expect(evaluatePolicy(doc, 'NONE', request(id))).toBe(true); // callers not blocked still get in
+    expect(evaluatePolicy(doc, 'NONE', request(id, { sourceIp: '203.0.113.9' }))).toBe(false);
     const res = await adapter.apply({ principals: [], cidrs: [] });
     expect(res).toMatchObject({ changed: true, deployed: true });
     expect(parseApiGatewayPolicy(await policyOf(id))).toBeNull();
+  });
+
+  it('an AWS_IAM API without a policy gets the denies alone: another account allowed by its own IAM is still refused', async () => {
+    const id = await createApi(undefined, 'AWS_IAM');
+    const adapter = new ApiGatewayPolicyAdapter(client, { restApiId: id, stageName: 'prod', accountId: TEST_ACCOUNT, sleep: noSleep });
+    const eve = request(id, { principal: { arn: 'arn:aws:iam::222222222222:user/eve', account: '222222222222' } });
+    const bobSilent = request(id, { principal: { arn: `arn:aws:iam::${TEST_ACCOUNT}:user/bob`, account: TEST_ACCOUNT }, caller: 'neither' });
+    const mallory = request(id, { principal: { arn: MALLORY, account: TEST_ACCOUNT } });
+    expect([eve, bobSilent, mallory].map((r) => evaluatePolicy(null, 'AWS_IAM', r))).toEqual([false, false, true]);
+
+    const res = await adapter.apply({ principals: [MALLORY], cidrs: ['203.0.113.9'] });
+    expect(res).toMatchObject({ changed: true, deployed: true, dropped: [], unenforceable: [] });
+    const doc = parseApiGatewayPolicy(await policyOf(id))!;
+    expect(doc.Statement.filter((s) => s.Effect === 'Allow')).toEqual([]);
+    expect(doc.Statement.map((s) => s.Sid)).toEqual([CORDON_SIDS.denyPrincipals, CORDON_SIDS.denyCidrs]);
+    // As before cordon's change for everyone it does not block; the blocked principal is now refused.
+    expect([eve, bobSilent, mallory].map((r) => evaluatePolicy(doc, 'AWS_IAM', r))).toEqual([false, false, false]);
+  });
+
+  it('an API mixing NONE and AWS_IAM on the same verb: AuthorizationConflictError, nothing written', async () => {
+    const id = await createApi(undefined, 'NONE');
+    const root = (await client.send(new GetResourcesCommand({ restApiId: id }))).items![0];
+    await client.send(new PutMethodCommand({ restApiId: id, resourceId: root.id, httpMethod: 'ANY', authorizationType: 'AWS_IAM' }));
+    const adapter = new ApiGatewayPolicyAdapter(client, { restApiId: id, stageName: 'prod', sleep: noSleep });
+    await expect(adapter.apply({ principals: [], cidrs: ['203.0.113.9'] })).rejects.toMatchObject({ name: 'AuthorizationConflictError' });
+    expect(parseApiGatewayPolicy(await policyOf(id))).toBeNull();
+    expect(await deployments(id)).toBe(1);
   });
 
   it('2,000 CIDRs: the written policy stays within 8,192 characters, dropping the lowest priority', async () => {
@@ -148,6 +187,8 @@ describe('ApiGatewayPolicyAdapter faults and AWS formats (mocked client)', () =>
     });
     mock.on(CreateDeploymentCommand).callsFake(recordDeployment);
     mock.on(GetStageCommand).resolves({ deploymentId: 'dep' });
+    mock.on(GetResourcesCommand).resolves({ items: [{ id: 'root', path: '/', resourceMethods: { GET: { authorizationType: 'AWS_IAM' } } }] });
+    mock.on(GetStagesCommand).resolves({ item: [{ stageName: 'prod' }] });
     mock.on(GetDeploymentCommand).callsFake(() => ({ id: 'dep', description: stageDescription }));
   });
   afterAll(() => mock.restore());
@@ -209,6 +250,40 @@ describe('ApiGatewayPolicyAdapter faults and AWS formats (mocked client)', () =>
     expect(await adapter().apply(deny)).toMatchObject({ changed: false, deployed: false });
     expect(mock.commandCalls(UpdateRestApiCommand).length).toBe(1);
     expect(mock.commandCalls(CreateDeploymentCommand).length).toBe(2);
+  });
+
+  it('reads every page of GetResources with embed=methods, and reuses the API shape for a few minutes', async () => {
+    mock
+      .on(GetResourcesCommand)
+      .resolvesOnce({ items: [{ id: 'root', path: '/', resourceMethods: { GET: { authorizationType: 'NONE' } } }], position: 'p2' })
+      .resolves({ items: [{ id: 'adm', path: '/admin', resourceMethods: { POST: { authorizationType: 'AWS_IAM' } } }] });
+    stored = undefined;
+    const clock = { t: 0 };
+    const a = new ApiGatewayPolicyAdapter(apigw, { restApiId: 'abc123', stageName: 'prod', sleep: noSleep, now: () => clock.t });
+    await a.apply(deny);
+    const calls = mock.commandCalls(GetResourcesCommand).map((c) => c.args[0].input);
+    expect(calls).toEqual([
+      { restApiId: 'abc123', embed: ['methods'], limit: 500, position: undefined },
+      { restApiId: 'abc123', embed: ['methods'], limit: 500, position: 'p2' },
+    ]);
+    // NONE on GET, AWS_IAM on POST: the Allow is scoped to the open verb in each stage; the principal is denied.
+    const doc = parseApiGatewayPolicy(stored)!;
+    expect(doc.Statement.map((s) => s.Sid)).toEqual([CORDON_SIDS.allowOpenMethods, CORDON_SIDS.denyPrincipals, CORDON_SIDS.denyCidrs]);
+    expect(doc.Statement[0].Resource).toEqual(['arn:aws:execute-api:us-east-1:123456789012:abc123/prod/GET/*']);
+    clock.t += 60_000;
+    await a.apply(deny);
+    expect(mock.commandCalls(GetResourcesCommand).length).toBe(2); // cached
+    clock.t += 5 * 60_000;
+    await a.apply(deny);
+    expect(mock.commandCalls(GetResourcesCommand).length).toBe(3);
+    expect(mock.commandCalls(GetStagesCommand).length).toBe(2);
+  });
+
+  it('principals on an API with no AWS_IAM method: reported unenforceable and dropped, the CIDRs still written', async () => {
+    mock.on(GetResourcesCommand).resolves({ items: [{ id: 'root', path: '/', resourceMethods: { GET: { authorizationType: 'CUSTOM' } } }] });
+    const res = await adapter().apply(deny);
+    expect(res).toMatchObject({ changed: true, unenforceable: [MALLORY], dropped: [MALLORY] });
+    expect(readCordonDeny(parseApiGatewayPolicy(stored))).toEqual({ principals: [], cidrs: ['203.0.113.0/24'] });
   });
 
   it('an API cordon never touched is never deployed', async () => {

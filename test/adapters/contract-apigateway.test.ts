@@ -13,7 +13,8 @@ import {
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { ApiGatewayPolicyAdapter } from '../../src/adapters/aws/apigateway.ts';
 import { ApiGatewayTwin } from '../../src/adapters/local/apigateway-twin.ts';
-import { CORDON_SIDS, parseApiGatewayPolicy, readCordonDeny, type PolicyDocument } from '../../src/render/resource-policy.ts';
+import { type ApiAuthType, CORDON_SIDS, parseApiGatewayPolicy, readCordonDeny, type PolicyDocument } from '../../src/render/resource-policy.ts';
+import { type EvalRequest, evaluatePolicy } from '../helpers/policy-evaluation.ts';
 import { describeMoto, TEST_ACCOUNT, TEST_REGION, useMoto, type MotoServer } from '../helpers/moto.ts';
 
 /**
@@ -83,11 +84,14 @@ function motoBackend(moto: MotoServer): Backend {
 
 const MINUTE = 60_000;
 
-/** A REST API with GET / (MOCK) deployed to `prod`, made through the API (calls spaced as API Gateway's quotas ask). */
-async function createApi(env: Env, policy?: object): Promise<string> {
+/**
+ * A REST API with GET / (MOCK, `authorizationType`, default AWS_IAM: the kind of API whose policy can deny a principal) deployed to `prod`, made through the API (calls spaced
+ * as API Gateway's quotas ask).
+ */
+async function createApi(env: Env, policy?: object, authorizationType: ApiAuthType = 'AWS_IAM'): Promise<string> {
   const api = await env.client.send(new CreateRestApiCommand({ name: 'orders', policy: policy ? JSON.stringify(policy) : undefined }));
   const root = (await env.client.send(new GetResourcesCommand({ restApiId: api.id }))).items![0];
-  await env.client.send(new PutMethodCommand({ restApiId: api.id, resourceId: root.id, httpMethod: 'GET', authorizationType: 'NONE' }));
+  await env.client.send(new PutMethodCommand({ restApiId: api.id, resourceId: root.id, httpMethod: 'GET', authorizationType }));
   await env.client.send(new PutIntegrationCommand({ restApiId: api.id, resourceId: root.id, httpMethod: 'GET', type: 'MOCK' }));
   await env.client.send(new CreateDeploymentCommand({ restApiId: api.id, stageName: 'prod', description: 'initial' }));
   env.clock.t += MINUTE;
@@ -163,12 +167,67 @@ function contract(backend: Backend): void {
     expect(await apply(env, id, { principals: [], cidrs: [] })).toMatchObject({ changed: true, deployed: true });
     expect(shortForm(await policyOf(env, id))).toEqual(operatorPolicy);
 
+    // A bare NONE-auth API needs the Allow * (a policy of denies alone would let nobody in); see the tests below.
     env.clock.t += MINUTE;
-    const bare = await createApi(env);
+    const bare = await createApi(env, undefined, 'NONE');
     await apply(env, bare, { principals: [], cidrs: ['203.0.113.9'] });
     expect((await policyOf(env, bare))!.Statement.map((s) => s.Sid)).toEqual([CORDON_SIDS.allowAll, CORDON_SIDS.denyCidrs]);
     await apply(env, bare, { principals: [], cidrs: [] });
     expect(await policyOf(env, bare)).toBeNull();
+  });
+
+  // Requests judged by the evaluator written from AWS's authorization-flow page (test/helpers/policy-evaluation.ts).
+  const BLOCKED_IP = '203.0.113.9';
+  const call = (id: string, over: Partial<EvalRequest> = {}): EvalRequest => ({
+    resource: `arn:aws:execute-api:${TEST_REGION}:${TEST_ACCOUNT}:${id}/prod/GET/`,
+    endpointType: 'EDGE',
+    caller: 'allow',
+    sourceIp: '198.51.100.3',
+    ...over,
+  });
+  const EVE = { arn: 'arn:aws:iam::222222222222:user/eve', account: '222222222222' };
+  const BOB = { arn: `arn:aws:iam::${TEST_ACCOUNT}:user/bob`, account: TEST_ACCOUNT };
+
+  it('an AWS_IAM API without a policy gets denies only, no Allow: no caller gets in who did not before', async () => {
+    const id = await createApi(env);
+    const mallory = { arn: MALLORY, account: TEST_ACCOUNT };
+    const requests: [string, EvalRequest][] = [
+      ['another account, allowed by its own IAM', call(id, { principal: EVE })],
+      ['same account, IAM silent', call(id, { principal: BOB, caller: 'neither' })],
+      ['same account, allowed by IAM', call(id, { principal: BOB })],
+      ['same account, allowed by IAM, blocked address', call(id, { principal: BOB, sourceIp: BLOCKED_IP })],
+      ['blocked principal, allowed by IAM', call(id, { principal: mallory })],
+    ];
+    const before = requests.map(([, r]) => evaluatePolicy(null, 'AWS_IAM', r));
+    expect(before).toEqual([false, false, true, true, true]);
+
+    const res = await apply(env, id, { principals: [MALLORY], cidrs: [BLOCKED_IP] });
+    expect(res).toMatchObject({ changed: true, deployed: true, dropped: [], unenforceable: [] });
+    const doc = await policyOf(env, id);
+    expect(doc!.Statement.map((s) => s.Sid)).toEqual([CORDON_SIDS.denyPrincipals, CORDON_SIDS.denyCidrs]);
+    expect(doc!.Statement.every((s) => s.Effect === 'Deny')).toBe(true);
+    const after = requests.map(([, r]) => evaluatePolicy(doc, 'AWS_IAM', r));
+    // Eve (another account) is still refused exactly as before; only the blocked address and principal lose access.
+    expect(Object.fromEntries(requests.map(([label], i) => [label, after[i]]))).toEqual({
+      'another account, allowed by its own IAM': false,
+      'same account, IAM silent': false,
+      'same account, allowed by IAM': true,
+      'same account, allowed by IAM, blocked address': false,
+      'blocked principal, allowed by IAM': false,
+    });
+  });
+
+  it('a NONE API without a policy gets Allow * and the denies: callers not blocked still get in; principals are unenforceable', async () => {
+    const id = await createApi(env, undefined, 'NONE');
+    const res = await apply(env, id, { principals: [MALLORY], cidrs: [BLOCKED_IP] });
+    // No caller of a NONE method has an IAM principal: the principal is reported, not written, and not held here.
+    expect(res).toMatchObject({ changed: true, deployed: true, unenforceable: [MALLORY], dropped: [MALLORY] });
+    const doc = await policyOf(env, id);
+    expect(doc!.Statement.map((s) => s.Sid)).toEqual([CORDON_SIDS.allowAll, CORDON_SIDS.denyCidrs]);
+    expect(evaluatePolicy(null, 'NONE', call(id))).toBe(true);
+    expect(evaluatePolicy(doc, 'NONE', call(id))).toBe(true);
+    expect(evaluatePolicy(doc, 'NONE', call(id, { sourceIp: BLOCKED_IP }))).toBe(false);
+    expect(await adapterFor(env, id).read()).toEqual({ principals: [], cidrs: [`${BLOCKED_IP}/32`] });
   });
 
   it('over-limit: 2,000 CIDRs: what is stored stays within 8,192 characters in the form AWS counts, lowest priority dropped', async () => {

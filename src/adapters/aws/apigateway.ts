@@ -2,13 +2,17 @@ import { createHash } from 'node:crypto';
 import {
   CreateDeploymentCommand,
   GetDeploymentCommand,
+  GetResourcesCommand,
   GetRestApiCommand,
   GetStageCommand,
+  GetStagesCommand,
+  type Resource,
   UpdateRestApiCommand,
   type APIGatewayClient,
 } from '@aws-sdk/client-api-gateway';
 import type { PolicyApplyResult, PolicyDeny, PolicyPort } from '../../ports.ts';
 import {
+  apiAccessOf,
   isCordonStatement,
   mergeDenyStatement,
   parseApiGatewayPolicy,
@@ -34,8 +38,13 @@ export interface ApiGatewayPolicyAdapterOptions {
   accountId?: string;
   /** Default 8,192 (AWS's limit). */
   maxChars?: number;
-  /** See {@link mergeDenyStatement}: turn off for IAM-auth APIs. Default true. */
-  allowAllWhenCreating?: boolean;
+  /**
+   * How long the API's methods and stages (GetResources, GetStages: what decides which Allow, if any, cordon may add
+   * and whether a principal can be denied) are reused by this adapter before being read again. Default 5 minutes.
+   */
+  apiCacheMs?: number;
+  /** Clock for {@link apiCacheMs}. Default Date.now. */
+  now?: () => number;
   /**
    * Spaces CreateDeployment calls: API Gateway allows one per 5 s per account (quotas page, fixed), so contain
    * updating several APIs in one run shares one pacer across them (see aws-deps). None: no spacing.
@@ -52,6 +61,12 @@ export interface ApiGatewayPolicyAdapterOptions {
 export interface ApiGatewayApplyResult extends PolicyApplyResult {
   /** Entries that cannot go into a policy (not a principal ARN/account, not a CIDR, or /0). */
   rejected: string[];
+  /**
+   * Entries this API's policy cannot enforce (see `MergeResult.unenforceable`): IAM principals on an API with no
+   * AWS_IAM method, everything on a private API without a policy of the operator's. They are in `dropped` too, so
+   * contain does not count them as held by this API.
+   */
+  unenforceable: string[];
   deploymentId?: string;
 }
 
@@ -59,8 +74,12 @@ export interface ApiGatewayApplyResult extends PolicyApplyResult {
  * {@link PolicyPort} for one REST API and stage: cordon's statements of the resource policy (see
  * render/resource-policy.ts), merged into the operator's policy without touching their statements.
  *
- * apply: GetRestApi → parse (AWS's escaped, ARN-rewritten form, or an emulator's verbatim one) → merge within the
- * 8,192-character limit (lowest priority entries dropped and reported) → if the meaning changed, UpdateRestApi
+ * apply: GetRestApi → parse (AWS's escaped, ARN-rewritten form, or an emulator's verbatim one) → GetResources
+ * (`embed=methods`, every page) and GetStages, reused for a few minutes → merge following AWS's evaluation table for
+ * the API's endpoint and authorization types (render/resource-policy.ts: no `Allow *` on an API with AWS_IAM or
+ * Lambda authorizer methods, principals reported `unenforceable` where no method uses AWS_IAM,
+ * `AuthorizationConflictError` when no Allow can be written safely) within the 8,192-character limit (lowest
+ * priority entries dropped and reported) → if the meaning changed, UpdateRestApi
  * `replace /policy` (with '' when no policy should remain: that is how the policy is removed; `remove /policy` is
  * not honoured everywhere) → CreateDeployment for the stage, described `cordon policy <fingerprint>`.
  *
@@ -79,7 +98,9 @@ export class ApiGatewayPolicyAdapter implements PolicyPort {
   private readonly stageName: string;
   private readonly accountId?: string;
   private readonly maxChars: number;
-  private readonly allowAllWhenCreating: boolean;
+  private readonly apiCacheMs: number;
+  private readonly now: () => number;
+  private shape?: { at: number; resources: Resource[]; stages: string[] };
   private readonly maxAttempts: number;
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
@@ -100,7 +121,8 @@ export class ApiGatewayPolicyAdapter implements PolicyPort {
     this.deployPacer = opts.deployPacer;
     this.accountId = opts.accountId;
     this.maxChars = Math.min(opts.maxChars ?? POLICY_MAX_CHARS, POLICY_MAX_CHARS);
-    this.allowAllWhenCreating = opts.allowAllWhenCreating ?? true;
+    this.apiCacheMs = opts.apiCacheMs ?? 5 * 60_000;
+    this.now = opts.now ?? Date.now;
     this.maxAttempts = opts.maxAttempts ?? 6;
     this.baseDelayMs = opts.baseDelayMs ?? 200;
     this.maxDelayMs = opts.maxDelayMs ?? 5_000;
@@ -118,12 +140,19 @@ export class ApiGatewayPolicyAdapter implements PolicyPort {
       const api = await this.call('GetRestApi', () => this.client.send(new GetRestApiCommand({ restApiId: this.restApiId })));
       const existing = parseApiGatewayPolicy(api.policy);
       const { resource, reserve } = await this.resourceFor(api.policy);
+      const { resources, stages } = await this.apiShape();
+      // Throws AuthorizationConflictError (a failure of this API only, for contain) when no Allow can be written safely.
       const merged = mergeDenyStatement(existing, deny, {
         resource,
         maxChars: this.maxChars - reserve,
-        allowAllWhenCreating: this.allowAllWhenCreating,
+        api: apiAccessOf(api, resources, stages),
       });
-      const base = { dropped: merged.dropped, rejected: merged.rejected, chars: merged.chars };
+      const base = {
+        dropped: [...merged.dropped, ...merged.unenforceable],
+        rejected: merged.rejected,
+        unenforceable: merged.unenforceable,
+        chars: merged.chars,
+      };
 
       if (!merged.changed) {
         const fp = fingerprint(existing);
@@ -160,6 +189,25 @@ export class ApiGatewayPolicyAdapter implements PolicyPort {
     }
   }
 
+  /** The API's resources with their methods (every page) and its stage names; reused for {@link apiCacheMs}. */
+  private async apiShape(): Promise<{ resources: Resource[]; stages: string[] }> {
+    const now = this.now();
+    if (this.shape && now - this.shape.at < this.apiCacheMs) return this.shape;
+    const resources: Resource[] = [];
+    let position: string | undefined;
+    do {
+      const page = await this.call('GetResources', () =>
+        this.client.send(new GetResourcesCommand({ restApiId: this.restApiId, embed: ['methods'], limit: 500, position })),
+      );
+      resources.push(...(page.items ?? []));
+      position = page.position;
+    } while (position);
+    const st = await this.call('GetStages', () => this.client.send(new GetStagesCommand({ restApiId: this.restApiId })));
+    const stages = (st.item ?? []).map((s) => s.stageName).filter((n): n is string => typeof n === 'string');
+    this.shape = { at: now, resources, stages };
+    return this.shape;
+  }
+
   /** The Resource for cordon's statements and how many characters to hold back for AWS's rewrite of it. */
   private async resourceFor(existingText: string | undefined): Promise<{ resource: string; reserve: number }> {
     const region = await this.client.config.region();
@@ -167,8 +215,22 @@ export class ApiGatewayPolicyAdapter implements PolicyPort {
     const account = this.accountId ?? /arn:aws[a-z-]*:execute-api:[a-z0-9-]+:(\d{12}):/.exec(existingText ?? '')?.[1];
     const arn = `arn:${partition}:execute-api:${region}:${account ?? '000000000000'}:${this.restApiId}/*`;
     if (account) return { resource: arn, reserve: 0 };
-    // cordon writes at most three statements (allow-all and two denies), each with one Resource.
-    return { resource: SHORT_RESOURCE, reserve: 3 * (arn.length - SHORT_RESOURCE.length) };
+    // AWS rewrites every `execute-api:/…` resource: the operator's (as stored here, unrewritten), cordon's two denies
+    // and at most one Allow. A new Allow only goes into a policy without the operator's statements, and a scoped one
+    // (CordonAllowOpenMethods) has a Resource per stage and verb; beside the operator's statements, only a cordon
+    // Allow already there is kept, as it is.
+    const doc = parseApiGatewayPolicy(existingText);
+    const others = doc?.Statement.filter((s) => !isCordonStatement(s)) ?? [];
+    const theirs = JSON.stringify(others).split('"execute-api:/').length - 1;
+    const had = doc?.Statement.find((s) => isCordonStatement(s) && s.Effect === 'Allow');
+    let allowResources = 0;
+    if (others.length > 0) allowResources = had ? [had.Resource].flat().length : 0;
+    else {
+      const { resources, stages } = await this.apiShape();
+      const verbs = new Set(resources.flatMap((r) => Object.keys(r.resourceMethods ?? {}))).size;
+      allowResources = Math.max(1, stages.length * verbs);
+    }
+    return { resource: SHORT_RESOURCE, reserve: (theirs + 2 + allowResources) * (arn.length - SHORT_RESOURCE.length) };
   }
 
   private async needsDeployment(fp: string, policyHasCordon: boolean): Promise<boolean> {

@@ -12,7 +12,8 @@ import {
 } from './waf-twin.ts';
 
 /**
- * An in-process API Gateway (REST APIs: policy, resources/methods, deployments, stages) that the real
+ * An in-process API Gateway (REST APIs: policy, resources/methods (GetResources with `embed=methods`), deployments,
+ * stages (GetStage, GetStages)) that the real
  * `ApiGatewayPolicyAdapter` drives, for `cordon replay` / `rehearse` and tests.
  *
  * Like the WAF twin it is a request handler behind a real `APIGatewayClient` ({@link ApiGatewayTwin.client}): it
@@ -110,12 +111,13 @@ export class ApiGatewayTwin {
   }
 
   /**
-   * Creates an API directly (no quota, no wire) with a GET / method (MOCK integration), and deploys it to `stageName`
-   * if given: what a fixture or the local runner needs before the adapter can work on it.
+   * Creates an API directly (no quota, no wire) with a GET / method (MOCK integration) of `authorizationType`
+   * (default AWS_IAM: the kind of API whose resource policy can deny a principal), and deploys it to `stageName` if
+   * given: what a fixture or the local runner needs before the adapter can work on it.
    */
-  createRestApi(input: { name: string; policy?: string; stageName?: string }): string {
+  createRestApi(input: { name: string; policy?: string; stageName?: string; authorizationType?: 'NONE' | 'AWS_IAM' | 'CUSTOM' | 'COGNITO_USER_POOLS' }): string {
     const api = this.newApi(input.name, undefined, input.policy);
-    api.methods.set(`${api.rootId} GET`, { authorizationType: 'NONE', integration: 'MOCK' });
+    api.methods.set(`${api.rootId} GET`, { authorizationType: input.authorizationType ?? 'AWS_IAM', integration: 'MOCK' });
     if (input.stageName) this.deploy(api, input.stageName, 'initial');
     return api.id;
   }
@@ -176,7 +178,7 @@ export class ApiGatewayTwin {
       const fault = this.faults.take(operation);
       if (fault) throw new TwinHttpError(fault);
       this.throttle(operation);
-      const { status, json } = this.dispatch(route, input);
+      const { status, json } = this.dispatch(route, input, req.query ?? {});
       return jsonReply(status, json, headers);
     } catch (err) {
       if (!(err instanceof TwinHttpError)) throw err;
@@ -209,7 +211,7 @@ export class ApiGatewayTwin {
     b.tokens -= 1;
   }
 
-  private dispatch(route: Route, input: Record<string, unknown>): { status: number; json: unknown } {
+  private dispatch(route: Route, input: Record<string, unknown>, query: Record<string, string | string[] | null>): { status: number; json: unknown } {
     const p = route.params;
     switch (route.operation) {
       case 'CreateRestApi': {
@@ -248,10 +250,12 @@ export class ApiGatewayTwin {
         return { status: 202, json: undefined };
       case 'GetResources': {
         const api = this.live(p.restApiId);
+        // As AWS: a method's details only with `embed=methods`; without it, each verb maps to an empty object.
+        const embed = [query.embed ?? []].flat().flatMap((e) => (e ?? '').split(','));
         const methods: Record<string, unknown> = {};
         for (const [k, m] of api.methods) {
           const [, httpMethod] = k.split(' ');
-          methods[httpMethod] = { httpMethod, authorizationType: m.authorizationType };
+          methods[httpMethod] = embed.includes('methods') ? { httpMethod, authorizationType: m.authorizationType, apiKeyRequired: false } : {};
         }
         const root = { id: api.rootId, path: '/', ...(Object.keys(methods).length ? { resourceMethods: methods } : {}) };
         return { status: 200, json: { item: [root] } };
@@ -282,6 +286,16 @@ export class ApiGatewayTwin {
         const dep = this.live(p.restApiId).deployments.find((d) => d.id === p.deploymentId);
         if (!dep) throw notFound('Invalid Deployment identifier specified');
         return { status: 200, json: deploymentJson(dep) };
+      }
+      case 'GetStages': {
+        const api = this.live(p.restApiId);
+        const item = [...api.stages].map(([stageName, st]) => ({
+          stageName,
+          deploymentId: st.deploymentId,
+          createdDate: st.createdAt / 1000,
+          lastUpdatedDate: st.updatedAt / 1000,
+        }));
+        return { status: 200, json: { item } };
       }
       case 'GetStage': {
         const stage = this.live(p.restApiId).stages.get(p.stageName);
@@ -411,6 +425,7 @@ interface Route {
     | 'CreateDeployment'
     | 'GetDeployments'
     | 'GetDeployment'
+    | 'GetStages'
     | 'GetStage';
   params: Record<string, string>;
 }
@@ -437,6 +452,7 @@ function routeOf(method: string, path: string): Route | undefined {
     if (n === 3 && method === 'GET') return { operation: 'GetDeployments', params: { restApiId } };
     if (n === 4 && method === 'GET') return { operation: 'GetDeployment', params: { restApiId, deploymentId: a } };
   }
+  if (sub === 'stages' && n === 3 && method === 'GET') return { operation: 'GetStages', params: { restApiId } };
   if (sub === 'stages' && n === 4 && method === 'GET') return { operation: 'GetStage', params: { restApiId, stageName: a } };
   return undefined;
 }
