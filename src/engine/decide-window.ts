@@ -4,7 +4,7 @@ import { LedgerBook } from '../contain/ledger-book.ts';
 import { Detector, POPULATION_STATE_KEYS, type StateView, type WindowAssessment } from '../detect/detector.ts';
 import { ipKey, prefixKey, principalKey } from '../features/keys.ts';
 import type { ClosedWindow } from '../features/windower.ts';
-import { prefixOf } from '../net/ip.ts';
+import { isIpv6, prefixOf } from '../net/ip.ts';
 import type { BaselineStore, KeyState, LedgerStore } from '../ports.ts';
 
 export interface DecideDeps {
@@ -44,11 +44,14 @@ export async function decideClosedWindow(closed: ClosedWindow, scope: string, de
   const acting = assessment.verdicts.filter((v) => v.act);
   const book = new LedgerBook(acting.length ? await deps.ledger.listActive(now) : []);
   const memory = new AlertMemory();
-  // Every target a decision could name: the key itself, an IPv6 address's /64, an IPv4 host's /24 (aggregation).
+  // Every target a decision could name: the key itself, an IPv6 address's /64 (what decide blocks, whatever the
+  // configured IPv6 prefix), an IPv4 host's aggregation prefix.
   const targets = new Set<string>();
   for (const v of acting) {
     targets.add(v.value);
-    if (v.kind === 'ip') targets.add(prefixOf(v.value, cfg.aggregation.ipv4Prefix, cfg.aggregation.ipv6Prefix));
+    if (v.kind !== 'ip') continue;
+    targets.add(prefixOf(v.value, cfg.aggregation.ipv4Prefix, cfg.aggregation.ipv6Prefix));
+    if (isIpv6(v.value)) targets.add(prefixOf(v.value));
   }
   for (const target of targets) {
     for (const e of await deps.ledger.history(target)) {
