@@ -530,12 +530,15 @@ describe('keys of different kinds never stand for one another', () => {
     expect([...a.establishedByPrefix]).toEqual([['192.0.2.0/24', 10]]);
   });
 
-  it('an acting principal named like a prefix is not measured as that prefix', () => {
+  it('an acting principal named like a prefix or a host is not measured as either', () => {
     const d = detector({ learning: { windows: 0 }, baseline: { minWindows: 2 } });
     const regulars: Traffic = both(flood('198.18.7.1', 20), flood('198.18.7.2', 20));
     d.at(0, both(crowd(), regulars));
     d.at(1, both(crowd(), regulars));
-    const a = d.at(2, both(crowd(), regulars, stolen('198.18.7.0/24')));
+    const a = d.at(2, both(crowd(), regulars, stolen('198.18.7.0/24'), stolen('198.18.7.1')));
     expect(principalVerdict(a, '198.18.7.0/24')).toMatchObject({ act: true, establishedRequests: 0 });
+    // Nor is one named like a host widened to the host's prefix.
+    expect(principalVerdict(a, '198.18.7.1')).toMatchObject({ act: true });
+    expect(a.establishedByPrefix.size).toBe(0);
   });
 });
