@@ -424,10 +424,13 @@ export class Cordon extends Construct {
         new iam.PolicyStatement({
           sid: 'ProtectedStagesRead',
           // GetStage, then GetDeployment of the deployment the stage serves (is cordon's policy deployed yet?).
-          // Deployment ids are generated, hence deployments/* under each protected API.
+          // Deployment ids are generated, hence deployments/* under each protected API. GetResources (with embedded
+          // methods) and GetStages tell contain each method's authorization type and the API's stages, so the policy
+          // edit follows AWS's evaluation table for that API (render/resource-policy.ts): both are GETs of those paths.
           actions: ['apigateway:GET'],
           resources: [
             ...p.restApis.map((a) => restApiArn(a.restApiId, `/stages/${a.stageName}`)),
+            ...apiIds.flatMap((a) => [restApiArn(a, '/resources'), restApiArn(a, '/stages')]),
             ...apiIds.map((a) => restApiArn(a, '/deployments/*')),
           ],
         }),

@@ -110,8 +110,10 @@ export interface PolicyApplyResult {
   changed: boolean;
   /** Whether a stage deployment was created after the change. */
   deployed: boolean;
-  /** Entries left out to stay under the size limit (lowest priority first). */
+  /** Entries left out to stay under the size limit (lowest priority first), and those it can never hold. */
   dropped: string[];
+  /** Of `dropped`: entries this API's policy cannot enforce at all (a principal on an API without IAM auth). */
+  unenforceable?: string[];
   chars: number;
 }
 
@@ -147,7 +149,7 @@ export interface ContainmentGap {
   /** The blocked address, CIDR or principal that is not enforced. */
   entry: string;
   target: string;
-  reason: 'ip-set-overflow' | 'policy-size';
+  reason: 'ip-set-overflow' | 'policy-size' | 'unenforceable';
 }
 
 export interface AlertPort {

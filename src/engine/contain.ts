@@ -46,7 +46,7 @@ export interface ContainResult {
  * alert says when it really ends. The alert marks are written after the publish, all at once where the store can,
  * so a crash between the two re-sends the very same batch (same id, same decisions) rather than losing or splitting it.
  */
-export async function runContain(deps: ContainDeps, now: number): Promise<ContainResult> {
+export async function runContain(deps: ContainDeps, now: number, memo: ContainMemo = {}): Promise<ContainResult> {
   const log = deps.log ?? silentLogger;
   const metrics = deps.metrics ?? noMetrics;
   const all = await deps.ledger.listAll();
@@ -94,7 +94,8 @@ export async function runContain(deps: ContainDeps, now: number): Promise<Contai
       policyApplied = true;
       if (r.changed) changedPolicies++;
       const dropped = new Set(r.dropped);
-      for (const entry of r.dropped) gaps.push({ entry, target, reason: 'policy-size' });
+      const never = new Set(r.unenforceable ?? []);
+      for (const entry of r.dropped) gaps.push({ entry, target, reason: never.has(entry) ? 'unenforceable' : 'policy-size' });
       for (const principal of p.deny.principals) if (!dropped.has(principal)) principalsHeld.add(principal);
     } catch (err) {
       if (!isTargetFailure(err)) throw err;
@@ -132,7 +133,11 @@ export async function runContain(deps: ContainDeps, now: number): Promise<Contai
 
   const pending = all.filter((e) => !(e.alerted ?? []).includes(e.status));
   let decisions: Decision[] = [];
-  if (pending.length || failures.length || gaps.length) {
+  // A failing or full target is announced when that changes, not every minute it lasts (a warm instance remembers).
+  const problems = [...failures.map((f) => `!${f.target}#${f.error}`), ...gaps.map((g) => `~${g.target}#${g.entry}#${g.reason}`)].sort().join('\n');
+  const newProblems = problems !== '' && problems !== memo.lastProblems;
+  memo.lastProblems = problems;
+  if (pending.length || newProblems) {
     decisions = pending.map((e) => asDecision(e, unenforced.get(e.target))).sort((a, b) => a.time.localeCompare(b.time));
     const id = createHash('sha256').update([...pending.map((e) => `${e.target}#${e.createdAt}#${e.status}`).sort(),
       ...failures.map((f) => `!${f.target}#${f.error}`), ...gaps.map((g) => `~${g.target}#${g.entry}`)].join('\n')).digest('hex').slice(0, 32);
@@ -156,11 +161,17 @@ export async function runContain(deps: ContainDeps, now: number): Promise<Contai
     decisions, ipSets: ip, failures, gaps };
 }
 
+/** What a contain stage remembers between runs: the target failures and gaps it last announced. */
+export interface ContainMemo {
+  lastProblems?: string;
+}
+
 /** The contain stage as an object, like the others: one run per schedule tick or ledger-stream batch. */
 export class ContainStage {
+  private readonly memo: ContainMemo = {};
   constructor(private readonly deps: ContainDeps) {}
   run(now: number): Promise<ContainResult> {
-    return runContain(this.deps, now);
+    return runContain(this.deps, now, this.memo);
   }
 }
 

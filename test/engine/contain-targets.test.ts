@@ -118,5 +118,14 @@ describe('contain: every target reconciled on its own, every alert sent', () => 
     expect(outside.effectiveAt).toBeUndefined();
     expect(inside.effectiveAt).toBe(T + 20_000);
     expect(s.alerts[0].decisions.find((d) => d.target === outside.target)!.evidence.notEnforced).toBe('the WAF IP sets are full');
+    // The same gap a minute later is not announced again; a new one is.
+    const memo = { lastProblems: undefined as string | undefined };
+    await runContain(s.deps, T + 30_000, memo);
+    await runContain(s.deps, T + 80_000, memo);
+    expect(s.alerts).toHaveLength(2);
+    await s.ledger.put(block('203.0.113.1', { score: 5, createdAt: T + 90_000 }));
+    await runContain(s.deps, T + 100_000, memo);
+    expect(s.alerts).toHaveLength(3);
+    expect(s.alerts[2].gaps?.length).toBe(2);
   });
 });

@@ -680,8 +680,13 @@ describe('IAM: each function may touch only its own resources', () => {
     const apigw = st.filter((s) => s.actions.some((a) => a.startsWith('apigateway:')));
     const apigwResources = apigw.flatMap((s) => s.resources.map((r) => resolveIntrinsics(r, full) as string));
     for (const arn of apigwResources) {
-      expect(arn).toMatch(/^arn:aws:apigateway:eu-west-1::\/restapis\/(a1b2c3d4e5|f6g7h8i9j0)(\/deployments|\/deployments\/\*|\/stages\/(prod|v1))?$/);
+      expect(arn).toMatch(/^arn:aws:apigateway:eu-west-1::\/restapis\/(a1b2c3d4e5|f6g7h8i9j0)(\/deployments|\/deployments\/\*|\/stages\/(prod|v1)|\/resources|\/stages)?$/);
     }
+    // The policy edit follows each API's authorization types: contain may read its resources (with methods) and stages.
+    const reads = apigw.filter((s) => s.effect === 'Allow' && s.actions.length === 1 && s.actions[0] === 'apigateway:GET')
+      .flatMap((s) => s.resources.map((r) => resolveIntrinsics(r, full)));
+    expect(reads).toEqual(expect.arrayContaining(['arn:aws:apigateway:eu-west-1::/restapis/a1b2c3d4e5/resources',
+      'arn:aws:apigateway:eu-west-1::/restapis/a1b2c3d4e5/stages', 'arn:aws:apigateway:eu-west-1::/restapis/f6g7h8i9j0/resources']));
     expect(apigw.flatMap((s) => s.actions)).toEqual(
       expect.arrayContaining(['apigateway:GET', 'apigateway:PATCH', 'apigateway:UpdateRestApiPolicy', 'apigateway:POST']),
     );
