@@ -145,6 +145,8 @@ const REST_ROUTES: [string, RegExp, string][] = [
   ['GET', /^\/restapis\/[^/]+$/, 'GetRestApi'],
   ['PATCH', /^\/restapis\/[^/]+$/, 'UpdateRestApi'],
   ['GET', /^\/restapis\/[^/]+\/stages\/[^/]+$/, 'GetStage'],
+  ['GET', /^\/restapis\/[^/]+\/stages$/, 'GetStages'],
+  ['GET', /^\/restapis\/[^/]+\/resources$/, 'GetResources'],
   ['GET', /^\/restapis\/[^/]+\/deployments\/[^/]+$/, 'GetDeployment'],
   ['GET', /^\/restapis\/[^/]+\/deployments$/, 'GetDeployments'],
   ['POST', /^\/restapis\/[^/]+\/deployments$/, 'CreateDeployment'],
