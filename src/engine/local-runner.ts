@@ -16,7 +16,7 @@ import type { AlertBatch, AlertPort, LedgerEntry } from '../ports.ts';
 import type { PolicyDocument } from '../render/resource-policy.ts';
 import { type ContainResult, ContainStage } from './contain.ts';
 import { DetectStage } from './detect.ts';
-import { eventsSource, IngestStage } from './ingest.ts';
+import { eventsSource, IngestStage, type IngestResult } from './ingest.ts';
 import { LogClock } from './log-clock.ts';
 import { MemoryPartStore } from '../adapters/local/memory-part-store.ts';
 import { CountingMetrics, METRIC } from './observe.ts';
@@ -160,8 +160,8 @@ export class LocalRunner {
   /** Runs the buffered events through the stages, a pass per minute of log time at most (as the schedules run). */
   async drain(final = false): Promise<void> {
     for (let n = this.sliceEnd(); n > 0 || (final && this.buffer.length); n = this.sliceEnd()) {
-      const batch = this.buffer.splice(0, n > 0 ? n : this.buffer.length);
-      await this.pass(this.clock.take(batch));
+      // No local holds the batch: its events are garbage once ingest has them (see pass).
+      await this.pass(this.clock.take(this.buffer.splice(0, n > 0 ? n : this.buffer.length)));
     }
     if (final) await this.pass(this.clock.take([], true));
   }
@@ -208,12 +208,7 @@ export class LocalRunner {
   private async pass(events: AccessEvent[]): Promise<void> {
     if (events.length === 0) return;
     const now = this.clock.now;
-    // CloudWatch Logs spreads a group's lines over the shards (distribution Random): one source record per shard.
-    const perShard: AccessEvent[][] = Array.from({ length: this.shards }, () => []);
-    for (let i = 0; i < events.length; i++) perShard[i % this.shards].push(events[i]);
-    const seq = String(++this.sequence).padStart(20, '0');
-    const sources = perShard.filter((list) => list.length).map((list, i) => eventsSource(`access-${i}`, seq, list));
-    const ingested = await this.ingest.handle(sources);
+    const ingested = await this.ingestPass(events);
     this.stats.clamped += ingested.clamped;
     if (ingested.batchItemFailures.length) throw new Error('replay: summaries could not be put on the summaries twin');
     await this.detectAll(now);
@@ -223,6 +218,23 @@ export class LocalRunner {
       this.countDetect(await this.detect.tick(now));
       await this.runContain(now);
     } else if (this.decidedSinceContain) await this.runContain(now);
+  }
+
+  /**
+   * Ingest's invocation of a pass. The events are let go as soon as it is done (the array is emptied), not held
+   * through detect and contain: a pass's events outliving it made every garbage collection in the pass copy them.
+   */
+  private async ingestPass(events: AccessEvent[]): Promise<IngestResult> {
+    // CloudWatch Logs spreads a group's lines over the shards (distribution Random): one source record per shard.
+    const perShard: AccessEvent[][] = Array.from({ length: this.shards }, () => []);
+    for (let i = 0; i < events.length; i++) perShard[i % this.shards].push(events[i]);
+    const seq = String(++this.sequence).padStart(20, '0');
+    const sources = perShard.filter((list) => list.length).map((list, i) => eventsSource(`access-${i}`, seq, list));
+    try {
+      return await this.ingest.handle(sources);
+    } finally {
+      events.length = 0;
+    }
   }
 
   private async detectAll(now: number): Promise<void> {
