@@ -1,5 +1,6 @@
-import { copyFileSync, readFileSync } from 'node:fs';
+import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteState } from '../../src/adapters/local/sqlite-state.ts';
@@ -7,10 +8,13 @@ import { type CordonConfig, parseConfig, RULE_NAMES, type RuleName } from '../..
 import type { Decision } from '../../src/decision.ts';
 import type { AccessEvent } from '../../src/events.ts';
 import { formatCidr, makeCidr, overlaps, parseCidr } from '../../src/net/cidr.ts';
+import { CLOUDFRONT_RANGES } from '../../src/net/proxies.ts';
 import type { LedgerEntry } from '../../src/ports.ts';
-import type { IpSetPayload } from '../../src/render/waf-ipset.ts';
 import type { Labels, Scenario } from '../../src/simulate/labels.ts';
 import { simulateEvents } from '../../src/simulate/traffic.ts';
+import { coveredBy, hostsOf24, sampleAddresses } from '../helpers/coverage-oracle.ts';
+import { type EnforcedReport, type EnforcedRules, type EnforcedState, enforcedViolations } from '../helpers/enforced-invariants.ts';
+import { type ObservedRun, readEnforced, runObserved } from '../helpers/enforced.ts';
 import { byTime, figures, mulberry32, removeDir, runLocal, steady, tempDir, toAccessEvent } from '../helpers/robustness-sim.ts';
 
 /**
@@ -67,36 +71,28 @@ function drawAllowlist(labels: Labels, allowSeed: number): Allow {
   return { cidrs: [...cidrs], principals: [...principals] };
 }
 
-function readIpSets(dir: string): string[] {
-  const sets = [
-    ...(JSON.parse(readFileSync(join(dir, 'waf-ipset-v4.json'), 'utf8')) as IpSetPayload[]),
-    ...(JSON.parse(readFileSync(join(dir, 'waf-ipset-v6.json'), 'utf8')) as IpSetPayload[]),
-  ];
-  return sets.flatMap((s) => s.Addresses);
+/** Every state of the files a run wrote, with the ledger of its moment: one per alert batch, and the end. */
+function statesOf(r: ObservedRun): EnforcedState[] {
+  return [...r.snapshots, { ...r.end, active: r.activeAtEnd, decisions: [] }];
 }
 
-interface PolicyDoc {
-  Statement: { Sid?: string; Effect: string; Principal?: unknown; Condition?: Record<string, Record<string, unknown>> }[];
+function rulesOf(cfg: CordonConfig, seed: number): EnforcedRules {
+  const cloudfront = cfg.proxies.cloudfront ? [...CLOUDFRONT_RANGES.ipv4, ...CLOUDFRONT_RANGES.ipv6] : [];
+  return { allowlist: cfg.allowlist, neverEnforced: [...cfg.proxies.cidrs, ...cloudfront], dryRun: cfg.dryRun, ipSetCapacity: cfg.caps.addressesPerIpSet * cfg.caps.maxIpSetsPerFamily,
+    policyMaxChars: cfg.caps.policyMaxChars, seed };
 }
 
-/** The principals and CIDRs of cordon's deny statements in resource-policy.json. */
-function readPolicyDeny(dir: string): { principals: string[]; cidrs: string[] } {
-  const doc = JSON.parse(readFileSync(join(dir, 'resource-policy.json'), 'utf8')) as PolicyDoc | null;
-  const out = { principals: [] as string[], cidrs: [] as string[] };
-  for (const s of doc?.Statement ?? []) {
-    if (s.Effect !== 'Deny') continue;
-    const aws = (s.Principal as { AWS?: string | string[] } | undefined)?.AWS;
-    if (aws !== undefined) out.principals.push(...[aws].flat());
-    const ips = s.Condition?.IpAddress?.['aws:SourceIp'];
-    if (ips !== undefined) out.cidrs.push(...([ips].flat() as string[]));
-  }
-  return out;
+/** The enforced-state invariants of test/helpers/enforced-invariants.ts over one run, asserted (every violation listed). */
+function expectEnforcedSafe(r: ObservedRun, cfg: CordonConfig, seed = 1): EnforcedReport {
+  const report = enforcedViolations(statesOf(r), rulesOf(cfg, seed));
+  expect(report.violations).toEqual([]);
+  return report;
 }
 
 const isAggregation = (d: Decision): boolean => d.reasons.includes('aggregation');
 
 /** Every invariant over one run's decisions and the files it left. Returns how many checks were made. */
-function checkRun(decisions: Decision[], cfg: CordonConfig, outDir: string, fileSnapshots: { ipSets: string[]; deny: { principals: string[]; cidrs: string[] } }[]): number {
+function checkRun(decisions: Decision[], cfg: CordonConfig, outDir: string): number {
   let checks = 0;
   const allow = cfg.allowlist;
   const touchesAllowlist = (target: string, kind: string): boolean =>
@@ -152,17 +148,7 @@ function checkRun(decisions: Decision[], cfg: CordonConfig, outDir: string, file
     expect(n, `window ${new Date(w).toISOString()}`).toBeLessThanOrEqual(cfg.caps.newBlocksPerWindow);
   }
   for (const w of capHeldWindows) expect(blocksPerWindow.get(w)).toBe(cfg.caps.newBlocksPerWindow);
-  // 6. the WAF IP sets and the policy, at every decision and at the end, never cover the allowlist
-  const end = { ipSets: readIpSets(outDir), deny: readPolicyDeny(outDir) };
-  for (const snap of [...fileSnapshots, end]) {
-    for (const a of snap.ipSets) {
-      checks++;
-      expect(touchesAllowlist(a, 'cidr'), `IP set holds ${a}`).toBe(false);
-    }
-    for (const c of snap.deny.cidrs) expect(touchesAllowlist(c, 'cidr'), `policy denies ${c}`).toBe(false);
-    for (const p of snap.deny.principals) expect(allow.principals.includes(p), `policy denies ${p}`).toBe(false);
-    if (cfg.dryRun) expect(snap.ipSets.length + snap.deny.cidrs.length + snap.deny.principals.length).toBe(0);
-  }
+  // 6. the WAF IP sets and the policy, at every state: see expectEnforcedSafe (the caller runs it)
   // 7. expiries: an unblock by expiry happens at the block's expiresAt
   const lastBlock = new Map<string, Decision>();
   for (const d of decisions) {
@@ -175,13 +161,31 @@ function checkRun(decisions: Decision[], cfg: CordonConfig, outDir: string, file
   return checks;
 }
 
-type Overlay = 'none' | 'flood-crowd' | 'established-turns';
+type Overlay = 'none' | 'flood-crowd' | 'established-turns' | 'crowded-prefix';
+
+/** A path scanner: `perMin` requests a minute, each for a different path that does not exist (404). */
+function scanner(ip: string, from: number, to: number, perMin: number): AccessEvent[] {
+  return steady(ip, from, to, perMin, { status: 404, resource: '/{proxy+}', bytes: 120 })
+    .map((e, i) => ({ ...e, path: ['/.env', '/wp-admin/setup-config.php', '/.git/config', '/backup.zip', '/phpinfo.php'][i % 5] + `?v=${i}` }));
+}
+
+/** Forty established benign hosts of 198.18.200.0/24 at 12 requests a minute, from `from` to `to`. */
+const establishedNeighbours = (from: number, to: number): AccessEvent[][] =>
+  Array.from({ length: 40 }, (_, i) => steady(`198.18.200.${100 + i}`, from + i * 37, to, 12));
 
 /**
  * Extra traffic over a scenario, so that the cap and the blast-radius guard have something to do: six flooders at
  * once (three of them in one /24, which aggregation turns into the /24), or a long-established busy client that
- * turns into a flood (its usual traffic is what a block would cut).
+ * turns into a flood (its usual traffic is what a block would cut), or three new path scanners in a /24 of forty
+ * established hosts (the /24 is what aggregation would widen them to, and the guard holds it when the neighbours'
+ * share of the traffic is over the blast radius).
  */
+// One run that always has the guard hold a /24 (CORDON_FC_SEED=101 drew it): the enforced-state invariants then check
+// the /24's 253 unblocked addresses at every state, whatever the random runs draw. It is the first of the RUNS runs
+// (not with CORDON_FC_SEED, so that a printed seed replays exactly its runs).
+const HELD_24_EXAMPLE = { overlay: 'crowded-prefix', scenario: 'benign', seed: 574773, minutes: 20, allowSeed: 18, cap: 4, blast: 0.005,
+  dryRun: false, countRules: [] } as const;
+
 function overlay(kind: Overlay, labels: Labels, minutes: number): { events: AccessEvent[]; ips: string[] } {
   const at = (m: number): number => labels.start + Math.round(m * 60_000);
   if (kind === 'flood-crowd') {
@@ -193,6 +197,12 @@ function overlay(kind: Overlay, labels: Labels, minutes: number): { events: Acce
     const ip = '203.0.113.50';
     const turn = at(minutes * 0.6);
     return { events: byTime(steady(ip, labels.start, labels.end, 200), steady(ip, turn, turn + 3 * 60_000, 2500, { path: '/search?q=2', resource: '/search' })), ips: [ip] };
+  }
+  if (kind === 'crowded-prefix') {
+    const ips = ['198.18.200.7', '198.18.200.8', '198.18.200.9'];
+    const from = at(minutes * 0.6);
+    // The neighbours from twelve minutes before the scenario: a trusted baseline by the time the scanners come.
+    return { events: byTime(...establishedNeighbours(at(-12), labels.end), ...ips.map((ip) => scanner(ip, from, from + 3 * 60_000, 120))), ips };
   }
   return { events: [], ips: [] };
 }
@@ -210,7 +220,7 @@ interface Params {
 }
 
 const params: fc.Arbitrary<Params> = fc.record({
-  overlay: fc.constantFrom<Overlay>('none', 'flood-crowd', 'established-turns'),
+  overlay: fc.constantFrom<Overlay>('none', 'flood-crowd', 'established-turns', 'crowded-prefix'),
   scenario: fc.constantFrom<Scenario>('mixed', 'stolen-credentials', 'flash-crowd', 'benign'),
   seed: fc.integer({ min: 1, max: 1_000_000 }),
   minutes: fc.integer({ min: 10, max: 20 }),
@@ -241,17 +251,20 @@ function release(statePath: string, entry: LedgerEntry, now: number): void {
   }
 }
 
-/** The released target is in neither the IP sets nor the policy, unless another active block covers it. */
+/** The released target is in neither the IP sets nor the policy (address by address), unless another active block covers it. */
 function expectNotProjected(dir: string, statePath: string, victim: LedgerEntry, now: number): void {
+  const files = readEnforced(dir);
   if (victim.targetKind === 'principal') {
-    expect(readPolicyDeny(dir).principals).not.toContain(victim.target);
+    expect(files.deny.principals).not.toContain(victim.target);
     return;
   }
   const state = new SqliteState(statePath);
-  const others = state.listActiveSync(now).filter((e) => e.targetKind !== 'principal' && e.target !== victim.target);
+  const others = state.listActiveSync(now).filter((e) => e.targetKind !== 'principal' && e.target !== victim.target).map((e) => e.target);
   state.close();
-  if (others.some((e) => overlaps(e.target, victim.target))) return;
-  expect(readIpSets(dir).filter((a) => overlaps(a, victim.target)), `released ${victim.target} still in the IP sets`).toEqual([]);
+  const enforced = [...files.ipSets, ...files.deny.cidrs];
+  const stillEnforced = sampleAddresses(victim.target, mulberry32(victim.createdAt), 8)
+    .filter((a) => !coveredBy(a, others) && coveredBy(a, enforced));
+  expect(stillEnforced, `released ${victim.target} still enforced`).toEqual([]);
 }
 
 function ledgerAt(statePath: string, target: string): LedgerEntry[] {
@@ -279,7 +292,8 @@ async function checkRelease(events: AccessEvent[], cfg: CordonConfig, statePath:
 
   // Same traffic again.
   const again = newDir('inv-again');
-  const r = await runLocal(events, cfg, again, statePath);
+  const r = await runObserved(events, cfg, again, statePath);
+  expectEnforcedSafe(r, cfg, victim.createdAt);
   const sameTime = r.decisions.filter((d) => d.target === victim.target && d.action === 'block' && Date.parse(d.time) === victim.createdAt);
   expect(sameTime, `released ${victim.target} re-blocked on the evidence the operator overruled`).toEqual([]);
   const row = ledgerAt(statePath, victim.target).find((e) => e.createdAt === victim.createdAt);
@@ -290,18 +304,26 @@ async function checkRelease(events: AccessEvent[], cfg: CordonConfig, statePath:
   // Benign traffic after the log: no new evidence, so no block of the released target.
   const later = simulateEvents({ scenario: 'benign', minutes: 10, seed: labels.seed + 1, start: labels.end + 60_000 }).events.map(toAccessEvent);
   const quiet = newDir('inv-quiet');
-  const q = await runLocal(later, cfg, quiet, copy);
+  const q = await runObserved(later, cfg, quiet, copy);
+  expectEnforcedSafe(q, cfg, victim.createdAt);
   expect(q.decisions.filter((d) => d.target === victim.target && d.action === 'block')).toEqual([]);
   expectNotProjected(quiet, copy, victim, q.pipeline.stats.logEnd ?? logEnd);
   return { released: victim.target, reblocked };
 }
+
+/** Orders dotted quads by value. */
+const byAddress = (a: string, b: string): number => {
+  const n = (x: string): number => x.split('.').reduce((v, o) => v * 256 + Number(o), 0);
+  return n(a) - n(b);
+};
 
 /** Long synchronous runs starve vitest's worker RPC: let its timers run between runs. */
 const yieldToVitest = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 describe('containment safety invariants over randomized scenarios', () => {
   it('hold for every decision and every IP set / policy file state', async () => {
-    const totals = { runs: 0, events: 0, decisions: 0, blocks: 0, checks: 0, heldBack: {} as Record<string, number>, releases: 0, reblocked: 0 };
+    const totals = { runs: 0, events: 0, decisions: 0, blocks: 0, checks: 0, heldBack: {} as Record<string, number>, releases: 0, reblocked: 0,
+      states: 0, allowlistAddresses: 0, heldNeighbours: 0, enforcedBlocks: 0, unenforceable: 0, checkMs: 0 };
     await fc.assert(
       fc.asyncProperty(params, async (p) => {
         await yieldToVitest();
@@ -312,10 +334,18 @@ describe('containment safety invariants over randomized scenarios', () => {
         const allow = drawAllowlist(labels, p.allowSeed);
         const cfg = configOf(p, allow);
         const out = newDir('inv');
-        const snapshots: { ipSets: string[]; deny: { principals: string[]; cidrs: string[] } }[] = [];
-        // Contain applies the IP sets and the policy, then publishes the decisions: read the files as each arrives.
-        const r = await runLocal(events, cfg, out, undefined, () => snapshots.push({ ipSets: readIpSets(out), deny: readPolicyDeny(out) }));
-        totals.checks += checkRun(r.decisions, cfg, out, snapshots);
+        // Contain applies the IP sets and the policy, then publishes the decisions: the files are read at each batch.
+        const r = await runObserved(events, cfg, out);
+        totals.checks += checkRun(r.decisions, cfg, out);
+        const checkStarted = performance.now();
+        const enforced = expectEnforcedSafe(r, cfg, p.allowSeed);
+        totals.checkMs += performance.now() - checkStarted;
+        totals.checks += enforced.checks;
+        totals.states += r.snapshots.length + 1;
+        totals.allowlistAddresses += enforced.allowlistAddresses;
+        totals.heldNeighbours += enforced.heldNeighbours;
+        totals.enforcedBlocks += enforced.enforcedBlocks;
+        totals.unenforceable += enforced.unenforceable.length;
         if (process.env.CORDON_DEBUG) {
           console.log(`[robustness] run ${JSON.stringify(p)} allowlist=${allow.cidrs.length}+${allow.principals.length}: ` +
             r.decisions.map((d) => `${d.action}:${d.target}:${d.evidence.heldBack ?? ''}`).join(' '));
@@ -334,15 +364,18 @@ describe('containment safety invariants over randomized scenarios', () => {
         }
       }),
       // No shrinking: one counterexample is a whole simulated scenario, and its parameters are printed.
-      { numRuns: RUNS, endOnFailure: true, seed: process.env.CORDON_FC_SEED ? Number(process.env.CORDON_FC_SEED) : undefined },
+      { numRuns: RUNS, endOnFailure: true, seed: process.env.CORDON_FC_SEED ? Number(process.env.CORDON_FC_SEED) : undefined,
+        examples: process.env.CORDON_FC_SEED ? [] : [[{ ...HELD_24_EXAMPLE, countRules: [] }]] },
     );
     figures('invariants', {
       runs: totals.runs, events: totals.events, decisions: totals.decisions, blocks: totals.blocks,
       invariantsChecked: totals.checks, heldBack: JSON.stringify(totals.heldBack), releases: totals.releases,
-      reblockedWithNewTime: totals.reblocked,
+      reblockedWithNewTime: totals.reblocked, fileStates: totals.states, allowlistAddressesChecked: totals.allowlistAddresses,
+      heldNeighboursChecked: totals.heldNeighbours, blocksSeenEnforced: totals.enforcedBlocks,
+      principalBlocksNoPolicyCanName: totals.unenforceable, enforcedCheckSeconds: totals.checkMs / 1000,
     });
     expect(totals.runs).toBe(RUNS);
-  }, 240_000);
+  }, 600_000);
 });
 
 describe('containment safety: targeted cases', () => {
@@ -357,17 +390,23 @@ describe('containment safety: targeted cases', () => {
   it('a dry run blocks nothing, even where blocks left in the state by an earlier run would aggregate', async () => {
     const out1 = newDir('dry1');
     // Run 1 (enforcing, aggregation from 4 hosts): three flooders of one /24 are blocked one by one.
-    const first = await runLocal(byTime(...background(T0, T0 + 15 * MIN), ...flooders(T0 + 12 * MIN, T0 + 15 * MIN)),
-      parseConfig({ aggregation: { ipv4Offenders: 4 } }), out1);
+    const firstCfg = parseConfig({ aggregation: { ipv4Offenders: 4 } });
+    const first = await runObserved(byTime(...background(T0, T0 + 15 * MIN), ...flooders(T0 + 12 * MIN, T0 + 15 * MIN)), firstCfg, out1);
     const hostBlocks = first.decisions.filter((d) => d.action === 'block').map((d) => d.target);
     expect(hostBlocks).toEqual(['198.51.100.7', '198.51.100.8', '198.51.100.9']);
+    expectEnforcedSafe(first, firstCfg);
+    expect(first.end.ipSets).toEqual(['198.51.100.7/32', '198.51.100.8/31']);
     // Run 2, a dry run with aggregation from 3 hosts, on the next quarter hour while those blocks are still active.
     const out2 = newDir('dry2');
-    const second = await runLocal(byTime(...background(T0 + 15 * MIN, T0 + 30 * MIN)),
-      parseConfig({ dryRun: true, aggregation: { ipv4Offenders: 3 } }), out2, join(out1, 'state.sqlite'));
+    const dryCfg = parseConfig({ dryRun: true, aggregation: { ipv4Offenders: 3 } });
+    const second = await runObserved(byTime(...background(T0 + 15 * MIN, T0 + 30 * MIN)), dryCfg, out2, join(out1, 'state.sqlite'));
     const blocks = second.decisions.filter((d) => d.action === 'block');
     figures('dry run over aggregating state', { priorBlocks: hostBlocks.length, decisions: second.decisions.length, blocks: blocks.length });
     expect(blocks.map((d) => d.target)).toEqual([]);
+    // What it enforces: nothing, though the ledger it ran on holds the three active blocks.
+    expect(second.activeBefore.map((e) => e.target).sort()).toEqual(hostBlocks);
+    expectEnforcedSafe(second, dryCfg);
+    expect([second.end.ipSets, second.end.policy]).toEqual([[], null]);
   });
 
   it('a released block is not overwritten by a replay of the same log (regression: it was re-blocked at the same time)', async () => {
@@ -382,14 +421,141 @@ describe('containment safety: targeted cases', () => {
     expect(rel).not.toBeNull();
   });
 
-  /** Aggregating three blocked hosts into their /24 must not cut 40 established neighbours (~8% of traffic, 3% guard). */
+  /** The addresses of `prefix`.0/24 the IP sets and the policy CIDRs hold (address by address, with the oracle). */
+  const enforcedIn24 = (e: { ipSets: string[]; deny: { cidrs: string[] } }, prefix: string): string[] =>
+    hostsOf24(prefix).filter((a) => coveredBy(a, [...e.ipSets, ...e.deny.cidrs]));
+
+  /**
+   * Aggregating three blocked hosts into their /24 must not cut 40 established neighbours (~8% of traffic, 3% guard):
+   * in the decisions (no block covers a neighbour) and in what is enforced (no neighbour in any IP set, at any state).
+   */
   it('aggregation into a /24 respects the blast-radius guard', async () => {
     const established = Array.from({ length: 40 }, (_, i) => steady(`198.51.100.${100 + i}`, T0 + i * 37, T0 + 20 * MIN, 12));
     const events = byTime(...established, ...background(T0, T0 + 20 * MIN), ...flooders(T0 + 12 * MIN, T0 + 15 * MIN));
     const out = newDir('agg');
-    const r = await runLocal(events, parseConfig({ blastRadiusShare: 0.03 }), out);
+    const cfg = parseConfig({ blastRadiusShare: 0.03 });
+    const r = await runObserved(events, cfg, out);
     const covering = r.decisions.filter((d) => d.action === 'block' && overlaps(d.target, '198.51.100.100'));
-    figures('aggregation vs blast radius', { events: events.length, decisions: r.decisions.length, blocksCoveringEstablished: covering.length });
+    const report = expectEnforcedSafe(r, cfg);
+    const flooderIps = ['198.51.100.7', '198.51.100.8', '198.51.100.9'];
+    figures('aggregation vs blast radius', { events: events.length, decisions: r.decisions.length, blocksCoveringEstablished: covering.length,
+      fileStates: r.snapshots.length + 1, heldNeighboursChecked: report.heldNeighbours });
     expect(covering.map((d) => d.target)).toEqual([]);
+    expect(r.decisions.filter((d) => d.action === 'block').map((d) => d.target).sort()).toEqual(flooderIps);
+    expect(r.decisions.filter((d) => d.targetKind === 'cidr').map((d) => `${d.action}:${d.target}:${d.evidence.heldBack}`))
+      .toEqual(['alert:198.51.100.0/24:blast-radius']);
+    // What WAF holds of the /24, at every state: the flooders once blocked, and not one neighbour.
+    for (const st of statesOf(r)) expect(enforcedIn24(st, '198.51.100').filter((a) => !flooderIps.includes(a))).toEqual([]);
+    expect(enforcedIn24(r.end, '198.51.100')).toEqual(flooderIps);
+    expect(report.heldNeighbours).toBeGreaterThanOrEqual(253);
   });
+
+  const scanners = ['198.18.200.7', '198.18.200.8', '198.18.200.9'];
+  /**
+   * Forty hosts of 198.18.200.0/24 present and steady from the start, the usual background, and from minute `from`
+   * for four minutes three new hosts of the same /24 walking a word list (distinct 404 paths); ten minutes more.
+   */
+  const scannersAmongEstablished = (from: number): AccessEvent[] => byTime(...establishedNeighbours(T0, T0 + (from + 10) * MIN),
+    ...background(T0, T0 + (from + 10) * MIN), ...scanners.map((ip) => scanner(ip, T0 + from * MIN + 500, T0 + (from + 4) * MIN, 120)));
+
+  it('acceptance: three new path scanners in a /24 of forty established hosts are contained, the /24 is held, no neighbour enforced', async () => {
+    // Scanners from minute 20: the forty have had a trusted baseline since their tenth window.
+    const events = scannersAmongEstablished(20);
+    const cfg = parseConfig({});
+    const out = newDir('acc-scan');
+    const r = await runObserved(events, cfg, out);
+    const report = expectEnforcedSafe(r, cfg);
+    const blocks = r.decisions.filter((d) => d.action === 'block');
+    const aggregate = r.decisions.filter((d) => d.targetKind === 'cidr');
+    figures('acceptance: scanners in an established /24', { events: events.length, decisions: r.decisions.length, blocks: blocks.length,
+      aggregate: aggregate.map((d) => `${d.action}:${d.evidence.heldBack ?? ''}`).join(',') || 'none', fileStates: r.snapshots.length + 1,
+      heldNeighboursChecked: report.heldNeighbours });
+    // The scanners contained, for path scanning; nothing else blocked.
+    expect(blocks.map((d) => d.target).sort()).toEqual(scanners);
+    for (const d of blocks) expect(d.reasons).toContain('path-scan');
+    // The /24 held by the blast-radius guard (an alert that pages), or no aggregate at all; never a block.
+    expect(aggregate.every((d) => d.action === 'alert' && d.evidence.heldBack === 'blast-radius' && d.target === '198.18.200.0/24'),
+      JSON.stringify(aggregate.map((d) => [d.action, d.target, d.evidence.heldBack]))).toBe(true);
+    // Enforced, address by address over the /24: at every state nothing but the scanners, at the end exactly them.
+    for (const st of statesOf(r)) expect(enforcedIn24(st, '198.18.200').filter((a) => !scanners.includes(a))).toEqual([]);
+    expect(enforcedIn24(r.end, '198.18.200')).toEqual(scanners);
+    expect(r.end.deny.cidrs).toEqual([]);
+  });
+
+  // Known bug (src/detect/detector.ts, not this file's to fix): the same traffic with the scanners from minute 7, while
+  // every client is still short of the ten windows a trusted baseline takes. The /24's own verdict (flood and attack
+  // payloads of its three scanners) blocks the whole /24, its blast radius measured as 0: measurePrefixCollateral
+  // counts only trusted hosts, whereas the widening of blocked hosts (establishedAroundActingHosts) counts every
+  // unflagged neighbour with all its requests while learning. The forty neighbours (30% of clients, 26% of requests,
+  // present since minute 0) are cut, under a 10% guard. From minute 12 on (the case above) the /24 is held.
+  // Marked `fails`: when it is fixed this fails; then make it a plain `it` with the assertions of the case above.
+  it.fails('KNOWN BUG: while learning, a /24 verdict of three new scanners among forty steady neighbours is not held by the blast-radius guard', async () => {
+    const r = await runObserved(scannersAmongEstablished(7), parseConfig({}), newDir('acc-scan-learning'));
+    expect(enforcedIn24(r.end, '198.18.200')).toEqual(scanners);
+  });
+
+  it('acceptance: an allowlisted host inside a /24 with three blocked neighbours is never enforced, nor is the /24', async () => {
+    // Four hosts of 198.51.100.0/24 flood; .8 is allowlisted (a partner's health checker gone wild). Without the
+    // allowlist the three others would become the /24 (control run below); with it WAF holds the three hosts (or the
+    // /24 split around .8), never the whole /24.
+    const floodIps = ['198.51.100.7', '198.51.100.8', '198.51.100.9', '198.51.100.10'];
+    const events = byTime(...background(T0, T0 + 20 * MIN),
+      ...floodIps.map((ip, i) => steady(ip, T0 + 12 * MIN + i, T0 + 15 * MIN, 1500, { path: '/search?q=x', resource: '/search' })));
+    const blocked = ['198.51.100.10', '198.51.100.7', '198.51.100.9'];
+
+    const cfg = parseConfig({ allowlist: { cidrs: ['198.51.100.8/32'] } });
+    const r = await runObserved(events, cfg, newDir('acc-allow'));
+    const report = expectEnforcedSafe(r, cfg);
+    expect(r.decisions.filter((d) => d.action === 'block').map((d) => d.target).sort()).toEqual(blocked);
+    expect(r.decisions.filter((d) => d.target === '198.51.100.8').map((d) => `${d.action}:${d.evidence.heldBack}`)).toEqual(['alert:allowlist']);
+    const splitAround8 = hostsOf24('198.51.100').filter((a) => a !== '198.51.100.8');
+    for (const st of statesOf(r)) {
+      const held = enforcedIn24(st, '198.51.100');
+      expect(held).not.toContain('198.51.100.8');
+      expect(held.length === 0 || isDeepStrictEqual(held, [...blocked].sort(byAddress)) || isDeepStrictEqual(held, splitAround8),
+        `enforced in the /24: ${held.length > 8 ? `${held.length} addresses` : held.join(' ')}`).toBe(true);
+    }
+    expect(enforcedIn24(r.end, '198.51.100')).toEqual([...blocked].sort(byAddress));
+
+    // Control: the same traffic without the allowlist widens to the /24 (so the case above did exercise aggregation).
+    const control = await runObserved(events, parseConfig({}), newDir('acc-allow-ctl'));
+    expectEnforcedSafe(control, parseConfig({}));
+    expect(control.decisions.filter((d) => d.action === 'block' && d.targetKind === 'cidr').map((d) => d.target)).toEqual(['198.51.100.0/24']);
+    expect(enforcedIn24(control.end, '198.51.100')).toHaveLength(256);
+    figures('acceptance: allowlisted host among blocked neighbours', { events: events.length, decisions: r.decisions.length,
+      allowlistAddressesChecked: report.allowlistAddresses, controlAggregated: true });
+  });
+
+  // Known bug (decide/contain, not this file's to fix): a principal no resource policy can name (an API key id,
+  // a Cognito sub) is decided a `block`, alerted as one and kept active, yet no target enforces it: the policy file
+  // rejects it (IAM takes only account ids and IAM/STS ARNs) and there is no API key or authorizer deny-list target.
+  // DESIGN §5: "What cannot be enforced is said in the alert and counted, never announced as a block." Here the
+  // exfiltration attacker of `stolen-credentials` seed 18 (principal 000ef5fa-…) is announced blocked and runs free.
+  let principalRun: Promise<{ r: ObservedRun; report: EnforcedReport; exfiltrator: string }> | undefined;
+  const principalCase = () => (principalRun ??= (async () => {
+    const { events, labels } = simulateEvents({ scenario: 'stolen-credentials', minutes: 20, seed: 18 });
+    const cfg = parseConfig({ allowlist: { cidrs: labels.allowlist } });
+    const r = await runObserved(events.map(toAccessEvent), cfg, newDir('principal'));
+    const exfiltrator = labels.attackers.find((a) => a.kind === 'exfiltration')?.principal ?? '';
+    return { r, report: enforcedViolations(statesOf(r), rulesOf(cfg, 1)), exfiltrator };
+  })());
+  const announcedPrincipals = (r: ObservedRun): string[] => r.decisions.filter((d) => d.action === 'block' && d.targetKind === 'principal').map((d) => d.target);
+
+  it('principal blocks: every other invariant holds, and the IAM one is in the policy (the case of the known bug below)', async () => {
+    const { r, report, exfiltrator } = await principalCase();
+    figures('principal blocks enforced', { announced: announcedPrincipals(r).length, inPolicy: r.end.deny.principals.length,
+      noPolicyCanName: report.unenforceable.join(',') || 'none' });
+    expect(report.violations).toEqual([]);
+    expect(exfiltrator).toBe('000ef5fa-8908-459f-a8fa-15f1281a94fa');
+    expect(announcedPrincipals(r)).toContain('arn:aws:iam::123456789012:user/svc-57125');
+    expect(r.end.deny.principals).toEqual(['arn:aws:iam::123456789012:user/svc-57125']);
+    // The exfiltrator is decided (announced or, once the bug is fixed, alerted) and never in the policy.
+    expect(r.decisions.filter((d) => d.target === exfiltrator).map((d) => d.action)).not.toEqual([]);
+  }, 60_000);
+
+  // Marked `fails` (the only assertion is the one the bug breaks): when it is fixed, this fails; make it a plain `it`.
+  it.fails('KNOWN BUG: a principal announced blocked is enforced somewhere (a non-IAM principal is not)', async () => {
+    const { r } = await principalCase();
+    expect(announcedPrincipals(r).filter((p) => !r.end.deny.principals.includes(p)), 'announced blocked, enforced nowhere').toEqual([]);
+  }, 60_000);
 });
