@@ -149,7 +149,7 @@ export class Detector {
     this.assessKind('prefix', prefixWindows, ctx, verdicts, (kw) => kw.ips.size >= 2);
     this.assessKind('principal', principalWindows, ctx, verdicts);
     this.discountPrefixesExplainedByTheirHosts(verdicts, keys);
-    this.measurePrefixCollateral(verdicts, keys, states);
+    this.measurePrefixCollateral(verdicts, keys, states, learning);
     const establishedByPrefix = this.establishedAroundActingHosts(verdicts, keys, states, learning);
     return { start, end, closedAt: closed.closedAt, incident, totalClients, keys: keys.keyCount, verdicts,
       establishedByPrefix, timeline, ruleErrors: ctx.ruleErrors, learning };
@@ -244,7 +244,7 @@ export class Detector {
   }
 
   /** For acting prefix verdicts: the established traffic of the hosts inside them. */
-  private measurePrefixCollateral(verdicts: KeyVerdict[], keys: ClosedWindow['keys'], states: StateView): void {
+  private measurePrefixCollateral(verdicts: KeyVerdict[], keys: ClosedWindow['keys'], states: StateView, learning: boolean): void {
     const byPrefixWindow = new Map<KeyWindow, KeyVerdict>();
     for (const v of verdicts) {
       if (v.kind !== 'prefix' || !v.act) continue;
@@ -253,11 +253,16 @@ export class Detector {
     }
     if (byPrefixWindow.size === 0) return;
     const minWindows = this.cfg.baseline.minWindows;
+    const flagged = learning ? new Set(verdicts.filter((v) => v.kind === 'ip' && !v.learning).map((v) => v.value)) : new Set<string>();
     for (const [ip, entry] of keys.byIp) {
       const v = byPrefixWindow.get(entry.prefix);
       if (!v) continue;
       const s = states.get(ipKey(ip));
-      v.establishedRequests += establishedPart(s && s.windows >= minWindows ? s : undefined, entry.ip.requests);
+      const trusted = s && s.windows >= minWindows ? s : undefined;
+      // While learning, a neighbour seen in an earlier window (learned before this one) counts with all its requests:
+      // nobody is trusted yet, but hosts that arrived with the attack (a subnet flood) are new and still count nothing.
+      const seenBefore = !trusted && learning && !flagged.has(ip) && s !== undefined && s.windows >= 2;
+      v.establishedRequests += seenBefore ? entry.ip.requests : establishedPart(trusted, entry.ip.requests);
     }
   }
 

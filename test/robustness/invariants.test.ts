@@ -489,7 +489,7 @@ describe('containment safety: targeted cases', () => {
   // unflagged neighbour with all its requests while learning. The forty neighbours (30% of clients, 26% of requests,
   // present since minute 0) are cut, under a 10% guard. From minute 12 on (the case above) the /24 is held.
   // Marked `fails`: when it is fixed this fails; then make it a plain `it` with the assertions of the case above.
-  it.fails('KNOWN BUG: while learning, a /24 verdict of three new scanners among forty steady neighbours is not held by the blast-radius guard', async () => {
+  it('while learning, a /24 verdict of three new scanners among forty steady neighbours is held by the blast-radius guard', async () => {
     const r = await runObserved(scannersAmongEstablished(7), parseConfig({}), newDir('acc-scan-learning'));
     expect(enforcedIn24(r.end, '198.18.200')).toEqual(scanners);
   });
