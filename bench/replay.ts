@@ -10,9 +10,9 @@ import { collectGarbage, cpuSince } from './timing.ts';
 const round2 = (x: number): number => Math.round(x * 100) / 100;
 
 /**
- * The whole local pipeline end to end, as `cordon replay` runs it: file read, format detection, decode, windows,
- * scores, decisions, SQLite state, output files and the HTML report. One run per file (a second run would start
- * from the first run's SQLite state and be a different workload).
+ * `cordon replay` end to end: file read, format detection, decode, then the deployed stages over in-process twins
+ * (ingest, summary records on the summaries twin, detect, contain), SQLite state, output files and the HTML report.
+ * One run per file (a second run would start from the first run's SQLite state and be a different workload).
  */
 export interface ReplayFigure {
   format: TrafficFormat;
@@ -28,6 +28,9 @@ export interface ReplayFigure {
   eventsPerSecond: number;
   blocks: number;
   unreadable: number;
+  /** Records and MB put on the summaries stream between ingest and detect (uncompressed JSON in a replay). */
+  summaryRecords: number;
+  summaryMb: number;
 }
 
 export async function replayFigure(format: TrafficFormat, minutes: number, seed: number): Promise<ReplayFigure> {
@@ -45,7 +48,8 @@ export async function replayFigure(format: TrafficFormat, minutes: number, seed:
     return { format, lines: s.linesRead, events: s.events, fileBytes: statSync(file).size, seconds: round2(seconds),
       cpuSeconds: round2(cpuSeconds), linesPerSecond: Math.round(s.linesRead / cpuSeconds),
       linesPerWallSecond: Math.round(s.linesRead / seconds), eventsPerSecond: Math.round(s.events / cpuSeconds), blocks: s.blocks,
-      unreadable: s.linesUnreadable };
+      unreadable: s.linesUnreadable, summaryRecords: s.streams.summaries?.records ?? 0,
+      summaryMb: round2((s.streams.summaries?.bytes ?? 0) / 1e6) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

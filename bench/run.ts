@@ -138,10 +138,11 @@ function render(r: Results): string {
   }
   if (r.replay) {
     out.push('\n### Local replay end to end (runReplay, SQLite state, file read included)\n',
-      mdTable(['format', 'file lines', 'events', 'MB', 'CPU s (wall s)', 'lines/s (wall)', 'events/s', 'blocks'],
+      mdTable(['format', 'file lines', 'events', 'MB', 'CPU s (wall s)', 'lines/s (wall)', 'events/s', 'summary records (MB)', 'blocks'],
         r.replay.map((p) => [p.format, int(p.lines), int(p.events), (p.fileBytes / 1e6).toFixed(0), `${p.cpuSeconds} (${p.seconds})`,
-          `${int(p.linesPerSecond)} (${int(p.linesPerWallSecond)})`, int(p.eventsPerSecond), p.blocks])) +
-      '\n\n(A cwl-kinesis file has one Kinesis record of 200 log events per line: compare it by events/s.)');
+          `${int(p.linesPerSecond)} (${int(p.linesPerWallSecond)})`, int(p.eventsPerSecond), `${int(p.summaryRecords)} (${p.summaryMb})`, p.blocks])) +
+      '\n\n(A cwl-kinesis file has one Kinesis record of 200 log events per line: compare it by events/s. Summary records are' +
+      ' uncompressed JSON in a replay; AWS gzips them.)');
   }
   if (r.memory) {
     out.push('\n### Detect-stage memory per tracked key (after GC)\n',
