@@ -142,7 +142,8 @@ function isPart(p: unknown): p is SummaryPart {
 /**
  * How summary records are written. `gzip`: always compressed (AWS, where Kinesis bills and limits the bytes).
  * `identity`: the JSON document as it is wherever it fits a record, gzip only where it does not (an in-process
- * stream, where compressing costs CPU and saves nothing). Every reader reads both, telling them by their first bytes.
+ * stream, where compressing costs CPU and saves nothing). Readers of this release read both, telling them by their
+ * first bytes; earlier releases read gzip only, so identity never goes on a stream they might read.
  */
 export type SummaryEncoding = 'gzip' | 'identity';
 
