@@ -296,6 +296,52 @@ describe('the learning period (config learning.windows)', () => {
   });
 });
 
+describe('while learning, an acting prefix weighs neighbours seen in earlier windows with all their traffic', () => {
+  /** Hosts .1-.4 of 198.18.7.0/24, nine missing paths each: no finding for any of them, a path scan for the /24. */
+  const quietScanners: Traffic = (s) => [1, 2, 3, 4].flatMap((h) => spread(9, s, (i) => ({ ip: `198.18.7.${h}`, path: `/q-${s}-${h}-${i}`, status: 404 })));
+
+  it('trusted hosts up to their usual, untrusted ones seen before with all they send, new and flagged ones nothing', () => {
+    const history = (m: number): Traffic => both(crowd(),
+      flood('198.18.7.50', 20), // in every window: trusted from the fourth (baseline.minWindows 3)
+      m === 2 ? flood('198.18.7.51', 5) : () => [], // seen in one earlier window only
+      m >= 1 ? flood('198.18.7.60', 2) : () => []); // seen in two earlier windows, a scanner in the fourth
+    const now: Traffic = both(crowd(), quietScanners, flood('198.18.7.50', 30), flood('198.18.7.51', 7), flood('198.18.7.52', 3),
+      scanner('198.18.7.60', 12));
+    const run = (learningWindows: number) => {
+      const d = detector({ learning: { windows: learningWindows }, baseline: { minWindows: 3, alpha: 0.001 } });
+      for (let m = 0; m < 3; m++) d.at(m, history(m));
+      return d.at(3, now);
+    };
+    const learning = run(60);
+    expect(learning.learning).toBe(true);
+    expect(verdict(learning, '198.18.7.60')).toMatchObject({ findings: [{ rule: 'path-scan' }] });
+    const prefix = verdict(learning, '198.18.7.0/24')!;
+    expect(prefix).toMatchObject({ act: true, findings: [{ rule: 'path-scan' }] });
+    // .50 up to its usual 20, .51 all its 7; .52 (new), .60 (flagged) and the scanners (new) nothing.
+    expect(prefix.establishedRequests).toBeCloseTo(27, 1);
+    // Past the learning period, only the trusted count.
+    const after = verdict(run(0), '198.18.7.0/24')!;
+    expect(after).toMatchObject({ act: true });
+    expect(after.establishedRequests).toBeCloseTo(20, 1);
+  });
+
+  it('a neighbour held for learning is not flagged: it counts; hosts that came with the flood do not', () => {
+    const principal = (s: number) => Array.from({ length: 20 }, (_, i) => spread(1, s, () => ({ ip: `203.0.0.${i + 1}`, principal: '198.18.8.53' }))).flat();
+    const d = detector({ learning: { windows: 60 }, baseline: { minWindows: 4 } });
+    d.at(0, crowd());
+    d.at(1, crowd());
+    // .53 alone in its /24 (which is therefore not judged, and unknown) for two windows.
+    d.at(2, both(crowd(), flood('198.18.8.53', 2)));
+    d.at(3, both(crowd(), flood('198.18.8.53', 2)));
+    const newcomers: Traffic = (s) => Array.from({ length: 40 }, (_, i) => spread(45, s, () => ({ ip: `198.18.8.${i + 100}` }))).flat();
+    const a = d.at(4, both(crowd(), flood('198.18.8.53', 700), newcomers, principal));
+    expect(verdict(a, '198.18.8.53')).toMatchObject({ learning: true, act: false });
+    // A principal named like the neighbour, flagged, does not stand for it.
+    expect(a.verdicts.find((v) => v.kind === 'principal')).toMatchObject({ value: '198.18.8.53', act: true });
+    expect(verdict(a, '198.18.8.0/24')).toMatchObject({ act: true, held: 'unmistakable', establishedRequests: 700 });
+  });
+});
+
 describe('prefix discount: a prefix explained by its flagged hosts does not act', () => {
   /** `n` hosts of 198.18.5.0/24 (from .11) sending `each` requests. */
   const hosts = (n: number, each: number): Traffic => (s) =>
