@@ -52,8 +52,11 @@ export async function runContain(deps: ContainDeps, now: number, memo: ContainMe
   const all = await deps.ledger.listAll();
   const ended: LedgerEntry[] = [];
   for (const e of all) {
-    // Only an enforced block runs down its time; one never enforced (contain down since) still gets its full time.
-    if (e.status === 'active' && e.effectiveAt !== undefined && e.expiresAt <= now) {
+    // Only an enforced block runs down its time; one never enforced (contain down since) still gets its full time,
+    // unless no target has held it for a day after it ended (a principal no policy can name): it must not stay
+    // active, and re-tried, for ever.
+    const ranDown = e.effectiveAt !== undefined || now - e.expiresAt >= NEVER_ENFORCED_GRACE_MS;
+    if (e.status === 'active' && ranDown && e.expiresAt <= now) {
       Object.assign(e, { status: 'expired' as const, endedAt: e.expiresAt });
       await deps.ledger.put(e);
       ended.push(e);
@@ -185,6 +188,8 @@ function asDecision(e: LedgerEntry, notEnforced?: string): Decision {
 }
 
 const WAF_TARGET = 'waf-ip-sets';
+/** How long past its end a block no target ever held is kept trying before it is let go. */
+const NEVER_ENFORCED_GRACE_MS = 86_400_000;
 
 /**
  * A failure that belongs to one target: AWS answered (an API deleted, a limit, a refusal, retries spent) or the

@@ -129,3 +129,18 @@ describe('contain: every target reconciled on its own, every alert sent', () => 
     expect(s.alerts[2].gaps?.length).toBe(2);
   });
 });
+
+describe('a block no target can ever hold', () => {
+  it('is retried while it could still take effect, and let go a day after it ended', async () => {
+    const s = await setup();
+    s.waf.failNext('UpdateIPSet', { name: 'WAFInvalidParameterException', message: 'bad request' }, 1000);
+    await s.ledger.put(block('192.0.2.9'));
+    await runContain(s.deps, T + 20_000);
+    await runContain(s.deps, T + 3_600_000 + 60_000);
+    expect((await s.ledger.listAll())[0].status).toBe('active');
+    await runContain(s.deps, T + 3_600_000 + 86_400_000);
+    const [row] = await s.ledger.listAll();
+    expect(row.status).toBe('expired');
+    expect(row.effectiveAt).toBeUndefined();
+  });
+});
