@@ -200,6 +200,10 @@ describeMoto('cordon end to end on moto_server (CloudWatch Logs → Kinesis → 
     const orders = await apigw.send(new CreateResourceCommand({ restApiId, parentId: root.id!, pathPart: 'orders' }));
     await apigw.send(new PutMethodCommand({ restApiId, resourceId: orders.id!, httpMethod: 'GET', authorizationType: 'NONE' }));
     await apigw.send(new PutIntegrationCommand({ restApiId, resourceId: orders.id!, httpMethod: 'GET', type: 'MOCK', requestTemplates: { 'application/json': '{"statusCode": 200}' } }));
+    // A method signed with SigV4: a principal Deny in the policy applies to IAM-authorized methods only.
+    const account = await apigw.send(new CreateResourceCommand({ restApiId, parentId: root.id!, pathPart: 'account' }));
+    await apigw.send(new PutMethodCommand({ restApiId, resourceId: account.id!, httpMethod: 'GET', authorizationType: 'AWS_IAM' }));
+    await apigw.send(new PutIntegrationCommand({ restApiId, resourceId: account.id!, httpMethod: 'GET', type: 'MOCK', requestTemplates: { 'application/json': '{"statusCode": 200}' } }));
     await apigw.send(new CreateDeploymentCommand({ restApiId, stageName: 'prod', description: 'initial' }));
 
     // Alerts: SNS topic → SQS queue.

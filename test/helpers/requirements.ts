@@ -10,12 +10,12 @@ import { describe, it, type TestFunction } from 'vitest';
  */
 
 /** CI is any non-empty `CI` other than `false`/`0` (GitHub Actions and most runners set `true`, some `1`). */
-export function isCI(value: string | undefined = process.env.CI): boolean {
+export function isCI(value: string | undefined): boolean {
   const v = (value ?? '').trim().toLowerCase();
   return v !== '' && v !== 'false' && v !== '0';
 }
 
-export const inCI = isCI();
+export const inCI = isCI(process.env.CI);
 
 /** Whether `cmd` is an executable file in a directory of PATH. */
 export function onPath(cmd: string, path: string | undefined = process.env.PATH): boolean {
