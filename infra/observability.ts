@@ -30,6 +30,7 @@ export const METRIC_SOURCES: Record<MetricName, readonly Stage[]> = {
   [METRIC.WindowsClosed]: ['detect'],
   // detect decides; contain reports what it enforced, released and alerted (unblocks are contain's).
   [METRIC.Decisions]: ['detect', 'contain'],
+  [METRIC.EarlyDecisions]: ['detect'],
   [METRIC.DecisionDelayMs]: ['detect'],
   [METRIC.StateDamaged]: ['detect'],
   [METRIC.RecordsFailed]: ['ingest', 'detect'],
@@ -276,7 +277,7 @@ export function addAlarmsAndDashboard(
     ]),
   );
   dashboard.addWidgets(
-    graph('Windows closed', fromEachSource(METRIC.WindowsClosed)),
+    graph('Windows closed; decisions taken before their window closed', [...fromEachSource(METRIC.WindowsClosed), ...fromEachSource(METRIC.EarlyDecisions)]),
     graph(
       'Decisions by action',
       METRIC_SOURCES[METRIC.Decisions].flatMap((stage) =>

@@ -53,6 +53,15 @@ export const configSchema = z
         futureToleranceSeconds: z.number().int().min(0).max(3600).default(5),
         /** An event stamped more than this before its CloudWatch Logs timestamp (or the replayed log's clock) is clamped to it. */
         pastToleranceMinutes: z.number().positive().max(24 * 60).default(15),
+        /**
+         * Decide unmistakable evidence before its window closes (DESIGN §1): a flood past `floodUnmistakableRequests`, a
+         * scan, stuffing or tool traffic past its rule's unmistakable level is blocked as soon as detect holds it, not
+         * up to a window and its lateness later. Only unmistakable verdicts act early, with every guard; the window's
+         * close decides everything else (and does not decide the same target twice).
+         */
+        earlyDecisions: z.boolean().default(true),
+        /** How often an open window is looked at again for a key that stays past its condition without acting yet. */
+        earlyRecheckSeconds: z.number().int().min(1).max(600).default(10),
         /** A key idle for this long is forgotten in memory (its baseline stays in the store). */
         idleEvictMinutes: minutes.default(30),
       })

@@ -28,6 +28,7 @@ export interface BaselineStore {
    * `scope` is the partition of keys the caller owns (the detect stage's summaries shard): a store may keep each
    * scope's keys together; one that keeps all keys in one place ignores it.
    */
+  /** Fresh objects each call: a caller may change them (detect judges open windows on them and throws them away). */
   getMany(keys: readonly string[], scope?: string): Promise<Map<string, KeyState>>;
   putMany(states: ReadonlyMap<string, KeyState>, scope?: string): Promise<void>;
   /** Running totals of what the store skipped or did on its own (damaged entries, compactions): logged by detect. */

@@ -27,21 +27,58 @@ export interface WindowOutcome {
  * clock tick) write the same ledger entries (target and createdAt are their identity) and the same baselines.
  */
 export async function decideClosedWindow(closed: ClosedWindow, scope: string, deps: DecideDeps): Promise<WindowOutcome> {
-  const cfg = deps.config;
-  const keys = [
+  const states = await deps.baselines.getMany(stateKeysOf(closed), scope);
+  const touched = new Map<string, KeyState>();
+  const view: StateView = { get: (k) => states.get(k), set: (k, s) => { states.set(k, s); touched.set(k, s); } };
+  const assessment = new Detector(deps.config).assess(closed, view);
+  const decided = await decideAssessment(assessment, deps);
+  // Only keys that learned something are written back: one-off visitors cost no write.
+  const learned = new Map([...touched].filter(([, s]) => s.windows > 0 || s.flags !== 0));
+  if (learned.size) await deps.baselines.putMany(learned, scope);
+  return { assessment, decided };
+}
+
+/**
+ * Early decisions (DESIGN §1): a window still open, as detect holds it at `now`, judged by the same detector against
+ * the same stored state, read only (nothing is learned from part of a window, no hysteresis bit is set). Only verdicts
+ * that act on unmistakable evidence are kept, and they go through the same guards (allowlist, proxies, learning, dry
+ * run, count mode, blast radius, cap) as at the close; aggregating hosts into their prefix waits for the close, which
+ * measures a prefix's established traffic over the whole window. The window's close then skips what is already
+ * blocked. Decisions are stamped `now`: the moment the evidence was held.
+ */
+export async function decideOpenWindow(open: ClosedWindow, scope: string, deps: DecideDeps, now: number): Promise<WindowOutcome> {
+  // getMany hands out objects of its own (the port's contract): what the detector ages and learns here stays in this
+  // map, and the map is thrown away.
+  const states = await deps.baselines.getMany(stateKeysOf(open), scope);
+  const view: StateView = { get: (k) => states.get(k), set: (k, s) => { states.set(k, s); } };
+  const full = new Detector(deps.config).assess({ ...open, closedAt: now }, view);
+  const seconds = Math.max(0, Math.round((now - open.start) / 1000));
+  const verdicts = full.verdicts
+    .filter((v) => v.act && !v.learning && v.findings.some((f) => f.unmistakable))
+    .map((v) => ({ ...v, held: `unmistakable, ${seconds} s into the window` }));
+  const assessment = { ...full, closedAt: now, verdicts, establishedByPrefix: new Map<string, number>() };
+  const decided = verdicts.length ? await decideAssessment(assessment, deps) : { decisions: [], blocks: [], held: [], page: false };
+  return { assessment, decided };
+}
+
+/** Every state the detector reads for a window: the population's and each key's. */
+function stateKeysOf(w: ClosedWindow): string[] {
+  return [
     // The population's own history (the detector keeps it like a key's, under `~pop:<kind>`): without it every
     // window would look like the first, and a flash crowd that lifts everyone would look like each one's anomaly.
     ...POPULATION_STATE_KEYS,
-    ...[...closed.keys.byIp.keys()].map(ipKey),
-    ...[...closed.keys.byPrefix.keys()].map(prefixKey),
-    ...[...closed.keys.byPrincipal.keys()].map(principalKey),
+    ...[...w.keys.byIp.keys()].map(ipKey),
+    ...[...w.keys.byPrefix.keys()].map(prefixKey),
+    ...[...w.keys.byPrincipal.keys()].map(principalKey),
   ];
-  const states = await deps.baselines.getMany(keys, scope);
-  const touched = new Map<string, KeyState>();
-  const view: StateView = { get: (k) => states.get(k), set: (k, s) => { states.set(k, s); touched.set(k, s); } };
-  const assessment = new Detector(cfg).assess(closed, view);
-  const now = closed.closedAt;
-  const acting = assessment.verdicts.filter((v) => v.act);
+}
+
+/** Verdicts → decisions against the ledger (with each target's history, for escalation and alert memory) → new rows. */
+async function decideAssessment(assessment: WindowAssessment, deps: DecideDeps): Promise<WindowDecisions> {
+  const cfg = deps.config;
+  const now = assessment.closedAt;
+  // Held-for-learning verdicts too: one already blocked (or alerted this period) must be found in the book.
+  const acting = assessment.verdicts.filter((v) => v.act || v.learning);
   const book = new LedgerBook(acting.length ? await deps.ledger.listActive(now) : []);
   const memory = new AlertMemory();
   // Every target a decision could name: the key itself, an IPv6 address's /64 (what decide blocks, whatever the
@@ -61,8 +98,5 @@ export async function decideClosedWindow(closed: ClosedWindow, scope: string, de
   }
   const decided = decideWindow(assessment, book, cfg, new Allowlist(cfg.allowlist), memory);
   for (const e of [...decided.blocks, ...decided.held]) await deps.ledger.put(e);
-  // Only keys that learned something are written back: one-off visitors cost no write.
-  const learned = new Map([...touched].filter(([, s]) => s.windows > 0 || s.flags !== 0));
-  if (learned.size) await deps.baselines.putMany(learned, scope);
-  return { assessment, decided };
+  return decided;
 }

@@ -3,7 +3,8 @@ import type { ClosedWindow } from '../features/windower.ts';
 import type { BaselineStore, LedgerStore } from '../ports.ts';
 import type { PartChunk, PartStore } from './part-store.ts';
 import type { BatchResult, StreamRecord } from '../ports/stream.ts';
-import { decideClosedWindow, type WindowOutcome } from './decide-window.ts';
+import { decideClosedWindow, decideOpenWindow, type WindowOutcome } from './decide-window.ts';
+import { EarlyWatch } from './early-watch.ts';
 import { classifyFailure, errorName } from './errors.ts';
 import { windowerFor } from './ingest.ts';
 import { type Logger, METRIC, type Metrics, noMetrics, silentLogger } from './observe.ts';
@@ -19,6 +20,8 @@ export interface DetectDeps {
   metrics?: Metrics;
   /** Sees every closed window and what was decided on it (the local runner's report and timeline). */
   onWindow?(closed: ClosedWindow, outcome: WindowOutcome, scope: string): void;
+  /** Sees what was decided on a window still open (early decisions; the window is seen again when it closes). */
+  onEarly?(open: ClosedWindow, outcome: WindowOutcome, scope: string): void;
 }
 
 export interface DetectResult extends BatchResult {
@@ -39,6 +42,8 @@ export interface DetectResult extends BatchResult {
   damaged: number;
   /** Scopes the tick stopped visiting (no data for a day, no open window). */
   scopesRetired: number;
+  /** Decisions taken on windows still open (unmistakable evidence; included in `decisions`). */
+  earlyDecisions: number;
 }
 
 /** A scope without data for this long, and without open windows, is retired from the tick. */
@@ -46,7 +51,7 @@ const RETIRE_SCOPE_MS = 24 * 3_600_000;
 
 const emptyResult = (): DetectResult => ({
   batchItemFailures: [], decisions: 0, windowsClosed: 0, unreadable: 0, redelivered: 0, redeliveredParts: 0, lateFolded: 0, lateDropped: 0,
-  clamped: 0, damaged: 0, scopesRetired: 0,
+  clamped: 0, damaged: 0, scopesRetired: 0, earlyDecisions: 0,
 });
 
 /**
@@ -72,6 +77,8 @@ export class DetectStage {
    * so a scope the tick retired elsewhere comes back even in a long-lived instance.
    */
   private readonly registered = new Map<string, number>();
+  /** Which open windows hold a key that may already be unmistakable (null when early decisions are off). */
+  private readonly early: EarlyWatch | null;
 
   constructor(private readonly deps: DetectDeps) {
     this.cfg = deps.config;
@@ -82,6 +89,7 @@ export class DetectStage {
     this.closedAtOffsetMs = this.cfg.windows.allowedLatenessSeconds * 1000;
     this.log = deps.log ?? silentLogger;
     this.metrics = deps.metrics ?? noMetrics;
+    this.early = this.cfg.windows.earlyDecisions ? new EarlyWatch(this.cfg) : null;
   }
 
   async handle(records: readonly StreamRecord[], now: number): Promise<DetectResult> {
@@ -121,6 +129,8 @@ export class DetectStage {
       const watermark = await this.store(scope, decoded, now, res, done, progress.sources);
       step = 'close windows';
       await this.closeReady(scope, now, res, watermark);
+      step = 'early decisions';
+      await this.decideEarly(scope, now, res, watermark);
       if (done.length) await this.deps.windows.setProgress(scope, { sequence: done[done.length - 1].sequenceNumber, sources: progress.sources });
       if (waiting.length) res.batchItemFailures = [{ itemIdentifier: waiting[0].sequenceNumber }];
     } catch (err) {
@@ -228,6 +238,7 @@ export class DetectStage {
       let list = byWindow.get(part.w);
       if (!list) byWindow.set(part.w, (list = []));
       list.push(part);
+      this.early?.observe(scope, part);
       if (part.t > newest) newest = part.t;
     }
     const batchId = `${records[0]?.sequenceNumber ?? '0'}-${records.at(-1)?.sequenceNumber ?? '0'}`;
@@ -259,7 +270,8 @@ export class DetectStage {
     if (watermark > 0) this.metrics.add(METRIC.WatermarkLagMs, Math.max(0, now - until), 'Milliseconds', { partition: scope });
   }
 
-  private async closeWindow(scope: string, start: number, now: number, res: DetectResult): Promise<number> {
+  /** A stored window, its parts de-duplicated by id, as one ClosedWindow (null when it holds nothing readable). */
+  private async readWindow(scope: string, start: number, res: { damaged: number }): Promise<{ closed: ClosedWindow | null; read: string[] }> {
     const windower = windowerFor(this.cfg);
     // A part redelivered in a differently cut batch sits in two stored chunks: its id makes it count once.
     const seen = new Set<string>();
@@ -281,7 +293,11 @@ export class DetectStage {
       }
     }
     const [closed] = windower.closeAll();
-    const read = chunks.map((c) => c.chunkId);
+    return { closed: closed ?? null, read: chunks.map((c) => c.chunkId) };
+  }
+
+  private async closeWindow(scope: string, start: number, now: number, res: DetectResult): Promise<number> {
+    const { closed, read } = await this.readWindow(scope, start, res);
     if (!closed) {
       await this.deps.windows.drop(scope, start, read);
       return 0;
@@ -294,6 +310,27 @@ export class DetectStage {
     for (const d of decisions) this.metrics.add(METRIC.Decisions, 1, 'Count', { action: d.action });
     if (decisions.length) this.metrics.add(METRIC.DecisionDelayMs, Math.max(0, now - closed.end), 'Milliseconds');
     return decisions.length;
+  }
+
+  /**
+   * Early decisions: the open windows where a key may already be unmistakable (see EarlyWatch) are read as they stand
+   * and judged (decideOpenWindow). Damage found here is counted when the window closes, not twice.
+   */
+  private async decideEarly(scope: string, now: number, res: DetectResult, watermark: number): Promise<void> {
+    if (!this.early) return;
+    this.early.forget(scope, this.closedUntil(watermark));
+    for (const start of this.early.due(scope, now)) {
+      const { closed } = await this.readWindow(scope, start, { damaged: 0 });
+      if (!closed) continue;
+      const outcome = await decideOpenWindow(closed, scope, this.deps, now);
+      const decisions = outcome.decided.decisions;
+      if (decisions.length === 0) continue;
+      this.deps.onEarly?.(closed, outcome, scope);
+      for (const d of decisions) this.metrics.add(METRIC.Decisions, 1, 'Count', { action: d.action });
+      this.metrics.add(METRIC.EarlyDecisions, decisions.length);
+      res.decisions += decisions.length;
+      res.earlyDecisions += decisions.length;
+    }
   }
 
   private fail(err: unknown, step: string, scope: string, res: DetectResult, pending: readonly StreamRecord[]): void {
@@ -320,7 +357,7 @@ export class DetectStage {
     if (notes.foreignParts) m.add(METRIC.ForeignVersionParts, notes.foreignParts);
     if (res.windowsClosed) m.add(METRIC.WindowsClosed, res.windowsClosed);
     if (res.batchItemFailures.length) m.add(METRIC.RecordsFailed, 1);
-    this.log.info('detected', { scope, records, windowsClosed: res.windowsClosed, decisions: res.decisions,
+    this.log.info('detected', { scope, records, windowsClosed: res.windowsClosed, decisions: res.decisions, earlyDecisions: res.earlyDecisions,
       lateFolded: res.lateFolded, lateDropped: res.lateDropped, redelivered: res.redelivered, unreadable: res.unreadable,
       foreignParts: notes.foreignParts, unknownCounters: notes.unknownCounters });
   }

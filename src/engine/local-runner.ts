@@ -131,6 +131,8 @@ export class LocalRunner {
         if (this.stats.logStart === null || closed.start < this.stats.logStart) this.stats.logStart = closed.start;
         if (this.stats.logEnd === null || closed.end > this.stats.logEnd) this.stats.logEnd = closed.end;
         if (this.stats.windows % EVICT_EVERY === 0) this.baselines.evictIdle(closed.start);
+      }, onEarly: (_open, outcome) => {
+        if (outcome.decided.blocks.length || outcome.decided.held.length) this.decidedSinceContain = true;
       } });
     this.ipSets = new IpSetFiles(opts.outDir, { namePrefix: 'cordon', addressesPerSet: cfg.caps.addressesPerIpSet,
       maxSetsPerFamily: cfg.caps.maxIpSetsPerFamily });

@@ -38,6 +38,8 @@ export const METRIC = {
   WindowsClosed: 'WindowsClosed',
   /** Decisions by action (dimension `action`). */
   Decisions: 'Decisions',
+  /** Decisions taken before their window closed, on unmistakable evidence (also counted in Decisions). */
+  EarlyDecisions: 'EarlyDecisions',
   /** Wall-clock time from a window's end to its decisions being written (ms). */
   DecisionDelayMs: 'DecisionDelayMs',
   /** Damaged stored state skipped (chunks, snapshots): data lost, counted. */

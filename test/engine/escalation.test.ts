@@ -25,3 +25,21 @@ describe('repeat offenders over IPv6', () => {
     expect((second.expiresAt - second.effectiveAt!) / MIN).toBe(240);
   });
 });
+
+describe('a blocked key is not alerted again while its block lasts', () => {
+  it('a flood blocked in one window and still flooding, below the unmistakable level, while cordon learns: no alert each minute', async () => {
+    const kit = new StageKit();
+    const attacker = '203.0.113.9';
+    const minute = (start: number, flood: number) => [
+      ...Array.from({ length: 40 }, (_, c) => spread(6, start, () => ({ ip: `198.51.100.${c + 1}` }))).flat(),
+      ...spread(flood, start, () => ({ ip: attacker, path: '/search' })),
+    ].sort((a, b) => a.time - b.time);
+    for (let m = 0; m < 6; m++) await kit.ingestEvents(minute(T0 + m * MIN, m === 1 ? 2_000 : m > 1 ? 900 : 0));
+    await kit.deliver(T0 + 6 * MIN + 30_000);
+    await kit.detect.tick(T0 + 10 * MIN);
+    const rows = (await kit.state.listAll()).filter((e) => e.target === attacker);
+    // Minute 1 blocks it (unmistakable); minutes 2-5 would be held for learning (a flood, not unmistakable, no history)
+    // if it were not blocked already: they add nothing while the block lasts.
+    expect(rows.map((e) => e.status)).toEqual(['active']);
+  });
+});

@@ -17,7 +17,8 @@ function minute(start: number, flood = 0) {
 
 describe('real time: windows close on a clock', () => {
   it('an attack followed by silence is decided by the tick, not by later data', async () => {
-    const kit = new StageKit();
+    // Early decisions off: this is about the close (test/engine/early-decisions.test.ts has the early path).
+    const kit = new StageKit({ windows: { earlyDecisions: false } });
     for (let m = 0; m < 3; m++) await kit.ingestEvents(minute(T0 + m * MIN, m === 2 ? 2_000 : 0));
     // Delivered a little after the last request; nothing comes after it.
     const wall = T0 + 3 * MIN + 10_000;
@@ -167,7 +168,7 @@ describe('real time: a source record ingest delivers again after its window clos
 
 describe('real time: resharding', () => {
   it('after a reshard the parent shard receives nothing more, and its open windows still close on the clock', async () => {
-    const kit = new StageKit();
+    const kit = new StageKit({ windows: { earlyDecisions: false } });
     await kit.ingestEvents(minute(T0, 2_000));
     await kit.deliver(T0 + 40_000); // the parent's window is open, waiting for later data
     const [parent] = kit.summaries.shardIds();

@@ -1,4 +1,5 @@
 import { gzipSync } from 'node:zlib';
+import { CachedBaselines } from '../../src/adapters/local/cached-baselines.ts';
 import { KinesisTwin } from '../../src/adapters/local/kinesis-twin.ts';
 import { SqliteState } from '../../src/adapters/local/sqlite-state.ts';
 import { parseConfig, type CordonConfig } from '../../src/config.ts';
@@ -27,11 +28,15 @@ export class StageKit {
   private seq = 0;
   private readonly read = new Map<string, string | undefined>();
 
-  constructor(cfgInput: unknown = {}, opts: { shards?: number; windows?: PartStore } = {}) {
+  /** What detect reads and learns key states from: the SQLite store itself, or (`cachedBaselines`) the replay's cache over it. */
+  readonly baselines: SqliteState | CachedBaselines;
+
+  constructor(cfgInput: unknown = {}, opts: { shards?: number; windows?: PartStore; cachedBaselines?: boolean } = {}) {
     this.cfg = parseConfig(cfgInput);
     this.summaries = new KinesisTwin({ shards: opts.shards ?? 1, throughput: false });
     this.ingest = new IngestStage({ putter: this.summaries, config: this.cfg, metrics: this.metrics });
-    this.detect = new DetectStage({ windows: opts.windows ?? new MemoryPartStore(), baselines: this.state, ledger: this.state,
+    this.baselines = opts.cachedBaselines ? new CachedBaselines(this.state, 30 * 60_000) : this.state;
+    this.detect = new DetectStage({ windows: opts.windows ?? new MemoryPartStore(), baselines: this.baselines, ledger: this.state,
       config: this.cfg, metrics: this.metrics });
     this.contain = new ContainStage({ ledger: this.state, config: this.cfg, metrics: this.metrics,
       ipSets: { read: async () => this.ipSet, apply: async (d) => { this.ipSet = d; return { changed: true, sets: [] }; } },

@@ -1,0 +1,124 @@
+import type { CordonConfig } from '../config.ts';
+import type { SerializedKeyWindow } from '../features/key-window.ts';
+import type { WindowPartial } from '../features/windower.ts';
+
+/** Counter positions in a serialised key window (`KeyWindow.toJSON().c`). */
+const C_REQUESTS = 0;
+const C_5XX = 2;
+const C_AUTH_FAILURES = 3;
+const C_NOT_FOUND = 4;
+const C_LOGIN_POSTS = 9;
+const C_ATTACK_PAYLOADS = 10;
+const C_SCANNER_AGENT = 11;
+
+/** The running counters an unmistakable finding needs at the least (each rule's necessary condition). */
+const WATCHED = [C_REQUESTS, C_5XX, C_AUTH_FAILURES, C_NOT_FOUND, C_LOGIN_POSTS, C_ATTACK_PAYLOADS, C_SCANNER_AGENT] as const;
+
+/** Keys tracked per scope and window, at most: past it new keys are not watched (the window close still judges them). */
+const MAX_KEYS = 200_000;
+
+interface WindowSums {
+  sums: Map<string, Float64Array>;
+  /** Keys past a necessary condition since the last check. */
+  pending: Set<string>;
+  /** Keys an early check already looked at while past their condition (re-examined after `recheckMs`). */
+  checkedAt: Map<string, number>;
+  full: boolean;
+}
+
+/**
+ * Watches the open windows of each scope for keys that could already be unmistakable, so detect can decide them
+ * before the window closes (DESIGN §1, early decisions). It only says *when to look*: running sums of the counters in
+ * the parts this instance saw (a redelivered part counts twice here, a cold start forgets) and each rule's necessary
+ * condition for an unmistakable finding. Whether to act is decided on the stored, de-duplicated window by the same
+ * detector and guards as at the close.
+ */
+export class EarlyWatch {
+  private readonly scopes = new Map<string, Map<number, WindowSums>>();
+  private readonly minimum: Float64Array;
+  private readonly recheckMs: number;
+
+  constructor(cfg: CordonConfig) {
+    const t = cfg.thresholds;
+    this.minimum = new Float64Array(12).fill(Infinity);
+    // flood: requests less 5xx ≥ floodUnmistakableRequests (checked on the difference below).
+    this.minimum[C_REQUESTS] = t.floodUnmistakableRequests;
+    // path-scan: breadth (≤ the 404s) ≥ 2 × scanDistinct404; auth and login: 3 × theirs; payloads and tools: 2 ×.
+    this.minimum[C_NOT_FOUND] = 2 * t.scanDistinct404;
+    this.minimum[C_AUTH_FAILURES] = 3 * t.authFailures;
+    this.minimum[C_LOGIN_POSTS] = 3 * t.loginPosts;
+    this.minimum[C_ATTACK_PAYLOADS] = 2 * t.attackPayloads;
+    this.minimum[C_SCANNER_AGENT] = 2 * t.scannerAgentRequests;
+    this.recheckMs = cfg.windows.earlyRecheckSeconds * 1000;
+  }
+
+  /** Adds a part of an open window (after late parts were folded and forged times dropped). */
+  observe(scope: string, part: WindowPartial): void {
+    let windows = this.scopes.get(scope);
+    if (!windows) this.scopes.set(scope, (windows = new Map()));
+    let w = windows.get(part.w);
+    if (!w) windows.set(part.w, (w = { sums: new Map(), pending: new Set(), checkedAt: new Map(), full: false }));
+    this.add(w, part.i, 'i');
+    this.add(w, part.p, 'p');
+    this.add(w, part.u, 'u');
+  }
+
+  private add(w: WindowSums, entries: readonly [string, SerializedKeyWindow][], tag: string): void {
+    if (!Array.isArray(entries)) return;
+    for (const entry of entries) {
+      const c = entry?.[1]?.c;
+      if (!Array.isArray(c)) continue; // the window close counts a malformed part; here it is only not watched
+      const key = tag + entry[0];
+      let sums = w.sums.get(key);
+      if (!sums) {
+        if (w.sums.size >= MAX_KEYS) {
+          w.full = true;
+          continue;
+        }
+        w.sums.set(key, (sums = new Float64Array(12)));
+      }
+      for (const i of WATCHED) {
+        const v = c[i];
+        if (typeof v === 'number' && Number.isFinite(v) && v > 0) sums[i] += v;
+      }
+      if (this.past(sums)) w.pending.add(key);
+    }
+  }
+
+  private past(s: Float64Array): boolean {
+    const m = this.minimum;
+    return s[C_REQUESTS] - s[C_5XX] >= m[C_REQUESTS] || s[C_NOT_FOUND] >= m[C_NOT_FOUND] || s[C_AUTH_FAILURES] >= m[C_AUTH_FAILURES]
+      || s[C_LOGIN_POSTS] >= m[C_LOGIN_POSTS] || s[C_ATTACK_PAYLOADS] >= m[C_ATTACK_PAYLOADS] || s[C_SCANNER_AGENT] >= m[C_SCANNER_AGENT];
+  }
+
+  /**
+   * The open windows (oldest first) worth an early look at `now`: those with a key past its condition that was not
+   * looked at in the last `recheckMs`. Marks those keys looked at.
+   */
+  due(scope: string, now: number): number[] {
+    const windows = this.scopes.get(scope);
+    if (!windows) return [];
+    const out: number[] = [];
+    for (const [start, w] of [...windows].sort((a, b) => a[0] - b[0])) {
+      let due = false;
+      for (const key of w.pending) {
+        const at = w.checkedAt.get(key);
+        if (at !== undefined && now - at < this.recheckMs && now >= at) continue;
+        w.checkedAt.set(key, now);
+        due = true;
+      }
+      if (due) out.push(start);
+    }
+    return out;
+  }
+
+  /** Forgets windows that closed (start before `closedUntil`), and every scope but the few most recent ones. */
+  forget(scope: string, closedUntil: number): void {
+    const windows = this.scopes.get(scope);
+    if (!windows) return;
+    for (const start of windows.keys()) if (start < closedUntil) windows.delete(start);
+    if (windows.size === 0) this.scopes.delete(scope);
+    // A Lambda instance sees a few shards; a long-lived one after resharding must not keep every parent's windows.
+    if (this.scopes.size > 64) this.scopes.delete(this.scopes.keys().next().value!);
+  }
+}
