@@ -60,8 +60,6 @@ export const configSchema = z
          * close decides everything else (and does not decide the same target twice).
          */
         earlyDecisions: z.boolean().default(true),
-        /** How often an open window is looked at again for a key that stays past its condition without acting yet. */
-        earlyRecheckSeconds: z.number().int().min(1).max(600).default(10),
         /** A key idle for this long is forgotten in memory (its baseline stays in the store). */
         idleEvictMinutes: minutes.default(30),
       })

@@ -319,7 +319,7 @@ export class DetectStage {
   private async decideEarly(scope: string, now: number, res: DetectResult, watermark: number): Promise<void> {
     if (!this.early) return;
     this.early.forget(scope, this.closedUntil(watermark));
-    for (const start of this.early.due(scope, now)) {
+    for (const start of this.early.due(scope)) {
       const { closed } = await this.readWindow(scope, start, { damaged: 0 });
       if (!closed) continue;
       const outcome = await decideOpenWindow(closed, scope, this.deps, now);

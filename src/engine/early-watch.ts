@@ -17,11 +17,18 @@ const WATCHED = [C_REQUESTS, C_5XX, C_AUTH_FAILURES, C_NOT_FOUND, C_LOGIN_POSTS,
 /** Keys tracked per scope and window, at most: past it new keys are not watched (the window close still judges them). */
 const MAX_KEYS = 200_000;
 
+/**
+ * A key looked at and not (yet) decided is looked at again once its evidence has grown this much: counts only grow
+ * within a window, so nothing can change without growth, and a busy key that never acts (a NAT, an allowlisted
+ * address) costs a few reads of its window, not one per batch.
+ */
+const REGROWTH = 1.5;
+
 interface WindowSums {
   sums: Map<string, Float64Array>;
-  /** Keys past a necessary condition since the last check. */
-  pending: Set<string>;
-  /** Keys an early check already looked at while past their condition (re-examined after `recheckMs`). */
+  /** Keys past a necessary condition, with how far past it (the largest ratio of a sum to its minimum). */
+  pending: Map<string, number>;
+  /** The ratio at which each key was last looked at. */
   checkedAt: Map<string, number>;
   full: boolean;
 }
@@ -36,7 +43,6 @@ interface WindowSums {
 export class EarlyWatch {
   private readonly scopes = new Map<string, Map<number, WindowSums>>();
   private readonly minimum: Float64Array;
-  private readonly recheckMs: number;
 
   constructor(cfg: CordonConfig) {
     const t = cfg.thresholds;
@@ -49,7 +55,6 @@ export class EarlyWatch {
     this.minimum[C_LOGIN_POSTS] = 3 * t.loginPosts;
     this.minimum[C_ATTACK_PAYLOADS] = 2 * t.attackPayloads;
     this.minimum[C_SCANNER_AGENT] = 2 * t.scannerAgentRequests;
-    this.recheckMs = cfg.windows.earlyRecheckSeconds * 1000;
   }
 
   /** Adds a part of an open window (after late parts were folded and forged times dropped). */
@@ -57,7 +62,7 @@ export class EarlyWatch {
     let windows = this.scopes.get(scope);
     if (!windows) this.scopes.set(scope, (windows = new Map()));
     let w = windows.get(part.w);
-    if (!w) windows.set(part.w, (w = { sums: new Map(), pending: new Set(), checkedAt: new Map(), full: false }));
+    if (!w) windows.set(part.w, (w = { sums: new Map(), pending: new Map(), checkedAt: new Map(), full: false }));
     this.add(w, part.i, 'i');
     this.add(w, part.p, 'p');
     this.add(w, part.u, 'u');
@@ -81,32 +86,35 @@ export class EarlyWatch {
         const v = c[i];
         if (typeof v === 'number' && Number.isFinite(v) && v > 0) sums[i] += v;
       }
-      if (this.past(sums)) w.pending.add(key);
+      const level = this.level(sums);
+      if (level >= 1) w.pending.set(key, level);
     }
   }
 
-  private past(s: Float64Array): boolean {
+  /** How far past its nearest condition a key is: ≥ 1 means some rule could find it unmistakable. */
+  private level(s: Float64Array): number {
     const m = this.minimum;
-    return s[C_REQUESTS] - s[C_5XX] >= m[C_REQUESTS] || s[C_NOT_FOUND] >= m[C_NOT_FOUND] || s[C_AUTH_FAILURES] >= m[C_AUTH_FAILURES]
-      || s[C_LOGIN_POSTS] >= m[C_LOGIN_POSTS] || s[C_ATTACK_PAYLOADS] >= m[C_ATTACK_PAYLOADS] || s[C_SCANNER_AGENT] >= m[C_SCANNER_AGENT];
+    return Math.max((s[C_REQUESTS] - s[C_5XX]) / m[C_REQUESTS], s[C_NOT_FOUND] / m[C_NOT_FOUND], s[C_AUTH_FAILURES] / m[C_AUTH_FAILURES],
+      s[C_LOGIN_POSTS] / m[C_LOGIN_POSTS], s[C_ATTACK_PAYLOADS] / m[C_ATTACK_PAYLOADS], s[C_SCANNER_AGENT] / m[C_SCANNER_AGENT]);
   }
 
   /**
-   * The open windows (oldest first) worth an early look at `now`: those with a key past its condition that was not
-   * looked at in the last `recheckMs`. Marks those keys looked at.
+   * The open windows (oldest first) worth an early look now: those with a key past its condition that was not looked
+   * at yet, or whose evidence grew by REGROWTH since. Marks those keys looked at.
    */
-  due(scope: string, now: number): number[] {
+  due(scope: string): number[] {
     const windows = this.scopes.get(scope);
     if (!windows) return [];
     const out: number[] = [];
     for (const [start, w] of [...windows].sort((a, b) => a[0] - b[0])) {
       let due = false;
-      for (const key of w.pending) {
+      for (const [key, level] of w.pending) {
         const at = w.checkedAt.get(key);
-        if (at !== undefined && now - at < this.recheckMs && now >= at) continue;
-        w.checkedAt.set(key, now);
+        if (at !== undefined && level < at * REGROWTH) continue;
+        w.checkedAt.set(key, level);
         due = true;
       }
+      w.pending.clear();
       if (due) out.push(start);
     }
     return out;

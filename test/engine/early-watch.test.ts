@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config.ts';
+import { EarlyWatch } from '../../src/engine/early-watch.ts';
+import { KeyWindow } from '../../src/features/key-window.ts';
+import type { WindowPartial } from '../../src/features/windower.ts';
+import { ev, T0 } from '../helpers/events.ts';
+
+const cfg = parseConfig({});
+
+/** A part of window `w` holding `n` requests (status `status`) from `ip`. */
+function part(w: number, ip: string, n: number, status = 200): WindowPartial {
+  const kw = new KeyWindow();
+  for (let i = 0; i < n; i++) kw.add(ev({ ip, status, path: `/p/${i}` }));
+  return { w, t: w + 1_000, n, e5: 0, i: [[ip, kw.toJSON()]], p: [], u: [] };
+}
+
+describe('EarlyWatch: when an open window is worth an early look', () => {
+  it('a key becomes due once its running sum reaches a rule\'s unmistakable minimum, then only after it grows by half', () => {
+    const watch = new EarlyWatch(cfg);
+    const step = cfg.thresholds.floodUnmistakableRequests / 4;
+    const dueAfter: number[][] = [];
+    for (let i = 0; i < 8; i++) {
+      watch.observe('s', part(T0, '203.0.113.9', step));
+      dueAfter.push(watch.due('s'));
+    }
+    // Sums 1/4 … 8/4 of the minimum: first due at 4/4, again at 6/4 (≥ 1.5 × 1), next would be at 9/4.
+    expect(dueAfter.map((d) => d.length)).toEqual([0, 0, 0, 1, 0, 1, 0, 0]);
+    expect(dueAfter[3]).toEqual([T0]);
+  });
+
+  it('5xx are the server\'s: they do not count towards a flood', () => {
+    const watch = new EarlyWatch(cfg);
+    watch.observe('s', part(T0, '203.0.113.9', cfg.thresholds.floodUnmistakableRequests, 503));
+    expect(watch.due('s')).toEqual([]);
+  });
+
+  it('behaviour counters have their own minimum: 404s past twice the scan breadth', () => {
+    const watch = new EarlyWatch(cfg);
+    watch.observe('s', part(T0, '203.0.113.9', 2 * cfg.thresholds.scanDistinct404 - 1, 404));
+    expect(watch.due('s')).toEqual([]);
+    watch.observe('s', part(T0, '203.0.113.9', 1, 404));
+    expect(watch.due('s')).toEqual([T0]);
+  });
+
+  it('keeps scopes and windows apart, and forgets windows once closed', () => {
+    const watch = new EarlyWatch(cfg);
+    const n = cfg.thresholds.floodUnmistakableRequests;
+    watch.observe('a', part(T0, '203.0.113.9', n / 2));
+    watch.observe('b', part(T0, '203.0.113.9', n / 2));
+    watch.observe('a', part(T0 + 60_000, '203.0.113.9', n / 2));
+    expect([watch.due('a'), watch.due('b')]).toEqual([[], []]);
+    watch.observe('a', part(T0, '203.0.113.9', n / 2));
+    expect(watch.due('a')).toEqual([T0]);
+    watch.forget('a', T0 + 60_000);
+    // T0 was forgotten: this part starts its sum again (0.6 of the minimum; kept, it would be 1.6 and due again).
+    watch.observe('a', part(T0, '203.0.113.9', Math.round(0.6 * n)));
+    expect(watch.due('a')).toEqual([]);
+    // The open window T0 + 1 min is kept: half of the minimum there, and this brings it to the minimum.
+    watch.observe('a', part(T0 + 60_000, '203.0.113.9', n / 2));
+    expect(watch.due('a')).toEqual([T0 + 60_000]);
+  });
+
+  it('a malformed part is skipped without throwing (the close counts it)', () => {
+    const watch = new EarlyWatch(cfg);
+    const bad = { w: T0, t: T0, n: 1, e5: 0, i: [['203.0.113.9', { c: 'x' }], null], p: 'nope', u: [] } as unknown as WindowPartial;
+    expect(() => watch.observe('s', bad)).not.toThrow();
+    expect(watch.due('s')).toEqual([]);
+  });
+});
