@@ -19,10 +19,11 @@ const MAX_KEYS = 200_000;
 
 /**
  * A key looked at and not (yet) decided is looked at again once its evidence has grown this much: counts only grow
- * within a window, so nothing can change without growth, and a busy key that never acts (a NAT, an allowlisted
- * address) costs a few reads of its window, not one per batch.
+ * within a window, so nothing can change without growth.
  */
-const REGROWTH = 1.5;
+const REGROWTH = 1.25;
+/** Looks at one open window at most: a busy key that never acts (a NAT, an allowlisted address) costs a few reads. */
+const MAX_LOOKS = 6;
 
 interface WindowSums {
   sums: Map<string, Float64Array>;
@@ -30,6 +31,7 @@ interface WindowSums {
   pending: Map<string, number>;
   /** The ratio at which each key was last looked at. */
   checkedAt: Map<string, number>;
+  looks: number;
   full: boolean;
 }
 
@@ -62,7 +64,7 @@ export class EarlyWatch {
     let windows = this.scopes.get(scope);
     if (!windows) this.scopes.set(scope, (windows = new Map()));
     let w = windows.get(part.w);
-    if (!w) windows.set(part.w, (w = { sums: new Map(), pending: new Map(), checkedAt: new Map(), full: false }));
+    if (!w) windows.set(part.w, (w = { sums: new Map(), pending: new Map(), checkedAt: new Map(), looks: 0, full: false }));
     this.add(w, part.i, 'i');
     this.add(w, part.p, 'p');
     this.add(w, part.u, 'u');
@@ -100,7 +102,7 @@ export class EarlyWatch {
 
   /**
    * The open windows (oldest first) worth an early look now: those with a key past its condition that was not looked
-   * at yet, or whose evidence grew by REGROWTH since. Marks those keys looked at.
+   * at yet, or whose evidence grew by REGROWTH since, up to MAX_LOOKS per window. Marks those keys looked at.
    */
   due(scope: string): number[] {
     const windows = this.scopes.get(scope);
@@ -108,6 +110,7 @@ export class EarlyWatch {
     const out: number[] = [];
     for (const [start, w] of [...windows].sort((a, b) => a[0] - b[0])) {
       let due = false;
+      if (w.looks >= MAX_LOOKS) w.pending.clear();
       for (const [key, level] of w.pending) {
         const at = w.checkedAt.get(key);
         if (at !== undefined && level < at * REGROWTH) continue;
@@ -115,7 +118,9 @@ export class EarlyWatch {
         due = true;
       }
       w.pending.clear();
-      if (due) out.push(start);
+      if (!due) continue;
+      w.looks++;
+      out.push(start);
     }
     return out;
   }

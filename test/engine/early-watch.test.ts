@@ -1,31 +1,34 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config.ts';
 import { EarlyWatch } from '../../src/engine/early-watch.ts';
-import { KeyWindow } from '../../src/features/key-window.ts';
+import { KeyWindow, type Observation } from '../../src/features/key-window.ts';
 import type { WindowPartial } from '../../src/features/windower.ts';
-import { ev, T0 } from '../helpers/events.ts';
+import { T0 } from '../helpers/events.ts';
 
 const cfg = parseConfig({});
 
 /** A part of window `w` holding `n` requests (status `status`) from `ip`. */
 function part(w: number, ip: string, n: number, status = 200): WindowPartial {
   const kw = new KeyWindow();
-  for (let i = 0; i < n; i++) kw.add(ev({ ip, status, path: `/p/${i}` }));
+  for (let i = 0; i < n; i++) {
+    const o: Observation = { status, bytes: 0, latencyMs: -1, method: 'GET', path: `/p/${i}`, userAgent: 'ua', userAgentSample: 'ua',
+      pathHash: i + 1, uaHash: 2, ipHash: 3, principalHash: 0, loginPost: false, attackPayload: false, scannerAgent: false };
+    kw.add(o);
+  }
   return { w, t: w + 1_000, n, e5: 0, i: [[ip, kw.toJSON()]], p: [], u: [] };
 }
 
 describe('EarlyWatch: when an open window is worth an early look', () => {
-  it('a key becomes due once its running sum reaches a rule\'s unmistakable minimum, then only after it grows by half', () => {
+  it('a key becomes due once its running sum reaches a rule\'s unmistakable minimum, then only after it grows by a quarter, six looks at most', () => {
     const watch = new EarlyWatch(cfg);
-    const step = cfg.thresholds.floodUnmistakableRequests / 4;
-    const dueAfter: number[][] = [];
-    for (let i = 0; i < 8; i++) {
+    const step = cfg.thresholds.floodUnmistakableRequests / 8;
+    const due: number[] = [];
+    for (let i = 1; i <= 80; i++) {
       watch.observe('s', part(T0, '203.0.113.9', step));
-      dueAfter.push(watch.due('s'));
+      if (watch.due('s').length) due.push(i);
     }
-    // Sums 1/4 … 8/4 of the minimum: first due at 4/4, again at 6/4 (≥ 1.5 × 1), next would be at 9/4.
-    expect(dueAfter.map((d) => d.length)).toEqual([0, 0, 0, 1, 0, 1, 0, 0]);
-    expect(dueAfter[3]).toEqual([T0]);
+    // Sums of i/8 of the minimum: first due at 8/8, then at 10/8 (≥ 1.25 × 1), 13/8 (≥ 1.25 × 10/8), 17, 22, 28; no more.
+    expect(due).toEqual([8, 10, 13, 17, 22, 28]);
   });
 
   it('5xx are the server\'s: they do not count towards a flood', () => {
