@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DENY_LIST_DEFAULT_KEY } from '../src/authorizer/document.ts';
 import { parseConfig, type CordonConfig } from '../src/config.ts';
 import type { ContainWiring, DetectWiring, IngestWiring } from '../src/pipeline/aws-deps.ts';
 
@@ -84,6 +85,9 @@ const schemas = {
     ),
     ALERT_TOPIC_ARN: z.string().regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+$/, 'must be an SNS topic ARN'),
     DRY_RUN: dryRunFlag,
+    /** The deny list's bucket and key; the bucket is required when config.denyList.enabled (checked below). */
+    DENY_LIST_BUCKET: z.string().min(1, 'must name the deny list bucket').optional(),
+    DENY_LIST_KEY: z.string().min(1, 'must name the deny list object key').optional(),
   }),
   notifySlack: z.object({
     LOG_LEVEL: common.LOG_LEVEL,
@@ -162,6 +166,10 @@ export function parseDetectEnv(env: NodeJS.ProcessEnv = process.env): DetectEnv 
 export function parseContainEnv(env: NodeJS.ProcessEnv = process.env): ContainEnv {
   const e = parse('contain', schemas.contain, env);
   const config = configOf('contain', e.CORDON_CONFIG, e.DRY_RUN);
+  if (config.denyList.enabled && !e.DENY_LIST_BUCKET) {
+    throw new EnvError('cordon contain: invalid environment\n  DENY_LIST_BUCKET: is not set; config.denyList.enabled needs the bucket authorizers read',
+      ['DENY_LIST_BUCKET']);
+  }
   return {
     config,
     logLevel: e.LOG_LEVEL,
@@ -172,6 +180,7 @@ export function parseContainEnv(env: NodeJS.ProcessEnv = process.env): ContainEn
     restApis: e.REST_APIS,
     alertTopicArn: e.ALERT_TOPIC_ARN,
     dryRun: e.DRY_RUN || config.dryRun,
+    ...(e.DENY_LIST_BUCKET ? { denyList: { bucket: e.DENY_LIST_BUCKET, key: e.DENY_LIST_KEY ?? DENY_LIST_DEFAULT_KEY } } : {}),
   };
 }
 

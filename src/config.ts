@@ -194,6 +194,18 @@ export const configSchema = z
      * history is held as an alert and pages a human (see Evidence.trafficShare).
      */
     blastRadiusShare: z.number().gt(0).max(1).default(0.1),
+    /**
+     * A deny list that Lambda authorizers consult (src/authorizer/deny-list.ts): contain writes every blocked principal
+     * and address block into it, after WAF and the policies. Turn it on only once your authorizers read it: a
+     * principal it holds then counts as enforced, also one no resource policy can name (Lambda-authorizer and Cognito
+     * principals, HTTP APIs). Address blocks are in effect when WAF holds them, whatever the list says.
+     */
+    denyList: z
+      .object({
+        enabled: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
     dryRun: z.boolean().default(false),
   })
   .strict();

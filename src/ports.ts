@@ -140,7 +140,7 @@ export interface AlertBatch {
 }
 
 export interface TargetFailure {
-  /** `waf-ip-sets`, or `policy <api>/<stage>`. */
+  /** `waf-ip-sets`, `policy <api>/<stage>`, or `deny-list`. */
   target: string;
   /** The error's name and message (never a stack). */
   error: string;
@@ -155,4 +155,25 @@ export interface ContainmentGap {
 
 export interface AlertPort {
   publish(batch: AlertBatch): Promise<void>;
+}
+
+/** What the deny list should hold: principals and address blocks (canonical CIDR text, e.g. `203.0.113.7/32`). */
+export interface DenyListDesired {
+  principals: string[];
+  cidrs: string[];
+}
+
+/**
+ * The deny list that Lambda authorizers consult (src/authorizer/deny-list.ts): the one target that reaches principals
+ * a resource policy cannot name (Lambda-authorizer principalIds, Cognito subs, callers) and HTTP APIs, which have
+ * neither WAF nor resource policies. Stored as one JSON document (src/authorizer/document.ts):
+ *
+ *     { "version": 1, "updatedAt": "<ISO time>", "principals": [...], "cidrs": [...] }
+ *
+ * both lists sorted and deduplicated (principals by string, CIDRs in address order, canonical text), so equal content
+ * is an equal document but for `updatedAt`. `apply` converges on `desired` and writes only when the content changes.
+ */
+export interface DenyListPort {
+  read(): Promise<DenyListDesired>;
+  apply(desired: DenyListDesired): Promise<{ changed: boolean }>;
 }

@@ -5,14 +5,16 @@ import { project } from '../contain/projection.ts';
 import type { Decision } from '../decision.ts';
 import { AwsAdapterError } from '../adapters/aws/errors.ts';
 import { overlaps } from '../net/cidr.ts';
-import type { AlertPort, ContainmentGap, IpSetApplyResult, IpSetPort, LedgerEntry, LedgerStatus, LedgerStore, PolicyPort,
-  TargetFailure } from '../ports.ts';
+import type { AlertPort, ContainmentGap, DenyListPort, IpSetApplyResult, IpSetPort, LedgerEntry, LedgerStatus, LedgerStore,
+  PolicyPort, TargetFailure } from '../ports.ts';
 import { type Logger, METRIC, type Metrics, noMetrics, silentLogger } from './observe.ts';
 
 export interface ContainDeps {
   ledger: LedgerStore;
   ipSets: IpSetPort;
   policies: PolicyPort[];
+  /** The deny list authorizers consult; applied only with `config.denyList.enabled` (then it must be given). */
+  denyList?: DenyListPort;
   alerts: AlertPort;
   config: CordonConfig;
   log?: Logger;
@@ -22,6 +24,8 @@ export interface ContainDeps {
 export interface ContainResult {
   changedIpSets: boolean;
   changedPolicies: number;
+  /** Whether the deny list was rewritten (false when it is off). */
+  changedDenyList: boolean;
   alerted: number;
   expired: number;
   /** Blocks enforced for the first time by this run (their expiry now counts from this run). */
@@ -49,6 +53,9 @@ export interface ContainResult {
 export async function runContain(deps: ContainDeps, now: number, memo: ContainMemo = {}): Promise<ContainResult> {
   const log = deps.log ?? silentLogger;
   const metrics = deps.metrics ?? noMetrics;
+  const denyList = deps.config.denyList.enabled ? deps.denyList : undefined;
+  // Checked before anything is touched: a list the config promises but nobody wired would silently enforce nothing.
+  if (deps.config.denyList.enabled && !denyList) throw new Error('config.denyList.enabled, but contain was given no deny list');
   const all = await deps.ledger.listAll();
   const ended: LedgerEntry[] = [];
   for (const e of all) {
@@ -105,8 +112,27 @@ export async function runContain(deps: ContainDeps, now: number, memo: ContainMe
       failures.push({ target, error: describe(err) });
     }
   }
+  // Last: the deny list holds every principal and address block, so it reaches what WAF and the policies cannot
+  // (authorizer principals, HTTP APIs). Its principals count as enforced only once it is written.
+  let changedDenyList = false;
+  let denyListFailed = false;
+  if (denyList) {
+    try {
+      const r = await denyList.apply({ principals: p.deny.principals, cidrs: [...p.ipSets.v4, ...p.ipSets.v6] });
+      changedDenyList = r.changed;
+      for (const principal of p.deny.principals) principalsHeld.add(principal);
+      // A principal no policy could ever name is no gap once the list holds it: that is what the list is for.
+      const listed = new Set(p.deny.principals);
+      const kept = gaps.filter((g) => !(g.reason === 'unenforceable' && listed.has(g.entry)));
+      gaps.splice(0, gaps.length, ...kept);
+    } catch (err) {
+      if (!isTargetFailure(err)) throw err;
+      denyListFailed = true;
+      failures.push({ target: DENY_LIST_TARGET, error: describe(err) });
+    }
+  }
   for (const f of failures) {
-    metrics.add(METRIC.TargetFailures, 1, 'Count', { target: f.target.startsWith('policy') ? 'policy' : 'waf' });
+    metrics.add(METRIC.TargetFailures, 1, 'Count', { target: metricTarget(f.target) });
     log.error('containment target failed', { target: f.target, error: f.error });
   }
 
@@ -128,8 +154,9 @@ export async function runContain(deps: ContainDeps, now: number, memo: ContainMe
   const unenforced = new Map<string, string>();
   for (const e of fresh) {
     if (e.effectiveAt !== undefined || deps.config.dryRun) continue;
+    const policyWhy = policyApplied ? 'no resource policy could hold it' : 'every resource policy failed';
     const why = e.targetKind === 'principal'
-      ? (policyApplied ? 'no resource policy could hold it' : 'every resource policy failed')
+      ? (denyListFailed ? `the deny list failed and ${policyWhy}` : policyWhy)
       : ip === undefined ? 'the WAF IP sets failed' : 'the WAF IP sets are full';
     unenforced.set(e.target, why);
   }
@@ -159,8 +186,8 @@ export async function runContain(deps: ContainDeps, now: number, memo: ContainMe
   // Blocks and alerts are counted where they are decided (detect); expiries and releases here.
   for (const d of decisions) if (d.action === 'unblock') metrics.add(METRIC.Decisions, 1, 'Count', { action: d.action });
   log.info('contained', { active: active.length, enforcedNow: enforced.length, notEnforced: unenforced.size, expired: ended.length,
-    ipSetsChanged: ip?.changed ?? false, changedPolicies, alerted: pending.length, targetsFailed: failures.length, gaps: gaps.length });
-  return { changedIpSets: ip?.changed ?? false, changedPolicies, alerted: pending.length, expired: ended.length, enforced, ended,
+    ipSetsChanged: ip?.changed ?? false, changedPolicies, denyListChanged: changedDenyList, alerted: pending.length, targetsFailed: failures.length, gaps: gaps.length });
+  return { changedIpSets: ip?.changed ?? false, changedPolicies, changedDenyList, alerted: pending.length, expired: ended.length, enforced, ended,
     decisions, ipSets: ip, failures, gaps };
 }
 
@@ -188,6 +215,13 @@ function asDecision(e: LedgerEntry, notEnforced?: string): Decision {
 }
 
 const WAF_TARGET = 'waf-ip-sets';
+const DENY_LIST_TARGET = 'deny-list';
+
+/** The `target` dimension of TargetFailures: a small fixed set (functions/metrics.ts), not one value per API. */
+function metricTarget(target: string): 'waf' | 'policy' | 'deny-list' {
+  if (target === DENY_LIST_TARGET) return 'deny-list';
+  return target.startsWith('policy') ? 'policy' : 'waf';
+}
 /** How long past its end a block no target ever held is kept trying before it is let go. */
 const NEVER_ENFORCED_GRACE_MS = 86_400_000;
 

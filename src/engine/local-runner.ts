@@ -2,6 +2,7 @@ import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AlertFile, IpSetFiles, PolicyFile } from '../adapters/local/files.ts';
 import { CachedBaselines } from '../adapters/local/cached-baselines.ts';
+import { DenyListFile } from '../adapters/local/deny-list.ts';
 import { KinesisTwin } from '../adapters/local/kinesis-twin.ts';
 import type { SqliteState } from '../adapters/local/sqlite-state.ts';
 import type { CordonConfig } from '../config.ts';
@@ -140,7 +141,9 @@ export class LocalRunner {
       maxChars: cfg.caps.policyMaxChars });
     this.decisionsPath = join(opts.outDir, 'decisions.jsonl');
     writeFileSync(this.decisionsPath, '');
-    this.contain = new ContainStage({ ledger: opts.state, ipSets: this.ipSets, policies: [this.policy],
+    // deny-list.json only when the config turns the list on: otherwise the output folder is what it always was.
+    const denyList = cfg.denyList.enabled ? { denyList: new DenyListFile(opts.outDir, logNow) } : {};
+    this.contain = new ContainStage({ ledger: opts.state, ipSets: this.ipSets, policies: [this.policy], ...denyList,
       alerts: this.recordingAlerts(new AlertFile(join(opts.outDir, 'alerts.jsonl'))), config: cfg, metrics: this.metrics });
   }
 

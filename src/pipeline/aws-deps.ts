@@ -1,5 +1,6 @@
 import { ApiGatewayPolicyAdapter } from '../adapters/aws/apigateway.ts';
 import { apiGatewayClient, dynamoClient, kinesisClient, s3Client, snsClient, wafClient } from '../adapters/aws/clients.ts';
+import { S3DenyList } from '../adapters/aws/deny-list.ts';
 import { DynamoLedgerStore } from '../adapters/aws/dynamodb.ts';
 import { KinesisRecordPutter } from '../adapters/aws/kinesis.ts';
 import { S3BlobStore } from '../adapters/aws/s3.ts';
@@ -43,6 +44,8 @@ export interface ContainWiring {
   alertTopicArn: string;
   /** DRY_RUN, ORed with the config's own dryRun. */
   dryRun: boolean;
+  /** The deny-list object authorizers read (set when `config.denyList.enabled`). */
+  denyList?: { bucket: string; key: string };
 }
 
 export function buildIngestDeps(env: Common & IngestWiring): IngestDeps {
@@ -76,5 +79,6 @@ export function buildContainDeps(env: Common & ContainWiring): ContainDeps {
     policies: env.restApis.map((api) => new ApiGatewayPolicyAdapter(apiGatewayClient(), { ...api, maxChars: env.config.caps.policyMaxChars,
       deployPacer: sharedDeployPacer })),
     alerts: new SnsAlertAdapter(snsClient(), env.alertTopicArn),
+    ...(env.config.denyList.enabled && env.denyList ? { denyList: new S3DenyList(s3Client(), env.denyList) } : {}),
   };
 }

@@ -1,5 +1,6 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DenyListFile } from '../adapters/local/deny-list.ts';
 import { AlertFile, IpSetFiles, PolicyFile } from '../adapters/local/files.ts';
 import { KinesisTwin } from '../adapters/local/kinesis-twin.ts';
 import { MemoryBlobStore } from '../adapters/local/memory-blob-store.ts';
@@ -139,7 +140,8 @@ export async function runRehearse(opts: RehearseOptions): Promise<RehearseSummar
   const policy = new PolicyFile(opts.outDir, opts.basePolicy ?? null, { resource: 'execute-api:/*', maxChars: cfg.caps.policyMaxChars });
   const alertFile = new AlertFile(join(opts.outDir, 'alerts.jsonl'));
   const published: { batch: AlertBatch; at: number }[] = [];
-  const contain = new ContainStage({ ledger, ipSets, policies: [policy], config: cfg, metrics,
+  const denyList = cfg.denyList.enabled ? { denyList: new DenyListFile(opts.outDir, now) } : {};
+  const contain = new ContainStage({ ledger, ipSets, policies: [policy], ...denyList, config: cfg, metrics,
     alerts: { publish: async (batch) => { published.push({ batch, at: sched.now() }); await alertFile.publish(batch); } } });
 
   // The functions, as the construct sizes them (infra/cordon-construct.ts).
