@@ -20,6 +20,7 @@ export const CONTEXT_KEYS = [
   'config',
   'logLevel',
   'logRetentionDays',
+  'denyListKey',
 ] as const;
 
 /** Reads one context value as the construct expects it. */

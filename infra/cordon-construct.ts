@@ -18,7 +18,7 @@ import { Construct } from 'constructs';
 import { RECOMMENDED_ACCESS_LOG_FORMAT } from './access-log-format.ts';
 import { CordonFunction } from './cordon-function.ts';
 import { ACCESS_LOG_TYPE, PREFLIGHT_TYPE, type AccessLogProps, type PreflightProps } from './deploy-guard.ts';
-import { resolveCordonProps, type CordonProps, type ResolvedCordonProps } from './props.ts';
+import { CordonPropsError, resolveCordonProps, type CordonProps, type ResolvedCordonProps } from './props.ts';
 import { TICK, addAlarmsAndDashboard } from './observability.ts';
 import {
   CONSUMER_TUNING,
@@ -62,6 +62,8 @@ export class Cordon extends Construct {
   readonly ledgerTable: dynamodb.Table;
   /** Bulk detect state (src/ports-blob.ts): chunks of open-window parts under `win/`, baseline snapshots under `base/`. */
   readonly stateBucket: s3.Bucket;
+  /** The deny-list object authorizers read (`config.denyList.enabled`): in the state bucket, under this key. */
+  readonly denyList?: { bucket: s3.Bucket; key: string };
   readonly topic: sns.Topic;
   readonly ingestFunction: CordonFunction;
   readonly detectFunction: CordonFunction;
@@ -152,7 +154,8 @@ export class Cordon extends Construct {
     });
 
     // ---------------------------------------------------------------- state bucket (detect's bulk state)
-    // Written only by detect. No versioning: conditional writes go by ETag, and old versions would only pile up.
+    // Written by detect, and by contain the deny-list object only (config.denyList). No versioning: conditional writes
+    // go by ETag, and old versions would only pile up.
     this.stateBucket = new s3.Bucket(this, 'StateBucket', {
       encryption: s3.BucketEncryption.S3_MANAGED,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
@@ -309,6 +312,7 @@ export class Cordon extends Construct {
         IPSETS_V6: ipSetEnv(this.ipSetsV6),
         REST_APIS: JSON.stringify(p.restApis.map((a) => ({ restApiId: a.restApiId, stageName: a.stageName }))),
         ALERT_TOPIC_ARN: this.topic.topicArn,
+        ...(p.config.denyList.enabled ? { DENY_LIST_BUCKET: this.stateBucket.bucketName, DENY_LIST_KEY: p.denyListKey } : {}),
       },
       // WAF takes one write per second per account and region; a full reconcile of many sets with lock retries
       // and redeploys of several APIs takes a while.
@@ -372,6 +376,19 @@ export class Cordon extends Construct {
     // table. (Its STATE_TABLE variable stays until functions/env.ts stops requiring it.)
     this.ledgerTable.grantReadWriteData(this.containFunction);
     this.topic.grantPublish(this.containFunction);
+    if (p.config.denyList.enabled) {
+      this.denyList = { bucket: this.stateBucket, key: p.denyListKey };
+      // The one object it writes (src/adapters/aws/deny-list.ts reads it first, then puts it when it changed).
+      this.containFunction.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'DenyListObject',
+          actions: ['s3:GetObject', 's3:PutObject'],
+          resources: [this.stateBucket.arnForObjects(p.denyListKey)],
+        }),
+      );
+      new CfnOutput(this, 'DenyListBucket', { value: this.stateBucket.bucketName, description: 'bucket of the deny list authorizers read' });
+      new CfnOutput(this, 'DenyListKey', { value: p.denyListKey, description: 'key of the deny list authorizers read (src/authorizer/deny-list.ts)' });
+    }
     this.containFunction.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'CordonIpSetsOnly',
@@ -579,6 +596,24 @@ export class Cordon extends Construct {
   }
 
   /**
+   * Lets a team's Lambda authorizer read the deny list (src/authorizer/deny-list.ts): s3:GetObject on that one object,
+   * nothing else of the state bucket. The bucket is S3-managed encrypted (SSE-S3), so no KMS grant is needed. Throws
+   * when `config.denyList.enabled` is off: the object would never be written.
+   */
+  grantDenyListRead(grantee: iam.IGrantable): iam.Grant {
+    if (!this.denyList) {
+      throw new CordonPropsError('grantDenyListRead: the deny list is off; set config.denyList.enabled to true', [
+        { path: 'config.denyList.enabled', message: 'must be true to grant reading the deny list' },
+      ]);
+    }
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:GetObject'],
+      resourceArns: [this.denyList.bucket.arnForObjects(this.denyList.key)],
+    });
+  }
+
+  /**
    * The deploy-time guard: one function behind two kinds of custom resource (infra/deploy-guard-handler.ts).
    * `Preflight` checks, before anything is associated, subscribed or changed, that every stage exists, that a stage
    * cordon protects with its own web ACL has no other one (and that a 'use-rule-group' stage has one), that every
@@ -777,8 +812,8 @@ export const NAG_ACKNOWLEDGEMENTS = {
     "Object keys of cordon's own state bucket only (s3:GetObject, s3:PutObject, s3:DeleteObject for detect): " +
     'detect names its objects at run time (one per window chunk and per shard baseline), so the ARN ends in /*.',
   'AwsSolutions-S1':
-    "The state bucket holds internal state written only by cordon's detect function; server access logs would " +
-    'add a log object per request to a bucket written several times a minute.',
+    "The state bucket holds internal state written only by cordon's functions (detect; contain, the deny list); " +
+    'server access logs would add a log object per request to a bucket written several times a minute.',
   'AwsSolutions-SQS3':
     'This queue is itself a dead-letter queue: the on-failure destination of a stream event source mapping (or of ' +
     "notify-slack's async invocations), which cdk-nag does not recognise. Its depth has an alarm.",

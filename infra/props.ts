@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DENY_LIST_DEFAULT_KEY } from '../src/authorizer/document.ts';
 import { parseConfig, type CordonConfig } from '../src/config.ts';
 import type { ExistingWebAclChoice } from './deploy-guard.ts';
 
@@ -70,6 +71,11 @@ export interface CordonProps {
    * sometimes quiet. Default 30.
    */
   readonly noDataAlarmMinutes?: number | false;
+  /**
+   * Key of the deny-list object in the state bucket, written by contain when `config.denyList.enabled` and read by
+   * your Lambda authorizers (`grantDenyListRead`). Default `deny-list/v1.json`.
+   */
+  readonly denyListKey?: string;
 }
 
 /** Props after validation, with defaults applied. */
@@ -91,6 +97,7 @@ export interface ResolvedCordonProps {
   readonly logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   readonly logRetentionDays: number;
   readonly noDataAlarmMinutes: number | false;
+  readonly denyListKey: string;
 }
 
 /** CloudWatch Logs accepts only these retention periods (days). */
@@ -105,6 +112,8 @@ const WEB_ACL_ARN = /^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:\d{12}:regional\/webacl\/[
 /** A complete secret ARN ends with `-` and the six random characters Secrets Manager appends. */
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/** S3's safe key characters (an IAM resource ARN names it verbatim, so no wildcards either). */
+const DENY_LIST_KEY = /^[A-Za-z0-9!_.'()-][A-Za-z0-9!_.'()/-]{0,511}$/;
 
 const SHARDS_MESSAGE = "must be a whole number of shards (1-500) or 'on-demand'";
 /** CloudWatch evaluates an alarm over at most one day (1,440 one-minute periods). */
@@ -164,6 +173,12 @@ const propsSchema = z
         error: NO_DATA_MESSAGE,
       })
       .default(30),
+    denyListKey: z
+      .string()
+      .regex(DENY_LIST_KEY, 'must be an S3 key of letters, digits and ! - _ . \' ( ) / (1-512), not starting with /')
+      // detect's prefixes: win/ objects expire after 2 days, and detect deletes under both.
+      .refine((k) => !k.startsWith('win/') && !k.startsWith('base/'), "must not be under detect's prefixes win/ or base/")
+      .default(DENY_LIST_DEFAULT_KEY),
   })
   .strict()
   .superRefine((p, ctx) => {
@@ -246,5 +261,6 @@ export function resolveCordonProps(input: unknown, source = 'Cordon props'): Res
     logLevel: p.logLevel,
     logRetentionDays: p.logRetentionDays,
     noDataAlarmMinutes: p.noDataAlarmMinutes,
+    denyListKey: p.denyListKey,
   };
 }
