@@ -115,6 +115,8 @@ export interface PolicyApplyResult {
   dropped: string[];
   /** Of `dropped`: entries this API's policy cannot enforce at all (a principal on an API without IAM auth). */
   unenforceable?: string[];
+  /** Entries no resource policy can name (not an IAM principal or account, not a CIDR): never held by any policy. */
+  rejected?: string[];
   chars: number;
 }
 

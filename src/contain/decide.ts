@@ -83,7 +83,8 @@ export function decideWindow(
   const out: WindowDecisions = { decisions: [], blocks: [], held: [], page: false };
   const candidates = pickTargets(a.verdicts.filter((v) => v.act || v.learning));
   candidates.sort((x, y) => y.verdict.score - x.verdict.score);
-  let newBlocks = 0;
+  // Blocks this window already made before it closed (early decisions) count against its cap; aggregates do not.
+  let newBlocks = book.active(now).filter((e) => e.evidence.windowStart === a.start && !e.reasons.includes('aggregation')).length;
   const alertPeriod = cfg.expiry.baseMinutes * 60_000;
 
   const emit = (c: Candidate, heldBack: Evidence['heldBack'], extra: Partial<Evidence> = {}): void => {

@@ -96,6 +96,8 @@ export async function runContain(deps: ContainDeps, now: number, memo: ContainMe
   }
   let changedPolicies = 0;
   const principalsHeld = new Set<string>();
+  // Principals every policy applied this run said it can never name (rejected, or unenforceable on that API).
+  let neverNamed: Set<string> | null = null;
   let policyApplied = false;
   for (const [i, policy] of deps.policies.entries()) {
     const target = `policy ${policy.name ?? i + 1}`;
@@ -105,8 +107,13 @@ export async function runContain(deps: ContainDeps, now: number, memo: ContainMe
       if (r.changed) changedPolicies++;
       const dropped = new Set(r.dropped);
       const never = new Set(r.unenforceable ?? []);
+      // Not an IAM principal at all (a Cognito sub, an authorizer's principalId, an API key): no policy names it.
+      const rejected = new Set(r.rejected ?? []);
       for (const entry of r.dropped) gaps.push({ entry, target, reason: never.has(entry) ? 'unenforceable' : 'policy-size' });
-      for (const principal of p.deny.principals) if (!dropped.has(principal)) principalsHeld.add(principal);
+      for (const entry of rejected) if (!dropped.has(entry)) gaps.push({ entry, target, reason: 'unenforceable' });
+      for (const principal of p.deny.principals) if (!dropped.has(principal) && !rejected.has(principal)) principalsHeld.add(principal);
+      const cannot = new Set([...rejected, ...never]);
+      neverNamed = new Set([...(neverNamed ?? cannot)].filter((x) => cannot.has(x)));
     } catch (err) {
       if (!isTargetFailure(err)) throw err;
       failures.push({ target, error: describe(err) });
@@ -151,14 +158,18 @@ export async function runContain(deps: ContainDeps, now: number, memo: ContainMe
     await deps.ledger.put(e);
     enforced.push(e);
   }
-  const unenforced = new Map<string, string>();
+  const unenforced = new Map<string, NotEnforced>();
   for (const e of fresh) {
     if (e.effectiveAt !== undefined || deps.config.dryRun) continue;
     const policyWhy = policyApplied ? 'no resource policy could hold it' : 'every resource policy failed';
     const why = e.targetKind === 'principal'
       ? (denyListFailed ? `the deny list failed and ${policyWhy}` : policyWhy)
       : ip === undefined ? 'the WAF IP sets failed' : 'the WAF IP sets are full';
-    unenforced.set(e.target, why);
+    // Nothing this deployment has can ever hold it (no deny list, and the policies took it and could not name it):
+    // announced as an alert, never as a block. A target that failed is retried: that block stays a block.
+    const policyFailed = failures.some((f) => f.target.startsWith('policy'));
+    const never = e.targetKind === 'principal' && !denyList && !policyFailed && (neverNamed?.has(e.target) ?? false);
+    unenforced.set(e.target, { why, never });
   }
 
   const pending = all.filter((e) => !(e.alerted ?? []).includes(e.status));
@@ -205,13 +216,19 @@ export class ContainStage {
   }
 }
 
-function asDecision(e: LedgerEntry, notEnforced?: string): Decision {
+interface NotEnforced {
+  why: string;
+  /** No target of this deployment can ever hold it. */
+  never: boolean;
+}
+
+function asDecision(e: LedgerEntry, notEnforced?: NotEnforced): Decision {
   if (e.status === 'expired' || e.status === 'released') {
     return unblockDecision(e, e.endedAt ?? e.expiresAt, e.status === 'released' ? 'operator' : 'expiry');
   }
-  return { time: new Date(e.createdAt).toISOString(), action: e.status === 'held' ? 'alert' : 'block', target: e.target,
+  return { time: new Date(e.createdAt).toISOString(), action: e.status === 'held' || notEnforced?.never ? 'alert' : 'block', target: e.target,
     targetKind: e.targetKind, reasons: e.reasons, score: e.score, expiresAt: new Date(e.expiresAt).toISOString(),
-    evidence: notEnforced ? { ...e.evidence, notEnforced } : e.evidence };
+    evidence: notEnforced ? { ...e.evidence, notEnforced: notEnforced.why } : e.evidence };
 }
 
 const WAF_TARGET = 'waf-ip-sets';

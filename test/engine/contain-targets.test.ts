@@ -24,7 +24,7 @@ function block(target: string, over: Partial<LedgerEntry> = {}): LedgerEntry {
 const iamApi = (twin: ApiGatewayTwin, name: string, policy?: string) => twin.createRestApi({ name, stageName: 'prod', ...(policy ? { policy } : {}) });
 
 /** WAF and three APIs on their twins, driven by the real adapters; the ledger in SQLite. */
-async function setup(opts: { addressesPerSet?: number } = {}) {
+async function setup(opts: { addressesPerSet?: number; maxChars?: number } = {}) {
   const clock = { t: T + 10_000 };
   const sleep = async (ms: number) => { clock.t += ms; };
   const waf = new WafTwin({ clock: () => clock.t, account: ACCOUNT });
@@ -37,7 +37,7 @@ async function setup(opts: { addressesPerSet?: number } = {}) {
   // One CreateDeployment per 5 s per account, shared by every API, as aws-deps wires it.
   const deployPacer = new WritePacer(5_000, () => clock.t, sleep);
   const policies = ids.map((restApiId) => new ApiGatewayPolicyAdapter(apigw.client(), { restApiId, stageName: 'prod', accountId: ACCOUNT, sleep,
-    random: () => 0.5, deployPacer }));
+    random: () => 0.5, deployPacer, ...(opts.maxChars ? { maxChars: opts.maxChars } : {}) }));
   const ledger = new SqliteState(':memory:');
   const alerts: AlertBatch[] = [];
   const deps = { ledger, ipSets, policies, alerts: { publish: async (b: AlertBatch) => { alerts.push(b); } }, config: parseConfig({}) };
@@ -142,5 +142,39 @@ describe('a block no target can ever hold', () => {
     const [row] = await s.ledger.listAll();
     expect(row.status).toBe('expired');
     expect(row.effectiveAt).toBeUndefined();
+  });
+});
+
+describe('contain: a principal nothing can hold is alerted, never announced as a block', () => {
+  const COGNITO_SUB = '000ef5fa-8908-459f-a8fa-15f1281a94fa';
+
+  it('a Cognito sub on IAM-authorized APIs: no policy holds it, no expiry starts, the alert says alert and why, with a gap per API', async () => {
+    const s = await setup();
+    await s.ledger.put({ ...block(COGNITO_SUB), targetKind: 'principal' });
+    await s.ledger.put(block(MALLORY));
+    const r = await runContain(s.deps, T + 20_000);
+    expect(r.failures).toEqual([]);
+    for (const id of s.ids) {
+      const policy = s.apigw.storedPolicy(id) ?? '';
+      expect(policy).toContain(MALLORY);
+      expect(policy).not.toContain(COGNITO_SUB);
+    }
+    expect(r.gaps.filter((g) => g.entry === COGNITO_SUB).map((g) => g.reason)).toEqual(['unenforceable', 'unenforceable', 'unenforceable']);
+    const byTarget = new Map(s.alerts[0].decisions.map((d) => [d.target, d]));
+    expect([byTarget.get(COGNITO_SUB)?.action, byTarget.get(COGNITO_SUB)?.evidence.notEnforced]).toEqual(['alert', 'no resource policy could hold it']);
+    expect(byTarget.get(MALLORY)?.action).toBe('block');
+    const rows = new Map((await s.ledger.listAll()).map((e) => [e.target, e]));
+    expect(rows.get(COGNITO_SUB)?.effectiveAt).toBeUndefined();
+    expect(rows.get(MALLORY)?.effectiveAt).toBe(T + 20_000);
+  });
+
+  it('an IAM principal left out for the policy\'s size stays a block not yet in effect (room may come): retried, not alerted as never', async () => {
+    const s = await setup({ maxChars: 1_200 });
+    for (let i = 0; i < 40; i++) await s.ledger.put(block(`arn:aws:iam::${ACCOUNT}:user/u${String(i).padStart(3, '0')}`, { score: 40 - i }));
+    const r = await runContain(s.deps, T + 20_000);
+    const notHeld = s.alerts[0].decisions.filter((d) => d.evidence.notEnforced);
+    expect(notHeld.length).toBeGreaterThan(0);
+    expect(notHeld.every((d) => d.action === 'block')).toBe(true);
+    expect(r.gaps.some((g) => g.reason === 'policy-size')).toBe(true);
   });
 });

@@ -541,7 +541,7 @@ describe('containment safety: targeted cases', () => {
   })());
   const announcedPrincipals = (r: ObservedRun): string[] => r.decisions.filter((d) => d.action === 'block' && d.targetKind === 'principal').map((d) => d.target);
 
-  it('principal blocks: every other invariant holds, and the IAM one is in the policy (the case of the known bug below)', async () => {
+  it('principal blocks: every other invariant holds, the IAM one is in the policy, the Cognito one alerted', async () => {
     const { r, report, exfiltrator } = await principalCase();
     figures('principal blocks enforced', { announced: announcedPrincipals(r).length, inPolicy: r.end.deny.principals.length,
       noPolicyCanName: report.unenforceable.join(',') || 'none' });
@@ -549,12 +549,13 @@ describe('containment safety: targeted cases', () => {
     expect(exfiltrator).toBe('000ef5fa-8908-459f-a8fa-15f1281a94fa');
     expect(announcedPrincipals(r)).toContain('arn:aws:iam::123456789012:user/svc-57125');
     expect(r.end.deny.principals).toEqual(['arn:aws:iam::123456789012:user/svc-57125']);
-    // The exfiltrator is decided (announced or, once the bug is fixed, alerted) and never in the policy.
-    expect(r.decisions.filter((d) => d.target === exfiltrator).map((d) => d.action)).not.toEqual([]);
+    // The exfiltrator (a Cognito sub: no policy can name it) is alerted, saying why it is not enforced; never in the policy.
+    const onExfiltrator = r.decisions.filter((d) => d.target === exfiltrator);
+    expect(onExfiltrator.map((d) => [d.action, d.evidence.notEnforced])).toEqual([['alert', 'no resource policy could hold it']]);
   }, 60_000);
 
-  // Marked `fails` (the only assertion is the one the bug breaks): when it is fixed, this fails; make it a plain `it`.
-  it.fails('KNOWN BUG: a principal announced blocked is enforced somewhere (a non-IAM principal is not)', async () => {
+  // Was a known bug: a Cognito sub "blocked" by a policy that cannot name it (the policy adapters report it rejected).
+  it('a principal announced blocked is enforced somewhere (a non-IAM principal is alerted instead)', async () => {
     const { r } = await principalCase();
     expect(announcedPrincipals(r).filter((p) => !r.end.deny.principals.includes(p)), 'announced blocked, enforced nowhere').toEqual([]);
   }, 60_000);

@@ -72,7 +72,7 @@ export class PolicyFile implements PolicyPort {
     this.written = true;
     this.current = merged.kept;
     // Locally a "deployment" is the file being rewritten; in AWS it is CreateDeployment on the stage.
-    this.last = { changed, deployed: changed, dropped: merged.dropped, chars: merged.chars };
+    this.last = { changed, deployed: changed, dropped: merged.dropped, rejected: merged.rejected, chars: merged.chars };
     return this.last;
   }
 
