@@ -43,15 +43,21 @@ describeSharedTools('rehearse: the deployed path on a simulated AWS clock', () =
       expect(summary.delivery.toFailureQueue).toBe(0);
       expect(summary.streams['access-logs'].records).toBeGreaterThan(0);
       expect(summary.streams.summaries.bytes).toBeGreaterThan(0);
-      for (const a of s.per_attacker) times.push(a.time_to_contain_s!);
+      for (const a of s.per_attacker) {
+        times.push(a.time_to_contain_s!);
+        if (a.time_to_contain_s! > 200) console.log(`[rehearse] seed ${seed} ${a.kind}: ${a.time_to_contain_s} s`);
+      }
       cordonWorst = Math.max(cordonWorst, summary.timeToApplySeconds.worst!);
     }
+    console.log(`[rehearse] mixed, 4 seeds, ${times.length} attackers: median ${quantile(times, 0.5)} s, p95 ${quantile(times, 0.95)} s, worst ${Math.max(...times)} s; cordon's share worst ${cordonWorst} s`);
     expect(quantile(times, 0.5)).toBeLessThanOrEqual(120);
+    // The total's tail is WAF's own propagation ("a few seconds to a number of minutes": p95 150 s, at most 10 min in
+    // the model), drawn per IP set write: the pooled p95 of these 24 is the second-slowest WAF draw plus cordon's share
+    // (240.5 s with these seeds, 179 s over the README's 60-minute runs), so it is reported, not asserted; cordon's
+    // share, which early decisions cut, is asserted below.
+    expect(quantile(times, 0.95)).toBeLessThanOrEqual(300);
     // From an attack's first request to cordon's write accepted: every one, not just the 95th.
     expect(cordonWorst).toBeLessThanOrEqual(120);
-    // The total's tail is WAF's own propagation ("a few seconds to a number of minutes": p95 150 s, at most 10 min in
-    // the model), drawn per IP set write; cordon's share above is bounded. The pooled total p95 is in the README:
-    // with these draws it sits around the 240 s target (219–265 s over the seeds we ran), so it is reported, not asserted.
   }, 400_000);
 
   it('benign and flash-crowd traffic: no block at all on the innocent', async () => {

@@ -43,8 +43,17 @@ describe('the cordon command', () => {
     const rehearsed = readFileSync(join(rout, 'decisions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
       .filter((x) => x.action === 'block');
     expect(new Set(rehearsed.map((x) => x.target))).toEqual(new Set(replayed.keys()));
-    // Replay stamps a decision in log time; rehearse when its block is in effect, after delivery, contain and WAF.
-    for (const x of rehearsed) expect(Date.parse(x.time)).toBeGreaterThan(replayed.get(x.target)!);
+    // Rehearse stamps a block when it is in effect: after the moment it was decided (an early decision says how far
+    // into its window; otherwise the window's end), after delivery, contain and WAF.
+    for (const x of rehearsed) {
+      const early = /^unmistakable, (\d+) s into the window$/.exec(x.evidence.held ?? '');
+      const decidedAt = early ? x.evidence.windowStart + Number(early[1]) * 1000 : x.evidence.windowEnd;
+      expect(Date.parse(x.time), x.target).toBeGreaterThan(decidedAt);
+    }
+    // Replay stamps a decision in log time, at the end of the pass (30 s of log) that held the evidence: rehearse's
+    // delivery and WAF's propagation come later than that on the whole.
+    const lag = rehearsed.map((x) => Date.parse(x.time) - replayed.get(x.target)!).sort((a, b) => a - b);
+    expect(lag[Math.floor(lag.length / 2)]).toBeGreaterThan(0);
   }, 180_000);
 
   it('writes the output folder of DESIGN §7', () => {

@@ -32,7 +32,7 @@ import { CreateIPSetCommand, GetIPSetCommand, WAFV2Client } from '@aws-sdk/clien
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { KinesisStreamRecord } from 'aws-lambda';
-import { afterAll, afterEach, beforeAll, beforeEach, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, expect, it, onTestFinished, vi } from 'vitest';
 import { createTableInput, LEDGER_TABLE_KEYS, scanAll, STATE_TABLE_KEYS, type Item } from '../../src/adapters/aws/dynamo-common.ts';
 import type { AlertMessage } from '../../src/adapters/aws/sns.ts';
 import { parseConfig } from '../../src/config.ts';
@@ -493,8 +493,25 @@ describeMoto('cordon end to end on moto_server (CloudWatch Logs → Kinesis → 
     // A flood two minutes back, whose window later data closes, and a new flood in the last full minute, then no
     // more data at all: no later summary raises the watermark, so only the detect function's one-minute schedule (a
     // clock tick) can close the new flood's window. Benign clients in each of the three minutes.
+    // About the tick: a detect function with early decisions off, which would block the late flood on arrival
+    // (test/engine/early-decisions.test.ts). Loaded fresh with that configuration; put back afterwards.
+    const config = process.env.CORDON_CONFIG;
+    const detectWithEarly = handlers.detect;
+    process.env.CORDON_CONFIG = JSON.stringify({ ...JSON.parse(config ?? '{}'), windows: { earlyDecisions: false } });
+    vi.resetModules();
+    const ownClients = await import('../../src/adapters/aws/clients.ts');
+    handlers.detect = (await import('../../functions/detect.ts')).handler;
+    onTestFinished(() => {
+      process.env.CORDON_CONFIG = config;
+      handlers.detect = detectWithEarly;
+      ownClients.destroyClients();
+    });
     const EARLY_FLOOD = '198.51.100.77';
     const LATE_FLOOD = '203.0.113.99';
+    // The first tick below must come within the minute after the late flood's: started late in a minute (a loaded
+    // machine takes seconds to get there), wait for the next one.
+    const intoMinute = Date.now() % 60_000;
+    if (intoMinute > 30_000) await new Promise((r) => setTimeout(r, 60_000 - intoMinute + 100));
     const W = Math.floor(Date.now() / 60_000) * 60_000 - 60_000;
     const maxDelayMs = parseConfig({}).windows.maxDeliveryDelaySeconds * 1000;
     const { benignIps } = buildTraffic(Date.now());
@@ -556,5 +573,5 @@ describeMoto('cordon end to end on moto_server (CloudWatch Logs → Kinesis → 
     expect(alerts.length).toBe(1);
     const message = JSON.parse(alerts[0].Message) as AlertMessage;
     expect(message.decisions.map((d) => [d.action, d.target])).toEqual([['block', LATE_FLOOD]]);
-  }, 60_000);
+  }, 90_000);
 });

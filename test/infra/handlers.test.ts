@@ -93,6 +93,9 @@ beforeAll(() => {
     REST_APIS: '[{"restApiId":"a1b2c3d4e5","stageName":"prod"}]',
     ALERT_TOPIC_ARN: 'arn:aws:sns:eu-west-1:123456789012:cordon-alerts',
     DRY_RUN: 'true',
+    // The detect tests here are about the clock tick; early decisions would decide the flood on arrival
+    // (test/engine/early-decisions.test.ts, and on moto in test/e2e).
+    CORDON_CONFIG: JSON.stringify({ windows: { earlyDecisions: false } }),
     SLACK_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:cordon/slack-AbCdEf',
   });
 });
