@@ -130,6 +130,19 @@ describe('looksLikeAttack', () => {
     },
   );
 
+  // Markers without a gate character were once never looked for (found by mutation testing): a path without
+  // . % < ' ( $ { \\ = skipped the check, so these went unflagged.
+  it.each(['/phpinfo', '/PhpInfo', '/wp-config', '/WP-Config', '/etc/passwd', '/bin/sh', '/msadc/x', '/_vti_bin/x', '/home/id_rsa',
+    '/x;xp_cmdshell', '/go?u=javascript:x', '/items/1 union select 1', '/items/1+UNION+SELECT+1', '/decode/base64_decode'])(
+    '%s carries an attack though it holds no gate character', (p) => {
+      expect(looksLikeAttack(p)).toBe(true);
+    });
+
+  it.each(['/user-profile/settings', '/order_items/42', '/v1/ETC/list', '/Bin/items', '/php/info', '/api:v2/x', '/a+b c'])(
+    '%s, with capitals or punctuation but no marker, does not', (p) => {
+      expect(looksLikeAttack(p)).toBe(false);
+    });
+
   it('looks at the first 512 characters only', () => {
     expect(looksLikeAttack('/' + 'x'.repeat(506) + '/.env')).toBe(true); // ends at 512
     expect(looksLikeAttack('/' + 'x'.repeat(507) + '/.env')).toBe(false);
