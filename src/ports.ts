@@ -142,7 +142,7 @@ export interface AlertBatch {
 }
 
 export interface TargetFailure {
-  /** `waf-ip-sets`, `policy <api>/<stage>`, or `deny-list`. */
+  /** `waf-ip-sets`, `policy <api>/<stage>`, `deny-list`, or `api-keys`. */
   target: string;
   /** The error's name and message (never a stack). */
   error: string;
@@ -178,4 +178,28 @@ export interface DenyListDesired {
 export interface DenyListPort {
   read(): Promise<DenyListDesired>;
   apply(desired: DenyListDesired): Promise<{ changed: boolean }>;
+}
+
+/** What {@link ApiKeyPort.apply} did and what holds. */
+export interface ApiKeyApplyResult {
+  /** Keys cordon disabled this run. */
+  disabled: string[];
+  /** Keys cordon re-enabled this run (it had disabled them, and they are no longer blocked). */
+  enabled: string[];
+  /** Blocked principals that are API keys and are disabled now (by cordon, or already by someone else). */
+  held: string[];
+  /** Keys left alone, and why (disabled by someone else: never re-enabled by cordon). */
+  skipped: { key: string; why: string }[];
+  /** Blocked principals shaped like a key id that are no key of this account and region. */
+  notKeys: number;
+}
+
+/**
+ * API Gateway API keys as a containment target (DESIGN §5): a blocked principal that is an API key of this account and
+ * region is disabled while blocked (every caller with that key is refused; its usage plans are untouched), and
+ * re-enabled once no longer blocked, but only a key cordon itself disabled. `desired` is every principal blocked
+ * now; most are no key at all (IAM ARNs, Cognito subs, authorizer principalIds) and cost nothing.
+ */
+export interface ApiKeyPort {
+  apply(desired: string[]): Promise<ApiKeyApplyResult>;
 }

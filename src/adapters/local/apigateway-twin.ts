@@ -34,6 +34,11 @@ import {
  *   operations together 10/s with a burst of 40. Over quota: `TooManyRequestsException` (HTTP 429), in the twin's
  *   clock.
  * - A missing (or deleted) API, stage or deployment: `NotFoundException` (HTTP 404).
+ * - API keys: CreateApiKey, GetApiKey, GetApiKeys, UpdateApiKey (`replace` of `/enabled`, `/name`, `/description`,
+ *   `/customerId`; anything else `BadRequestException`), DeleteApiKey. A missing key: `NotFoundException` ("Invalid API
+ *   Key identifier specified"). `lastUpdatedDate` moves on every update, as on AWS (moto leaves it at creation).
+ *   CreateApiKey and DeleteApiKey: 5 per second per account; GetApiKey and UpdateApiKey have no quota of their own,
+ *   only the account's total.
  */
 
 export const APIGATEWAY_QUOTAS: Record<string, { requests: number; perMs: number }> = {
@@ -41,6 +46,8 @@ export const APIGATEWAY_QUOTAS: Record<string, { requests: number; perMs: number
   CreateRestApi: { requests: 1, perMs: 3_000 },
   DeleteRestApi: { requests: 1, perMs: 30_000 },
   GetResources: { requests: 5, perMs: 2_000 },
+  CreateApiKey: { requests: 5, perMs: 1_000 },
+  DeleteApiKey: { requests: 5, perMs: 1_000 },
 };
 /** All control-plane operations of an account together: 10 requests per second, burst 40. */
 export const APIGATEWAY_TOTAL_RATE = { perSecond: 10, burst: 40 };
@@ -77,6 +84,26 @@ interface RestApi {
   deleted: boolean;
 }
 
+interface ApiKey {
+  id: string;
+  name?: string;
+  description?: string;
+  customerId?: string;
+  enabled: boolean;
+  createdAt: number;
+  updatedAt: number;
+  tags?: Record<string, string>;
+}
+
+/** A key as the twin holds it (its value is never kept: the twin has no data plane). */
+export interface TwinApiKey {
+  id: string;
+  name?: string;
+  enabled: boolean;
+  /** Epoch ms of the last change. */
+  updatedAt: number;
+}
+
 export type ApiGatewayTwinClientConfig = Omit<APIGatewayClientConfig, 'requestHandler'>;
 
 export class ApiGatewayTwin {
@@ -88,6 +115,7 @@ export class ApiGatewayTwin {
   private readonly quotas = new Map<string, SlidingWindowQuota>();
   private bucket: { tokens: number; at: number } | undefined;
   private readonly apis = new Map<string, RestApi>();
+  private readonly keys = new Map<string, ApiKey>();
   private readonly faults = new FaultQueue();
   private counter = 0;
   /** Calls that reached the twin, per operation. */
@@ -148,6 +176,27 @@ export class ApiGatewayTwin {
   /** Deployments of an API, oldest first. */
   deployments(id: string): { id: string; description?: string; createdAt: number }[] {
     return this.api(id).deployments.map(({ id: depId, description, createdAt }) => ({ id: depId, description, createdAt }));
+  }
+
+  /** Creates an API key directly (no quota, no wire), enabled unless said otherwise; returns its id. */
+  createApiKey(input: { name?: string; enabled?: boolean } = {}): string {
+    const now = this.clock();
+    const key: ApiKey = { id: this.nextId(10), name: input.name, enabled: input.enabled ?? true, createdAt: now, updatedAt: now };
+    this.keys.set(key.id, key);
+    return key.id;
+  }
+
+  /** An API key's state, or undefined when there is no such key. */
+  apiKey(id: string): TwinApiKey | undefined {
+    const k = this.keys.get(id);
+    return k && { id: k.id, name: k.name, enabled: k.enabled, updatedAt: k.updatedAt };
+  }
+
+  /** The key's owner enables or disables it (directly, as from the console). */
+  setApiKeyEnabled(id: string, enabled: boolean): void {
+    const k = this.keys.get(id);
+    if (!k) throw new Error(`ApiGatewayTwin: no API key ${id}`);
+    Object.assign(k, { enabled, updatedAt: this.clock() });
   }
 
   /** Answers the next `times` calls of `operation` (e.g. `CreateDeployment`) with an AWS error. */
@@ -297,6 +346,38 @@ export class ApiGatewayTwin {
         }));
         return { status: 200, json: { item } };
       }
+      case 'CreateApiKey': {
+        const now = this.clock();
+        const key: ApiKey = { id: this.nextId(10), name: optStr(input.name), description: optStr(input.description), customerId: optStr(input.customerId),
+          enabled: input.enabled === true, createdAt: now, updatedAt: now,
+          ...(input.tags && typeof input.tags === 'object' ? { tags: input.tags as Record<string, string> } : {}) };
+        this.keys.set(key.id, key);
+        return { status: 201, json: apiKeyJson(key) };
+      }
+      case 'GetApiKeys':
+        return { status: 200, json: { item: [...this.keys.values()].map(apiKeyJson) } };
+      case 'GetApiKey':
+        return { status: 200, json: apiKeyJson(this.liveKey(p.apiKey)) };
+      case 'UpdateApiKey': {
+        const key = this.liveKey(p.apiKey);
+        const ops = Array.isArray(input.patchOperations) ? (input.patchOperations as Record<string, unknown>[]) : [];
+        const next = { ...key };
+        for (const op of ops) {
+          const v = op.value;
+          if (op.op !== 'replace') throw badRequest(`Invalid patch operation specified. Must be 'replace'`);
+          if (op.path === '/enabled' && (v === 'true' || v === 'false')) next.enabled = v === 'true';
+          else if (op.path === '/name' && typeof v === 'string' && v) next.name = v;
+          else if (op.path === '/description') next.description = optStr(v);
+          else if (op.path === '/customerId') next.customerId = optStr(v);
+          else throw badRequest(`Invalid patch path '${String(op.path)}' specified for op 'replace'. Must be one of: [/name, /description, /enabled, /customerId]`);
+        }
+        Object.assign(key, next, { updatedAt: this.clock() });
+        return { status: 200, json: apiKeyJson(key) };
+      }
+      case 'DeleteApiKey':
+        this.liveKey(p.apiKey);
+        this.keys.delete(p.apiKey);
+        return { status: 202, json: undefined };
       case 'GetStage': {
         const stage = this.live(p.restApiId).stages.get(p.stageName);
         if (!stage) throw notFound('Invalid Stage identifier specified');
@@ -397,6 +478,12 @@ export class ApiGatewayTwin {
     return api;
   }
 
+  private liveKey(id: string): ApiKey {
+    const key = this.keys.get(id);
+    if (!key) throw notFound('Invalid API Key identifier specified');
+    return key;
+  }
+
   private resource(api: RestApi, resourceId: string): void {
     if (resourceId !== api.rootId) throw notFound('Invalid Resource identifier specified');
   }
@@ -426,12 +513,23 @@ interface Route {
     | 'GetDeployments'
     | 'GetDeployment'
     | 'GetStages'
-    | 'GetStage';
+    | 'GetStage'
+    | 'CreateApiKey'
+    | 'GetApiKeys'
+    | 'GetApiKey'
+    | 'UpdateApiKey'
+    | 'DeleteApiKey';
   params: Record<string, string>;
 }
 
 function routeOf(method: string, path: string): Route | undefined {
   const parts = path.split('?')[0].split('/').filter(Boolean).map(decodeURIComponent);
+  if (parts[0] === 'apikeys') {
+    if (parts.length === 1) return ({ POST: { operation: 'CreateApiKey', params: {} }, GET: { operation: 'GetApiKeys', params: {} } } as const)[method as 'GET'];
+    if (parts.length !== 2) return undefined;
+    const op = ({ GET: 'GetApiKey', PATCH: 'UpdateApiKey', DELETE: 'DeleteApiKey' } as const)[method as 'GET'];
+    return op ? { operation: op, params: { apiKey: parts[1] } } : undefined;
+  }
   if (parts[0] !== 'restapis') return undefined;
   const [, restApiId, sub, a, b, c, d] = parts;
   const n = parts.length;
@@ -455,6 +553,11 @@ function routeOf(method: string, path: string): Route | undefined {
   if (sub === 'stages' && n === 3 && method === 'GET') return { operation: 'GetStages', params: { restApiId } };
   if (sub === 'stages' && n === 4 && method === 'GET') return { operation: 'GetStage', params: { restApiId, stageName: a } };
   return undefined;
+}
+
+function apiKeyJson(k: ApiKey) {
+  return { id: k.id, name: k.name, description: k.description, customerId: k.customerId, enabled: k.enabled,
+    createdDate: k.createdAt / 1000, lastUpdatedDate: k.updatedAt / 1000, stageKeys: [], ...(k.tags ? { tags: k.tags } : {}) };
 }
 
 function deploymentJson(d: Deployment) {
