@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { API_KEY_RECORD_DEFAULT_KEY } from '../src/adapters/aws/api-key-record.ts';
 import { DENY_LIST_DEFAULT_KEY } from '../src/authorizer/document.ts';
 import { parseConfig, type CordonConfig } from '../src/config.ts';
 import type { ContainWiring, DetectWiring, IngestWiring } from '../src/pipeline/aws-deps.ts';
@@ -88,6 +89,9 @@ const schemas = {
     /** The deny list's bucket and key; the bucket is required when config.denyList.enabled (checked below). */
     DENY_LIST_BUCKET: z.string().min(1, 'must name the deny list bucket').optional(),
     DENY_LIST_KEY: z.string().min(1, 'must name the deny list object key').optional(),
+    /** cordon's record of the API keys it disabled; the bucket is required when config.apiKeys.enabled (checked below). */
+    API_KEY_RECORD_BUCKET: z.string().min(1, 'must name the bucket of the API-key record').optional(),
+    API_KEY_RECORD_KEY: z.string().min(1, 'must name the API-key record object key').optional(),
   }),
   notifySlack: z.object({
     LOG_LEVEL: common.LOG_LEVEL,
@@ -170,6 +174,10 @@ export function parseContainEnv(env: NodeJS.ProcessEnv = process.env): ContainEn
     throw new EnvError('cordon contain: invalid environment\n  DENY_LIST_BUCKET: is not set; config.denyList.enabled needs the bucket authorizers read',
       ['DENY_LIST_BUCKET']);
   }
+  if (config.apiKeys.enabled && !e.API_KEY_RECORD_BUCKET) {
+    throw new EnvError('cordon contain: invalid environment\n  API_KEY_RECORD_BUCKET: is not set; config.apiKeys.enabled needs the bucket of the record of the keys cordon disabled',
+      ['API_KEY_RECORD_BUCKET']);
+  }
   return {
     config,
     logLevel: e.LOG_LEVEL,
@@ -181,6 +189,9 @@ export function parseContainEnv(env: NodeJS.ProcessEnv = process.env): ContainEn
     alertTopicArn: e.ALERT_TOPIC_ARN,
     dryRun: e.DRY_RUN || config.dryRun,
     ...(e.DENY_LIST_BUCKET ? { denyList: { bucket: e.DENY_LIST_BUCKET, key: e.DENY_LIST_KEY ?? DENY_LIST_DEFAULT_KEY } } : {}),
+    ...(e.API_KEY_RECORD_BUCKET
+      ? { apiKeyRecord: { bucket: e.API_KEY_RECORD_BUCKET, key: e.API_KEY_RECORD_KEY ?? API_KEY_RECORD_DEFAULT_KEY } }
+      : {}),
   };
 }
 

@@ -206,6 +206,17 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * API keys as a containment target (src/adapters/aws/api-keys.ts): a blocked principal that is an API Gateway API
+     * key of this account and region is disabled while blocked and re-enabled when the block ends, only if cordon
+     * disabled it. A disabled key refuses every caller that uses it, on every API and stage.
+     */
+    apiKeys: z
+      .object({
+        enabled: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
     dryRun: z.boolean().default(false),
   })
   .strict();

@@ -5,7 +5,7 @@ import { project } from '../contain/projection.ts';
 import type { Decision } from '../decision.ts';
 import { AwsAdapterError } from '../adapters/aws/errors.ts';
 import { overlaps } from '../net/cidr.ts';
-import type { AlertPort, ContainmentGap, DenyListPort, IpSetApplyResult, IpSetPort, LedgerEntry, LedgerStatus, LedgerStore,
+import type { AlertPort, ApiKeyApplyResult, ApiKeyPort, ContainmentGap, DenyListPort, IpSetApplyResult, IpSetPort, LedgerEntry, LedgerStatus, LedgerStore,
   PolicyPort, TargetFailure } from '../ports.ts';
 import { type Logger, METRIC, type Metrics, noMetrics, silentLogger } from './observe.ts';
 
@@ -15,6 +15,8 @@ export interface ContainDeps {
   policies: PolicyPort[];
   /** The deny list authorizers consult; applied only with `config.denyList.enabled` (then it must be given). */
   denyList?: DenyListPort;
+  /** API keys (disabled while blocked); applied only with `config.apiKeys.enabled` (then it must be given). */
+  apiKeys?: ApiKeyPort;
   alerts: AlertPort;
   config: CordonConfig;
   log?: Logger;
@@ -35,6 +37,8 @@ export interface ContainResult {
   /** The decisions alerted by this run, in the order published. */
   decisions: Decision[];
   ipSets?: IpSetApplyResult;
+  /** What the API-key target did (absent when it is off or failed). */
+  apiKeys?: ApiKeyApplyResult;
   /** Targets that failed this run (the run still alerted). */
   failures: TargetFailure[];
   gaps: ContainmentGap[];
@@ -56,6 +60,8 @@ export async function runContain(deps: ContainDeps, now: number, memo: ContainMe
   const denyList = deps.config.denyList.enabled ? deps.denyList : undefined;
   // Checked before anything is touched: a list the config promises but nobody wired would silently enforce nothing.
   if (deps.config.denyList.enabled && !denyList) throw new Error('config.denyList.enabled, but contain was given no deny list');
+  const apiKeys = deps.config.apiKeys.enabled ? deps.apiKeys : undefined;
+  if (deps.config.apiKeys.enabled && !apiKeys) throw new Error('config.apiKeys.enabled, but contain was given no API-key target');
   const all = await deps.ledger.listAll();
   const ended: LedgerEntry[] = [];
   for (const e of all) {
@@ -138,6 +144,23 @@ export async function runContain(deps: ContainDeps, now: number, memo: ContainMe
       failures.push({ target: DENY_LIST_TARGET, error: describe(err) });
     }
   }
+  // Then API keys: a blocked principal that is a key is disabled, and counts as held once it is; a key cordon disabled
+  // that is no longer blocked is enabled again (so a dry run, which blocks nothing, re-enables them too).
+  let keys: ApiKeyApplyResult | undefined;
+  let apiKeysFailed = false;
+  if (apiKeys) {
+    try {
+      keys = await apiKeys.apply(p.deny.principals);
+      const held = new Set(keys.held);
+      for (const k of held) principalsHeld.add(k);
+      const kept = gaps.filter((g) => !(g.reason === 'unenforceable' && held.has(g.entry)));
+      gaps.splice(0, gaps.length, ...kept);
+    } catch (err) {
+      if (!isTargetFailure(err)) throw err;
+      apiKeysFailed = true;
+      failures.push({ target: API_KEYS_TARGET, error: describe(err) });
+    }
+  }
   for (const f of failures) {
     metrics.add(METRIC.TargetFailures, 1, 'Count', { target: metricTarget(f.target) });
     log.error('containment target failed', { target: f.target, error: f.error });
@@ -162,13 +185,14 @@ export async function runContain(deps: ContainDeps, now: number, memo: ContainMe
   for (const e of fresh) {
     if (e.effectiveAt !== undefined || deps.config.dryRun) continue;
     const policyWhy = policyApplied ? 'no resource policy could hold it' : 'every resource policy failed';
+    const failedToo = [denyListFailed && 'the deny list', apiKeysFailed && 'the API keys'].filter(Boolean).join(' and ');
     const why = e.targetKind === 'principal'
-      ? (denyListFailed ? `the deny list failed and ${policyWhy}` : policyWhy)
+      ? (failedToo ? `${failedToo} failed and ${policyWhy}` : policyWhy)
       : ip === undefined ? 'the WAF IP sets failed' : 'the WAF IP sets are full';
     // Nothing this deployment has can ever hold it (no deny list, and the policies took it and could not name it):
     // announced as an alert, never as a block. A target that failed is retried: that block stays a block.
     const policyFailed = failures.some((f) => f.target.startsWith('policy'));
-    const never = e.targetKind === 'principal' && !denyList && !policyFailed && (neverNamed?.has(e.target) ?? false);
+    const never = e.targetKind === 'principal' && !denyList && !policyFailed && !apiKeysFailed && (neverNamed?.has(e.target) ?? false);
     unenforced.set(e.target, { why, never });
   }
 
@@ -197,9 +221,10 @@ export async function runContain(deps: ContainDeps, now: number, memo: ContainMe
   // Blocks and alerts are counted where they are decided (detect); expiries and releases here.
   for (const d of decisions) if (d.action === 'unblock') metrics.add(METRIC.Decisions, 1, 'Count', { action: d.action });
   log.info('contained', { active: active.length, enforcedNow: enforced.length, notEnforced: unenforced.size, expired: ended.length,
-    ipSetsChanged: ip?.changed ?? false, changedPolicies, denyListChanged: changedDenyList, alerted: pending.length, targetsFailed: failures.length, gaps: gaps.length });
+    ipSetsChanged: ip?.changed ?? false, changedPolicies, denyListChanged: changedDenyList,
+    ...(keys ? { apiKeysDisabled: keys.disabled.length, apiKeysEnabled: keys.enabled.length } : {}), alerted: pending.length, targetsFailed: failures.length, gaps: gaps.length });
   return { changedIpSets: ip?.changed ?? false, changedPolicies, changedDenyList, alerted: pending.length, expired: ended.length, enforced, ended,
-    decisions, ipSets: ip, failures, gaps };
+    decisions, ipSets: ip, ...(keys ? { apiKeys: keys } : {}), failures, gaps };
 }
 
 /** What a contain stage remembers between runs: the target failures and gaps it last announced. */
@@ -233,10 +258,12 @@ function asDecision(e: LedgerEntry, notEnforced?: NotEnforced): Decision {
 
 const WAF_TARGET = 'waf-ip-sets';
 const DENY_LIST_TARGET = 'deny-list';
+const API_KEYS_TARGET = 'api-keys';
 
 /** The `target` dimension of TargetFailures: a small fixed set (functions/metrics.ts), not one value per API. */
-function metricTarget(target: string): 'waf' | 'policy' | 'deny-list' {
+function metricTarget(target: string): 'waf' | 'policy' | 'deny-list' | 'api-keys' {
   if (target === DENY_LIST_TARGET) return 'deny-list';
+  if (target === API_KEYS_TARGET) return 'api-keys';
   return target.startsWith('policy') ? 'policy' : 'waf';
 }
 /** How long past its end a block no target ever held is kept trying before it is let go. */

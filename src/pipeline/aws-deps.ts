@@ -1,3 +1,4 @@
+import { ApiGatewayApiKeyAdapter, S3ApiKeyRecord } from '../adapters/aws/api-keys.ts';
 import { ApiGatewayPolicyAdapter } from '../adapters/aws/apigateway.ts';
 import { apiGatewayClient, dynamoClient, kinesisClient, s3Client, snsClient, wafClient } from '../adapters/aws/clients.ts';
 import { S3DenyList } from '../adapters/aws/deny-list.ts';
@@ -46,6 +47,8 @@ export interface ContainWiring {
   dryRun: boolean;
   /** The deny-list object authorizers read (set when `config.denyList.enabled`). */
   denyList?: { bucket: string; key: string };
+  /** cordon's record of the API keys it disabled (set when `config.apiKeys.enabled`). */
+  apiKeyRecord?: { bucket: string; key: string };
 }
 
 export function buildIngestDeps(env: Common & IngestWiring): IngestDeps {
@@ -80,5 +83,8 @@ export function buildContainDeps(env: Common & ContainWiring): ContainDeps {
       deployPacer: sharedDeployPacer })),
     alerts: new SnsAlertAdapter(snsClient(), env.alertTopicArn),
     ...(env.config.denyList.enabled && env.denyList ? { denyList: new S3DenyList(s3Client(), env.denyList) } : {}),
+    ...(env.config.apiKeys.enabled && env.apiKeyRecord
+      ? { apiKeys: new ApiGatewayApiKeyAdapter(apiGatewayClient(), { record: new S3ApiKeyRecord(s3Client(), env.apiKeyRecord) }) }
+      : {}),
   };
 }
