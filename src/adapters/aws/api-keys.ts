@@ -225,6 +225,7 @@ export class ApiGatewayApiKeyAdapter implements ApiKeyPort {
     }
     // Cut short by an error, the next run finds those keys enabled and drops them then.
     await save();
+    result.held.sort();
     return result;
   }
 
