@@ -63,7 +63,7 @@ export function renderSlackMessage(batch: AlertBatch): SlackMessage {
     head.push(section(`:x: *${escapeSlackMrkdwn(f.target, 120)}* failed: ${escapeSlackMrkdwn(f.error, 300)}`));
   }
   if (gaps.length) {
-    const shownGaps = gaps.slice(0, 10).map((g) => `\`${escapeSlackMrkdwn(g.entry, 120)}\` (${g.reason})`).join(', ');
+    const shownGaps = gaps.slice(0, 10).map((g) => `${escapeSlackMrkdwn(g.entry, 120)} (${g.reason})`).join(', ');
     head.push(section(`:warning: *Not enforced:* ${shownGaps}${gaps.length > 10 ? ` and ${gaps.length - 10} more` : ''}`));
   }
   head.push({

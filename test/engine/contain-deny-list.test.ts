@@ -133,7 +133,9 @@ describe('contain with the deny list on', () => {
     const rows = await s.ledger.listAll();
     expect(rows.find((e) => e.target === MALLORY)!.effectiveAt).toBeUndefined();
     expect(rows.find((e) => e.target === '192.0.2.7')!.effectiveAt).toBe(T + 20_000);
-    expect(r.gaps).toEqual([expect.objectContaining({ entry: MALLORY, reason: 'unenforceable' })]);
+    // Neither principal is held: the IAM one on an API without IAM methods, the Cognito sub by no policy at all.
+    expect(r.gaps).toEqual([expect.objectContaining({ entry: MALLORY, reason: 'unenforceable' }), expect.objectContaining({ entry: SUB, reason: 'unenforceable' })]);
+    expect(rows.find((e) => e.target === SUB)!.effectiveAt).toBeUndefined();
     expect(s.alerts).toHaveLength(1);
     expect(s.alerts[0].page).toBe(true);
     expect(s.alerts[0].failures).toEqual(r.failures);
@@ -156,7 +158,9 @@ describe('contain with the deny list off (the default)', () => {
     const r = await runContain(s.deps, T + 20_000);
     expect(list.writes).toBe(0);
     expect(r.changedDenyList).toBe(false);
-    expect(r.gaps).toEqual([expect.objectContaining({ entry: MALLORY, reason: 'unenforceable' })]);
+    expect(r.gaps).toEqual([expect.objectContaining({ entry: MALLORY, reason: 'unenforceable' }), expect.objectContaining({ entry: SUB, reason: 'unenforceable' })]);
+    // Nothing of this deployment can ever hold either principal: alerts, not blocks.
+    expect(s.alerts[0].decisions.filter((d) => d.targetKind === 'principal').map((d) => d.action)).toEqual(['alert', 'alert']);
     const rows = await s.ledger.listAll();
     expect(rows.find((e) => e.target === MALLORY)!.effectiveAt).toBeUndefined();
     expect(s.alerts[0].decisions.find((d) => d.target === MALLORY)!.evidence.notEnforced).toBe('no resource policy could hold it');

@@ -483,7 +483,10 @@ describe('attacker-controlled strings reach every sink only escaped', () => {
 
     // The hostile strings really are in the decisions (else this test would prove nothing).
     const blocked = decisions.filter((d) => d.action === 'block').map((d) => d.target);
-    expect(blocked).toEqual(expect.arrayContaining(['203.0.113.66', '203.0.113.77', HOSTILE_PRINCIPAL]));
+    expect(blocked).toEqual(expect.arrayContaining(['203.0.113.66', '203.0.113.77']));
+    // The hostile "ARN" is no IAM principal a policy can name: decided, and alerted as not enforced.
+    expect(decisions.filter((d) => d.target === HOSTILE_PRINCIPAL).map((d) => [d.action, d.evidence.notEnforced]))
+      .toEqual([['alert', 'no resource policy could hold it']]);
     const carried = strings(decisions.map((d) => [d.target, d.evidence.samples]));
     const rawMarkers = ['<script>', '<!channel>', '\u001b]0;', '\r', '\u202e', 'onerror='];
     for (const m of rawMarkers) expect(carried.some((s) => s.includes(m)), `decisions carry ${JSON.stringify(m)}`).toBe(true);
