@@ -264,3 +264,11 @@ export const defaultConfig = (): CordonConfig => parseConfig({});
 export function ruleMode(cfg: CordonConfig, rule: RuleName): 'enforce' | 'count' | 'off' {
   return cfg.rules[rule] ?? 'enforce';
 }
+
+/**
+ * A log replayed on a laptop has no account whose API keys could be disabled: the local runners contain without the
+ * API-key target, so a key principal is announced as it would be without it (an alert, not enforced), not refused.
+ */
+export function withoutApiKeys(cfg: CordonConfig): CordonConfig {
+  return cfg.apiKeys.enabled ? { ...cfg, apiKeys: { ...cfg.apiKeys, enabled: false } } : cfg;
+}

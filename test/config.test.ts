@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, defaultConfig, loadConfigFile, parseConfig } from '../src/config.ts';
+import { ConfigError, defaultConfig, loadConfigFile, parseConfig, withoutApiKeys } from '../src/config.ts';
 import { RULES } from '../src/detect/rules/index.ts';
 
 describe('config', () => {
@@ -61,5 +61,16 @@ describe('config', () => {
     const path = join(dir, 'cordon.config.json');
     writeFileSync(path, '{ "windows": ');
     expect(() => loadConfigFile(path)).toThrow(/cordon\.config\.json: cannot read config/);
+  });
+});
+
+describe('withoutApiKeys: the local runners contain without the API-key target', () => {
+  it('turns the target off and leaves everything else as configured; a config without it is returned as is', () => {
+    const on = parseConfig({ apiKeys: { enabled: true }, denyList: { enabled: true } });
+    const local = withoutApiKeys(on);
+    expect(local.apiKeys.enabled).toBe(false);
+    expect({ ...local, apiKeys: on.apiKeys }).toEqual(on);
+    const off = parseConfig({});
+    expect(withoutApiKeys(off)).toBe(off);
   });
 });

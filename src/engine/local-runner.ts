@@ -5,7 +5,7 @@ import { CachedBaselines } from '../adapters/local/cached-baselines.ts';
 import { DenyListFile } from '../adapters/local/deny-list.ts';
 import { KinesisTwin } from '../adapters/local/kinesis-twin.ts';
 import type { SqliteState } from '../adapters/local/sqlite-state.ts';
-import type { CordonConfig } from '../config.ts';
+import { type CordonConfig, withoutApiKeys } from '../config.ts';
 import type { Decision } from '../decision.ts';
 import type { TimelinePoint } from '../detect/detector.ts';
 import type { AccessEvent } from '../events.ts';
@@ -148,7 +148,7 @@ export class LocalRunner {
     // deny-list.json only when the config turns the list on: otherwise the output folder is what it always was.
     const denyList = cfg.denyList.enabled ? { denyList: new DenyListFile(opts.outDir, logNow) } : {};
     this.contain = new ContainStage({ ledger: opts.state, ipSets: this.ipSets, policies: [this.policy], ...denyList,
-      alerts: this.recordingAlerts(new AlertFile(join(opts.outDir, 'alerts.jsonl'))), config: cfg, metrics: this.metrics });
+      alerts: this.recordingAlerts(new AlertFile(join(opts.outDir, 'alerts.jsonl'))), config: withoutApiKeys(cfg), metrics: this.metrics });
   }
 
   get events(): number {

@@ -6,7 +6,7 @@ import { KinesisTwin } from '../adapters/local/kinesis-twin.ts';
 import { MemoryBlobStore } from '../adapters/local/memory-blob-store.ts';
 import { MemoryWindowStore } from '../adapters/local/memory-window-store.ts';
 import { SqliteState } from '../adapters/local/sqlite-state.ts';
-import type { CordonConfig } from '../config.ts';
+import { type CordonConfig, withoutApiKeys } from '../config.ts';
 import type { Decision } from '../decision.ts';
 import { readAccessLogs } from '../decode/read-access-logs.ts';
 import type { ReadStats } from '../decode/types.ts';
@@ -141,7 +141,7 @@ export async function runRehearse(opts: RehearseOptions): Promise<RehearseSummar
   const alertFile = new AlertFile(join(opts.outDir, 'alerts.jsonl'));
   const published: { batch: AlertBatch; at: number }[] = [];
   const denyList = cfg.denyList.enabled ? { denyList: new DenyListFile(opts.outDir, now) } : {};
-  const contain = new ContainStage({ ledger, ipSets, policies: [policy], ...denyList, config: cfg, metrics,
+  const contain = new ContainStage({ ledger, ipSets, policies: [policy], ...denyList, config: withoutApiKeys(cfg), metrics,
     alerts: { publish: async (batch) => { published.push({ batch, at: sched.now() }); await alertFile.publish(batch); } } });
 
   // The functions, as the construct sizes them (infra/cordon-construct.ts).
