@@ -80,8 +80,8 @@ const schemas = {
     IPSETS_V4: json(ownedIpSets),
     IPSETS_V6: json(ownedIpSets),
     REST_APIS: json(
-      z.array(z.object({ restApiId: z.string().min(1), stageName: z.string().min(1) }).strict(), {
-        error: 'must be a JSON array of {"restApiId","stageName"}',
+      z.array(z.object({ restApiId: z.string().min(1), stageName: z.string().min(1), waf: z.boolean().optional() }).strict(), {
+        error: 'must be a JSON array of {"restApiId","stageName"[,"waf"]}',
       }),
     ),
     ALERT_TOPIC_ARN: z.string().regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+$/, 'must be an SNS topic ARN'),

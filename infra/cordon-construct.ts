@@ -211,6 +211,8 @@ export class Cordon extends Construct {
     const webAclChoice = (api: ResolvedCordonProps['restApis'][number]) => (p.existingWebAcl ? (api.existingWebAcl ?? p.existingWebAcl) : undefined);
     const associated = p.restApis.map((api, i) => ({ api, i })).filter(({ api }) => webAclChoice(api) === 'fail');
     const ruleGroupStages = p.restApis.filter((api) => webAclChoice(api) === 'use-rule-group');
+    /** Stages this stack associates with cordon's own web ACL. */
+    const associatedApis = new Set<ResolvedCordonProps['restApis'][number]>();
 
     // cordon's own web ACL, for the stages it protects with it ('fail': stages with no web ACL of their own, which the
     // deploy-time check verifies before any association is made). Not created when every stage keeps its own.
@@ -234,6 +236,7 @@ export class Cordon extends Construct {
         });
         if (previous) assoc.node.addDependency(previous);
         previous = assoc;
+        associatedApis.add(api);
         this.webAclAssociations.push(assoc);
       }
       new CfnOutput(this, 'WebAclArn', { value: webAcl.attrArn, description: 'cordon web ACL (associated with the protected stages)' });
@@ -311,7 +314,10 @@ export class Cordon extends Construct {
         WAF_SCOPE: 'REGIONAL',
         IPSETS_V4: ipSetEnv(this.ipSetsV4),
         IPSETS_V6: ipSetEnv(this.ipSetsV6),
-        REST_APIS: JSON.stringify(p.restApis.map((a) => ({ restApiId: a.restApiId, stageName: a.stageName }))),
+        // `waf`: the stage is associated with cordon's web ACL here, so its policy need not repeat the address blocks. A
+        // stage whose own web ACL references cordon's rule group is not marked: that reference is the team's to add.
+        REST_APIS: JSON.stringify(p.restApis.map((a) => ({ restApiId: a.restApiId, stageName: a.stageName,
+          ...(associatedApis.has(a) ? { waf: true } : {}) }))),
         ALERT_TOPIC_ARN: this.topic.topicArn,
         ...(p.config.denyList.enabled ? { DENY_LIST_BUCKET: this.stateBucket.bucketName, DENY_LIST_KEY: p.denyListKey } : {}),
         ...(p.config.apiKeys.enabled

@@ -41,7 +41,8 @@ export interface ContainWiring {
   ledgerTable: string;
   wafScope: 'REGIONAL' | 'CLOUDFRONT';
   ipSets: { v4: { name: string; id: string }[]; v6: { name: string; id: string }[] };
-  restApis: { restApiId: string; stageName: string }[];
+  /** `waf`: the stage is behind cordon's web ACL (its policy then names principals only). */
+  restApis: { restApiId: string; stageName: string; waf?: boolean }[];
   alertTopicArn: string;
   /** DRY_RUN, ORed with the config's own dryRun. */
   dryRun: boolean;
@@ -79,8 +80,8 @@ export function buildContainDeps(env: Common & ContainWiring): ContainDeps {
     config: { ...env.config, dryRun: env.config.dryRun || env.dryRun },
     ledger: new DynamoLedgerStore(dynamoClient(), env.ledgerTable),
     ipSets: new WafIpSetAdapter(wafClient(), { sets: env.ipSets, scope: env.wafScope, addressesPerSet: env.config.caps.addressesPerIpSet }),
-    policies: env.restApis.map((api) => new ApiGatewayPolicyAdapter(apiGatewayClient(), { ...api, maxChars: env.config.caps.policyMaxChars,
-      deployPacer: sharedDeployPacer })),
+    policies: env.restApis.map(({ waf, ...api }) => new ApiGatewayPolicyAdapter(apiGatewayClient(), { ...api, wafProtected: waf === true,
+      maxChars: env.config.caps.policyMaxChars, deployPacer: sharedDeployPacer })),
     alerts: new SnsAlertAdapter(snsClient(), env.alertTopicArn),
     ...(env.config.denyList.enabled && env.denyList ? { denyList: new S3DenyList(s3Client(), env.denyList) } : {}),
     ...(env.config.apiKeys.enabled && env.apiKeyRecord

@@ -178,3 +178,28 @@ describe('contain: a principal nothing can hold is alerted, never announced as a
     expect(r.gaps.some((g) => g.reason === 'policy-size')).toBe(true);
   });
 });
+
+describe('contain: an API behind cordon\'s web ACL names principals only', () => {
+  it('an address block is in WAF and not in that API\'s policy (no redeploy for it); the API without WAF gets it in its policy', async () => {
+    const s = await setup();
+    const sleep = async () => {};
+    const deployPacer = new WritePacer(5_000, () => s.clock.t, sleep);
+    const [behindWaf, open] = s.ids;
+    s.deps.policies = [
+      new ApiGatewayPolicyAdapter(s.apigw.client(), { restApiId: behindWaf, stageName: 'prod', accountId: ACCOUNT, sleep, random: () => 0.5, deployPacer, wafProtected: true }),
+      new ApiGatewayPolicyAdapter(s.apigw.client(), { restApiId: open, stageName: 'prod', accountId: ACCOUNT, sleep, random: () => 0.5, deployPacer }),
+    ];
+    await s.ledger.put(block('198.51.100.0/24'));
+    const r = await runContain(s.deps, T + 20_000);
+    expect(r.failures).toEqual([]);
+    expect(s.waf.enforcedAddresses(s.v4.id, Number.MAX_SAFE_INTEGER)).toEqual(['198.51.100.0/24']);
+    expect(s.apigw.storedPolicy(behindWaf) ?? '').not.toContain('198.51.100.0/24');
+    expect(s.apigw.deployments(behindWaf).filter((d) => d.description?.startsWith('cordon'))).toEqual([]);
+    expect(s.apigw.storedPolicy(open) ?? '').toContain('198.51.100.0/24');
+    // A principal still goes into both.
+    await s.ledger.put(block(MALLORY));
+    await runContain(s.deps, T + 80_000);
+    expect(s.apigw.storedPolicy(behindWaf) ?? '').toContain(MALLORY);
+    expect(s.apigw.storedPolicy(open) ?? '').toContain(MALLORY);
+  });
+});

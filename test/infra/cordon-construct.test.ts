@@ -430,6 +430,13 @@ describe('WAF', () => {
     expect(Object.keys(full.toJSON().Outputs as Json).some((id) => id.includes('RuleGroupTargets'))).toBe(false);
   });
 
+  it("only stages cordon associates with its web ACL are marked waf for contain (a rule group's reference is the team's to add; attach mode associates nothing)", () => {
+    const containOf = (t: typeof mixed) => parseContainEnv(functionEnv(t, logicalId(t, 'AWS::Lambda::Function', 'CordonContain'))).restApis;
+    expect(containOf(mixed).map((a) => [a.restApiId, a.waf ?? false])).toEqual([['a1b2c3d4e5', true], ['f6g7h8i9j0', false]]);
+    const attach = synth({ restApis: [{ restApiId: 'a1b2c3d4e5', stageName: 'prod', logGroupName: 'api-logs' }], existingWebAclArn: WEB_ACL_ARN }).template;
+    expect(containOf(attach).map((a) => a.waf ?? false)).toEqual([false]);
+  });
+
   it("every stage 'use-rule-group': no web ACL of cordon's at all", () => {
     const t = synth({ ...FULL_PROPS, existingWebAcl: 'use-rule-group' }).template;
     t.resourceCountIs('AWS::WAFv2::WebACL', 0);
@@ -819,7 +826,8 @@ describe('environment contract (infra sets, functions/env.ts parses)', () => {
     expect(contain.ipSets.v4).toHaveLength(3);
     expect(contain.ipSets.v6).toHaveLength(3);
     expect(contain.ipSets.v4[0]).toEqual({ name: expect.stringMatching(/-v4-0$/), id: expect.stringMatching(/IpSetV40.*-Id$/) });
-    expect(contain.restApis).toEqual(FULL_PROPS.restApis.map(({ restApiId, stageName }) => ({ restApiId, stageName })));
+    // Both stages are associated with cordon's web ACL: their policies need not repeat the address blocks.
+    expect(contain.restApis).toEqual(FULL_PROPS.restApis.map(({ restApiId, stageName }) => ({ restApiId, stageName, waf: true })));
     expect(contain.alertTopicArn).toMatch(/^arn:aws:sns:/);
     expect(contain.dryRun).toBe(false);
     const notify = parseNotifySlackEnv(functionEnv(full, logicalId(full, 'AWS::Lambda::Function', 'CordonNotifySlack')));

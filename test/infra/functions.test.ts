@@ -74,7 +74,7 @@ describe('functions/env.ts', () => {
     ['contain with IPSETS_V4 not JSON', () => parseContainEnv({ ...containEnv, IPSETS_V4: '[{' }), 'IPSETS_V4', /not valid JSON/],
     ['contain with no IPv6 set', () => parseContainEnv({ ...containEnv, IPSETS_V6: '[]' }), 'IPSETS_V6', /at least one IP set/],
     ['contain with a set lacking its id', () => parseContainEnv({ ...containEnv, IPSETS_V4: '[{"name":"a"}]' }), 'IPSETS_V4.0.id', /.+/],
-    ['contain with REST_APIS an object', () => parseContainEnv({ ...containEnv, REST_APIS: '{}' }), 'REST_APIS', /JSON array of \{"restApiId","stageName"\}/],
+    ['contain with REST_APIS an object', () => parseContainEnv({ ...containEnv, REST_APIS: '{}' }), 'REST_APIS', /JSON array of \{"restApiId","stageName"\[,"waf"\]\}/],
     ['contain with DRY_RUN=yes', () => parseContainEnv({ ...containEnv, DRY_RUN: 'yes' }), 'DRY_RUN', /'true' or 'false'/],
     ['contain with a CLOUDFRONTish scope', () => parseContainEnv({ ...containEnv, WAF_SCOPE: 'GLOBAL' }), 'WAF_SCOPE', /REGIONAL/],
     ['contain with a bad topic ARN', () => parseContainEnv({ ...containEnv, ALERT_TOPIC_ARN: 'cordon' }), 'ALERT_TOPIC_ARN', /SNS topic ARN/],

@@ -39,6 +39,11 @@ export interface ApiGatewayPolicyAdapterOptions {
   /** Default 8,192 (AWS's limit). */
   maxChars?: number;
   /**
+   * The stage is behind cordon's web ACL: every address block is already in WAF, so the policy names principals only.
+   * Address blocks there would only add redeploys of the stage (DESIGN §5: CIDRs only where an API has no WAF).
+   */
+  wafProtected?: boolean;
+  /**
    * How long the API's methods and stages (GetResources, GetStages: what decides which Allow, if any, cordon may add
    * and whether a principal can be denied) are reused by this adapter before being read again. Default 5 minutes.
    */
@@ -98,6 +103,7 @@ export class ApiGatewayPolicyAdapter implements PolicyPort {
   private readonly stageName: string;
   private readonly accountId?: string;
   private readonly maxChars: number;
+  private readonly wafProtected: boolean;
   private readonly apiCacheMs: number;
   private readonly now: () => number;
   private shape?: { at: number; resources: Resource[]; stages: string[] };
@@ -121,6 +127,7 @@ export class ApiGatewayPolicyAdapter implements PolicyPort {
     this.deployPacer = opts.deployPacer;
     this.accountId = opts.accountId;
     this.maxChars = Math.min(opts.maxChars ?? POLICY_MAX_CHARS, POLICY_MAX_CHARS);
+    this.wafProtected = opts.wafProtected ?? false;
     this.apiCacheMs = opts.apiCacheMs ?? 5 * 60_000;
     this.now = opts.now ?? Date.now;
     this.maxAttempts = opts.maxAttempts ?? 6;
@@ -135,7 +142,8 @@ export class ApiGatewayPolicyAdapter implements PolicyPort {
     return readCordonDeny(parseApiGatewayPolicy(api.policy));
   }
 
-  async apply(deny: PolicyDeny): Promise<ApiGatewayApplyResult> {
+  async apply(wanted: PolicyDeny): Promise<ApiGatewayApplyResult> {
+    const deny = this.wafProtected ? { principals: wanted.principals, cidrs: [] } : wanted;
     for (let attempt = 0; ; attempt++) {
       const api = await this.call('GetRestApi', () => this.client.send(new GetRestApiCommand({ restApiId: this.restApiId })));
       const existing = parseApiGatewayPolicy(api.policy);
