@@ -7,10 +7,13 @@ args=()
 tag=all
 if [ $# -gt 0 ]; then
   tag=""
+  globs=""
   for folder in "$@"; do
-    args+=(--mutate "${folder%/}/**/*.ts")
+    globs="${globs:+$globs,}${folder%/}/**/*.ts"
     tag="${tag:+$tag-}$(basename "${folder%/}")"
   done
+  # One --mutate with a comma-separated list: given twice, Stryker keeps only the last.
+  args+=(--mutate "$globs")
 fi
 export MUTATE_TAG="$tag"
 npx stryker run "${args[@]}"

@@ -132,7 +132,7 @@ describe('looksLikeAttack', () => {
 
   // Markers without a gate character were once never looked for (found by mutation testing): a path without
   // . % < ' ( $ { \\ = skipped the check, so these went unflagged.
-  it.each(['/phpinfo', '/PhpInfo', '/wp-config', '/WP-Config', '/etc/passwd', '/bin/sh', '/msadc/x', '/_vti_bin/x', '/home/id_rsa',
+  it.each(['/phpinfo', '/PhpInfo', '/etc/pAsswd', '/wp-config', '/WP-Config', '/etc/passwd', '/bin/sh', '/msadc/x', '/_vti_bin/x', '/home/id_rsa',
     '/x;xp_cmdshell', '/go?u=javascript:x', '/items/1 union select 1', '/items/1+UNION+SELECT+1', '/decode/base64_decode'])(
     '%s carries an attack though it holds no gate character', (p) => {
       expect(looksLikeAttack(p)).toBe(true);
