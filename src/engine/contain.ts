@@ -135,9 +135,7 @@ export async function runContain(deps: ContainDeps, now: number, memo: ContainMe
       changedDenyList = r.changed;
       for (const principal of p.deny.principals) principalsHeld.add(principal);
       // A principal no policy could ever name is no gap once the list holds it: that is what the list is for.
-      const listed = new Set(p.deny.principals);
-      const kept = gaps.filter((g) => !(g.reason === 'unenforceable' && listed.has(g.entry)));
-      gaps.splice(0, gaps.length, ...kept);
+      dropUnenforceableGaps(gaps, new Set(p.deny.principals));
     } catch (err) {
       if (!isTargetFailure(err)) throw err;
       denyListFailed = true;
@@ -153,8 +151,7 @@ export async function runContain(deps: ContainDeps, now: number, memo: ContainMe
       keys = await apiKeys.apply(p.deny.principals);
       const held = new Set(keys.held);
       for (const k of held) principalsHeld.add(k);
-      const kept = gaps.filter((g) => !(g.reason === 'unenforceable' && held.has(g.entry)));
-      gaps.splice(0, gaps.length, ...kept);
+      dropUnenforceableGaps(gaps, held);
     } catch (err) {
       if (!isTargetFailure(err)) throw err;
       apiKeysFailed = true;
@@ -254,6 +251,12 @@ function asDecision(e: LedgerEntry, notEnforced?: NotEnforced): Decision {
   return { time: new Date(e.createdAt).toISOString(), action: e.status === 'held' || notEnforced?.never ? 'alert' : 'block', target: e.target,
     targetKind: e.targetKind, reasons: e.reasons, score: e.score, expiresAt: new Date(e.expiresAt).toISOString(),
     evidence: notEnforced ? { ...e.evidence, notEnforced: notEnforced.why } : e.evidence };
+}
+
+/** Principals a later target holds are no `unenforceable` gap any more (the policies could not name them). */
+function dropUnenforceableGaps(gaps: ContainmentGap[], held: ReadonlySet<string>): void {
+  const kept = gaps.filter((g) => !(g.reason === 'unenforceable' && held.has(g.entry)));
+  gaps.splice(0, gaps.length, ...kept);
 }
 
 const WAF_TARGET = 'waf-ip-sets';

@@ -1,15 +1,16 @@
 import type { CordonConfig } from '../config.ts';
-import type { SerializedKeyWindow } from '../features/key-window.ts';
+import { COUNTER_NAMES, type SerializedKeyWindow } from '../features/key-window.ts';
 import type { WindowPartial } from '../features/windower.ts';
 
-/** Counter positions in a serialised key window (`KeyWindow.toJSON().c`). */
-const C_REQUESTS = 0;
-const C_5XX = 2;
-const C_AUTH_FAILURES = 3;
-const C_NOT_FOUND = 4;
-const C_LOGIN_POSTS = 9;
-const C_ATTACK_PAYLOADS = 10;
-const C_SCANNER_AGENT = 11;
+/** Counter positions in a serialised key window (`KeyWindow.toJSON().c`, in COUNTER_NAMES order). */
+const at = (name: (typeof COUNTER_NAMES)[number]): number => COUNTER_NAMES.indexOf(name);
+const C_REQUESTS = at('requests');
+const C_5XX = at('status5xx');
+const C_AUTH_FAILURES = at('authFailures');
+const C_NOT_FOUND = at('notFound');
+const C_LOGIN_POSTS = at('loginPosts');
+const C_ATTACK_PAYLOADS = at('attackPayloads');
+const C_SCANNER_AGENT = at('scannerAgentRequests');
 
 /** The running counters an unmistakable finding needs at the least (each rule's necessary condition). */
 const WATCHED = [C_REQUESTS, C_5XX, C_AUTH_FAILURES, C_NOT_FOUND, C_LOGIN_POSTS, C_ATTACK_PAYLOADS, C_SCANNER_AGENT] as const;
@@ -48,7 +49,7 @@ export class EarlyWatch {
 
   constructor(cfg: CordonConfig) {
     const t = cfg.thresholds;
-    this.minimum = new Float64Array(12).fill(Infinity);
+    this.minimum = new Float64Array(COUNTER_NAMES.length).fill(Infinity);
     // flood: requests less 5xx ≥ floodUnmistakableRequests (checked on the difference below).
     this.minimum[C_REQUESTS] = t.floodUnmistakableRequests;
     // path-scan: breadth (≤ the 404s) ≥ 2 × scanDistinct404; auth and login: 3 × theirs; payloads and tools: 2 ×.
@@ -82,7 +83,7 @@ export class EarlyWatch {
           w.full = true;
           continue;
         }
-        w.sums.set(key, (sums = new Float64Array(12)));
+        w.sums.set(key, (sums = new Float64Array(COUNTER_NAMES.length)));
       }
       for (const i of WATCHED) {
         const v = c[i];
