@@ -137,6 +137,24 @@ export const configSchema = z
       .refine((h) => h.k <= h.n, { message: 'k must not exceed n' })
       .prefault({}),
     rules: ruleModesSchema.prefault({}),
+    /**
+     * Trap routes (honeypot paths): decoys no legitimate client ever requests, so the first request to one is enough
+     * (rule `trap-route`, unmistakable, acting before its window closes, through every guard). Each is an exact path
+     * or a prefix ending in `*` (`/admin-backup/*`), matched case-sensitively on the path as the access log records it
+     * (`$context.path`: with the stage on the execute-api endpoint, with the base path on a custom domain), without
+     * its query string.
+     */
+    trapRoutes: z
+      .array(
+        z.string()
+          .max(256)
+          .refine((p) => p.startsWith('/'), 'a trap route is a path: it must start with /')
+          .refine((p) => !p.slice(0, -1).includes('*'), 'a * may only end a trap route (a prefix)')
+          .refine((p) => !/[?#\s\u0000-\u001f\u007f]/.test(p), 'paths are matched without their query string: no ?, #, spaces or control characters')
+          .refine((p) => p !== '/' && p !== '/*', 'every client requests the root: it cannot be a trap'),
+      )
+      .max(100)
+      .default([]),
     allowlist: z
       .object({
         cidrs: z.array(z.string().refine((c) => parseCidr(c) !== null, 'not an IP address or CIDR')).default([]),

@@ -3,6 +3,7 @@ import { decodeCloudWatchData } from '../decode/cloudwatch.ts';
 import type { DecodeSink } from '../decode/types.ts';
 import type { AccessEvent } from '../events.ts';
 import { hash32 } from '../features/hash.ts';
+import { trapRoutesOf } from '../features/trap-routes.ts';
 import { type WindowPartial, Windower } from '../features/windower.ts';
 import { prefixOf } from '../net/ip.ts';
 import type { BatchResult, PutRecord, StreamPutter, StreamRecord } from '../ports/stream.ts';
@@ -148,7 +149,7 @@ export class IngestStage {
 
 export function windowerFor(cfg: CordonConfig): Windower {
   return new Windower({ sizeMs: cfg.windows.sizeSeconds * 1000, latenessMs: cfg.windows.allowedLatenessSeconds * 1000,
-    ipv4Prefix: cfg.aggregation.ipv4Prefix, ipv6Prefix: cfg.aggregation.ipv6Prefix });
+    ipv4Prefix: cfg.aggregation.ipv4Prefix, ipv6Prefix: cfg.aggregation.ipv6Prefix, trapRoutes: trapRoutesOf(cfg.trapRoutes) });
 }
 
 function bucketOfKey(key: string, buckets: number): number {

@@ -15,9 +15,13 @@ import type { WindowPartial } from '../features/windower.ts';
  * - `minor` names the additive revision. Revision 1 (no `minor`) is the positional form of the first release.
  *   Revision 2 adds `counters`: the names of a key window's counters, in the order its `c` holds them, so a counter
  *   added later is read by name, and one a reader does not know is counted, never misread as another.
+ *   Revision 3 adds the counter `trapHits` (requests to configured trap routes): revision 2 readers drop it and count
+ *   it, this release reads revision 1 and 2 parts with it at 0. A revision-1 reader (which wants exactly twelve
+ *   positional counters) cannot read revision 3: a deployment of the first release moves to this one through
+ *   revision 2.
  */
 export const WIRE_LEVEL = 1;
-export const WIRE_MINOR = 2;
+export const WIRE_MINOR = 3;
 
 /** Counters of revision 1, in its positional order (frozen: they are what a revision-1 writer meant). */
 const REVISION1_COUNTERS: readonly string[] = [

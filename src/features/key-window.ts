@@ -4,7 +4,7 @@ import { ownString } from './own-string.ts';
 /** Counters kept for one key in one window, in a fixed order (the serialised form is this array). */
 export const COUNTER_NAMES = [
   'requests', 'status4xx', 'status5xx', 'authFailures', 'notFound', 'throttled', 'bytes', 'latencySum',
-  'latencyCount', 'loginPosts', 'attackPayloads', 'scannerAgentRequests',
+  'latencyCount', 'loginPosts', 'attackPayloads', 'scannerAgentRequests', 'trapHits',
 ] as const;
 
 /**
@@ -13,7 +13,7 @@ export const COUNTER_NAMES = [
  */
 export const FEATURE_NAMES = [
   'requests', 'status4xx', 'status5xx', 'authFailures', 'notFound', 'throttled', 'bytes', 'meanLatencyMs',
-  'loginPosts', 'attackPayloads', 'scannerAgentRequests', 'distinctPaths', 'distinctNotFoundPaths',
+  'loginPosts', 'attackPayloads', 'scannerAgentRequests', 'trapHits', 'distinctPaths', 'distinctNotFoundPaths',
   'distinctUserAgents', 'distinctPrincipals', 'distinctIps',
 ] as const;
 export type FeatureName = (typeof FEATURE_NAMES)[number];
@@ -69,6 +69,8 @@ export interface Observation {
   loginPost: boolean;
   attackPayload: boolean;
   scannerAgent: boolean;
+  /** The path is one of the configured trap routes (src/features/trap-routes.ts). */
+  trapHit: boolean;
 }
 
 /**
@@ -94,6 +96,8 @@ export class KeyWindow {
   loginPosts = 0;
   attackPayloads = 0;
   scannerAgentRequests = 0;
+  /** Requests to a configured trap route. */
+  trapHits = 0;
   // Per distinct counter: the Distinct once there is one, else `…One` (0 or 1 values held) and `…Value` (int32).
   private pathsSet: Distinct | null = null;
   private pathsOne = 0;
@@ -159,6 +163,7 @@ export class KeyWindow {
     if (o.loginPost) this.loginPosts++;
     if (o.attackPayload) this.attackPayloads++;
     if (o.scannerAgent) this.scannerAgentRequests++;
+    if (o.trapHit) this.trapHits++;
     this.addPath(o.pathHash);
     if (o.uaHash !== 0) {
       this.addAgent(o.uaHash);
@@ -185,6 +190,7 @@ export class KeyWindow {
     this.loginPosts += o.loginPosts;
     this.attackPayloads += o.attackPayloads;
     this.scannerAgentRequests += o.scannerAgentRequests;
+    this.trapHits += o.trapHits;
     if (o.pathsSet !== null) this.paths.merge(o.pathsSet);
     else if (o.pathsOne) this.addPath(o.pathsValue >>> 0);
     if (o.notFoundSet !== null) this.notFoundPaths.merge(o.notFoundSet);
@@ -219,6 +225,7 @@ export class KeyWindow {
       loginPosts: this.loginPosts,
       attackPayloads: this.attackPayloads,
       scannerAgentRequests: this.scannerAgentRequests,
+      trapHits: this.trapHits,
       distinctPaths: this.pathsSet !== null ? this.pathsSet.size : this.pathsOne,
       distinctNotFoundPaths: this.notFoundSet !== null ? this.notFoundSet.size : this.notFoundOne,
       distinctUserAgents: this.agentsSet !== null ? this.agentsSet.size : this.agentsOne,
@@ -230,7 +237,7 @@ export class KeyWindow {
   toJSON(): SerializedKeyWindow {
     return {
       c: [this.requests, this.status4xx, this.status5xx, this.authFailures, this.notFound, this.throttled, this.bytes,
-        this.latencySum, this.latencyCount, this.loginPosts, this.attackPayloads, this.scannerAgentRequests],
+        this.latencySum, this.latencyCount, this.loginPosts, this.attackPayloads, this.scannerAgentRequests, this.trapHits],
       d: [
         this.pathsSet !== null ? this.pathsSet.toJSON() : exactJSON(this.pathsOne, this.pathsValue),
         this.notFoundSet !== null ? this.notFoundSet.toJSON() : exactJSON(this.notFoundOne, this.notFoundValue),
@@ -243,7 +250,10 @@ export class KeyWindow {
     };
   }
 
-  /** Rebuilds a window from its serialised form; throws TypeError on a malformed one (the caller counts it). */
+  /**
+   * Rebuilds a window from its serialised form, counters in this release's COUNTER_NAMES order (the wire reads other
+   * revisions' counters by name into that order first); throws TypeError on a malformed one (the caller counts it).
+   */
   static fromJSON(v: SerializedKeyWindow): KeyWindow {
     if (!v || !Array.isArray(v.c) || v.c.length !== COUNTER_NAMES.length || !Array.isArray(v.d) || v.d.length !== 5) {
       throw new TypeError('malformed key window');
@@ -263,6 +273,7 @@ export class KeyWindow {
     w.loginPosts = c[9];
     w.attackPayloads = c[10];
     w.scannerAgentRequests = c[11];
+    w.trapHits = c[12];
     // A counter of one value (most of them) stays inline, as add() keeps it: no Distinct to allocate. The values and
     // their order are the same either way (what features, merge and toJSON read).
     const d = v.d;

@@ -7,6 +7,7 @@ import { looksLikeAttack } from './attack-payload.ts';
 import { isScannerAgent } from './scanner-agent.ts';
 import { ownedAddress, principalInfo } from './key-cache.ts';
 import { ownString } from './own-string.ts';
+import type { TrapRoutes } from './trap-routes.ts';
 
 interface IpEntry {
   ip: KeyWindow;
@@ -41,6 +42,8 @@ export interface WindowerOptions {
   latenessMs: number;
   ipv4Prefix: number;
   ipv6Prefix: number;
+  /** Configured trap routes, compiled (src/features/trap-routes.ts); absent or null when there are none. */
+  trapRoutes?: TrapRoutes | null;
 }
 
 const UA_CACHE_MAX = 20_000;
@@ -54,8 +57,9 @@ export class Windower {
   private readonly open = new Map<number, WindowKeys>();
   private readonly obs: Observation = {
     status: 0, bytes: 0, latencyMs: -1, method: '', path: '', userAgent: '', userAgentSample: '', pathHash: 0, uaHash: 0,
-    ipHash: 0, principalHash: 0, loginPost: false, attackPayload: false, scannerAgent: false,
+    ipHash: 0, principalHash: 0, loginPost: false, attackPayload: false, scannerAgent: false, trapHit: false,
   };
+  private readonly traps: TrapRoutes | null;
   /** The window of the previous event, while it is open. */
   private last: WindowKeys | null = null;
   maxTime = -Infinity;
@@ -64,7 +68,9 @@ export class Windower {
   late = 0;
   events = 0;
 
-  constructor(readonly opts: WindowerOptions) {}
+  constructor(readonly opts: WindowerOptions) {
+    this.traps = opts.trapRoutes ?? null;
+  }
 
   windowStartOf(t: number): number {
     return t - (((t % this.opts.sizeMs) + this.opts.sizeMs) % this.opts.sizeMs);
@@ -99,6 +105,7 @@ export class Windower {
     }
     o.loginPost = e.method === 'POST' && isLoginPath(e.path);
     o.attackPayload = looksLikeAttack(e.path);
+    o.trapHit = this.traps !== null && this.traps.matches(e.path);
     w.requests++;
     if (e.status >= 500) w.status5xx++;
 

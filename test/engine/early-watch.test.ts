@@ -12,7 +12,7 @@ function part(w: number, ip: string, n: number, status = 200): WindowPartial {
   const kw = new KeyWindow();
   for (let i = 0; i < n; i++) {
     const o: Observation = { status, bytes: 0, latencyMs: -1, method: 'GET', path: `/p/${i}`, userAgent: 'ua', userAgentSample: 'ua',
-      pathHash: i + 1, uaHash: 2, ipHash: 3, principalHash: 0, loginPost: false, attackPayload: false, scannerAgent: false };
+      pathHash: i + 1, uaHash: 2, ipHash: 3, principalHash: 0, loginPost: false, attackPayload: false, scannerAgent: false, trapHit: false };
     kw.add(o);
   }
   return { w, t: w + 1_000, n, e5: 0, i: [[ip, kw.toJSON()]], p: [], u: [] };

@@ -4,7 +4,7 @@ import { MemoryWindowStore } from '../../src/adapters/local/memory-window-store.
 import { COUNTER_NAMES, KeyWindow } from '../../src/features/key-window.ts';
 import { cloudWatchSource, IngestStage, MAX_SUMMARY_RECORD_BYTES } from '../../src/engine/ingest.ts';
 import { EncodedPartStore } from '../../src/engine/part-store.ts';
-import { BadSummaryError, decodeChunk, decodeSummaryRecord, encodeChunk, NewerWireError, packSummaryRecords, type ReadNotes, type SummaryPart } from '../../src/engine/wire.ts';
+import { BadSummaryError, decodeChunk, decodeSummaryRecord, encodeChunk, NewerWireError, packSummaryRecords, type ReadNotes, type SummaryPart, WIRE_MINOR } from '../../src/engine/wire.ts';
 import { parseConfig } from '../../src/config.ts';
 import { KinesisTwin } from '../../src/adapters/local/kinesis-twin.ts';
 import { mulberry32 as rng } from '../helpers/rng.ts';
@@ -26,22 +26,76 @@ function revision1Read(data: Buffer): SummaryPart[] {
   return doc.parts;
 }
 
-function partOf(id: string, requests: number): SummaryPart {
+/** The twelve counters of revision 2, in its order (what the previous release's COUNTER_NAMES held). */
+const REVISION2_COUNTERS = ['requests', 'status4xx', 'status5xx', 'authFailures', 'notFound', 'throttled', 'bytes', 'latencySum',
+  'latencyCount', 'loginPosts', 'attackPayloads', 'scannerAgentRequests'];
+
+/**
+ * The reader of revision 2 (the previous release's readDoc, kept verbatim in spirit): counters read by the names in the
+ * document's header into its own twelve, those it does not know counted; then KeyWindow.fromJSON's check of twelve.
+ */
+function revision2Read(data: Buffer): { parts: SummaryPart[]; unknownCounters: number } {
+  const doc = JSON.parse(gunzipSync(data).toString('utf8')) as { v?: number; counters?: string[]; parts?: SummaryPart[] };
+  if (doc.v !== 1 || !Array.isArray(doc.parts)) throw new TypeError('not a cordon summary record');
+  const names = doc.counters ?? REVISION2_COUNTERS;
+  let unknownCounters = 0;
+  for (const p of doc.parts) {
+    for (const entry of [...p.i, ...p.p, ...p.u]) {
+      const c = Array<number>(REVISION2_COUNTERS.length).fill(0);
+      entry[1].c.forEach((v, i) => {
+        const to = REVISION2_COUNTERS.indexOf(names[i]);
+        if (to >= 0) c[to] = v;
+        else if (v !== 0) unknownCounters++;
+      });
+      entry[1] = { ...entry[1], c };
+      if (entry[1].c.length !== 12 || !Array.isArray(entry[1].d) || entry[1].d.length !== 5) throw new TypeError('malformed key window');
+    }
+  }
+  return { parts: doc.parts, unknownCounters };
+}
+
+function partOf(id: string, requests: number, trapHits = 0): SummaryPart {
   const kw = new KeyWindow();
   for (let i = 0; i < requests; i++) {
     kw.add({ status: 404, bytes: 10, latencyMs: 5, method: 'GET', path: `/p${i}`, userAgent: 'ua', userAgentSample: 'ua', pathHash: i + 1,
-      uaHash: 7, ipHash: 9, principalHash: 0, loginPost: false, attackPayload: false, scannerAgent: false });
+      uaHash: 7, ipHash: 9, principalHash: 0, loginPost: false, attackPayload: false, scannerAgent: false, trapHit: i < trapHits });
   }
   const s = kw.toJSON();
   return { id, w: T0, t: T0 + 1_000, n: requests, e5: 0, i: [['203.0.113.9', s]], p: [['203.0.113.0/24', s]], u: [] };
 }
 
 describe('wire: versions', () => {
-  it('the previous release reads what this one writes, and this one reads what the previous wrote', () => {
-    const parts = [partOf('a', 12), partOf('b', 3)];
+  it('the previous release (revision 2) reads what this one writes: trap hits, a counter it does not know, dropped and counted', () => {
+    const parts = [partOf('a', 12, 2), partOf('b', 3)];
     const [record] = packSummaryRecords(parts, MAX_SUMMARY_RECORD_BYTES);
-    const old = revision1Read(record);
-    expect(old.map((p) => p.i[0][1].c[0])).toEqual([12, 3]);
+    const old = revision2Read(record);
+    expect(old.parts.map((p) => p.i[0][1].c)).toEqual([[12, 12, 0, 0, 12, 0, 120, 60, 12, 0, 0, 0], [3, 3, 0, 0, 3, 0, 30, 15, 3, 0, 0, 0]]);
+    // Two parts (an IP and its prefix) of 'a' carried trap hits.
+    expect(old.unknownCounters).toBe(2);
+    // The first release's reader wants exactly twelve positional counters: it cannot read revision 3 (see src/engine/wire.ts).
+    expect(() => revision1Read(record)).toThrow('malformed key window');
+  });
+
+  it('this release reads what the previous ones wrote: a revision-2 part (twelve named counters) has no trap hits', () => {
+    const p = partOf('r2', 4);
+    const twelve = (c: number[]) => c.slice(0, 12);
+    const v2 = { v: 1, minor: 2, counters: REVISION2_COUNTERS,
+      parts: [{ ...p, i: p.i.map(([k, w]) => [k, { ...w, c: twelve(w.c) }]), p: p.p.map(([k, w]) => [k, { ...w, c: twelve(w.c) }]) }] };
+    const notes: ReadNotes = { foreignParts: 0, unknownCounters: 0 };
+    for (const record of [gzipSync(JSON.stringify(v2)), Buffer.from(JSON.stringify(v2))]) {
+      const [read] = decodeSummaryRecord(record, notes);
+      expect(KeyWindow.fromJSON(read.i[0][1]).features()).toMatchObject({ requests: 4, notFound: 4, bytes: 40, trapHits: 0 });
+      expect(KeyWindow.fromJSON(read.p[0][1]).toJSON().c).toEqual([...p.p[0][1].c.slice(0, 12), 0]);
+    }
+    // A stored chunk of the previous release, read back after the deploy.
+    const [chunk] = decodeChunk(gzipSync(JSON.stringify(v2)).toString('base64'), notes);
+    expect(KeyWindow.fromJSON(chunk.i[0][1]).features().trapHits).toBe(0);
+    expect(notes).toEqual({ foreignParts: 3, unknownCounters: 0 });
+  });
+
+  it('this release reads what the first one wrote', () => {
+    const twelve = (list: SummaryPart['i']): SummaryPart['i'] => list.map(([k, w]) => [k, { ...w, c: w.c.slice(0, 12) }]);
+    const parts = [partOf('a', 12), partOf('b', 3)].map((p) => ({ ...p, i: twelve(p.i), p: twelve(p.p) }));
     // A revision-1 record: no minor, no counter names.
     const v1 = gzipSync(JSON.stringify({ v: 1, parts }));
     const notes: ReadNotes = { foreignParts: 0, unknownCounters: 0 };
@@ -52,10 +106,9 @@ describe('wire: versions', () => {
 
   it('the next revision (a new counter, new fields) is read: known counters kept by name, unknown ones counted', () => {
     const p = partOf('n', 5);
-    const names = ['newCounter', 'requests', 'status4xx', 'status5xx', 'authFailures', 'notFound', 'throttled', 'bytes', 'latencySum',
-      'latencyCount', 'loginPosts', 'attackPayloads', 'scannerAgentRequests'];
+    const names = ['newCounter', ...COUNTER_NAMES];
     const reorder = (c: number[]) => [4, ...c];
-    const next = { v: 1, minor: 3, counters: names, extra: { horizon: '10m' },
+    const next = { v: 1, minor: WIRE_MINOR + 1, counters: names, extra: { horizon: '10m' },
       parts: [{ ...p, x: 1, i: p.i.map(([k, w]) => [k, { ...w, c: reorder(w.c), h: [1, 2] }]), p: p.p.map(([k, w]) => [k, { ...w, c: reorder(w.c) }]) }] };
     const notes: ReadNotes = { foreignParts: 0, unknownCounters: 0 };
     const [read] = decodeSummaryRecord(gzipSync(JSON.stringify(next)), notes);
@@ -94,7 +147,7 @@ describe('wire: encodings', () => {
     const [plain] = packSummaryRecords(parts, MAX_SUMMARY_RECORD_BYTES, 'identity');
     expect([gz[0], gz[1]]).toEqual([0x1f, 0x8b]);
     expect(plain.toString('utf8')).toBe(gunzipSync(gz).toString('utf8')); // the same document, uncompressed
-    expect(plain.toString('utf8')).toBe(`{"v":1,"minor":2,"counters":${JSON.stringify(COUNTER_NAMES)},"parts":[${parts.map((p) => JSON.stringify(p)).join(',')}]}`);
+    expect(plain.toString('utf8')).toBe(`{"v":1,"minor":${WIRE_MINOR},"counters":${JSON.stringify(COUNTER_NAMES)},"parts":[${parts.map((p) => JSON.stringify(p)).join(',')}]}`);
     expect(decodeSummaryRecord(plain)).toEqual(decodeSummaryRecord(gz));
     expect(decodeSummaryRecord(plain.toString('base64'))).toEqual(parts);
     // Over the limit uncompressed, under it compressed: the same single record, gzip'd (no needless split).
