@@ -11,9 +11,10 @@ const C_NOT_FOUND = at('notFound');
 const C_LOGIN_POSTS = at('loginPosts');
 const C_ATTACK_PAYLOADS = at('attackPayloads');
 const C_SCANNER_AGENT = at('scannerAgentRequests');
+const C_TRAP_HITS = at('trapHits');
 
 /** The running counters an unmistakable finding needs at the least (each rule's necessary condition). */
-const WATCHED = [C_REQUESTS, C_5XX, C_AUTH_FAILURES, C_NOT_FOUND, C_LOGIN_POSTS, C_ATTACK_PAYLOADS, C_SCANNER_AGENT] as const;
+const WATCHED = [C_REQUESTS, C_5XX, C_AUTH_FAILURES, C_NOT_FOUND, C_LOGIN_POSTS, C_ATTACK_PAYLOADS, C_SCANNER_AGENT, C_TRAP_HITS] as const;
 
 /** Keys tracked per scope and window, at most: past it new keys are not watched (the window close still judges them). */
 const MAX_KEYS = 200_000;
@@ -58,6 +59,8 @@ export class EarlyWatch {
     this.minimum[C_LOGIN_POSTS] = 3 * t.loginPosts;
     this.minimum[C_ATTACK_PAYLOADS] = 2 * t.attackPayloads;
     this.minimum[C_SCANNER_AGENT] = 2 * t.scannerAgentRequests;
+    // trap-route: the first request to a trap route.
+    this.minimum[C_TRAP_HITS] = 1;
   }
 
   /** Adds a part of an open window (after late parts were folded and forged times dropped). */
@@ -98,7 +101,8 @@ export class EarlyWatch {
   private level(s: Float64Array): number {
     const m = this.minimum;
     return Math.max((s[C_REQUESTS] - s[C_5XX]) / m[C_REQUESTS], s[C_NOT_FOUND] / m[C_NOT_FOUND], s[C_AUTH_FAILURES] / m[C_AUTH_FAILURES],
-      s[C_LOGIN_POSTS] / m[C_LOGIN_POSTS], s[C_ATTACK_PAYLOADS] / m[C_ATTACK_PAYLOADS], s[C_SCANNER_AGENT] / m[C_SCANNER_AGENT]);
+      s[C_LOGIN_POSTS] / m[C_LOGIN_POSTS], s[C_ATTACK_PAYLOADS] / m[C_ATTACK_PAYLOADS], s[C_SCANNER_AGENT] / m[C_SCANNER_AGENT],
+      s[C_TRAP_HITS] / m[C_TRAP_HITS]);
   }
 
   /**

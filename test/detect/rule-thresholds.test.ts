@@ -364,7 +364,7 @@ describe('the registry declares what each rule looks at and what it rests on', (
   it('finds each rule by its name, and nothing by another', () => {
     for (const name of RULE_NAMES) expect(ruleByName(name)?.name).toBe(name);
     expect(ruleByName('flood')).toBe(RULES[0]);
-    expect(ruleByName('scanner-agent')).toBe(RULES[RULES.length - 1]);
+    for (const r of RULES) expect(ruleByName(r.name)).toBe(r);
     expect(ruleByName('nope' as RuleName)).toBeUndefined();
   });
 
@@ -380,6 +380,7 @@ describe('the registry declares what each rule looks at and what it rests on', (
       'attack-payload': { kinds: ['ip', 'prefix', 'principal'], basis: 'behaviour' },
       'server-errors': { kinds: ['ip', 'principal'], basis: 'behaviour' },
       'scanner-agent': { kinds: ['ip', 'prefix', 'principal'], basis: 'behaviour' },
+      'trap-route': { kinds: ['ip', 'principal'], basis: 'behaviour' },
     });
   });
 });

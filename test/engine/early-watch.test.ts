@@ -45,6 +45,23 @@ describe('EarlyWatch: when an open window is worth an early look', () => {
     expect(watch.due('s')).toEqual([T0]);
   });
 
+  it('one trap hit is enough: the first touch of a trap route makes its window due', () => {
+    const watch = new EarlyWatch(cfg);
+    watch.observe('s', part(T0, '203.0.113.9', 3));
+    expect(watch.due('s')).toEqual([]);
+    const touched = part(T0, '203.0.113.9', 1);
+    const kw = new KeyWindow();
+    kw.add({ status: 404, bytes: 0, latencyMs: -1, method: 'GET', path: '/trap', userAgent: 'ua', userAgentSample: 'ua', pathHash: 9,
+      uaHash: 2, ipHash: 3, principalHash: 0, loginPost: false, attackPayload: false, scannerAgent: false, trapHit: true });
+    touched.i = [['203.0.113.9', kw.toJSON()]];
+    watch.observe('s', touched);
+    expect(watch.due('s')).toEqual([T0]);
+    // Looked at; a second touch doubles its evidence (past the 1.25 regrowth), so it is looked at again, then not until it grows.
+    watch.observe('s', touched);
+    expect(watch.due('s')).toEqual([T0]);
+    expect(watch.due('s')).toEqual([]);
+  });
+
   it('keeps scopes and windows apart, and forgets windows once closed', () => {
     const watch = new EarlyWatch(cfg);
     const n = cfg.thresholds.floodUnmistakableRequests;

@@ -8,6 +8,7 @@ import { principalVolume } from './principal-volume.ts';
 import type { Rule } from './rule.ts';
 import { scannerAgent } from './scanner-agent.ts';
 import { serverErrors } from './server-errors.ts';
+import { trapRoute } from './trap-route.ts';
 import { volumeAnomaly } from './volume-anomaly.ts';
 
 /**
@@ -15,7 +16,7 @@ import { volumeAnomaly } from './volume-anomaly.ts';
  * rule names (the config's per-rule modes, findings, ledger reasons) are the names declared here.
  */
 export const RULES = [flood, pathScan, authFailures, loginBruteforce, principalManyIps,
-  principalVolume, volumeAnomaly, attackPayload, serverErrors, scannerAgent] as const;
+  principalVolume, volumeAnomaly, attackPayload, serverErrors, scannerAgent, trapRoute] as const;
 
 /** The name of a rule in the registry. */
 export type RuleName = (typeof RULES)[number]['name'];
