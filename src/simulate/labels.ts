@@ -1,6 +1,14 @@
 /** The ground truth written beside simulated traffic: the same JSON shape as apitraffic.py's labels file. */
 
-export type Scenario = 'mixed' | 'benign' | 'flash-crowd' | 'stolen-credentials';
+/** Scenarios whose attacks take parameters (a rate), see ScenarioParams in scenarios.ts. */
+export type ParamScenario = 'low-and-slow' | 'campaign' | 'ramp' | 'trap';
+
+/**
+ * A scenario name; `low-and-slow(rate=2)` names a parameterised variant (registered by `scenarioVariant` in
+ * scenarios.ts), so it runs through the same generator as any scenario.
+ */
+export type Scenario = 'mixed' | 'benign' | 'flash-crowd' | 'stolen-credentials' | ParamScenario
+  | `${ParamScenario}(${string})`;
 
 export interface AttackerLabel {
   kind: string;
@@ -35,4 +43,6 @@ export interface Labels {
   benign_ips: number;
   benign_principals: number;
   requests?: number;
+  /** The parameters a parameterised scenario ran with, defaults filled in (absent for the others). */
+  params?: Record<string, number>;
 }
