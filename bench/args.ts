@@ -2,7 +2,7 @@
  * Command-line options of `npm run bench`. Sizes are arguments so a quick run and a long, steadier run use the
  * same code; every input is generated from `seed`, so two runs measure the same bytes.
  */
-export const SECTIONS = ['ingest', 'detect', 'replay', 'memory', 'cost'] as const;
+export const SECTIONS = ['ingest', 'detect', 'stats', 'replay', 'memory', 'cost'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchArgs {

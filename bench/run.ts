@@ -9,6 +9,7 @@ import { figure, floorCwl, floorJsonLines, ingestCwl, type IngestFigure, ingestL
 import { cwlRecordsOf, linesOf, meanBytes, simulate, type Traffic } from './inputs.ts';
 import { memoryFigure, type MemoryFigure } from './memory.ts';
 import { replayFigure, type ReplayFigure } from './replay.ts';
+import { statsFigure, type StatsFigure } from './robust-stats.ts';
 import { int, mdTable, pct, qty, usd } from './table.ts';
 
 /**
@@ -28,6 +29,7 @@ interface Results {
   args: Omit<BenchArgs, 'sections'> & { sections: string[] };
   ingest?: IngestFigure[];
   detect?: DetectFigure[];
+  stats?: StatsFigure[];
   replay?: ReplayFigure[];
   memory?: MemoryFigure[];
   cost?: CostModel & { targetMetFromRate?: number | null };
@@ -62,6 +64,12 @@ function detectSection(a: BenchArgs, t: Traffic): DetectFigure[] {
     detectFigure(`mixed scenario, ${t.minutes} one-minute windows`, mixedWindows(linesOf(t, 'apigw-json', a.seed)), a.repeat),
     detectFigure(`one window of ${int(a.detectKeys)} clients`, [bigWindow(a.detectKeys)], a.repeat),
   ];
+}
+
+/** The population statistics at the sizes a window holds: a few seconds, the same in --quick. */
+function statsSection(a: BenchArgs): StatsFigure[] {
+  log('stats: median and MAD of a window\'s keys, cordon against simple-statistics');
+  return [1_000, 10_000, 100_000].map((keys) => statsFigure(keys, a.repeat, a.seed));
 }
 
 async function replaySection(a: BenchArgs): Promise<ReplayFigure[]> {
@@ -136,6 +144,12 @@ function render(r: Results): string {
     out.push('\n### Detect (Detector.assess, warm state)\n', mdTable(['windows', 'keys scored', 'keys/s', 'windows/s'],
       r.detect.map((d) => [d.name, int(d.keys), int(d.keysPerSecond), qty(d.windowsPerSecond)])));
   }
+  if (r.stats) {
+    out.push('\n### Population statistics of one window (median and MAD, CPU µs per call)\n',
+      mdTable(['keys', 'implementation', 'µs per call', '× cordon', 'windows differing from the sort (any bit)'],
+        r.stats.flatMap((s) => s.variants.map((v) => [int(s.keys), v.name, qty(v.us), (v.us / s.variants[0].us).toFixed(1),
+          `${v.differ} of ${int(v.samples)}`])), ['r', 'l', 'r', 'r', 'r']));
+  }
   if (r.replay) {
     out.push('\n### Local replay end to end (runReplay, SQLite state, file read included)\n',
       mdTable(['format', 'file lines', 'events', 'MB', 'CPU s (wall s)', 'lines/s (wall)', 'events/s', 'summary records (MB)', 'blocks'],
@@ -187,10 +201,17 @@ async function main(): Promise<void> {
     machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, loadAverage: loadavg() },
     args: { ...a, sections: [...a.sections] },
   };
-  log(`generating ${a.minutes} min of the mixed scenario (seed ${a.seed})`);
-  const t = simulate(a.minutes, a.seed);
-  if (a.sections.has('ingest')) r.ingest = ingestSection(a, t);
-  if (a.sections.has('detect')) r.detect = detectSection(a, t);
+  let pool: Traffic | null = null;
+  const traffic = (): Traffic => {
+    if (pool === null) {
+      log(`generating ${a.minutes} min of the mixed scenario (seed ${a.seed})`);
+      pool = simulate(a.minutes, a.seed);
+    }
+    return pool;
+  };
+  if (a.sections.has('ingest')) r.ingest = ingestSection(a, traffic());
+  if (a.sections.has('detect')) r.detect = detectSection(a, traffic());
+  if (a.sections.has('stats')) r.stats = statsSection(a);
   if (a.sections.has('replay')) r.replay = await replaySection(a);
   if (a.sections.has('memory')) r.memory = memorySection(a);
   if (a.sections.has('cost')) {

@@ -23,6 +23,25 @@ const ruleModesSchema = z.partialRecord(z.enum(RULE_NAMES), ruleModeSchema, {
     : undefined,
 });
 
+/** Thresholds of one horizon; every count is a decayed sum over the horizon (see `horizons`). */
+function horizonThresholds(d: { scanDistinct404: number; failedLogins: number; loginPosts: number;
+  enumerationFailures: number; enumerationDistinct404: number }) {
+  return z
+    .object({
+      /** Distinct missing paths, most of the key's requests answered 404: a slow path scan. */
+      scanDistinct404: z.number().min(1).default(d.scanDistinct404),
+      /** 401/403 answers to login POSTs: slow password guessing. */
+      failedLogins: z.number().min(1).default(d.failedLogins),
+      /** POSTs to login paths (where a failed login answers 200). */
+      loginPosts: z.number().min(1).default(d.loginPosts),
+      /** 403 and 404 answers together, with at least `enumerationDistinct404` distinct missing paths: walking ids. */
+      enumerationFailures: z.number().min(1).default(d.enumerationFailures),
+      enumerationDistinct404: z.number().min(1).default(d.enumerationDistinct404),
+    })
+    .strict()
+    .prefault({});
+}
+
 export const configSchema = z
   .object({
     windows: z
@@ -124,6 +143,21 @@ export const configSchema = z
          * Behaviour rules act at once. 0 turns the learning period off. A dry run fills it like any run.
          */
         windows: z.number().int().min(0).default(60),
+      })
+      .strict()
+      .prefault({}),
+    /**
+     * Evidence at horizons longer than a window (src/detect/horizons.ts): what a slow scanner or password guesser
+     * piles up over ten minutes or an hour while staying under every per-minute threshold. Counts are decayed sums
+     * since the key's first sign (401/403, 404, login POST); `minShare` of what the key sent since then must be the
+     * failures in question, so a busy client that fails now and then never adds up.
+     */
+    horizons: z
+      .object({
+        enabled: z.boolean().default(true),
+        minShare: z.number().gt(0).max(1).default(0.6),
+        '10m': horizonThresholds({ scanDistinct404: 15, failedLogins: 10, loginPosts: 15, enumerationFailures: 30, enumerationDistinct404: 8 }),
+        '1h': horizonThresholds({ scanDistinct404: 15, failedLogins: 25, loginPosts: 40, enumerationFailures: 20, enumerationDistinct404: 8 }),
       })
       .strict()
       .prefault({}),

@@ -1,3 +1,4 @@
+import type { HorizonName } from './detect/horizons.ts';
 import type { RuleName } from './detect/rules/index.ts';
 import type { Features } from './features/key-window.ts';
 
@@ -12,6 +13,8 @@ export interface Finding {
   unmistakable: boolean;
   /** Plain-language reason with the figures, for people (no attacker-controlled text in here). */
   detail: string;
+  /** The horizon whose evidence decided, when longer than the window (src/detect/horizons.ts). */
+  horizon?: HorizonName;
 }
 
 export interface Evidence {

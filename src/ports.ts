@@ -1,3 +1,4 @@
+import type { SlowEvidence } from './detect/horizons.ts';
 import type { Decision, Evidence, TargetKind } from './decision.ts';
 
 /**
@@ -21,6 +22,8 @@ export interface KeyState {
   flags: number;
   /** Start of the last window the key was seen in, epoch ms. */
   lastWindow: number;
+  /** Evidence at longer horizons (src/detect/horizons.ts); only keys that showed a sign (401/403, 404, login POST). */
+  slow?: SlowEvidence;
 }
 
 export interface BaselineStore {

@@ -1,4 +1,5 @@
 import type { KeyState } from '../ports.ts';
+import { isPlausibleEvidence, type SlowEvidence } from './horizons.ts';
 
 /**
  * A key's own normal: exponentially weighted mean and variance of log-scaled features over the windows it was
@@ -24,18 +25,23 @@ export function newKeyState(windowStart: number): KeyState {
 export function isPlausibleKeyState(s: KeyState): boolean {
   return [s.reqMean, s.reqVar, s.bytesMean, s.bytesVar, s.ipsMean].every((x) => Number.isFinite(x) && x >= 0) &&
     Number.isSafeInteger(s.windows) && s.windows >= 0 && Number.isInteger(s.flags) && s.flags >= 0 && s.flags <= 0x7fffffff &&
-    Number.isFinite(s.lastWindow);
+    Number.isFinite(s.lastWindow) && (s.slow === undefined || isPlausibleEvidence(s.slow));
 }
 
 const STATE_FIELDS = ['reqMean', 'reqVar', 'bytesMean', 'bytesVar', 'ipsMean', 'windows', 'flags', 'lastWindow'] as const;
 
-/** A key's state as one short string: the eight numbers, comma-separated, in shortest round-trip form (lossless). */
+/**
+ * A key's state as one short string: the eight numbers, comma-separated, in shortest round-trip form (lossless),
+ * then, for a key with slow evidence, `;` and its numbers.
+ */
 export function encodeKeyState(s: KeyState): string {
-  return STATE_FIELDS.map((f) => String(s[f])).join(',');
+  const base = STATE_FIELDS.map((f) => String(s[f])).join(',');
+  return s.slow ? `${base};${encodeSlowEvidence(s.slow)}` : base;
 }
 
 export function decodeKeyState(text: string): KeyState | null {
-  const parts = text.split(',');
+  const cut = text.indexOf(';');
+  const parts = (cut < 0 ? text : text.slice(0, cut)).split(',');
   if (parts.length !== STATE_FIELDS.length) return null;
   const out = {} as KeyState;
   for (let i = 0; i < STATE_FIELDS.length; i++) {
@@ -43,12 +49,38 @@ export function decodeKeyState(text: string): KeyState | null {
     if (parts[i] === '' || !Number.isFinite(n)) return null;
     out[STATE_FIELDS[i]] = n;
   }
+  if (cut >= 0) {
+    const slow = decodeSlowEvidence(text.slice(cut + 1));
+    if (!slow) return null;
+    out.slow = slow;
+  }
   return isPlausibleKeyState(out) ? out : null;
 }
 
+/** Slow evidence as its numbers, comma-separated (shortest round-trip form). */
+export const encodeSlowEvidence = (e: SlowEvidence): string => e.join(',');
+
+export function decodeSlowEvidence(text: string): SlowEvidence | null {
+  const e = text.split(',').map((x) => (x === '' ? NaN : Number(x)));
+  return isPlausibleEvidence(e) ? e : null;
+}
+
+/**
+ * Windows a key learns freely, as a plain running mean (an EWMA's warm-up), before its baseline may rise only by
+ * {@link RISE_CAP} a window: so a client whose first window was a partial minute has its real rate by then.
+ */
+const FREE_WINDOWS = 10;
+/**
+ * The most one window may pull a baseline up (on log scale, before the EWMA weight): a ramp that grows its rate by a
+ * constant factor every minute would otherwise teach the baseline its growth, mean and variance alike, and never
+ * look anomalous against it.
+ */
+const RISE_CAP = Math.log(1.5);
+
 export function learn(state: KeyState, requests: number, bytes: number, ips: number, alpha: number): void {
-  const r = Math.log1p(requests);
-  const b = Math.log1p(bytes);
+  const capped = state.windows >= FREE_WINDOWS;
+  const r = capped ? Math.min(Math.log1p(requests), state.reqMean + RISE_CAP) : Math.log1p(requests);
+  const b = capped ? Math.min(Math.log1p(bytes), state.bytesMean + RISE_CAP) : Math.log1p(bytes);
   if (state.windows === 0) {
     state.reqMean = r;
     state.bytesMean = b;
@@ -56,13 +88,14 @@ export function learn(state: KeyState, requests: number, bytes: number, ips: num
     state.reqVar = PRIOR_VARIANCE;
     state.bytesVar = PRIOR_VARIANCE;
   } else {
+    const w = capped ? alpha : Math.max(alpha, 1 / (state.windows + 1));
     const dr = r - state.reqMean;
-    state.reqMean += alpha * dr;
-    state.reqVar = (1 - alpha) * (state.reqVar + alpha * dr * dr);
+    state.reqMean += w * dr;
+    state.reqVar = (1 - w) * (state.reqVar + w * dr * dr);
     const db = b - state.bytesMean;
-    state.bytesMean += alpha * db;
-    state.bytesVar = (1 - alpha) * (state.bytesVar + alpha * db * db);
-    state.ipsMean += alpha * (ips - state.ipsMean);
+    state.bytesMean += w * db;
+    state.bytesVar = (1 - w) * (state.bytesVar + w * db * db);
+    state.ipsMean += w * (ips - state.ipsMean);
   }
   state.windows++;
 }

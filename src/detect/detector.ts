@@ -6,8 +6,10 @@ import type { ClosedWindow } from '../features/windower.ts';
 import { isIpv6 } from '../net/ip.ts';
 import type { KeyState } from '../ports.ts';
 import { ageFlags, flaggedIn, learn, newKeyState, typicalRequests } from './baseline.ts';
+import { addWindow, hasFaded, type HorizonEvidence, horizonsAt } from './horizons.ts';
 import { robustStats, type RobustStats } from './robust-stats.ts';
 import { type Rule, RULES } from './rules/index.ts';
+import type { CampaignSurge } from './rules/rule.ts';
 
 /** Where the detector reads and writes what it learned per key (an in-memory map, or one preloaded from a store). */
 export interface StateView {
@@ -82,8 +84,18 @@ function populationKey(kind: KeyKind): string {
   return `~pop:${kind}`;
 }
 
+/** Where the usual count of failed logins across the API per window is kept (the campaign measure). */
+const CAMPAIGN_STATE_KEY = '~pop:failed-logins';
+
 /** The states the detector reads besides a window's own keys: a store must hand these over with every window. */
-export const POPULATION_STATE_KEYS: readonly string[] = (['ip', 'prefix', 'principal'] as const).map(populationKey);
+export const POPULATION_STATE_KEYS: readonly string[] = [...(['ip', 'prefix', 'principal'] as const).map(populationKey),
+  CAMPAIGN_STATE_KEY];
+
+/** Failed logins across the API in one window, from at least this many clients, before a surge can be a campaign. */
+const CAMPAIGN_MIN_FAILURES = 30;
+const CAMPAIGN_MIN_CONTRIBUTORS = 5;
+/** Times their usual count, once the usual is known. */
+const CAMPAIGN_FACTOR = 4;
 
 interface AssessContext {
   incident: boolean;
@@ -93,6 +105,7 @@ interface AssessContext {
   learning: boolean;
   /** Windows the population (of IPs) has been learned over. */
   populationWindows: number;
+  campaign: CampaignSurge | undefined;
 }
 
 /** Windows of population history before its lift is trusted. */
@@ -142,7 +155,8 @@ export class Detector {
     const principalWindows = [...keys.byPrincipal];
     const populationWindows = states.get(populationKey('ip'))?.windows ?? 0;
     const learning = populationWindows < cfg.learning.windows;
-    const ctx: AssessContext = { incident, states, start, ruleErrors: 0, learning, populationWindows };
+    const campaign = this.campaignSurge(ipWindows, incident, states, start);
+    const ctx: AssessContext = { incident, states, start, ruleErrors: 0, learning, populationWindows, campaign };
     const verdicts: KeyVerdict[] = [];
     this.assessKind('ip', ipWindows, ctx, verdicts);
     // A prefix speaks for several hosts; with one host, its IP key already says everything.
@@ -181,8 +195,10 @@ export class Detector {
       ageFlags(state, ctx.start, windowMs);
       const trusted = known && state.windows >= minWindows;
       const features = kw.features();
+      const horizons = this.addToHorizons(state, kw, features, ctx.start, windowMs);
       const findings = this.evaluate(rules, { kind, features, state: known ? state : undefined, trusted, population,
-        populationLift, incident: ctx.incident, thresholds: this.cfg.thresholds }, ctx);
+        populationLift, incident: ctx.incident, thresholds: this.cfg.thresholds, horizons,
+        horizonThresholds: this.cfg.horizons, campaign: ctx.campaign }, ctx);
       const stillLearning = findings.length > 0 && ctx.learning && !trusted
         && this.restsOnVolumeAlone(findings, kind, known, ctx);
       if (findings.length === 0 || stillLearning) {
@@ -213,6 +229,51 @@ export class Detector {
           : kind === 'ip' ? Math.max(1, features.distinctPrincipals) : Math.max(features.distinctIps, features.distinctPrincipals),
       });
     }
+  }
+
+  /**
+   * Failed logins (401/403 answers to login POSTs) across the API in this window against their usual count, kept
+   * like the population's history: a surge is a credential-stuffing campaign, whose members the campaign rule finds
+   * however few tries each makes. The usual count learns only from windows without a surge or an incident.
+   */
+  private campaignSurge(ipWindows: [string, KeyWindow][], incident: boolean, states: StateView, start: number): CampaignSurge | undefined {
+    let failures = 0;
+    let contributors = 0;
+    for (const [, kw] of ipWindows) {
+      const failed = Math.min(kw.authFailures, kw.loginPosts);
+      if (failed > 0) {
+        failures += failed;
+        contributors++;
+      }
+    }
+    const state = states.get(CAMPAIGN_STATE_KEY) ?? newKeyState(start);
+    const usual = state.windows >= MIN_POPULATION_HISTORY ? typicalRequests(state) : 0;
+    const surge = failures >= CAMPAIGN_MIN_FAILURES && contributors >= CAMPAIGN_MIN_CONTRIBUTORS
+      && failures >= CAMPAIGN_FACTOR * usual;
+    if (!surge && !incident) learn(state, failures, 0, 0, this.cfg.baseline.alpha);
+    state.lastWindow = start;
+    states.set(CAMPAIGN_STATE_KEY, state);
+    return surge ? { failures, usual: Math.round(usual * 10) / 10, contributors } : undefined;
+  }
+
+  /**
+   * Adds the window to the key's slow evidence (kept in its state, so every store carries it) and returns the
+   * evidence at each horizon, this window included. Evidence that has faded is dropped.
+   */
+  private addToHorizons(state: KeyState, kw: KeyWindow, features: Features, start: number, windowMs: number): HorizonEvidence[] {
+    if (!this.cfg.horizons.enabled) {
+      delete state.slow;
+      return [];
+    }
+    const slow = addWindow(state.slow, start, windowMs, features, (fn) => {
+      if (features.notFound > 0) kw.notFoundPaths.forEachValue(fn);
+    });
+    if (!slow || hasFaded(slow, start, windowMs)) {
+      delete state.slow;
+      return [];
+    }
+    state.slow = slow;
+    return horizonsAt(slow, start, windowMs);
   }
 
   /**

@@ -86,6 +86,18 @@ export class Distinct {
     return d;
   }
 
+  /**
+   * Calls `fn` with a hash per distinct value: the exact values while they are held, else one stand-in per filled
+   * sketch register (as many as the sketch can tell apart, which is what a caller counting distinct values needs).
+   */
+  forEachValue(fn: (h: number) => void): void {
+    if (this.registers === null) {
+      this.forEachExact(fn);
+      return;
+    }
+    for (let i = 0; i < M; i++) if (this.registers[i] !== 0) fn(Math.imul(i + 1, 0x9e3779b1) >>> 0);
+  }
+
   /** The exact values as unsigned 32-bit hashes, in insertion order. */
   private forEachExact(fn: (h: number) => void): void {
     const n = this.n;

@@ -1,3 +1,4 @@
+import type { SlowEvidence } from '../detect/horizons.ts';
 import type { KeyState } from '../ports.ts';
 
 const FIELDS = 8;
@@ -11,6 +12,8 @@ const FIELDS = 8;
  */
 export class KeyStateStore {
   private readonly index = new Map<string, number>();
+  /** Slow evidence by slot, for the few keys that carry any (see src/detect/horizons.ts). */
+  private readonly slow = new Map<number, SlowEvidence>();
   private readonly free: number[] = [];
   private cols = new Float64Array(1024 * FIELDS);
   private used = 0;
@@ -41,12 +44,15 @@ export class KeyStateStore {
     c[o + 5] = s.windows;
     c[o + 6] = s.flags;
     c[o + 7] = s.lastWindow;
+    if (s.slow) this.slow.set(i, [...s.slow]);
+    else this.slow.delete(i);
   }
 
   delete(key: string): void {
     const i = this.index.get(key);
     if (i === undefined) return;
     this.index.delete(key);
+    this.slow.delete(i);
     this.free.push(i);
   }
 
@@ -67,8 +73,11 @@ export class KeyStateStore {
   private read(i: number): KeyState {
     const c = this.cols;
     const o = i * FIELDS;
-    return { reqMean: c[o], reqVar: c[o + 1], bytesMean: c[o + 2], bytesVar: c[o + 3], ipsMean: c[o + 4],
+    const state: KeyState = { reqMean: c[o], reqVar: c[o + 1], bytesMean: c[o + 2], bytesVar: c[o + 3], ipsMean: c[o + 4],
       windows: c[o + 5], flags: c[o + 6], lastWindow: c[o + 7] };
+    const slow = this.slow.get(i);
+    if (slow) state.slow = [...slow];
+    return state;
   }
 
   private grow(): void {

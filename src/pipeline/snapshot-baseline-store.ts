@@ -305,5 +305,7 @@ function entryKey(line: string): string | null {
 
 /** lastWindow of an encoded state (its last field) without decoding the rest. */
 function lastWindowOf(encoded: string): number {
-  return Number(encoded.slice(encoded.lastIndexOf(',') + 1)) || 0;
+  const cut = encoded.indexOf(';');
+  const base = cut < 0 ? encoded : encoded.slice(0, cut);
+  return Number(base.slice(base.lastIndexOf(',') + 1)) || 0;
 }

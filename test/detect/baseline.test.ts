@@ -26,18 +26,36 @@ describe('learn', () => {
     expect(s.windows).toBe(1);
   });
 
-  it('later windows move means and variances by the EWMA with weight alpha', () => {
+  it('later windows move means and variances by the EWMA with weight alpha, after a running-mean warm-up', () => {
     const s = state();
-    learn(s, 9, 99, 2, 0.25);
-    learn(s, 99, 9, 6, 0.25);
-    const dr = Math.log1p(99) - Math.log1p(9);
-    const db = Math.log1p(9) - Math.log1p(99);
-    expect(s.reqMean).toBeCloseTo(Math.log1p(9) + 0.25 * dr, 12);
-    expect(s.reqVar).toBeCloseTo(0.75 * (0.5 + 0.25 * dr * dr), 12);
+    for (let i = 0; i < 10; i++) learn(s, 99, 99, 2, 0.25);
+    learn(s, 9, 120, 6, 0.25);
+    const dr = Math.log1p(9) - Math.log1p(99);
+    const db = Math.log1p(120) - Math.log1p(99);
+    const settled = 0.5 * 0.5 * (2 / 3) * 0.75 ** 7; // the prior variance through the warm-up weights 1/2, 1/3, 1/4, then alpha
+    expect(s.reqMean).toBeCloseTo(Math.log1p(99) + 0.25 * dr, 12);
+    expect(s.reqVar).toBeCloseTo(0.75 * (settled + 0.25 * dr * dr), 12);
     expect(s.bytesMean).toBeCloseTo(Math.log1p(99) + 0.25 * db, 12);
-    expect(s.bytesVar).toBeCloseTo(0.75 * (0.5 + 0.25 * db * db), 12);
+    expect(s.bytesVar).toBeCloseTo(0.75 * (settled + 0.25 * db * db), 12);
     expect(s.ipsMean).toBeCloseTo(2 + 0.25 * 4, 12);
-    expect(s.windows).toBe(2);
+    expect(s.windows).toBe(11);
+    // In the warm-up a window weighs 1/(windows seen + 1): the first windows' plain mean.
+    const warm = state();
+    learn(warm, 9, 9, 1, 0.1);
+    learn(warm, 99, 99, 1, 0.1);
+    expect(warm.reqMean).toBeCloseTo((Math.log1p(9) + Math.log1p(99)) / 2, 12);
+  });
+
+  it('past the warm-up, one window pulls a baseline up by at most a factor of 1.5 (a ramp cannot drag it), down freely', () => {
+    const s = state();
+    for (let i = 0; i < 10; i++) learn(s, 99, 99, 1, 0.1);
+    learn(s, 9999, 9999, 1, 0.1);
+    expect(s.reqMean).toBeCloseTo(Math.log1p(99) + 0.1 * Math.log(1.5), 12);
+    expect(s.bytesMean).toBeCloseTo(Math.log1p(99) + 0.1 * Math.log(1.5), 12);
+    const fall = state();
+    for (let i = 0; i < 10; i++) learn(fall, 99, 99, 1, 0.1);
+    learn(fall, 0, 0, 1, 0.1);
+    expect(fall.reqMean).toBeCloseTo(0.9 * Math.log1p(99), 12);
     // A steady key's variance shrinks window after window.
     const steady = state();
     for (let i = 0; i < 5; i++) learn(steady, 10, 10, 1, 0.5);

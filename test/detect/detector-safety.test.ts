@@ -282,11 +282,11 @@ describe('the learning period (config learning.windows)', () => {
     expect(verdict(learning, '192.0.2.50')).toMatchObject({ learning: true });
     expect([...learning.establishedByPrefix]).toEqual([['192.0.2.0/24', 710]]);
     // A neighbour with a trusted history counts up to its usual rate (20), not all it sends (30), even while learning.
-    // (A tiny alpha keeps its usual at 20 whether or not this window is learned first.)
+    // (A tiny alpha, past the baseline's warm-up of ten windows, keeps its usual at 20 whether or not this window is
+    // learned first.)
     const d = detector({ learning: { windows: 60 }, baseline: { minWindows: 2, alpha: 0.001 } });
-    d.at(0, both(crowd(), flood('192.0.2.60', 20)));
-    d.at(1, both(crowd(), flood('192.0.2.60', 20)));
-    const trusted = d.at(2, both(crowd(), scanner('192.0.2.1'), flood('192.0.2.60', 30)));
+    for (let m = 0; m < 12; m++) d.at(m, both(crowd(), flood('192.0.2.60', 20)));
+    const trusted = d.at(12, both(crowd(), scanner('192.0.2.1'), flood('192.0.2.60', 30)));
     expect(trusted.learning).toBe(true);
     expect(typicalRequests(d.map.get('i:192.0.2.60')!)).toBeCloseTo(20, 1);
     expect(trusted.establishedByPrefix.get('192.0.2.0/24')).toBeCloseTo(20, 1);
@@ -301,16 +301,17 @@ describe('while learning, an acting prefix weighs neighbours seen in earlier win
   const quietScanners: Traffic = (s) => [1, 2, 3, 4].flatMap((h) => spread(9, s, (i) => ({ ip: `198.18.7.${h}`, path: `/q-${s}-${h}-${i}`, status: 404 })));
 
   it('trusted hosts up to their usual, untrusted ones seen before with all they send, new and flagged ones nothing', () => {
+    // Twelve windows of history: past the baseline's warm-up (ten windows), the tiny alpha holds .50's usual at 20.
     const history = (m: number): Traffic => both(crowd(),
       flood('198.18.7.50', 20), // in every window: trusted from the fourth (baseline.minWindows 3)
-      m === 2 ? flood('198.18.7.51', 5) : () => [], // seen in one earlier window only
-      m >= 1 ? flood('198.18.7.60', 2) : () => []); // seen in two earlier windows, a scanner in the fourth
+      m === 11 ? flood('198.18.7.51', 5) : () => [], // seen in one earlier window only
+      m >= 10 ? flood('198.18.7.60', 2) : () => []); // seen in two earlier windows, a scanner in the last
     const now: Traffic = both(crowd(), quietScanners, flood('198.18.7.50', 30), flood('198.18.7.51', 7), flood('198.18.7.52', 3),
       scanner('198.18.7.60', 12));
     const run = (learningWindows: number) => {
       const d = detector({ learning: { windows: learningWindows }, baseline: { minWindows: 3, alpha: 0.001 } });
-      for (let m = 0; m < 3; m++) d.at(m, history(m));
-      return d.at(3, now);
+      for (let m = 0; m < 12; m++) d.at(m, history(m));
+      return d.at(12, now);
     };
     const learning = run(60);
     expect(learning.learning).toBe(true);

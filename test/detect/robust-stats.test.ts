@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MIN_SCALE, robustStats, robustZ } from '../../src/detect/robust-stats.ts';
 
@@ -44,6 +45,35 @@ describe('robustStats', () => {
   it('reads only the first `count` values and reports the count', () => {
     const s = stats([1, 2, 3, 1000, 1000, 1000, 1000], 3, 0);
     expect(s).toEqual({ median: 2, scale: 1.4826, count: 3 });
+  });
+});
+
+describe('robustStats is the sort-based median and MAD, bit for bit', () => {
+  /** The implementation robust-stats had before simple-statistics' selection: sort, read the middle, twice. */
+  function bySorting(xs: number[], minScale = MIN_SCALE) {
+    const sorted = Float64Array.from(xs).sort();
+    const mid = (s: Float64Array) => (s.length % 2 ? s[s.length >> 1] : (s[(s.length >> 1) - 1] + s[s.length >> 1]) / 2);
+    const median = mid(sorted);
+    const mad = mid(Float64Array.from(sorted, (x) => Math.abs(x - median)).sort());
+    return { median, scale: Math.max(1.4826 * mad, minScale), count: xs.length };
+  }
+
+  it('on any sample: doubles, ties, log1p of request counts, odd and even, large enough for the selection to recurse', () => {
+    const requests = fc.integer({ min: 0, max: 100_000 }).map((n) => Math.log1p(n));
+    const doubles = fc.double({ min: -1e6, max: 1e6, noNaN: true });
+    const small = fc.integer({ min: 0, max: 4 });
+    fc.assert(fc.property(fc.oneof(fc.array(requests, { minLength: 1, maxLength: 1500 }), fc.array(doubles, { minLength: 1, maxLength: 40 }),
+      fc.array(small, { minLength: 1, maxLength: 900 })), (xs) => {
+      const got = robustStats(Float64Array.from(xs), xs.length, 0);
+      const want = bySorting(xs, 0);
+      expect(Object.is(got.median, want.median) && Object.is(got.scale, want.scale)).toBe(true);
+    }), { numRuns: 300 });
+  });
+
+  it('where the midpoint of the middle pair is not a + (b − a) / 2 (what simple-statistics\' median computes)', () => {
+    const [a, b] = [3.784189633918261, 8.294049640102028];
+    expect(a + 0.5 * (b - a)).not.toBe((a + b) / 2);
+    expect(robustStats(Float64Array.from([b, a]), 2).median).toBe((a + b) / 2);
   });
 });
 

@@ -24,7 +24,7 @@ function features(over: Partial<Features>): Features {
 function ctx(f: Partial<Features>, over: Partial<Omit<RuleContext, 'thresholds'>> & { th?: Partial<Thresholds> } = {}): RuleContext {
   const { th, ...rest } = over;
   return { kind: 'ip', state: undefined, trusted: false, population: crowd, populationLift: 1, incident: false,
-    thresholds: { ...t, ...th }, features: features(f), ...rest };
+    thresholds: { ...t, ...th }, horizons: [], horizonThresholds: defaultConfig().horizons, features: features(f), ...rest };
 }
 
 /** A state whose typical requests (and bytes) per window are the numbers given. */
@@ -381,6 +381,9 @@ describe('the registry declares what each rule looks at and what it rests on', (
       'server-errors': { kinds: ['ip', 'principal'], basis: 'behaviour' },
       'scanner-agent': { kinds: ['ip', 'prefix', 'principal'], basis: 'behaviour' },
       'trap-route': { kinds: ['ip', 'principal'], basis: 'behaviour' },
+      'enumeration': { kinds: ['ip', 'principal'], basis: 'behaviour' },
+      'ramp': { kinds: ['ip', 'principal'], basis: 'volume' },
+      'campaign': { kinds: ['ip'], basis: 'behaviour' },
     });
   });
 });

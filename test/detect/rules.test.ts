@@ -16,7 +16,8 @@ function features(over: Partial<Features>): Features {
 }
 
 function ctx(over: Partial<RuleContext> & { f: Features }): RuleContext {
-  return { kind: 'ip', state: undefined, trusted: false, population: crowd, populationLift: 1, incident: false, thresholds: t, features: over.f, ...over };
+  return { kind: 'ip', state: undefined, trusted: false, population: crowd, populationLift: 1, incident: false, thresholds: t,
+    horizons: [], horizonThresholds: defaultConfig().horizons, features: over.f, ...over };
 }
 
 function history(requests: number, windows = 30, ips = 1, bytes = requests * 1000): KeyState {

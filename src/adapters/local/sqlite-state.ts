@@ -1,9 +1,9 @@
 import Database from 'better-sqlite3';
-import { isPlausibleKeyState } from '../../detect/baseline.ts';
+import { decodeSlowEvidence, encodeSlowEvidence, isPlausibleKeyState } from '../../detect/baseline.ts';
 import type { BaselineStore, KeyState, LedgerEntry, LedgerStore } from '../../ports.ts';
 
 /** The schema this release writes. Older files are migrated in place; newer ones are refused, never guessed at. */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 export class StateFileError extends Error {
   override name = 'StateFileError';
@@ -25,6 +25,8 @@ const MIGRATIONS: Record<number, string> = {
   // by the run that decided them (the local pipeline wrote no alert marks): contain must not announce them again.
   4: `ALTER TABLE ledger ADD COLUMN effective_at INTEGER; UPDATE ledger SET effective_at = created_at;
       UPDATE ledger SET alerted = json_array(status) WHERE alerted = '[]';`,
+  // v5: a key's evidence at longer horizons (src/detect/horizons.ts), as its numbers; NULL for most keys.
+  5: `ALTER TABLE baselines ADD COLUMN slow TEXT;`,
 };
 
 /**
@@ -51,7 +53,7 @@ export class SqliteState implements BaselineStore, LedgerStore {
     this.stmts = {
       getBaseline: this.db.prepare('SELECT * FROM baselines WHERE key = ?'),
       putBaseline: this.db.prepare(`INSERT OR REPLACE INTO baselines VALUES
-        (@key, @reqMean, @reqVar, @bytesMean, @bytesVar, @ipsMean, @windows, @flags, @lastWindow)`),
+        (@key, @reqMean, @reqVar, @bytesMean, @bytesVar, @ipsMean, @windows, @flags, @lastWindow, @slow)`),
       countBaselines: this.db.prepare('SELECT count(*) AS n FROM baselines'),
       putLedger: this.db.prepare(`INSERT OR REPLACE INTO ledger VALUES
         (@target, @createdAt, @targetKind, @expiresAt, @status, @endedAt, @reasons, @score, @priorBlocks, @evidence, @alerted, @effectiveAt)`),
@@ -76,19 +78,27 @@ export class SqliteState implements BaselineStore, LedgerStore {
   }
 
   getBaselineSync(key: string): KeyState | undefined {
-    const row = this.stmts.getBaseline.get(key) as Record<string, number> | undefined;
+    const row = this.stmts.getBaseline.get(key) as (Record<string, number> & { slow: unknown }) | undefined;
     if (!row) return undefined;
     const state: KeyState = { reqMean: row.req_mean, reqVar: row.req_var, bytesMean: row.bytes_mean,
       bytesVar: row.bytes_var, ipsMean: row.ips_mean, windows: row.windows, flags: row.flags, lastWindow: row.last_window };
     // A damaged row must not make anyone look anomalous: treat it as never seen.
-    return Object.values(state).every((x) => typeof x === 'number') && isPlausibleKeyState(state) ? state : undefined;
+    if (!Object.values(state).every((x) => typeof x === 'number')) return undefined;
+    if (row.slow !== null) {
+      const slow = typeof row.slow === 'string' ? decodeSlowEvidence(row.slow) : null;
+      if (!slow) return undefined;
+      state.slow = slow;
+    }
+    return isPlausibleKeyState(state) ? state : undefined;
   }
 
   putBaselinesSync(states: Iterable<[string, KeyState]>): number {
     let n = 0;
     this.db.transaction(() => {
       for (const [key, s] of states) {
-        this.stmts.putBaseline.run({ key, ...s });
+        this.stmts.putBaseline.run({ key, reqMean: s.reqMean, reqVar: s.reqVar, bytesMean: s.bytesMean, bytesVar: s.bytesVar,
+          ipsMean: s.ipsMean, windows: s.windows, flags: s.flags, lastWindow: s.lastWindow,
+          slow: s.slow ? encodeSlowEvidence(s.slow) : null });
         n++;
       }
     })();

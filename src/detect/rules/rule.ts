@@ -3,6 +3,7 @@ import type { Finding } from '../../decision.ts';
 import type { Features } from '../../features/key-window.ts';
 import type { KeyKind } from '../../features/keys.ts';
 import type { KeyState } from '../../ports.ts';
+import type { HorizonEvidence, HorizonName } from '../horizons.ts';
 import type { RobustStats } from '../robust-stats.ts';
 import type { RuleName } from './index.ts';
 
@@ -24,6 +25,18 @@ export interface RuleContext {
   /** 5xx for everybody in this window: the server is failing, not the clients. */
   incident: boolean;
   thresholds: CordonConfig['thresholds'];
+  /** The key's evidence at longer horizons, this window included (empty when it has none or horizons are off). */
+  horizons: readonly HorizonEvidence[];
+  horizonThresholds: CordonConfig['horizons'];
+  /** Set when failed logins across the API surge in this window (a credential-stuffing campaign). */
+  campaign?: CampaignSurge;
+}
+
+/** Failed logins across the API in one window against their usual count, and how many clients contribute. */
+export interface CampaignSurge {
+  failures: number;
+  usual: number;
+  contributors: number;
 }
 
 /**
@@ -48,6 +61,29 @@ export const finding = (rule: RuleName, score: number, unmistakable: boolean, de
   unmistakable,
   detail,
 });
+
+/** A finding resting on a horizon's evidence: never unmistakable on its own (it still holds k of n windows). */
+export const horizonFinding = (rule: RuleName, horizon: HorizonName, score: number, detail: string): Finding => ({
+  ...finding(rule, score, false, `over ${horizon === '1h' ? 'the last hour' : 'the last 10 minutes'}: ${detail}`),
+  horizon,
+});
+
+/**
+ * The first horizon (shortest first) for which `judge` finds something. A horizon whose evidence is this window's
+ * alone (a key's first window with a sign) is skipped: what one window shows, the window's own thresholds judge.
+ */
+export function firstHorizon(ctx: RuleContext, judge: (h: HorizonEvidence) => Finding | null): Finding | null {
+  const windowRequests = clientRequests(ctx.features);
+  for (const h of ctx.horizons) {
+    if (h.requests <= windowRequests + 0.5) continue;
+    const f = judge(h);
+    if (f) return f;
+  }
+  return null;
+}
+
+/** Figures of a decayed count, for a detail line. */
+export const approx = (x: number): string => String(Math.round(x));
 
 /** Requests the client is answerable for: 5xx are the server's failures, never counted against a client. */
 export const clientRequests = (f: Features): number => f.requests - f.status5xx;

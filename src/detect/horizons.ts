@@ -1,0 +1,201 @@
+import type { Features } from '../features/key-window.ts';
+
+/**
+ * Evidence of one key at horizons longer than a window: what a scanner asking three paths a minute, or a password
+ * guesser trying four times a minute, never shows in any one minute but piles up over ten or sixty.
+ *
+ * Counts are exponentially decayed sums (time constant = the horizon), so a key's evidence fades at the rate it came
+ * and one number per counter suffices: no ring of past windows. Distinct missing paths over the long horizon are a
+ * 64-bit linear-counting bitmap per half-horizon epoch (the current and the previous one), so a client polling one
+ * broken link every minute counts one path, not sixty.
+ *
+ * Only keys that have shown a sign (a 401/403, a 404, a login POST) carry any: most keys never do, and memory per
+ * key is the budget that bounds a long run. Requests are counted from the first sign on, so shares read "of what the
+ * key sent since it started failing".
+ */
+
+/** The horizons, in windows. */
+export const SHORT_HORIZON_WINDOWS = 10;
+export const LONG_HORIZON_WINDOWS = 60;
+export type HorizonName = '10m' | '1h';
+
+/** Positions in the evidence array; the array is what every store keeps (a short list of numbers). */
+const AT = 0; // start of the newest window counted, epoch ms
+const S_REQ = 1;
+const S_FAIL = 2;
+const S_NF = 3;
+const S_LOGIN = 4;
+const S_DNF = 5; // short horizon: decayed sum of each window's distinct missing paths
+const L_REQ = 6;
+const L_FAIL = 7;
+const L_NF = 8;
+const L_LOGIN = 9;
+const EPOCH = 10; // long-horizon bitmap epoch number
+/** No missing path seen yet (epochs of real times are positive). */
+const NO_EPOCH = -1;
+const CUR_LO = 11;
+const CUR_HI = 12;
+const PREV_LO = 13;
+const PREV_HI = 14;
+export const SLOW_EVIDENCE_LENGTH = 15;
+
+export type SlowEvidence = number[];
+
+/** What a rule reads for one horizon. */
+export interface HorizonEvidence {
+  horizon: HorizonName;
+  /** Requests (less 5xx) since the key's first sign, decayed over the horizon. */
+  requests: number;
+  authFailures: number;
+  notFound: number;
+  loginPosts: number;
+  /** Distinct missing paths within the horizon (estimated). */
+  distinctNotFoundPaths: number;
+}
+
+/** Below this every decayed count has faded: the key's slow evidence is dropped (memory). */
+const FADED = 0.5;
+
+const decay = (gapWindows: number, horizon: number): number => Math.exp(-gapWindows / horizon);
+
+function popcount32(x: number): number {
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+}
+
+/** Linear counting over 64 bits: the number of distinct values that set `bits` of them. */
+function linearCount(bitsSet: number): number {
+  if (bitsSet === 0) return 0;
+  const zeros = 64 - bitsSet;
+  return zeros === 0 ? Math.round(64 * Math.log(64)) : Math.round(-64 * Math.log(zeros / 64));
+}
+
+/** A 32-bit hash's bit in the 64-bit bitmap, from re-mixed high bits (FNV's low bits are weak). */
+function bitOf(h: number): number {
+  return Math.imul(h ^ (h >>> 15), 0x2c1b3c6d) >>> 26;
+}
+
+/** Whether a window of `f` is a sign worth remembering beyond its minute. */
+export const showsSign = (f: Features): boolean => f.authFailures > 0 || f.notFound > 0 || f.loginPosts > 0;
+
+/**
+ * Adds one window of a key to its slow evidence (creating it on the first sign) and returns the evidence, or
+ * undefined when the key has none worth keeping. `missingPathHashes` calls back with each hash of a missing path of
+ * the window. A window at or before the newest counted one is not added again (a redelivered window), except one
+ * strictly older (late data), which is added decayed by its age.
+ */
+export function addWindow(
+  evidence: SlowEvidence | undefined,
+  windowStart: number,
+  windowMs: number,
+  f: Features,
+  forEachMissingPathHash: (fn: (h: number) => void) => void,
+): SlowEvidence | undefined {
+  if (!evidence && !showsSign(f)) return undefined;
+  const e = evidence ? [...evidence] : newEvidence(windowStart);
+  if (e.length !== SLOW_EVIDENCE_LENGTH) return undefined;
+  if (evidence && windowStart === e[AT]) return e;
+  let weightShort = 1;
+  let weightLong = 1;
+  if (windowStart > e[AT]) {
+    const gap = (windowStart - e[AT]) / windowMs;
+    const ds = decay(gap, SHORT_HORIZON_WINDOWS);
+    const dl = decay(gap, LONG_HORIZON_WINDOWS);
+    for (const i of [S_REQ, S_FAIL, S_NF, S_LOGIN, S_DNF]) e[i] *= ds;
+    for (const i of [L_REQ, L_FAIL, L_NF, L_LOGIN]) e[i] *= dl;
+    e[AT] = windowStart;
+  } else {
+    const age = (e[AT] - windowStart) / windowMs;
+    weightShort = decay(age, SHORT_HORIZON_WINDOWS);
+    weightLong = decay(age, LONG_HORIZON_WINDOWS);
+  }
+  const requests = f.requests - f.status5xx;
+  e[S_REQ] += weightShort * requests;
+  e[S_FAIL] += weightShort * f.authFailures;
+  e[S_NF] += weightShort * f.notFound;
+  e[S_LOGIN] += weightShort * f.loginPosts;
+  e[S_DNF] += weightShort * f.distinctNotFoundPaths;
+  e[L_REQ] += weightLong * requests;
+  e[L_FAIL] += weightLong * f.authFailures;
+  e[L_NF] += weightLong * f.notFound;
+  e[L_LOGIN] += weightLong * f.loginPosts;
+  if (f.notFound > 0) addMissingPaths(e, epochOf(windowStart, windowMs), forEachMissingPathHash);
+  return e;
+}
+
+/** Half-horizon epochs: the bitmap of the current and the previous one together span 30 to 60 windows. */
+function epochOf(windowStart: number, windowMs: number): number {
+  return Math.floor(windowStart / (windowMs * (LONG_HORIZON_WINDOWS / 2)));
+}
+
+function addMissingPaths(e: SlowEvidence, epoch: number, forEach: (fn: (h: number) => void) => void): void {
+  if (e[EPOCH] !== NO_EPOCH && epoch < e[EPOCH] - 1) return; // older than both bitmaps
+  if (epoch > e[EPOCH]) {
+    const adjacent = epoch === e[EPOCH] + 1;
+    e[PREV_LO] = adjacent ? e[CUR_LO] : 0;
+    e[PREV_HI] = adjacent ? e[CUR_HI] : 0;
+    e[CUR_LO] = 0;
+    e[CUR_HI] = 0;
+    e[EPOCH] = epoch;
+  }
+  const [lo, hi] = epoch === e[EPOCH] ? [CUR_LO, CUR_HI] : [PREV_LO, PREV_HI];
+  forEach((h) => {
+    const bit = bitOf(h);
+    if (bit < 32) e[lo] = (e[lo] | (1 << bit)) >>> 0;
+    else e[hi] = (e[hi] | (1 << (bit - 32))) >>> 0;
+  });
+}
+
+function newEvidence(windowStart: number): SlowEvidence {
+  const e = new Array<number>(SLOW_EVIDENCE_LENGTH).fill(0);
+  e[AT] = windowStart;
+  e[EPOCH] = NO_EPOCH;
+  return e;
+}
+
+/** The two horizons' evidence as of `windowStart` (decayed to it), for the rules. */
+export function horizonsAt(e: SlowEvidence | undefined, windowStart: number, windowMs: number): HorizonEvidence[] {
+  if (!e || e.length !== SLOW_EVIDENCE_LENGTH) return [];
+  const gap = Math.max(0, (windowStart - e[AT]) / windowMs);
+  const ds = decay(gap, SHORT_HORIZON_WINDOWS);
+  const dl = decay(gap, LONG_HORIZON_WINDOWS);
+  const epoch = epochOf(windowStart, windowMs);
+  // Judged in the bitmap's own epoch (or an earlier one): both halves; one epoch on: the current half is now the
+  // previous one; later still: nothing within the horizon.
+  const bits = epoch <= e[EPOCH] ? popcount32(e[CUR_LO] | e[PREV_LO]) + popcount32(e[CUR_HI] | e[PREV_HI])
+    : epoch === e[EPOCH] + 1 ? popcount32(e[CUR_LO]) + popcount32(e[CUR_HI]) : 0;
+  const distinctLong = linearCount(bits);
+  return [
+    // Summing each window's distinct paths counts a path asked every minute once a minute: the long horizon's
+    // bitmap bounds it.
+    { horizon: '10m', requests: e[S_REQ] * ds, authFailures: e[S_FAIL] * ds, notFound: e[S_NF] * ds,
+      loginPosts: e[S_LOGIN] * ds, distinctNotFoundPaths: Math.min(e[S_DNF] * ds, distinctLong) },
+    { horizon: '1h', requests: e[L_REQ] * dl, authFailures: e[L_FAIL] * dl, notFound: e[L_NF] * dl,
+      loginPosts: e[L_LOGIN] * dl, distinctNotFoundPaths: distinctLong },
+  ];
+}
+
+/** Whether the evidence has faded everywhere by `windowStart` and can be forgotten. */
+export function hasFaded(e: SlowEvidence, windowStart: number, windowMs: number): boolean {
+  const [, long] = horizonsAt(e, windowStart, windowMs);
+  // Requests alone are not worth keeping: they only give the signs a share.
+  return long.authFailures < FADED && long.notFound < FADED && long.loginPosts < FADED
+    && epochOf(windowStart, windowMs) > e[EPOCH] + 1;
+}
+
+/** Whether `e` can have been written by {@link addWindow}: a damaged entry is dropped, never trusted. */
+export function isPlausibleEvidence(e: unknown): e is SlowEvidence {
+  if (!Array.isArray(e) || e.length !== SLOW_EVIDENCE_LENGTH) return false;
+  for (let i = 0; i < e.length; i++) {
+    const x = e[i];
+    if (typeof x !== 'number') return false;
+    if (i === EPOCH) {
+      if (!Number.isSafeInteger(x) || x < NO_EPOCH) return false;
+      continue;
+    }
+    if (!Number.isFinite(x) || x < 0) return false;
+    if (i >= CUR_LO && (!Number.isInteger(x) || x > 0xffffffff)) return false;
+  }
+  return true;
+}

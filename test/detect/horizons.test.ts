@@ -1,0 +1,216 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config.ts';
+import { decodeKeyState, encodeKeyState, newKeyState } from '../../src/detect/baseline.ts';
+import { Detector, type StateView, type WindowAssessment } from '../../src/detect/detector.ts';
+import { addWindow, horizonsAt, isPlausibleEvidence } from '../../src/detect/horizons.ts';
+import type { AccessEvent } from '../../src/events.ts';
+import type { Features } from '../../src/features/key-window.ts';
+import { ipKey } from '../../src/features/keys.ts';
+import { Windower } from '../../src/features/windower.ts';
+import type { KeyState } from '../../src/ports.ts';
+import { MIN, spread, T0 } from '../helpers/events.ts';
+
+// Evidence at horizons longer than a window: attackers under every per-minute threshold, and the benign clients
+// that look like them (a stale link polled every minute, a missing permission, a forgotten password, steady heavy
+// users, a flash crowd).
+
+type Traffic = (start: number, minute: number) => AccessEvent[];
+
+function detector(over: Record<string, unknown> = {}) {
+  const cfg = parseConfig({ learning: { windows: 0 }, ...over });
+  const map = new Map<string, KeyState>();
+  const states: StateView = { get: (k) => map.get(k), set: (k, v) => void map.set(k, v) };
+  const d = new Detector(cfg);
+  return {
+    map,
+    at(m: number, traffic: Traffic): WindowAssessment {
+      const w = new Windower({ sizeMs: MIN, latenessMs: 5000, ipv4Prefix: 24, ipv6Prefix: 64 });
+      for (const e of traffic(T0 + m * MIN, m)) w.add(e);
+      const closed = w.closeAll();
+      return d.assess(closed[0], states);
+    },
+  };
+}
+
+/** 100 quiet clients, 3 requests a minute each: the crowd every window is judged against. */
+const crowd: Traffic = (s) => Array.from({ length: 100 }, (_, i) => spread(3, s, () => ({ ip: `203.0.${i % 3}.${i + 1}` }))).flat();
+const both = (...ts: Traffic[]): Traffic => (s, m) => ts.flatMap((t) => t(s, m));
+
+/** The first minute at which `ip` acts, running `minutes` windows of `traffic`. */
+function firstAct(traffic: Traffic, ip: string, minutes: number, over: Record<string, unknown> = {}) {
+  const d = detector(over);
+  for (let m = 0; m < minutes; m++) {
+    const v = d.at(m, traffic).verdicts.find((x) => x.value === ip && x.act);
+    if (v) return { minute: m, findings: v.findings };
+  }
+  return null;
+}
+
+const SCANNER = '198.51.100.9';
+/** Three new missing paths a minute, and one page that exists: far under 10 distinct 404s a minute. */
+const slowScanner: Traffic = (s, m) => spread(4, s, (i) => i === 3 ? { ip: SCANNER, path: '/' } : { ip: SCANNER, path: `/backup-${m}-${i}.zip`, status: 404 });
+
+describe('a slow path scanner', () => {
+  it('is contained from the longer horizon well within 15 minutes, the finding naming its horizon', () => {
+    const hit = firstAct(both(crowd, slowScanner), SCANNER, 20);
+    expect(hit).not.toBeNull();
+    expect(hit!.minute).toBeLessThanOrEqual(8);
+    const scan = hit!.findings.find((f) => f.rule === 'path-scan');
+    expect(scan?.horizon).toBeDefined();
+    expect(scan?.detail).toMatch(/over the last (10 minutes|hour): \d+ distinct missing paths/);
+  });
+
+  it('is not caught with horizons turned off (today\'s per-minute rules alone miss it)', () => {
+    expect(firstAct(both(crowd, slowScanner), SCANNER, 20, { horizons: { enabled: false } })).toBeNull();
+  });
+
+  it('a client polling one missing path every minute for two hours is never a scan', () => {
+    const poller: Traffic = (s) => spread(3, s, () => ({ ip: SCANNER, path: '/v1/items/42', status: 404 }));
+    expect(firstAct(both(crowd, poller), SCANNER, 120)).toBeNull();
+  });
+
+  it('a busy client with a missing path now and then is never a scan', () => {
+    const busy: Traffic = (s, m) => spread(30, s, (i) => (i === 0 ? { ip: SCANNER, path: `/old-${m}`, status: 404 } : { ip: SCANNER }));
+    expect(firstAct(both(crowd, busy), SCANNER, 90)).toBeNull();
+  });
+});
+
+const GUESSER = '192.0.2.77';
+const failedLogins = (ip: string, n: number): Traffic => (s) => spread(n, s, () => ({ ip, method: 'POST', path: '/login', resource: '/login', status: 401 }));
+
+describe('slow password guessing', () => {
+  it('three failed logins a minute are contained within 10 minutes (fail2ban\'s jail would too)', () => {
+    const hit = firstAct(both(crowd, failedLogins(GUESSER, 3)), GUESSER, 20);
+    expect(hit?.minute).toBeLessThanOrEqual(10);
+    expect(hit!.findings.map((f) => f.rule)).toContain('auth-failures');
+  });
+
+  it('a user who forgets a password (five failures, then a success and an hour of browsing) is not', () => {
+    const user: Traffic = (s, m) => m < 2 ? spread(3, s, (i) => ({ ip: GUESSER, method: 'POST', path: '/login', resource: '/login', status: m === 1 && i === 2 ? 200 : 401 }))
+      : spread(8, s, () => ({ ip: GUESSER }));
+    expect(firstAct(both(crowd, user), GUESSER, 60)).toBeNull();
+  });
+
+  it('a service refused one resource every minute (a missing permission) is a misconfiguration, not an attack', () => {
+    const refused: Traffic = (s) => spread(4, s, () => ({ ip: GUESSER, path: '/admin/report', resource: '/admin/report', status: 403 }));
+    expect(firstAct(both(crowd, refused), GUESSER, 60)).toBeNull();
+  });
+});
+
+describe('object enumeration', () => {
+  const WALKER = '192.0.2.99';
+  it('a principal walking ids it does not own, mostly 403 and 404, is contained within 10 minutes', () => {
+    let id = 1000;
+    const walker: Traffic = (s) => spread(6, s, (i) => ({ ip: WALKER, principal: 'arn:aws:iam::123456789012:user/walker',
+      path: `/orders/${id++}`, resource: '/orders/{id}', status: i % 2 === 0 ? 403 : i % 3 === 0 ? 200 : 404 }));
+    const hit = firstAct(both(crowd, walker), WALKER, 15);
+    expect(hit?.minute).toBeLessThanOrEqual(10);
+    expect(hit!.findings.some((f) => f.horizon !== undefined)).toBe(true);
+  });
+});
+
+describe('a ramping flood', () => {
+  const RAMP = '198.51.100.200';
+  it('growing 1.2x a minute from an ordinary rate is contained before it reaches a flood\'s 600 a minute, within 15 minutes', () => {
+    const ramp: Traffic = (s, m) => spread(Math.round(10 * 1.2 ** m), s, () => ({ ip: RAMP }));
+    const hit = firstAct(both(crowd, ramp), RAMP, 30);
+    expect(hit?.minute).toBeLessThanOrEqual(15);
+    expect(Math.round(10 * 1.2 ** hit!.minute)).toBeLessThan(600);
+  });
+
+  it('a steady heavy SDK user (300 a minute for two hours) is never taken for one', () => {
+    const heavy: Traffic = (s) => spread(300, s, () => ({ ip: RAMP }));
+    expect(firstAct(both(crowd, heavy), RAMP, 120)).toBeNull();
+  });
+
+  it('a client whose first window was a partial minute reaches its real rate without being flagged', () => {
+    const partial: Traffic = (s, m) => spread(m === 0 ? 3 : 150, s, () => ({ ip: RAMP }));
+    expect(firstAct(both(crowd, partial), RAMP, 60)).toBeNull();
+  });
+});
+
+describe('slow evidence in every store', () => {
+  const f = (over: Partial<Features>): Features => ({ requests: 0, status4xx: 0, status5xx: 0, authFailures: 0, notFound: 0,
+    throttled: 0, bytes: 0, meanLatencyMs: -1, loginPosts: 0, attackPayloads: 0, scannerAgentRequests: 0, trapHits: 0,
+    distinctPaths: 1, distinctNotFoundPaths: 0, distinctUserAgents: 1, distinctPrincipals: 0, distinctIps: 1, ...over });
+  const paths = (...hs: number[]) => (fn: (h: number) => void) => hs.forEach(fn);
+
+  it('is created only on a sign, and a redelivered window is not counted twice', () => {
+    expect(addWindow(undefined, T0, MIN, f({ requests: 5 }), paths())).toBeUndefined();
+    const once = addWindow(undefined, T0, MIN, f({ requests: 4, notFound: 3, distinctNotFoundPaths: 3 }), paths(1, 2, 3))!;
+    const twice = addWindow(once, T0, MIN, f({ requests: 4, notFound: 3, distinctNotFoundPaths: 3 }), paths(1, 2, 3))!;
+    expect(twice).toEqual(once);
+    expect(horizonsAt(once, T0, MIN)[1]).toMatchObject({ horizon: '1h', requests: 4, notFound: 3, distinctNotFoundPaths: 3 });
+  });
+
+  it('a late window is added, weighed by its age; distinct missing paths count once across windows', () => {
+    let e = addWindow(undefined, T0 + 10 * MIN, MIN, f({ requests: 2, notFound: 2, distinctNotFoundPaths: 2 }), paths(11, 12))!;
+    e = addWindow(e, T0, MIN, f({ requests: 2, notFound: 2, distinctNotFoundPaths: 2 }), paths(11, 13))!;
+    const [short, long] = horizonsAt(e, T0 + 10 * MIN, MIN);
+    expect(short.notFound).toBeCloseTo(2 + 2 * Math.exp(-1), 5);
+    expect(long.distinctNotFoundPaths).toBe(3);
+  });
+
+  it('round-trips through the snapshot encoding, and a damaged entry is refused, not trusted', () => {
+    const s = { ...newKeyState(T0), windows: 3, slow: addWindow(undefined, T0, MIN, f({ requests: 3, authFailures: 3, loginPosts: 3 }), paths())! };
+    const back = decodeKeyState(encodeKeyState(s));
+    expect(back).toEqual(s);
+    expect(decodeKeyState(encodeKeyState(newKeyState(T0)))).toEqual(newKeyState(T0));
+    expect(decodeKeyState(`${encodeKeyState(newKeyState(T0))};1,2,x`)).toBeNull();
+    expect(isPlausibleEvidence([...s.slow.slice(0, 14), -5])).toBe(false);
+  });
+
+  it('fades and is dropped after a quiet day', () => {
+    const d = detector();
+    d.at(0, both(crowd, slowScanner));
+    expect(d.map.get(ipKey(SCANNER))?.slow).toBeDefined();
+    d.at(24 * 60, both(crowd, (s) => spread(2, s, () => ({ ip: SCANNER }))));
+    expect(d.map.get(ipKey(SCANNER))?.slow).toBeUndefined();
+  });
+});
+
+describe('a credential-stuffing campaign from unrelated networks', () => {
+  const members = Array.from({ length: 40 }, (_, i) => `${11 + i}.${(i * 37) % 256}.${(i * 11) % 256}.${1 + i}`);
+  const stuffing = (perMinute: number): Traffic => (s) => members.flatMap((ip) => failedLogins(ip, perMinute)(s, 0));
+  /** A user who mistypes twice, then gets in, in the middle of it. */
+  const USER = '203.0.113.5';
+  const forgetful: Traffic = (s, m) => m === 3 ? spread(3, s, (i) => ({ ip: USER, method: 'POST', path: '/login', resource: '/login', status: i < 2 ? 401 : 200 }))
+    : spread(3, s, () => ({ ip: USER }));
+  /** Benign failed logins now and then: a few users a minute fail once. */
+  const occasional: Traffic = (s, m) => [0, 1].map((i) => ({ ...failedLogins(`203.0.1.${(m * 2 + i) % 250}`, 1)(s, m)[0] }));
+
+  it('members trying five times a minute each are contained within 5 minutes, with the campaign named in the evidence', () => {
+    const d = detector();
+    for (let m = 0; m < 10; m++) d.at(m, both(crowd, occasional, forgetful));
+    const acted = new Map<string, number>();
+    for (let m = 10; m < 16; m++) {
+      const a = d.at(m, both(crowd, occasional, forgetful, stuffing(5)));
+      for (const v of a.verdicts) if (v.act && !acted.has(v.value)) acted.set(v.value, m - 10);
+      const member = a.verdicts.find((v) => v.value === members[0]);
+      if (member) expect(member.findings.find((f) => f.rule === 'campaign')?.detail).toMatch(/campaign: \d+ failed logins across the API.* from 4\d clients/);
+    }
+    for (const ip of members) expect(acted.get(ip), ip).toBeLessThanOrEqual(4);
+    expect(acted.has(USER)).toBe(false);
+    expect([...acted.keys()].filter((ip) => ip.startsWith('203.'))).toEqual([]);
+  });
+
+  it('members trying once a minute each are contained within 15 minutes; without the campaign and the horizons none is', () => {
+    const d = detector();
+    for (let m = 0; m < 10; m++) d.at(m, both(crowd, occasional));
+    const acted = new Map<string, number>();
+    for (let m = 10; m < 26; m++) {
+      for (const v of d.at(m, both(crowd, occasional, stuffing(1))).verdicts) if (v.act && !acted.has(v.value)) acted.set(v.value, m - 10);
+    }
+    for (const ip of members) expect(acted.get(ip), ip).toBeLessThanOrEqual(15);
+    const off = detector({ rules: { campaign: 'off' }, horizons: { enabled: false } });
+    for (let m = 0; m < 26; m++) expect(off.at(m, both(crowd, occasional, m >= 10 ? stuffing(1) : () => [])).verdicts.filter((v) => v.act)).toEqual([]);
+  });
+
+  it('benign failed logins alone, a few a minute for two hours, make no campaign and no member', () => {
+    const d = detector();
+    for (let m = 0; m < 120; m++) {
+      const a = d.at(m, both(crowd, occasional, forgetful));
+      expect(a.verdicts.filter((v) => v.findings.some((f) => f.rule === 'campaign'))).toEqual([]);
+    }
+  });
+});
