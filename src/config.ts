@@ -156,8 +156,13 @@ export const configSchema = z
       .object({
         enabled: z.boolean().default(true),
         minShare: z.number().gt(0).max(1).default(0.6),
+        /**
+         * Share of 403/404 for enumeration: lower, because a client walking ids keeps using the API as well; the
+         * distinct missing paths it requires keep a client refused one resource over and over out.
+         */
+        enumerationShare: z.number().gt(0).max(1).default(0.4),
         '10m': horizonThresholds({ scanDistinct404: 15, failedLogins: 10, loginPosts: 15, enumerationFailures: 30, enumerationDistinct404: 8 }),
-        '1h': horizonThresholds({ scanDistinct404: 15, failedLogins: 25, loginPosts: 40, enumerationFailures: 20, enumerationDistinct404: 8 }),
+        '1h': horizonThresholds({ scanDistinct404: 15, failedLogins: 25, loginPosts: 40, enumerationFailures: 15, enumerationDistinct404: 6 }),
       })
       .strict()
       .prefault({}),

@@ -478,11 +478,12 @@ describe('what a verdict and an assessment carry', () => {
       'p:198.51.100.0/24', 'p:203.0.0.0/24', 'u:alice', ...POPULATION_STATE_KEYS].sort());
     const e = detector();
     e.at(0, crowd(3));
-    expect([...e.map.keys()].filter((k) => k.startsWith('~'))).toEqual(['~pop:ip', '~pop:prefix']);
+    // The usual failed logins across the API are kept whatever the window holds: a window without any teaches it too.
+    expect([...e.map.keys()].filter((k) => k.startsWith('~')).sort()).toEqual(['~pop:failed-logins', '~pop:ip', '~pop:prefix']);
     expect(e.map.get('~pop:ip')).toMatchObject({ windows: 1, reqMean: Math.log1p(2), lastWindow: T0 });
     e.at(3, crowd(3));
     expect(e.map.get('~pop:ip')).toMatchObject({ windows: 2, lastWindow: T0 + 3 * MIN });
-    expect(POPULATION_STATE_KEYS).toEqual(['~pop:ip', '~pop:prefix', '~pop:principal']);
+    expect(POPULATION_STATE_KEYS).toEqual(['~pop:ip', '~pop:prefix', '~pop:principal', '~pop:failed-logins']);
   });
 
   it('quiet keys are learned from what they answer for, at the configured alpha', () => {

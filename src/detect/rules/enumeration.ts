@@ -15,7 +15,7 @@ export const enumeration: Rule<'enumeration'> = {
       const t = ht[h.horizon];
       const failures = h.authFailures + h.notFound;
       if (failures < t.enumerationFailures || h.distinctNotFoundPaths < t.enumerationDistinct404) return null;
-      if (failures < ht.minShare * h.requests) return null;
+      if (failures < ht.enumerationShare * h.requests) return null;
       return horizonFinding('enumeration', h.horizon, failures / t.enumerationFailures,
         `${approx(failures)} of ${approx(h.requests)} requests answered 403/404, over ${approx(h.distinctNotFoundPaths)} distinct missing paths`);
     });
