@@ -230,8 +230,17 @@ export const configSchema = z
         ipv4Offenders: z.number().int().min(2).default(3),
         ipv4Prefix: z.number().int().min(8).max(32).default(24),
         ipv6Prefix: z.number().int().min(16).max(128).default(64),
+        /**
+         * IPv6 clients are also judged together per this wider prefix (a scanner hopping to a fresh /64 of its /48
+         * every half minute is never loud in one /64), on behaviour only (never on volume: a /48 can hold many
+         * unrelated hosts) and only when it holds at least two active /64s. 0 turns it off.
+         */
+        ipv6WidePrefix: z.number().int().min(0).max(120).default(48),
       })
       .strict()
+      .refine((a) => a.ipv6WidePrefix === 0 || a.ipv6WidePrefix < a.ipv6Prefix, {
+        message: 'ipv6WidePrefix must be shorter than ipv6Prefix (or 0 for none)',
+      })
       .prefault({}),
     caps: z
       .object({

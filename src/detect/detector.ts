@@ -108,6 +108,18 @@ interface AssessContext {
   campaign: CampaignSurge | undefined;
 }
 
+/** For each wide IPv6 prefix of the window, how many of its /64s (ipv6Prefix) are active in it. */
+function subnetsPerWidePrefix(keys: ClosedWindow['keys']): Map<KeyWindow, number> {
+  const seen = new Map<KeyWindow, Set<KeyWindow>>();
+  for (const entry of keys.byIp.values()) {
+    if (entry.wide === undefined) continue;
+    let set = seen.get(entry.wide);
+    if (!set) seen.set(entry.wide, (set = new Set()));
+    set.add(entry.prefix);
+  }
+  return new Map([...seen].map(([kw, set]) => [kw, set.size]));
+}
+
 /** Windows of population history before its lift is trusted. */
 const MIN_POPULATION_HISTORY = 5;
 
@@ -122,10 +134,12 @@ function establishedPart(trustedState: KeyState | undefined, requests: number): 
  */
 export class Detector {
   private readonly rules: Rule[];
+  private readonly behaviourRules: Rule[];
   private readonly volumeRules: Set<string>;
 
   constructor(private readonly cfg: CordonConfig) {
     this.rules = RULES.filter((r) => ruleMode(cfg, r.name) !== 'off');
+    this.behaviourRules = this.rules.filter((r) => r.basis === 'behaviour');
     this.volumeRules = new Set(RULES.filter((r) => r.basis === 'volume').map((r) => r.name));
   }
 
@@ -161,6 +175,11 @@ export class Detector {
     this.assessKind('ip', ipWindows, ctx, verdicts);
     // A prefix speaks for several hosts; with one host, its IP key already says everything.
     this.assessKind('prefix', prefixWindows, ctx, verdicts, (kw) => kw.ips.size >= 2);
+    // A wide IPv6 prefix (a /48) is judged on behaviour alone (it can hold many unrelated hosts) and only when its
+    // activity spans two /64s or more: a single /64 says everything itself.
+    const subnets = subnetsPerWidePrefix(keys);
+    this.assessKind('prefix', [...keys.byWidePrefix], ctx, verdicts, (kw) => kw.ips.size >= 2 && (subnets.get(kw) ?? 0) >= 2,
+      true);
     this.assessKind('principal', principalWindows, ctx, verdicts);
     this.discountPrefixesExplainedByTheirHosts(verdicts, keys);
     this.measurePrefixCollateral(verdicts, keys, states, learning);
@@ -175,14 +194,16 @@ export class Detector {
     ctx: AssessContext,
     out: KeyVerdict[],
     evaluated: (kw: KeyWindow) => boolean = () => true,
+    /** Wide prefixes: behaviour rules only, and no population of their own is learned (they are not a kind). */
+    wide = false,
   ): void {
     if (windows.length === 0) return;
     const logs = new Float64Array(windows.length);
     for (let i = 0; i < windows.length; i++) logs[i] = Math.log1p(windows[i][1].requests - windows[i][1].status5xx);
     const population = robustStats(logs, windows.length);
-    const populationLift = this.populationLift(kind, population, ctx);
+    const populationLift = wide ? 1 : this.populationLift(kind, population, ctx);
     const tag = kind === 'ip' ? ipKey : kind === 'prefix' ? prefixKey : principalKey;
-    const rules = this.rules.filter((r) => r.kinds.includes(kind));
+    const rules = (wide ? this.behaviourRules : this.rules).filter((r) => r.kinds.includes(kind));
     const { alpha, minWindows } = this.cfg.baseline;
     const windowMs = this.cfg.windows.sizeSeconds * 1000;
     const { k, n } = this.cfg.hysteresis;
@@ -309,21 +330,23 @@ export class Detector {
     const byPrefixWindow = new Map<KeyWindow, KeyVerdict>();
     for (const v of verdicts) {
       if (v.kind !== 'prefix' || !v.act) continue;
-      const kw = keys.byPrefix.get(v.value);
+      const kw = keys.byPrefix.get(v.value) ?? keys.byWidePrefix.get(v.value);
       if (kw) byPrefixWindow.set(kw, v);
     }
     if (byPrefixWindow.size === 0) return;
     const minWindows = this.cfg.baseline.minWindows;
     const flagged = learning ? new Set(verdicts.filter((v) => v.kind === 'ip' && !v.learning).map((v) => v.value)) : new Set<string>();
     for (const [ip, entry] of keys.byIp) {
-      const v = byPrefixWindow.get(entry.prefix);
-      if (!v) continue;
-      const s = states.get(ipKey(ip));
-      const trusted = s && s.windows >= minWindows ? s : undefined;
-      // While learning, a neighbour seen in an earlier window (learned before this one) counts with all its requests:
-      // nobody is trusted yet, but hosts that arrived with the attack (a subnet flood) are new and still count nothing.
-      const seenBefore = !trusted && learning && !flagged.has(ip) && s !== undefined && s.windows >= 2;
-      v.establishedRequests += seenBefore ? entry.ip.requests : establishedPart(trusted, entry.ip.requests);
+      for (const v of [byPrefixWindow.get(entry.prefix), entry.wide && byPrefixWindow.get(entry.wide)]) {
+        if (!v) continue;
+        const s = states.get(ipKey(ip));
+        const trusted = s && s.windows >= minWindows ? s : undefined;
+        // While learning, a neighbour seen in an earlier window (learned before this one) counts with all its
+        // requests: nobody is trusted yet, but hosts that arrived with the attack (a subnet flood) are new and still
+        // count nothing.
+        const seenBefore = !trusted && learning && !flagged.has(ip) && s !== undefined && s.windows >= 2;
+        v.establishedRequests += seenBefore ? entry.ip.requests : establishedPart(trusted, entry.ip.requests);
+      }
     }
   }
 

@@ -69,6 +69,7 @@ function stateKeysOf(w: ClosedWindow): string[] {
     ...POPULATION_STATE_KEYS,
     ...[...w.keys.byIp.keys()].map(ipKey),
     ...[...w.keys.byPrefix.keys()].map(prefixKey),
+    ...[...w.keys.byWidePrefix.keys()].map(prefixKey),
     ...[...w.keys.byPrincipal.keys()].map(principalKey),
   ];
 }

@@ -149,7 +149,20 @@ export class IngestStage {
 
 export function windowerFor(cfg: CordonConfig): Windower {
   return new Windower({ sizeMs: cfg.windows.sizeSeconds * 1000, latenessMs: cfg.windows.allowedLatenessSeconds * 1000,
-    ipv4Prefix: cfg.aggregation.ipv4Prefix, ipv6Prefix: cfg.aggregation.ipv6Prefix, trapRoutes: trapRoutesOf(cfg.trapRoutes) });
+    ipv4Prefix: cfg.aggregation.ipv4Prefix, ipv6Prefix: cfg.aggregation.ipv6Prefix,
+    ipv6WidePrefix: cfg.aggregation.ipv6WidePrefix, trapRoutes: trapRoutesOf(cfg.trapRoutes) });
+}
+
+/**
+ * The prefix whose bucket a host or prefix goes to: its prefix, or for IPv6 with wide prefixes on, its wide prefix,
+ * so a wide prefix meets all its hosts and /64s in one partition.
+ */
+function partitionPrefixOf(ipOrCidr: string, cfg: CordonConfig): string {
+  const { ipv4Prefix, ipv6Prefix, ipv6WidePrefix } = cfg.aggregation;
+  const slash = ipOrCidr.indexOf('/');
+  if (slash < 0) return prefixOf(ipOrCidr, ipv4Prefix, ipv6WidePrefix || ipv6Prefix);
+  if (ipv6WidePrefix === 0 || !ipOrCidr.includes(':')) return ipOrCidr;
+  return prefixOf(ipOrCidr.slice(0, slash), ipv4Prefix, ipv6WidePrefix);
 }
 
 function bucketOfKey(key: string, buckets: number): number {
@@ -164,12 +177,12 @@ function splitByBucket(p: WindowPartial, buckets: number, cfg: CordonConfig): Ma
     return x;
   };
   for (const entry of p.i) {
-    const x = part(bucketOfKey(prefixOf(entry[0], cfg.aggregation.ipv4Prefix, cfg.aggregation.ipv6Prefix), buckets));
+    const x = part(bucketOfKey(partitionPrefixOf(entry[0], cfg), buckets));
     x.i.push(entry);
     x.n += entry[1].c[0];
     x.e5 += entry[1].c[2];
   }
-  for (const entry of p.p) part(bucketOfKey(entry[0], buckets)).p.push(entry);
+  for (const entry of p.p) part(bucketOfKey(partitionPrefixOf(entry[0], cfg), buckets)).p.push(entry);
   for (const entry of p.u) part(bucketOfKey(entry[0], buckets)).u.push(entry);
   return out;
 }

@@ -131,6 +131,7 @@ export class LocalRunner {
         // Keys the detector keeps a state for (a prefix only once it holds two hosts).
         for (const k of closed.keys.byIp.keys()) this.seenKeys.add(hash32(ipKey(k)));
         for (const [k, kw] of closed.keys.byPrefix) if (kw.ips.size >= 2) this.seenKeys.add(hash32(prefixKey(k)));
+        for (const [k, kw] of closed.keys.byWidePrefix) if (kw.ips.size >= 2) this.seenKeys.add(hash32(prefixKey(k)));
         for (const k of closed.keys.byPrincipal.keys()) this.seenKeys.add(hash32(principalKey(k)));
         if (outcome.decided.blocks.length || outcome.decided.held.length) this.decidedSinceContain = true;
         if (this.stats.logStart === null || closed.start < this.stats.logStart) this.stats.logStart = closed.start;

@@ -1,5 +1,5 @@
 import type { AccessEvent } from '../events.ts';
-import { prefixOf } from '../net/ip.ts';
+import { isIpv6, prefixOf } from '../net/ip.ts';
 import { hash32 } from './hash.ts';
 import { KeyWindow, type Observation, sampleText, type SerializedKeyWindow } from './key-window.ts';
 import { isLoginPath } from './login-path.ts';
@@ -12,6 +12,8 @@ import type { TrapRoutes } from './trap-routes.ts';
 interface IpEntry {
   ip: KeyWindow;
   prefix: KeyWindow;
+  /** An IPv6 host's wide prefix (the /48 a scanner hops inside), when wide prefixes are kept. */
+  wide?: KeyWindow;
   hash: number;
 }
 
@@ -19,13 +21,15 @@ interface IpEntry {
 export class WindowKeys {
   readonly byIp = new Map<string, IpEntry>();
   readonly byPrefix = new Map<string, KeyWindow>();
+  /** IPv6 wide prefixes (aggregation.ipv6WidePrefix): a separate map, so they are never counted as clients. */
+  readonly byWidePrefix = new Map<string, KeyWindow>();
   readonly byPrincipal = new Map<string, KeyWindow>();
   requests = 0;
   status5xx = 0;
   constructor(readonly start: number) {}
 
   get keyCount(): number {
-    return this.byIp.size + this.byPrefix.size + this.byPrincipal.size;
+    return this.byIp.size + this.byPrefix.size + this.byWidePrefix.size + this.byPrincipal.size;
   }
 }
 
@@ -42,6 +46,8 @@ export interface WindowerOptions {
   latenessMs: number;
   ipv4Prefix: number;
   ipv6Prefix: number;
+  /** IPv6 hosts also count in this wider prefix (0: none). Must be shorter than ipv6Prefix. */
+  ipv6WidePrefix?: number;
   /** Configured trap routes, compiled (src/features/trap-routes.ts); absent or null when there are none. */
   trapRoutes?: TrapRoutes | null;
 }
@@ -125,6 +131,7 @@ export class Windower {
     o.ipHash = entry.hash;
     entry.ip.add(o);
     entry.prefix.add(o);
+    if (entry.wide !== undefined) entry.wide.add(o);
     if (principalWindow !== undefined) principalWindow.add(o);
   }
 
@@ -154,8 +161,28 @@ export class Windower {
       w.byPrefix.set(cidr, prefix);
     }
     const entry: IpEntry = { ip: new KeyWindow(), prefix, hash: hash32(ip) };
+    this.linkWide(w, ip, entry);
     w.byIp.set(ip, entry);
     return entry;
+  }
+
+  /** Links an IPv6 host to its wide prefix's window (created if new). */
+  private linkWide(w: WindowKeys, ip: string, entry: IpEntry): void {
+    const bits = this.opts.ipv6WidePrefix ?? 0;
+    if (bits === 0 || !isIpv6(ip)) return;
+    const cidr = prefixOf(ip, this.opts.ipv4Prefix, bits);
+    let wide = w.byWidePrefix.get(cidr);
+    if (wide === undefined) {
+      wide = new KeyWindow();
+      w.byWidePrefix.set(cidr, wide);
+    }
+    entry.wide = wide;
+  }
+
+  /** Whether a serialised prefix entry is a wide one (by its length: wide prefixes are shorter than ipv6Prefix). */
+  private isWide(cidr: string): boolean {
+    const bits = this.opts.ipv6WidePrefix ?? 0;
+    return bits !== 0 && cidr.endsWith(`/${bits}`) && cidr.includes(':');
   }
 
   /** Merges a serialised partial (from stage 1) into the window it belongs to. */
@@ -174,7 +201,7 @@ export class Windower {
     w.requests += p.n;
     w.status5xx += p.e5;
     // Prefixes first, so each host links to its prefix's window (stage 1 partitions a prefix with its hosts).
-    for (const [cidr, ser] of p.p) mergeInto(w.byPrefix, cidr, KeyWindow.fromJSON(ser));
+    for (const [cidr, ser] of p.p) mergeInto(this.isWide(cidr) ? w.byWidePrefix : w.byPrefix, cidr, KeyWindow.fromJSON(ser));
     for (const [ip, ser] of p.i) {
       const kw = KeyWindow.fromJSON(ser);
       const entry = w.byIp.get(ip);
@@ -188,7 +215,9 @@ export class Windower {
         prefix = new KeyWindow();
         w.byPrefix.set(cidr, prefix);
       }
-      w.byIp.set(ip, { ip: kw, prefix, hash: hash32(ip) });
+      const linked: IpEntry = { ip: kw, prefix, hash: hash32(ip) };
+      this.linkWide(w, ip, linked);
+      w.byIp.set(ip, linked);
     }
     for (const [principal, ser] of p.u) mergeInto(w.byPrincipal, principal, KeyWindow.fromJSON(ser));
   }
@@ -293,7 +322,10 @@ export interface WindowPartial {
 export function toPartial(w: WindowKeys, maxTime: number): WindowPartial {
   const i: [string, SerializedKeyWindow][] = [];
   for (const [k, e] of w.byIp) i.push([k, e.ip.toJSON()]);
-  return { w: w.start, t: maxTime, n: w.requests, e5: w.status5xx, i, p: serialised(w.byPrefix), u: serialised(w.byPrincipal) };
+  // Wide prefixes travel with the others: a reader tells them apart by their length.
+  const p = serialised(w.byPrefix);
+  for (const [k, kw] of w.byWidePrefix) p.push([k, kw.toJSON()]);
+  return { w: w.start, t: maxTime, n: w.requests, e5: w.status5xx, i, p, u: serialised(w.byPrincipal) };
 }
 
 /** The map's windows in their serialised form, without the intermediate entry arrays a spread would build. */

@@ -88,20 +88,18 @@ export function prefixOf(ip: string, v4Bits = 24, v6Bits = 64): string {
     if (v4Bits === 24) return ip.slice(0, ip.lastIndexOf('.')) + '.0/24';
     return ipaddr.IPv4.networkAddressFromCIDR(`${ip}/${v4Bits}`).toString() + `/${v4Bits}`;
   }
-  // Parsing IPv6 text is slow and every window asks again for each of its clients: remembered, like normaliseIp.
-  if (v6Bits !== v6PrefixBits) {
-    v6Prefixes.clear();
-    v6PrefixBits = v6Bits;
-  }
-  let prefix = v6Prefixes.get(ip);
+  // Parsing IPv6 text is slow and every window asks again for each of its clients: remembered, like normaliseIp, per
+  // prefix length (a host's /64 and its wide /48 are both asked for).
+  let cache = v6Prefixes.get(v6Bits);
+  if (cache === undefined) v6Prefixes.set(v6Bits, (cache = new Map()));
+  let prefix = cache.get(ip);
   if (prefix === undefined) {
     prefix = ipaddr.IPv6.networkAddressFromCIDR(`${ip}/${v6Bits}`).toRFC5952String() + `/${v6Bits}`;
-    if (v6Prefixes.size >= SLOW_PATH_CACHE_MAX) v6Prefixes.clear();
-    v6Prefixes.set(ownCopy(ip), prefix);
+    if (cache.size >= SLOW_PATH_CACHE_MAX) cache.clear();
+    cache.set(ownCopy(ip), prefix);
   }
   return prefix;
 }
 
-/** IPv6 prefixes already worked out, for one prefix length (the configured one; another clears it). */
-const v6Prefixes = new Map<string, string>();
-let v6PrefixBits = 64;
+/** IPv6 prefixes by prefix length, then address (a handful of lengths at most: the configured ones). */
+const v6Prefixes = new Map<number, Map<string, string>>();

@@ -20,6 +20,7 @@ export class TopKeys {
   addWindow(w: WindowKeys): void {
     for (const [ip, e] of w.byIp) this.add('ip', ip, e.ip);
     for (const [cidr, kw] of w.byPrefix) if (kw.ips.size > 1) this.add('prefix', cidr, kw);
+    for (const [cidr, kw] of w.byWidePrefix) if (kw.ips.size > 1) this.add('prefix', cidr, kw);
     for (const [p, kw] of w.byPrincipal) this.add('principal', p, kw);
   }
 

@@ -24,7 +24,7 @@ function detector(over: Record<string, unknown> = {}) {
   return {
     map,
     at(m: number, traffic: Traffic): WindowAssessment {
-      const w = new Windower({ sizeMs: MIN, latenessMs: 5000, ipv4Prefix: 24, ipv6Prefix: 64 });
+      const w = new Windower({ sizeMs: MIN, latenessMs: 5000, ipv4Prefix: 24, ipv6Prefix: 64, ipv6WidePrefix: cfg.aggregation.ipv6WidePrefix });
       for (const e of traffic(T0 + m * MIN, m)) w.add(e);
       const closed = w.closeAll();
       return d.assess(closed[0], states);
@@ -211,6 +211,37 @@ describe('a credential-stuffing campaign from unrelated networks', () => {
     for (let m = 0; m < 120; m++) {
       const a = d.at(m, both(crowd, occasional, forgetful));
       expect(a.verdicts.filter((v) => v.findings.some((f) => f.rule === 'campaign'))).toEqual([]);
+    }
+  });
+});
+
+describe('an IPv6 scanner hopping to a fresh /64 of its /48 every half minute', () => {
+  const P48 = '2001:db8:77';
+  /** Ten probes a half minute, each /64 used once, from three of its addresses: never ten missing paths in one /64. */
+  const hopper: Traffic = (s, m) => [0, 1].flatMap((half) => spread(10, s + half * 30_000 - (half * 30_000 * 9) / 10, (i) => ({
+    ip: `${P48}:${m * 2 + half}::${1 + (i % 3)}`, path: `/probe-${m}-${half}-${i}.php`, status: 404, time: s + half * 30_000 + i * 2000 })));
+  const v6crowd: Traffic = (s) => Array.from({ length: 30 }, (_, i) => spread(3, s, () => ({ ip: `2001:db8:${100 + i}::1` }))).flat();
+
+  it('is contained as its /48, on behaviour, within 15 minutes; with wide prefixes off it is never contained', () => {
+    const d = detector();
+    let acted: { minute: number; rules: string[] } | undefined;
+    for (let m = 0; m < 15 && !acted; m++) {
+      const v = d.at(m, both(crowd, v6crowd, hopper)).verdicts.find((x) => x.value === `${P48}::/48` && x.act);
+      if (v) acted = { minute: m, rules: v.findings.map((f) => f.rule) };
+    }
+    expect(acted?.minute).toBeLessThanOrEqual(14);
+    expect(acted!.rules).toContain('path-scan');
+    const off = detector({ aggregation: { ipv6WidePrefix: 0 } });
+    for (let m = 0; m < 15; m++) expect(off.at(m, both(crowd, v6crowd, hopper)).verdicts.filter((x) => x.act)).toEqual([]);
+  });
+
+  it('a busy /48 of many ordinary hosts is never judged on volume, and a /48 active in one /64 is left to that /64', () => {
+    const office: Traffic = (s) => Array.from({ length: 40 }, (_, i) => spread(60, s, () => ({ ip: `2001:db8:99:${i}::${i + 1}` }))).flat();
+    const single: Traffic = (s, m) => spread(12, s, (i) => ({ ip: `2001:db8:98:1::${1 + (i % 4)}`, path: `/x-${m}-${i}`, status: 404 }));
+    const d = detector();
+    for (let m = 0; m < 30; m++) {
+      const a = d.at(m, both(crowd, v6crowd, office, single));
+      expect(a.verdicts.filter((v) => v.value === '2001:db8:99::/48' || v.value === '2001:db8:98::/48')).toEqual([]);
     }
   });
 });
