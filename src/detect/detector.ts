@@ -232,15 +232,18 @@ export class Detector {
       }
       const unmistakable = findings.some((f) => f.unmistakable);
       const heldWindows = flaggedIn(state, n);
+      // Evidence over a horizon has held across windows by construction (a horizon resting on this window alone is
+      // never judged): waiting k of n windows more would only let a slow attacker go on.
+      const overHorizon = findings.find((f) => f.horizon !== undefined)?.horizon;
       out.push({
         kind,
         value,
         findings,
         score: Math.max(...findings.map((f) => f.score)),
-        act: !stillLearning && (unmistakable || heldWindows >= k),
+        act: !stillLearning && (unmistakable || heldWindows >= k || overHorizon !== undefined),
         ...(stillLearning ? { learning: true as const } : {}),
         held: stillLearning ? `learning (${ctx.populationWindows}/${this.cfg.learning.windows} windows)`
-          : unmistakable ? 'unmistakable' : `${heldWindows}/${n}`,
+          : unmistakable ? 'unmistakable' : heldWindows < k && overHorizon ? `over ${overHorizon}` : `${heldWindows}/${n}`,
         features,
         baseline: known ? { meanRequests: Math.round(typicalRequests(state) * 10) / 10, windows: state.windows } : undefined,
         populationMedianRequests: Math.round(Math.expm1(population.median) * 10) / 10,
