@@ -3,12 +3,8 @@
 /** Scenarios whose attacks take parameters (a rate), see ScenarioParams in scenarios.ts. */
 export type ParamScenario = 'low-and-slow' | 'campaign' | 'ramp' | 'trap';
 
-/**
- * A scenario name; `low-and-slow(rate=2)` names a parameterised variant (registered by `scenarioVariant` in
- * scenarios.ts), so it runs through the same generator as any scenario.
- */
-export type Scenario = 'mixed' | 'benign' | 'flash-crowd' | 'stolen-credentials' | ParamScenario
-  | `${ParamScenario}(${string})`;
+/** A scenario name; a parameterised one's parameters are given beside it (TrafficOptions.params) and labelled. */
+export type Scenario = 'mixed' | 'benign' | 'flash-crowd' | 'stolen-credentials' | ParamScenario;
 
 export interface AttackerLabel {
   kind: string;

@@ -18,12 +18,35 @@ export interface ScenarioParams {
   members?: number;
 }
 
+/** Every parameter a scenario may take, in the order they are listed. */
+export const PARAM_NAMES: readonly (keyof ScenarioParams)[] = ['rate', 'members'];
+
+/** One parameter a scenario takes: its default, its meaning, and what values it accepts beyond a positive number. */
+export interface ParamSpec {
+  default: number;
+  describe: string;
+  /** A whole number (a count). */
+  integer?: boolean;
+  /** Must be strictly above this (a growth factor above 1). */
+  above?: number;
+}
+
 export interface ScenarioSpec {
   describe: string;
   /** `params` reach only the scenarios that take them (`params` below); without them, their defaults. */
   build: (b: TrafficBuilder, minutes: number, params?: ScenarioParams) => void;
   /** The parameters a scenario takes, with their defaults and meaning. */
-  params?: { [K in keyof ScenarioParams]?: { default: number; describe: string } };
+  params?: { [K in keyof ScenarioParams]?: ParamSpec };
+}
+
+/** A parameter a scenario does not take, or a value it cannot run at: the operator's mistake, said plainly. */
+export class ScenarioParamError extends Error {
+  override name = 'ScenarioParamError';
+
+  /** `param`: the parameter whose value is refused, when the message starts with its name. */
+  constructor(message: string, readonly param?: keyof ScenarioParams) {
+    super(message);
+  }
 }
 
 /** The clients every realistic hour has, including those easy to mistake for attackers. */
@@ -49,16 +72,39 @@ function slowAttackPopulation(b: TrafficBuilder): void {
 }
 
 /**
- * The parameters a scenario declares, its defaults filled in, recorded in the labels (so a reader knows what rate the
- * traffic ran at); nonsense is refused.
+ * The parameters `given` for `scenario`, checked: a parameter the scenario does not declare, or a value it cannot run
+ * at, is a {@link ScenarioParamError} naming both. Returns the declared parameters with their defaults filled in.
  */
-function resolveParams(b: TrafficBuilder, spec: ScenarioSpec, given: ScenarioParams | undefined): Record<string, number> {
+export function resolveScenarioParams(scenario: string, given: ScenarioParams | undefined): Record<string, number> {
+  const spec = Object.hasOwn(SCENARIOS, scenario) ? SCENARIOS[scenario as Scenario] : undefined;
+  if (!spec) throw new ScenarioParamError(`unknown scenario ${scenario}; known: ${SCENARIO_NAMES.join(', ')}`);
+  const declared = spec.params ?? {};
+  for (const [key, v] of Object.entries(given ?? {})) {
+    if (v === undefined || Object.hasOwn(declared, key)) continue;
+    const takes = Object.keys(declared);
+    throw new ScenarioParamError(`scenario ${scenario} takes no parameter ${key}` +
+      (takes.length ? ` (it takes ${takes.join(', ')})` : ` (only ${paramScenariosOf(key as keyof ScenarioParams).join(', ')} take it)`));
+  }
   const out: Record<string, number> = {};
-  for (const [key, p] of Object.entries(spec.params ?? {})) {
-    const v = given?.[key as keyof ScenarioParams] ?? p.default;
-    if (!(Number.isFinite(v) && v > 0)) throw new Error(`${key} must be a positive number, got ${v}`);
+  for (const [key, p] of Object.entries(declared) as [keyof ScenarioParams, ParamSpec][]) {
+    const v = given?.[key] ?? p.default;
+    const refuse = (why: string) => new ScenarioParamError(`${key} ${why}, got ${v}`, key);
+    if (!(Number.isFinite(v) && v > 0)) throw refuse('must be a positive number');
+    if (p.integer && !Number.isInteger(v)) throw refuse(`of scenario ${scenario} must be a whole number`);
+    if (p.above !== undefined && !(v > p.above)) throw refuse(`of scenario ${scenario} must be above ${p.above}`);
     out[key] = v;
   }
+  return out;
+}
+
+/** The scenarios that take parameter `key`. */
+export function paramScenariosOf(key: keyof ScenarioParams): Scenario[] {
+  return SCENARIO_NAMES.filter((name) => SCENARIOS[name].params && Object.hasOwn(SCENARIOS[name].params!, key));
+}
+
+/** Resolves the parameters of a parameterised scenario and records them in the labels (what the traffic ran at). */
+function resolveParams(b: TrafficBuilder, scenario: ParamScenario, given: ScenarioParams | undefined): Record<string, number> {
+  const out = resolveScenarioParams(scenario, given);
   b.labels.params = out;
   return out;
 }
@@ -74,7 +120,7 @@ const PARAM_SCENARIOS: Record<ParamScenario, ScenarioSpec> = {
       },
     },
     build(b, m, params) {
-      const { rate } = resolveParams(b, PARAM_SCENARIOS['low-and-slow'], params);
+      const { rate } = resolveParams(b, 'low-and-slow', params);
       slowAttackPopulation(b);
       slowCredentialStuffing(b, 0, m, rate);
       slowScanner(b, Math.round(m * 0.12), Math.round(m * 0.75), rate);
@@ -86,19 +132,19 @@ const PARAM_SCENARIOS: Record<ParamScenario, ScenarioSpec> = {
     describe: 'Credential stuffing from many addresses in unrelated /16s, each trying a few passwords a minute on /login.',
     params: {
       rate: { default: 3, describe: 'attempts a minute by each member (±1)' },
-      members: { default: 40, describe: 'addresses in the campaign, each in its own /16' },
+      members: { default: 40, describe: 'addresses in the campaign, each in its own /16', integer: true },
     },
     build(b, m, params) {
-      const { rate, members } = resolveParams(b, PARAM_SCENARIOS.campaign, params);
+      const { rate, members } = resolveParams(b, 'campaign', params);
       slowAttackPopulation(b);
-      credentialStuffingCampaign(b, Math.round(m * 0.35), Math.round(m * 0.5), Math.round(members), rate);
+      credentialStuffingCampaign(b, Math.round(m * 0.35), Math.round(m * 0.5), members, rate);
     },
   },
   ramp: {
     describe: 'One address that starts at 10 requests a minute and grows by a constant factor a minute up to 3000.',
-    params: { rate: { default: 1.3, describe: 'growth factor a minute (above 1)' } },
+    params: { rate: { default: 1.3, describe: 'growth factor a minute (above 1)', above: 1 } },
     build(b, m, params) {
-      const { rate } = resolveParams(b, PARAM_SCENARIOS.ramp, params);
+      const { rate } = resolveParams(b, 'ramp', params);
       slowAttackPopulation(b);
       rampingFlood(b, Math.round(m * 0.25), rate);
     },
@@ -106,11 +152,11 @@ const PARAM_SCENARIOS: Record<ParamScenario, ScenarioSpec> = {
   trap: {
     describe: `Three ordinary-looking clients that each touch a decoy route (${TRAP_ROUTES.join(', ')}); ` +
       'configure them as trapRoutes.',
-    params: { rate: { default: 1, describe: 'touches of the decoy by each client (a whole number)' } },
+    params: { rate: { default: 1, describe: 'touches of the decoy by each client (a whole number)', integer: true } },
     build(b, m, params) {
-      const { rate } = resolveParams(b, PARAM_SCENARIOS.trap, params);
+      const { rate } = resolveParams(b, 'trap', params);
       slowAttackPopulation(b);
-      [0.3, 0.5, 0.7].forEach((at, i) => trapToucher(b, Math.round(m * at), TRAP_ROUTES[i % TRAP_ROUTES.length], Math.round(rate)));
+      [0.3, 0.5, 0.7].forEach((at, i) => trapToucher(b, Math.round(m * at), TRAP_ROUTES[i % TRAP_ROUTES.length], rate));
     },
   },
 };
@@ -152,24 +198,3 @@ export const SCENARIOS: Record<Scenario, ScenarioSpec> = {
 };
 
 export const SCENARIO_NAMES = Object.keys(SCENARIOS) as Scenario[];
-
-/**
- * A parameterised variant of a scenario, e.g. `low-and-slow(rate=2)`, registered so that writeTraffic and
- * simulateEvents generate it like any scenario (they pass no parameters themselves). Not enumerable: the CLI's choices
- * and SCENARIO_NAMES keep listing the base scenarios only.
- */
-export function scenarioVariant(base: ParamScenario, params: ScenarioParams): Scenario {
-  const spec = PARAM_SCENARIOS[base];
-  const given = Object.entries(params).filter(([, v]) => v !== undefined);
-  for (const [key] of given) {
-    if (!spec.params || !Object.hasOwn(spec.params, key)) {
-      throw new Error(`${base} takes no parameter ${key}`);
-    }
-  }
-  const name: Scenario = `${base}(${given.map(([k, v]) => `${k}=${v}`).join(',')})`;
-  if (!Object.hasOwn(SCENARIOS, name)) {
-    const variant: ScenarioSpec = { ...spec, build: (b, m) => spec.build(b, m, params) };
-    Object.defineProperty(SCENARIOS, name, { value: variant, enumerable: false });
-  }
-  return name;
-}

@@ -7,10 +7,15 @@ import { DEFAULT_START_MS } from './catalog.ts';
 import { FORMATS, formatEvents, type TrafficFormat } from './formats.ts';
 import type { Labels, Scenario } from './labels.ts';
 import { Rng } from './rng.ts';
-import { SCENARIOS } from './scenarios.ts';
+import { SCENARIOS, type ScenarioParams, resolveScenarioParams } from './scenarios.ts';
 
 export interface TrafficOptions {
   scenario: Scenario;
+  /**
+   * The attack parameters of a parameterised scenario (its `params`: rate, members), defaults for those not given;
+   * a parameter the scenario does not take is refused (ScenarioParamError). Recorded in the labels' `params`.
+   */
+  params?: ScenarioParams;
   minutes: number;
   seed: number;
   format: TrafficFormat;
@@ -44,9 +49,10 @@ export function simulateEvents(opts: Omit<TrafficOptions, 'format' | 'perRecord'
   const spec = Object.hasOwn(SCENARIOS, opts.scenario) ? SCENARIOS[opts.scenario] : undefined;
   if (!spec) throw new Error(`unknown scenario ${opts.scenario}; known: ${Object.keys(SCENARIOS).join(', ')}`);
   if (!(opts.minutes > 0)) throw new Error(`minutes must be positive, got ${opts.minutes}`);
+  resolveScenarioParams(opts.scenario, opts.params); // refuses what the scenario does not take before any work
   const b = new TrafficBuilder(opts.seed, opts.minutes, opts.start ?? DEFAULT_START_MS);
   b.labels.scenario = opts.scenario;
-  spec.build(b, opts.minutes);
+  spec.build(b, opts.minutes, opts.params);
   const events = deliveryOrder(b.events, b.rng);
   b.labels.requests = events.length;
   return { events, labels: b.labels };

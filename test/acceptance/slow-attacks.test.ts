@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig, type CordonConfig } from '../../src/config.ts';
 import { runReplay } from '../../src/pipeline/replay.ts';
 import type { Labels, ParamScenario } from '../../src/simulate/labels.ts';
-import { scenarioVariant, type ScenarioParams } from '../../src/simulate/scenarios.ts';
+import type { ScenarioParams } from '../../src/simulate/scenarios.ts';
 import { parseDecisionLines, scoreDecisions } from '../../src/simulate/score.ts';
 import { TRAP_ROUTES } from '../../src/simulate/slow-attacks.ts';
 import { writeTraffic } from '../../src/simulate/traffic.ts';
@@ -107,10 +107,11 @@ describe('attacks that no single minute shows (cordon simulate)', () => {
   it.each(RUNS.map((r) => [`${r.base} ${JSON.stringify(r.params)} seed ${r.seed}`, r] as const))('%s', async (_, run) => {
     const dir = mkdtempSync(join(tmpdir(), 'cordon-slow-'));
     try {
-      const scenario = scenarioVariant(run.base, run.params);
       const traffic = join(dir, 'traffic.log');
-      const gen = await writeTraffic(traffic, { scenario, minutes: run.minutes, seed: run.seed, format: 'apigw-json' });
+      const gen = await writeTraffic(traffic, { scenario: run.base, params: run.params, minutes: run.minutes, seed: run.seed,
+        format: 'apigw-json' });
       const labels = JSON.parse(readFileSync(gen.labelsPath, 'utf8')) as Labels;
+      expect(labels.params).toMatchObject(run.params);
       const { config, note } = configFor(run.base, labels);
       const started = Date.now();
       await runReplay({ files: [traffic], outDir: join(dir, 'out'), config });
@@ -118,7 +119,7 @@ describe('attacks that no single minute shows (cordon simulate)', () => {
       const { decisions } = parseDecisionLines(readFileSync(join(dir, 'out', 'decisions.jsonl'), 'utf8'));
       const score = scoreDecisions(labels, decisions);
 
-      const name = `${scenario} s${run.seed}`;
+      const name = `${run.base}(${Object.entries(run.params).map(([k, v]) => `${k}=${v}`).join(',')}) s${run.seed}`;
       const mine: Row[] = score.per_attacker.map((a) => {
         const bound = ttcBound(a.kind, run.params);
         const ok = a.contained && (bound === null || (a.time_to_contain_s !== null && a.time_to_contain_s <= bound));

@@ -6,7 +6,7 @@ import { DEFAULT_START_MS } from '../../src/simulate/catalog.ts';
 import {
   STALE_PATHS, heavySdkUsers, loginUsers, natGateway, staleLinkClients,
 } from '../../src/simulate/population.ts';
-import { SCENARIOS, SCENARIO_NAMES, scenarioVariant } from '../../src/simulate/scenarios.ts';
+import { SCENARIOS, SCENARIO_NAMES, ScenarioParamError } from '../../src/simulate/scenarios.ts';
 import {
   TRAP_ROUTES, credentialStuffingCampaign, ipv6PrefixHopper, objectEnumeration, rampingFlood, slash16,
   slowCredentialStuffing, slowScanner, trapToucher,
@@ -294,10 +294,9 @@ describe('slow-attack scenarios', () => {
   ] as const;
 
   it.each(cases)('%s %o: labels name exactly the attack addresses, none of them benign', (base, params, minutes, kinds) => {
-    const name = scenarioVariant(base, params);
-    const { events, labels } = simulateEvents({ scenario: name, minutes, seed: 4 });
-    expect(labels.scenario).toBe(name);
-    expect(labels.params).toMatchObject(params);
+    const { events, labels } = simulateEvents({ scenario: base, params, minutes, seed: 4 });
+    expect(labels.scenario).toBe(base);
+    expect(labels.params).toEqual({ ...Object.fromEntries(Object.entries(SCENARIOS[base].params!).map(([k, p]) => [k, p.default])), ...params });
     expect(labels.attackers.map((a) => a.kind)).toEqual(kinds);
     const present = new Set(events.map((e) => e.ip));
     const attackerIps = new Set(labels.attackers.flatMap((a) => a.ips));
@@ -333,19 +332,26 @@ describe('slow-attack scenarios', () => {
 
   it('is deterministic for a seed, and the default parameters are the plain scenario', () => {
     const a = simulateEvents({ scenario: 'low-and-slow', minutes: 20, seed: 9 });
-    const b = simulateEvents({ scenario: scenarioVariant('low-and-slow', { rate: 4 }), minutes: 20, seed: 9 });
+    const b = simulateEvents({ scenario: 'low-and-slow', params: { rate: 4 }, minutes: 20, seed: 9 });
     expect(b.events).toEqual(a.events);
     expect(b.labels.attackers).toEqual(a.labels.attackers);
     expect(a.labels.params).toEqual({ rate: 4 });
   });
 
-  it('registers variants without listing them, and refuses parameters a scenario does not take', () => {
-    const name = scenarioVariant('ramp', { rate: 1.2 });
-    expect(name).toBe('ramp(rate=1.2)');
+  it('takes parameters beside the scenario name, and refuses those a scenario does not take or cannot run at', () => {
+    const ramp = simulateEvents({ scenario: 'ramp', params: { rate: 1.2 }, minutes: 10, seed: 1 });
+    expect(ramp.labels.scenario).toBe('ramp');
+    expect(ramp.labels.params).toEqual({ rate: 1.2 });
     expect(SCENARIO_NAMES).toEqual(['mixed', 'benign', 'flash-crowd', 'stolen-credentials', 'low-and-slow', 'campaign', 'ramp', 'trap']);
-    expect(Object.keys(SCENARIOS)).not.toContain(name);
-    expect(() => scenarioVariant('ramp', { members: 3 })).toThrow(/takes no parameter members/);
-    expect(() => simulateEvents({ scenario: scenarioVariant('campaign', { rate: -1 }), minutes: 5, seed: 1 })).toThrow(/rate must be a positive number/);
+    expect(() => simulateEvents({ scenario: 'ramp', params: { members: 3 }, minutes: 5, seed: 1 })).toThrow(/takes no parameter members/);
+    expect(() => simulateEvents({ scenario: 'mixed', params: { rate: 2 }, minutes: 5, seed: 1 }))
+      .toThrow(/scenario mixed takes no parameter rate \(only low-and-slow, campaign, ramp, trap take it\)/);
+    expect(() => simulateEvents({ scenario: 'campaign', params: { rate: -1 }, minutes: 5, seed: 1 })).toThrow(/rate must be a positive number/);
+    expect(() => simulateEvents({ scenario: 'ramp', params: { rate: 1 }, minutes: 5, seed: 1 })).toThrow(/rate of scenario ramp must be above 1, got 1/);
+    expect(() => simulateEvents({ scenario: 'trap', params: { rate: 1.5 }, minutes: 5, seed: 1 })).toThrow(/rate of scenario trap must be a whole number/);
+    expect(() => simulateEvents({ scenario: 'campaign', params: { members: 2.5 }, minutes: 5, seed: 1 })).toThrow(ScenarioParamError);
+    // Parameters left undefined are not given: the plain scenario.
+    expect(simulateEvents({ scenario: 'mixed', params: { rate: undefined }, minutes: 2, seed: 1 }).labels.params).toBeUndefined();
     expect(() => rampingFlood(builder(1, 10), 0, 1)).toThrow(/factor must be above 1/);
   });
 
