@@ -118,6 +118,12 @@ describe('a ramping flood', () => {
     expect(Math.round(10 * 1.2 ** hit!.minute)).toBeLessThan(600);
   });
 
+  it('growing 1.5x a minute, it is contained within 15 minutes (once past a flood\'s floor, as a flood against its own bounded history)', () => {
+    const ramp: Traffic = (s, m) => spread(Math.round(10 * 1.5 ** m), s, () => ({ ip: RAMP }));
+    const hit = firstAct(both(crowd, ramp), RAMP, 30);
+    expect(hit?.minute).toBeLessThanOrEqual(13);
+  });
+
   it('a steady heavy SDK user (300 a minute for two hours) is never taken for one', () => {
     const heavy: Traffic = (s) => spread(300, s, () => ({ ip: RAMP }));
     expect(firstAct(both(crowd, heavy), RAMP, 120)).toBeNull();
