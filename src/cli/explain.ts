@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { covers, parseTarget } from '../contain/ledger-book.ts';
 import type { Decision } from '../decision.ts';
 import { safeText } from '../render/escape.ts';
+import { findingDetail, findingTitle } from '../report/format.ts';
 import { formatDecisionLine } from '../render/terminal.ts';
 import { DEFAULT_OUT, UsageError } from './main.ts';
 
@@ -44,7 +45,10 @@ export function explain(d: Decision): string {
   const e = d.evidence;
   const lines = [formatDecisionLine(d)];
   lines.push(`  key ${safeText(e.key)} (${e.keyKind}), window ${new Date(e.windowStart).toISOString()} .. ${new Date(e.windowEnd).toISOString()}, held ${safeText(e.held)}`);
-  for (const f of e.findings ?? []) lines.push(`  - ${f.rule}: score ${f.score}${f.unmistakable ? ' (unmistakable)' : ''}: ${safeText(f.detail, 300)}`);
+  // The horizon that decided a finding beside its rule, once: "- path-scan (over the last hour): score 1.2: 16 distinct …".
+  for (const f of e.findings ?? []) {
+    lines.push(`  - ${safeText(findingTitle(f), 80)}: score ${f.score}${f.unmistakable ? ' (unmistakable)' : ''}: ${safeText(findingDetail(f), 300)}`);
+  }
   const features = Object.entries(e.features ?? {}).filter(([, v]) => v !== 0 && v !== -1).map(([k, v]) => `${k}=${v}`).join(' ');
   if (features) lines.push(`  features: ${features}`);
   if (e.blockedHosts) lines.push(`  blocked hosts: ${e.blockedHosts}`);

@@ -1,7 +1,8 @@
 import type { Action, Decision } from '../decision.ts';
 import type { AlertBatch } from '../ports.ts';
 import {
-  HELD_BACK_TEXT, PAGE_REASONS, decisionDuration, featureFigures, fmtInt, fmtNum, fmtScore, fmtTime,
+  HELD_BACK_TEXT, PAGE_REASONS, decisionDuration, featureFigures, findingDetail, findingHorizon, fmtInt, fmtNum, fmtScore,
+  fmtTime,
 } from '../report/format.ts';
 import { escapeSlackControl, escapeSlackMrkdwn, safeText } from './escape.ts';
 
@@ -161,7 +162,9 @@ function decisionText(d: Decision): string {
   }
   for (const f of (ev?.findings ?? []).slice(0, 5)) {
     const mark = f.unmistakable ? ', unmistakable' : '';
-    lines.push(`• ${escapeSlackMrkdwn(f.rule, 40)} (${fmtScore(f.score)}${mark}): ${escapeSlackControl(safeText(f.detail, 300))}`);
+    const horizon = findingHorizon(f);
+    lines.push(`• ${escapeSlackMrkdwn(f.rule, 40)}${horizon ? ` ${horizon}` : ''} (${fmtScore(f.score)}${mark}): ` +
+      escapeSlackControl(safeText(findingDetail(f), 300)));
   }
   return joinBounded(lines, '\n', SLACK_LIMITS.sectionText);
 }

@@ -1,4 +1,5 @@
-import type { Decision, Evidence } from '../decision.ts';
+import type { Decision, Evidence, Finding } from '../decision.ts';
+import { HORIZON_TEXT } from '../detect/rules/rule.ts';
 import type { FeatureName } from '../features/key-window.ts';
 import { PROXY_ADVICE } from '../net/proxies.ts';
 
@@ -140,3 +141,29 @@ export const HELD_BACK_TEXT: Record<NonNullable<Evidence['heldBack']>, string> &
 
 /** Held-back reasons that mean a person should look now. */
 export const PAGE_REASONS = new Set(['blast-radius', 'cap']);
+
+/**
+ * The horizon that decided a finding, for people ("over the last hour"), or undefined for a finding on its window
+ * alone. Stored findings are read from JSON: a horizon this release does not know is not shown (its detail still
+ * names it).
+ */
+export function findingHorizon(f: Pick<Finding, 'horizon'>): string | undefined {
+  const h = f.horizon;
+  return typeof h === 'string' && Object.hasOwn(HORIZON_TEXT, h) ? HORIZON_TEXT[h] : undefined;
+}
+
+/** A finding's rule with the horizon that decided it: "path-scan (over the last hour)", or "path-scan". */
+export function findingTitle(f: Pick<Finding, 'rule' | 'horizon'>): string {
+  const horizon = findingHorizon(f);
+  return horizon ? `${f.rule} (${horizon})` : String(f.rule);
+}
+
+/**
+ * A finding's detail without the horizon it opens with ("over the last hour: 16 distinct missing paths, …" becomes
+ * "16 distinct missing paths, …"), for a sink that shows the horizon beside the rule ({@link findingHorizon}).
+ */
+export function findingDetail(f: Pick<Finding, 'detail' | 'horizon'>): string {
+  const detail = String(f.detail ?? '');
+  const horizon = findingHorizon(f);
+  return horizon && detail.startsWith(`${horizon}: `) ? detail.slice(horizon.length + 2) : detail;
+}

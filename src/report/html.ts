@@ -1,8 +1,9 @@
-import type { Decision, Evidence } from '../decision.ts';
+import type { Decision, Evidence, Finding } from '../decision.ts';
 import { escapeHtml as h, safeText } from '../render/escape.ts';
 import { ACTION_COLOURS, SERIES, renderIpsChart, renderTrafficChart } from './chart.ts';
 import {
-  HELD_BACK_TEXT, PAGE_REASONS, decisionDuration, featureFigures, fmtDuration, fmtInt, fmtNum, fmtScore, fmtTime,
+  HELD_BACK_TEXT, PAGE_REASONS, decisionDuration, featureFigures, findingDetail, findingHorizon, fmtDuration, fmtInt, fmtNum,
+  fmtScore, fmtTime,
 } from './format.ts';
 import type { ReportData, TopKey } from './report-data.ts';
 
@@ -200,7 +201,7 @@ function decisionRow(d: Decision, i: number): string {
 function evidencePanel(d: Decision, ev: Evidence | undefined): string {
   if (!ev) return `<div class="ev"><p class="empty">No evidence recorded.</p></div>`;
   const findings = (ev.findings ?? []).slice(0, 10).map((f) =>
-    `<li><i class="chip">${t(f.rule, 40)}</i> <b>${fmtScore(f.score)}</b>${f.unmistakable ? ' <span class="unm">unmistakable</span>' : ''}<p>${t(f.detail, 400)}</p></li>`).join('');
+    `<li><i class="chip">${t(f.rule, 40)}</i>${horizonTag(f)} <b>${fmtScore(f.score)}</b>${f.unmistakable ? ' <span class="unm">unmistakable</span>' : ''}<p>${t(findingDetail(f), 400)}</p></li>`).join('');
   const kv: [string, string][] = [
     ['Key', `<code>${t(ev.key, 200)}</code> <small>${t(ev.keyKind, 12)}</small>`],
     ['Window', `${fmtTime(ev.windowStart)} → ${fmtTime(ev.windowEnd).slice(11)}`],
@@ -231,6 +232,12 @@ function evidencePanel(d: Decision, ev: Evidence | undefined): string {
 <div><h4>Window figures</h4>${feats ? `<dl class="feats">${feats}</dl>` : '<p class="muted">none</p>'}</div>
 <div><h4>Sample paths</h4>${list(ev.samples?.paths)}<h4>Sample user agents</h4>${list(ev.samples?.userAgents)}</div>
 </div>`;
+}
+
+/** The horizon that decided a finding, beside its rule: " <span class="hz">over the last hour</span>". */
+function horizonTag(f: Finding): string {
+  const horizon = findingHorizon(f);
+  return horizon ? ` <span class="hz">${h(horizon)}</span>` : '';
 }
 
 function unreadableSection(data: ReportData): string {
@@ -332,6 +339,7 @@ td.key{max-width:360px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap
 .ev>div{min-width:0}
 .findings{list-style:none;margin:0;padding:0}.findings li{margin:0 0 8px}.findings p{margin:2px 0 0;color:#374151}
 .unm{color:var(--block);font-size:11px;font-weight:700;text-transform:uppercase}
+.hz{color:#4b5563;font-size:12px;font-style:italic}
 dl{margin:0}.kvl{display:grid;grid-template-columns:max-content 1fr;gap:3px 12px}.kvl dt{color:var(--muted)}.kvl dd{margin:0;min-width:0;overflow-wrap:anywhere}
 .feats{display:grid;grid-template-columns:max-content max-content;gap:2px 16px}.feats dt{color:var(--muted)}.feats dd{margin:0;text-align:right;font-variant-numeric:tabular-nums;font-weight:600}
 .samples{list-style:none;margin:0;padding:0}.samples li{margin:0 0 4px}

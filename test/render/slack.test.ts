@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Decision } from '../../src/decision.ts';
 import type { AlertBatch } from '../../src/ports.ts';
 import { SLACK_LIMITS, joinBounded, renderSlackMessage } from '../../src/render/slack.ts';
-import { HOSTILE, decisions as fixtureDecisions } from '../report/fixture.ts';
+import { HOSTILE, decisions as fixtureDecisions, horizonDecision } from '../report/fixture.ts';
 
 type Text = { type: string; text: string };
 type Block = { type: string; text?: Text; elements?: Text[] };
@@ -139,6 +139,18 @@ describe('renderSlackMessage', () => {
     expect(first).toContain('401/403 *65*');
     const unblock = sections.find((s) => s.startsWith(':unlock:') && s.includes('operator'))!;
     expect(unblock).toContain('*Released:* 2026-11-21 11:30:00Z by operator');
+  });
+
+  it('names the horizon that decided a finding beside its rule, once', () => {
+    const msg = renderSlackMessage(batch([horizonDecision()]));
+    const text = (msg.blocks as Block[]).find((b) => b.type === 'section' && b.text!.text.startsWith(':no_entry:'))!.text!.text;
+    const bullets = text.split('\n').filter((l) => l.startsWith('• '));
+    expect(bullets).toEqual([
+      '• `path-scan` over the last hour (1.6): 24 distinct missing paths, 27 of 31 requests answered 404',
+      '• `auth-failures` over the last 10 minutes (1.2): 12 failed logins, 12 of 15 requests refused with 401/403',
+      "• `scanner-agent` (1.0): 1 of 4 requests sent with an attack tool's user agent",
+    ]);
+    expect(text.match(/over the last hour/g)).toHaveLength(1);
   });
 
   it('renders an empty batch without failing', () => {

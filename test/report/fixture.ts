@@ -1,4 +1,5 @@
 import type { Decision, Evidence } from '../../src/decision.ts';
+import { horizonFinding } from '../../src/detect/rules/rule.ts';
 import type { ReportData, TimelinePoint } from '../../src/report/report-data.ts';
 import { mulberry32 as rng } from '../helpers/rng.ts';
 
@@ -141,6 +142,28 @@ export function decisions(): Decision[] {
     expiresAt: null, evidence: evidence({ key: '203.0.113.66', windowStart: scan, releasedBy: 'operator' }),
   });
   return ds;
+}
+
+/**
+ * A slow scanner blocked on evidence at the longer horizons, as the rules write it (horizonFinding: the detail opens
+ * with its horizon): path-scan over the last hour, auth-failures over the last 10 minutes, and a finding on the
+ * window alone beside them. Not among {@link decisions} (whose counts the report tests rely on).
+ */
+export function horizonDecision(): Decision {
+  const start = T0 + 300 * MIN;
+  return {
+    time: iso(start + MIN), action: 'block', target: '203.0.113.9', targetKind: 'ip', reasons: ['path-scan', 'auth-failures', 'scanner-agent'],
+    score: 1.6, expiresAt: iso(start + 61 * MIN), evidence: evidence({
+      key: '203.0.113.9', windowStart: start, held: '2/3',
+      findings: [
+        horizonFinding('path-scan', '1h', 1.6, '24 distinct missing paths, 27 of 31 requests answered 404'),
+        horizonFinding('auth-failures', '10m', 1.2, '12 failed logins, 12 of 15 requests refused with 401/403'),
+        { rule: 'scanner-agent', score: 1, unmistakable: false, detail: "1 of 4 requests sent with an attack tool's user agent" },
+      ],
+      features: { requests: 4, status4xx: 3, notFound: 3, distinctPaths: 4, distinctNotFoundPaths: 3, distinctUserAgents: 1 },
+      baseline: { meanRequests: 3.2, windows: 40 }, populationMedianRequests: 6,
+    }),
+  };
 }
 
 export function reportData(over: Partial<ReportData> = {}): ReportData {

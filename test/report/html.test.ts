@@ -7,7 +7,7 @@ import type { Decision } from '../../src/decision.ts';
 import { MAX_CHART_POINTS } from '../../src/report/chart.ts';
 import { MAX_DECISION_ROWS, renderReportHtml } from '../../src/report/html.ts';
 import type { ReportData } from '../../src/report/report-data.ts';
-import { HOSTILE, T0, decisions, reportData, timeline } from './fixture.ts';
+import { HOSTILE, T0, decisions, horizonDecision, reportData, timeline } from './fixture.ts';
 import { requirement } from '../helpers/requirements.ts';
 
 /**
@@ -124,6 +124,17 @@ describe('renderReportHtml', () => {
     const out = renderReportHtml({ ...emptyData(), decisions: [agg({ features: {}, blockedHosts: 3 }), agg({ features: { blockedHosts: 4 } })] });
     expect(out).toMatch(/<dt>blocked hosts<\/dt><dd>3<\/dd>/);
     expect(out).toMatch(/<dt>blocked hosts<\/dt><dd>4<\/dd>/);
+  });
+
+  it('names the horizon that decided a finding beside its rule, and not again in its detail', () => {
+    const out = renderReportHtml({ ...emptyData(), decisions: [horizonDecision()] });
+    const findings = /<ul class="findings">(.*?)<\/ul>/s.exec(out)![1];
+    expect(findings.split('</li>').filter(Boolean)).toEqual([
+      '<li><i class="chip">path-scan</i> <span class="hz">over the last hour</span> <b>1.6</b><p>24 distinct missing paths, 27 of 31 requests answered 404</p>',
+      '<li><i class="chip">auth-failures</i> <span class="hz">over the last 10 minutes</span> <b>1.2</b><p>12 failed logins, 12 of 15 requests refused with 401/403</p>',
+      '<li><i class="chip">scanner-agent</i> <b>1.0</b><p>1 of 4 requests sent with an attack tool&#39;s user agent</p>',
+    ]);
+    expect(count(out, /over the last hour/g)).toBe(1);
   });
 
   it('charts decisions even without a timeline', () => {

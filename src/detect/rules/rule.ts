@@ -62,9 +62,15 @@ export const finding = (rule: RuleName, score: number, unmistakable: boolean, de
   detail,
 });
 
+/** A horizon for people: a horizon finding's detail opens with it, and the renderers show it beside the rule. */
+export const HORIZON_TEXT: Readonly<Record<HorizonName, string>> = {
+  '10m': 'over the last 10 minutes',
+  '1h': 'over the last hour',
+};
+
 /** A finding resting on a horizon's evidence: never unmistakable on its own (it still holds k of n windows). */
 export const horizonFinding = (rule: RuleName, horizon: HorizonName, score: number, detail: string): Finding => ({
-  ...finding(rule, score, false, `over ${horizon === '1h' ? 'the last hour' : 'the last 10 minutes'}: ${detail}`),
+  ...finding(rule, score, false, `${HORIZON_TEXT[horizon]}: ${detail}`),
   horizon,
 });
 
