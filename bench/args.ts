@@ -17,6 +17,8 @@ export interface BenchArgs {
   detectKeys: number;
   /** Distinct tracked keys at which the detect stage's memory is measured. */
   memoryKeys: number[];
+  /** Tracked keys of the population whose per-key state (slow evidence included) is measured. */
+  stateKeys: number;
   /** Minutes of `mixed` traffic written to a file and replayed end to end. */
   replayMinutes: number;
   /** API requests a second the cost is priced at, besides the scenario's own rate. */
@@ -37,6 +39,7 @@ const HELP = `npm run bench -- [options]
   --repeat N          runs per throughput figure, best reported (default 3; --quick 1)
   --detect-keys N     clients in the many-keys detect window (default 100000; --quick 20000)
   --memory-keys a,b   tracked keys for the memory figure (default 10000,100000,1000000; --quick 10000,100000)
+  --state-keys N      tracked keys of the per-key state figure with slow evidence (default 200000)
   --replay-minutes N  minutes of traffic replayed end to end (default 180; --quick 60)
   --rates a,b         requests/s the cost is priced at (default 100,1000,10000)
   --cost-minutes N    minutes of traffic per cost measurement (default 20; --quick 10)
@@ -54,6 +57,7 @@ export function parseArgs(argv: string[]): BenchArgs {
     repeat: quick ? 1 : 3,
     detectKeys: quick ? 20_000 : 100_000,
     memoryKeys: quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000],
+    stateKeys: 200_000,
     replayMinutes: quick ? 60 : 180,
     rates: [100, 1_000, 10_000],
     costMinutes: quick ? 10 : 20,
@@ -77,6 +81,7 @@ export function parseArgs(argv: string[]): BenchArgs {
       case '--repeat': a.repeat = positiveInt(flag, value()); break;
       case '--detect-keys': a.detectKeys = positiveInt(flag, value()); break;
       case '--memory-keys': a.memoryKeys = value().split(',').map((v) => positiveInt(flag, v)); break;
+      case '--state-keys': a.stateKeys = positiveInt(flag, value()); break;
       case '--replay-minutes': a.replayMinutes = positiveInt(flag, value()); break;
       case '--rates': a.rates = value().split(',').map((v) => positiveInt(flag, v)); break;
       case '--cost-minutes': a.costMinutes = positiveInt(flag, value()); break;
