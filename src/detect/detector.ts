@@ -6,7 +6,7 @@ import type { ClosedWindow } from '../features/windower.ts';
 import { isIpv6 } from '../net/ip.ts';
 import type { KeyState } from '../ports.ts';
 import { ageFlags, flaggedIn, learn, newKeyState, typicalRequests } from './baseline.ts';
-import { addWindow, hasFaded, type HorizonEvidence, horizonsAt } from './horizons.ts';
+import { addWindow, hasFaded, type HorizonEvidence, horizonsAt, showsSign } from './horizons.ts';
 import { robustStats, type RobustStats } from './robust-stats.ts';
 import { type Rule, RULES } from './rules/index.ts';
 import type { CampaignSurge } from './rules/rule.ts';
@@ -216,7 +216,7 @@ export class Detector {
       ageFlags(state, ctx.start, windowMs);
       const trusted = known && state.windows >= minWindows;
       const features = kw.features();
-      const horizons = this.addToHorizons(state, kw, features, ctx.start, windowMs);
+      const horizons = this.addToHorizons(state, kw, features, ctx.start, windowMs, ctx.campaign !== undefined);
       const findings = this.evaluate(rules, { kind, features, state: known ? state : undefined, trusted, population,
         populationLift, incident: ctx.incident, thresholds: this.cfg.thresholds, horizons,
         horizonThresholds: this.cfg.horizons, campaign: ctx.campaign }, ctx);
@@ -284,15 +284,17 @@ export class Detector {
    * Adds the window to the key's slow evidence (kept in its state, so every store carries it) and returns the
    * evidence at each horizon, this window included. Evidence that has faded is dropped.
    */
-  private addToHorizons(state: KeyState, kw: KeyWindow, features: Features, start: number, windowMs: number): HorizonEvidence[] {
+  private addToHorizons(state: KeyState, kw: KeyWindow, features: Features, start: number, windowMs: number,
+    campaign: boolean): HorizonEvidence[] {
     if (!this.cfg.horizons.enabled) {
       delete state.slow;
       return [];
     }
+    // While a campaign runs, one failed try is worth remembering: its members may try once a minute each.
     const slow = addWindow(state.slow, start, windowMs, features, (fn) => {
       if (features.notFound > 0) kw.notFoundPaths.forEachValue(fn);
-    });
-    if (!slow || hasFaded(slow, start, windowMs)) {
+    }, campaign);
+    if (!slow || !showsSign(features, true) && hasFaded(slow, start, windowMs)) {
       delete state.slow;
       return [];
     }

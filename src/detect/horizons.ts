@@ -53,8 +53,11 @@ export interface HorizonEvidence {
   distinctNotFoundPaths: number;
 }
 
-/** Below this every decayed count has faded: the key's slow evidence is dropped (memory). */
-const FADED = 0.5;
+/**
+ * Below this every decayed count has faded: once a window of the key shows no sign, its slow evidence is dropped
+ * (memory: a client that hit one stale link an hour ago need not carry it). A key still showing signs keeps it.
+ */
+const FADED = 1;
 
 const decay = (gapWindows: number, horizon: number): number => Math.exp(-gapWindows / horizon);
 
@@ -76,8 +79,15 @@ function bitOf(h: number): number {
   return Math.imul(h ^ (h >>> 15), 0x2c1b3c6d) >>> 26;
 }
 
-/** Whether a window of `f` is a sign worth remembering beyond its minute. */
-export const showsSign = (f: Features): boolean => f.authFailures > 0 || f.notFound > 0 || f.loginPosts > 0;
+/**
+ * Whether a window of `f` starts slow evidence for a key that has none: two refusals, two missing paths, or two login
+ * POSTs (most clients meet one now and then: a stale link, a mistyped password, their one login; a slow attacker
+ * repeats). `anySign`, for a key that already has evidence or while a campaign runs, takes one.
+ */
+export function showsSign(f: Features, anySign = false): boolean {
+  const need = anySign ? 1 : 2;
+  return f.authFailures >= need || f.notFound >= need || f.loginPosts >= need;
+}
 
 /**
  * Adds one window of a key to its slow evidence (creating it on the first sign) and returns the evidence, or
@@ -91,8 +101,9 @@ export function addWindow(
   windowMs: number,
   f: Features,
   forEachMissingPathHash: (fn: (h: number) => void) => void,
+  startOnAnySign = false,
 ): SlowEvidence | undefined {
-  if (!evidence && !showsSign(f)) return undefined;
+  if (!evidence && !showsSign(f, startOnAnySign)) return undefined;
   const e = evidence ? [...evidence] : newEvidence(windowStart);
   if (e.length !== SLOW_EVIDENCE_LENGTH) return undefined;
   if (evidence && windowStart === e[AT]) return e;
@@ -176,7 +187,7 @@ export function horizonsAt(e: SlowEvidence | undefined, windowStart: number, win
   ];
 }
 
-/** Whether the evidence has faded everywhere by `windowStart` and can be forgotten. */
+/** Whether the evidence has faded everywhere by `windowStart` and a window without a sign may forget it. */
 export function hasFaded(e: SlowEvidence, windowStart: number, windowMs: number): boolean {
   const [, long] = horizonsAt(e, windowStart, windowMs);
   // Requests alone are not worth keeping: they only give the signs a share.

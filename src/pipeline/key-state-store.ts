@@ -1,4 +1,4 @@
-import type { SlowEvidence } from '../detect/horizons.ts';
+import { SLOW_EVIDENCE_LENGTH, type SlowEvidence } from '../detect/horizons.ts';
 import type { KeyState } from '../ports.ts';
 
 const FIELDS = 8;
@@ -12,8 +12,14 @@ const FIELDS = 8;
  */
 export class KeyStateStore {
   private readonly index = new Map<string, number>();
-  /** Slow evidence by slot, for the few keys that carry any (see src/detect/horizons.ts). */
-  private readonly slow = new Map<number, SlowEvidence>();
+  /**
+   * Slow evidence, for the few keys that carry any (see src/detect/horizons.ts): key slot → slot in a packed column
+   * of SLOW_EVIDENCE_LENGTH numbers each (an array per key would cost half as much again).
+   */
+  private readonly slow = new Map<number, number>();
+  private readonly slowFree: number[] = [];
+  private slowCols = new Float64Array(256 * SLOW_EVIDENCE_LENGTH);
+  private slowUsed = 0;
   private readonly free: number[] = [];
   private cols = new Float64Array(1024 * FIELDS);
   private used = 0;
@@ -44,15 +50,15 @@ export class KeyStateStore {
     c[o + 5] = s.windows;
     c[o + 6] = s.flags;
     c[o + 7] = s.lastWindow;
-    if (s.slow) this.slow.set(i, [...s.slow]);
-    else this.slow.delete(i);
+    if (s.slow) this.writeSlow(i, s.slow);
+    else this.dropSlow(i);
   }
 
   delete(key: string): void {
     const i = this.index.get(key);
     if (i === undefined) return;
     this.index.delete(key);
-    this.slow.delete(i);
+    this.dropSlow(i);
     this.free.push(i);
   }
 
@@ -75,9 +81,30 @@ export class KeyStateStore {
     const o = i * FIELDS;
     const state: KeyState = { reqMean: c[o], reqVar: c[o + 1], bytesMean: c[o + 2], bytesVar: c[o + 3], ipsMean: c[o + 4],
       windows: c[o + 5], flags: c[o + 6], lastWindow: c[o + 7] };
-    const slow = this.slow.get(i);
-    if (slow) state.slow = [...slow];
+    const j = this.slow.get(i);
+    if (j !== undefined) state.slow = Array.from(this.slowCols.subarray(j * SLOW_EVIDENCE_LENGTH, (j + 1) * SLOW_EVIDENCE_LENGTH));
     return state;
+  }
+
+  private writeSlow(i: number, e: SlowEvidence): void {
+    let j = this.slow.get(i);
+    if (j === undefined) {
+      j = this.slowFree.pop() ?? this.slowUsed++;
+      if (this.slowUsed * SLOW_EVIDENCE_LENGTH > this.slowCols.length) {
+        const next = new Float64Array(Math.ceil(this.slowCols.length * 1.5 / SLOW_EVIDENCE_LENGTH) * SLOW_EVIDENCE_LENGTH);
+        next.set(this.slowCols);
+        this.slowCols = next;
+      }
+      this.slow.set(i, j);
+    }
+    this.slowCols.set(e, j * SLOW_EVIDENCE_LENGTH);
+  }
+
+  private dropSlow(i: number): void {
+    const j = this.slow.get(i);
+    if (j === undefined) return;
+    this.slow.delete(i);
+    this.slowFree.push(j);
   }
 
   private grow(): void {
