@@ -88,8 +88,12 @@ describe('SQLite state faults (local)', () => {
       // busy principal's 120 a minute look like exfiltration (it was blocked before the plausibility check).
       [`u:${BUSY_PRINCIPAL}`, [-30, 0.01, -30, 0.01, 0, 500, 0, T0 - MIN]],
     ];
-    const putBase = db.prepare('INSERT OR REPLACE INTO baselines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    const putBase = db.prepare(`INSERT OR REPLACE INTO baselines (key, req_mean, req_var, bytes_mean, bytes_var, ips_mean,
+      windows, flags, last_window) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     for (const [key, v] of badBaselines) putBase.run(key, ...v.map((x) => (typeof x === 'number' && Number.isNaN(x) ? null : x)));
+    // A sound baseline whose evidence over time is damaged: the whole row is refused, never half trusted.
+    db.prepare('INSERT OR REPLACE INTO baselines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run('i:198.51.100.17', Math.log1p(5), 0.1, 5, 0.1, 0, 500, 0, T0 - MIN, '1,2,x');
     const putLedger = db.prepare('INSERT OR REPLACE INTO ledger (target, created_at, kind, expires_at, status, ended_at, reasons, score, prior_blocks, evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
     const until = T0 + 600 * MIN;
     const badLedger: unknown[][] = [
@@ -101,6 +105,9 @@ describe('SQLite state faults (local)', () => {
     ];
     for (const row of badLedger) putLedger.run(...row);
     db.close();
+    const before = new SqliteState(statePath);
+    expect(before.getBaselineSync('i:198.51.100.17')).toBeUndefined();
+    before.close();
 
     const summary = await runReplay({ files: [logFile(quietTraffic(), `${out}.jsonl`)], outDir: out, config: parseConfig({}), statePath });
     const decisions = readJsonl<Decision>(join(out, 'decisions.jsonl'));
