@@ -4,7 +4,7 @@
 export type ParamScenario = 'low-and-slow' | 'campaign' | 'ramp' | 'trap';
 
 /** A scenario name; a parameterised one's parameters are given beside it (TrafficOptions.params) and labelled. */
-export type Scenario = 'mixed' | 'benign' | 'flash-crowd' | 'stolen-credentials' | ParamScenario;
+export type Scenario = 'mixed' | 'benign' | 'flash-crowd' | 'stolen-credentials' | 'lookalikes' | ParamScenario;
 
 export interface AttackerLabel {
   kind: string;

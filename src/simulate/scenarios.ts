@@ -194,6 +194,11 @@ export const SCENARIOS: Record<Scenario, ScenarioSpec> = {
       exfiltration(b, m * 0.55, 8);
     },
   },
+  lookalikes: {
+    describe: 'No attacks: the everyday population and the clients easiest to mistake for slow attackers (heavy SDK users, ' +
+      'mistyped passwords, stale links); every block is a false positive.',
+    build: (b) => slowAttackPopulation(b),
+  },
   ...PARAM_SCENARIOS,
 };
 

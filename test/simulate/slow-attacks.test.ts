@@ -342,7 +342,7 @@ describe('slow-attack scenarios', () => {
     const ramp = simulateEvents({ scenario: 'ramp', params: { rate: 1.2 }, minutes: 10, seed: 1 });
     expect(ramp.labels.scenario).toBe('ramp');
     expect(ramp.labels.params).toEqual({ rate: 1.2 });
-    expect(SCENARIO_NAMES).toEqual(['mixed', 'benign', 'flash-crowd', 'stolen-credentials', 'low-and-slow', 'campaign', 'ramp', 'trap']);
+    expect(SCENARIO_NAMES).toEqual(['mixed', 'benign', 'flash-crowd', 'stolen-credentials', 'lookalikes', 'low-and-slow', 'campaign', 'ramp', 'trap']);
     expect(() => simulateEvents({ scenario: 'ramp', params: { members: 3 }, minutes: 5, seed: 1 })).toThrow(/takes no parameter members/);
     expect(() => simulateEvents({ scenario: 'mixed', params: { rate: 2 }, minutes: 5, seed: 1 }))
       .toThrow(/scenario mixed takes no parameter rate \(only low-and-slow, campaign, ramp, trap take it\)/);
