@@ -27,6 +27,6 @@ describe(`a benign day of look-alikes (${HOURS} h, cordon simulate lookalikes)`,
     const { decisions } = parseDecisionLines(readFileSync(join(dir, 'out', 'decisions.jsonl'), 'utf8'));
     console.log(`benign day: ${summary.events} requests over ${HOURS} h, ${decisions.length} decisions`);
     expect(summary.events).toBeGreaterThan(HOURS * 10_000);
-    expect(decisions.map((d) => `${d.action} ${d.target} ${d.reasons.join(',')}`)).toEqual([]);
+    expect(decisions.map((d) => `${d.action} ${d.target}`)).toEqual([]);
   }, 300_000);
 });
