@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/cli/main.ts';
 import type { Labels } from '../../src/simulate/labels.ts';
 
 /**
@@ -17,6 +18,23 @@ const dir = mkdtempSync(join(tmpdir(), 'cordon-sim-params-'));
 function cordon(...args: string[]) {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: dir, timeout: 120_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * The same command run in this process (what bin/cordon runs, without a process start per case): exit code and
+ * what it wrote to stdout and stderr.
+ */
+async function cordonHere(...args: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation((x) => { stdout += String(x); return true; });
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((x) => { stderr += String(x); return true; });
+  try {
+    return { code: await main([process.execPath, 'cordon', ...args]), stdout, stderr };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
 }
 
 const labelsOf = (file: string) => JSON.parse(readFileSync(`${file}.labels.json`, 'utf8')) as Labels;
@@ -74,9 +92,11 @@ describe('cordon simulate --rate / --members', () => {
     [['--scenario', 'mixed', '--rate', '2'], 2,
       /^cordon: scenario mixed takes no parameters: --rate is for low-and-slow, campaign, ramp, trap\n$/],
     [['--rate', '3'], 2, /^cordon: scenario mixed takes no parameters: --rate is for /], // the default scenario takes none
-  ] as const)('refuses %j with a clear message and exit %i, writing nothing', (args, code, message) => {
+  ] as const)('refuses %j with a clear message and exit %i, writing nothing', async (args, code, message) => {
     const out = join(dir, `bad-${args.join('_').replace(/[^\w.-]/g, '')}.log`);
-    const r = cordon('simulate', ...args, '--minutes', '5', '--out', out);
+    // Commander's own refusals exit the process (subcommands do not override exit): those run as bin/cordon does.
+    const r = code === 1 ? cordon('simulate', ...args, '--minutes', '5', '--out', out)
+      : await cordonHere('simulate', ...args, '--minutes', '5', '--out', out);
     expect(r.code).toBe(code);
     expect(r.stderr).toMatch(message);
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
