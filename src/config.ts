@@ -231,16 +231,19 @@ export const configSchema = z
         ipv4Prefix: z.number().int().min(8).max(32).default(24),
         ipv6Prefix: z.number().int().min(16).max(128).default(64),
         /**
-         * IPv6 clients are also judged together per this wider prefix (a scanner hopping to a fresh /64 of its /48
-         * every half minute is never loud in one /64), on behaviour only (never on volume: a /48 can hold many
-         * unrelated hosts) and only when it holds at least two active /64s. 0 turns it off.
+         * Wider prefixes clients are also judged together in (a scanner hopping to a fresh /64 of its /48 every half
+         * minute is never loud in one /64): on behaviour only (never on volume: a wide prefix can hold many unrelated
+         * hosts), and only when the window's activity spans two or more of its next narrower prefixes (three for
+         * IPv4), so the narrowest prefix that holds the offender is the one blocked. [] turns a family off. IPv4 is
+         * off by default: a /16 can hold a whole provider's customers, and its hosts must meet in one partition.
+         * A width not shorter than its family's prefix (ipv6Prefix 56 with the default [56, 48]) is ignored.
          */
-        ipv6WidePrefix: z.number().int().min(0).max(120).default(48),
+        ipv6WidePrefixes: z.array(z.number().int().min(16).max(120)).max(3).default([56, 48]),
+        ipv4WidePrefixes: z.array(z.number().int().min(8).max(30)).max(2).default([]),
       })
       .strict()
-      .refine((a) => a.ipv6WidePrefix === 0 || a.ipv6WidePrefix < a.ipv6Prefix, {
-        message: 'ipv6WidePrefix must be shorter than ipv6Prefix (or 0 for none)',
-      })
+      .refine((a) => new Set(a.ipv6WidePrefixes).size === a.ipv6WidePrefixes.length
+        && new Set(a.ipv4WidePrefixes).size === a.ipv4WidePrefixes.length, { message: 'wide prefixes must differ' })
       .prefault({}),
     caps: z
       .object({

@@ -108,17 +108,27 @@ interface AssessContext {
   campaign: CampaignSurge | undefined;
 }
 
-/** For each wide IPv6 prefix of the window, how many of its /64s (ipv6Prefix) are active in it. */
-function subnetsPerWidePrefix(keys: ClosedWindow['keys']): Map<KeyWindow, number> {
+/**
+ * For each wide prefix of the window, how many of its next narrower prefixes are active in it (for the narrowest wide
+ * prefix, its hosts' prefixes: /64s, /24s).
+ */
+function childrenPerWidePrefix(keys: ClosedWindow['keys']): Map<KeyWindow, number> {
   const seen = new Map<KeyWindow, Set<KeyWindow>>();
   for (const entry of keys.byIp.values()) {
-    if (entry.wide === undefined) continue;
-    let set = seen.get(entry.wide);
-    if (!set) seen.set(entry.wide, (set = new Set()));
-    set.add(entry.prefix);
+    const wides = entry.wides;
+    if (wides === undefined) continue;
+    for (let level = 0; level < wides.length; level++) {
+      let set = seen.get(wides[level]);
+      if (!set) seen.set(wides[level], (set = new Set()));
+      set.add(level === 0 ? entry.prefix : wides[level - 1]);
+    }
   }
   return new Map([...seen].map(([kw, set]) => [kw, set.size]));
 }
+
+/** Narrower prefixes a wide IPv6 / IPv4 prefix must span in the window before it is judged (IPv4: stronger evidence). */
+const MIN_CHILDREN_V6 = 2;
+const MIN_CHILDREN_V4 = 3;
 
 /** Windows of population history before its lift is trusted. */
 const MIN_POPULATION_HISTORY = 5;
@@ -175,11 +185,13 @@ export class Detector {
     this.assessKind('ip', ipWindows, ctx, verdicts);
     // A prefix speaks for several hosts; with one host, its IP key already says everything.
     this.assessKind('prefix', prefixWindows, ctx, verdicts, (kw) => kw.ips.size >= 2);
-    // A wide IPv6 prefix (a /48) is judged on behaviour alone (it can hold many unrelated hosts) and only when its
-    // activity spans two /64s or more: a single /64 says everything itself.
-    const subnets = subnetsPerWidePrefix(keys);
-    this.assessKind('prefix', [...keys.byWidePrefix], ctx, verdicts, (kw) => kw.ips.size >= 2 && (subnets.get(kw) ?? 0) >= 2,
-      true);
+    // A wide prefix (an IPv6 /56 or /48) is judged on behaviour alone (it can hold many unrelated hosts) and only when
+    // its activity spans two or more of its next narrower prefixes: within one, the narrower prefix says it all.
+    const children = childrenPerWidePrefix(keys);
+    const wideWindows = [...keys.byWidePrefix];
+    const v4Wide = new Set(wideWindows.filter(([cidr]) => !isIpv6(cidr)).map(([, kw]) => kw));
+    this.assessKind('prefix', wideWindows, ctx, verdicts,
+      (kw) => kw.ips.size >= 2 && (children.get(kw) ?? 0) >= (v4Wide.has(kw) ? MIN_CHILDREN_V4 : MIN_CHILDREN_V6), true);
     this.assessKind('principal', principalWindows, ctx, verdicts);
     this.discountPrefixesExplainedByTheirHosts(verdicts, keys);
     this.measurePrefixCollateral(verdicts, keys, states, learning);
@@ -342,7 +354,8 @@ export class Detector {
     const minWindows = this.cfg.baseline.minWindows;
     const flagged = learning ? new Set(verdicts.filter((v) => v.kind === 'ip' && !v.learning).map((v) => v.value)) : new Set<string>();
     for (const [ip, entry] of keys.byIp) {
-      for (const v of [byPrefixWindow.get(entry.prefix), entry.wide && byPrefixWindow.get(entry.wide)]) {
+      for (const kw of entry.wides ? [entry.prefix, ...entry.wides] : [entry.prefix]) {
+        const v = byPrefixWindow.get(kw);
         if (!v) continue;
         const s = states.get(ipKey(ip));
         const trusted = s && s.windows >= minWindows ? s : undefined;

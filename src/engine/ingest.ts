@@ -86,6 +86,7 @@ export class IngestStage {
     let unreadable = 0;
     let clamped = 0;
     const tolerance = this.toleranceMs;
+    const [widest4, widest6] = widestPrefixes(cfg);
     for (const r of records) {
       const windower = windowerFor(cfg);
       r.decode({
@@ -102,7 +103,7 @@ export class IngestStage {
         unreadable: () => { unreadable++; },
       });
       for (const partial of windower.drainPartials()) {
-        for (const [bucket, part] of splitByBucket(partial, this.buckets, cfg)) {
+        for (const [bucket, part] of splitByBucket(partial, this.buckets, widest4, widest6)) {
           let list = byBucket.get(bucket);
           if (!list) byBucket.set(bucket, (list = []));
           list.push({ ...part, id: `${r.shardId}:${r.sequenceNumber}/${bucket}/${part.w}` });
@@ -150,26 +151,39 @@ export class IngestStage {
 export function windowerFor(cfg: CordonConfig): Windower {
   return new Windower({ sizeMs: cfg.windows.sizeSeconds * 1000, latenessMs: cfg.windows.allowedLatenessSeconds * 1000,
     ipv4Prefix: cfg.aggregation.ipv4Prefix, ipv6Prefix: cfg.aggregation.ipv6Prefix,
-    ipv6WidePrefix: cfg.aggregation.ipv6WidePrefix, trapRoutes: trapRoutesOf(cfg.trapRoutes) });
+    ...widePrefixesOf(cfg), trapRoutes: trapRoutesOf(cfg.trapRoutes) });
+}
+
+/** The wide prefixes in force, narrowest first: those shorter than their family's prefix. */
+function widePrefixesOf(cfg: CordonConfig): { ipv6WidePrefixes: number[]; ipv4WidePrefixes: number[] } {
+  const a = cfg.aggregation;
+  const inForce = (widths: readonly number[], prefix: number) => widths.filter((b) => b < prefix).sort((x, y) => y - x);
+  return { ipv6WidePrefixes: inForce(a.ipv6WidePrefixes, a.ipv6Prefix), ipv4WidePrefixes: inForce(a.ipv4WidePrefixes, a.ipv4Prefix) };
 }
 
 /**
- * The prefix whose bucket a host or prefix goes to: its prefix, or for IPv6 with wide prefixes on, its wide prefix,
- * so a wide prefix meets all its hosts and /64s in one partition.
+ * The prefix whose bucket a host or prefix goes to: its family's widest prefix kept (aggregation.*WidePrefixes, else
+ * ipv4Prefix / ipv6Prefix), so every prefix meets all its hosts and narrower prefixes in one partition.
  */
-function partitionPrefixOf(ipOrCidr: string, cfg: CordonConfig): string {
-  const { ipv4Prefix, ipv6Prefix, ipv6WidePrefix } = cfg.aggregation;
+export function partitionPrefixOf(ipOrCidr: string, widest4: number, widest6: number): string {
   const slash = ipOrCidr.indexOf('/');
-  if (slash < 0) return prefixOf(ipOrCidr, ipv4Prefix, ipv6WidePrefix || ipv6Prefix);
-  if (ipv6WidePrefix === 0 || !ipOrCidr.includes(':')) return ipOrCidr;
-  return prefixOf(ipOrCidr.slice(0, slash), ipv4Prefix, ipv6WidePrefix);
+  if (slash < 0) return prefixOf(ipOrCidr, widest4, widest6);
+  const v6 = ipOrCidr.includes(':');
+  const bits = Number(ipOrCidr.slice(slash + 1));
+  return bits <= (v6 ? widest6 : widest4) ? ipOrCidr : prefixOf(ipOrCidr.slice(0, slash), widest4, widest6);
+}
+
+/** Each family's widest prefix in force (worked out once per batch, not per key). */
+export function widestPrefixes(cfg: CordonConfig): [number, number] {
+  const { ipv6WidePrefixes, ipv4WidePrefixes } = widePrefixesOf(cfg);
+  return [ipv4WidePrefixes.at(-1) ?? cfg.aggregation.ipv4Prefix, ipv6WidePrefixes.at(-1) ?? cfg.aggregation.ipv6Prefix];
 }
 
 function bucketOfKey(key: string, buckets: number): number {
   return hash32(key) % buckets;
 }
 
-function splitByBucket(p: WindowPartial, buckets: number, cfg: CordonConfig): Map<number, WindowPartial> {
+function splitByBucket(p: WindowPartial, buckets: number, widest4: number, widest6: number): Map<number, WindowPartial> {
   const out = new Map<number, WindowPartial>();
   const part = (b: number): WindowPartial => {
     let x = out.get(b);
@@ -177,12 +191,12 @@ function splitByBucket(p: WindowPartial, buckets: number, cfg: CordonConfig): Ma
     return x;
   };
   for (const entry of p.i) {
-    const x = part(bucketOfKey(partitionPrefixOf(entry[0], cfg), buckets));
+    const x = part(bucketOfKey(partitionPrefixOf(entry[0], widest4, widest6), buckets));
     x.i.push(entry);
     x.n += entry[1].c[0];
     x.e5 += entry[1].c[2];
   }
-  for (const entry of p.p) part(bucketOfKey(partitionPrefixOf(entry[0], cfg), buckets)).p.push(entry);
+  for (const entry of p.p) part(bucketOfKey(partitionPrefixOf(entry[0], widest4, widest6), buckets)).p.push(entry);
   for (const entry of p.u) part(bucketOfKey(entry[0], buckets)).u.push(entry);
   return out;
 }

@@ -12,8 +12,11 @@ import type { TrapRoutes } from './trap-routes.ts';
 interface IpEntry {
   ip: KeyWindow;
   prefix: KeyWindow;
-  /** An IPv6 host's wide prefix (the /48 a scanner hops inside), when wide prefixes are kept. */
-  wide?: KeyWindow;
+  /**
+   * The host's wide prefixes, narrowest first (an IPv6 host's /56 and /48, a scanner hopping /64s inside them; an
+   * IPv4 host's /16 when configured): absent when its family has none.
+   */
+  wides?: KeyWindow[];
   hash: number;
 }
 
@@ -21,7 +24,7 @@ interface IpEntry {
 export class WindowKeys {
   readonly byIp = new Map<string, IpEntry>();
   readonly byPrefix = new Map<string, KeyWindow>();
-  /** IPv6 wide prefixes (aggregation.ipv6WidePrefix): a separate map, so they are never counted as clients. */
+  /** Wide prefixes (aggregation.ipv6WidePrefixes, ipv4WidePrefixes): a separate map, never counted as clients. */
   readonly byWidePrefix = new Map<string, KeyWindow>();
   readonly byPrincipal = new Map<string, KeyWindow>();
   requests = 0;
@@ -46,8 +49,9 @@ export interface WindowerOptions {
   latenessMs: number;
   ipv4Prefix: number;
   ipv6Prefix: number;
-  /** IPv6 hosts also count in this wider prefix (0: none). Must be shorter than ipv6Prefix. */
-  ipv6WidePrefix?: number;
+  /** Hosts also count in these wider prefixes, narrowest first (none when absent). Shorter than their family's prefix. */
+  ipv6WidePrefixes?: readonly number[];
+  ipv4WidePrefixes?: readonly number[];
   /** Configured trap routes, compiled (src/features/trap-routes.ts); absent or null when there are none. */
   trapRoutes?: TrapRoutes | null;
 }
@@ -131,7 +135,7 @@ export class Windower {
     o.ipHash = entry.hash;
     entry.ip.add(o);
     entry.prefix.add(o);
-    if (entry.wide !== undefined) entry.wide.add(o);
+    if (entry.wides !== undefined) for (const wide of entry.wides) wide.add(o);
     if (principalWindow !== undefined) principalWindow.add(o);
   }
 
@@ -166,23 +170,30 @@ export class Windower {
     return entry;
   }
 
-  /** Links an IPv6 host to its wide prefix's window (created if new). */
+  /** Links a host to its wide prefixes' windows (created if new), narrowest first. */
   private linkWide(w: WindowKeys, ip: string, entry: IpEntry): void {
-    const bits = this.opts.ipv6WidePrefix ?? 0;
-    if (bits === 0 || !isIpv6(ip)) return;
-    const cidr = prefixOf(ip, this.opts.ipv4Prefix, bits);
-    let wide = w.byWidePrefix.get(cidr);
-    if (wide === undefined) {
-      wide = new KeyWindow();
-      w.byWidePrefix.set(cidr, wide);
+    const v6 = isIpv6(ip);
+    const widths = v6 ? this.opts.ipv6WidePrefixes : this.opts.ipv4WidePrefixes;
+    if (widths === undefined || widths.length === 0) return;
+    const wides: KeyWindow[] = [];
+    for (const bits of widths) {
+      const cidr = v6 ? prefixOf(ip, this.opts.ipv4Prefix, bits) : prefixOf(ip, bits, this.opts.ipv6Prefix);
+      let wide = w.byWidePrefix.get(cidr);
+      if (wide === undefined) {
+        wide = new KeyWindow();
+        w.byWidePrefix.set(cidr, wide);
+      }
+      wides.push(wide);
     }
-    entry.wide = wide;
+    entry.wides = wides;
   }
 
-  /** Whether a serialised prefix entry is a wide one (by its length: wide prefixes are shorter than ipv6Prefix). */
+  /** Whether a serialised prefix entry is a wide one (by its length: wide prefixes are shorter than their family's). */
   private isWide(cidr: string): boolean {
-    const bits = this.opts.ipv6WidePrefix ?? 0;
-    return bits !== 0 && cidr.endsWith(`/${bits}`) && cidr.includes(':');
+    const slash = cidr.lastIndexOf('/');
+    const bits = Number(cidr.slice(slash + 1));
+    const widths = cidr.includes(':') ? this.opts.ipv6WidePrefixes : this.opts.ipv4WidePrefixes;
+    return widths !== undefined && widths.includes(bits);
   }
 
   /** Merges a serialised partial (from stage 1) into the window it belongs to. */

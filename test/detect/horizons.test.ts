@@ -6,7 +6,7 @@ import { addWindow, horizonsAt, isPlausibleEvidence } from '../../src/detect/hor
 import type { AccessEvent } from '../../src/events.ts';
 import type { Features } from '../../src/features/key-window.ts';
 import { ipKey } from '../../src/features/keys.ts';
-import { Windower } from '../../src/features/windower.ts';
+import { windowerFor } from '../../src/engine/ingest.ts';
 import type { KeyState } from '../../src/ports.ts';
 import { MIN, spread, T0 } from '../helpers/events.ts';
 
@@ -24,7 +24,7 @@ function detector(over: Record<string, unknown> = {}) {
   return {
     map,
     at(m: number, traffic: Traffic): WindowAssessment {
-      const w = new Windower({ sizeMs: MIN, latenessMs: 5000, ipv4Prefix: 24, ipv6Prefix: 64, ipv6WidePrefix: cfg.aggregation.ipv6WidePrefix });
+      const w = windowerFor(cfg);
       for (const e of traffic(T0 + m * MIN, m)) w.add(e);
       const closed = w.closeAll();
       return d.assess(closed[0], states);
@@ -221,33 +221,56 @@ describe('a credential-stuffing campaign from unrelated networks', () => {
   });
 });
 
-describe('an IPv6 scanner hopping to a fresh /64 of its /48 every half minute', () => {
+describe('a scanner hopping to a fresh /64 every half minute (IPv6), or across /24s (IPv4)', () => {
   const P48 = '2001:db8:77';
-  /** Ten probes a half minute, each /64 used once, from three of its addresses: never ten missing paths in one /64. */
-  const hopper: Traffic = (s, m) => [0, 1].flatMap((half) => spread(10, s + half * 30_000 - (half * 30_000 * 9) / 10, (i) => ({
-    ip: `${P48}:${m * 2 + half}::${1 + (i % 3)}`, path: `/probe-${m}-${half}-${i}.php`, status: 404, time: s + half * 30_000 + i * 2000 })));
+  /**
+   * Ten probes a half minute, each /64 used once, from three of its addresses: never ten missing paths in one /64.
+   * `spread` hextet steps of 1 stay inside one /56; steps of 256 move to a new /56 each time.
+   */
+  const hopper = (step: number): Traffic => (s, m) => [0, 1].flatMap((half) => spread(10, s, (i) => ({
+    ip: `${P48}:${((m * 2 + half) * step).toString(16)}::${1 + (i % 3)}`, path: `/probe-${m}-${half}-${i}.php`, status: 404,
+    time: s + half * 30_000 + i * 2000 })));
   const v6crowd: Traffic = (s) => Array.from({ length: 30 }, (_, i) => spread(3, s, () => ({ ip: `2001:db8:${100 + i}::1` }))).flat();
 
-  it('is contained as its /48, on behaviour, within 15 minutes; with wide prefixes off it is never contained', () => {
-    const d = detector();
-    let acted: { minute: number; rules: string[] } | undefined;
-    for (let m = 0; m < 15 && !acted; m++) {
-      const v = d.at(m, both(crowd, v6crowd, hopper)).verdicts.find((x) => x.value === `${P48}::/48` && x.act);
-      if (v) acted = { minute: m, rules: v.findings.map((f) => f.rule) };
+  function firstWideAct(traffic: Traffic, over: Record<string, unknown> = {}) {
+    const d = detector(over);
+    for (let m = 0; m < 15; m++) {
+      const v = d.at(m, traffic).verdicts.find((x) => x.kind === 'prefix' && x.act && !x.value.endsWith('/64') && !x.value.endsWith('/24'));
+      if (v) return { minute: m, value: v.value, rules: v.findings.map((f) => f.rule) };
     }
-    expect(acted?.minute).toBeLessThanOrEqual(14);
-    expect(acted!.rules).toContain('path-scan');
-    const off = detector({ aggregation: { ipv6WidePrefix: 0 } });
-    for (let m = 0; m < 15; m++) expect(off.at(m, both(crowd, v6crowd, hopper)).verdicts.filter((x) => x.act)).toEqual([]);
+    return null;
+  }
+
+  it('inside one /56, the /56 is contained (the narrowest prefix that holds it), on behaviour, within 15 minutes', () => {
+    const hit = firstWideAct(both(crowd, v6crowd, hopper(1)));
+    expect(hit).toMatchObject({ value: `${P48}::/56` });
+    expect(hit!.minute).toBeLessThanOrEqual(14);
+    expect(hit!.rules).toContain('path-scan');
+  });
+
+  it('across /56s, its /48 is contained; with wide prefixes off, nothing is', () => {
+    expect(firstWideAct(both(crowd, v6crowd, hopper(256)))).toMatchObject({ value: `${P48}::/48` });
+    const off = detector({ aggregation: { ipv6WidePrefixes: [] } });
+    for (let m = 0; m < 15; m++) expect(off.at(m, both(crowd, v6crowd, hopper(256))).verdicts.filter((x) => x.act)).toEqual([]);
   });
 
   it('a busy /48 of many ordinary hosts is never judged on volume, and a /48 active in one /64 is left to that /64', () => {
-    const office: Traffic = (s) => Array.from({ length: 40 }, (_, i) => spread(60, s, () => ({ ip: `2001:db8:99:${i}::${i + 1}` }))).flat();
+    const office: Traffic = (s) => Array.from({ length: 40 }, (_, i) => spread(60, s, () => ({ ip: `2001:db8:99:${(i * 256).toString(16)}::${i + 1}` }))).flat();
     const single: Traffic = (s, m) => spread(12, s, (i) => ({ ip: `2001:db8:98:1::${1 + (i % 4)}`, path: `/x-${m}-${i}`, status: 404 }));
     const d = detector();
     for (let m = 0; m < 30; m++) {
       const a = d.at(m, both(crowd, v6crowd, office, single));
-      expect(a.verdicts.filter((v) => v.value === '2001:db8:99::/48' || v.value === '2001:db8:98::/48')).toEqual([]);
+      expect(a.verdicts.filter((v) => v.kind === 'prefix' && /^2001:db8:9[89]::\/(48|56)$/.test(v.value))).toEqual([]);
     }
+  });
+
+  it('IPv4 /16 (opt-in, ipv4WidePrefixes [16]): slow scanners in four /24s of one /16 are contained as the /16; off by default', () => {
+    // Each host asks two missing paths a minute, a different host every minute, in four /24s of 198.18.0.0/16.
+    const spreadScan: Traffic = (s, m) => [0, 1, 2, 3].flatMap((net) => spread(2, s, (i) => ({
+      ip: `198.18.${net * 7}.${1 + m}`, path: `/scan-${m}-${net}-${i}`, status: 404 })));
+    const on = firstWideAct(both(crowd, spreadScan), { aggregation: { ipv4WidePrefixes: [16] } });
+    expect(on).toMatchObject({ value: '198.18.0.0/16' });
+    expect(on!.minute).toBeLessThanOrEqual(14);
+    expect(firstWideAct(both(crowd, spreadScan))).toBeNull();
   });
 });
