@@ -24,16 +24,14 @@ const ruleModesSchema = z.partialRecord(z.enum(RULE_NAMES), ruleModeSchema, {
 });
 
 /** Thresholds of one horizon; every count is a decayed sum over the horizon (see `horizons`). */
-function horizonThresholds(d: { scanDistinct404: number; failedLogins: number; loginPosts: number;
-  enumerationFailures: number; enumerationDistinct404: number }) {
+function horizonThresholds(d: { scanDistinct404: number; failedLogins: number; enumerationFailures: number;
+  enumerationDistinct404: number }) {
   return z
     .object({
       /** Distinct missing paths, most of the key's requests answered 404: a slow path scan. */
       scanDistinct404: z.number().min(1).default(d.scanDistinct404),
       /** 401/403 answers to login POSTs: slow password guessing. */
       failedLogins: z.number().min(1).default(d.failedLogins),
-      /** POSTs to login paths (where a failed login answers 200). */
-      loginPosts: z.number().min(1).default(d.loginPosts),
       /** 403 and 404 answers together, with at least `enumerationDistinct404` distinct missing paths: walking ids. */
       enumerationFailures: z.number().min(1).default(d.enumerationFailures),
       enumerationDistinct404: z.number().min(1).default(d.enumerationDistinct404),
@@ -161,8 +159,8 @@ export const configSchema = z
          * distinct missing paths it requires keep a client refused one resource over and over out.
          */
         enumerationShare: z.number().gt(0).max(1).default(0.4),
-        '10m': horizonThresholds({ scanDistinct404: 15, failedLogins: 10, loginPosts: 15, enumerationFailures: 30, enumerationDistinct404: 8 }),
-        '1h': horizonThresholds({ scanDistinct404: 15, failedLogins: 25, loginPosts: 40, enumerationFailures: 15, enumerationDistinct404: 6 }),
+        '10m': horizonThresholds({ scanDistinct404: 15, failedLogins: 10, enumerationFailures: 30, enumerationDistinct404: 8 }),
+        '1h': horizonThresholds({ scanDistinct404: 15, failedLogins: 25, enumerationFailures: 15, enumerationDistinct404: 6 }),
       })
       .strict()
       .prefault({}),

@@ -109,22 +109,28 @@ interface AssessContext {
 }
 
 /**
- * For each wide prefix of the window, how many of its next narrower prefixes are active in it (for the narrowest wide
- * prefix, its hosts' prefixes: /64s, /24s).
+ * For each wide prefix of the window, how many of its next narrower prefixes (for the narrowest wide prefix, its
+ * hosts' prefixes: /64s, /24s) show behaviour of their own in it: a wide prefix stands for what several of them do,
+ * never for one offender among quiet neighbours.
  */
-function childrenPerWidePrefix(keys: ClosedWindow['keys']): Map<KeyWindow, number> {
+function misbehavingChildrenPerWidePrefix(keys: ClosedWindow['keys']): Map<KeyWindow, number> {
   const seen = new Map<KeyWindow, Set<KeyWindow>>();
   for (const entry of keys.byIp.values()) {
     const wides = entry.wides;
     if (wides === undefined) continue;
     for (let level = 0; level < wides.length; level++) {
+      const child = level === 0 ? entry.prefix : wides[level - 1];
+      if (!showsBehaviour(child)) continue;
       let set = seen.get(wides[level]);
       if (!set) seen.set(wides[level], (set = new Set()));
-      set.add(level === 0 ? entry.prefix : wides[level - 1]);
+      set.add(child);
     }
   }
   return new Map([...seen].map(([kw, set]) => [kw, set.size]));
 }
+
+const showsBehaviour = (kw: KeyWindow): boolean => kw.notFound + kw.authFailures + kw.attackPayloads
+  + kw.scannerAgentRequests + kw.trapHits > 0;
 
 /** Narrower prefixes a wide IPv6 / IPv4 prefix must span in the window before it is judged (IPv4: stronger evidence). */
 const MIN_CHILDREN_V6 = 2;
@@ -187,7 +193,7 @@ export class Detector {
     this.assessKind('prefix', prefixWindows, ctx, verdicts, (kw) => kw.ips.size >= 2);
     // A wide prefix (an IPv6 /56 or /48) is judged on behaviour alone (it can hold many unrelated hosts) and only when
     // its activity spans two or more of its next narrower prefixes: within one, the narrower prefix says it all.
-    const children = childrenPerWidePrefix(keys);
+    const children = misbehavingChildrenPerWidePrefix(keys);
     const wideWindows = [...keys.byWidePrefix];
     const v4Wide = new Set(wideWindows.filter(([cidr]) => !isIpv6(cidr)).map(([, kw]) => kw));
     this.assessKind('prefix', wideWindows, ctx, verdicts,
@@ -276,7 +282,7 @@ export class Detector {
     let failures = 0;
     let contributors = 0;
     for (const [, kw] of ipWindows) {
-      const failed = Math.min(kw.authFailures, kw.loginPosts);
+      const failed = kw.failedLogins;
       if (failed > 0) {
         failures += failed;
         contributors++;

@@ -9,7 +9,7 @@ import type { Features } from '../features/key-window.ts';
  * 64-bit linear-counting bitmap per half-horizon epoch (the current and the previous one), so a client polling one
  * broken link every minute counts one path, not sixty.
  *
- * Only keys that have shown a sign (a 401/403, a 404, a login POST) carry any: most keys never do, and memory per
+ * Only keys that have shown a sign (401/403s, 404s) carry any: most keys never do, and memory per
  * key is the budget that bounds a long run. Requests are counted from the first sign on, so shares read "of what the
  * key sent since it started failing".
  */
@@ -24,12 +24,12 @@ const AT = 0; // start of the newest window counted, epoch ms
 const S_REQ = 1;
 const S_FAIL = 2;
 const S_NF = 3;
-const S_LOGIN = 4;
+const S_FLOGIN = 4; // failed logins (401/403 to login POSTs)
 const S_DNF = 5; // short horizon: decayed sum of each window's distinct missing paths
 const L_REQ = 6;
 const L_FAIL = 7;
 const L_NF = 8;
-const L_LOGIN = 9;
+const L_FLOGIN = 9;
 const EPOCH = 10; // long-horizon bitmap epoch number
 /** No missing path seen yet (epochs of real times are positive). */
 const NO_EPOCH = -1;
@@ -48,7 +48,8 @@ export interface HorizonEvidence {
   requests: number;
   authFailures: number;
   notFound: number;
-  loginPosts: number;
+  /** 401/403 answers to login POSTs. */
+  failedLogins: number;
   /** Distinct missing paths within the horizon (estimated). */
   distinctNotFoundPaths: number;
 }
@@ -80,20 +81,20 @@ function bitOf(h: number): number {
 }
 
 /**
- * Whether a window of `f` starts slow evidence for a key that has none: two refusals, two missing paths, or two login
- * POSTs (most clients meet one now and then: a stale link, a mistyped password, their one login; a slow attacker
+ * Whether a window of `f` starts slow evidence for a key that has none: two refusals (401/403, failed logins among
+ * them) or two missing paths (most clients meet one now and then: a stale link, a mistyped password; a slow attacker
  * repeats). `anySign`, for a key that already has evidence or while a campaign runs, takes one.
  */
 export function showsSign(f: Features, anySign = false): boolean {
   const need = anySign ? 1 : 2;
-  return f.authFailures >= need || f.notFound >= need || f.loginPosts >= need;
+  return f.authFailures >= need || f.notFound >= need;
 }
 
 /**
  * Adds one window of a key to its slow evidence (creating it on the first sign) and returns the evidence, or
  * undefined when the key has none worth keeping. `missingPathHashes` calls back with each hash of a missing path of
- * the window. A window at or before the newest counted one is not added again (a redelivered window), except one
- * strictly older (late data), which is added decayed by its age.
+ * the window. A window at or before the newest counted one is not added (a window closed again, or out of order:
+ * detect folds late data into the oldest open window, so an older window arriving here is one counted already).
  */
 export function addWindow(
   evidence: SlowEvidence | undefined,
@@ -106,31 +107,25 @@ export function addWindow(
   if (!evidence && !showsSign(f, startOnAnySign)) return undefined;
   const e = evidence ? [...evidence] : newEvidence(windowStart);
   if (e.length !== SLOW_EVIDENCE_LENGTH) return undefined;
-  if (evidence && windowStart === e[AT]) return e;
-  let weightShort = 1;
-  let weightLong = 1;
-  if (windowStart > e[AT]) {
+  if (evidence && windowStart <= e[AT]) return e;
+  if (evidence) {
     const gap = (windowStart - e[AT]) / windowMs;
     const ds = decay(gap, SHORT_HORIZON_WINDOWS);
     const dl = decay(gap, LONG_HORIZON_WINDOWS);
-    for (const i of [S_REQ, S_FAIL, S_NF, S_LOGIN, S_DNF]) e[i] *= ds;
-    for (const i of [L_REQ, L_FAIL, L_NF, L_LOGIN]) e[i] *= dl;
+    for (const i of [S_REQ, S_FAIL, S_NF, S_FLOGIN, S_DNF]) e[i] *= ds;
+    for (const i of [L_REQ, L_FAIL, L_NF, L_FLOGIN]) e[i] *= dl;
     e[AT] = windowStart;
-  } else {
-    const age = (e[AT] - windowStart) / windowMs;
-    weightShort = decay(age, SHORT_HORIZON_WINDOWS);
-    weightLong = decay(age, LONG_HORIZON_WINDOWS);
   }
   const requests = f.requests - f.status5xx;
-  e[S_REQ] += weightShort * requests;
-  e[S_FAIL] += weightShort * f.authFailures;
-  e[S_NF] += weightShort * f.notFound;
-  e[S_LOGIN] += weightShort * f.loginPosts;
-  e[S_DNF] += weightShort * f.distinctNotFoundPaths;
-  e[L_REQ] += weightLong * requests;
-  e[L_FAIL] += weightLong * f.authFailures;
-  e[L_NF] += weightLong * f.notFound;
-  e[L_LOGIN] += weightLong * f.loginPosts;
+  e[S_REQ] += requests;
+  e[S_FAIL] += f.authFailures;
+  e[S_NF] += f.notFound;
+  e[S_FLOGIN] += f.failedLogins;
+  e[S_DNF] += f.distinctNotFoundPaths;
+  e[L_REQ] += requests;
+  e[L_FAIL] += f.authFailures;
+  e[L_NF] += f.notFound;
+  e[L_FLOGIN] += f.failedLogins;
   if (f.notFound > 0) addMissingPaths(e, epochOf(windowStart, windowMs), forEachMissingPathHash);
   return e;
 }
@@ -181,9 +176,9 @@ export function horizonsAt(e: SlowEvidence | undefined, windowStart: number, win
     // Summing each window's distinct paths counts a path asked every minute once a minute: the long horizon's
     // bitmap bounds it.
     { horizon: '10m', requests: e[S_REQ] * ds, authFailures: e[S_FAIL] * ds, notFound: e[S_NF] * ds,
-      loginPosts: e[S_LOGIN] * ds, distinctNotFoundPaths: Math.min(e[S_DNF] * ds, distinctLong) },
+      failedLogins: e[S_FLOGIN] * ds, distinctNotFoundPaths: Math.min(e[S_DNF] * ds, distinctLong) },
     { horizon: '1h', requests: e[L_REQ] * dl, authFailures: e[L_FAIL] * dl, notFound: e[L_NF] * dl,
-      loginPosts: e[L_LOGIN] * dl, distinctNotFoundPaths: distinctLong },
+      failedLogins: e[L_FLOGIN] * dl, distinctNotFoundPaths: distinctLong },
   ];
 }
 
@@ -191,7 +186,7 @@ export function horizonsAt(e: SlowEvidence | undefined, windowStart: number, win
 export function hasFaded(e: SlowEvidence, windowStart: number, windowMs: number): boolean {
   const [, long] = horizonsAt(e, windowStart, windowMs);
   // Requests alone are not worth keeping: they only give the signs a share.
-  return long.authFailures < FADED && long.notFound < FADED && long.loginPosts < FADED
+  return long.authFailures < FADED && long.notFound < FADED
     && epochOf(windowStart, windowMs) > e[EPOCH] + 1;
 }
 

@@ -198,5 +198,6 @@ function splitByBucket(p: WindowPartial, buckets: number, widest4: number, wides
   }
   for (const entry of p.p) part(bucketOfKey(partitionPrefixOf(entry[0], widest4, widest6), buckets)).p.push(entry);
   for (const entry of p.u) part(bucketOfKey(entry[0], buckets)).u.push(entry);
+  if (p.q) for (const entry of p.q) (part(bucketOfKey(partitionPrefixOf(entry[0], widest4, widest6), buckets)).q ??= []).push(entry);
   return out;
 }

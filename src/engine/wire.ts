@@ -19,9 +19,11 @@ import type { WindowPartial } from '../features/windower.ts';
  *   it, this release reads revision 1 and 2 parts with it at 0. A revision-1 reader (which wants exactly twelve
  *   positional counters) cannot read revision 3: a deployment of the first release moves to this one through
  *   revision 2.
+ *   Revision 4 adds `q`: the wide prefixes (aggregation.ipv6WidePrefixes, ipv4WidePrefixes), kept apart from `p` so a
+ *   reader of an earlier revision ignores them rather than judging a carrier's /48 as one client prefix.
  */
 export const WIRE_LEVEL = 1;
-export const WIRE_MINOR = 3;
+export const WIRE_MINOR = 4;
 
 /** Counters of revision 1, in its positional order (frozen: they are what a revision-1 writer meant). */
 const REVISION1_COUNTERS: readonly string[] = [
@@ -114,7 +116,7 @@ export function readDoc(doc: unknown, notes?: ReadNotes): SummaryPart[] {
   const foreign = (d.minor ?? 1) !== WIRE_MINOR;
   for (const p of d.parts) {
     if (!isPart(p)) throw new BadSummaryError('malformed summary part');
-    if (remap) for (const list of [p.i, p.p, p.u]) for (const entry of list) entry[1] = remapWindow(entry[1], remap, notes);
+    if (remap) for (const list of [p.i, p.p, p.u, p.q ?? []]) for (const entry of list) entry[1] = remapWindow(entry[1], remap, notes);
   }
   if (notes && foreign) notes.foreignParts += d.parts.length;
   return d.parts;
@@ -140,7 +142,7 @@ function remapWindow(w: SerializedKeyWindow, remap: number[], notes?: ReadNotes)
 function isPart(p: unknown): p is SummaryPart {
   const x = p as SummaryPart;
   return typeof x === 'object' && x !== null && typeof x.id === 'string' && Number.isFinite(x.w) && Number.isFinite(x.t)
-    && Array.isArray(x.i) && Array.isArray(x.p) && Array.isArray(x.u);
+    && Array.isArray(x.i) && Array.isArray(x.p) && Array.isArray(x.u) && (x.q === undefined || Array.isArray(x.q));
 }
 
 /**
@@ -226,9 +228,10 @@ function encodeDoc(text: string, maxBytes: number, encoding: SummaryEncoding): B
 
 /** A part with many keys as two parts of half the keys each (ids `<id>.0` and `<id>.1`); null for a single key. */
 function splitPart(p: SummaryPart): [SummaryPart, SummaryPart | null] {
-  const keys = p.i.length + p.p.length + p.u.length;
+  const keys = p.i.length + p.p.length + p.u.length + (p.q?.length ?? 0);
   if (keys <= 1) return [p, null];
-  const entries: ['i' | 'p' | 'u', [string, SerializedKeyWindow]][] = [
+  const entries: ['i' | 'p' | 'u' | 'q', [string, SerializedKeyWindow]][] = [
+    ...(p.q ?? []).map((e) => ['q', e] as ['q', [string, SerializedKeyWindow]]),
     ...p.p.map((e) => ['p', e] as ['p', [string, SerializedKeyWindow]]),
     ...p.i.map((e) => ['i', e] as ['i', [string, SerializedKeyWindow]]),
     ...p.u.map((e) => ['u', e] as ['u', [string, SerializedKeyWindow]]),
@@ -236,7 +239,7 @@ function splitPart(p: SummaryPart): [SummaryPart, SummaryPart | null] {
   const half = Math.ceil(entries.length / 2);
   const make = (list: typeof entries, suffix: string): SummaryPart => {
     const part: SummaryPart = { id: `${p.id}.${suffix}`, w: p.w, t: p.t, n: 0, e5: 0, i: [], p: [], u: [] };
-    for (const [kind, entry] of list) part[kind].push(entry);
+    for (const [kind, entry] of list) (part[kind] ??= []).push(entry);
     // Window totals travel with the host windows (what stage 1 counts them from).
     for (const [, kw] of part.i) {
       part.n += kw.c[0];

@@ -4,7 +4,7 @@ import { ownString } from './own-string.ts';
 /** Counters kept for one key in one window, in a fixed order (the serialised form is this array). */
 export const COUNTER_NAMES = [
   'requests', 'status4xx', 'status5xx', 'authFailures', 'notFound', 'throttled', 'bytes', 'latencySum',
-  'latencyCount', 'loginPosts', 'attackPayloads', 'scannerAgentRequests', 'trapHits',
+  'latencyCount', 'loginPosts', 'attackPayloads', 'scannerAgentRequests', 'trapHits', 'failedLogins',
 ] as const;
 
 /**
@@ -13,7 +13,7 @@ export const COUNTER_NAMES = [
  */
 export const FEATURE_NAMES = [
   'requests', 'status4xx', 'status5xx', 'authFailures', 'notFound', 'throttled', 'bytes', 'meanLatencyMs',
-  'loginPosts', 'attackPayloads', 'scannerAgentRequests', 'trapHits', 'distinctPaths', 'distinctNotFoundPaths',
+  'loginPosts', 'attackPayloads', 'scannerAgentRequests', 'trapHits', 'failedLogins', 'distinctPaths', 'distinctNotFoundPaths',
   'distinctUserAgents', 'distinctPrincipals', 'distinctIps',
 ] as const;
 export type FeatureName = (typeof FEATURE_NAMES)[number];
@@ -94,6 +94,8 @@ export class KeyWindow {
   latencySum = 0;
   latencyCount = 0;
   loginPosts = 0;
+  /** Login POSTs answered 401/403: a failed login, told apart from a refusal elsewhere. */
+  failedLogins = 0;
   attackPayloads = 0;
   scannerAgentRequests = 0;
   /** Requests to a configured trap route. */
@@ -151,7 +153,10 @@ export class KeyWindow {
           if (this.samplePaths.length < SAMPLE_PATHS && !this.samplePaths.includes(o.path)) {
             this.samplePaths = withSample(this.samplePaths, o.path);
           }
-        } else if (s === 401 || s === 403) this.authFailures++;
+        } else if (s === 401 || s === 403) {
+          this.authFailures++;
+          if (o.loginPost) this.failedLogins++;
+        }
         else if (s === 429) this.throttled++;
       } else this.status5xx++;
     }
@@ -188,6 +193,7 @@ export class KeyWindow {
     this.latencySum += o.latencySum;
     this.latencyCount += o.latencyCount;
     this.loginPosts += o.loginPosts;
+    this.failedLogins += o.failedLogins;
     this.attackPayloads += o.attackPayloads;
     this.scannerAgentRequests += o.scannerAgentRequests;
     this.trapHits += o.trapHits;
@@ -226,6 +232,7 @@ export class KeyWindow {
       attackPayloads: this.attackPayloads,
       scannerAgentRequests: this.scannerAgentRequests,
       trapHits: this.trapHits,
+      failedLogins: this.failedLogins,
       distinctPaths: this.pathsSet !== null ? this.pathsSet.size : this.pathsOne,
       distinctNotFoundPaths: this.notFoundSet !== null ? this.notFoundSet.size : this.notFoundOne,
       distinctUserAgents: this.agentsSet !== null ? this.agentsSet.size : this.agentsOne,
@@ -237,7 +244,8 @@ export class KeyWindow {
   toJSON(): SerializedKeyWindow {
     return {
       c: [this.requests, this.status4xx, this.status5xx, this.authFailures, this.notFound, this.throttled, this.bytes,
-        this.latencySum, this.latencyCount, this.loginPosts, this.attackPayloads, this.scannerAgentRequests, this.trapHits],
+        this.latencySum, this.latencyCount, this.loginPosts, this.attackPayloads, this.scannerAgentRequests, this.trapHits,
+        this.failedLogins],
       d: [
         this.pathsSet !== null ? this.pathsSet.toJSON() : exactJSON(this.pathsOne, this.pathsValue),
         this.notFoundSet !== null ? this.notFoundSet.toJSON() : exactJSON(this.notFoundOne, this.notFoundValue),
@@ -274,6 +282,7 @@ export class KeyWindow {
     w.attackPayloads = c[10];
     w.scannerAgentRequests = c[11];
     w.trapHits = c[12];
+    w.failedLogins = c[13];
     // A counter of one value (most of them) stays inline, as add() keeps it: no Distinct to allocate. The values and
     // their order are the same either way (what features, merge and toJSON read).
     const d = v.d;

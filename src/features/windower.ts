@@ -212,7 +212,9 @@ export class Windower {
     w.requests += p.n;
     w.status5xx += p.e5;
     // Prefixes first, so each host links to its prefix's window (stage 1 partitions a prefix with its hosts).
-    for (const [cidr, ser] of p.p) mergeInto(this.isWide(cidr) ? w.byWidePrefix : w.byPrefix, cidr, KeyWindow.fromJSON(ser));
+    for (const [cidr, ser] of p.p) mergeInto(w.byPrefix, cidr, KeyWindow.fromJSON(ser));
+    // Only the widths this stage keeps: a part from a stage configured otherwise must not make keys nobody links.
+    if (p.q) for (const [cidr, ser] of p.q) if (this.isWide(cidr)) mergeInto(w.byWidePrefix, cidr, KeyWindow.fromJSON(ser));
     for (const [ip, ser] of p.i) {
       const kw = KeyWindow.fromJSON(ser);
       const entry = w.byIp.get(ip);
@@ -328,15 +330,20 @@ export interface WindowPartial {
   i: [string, SerializedKeyWindow][];
   p: [string, SerializedKeyWindow][];
   u: [string, SerializedKeyWindow][];
+  /**
+   * Wide prefixes (wire revision 4), apart from `p`: a reader of an earlier revision ignores them instead of judging a
+   * carrier's /48 like a /64 (on volume too).
+   */
+  q?: [string, SerializedKeyWindow][];
 }
 
 export function toPartial(w: WindowKeys, maxTime: number): WindowPartial {
   const i: [string, SerializedKeyWindow][] = [];
   for (const [k, e] of w.byIp) i.push([k, e.ip.toJSON()]);
-  // Wide prefixes travel with the others: a reader tells them apart by their length.
-  const p = serialised(w.byPrefix);
-  for (const [k, kw] of w.byWidePrefix) p.push([k, kw.toJSON()]);
-  return { w: w.start, t: maxTime, n: w.requests, e5: w.status5xx, i, p, u: serialised(w.byPrincipal) };
+  const partial: WindowPartial = { w: w.start, t: maxTime, n: w.requests, e5: w.status5xx, i, p: serialised(w.byPrefix),
+    u: serialised(w.byPrincipal) };
+  if (w.byWidePrefix.size > 0) partial.q = serialised(w.byWidePrefix);
+  return partial;
 }
 
 /** The map's windows in their serialised form, without the intermediate entry arrays a spread would build. */

@@ -95,9 +95,28 @@ describe('slow password guessing', () => {
     const refused: Traffic = (s) => spread(4, s, () => ({ ip: GUESSER, path: '/admin/report', resource: '/admin/report', status: 403 }));
     expect(firstAct(both(crowd, refused), GUESSER, 60)).toBeNull();
   });
+
+  it('a cron job that signs in every minute and is then refused twice elsewhere is not guessing passwords', () => {
+    const cron: Traffic = (s) => spread(3, s, (i) => i === 0 ? { ip: GUESSER, method: 'POST', path: '/login', resource: '/login', status: 200 }
+      : { ip: GUESSER, path: '/admin/report', resource: '/admin/report', status: 403 });
+    expect(firstAct(both(crowd, cron), GUESSER, 90)).toBeNull();
+  });
+
+  it('a monitor that signs in successfully every 30 seconds for two hours is never blocked', () => {
+    const monitor: Traffic = (s) => spread(2, s, () => ({ ip: GUESSER, method: 'POST', path: '/login', resource: '/login', status: 200 }));
+    expect(firstAct(both(crowd, monitor), GUESSER, 120)).toBeNull();
+  });
 });
 
 describe('object enumeration', () => {
+  it('an app refreshing a list with seven deleted ids every five minutes is not walking ids', () => {
+    const APP = '192.0.2.98';
+    const refresh: Traffic = (s, m) => m % 5 === 0
+      ? spread(10, s, (i) => i < 7 ? { ip: APP, path: `/orders/${900 + i}`, resource: '/orders/{id}', status: 404 } : { ip: APP })
+      : spread(2, s, () => ({ ip: APP }));
+    expect(firstAct(both(crowd, refresh), APP, 120)).toBeNull();
+  });
+
   const WALKER = '192.0.2.99';
   it('a principal walking ids it does not own, mostly 403 and 404, is contained within 10 minutes', () => {
     let id = 1000;
@@ -137,7 +156,7 @@ describe('a ramping flood', () => {
 
 describe('slow evidence in every store', () => {
   const f = (over: Partial<Features>): Features => ({ requests: 0, status4xx: 0, status5xx: 0, authFailures: 0, notFound: 0,
-    throttled: 0, bytes: 0, meanLatencyMs: -1, loginPosts: 0, attackPayloads: 0, scannerAgentRequests: 0, trapHits: 0,
+    throttled: 0, bytes: 0, meanLatencyMs: -1, loginPosts: 0, attackPayloads: 0, scannerAgentRequests: 0, trapHits: 0, failedLogins: 0,
     distinctPaths: 1, distinctNotFoundPaths: 0, distinctUserAgents: 1, distinctPrincipals: 0, distinctIps: 1, ...over });
   const paths = (...hs: number[]) => (fn: (h: number) => void) => hs.forEach(fn);
 
@@ -149,9 +168,11 @@ describe('slow evidence in every store', () => {
     expect(horizonsAt(once, T0, MIN)[1]).toMatchObject({ horizon: '1h', requests: 4, notFound: 3, distinctNotFoundPaths: 3 });
   });
 
-  it('a late window is added, weighed by its age; distinct missing paths count once across windows', () => {
-    let e = addWindow(undefined, T0 + 10 * MIN, MIN, f({ requests: 2, notFound: 2, distinctNotFoundPaths: 2 }), paths(11, 12))!;
-    e = addWindow(e, T0, MIN, f({ requests: 2, notFound: 2, distinctNotFoundPaths: 2 }), paths(11, 13))!;
+  it('an older window (closed again, or out of order) is not added; distinct missing paths count once across windows', () => {
+    let e = addWindow(undefined, T0, MIN, f({ requests: 2, notFound: 2, distinctNotFoundPaths: 2 }), paths(11, 12))!;
+    e = addWindow(e, T0 + 10 * MIN, MIN, f({ requests: 2, notFound: 2, distinctNotFoundPaths: 2 }), paths(11, 13))!;
+    const again = addWindow(e, T0, MIN, f({ requests: 2, notFound: 2, distinctNotFoundPaths: 2 }), paths(11, 12))!;
+    expect(again).toEqual(e);
     const [short, long] = horizonsAt(e, T0 + 10 * MIN, MIN);
     expect(short.notFound).toBeCloseTo(2 + 2 * Math.exp(-1), 5);
     expect(long.distinctNotFoundPaths).toBe(3);
@@ -234,7 +255,7 @@ describe('a scanner hopping to a fresh /64 every half minute (IPv6), or across /
 
   function firstWideAct(traffic: Traffic, over: Record<string, unknown> = {}) {
     const d = detector(over);
-    for (let m = 0; m < 15; m++) {
+    for (let m = 0; m < 25; m++) {
       const v = d.at(m, traffic).verdicts.find((x) => x.kind === 'prefix' && x.act && !x.value.endsWith('/64') && !x.value.endsWith('/24'));
       if (v) return { minute: m, value: v.value, rules: v.findings.map((f) => f.rule) };
     }
@@ -262,6 +283,19 @@ describe('a scanner hopping to a fresh /64 every half minute (IPv6), or across /
       const a = d.at(m, both(crowd, v6crowd, office, single));
       expect(a.verdicts.filter((v) => v.kind === 'prefix' && /^2001:db8:9[89]::\/(48|56)$/.test(v.value))).toEqual([]);
     }
+  });
+
+  it('one scanner in a /64 with ordinary customers in other /64s of its /48 blocks neither the /56 nor the /48', () => {
+    const scanner: Traffic = (s, m) => spread(30, s, (i) => ({ ip: '2001:db8:5:1::9', path: `/wp-${m}-${i}`, status: 404 }));
+    const customers: Traffic = (s) => [2, 3, 0x100].flatMap((n) => spread(15, s, () => ({ ip: `2001:db8:5:${n.toString(16)}::7` })));
+    const d = detector();
+    let hostBlocked = false;
+    for (let m = 0; m < 20; m++) {
+      const a = d.at(m, both(crowd, v6crowd, scanner, customers));
+      hostBlocked ||= a.verdicts.some((v) => v.act && (v.value === '2001:db8:5:1::9' || v.value === '2001:db8:5:1::/64'));
+      expect(a.verdicts.filter((v) => v.act && /^2001:db8:5::\/(48|56)$/.test(v.value)).map((v) => v.value)).toEqual([]);
+    }
+    expect(hostBlocked).toBe(true);
   });
 
   it('IPv4 /16 (opt-in, ipv4WidePrefixes [16]): slow scanners in four /24s of one /16 are contained as the /16; off by default', () => {

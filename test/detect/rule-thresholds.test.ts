@@ -17,7 +17,7 @@ const crowd = { median: Math.log1p(3), scale: 1, count: 1000 };
 
 function features(over: Partial<Features>): Features {
   return { requests: 0, status4xx: 0, status5xx: 0, authFailures: 0, notFound: 0, throttled: 0, bytes: 0, meanLatencyMs: 30,
-    loginPosts: 0, attackPayloads: 0, scannerAgentRequests: 0, trapHits: 0, distinctPaths: 1, distinctNotFoundPaths: 0,
+    loginPosts: 0, attackPayloads: 0, scannerAgentRequests: 0, trapHits: 0, failedLogins: 0, distinctPaths: 1, distinctNotFoundPaths: 0,
     distinctUserAgents: 1, distinctPrincipals: 0, distinctIps: 1, ...over };
 }
 

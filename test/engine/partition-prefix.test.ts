@@ -22,3 +22,32 @@ describe('the prefix ingest partitions a key by', () => {
     expect(widestPrefixes(parseConfig({ aggregation: { ipv6WidePrefixes: [] } }))).toEqual([24, 64]);
   });
 });
+
+describe('wide prefixes on the wire (revision 4: `q`)', () => {
+  it('travel apart from the client prefixes, survive packing and splitting, and are read only for the widths kept', async () => {
+    const { windowerFor } = await import('../../src/engine/ingest.ts');
+    const { decodeSummaryRecord, packSummaryRecords } = await import('../../src/engine/wire.ts');
+    const { ev } = await import('../helpers/events.ts');
+    const cfg = parseConfig({});
+    const w = windowerFor(cfg);
+    for (const ip of ['2001:db8:77:1::5', '2001:db8:77:2::5', '2001:db8:77:300::5']) w.add(ev({ ip, status: 404 }));
+    const [partial] = w.drainPartials();
+    expect(partial.p.map(([k]) => k).sort()).toEqual(['2001:db8:77:1::/64', '2001:db8:77:2::/64', '2001:db8:77:300::/64']);
+    expect(partial.q!.map(([k]) => k).sort()).toEqual(['2001:db8:77:300::/56', '2001:db8:77::/48', '2001:db8:77::/56']);
+    // A record limit so small that the part is split key by key: every wide prefix still arrives, once.
+    const records = packSummaryRecords([{ ...partial, id: 'r1' }], 400, 'identity');
+    expect(records.length).toBeGreaterThan(1);
+    const parts = records.flatMap((r) => decodeSummaryRecord(r));
+    expect(parts.flatMap((p) => (p.q ?? []).map(([k]) => k)).sort()).toEqual(partial.q!.map(([k]) => k).sort());
+    const keeps = windowerFor(cfg);
+    const ignores = windowerFor(parseConfig({ aggregation: { ipv6WidePrefixes: [] } }));
+    for (const p of parts) {
+      keeps.addPartial(p);
+      ignores.addPartial(p);
+    }
+    expect([...keeps.closeAll()[0].keys.byWidePrefix.keys()].sort()).toEqual(partial.q!.map(([k]) => k).sort());
+    const closed = ignores.closeAll()[0];
+    expect(closed.keys.byWidePrefix.size).toBe(0);
+    expect(closed.keys.byPrefix.size).toBe(3);
+  });
+});

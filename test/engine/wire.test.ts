@@ -84,8 +84,8 @@ describe('wire: versions', () => {
     const notes: ReadNotes = { foreignParts: 0, unknownCounters: 0 };
     for (const record of [gzipSync(JSON.stringify(v2)), Buffer.from(JSON.stringify(v2))]) {
       const [read] = decodeSummaryRecord(record, notes);
-      expect(KeyWindow.fromJSON(read.i[0][1]).features()).toMatchObject({ requests: 4, notFound: 4, bytes: 40, trapHits: 0 });
-      expect(KeyWindow.fromJSON(read.p[0][1]).toJSON().c).toEqual([...p.p[0][1].c.slice(0, 12), 0]);
+      expect(KeyWindow.fromJSON(read.i[0][1]).features()).toMatchObject({ requests: 4, notFound: 4, bytes: 40, trapHits: 0, failedLogins: 0 });
+      expect(KeyWindow.fromJSON(read.p[0][1]).toJSON().c).toEqual([...p.p[0][1].c.slice(0, 12), 0, 0]);
     }
     // A stored chunk of the previous release, read back after the deploy.
     const [chunk] = decodeChunk(gzipSync(JSON.stringify(v2)).toString('base64'), notes);

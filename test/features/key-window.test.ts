@@ -63,7 +63,7 @@ describe('KeyWindow.features', () => {
     expect(windowOf({ latencyMs: 1 }, { latencyMs: 1 }, { latencyMs: 2 }).features().meanLatencyMs).toBe(1); // 1.33
     expect(windowOf({ latencyMs: 0 }).features().meanLatencyMs).toBe(0);
     expect(windowOf({ latencyMs: -1 }).features().meanLatencyMs).toBe(-1);
-    expect(windowOf({ latencyMs: 0 }).toJSON().c).toEqual([1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]);
+    expect(windowOf({ latencyMs: 0 }).toJSON().c).toEqual([1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0]);
   });
 
   it('counts login posts, attack payloads, attack-tool agents and trap hits, each on its own', () => {
@@ -186,15 +186,15 @@ describe('KeyWindow samples', () => {
 describe('KeyWindow.merge', () => {
   it('adds every counter', () => {
     const a = windowOf({ status: 404, bytes: 3, latencyMs: 10, loginPost: true }, { status: 401, bytes: 4 });
-    const b = windowOf({ status: 403 }, { status: 429, attackPayload: true, scannerAgent: true, latencyMs: 20 }, { status: 500, bytes: 5, trapHit: true });
+    const b = windowOf({ status: 403, loginPost: true }, { status: 429, attackPayload: true, scannerAgent: true, latencyMs: 20 }, { status: 500, bytes: 5, trapHit: true });
     a.merge(b);
-    expect(a.toJSON().c).toEqual([5, 4, 1, 2, 1, 1, 12, 30, 2, 1, 1, 1, 1]);
+    expect(a.toJSON().c).toEqual([5, 4, 1, 2, 1, 1, 12, 30, 2, 2, 1, 1, 1, 1]);
     // Every counter is read from its own slot: distinct values per slot make a crossed wire visible.
     const x = new KeyWindow();
-    const y = KeyWindow.fromJSON({ c: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13], d: [[], [], [], [], []], sp: [], su: [] });
+    const y = KeyWindow.fromJSON({ c: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14], d: [[], [], [], [], []], sp: [], su: [] });
     x.merge(y);
     x.merge(y);
-    expect(x.toJSON().c).toEqual([2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26]);
+    expect(x.toJSON().c).toEqual([2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28]);
   });
 
   // Every pairing of the three forms a counter takes: empty, one inline value, a Distinct.
@@ -235,7 +235,7 @@ describe('KeyWindow.merge', () => {
 
   it('merges samples: distinct, in order, up to three paths and two agents, cut to length', () => {
     const a = windowOf({ status: 404, path: '/a' }, { uaHash: 1, userAgent: 'one', userAgentSample: 'one' });
-    const b = KeyWindow.fromJSON({ c: Array(13).fill(0), d: [[], [], [], [], []], sp: ['/a', '/b', 'x'.repeat(300)], su: ['one', 'y'.repeat(300), 'three'] });
+    const b = KeyWindow.fromJSON({ c: Array(14).fill(0), d: [[], [], [], [], []], sp: ['/a', '/b', 'x'.repeat(300)], su: ['one', 'y'.repeat(300), 'three'] });
     a.merge(b);
     expect(a.samplePaths).toEqual(['/a', '/b', 'x'.repeat(200)]);
     expect(a.sampleUserAgents).toEqual(['ua', 'one']);
@@ -245,25 +245,25 @@ describe('KeyWindow.merge', () => {
     expect(c.samplePaths).toEqual(['/a', '/b', 'x'.repeat(200)]);
     expect(c.sampleUserAgents).toEqual(['one', 'y'.repeat(200)]);
     const d = windowOf({ status: 404, path: '/q' });
-    d.merge(KeyWindow.fromJSON({ c: Array(13).fill(0), d: [[], [], [], [], []], sp: ['/q', '/r'], su: [] }));
+    d.merge(KeyWindow.fromJSON({ c: Array(14).fill(0), d: [[], [], [], [], []], sp: ['/q', '/r'], su: [] }));
     expect(d.samplePaths).toEqual(['/q', '/r']);
   });
 });
 
 describe('KeyWindow serialised form', () => {
   it('is the counters in order, the distinct values, and the samples', () => {
-    expect(new KeyWindow().toJSON()).toEqual({ c: Array(13).fill(0), d: [[], [], [], [], []], sp: [], su: [] });
+    expect(new KeyWindow().toJSON()).toEqual({ c: Array(14).fill(0), d: [[], [], [], [], []], sp: [], su: [] });
     const kw = windowOf(
       { status: 404, bytes: 7, latencyMs: 4, path: '/nf', pathHash: 3, uaHash: 0, ipHash: 0x9000_0000, principalHash: 11, loginPost: true },
       { status: 503, bytes: 1, latencyMs: -1, pathHash: 4, uaHash: 5, userAgent: 'u', userAgentSample: 'u', ipHash: 0x9000_0000, principalHash: 0, scannerAgent: true, trapHit: true },
     );
     expect(kw.toJSON()).toEqual({
-      c: [2, 1, 1, 0, 1, 0, 8, 4, 1, 1, 0, 1, 1],
+      c: [2, 1, 1, 0, 1, 0, 8, 4, 1, 1, 0, 1, 1, 0],
       d: [[3, 4], [3], [5], [11], [0x9000_0000]],
       sp: ['/nf'],
       su: ['u'],
     });
-    expect(COUNTER_NAMES).toHaveLength(13);
+    expect(COUNTER_NAMES).toHaveLength(14);
   });
 
   it('round-trips exactly', () => {
@@ -308,7 +308,7 @@ describe('KeyWindow serialised form', () => {
   });
 
   it('reads samples leniently: non-strings dropped, at most three paths and two agents, none when absent', () => {
-    const base = { c: Array(13).fill(0), d: [[], [], [], [], []] };
+    const base = { c: Array(14).fill(0), d: [[], [], [], [], []] };
     const kw = KeyWindow.fromJSON({ ...base, sp: ['/a', 5, '/b', null, '/c', '/d'], su: [1, 'one', 'two', 'three'] } as unknown as SerializedKeyWindow);
     expect(kw.samplePaths).toEqual(['/a', '/b', '/c']);
     expect(kw.sampleUserAgents).toEqual(['one', 'two']);
@@ -321,7 +321,7 @@ describe('KeyWindow serialised form', () => {
   });
 
   it('reads each distinct counter on its own: none, one, several, in any mix', () => {
-    const base = { c: Array(13).fill(0), sp: [], su: [] };
+    const base = { c: Array(14).fill(0), sp: [], su: [] };
     const kw = KeyWindow.fromJSON({ ...base, d: [[5], [], [6, 7], [], [0xffff_fff8]] });
     expect(kw.features()).toMatchObject({ distinctPaths: 1, distinctNotFoundPaths: 0, distinctUserAgents: 2, distinctPrincipals: 0, distinctIps: 1 });
     expect(kw.toJSON().d).toEqual([[5], [], [6, 7], [], [0xffff_fff8]]);
@@ -334,7 +334,7 @@ describe('KeyWindow serialised form', () => {
   });
 
   it('reads a counter that is not a list of numbers leniently: non-numbers skipped, anything else empty', () => {
-    const base = { c: Array(13).fill(0), sp: [], su: [] };
+    const base = { c: Array(14).fill(0), sp: [], su: [] };
     const kw = KeyWindow.fromJSON({ ...base, d: [null, 5, { 0: 1 }, true, undefined] } as unknown as SerializedKeyWindow);
     expect(kw.features()).toMatchObject({ distinctPaths: 0, distinctNotFoundPaths: 0, distinctUserAgents: 0, distinctPrincipals: 0, distinctIps: 0 });
     expect(kw.toJSON().d).toEqual([[], [], [], [], []]);
@@ -352,28 +352,28 @@ describe('KeyWindow serialised form', () => {
     expect(back.toJSON().d[0]).toBe(ser.d[0]);
   });
 
-  const good = (): SerializedKeyWindow => ({ c: Array(13).fill(0), d: [[], [], [], [], []], sp: [], su: [] });
+  const good = (): SerializedKeyWindow => ({ c: Array(14).fill(0), d: [[], [], [], [], []], sp: [], su: [] });
   it.each([
     ['null', () => null, 'malformed key window'],
     ['no counters', () => ({ ...good(), c: undefined }), 'malformed key window'],
     ['counters not an array', () => ({ ...good(), c: 'x'.repeat(12) }), 'malformed key window'],
     ['twelve counters (fromJSON reads this release\'s order: the wire remaps others by name first)', () => ({ ...good(), c: Array(12).fill(0) }), 'malformed key window'],
-    ['fourteen counters', () => ({ ...good(), c: Array(14).fill(0) }), 'malformed key window'],
+    ['fifteen counters', () => ({ ...good(), c: Array(15).fill(0) }), 'malformed key window'],
     ['no distincts', () => ({ ...good(), d: undefined }), 'malformed key window'],
     ['distincts not an array', () => ({ ...good(), d: 'xxxxx' }), 'malformed key window'],
     ['four distincts', () => ({ ...good(), d: [[], [], [], []] }), 'malformed key window'],
     ['six distincts', () => ({ ...good(), d: [[], [], [], [], [], []] }), 'malformed key window'],
-    ['a counter as text', () => ({ ...good(), c: [...Array(12).fill(0), '1'] }), 'bad counter'],
-    ['a counter NaN', () => ({ ...good(), c: [NaN, ...Array(12).fill(0)] }), 'bad counter'],
-    ['a counter infinite', () => ({ ...good(), c: [...Array(5).fill(0), Infinity, ...Array(7).fill(0)] }), 'bad counter'],
-    ['a counter negative', () => ({ ...good(), c: [...Array(6).fill(0), -1, ...Array(6).fill(0)] }), 'bad counter'],
+    ['a counter as text', () => ({ ...good(), c: [...Array(13).fill(0), '1'] }), 'bad counter'],
+    ['a counter NaN', () => ({ ...good(), c: [NaN, ...Array(13).fill(0)] }), 'bad counter'],
+    ['a counter infinite', () => ({ ...good(), c: [...Array(5).fill(0), Infinity, ...Array(8).fill(0)] }), 'bad counter'],
+    ['a counter negative', () => ({ ...good(), c: [...Array(6).fill(0), -1, ...Array(7).fill(0)] }), 'bad counter'],
     ['a sketch of the wrong size', () => ({ ...good(), d: [[], [], 'AAAA', [], []] }), 'distinct sketch has the wrong size'],
   ])('rejects a malformed window: %s', (_name, make, message) => {
     expect(() => KeyWindow.fromJSON(make() as unknown as SerializedKeyWindow)).toThrow(new TypeError(message));
   });
 
   it('accepts fractional and zero counters (only negatives and non-finite are malformed)', () => {
-    const kw = KeyWindow.fromJSON({ ...good(), c: [0, 0, 0, 0, 0, 0, 0, 0.5, 1, 0, 0, 0, 0] });
+    const kw = KeyWindow.fromJSON({ ...good(), c: [0, 0, 0, 0, 0, 0, 0, 0.5, 1, 0, 0, 0, 0, 0] });
     expect(kw.features().meanLatencyMs).toBe(1);
   });
 });

@@ -18,7 +18,7 @@ export const authFailures: Rule<'auth-failures'> = {
     }
     return firstHorizon(ctx, (h) => {
       const need = ht[h.horizon].failedLogins;
-      const failedLogins = Math.min(h.authFailures, h.loginPosts);
+      const failedLogins = h.failedLogins;
       if (failedLogins < need || h.authFailures < ht.minShare * h.requests) return null;
       return horizonFinding('auth-failures', h.horizon, failedLogins / need,
         `${approx(failedLogins)} failed logins, ${approx(h.authFailures)} of ${approx(h.requests)} requests refused with 401/403`);

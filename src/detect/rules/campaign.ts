@@ -19,13 +19,14 @@ export const campaign: Rule<'campaign'> = {
   basis: 'behaviour',
   evaluate({ features: f, campaign: c, horizons, thresholds: t }) {
     if (!c || f.distinctPrincipals >= t.natMinPrincipals) return null;
-    const windowFailures = Math.min(f.authFailures, f.loginPosts);
+    const windowFailures = f.failedLogins;
     if (windowFailures === 0) return null;
     const short = horizons.find((h) => h.horizon === '10m');
-    const failed = short ? Math.min(short.authFailures, short.loginPosts) : windowFailures;
+    const failed = short ? short.failedLogins : windowFailures;
     const requests = short ? short.requests : f.requests - f.status5xx;
-    const succeeded = short ? short.loginPosts - short.authFailures : f.loginPosts - f.authFailures;
-    if (succeeded >= 0.5 || short && short.authFailures < MEMBER_SHARE * requests) return null;
+    // A login in this window that was not refused is a success (a member of a campaign almost never gets in; a user
+    // who mistyped does); earlier successes lower the refused share below.
+    if (f.loginPosts > f.failedLogins || short && short.authFailures < MEMBER_SHARE * requests) return null;
     if (!short && f.authFailures < MEMBER_SHARE * requests) return null;
     if (windowFailures < MEMBER_WINDOW_FAILURES && failed < MEMBER_HORIZON_FAILURES) return null;
     return finding('campaign', Math.max(windowFailures / MEMBER_WINDOW_FAILURES, failed / MEMBER_HORIZON_FAILURES), false,

@@ -1,3 +1,4 @@
+import { mostlyNew } from './enumeration.ts';
 import { approx, finding, firstHorizon, horizonFinding, type Rule } from './rule.ts';
 
 /**
@@ -23,7 +24,7 @@ export const pathScan: Rule<'path-scan'> = {
     }
     return firstHorizon(ctx, (h) => {
       const need = ht[h.horizon].scanDistinct404;
-      if (h.distinctNotFoundPaths < need || h.notFound < ht.minShare * h.requests) return null;
+      if (h.distinctNotFoundPaths < need || h.notFound < ht.minShare * h.requests || !mostlyNew(h)) return null;
       return horizonFinding('path-scan', h.horizon, h.distinctNotFoundPaths / need,
         `${approx(h.distinctNotFoundPaths)} distinct missing paths, ${approx(h.notFound)} of ${approx(h.requests)} requests answered 404`);
     });
