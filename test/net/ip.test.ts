@@ -179,3 +179,24 @@ describe('prefixOf', () => {
     );
   });
 });
+
+describe('normaliseIp: the canonical IPv4 fast path refuses what is not canonical', () => {
+  it.each([
+    ['256.1.1.1', null], ['1.2.3.300', null], ['999.999.999.999', null], ['1.2.3', null], ['1.2.3.4.5', null],
+    ['1..2.3', null], ['.1.2.3', null], ['1.2.3.', null], ['1.2.3.4 ', null], ['1.2.3.a', null], ['1.2.3.-4', null],
+  ] as const)('%s → %s', (text, want) => {
+    expect(normaliseIp(text)).toBe(want);
+  });
+
+  it('reads leading zeros as their number, never as text kept as it is', () => {
+    // Each is read by the general path, which canonicalises: a log key and a block must be the same text.
+    for (const text of ['01.2.3.4', '1.02.3.4', '1.2.3.004', '010.1.1.1']) {
+      const n = normaliseIp(text);
+      if (n !== null) expect(n).toMatch(/^(0|[1-9]\d{0,2})(\.(0|[1-9]\d{0,2})){3}$/);
+    }
+  });
+
+  it('keeps canonical addresses of every length as they are', () => {
+    for (const text of ['0.0.0.0', '1.2.3.4', '10.20.30.40', '192.168.100.200', '255.255.255.255']) expect(normaliseIp(text)).toBe(text);
+  });
+});
