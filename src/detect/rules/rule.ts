@@ -68,7 +68,10 @@ export const HORIZON_TEXT: Readonly<Record<HorizonName, string>> = {
   '1h': 'over the last hour',
 };
 
-/** A finding resting on a horizon's evidence: never unmistakable on its own (it still holds k of n windows). */
+/**
+ * A finding resting on a horizon's evidence: never unmistakable (no early decision rests on it); it acts without k of n
+ * windows more, its evidence having held across windows already (see the detector).
+ */
 export const horizonFinding = (rule: RuleName, horizon: HorizonName, score: number, detail: string): Finding => ({
   ...finding(rule, score, false, `${HORIZON_TEXT[horizon]}: ${detail}`),
   horizon,
