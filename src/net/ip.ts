@@ -86,20 +86,27 @@ export function isIpv6(ip: string): boolean {
 export function prefixOf(ip: string, v4Bits = 24, v6Bits = 64): string {
   if (!isIpv6(ip)) {
     if (v4Bits === 24) return ip.slice(0, ip.lastIndexOf('.')) + '.0/24';
-    return ipaddr.IPv4.networkAddressFromCIDR(`${ip}/${v4Bits}`).toString() + `/${v4Bits}`;
+    // Other widths (a /16 wide prefix, a configured ipv4Prefix) parse the address: remembered like IPv6 below.
+    return cachedPrefix(ip, v4Bits, 4);
   }
   // Parsing IPv6 text is slow and every window asks again for each of its clients: remembered, like normaliseIp, per
   // prefix length (a host's /64 and its wide /48 are both asked for).
-  let cache = v6Prefixes.get(v6Bits);
-  if (cache === undefined) v6Prefixes.set(v6Bits, (cache = new Map()));
+  return cachedPrefix(ip, v6Bits, 6);
+}
+
+function cachedPrefix(ip: string, bits: number, family: 4 | 6): string {
+  const slot = family === 4 ? -bits : bits;
+  let cache = prefixCaches.get(slot);
+  if (cache === undefined) prefixCaches.set(slot, (cache = new Map()));
   let prefix = cache.get(ip);
   if (prefix === undefined) {
-    prefix = ipaddr.IPv6.networkAddressFromCIDR(`${ip}/${v6Bits}`).toRFC5952String() + `/${v6Bits}`;
+    prefix = family === 4 ? ipaddr.IPv4.networkAddressFromCIDR(`${ip}/${bits}`).toString() + `/${bits}`
+      : ipaddr.IPv6.networkAddressFromCIDR(`${ip}/${bits}`).toRFC5952String() + `/${bits}`;
     if (cache.size >= SLOW_PATH_CACHE_MAX) cache.clear();
     cache.set(ownCopy(ip), prefix);
   }
   return prefix;
 }
 
-/** IPv6 prefixes by prefix length, then address (a handful of lengths at most: the configured ones). */
-const v6Prefixes = new Map<number, Map<string, string>>();
+/** Prefixes by family and length (IPv4 under the negated length), then address: a handful of configured lengths. */
+const prefixCaches = new Map<number, Map<string, string>>();
