@@ -38,6 +38,9 @@ const CUR_HI = 12;
 const PREV_LO = 13;
 const PREV_HI = 14;
 export const SLOW_EVIDENCE_LENGTH = 15;
+/** The decayed counts of each horizon. */
+const SHORT_COUNTS = [S_REQ, S_FAIL, S_NF, S_FLOGIN, S_DNF] as const;
+const LONG_COUNTS = [L_REQ, L_FAIL, L_NF, L_FLOGIN] as const;
 
 export type SlowEvidence = number[];
 
@@ -105,15 +108,14 @@ export function addWindow(
   startOnAnySign = false,
 ): SlowEvidence | undefined {
   if (!evidence && !showsSign(f, startOnAnySign)) return undefined;
+  if (evidence && windowStart <= evidence[AT]) return evidence;
   const e = evidence ? [...evidence] : newEvidence(windowStart);
-  if (e.length !== SLOW_EVIDENCE_LENGTH) return undefined;
-  if (evidence && windowStart <= e[AT]) return e;
   if (evidence) {
     const gap = (windowStart - e[AT]) / windowMs;
     const ds = decay(gap, SHORT_HORIZON_WINDOWS);
     const dl = decay(gap, LONG_HORIZON_WINDOWS);
-    for (const i of [S_REQ, S_FAIL, S_NF, S_FLOGIN, S_DNF]) e[i] *= ds;
-    for (const i of [L_REQ, L_FAIL, L_NF, L_FLOGIN]) e[i] *= dl;
+    for (const i of SHORT_COUNTS) e[i] *= ds;
+    for (const i of LONG_COUNTS) e[i] *= dl;
     e[AT] = windowStart;
   }
   const requests = f.requests - f.status5xx;
@@ -135,8 +137,8 @@ function epochOf(windowStart: number, windowMs: number): number {
   return Math.floor(windowStart / (windowMs * (LONG_HORIZON_WINDOWS / 2)));
 }
 
+/** Sets the window's missing paths in the current epoch's bitmap (windows only ever come newer: see addWindow). */
 function addMissingPaths(e: SlowEvidence, epoch: number, forEach: (fn: (h: number) => void) => void): void {
-  if (e[EPOCH] !== NO_EPOCH && epoch < e[EPOCH] - 1) return; // older than both bitmaps
   if (epoch > e[EPOCH]) {
     const adjacent = epoch === e[EPOCH] + 1;
     e[PREV_LO] = adjacent ? e[CUR_LO] : 0;
@@ -145,11 +147,10 @@ function addMissingPaths(e: SlowEvidence, epoch: number, forEach: (fn: (h: numbe
     e[CUR_HI] = 0;
     e[EPOCH] = epoch;
   }
-  const [lo, hi] = epoch === e[EPOCH] ? [CUR_LO, CUR_HI] : [PREV_LO, PREV_HI];
   forEach((h) => {
     const bit = bitOf(h);
-    if (bit < 32) e[lo] = (e[lo] | (1 << bit)) >>> 0;
-    else e[hi] = (e[hi] | (1 << (bit - 32))) >>> 0;
+    if (bit < 32) e[CUR_LO] = (e[CUR_LO] | (1 << bit)) >>> 0;
+    else e[CUR_HI] = (e[CUR_HI] | (1 << (bit - 32))) >>> 0;
   });
 }
 

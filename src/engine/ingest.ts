@@ -4,7 +4,7 @@ import type { DecodeSink } from '../decode/types.ts';
 import type { AccessEvent } from '../events.ts';
 import { hash32 } from '../features/hash.ts';
 import { trapRoutesOf } from '../features/trap-routes.ts';
-import { type WindowPartial, Windower } from '../features/windower.ts';
+import { type WindowPartial, Windower, type WindowerOptions } from '../features/windower.ts';
 import { prefixOf } from '../net/ip.ts';
 import type { BatchResult, PutRecord, StreamPutter, StreamRecord } from '../ports/stream.ts';
 import { classifyFailure, errorName } from './errors.ts';
@@ -149,16 +149,24 @@ export class IngestStage {
 }
 
 export function windowerFor(cfg: CordonConfig): Windower {
-  return new Windower({ sizeMs: cfg.windows.sizeSeconds * 1000, latenessMs: cfg.windows.allowedLatenessSeconds * 1000,
-    ipv4Prefix: cfg.aggregation.ipv4Prefix, ipv6Prefix: cfg.aggregation.ipv6Prefix,
-    ...widePrefixesOf(cfg), trapRoutes: trapRoutesOf(cfg.trapRoutes) });
+  return new Windower(windowerOptionsOf(cfg));
 }
 
-/** The wide prefixes in force, narrowest first: those shorter than their family's prefix. */
-function widePrefixesOf(cfg: CordonConfig): { ipv6WidePrefixes: number[]; ipv4WidePrefixes: number[] } {
-  const a = cfg.aggregation;
-  const inForce = (widths: readonly number[], prefix: number) => widths.filter((b) => b < prefix).sort((x, y) => y - x);
-  return { ipv6WidePrefixes: inForce(a.ipv6WidePrefixes, a.ipv6Prefix), ipv4WidePrefixes: inForce(a.ipv4WidePrefixes, a.ipv4Prefix) };
+/** Worked out once per config: ingest makes a windower per source record. */
+const windowerOptions = new WeakMap<CordonConfig, WindowerOptions>();
+
+function windowerOptionsOf(cfg: CordonConfig): WindowerOptions {
+  let o = windowerOptions.get(cfg);
+  if (o === undefined) {
+    const a = cfg.aggregation;
+    // The wide prefixes in force, narrowest first: those shorter than their family's prefix.
+    const inForce = (widths: readonly number[], prefix: number) => widths.filter((b) => b < prefix).sort((x, y) => y - x);
+    o = { sizeMs: cfg.windows.sizeSeconds * 1000, latenessMs: cfg.windows.allowedLatenessSeconds * 1000,
+      ipv4Prefix: a.ipv4Prefix, ipv6Prefix: a.ipv6Prefix, ipv6WidePrefixes: inForce(a.ipv6WidePrefixes, a.ipv6Prefix),
+      ipv4WidePrefixes: inForce(a.ipv4WidePrefixes, a.ipv4Prefix), trapRoutes: trapRoutesOf(cfg.trapRoutes) };
+    windowerOptions.set(cfg, o);
+  }
+  return o;
 }
 
 /**
@@ -175,8 +183,8 @@ export function partitionPrefixOf(ipOrCidr: string, widest4: number, widest6: nu
 
 /** Each family's widest prefix in force (worked out once per batch, not per key). */
 export function widestPrefixes(cfg: CordonConfig): [number, number] {
-  const { ipv6WidePrefixes, ipv4WidePrefixes } = widePrefixesOf(cfg);
-  return [ipv4WidePrefixes.at(-1) ?? cfg.aggregation.ipv4Prefix, ipv6WidePrefixes.at(-1) ?? cfg.aggregation.ipv6Prefix];
+  const o = windowerOptionsOf(cfg);
+  return [o.ipv4WidePrefixes?.at(-1) ?? o.ipv4Prefix, o.ipv6WidePrefixes?.at(-1) ?? o.ipv6Prefix];
 }
 
 function bucketOfKey(key: string, buckets: number): number {

@@ -16,16 +16,17 @@ import { writeTraffic } from '../../src/simulate/traffic.ts';
  * members try five times a minute or more).
  */
 describe('slow attacks through rehearse', () => {
+  // The campaign runs on four shards, one 90 s behind: its members' failures arrive out of step, and still add up.
   it.each([
-    ['low-and-slow', { rate: 3 }],
-    ['campaign', { rate: 6 }],
-  ] as const)('%s %j', async (scenario, params) => {
+    ['low-and-slow', { rate: 3 }, {}],
+    ['campaign', { rate: 6 }, { shards: 4, laggingShardSeconds: 90 }],
+  ] as const)('%s %j %j', async (scenario, params, shards) => {
     const dir = mkdtempSync(join(tmpdir(), 'cordon-rehearse-slow-'));
     const traffic = join(dir, 'traffic.log');
     const gen = await writeTraffic(traffic, { scenario, minutes: 50, seed: 7, format: 'apigw-json', params });
     const labels = JSON.parse(readFileSync(gen.labelsPath, 'utf8')) as Labels;
     const config = parseConfig({ allowlist: { cidrs: labels.allowlist }, denyList: { enabled: true }, trapRoutes: [...TRAP_ROUTES] });
-    await runRehearse({ files: [traffic], outDir: join(dir, 'out'), config, seed: 1 });
+    await runRehearse({ files: [traffic], outDir: join(dir, 'out'), config, seed: 1, ...shards });
     const { decisions } = parseDecisionLines(readFileSync(join(dir, 'out', 'decisions.jsonl'), 'utf8'));
     const score = scoreDecisions(labels, decisions);
     console.log(`rehearse ${scenario} ${JSON.stringify(params)}: ${score.per_attacker.map((a) => `${a.kind} ${a.time_to_contain_s ?? '-'} s`).join(', ')}; false blocks ${score.blocks_covering_no_attacker}`);

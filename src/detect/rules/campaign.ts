@@ -24,10 +24,10 @@ export const campaign: Rule<'campaign'> = {
     const short = horizons.find((h) => h.horizon === '10m');
     const failed = short ? short.failedLogins : windowFailures;
     const requests = short ? short.requests : f.requests - f.status5xx;
+    const refused = short ? short.authFailures : f.authFailures;
     // A login in this window that was not refused is a success (a member of a campaign almost never gets in; a user
     // who mistyped does); earlier successes lower the refused share below.
-    if (f.loginPosts > f.failedLogins || short && short.authFailures < MEMBER_SHARE * requests) return null;
-    if (!short && f.authFailures < MEMBER_SHARE * requests) return null;
+    if (f.loginPosts > f.failedLogins || refused < MEMBER_SHARE * requests) return null;
     if (windowFailures < MEMBER_WINDOW_FAILURES && failed < MEMBER_HORIZON_FAILURES) return null;
     return finding('campaign', Math.max(windowFailures / MEMBER_WINDOW_FAILURES, failed / MEMBER_HORIZON_FAILURES), false,
       `member of a credential-stuffing campaign: ${c.failures} failed logins across the API in this window (usually ${approx(c.usual)}) from ${c.contributors} clients; this one ${windowFailures} in the window, ${approx(failed)} in 10 minutes, no successful login`);
