@@ -4,6 +4,7 @@ import { METRIC } from '../src/engine/observe.ts';
 import { buildContainDeps } from '../src/pipeline/aws-deps.ts';
 import { parseContainEnv } from './env.ts';
 import { createLoggers } from './logger.ts';
+import { writtenKeys } from './ledger-stream.ts';
 import { createMetrics, withWafWriteFailureMetric } from './metrics.ts';
 
 /**
@@ -27,7 +28,7 @@ export async function handler(
   const trigger = fromStream ? 'ledger-stream' : 'schedule';
   logger.info('contain run', { trigger, records: fromStream ? event.Records.length : 0 });
   try {
-    await stage.run(Date.now()); // logs what it changed
+    await stage.run(Date.now(), fromStream ? writtenKeys(event) : []); // logs what it changed
   } catch (err) {
     port.add(METRIC.TargetFailures, 1);
     logger.error('contain run failed', { trigger, error: err as Error });

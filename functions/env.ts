@@ -74,7 +74,6 @@ const schemas = {
   }),
   contain: z.object({
     ...common,
-    STATE_TABLE: required('the state DynamoDB table'),
     LEDGER_TABLE: required('the ledger DynamoDB table'),
     WAF_SCOPE: z.enum(['REGIONAL', 'CLOUDFRONT'], { error: 'must be REGIONAL (or CLOUDFRONT)' }),
     IPSETS_V4: json(ownedIpSets),
@@ -142,9 +141,7 @@ export interface IngestEnv extends CommonEnv, IngestWiring {}
 
 export interface DetectEnv extends CommonEnv, DetectWiring {}
 
-export interface ContainEnv extends CommonEnv, ContainWiring {
-  stateTable: string;
-}
+export interface ContainEnv extends CommonEnv, ContainWiring {}
 
 export interface NotifySlackEnv {
   logLevel: LogLevel;
@@ -181,7 +178,6 @@ export function parseContainEnv(env: NodeJS.ProcessEnv = process.env): ContainEn
   return {
     config,
     logLevel: e.LOG_LEVEL,
-    stateTable: e.STATE_TABLE,
     ledgerTable: e.LEDGER_TABLE,
     wafScope: e.WAF_SCOPE,
     ipSets: { v4: e.IPSETS_V4, v6: e.IPSETS_V6 },

@@ -16,6 +16,7 @@ import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import { API_KEY_RECORD_DEFAULT_KEY } from '../src/adapters/aws/api-key-record.ts';
+import { LEDGER_TABLE_KEYS } from '../src/adapters/aws/dynamo-common.ts';
 import { RECOMMENDED_ACCESS_LOG_FORMAT } from './access-log-format.ts';
 import { CordonFunction } from './cordon-function.ts';
 import { ACCESS_LOG_TYPE, PREFLIGHT_TYPE, type AccessLogProps, type PreflightProps } from './deploy-guard.ts';
@@ -152,6 +153,14 @@ export class Cordon extends Construct {
       partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
       sortKey: { name: 'sk', type: dynamodb.AttributeType.NUMBER },
       stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+    });
+    // detect and contain read the active and the recently ended entries through it, never by scanning the ledger.
+    const statusIndex = LEDGER_TABLE_KEYS.statusIndex;
+    this.ledgerTable.addGlobalSecondaryIndex({
+      indexName: statusIndex.name,
+      partitionKey: { name: statusIndex.partitionKey.name, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: statusIndex.sortKey.name, type: dynamodb.AttributeType.NUMBER },
+      projectionType: dynamodb.ProjectionType.ALL,
     });
 
     // ---------------------------------------------------------------- state bucket (detect's bulk state)
@@ -309,7 +318,6 @@ export class Cordon extends Construct {
     this.containFunction = fn('Contain', 'contain', {
       description: 'cordon contain: ledger → WAF IP sets, resource policies, alerts (single writer)',
       env: {
-        STATE_TABLE: this.stateTable.tableName,
         LEDGER_TABLE: this.ledgerTable.tableName,
         WAF_SCOPE: 'REGIONAL',
         IPSETS_V4: ipSetEnv(this.ipSetsV4),
@@ -365,7 +373,8 @@ export class Cordon extends Construct {
     // ---------------------------------------------------------------- permissions (each function: its own resources)
     this.summariesStream.grantWrite(this.ingestFunction);
     this.stateTable.grantReadWriteData(this.detectFunction);
-    this.ledgerTable.grantReadWriteData(this.detectFunction);
+    // detect reads a target's history and the active blocks, and puts its decisions.
+    this.grantLedger(this.detectFunction, 'Detect', ['dynamodb:PutItem', 'dynamodb:Query']);
     // The state bucket: exactly what src/ports-blob.ts needs (get, conditional put, delete; list by prefix), and
     // only on this bucket. Named actions rather than grantReadWrite's wildcards (s3:GetObject*, s3:List*, ...).
     this.detectFunction.addToRolePolicy(
@@ -383,8 +392,9 @@ export class Cordon extends Construct {
       }),
     );
     // contain reads and writes the ledger only (src/pipeline/aws-deps.ts buildContainDeps): no grant on the state
-    // table. (Its STATE_TABLE variable stays until functions/env.ts stops requiring it.)
-    this.ledgerTable.grantReadWriteData(this.containFunction);
+    // table, and no STATE_TABLE variable.
+    // contain also reads the entries its stream batch names (GetItem) and writes alert marks (UpdateItem).
+    this.grantLedger(this.containFunction, 'Contain', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
     this.topic.grantPublish(this.containFunction);
     if (p.config.denyList.enabled) {
       this.denyList = { bucket: this.stateBucket, key: p.denyListKey };
@@ -744,6 +754,26 @@ export class Cordon extends Construct {
       res.node.addDependency(preflight);
     });
     return { fn, preflight };
+  }
+
+  /**
+   * The ledger's item actions a function's adapter uses (src/adapters/aws/dynamodb.ts; the alert marks are UpdateItem
+   * inside TransactWriteItems) on the table, and Query on its status index by name: grantReadWriteData would add Scan,
+   * BatchWriteItem, DeleteItem and every index (`index/*`).
+   */
+  private grantLedger(fn: CordonFunction, who: string, actions: string[]): void {
+    const table = this.ledgerTable;
+    fn.addToRolePolicy(new iam.PolicyStatement({
+      sid: `${who}LedgerItems`,
+      actions,
+      resources: [table.tableArn],
+    }));
+    fn.addToRolePolicy(new iam.PolicyStatement({
+      sid: `${who}LedgerStatusIndex`,
+      actions: ['dynamodb:Query'],
+      resources: [`${table.tableArn}/index/${LEDGER_TABLE_KEYS.statusIndex.name}`],
+    }));
+    table.encryptionKey?.grantEncryptDecrypt(fn);
   }
 
   /**

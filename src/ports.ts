@@ -67,6 +67,24 @@ export interface LedgerEntry {
   alerted?: LedgerStatus[];
 }
 
+/** A ledger entry's key: its target and createdAt. */
+export interface LedgerKey {
+  target: string;
+  createdAt: number;
+}
+
+/**
+ * How far back contain looks for entries that ended, or were held, without their alert having gone out (contain was
+ * down, or crashed between its writes and its alert). Older ones are not alerted any more.
+ */
+export const LEDGER_PENDING_LOOKBACK_MS = 2 * 24 * 3600_000;
+
+/** Whether contain must look at this entry (see {@link LedgerStore.listOpen}). */
+export function isOpenEntry(e: LedgerEntry, now: number): boolean {
+  if (e.status === 'active') return true;
+  return !(e.alerted ?? []).includes(e.status) && Math.max(e.expiresAt, e.endedAt ?? 0) > now - LEDGER_PENDING_LOOKBACK_MS;
+}
+
 export interface LedgerStore {
   /** Insert or replace the entry with this target and createdAt. */
   put(entry: LedgerEntry): Promise<void>;
@@ -74,7 +92,15 @@ export interface LedgerStore {
   listActive(now: number): Promise<LedgerEntry[]>;
   /** Every entry of a target, newest first. */
   history(target: string): Promise<LedgerEntry[]>;
-  /** Every entry, newest first (operators' listing). */
+  /**
+   * The entries contain must look at, newest first: every `active` one (expired or not: contain ends them), and every
+   * other one whose current status has not been alerted yet (an alert, an expiry, a release) and whose end
+   * (the later of expiresAt and endedAt) lies within {@link LEDGER_PENDING_LOOKBACK_MS} before `now`. Read through an index, never by scanning the ledger. `written` names entries
+   * the caller knows were just written (a ledger stream batch): they are read consistently, so an index that lags
+   * a moment behind its table cannot delay their block.
+   */
+  listOpen(now: number, written?: readonly LedgerKey[]): Promise<LedgerEntry[]>;
+  /** Every entry, newest first (operators' listing; it may scan). */
   listAll(): Promise<LedgerEntry[]>;
   /**
    * Writes the `alerted` marks of these entries (and nothing else of them) all at once: after a crash either every

@@ -5,7 +5,7 @@ import { project } from '../contain/projection.ts';
 import type { Decision } from '../decision.ts';
 import { AwsAdapterError } from '../adapters/aws/errors.ts';
 import { overlaps } from '../net/cidr.ts';
-import type { AlertPort, ApiKeyApplyResult, ApiKeyPort, ContainmentGap, DenyListPort, IpSetApplyResult, IpSetPort, LedgerEntry, LedgerStatus, LedgerStore,
+import type { AlertPort, ApiKeyApplyResult, ApiKeyPort, ContainmentGap, DenyListPort, IpSetApplyResult, IpSetPort, LedgerEntry, LedgerKey, LedgerStatus, LedgerStore,
   PolicyPort, TargetFailure } from '../ports.ts';
 import { type Logger, METRIC, type Metrics, noMetrics, silentLogger } from './observe.ts';
 
@@ -54,7 +54,8 @@ export interface ContainResult {
  * alert says when it really ends. The alert marks are written after the publish, all at once where the store can,
  * so a crash between the two re-sends the very same batch (same id, same decisions) rather than losing or splitting it.
  */
-export async function runContain(deps: ContainDeps, now: number, memo: ContainMemo = {}): Promise<ContainResult> {
+export async function runContain(deps: ContainDeps, now: number, memo: ContainMemo = {},
+  written: readonly LedgerKey[] = []): Promise<ContainResult> {
   const log = deps.log ?? silentLogger;
   const metrics = deps.metrics ?? noMetrics;
   const denyList = deps.config.denyList.enabled ? deps.denyList : undefined;
@@ -62,7 +63,8 @@ export async function runContain(deps: ContainDeps, now: number, memo: ContainMe
   if (deps.config.denyList.enabled && !denyList) throw new Error('config.denyList.enabled, but contain was given no deny list');
   const apiKeys = deps.config.apiKeys.enabled ? deps.apiKeys : undefined;
   if (deps.config.apiKeys.enabled && !apiKeys) throw new Error('config.apiKeys.enabled, but contain was given no API-key target');
-  const all = await deps.ledger.listAll();
+  // Only what contain acts on (the active entries, and those whose alert is due), never the whole ledger.
+  const all = await deps.ledger.listOpen(now, written);
   const ended: LedgerEntry[] = [];
   for (const e of all) {
     // Only an enforced block runs down its time; one never enforced (contain down since) still gets its full time,
@@ -233,8 +235,9 @@ export interface ContainMemo {
 export class ContainStage {
   private readonly memo: ContainMemo = {};
   constructor(private readonly deps: ContainDeps) {}
-  run(now: number): Promise<ContainResult> {
-    return runContain(this.deps, now, this.memo);
+  /** `written`: entries a ledger stream batch says were just written (read from the table, not a lagging index). */
+  run(now: number, written: readonly LedgerKey[] = []): Promise<ContainResult> {
+    return runContain(this.deps, now, this.memo, written);
   }
 }
 

@@ -12,7 +12,7 @@ import {
   WAF_WRITE_FAILURES_METRIC,
 } from '../../infra/cordon-construct.ts';
 import type { CordonProps } from '../../infra/props.ts';
-import { LEDGER_TABLE_KEYS, STATE_TABLE_KEYS } from '../../src/adapters/aws/dynamo-common.ts';
+import { createTableInput, LEDGER_TABLE_KEYS, STATE_TABLE_KEYS } from '../../src/adapters/aws/dynamo-common.ts';
 import {
   FULL_PROPS,
   WEB_ACL_ARN,
@@ -293,6 +293,15 @@ describe('tables', () => {
     expectTable('CordonState', STATE_TABLE_KEYS);
     expectTable('CordonLedger', LEDGER_TABLE_KEYS, 'NEW_AND_OLD_IMAGES');
   });
+
+  it('the ledger has the status index its adapter queries, as createTableInput (the emulator tests) builds it', () => {
+    const t = (full.toJSON().Resources[logicalId(full, 'AWS::DynamoDB::Table', 'CordonLedger')] as Json).Properties;
+    const wanted = createTableInput('x', LEDGER_TABLE_KEYS);
+    expect(t.GlobalSecondaryIndexes).toEqual(wanted.GlobalSecondaryIndexes);
+    expect(t.AttributeDefinitions).toEqual(expect.arrayContaining(wanted.AttributeDefinitions!));
+    // The state table has none (nothing reads it by anything but its key).
+    expect((full.toJSON().Resources[logicalId(full, 'AWS::DynamoDB::Table', 'CordonState')] as Json).Properties.GlobalSecondaryIndexes).toBeUndefined();
+  });
 });
 
 describe('state bucket (detect\'s bulk state: win/ chunks, base/ snapshots)', () => {
@@ -435,6 +444,13 @@ describe('WAF', () => {
     expect(containOf(mixed).map((a) => [a.restApiId, a.waf ?? false])).toEqual([['a1b2c3d4e5', true], ['f6g7h8i9j0', false]]);
     const attach = synth({ restApis: [{ restApiId: 'a1b2c3d4e5', stageName: 'prod', logGroupName: 'api-logs' }], existingWebAclArn: WEB_ACL_ARN }).template;
     expect(containOf(attach).map((a) => a.waf ?? false)).toEqual([false]);
+  });
+
+  it('contain is given no state table: it neither reads one nor holds a grant on it', () => {
+    const env = functionEnv(full, fnIds(full).contain);
+    expect(Object.keys(env)).not.toContain('STATE_TABLE');
+    expect(Object.keys(env)).toContain('LEDGER_TABLE');
+    expect(parseContainEnv(env).ledgerTable).toBeTruthy();
   });
 
   it("every stage 'use-rule-group': no web ACL of cordon's at all", () => {
@@ -744,6 +760,23 @@ describe('IAM: each function may touch only its own resources', () => {
       expect(tables).not.toContain(state);
       expect(tables).toContain(ledger);
       expect(dynamo.flatMap((s) => s.actions)).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:Query']));
+    }
+  });
+
+  it('detect and contain: named ledger actions on the table, Query on the status index only; no Scan, no other index', () => {
+    const { detect, contain } = fnIds(full);
+    const ledger = logicalId(full, 'AWS::DynamoDB::Table', 'CordonLedger');
+    for (const [fn, wanted] of [[detect, ['dynamodb:PutItem', 'dynamodb:Query']],
+      [contain, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']]] as const) {
+      const onLedger = actionsOf(full, fn).filter((s) => JSON.stringify(s.resources).includes(ledger));
+      // Its stream (contain's event source) is not the table.
+      const byResource = onLedger.flatMap((s) => s.resources.map((r) => [JSON.stringify(r), s.actions] as const))
+        .filter(([r]) => !r.includes('StreamArn'));
+      expect(byResource.map(([, a]) => a).flat()).not.toContain('dynamodb:Scan');
+      const indexes = byResource.filter(([r]) => r.includes('/index/'));
+      expect(indexes.map(([r, a]) => [r.includes('/index/byStatus'), a])).toEqual([[true, ['dynamodb:Query']]]);
+      const table = byResource.filter(([r]) => !r.includes('/index/'));
+      expect(table.flatMap(([, a]) => a).sort()).toEqual(wanted);
     }
   });
 

@@ -6,6 +6,7 @@ import {
   parseIngestEnv,
   parseNotifySlackEnv,
 } from '../../functions/env.ts';
+import { writtenKeys } from '../../functions/ledger-stream.ts';
 import { createLoggers } from '../../functions/logger.ts';
 import { createMetrics, withWafWriteFailureMetric } from '../../functions/metrics.ts';
 import { classifySnsMessage, renderAlarmMessage, slackMessageFor, webhookUrlFromSecret } from '../../functions/sns-message.ts';
@@ -42,7 +43,6 @@ describe('functions/env.ts', () => {
   it('parses a complete contain environment', () => {
     const env = parseContainEnv(containEnv);
     expect(env).toMatchObject({
-      stateTable: 'cordon-state',
       ledgerTable: 'cordon-ledger',
       wafScope: 'REGIONAL',
       ipSets: { v4: [{ name: 'cordon-v4-0' }], v6: [{ name: 'cordon-v6-0' }] },
@@ -70,7 +70,7 @@ describe('functions/env.ts', () => {
     ['detect without tables', () => parseDetectEnv({ STATE_TABLE: 's', STATE_BUCKET: 'b' }), 'LEDGER_TABLE', /is not set/],
     ['detect without its bucket', () => parseDetectEnv({ STATE_TABLE: 's', LEDGER_TABLE: 'l' }), 'STATE_BUCKET', /is not set; must name the state S3 bucket/],
     ['detect with an empty bucket name', () => parseDetectEnv({ STATE_TABLE: 's', STATE_BUCKET: '', LEDGER_TABLE: 'l' }), 'STATE_BUCKET', /must name the state S3 bucket/],
-    ['contain with an empty table name', () => parseContainEnv({ ...containEnv, STATE_TABLE: '' }), 'STATE_TABLE', /must name the state DynamoDB table/],
+    ['contain with an empty table name', () => parseContainEnv({ ...containEnv, LEDGER_TABLE: '' }), 'LEDGER_TABLE', /must name the ledger DynamoDB table/],
     ['contain with IPSETS_V4 not JSON', () => parseContainEnv({ ...containEnv, IPSETS_V4: '[{' }), 'IPSETS_V4', /not valid JSON/],
     ['contain with no IPv6 set', () => parseContainEnv({ ...containEnv, IPSETS_V6: '[]' }), 'IPSETS_V6', /at least one IP set/],
     ['contain with a set lacking its id', () => parseContainEnv({ ...containEnv, IPSETS_V4: '[{"name":"a"}]' }), 'IPSETS_V4.0.id', /.+/],
@@ -102,8 +102,21 @@ describe('functions/env.ts', () => {
   it('reports every wrong variable at once', () => {
     const e = envError(() => parseContainEnv({}));
     expect(e.variables.sort()).toEqual(
-      ['ALERT_TOPIC_ARN', 'DRY_RUN', 'IPSETS_V4', 'IPSETS_V6', 'LEDGER_TABLE', 'REST_APIS', 'STATE_TABLE', 'WAF_SCOPE'].sort(),
+      ['ALERT_TOPIC_ARN', 'DRY_RUN', 'IPSETS_V4', 'IPSETS_V6', 'LEDGER_TABLE', 'REST_APIS', 'WAF_SCOPE'].sort(),
     );
+  });
+});
+
+describe('functions/ledger-stream.ts', () => {
+  it('names the entries a ledger stream batch wrote (not the TTL deletes, not a record without keys)', () => {
+    const rec = (eventName: 'INSERT' | 'MODIFY' | 'REMOVE', pk?: string, sk?: string) =>
+      ({ eventName, dynamodb: { Keys: { ...(pk ? { pk: { S: pk } } : {}), ...(sk ? { sk: { N: sk } } : {}) } } });
+    const event = { Records: [rec('INSERT', '203.0.113.7', '1700000000000'), rec('MODIFY', 'arn:aws:iam::123456789012:user/x', '5'),
+      rec('REMOVE', '198.51.100.1', '7'), rec('INSERT', undefined, '9'), rec('INSERT', '192.0.2.1', 'abc')] };
+    expect(writtenKeys(event as never)).toEqual([
+      { target: '203.0.113.7', createdAt: 1_700_000_000_000 },
+      { target: 'arn:aws:iam::123456789012:user/x', createdAt: 5 },
+    ]);
   });
 });
 

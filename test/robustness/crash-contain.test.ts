@@ -35,7 +35,7 @@ import { figures } from '../helpers/robustness-sim.ts';
 /**
  * "Prove it holds": the contain stage killed between any two of its steps converges on its next run.
  *
- * runContain's AWS requests, in order: Scan the ledger → PutItem (the due block expires) → GetIPSet ×2 →
+ * runContain's AWS requests, in order: Query the ledger's status index (four statuses, at once) → PutItem (the due block expires) → GetIPSet ×2 →
  * UpdateIPSet (v4, v6) → GetRestApi → UpdateRestApi → CreateDeployment → PutItem per block enforced for the first
  * time (its `effectiveAt`, and its expiry counted from then) → Publish (one alert batch) → TransactWriteItems (the
  * alert marks, DynamoLedgerStore.markAlerted). On moto, with the real adapters (clients
@@ -239,6 +239,7 @@ describeMoto('contain killed between any two of its steps converges on its next 
     // 'per-entry': the same store without markAlerted, i.e. what contain does with a store that lacks it.
     const ledger: LedgerStore = marks === 'atomic' ? store : {
       put: (e) => store.put(e), listActive: (n) => store.listActive(n), history: (t) => store.history(t), listAll: () => store.listAll(),
+      listOpen: (n, w) => store.listOpen(n, w),
     };
     const deps: ContainDeps = {
       config,
@@ -435,7 +436,7 @@ describeMoto('contain killed between any two of its steps converges on its next 
     const firstWaf = calls.findIndex((x) => x.service === 'wafv2');
     const publish = calls.findIndex((x) => x.op === 'Publish');
     return calls.map((x, i) => {
-      if (x.op === 'Scan') return 'list ledger';
+      if (x.op === 'Query') return 'list ledger';
       if (x.service === 'dynamodb' && MUTATING.has(x.op)) {
         if (i < firstWaf) return 'expire (ledger put)';
         if (publish >= 0 && i > publish) return `alert marks (${x.op})`;
@@ -664,7 +665,7 @@ describeMoto('contain killed between any two of its steps converges on its next 
       const listed = new Promise<void>((resolve) => (secondListed = resolve));
       const reachedJ = new Promise<void>((resolve) => (firstAtJ = resolve));
       const second = new CrashProcess('second', journal, undefined, (index) => {
-        if (index === 2) secondListed(); // its Scan has come back
+        if (index === 5) secondListed(); // its four Queries of the ledger have come back
       });
       const first = new CrashProcess('first', journal, undefined, async (index) => {
         if (index !== j || j === 1) return;

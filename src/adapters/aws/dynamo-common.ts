@@ -35,6 +35,12 @@ export const LEDGER_TABLE_KEYS = {
   partitionKey: { name: 'pk', type: 'S' },
   sortKey: { name: 'sk', type: 'N' },
   ttlAttribute: 'ttl',
+  /**
+   * Entries by status, then by end (`ttl`): contain and detect read the active ones, and the recently ended ones
+   * awaiting their alert, without scanning the ledger. Both attributes are written by every release of cordon, so
+   * DynamoDB backfills the index on its own when it is added to an existing table.
+   */
+  statusIndex: { name: 'byStatus', partitionKey: { name: 'status', type: 'S' }, sortKey: { name: 'ttl', type: 'N' } },
 } as const;
 
 /** CreateTable input for either table (on-demand billing), e.g. for emulator tests and scripts. */
@@ -42,17 +48,32 @@ export function createTableInput(
   tableName: string,
   keys: typeof STATE_TABLE_KEYS | typeof LEDGER_TABLE_KEYS,
 ): CreateTableCommandInput {
+  const index = 'statusIndex' in keys ? keys.statusIndex : undefined;
   return {
     TableName: tableName,
     BillingMode: 'PAY_PER_REQUEST',
     AttributeDefinitions: [
       { AttributeName: keys.partitionKey.name, AttributeType: keys.partitionKey.type },
       { AttributeName: keys.sortKey.name, AttributeType: keys.sortKey.type },
+      ...(index ? [
+        { AttributeName: index.partitionKey.name, AttributeType: index.partitionKey.type },
+        { AttributeName: index.sortKey.name, AttributeType: index.sortKey.type },
+      ] : []),
     ],
     KeySchema: [
       { AttributeName: keys.partitionKey.name, KeyType: 'HASH' },
       { AttributeName: keys.sortKey.name, KeyType: 'RANGE' },
     ],
+    ...(index ? {
+      GlobalSecondaryIndexes: [{
+        IndexName: index.name,
+        KeySchema: [
+          { AttributeName: index.partitionKey.name, KeyType: 'HASH' },
+          { AttributeName: index.sortKey.name, KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      }],
+    } : {}),
   };
 }
 

@@ -1,8 +1,8 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { PutCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { LedgerEntry, LedgerStore } from '../../ports.ts';
+import { GetCommand, PutCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { isOpenEntry, LEDGER_PENDING_LOOKBACK_MS, type LedgerEntry, type LedgerKey, type LedgerStore } from '../../ports.ts';
 import type { Evidence } from '../../decision.ts';
-import { documentClient, isConditionalCheckFailed, queryAll, scanAll, type Item } from './dynamo-common.ts';
+import { documentClient, isConditionalCheckFailed, LEDGER_TABLE_KEYS, mapLimit, queryAll, scanAll, type Item } from './dynamo-common.ts';
 import { AwsRejectedError } from './errors.ts';
 import { awsErrorName, backoffDelay, realSleep } from './retry.ts';
 
@@ -29,7 +29,9 @@ export interface DynamoLedgerStoreOptions {
  * - An entry that has ended (released or expired) is never made active again by a later put of the same
  *   (target, createdAt): that is a redelivered decision arriving after an operator's release, and the conditional
  *   write keeps the release. Such a stale put is a no-op (counted in {@link staleReactivations}).
- * - listActive and listAll scan the table: it only holds entries within expiry + grace, a few thousand at most.
+ * - listActive and listOpen query the status index (`byStatus`: status, then ttl), so a ledger holding a month of
+ *   ended entries costs them nothing; the index is eventually consistent, and the entries a caller knows were just
+ *   written are read from the table itself. Only listAll (an operator's listing) scans.
  */
 export class DynamoLedgerStore implements LedgerStore {
   private readonly doc: DynamoDBDocumentClient;
@@ -94,14 +96,41 @@ export class DynamoLedgerStore implements LedgerStore {
   }
 
   async listActive(now: number): Promise<LedgerEntry[]> {
-    const items = await scanAll(this.doc, {
-      TableName: this.tableName,
-      FilterExpression: '#st = :active AND #exp > :now',
-      ExpressionAttributeNames: { '#st': 'status', '#exp': 'expiresAt' },
-      ExpressionAttributeValues: { ':active': 'active', ':now': now },
-      ConsistentRead: true,
-    });
+    const items = await this.byStatus('active', undefined, { expression: '#exp > :now', names: { '#exp': 'expiresAt' }, values: { ':now': now } });
     return items.flatMap(toEntry).sort(newestFirst);
+  }
+
+  async listOpen(now: number, written: readonly LedgerKey[] = []): Promise<LedgerEntry[]> {
+    // Ended or held entries whose end lies within the lookback: ttl = end (s) + grace, so the range starts there.
+    const since = Math.floor((now - LEDGER_PENDING_LOOKBACK_MS) / 1000) + this.graceSeconds;
+    const unalerted = { expression: 'NOT contains(#al, :self)', names: { '#al': 'alerted' } };
+    const lists = await Promise.all([
+      this.byStatus('active'),
+      ...(['held', 'expired', 'released'] as const).map((st) => this.byStatus(st, since, { ...unalerted, values: { ':self': st } })),
+    ]);
+    const byKey = new Map<string, LedgerEntry>();
+    for (const e of lists.flat().flatMap(toEntry)) byKey.set(`${e.target}#${e.createdAt}`, e);
+    const fresh = await mapLimit([...new Map(written.map((k) => [`${k.target}#${k.createdAt}`, k])).values()], 8, async (k) => {
+      const r = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk: k.target, sk: k.createdAt }, ConsistentRead: true }));
+      return r.Item ? toEntry(r.Item) : [];
+    });
+    // The table's copy wins over the index's, which may lag a moment behind.
+    for (const e of fresh.flat()) byKey.set(`${e.target}#${e.createdAt}`, e);
+    return [...byKey.values()].filter((e) => isOpenEntry(e, now)).sort(newestFirst);
+  }
+
+  /** Items of one status from the status index, those ending (ttl) after `ttlAfter` if given, filtered further. */
+  private byStatus(status: LedgerEntry['status'], ttlAfter?: number,
+    filter?: { expression: string; names: Record<string, string>; values: Record<string, unknown> }): Promise<Item[]> {
+    const index = LEDGER_TABLE_KEYS.statusIndex;
+    return queryAll(this.doc, {
+      TableName: this.tableName,
+      IndexName: index.name,
+      KeyConditionExpression: ttlAfter === undefined ? '#st = :st' : '#st = :st AND #ttl > :after',
+      ...(filter ? { FilterExpression: filter.expression } : {}),
+      ExpressionAttributeNames: { '#st': index.partitionKey.name, ...(ttlAfter === undefined ? {} : { '#ttl': index.sortKey.name }), ...filter?.names },
+      ExpressionAttributeValues: { ':st': status, ...(ttlAfter === undefined ? {} : { ':after': ttlAfter }), ...filter?.values },
+    });
   }
 
   async history(target: string): Promise<LedgerEntry[]> {

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { decodeSlowEvidence, encodeSlowEvidence, isPlausibleKeyState } from '../../detect/baseline.ts';
-import type { BaselineStore, KeyState, LedgerEntry, LedgerStore } from '../../ports.ts';
+import { isOpenEntry, LEDGER_PENDING_LOOKBACK_MS, type BaselineStore, type KeyState, type LedgerEntry, type LedgerKey, type LedgerStore } from '../../ports.ts';
 
 /** The schema this release writes. Older files are migrated in place; newer ones are refused, never guessed at. */
 export const SCHEMA_VERSION = 5;
@@ -60,6 +60,12 @@ export class SqliteState implements BaselineStore, LedgerStore {
       active: this.db.prepare("SELECT * FROM ledger WHERE status = 'active' AND expires_at > ? ORDER BY created_at DESC"),
       history: this.db.prepare('SELECT * FROM ledger WHERE target = ? ORDER BY created_at DESC'),
       all: this.db.prepare('SELECT * FROM ledger ORDER BY created_at DESC'),
+      // Through the (status, expires_at) index: the active entries, and the others that ended lately and wait for
+      // their alert (isOpenEntry has the last word).
+      open: this.db.prepare(`SELECT * FROM ledger WHERE status = 'active'
+        UNION ALL SELECT * FROM ledger WHERE status IN ('held', 'expired', 'released') AND (expires_at > @since OR ended_at > @since)
+          AND NOT EXISTS (SELECT 1 FROM json_each(alerted) WHERE value = status)
+        ORDER BY created_at DESC`),
       markAlerted: this.db.prepare('UPDATE ledger SET alerted = ? WHERE target = ? AND created_at = ?'),
     };
   }
@@ -128,6 +134,10 @@ export class SqliteState implements BaselineStore, LedgerStore {
     return (this.stmts.history.all(target) as LedgerRow[]).flatMap(fromRow);
   }
 
+  listOpenSync(now: number): LedgerEntry[] {
+    return (this.stmts.open.all({ since: now - LEDGER_PENDING_LOOKBACK_MS }) as LedgerRow[]).flatMap(fromRow).filter((e) => isOpenEntry(e, now));
+  }
+
   listActiveSync(now: number): LedgerEntry[] {
     return (this.stmts.active.all(now) as LedgerRow[]).flatMap(fromRow);
   }
@@ -159,6 +169,10 @@ export class SqliteState implements BaselineStore, LedgerStore {
   }
   async listAll(): Promise<LedgerEntry[]> {
     return this.listAllSync();
+  }
+  /** One file, one writer: every read is consistent, so `written` adds nothing. */
+  async listOpen(now: number, _written?: readonly LedgerKey[]): Promise<LedgerEntry[]> {
+    return this.listOpenSync(now);
   }
   /** Only the marks, all in one transaction (see LedgerStore.markAlerted). */
   async markAlerted(entries: LedgerEntry[]): Promise<void> {
