@@ -78,6 +78,9 @@ const schemas = {
     WAF_SCOPE: z.enum(['REGIONAL', 'CLOUDFRONT'], { error: 'must be REGIONAL (or CLOUDFRONT)' }),
     IPSETS_V4: json(ownedIpSets),
     IPSETS_V6: json(ownedIpSets),
+    /** The route IP sets (config.waf.routeScoped); required when it is on (checked below). */
+    IPSETS_ROUTE_V4: json(ownedIpSets).optional(),
+    IPSETS_ROUTE_V6: json(ownedIpSets).optional(),
     REST_APIS: json(
       z.array(z.object({ restApiId: z.string().min(1), stageName: z.string().min(1), waf: z.boolean().optional() }).strict(), {
         error: 'must be a JSON array of {"restApiId","stageName"[,"waf"]}',
@@ -171,6 +174,11 @@ export function parseContainEnv(env: NodeJS.ProcessEnv = process.env): ContainEn
     throw new EnvError('cordon contain: invalid environment\n  DENY_LIST_BUCKET: is not set; config.denyList.enabled needs the bucket authorizers read',
       ['DENY_LIST_BUCKET']);
   }
+  if (config.waf.routeScoped.enabled && (!e.IPSETS_ROUTE_V4 || !e.IPSETS_ROUTE_V6)) {
+    const missing = [...(e.IPSETS_ROUTE_V4 ? [] : ['IPSETS_ROUTE_V4']), ...(e.IPSETS_ROUTE_V6 ? [] : ['IPSETS_ROUTE_V6'])];
+    throw new EnvError(`cordon contain: invalid environment\n${missing.map((v) => `  ${v}: is not set; config.waf.routeScoped.enabled needs the route IP sets`).join('\n')}`,
+      missing);
+  }
   if (config.apiKeys.enabled && !e.API_KEY_RECORD_BUCKET) {
     throw new EnvError('cordon contain: invalid environment\n  API_KEY_RECORD_BUCKET: is not set; config.apiKeys.enabled needs the bucket of the record of the keys cordon disabled',
       ['API_KEY_RECORD_BUCKET']);
@@ -181,6 +189,7 @@ export function parseContainEnv(env: NodeJS.ProcessEnv = process.env): ContainEn
     ledgerTable: e.LEDGER_TABLE,
     wafScope: e.WAF_SCOPE,
     ipSets: { v4: e.IPSETS_V4, v6: e.IPSETS_V6 },
+    ...(e.IPSETS_ROUTE_V4 && e.IPSETS_ROUTE_V6 ? { routeIpSets: { v4: e.IPSETS_ROUTE_V4, v6: e.IPSETS_ROUTE_V6 } } : {}),
     restApis: e.REST_APIS,
     alertTopicArn: e.ALERT_TOPIC_ARN,
     dryRun: e.DRY_RUN || config.dryRun,

@@ -17,10 +17,11 @@ import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import { API_KEY_RECORD_DEFAULT_KEY } from '../src/adapters/aws/api-key-record.ts';
 import { LEDGER_TABLE_KEYS } from '../src/adapters/aws/dynamo-common.ts';
+import { routeRule } from '../src/render/waf-route-rule.ts';
 import { RECOMMENDED_ACCESS_LOG_FORMAT } from './access-log-format.ts';
 import { CordonFunction } from './cordon-function.ts';
 import { ACCESS_LOG_TYPE, PREFLIGHT_TYPE, type AccessLogProps, type PreflightProps } from './deploy-guard.ts';
-import { CordonPropsError, resolveCordonProps, type CordonProps, type ResolvedCordonProps } from './props.ts';
+import { CordonPropsError, RULE_GROUP_CAPACITY, resolveCordonProps, type CordonProps, type ResolvedCordonProps } from './props.ts';
 import { TICK, addAlarmsAndDashboard } from './observability.ts';
 import {
   CONSUMER_TUNING,
@@ -43,8 +44,7 @@ export {
 /** Key prefix of the open-window chunks in the state bucket; objects under it expire after 2 days. */
 export const STATE_BUCKET_WINDOW_PREFIX = 'win/';
 
-/** WCUs reserved by the rule group in attach mode: fixed, because changing a rule group's capacity replaces it. */
-export const RULE_GROUP_CAPACITY = 50;
+export { RULE_GROUP_CAPACITY } from './props.ts';
 
 /**
  * cordon in one construct (DESIGN §1): access logs of the protected APIs flow through CloudWatch Logs
@@ -73,6 +73,11 @@ export class Cordon extends Construct {
   readonly notifySlackFunction?: CordonFunction;
   readonly ipSetsV4: wafv2.CfnIPSet[];
   readonly ipSetsV6: wafv2.CfnIPSet[];
+  /**
+   * The route IP sets (config `waf.routeScoped`): addresses blocked on the login route only, by a rule of their own
+   * in the web ACL and the rule group (src/render/waf-route-rule.ts). One per family.
+   */
+  readonly routeIpSets?: { v4: wafv2.CfnIPSet; v6: wafv2.CfnIPSet };
   /** Created unless `existingWebAclArn` is given or every stage keeps its own web ACL (`existingWebAcl: 'use-rule-group'`). */
   readonly webAcl?: wafv2.CfnWebACL;
   /** Its associations: one per stage with `existingWebAcl: 'fail'`, each made after the deploy-time check. */
@@ -201,8 +206,9 @@ export class Cordon extends Construct {
       });
     this.ipSetsV4 = Array.from({ length: p.ipSetsPerFamily }, (_, i) => ipSet('v4', i));
     this.ipSetsV6 = Array.from({ length: p.ipSetsPerFamily }, (_, i) => ipSet('v6', i));
-    const rules = [...this.ipSetsV4.map((s, i) => ['v4', s, i] as const), ...this.ipSetsV6.map((s, i) => ['v6', s, i] as const)].map(
-      ([family, set, i], priority): wafv2.CfnWebACL.RuleProperty & wafv2.CfnRuleGroup.RuleProperty => ({
+    type WafRule = wafv2.CfnWebACL.RuleProperty & wafv2.CfnRuleGroup.RuleProperty;
+    const rules: WafRule[] = [...this.ipSetsV4.map((s, i) => ['v4', s, i] as const), ...this.ipSetsV6.map((s, i) => ['v6', s, i] as const)].map(
+      ([family, set, i], priority): WafRule => ({
         name: `cordon-block-${family}-${i}`,
         priority,
         action: { block: {} },
@@ -214,6 +220,20 @@ export class Cordon extends Construct {
         },
       }),
     );
+    if (p.config.waf.routeScoped.enabled) {
+      const routeSet = (family: 'v4' | 'v6') =>
+        new wafv2.CfnIPSet(this, `RouteIpSet${family.toUpperCase()}`, {
+          name: `${namePrefix}-route-${family}-0`,
+          // (WAF descriptions take no parentheses.)
+          description: `cordon blocks ${family === 'v4' ? 'IPv4' : 'IPv6'} on the login route only, written only by the contain function`,
+          scope: 'REGIONAL',
+          ipAddressVersion: family === 'v4' ? 'IPV4' : 'IPV6',
+          addresses: [],
+        });
+      this.routeIpSets = { v4: routeSet('v4'), v6: routeSet('v6') };
+      // After the global rules: an address blocked everywhere is blocked by them first, whatever the route.
+      rules.push(routeRule({ setArns: [this.routeIpSets.v4.attrArn, this.routeIpSets.v6.attrArn], priority: rules.length }));
+    }
     const stageArn = (api: { restApiId: string; stageName: string }) =>
       `arn:${Aws.PARTITION}:apigateway:${Aws.REGION}::/restapis/${api.restApiId}/stages/${api.stageName}`;
     /** What cordon does about each stage's web ACL (none in attach mode, which associates nothing). */
@@ -275,6 +295,12 @@ export class Cordon extends Construct {
         }),
       });
     }
+    if (this.routeIpSets) {
+      new CfnOutput(this, 'RouteIpSetArns', {
+        description: 'cordon route IP sets (v4, v6): blocked on POSTs to login paths only; only the contain function writes them',
+        value: stack.toJsonString([this.routeIpSets.v4.attrArn, this.routeIpSets.v6.attrArn]),
+      });
+    }
     new CfnOutput(this, 'IpSetArns', {
       description: 'cordon IP sets (v4 then v6); only the contain function writes them',
       value: stack.toJsonString([...this.ipSetsV4, ...this.ipSetsV6].map((s) => s.attrArn)),
@@ -322,6 +348,9 @@ export class Cordon extends Construct {
         WAF_SCOPE: 'REGIONAL',
         IPSETS_V4: ipSetEnv(this.ipSetsV4),
         IPSETS_V6: ipSetEnv(this.ipSetsV6),
+        ...(this.routeIpSets
+          ? { IPSETS_ROUTE_V4: ipSetEnv([this.routeIpSets.v4]), IPSETS_ROUTE_V6: ipSetEnv([this.routeIpSets.v6]) }
+          : {}),
         // `waf`: the stage is associated with cordon's web ACL here, so its policy need not repeat the address blocks. A
         // stage whose own web ACL references cordon's rule group is not marked: that reference is the team's to add.
         REST_APIS: JSON.stringify(p.restApis.map((a) => ({ restApiId: a.restApiId, stageName: a.stageName,
@@ -435,7 +464,8 @@ export class Cordon extends Construct {
       new iam.PolicyStatement({
         sid: 'CordonIpSetsOnly',
         actions: ['wafv2:GetIPSet', 'wafv2:UpdateIPSet'],
-        resources: [...this.ipSetsV4, ...this.ipSetsV6].map((s) => s.attrArn),
+        resources: [...this.ipSetsV4, ...this.ipSetsV6, ...(this.routeIpSets ? [this.routeIpSets.v4, this.routeIpSets.v6] : [])]
+          .map((s) => s.attrArn),
       }),
     );
     if (p.restApis.length > 0) {

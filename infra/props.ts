@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DENY_LIST_DEFAULT_KEY } from '../src/authorizer/document.ts';
 import { parseConfig, type CordonConfig } from '../src/config.ts';
+import { routeRuleCapacity } from '../src/render/waf-route-rule.ts';
 import type { ExistingWebAclChoice } from './deploy-guard.ts';
 
 export type { ExistingWebAclChoice } from './deploy-guard.ts';
@@ -99,6 +100,9 @@ export interface ResolvedCordonProps {
   readonly noDataAlarmMinutes: number | false;
   readonly denyListKey: string;
 }
+
+/** WCUs reserved by the rule group in attach mode: fixed, because changing a rule group's capacity replaces it. */
+export const RULE_GROUP_CAPACITY = 50;
 
 /** CloudWatch Logs accepts only these retention periods (days). */
 export const LOG_RETENTION_DAYS = [
@@ -244,6 +248,16 @@ export function resolveCordonProps(input: unknown, source = 'Cordon props'): Res
       e.message,
       (e.issues ?? []).map((i) => ({ path: `config.${i.path}`, message: i.message })),
     );
+  }
+  // The rule group holds every rule in a fixed capacity: the route rule (config.waf.routeScoped) must fit beside the
+  // IP set rules (1 WCU each).
+  const ruleGroup = p.existingWebAclArn !== undefined || p.existingWebAcl === 'use-rule-group'
+    || p.restApis.some((a) => a.existingWebAcl === 'use-rule-group');
+  const wcus = 2 * p.ipSetsPerFamily + routeRuleCapacity(2);
+  if (config.waf.routeScoped.enabled && ruleGroup && wcus > RULE_GROUP_CAPACITY) {
+    const most = Math.floor((RULE_GROUP_CAPACITY - routeRuleCapacity(2)) / 2);
+    const message = `at most ${most} with config.waf.routeScoped and a rule group: its rules would need ${wcus} of its ${RULE_GROUP_CAPACITY} WCUs`;
+    throw new CordonPropsError(`${source}: invalid value\n  ipSetsPerFamily: ${message}`, [{ path: 'ipSetsPerFamily', message }]);
   }
   return {
     restApis: p.restApis,

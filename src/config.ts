@@ -284,6 +284,31 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** What cordon's WAF holds besides its address blocks. */
+    waf: z
+      .object({
+        /**
+         * Route-scoped blocks (src/contain/route-scope.ts), off by default. An address (or prefix) whose evidence is
+         * confined to the login route (every finding a credential rule's: login-bruteforce, auth-failures, campaign,
+         * and at least `minShare` of its window's requests POSTs to a login path) is blocked on that route only: its
+         * POSTs to login paths are refused by a WAF rule over separate IP sets, the rest of the API still answers it.
+         * For clients behind a shared NAT or proxy that must keep the API while one of them guesses passwords. The
+         * route is the login paths cordon recognises (src/features/login-path.ts), not configurable: the evidence is
+         * counted against exactly those paths, so the rule refuses what was seen and no more. A key that misbehaves
+         * anywhere else is blocked in full, also when a route-scoped block of it is active. WAF only: route-scoped
+         * blocks are in neither the resource policy nor the deny list, which cannot name a path.
+         */
+        routeScoped: z
+          .object({
+            enabled: z.boolean().default(false),
+            /** Share of the window's requests that must be login POSTs (the rest: a page load, a token refresh). */
+            minShare: z.number().gt(0).max(1).default(0.9),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
     dryRun: z.boolean().default(false),
   })
   .strict();

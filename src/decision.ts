@@ -3,6 +3,11 @@ import type { RuleName } from './detect/rules/index.ts';
 import type { Features } from './features/key-window.ts';
 
 export type TargetKind = 'ip' | 'cidr' | 'principal';
+
+/** The route a route-scoped block holds: `login`, POSTs to the login paths cordon recognises (src/features/login-path.ts). */
+export interface RouteScope {
+  route: 'login';
+}
 export type Action = 'block' | 'alert' | 'unblock';
 
 /** One rule's verdict on one key's window, with the numbers that explain it. */
@@ -32,6 +37,11 @@ export interface Evidence {
   features: Partial<Features>;
   /** For an aggregation into a prefix: how many of its hosts were blocked. */
   blockedHosts?: number;
+  /**
+   * Set on an address or prefix blocked on one route only (config `waf.routeScoped`, src/contain/route-scope.ts): its
+   * evidence was confined to that route, so WAF refuses it there and nowhere else. Absent: blocked everywhere.
+   */
+  scope?: RouteScope;
   /** The key's own baseline at decision time (mean requests per window, windows learned), if any. */
   baseline?: { meanRequests: number; windows: number };
   /** Population median requests per window for keys of this kind. */

@@ -114,12 +114,17 @@ export interface LedgerStore {
 export interface IpSetDesired {
   v4: string[];
   v6: string[];
+  /**
+   * Addresses blocked on the login route only (config `waf.routeScoped`): separate IP sets, which a WAF rule refuses
+   * only for POSTs to login paths, never the global ones. Absent: none (route sets that hold some are emptied).
+   */
+  route?: { v4: string[]; v6: string[] };
 }
 
 export interface IpSetApplyResult {
   changed: boolean;
-  /** Per set cordon owns: its name and how many addresses it now holds. */
-  sets: { name: string; family: 'v4' | 'v6'; addresses: number }[];
+  /** Per set cordon owns: its name and how many addresses it now holds; `route` for a route-scoped set. */
+  sets: { name: string; family: 'v4' | 'v6'; addresses: number; route?: boolean }[];
   /** Blocks that did not fit into the owned sets: decided, not enforced (contain alerts them as gaps). */
   overflow?: string[];
 }

@@ -52,6 +52,7 @@ export function explain(d: Decision): string {
   const features = Object.entries(e.features ?? {}).filter(([, v]) => v !== 0 && v !== -1).map(([k, v]) => `${k}=${v}`).join(' ');
   if (features) lines.push(`  features: ${features}`);
   if (e.blockedHosts) lines.push(`  blocked hosts: ${e.blockedHosts}`);
+  if (e.scope) lines.push('  scope: the login route only (POSTs to login paths; the rest of the API still answers it)');
   if (e.baseline) lines.push(`  own baseline: ${e.baseline.meanRequests} requests per window over ${e.baseline.windows} windows`);
   if (e.populationMedianRequests !== undefined) lines.push(`  population median: ${e.populationMedianRequests} requests per window`);
   if (e.heldBack) lines.push(`  held back: ${e.heldBack}`);

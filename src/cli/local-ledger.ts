@@ -46,7 +46,8 @@ export function activeEntry(entries: LedgerEntry[], now: number): LedgerEntry | 
 /** After an operator change: the output folder's IP sets and policy follow the ledger, and the change is recorded. */
 export function reprojectAndRecord(state: SqliteState, cfg: CordonConfig, out: string, now: number, decision: Decision): void {
   const p = project(state.listActiveSync(now), cfg);
-  new IpSetFiles(out, { namePrefix: 'cordon', addressesPerSet: cfg.caps.addressesPerIpSet, maxSetsPerFamily: cfg.caps.maxIpSetsPerFamily }).applySync(p.ipSets);
+  new IpSetFiles(out, { namePrefix: 'cordon', addressesPerSet: cfg.caps.addressesPerIpSet, maxSetsPerFamily: cfg.caps.maxIpSetsPerFamily,
+    routeScoped: cfg.waf.routeScoped.enabled }).applySync(p.ipSets);
   new PolicyFile(out, null, { resource: 'execute-api:/*', maxChars: cfg.caps.policyMaxChars }).applySync(p.deny);
   appendFileSync(join(out, 'decisions.jsonl'), JSON.stringify(decision) + '\n');
   new AlertFile(join(out, 'alerts.jsonl'), { append: true }).publishSync({ id: `operator-${decision.target}-${Date.parse(decision.time)}`, time: decision.time, decisions: [decision], page: false });

@@ -31,18 +31,20 @@ export function rehearseCommand(): Command {
     .option('--seed <n>', 'seed of the simulated delays', positiveInt, 1)
     .action(async (files: string[], o: RehearseCliOptions) => {
       const bar = new ProgressBar();
+      const config = buildConfig(o);
       const s = await runRehearse({
-        files: files.map((f) => resolve(f)), outDir: resolve(o.out), config: buildConfig(o),
+        files: files.map((f) => resolve(f)), outDir: resolve(o.out), config,
         basePolicy: o.policy ? readPolicy(o.policy) : null, shards: o.shards, laggingShardSeconds: o.laggingShard, seed: o.seed,
         onProgress: (done, total) => bar.update(done, total),
         onDecision: o.quiet ? undefined : (d: Decision) => process.stdout.write(formatDecisionLine(d) + '\n'),
       });
       bar.clear();
-      printRehearsal(s, o.out);
+      printRehearsal(s, o.out, config.waf.routeScoped.enabled);
     });
 }
 
-export function printRehearsal(s: RehearseSummary, out: string): void {
+/** `routeScoped`: config waf.routeScoped, whose route sets and rule are written too. */
+export function printRehearsal(s: RehearseSummary, out: string, routeScoped = false): void {
   const t = s.timeToContainSeconds;
   const lines = [
     '',
@@ -54,7 +56,9 @@ export function printRehearsal(s: RehearseSummary, out: string): void {
     `late: ${s.late.folded} parts folded, ${s.late.dropped} dropped, ${s.late.clamped} times clamped; delivery: ${s.delivery.retried} retries, ` +
       `${s.delivery.bisected} bisections, ${s.delivery.toFailureQueue} records to the failure queue, ${s.delivery.coldStarts} cold starts`,
     `streams: ${Object.entries(s.streams).map(([n, x]) => `${n} ${x.records.toLocaleString('en')} records, ${(x.bytes / 1e6).toFixed(1)} MB`).join('; ')}`,
-    `outputs: ${resolve(out)}/ (decisions.jsonl with wall-clock times, waf-ipset-v4.json, waf-ipset-v6.json, resource-policy.json, alerts.jsonl, summary.json)`,
+    `outputs: ${resolve(out)}/ (decisions.jsonl with wall-clock times, waf-ipset-v4.json, waf-ipset-v6.json` +
+      `${routeScoped ? ', waf-ipset-route-v4.json, waf-ipset-route-v6.json, waf-route-rule.json' : ''}` +
+      ', resource-policy.json, alerts.jsonl, summary.json)',
   ];
   process.stdout.write(lines.join('\n') + '\n');
 }

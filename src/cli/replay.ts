@@ -74,6 +74,7 @@ export function printSummary(s: ReplaySummary, out: string): void {
     lines.push('by reason: ' + Object.entries(s.decisionsByReason).map(([r, n]) => `${r} ${n}`).join(', '));
   }
   if (s.linesUnreadable) lines.push('unreadable: ' + Object.entries(s.unreadableByReason).map(([r, n]) => `${r} ${n}`).join(', '));
-  lines.push(`report:  ${s.outputs['report.html']}`, `outputs: ${resolve(out)}/ (decisions.jsonl, waf-ipset-v4.json, waf-ipset-v6.json, resource-policy.json, alerts.jsonl, summary.json)`);
+  const route = s.outputs['waf-route-rule.json'] ? ', waf-ipset-route-v4.json, waf-ipset-route-v6.json, waf-route-rule.json' : '';
+  lines.push(`report:  ${s.outputs['report.html']}`, `outputs: ${resolve(out)}/ (decisions.jsonl, waf-ipset-v4.json, waf-ipset-v6.json${route}, resource-policy.json, alerts.jsonl, summary.json)`);
   process.stdout.write(lines.join('\n') + '\n');
 }

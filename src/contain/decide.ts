@@ -1,11 +1,12 @@
 import { type CordonConfig, ruleMode, type RuleName } from '../config.ts';
-import type { Decision, Evidence, TargetKind } from '../decision.ts';
+import type { Decision, Evidence, RouteScope, TargetKind } from '../decision.ts';
 import type { KeyVerdict, WindowAssessment } from '../detect/detector.ts';
 import { isIpv6, prefixOf } from '../net/ip.ts';
 import { PROXY_ADVICE, proxySetFor } from '../net/proxies.ts';
 import type { LedgerEntry } from '../ports.ts';
 import { blockDurationMs } from './expiry.ts';
 import { covers, type LedgerBook, parseTarget } from './ledger-book.ts';
+import { isRouteScoped, LOGIN_ROUTE, routeScopeOf } from './route-scope.ts';
 
 const iso = (t: number): string => new Date(t).toISOString();
 
@@ -40,6 +41,8 @@ interface Candidate {
   targetKind: TargetKind;
   verdict: KeyVerdict;
   reasons: RuleName[];
+  /** Set when the block holds the login route only (config waf.routeScoped). */
+  scope?: RouteScope;
 }
 
 export class Allowlist {
@@ -90,7 +93,7 @@ export function decideWindow(
   const emit = (c: Candidate, heldBack: Evidence['heldBack'], extra: Partial<Evidence> = {}): void => {
     const prior = book.priorBlocks(c.target, now - cfg.expiry.lookbackDays * 86_400_000);
     const expiresAt = now + blockDurationMs(prior, cfg.expiry);
-    const evidence = evidenceOf(c, a, { ...extra, priorBlocks: prior, heldBack });
+    const evidence = evidenceOf(c, a, { scope: c.scope, ...extra, priorBlocks: prior, heldBack });
     const decision: Decision = {
       time: iso(now),
       action: heldBack ? 'alert' : 'block',
@@ -118,7 +121,11 @@ export function decideWindow(
   };
 
   for (const c of candidates) {
-    if (book.activeCovering(c.target, c.targetKind, now)) continue;
+    const scope = routeScopeOf({ targetKind: c.targetKind, findings: c.verdict.findings, features: c.verdict.features }, cfg);
+    if (scope) c.scope = scope;
+    // A block on the login route only covers nothing the target needs blocked everywhere (it also scans, floods…):
+    // that is a new block in full beside it.
+    if (book.activeCovering(c.target, c.targetKind, now, { everywhere: scope === undefined })) continue;
     // Decided at this very time before and since ended (a replay of the same log, a redelivered window): an
     // operator's release stands and the ledger row is not overwritten; only a later window can block again.
     if (book.hasEnded(c.target, now)) continue;
@@ -208,7 +215,12 @@ function aggregateIpv4(a: WindowAssessment, book: LedgerBook, cfg: CordonConfig,
     groups.set(cidr, g);
   }
   for (const [cidr, members] of groups) {
-    if (members.length < ipv4Offenders || book.activeCovering(cidr, 'cidr', now) || book.hasEnded(cidr, now)
+    // Never wider than its members: hosts blocked everywhere make the prefix blocked everywhere; with fewer of them,
+    // hosts blocked on the login route only make it blocked on that route (never, with the option off, everywhere).
+    const everywhere = members.filter((m) => !isRouteScoped(m)).length >= ipv4Offenders;
+    const scope = everywhere ? undefined : LOGIN_ROUTE;
+    if (!everywhere && !cfg.waf.routeScoped.enabled) continue;
+    if (members.length < ipv4Offenders || book.activeCovering(cidr, 'cidr', now, { everywhere }) || book.hasEnded(cidr, now)
       || allowlist.touches(cidr, 'cidr') || proxySetFor(cfg.proxies).touches(cidr, 'cidr')) continue;
     // Only while a member host acts: then the prefix's established traffic was measured for the guard below.
     if (!a.establishedByPrefix.has(cidr)) continue;
@@ -221,7 +233,7 @@ function aggregateIpv4(a: WindowAssessment, book: LedgerBook, cfg: CordonConfig,
       key: cidr, keyKind: 'prefix', windowStart: a.start, windowEnd: a.end, held: `${members.length} blocked hosts`,
       findings: [{ rule: members[0].reasons[0] as RuleName, score, unmistakable: false,
         detail: `${members.length} hosts of ${cidr} are blocked (threshold ${ipv4Offenders}): ${members.map((m) => m.target).slice(0, 10).join(', ')}` }],
-      features: {}, blockedHosts: members.length, priorBlocks: prior, trafficShare,
+      features: {}, blockedHosts: members.length, priorBlocks: prior, trafficShare, ...(scope ? { scope } : {}),
     };
     if (trafficShare > cfg.blastRadiusShare) {
       // The hosts stay blocked one by one; widening to their neighbours would cut established traffic.

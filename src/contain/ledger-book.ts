@@ -1,6 +1,7 @@
 import ipaddr from 'ipaddr.js';
 import type { TargetKind } from '../decision.ts';
 import type { LedgerEntry } from '../ports.ts';
+import { isRouteScoped } from './route-scope.ts';
 
 type Parsed = [ipaddr.IPv4 | ipaddr.IPv6, number];
 
@@ -73,14 +74,19 @@ export class LedgerBook {
     return (this.byTarget.get(target) ?? []).filter((e) => e.status !== 'held' && e.createdAt >= since).length;
   }
 
-  /** The active block that already covers `target` (the same target, or a wider CIDR), if any. */
-  activeCovering(target: string, kind: TargetKind, now: number): LedgerEntry | undefined {
-    const own = this.byTarget.get(target)?.find((e) => e.status === 'active' && e.expiresAt > now);
+  /**
+   * The active block that already covers `target` (the same target, or a wider CIDR), if any. With `everywhere`, only
+   * a block of every route counts: one confined to the login route (src/contain/route-scope.ts) does not cover a
+   * block the target now needs everywhere.
+   */
+  activeCovering(target: string, kind: TargetKind, now: number, opts: { everywhere?: boolean } = {}): LedgerEntry | undefined {
+    const counts = (e: LedgerEntry) => e.status === 'active' && e.expiresAt > now && !(opts.everywhere && isRouteScoped(e));
+    const own = this.byTarget.get(target)?.find(counts);
     if (own || kind === 'principal') return own;
     const inner = this.parse(target);
     if (!inner) return undefined;
     for (const e of this.active(now)) {
-      if (e.targetKind !== 'cidr') continue;
+      if (e.targetKind !== 'cidr' || !counts(e)) continue;
       const outer = this.parse(e.target);
       if (outer && covers(outer, inner)) return e;
     }

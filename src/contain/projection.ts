@@ -1,8 +1,10 @@
 import type { CordonConfig } from '../config.ts';
 import { aggregate } from '../net/aggregate.ts';
+import { type Cidr, contains, firstAddress, parseCidr } from '../net/cidr.ts';
 import { proxySetFor } from '../net/proxies.ts';
 import type { IpSetDesired, LedgerEntry, PolicyDeny } from '../ports.ts';
 import { Allowlist } from './decide.ts';
+import { isRouteScoped } from './route-scope.ts';
 
 /** How many CIDRs the resource policy carries besides principals: the worst ones; WAF carries them all. */
 const POLICY_CIDRS = 100;
@@ -20,12 +22,19 @@ export interface Projection {
  * applying it is idempotent and a drifted IP set or policy is put back.
  */
 export function project(active: LedgerEntry[], cfg: CordonConfig): Projection {
-  const addresses = active.filter((e) => e.targetKind !== 'principal').map((e) => e.target);
+  const addressBlocks = active.filter((e) => e.targetKind !== 'principal');
+  const addresses = addressBlocks.filter((e) => !isRouteScoped(e)).map((e) => e.target);
   // Never enforced, like the allowlist: proxy addresses (src/net/proxies.ts), also when configured after a block.
   const keepOut = [...cfg.allowlist.cidrs, ...proxySetFor(cfg.proxies).cidrTexts];
   // Exactly the ledger's targets (adjacent blocks merged, the allowlist cut out): widening hosts to their prefix
   // is decided, with its blast-radius guard, when blocks are decided, never here.
   const { v4, v6 } = aggregate(addresses, keepOut, EXACT);
+  // Blocks of the login route only go to their own sets, whatever the config says now (a block decided so stays so:
+  // turning the option off never widens it; with no route sets deployed the adapter reports it as not held). One a
+  // block everywhere already holds is left out.
+  const routeTargets = addressBlocks.filter(isRouteScoped).map((e) => e.target);
+  const route = routeTargets.length ? aggregate(routeTargets, keepOut, EXACT) : undefined;
+  const routeSets = route && { v4: notWithin(route.v4, v4), v6: notWithin(route.v6, v6) };
   const byScore = [...active].sort((a, b) => b.score - a.score || a.target.localeCompare(b.target));
   const principals = [...new Set(byScore.filter((e) => e.targetKind === 'principal').map((e) => e.target))]
     .filter((p) => !cfg.allowlist.principals.includes(p));
@@ -37,6 +46,34 @@ export function project(active: LedgerEntry[], cfg: CordonConfig): Projection {
     const { v4, v6 } = aggregate([target], keepOut, EXACT);
     return [...v4, ...v6];
   };
-  const cidrs = [...new Set(byScore.filter((e) => e.targetKind === 'cidr').flatMap((e) => cut(e.target)))].slice(0, POLICY_CIDRS);
-  return { ipSets: { v4, v6 }, deny: { principals, cidrs } };
+  // A policy cannot name a path: a route-scoped block stays out of it (it would deny the whole API there).
+  const cidrs = [...new Set(byScore.filter((e) => e.targetKind === 'cidr' && !isRouteScoped(e)).flatMap((e) => cut(e.target)))]
+    .slice(0, POLICY_CIDRS);
+  return { ipSets: { v4, v6, ...(routeSets ? { route: routeSets } : {}) }, deny: { principals, cidrs } };
+}
+
+/**
+ * The blocks of `inner` no block of `outer` holds whole. Both are aggregate()'s output (canonical, disjoint, sorted by
+ * address), so the one block that could hold an inner one is the last outer one starting at or before it: a binary
+ * search each, not a scan (the global sets can hold 100,000 blocks).
+ */
+function notWithin(inner: string[], outer: string[]): string[] {
+  if (outer.length === 0) return inner;
+  const blocks = outer.map(parseCidr).filter((c): c is Cidr => c !== null);
+  return inner.filter((text) => {
+    const c = parseCidr(text);
+    if (c === null) return true;
+    const start = firstAddress(c);
+    let lo = 0;
+    let hi = blocks.length - 1;
+    let at = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (firstAddress(blocks[mid]) <= start) {
+        at = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return at < 0 || !contains(blocks[at], c);
+  });
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { CordonConfig } from '../config.ts';
 import { unblockDecision } from '../contain/decide.ts';
 import { project } from '../contain/projection.ts';
+import { isRouteScoped } from '../contain/route-scope.ts';
 import type { Decision } from '../decision.ts';
 import { AwsAdapterError } from '../adapters/aws/errors.ts';
 import { overlaps } from '../net/cidr.ts';
@@ -187,7 +188,9 @@ export async function runContain(deps: ContainDeps, now: number, memo: ContainMe
     const failedToo = [denyListFailed && 'the deny list', apiKeysFailed && 'the API keys'].filter(Boolean).join(' and ');
     const why = e.targetKind === 'principal'
       ? (failedToo ? `${failedToo} failed and ${policyWhy}` : policyWhy)
-      : ip === undefined ? 'the WAF IP sets failed' : 'the WAF IP sets are full';
+      : ip === undefined ? 'the WAF IP sets failed'
+        // A block of the login route only needs the route sets (config waf.routeScoped), which may not be deployed.
+        : isRouteScoped(e) && !ip.sets.some((s) => s.route) ? 'no route-scoped WAF IP set is deployed' : 'the WAF IP sets are full';
     // Nothing this deployment has can ever hold it (no deny list, and the policies took it and could not name it):
     // announced as an alert, never as a block. A target that failed is retried: that block stays a block.
     const policyFailed = failures.some((f) => f.target.startsWith('policy'));

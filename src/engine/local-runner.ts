@@ -141,7 +141,7 @@ export class LocalRunner {
         if (outcome.decided.blocks.length || outcome.decided.held.length) this.decidedSinceContain = true;
       } });
     this.ipSets = new IpSetFiles(opts.outDir, { namePrefix: 'cordon', addressesPerSet: cfg.caps.addressesPerIpSet,
-      maxSetsPerFamily: cfg.caps.maxIpSetsPerFamily });
+      maxSetsPerFamily: cfg.caps.maxIpSetsPerFamily, routeScoped: cfg.waf.routeScoped.enabled });
     this.policy = new PolicyFile(opts.outDir, opts.basePolicy ?? null, { resource: opts.policyResource ?? 'execute-api:/*',
       maxChars: cfg.caps.policyMaxChars });
     this.decisionsPath = join(opts.outDir, 'decisions.jsonl');

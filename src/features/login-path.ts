@@ -3,7 +3,7 @@
  * run of POSTs to a login path is the only trace of a brute force. Substring checks, no regex: the path is
  * attacker-controlled and this runs on every POST.
  */
-const LOGIN_MARKERS = [
+export const LOGIN_MARKERS: readonly string[] = [
   'login', 'logon', 'signin', 'sign-in', 'sign_in', 'auth', 'session', 'token', 'administrator', 'wp-login',
   'xmlrpc', 'password', 'passwd', 'account',
 ];

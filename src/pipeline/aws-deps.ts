@@ -41,6 +41,8 @@ export interface ContainWiring {
   ledgerTable: string;
   wafScope: 'REGIONAL' | 'CLOUDFRONT';
   ipSets: { v4: { name: string; id: string }[]; v6: { name: string; id: string }[] };
+  /** The route IP sets its login-route rule references (set when `config.waf.routeScoped.enabled`). */
+  routeIpSets?: { v4: { name: string; id: string }[]; v6: { name: string; id: string }[] };
   /** `waf`: the stage is behind cordon's web ACL (its policy then names principals only). */
   restApis: { restApiId: string; stageName: string; waf?: boolean }[];
   alertTopicArn: string;
@@ -79,7 +81,8 @@ export function buildContainDeps(env: Common & ContainWiring): ContainDeps {
   return {
     config: { ...env.config, dryRun: env.config.dryRun || env.dryRun },
     ledger: new DynamoLedgerStore(dynamoClient(), env.ledgerTable),
-    ipSets: new WafIpSetAdapter(wafClient(), { sets: env.ipSets, scope: env.wafScope, addressesPerSet: env.config.caps.addressesPerIpSet }),
+    ipSets: new WafIpSetAdapter(wafClient(), { sets: env.ipSets, ...(env.routeIpSets ? { routeSets: env.routeIpSets } : {}), scope: env.wafScope,
+      addressesPerSet: env.config.caps.addressesPerIpSet }),
     policies: env.restApis.map(({ waf, ...api }) => new ApiGatewayPolicyAdapter(apiGatewayClient(), { ...api, wafProtected: waf === true,
       maxChars: env.config.caps.policyMaxChars, deployPacer: sharedDeployPacer })),
     alerts: new SnsAlertAdapter(snsClient(), env.alertTopicArn),

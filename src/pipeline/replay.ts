@@ -71,6 +71,15 @@ const OUTPUTS: Record<string, string> = {
   'state.sqlite': 'baselines and the block ledger (blocks list|release|extend, explain)',
 };
 
+/** With config waf.routeScoped: the route IP sets and the rule that refuses their addresses on the login route. */
+const ROUTE_OUTPUTS: Record<string, string> = {
+  'waf-ipset-route-v4.json': 'UpdateIPSet payload for the IPv4 route set (blocked on the login route only)',
+  'waf-ipset-route-v6.json': 'UpdateIPSet payload for the IPv6 route set (blocked on the login route only)',
+  'waf-route-rule.json': 'the web ACL rule that blocks the route sets\' addresses on POSTs to login paths',
+};
+
+const outputsFor = (cfg: CordonConfig): Record<string, string> => (cfg.waf.routeScoped.enabled ? { ...OUTPUTS, ...ROUTE_OUTPUTS } : OUTPUTS);
+
 /** Replays access-log files through the local pipeline and writes the output folder of DESIGN §7. */
 export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
   mkdirSync(opts.outDir, { recursive: true });
@@ -122,14 +131,14 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
     incidentWindows: s.incidents,
     ipSetOverflow: s.ipSetOverflow,
     policyEntriesDropped: s.policyDropped,
-    outputs: Object.fromEntries(Object.keys(OUTPUTS).map((f) => [f, f === 'state.sqlite' ? statePath : join(opts.outDir, f)])),
+    outputs: Object.fromEntries(Object.keys(outputsFor(opts.config)).map((f) => [f, f === 'state.sqlite' ? statePath : join(opts.outDir, f)])),
   };
   writeFileSync(join(opts.outDir, 'summary.json'), JSON.stringify(summary, null, 1) + '\n');
-  writeFileSync(join(opts.outDir, 'report.html'), renderReportHtml(reportData(summary, pipeline)));
+  writeFileSync(join(opts.outDir, 'report.html'), renderReportHtml(reportData(summary, pipeline, opts.config)));
   return summary;
 }
 
-function reportData(s: ReplaySummary, p: LocalRunner): ReportData {
+function reportData(s: ReplaySummary, p: LocalRunner, cfg: CordonConfig): ReportData {
   return {
     title: `cordon replay of ${s.inputs.map((f) => basename(f)).join(', ')}`,
     generatedAt: new Date().toISOString(),
@@ -145,7 +154,7 @@ function reportData(s: ReplaySummary, p: LocalRunner): ReportData {
     decisions: p.decisions,
     topKeys: markDecided(p.topKeys.top(), p.decisions),
     unreadableSamples: s.unreadableSamples,
-    outputs: Object.entries(OUTPUTS).map(([name, description]) => ({ name, description })),
+    outputs: Object.entries(outputsFor(cfg)).map(([name, description]) => ({ name, description })),
   };
 }
 

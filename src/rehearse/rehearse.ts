@@ -136,7 +136,8 @@ export async function runRehearse(opts: RehearseOptions): Promise<RehearseSummar
   const ingest = new IngestStage({ putter: summaries, config: cfg, metrics });
   const detect = new DetectStage({ windows: new EncodedPartStore(new MemoryWindowStore()), baselines: new SnapshotBaselineStore(new MemoryBlobStore()),
     ledger, config: cfg, metrics });
-  const ipSets = new IpSetFiles(opts.outDir, { namePrefix: 'cordon', addressesPerSet: cfg.caps.addressesPerIpSet, maxSetsPerFamily: cfg.caps.maxIpSetsPerFamily });
+  const ipSets = new IpSetFiles(opts.outDir, { namePrefix: 'cordon', addressesPerSet: cfg.caps.addressesPerIpSet, maxSetsPerFamily: cfg.caps.maxIpSetsPerFamily,
+    routeScoped: cfg.waf.routeScoped.enabled });
   const policy = new PolicyFile(opts.outDir, opts.basePolicy ?? null, { resource: 'execute-api:/*', maxChars: cfg.caps.policyMaxChars });
   const alertFile = new AlertFile(join(opts.outDir, 'alerts.jsonl'));
   const published: { batch: AlertBatch; at: number }[] = [];

@@ -147,6 +147,7 @@ function decisionText(d: Decision): string {
     const prior = ev?.priorBlocks ? ` · repeat offender (${fmtInt(ev.priorBlocks)} prior)` : '';
     lines.push(`*Expires:* ${escapeSlackControl(fmtTime(d.expiresAt))} (${decisionDuration(d)})${prior}`);
   }
+  if (ev?.scope) lines.push('*Scope:* the login route only (POSTs to login paths); the rest of the API still answers it');
   if (ev?.heldBack) {
     const share = typeof ev.clientShare === 'number' ? ` · would cover ${fmtNum(ev.clientShare * 100)}% of clients` : '';
     lines.push(`:hand: *Held back:* ${escapeSlackControl(HELD_BACK_TEXT[ev.heldBack] ?? safeText(ev.heldBack, 30))}${share}`);

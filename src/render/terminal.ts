@@ -27,6 +27,7 @@ export function formatDecisionLine(d: Decision): string {
     parts.push(`until ${fmtTime(d.expiresAt)} (${decisionDuration(d)})`);
   }
   if (ev?.heldBack) parts.push(`[held back: ${safeText(HELD_BACK_TEXT[ev.heldBack] ?? ev.heldBack, 60)}]`);
+  if (ev?.scope) parts.push('[login route only]');
   return parts.join('  ');
 }
 

@@ -37,6 +37,11 @@ export interface WafIpSetAdapterOptions {
   scope?: Scope;
   /** The sets cordon owns, per family, in order: set i holds the i-th slice of the sorted addresses. */
   sets: { v4: OwnedIpSet[]; v6: OwnedIpSet[] };
+  /**
+   * The route IP sets cordon owns (config `waf.routeScoped`), which its login-route rule references: they hold
+   * `desired.route`, with the same per-set limit. Without them, route-scoped blocks are reported as overflow.
+   */
+  routeSets?: { v4: OwnedIpSet[]; v6: OwnedIpSet[] };
   /** Used only for the planner's set names; the names above are what is written. Default `cordon`. */
   namePrefix?: string;
   /** Addresses per set, 1..10,000. Default 10,000. */
@@ -61,6 +66,8 @@ export interface WafApplyResult extends IpSetApplyResult {
 
 interface Target {
   family: Family;
+  /** A route IP set (config waf.routeScoped). */
+  route: boolean;
   set: OwnedIpSet;
   desired: string[];
   current?: GetIPSetCommandOutput;
@@ -84,6 +91,7 @@ interface Target {
 export class WafIpSetAdapter implements IpSetPort {
   private readonly scope: Scope;
   private readonly sets: { v4: OwnedIpSet[]; v6: OwnedIpSet[] };
+  private readonly routeSets: { v4: OwnedIpSet[]; v6: OwnedIpSet[] };
   private readonly namePrefix: string;
   private readonly addressesPerSet: number;
   private readonly pacer: WritePacer;
@@ -99,6 +107,7 @@ export class WafIpSetAdapter implements IpSetPort {
   ) {
     this.scope = opts.scope ?? 'REGIONAL';
     this.sets = { v4: [...opts.sets.v4], v6: [...opts.sets.v6] };
+    this.routeSets = { v4: [...(opts.routeSets?.v4 ?? [])], v6: [...(opts.routeSets?.v6 ?? [])] };
     this.namePrefix = opts.namePrefix ?? 'cordon';
     this.addressesPerSet = opts.addressesPerSet ?? WAF_MAX_ADDRESSES_PER_SET;
     this.pacer = opts.pacer ?? sharedWafWritePacer;
@@ -108,8 +117,8 @@ export class WafIpSetAdapter implements IpSetPort {
     this.sleep = opts.sleep ?? realSleep;
     this.random = opts.random ?? Math.random;
     if (this.sets.v4.length + this.sets.v6.length === 0) throw new AdapterConfigError('WafIpSetAdapter needs at least one owned IP set');
-    const ids = new Set([...this.sets.v4, ...this.sets.v6].map((s) => s.id));
-    if (ids.size !== this.sets.v4.length + this.sets.v6.length) throw new AdapterConfigError('owned IP sets must have distinct ids');
+    const all = [...this.sets.v4, ...this.sets.v6, ...this.routeSets.v4, ...this.routeSets.v6];
+    if (new Set(all.map((s) => s.id)).size !== all.length) throw new AdapterConfigError('owned IP sets must have distinct ids');
     try {
       // Fails now, not at the first apply, on a bad name prefix or set size.
       planIpSets({ v4: [], v6: [] }, { namePrefix: this.namePrefix, addressesPerSet: this.addressesPerSet, maxSetsPerFamily: 1 });
@@ -119,9 +128,15 @@ export class WafIpSetAdapter implements IpSetPort {
   }
 
   async read(): Promise<IpSetDesired> {
-    const out: IpSetDesired = { v4: [], v6: [] };
+    const out: IpSetDesired = await this.readGroup(this.sets);
+    if (this.routeSets.v4.length + this.routeSets.v6.length > 0) out.route = await this.readGroup(this.routeSets);
+    return out;
+  }
+
+  private async readGroup(sets: { v4: OwnedIpSet[]; v6: OwnedIpSet[] }): Promise<{ v4: string[]; v6: string[] }> {
+    const out = { v4: [] as string[], v6: [] as string[] };
     for (const family of ['v4', 'v6'] as const) {
-      for (const set of this.sets[family]) {
+      for (const set of sets[family]) {
         const res = await this.get(set);
         out[family].push(...(res.IPSet?.Addresses ?? []));
       }
@@ -144,33 +159,44 @@ export class WafIpSetAdapter implements IpSetPort {
     return {
       changed: writes > 0,
       writes,
-      sets: targets.map((t) => ({ name: t.set.name, family: t.family, addresses: t.desired.length })),
+      sets: targets.map((t) => ({ name: t.set.name, family: t.family, addresses: t.desired.length, ...(t.route ? { route: true } : {}) })),
       overflow,
       rejected,
     };
   }
 
-  /** Desired addresses per owned set; a family's blocks beyond its sets' room go to overflow. */
+  /**
+   * Desired addresses per owned set; a family's blocks beyond its sets' room go to overflow. The route sets are
+   * planned apart from the global ones, from `desired.route`, with the same limits.
+   */
   private plan(desired: IpSetDesired): { targets: Target[]; overflow: string[]; rejected: string[] } {
     const targets: Target[] = [];
     const overflow: string[] = [];
-    let rejected: string[] = [];
-    for (const family of ['v4', 'v6'] as const) {
-      const owned = this.sets[family];
-      const plan = planIpSets(desired, {
-        namePrefix: this.namePrefix,
-        addressesPerSet: this.addressesPerSet,
-        maxSetsPerFamily: Math.max(1, owned.length),
-      });
-      rejected = plan.rejected;
-      const isFamily = (a: string) => (family === 'v6') === a.includes(':');
-      overflow.push(...plan.overflow.filter(isFamily));
-      const payloads = plan[family];
-      if (owned.length === 0) {
-        for (const p of payloads) overflow.push(...p.Addresses);
-        continue;
+    const rejected: string[] = [];
+    const groups = [
+      { route: false, owned: this.sets, want: desired, namePrefix: this.namePrefix },
+      { route: true, owned: this.routeSets, want: desired.route ?? { v4: [], v6: [] }, namePrefix: `${this.namePrefix.slice(0, 114)}-route` },
+    ];
+    for (const g of groups) {
+      let groupRejected: string[] = [];
+      for (const family of ['v4', 'v6'] as const) {
+        const owned = g.owned[family];
+        const plan = planIpSets(g.want, {
+          namePrefix: g.namePrefix,
+          addressesPerSet: this.addressesPerSet,
+          maxSetsPerFamily: Math.max(1, owned.length),
+        });
+        groupRejected = plan.rejected;
+        const isFamily = (a: string) => (family === 'v6') === a.includes(':');
+        overflow.push(...plan.overflow.filter(isFamily));
+        const payloads = plan[family];
+        if (owned.length === 0) {
+          for (const p of payloads) overflow.push(...p.Addresses);
+          continue;
+        }
+        owned.forEach((set, i) => targets.push({ family, route: g.route, set, desired: payloads[i]?.Addresses ?? [] }));
       }
-      owned.forEach((set, i) => targets.push({ family, set, desired: payloads[i]?.Addresses ?? [] }));
+      rejected.push(...groupRejected);
     }
     return { targets, overflow: overflow.sort(), rejected };
   }

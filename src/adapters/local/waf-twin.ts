@@ -1,6 +1,7 @@
 import { WAFV2Client, type WAFV2ClientConfig } from '@aws-sdk/client-wafv2';
 import { contains, parseCidr, type Cidr } from '../../net/cidr.ts';
 import { WAF_MAX_ADDRESSES_PER_SET } from '../../render/waf-ipset.ts';
+import { LOGIN_PATH_REGEX } from '../../render/waf-route-rule.ts';
 
 /**
  * An in-process WAFv2 (IP sets only) that the real `WafIpSetAdapter` drives, for `cordon replay` / `rehearse` and
@@ -28,7 +29,9 @@ import { WAF_MAX_ADDRESSES_PER_SET } from '../../render/waf-ipset.ts';
  *   "ThrottlingException: Rate exceeded". The SDK classifies that name as throttling and retries it itself.
  * - Propagation: a change is enforced only `propagationDelayMs` after it was accepted (AWS: seconds to a minute or
  *   more). {@link WafTwin.enforcedAddresses}, {@link WafTwin.isEnforced} and {@link WafTwin.effectiveAt} answer what
- *   was really blocking at a clock time. (Whether a web ACL rule references the set is not modelled.)
+ *   was really blocking at a clock time. Every set counts as referenced by a rule that blocks its addresses on every
+ *   request, except sets marked with {@link WafTwin.scopeToLoginRoute}: those only by cordon's login-route rule
+ *   (src/render/waf-route-rule.ts), which {@link WafTwin.blocksRequest} applies.
  *
  * Fault injection: {@link WafTwin.failNext} answers the next calls of an operation with any AWS error.
  */
@@ -188,6 +191,8 @@ interface TwinIpSet {
   lockToken: string;
   revisions: Revision[];
   deleted: boolean;
+  /** Referenced by the login-route rule only (config waf.routeScoped): blocks POSTs to login paths, nothing else. */
+  loginRoute: boolean;
 }
 
 export interface WafTwinOptions {
@@ -287,12 +292,33 @@ export class WafTwin {
     return [...(this.revisionAt(s, at)?.addresses ?? [])];
   }
 
-  /** Whether any set of the scope blocks `address` (an IP or a CIDR inside a blocked one) at clock time `at`. */
+  /** Marks a set as one the login-route rule references: its addresses are blocked on POSTs to login paths only. */
+  scopeToLoginRoute(id: string, scope: Scope = 'REGIONAL'): void {
+    const s = this.sets.get(key(scope, id));
+    if (!s) throw new Error(`WafTwin: no IP set ${id} in ${scope}`);
+    s.loginRoute = true;
+  }
+
+  /**
+   * Whether the web ACL blocks this request at clock time `at`: a set blocking the address everywhere, or a login-route
+   * set when the request is a POST whose URL-decoded, lower-cased path matches the rule's regex.
+   */
+  blocksRequest(request: { ip: string; method: string; path: string }, at: number = this.clock(), scope: Scope = 'REGIONAL'): boolean {
+    if (this.isEnforced(request.ip, at, scope)) return true;
+    if (request.method !== 'POST' || !LOGIN_PATH.test(urlDecoded(request.path).toLowerCase())) return false;
+    return this.holds(request.ip, at, scope, true);
+  }
+
+  /** Whether any set of the scope blocks `address` (an IP or a CIDR inside a blocked one) on every request at `at`. */
   isEnforced(address: string, at: number = this.clock(), scope: Scope = 'REGIONAL'): boolean {
+    return this.holds(address, at, scope, false);
+  }
+
+  private holds(address: string, at: number, scope: Scope, loginRoute: boolean): boolean {
     const target = parseCidr(address);
     if (!target) return false;
     for (const s of this.sets.values()) {
-      if (s.scope !== scope) continue;
+      if (s.scope !== scope || s.loginRoute !== loginRoute) continue;
       const rev = this.revisionAt(s, at);
       if (rev?.blocks.some((b) => b.family === target.family && contains(b, target))) return true;
     }
@@ -432,7 +458,8 @@ export class WafTwin {
     this.validateAddresses(addresses, version);
     const id = twinUuid(0x1f5e7, ++this.ids);
     const arn = `arn:aws:wafv2:${this.region}:${this.account}:${scope === 'CLOUDFRONT' ? 'global' : 'regional'}/ipset/${name}/${id}`;
-    const set: TwinIpSet = { scope, name, id, arn, description, version, addresses: [...addresses], lockToken: this.newToken(), revisions: [], deleted: false };
+    const set: TwinIpSet = { scope, name, id, arn, description, version, addresses: [...addresses], lockToken: this.newToken(), revisions: [],
+      deleted: false, loginRoute: false };
     this.sets.set(key(scope, id), set);
     this.addRevision(set);
     return set;
@@ -479,6 +506,19 @@ export class WafTwin {
   private newToken(): string {
     return twinUuid(0x10c4, ++this.tokens);
   }
+}
+
+const LOGIN_PATH = new RegExp(LOGIN_PATH_REGEX);
+
+/** WAF's URL_DECODE: %XX sequences decoded; a malformed one is left as it is (WAF does not fail the request). */
+function urlDecoded(path: string): string {
+  return path.replace(/(%[0-9a-fA-F]{2})+/g, (run) => {
+    try {
+      return decodeURIComponent(run);
+    } catch {
+      return run;
+    }
+  });
 }
 
 function key(scope: Scope, id: string): string {
