@@ -14,8 +14,9 @@ export interface ScopeProgress {
   /** The newest summaries-stream sequence number stored: a redelivered record at or below it is already counted. */
   sequence: string;
   /**
-   * Per access-log shard, the newest source sequence number seen in a part: ingest puts a source record's parts in
-   * order, so one at or below it is a redelivered source record (ingest retried), not late data.
+   * Per access-log shard and summaries bucket (`<shard>/<bucket>`), the newest source sequence number seen in a part:
+   * ingest puts a shard's batches in order, so a part at or below it is a redelivered batch (ingest retried), not late
+   * data. (Entries keyed by the shard alone, written by earlier releases, are no longer read.)
    */
   sources: Record<string, string>;
 }

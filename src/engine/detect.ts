@@ -197,12 +197,15 @@ export class DetectStage {
   private async store(scope: string, parts: SummaryPart[], now: number, res: DetectResult, records: readonly StreamRecord[],
     sources: Record<string, string>): Promise<number> {
     if (parts.length === 0) return this.deps.windows.getWatermark(scope);
-    // The newest source record seen per access-log shard, before this batch: a closed window's part at or below it
-    // is a source record ingest delivered again (its first copy was counted), not late data.
+    // The newest source record seen per access-log shard and bucket, before this batch: a closed window's part at or
+    // below it is a batch ingest delivered again (its first copy was counted), not late data. Per bucket, because a
+    // batch's summary records land or fail one by one: one bucket's failing must not make its retry look seen.
     const seenBefore = { ...sources };
     for (const p of parts) {
       const src = sourceOf(p.id);
-      if (src && (sources[src.shard] === undefined || compareSequence(src.sequence, sources[src.shard]) > 0)) sources[src.shard] = src.sequence;
+      if (!src) continue;
+      const key = sourceKey(src);
+      if (sources[key] === undefined || compareSequence(src.sequence, sources[key]) > 0) sources[key] = src.sequence;
     }
     const previous = await this.deps.windows.getWatermark(scope);
     const closedUntil = this.closedUntil(previous);
@@ -218,7 +221,7 @@ export class DetectStage {
       }
       if (part.w + this.sizeMs <= closedUntil) {
         const src = sourceOf(part.id);
-        const before = src ? seenBefore[src.shard] : undefined;
+        const before = src ? seenBefore[sourceKey(src)] : undefined;
         if (src && before !== undefined && compareSequence(src.sequence, before) <= 0) {
           res.redeliveredParts++;
           continue;
@@ -273,23 +276,19 @@ export class DetectStage {
   /** A stored window, its parts de-duplicated by id, as one ClosedWindow (null when it holds nothing readable). */
   private async readWindow(scope: string, start: number, res: { damaged: number }): Promise<{ closed: ClosedWindow | null; read: string[] }> {
     const windower = windowerFor(this.cfg);
-    // A part redelivered in a differently cut batch sits in two stored chunks: its id makes it count once.
-    const seen = new Set<string>();
     const { chunks, damaged } = await this.deps.windows.read(scope, start);
     if (damaged) {
       res.damaged += damaged;
       this.log.warn('damaged window chunks skipped', { scope, windowStart: start, damaged });
     }
-    for (const chunk of chunks) {
-      for (const p of chunk.parts) {
-        if (seen.has(p.id)) continue;
-        seen.add(p.id);
-        try {
-          windower.addPartial(p.w === start ? p : { ...p, w: start });
-        } catch {
-          res.damaged++;
-          this.log.warn('damaged window part skipped', { scope, windowStart: start });
-        }
+    // A part redelivered in a differently cut detect batch sits in two stored chunks, and the halves of a bisected
+    // ingest batch beside the whole: each counts once.
+    for (const p of dedupeParts(chunks.flatMap((c) => c.parts)).kept) {
+      try {
+        windower.addPartial(p.w === start ? p : { ...p, w: start });
+      } catch {
+        res.damaged++;
+        this.log.warn('damaged window part skipped', { scope, windowStart: start });
       }
     }
     const [closed] = windower.closeAll();
@@ -363,11 +362,54 @@ export class DetectStage {
   }
 }
 
-/** The access-log shard and sequence number in a part id (`<shard>:<sequence>/<bucket>/<window>`), if it has them. */
-function sourceOf(id: string): { shard: string; sequence: string } | null {
+/**
+ * The access-log shard and the span of its sequence numbers in a part id (`<shard>:<seq>/<bucket>/<window>`, or
+ * `<shard>:<first>-<last>/…` for a pre-aggregated batch), with the rest of the id (bucket and window), if it has them.
+ */
+export function sourceOf(id: string): { shard: string; first: string; sequence: string; rest: string } | null {
   const colon = id.indexOf(':');
   const slash = id.indexOf('/', colon + 1);
   if (colon <= 0 || slash < 0) return null;
-  const sequence = id.slice(colon + 1, slash);
-  return /^\d+$/.test(sequence) ? { shard: id.slice(0, colon), sequence } : null;
+  const span = id.slice(colon + 1, slash);
+  const m = /^(\d+)(?:-(\d+))?$/.exec(span);
+  if (!m) return null;
+  // `sequence` is the span's last record: what "seen before" is compared with.
+  return { shard: id.slice(0, colon), first: m[1], sequence: m[2] ?? m[1], rest: id.slice(slash) };
+}
+
+/** A source shard and a summaries bucket (`<shard>/<bucket>`): what "seen before" is kept per. */
+function sourceKey(src: { shard: string; rest: string }): string {
+  const slash = src.rest.indexOf('/', 1);
+  return src.shard + (slash < 0 ? src.rest : src.rest.slice(0, slash));
+}
+
+/**
+ * Parts of one window counted once: an id seen before is a redelivery, and so is a part whose span of source records
+ * lies inside the span of a part kept for the same source shard, bucket and window (the halves of a batch Kinesis
+ * bisected after its first try had landed). Wider spans are taken first, so the whole wins over its halves.
+ */
+export function dedupeParts(parts: readonly SummaryPart[]): { kept: SummaryPart[]; duplicates: number } {
+  const withSpan = parts.map((p) => {
+    const src = sourceOf(p.id);
+    return { p, src, width: src === null ? -1n : src.first === src.sequence ? 0n : BigInt(src.sequence) - BigInt(src.first) };
+  });
+  // Stable: parts of equal width (every part of a single record) keep their stored order.
+  withSpan.sort((a, b) => (a.width === b.width ? 0 : a.width < b.width ? 1 : -1));
+  const seen = new Set<string>();
+  const spans = new Map<string, { first: string; last: string }[]>();
+  const kept: SummaryPart[] = [];
+  let duplicates = 0;
+  for (const { p, src } of withSpan) {
+    if (seen.has(p.id)) { duplicates++; continue; }
+    seen.add(p.id);
+    if (src) {
+      const key = `${src.shard}${src.rest}`;
+      const held = spans.get(key) ?? [];
+      if (held.some((h) => compareSequence(src.first, h.first) >= 0 && compareSequence(src.sequence, h.last) <= 0)) { duplicates++; continue; }
+      held.push({ first: src.first, last: src.sequence });
+      spans.set(key, held);
+    }
+    kept.push(p);
+  }
+  return { kept, duplicates };
 }

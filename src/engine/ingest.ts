@@ -9,6 +9,7 @@ import { prefixOf } from '../net/ip.ts';
 import type { BatchResult, PutRecord, StreamPutter, StreamRecord } from '../ports/stream.ts';
 import { classifyFailure, errorName } from './errors.ts';
 import { type Logger, METRIC, type Metrics, noMetrics, silentLogger } from './observe.ts';
+import { compareSequence } from './sequence.ts';
 import { packSummaryRecords, type SummaryEncoding, type SummaryPart } from './wire.ts';
 
 /** Summary partitions: a prefix and all its hosts share one, so detect sees a /24 with its addresses. */
@@ -59,10 +60,10 @@ export interface IngestResult extends BatchResult {
 }
 
 /**
- * Stage 1 (DESIGN §1): access-log records → per-key partial summaries, one part per (source record, bucket,
- * window), packed per bucket into summary records keyed `b<bucket>`. A poison record is counted and skipped; a
- * failed put (a dependency down) fails the batch, which Kinesis redelivers: the part ids (source shard, sequence
- * number, bucket, window) make that harmless downstream.
+ * Stage 1 (DESIGN §1): access-log records → per-key partial summaries, one part per (source shard of the batch,
+ * bucket, window), packed per bucket into summary records keyed `b<bucket>`. A poison record is counted and skipped;
+ * a failed put (a dependency down) fails the batch, which Kinesis redelivers: the part ids (source shard, span of
+ * sequence numbers, bucket, window) make that harmless downstream.
  */
 export class IngestStage {
   private readonly buckets: number;
@@ -87,26 +88,31 @@ export class IngestStage {
     let clamped = 0;
     const tolerance = this.toleranceMs;
     const [widest4, widest6] = widestPrefixes(cfg);
-    for (const r of records) {
+    // Pre-aggregated per invocation: all records of one source shard in one windower, so a key seen in many records
+    // of the batch is one entry, and the summaries stream shrinks as traffic grows.
+    for (const [shardId, group] of byShard(records)) {
       const windower = windowerFor(cfg);
-      r.decode({
-        event: (e, logTimestamp) => {
-          // The request cannot have been made after CloudWatch Logs stamped its line: a later time is a lie (or a
-          // broken clock) and must not move any watermark.
-          if (logTimestamp !== undefined && e.time > logTimestamp + tolerance) {
-            e.time = logTimestamp;
-            clamped++;
-          }
-          windower.add(e);
-          events++;
-        },
-        unreadable: () => { unreadable++; },
-      });
+      for (const r of group) {
+        r.decode({
+          event: (e, logTimestamp) => {
+            // The request cannot have been made after CloudWatch Logs stamped its line: a later time is a lie (or a
+            // broken clock) and must not move any watermark.
+            if (logTimestamp !== undefined && e.time > logTimestamp + tolerance) {
+              e.time = logTimestamp;
+              clamped++;
+            }
+            windower.add(e);
+            events++;
+          },
+          unreadable: () => { unreadable++; },
+        });
+      }
+      const span = sequenceSpan(group);
       for (const partial of windower.drainPartials()) {
         for (const [bucket, part] of splitByBucket(partial, this.buckets, widest4, widest6)) {
           let list = byBucket.get(bucket);
           if (!list) byBucket.set(bucket, (list = []));
-          list.push({ ...part, id: `${r.shardId}:${r.sequenceNumber}/${bucket}/${part.w}` });
+          list.push({ ...part, id: `${shardId}:${span}/${bucket}/${part.w}` });
         }
       }
     }
@@ -146,6 +152,33 @@ export class IngestStage {
     this.log.info('ingested', { records: records.length, events, unreadable, summaries: out.length, bytes });
     return { batchItemFailures: [], events, unreadable, clamped, summaries: out.length, summaryBytes: bytes };
   }
+}
+
+/** The records of a batch by source shard, in order (an event source mapping's batch holds one shard's). */
+function byShard(records: readonly SourceRecord[]): Map<string, SourceRecord[]> {
+  const out = new Map<string, SourceRecord[]>();
+  for (const r of records) {
+    let list = out.get(r.shardId);
+    if (!list) out.set(r.shardId, (list = []));
+    list.push(r);
+  }
+  return out;
+}
+
+/**
+ * The source records a part summarises, in its id: `<seq>` for one record, `<first>-<last>` for a batch. Kinesis
+ * retries a batch whose first record failed as the identical batch (same id: detect counts it once), and bisects one
+ * whose invocation failed into halves, whose spans lie inside the whole's (detect drops a part whose span lies inside
+ * one it holds for the same source shard, bucket and window: see readWindow).
+ */
+export function sequenceSpan(records: readonly SourceRecord[]): string {
+  let first = records[0].sequenceNumber;
+  let last = first;
+  for (const r of records) {
+    if (compareSequence(r.sequenceNumber, first) < 0) first = r.sequenceNumber;
+    if (compareSequence(r.sequenceNumber, last) > 0) last = r.sequenceNumber;
+  }
+  return first === last ? first : `${first}-${last}`;
 }
 
 export function windowerFor(cfg: CordonConfig): Windower {

@@ -168,7 +168,7 @@ function kinesisEvent(data: string[], shardId = 'shardId-000000000000', firstSeq
 const scheduled = { 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} } as ScheduledEvent;
 
 describe('ingest', () => {
-  it('decodes the records, puts summaries whose part ids name each record\'s shard and sequence number, with deps built once', async () => {
+  it('decodes the records, puts summaries pre-aggregated over the batch, their part ids naming its shard and span of sequence numbers, with deps built once', async () => {
     const { handler } = await import('../../functions/ingest.ts');
     const start = Math.floor((Date.now() - 10 * MIN) / MIN) * MIN;
     const minute = minuteOf(start, false);
@@ -177,7 +177,11 @@ describe('ingest', () => {
     expect(res).toEqual({ batchItemFailures: [] });
     const parts = world.summaries.flatMap((r) => decodeSummaryRecord(r.data));
     expect(parts.reduce((n, p) => n + p.n, 0)).toBe(minute.length);
-    expect(new Set(parts.map((p) => p.id.split('/')[0]))).toEqual(new Set(['shardId-000000000000:49590', 'shardId-000000000000:49591']));
+    // The poison record (49592) is inside the span: it was read, counted and skipped.
+    expect(new Set(parts.map((p) => p.id.split('/')[0]))).toEqual(new Set(['shardId-000000000000:49590-49592']));
+    // One entry per key and window for the whole batch, however many of its records the key is in.
+    const ids = parts.flatMap((p) => p.i.map(([ip]) => `${p.id.split('/')[2]}#${ip}`));
+    expect(new Set(ids).size).toBe(ids.length);
     expect(world.summaries.every((r) => /^b\d+$/.test(r.partitionKey))).toBe(true);
     expect(world.envs.ingest).toMatchObject({ summariesStreamName: 'cordon-summaries' });
     await handler(kinesisEvent([cwlData(minute.slice(0, 1))]), context);

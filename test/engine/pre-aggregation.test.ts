@@ -1,0 +1,131 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { KinesisTwin } from '../../src/adapters/local/kinesis-twin.ts';
+import { MemoryWindowStore } from '../../src/adapters/local/memory-window-store.ts';
+import { SqliteState } from '../../src/adapters/local/sqlite-state.ts';
+import { parseConfig } from '../../src/config.ts';
+import { dedupeParts, DetectStage, sourceOf } from '../../src/engine/detect.ts';
+import { cloudWatchSource, IngestStage } from '../../src/engine/ingest.ts';
+import { EncodedPartStore } from '../../src/engine/part-store.ts';
+import { decodeSummaryRecord, type SummaryPart } from '../../src/engine/wire.ts';
+import type { StreamRecord } from '../../src/ports/stream.ts';
+import { generateTraffic } from '../../src/simulate/traffic.ts';
+
+/**
+ * Ingest pre-aggregates per invocation: one part per (source shard, bucket, window) for the whole batch, its id
+ * naming the batch's span of sequence numbers. What Kinesis does on failure must still count every request once:
+ * the identical batch again after a reported failure (some of its summary records had landed), and the two halves of
+ * a bisected batch after a failed invocation (the whole had landed).
+ */
+
+const part = (id: string, n = 1): SummaryPart => ({ id, w: 0, t: 0, n, e5: 0, i: [], p: [], u: [] });
+
+describe('dedupeParts: each request once, whatever Kinesis redelivered', () => {
+  it('reads old and new ids', () => {
+    expect(sourceOf('shardId-1:0042/7/60000')).toMatchObject({ shard: 'shardId-1', first: '0042', sequence: '0042', rest: '/7/60000' });
+    expect(sourceOf('shardId-1:0042-0099/7/60000')).toMatchObject({ first: '0042', sequence: '0099' });
+    expect(sourceOf('chunk-without-source')).toBeNull();
+    expect(sourceOf('s:12-/7/0')).toBeNull();
+  });
+
+  it('keeps the whole over its halves, in any order; keeps disjoint spans, other buckets, windows and shards', () => {
+    const whole = part('s:100-199/3/0', 10);
+    const halves = [part('s:100-149/3/0', 5), part('s:150-199/3/0', 5)];
+    for (const order of [[whole, ...halves], [...halves, whole], [halves[1], whole, halves[0]]]) {
+      const { kept, duplicates } = dedupeParts(order);
+      expect(kept.map((p) => p.id)).toEqual([whole.id]);
+      expect(duplicates).toBe(2);
+    }
+    const others = [part('s:200-299/3/0'), part('s:100-199/4/0'), part('s:100-199/3/60000'), part('t:100-199/3/0')];
+    expect(dedupeParts([whole, ...others]).kept).toHaveLength(5);
+    // Only the halves landed (the whole's record for this bucket never did): both count.
+    expect(dedupeParts(halves).kept).toHaveLength(2);
+    // The same part twice, and a single record's part inside a batch's span.
+    expect(dedupeParts([whole, whole, part('s:150/3/0')]).kept.map((p) => p.id)).toEqual([whole.id]);
+    // Sequence numbers of any length compare as integers (Kinesis's are 56 digits).
+    const big = '4959000000000000000000000000000000000000000000000000000';
+    expect(dedupeParts([part(`s:${big}1-${big}9/0/0`), part(`s:${big}2-${big}3/0/0`), part(`s:${big}9-${big}99/0/0`)]).kept).toHaveLength(2);
+  });
+});
+
+describe('ingest over a batch, and Kinesis redelivering it', () => {
+  let records: StreamRecord[];
+  const cfg = parseConfig({});
+  beforeAll(() => {
+    const kin = generateTraffic({ scenario: 'mixed', minutes: 6, seed: 3, format: 'cwl-kinesis' });
+    records = [...kin.lines].map((l) => {
+      const r = JSON.parse(l) as { kinesis: { sequenceNumber: string; data: string } };
+      return { sequenceNumber: r.kinesis.sequenceNumber, data: r.kinesis.data, shardId: 'shardId-000000000000' };
+    });
+  });
+
+  /** Requests per window as detect counts them once every window has closed. */
+  async function counted(summaries: StreamRecord[]): Promise<Map<number, number>> {
+    const state = new SqliteState(':memory:');
+    const perWindow = new Map<number, number>();
+    const detect = new DetectStage({ windows: new EncodedPartStore(new MemoryWindowStore()), baselines: state, ledger: state, config: cfg,
+      onWindow: (closed) => {
+        let n = 0;
+        for (const e of closed.keys.byIp.values()) n += e.ip.requests;
+        perWindow.set(closed.start, (perWindow.get(closed.start) ?? 0) + n);
+      } });
+    const end = Date.parse('2100-01-01');
+    // As the mapping delivers them: per summaries shard, in order, in batches.
+    for (const shard of new Set(summaries.map((x) => x.shardId))) {
+      const mine = summaries.filter((x) => x.shardId === shard);
+      for (let i = 0; i < mine.length; i += 50) expect((await detect.handle(mine.slice(i, i + 50), end)).batchItemFailures).toEqual([]);
+    }
+    await detect.tick(end);
+    state.close();
+    return perWindow;
+  }
+
+  const total = (m: Map<number, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+
+  it('one batch makes far fewer and smaller summaries than its records one by one, and counts the same', async () => {
+    const batch = records.slice(0, 40);
+    const one = new KinesisTwin({ shards: 2, throughput: false });
+    const each = new KinesisTwin({ shards: 2, throughput: false });
+    const r = await new IngestStage({ putter: one, config: cfg, summaryEncoding: 'identity' }).handle(batch.map(cloudWatchSource));
+    for (const rec of batch) await new IngestStage({ putter: each, config: cfg, summaryEncoding: 'identity' }).handle([cloudWatchSource(rec)]);
+    const read = (t: KinesisTwin) => t.shardIds().flatMap((s) => t.read(s, undefined, 100_000));
+    const bytes = (t: KinesisTwin) => read(t).reduce((n, x) => n + Buffer.from(x.data, 'base64').length, 0);
+    expect(bytes(one)).toBeLessThan(bytes(each) / 2);
+    // The same requests; which window a late one folds into depends on delivery, as in AWS.
+    expect(total(await counted(read(one)))).toBe(r.events);
+    expect(total(await counted(read(each)))).toBe(r.events);
+  });
+
+  it('a batch whose summaries landed in part, retried whole: every request counted once', async () => {
+    const batch = records.slice(0, 30);
+    // The first try: every summary record for one bucket fails until the putter gives up; the others land.
+    let failing = true;
+    const stream = new KinesisTwin({ shards: 2, throughput: false, putter: { maxAttempts: 2, sleep: async () => {} },
+      failNext: (rec) => (failing && rec.partitionKey === 'b7' ? 'InternalFailure' : undefined) });
+    const ingest = new IngestStage({ putter: stream, config: cfg });
+    const first = await ingest.handle(batch.map(cloudWatchSource));
+    // Kinesis retries the identical batch: ingest reports the first record (every record) failed.
+    expect(first.batchItemFailures[0].itemIdentifier).toBe(batch[0].sequenceNumber);
+    const landedFirst = stream.shardIds().reduce((n, s) => n + stream.read(s, undefined, 100_000).length, 0);
+    expect(landedFirst).toBeGreaterThan(0);
+    failing = false;
+    const retry = await ingest.handle(batch.map(cloudWatchSource));
+    expect(retry.batchItemFailures).toEqual([]);
+    const all = stream.shardIds().flatMap((s) => stream.read(s, undefined, 100_000));
+    const b7 = all.flatMap((x) => decodeSummaryRecord(x.data)).filter((p) => p.id.split('/')[1] === '7');
+    expect(b7.length).toBeGreaterThan(0);
+    // Stored twice over (the landed records again beside the retried ones), counted once.
+    expect(total(await counted(all))).toBe(retry.events);
+  });
+
+  it('a batch that landed whole, then bisected into halves after a failed invocation: every request counted once', async () => {
+    const batch = records.slice(0, 30);
+    const stream = new KinesisTwin({ shards: 2, throughput: false });
+    const ingest = new IngestStage({ putter: stream, config: cfg });
+    const whole = await ingest.handle(batch.map(cloudWatchSource));
+    await ingest.handle(batch.slice(0, 15).map(cloudWatchSource));
+    await ingest.handle(batch.slice(15).map(cloudWatchSource));
+    await ingest.handle(batch.slice(0, 8).map(cloudWatchSource)); // bisected again
+    const all = stream.shardIds().flatMap((s) => stream.read(s, undefined, 100_000));
+    expect(total(await counted(all))).toBe(whole.events);
+  });
+});
