@@ -119,8 +119,9 @@ export class IngestStage {
     const out: PutRecord[] = [];
     let bytes = 0;
     for (const [bucket, parts] of byBucket) {
+      const explicitHashKey = bucketHashKey(bucket, this.buckets);
       for (const data of packSummaryRecords(parts, this.maxRecordBytes, this.deps.summaryEncoding)) {
-        out.push({ partitionKey: `b${bucket}`, data });
+        out.push({ partitionKey: `b${bucket}`, data, explicitHashKey });
         bytes += data.byteLength;
       }
     }
@@ -218,6 +219,15 @@ export function partitionPrefixOf(ipOrCidr: string, widest4: number, widest6: nu
 export function widestPrefixes(cfg: CordonConfig): [number, number] {
   const o = windowerOptionsOf(cfg);
   return [o.ipv4WidePrefixes?.at(-1) ?? o.ipv4Prefix, o.ipv6WidePrefixes?.at(-1) ?? o.ipv6Prefix];
+}
+
+/**
+ * The middle of bucket `b`'s equal slice of the 128-bit hash space. Partition keys hash by MD5, which spreads a few
+ * dozen keys unevenly (64 keys over 16 shards: 1 to 9 per shard); placed explicitly, every shard of a uniformly split
+ * stream (how CreateStream and UpdateShardCount split it) gets buckets / shards of them.
+ */
+export function bucketHashKey(b: number, buckets: number): string {
+  return (((2n * BigInt(b) + 1n) << 127n) / BigInt(buckets)).toString();
 }
 
 function bucketOfKey(key: string, buckets: number): number {

@@ -29,6 +29,11 @@ export interface BatchResult {
 export interface PutRecord {
   partitionKey: string;
   data: Uint8Array;
+  /**
+   * Where in the stream's 128-bit hash space the record goes (a decimal string), instead of the MD5 of its
+   * partition key: lets a writer spread a few partition keys evenly over the shards.
+   */
+  explicitHashKey?: string;
 }
 
 export interface PutResult {

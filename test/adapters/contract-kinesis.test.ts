@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KinesisPutError, KinesisRecordTooLargeError } from '../../src/adapters/aws/errors.ts';
 import { KinesisRecordPutter } from '../../src/adapters/aws/kinesis.ts';
 import { KinesisTwin } from '../../src/adapters/local/kinesis-twin.ts';
+import { bucketHashKey } from '../../src/engine/ingest.ts';
 import type { PutRecord } from '../../src/ports/stream.ts';
 import { describeMoto, useMoto, type MotoServer } from '../helpers/moto.ts';
 
@@ -148,6 +149,22 @@ function contract(backend: Backend): void {
     for (const r of await s.readAll()) expect(r.shardId).toBe(expectedShard(r.text, 4));
   });
 
+  it('an explicit hash key overrides the partition key: 64 buckets at their slice middles land 4 on each of 16 shards', async () => {
+    const s = await backend.stream(16);
+    const putter = new KinesisRecordPutter(s.client, s.name, { sleep: noSleep });
+    // All 64 records share one partition key, whose MD5 alone would put them on one shard.
+    await putter.put([...Array(64)].map((_, b) => ({ partitionKey: 'same', data: Buffer.from(JSON.stringify({ id: `b${b}` })),
+      explicitHashKey: bucketHashKey(b, 64) })));
+    const back = await s.readAll();
+    const perShard = new Map<string, string[]>();
+    for (const r of back) perShard.set(r.shardId, [...(perShard.get(r.shardId) ?? []), idOf(r)]);
+    expect(perShard.size).toBe(16);
+    for (const [shard, ids] of perShard) {
+      const i = Number(shard.slice('shardId-'.length));
+      expect(ids.sort()).toEqual([4 * i, 4 * i + 1, 4 * i + 2, 4 * i + 3].map((b) => `b${b}`).sort());
+    }
+  });
+
   it('keeps put order within a shard, with increasing sequence numbers', async () => {
     const s = await backend.stream(3);
     const putter = new KinesisRecordPutter(s.client, s.name, { sleep: noSleep, maxRecordsPerCall: 50 });
@@ -209,6 +226,14 @@ describe('Kinesis twin only', () => {
       expect(() => twin.putRecords([{ partitionKey, data: Buffer.from('x') }])).toThrow(expect.objectContaining({ name: 'ValidationException', $fault: 'client' }));
     }
     expect(twin.putRecords([{ partitionKey: 'é'.repeat(256), data: Buffer.from('x') }]).failedRecordCount).toBe(0);
+  });
+
+  it('an explicit hash key outside [0, 2^128) or not a decimal is refused as AWS refuses it', async () => {
+    const { twin } = twinAt();
+    for (const explicitHashKey of [(1n << 128n).toString(), '-1', '01', 'abc']) {
+      expect(() => twin.putRecords([{ partitionKey: 'k', data: Buffer.from('x'), explicitHashKey }])).toThrow(expect.objectContaining({ name: 'InvalidArgumentException' }));
+    }
+    expect(twin.putRecords([{ partitionKey: 'k', data: Buffer.from('x'), explicitHashKey: ((1n << 128n) - 1n).toString() }]).failedRecordCount).toBe(0);
   });
 
   // moto never partly fails a PutRecords call (aws-facts.md): partial failures exist only on the twin.

@@ -95,6 +95,15 @@ describe('ingest over a batch, and Kinesis redelivering it', () => {
     expect(total(await counted(read(each)))).toBe(r.events);
   });
 
+  it('buckets spread evenly over the summaries shards (explicit hash keys): 64 buckets on 16 shards, 4 each, in order', async () => {
+    const stream = new KinesisTwin({ shards: 16, throughput: false });
+    await new IngestStage({ putter: stream, config: cfg }).handle(records.slice(0, 40).map(cloudWatchSource));
+    for (const [i, shard] of stream.shardIds().entries()) {
+      const buckets = new Set(stream.read(shard, undefined, 100_000).flatMap((x) => decodeSummaryRecord(x.data)).map((p) => Number(p.id.split('/')[1])));
+      expect([...buckets].sort((a, b) => a - b)).toEqual([4 * i, 4 * i + 1, 4 * i + 2, 4 * i + 3]);
+    }
+  });
+
   it('a batch whose summaries landed in part, retried whole: every request counted once', async () => {
     const batch = records.slice(0, 30);
     // The first try: every summary record for one bucket fails until the putter gives up; the others land.

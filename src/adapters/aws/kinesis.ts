@@ -5,6 +5,8 @@ import { awsErrorName, backoffDelay, realSleep, type Sleep } from './retry.ts';
 export interface KinesisRecord {
   partitionKey: string;
   data: Uint8Array;
+  /** A decimal hash key in [0, 2^128): overrides the partition key's MD5 (see PutRecord.explicitHashKey). */
+  explicitHashKey?: string;
 }
 
 /** Kinesis limits (PutRecords). */
@@ -135,7 +137,8 @@ export class KinesisRecordPutter {
       if (attempt > 0) {
         await this.sleep(backoffDelay(attempt - 1, { baseDelayMs: this.baseDelayMs, maxDelayMs: this.maxDelayMs, random: this.random }));
       }
-      const entries: PutRecordsRequestEntry[] = pending.map((r) => ({ PartitionKey: r.partitionKey, Data: r.data }));
+      const entries: PutRecordsRequestEntry[] = pending.map((r) => ({ PartitionKey: r.partitionKey, Data: r.data,
+        ...(r.explicitHashKey === undefined ? {} : { ExplicitHashKey: r.explicitHashKey }) }));
       let res;
       try {
         this.calls++;

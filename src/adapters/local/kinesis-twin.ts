@@ -180,7 +180,7 @@ export class KinesisTwin implements StreamPutter, StreamReader {
     const out: PutResult['records'] = [];
     let failed = 0;
     records.forEach((r, index) => {
-      const shard = this.ownerOf(r.partitionKey);
+      const shard = this.ownerOfHash(r.explicitHashKey !== undefined ? BigInt(r.explicitHashKey) : hashKeyOf(r.partitionKey));
       const injected = this.injectedFailure(r, shard.id, index);
       if (injected) {
         failed++;
@@ -242,7 +242,8 @@ export class KinesisTwin implements StreamPutter, StreamReader {
         throw new Error(`KinesisTwin client: only PutRecordsCommand is supported (got ${(command as object)?.constructor?.name})`);
       }
       const entries: PutRecordsRequestEntry[] = command.input.Records ?? [];
-      const res = this.putRecords(entries.map((e) => ({ partitionKey: e.PartitionKey ?? '', data: e.Data ?? new Uint8Array() })));
+      const res = this.putRecords(entries.map((e) => ({ partitionKey: e.PartitionKey ?? '', data: e.Data ?? new Uint8Array(),
+        ...(e.ExplicitHashKey === undefined ? {} : { explicitHashKey: e.ExplicitHashKey }) })));
       return {
         $metadata: { httpStatusCode: 200 },
         FailedRecordCount: res.failedRecordCount,
@@ -280,6 +281,11 @@ export class KinesisTwin implements StreamPutter, StreamReader {
           `1 validation error detected: Value at 'records.${i + 1}.member.partitionKey' failed to satisfy constraint: Member must have length ${keyChars < 1 ? 'greater than or equal to 1' : 'less than or equal to 256'}`,
         );
       }
+      // The API's pattern for ExplicitHashKey, and the hash space it must fall in.
+      if (r.explicitHashKey !== undefined && (!/^(0|[1-9]\d{0,38})$/.test(r.explicitHashKey) || BigInt(r.explicitHashKey) >= 1n << 128n)) {
+        throw new InvalidArgumentException({ message: `Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was ${r.explicitHashKey}`,
+          $metadata: { httpStatusCode: 400 } });
+      }
     });
   }
 
@@ -309,7 +315,10 @@ export class KinesisTwin implements StreamPutter, StreamReader {
   }
 
   private ownerOf(partitionKey: string): Shard {
-    const h = hashKeyOf(partitionKey);
+    return this.ownerOfHash(hashKeyOf(partitionKey));
+  }
+
+  private ownerOfHash(h: bigint): Shard {
     for (const s of this.shards.values()) if (s.open && s.start <= h && h <= s.end) return s;
     throw new Error(`KinesisTwin: no open shard owns hash key ${h}`); // unreachable: open shards cover the space
   }
