@@ -311,7 +311,13 @@ export const configSchema = z
       .prefault({}),
     dryRun: z.boolean().default(false),
   })
-  .strict();
+  .strict()
+  // The deny list has no routes: a route-scoped block would be enforced nowhere on the APIs it protects (HTTP APIs,
+  // authorizers), yet reported as a block.
+  .refine((c) => !(c.waf.routeScoped.enabled && c.denyList.enabled), {
+    path: ['waf', 'routeScoped', 'enabled'],
+    message: 'cannot be combined with denyList.enabled: the deny list cannot name a route, so a route-scoped block would hold nowhere it is the enforcement',
+  });
 
 export type CordonConfig = z.infer<typeof configSchema>;
 

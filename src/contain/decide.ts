@@ -43,6 +43,8 @@ interface Candidate {
   reasons: RuleName[];
   /** Set when the block holds the login route only (config waf.routeScoped). */
   scope?: RouteScope;
+  /** Every verdict this target stands for (the addresses of one IPv6 /64), the strongest being `verdict`. */
+  all: KeyVerdict[];
 }
 
 export class Allowlist {
@@ -121,7 +123,10 @@ export function decideWindow(
   };
 
   for (const c of candidates) {
-    const scope = routeScopeOf({ targetKind: c.targetKind, findings: c.verdict.findings, features: c.verdict.features }, cfg);
+    // On the login route only if everything the target stands for is confined to it: one address of a /64 stuffing
+    // logins while another scans blocks the /64 everywhere.
+    const scopes = c.all.map((v) => routeScopeOf({ targetKind: c.targetKind, findings: v.findings, features: v.features }, cfg));
+    const scope = scopes.every((x) => x !== undefined) ? scopes[0] : undefined;
     if (scope) c.scope = scope;
     // A block on the login route only covers nothing the target needs blocked everywhere (it also scans, floods…):
     // that is a new block in full beside it.
@@ -179,7 +184,11 @@ function pickTargets(verdicts: KeyVerdict[]): Candidate[] {
       targetKind = 'cidr';
     }
     const existing = byTarget.get(target);
-    if (!existing || existing.verdict.score < v.score) byTarget.set(target, { target, targetKind, verdict: v, reasons: [...new Set(enforced)] });
+    if (!existing) byTarget.set(target, { target, targetKind, verdict: v, reasons: [...new Set(enforced)], all: [v] });
+    else {
+      existing.all.push(v);
+      if (existing.verdict.score < v.score) Object.assign(existing, { verdict: v, reasons: [...new Set(enforced)] });
+    }
   }
   return [...byTarget.values()];
 }

@@ -9,7 +9,10 @@ export const LOGIN_MARKERS: readonly string[] = [
 ];
 
 export function isLoginPath(path: string): boolean {
-  const p = path.length > 256 ? path.slice(0, 256).toLowerCase() : path.toLowerCase();
+  let p = path.length > 256 ? path.slice(0, 256).toLowerCase() : path.toLowerCase();
+  // A route template (a log without $context.path has the resource path, e.g. /users/{accountid}/orders): the names
+  // of its variables are no part of any URL, so they say nothing about logins (and WAF never sees them).
+  if (p.includes('{')) p = p.replace(/\{[^}]*\}/g, '');
   for (const m of LOGIN_MARKERS) if (p.includes(m)) return true;
   return false;
 }

@@ -8,6 +8,8 @@ import { RULE_NAMES } from '../../src/detect/rules/index.ts';
 import { entry, features, HOUR, MIN, NOW, runner, T, verdict } from './fixtures.ts';
 
 const ON = { waf: { routeScoped: { enabled: true } } };
+const bruteforce9: Finding = { rule: 'login-bruteforce', score: 9, unmistakable: true, detail: 'failed logins' };
+const pathScan2: Finding = { rule: 'path-scan', score: 2, unmistakable: true, detail: 'missing paths' };
 
 const bruteforce: Finding = { rule: 'login-bruteforce', score: 4, unmistakable: true, detail: 'x' };
 const authFailures: Finding = { rule: 'auth-failures', score: 3, unmistakable: true, detail: 'x' };
@@ -54,6 +56,9 @@ describe('routeScopeOf: which blocks hold the login route only', () => {
     expect(parseConfig({}).waf.routeScoped).toEqual({ enabled: false, minShare: 0.9 });
     expect(() => parseConfig({ waf: { routeScoped: { enabled: true, minShare: 0 } } })).toThrow(/waf\.routeScoped\.minShare/);
     expect(() => parseConfig({ waf: { routeScoped: { enabled: true, routes: ['/login'] } } })).toThrow(/waf\.routeScoped/);
+    // Not with the deny list, which cannot name a route (its APIs would hold the block nowhere).
+    expect(() => parseConfig({ waf: { routeScoped: { enabled: true } }, denyList: { enabled: true } })).toThrow(/waf\.routeScoped\.enabled.*denyList/);
+    expect(parseConfig({ waf: { routeScoped: { enabled: false } }, denyList: { enabled: true } }).denyList.enabled).toBe(true);
   });
 });
 
@@ -78,6 +83,19 @@ describe('decide: route-scoped blocks', () => {
     const r = decide([stuffer('198.51.100.7', { findings: [bruteforce, pathScan],
       features: features({ requests: 260, loginPosts: 220, notFound: 40, distinctNotFoundPaths: 40 }) })]);
     expect(r.blocks[0].evidence.scope).toBeUndefined();
+  });
+
+  it('IPv6: a /64 where one address stuffs logins and another scans is blocked everywhere, in this window and the next', () => {
+    const { decide } = runner(ON);
+    const stuffer = verdict('2001:db8:1:2::a', { findings: [bruteforce9], score: 9,
+      features: features({ requests: 220, loginPosts: 220, failedLogins: 213 }) });
+    const scanner = verdict('2001:db8:1:2::b', { findings: [pathScan2], score: 2,
+      features: features({ requests: 400, notFound: 400, distinctNotFoundPaths: 400 }) });
+    const r = decide([stuffer, scanner]);
+    expect(r.blocks.map((b) => [b.target, b.evidence.scope])).toEqual([['2001:db8:1:2::/64', undefined]]);
+    // The stuffer alone: its /64 stays blocked everywhere (nothing narrower is added beside it).
+    const alone = runner(ON).decide([stuffer]);
+    expect(alone.blocks.map((b) => b.evidence.scope)).toEqual([{ route: 'login' }]);
   });
 
   it('a stuffer that also sends a few other requests stays scoped; one that mostly does something else does not', () => {

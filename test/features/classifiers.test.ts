@@ -45,8 +45,14 @@ describe('isLoginPath', () => {
     expect(isLoginPath(p)).toBe(true);
   });
 
-  it.each(['/items/1', '/', '', '/search?q=lo-gin', '/logo.png'])('%s does not', (p) => {
+  it.each(['/items/1', '/', '', '/search?q=lo-gin', '/logo.png', '/users/{accountId}/orders', '/files/{token}', '/a/{session+}'])('%s does not', (p) => {
     expect(isLoginPath(p)).toBe(false);
+  });
+
+  it('a route template is judged by its literal segments, not its variables\' names', () => {
+    expect(isLoginPath('/users/{id}/login')).toBe(true);
+    expect(isLoginPath('/{proxy+}')).toBe(false);
+    expect(isLoginPath('/x{unclosed/login')).toBe(true);
   });
 
   it('looks at the first 256 characters only', () => {
