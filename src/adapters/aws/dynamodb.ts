@@ -108,14 +108,22 @@ export class DynamoLedgerStore implements LedgerStore {
       this.byStatus('active'),
       ...(['held', 'expired', 'released'] as const).map((st) => this.byStatus(st, since, { ...unalerted, values: { ':self': st } })),
     ]);
+    const keyOf = (k: LedgerKey) => `${k.target}#${k.createdAt}`;
     const byKey = new Map<string, LedgerEntry>();
-    for (const e of lists.flat().flatMap(toEntry)) byKey.set(`${e.target}#${e.createdAt}`, e);
-    const fresh = await mapLimit([...new Map(written.map((k) => [`${k.target}#${k.createdAt}`, k])).values()], 8, async (k) => {
+    for (const e of lists.flat().flatMap(toEntry)) byKey.set(keyOf(e), e);
+    // From the table itself (the index may lag a moment behind): the entries the caller names, and every entry contain
+    // may write back (one to enforce, expire or alert), so it never puts an older copy over a newer write (an
+    // operator's extension, a block just enforced). Only blocks in force and announced are taken from the index.
+    const consistent = new Map<string, LedgerKey>(written.map((k) => [keyOf(k), k]));
+    for (const e of byKey.values()) if (!isSettled(e, now)) consistent.set(keyOf(e), e);
+    const fresh = await mapLimit([...consistent.entries()], 8, async ([key, k]) => {
       const r = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk: k.target, sk: k.createdAt }, ConsistentRead: true }));
-      return r.Item ? toEntry(r.Item) : [];
+      return { key, entry: r.Item ? toEntry(r.Item)[0] : undefined };
     });
-    // The table's copy wins over the index's, which may lag a moment behind.
-    for (const e of fresh.flat()) byKey.set(`${e.target}#${e.createdAt}`, e);
+    for (const { key, entry } of fresh) {
+      if (entry) byKey.set(key, entry);
+      else byKey.delete(key); // gone (TTL) or damaged
+    }
     return [...byKey.values()].filter((e) => isOpenEntry(e, now)).sort(newestFirst);
   }
 
@@ -191,6 +199,11 @@ const TRANSACT_MAX_ITEMS = 100;
 
 function newestFirst(a: LedgerEntry, b: LedgerEntry): number {
   return b.createdAt - a.createdAt || (a.target < b.target ? -1 : a.target > b.target ? 1 : 0);
+}
+
+/** A block in force, enforced and announced: nothing contain would write to it this run. */
+function isSettled(e: LedgerEntry, now: number): boolean {
+  return e.status === 'active' && e.effectiveAt !== undefined && e.expiresAt > now && (e.alerted ?? []).includes('active');
 }
 
 const TARGET_KINDS: ReadonlySet<unknown> = new Set(['ip', 'cidr', 'principal']);
