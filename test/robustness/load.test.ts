@@ -7,7 +7,7 @@ import { LocalRunner } from '../../src/engine/local-runner.ts';
 import { cloudWatchSource, IngestStage, MAX_SUMMARY_RECORD_BYTES } from '../../src/engine/ingest.ts';
 import { decodeSummaryRecord } from '../../src/engine/wire.ts';
 import type { StreamRecord } from '../../src/ports/stream.ts';
-import { figures, forceGc, heapMiB, mulberry32, pushAll, removeDir, runnerHeld, tempDir } from '../helpers/robustness-sim.ts';
+import { figures, forceGc, heapMiB, mulberry32, pushAll, removeDir, runnerHeld, tempDir, turnEventLoop } from '../helpers/robustness-sim.ts';
 
 /**
  * Load: ten times a normal rate (2,000 clients at 20 requests a minute each instead of about 2) plus one hot key
@@ -151,6 +151,7 @@ describe(`load: 10x the normal rate with one hot key at half the traffic (${MINU
     const ingest = new IngestStage({ putter: { put: async (rs) => { put.push(...rs); } }, config: cfg });
     const flushBatch = async (): Promise<void> => {
       if (batch.length === 0) return;
+      await turnEventLoop();
       put = [];
       const res = await ingest.handle(batch.map(cloudWatchSource));
       failures += res.batchItemFailures.length;

@@ -8,7 +8,7 @@ import { overlaps } from '../../src/net/cidr.ts';
 import { LocalRunner } from '../../src/engine/local-runner.ts';
 import type { IpSetPayload } from '../../src/render/waf-ipset.ts';
 import { simulateEvents } from '../../src/simulate/traffic.ts';
-import { figures, forceGc, heapMiB, readJsonl, removeDir, runnerHeld, tempDir, toAccessEvent } from '../helpers/robustness-sim.ts';
+import { figures, forceGc, heapMiB, readJsonl, removeDir, runnerHeld, tempDir, toAccessEvent, turnEventLoop } from '../helpers/robustness-sim.ts';
 
 /**
  * A simulated day through the local runner (the deployed stages over in-process twins, as `cordon replay` runs them):
@@ -69,6 +69,7 @@ async function pushHour(p: LocalRunner, hour: number, feed: Feed, measure: boole
     if (e.t > feed.newest) feed.newest = e.t;
     if (!p.ready) continue;
     await p.drain();
+    await turnEventLoop();
     if (Number.isFinite(feed.lastPass)) feed.maxPassMs = Math.max(feed.maxPassMs, feed.newest - feed.lastPass);
     feed.lastPass = feed.newest;
     if (measure) feed.hourOpenKeys = Math.max(feed.hourOpenKeys, runnerHeld(p).openKeys);
