@@ -1,18 +1,18 @@
-import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { cordonHere, cordonProcess, run } from '../helpers/cli.ts';
 
-const BIN = resolve('bin/cordon');
 const dir = mkdtempSync(join(tmpdir(), 'cordon-cli-'));
 const out = join(dir, 'out');
 const traffic = join(dir, 'traffic.log');
 
-function cordon(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: dir, timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+/**
+ * Every command runs here as bin/cordon, a process of its own. A second error of a command already seen failing as a
+ * process runs its `main` in this process instead (the same code, without a process start: test/helpers/cli.ts).
+ */
+const cordon = (...args: string[]) => cordonProcess(dir, ...args);
 
 // The replay's output folder (beforeAll) is read by the tests and changed by none: a test that changes one works on a copy.
 const decisions = (folder = out) => readFileSync(join(folder, 'decisions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -20,18 +20,18 @@ const v4Addresses = (folder = out) =>
   (JSON.parse(readFileSync(join(folder, 'waf-ipset-v4.json'), 'utf8')) as { Addresses: string[] }[]).flatMap((s) => s.Addresses);
 
 describe('the cordon command', () => {
-  beforeAll(() => {
-    const sim = cordon('simulate', '--scenario', 'mixed', '--minutes', '20', '--seed', '4', '--out', traffic);
+  beforeAll(async () => {
+    const sim = await cordon('simulate', '--scenario', 'mixed', '--minutes', '20', '--seed', '4', '--out', traffic);
     expect(sim.code, sim.stderr).toBe(0);
-    const r = cordon('replay', traffic, '--out', out, '--allow', '10.20.0.0/24');
+    const r = await cordon('replay', traffic, '--out', out, '--allow', '10.20.0.0/24');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/BLOCK/);
     expect(r.stdout).toMatch(/report: .*report\.html/);
   }, 180_000);
 
-  it('rehearse: the same traffic on a simulated AWS clock; decisions stamped when in effect, later than replay\'s', () => {
+  it('rehearse: the same traffic on a simulated AWS clock; decisions stamped when in effect, later than replay\'s', async () => {
     const rout = join(dir, 'rehearsal');
-    const r = cordon('rehearse', traffic, '--out', rout, '--allow', '10.20.0.0/24', '--seed', '3', '--quiet');
+    const r = await cordon('rehearse', traffic, '--out', rout, '--allow', '10.20.0.0/24', '--seed', '3', '--quiet');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/block in effect: median \d/);
     const summary = JSON.parse(readFileSync(join(rout, 'summary.json'), 'utf8'));
@@ -81,58 +81,60 @@ describe('the cordon command', () => {
     expect(alerts.flatMap((a) => a.decisions).length).toBe(d.length);
   });
 
-  it('explains a decision with its evidence', () => {
+  it('explains a decision with its evidence', async () => {
     const target = decisions().find((x) => x.action === 'block' && x.targetKind === 'ip').target;
-    const r = cordon('explain', target, '--out', out);
+    const r = await cordon('explain', target, '--out', out);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(target);
     expect(r.stdout).toMatch(/score \d/);
     expect(r.stdout).toMatch(/features: .*requests=\d+/);
   });
 
-  it('lists, extends and releases blocks; the IP sets follow the ledger', () => {
+  it('lists, extends and releases blocks; the IP sets follow the ledger', async () => {
     // Its own copy of the replay's output: a release changes the IP sets, the decisions and the state.
     const own = join(dir, 'blocks-out');
     cpSync(out, own, { recursive: true });
     const target = decisions(own).find((x) => x.action === 'block' && x.targetKind === 'ip').target;
     expect(v4Addresses(own)).toContain(`${target}/32`);
-    const list = cordon('blocks', 'list', '--out', own, '--allow', '10.20.0.0/24');
+    const list = await cordon('blocks', 'list', '--out', own, '--allow', '10.20.0.0/24');
     expect(list.code, list.stderr).toBe(0);
     expect(list.stdout).toContain(target);
 
-    const ext = cordon('blocks', 'extend', target, '--minutes', '30', '--out', own, '--allow', '10.20.0.0/24');
+    const ext = await cordon('blocks', 'extend', target, '--minutes', '30', '--out', own, '--allow', '10.20.0.0/24');
     expect(ext.code, ext.stderr).toBe(0);
     expect(ext.stdout).toContain('extended by 30 minutes');
 
-    const rel = cordon('blocks', 'release', target, '--out', own, '--allow', '10.20.0.0/24');
+    const rel = await cordon('blocks', 'release', target, '--out', own, '--allow', '10.20.0.0/24');
     expect(rel.code, rel.stderr).toBe(0);
     expect(v4Addresses(own)).not.toContain(`${target}/32`);
     expect(decisions(own).at(-1)).toMatchObject({ action: 'unblock', target, evidence: { releasedBy: 'operator' } });
     expect(v4Addresses()).toContain(`${target}/32`); // the replay's own output is untouched
-    const again = cordon('blocks', 'release', target, '--out', own);
+    const again = await cordonHere('blocks', 'release', target, '--out', own);
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/no active block/);
   });
 
-  it('says clearly what is wrong with a bad config, a missing file or a missing state', () => {
+  it('says clearly what is wrong with a bad config, a missing file or a missing state', async () => {
     const cfg = join(dir, 'bad.json');
     writeFileSync(cfg, JSON.stringify({ thresholds: { authFailures: 0 } }));
-    const bad = cordon('replay', traffic, '--out', join(dir, 'o2'), '--config', cfg);
+    const bad = await cordon('replay', traffic, '--out', join(dir, 'o2'), '--config', cfg);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/thresholds\.authFailures/);
     expect(bad.stderr).not.toMatch(/\n\s+at /);
 
-    const missing = cordon('replay', join(dir, 'nope.log'), '--out', join(dir, 'o3'));
+    const missing = await cordonHere('replay', join(dir, 'nope.log'), '--out', join(dir, 'o3'));
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/cannot read access log .*nope\.log/);
 
-    const noState = cordon('blocks', 'list', '--out', join(dir, 'never'));
+    const noState = await cordonHere('blocks', 'list', '--out', join(dir, 'never'));
     expect(noState.code).toBe(2);
     expect(noState.stderr).toMatch(/no cordon state/);
   });
 
-  it('runs through npm too (npm run cordon -- …)', () => {
-    const text = execFileSync('npm', ['run', '--silent', 'cordon', '--', 'explain', '203.0.113.254', '--out', out], { encoding: 'utf8', cwd: resolve('.') });
+  it('runs through npm too (npm run cordon -- …)', async () => {
+    const r = await run('npm', ['run', '--silent', 'cordon', '--', 'explain', '203.0.113.254', '--out', out], resolve('.'));
+    expect(r.code, r.stderr).toBe(0);
+    const text = r.stdout;
     expect(text).toMatch(/no decision concerns 203\.0\.113\.254/);
   });
 });

@@ -1,50 +1,29 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.ts';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { Labels } from '../../src/simulate/labels.ts';
+import { cordonHere, cordonProcess } from '../helpers/cli.ts';
 
 /**
  * `cordon simulate` and `cordon demo` with `--rate` and `--members`: the parameters reach the generator (the traffic
  * runs at them and its labels say so), and a value or a parameter a scenario cannot take is refused with one clear
- * line and a non-zero exit, before anything is written.
+ * line and a non-zero exit, before anything is written. Each command runs as bin/cordon at least once; the other
+ * cases call the same `main` in this process (test/helpers/cli.ts), which spares a process start each.
  */
 
-const BIN = resolve('bin/cordon');
 const dir = mkdtempSync(join(tmpdir(), 'cordon-sim-params-'));
 
-function cordon(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: dir, timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/**
- * The same command run in this process (what bin/cordon runs, without a process start per case): exit code and
- * what it wrote to stdout and stderr.
- */
-async function cordonHere(...args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((x) => { stdout += String(x); return true; });
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((x) => { stderr += String(x); return true; });
-  try {
-    return { code: await main([process.execPath, 'cordon', ...args]), stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
+const cordon = (...args: string[]) => cordonProcess(dir, ...args);
 
 const labelsOf = (file: string) => JSON.parse(readFileSync(`${file}.labels.json`, 'utf8')) as Labels;
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('cordon simulate --rate / --members', () => {
-  it('ramp --rate 1.5: the flood grows 1.5x a minute and the labels carry the rate', () => {
+  it('ramp --rate 1.5: the flood grows 1.5x a minute and the labels carry the rate', async () => {
     const out = join(dir, 'ramp.log');
-    const r = cordon('simulate', '--scenario', 'ramp', '--rate', '1.5', '--minutes', '30', '--seed', '2', '--out', out);
+    const r = await cordon('simulate', '--scenario', 'ramp', '--rate', '1.5', '--minutes', '30', '--seed', '2', '--out', out);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^ramp \(rate 1\.5\): [\d,]+ requests, 1 attackers -> /);
     const labels = labelsOf(out);
@@ -63,9 +42,9 @@ describe('cordon simulate --rate / --members', () => {
     expect(perMinute).toEqual([10, 15, 23, 34, 51, 76, 114, 171]);
   }, 60_000);
 
-  it('campaign --rate 2 --members 12: twelve members, both parameters in the labels', () => {
+  it('campaign --rate 2 --members 12: twelve members, both parameters in the labels', async () => {
     const out = join(dir, 'campaign.log');
-    const r = cordon('simulate', '--scenario', 'campaign', '--rate', '2', '--members', '12', '--minutes', '20', '--out', out);
+    const r = await cordonHere('simulate', '--scenario', 'campaign', '--rate', '2', '--members', '12', '--minutes', '20', '--out', out);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^campaign \(rate 2, members 12\): /);
     const labels = labelsOf(out);
@@ -73,9 +52,9 @@ describe('cordon simulate --rate / --members', () => {
     expect(labels.attackers.map((a) => [a.kind, a.ips.length])).toEqual([['credential-stuffing-campaign', 12]]);
   }, 60_000);
 
-  it('a parameterised scenario without them runs at its defaults, and says so', () => {
+  it('a parameterised scenario without them runs at its defaults, and says so', async () => {
     const out = join(dir, 'trap.log');
-    const r = cordon('simulate', '--scenario', 'trap', '--minutes', '10', '--out', out);
+    const r = await cordonHere('simulate', '--scenario', 'trap', '--minutes', '10', '--out', out);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^trap \(rate 1\): /);
     expect(labelsOf(out).params).toEqual({ rate: 1 });
@@ -95,7 +74,7 @@ describe('cordon simulate --rate / --members', () => {
   ] as const)('refuses %j with a clear message and exit %i, writing nothing', async (args, code, message) => {
     const out = join(dir, `bad-${args.join('_').replace(/[^\w.-]/g, '')}.log`);
     // Commander's own refusals exit the process (subcommands do not override exit): those run as bin/cordon does.
-    const r = code === 1 ? cordon('simulate', ...args, '--minutes', '5', '--out', out)
+    const r = code === 1 ? await cordon('simulate', ...args, '--minutes', '5', '--out', out)
       : await cordonHere('simulate', ...args, '--minutes', '5', '--out', out);
     expect(r.code).toBe(code);
     expect(r.stderr).toMatch(message);
@@ -104,8 +83,8 @@ describe('cordon simulate --rate / --members', () => {
     expect(existsSync(out)).toBe(false);
   });
 
-  it('says in its help which scenarios take which parameter, with the default', () => {
-    const r = cordon('simulate', '--help');
+  it('says in its help which scenarios take which parameter, with the default', async () => {
+    const r = await cordon('simulate', '--help');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/--rate <n> +attack rate of a parameterised scenario \(low-and-slow,\s+campaign, ramp, trap\)/);
     expect(r.stdout).toMatch(/--members <n> +addresses in the attack, for campaign only/);
@@ -116,26 +95,26 @@ describe('cordon simulate --rate / --members', () => {
 });
 
 describe('cordon demo --rate / --members', () => {
-  it('generates, replays and scores the scenario at the rate given', () => {
+  it('generates, replays and scores the scenario at the rate given', async () => {
     const out = join(dir, 'demo-ramp');
-    const r = cordon('demo', '--scenario', 'ramp', '--rate', '1.5', '--minutes', '15', '--quiet', '--out', out);
+    const r = await cordon('demo', '--scenario', 'ramp', '--rate', '1.5', '--minutes', '15', '--quiet', '--out', out);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^generating 15 minutes of "ramp" \(rate 1\.5\) API traffic \(seed 7\)\.\.\.\n/);
     expect(r.stdout).toMatch(/scored against the traffic's labels:/);
     expect(labelsOf(join(out, 'traffic.log')).params).toEqual({ rate: 1.5 });
   }, 120_000);
 
-  it('refuses a parameter the scenario does not take before generating anything', () => {
+  it('refuses a parameter the scenario does not take before generating anything', async () => {
     const out = join(dir, 'demo-out');
-    const r = cordon('demo', '--scenario', 'benign', '--members', '10', '--out', out);
+    const r = await cordonHere('demo', '--scenario', 'benign', '--members', '10', '--out', out);
     expect(r.code).toBe(2);
     expect(r.stderr).toBe('cordon: scenario benign takes no parameters: --members is for campaign\n');
     expect(r.stdout).toBe('');
     expect(existsSync(out)).toBe(false);
   });
 
-  it('lists the scenario parameters in its help', () => {
-    const r = cordon('demo', '--help');
+  it('lists the scenario parameters in its help', async () => {
+    const r = await cordon('demo', '--help');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/--rate <n>/);
     expect(r.stdout).toMatch(/\n {2}low-and-slow +--rate: scanner paths and stuffing attempts a minute/);
