@@ -1,6 +1,6 @@
 import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { expect, it } from 'vitest';
 import { parseConfig } from '../../src/config.ts';
 import type { Decision } from '../../src/decision.ts';
@@ -11,9 +11,22 @@ import { describeSharedData, sharedPath } from '../helpers/shared.ts';
  * Every real log under shared/data is read without a crash (unreadable lines counted, with reasons), and the clear
  * attackers its README names are blocked while the ordinary crawlers of the elastic sample are not.
  */
-async function replay(...files: string[]) {
+
+/**
+ * One replay of a log (a path under shared/data, or absolute) with the default config, into a fresh folder: run once
+ * per file, and read by the test that reads every file and by the test of that log's attackers.
+ */
+const replays = new Map<string, ReturnType<typeof replayFile>>();
+function replay(file: string): ReturnType<typeof replayFile> {
+  const path = isAbsolute(file) ? file : sharedPath('data', file);
+  let r = replays.get(path);
+  if (!r) replays.set(path, (r = replayFile(path)));
+  return r;
+}
+
+async function replayFile(path: string) {
   const out = mkdtempSync(join(tmpdir(), 'cordon-real-'));
-  const summary = await runReplay({ files: files.map((f) => sharedPath('data', f)), outDir: out, config: parseConfig({}) });
+  const summary = await runReplay({ files: [path], outDir: out, config: parseConfig({}) });
   const decisions = readFileSync(join(out, 'decisions.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Decision);
   const blocked = new Set(decisions.filter((d) => d.action === 'block').map((d) => d.target));
   return { summary, decisions, blocked };
@@ -31,8 +44,7 @@ describeSharedData('real access logs (shared/data)', () => {
     const files = allFiles(sharedPath('data'));
     expect(files.length).toBeGreaterThanOrEqual(13);
     for (const f of files) {
-      const out = mkdtempSync(join(tmpdir(), 'cordon-real-all-'));
-      const s = await runReplay({ files: [f], outDir: out, config: parseConfig({}) });
+      const { summary: s } = await replay(f);
       const unreadable = Object.values(s.unreadableByReason).reduce((a, b) => a + b, 0);
       expect(unreadable, f).toBe(s.linesUnreadable);
       expect(s.linesRead, f).toBeGreaterThan(0);
