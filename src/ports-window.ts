@@ -16,7 +16,7 @@ export interface ScopeProgress {
   /**
    * Per access-log shard and summaries bucket (`<shard>/<bucket>`), the newest source sequence number seen in a part:
    * ingest puts a shard's batches in order, so a part at or below it is a redelivered batch (ingest retried), not late
-   * data. (Entries keyed by the shard alone, written by earlier releases, are no longer read.)
+   * data. (An entry keyed by the shard alone, written by the previous release, stands in for a bucket without one.)
    */
   sources: Record<string, string>;
 }

@@ -221,7 +221,8 @@ export class DetectStage {
       }
       if (part.w + this.sizeMs <= closedUntil) {
         const src = sourceOf(part.id);
-        const before = src ? seenBefore[sourceKey(src)] : undefined;
+        // An entry per shard alone was written by the previous release: used until this bucket has one of its own.
+        const before = src ? seenBefore[sourceKey(src)] ?? seenBefore[src.shard] : undefined;
         if (src && before !== undefined && compareSequence(src.sequence, before) <= 0) {
           res.redeliveredParts++;
           continue;
@@ -384,32 +385,87 @@ function sourceKey(src: { shard: string; rest: string }): string {
 }
 
 /**
- * Parts of one window counted once: an id seen before is a redelivery, and so is a part whose span of source records
- * lies inside the span of a part kept for the same source shard, bucket and window (the halves of a batch Kinesis
- * bisected after its first try had landed). Wider spans are taken first, so the whole wins over its halves.
+ * Parts of one window counted once. An id seen before is a redelivery. Beyond that, parts are compared per source
+ * shard, bucket and window: a part whose span of source records lies inside a wider one's (the halves of a batch
+ * Kinesis bisected after its first try had landed) adds only the keys the wider one's landed pieces lack, so a key
+ * counts once even when a part too large for one record was cut into pieces (`<id>.0`, `<id>.1`) and only some of
+ * them landed. Pieces of one span complement each other.
  */
 export function dedupeParts(parts: readonly SummaryPart[]): { kept: SummaryPart[]; duplicates: number } {
-  const withSpan = parts.map((p) => {
-    const src = sourceOf(p.id);
-    return { p, src, width: src === null ? -1n : src.first === src.sequence ? 0n : BigInt(src.sequence) - BigInt(src.first) };
-  });
-  // Stable: parts of equal width (every part of a single record) keep their stored order.
-  withSpan.sort((a, b) => (a.width === b.width ? 0 : a.width < b.width ? 1 : -1));
-  const seen = new Set<string>();
-  const spans = new Map<string, { first: string; last: string }[]>();
   const kept: SummaryPart[] = [];
   let duplicates = 0;
-  for (const { p, src } of withSpan) {
+  const seen = new Set<string>();
+  // group (shard + bucket + window) → span → its pieces
+  const groups = new Map<string, Map<string, Span>>();
+  for (const p of parts) {
     if (seen.has(p.id)) { duplicates++; continue; }
     seen.add(p.id);
-    if (src) {
-      const key = `${src.shard}${src.rest}`;
-      const held = spans.get(key) ?? [];
-      if (held.some((h) => compareSequence(src.first, h.first) >= 0 && compareSequence(src.sequence, h.last) <= 0)) { duplicates++; continue; }
-      held.push({ first: src.first, last: src.sequence });
-      spans.set(key, held);
+    const src = sourceOf(p.id);
+    if (!src) { kept.push(p); continue; }
+    const dot = src.rest.indexOf('.');
+    const group = src.shard + (dot < 0 ? src.rest : src.rest.slice(0, dot));
+    let spans = groups.get(group);
+    if (!spans) groups.set(group, (spans = new Map()));
+    const key = `${src.first}-${src.sequence}`;
+    let span = spans.get(key);
+    if (!span) {
+      const width = src.first === src.sequence ? 0n : BigInt(src.sequence) - BigInt(src.first);
+      spans.set(key, (span = { first: src.first, last: src.sequence, width, pieces: [], keys: new Set() }));
     }
-    kept.push(p);
+    span.pieces.push(p);
+    for (const k of keysOf(p)) span.keys.add(k);
+  }
+  for (const spans of groups.values()) {
+    // Wider first (stable: single records keep their stored order); only spans of several records can hold others.
+    const ordered = [...spans.values()].sort((a, b) => (a.width === b.width ? 0 : a.width < b.width ? 1 : -1));
+    const wide: Span[] = [];
+    for (const s of ordered) {
+      const covering = wide.filter((w) => compareSequence(s.first, w.first) >= 0 && compareSequence(s.last, w.last) <= 0);
+      if (covering.length === 0) kept.push(...s.pieces);
+      else {
+        for (const piece of s.pieces) {
+          const rest = withoutKeys(piece, (k) => covering.some((w) => w.keys.has(k)));
+          if (rest) kept.push(rest);
+          if (rest !== piece) duplicates++;
+        }
+      }
+      if (s.width > 0n) wide.push(s);
+    }
   }
   return { kept, duplicates };
+}
+
+interface Span {
+  first: string;
+  last: string;
+  width: bigint;
+  pieces: SummaryPart[];
+  /** The keys its landed pieces hold (kind and key). */
+  keys: Set<string>;
+}
+
+function* keysOf(p: SummaryPart): Generator<string> {
+  for (const [k] of p.i) yield `i${k}`;
+  for (const [k] of p.p) yield `p${k}`;
+  for (const [k] of p.u) yield `u${k}`;
+  for (const [k] of p.q ?? []) yield `q${k}`;
+}
+
+/** The part without the keys `drop` names (the part itself if none; null if none is left). */
+function withoutKeys(p: SummaryPart, drop: (key: string) => boolean): SummaryPart | null {
+  const i = p.i.filter(([k]) => !drop(`i${k}`));
+  const pp = p.p.filter(([k]) => !drop(`p${k}`));
+  const u = p.u.filter(([k]) => !drop(`u${k}`));
+  const q = p.q?.filter(([k]) => !drop(`q${k}`));
+  const left = i.length + pp.length + u.length + (q?.length ?? 0);
+  if (left === 0) return null;
+  if (left === p.i.length + p.p.length + p.u.length + (p.q?.length ?? 0)) return p;
+  // Window totals travel with the host windows (see wire.ts splitPart).
+  let n = 0;
+  let e5 = 0;
+  for (const [, kw] of i) {
+    n += kw.c[0];
+    e5 += kw.c[2];
+  }
+  return { ...p, i, p: pp, u, ...(q ? { q } : {}), n, e5 };
 }

@@ -59,7 +59,7 @@ describe('ingest over a batch, and Kinesis redelivering it', () => {
   });
 
   /** Requests per window as detect counts them once every window has closed. */
-  async function counted(summaries: StreamRecord[]): Promise<Map<number, number>> {
+  async function counted(summaries: StreamRecord[], detectBatch = 50): Promise<Map<number, number>> {
     const state = new SqliteState(':memory:');
     const perWindow = new Map<number, number>();
     const detect = new DetectStage({ windows: new EncodedPartStore(new MemoryWindowStore()), baselines: state, ledger: state, config: cfg,
@@ -72,7 +72,7 @@ describe('ingest over a batch, and Kinesis redelivering it', () => {
     // As the mapping delivers them: per summaries shard, in order, in batches.
     for (const shard of new Set(summaries.map((x) => x.shardId))) {
       const mine = summaries.filter((x) => x.shardId === shard);
-      for (let i = 0; i < mine.length; i += 50) expect((await detect.handle(mine.slice(i, i + 50), end)).batchItemFailures).toEqual([]);
+      for (let i = 0; i < mine.length; i += detectBatch) expect((await detect.handle(mine.slice(i, i + detectBatch), end)).batchItemFailures).toEqual([]);
     }
     await detect.tick(end);
     state.close();
@@ -124,6 +124,26 @@ describe('ingest over a batch, and Kinesis redelivering it', () => {
     expect(b7.length).toBeGreaterThan(0);
     // Stored twice over (the landed records again beside the retried ones), counted once.
     expect(total(await counted(all))).toBe(retry.events);
+  });
+
+  it.each([1_200, 2_000])('parts cut into pieces (records of %i B): the whole landed, then its halves; or only some pieces of the whole, then its halves: each request once', async (maxRecordBytes) => {
+    const batch = records.slice(0, 30);
+    for (const lose of [0, 3]) {
+      // `lose`: every third summary record of the whole never lands (its invocation died while putting).
+      let n = 0;
+      const stream = new KinesisTwin({ shards: 2, throughput: false, putter: { maxAttempts: 1, sleep: async () => {} },
+        failNext: () => (lose && ++n % lose === 0 ? 'InternalFailure' : undefined) });
+      const ingest = new IngestStage({ putter: stream, config: cfg, maxRecordBytes, summaryEncoding: 'identity' });
+      const whole = await ingest.handle(batch.map(cloudWatchSource));
+      stream.clearFailures();
+      await ingest.handle(batch.slice(0, 15).map(cloudWatchSource));
+      await ingest.handle(batch.slice(15).map(cloudWatchSource));
+      const all = stream.shardIds().flatMap((sh) => stream.read(sh, undefined, 100_000));
+      const ids = all.flatMap((x) => decodeSummaryRecord(x.data)).map((p) => p.id);
+      expect(ids.some((id) => /\.\d$/.test(id))).toBe(true); // some parts were cut
+      // The halves follow the whole within seconds (the mapping retries at once), before any of its windows closes.
+      expect(total(await counted(all, all.length))).toBe(whole.events);
+    }
   });
 
   it('a batch that landed whole, then bisected into halves after a failed invocation: every request counted once', async () => {
