@@ -131,6 +131,7 @@ export class FakeDynamo {
   }
 
   private query(input: Record<string, any>): object {
+    if (input.IndexName) return this.queryIndex(input);
     const m = /^pk = (:\w+)$/.exec(String(input.KeyConditionExpression).trim());
     if (!m) throw new Error(`fake DynamoDB: unsupported key condition ${input.KeyConditionExpression}`);
     const pk = input.ExpressionAttributeValues[m[1]];
@@ -142,6 +143,22 @@ export class FakeDynamo {
     this.bill(input.TableName, 'Query').readUnits += ru;
     this.charge(input.TableName, pk, 0, ru);
     return { Items: found.map((it) => structuredClone(it)) };
+  }
+
+  /**
+   * A global secondary index query (the ledger's status index): the key condition is an attribute equal to a value,
+   * optionally AND a range condition; billed on the items read, before the filter, eventually consistent as GSIs are.
+   */
+  private queryIndex(input: Record<string, any>): object {
+    const all = [...this.table(input.TableName).values()];
+    const found = all.filter((it) => holds(String(input.KeyConditionExpression), it, input));
+    let bytes = 0;
+    for (const it of found) bytes += itemBytes(it);
+    const ru = readUnits(bytes, false);
+    this.bill(input.TableName, 'Query').readUnits += ru;
+    this.charge(input.TableName, 'index', 0, ru);
+    const kept = input.FilterExpression ? found.filter((it) => holdsFilter(String(input.FilterExpression), it, input)) : found;
+    return { Items: kept.map((it) => structuredClone(it)) };
   }
 
   private scan(input: Record<string, any>): object {
@@ -225,6 +242,14 @@ function valueBytes(v: unknown): number {
 }
 
 // --- the few condition expressions the adapters write ---------------------------------------------------------
+
+/** A filter: `holds`, or `NOT contains(list, :v)` (the ledger's "not alerted yet"). */
+function holdsFilter(expr: string, item: Item, input: Record<string, any>): boolean {
+  const notContains = /^NOT contains\((\S+),\s*(:\w+)\)$/.exec(expr.trim());
+  if (!notContains) return holds(expr, item, input);
+  const list = item[operandName(notContains[1], input)];
+  return !(Array.isArray(list) && list.includes(input.ExpressionAttributeValues[notContains[2]]));
+}
 
 function holds(expr: string, item: Item | undefined, input: Record<string, any>): boolean {
   return expr.split(/\s+OR\s+/).some((alt) => alt.split(/\s+AND\s+/).every((atom) => atomHolds(atom.trim(), item, input)));
