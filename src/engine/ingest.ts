@@ -67,6 +67,8 @@ export interface IngestResult extends BatchResult {
  */
 export class IngestStage {
   private readonly buckets: number;
+  /** Each bucket's explicit hash key, worked out once (see bucketHashKey). */
+  private readonly hashKeys: string[];
   private readonly maxRecordBytes: number;
   private readonly log: Logger;
   private readonly metrics: Metrics;
@@ -74,6 +76,7 @@ export class IngestStage {
 
   constructor(private readonly deps: IngestDeps) {
     this.buckets = deps.buckets ?? DEFAULT_BUCKETS;
+    this.hashKeys = Array.from({ length: this.buckets }, (_, b) => bucketHashKey(b, this.buckets));
     this.maxRecordBytes = deps.maxRecordBytes ?? MAX_SUMMARY_RECORD_BYTES;
     this.log = deps.log ?? silentLogger;
     this.metrics = deps.metrics ?? noMetrics;
@@ -119,7 +122,7 @@ export class IngestStage {
     const out: PutRecord[] = [];
     let bytes = 0;
     for (const [bucket, parts] of byBucket) {
-      const explicitHashKey = bucketHashKey(bucket, this.buckets);
+      const explicitHashKey = this.hashKeys[bucket];
       for (const data of packSummaryRecords(parts, this.maxRecordBytes, this.deps.summaryEncoding)) {
         out.push({ partitionKey: `b${bucket}`, data, explicitHashKey });
         bytes += data.byteLength;
@@ -169,8 +172,8 @@ function byShard(records: readonly SourceRecord[]): Map<string, SourceRecord[]> 
 /**
  * The source records a part summarises, in its id: `<seq>` for one record, `<first>-<last>` for a batch. Kinesis
  * retries a batch whose first record failed as the identical batch (same id: detect counts it once), and bisects one
- * whose invocation failed into halves, whose spans lie inside the whole's (detect drops a part whose span lies inside
- * one it holds for the same source shard, bucket and window: see readWindow).
+ * whose invocation failed into halves, whose spans lie inside the whole's (a half's part adds only the keys the whole's
+ * landed parts lack: detect.ts dedupeParts).
  */
 export function sequenceSpan(records: readonly SourceRecord[]): string {
   let first = records[0].sequenceNumber;
