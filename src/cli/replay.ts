@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import type { Decision } from '../decision.ts';
 import { runReplay, type ReplaySummary } from '../pipeline/replay.ts';
 import { parseApiGatewayPolicy } from '../render/resource-policy.ts';
@@ -26,13 +26,17 @@ export function replayCommand(): Command {
   return withRunOptions(new Command('replay')
     .description('replay access-log files (any supported format, .gz too) through the pipeline and write what it would have done'))
     .option('--state <file>', 'SQLite state to learn from and keep across replays (default: a fresh OUT/state.sqlite)')
-    .action(async (files: string[], o: CommonRunOptions & { out: string; state?: string; policy?: string; quiet?: boolean }) => {
+    .addOption(new Option('--threads <n>', 'threads: 1 runs everything on one; 2 reads, decodes and ingests on a second '
+      + '(same decisions); default 2 for input of 32 MB or more on two cores or more').choices(['1', '2']))
+    .action(async (files: string[], o: ReplayCliOptions) => {
       const summary = await replay(files, o);
       printSummary(summary, o.out);
     });
 }
 
-export async function replay(files: string[], o: CommonRunOptions & { out: string; state?: string; policy?: string; quiet?: boolean }): Promise<ReplaySummary> {
+type ReplayCliOptions = CommonRunOptions & { out: string; state?: string; policy?: string; quiet?: boolean; threads?: '1' | '2' };
+
+export async function replay(files: string[], o: ReplayCliOptions): Promise<ReplaySummary> {
   const config = buildConfig(o);
   const basePolicy = o.policy ? readPolicy(o.policy) : null;
   const bar = new ProgressBar();
@@ -42,6 +46,7 @@ export async function replay(files: string[], o: CommonRunOptions & { out: strin
     statePath: o.state ? resolve(o.state) : undefined,
     config,
     basePolicy,
+    threads: o.threads === undefined ? undefined : o.threads === '2' ? 2 : 1,
     onProgress: (done, total) => bar.update(done, total),
     onDecision: o.quiet ? undefined : (d: Decision) => {
       bar.clear();

@@ -17,8 +17,7 @@ import type { AlertBatch, AlertPort, LedgerEntry } from '../ports.ts';
 import type { PolicyDocument } from '../render/resource-policy.ts';
 import { type ContainResult, ContainStage } from './contain.ts';
 import { DetectStage } from './detect.ts';
-import { eventsSource, IngestStage, type IngestResult } from './ingest.ts';
-import { LogClock } from './log-clock.ts';
+import { type FrontEnd, type PassRecords, ReplayFront } from './replay-front.ts';
 import { MemoryPartStore } from '../adapters/local/memory-part-store.ts';
 import { CountingMetrics, METRIC } from './observe.ts';
 
@@ -54,14 +53,6 @@ export interface LocalRunStats {
   streams: Record<string, { records: number; bytes: number }>;
 }
 
-/** Events per ingest invocation (one source record per shard). */
-const BATCH_EVENTS = 16_384;
-/**
- * Log time one stage pass covers at most. The detect tick and contain run once a minute in AWS, but early decisions are
- * looked for on each delivery: a pass of half a minute stamps them within 30 s of their evidence (a minute cost 30 s
- * more on the median time to contain, 15 s cost some 10% more CPU).
- */
-const PASS_MS = 30_000;
 /** Records per detect invocation: the construct's batch size. */
 const DETECT_BATCH = 500;
 /** How often idle keys are looked for (windows). */
@@ -84,10 +75,9 @@ export class LocalRunner {
   readonly topKeys = new TopKeys(50);
   readonly metrics = new CountingMetrics();
   private readonly cfg: CordonConfig;
-  private readonly shards: number;
-  private readonly clock: LogClock;
   private readonly summaries: KinesisTwin;
-  private readonly ingest: IngestStage;
+  /** The ingest side, when this runner reads its own events (not when another thread reads them: see acceptPass). */
+  private readonly front: ReplayFront;
   private readonly detect: DetectStage;
   private readonly contain: ContainStage;
   private readonly baselines: CachedBaselines;
@@ -99,26 +89,22 @@ export class LocalRunner {
   /** One point per window start: every scope (summaries shard) closes its part of a window. */
   private readonly timelineByStart = new Map<number, TimelinePoint>();
   private readonly positions = new Map<string, string | undefined>();
-  private buffer: AccessEvent[] = [];
-  private sequence = 0;
+  /** The log clock as of the latest pass (the front's; a replay's clock is its log's). */
+  private now = -Infinity;
   private nextMinute = -Infinity;
   private decidedSinceContain = false;
-  private events_ = 0;
 
   constructor(cfg: CordonConfig, private readonly opts: LocalRunnerOptions) {
     this.cfg = cfg;
-    this.shards = opts.shards ?? 1;
-    this.clock = new LogClock(Math.max(300_000, cfg.windows.futureToleranceSeconds * 1000), cfg.windows.pastToleranceMinutes * 60_000);
-    const logNow = () => (Number.isFinite(this.clock.now) ? this.clock.now : 0);
+    const shards = opts.shards ?? 1;
+    const logNow = () => (Number.isFinite(this.now) ? this.now : 0);
     // Log time is not wall time: the per-second write limits of a shard would throttle a replay by its speed.
     // Detect reads the records' bytes as put (no base64 round trip in-process); the twin still counts them all.
-    this.summaries = new KinesisTwin({ shards: this.shards, streamName: 'summaries', clock: logNow, throughput: false,
+    this.summaries = new KinesisTwin({ shards, streamName: 'summaries', clock: logNow, throughput: false,
       deliverBytes: true });
     this.baselines = new CachedBaselines(opts.state, cfg.windows.idleEvictMinutes * 60_000);
     // A few partitions per shard are enough to spread keys; each is a record per pass (64 would be 64 small gzips).
-    // Records stay uncompressed where they fit: in-process, bytes cost nothing and gzip cost a tenth of the run.
-    this.ingest = new IngestStage({ putter: this.summaries, config: cfg, metrics: this.metrics, buckets: 4 * this.shards,
-      summaryEncoding: 'identity' });
+    this.front = new ReplayFront(cfg, { shards, buckets: summaryBuckets(shards), metrics: this.metrics, onPass: (p) => this.acceptPass(p) });
     this.detect = new DetectStage({ windows: this.parts, baselines: this.baselines, ledger: opts.state, config: cfg,
       metrics: this.metrics, onWindow: (closed, outcome) => {
         const a = outcome.assessment;
@@ -153,43 +139,36 @@ export class LocalRunner {
   }
 
   get events(): number {
-    return this.events_;
+    return this.front.events;
   }
 
   /** One decoded event (synchronous, from the reader's loop); the stages run on {@link drain}. */
   push(e: AccessEvent): void {
-    this.buffer.push(e);
-    this.events_++;
+    this.front.push(e);
   }
 
   /** True when enough events wait for a stage pass. */
   get ready(): boolean {
-    return this.sliceEnd() > 0;
+    return this.front.ready;
   }
 
-  /** Runs the buffered events through the stages, a pass per minute of log time at most (as the schedules run). */
-  async drain(final = false): Promise<void> {
-    for (let n = this.sliceEnd(); n > 0 || (final && this.buffer.length); n = this.sliceEnd()) {
-      // No local holds the batch: its events are garbage once ingest has them (see pass).
-      await this.pass(this.clock.take(this.buffer.splice(0, n > 0 ? n : this.buffer.length)));
-    }
-    if (final) await this.pass(this.clock.take([], true));
-  }
-
-  /** How many buffered events make the next pass: up to BATCH_EVENTS, or a minute of log time; 0 if not yet. */
-  private sliceEnd(): number {
-    const b = this.buffer;
-    if (b.length === 0) return 0;
-    const limit = Math.min(b.length, BATCH_EVENTS);
-    const until = b[0].time + PASS_MS;
-    for (let i = 1; i < limit; i++) if (b[i].time >= until) return i;
-    return b.length >= BATCH_EVENTS ? BATCH_EVENTS : 0;
+  /** Runs the buffered events through the stages, a pass per half minute of log time at most (see ReplayFront). */
+  drain(final = false): Promise<void> {
+    return this.front.drain(final);
   }
 
   /** End of input: the clock runs on until every window has closed, then contain publishes the last decisions. */
   async finish(): Promise<void> {
-    await this.drain(true);
-    const last = Number.isFinite(this.clock.now) ? this.clock.now : 0;
+    await this.finishAfter(await this.front.finish());
+  }
+
+  /**
+   * The end of a run whose events another thread read ({@link acceptPass} took its passes): `end` is where its log
+   * clock stopped. The clock runs on until every window has closed, then contain publishes the last decisions.
+   */
+  async finishAfter(end: FrontEnd): Promise<void> {
+    if (end.now > this.now) this.now = end.now;
+    const last = Number.isFinite(this.now) ? this.now : 0;
     const w = this.cfg.windows;
     const closeAll = last + (w.maxDeliveryDelaySeconds + w.sizeSeconds) * 1000 + 1;
     const r = await this.detect.tick(closeAll);
@@ -201,7 +180,7 @@ export class LocalRunner {
     this.stats.keysTracked = this.seenKeys.size;
     const s = this.summaries.stats();
     this.stats.streams = { summaries: { records: s.records, bytes: s.bytes } };
-    this.stats.clamped += this.clock.clamped;
+    this.stats.clamped += end.clamped;
     this.stats.lateEvents = this.stats.lateFolded + this.stats.lateDropped;
   }
 
@@ -215,12 +194,23 @@ export class LocalRunner {
     return this.opts.state.listActive(now);
   }
 
-  private async pass(events: AccessEvent[]): Promise<void> {
-    if (events.length === 0) return;
-    const now = this.clock.now;
-    const ingested = await this.ingestPass(events);
-    this.stats.clamped += ingested.clamped;
-    if (ingested.batchItemFailures.length) throw new Error('replay: summaries could not be put on the summaries twin');
+  /**
+   * One pass of the ingest side: its summary records go on the summaries twin, then detect reads every shard, and the
+   * one-minute schedules (the detect tick, contain) run when their minute has come. Passes must come in the order
+   * the front made them.
+   */
+  async acceptPass(p: PassRecords): Promise<void> {
+    if (p.now > this.now) this.now = p.now;
+    const now = p.now;
+    this.stats.clamped += p.clamped;
+    if (p.failed) throw new Error('replay: ingest failed on a pass (see its log)');
+    if (p.records.length) {
+      try {
+        await this.summaries.put(p.records);
+      } catch (err) {
+        throw new Error(`replay: summaries could not be put on the summaries twin: ${(err as Error).message}`, { cause: err });
+      }
+    }
     await this.detectAll(now);
     if (now >= this.nextMinute) {
       // The one-minute schedules of the detect tick and of contain.
@@ -228,23 +218,6 @@ export class LocalRunner {
       this.countDetect(await this.detect.tick(now));
       await this.runContain(now);
     } else if (this.decidedSinceContain) await this.runContain(now);
-  }
-
-  /**
-   * Ingest's invocation of a pass. The events are let go as soon as it is done (the array is emptied), not held
-   * through detect and contain: a pass's events outliving it made every garbage collection in the pass copy them.
-   */
-  private async ingestPass(events: AccessEvent[]): Promise<IngestResult> {
-    // CloudWatch Logs spreads a group's lines over the shards (distribution Random): one source record per shard.
-    const perShard: AccessEvent[][] = Array.from({ length: this.shards }, () => []);
-    for (let i = 0; i < events.length; i++) perShard[i % this.shards].push(events[i]);
-    const seq = String(++this.sequence).padStart(20, '0');
-    const sources = perShard.filter((list) => list.length).map((list, i) => eventsSource(`access-${i}`, seq, list));
-    try {
-      return await this.ingest.handle(sources);
-    } finally {
-      events.length = 0;
-    }
   }
 
   private async detectAll(now: number): Promise<void> {
@@ -312,4 +285,9 @@ export class LocalRunner {
     existing.authFailures += p.authFailures;
     existing.uniqueIps += p.uniqueIps;
   }
+}
+
+/** Summary partitions of a replay: a few per shard spread keys; each is a record per pass. */
+export function summaryBuckets(shards: number): number {
+  return 4 * shards;
 }

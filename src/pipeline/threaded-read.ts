@@ -1,0 +1,83 @@
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { CordonConfig } from '../config.ts';
+import { LogFileError } from '../decode/errors.ts';
+import type { ReadStats } from '../decode/types.ts';
+import type { LocalRunner } from '../engine/local-runner.ts';
+import type { ReaderMessage, ReaderThreadData } from './reader-thread.ts';
+
+/** Below this much input, a second thread's start (its own module load, ~0.5 s) costs more than it saves. */
+export const THREADED_MIN_BYTES = 32 * 1024 * 1024;
+/** Passes the reading thread may be ahead of detect: each holds a pass's summary records (a few MB at most). */
+const MAX_IN_FLIGHT = 4;
+
+/** How many threads a replay of `totalBytes` uses when not told: two on a machine with two cores or more, for big input. */
+export function defaultThreads(totalBytes: number): 1 | 2 {
+  return availableParallelism() >= 2 && totalBytes >= THREADED_MIN_BYTES ? 2 : 1;
+}
+
+export interface ThreadedReadOptions {
+  files: string[];
+  config: CordonConfig;
+  shards: number;
+  buckets: number;
+  maxSamples: number;
+  onProgress?(done: number, total: number): void;
+}
+
+/**
+ * A replay on two threads, split where the stages meet in AWS: a reading thread runs the front (read, decode, log
+ * clock, ingest) and sends each pass's summary records here, where `runner` runs detect and contain on them, in the
+ * order they were made. The front depends only on its input, so the passes (and every decision) are those of a run
+ * on one thread. Resolves with the read's figures once the runner has taken the last pass and finished.
+ */
+export function readOnThread(runner: LocalRunner, opts: ThreadedReadOptions): Promise<ReadStats> {
+  const data: ReaderThreadData = { files: opts.files, config: opts.config, shards: opts.shards, buckets: opts.buckets,
+    maxSamples: opts.maxSamples, maxInFlight: MAX_IN_FLIGHT };
+  const worker = new Worker(new URL('./reader-thread-entry.cjs', import.meta.url), { workerData: data });
+  return new Promise<ReadStats>((resolve, reject) => {
+    let settled = false;
+    let queue = Promise.resolve();
+    const fail = (err: unknown): void => {
+      if (settled) return;
+      settled = true;
+      void worker.terminate();
+      reject(err);
+    };
+    const take = async (m: ReaderMessage): Promise<void> => {
+      if (settled) return;
+      switch (m.type) {
+        case 'pass':
+          for (const r of m.pass.records) r.data = Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength);
+          await runner.acceptPass(m.pass);
+          worker.postMessage({ type: 'taken' });
+          return;
+        case 'progress':
+          opts.onProgress?.(m.done, m.total);
+          return;
+        case 'done':
+          await runner.finishAfter(m.end);
+          settled = true;
+          resolve(m.read);
+          return;
+        case 'error':
+          fail(readerError(m));
+      }
+    };
+    // One message at a time, in order: a pass is taken only after the one before it.
+    worker.on('message', (m: ReaderMessage) => {
+      queue = queue.then(() => take(m)).catch(fail);
+    });
+    worker.on('error', fail);
+    worker.on('exit', (code) => {
+      // A clean exit comes after 'done' was queued: wait for the queue before calling it a loss.
+      void queue.then(() => fail(new Error(`replay: the reading thread stopped before the end of the input (exit code ${code})`)));
+    });
+  });
+}
+
+function readerError(m: Extract<ReaderMessage, { type: 'error' }>): Error {
+  const err = m.name === 'LogFileError' && m.path !== undefined ? new LogFileError(m.path) : new Error(m.message);
+  if (m.stack) err.stack = m.stack;
+  return err;
+}
