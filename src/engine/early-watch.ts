@@ -15,6 +15,15 @@ const C_TRAP_HITS = at('trapHits');
 
 /** The running counters an unmistakable finding needs at the least (each rule's necessary condition). */
 const WATCHED = [C_REQUESTS, C_5XX, C_AUTH_FAILURES, C_NOT_FOUND, C_LOGIN_POSTS, C_ATTACK_PAYLOADS, C_SCANNER_AGENT, C_TRAP_HITS] as const;
+/** Positions of the watched counters in a key's running sums (which hold only those). */
+const S_REQUESTS = 0;
+const S_5XX = 1;
+const S_AUTH_FAILURES = 2;
+const S_NOT_FOUND = 3;
+const S_LOGIN_POSTS = 4;
+const S_ATTACK_PAYLOADS = 5;
+const S_SCANNER_AGENT = 6;
+const S_TRAP_HITS = 7;
 
 /** Keys tracked per scope and window, at most: past it new keys are not watched (the window close still judges them). */
 const MAX_KEYS = 200_000;
@@ -28,7 +37,10 @@ const REGROWTH = 1.25;
 const MAX_LOOKS = 6;
 
 interface WindowSums {
-  sums: Map<string, Float64Array>;
+  /** Per kind of key (hosts, prefixes, principals): each key's running sums of the WATCHED counters. */
+  sums: { i: Map<string, Float64Array>; p: Map<string, Float64Array>; u: Map<string, Float64Array> };
+  /** Keys summed, of all kinds. */
+  keys: number;
   /** Keys past a necessary condition, with how far past it (the largest ratio of a sum to its minimum). */
   pending: Map<string, number>;
   /** The ratio at which each key was last looked at. */
@@ -46,21 +58,22 @@ interface WindowSums {
  */
 export class EarlyWatch {
   private readonly scopes = new Map<string, Map<number, WindowSums>>();
+  /** Each watched counter's minimum, in the order of a key's sums. */
   private readonly minimum: Float64Array;
 
   constructor(cfg: CordonConfig) {
     const t = cfg.thresholds;
-    this.minimum = new Float64Array(COUNTER_NAMES.length).fill(Infinity);
+    this.minimum = new Float64Array(WATCHED.length).fill(Infinity);
     // flood: requests less 5xx ≥ floodUnmistakableRequests (checked on the difference below).
-    this.minimum[C_REQUESTS] = t.floodUnmistakableRequests;
+    this.minimum[S_REQUESTS] = t.floodUnmistakableRequests;
     // path-scan: breadth (≤ the 404s) ≥ 2 × scanDistinct404; auth and login: 3 × theirs; payloads and tools: 2 ×.
-    this.minimum[C_NOT_FOUND] = 2 * t.scanDistinct404;
-    this.minimum[C_AUTH_FAILURES] = 3 * t.authFailures;
-    this.minimum[C_LOGIN_POSTS] = 3 * t.loginPosts;
-    this.minimum[C_ATTACK_PAYLOADS] = 2 * t.attackPayloads;
-    this.minimum[C_SCANNER_AGENT] = 2 * t.scannerAgentRequests;
+    this.minimum[S_NOT_FOUND] = 2 * t.scanDistinct404;
+    this.minimum[S_AUTH_FAILURES] = 3 * t.authFailures;
+    this.minimum[S_LOGIN_POSTS] = 3 * t.loginPosts;
+    this.minimum[S_ATTACK_PAYLOADS] = 2 * t.attackPayloads;
+    this.minimum[S_SCANNER_AGENT] = 2 * t.scannerAgentRequests;
     // trap-route: the first request to a trap route.
-    this.minimum[C_TRAP_HITS] = 1;
+    this.minimum[S_TRAP_HITS] = 1;
   }
 
   /** Adds a part of an open window (after late parts were folded and forged times dropped). */
@@ -68,41 +81,46 @@ export class EarlyWatch {
     let windows = this.scopes.get(scope);
     if (!windows) this.scopes.set(scope, (windows = new Map()));
     let w = windows.get(part.w);
-    if (!w) windows.set(part.w, (w = { sums: new Map(), pending: new Map(), checkedAt: new Map(), looks: 0, full: false }));
+    if (!w) {
+      w = { sums: { i: new Map(), p: new Map(), u: new Map() }, keys: 0, pending: new Map(), checkedAt: new Map(), looks: 0, full: false };
+      windows.set(part.w, w);
+    }
     this.add(w, part.i, 'i');
     this.add(w, part.p, 'p');
     this.add(w, part.u, 'u');
   }
 
-  private add(w: WindowSums, entries: readonly [string, SerializedKeyWindow][], tag: string): void {
+  private add(w: WindowSums, entries: readonly [string, SerializedKeyWindow][], tag: 'i' | 'p' | 'u'): void {
     if (!Array.isArray(entries)) return;
+    // Keyed per kind, so no key string is built for the many keys that never get near a condition.
+    const byKey = w.sums[tag];
     for (const entry of entries) {
       const c = entry?.[1]?.c;
       if (!Array.isArray(c)) continue; // the window close counts a malformed part; here it is only not watched
-      const key = tag + entry[0];
-      let sums = w.sums.get(key);
+      let sums = byKey.get(entry[0]);
       if (!sums) {
-        if (w.sums.size >= MAX_KEYS) {
+        if (w.keys >= MAX_KEYS) {
           w.full = true;
           continue;
         }
-        w.sums.set(key, (sums = new Float64Array(COUNTER_NAMES.length)));
+        byKey.set(entry[0], (sums = new Float64Array(WATCHED.length)));
+        w.keys++;
       }
-      for (const i of WATCHED) {
-        const v = c[i];
-        if (typeof v === 'number' && Number.isFinite(v) && v > 0) sums[i] += v;
+      for (let s = 0; s < WATCHED.length; s++) {
+        const v = c[WATCHED[s]];
+        if (typeof v === 'number' && Number.isFinite(v) && v > 0) sums[s] += v;
       }
       const level = this.level(sums);
-      if (level >= 1) w.pending.set(key, level);
+      if (level >= 1) w.pending.set(tag + entry[0], level);
     }
   }
 
   /** How far past its nearest condition a key is: ≥ 1 means some rule could find it unmistakable. */
   private level(s: Float64Array): number {
     const m = this.minimum;
-    return Math.max((s[C_REQUESTS] - s[C_5XX]) / m[C_REQUESTS], s[C_NOT_FOUND] / m[C_NOT_FOUND], s[C_AUTH_FAILURES] / m[C_AUTH_FAILURES],
-      s[C_LOGIN_POSTS] / m[C_LOGIN_POSTS], s[C_ATTACK_PAYLOADS] / m[C_ATTACK_PAYLOADS], s[C_SCANNER_AGENT] / m[C_SCANNER_AGENT],
-      s[C_TRAP_HITS] / m[C_TRAP_HITS]);
+    return Math.max((s[S_REQUESTS] - s[S_5XX]) / m[S_REQUESTS], s[S_NOT_FOUND] / m[S_NOT_FOUND], s[S_AUTH_FAILURES] / m[S_AUTH_FAILURES],
+      s[S_LOGIN_POSTS] / m[S_LOGIN_POSTS], s[S_ATTACK_PAYLOADS] / m[S_ATTACK_PAYLOADS], s[S_SCANNER_AGENT] / m[S_SCANNER_AGENT],
+      s[S_TRAP_HITS] / m[S_TRAP_HITS]);
   }
 
   /**
