@@ -27,6 +27,8 @@ export interface BenchArgs {
   costMinutes: number;
   /** Rates up to this are measured on replicated traffic; higher ones are extrapolated from the highest measured. */
   costMaxRate: number;
+  /** Wire level of the summaries stream in the cost run (1, or 2: prefixes derived at detect). */
+  summaryLevel: 1 | 2;
   sections: Set<Section>;
   out: string;
   quick: boolean;
@@ -44,6 +46,8 @@ const HELP = `npm run bench -- [options]
   --rates a,b         requests/s the cost is priced at (default 100,1000,10000)
   --cost-minutes N    minutes of traffic per cost measurement (default 20; --quick 10)
   --cost-max-rate N   highest rate measured on replicated traffic, higher ones extrapolated (default 1000)
+  --summary-level N   the summaries stream's wire level in the cost run: 1 (the deployed default) or 2 (prefixes derived
+                      at detect; construct prop summaryWireLevel) (default 1)
   --only a,b          sections: ${SECTIONS.join(',')} (default all)
   --out PATH          results file (default bench/results.json)
   --quick             smaller sizes, one run each`;
@@ -62,6 +66,7 @@ export function parseArgs(argv: string[]): BenchArgs {
     rates: [100, 1_000, 10_000],
     costMinutes: quick ? 10 : 20,
     costMaxRate: 1_000,
+    summaryLevel: 1,
     sections: new Set(SECTIONS),
     out: new URL('./results.json', import.meta.url).pathname,
     quick,
@@ -86,6 +91,12 @@ export function parseArgs(argv: string[]): BenchArgs {
       case '--rates': a.rates = value().split(',').map((v) => positiveInt(flag, v)); break;
       case '--cost-minutes': a.costMinutes = positiveInt(flag, value()); break;
       case '--cost-max-rate': a.costMaxRate = positiveInt(flag, value()); break;
+      case '--summary-level': {
+        const level = positiveInt(flag, value());
+        if (level !== 1 && level !== 2) throw new Error('--summary-level must be 1 or 2');
+        a.summaryLevel = level;
+        break;
+      }
       case '--only': a.sections = new Set(value().split(',').map(section)); break;
       case '--out': a.out = value(); break;
       case '--help': case '-h': console.log(HELP); process.exit(0);

@@ -177,10 +177,10 @@ export function replicate(t: Traffic, copies: number): Traffic {
 }
 
 /** Stage 1 over every ingest batch; returns the summary records stage 2 will read. */
-async function ingestAll(records: readonly CwlRecord[], config: ReturnType<typeof parseConfig>, u: Usage): Promise<SummaryRecord[]> {
+async function ingestAll(records: readonly CwlRecord[], config: ReturnType<typeof parseConfig>, u: Usage, derivePrefixes: boolean): Promise<SummaryRecord[]> {
   const summaries: SummaryRecord[] = [];
   let out: PutRecord[] = [];
-  const stage = new IngestStage({ config, putter: { put: async (rs: PutRecord[]) => { out.push(...rs); } } });
+  const stage = new IngestStage({ config, derivePrefixes, putter: { put: async (rs: PutRecord[]) => { out.push(...rs); } } });
   for (const batch of batchesOf(records, INGEST_BATCH.records, INGEST_BATCH.windowMs)) {
     out = [];
     const cpu0 = process.cpuUsage();
@@ -206,7 +206,7 @@ async function ingestAll(records: readonly CwlRecord[], config: ReturnType<typeo
   return summaries;
 }
 
-export async function measureUsage(t: Traffic, copies: number, records: readonly CwlRecord[], cwlLineBytes: number): Promise<Usage> {
+export async function measureUsage(t: Traffic, copies: number, records: readonly CwlRecord[], cwlLineBytes: number, summaryLevel: 1 | 2 = 1): Promise<Usage> {
   const config = parseConfig({ allowlist: { cidrs: t.labels.allowlist } });
   const seconds = t.minutes * 60;
   const u: Usage = {
@@ -216,7 +216,7 @@ export async function measureUsage(t: Traffic, copies: number, records: readonly
     dynamoReadUnits: 0, dynamoByKind: {}, s3: { puts: 0, lists: 0, deletes: 0, gets: 0, bytesPut: 0 }, largestSnapshotBytes: 0,
     cwlBytes: cwlLineBytes * t.events.length,
   };
-  const summaries = await ingestAll(records, config, u);
+  const summaries = await ingestAll(records, config, u, summaryLevel === 2);
 
   // The detect Lambda's wiring (aws-deps.ts) over an in-memory DynamoDB that bills and an S3 that counts. The
   // timed CPU includes the SDK-free fakes' own work, a small overstatement.

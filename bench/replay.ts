@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../src/config.ts';
@@ -12,10 +13,12 @@ const round2 = (x: number): number => Math.round(x * 100) / 100;
 /**
  * `cordon replay` end to end: file read, format detection, decode, then the deployed stages over in-process twins
  * (ingest, summary records on the summaries twin, detect, contain), SQLite state, output files and the HTML report.
- * One run per file (a second run would start from the first run's SQLite state and be a different workload).
+ * One run per file and thread count, each from a fresh SQLite state.
  */
 export interface ReplayFigure {
   format: TrafficFormat;
+  /** Threads of the replay: 1, or 2 (read, decode and ingest on a second thread; detect and contain on the main). */
+  threads: 1 | 2;
   lines: number;
   events: number;
   fileBytes: number;
@@ -31,26 +34,54 @@ export interface ReplayFigure {
   /** Records and MB put on the summaries stream between ingest and detect (uncompressed JSON in a replay). */
   summaryRecords: number;
   summaryMb: number;
+  /**
+   * The floor, same file, same run: one thread reading its lines and JSON.parse'ing each, nothing else (lines per
+   * wall second). Only for line-per-request JSON files.
+   */
+  floorLinesPerSecond?: number;
 }
 
-export async function replayFigure(format: TrafficFormat, minutes: number, seed: number): Promise<ReplayFigure> {
+/** Figures of a replay of `minutes` of traffic on one thread and on two, with the JSON.parse floor of the same file. */
+export async function replayFigures(format: TrafficFormat, minutes: number, seed: number): Promise<ReplayFigure[]> {
   const dir = mkdtempSync(join(tmpdir(), 'cordon-bench-replay-'));
   try {
     const file = join(dir, `traffic.${format}`);
     await writeTraffic(file, { scenario: 'mixed', minutes, seed, format });
     const labels = (await import(`${file}.labels.json`, { with: { type: 'json' } })).default as { allowlist: string[] };
-    collectGarbage();
-    const cpu0 = process.cpuUsage();
-    const t0 = performance.now();
-    const s = await runReplay({ files: [file], outDir: join(dir, 'out'), config: parseConfig({ allowlist: { cidrs: labels.allowlist } }) });
-    const seconds = (performance.now() - t0) / 1000;
-    const cpuSeconds = cpuSince(cpu0) / 1000;
-    return { format, lines: s.linesRead, events: s.events, fileBytes: statSync(file).size, seconds: round2(seconds),
-      cpuSeconds: round2(cpuSeconds), linesPerSecond: Math.round(s.linesRead / cpuSeconds),
-      linesPerWallSecond: Math.round(s.linesRead / seconds), eventsPerSecond: Math.round(s.events / cpuSeconds), blocks: s.blocks,
-      unreadable: s.linesUnreadable, summaryRecords: s.streams.summaries?.records ?? 0,
-      summaryMb: round2((s.streams.summaries?.bytes ?? 0) / 1e6) };
+    const floor = format === 'apigw-json' ? await jsonParseFloor(file) : undefined;
+    const out: ReplayFigure[] = [];
+    for (const threads of [1, 2] as const) {
+      collectGarbage();
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      const s = await runReplay({ files: [file], outDir: join(dir, `out-${threads}`), threads,
+        config: parseConfig({ allowlist: { cidrs: labels.allowlist } }) });
+      const seconds = (performance.now() - t0) / 1000;
+      // Both threads' CPU: process.cpuUsage is the process's.
+      const cpuSeconds = cpuSince(cpu0) / 1000;
+      out.push({ format, threads, lines: s.linesRead, events: s.events, fileBytes: statSync(file).size, seconds: round2(seconds),
+        cpuSeconds: round2(cpuSeconds), linesPerSecond: Math.round(s.linesRead / cpuSeconds),
+        linesPerWallSecond: Math.round(s.linesRead / seconds), eventsPerSecond: Math.round(s.events / cpuSeconds), blocks: s.blocks,
+        unreadable: s.linesUnreadable, summaryRecords: s.streams.summaries?.records ?? 0,
+        summaryMb: round2((s.streams.summaries?.bytes ?? 0) / 1e6), floorLinesPerSecond: floor });
+    }
+    return out;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Lines per wall second of one thread that reads the file's lines and JSON.parses each (nothing kept). */
+async function jsonParseFloor(file: string): Promise<number> {
+  collectGarbage();
+  const t0 = performance.now();
+  let n = 0;
+  let sink = 0;
+  for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+    if (!line) continue;
+    sink += (JSON.parse(line) as { status?: number }).status ?? 0;
+    n++;
+  }
+  if (sink === 0) throw new Error('floor optimised away');
+  return Math.round(n / ((performance.now() - t0) / 1000));
 }

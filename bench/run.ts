@@ -8,7 +8,7 @@ import { bigWindow, detectFigure, type DetectFigure, mixedWindows } from './dete
 import { figure, floorCwl, floorJsonLines, ingestCwl, type IngestFigure, ingestLines, unpackOnlyCwl } from './ingest.ts';
 import { cwlRecordsOf, linesOf, meanBytes, simulate, type Traffic } from './inputs.ts';
 import { type KeyStateFigure, keyStateFigure, memoryFigure, type MemoryFigure } from './memory.ts';
-import { replayFigure, type ReplayFigure } from './replay.ts';
+import { replayFigures, type ReplayFigure } from './replay.ts';
 import { statsFigure, type StatsFigure } from './robust-stats.ts';
 import { int, mdTable, pct, qty, usd } from './table.ts';
 
@@ -39,7 +39,7 @@ interface Results {
   replay?: ReplayFigure[];
   memory?: MemoryFigure[];
   keyState?: KeyStateFigure;
-  cost?: CostModel & { targetMetFromRate?: number | null };
+  cost?: CostModel & { targetMetFromRate?: number | null; summaryLevel?: 1 | 2 };
   baselines?: BaselineFigure[];
   targets?: { target: string; measured: string; met: boolean }[];
 }
@@ -84,7 +84,7 @@ async function replaySection(a: BenchArgs): Promise<ReplayFigure[]> {
   const out: ReplayFigure[] = [];
   for (const f of formats) {
     log(`replay: ${a.replayMinutes} min of ${f}`);
-    out.push(await replayFigure(f, a.replayMinutes, a.seed));
+    out.push(...await replayFigures(f, a.replayMinutes, a.seed));
   }
   return out;
 }
@@ -102,7 +102,7 @@ function memorySection(a: BenchArgs): MemoryFigure[] {
   });
 }
 
-async function costSection(a: BenchArgs): Promise<CostModel & { targetMetFromRate: number | null }> {
+async function costSection(a: BenchArgs): Promise<CostModel & { targetMetFromRate: number | null; summaryLevel: 1 | 2 }> {
   log(`cost: generating ${a.costMinutes} min of the mixed scenario`);
   const base = simulate(a.costMinutes, a.seed);
   const scenarioRate = base.events.length / (a.costMinutes * 60);
@@ -113,9 +113,9 @@ async function costSection(a: BenchArgs): Promise<CostModel & { targetMetFromRat
     log(`cost: ${k} × the population (${Math.round(t.events.length / (a.costMinutes * 60))} req/s, ${t.events.length} requests): IngestStage and DetectStage`);
     const records = cwlRecordsOf(t, a.seed);
     const lineBytes = meanBytes(linesOf(t, 'apigw-json', a.seed).slice(0, 200_000));
-    usages.push(await measureUsage(t, k, records, lineBytes));
+    usages.push(await measureUsage(t, k, records, lineBytes, a.summaryLevel));
   }
-  return { ...costModel(usages, a.rates), targetMetFromRate: rateWhereShareFallsTo(usages, TARGETS.costShareOfCwl) };
+  return { ...costModel(usages, a.rates), targetMetFromRate: rateWhereShareFallsTo(usages, TARGETS.costShareOfCwl), summaryLevel: a.summaryLevel };
 }
 
 function targetsOf(r: Results): { target: string; measured: string; met: boolean }[] {
@@ -127,10 +127,13 @@ function targetsOf(r: Results): { target: string; measured: string; met: boolean
     out.push({ target: `ingest ≤ ${TARGETS.floorRatio}× the floor's time`, measured: `${cwl.floorRatio}×`,
       met: (cwl.floorRatio ?? Infinity) <= TARGETS.floorRatio });
   }
-  const rp = r.replay?.[0];
+  // The issue's target is end to end, as a whole process, per wall second, on this machine's cores.
+  const rp = r.replay?.filter((p) => p.format === 'apigw-json').sort((x, y) => y.linesPerWallSecond - x.linesPerWallSecond)[0];
   if (rp) {
-    out.push({ target: `local replay ≥ ${int(TARGETS.replayLinesPerSecond)} lines/s`, measured: `${int(rp.linesPerSecond)}/s (${rp.format})`,
-      met: rp.linesPerSecond >= TARGETS.replayLinesPerSecond });
+    const floor = rp.floorLinesPerSecond ? `; JSON.parse floor ${int(rp.floorLinesPerSecond)}/s` : '';
+    out.push({ target: `local replay ≥ ${int(TARGETS.replayLinesPerSecond)} lines/s (wall)`,
+      measured: `${int(rp.linesPerWallSecond)}/s (${rp.format}, ${rp.threads} thread${rp.threads > 1 ? 's' : ''}${floor})`,
+      met: rp.linesPerWallSecond >= TARGETS.replayLinesPerSecond });
   }
   const mem = r.memory?.at(-1);
   if (mem) {
@@ -149,7 +152,7 @@ function targetsOf(r: Results): { target: string; measured: string; met: boolean
     const top = r.cost.usages.reduce((a, b) => (b.rate > a.rate ? b : a));
     if (top.rate >= 5_000) {
       out.push({ target: `summaries ≤ ${pct(TARGETS.summariesShare)} of the access-log stream's bytes at 10,000 req/s`,
-        measured: `${pct(summariesRatio(top))} at ${int(top.rate)} req/s`, met: summariesRatio(top) <= TARGETS.summariesShare });
+        measured: `${pct(summariesRatio(top))} at ${int(top.rate)} req/s (wire level ${r.cost.summaryLevel ?? 1})`, met: summariesRatio(top) <= TARGETS.summariesShare });
     }
     const i = Math.max(0, r.cost.rates.findIndex((rate) => rate >= COST_TARGET_RATE));
     out.push({ target: `cost ≤ ${pct(TARGETS.costShareOfCwl)} of CloudWatch Logs ingestion`,
@@ -178,9 +181,10 @@ function render(r: Results): string {
   }
   if (r.replay) {
     out.push('\n### Local replay end to end (runReplay, SQLite state, file read included)\n',
-      mdTable(['format', 'file lines', 'events', 'MB', 'CPU s (wall s)', 'lines/s (wall)', 'events/s', 'summary records (MB)', 'blocks'],
-        r.replay.map((p) => [p.format, int(p.lines), int(p.events), (p.fileBytes / 1e6).toFixed(0), `${p.cpuSeconds} (${p.seconds})`,
-          `${int(p.linesPerSecond)} (${int(p.linesPerWallSecond)})`, int(p.eventsPerSecond), `${int(p.summaryRecords)} (${p.summaryMb})`, p.blocks])) +
+      mdTable(['format', 'threads', 'file lines', 'events', 'MB', 'CPU s (wall s)', 'lines per CPU-s (per wall s)', 'JSON.parse floor (wall)', 'events/s', 'summary records (MB)', 'blocks'],
+        r.replay.map((p) => [p.format, p.threads ?? 1, int(p.lines), int(p.events), (p.fileBytes / 1e6).toFixed(0), `${p.cpuSeconds} (${p.seconds})`,
+          `${int(p.linesPerSecond)} (${int(p.linesPerWallSecond)})`, p.floorLinesPerSecond ? int(p.floorLinesPerSecond) : '–', int(p.eventsPerSecond),
+          `${int(p.summaryRecords)} (${p.summaryMb})`, p.blocks])) +
       '\n\n(A cwl-kinesis file has one Kinesis record of 200 log events per line: compare it by events/s. Summary records are' +
       ' uncompressed JSON in a replay; AWS gzips them.)');
   }
@@ -224,7 +228,7 @@ function renderKeyState(k: KeyStateFigure): string {
     ` (${k.seconds} s)`;
 }
 
-function renderCost(c: CostModel & { targetMetFromRate?: number | null }): string {
+function renderCost(c: CostModel & { targetMetFromRate?: number | null; summaryLevel?: 1 | 2 }): string {
   const ref = Math.max(0, c.rates.findIndex((rate) => rate >= COST_TARGET_RATE));
   const label = (r: number, i: number) => `$ at ${int(r)} req/s${Math.abs(Math.log(c.measuredAt[i] / r)) < 0.1 ? '' : '*'}`;
   const head = ['item', `quantity / M requests at ${int(c.rates[ref])} req/s`, ...c.rates.map(label)];
@@ -233,7 +237,7 @@ function renderCost(c: CostModel & { targetMetFromRate?: number | null }): strin
   const u = c.usages.find((x) => x.rate === c.measuredAt[ref]) ?? c.usages[0];
   rows.push(['CloudWatch Logs ingestion of the same lines', `${qty(u.cwlBytes / u.requests)} B/line`, ...c.cwl.map(usd)]);
   rows.push(['**cordon / CloudWatch Logs**', '', ...c.shareOfCwl.map(pct)]);
-  const measured = c.usages.map((x) => `${int(x.rate)} req/s: summaries stream ${pct(summariesRatio(x))} of the access-log stream's bytes ` +
+  const measured = `summaries wire level ${c.summaryLevel ?? 1}; ` + c.usages.map((x) => `${int(x.rate)} req/s: summaries stream ${pct(summariesRatio(x))} of the access-log stream's bytes ` +
     `(${int(x.summaryRecords)} records, ${(x.summaryBytes / 1e6).toFixed(1)} MB, against ${(x.accessBytes / 1e6).toFixed(1)} MB); ${int(x.detectInvocations)} detect invocations (${int(x.detectTicks ?? 0)} of them clock ticks), ${int(x.windowsClosed)} windows closed, ` +
     `${int(x.s3.puts)} S3 PUTs, ${int(x.s3.gets)} GETs, largest baseline snapshot ${(x.largestSnapshotBytes / 1024).toFixed(0)} KB`).join('; ');
   return mdTable(head, rows) + '\n\n\\* per-request figures of the nearest measured rate (shard-hours at the rate itself).\n\n' +

@@ -65,6 +65,7 @@ const schemas = {
   ingest: z.object({
     ...common,
     SUMMARIES_STREAM_NAME: required('the summaries Kinesis stream'),
+    SUMMARY_WIRE_LEVEL: z.enum(['1', '2'], { error: "must be '1' or '2'" }).default('1'),
   }),
   detect: z.object({
     ...common,
@@ -153,7 +154,8 @@ export interface NotifySlackEnv {
 
 export function parseIngestEnv(env: NodeJS.ProcessEnv = process.env): IngestEnv {
   const e = parse('ingest', schemas.ingest, env);
-  return { config: configOf('ingest', e.CORDON_CONFIG, e.DRY_RUN), logLevel: e.LOG_LEVEL, summariesStreamName: e.SUMMARIES_STREAM_NAME };
+  return { config: configOf('ingest', e.CORDON_CONFIG, e.DRY_RUN), logLevel: e.LOG_LEVEL, summariesStreamName: e.SUMMARIES_STREAM_NAME,
+    derivePrefixes: e.SUMMARY_WIRE_LEVEL === '2' };
 }
 
 export function parseDetectEnv(env: NodeJS.ProcessEnv = process.env): DetectEnv {

@@ -21,6 +21,7 @@ export const CONTEXT_KEYS = [
   'logLevel',
   'logRetentionDays',
   'denyListKey',
+  'summaryWireLevel',
 ] as const;
 
 /** Reads one context value as the construct expects it. */

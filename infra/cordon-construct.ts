@@ -326,7 +326,7 @@ export class Cordon extends Construct {
 
     this.ingestFunction = fn('Ingest', 'ingest', {
       description: 'cordon ingest: access-log records → partial summaries',
-      env: { SUMMARIES_STREAM_NAME: this.summariesStream.streamName },
+      env: { SUMMARIES_STREAM_NAME: this.summariesStream.streamName, SUMMARY_WIRE_LEVEL: String(p.summaryWireLevel) },
       timeout: Duration.minutes(2),
       memorySize: 1024,
     });

@@ -1,6 +1,7 @@
 import type { CordonConfig } from '../config.ts';
 import { COUNTER_NAMES, type SerializedKeyWindow } from '../features/key-window.ts';
 import type { WindowPartial } from '../features/windower.ts';
+import { prefixOf } from '../net/ip.ts';
 
 /** Counter positions in a serialised key window (`KeyWindow.toJSON().c`, in COUNTER_NAMES order). */
 const at = (name: (typeof COUNTER_NAMES)[number]): number => COUNTER_NAMES.indexOf(name);
@@ -60,9 +61,13 @@ export class EarlyWatch {
   private readonly scopes = new Map<string, Map<number, WindowSums>>();
   /** Each watched counter's minimum, in the order of a key's sums. */
   private readonly minimum: Float64Array;
+  private readonly ipv4Prefix: number;
+  private readonly ipv6Prefix: number;
 
   constructor(cfg: CordonConfig) {
     const t = cfg.thresholds;
+    this.ipv4Prefix = cfg.aggregation.ipv4Prefix;
+    this.ipv6Prefix = cfg.aggregation.ipv6Prefix;
     this.minimum = new Float64Array(WATCHED.length).fill(Infinity);
     // flood: requests less 5xx ≥ floodUnmistakableRequests (checked on the difference below).
     this.minimum[S_REQUESTS] = t.floodUnmistakableRequests;
@@ -85,34 +90,43 @@ export class EarlyWatch {
       w = { sums: { i: new Map(), p: new Map(), u: new Map() }, keys: 0, pending: new Map(), checkedAt: new Map(), looks: 0, full: false };
       windows.set(part.w, w);
     }
-    this.add(w, part.i, 'i');
-    this.add(w, part.p, 'p');
+    // A part of wire level 2 carries no prefixes: each host's counts go to its prefix too, as ingest's would have.
+    const derive = part.dp === 1;
+    this.add(w, part.i, 'i', derive);
+    if (!derive) this.add(w, part.p, 'p');
     this.add(w, part.u, 'u');
   }
 
-  private add(w: WindowSums, entries: readonly [string, SerializedKeyWindow][], tag: 'i' | 'p' | 'u'): void {
+  private add(w: WindowSums, entries: readonly [string, SerializedKeyWindow][], tag: 'i' | 'p' | 'u', derivePrefixes = false): void {
     if (!Array.isArray(entries)) return;
-    // Keyed per kind, so no key string is built for the many keys that never get near a condition.
-    const byKey = w.sums[tag];
     for (const entry of entries) {
       const c = entry?.[1]?.c;
       if (!Array.isArray(c)) continue; // the window close counts a malformed part; here it is only not watched
-      let sums = byKey.get(entry[0]);
-      if (!sums) {
-        if (w.keys >= MAX_KEYS) {
-          w.full = true;
-          continue;
-        }
-        byKey.set(entry[0], (sums = new Float64Array(WATCHED.length)));
-        w.keys++;
-      }
-      for (let s = 0; s < WATCHED.length; s++) {
-        const v = c[WATCHED[s]];
-        if (typeof v === 'number' && Number.isFinite(v) && v > 0) sums[s] += v;
-      }
-      const level = this.level(sums);
-      if (level >= 1) w.pending.set(tag + entry[0], level);
+      const key = entry[0];
+      this.sum(w, tag, key, c);
+      if (derivePrefixes && typeof key === 'string') this.sum(w, 'p', prefixOf(key, this.ipv4Prefix, this.ipv6Prefix), c);
     }
+  }
+
+  /** Adds a key's counters to its running sums; marks it pending once past a condition. */
+  private sum(w: WindowSums, tag: 'i' | 'p' | 'u', key: string, c: readonly unknown[]): void {
+    // Keyed per kind, so no key string is built for the many keys that never get near a condition.
+    const byKey = w.sums[tag];
+    let sums = byKey.get(key);
+    if (!sums) {
+      if (w.keys >= MAX_KEYS) {
+        w.full = true;
+        return;
+      }
+      byKey.set(key, (sums = new Float64Array(WATCHED.length)));
+      w.keys++;
+    }
+    for (let s = 0; s < WATCHED.length; s++) {
+      const v = c[WATCHED[s]];
+      if (typeof v === 'number' && Number.isFinite(v) && v > 0) sums[s] += v;
+    }
+    const level = this.level(sums);
+    if (level >= 1) w.pending.set(tag + key, level);
   }
 
   /** How far past its nearest condition a key is: ≥ 1 means some rule could find it unmistakable. */

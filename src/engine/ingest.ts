@@ -46,6 +46,11 @@ export interface IngestDeps {
   maxRecordBytes?: number;
   /** How summary records are written (default gzip, as in AWS; `identity` for an in-process stream). */
   summaryEncoding?: SummaryEncoding;
+  /**
+   * Parts carry hosts and principals only, and detect derives each prefix from its hosts (wire level 2, a third
+   * fewer bytes, and no prefix windows to build here). Only once every detect reads level 2 (src/engine/wire.ts).
+   */
+  derivePrefixes?: boolean;
   log?: Logger;
   metrics?: Metrics;
 }
@@ -94,7 +99,7 @@ export class IngestStage {
     // Pre-aggregated per invocation: all records of one source shard in one windower, so a key seen in many records
     // of the batch is one entry, and the summaries stream shrinks as traffic grows.
     for (const [shardId, group] of byShard(records)) {
-      const windower = windowerFor(cfg);
+      const windower = windowerFor(cfg, this.deps.derivePrefixes === true);
       for (const r of group) {
         r.decode({
           event: (e, logTimestamp) => {
@@ -185,8 +190,9 @@ export function sequenceSpan(records: readonly SourceRecord[]): string {
   return first === last ? first : `${first}-${last}`;
 }
 
-export function windowerFor(cfg: CordonConfig): Windower {
-  return new Windower(windowerOptionsOf(cfg));
+export function windowerFor(cfg: CordonConfig, hostsOnly = false): Windower {
+  const o = windowerOptionsOf(cfg);
+  return new Windower(hostsOnly ? { ...o, hostsOnly } : o);
 }
 
 /** Worked out once per config: ingest makes a windower per source record. */
@@ -241,7 +247,7 @@ function splitByBucket(p: WindowPartial, buckets: number, widest4: number, wides
   const out = new Map<number, WindowPartial>();
   const part = (b: number): WindowPartial => {
     let x = out.get(b);
-    if (!x) out.set(b, (x = { w: p.w, t: p.t, n: 0, e5: 0, i: [], p: [], u: [] }));
+    if (!x) out.set(b, (x = { w: p.w, t: p.t, n: 0, e5: 0, i: [], p: [], u: [], ...(p.dp === 1 ? { dp: 1 as const } : {}) }));
     return x;
   };
   for (const entry of p.i) {

@@ -70,9 +70,10 @@ export class ReplayFront {
 
   constructor(cfg: CordonConfig, private readonly opts: ReplayFrontOptions) {
     this.clock = new LogClock(Math.max(300_000, cfg.windows.futureToleranceSeconds * 1000), cfg.windows.pastToleranceMinutes * 60_000);
-    // Records stay uncompressed where they fit: in-process, bytes cost nothing and gzip cost a tenth of the run.
+    // Records stay uncompressed where they fit: in-process, bytes cost nothing and gzip cost a tenth of the run. Both
+    // stages are this release's, so the parts leave their prefixes to detect (wire level 2).
     this.ingest = new IngestStage({ putter: this.putter, config: cfg, metrics: opts.metrics ?? noMetrics, buckets: opts.buckets,
-      summaryEncoding: 'identity' });
+      summaryEncoding: 'identity', derivePrefixes: true });
   }
 
   get events(): number {

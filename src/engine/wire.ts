@@ -21,9 +21,15 @@ import type { WindowPartial } from '../features/windower.ts';
  *   revision 2.
  *   Revision 4 adds `q`: the wide prefixes (aggregation.ipv6WidePrefixes, ipv4WidePrefixes), kept apart from `p` so a
  *   reader of an earlier revision ignores them rather than judging a carrier's /48 as one client prefix.
+ * - Level 2 (revision 5) adds the part flag `dp`: the part carries no prefix windows (`p`, `q` empty) and the reader
+ *   derives them from its hosts, which share its partition by design; a prefix's window is the merge of its hosts'.
+ *   That takes about a third off the summaries stream. A document with such a part is written at level 2, so a
+ *   level-1 reader, which would read it without its prefixes, refuses it instead (and it is redelivered). Documents
+ *   without one stay level 1. Writers use it only when told (ingest's `derivePrefixes`): a release that reads level 2
+ *   must be deployed everywhere before any writer writes it.
  */
-export const WIRE_LEVEL = 1;
-export const WIRE_MINOR = 4;
+export const WIRE_LEVEL = 2;
+export const WIRE_MINOR = 5;
 
 /** Counters of revision 1, in its positional order (frozen: they are what a revision-1 writer meant). */
 const REVISION1_COUNTERS: readonly string[] = [
@@ -34,6 +40,12 @@ const REVISION1_COUNTERS: readonly string[] = [
 /** One key-window partial from one source record: its id makes redelivery idempotent downstream. */
 export interface SummaryPart extends WindowPartial {
   id: string;
+}
+
+/** The level a document of these parts is written at: 2 if any part needs its prefixes derived, else 1. */
+function levelOf(parts: readonly SummaryPart[]): number {
+  for (const p of parts) if (p.dp === 1) return 2;
+  return 1;
 }
 
 export interface SummaryDoc {
@@ -65,16 +77,16 @@ export class BadSummaryError extends Error {
 }
 
 /** The document around parts already serialised one by one (for sizing, when a batch has to be cut). */
-function docText(partTexts: readonly string[]): string {
-  return docOf(`[${partTexts.join(',')}]`);
+function docText(parts: readonly SummaryPart[], partTexts: readonly string[]): string {
+  return docOf(`[${partTexts.join(',')}]`, levelOf(parts));
 }
 
 /**
  * The document (JSON, before any compression) around the JSON array of its parts: records and stored chunks alike.
- * Our counters keep their positional order, so revision-1 readers read it.
+ * Our counters keep their positional order, so revision-1 readers read a level-1 document.
  */
-function docOf(partsJson: string): string {
-  return `{"v":${WIRE_LEVEL},"minor":${WIRE_MINOR},"counters":${COUNTERS_JSON},"parts":${partsJson}}`;
+function docOf(partsJson: string, level: number): string {
+  return `{"v":${level},"minor":${WIRE_MINOR},"counters":${COUNTERS_JSON},"parts":${partsJson}}`;
 }
 const COUNTERS_JSON = JSON.stringify(COUNTER_NAMES);
 
@@ -142,7 +154,8 @@ function remapWindow(w: SerializedKeyWindow, remap: number[], notes?: ReadNotes)
 function isPart(p: unknown): p is SummaryPart {
   const x = p as SummaryPart;
   return typeof x === 'object' && x !== null && typeof x.id === 'string' && Number.isFinite(x.w) && Number.isFinite(x.t)
-    && Array.isArray(x.i) && Array.isArray(x.p) && Array.isArray(x.u) && (x.q === undefined || Array.isArray(x.q));
+    && Array.isArray(x.i) && Array.isArray(x.p) && Array.isArray(x.u) && (x.q === undefined || Array.isArray(x.q))
+    && (x.dp === undefined || x.dp === 1);
 }
 
 /**
@@ -169,7 +182,7 @@ export function packSummaryRecords(parts: SummaryPart[], maxBytes: number, encod
   // is stringified in one go, and parts are stringified one by one only if it has to be cut. Same bytes either way.
   const list = JSON.stringify(parts);
   if (parts.length === 1 || list.length - 1 - parts.length <= rawBudget) {
-    const bytes = encodeDoc(docOf(list), maxBytes, encoding);
+    const bytes = encodeDoc(docOf(list, levelOf(parts)), maxBytes, encoding);
     if (bytes.length <= maxBytes) out.push(bytes);
     else split(parts, parts.map((p) => JSON.stringify(p)), bytes.length, maxBytes, encoding, out);
     return out;
@@ -195,7 +208,7 @@ export function packSummaryRecords(parts: SummaryPart[], maxBytes: number, encod
 }
 
 function emit(parts: SummaryPart[], texts: string[], maxBytes: number, encoding: SummaryEncoding, out: Buffer[]): void {
-  const bytes = encodeDoc(docText(texts), maxBytes, encoding);
+  const bytes = encodeDoc(docText(parts, texts), maxBytes, encoding);
   if (bytes.length <= maxBytes) out.push(bytes);
   else split(parts, texts, bytes.length, maxBytes, encoding, out);
 }
@@ -238,7 +251,7 @@ function splitPart(p: SummaryPart): [SummaryPart, SummaryPart | null] {
   ];
   const half = Math.ceil(entries.length / 2);
   const make = (list: typeof entries, suffix: string): SummaryPart => {
-    const part: SummaryPart = { id: `${p.id}.${suffix}`, w: p.w, t: p.t, n: 0, e5: 0, i: [], p: [], u: [] };
+    const part: SummaryPart = { id: `${p.id}.${suffix}`, w: p.w, t: p.t, n: 0, e5: 0, i: [], p: [], u: [], ...(p.dp === 1 ? { dp: 1 } : {}) };
     for (const [kind, entry] of list) (part[kind] ??= []).push(entry);
     // Window totals travel with the host windows (what stage 1 counts them from).
     for (const [, kw] of part.i) {
@@ -253,7 +266,7 @@ function splitPart(p: SummaryPart): [SummaryPart, SummaryPart | null] {
 /** A stored chunk of an open window: gzip'd JSON document, base64 (DynamoDB strings). */
 export function encodeChunk(parts: SummaryPart[]): string {
   // Stored state is read back once: the fastest level is worth more than a few per cent of size.
-  return gzipSync(docOf(JSON.stringify(parts)), { level: 1 }).toString('base64');
+  return gzipSync(docOf(JSON.stringify(parts), levelOf(parts)), { level: 1 }).toString('base64');
 }
 
 /**

@@ -54,7 +54,15 @@ export interface WindowerOptions {
   ipv4WidePrefixes?: readonly number[];
   /** Configured trap routes, compiled (src/features/trap-routes.ts); absent or null when there are none. */
   trapRoutes?: TrapRoutes | null;
+  /**
+   * Hosts and principals only, no prefix windows: for an ingest whose parts leave the prefixes to the reader (wire
+   * level 2), which derives each from its hosts.
+   */
+  hostsOnly?: boolean;
 }
+
+/** What a host links to as its prefix when the windower keeps none (hostsOnly): never counted, never read. */
+const NO_PREFIX = new KeyWindow();
 
 const UA_CACHE_MAX = 20_000;
 
@@ -70,6 +78,7 @@ export class Windower {
     ipHash: 0, principalHash: 0, loginPost: false, attackPayload: false, scannerAgent: false, trapHit: false,
   };
   private readonly traps: TrapRoutes | null;
+  private readonly hostsOnly: boolean;
   /** The window of the previous event, while it is open. */
   private last: WindowKeys | null = null;
   maxTime = -Infinity;
@@ -80,6 +89,7 @@ export class Windower {
 
   constructor(readonly opts: WindowerOptions) {
     this.traps = opts.trapRoutes ?? null;
+    this.hostsOnly = opts.hostsOnly === true;
   }
 
   windowStartOf(t: number): number {
@@ -134,8 +144,10 @@ export class Windower {
     if (entry === undefined) entry = this.newIpEntry(w, e.ip);
     o.ipHash = entry.hash;
     entry.ip.add(o);
-    entry.prefix.add(o);
-    if (entry.wides !== undefined) for (const wide of entry.wides) wide.add(o);
+    if (!this.hostsOnly) {
+      entry.prefix.add(o);
+      if (entry.wides !== undefined) for (const wide of entry.wides) wide.add(o);
+    }
     if (principalWindow !== undefined) principalWindow.add(o);
   }
 
@@ -158,6 +170,11 @@ export class Windower {
   /** A client's first event in a window: its key-window, linked to its prefix's (created if new). */
   private newIpEntry(w: WindowKeys, rawIp: string): IpEntry {
     const ip = ownedAddress(rawIp);
+    if (this.hostsOnly) {
+      const entry: IpEntry = { ip: new KeyWindow(), prefix: NO_PREFIX, hash: hash32(ip) };
+      w.byIp.set(ip, entry);
+      return entry;
+    }
     const cidr = prefixOf(ip, this.opts.ipv4Prefix, this.opts.ipv6Prefix);
     let prefix = w.byPrefix.get(cidr);
     if (prefix === undefined) {
@@ -211,26 +228,33 @@ export class Windower {
     }
     w.requests += p.n;
     w.status5xx += p.e5;
-    // Prefixes first, so each host links to its prefix's window (stage 1 partitions a prefix with its hosts).
-    for (const [cidr, ser] of p.p) mergeInto(w.byPrefix, cidr, KeyWindow.fromJSON(ser));
-    // Only the widths this stage keeps: a part from a stage configured otherwise must not make keys nobody links.
-    if (p.q) for (const [cidr, ser] of p.q) if (this.isWide(cidr)) mergeInto(w.byWidePrefix, cidr, KeyWindow.fromJSON(ser));
+    // A part that leaves its prefixes to the reader (wire level 2) carries none: each is the merge of its hosts'.
+    const derive = p.dp === 1;
+    if (!derive) {
+      // Prefixes first, so each host links to its prefix's window (stage 1 partitions a prefix with its hosts).
+      for (const [cidr, ser] of p.p) mergeInto(w.byPrefix, cidr, KeyWindow.fromJSON(ser));
+      // Only the widths this stage keeps: a part from a stage configured otherwise must not make keys nobody links.
+      if (p.q) for (const [cidr, ser] of p.q) if (this.isWide(cidr)) mergeInto(w.byWidePrefix, cidr, KeyWindow.fromJSON(ser));
+    }
     for (const [ip, ser] of p.i) {
       const kw = KeyWindow.fromJSON(ser);
-      const entry = w.byIp.get(ip);
-      if (entry) {
-        entry.ip.merge(kw);
-        continue;
+      let entry = w.byIp.get(ip);
+      if (entry) entry.ip.merge(kw);
+      else {
+        const cidr = prefixOf(ip, this.opts.ipv4Prefix, this.opts.ipv6Prefix);
+        let prefix = w.byPrefix.get(cidr);
+        if (prefix === undefined) {
+          prefix = new KeyWindow();
+          w.byPrefix.set(cidr, prefix);
+        }
+        entry = { ip: kw, prefix, hash: hash32(ip) };
+        this.linkWide(w, ip, entry);
+        w.byIp.set(ip, entry);
       }
-      const cidr = prefixOf(ip, this.opts.ipv4Prefix, this.opts.ipv6Prefix);
-      let prefix = w.byPrefix.get(cidr);
-      if (prefix === undefined) {
-        prefix = new KeyWindow();
-        w.byPrefix.set(cidr, prefix);
+      if (derive) {
+        entry.prefix.merge(kw);
+        if (entry.wides !== undefined) for (const wide of entry.wides) wide.merge(kw);
       }
-      const linked: IpEntry = { ip: kw, prefix, hash: hash32(ip) };
-      this.linkWide(w, ip, linked);
-      w.byIp.set(ip, linked);
     }
     for (const [principal, ser] of p.u) mergeInto(w.byPrincipal, principal, KeyWindow.fromJSON(ser));
   }
@@ -258,7 +282,7 @@ export class Windower {
   /** Everything open, as partials (stage 1 hands these to stage 2). */
   drainPartials(): WindowPartial[] {
     const out: WindowPartial[] = [];
-    for (const w of [...this.open.values()].sort((a, b) => a.start - b.start)) out.push(toPartial(w, this.maxTime));
+    for (const w of [...this.open.values()].sort((a, b) => a.start - b.start)) out.push(toPartial(w, this.maxTime, this.hostsOnly));
     this.open.clear();
     this.last = null;
     return out;
@@ -335,14 +359,17 @@ export interface WindowPartial {
    * carrier's /48 like a /64 (on volume too).
    */
   q?: [string, SerializedKeyWindow][];
+  /** Wire level 2: no prefix windows (`p`, `q` empty); the reader derives each from its hosts' (src/engine/wire.ts). */
+  dp?: 1;
 }
 
-export function toPartial(w: WindowKeys, maxTime: number): WindowPartial {
+export function toPartial(w: WindowKeys, maxTime: number, hostsOnly = false): WindowPartial {
   const i: [string, SerializedKeyWindow][] = [];
   for (const [k, e] of w.byIp) i.push([k, e.ip.toJSON()]);
   const partial: WindowPartial = { w: w.start, t: maxTime, n: w.requests, e5: w.status5xx, i, p: serialised(w.byPrefix),
     u: serialised(w.byPrincipal) };
   if (w.byWidePrefix.size > 0) partial.q = serialised(w.byWidePrefix);
+  if (hostsOnly) partial.dp = 1;
   return partial;
 }
 

@@ -28,6 +28,8 @@ interface Common {
 /** What each stage's wiring needs from the environment (functions/env.ts parses and validates it). */
 export interface IngestWiring {
   summariesStreamName: string;
+  /** Wire level 2: parts without prefixes, which detect derives (IngestDeps.derivePrefixes). */
+  derivePrefixes: boolean;
 }
 
 export interface DetectWiring {
@@ -55,7 +57,8 @@ export interface ContainWiring {
 }
 
 export function buildIngestDeps(env: Common & IngestWiring): IngestDeps {
-  return { config: env.config, putter: new KinesisRecordPutter(kinesisClient(), env.summariesStreamName) };
+  return { config: env.config, putter: new KinesisRecordPutter(kinesisClient(), env.summariesStreamName),
+    derivePrefixes: env.derivePrefixes };
 }
 
 /**

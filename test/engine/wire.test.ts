@@ -4,7 +4,7 @@ import { MemoryWindowStore } from '../../src/adapters/local/memory-window-store.
 import { COUNTER_NAMES, KeyWindow } from '../../src/features/key-window.ts';
 import { cloudWatchSource, IngestStage, MAX_SUMMARY_RECORD_BYTES } from '../../src/engine/ingest.ts';
 import { EncodedPartStore } from '../../src/engine/part-store.ts';
-import { BadSummaryError, decodeChunk, decodeSummaryRecord, encodeChunk, NewerWireError, packSummaryRecords, type ReadNotes, type SummaryPart, WIRE_MINOR } from '../../src/engine/wire.ts';
+import { BadSummaryError, decodeChunk, decodeSummaryRecord, encodeChunk, NewerWireError, packSummaryRecords, type ReadNotes, type SummaryPart, WIRE_LEVEL, WIRE_MINOR } from '../../src/engine/wire.ts';
 import { parseConfig } from '../../src/config.ts';
 import { KinesisTwin } from '../../src/adapters/local/kinesis-twin.ts';
 import { mulberry32 as rng } from '../helpers/rng.ts';
@@ -120,7 +120,7 @@ describe('wire: versions', () => {
     const kit = new StageKit();
     await kit.ingestEvents(spread(50, T0, () => ({})));
     const [records] = [...kit.pending().values()];
-    const newer = { sequenceNumber: '9'.repeat(30), shardId: records[0].shardId, data: gzipSync(JSON.stringify({ v: 2, parts: [] })).toString('base64') };
+    const newer = { sequenceNumber: '9'.repeat(30), shardId: records[0].shardId, data: gzipSync(JSON.stringify({ v: WIRE_LEVEL + 1, parts: [] })).toString('base64') };
     const r = await kit.detect.handle([...records, newer], T0 + MIN);
     expect(r.batchItemFailures).toEqual([{ itemIdentifier: newer.sequenceNumber }]);
     expect(() => decodeSummaryRecord(newer.data)).toThrow(NewerWireError);

@@ -847,6 +847,8 @@ describe('environment contract (infra sets, functions/env.ts parses)', () => {
     const ids = fnIds(full);
     const ingest = parseIngestEnv(functionEnv(full, ids.ingest));
     expect(ingest.summariesStreamName).toMatch(/^ref-CordonSummaries/);
+    // Wire level 1 unless asked: a detect of an earlier release reads it.
+    expect(ingest.derivePrefixes).toBe(false);
     expect(ingest.config.allowlist.cidrs).toEqual(['10.0.0.0/8']);
     const detect = parseDetectEnv(functionEnv(full, ids.detect));
     expect(detect.stateTable).toMatch(/^ref-CordonState/);
@@ -865,6 +867,13 @@ describe('environment contract (infra sets, functions/env.ts parses)', () => {
     expect(contain.dryRun).toBe(false);
     const notify = parseNotifySlackEnv(functionEnv(full, logicalId(full, 'AWS::Lambda::Function', 'CordonNotifySlack')));
     expect(notify.slackSecretArn).toBe(FULL_PROPS.slackSecretArn);
+  });
+
+  it('summaryWireLevel 2 reaches ingest (parts without prefixes); anything but 1 or 2 is refused', () => {
+    const t = synth({ summaryWireLevel: 2 }).template;
+    expect(parseIngestEnv(functionEnv(t, fnIds(t).ingest)).derivePrefixes).toBe(true);
+    expect(() => synth({ summaryWireLevel: 3 as 2 })).toThrow(/summaryWireLevel: must be 1 or 2/);
+    expect(() => parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x', SUMMARY_WIRE_LEVEL: '3' })).toThrow(/SUMMARY_WIRE_LEVEL/);
   });
 
   it('IP set names in the environment are the names the sets are created with', () => {
