@@ -66,6 +66,7 @@ const schemas = {
     ...common,
     SUMMARIES_STREAM_NAME: required('the summaries Kinesis stream'),
     SUMMARY_WIRE_LEVEL: z.enum(['1', '2'], { error: "must be '1' or '2'" }).default('1'),
+    SUMMARY_PARTITIONS: z.string().regex(/^[1-9]\d{0,3}$/, 'must be a whole number of partitions (1-9999)').default('64'),
   }),
   detect: z.object({
     ...common,
@@ -155,7 +156,7 @@ export interface NotifySlackEnv {
 export function parseIngestEnv(env: NodeJS.ProcessEnv = process.env): IngestEnv {
   const e = parse('ingest', schemas.ingest, env);
   return { config: configOf('ingest', e.CORDON_CONFIG, e.DRY_RUN), logLevel: e.LOG_LEVEL, summariesStreamName: e.SUMMARIES_STREAM_NAME,
-    derivePrefixes: e.SUMMARY_WIRE_LEVEL === '2' };
+    derivePrefixes: e.SUMMARY_WIRE_LEVEL === '2', summaryPartitions: Number(e.SUMMARY_PARTITIONS) };
 }
 
 export function parseDetectEnv(env: NodeJS.ProcessEnv = process.env): DetectEnv {

@@ -18,6 +18,7 @@ import { Construct } from 'constructs';
 import { API_KEY_RECORD_DEFAULT_KEY } from '../src/adapters/aws/api-key-record.ts';
 import { LEDGER_TABLE_KEYS } from '../src/adapters/aws/dynamo-common.ts';
 import { routeRule } from '../src/render/waf-route-rule.ts';
+import { summaryBucketsFor } from '../src/engine/partitions.ts';
 import { RECOMMENDED_ACCESS_LOG_FORMAT } from './access-log-format.ts';
 import { CordonFunction } from './cordon-function.ts';
 import { ACCESS_LOG_TYPE, PREFLIGHT_TYPE, type AccessLogProps, type PreflightProps } from './deploy-guard.ts';
@@ -326,7 +327,9 @@ export class Cordon extends Construct {
 
     this.ingestFunction = fn('Ingest', 'ingest', {
       description: 'cordon ingest: access-log records → partial summaries',
-      env: { SUMMARIES_STREAM_NAME: this.summariesStream.streamName, SUMMARY_WIRE_LEVEL: String(p.summaryWireLevel) },
+      env: { SUMMARIES_STREAM_NAME: this.summariesStream.streamName, SUMMARY_WIRE_LEVEL: String(p.summaryWireLevel),
+        // As many partitions as the summaries stream's shards can use (a partition goes to one shard).
+        SUMMARY_PARTITIONS: String(summaryBucketsFor(p.shards)) },
       timeout: Duration.minutes(2),
       memorySize: 1024,
     });

@@ -9,11 +9,12 @@ import { prefixOf } from '../net/ip.ts';
 import type { BatchResult, PutRecord, StreamPutter, StreamRecord } from '../ports/stream.ts';
 import { classifyFailure, errorName } from './errors.ts';
 import { type Logger, METRIC, type Metrics, noMetrics, silentLogger } from './observe.ts';
+import { DEFAULT_BUCKETS } from './partitions.ts';
 import { compareSequence } from './sequence.ts';
 import { packSummaryRecords, type SummaryEncoding, type SummaryPart } from './wire.ts';
 
-/** Summary partitions: a prefix and all its hosts share one, so detect sees a /24 with its addresses. */
-export const DEFAULT_BUCKETS = 64;
+export { DEFAULT_BUCKETS, summaryBucketsFor } from './partitions.ts';
+
 /**
  * Kinesis takes at most 1 MiB per record (data and partition key); records are sized by their compressed bytes,
  * with room to spare, so no attacker-shaped traffic (long random paths compress badly) can make one too large.

@@ -30,6 +30,8 @@ export interface IngestWiring {
   summariesStreamName: string;
   /** Wire level 2: parts without prefixes, which detect derives (IngestDeps.derivePrefixes). */
   derivePrefixes: boolean;
+  /** Summary partitions (IngestDeps.buckets): enough for every shard of the summaries stream (summaryBucketsFor). */
+  summaryPartitions: number;
 }
 
 export interface DetectWiring {
@@ -58,7 +60,7 @@ export interface ContainWiring {
 
 export function buildIngestDeps(env: Common & IngestWiring): IngestDeps {
   return { config: env.config, putter: new KinesisRecordPutter(kinesisClient(), env.summariesStreamName),
-    derivePrefixes: env.derivePrefixes };
+    derivePrefixes: env.derivePrefixes, buckets: env.summaryPartitions };
 }
 
 /**

@@ -12,7 +12,7 @@ import { readAccessLogs } from '../decode/read-access-logs.ts';
 import type { ReadStats } from '../decode/types.ts';
 import { ContainStage } from '../engine/contain.ts';
 import { DetectStage } from '../engine/detect.ts';
-import { cloudWatchSource, IngestStage } from '../engine/ingest.ts';
+import { cloudWatchSource, IngestStage, summaryBucketsFor } from '../engine/ingest.ts';
 import { LogClock } from '../engine/log-clock.ts';
 import { CountingMetrics, METRIC } from '../engine/observe.ts';
 import { EncodedPartStore } from '../engine/part-store.ts';
@@ -133,7 +133,7 @@ export async function runRehearse(opts: RehearseOptions): Promise<RehearseSummar
   const statePath = join(opts.outDir, 'state.sqlite');
   for (const f of ['', '-wal', '-shm']) rmSync(statePath + f, { force: true });
   const ledger = new SqliteState(statePath);
-  const ingest = new IngestStage({ putter: summaries, config: cfg, metrics });
+  const ingest = new IngestStage({ putter: summaries, config: cfg, metrics, buckets: summaryBucketsFor(shards) });
   const detect = new DetectStage({ windows: new EncodedPartStore(new MemoryWindowStore()), baselines: new SnapshotBaselineStore(new MemoryBlobStore()),
     ledger, config: cfg, metrics });
   const ipSets = new IpSetFiles(opts.outDir, { namePrefix: 'cordon', addressesPerSet: cfg.caps.addressesPerIpSet, maxSetsPerFamily: cfg.caps.maxIpSetsPerFamily,

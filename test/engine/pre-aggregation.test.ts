@@ -4,11 +4,12 @@ import { MemoryWindowStore } from '../../src/adapters/local/memory-window-store.
 import { SqliteState } from '../../src/adapters/local/sqlite-state.ts';
 import { parseConfig } from '../../src/config.ts';
 import { dedupeParts, DetectStage, sourceOf } from '../../src/engine/detect.ts';
-import { cloudWatchSource, IngestStage } from '../../src/engine/ingest.ts';
+import { cloudWatchSource, eventsSource, IngestStage, summaryBucketsFor } from '../../src/engine/ingest.ts';
 import { EncodedPartStore } from '../../src/engine/part-store.ts';
 import { decodeSummaryRecord, type SummaryPart } from '../../src/engine/wire.ts';
 import type { StreamRecord } from '../../src/ports/stream.ts';
 import { generateTraffic } from '../../src/simulate/traffic.ts';
+import { T0 } from '../helpers/events.ts';
 
 /**
  * Ingest pre-aggregates per invocation: one part per (source shard, bucket, window) for the whole batch, its id
@@ -102,6 +103,22 @@ describe('ingest over a batch, and Kinesis redelivering it', () => {
       const buckets = new Set(stream.read(shard, undefined, 100_000).flatMap((x) => decodeSummaryRecord(x.data)).map((p) => Number(p.id.split('/')[1])));
       expect([...buckets].sort((a, b) => a - b)).toEqual([4 * i, 4 * i + 1, 4 * i + 2, 4 * i + 3]);
     }
+  });
+
+  it('past 16 shards, partitions grow with the stream: 40 shards take 160 partitions, every shard 4 of them; on-demand 256', async () => {
+    expect(summaryBucketsFor(1)).toBe(64);
+    expect(summaryBucketsFor(16)).toBe(64);
+    expect(summaryBucketsFor(40)).toBe(160);
+    expect(summaryBucketsFor('on-demand')).toBe(256);
+    const stream = new KinesisTwin({ shards: 40, throughput: false });
+    // Enough distinct /24s that every one of 160 partitions gets some.
+    const many = Array.from({ length: 20_000 }, (_, i) => ({ time: T0 + (i % 50_000), ip: `10.${i % 250}.${Math.floor(i / 250) % 80}.${1 + (i % 7)}`,
+      method: 'GET', path: '/x', resource: '/x', status: 200, bytes: 10, latencyMs: 5, userAgent: 'ua', principal: '' }));
+    await new IngestStage({ putter: stream, config: cfg, buckets: summaryBucketsFor(40) }).handle([eventsSource('access-0', '1', many)]);
+    const perShard = stream.shardIds().map((shard) =>
+      new Set(stream.read(shard, undefined, 100_000).flatMap((x) => decodeSummaryRecord(x.data)).map((p) => Number(p.id.split('/')[1]))));
+    expect(perShard).toHaveLength(40);
+    for (const [i, buckets] of perShard.entries()) expect([...buckets].sort((a, b) => a - b)).toEqual([4 * i, 4 * i + 1, 4 * i + 2, 4 * i + 3]);
   });
 
   it('a batch whose summaries landed in part, retried whole: every request counted once', async () => {

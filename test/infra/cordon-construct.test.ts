@@ -849,6 +849,7 @@ describe('environment contract (infra sets, functions/env.ts parses)', () => {
     expect(ingest.summariesStreamName).toMatch(/^ref-CordonSummaries/);
     // Wire level 1 unless asked: a detect of an earlier release reads it.
     expect(ingest.derivePrefixes).toBe(false);
+    expect(ingest.summaryPartitions).toBe(64);
     expect(ingest.config.allowlist.cidrs).toEqual(['10.0.0.0/8']);
     const detect = parseDetectEnv(functionEnv(full, ids.detect));
     expect(detect.stateTable).toMatch(/^ref-CordonState/);
@@ -874,6 +875,14 @@ describe('environment contract (infra sets, functions/env.ts parses)', () => {
     expect(parseIngestEnv(functionEnv(t, fnIds(t).ingest)).derivePrefixes).toBe(true);
     expect(() => synth({ summaryWireLevel: 3 as 2 })).toThrow(/summaryWireLevel: must be 1 or 2/);
     expect(() => parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x', SUMMARY_WIRE_LEVEL: '3' })).toThrow(/SUMMARY_WIRE_LEVEL/);
+  });
+
+  it('summary partitions grow with the summaries stream past 16 shards (every shard takes a few), 256 on demand', () => {
+    for (const [shards, partitions] of [[40, 160], ['on-demand', 256]] as const) {
+      const t = synth({ shards }).template;
+      expect(parseIngestEnv(functionEnv(t, fnIds(t).ingest)).summaryPartitions).toBe(partitions);
+    }
+    expect(() => parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x', SUMMARY_PARTITIONS: '0' })).toThrow(/SUMMARY_PARTITIONS/);
   });
 
   it('IP set names in the environment are the names the sets are created with', () => {

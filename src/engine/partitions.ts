@@ -1,0 +1,13 @@
+/** Summary partitions: a prefix and all its hosts share one, so detect sees a /24 with its addresses. */
+export const DEFAULT_BUCKETS = 64;
+/** Partitions of an on-demand summaries stream: it grows to 200 shards (200 MB/s of writes), and each needs one. */
+const ON_DEMAND_BUCKETS = 256;
+
+/**
+ * Summary partitions for a summaries stream of `shards` shards: at least 64, and 4 a shard past 16, so every shard
+ * has work (a partition is never split across shards: its records go to one explicit hash key). Records are per
+ * partition per invocation, so more partitions than shards need would only cut records smaller.
+ */
+export function summaryBucketsFor(shards: number | 'on-demand'): number {
+  return shards === 'on-demand' ? ON_DEMAND_BUCKETS : Math.max(DEFAULT_BUCKETS, 4 * shards);
+}
