@@ -1,6 +1,7 @@
 import type { AccessEvent } from '../events.ts';
 import { parseClfTime } from './clf-time.ts';
 import { ABSENT, buildEvent } from './event.ts';
+import { type JsonAccessRecord, fastJsonFields } from './json-fast.ts';
 import { repairBareDashes } from './json-repair.ts';
 import { numberField, textField } from './numbers.ts';
 import { Reason, type ReasonText } from './reasons.ts';
@@ -11,12 +12,24 @@ const EPOCH_SECONDS_BELOW = 1e11;
 
 /**
  * One JSON access-log line: the recommended API Gateway format, the console JSON presets (REST and HTTP API),
- * and custom JSON formats that use the same `$context` names. One JSON.parse on the fast path; the bare-dash
- * repair and a second parse only when the first fails.
+ * and custom JSON formats that use the same `$context` names. A line in a layout seen before (API Gateway writes
+ * every line of a log alike) is read by fastJsonFields (json-fast.ts) without building the record; any other
+ * line goes to decodeJsonLineSlow.
  *
  * `fallbackTime` (epoch ms) serves formats without a time field, e.g. the CloudWatch Logs event timestamp.
  */
 export function decodeJsonLine(line: string, fallbackTime = ABSENT): AccessEvent | ReasonText {
+  const fields = fastJsonFields(line);
+  if (fields !== null) return eventFromJsonRecord(fields, fallbackTime);
+  return decodeJsonLineSlow(line, fallbackTime);
+}
+
+/**
+ * decodeJsonLine by JSON.parse alone: the fallback of the fast reader, and the reference it is tested against
+ * (test/decode/json-fast.test.ts), so both must give the same result for every line. One JSON.parse; the
+ * bare-dash repair and a second parse only when the first fails.
+ */
+export function decodeJsonLineSlow(line: string, fallbackTime = ABSENT): AccessEvent | ReasonText {
   let record: unknown;
   try {
     record = JSON.parse(line);
@@ -30,10 +43,11 @@ export function decodeJsonLine(line: string, fallbackTime = ABSENT): AccessEvent
     }
   }
   if (typeof record !== 'object' || record === null || Array.isArray(record)) return Reason.jsonNotObject;
-  return eventFromJsonRecord(record as Record<string, unknown>, fallbackTime);
+  return eventFromJsonRecord(record as JsonAccessRecord, fallbackTime);
 }
 
-function eventFromJsonRecord(r: Record<string, unknown>, fallbackTime: number): AccessEvent | ReasonText {
+/** The event of a parsed or fast-read record: the one step both paths share (exported for their test). */
+export function eventFromJsonRecord(r: JsonAccessRecord, fallbackTime: number): AccessEvent | ReasonText {
   const routeKey = textField(r.routeKey);
   const resource = textField(r.resourcePath) || routeKeyResource(routeKey);
   return buildEvent(
@@ -51,7 +65,7 @@ function eventFromJsonRecord(r: Record<string, unknown>, fallbackTime: number): 
 }
 
 /** requestTimeEpoch (ms, or s from custom formats), else the CLF requestTime, else the fallback. */
-function jsonTime(r: Record<string, unknown>, fallbackTime: number): number {
+function jsonTime(r: JsonAccessRecord, fallbackTime: number): number {
   const epoch = numberField(r.requestTimeEpoch);
   if (epoch !== ABSENT) return epoch < EPOCH_SECONDS_BELOW ? epoch * 1000 : epoch;
   const text = r.requestTime;
@@ -60,7 +74,7 @@ function jsonTime(r: Record<string, unknown>, fallbackTime: number): number {
 }
 
 /** userArn, then principalId, apiKeyId, caller, and `user` as the last resort (the console presets' only ids). */
-function jsonPrincipal(r: Record<string, unknown>): string {
+function jsonPrincipal(r: JsonAccessRecord): string {
   return (
     textField(r.userArn) || textField(r.principalId) || textField(r.apiKeyId) || textField(r.caller) ||
     textField(r.user)
