@@ -284,9 +284,10 @@ export class DetectStage {
     }
     // A part redelivered in a differently cut detect batch sits in two stored chunks, and the halves of a bisected
     // ingest batch beside the whole: each counts once.
-    for (const p of dedupeParts(chunks.flatMap((c) => c.parts)).kept) {
+    const { kept, noDerive } = dedupeParts(chunks.flatMap((c) => c.parts));
+    for (const p of kept) {
       try {
-        windower.addPartial(p.w === start ? p : { ...p, w: start });
+        windower.addPartial(p.w === start ? p : { ...p, w: start }, noDerive.get(p));
       } catch {
         res.damaged++;
         this.log.warn('damaged window part skipped', { scope, windowStart: start });
@@ -389,10 +390,16 @@ function sourceKey(src: { shard: string; rest: string }): string {
  * shard, bucket and window: a part whose span of source records lies inside a wider one's (the halves of a batch
  * Kinesis bisected after its first try had landed) adds only the keys the wider one's landed pieces lack, so a key
  * counts once even when a part too large for one record was cut into pieces (`<id>.0`, `<id>.1`) and only some of
- * them landed. Pieces of one span complement each other.
+ * them landed. Pieces of one span complement each other; a key that two pieces of one span both hold (two different
+ * cuts of the same records: a retry after the wire level changed) counts once, the first.
+ *
+ * A part of wire level 2 derives its prefixes from its hosts. Where a level-1 piece of the same or a covering span
+ * already carries a prefix (whole, as ingest counted it over the span), deriving it too would count its hosts twice:
+ * `noDerive` names, per kept part, the prefixes it must not derive into.
  */
-export function dedupeParts(parts: readonly SummaryPart[]): { kept: SummaryPart[]; duplicates: number } {
+export function dedupeParts(parts: readonly SummaryPart[]): { kept: SummaryPart[]; duplicates: number; noDerive: Map<SummaryPart, Set<string>> } {
   const kept: SummaryPart[] = [];
+  const noDerive = new Map<SummaryPart, Set<string>>();
   let duplicates = 0;
   const seen = new Set<string>();
   // group (shard + bucket + window) → span → its pieces
@@ -410,10 +417,17 @@ export function dedupeParts(parts: readonly SummaryPart[]): { kept: SummaryPart[
     let span = spans.get(key);
     if (!span) {
       const width = src.first === src.sequence ? 0n : BigInt(src.sequence) - BigInt(src.first);
-      spans.set(key, (span = { first: src.first, last: src.sequence, width, pieces: [], keys: new Set() }));
+      spans.set(key, (span = { first: src.first, last: src.sequence, width, pieces: [], keys: new Set(), prefixes: new Set() }));
     }
-    span.pieces.push(p);
-    for (const k of keysOf(p)) span.keys.add(k);
+    // A key an earlier piece of this span holds is that piece's (pieces of one cut never share one).
+    const piece = span.pieces.length ? withoutKeys(p, (k) => span!.keys.has(k)) : p;
+    if (piece !== p) duplicates++;
+    if (!piece) continue;
+    span.pieces.push(piece);
+    for (const k of keysOf(piece)) {
+      span.keys.add(k);
+      if (piece.dp !== 1 && (k[0] === 'p' || k[0] === 'q')) span.prefixes.add(k);
+    }
   }
   for (const spans of groups.values()) {
     // Wider first (stable: single records keep their stored order); only spans of several records can hold others.
@@ -421,18 +435,18 @@ export function dedupeParts(parts: readonly SummaryPart[]): { kept: SummaryPart[
     const wide: Span[] = [];
     for (const s of ordered) {
       const covering = wide.filter((w) => compareSequence(s.first, w.first) >= 0 && compareSequence(s.last, w.last) <= 0);
-      if (covering.length === 0) kept.push(...s.pieces);
-      else {
-        for (const piece of s.pieces) {
-          const rest = withoutKeys(piece, (k) => covering.some((w) => w.keys.has(k)));
-          if (rest) kept.push(rest);
-          if (rest !== piece) duplicates++;
-        }
+      const carried = [s, ...covering].filter((w) => w.prefixes.size > 0);
+      for (const piece of s.pieces) {
+        const rest = covering.length ? withoutKeys(piece, (k) => covering.some((w) => w.keys.has(k))) : piece;
+        if (rest !== piece) duplicates++;
+        if (!rest) continue;
+        kept.push(rest);
+        if (rest.dp === 1 && carried.length) noDerive.set(rest, new Set(carried.flatMap((w) => [...w.prefixes])));
       }
       if (s.width > 0n) wide.push(s);
     }
   }
-  return { kept, duplicates };
+  return { kept, duplicates, noDerive };
 }
 
 interface Span {
@@ -442,6 +456,8 @@ interface Span {
   pieces: SummaryPart[];
   /** The keys its landed pieces hold (kind and key). */
   keys: Set<string>;
+  /** The prefixes (`p…`, `q…`) its level-1 pieces carry whole. */
+  prefixes: Set<string>;
 }
 
 function* keysOf(p: SummaryPart): Generator<string> {

@@ -104,7 +104,23 @@ export class EarlyWatch {
       if (!Array.isArray(c)) continue; // the window close counts a malformed part; here it is only not watched
       const key = entry[0];
       this.sum(w, tag, key, c);
-      if (derivePrefixes && typeof key === 'string') this.sum(w, 'p', prefixOf(key, this.ipv4Prefix, this.ipv6Prefix), c);
+      if (derivePrefixes) {
+        const prefix = this.prefixOfHost(key);
+        if (prefix !== null) this.sum(w, 'p', prefix, c);
+      }
+    }
+  }
+
+  /**
+   * A host key's prefix, or null for a key that is no address (a damaged or foreign part: the window close counts it;
+   * here it is only not watched, and never fails the batch).
+   */
+  private prefixOfHost(key: unknown): string | null {
+    if (typeof key !== 'string') return null;
+    try {
+      return prefixOf(key, this.ipv4Prefix, this.ipv6Prefix);
+    } catch {
+      return null;
     }
   }
 

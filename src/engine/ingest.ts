@@ -75,6 +75,8 @@ export class IngestStage {
   private readonly buckets: number;
   /** Each bucket's explicit hash key, worked out once (see bucketHashKey). */
   private readonly hashKeys: string[];
+  /** Each bucket's name in part ids and partition keys (see bucketLabel). */
+  private readonly labels: string[];
   private readonly maxRecordBytes: number;
   private readonly log: Logger;
   private readonly metrics: Metrics;
@@ -83,6 +85,7 @@ export class IngestStage {
   constructor(private readonly deps: IngestDeps) {
     this.buckets = deps.buckets ?? DEFAULT_BUCKETS;
     this.hashKeys = Array.from({ length: this.buckets }, (_, b) => bucketHashKey(b, this.buckets));
+    this.labels = Array.from({ length: this.buckets }, (_, b) => bucketLabel(b, this.buckets));
     this.maxRecordBytes = deps.maxRecordBytes ?? MAX_SUMMARY_RECORD_BYTES;
     this.log = deps.log ?? silentLogger;
     this.metrics = deps.metrics ?? noMetrics;
@@ -121,7 +124,7 @@ export class IngestStage {
         for (const [bucket, part] of splitByBucket(partial, this.buckets, widest4, widest6)) {
           let list = byBucket.get(bucket);
           if (!list) byBucket.set(bucket, (list = []));
-          list.push({ ...part, id: `${shardId}:${span}/${bucket}/${part.w}` });
+          list.push({ ...part, id: `${shardId}:${span}/${this.labels[bucket]}/${part.w}` });
         }
       }
     }
@@ -130,7 +133,7 @@ export class IngestStage {
     for (const [bucket, parts] of byBucket) {
       const explicitHashKey = this.hashKeys[bucket];
       for (const data of packSummaryRecords(parts, this.maxRecordBytes, this.deps.summaryEncoding)) {
-        out.push({ partitionKey: `b${bucket}`, data, explicitHashKey });
+        out.push({ partitionKey: `b${this.labels[bucket]}`, data, explicitHashKey });
         bytes += data.byteLength;
       }
     }
@@ -240,8 +243,27 @@ export function bucketHashKey(b: number, buckets: number): string {
   return (((2n * BigInt(b) + 1n) << 127n) / BigInt(buckets)).toString();
 }
 
-function bucketOfKey(key: string, buckets: number): number {
-  return hash32(key) % buckets;
+/**
+ * A key's bucket of `buckets`: where its hash falls once its low 6 bits are read first. For 64 buckets that is
+ * `hash % 64`, as every earlier release placed keys; more buckets only cut each of the 64 finer (bucket b of 64 is
+ * buckets 4b to 4b+3 of 256), so a key's slice of the stream's hash space, and the shard holding it and its baselines,
+ * stays where it was when the count changes (a switch to on-demand, say). Only a reshard moves keys, and new shards
+ * start from the baselines of the shards before them.
+ */
+export function bucketOfKey(key: string, buckets: number): number {
+  const h = hash32(key);
+  if (buckets === DEFAULT_BUCKETS) return h % DEFAULT_BUCKETS;
+  const place = (h % DEFAULT_BUCKETS) * 2 ** 26 + Math.floor(h / DEFAULT_BUCKETS);
+  return Math.floor((place * buckets) / 2 ** 32);
+}
+
+/**
+ * A bucket's name in part ids and partition keys: its number for 64 buckets (as before), `<b>of<buckets>` otherwise,
+ * so a batch retried across a change of the count never reuses an id for other keys (detect would take it for a
+ * redelivery and drop it).
+ */
+export function bucketLabel(b: number, buckets: number): string {
+  return buckets === DEFAULT_BUCKETS ? String(b) : `${b}of${buckets}`;
 }
 
 function splitByBucket(p: WindowPartial, buckets: number, widest4: number, widest6: number): Map<number, WindowPartial> {

@@ -61,8 +61,11 @@ export interface WindowerOptions {
   hostsOnly?: boolean;
 }
 
-/** What a host links to as its prefix when the windower keeps none (hostsOnly): never counted, never read. */
-const NO_PREFIX = new KeyWindow();
+/**
+ * What a host links to as its prefix when the windower keeps none (hostsOnly): never counted, never read, and frozen
+ * so that a write by mistake throws instead of mixing every host's counts into one shared window.
+ */
+const NO_PREFIX = Object.freeze(new KeyWindow()) as KeyWindow;
 
 const UA_CACHE_MAX = 20_000;
 
@@ -213,8 +216,12 @@ export class Windower {
     return widths !== undefined && widths.includes(bits);
   }
 
-  /** Merges a serialised partial (from stage 1) into the window it belongs to. */
-  addPartial(p: WindowPartial): void {
+  /**
+   * Merges a serialised partial (from stage 1) into the window it belongs to. `noDerive`: for a part of wire level 2,
+   * prefixes (`p<cidr>`, `q<cidr>`) not to derive from its hosts, because a level-1 part of the same records carries
+   * them whole (detect.ts dedupeParts).
+   */
+  addPartial(p: WindowPartial, noDerive?: ReadonlySet<string>): void {
     let start = p.w;
     if (start < this.closedUntil) {
       this.late++;
@@ -252,11 +259,25 @@ export class Windower {
         w.byIp.set(ip, entry);
       }
       if (derive) {
-        entry.prefix.merge(kw);
-        if (entry.wides !== undefined) for (const wide of entry.wides) wide.merge(kw);
+        if (noDerive === undefined || noDerive.size === 0) {
+          entry.prefix.merge(kw);
+          if (entry.wides !== undefined) for (const wide of entry.wides) wide.merge(kw);
+        } else this.deriveExcept(ip, entry, kw, noDerive);
       }
     }
     for (const [principal, ser] of p.u) mergeInto(w.byPrincipal, principal, KeyWindow.fromJSON(ser));
+  }
+
+  /** A host's window merged into its prefixes but those `noDerive` names (rare: a retry across a wire-level change). */
+  private deriveExcept(ip: string, entry: IpEntry, kw: KeyWindow, noDerive: ReadonlySet<string>): void {
+    if (!noDerive.has(`p${prefixOf(ip, this.opts.ipv4Prefix, this.opts.ipv6Prefix)}`)) entry.prefix.merge(kw);
+    if (entry.wides === undefined) return;
+    const v6 = isIpv6(ip);
+    const widths = (v6 ? this.opts.ipv6WidePrefixes : this.opts.ipv4WidePrefixes) ?? [];
+    widths.forEach((bits, i) => {
+      const cidr = v6 ? prefixOf(ip, this.opts.ipv4Prefix, bits) : prefixOf(ip, bits, this.opts.ipv6Prefix);
+      if (!noDerive.has(`q${cidr}`)) entry.wides![i].merge(kw);
+    });
   }
 
   get watermark(): number {

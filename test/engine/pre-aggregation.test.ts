@@ -4,7 +4,9 @@ import { MemoryWindowStore } from '../../src/adapters/local/memory-window-store.
 import { SqliteState } from '../../src/adapters/local/sqlite-state.ts';
 import { parseConfig } from '../../src/config.ts';
 import { dedupeParts, DetectStage, sourceOf } from '../../src/engine/detect.ts';
-import { cloudWatchSource, eventsSource, IngestStage, summaryBucketsFor } from '../../src/engine/ingest.ts';
+import { bucketHashKey, bucketOfKey, cloudWatchSource, eventsSource, IngestStage, summaryBucketsFor } from '../../src/engine/ingest.ts';
+import { hash32 } from '../../src/features/hash.ts';
+import { Windower } from '../../src/features/windower.ts';
 import { EncodedPartStore } from '../../src/engine/part-store.ts';
 import { decodeSummaryRecord, type SummaryPart } from '../../src/engine/wire.ts';
 import type { StreamRecord } from '../../src/ports/stream.ts';
@@ -116,9 +118,56 @@ describe('ingest over a batch, and Kinesis redelivering it', () => {
       method: 'GET', path: '/x', resource: '/x', status: 200, bytes: 10, latencyMs: 5, userAgent: 'ua', principal: '' }));
     await new IngestStage({ putter: stream, config: cfg, buckets: summaryBucketsFor(40) }).handle([eventsSource('access-0', '1', many)]);
     const perShard = stream.shardIds().map((shard) =>
-      new Set(stream.read(shard, undefined, 100_000).flatMap((x) => decodeSummaryRecord(x.data)).map((p) => Number(p.id.split('/')[1]))));
+      new Set(stream.read(shard, undefined, 100_000).flatMap((x) => decodeSummaryRecord(x.data)).map((p) => parseInt(p.id.split('/')[1], 10))));
     expect(perShard).toHaveLength(40);
+    // Named with their count, so a batch retried across a change of the count never reuses an id for other keys.
+    expect(stream.read(stream.shardIds()[0], undefined, 1).flatMap((x) => decodeSummaryRecord(x.data))[0].id).toMatch(/\/[0-3]of160\//);
     for (const [i, buckets] of perShard.entries()) expect([...buckets].sort((a, b) => a - b)).toEqual([4 * i, 4 * i + 1, 4 * i + 2, 4 * i + 3]);
+  });
+
+  it('a batch retried across a switch of the wire level (1 -> 2): every request counted once, in its host and in its /24', async () => {
+    const events = Array.from({ length: 400 }, (_, i) => ({ time: T0 + i * 100, ip: `198.51.100.${1 + (i % 200)}`, method: 'GET',
+      path: `/p${i}`, resource: '/p', status: 200, bytes: 10, latencyMs: 5, userAgent: 'ua', principal: '' }));
+    // Four source records, cut into pieces of ~1 KB so that only some land on the first try.
+    const batch = () => [1, 2, 3, 4].map((k) => eventsSource('shardId-0', String(k).padStart(20, '0'), events.slice((k - 1) * 100, k * 100).map((e) => ({ ...e }))));
+    const ingest = async (derivePrefixes: boolean, records = batch()) => {
+      const taken: { data: Uint8Array }[] = [];
+      await new IngestStage({ putter: { put: async (r) => { taken.push(...r); } }, config: cfg, buckets: 1, maxRecordBytes: 1024, derivePrefixes }).handle(records);
+      return taken.flatMap((r) => decodeSummaryRecord(r.data));
+    };
+    const count = (parts: SummaryPart[]) => {
+      const w = new Windower({ sizeMs: 60_000, latenessMs: 5_000, ipv4Prefix: 24, ipv6Prefix: 64 });
+      const d = dedupeParts(parts);
+      for (const p of d.kept) w.addPartial(p, d.noDerive.get(p));
+      const [c] = w.closeAll();
+      return { total: c.keys.requests, hosts: [...c.keys.byIp.values()].reduce((n, e) => n + e.ip.requests, 0), prefix: c.keys.byPrefix.get('198.51.100.0/24')?.requests };
+    };
+    const first = await ingest(false);
+    expect(first.length).toBeGreaterThan(4);
+    const landed = first.slice(0, 1);
+    const truth = { total: 400, hosts: 400, prefix: 400 };
+    // The identical batch retried after ingest moved to level 2, and the same batch bisected into halves at level 2.
+    expect(count([...landed, ...await ingest(true)])).toEqual(truth);
+    expect(count([...landed, ...await ingest(true, batch().slice(0, 2)), ...await ingest(true, batch().slice(2))])).toEqual(truth);
+    // Either level alone, pieces landing in any order.
+    for (const level2 of [false, true]) {
+      const whole = await ingest(level2);
+      expect(count([...whole.filter((_, i) => i % 3 === 0), ...await ingest(level2, batch().slice(0, 2)), ...await ingest(level2, batch().slice(2))])).toEqual(truth);
+    }
+  });
+
+  it('a change of the partition count (64 -> 256, a switch to on-demand) keeps every key on its shard, and 64 is hash % 64 as before', () => {
+    const keys = Array.from({ length: 20_000 }, (_, i) => `198.${i % 256}.${Math.floor(i / 256)}.0/24`);
+    for (const k of keys) expect(bucketOfKey(k, 64)).toBe(hash32(k) % 64);
+    // The shard of a bucket: where its explicit hash key falls in a uniformly split stream of `shards`.
+    const shardOf = (b: number, buckets: number, shards: number) => Number((BigInt(bucketHashKey(b, buckets)) * BigInt(shards)) >> 128n);
+    for (const shards of [2, 4, 8, 16]) {
+      const moved = keys.filter((k) => shardOf(bucketOfKey(k, 64), 64, shards) !== shardOf(bucketOfKey(k, 256), 256, shards));
+      expect(moved, `${shards} shards`).toEqual([]);
+    }
+    // Past 16 shards: 160 partitions on 40 shards, then on demand (256): every bucket of 160 stays inside its shard.
+    const spread = new Set(keys.map((k) => bucketOfKey(k, 160)));
+    expect(spread.size).toBe(160);
   });
 
   it('a batch whose summaries landed in part, retried whole: every request counted once', async () => {

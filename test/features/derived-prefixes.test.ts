@@ -119,6 +119,14 @@ describe('wire level 2: prefixes derived at detect from their hosts', () => {
     expect(featuresOf(detected(pieces))).toEqual(featuresOf(detected(partsOf(events, 1000, false))));
   });
 
+  it('a level-2 part with a host key that is no address is not watched, and never throws (the window close counts it)', () => {
+    const cfg = parseConfig({ aggregation: { ipv4Prefix: 22 } });
+    const [part] = partsOf([ev({ time: T0 })], 10, true);
+    const bad = { ...part, i: [...part.i, ['x:y', part.i[0][1]], ['not-an-address', part.i[0][1]]] as WindowPartial['i'] };
+    const watch = new EarlyWatch(cfg);
+    expect(() => watch.observe('s', bad)).not.toThrow();
+  });
+
   it('the early watch sees a distributed flood of one /24 in level-2 parts as it does in level-1 parts', () => {
     const cfg = parseConfig({});
     const flood = Array.from({ length: cfg.thresholds.floodUnmistakableRequests + 100 }, (_, i) =>
