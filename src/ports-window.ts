@@ -19,6 +19,12 @@ export interface ScopeProgress {
    * data. (An entry keyed by the shard alone, written by the previous release, stands in for a bucket without one.)
    */
   sources: Record<string, string>;
+  /**
+   * When each `sources` entry was last raised (detect's clock, epoch ms): an entry not raised for longer than a record
+   * can be redelivered is dropped, so the item stays bounded however many shards the access-log stream has had.
+   * Absent in what earlier releases stored.
+   */
+  seenAt?: Record<string, number>;
 }
 
 export interface WindowStore {

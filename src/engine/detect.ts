@@ -126,12 +126,16 @@ export class DetectStage {
       const done = fresh.slice(0, upTo);
       const waiting = fresh.slice(upTo);
       step = 'store parts';
-      const watermark = await this.store(scope, decoded, now, res, done, progress.sources);
+      const seenAt = progress.seenAt ?? {};
+      const watermark = await this.store(scope, decoded, now, res, done, progress.sources, seenAt);
       step = 'close windows';
       await this.closeReady(scope, now, res, watermark);
       step = 'early decisions';
       await this.decideEarly(scope, now, res, watermark);
-      if (done.length) await this.deps.windows.setProgress(scope, { sequence: done[done.length - 1].sequenceNumber, sources: progress.sources });
+      if (done.length) {
+        pruneSources(progress.sources, seenAt, now);
+        await this.deps.windows.setProgress(scope, { sequence: done[done.length - 1].sequenceNumber, sources: progress.sources, seenAt });
+      }
       if (waiting.length) res.batchItemFailures = [{ itemIdentifier: waiting[0].sequenceNumber }];
     } catch (err) {
       this.fail(err, step, scope, res, pending);
@@ -195,7 +199,7 @@ export class DetectStage {
 
   /** Sorts parts into open windows, late-but-foldable and too old; stores them; raises the watermark and returns it. */
   private async store(scope: string, parts: SummaryPart[], now: number, res: DetectResult, records: readonly StreamRecord[],
-    sources: Record<string, string>): Promise<number> {
+    sources: Record<string, string>, seenAt: Record<string, number>): Promise<number> {
     if (parts.length === 0) return this.deps.windows.getWatermark(scope);
     // The newest source record seen per access-log shard and bucket, before this batch: a closed window's part at or
     // below it is a batch ingest delivered again (its first copy was counted), not late data. Per bucket, because a
@@ -206,6 +210,7 @@ export class DetectStage {
       if (!src) continue;
       const key = sourceKey(src);
       if (sources[key] === undefined || compareSequence(src.sequence, sources[key]) > 0) sources[key] = src.sequence;
+      seenAt[key] = now;
     }
     const previous = await this.deps.windows.getWatermark(scope);
     const closedUntil = this.closedUntil(previous);
@@ -383,6 +388,28 @@ export function sourceOf(id: string): { shard: string; first: string; sequence: 
 function sourceKey(src: { shard: string; rest: string }): string {
   const slash = src.rest.indexOf('/', 1);
   return src.shard + (slash < 0 ? src.rest : src.rest.slice(0, slash));
+}
+
+/**
+ * How long a source entry of a scope's progress is kept without being raised: past Kinesis's 24-hour retention (and
+ * the mappings' one-hour maximum record age), no batch of that shard can come again.
+ */
+export const SOURCE_ENTRY_TTL_MS = 25 * 3_600_000;
+
+/**
+ * Drops source entries not raised within SOURCE_ENTRY_TTL_MS (in place). An entry an earlier release stored has no
+ * time: it is given `now`, and dropped a retention later if nothing raises it.
+ */
+export function pruneSources(sources: Record<string, string>, seenAt: Record<string, number>, now: number): void {
+  for (const key of Object.keys(sources)) {
+    const at = seenAt[key];
+    if (at === undefined) seenAt[key] = now;
+    else if (now - at > SOURCE_ENTRY_TTL_MS) {
+      delete sources[key];
+      delete seenAt[key];
+    }
+  }
+  for (const key of Object.keys(seenAt)) if (sources[key] === undefined) delete seenAt[key];
 }
 
 /**

@@ -64,6 +64,14 @@ function windowStoreContract(make: () => WindowStore) {
     expect(await store.getWatermark('s')).toBe(9_000);
   });
 
+  it('keeps a scope\'s progress: its sequence, its source entries and when each was last seen', async () => {
+    expect(await store.progress('p')).toBeUndefined();
+    const progress = { sequence: '49650000000000000000000000000000000000000000000000000001', sources: { 'shardId-1/3': '4965001', 'shardId-2/3of256': '4965002' },
+      seenAt: { 'shardId-1/3': 1_793_577_600_000, 'shardId-2/3of256': 1_793_577_660_000 } };
+    await store.setProgress('p', progress);
+    expect(await store.progress('p')).toEqual(progress);
+  });
+
   it('keeps UTF-8 bodies intact', async () => {
     const body = JSON.stringify({ path: '/ä/😀/\u0000', ua: 'Mozilla "x"' });
     await store.add('s', [{ windowStart: 0, partId: 'p', body }]);

@@ -3,7 +3,7 @@ import { KinesisTwin } from '../../src/adapters/local/kinesis-twin.ts';
 import { MemoryWindowStore } from '../../src/adapters/local/memory-window-store.ts';
 import { SqliteState } from '../../src/adapters/local/sqlite-state.ts';
 import { parseConfig } from '../../src/config.ts';
-import { dedupeParts, DetectStage, sourceOf } from '../../src/engine/detect.ts';
+import { dedupeParts, DetectStage, pruneSources, sourceOf } from '../../src/engine/detect.ts';
 import { bucketHashKey, bucketOfKey, cloudWatchSource, eventsSource, IngestStage, summaryBucketsFor } from '../../src/engine/ingest.ts';
 import { hash32 } from '../../src/features/hash.ts';
 import { Windower } from '../../src/features/windower.ts';
@@ -154,6 +154,35 @@ describe('ingest over a batch, and Kinesis redelivering it', () => {
       const whole = await ingest(level2);
       expect(count([...whole.filter((_, i) => i % 3 === 0), ...await ingest(level2, batch().slice(0, 2)), ...await ingest(level2, batch().slice(2))])).toEqual(truth);
     }
+  });
+
+  it('a scope\'s progress forgets access-log shards not seen for longer than a record can be redelivered (bounded item)', async () => {
+    const store = new MemoryWindowStore();
+    const state = new SqliteState(':memory:');
+    const detect = new DetectStage({ windows: new EncodedPartStore(store), baselines: state, ledger: state, config: cfg });
+    const HOUR = 3_600_000;
+    let seq = 0;
+    // Every two hours the access-log stream has a new shard (an on-demand stream resharding), for two days.
+    for (let h = 0; h <= 48; h += 2) {
+      const events = Array.from({ length: 20 }, (_, i) => ({ time: T0 + h * HOUR + i, ip: `198.51.100.${1 + i}`, method: 'GET', path: '/x',
+        resource: '/x', status: 200, bytes: 10, latencyMs: 5, userAgent: 'ua', principal: '' }));
+      const taken: { data: Uint8Array }[] = [];
+      await new IngestStage({ putter: { put: async (r) => { taken.push(...r); } }, config: cfg }).handle([eventsSource(`shardId-${h}`, '7', events)]);
+      const records = taken.map((r) => ({ sequenceNumber: String(++seq).padStart(20, '0'), shardId: 's', data: Buffer.from(r.data).toString('base64') }));
+      expect((await detect.handle(records, T0 + h * HOUR + 1000)).batchItemFailures).toEqual([]);
+    }
+    const progress = (await store.progress('s'))!;
+    const shards = new Set(Object.keys(progress.sources).map((k) => k.split('/')[0]));
+    // The shards of the last 25 hours only (48 h back to 24 h: 13 of the 25 seen), each with its time.
+    expect([...shards].sort()).toEqual(Array.from({ length: 13 }, (_, i) => `shardId-${24 + 2 * i}`).sort());
+    expect(Object.keys(progress.seenAt!).sort()).toEqual(Object.keys(progress.sources).sort());
+    // An entry an earlier release stored (no time) is given one, not dropped at once.
+    const sources = { 'old/1': '5' };
+    const seenAt: Record<string, number> = {};
+    pruneSources(sources, seenAt, T0);
+    expect(seenAt).toEqual({ 'old/1': T0 });
+    pruneSources(sources, seenAt, T0 + 26 * HOUR);
+    expect(sources).toEqual({});
   });
 
   it('a change of the partition count (64 -> 256, a switch to on-demand) keeps every key on its shard, and 64 is hash % 64 as before', () => {

@@ -214,13 +214,16 @@ export class DynamoWindowStore implements WindowStore {
     const src = res.Item?.src;
     const sources: Record<string, string> = {};
     if (src && typeof src === 'object') for (const [k, v] of Object.entries(src as Record<string, unknown>)) if (typeof v === 'string') sources[k] = v;
-    return { sequence: s, sources };
+    const at = res.Item?.at;
+    const seenAt: Record<string, number> = {};
+    if (at && typeof at === 'object') for (const [k, v] of Object.entries(at as Record<string, unknown>)) if (typeof v === 'number') seenAt[k] = v;
+    return { sequence: s, sources, seenAt };
   }
 
   async setProgress(scope: string, progress: ScopeProgress): Promise<void> {
     checkScope(scope);
     await this.doc.send(new PutCommand({ TableName: this.tableName,
-      Item: { pk: `mark#${scope}`, sk: 'seq', s: progress.sequence, src: progress.sources } }));
+      Item: { pk: `mark#${scope}`, sk: 'seq', s: progress.sequence, src: progress.sources, at: progress.seenAt ?? {} } }));
   }
 
   async getWatermark(scope: string): Promise<number> {

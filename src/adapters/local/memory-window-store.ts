@@ -56,11 +56,11 @@ export class MemoryWindowStore implements WindowStore {
 
   async progress(scope: string): Promise<ScopeProgress | undefined> {
     const p = this.progresses.get(scope);
-    return p && { sequence: p.sequence, sources: { ...p.sources } };
+    return p && { sequence: p.sequence, sources: { ...p.sources }, seenAt: { ...p.seenAt } };
   }
 
   async setProgress(scope: string, progress: ScopeProgress): Promise<void> {
-    this.progresses.set(scope, { sequence: progress.sequence, sources: { ...progress.sources } });
+    this.progresses.set(scope, { sequence: progress.sequence, sources: { ...progress.sources }, seenAt: { ...progress.seenAt } });
   }
 
   async getWatermark(scope: string): Promise<number> {
