@@ -228,7 +228,9 @@ describe('fast JSON reader: the same result as JSON.parse on every line', () => 
       }),
       { numRuns: 400 },
     );
-    expect(read).toBeGreaterThan(40);
+    // Not vacuous: about one in ten random records takes the fast path (some 40 of 400); a bound far below that, so a
+    // run of fast-check's random seed never fails it by chance.
+    expect(read).toBeGreaterThan(10);
   });
 
   it('reads mutated real-looking lines with the unmutated line\'s layout as JSON.parse does', () => {
