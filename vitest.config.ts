@@ -55,5 +55,6 @@ export default defineConfig({
     // fork: every file in turn. `--maxWorkers` on the command line still overrides this.
     maxWorkers: availableParallelism(),
     sequence: { sequencer: HeaviestFirst },
+    globalSetup: ['test/setup/temp-dir.ts'],
   },
 });
