@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import type { Decision } from '../decision.ts';
 import { formatDecisionLine } from '../render/terminal.ts';
 import { runRehearse, type RehearseSummary } from '../rehearse/rehearse.ts';
@@ -15,6 +15,7 @@ interface RehearseCliOptions extends CommonRunOptions {
   shards: number;
   laggingShard: number;
   seed: number;
+  summaryWireLevel: '1' | '2';
 }
 
 function seconds(v: string): number {
@@ -29,12 +30,15 @@ export function rehearseCommand(): Command {
     .option('--shards <n>', 'shards of the access-log and summaries streams', positiveInt, 2)
     .option('--lagging-shard <seconds>', 'one access-log shard delivers this far behind the others', seconds, 0)
     .option('--seed <n>', 'seed of the simulated delays', positiveInt, 1)
+    .addOption(new Option('--summary-wire-level <n>', 'the summaries stream\'s wire level, as the construct prop summaryWireLevel '
+      + 'sets it: 2 sends hosts only and detect derives their prefixes').choices(['1', '2']).default('1'))
     .action(async (files: string[], o: RehearseCliOptions) => {
       const bar = new ProgressBar();
       const config = buildConfig(o);
       const s = await runRehearse({
         files: files.map((f) => resolve(f)), outDir: resolve(o.out), config,
         basePolicy: o.policy ? readPolicy(o.policy) : null, shards: o.shards, laggingShardSeconds: o.laggingShard, seed: o.seed,
+        summaryWireLevel: o.summaryWireLevel === '2' ? 2 : 1,
         onProgress: (done, total) => bar.update(done, total),
         onDecision: o.quiet ? undefined : (d: Decision) => process.stdout.write(formatDecisionLine(d) + '\n'),
       });

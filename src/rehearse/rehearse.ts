@@ -37,6 +37,8 @@ export interface RehearseOptions {
   /** One access-log shard delivers this many seconds behind the others. */
   laggingShardSeconds?: number;
   seed?: number;
+  /** The summaries stream's wire level, as the construct prop `summaryWireLevel` sets it (default 1). */
+  summaryWireLevel?: 1 | 2;
   basePolicy?: PolicyDocument | null;
   onDecision?(d: Decision): void;
   onProgress?(bytesRead: number, totalBytes: number): void;
@@ -53,6 +55,7 @@ export interface RehearseSummary {
   seed: number;
   shards: number;
   laggingShardSeconds: number;
+  summaryWireLevel: 1 | 2;
   dryRun: boolean;
   logStart: string | null;
   logEnd: string | null;
@@ -133,7 +136,9 @@ export async function runRehearse(opts: RehearseOptions): Promise<RehearseSummar
   const statePath = join(opts.outDir, 'state.sqlite');
   for (const f of ['', '-wal', '-shm']) rmSync(statePath + f, { force: true });
   const ledger = new SqliteState(statePath);
-  const ingest = new IngestStage({ putter: summaries, config: cfg, metrics, buckets: summaryBucketsFor(shards) });
+  const summaryWireLevel = opts.summaryWireLevel ?? 1;
+  const ingest = new IngestStage({ putter: summaries, config: cfg, metrics, buckets: summaryBucketsFor(shards),
+    derivePrefixes: summaryWireLevel === 2 });
   const detect = new DetectStage({ windows: new EncodedPartStore(new MemoryWindowStore()), baselines: new SnapshotBaselineStore(new MemoryBlobStore()),
     ledger, config: cfg, metrics });
   const ipSets = new IpSetFiles(opts.outDir, { namePrefix: 'cordon', addressesPerSet: cfg.caps.addressesPerIpSet, maxSetsPerFamily: cfg.caps.maxIpSetsPerFamily,
@@ -251,6 +256,7 @@ export async function runRehearse(opts: RehearseOptions): Promise<RehearseSummar
     seed,
     shards,
     laggingShardSeconds: lagMs / 1000,
+    summaryWireLevel,
     dryRun: cfg.dryRun,
     logStart: requests.length ? new Date(start).toISOString() : null,
     logEnd: requests.length ? new Date(last).toISOString() : null,

@@ -56,6 +56,26 @@ describe('the cordon command', () => {
     expect(lag[Math.floor(lag.length / 2)]).toBeGreaterThan(0);
   }, 180_000);
 
+  it('rehearse --summary-wire-level 2: the same blocks, a smaller summaries stream; a level it does not know is refused', async () => {
+    const level = async (n: string) => {
+      const rout = join(dir, `rehearsal-level-${n}`);
+      const r = await cordon('rehearse', traffic, '--out', rout, '--allow', '10.20.0.0/24', '--seed', '3', '--quiet', '--summary-wire-level', n);
+      expect(r.code, r.stderr).toBe(0);
+      const summary = JSON.parse(readFileSync(join(rout, 'summary.json'), 'utf8'));
+      const blocked = readFileSync(join(rout, 'decisions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { action: string; target: string })
+        .filter((x) => x.action === 'block').map((x) => x.target).sort();
+      return { summary, blocked };
+    };
+    const [one, two] = [await level('1'), await level('2')];
+    expect(two.summary.summaryWireLevel).toBe(2);
+    expect(two.blocked).toEqual(one.blocked);
+    expect(two.blocked.length).toBeGreaterThan(0);
+    expect(two.summary.streams.summaries.bytes).toBeLessThan(one.summary.streams.summaries.bytes);
+    const bad = await cordon('rehearse', traffic, '--out', join(dir, 'rehearsal-level-3'), '--summary-wire-level', '3');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/summary-wire-level/);
+  }, 180_000);
+
   it('writes the output folder of DESIGN §7', () => {
     for (const f of ['decisions.jsonl', 'waf-ipset-v4.json', 'waf-ipset-v6.json', 'resource-policy.json', 'alerts.jsonl', 'summary.json', 'report.html']) {
       expect(existsSync(join(out, f)), f).toBe(true);
