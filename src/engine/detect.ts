@@ -444,17 +444,17 @@ export function dedupeParts(parts: readonly SummaryPart[]): { kept: SummaryPart[
     let span = spans.get(key);
     if (!span) {
       const width = src.first === src.sequence ? 0n : BigInt(src.sequence) - BigInt(src.first);
-      spans.set(key, (span = { first: src.first, last: src.sequence, width, pieces: [], keys: new Set(), prefixes: new Set() }));
+      spans.set(key, (span = { first: src.first, last: src.sequence, width, pieces: [] }));
     }
     // A key an earlier piece of this span holds is that piece's (pieces of one cut never share one).
-    const piece = span.pieces.length ? withoutKeys(p, (k) => span!.keys.has(k)) : p;
-    if (piece !== p) duplicates++;
-    if (!piece) continue;
-    span.pieces.push(piece);
-    for (const k of keysOf(piece)) {
-      span.keys.add(k);
-      if (piece.dp !== 1 && (k[0] === 'p' || k[0] === 'q')) span.prefixes.add(k);
+    let piece: SummaryPart | null = p;
+    if (span.pieces.length) {
+      const keys = spanKeys(span);
+      piece = withoutKeys(p, (k) => keys.has(k));
+      if (piece) for (const k of keysOf(piece)) keys.add(k);
     }
+    if (piece !== p) duplicates++;
+    if (piece) span.pieces.push(piece);
   }
   for (const spans of groups.values()) {
     // Wider first (stable: single records keep their stored order); only spans of several records can hold others.
@@ -462,13 +462,15 @@ export function dedupeParts(parts: readonly SummaryPart[]): { kept: SummaryPart[
     const wide: Span[] = [];
     for (const s of ordered) {
       const covering = wide.filter((w) => compareSequence(s.first, w.first) >= 0 && compareSequence(s.last, w.last) <= 0);
-      const carried = [s, ...covering].filter((w) => w.prefixes.size > 0);
+      const coveringKeys = covering.map(spanKeys);
+      // Only a level-2 piece beside level-1 ones (a retry across the switch) needs to know what they carry.
+      const carried = s.pieces.some((x) => x.dp === 1) ? carriedPrefixes([s, ...covering]) : null;
       for (const piece of s.pieces) {
-        const rest = covering.length ? withoutKeys(piece, (k) => covering.some((w) => w.keys.has(k))) : piece;
+        const rest = covering.length ? withoutKeys(piece, (k) => coveringKeys.some((keys) => keys.has(k))) : piece;
         if (rest !== piece) duplicates++;
         if (!rest) continue;
         kept.push(rest);
-        if (rest.dp === 1 && carried.length) noDerive.set(rest, new Set(carried.flatMap((w) => [...w.prefixes])));
+        if (rest.dp === 1 && carried !== null && carried.size) noDerive.set(rest, carried);
       }
       if (s.width > 0n) wide.push(s);
     }
@@ -481,10 +483,32 @@ interface Span {
   last: string;
   width: bigint;
   pieces: SummaryPart[];
-  /** The keys its landed pieces hold (kind and key). */
-  keys: Set<string>;
-  /** The prefixes (`p…`, `q…`) its level-1 pieces carry whole. */
-  prefixes: Set<string>;
+  /**
+   * The keys its landed pieces hold (kind and key), made when first compared (see spanKeys): nearly every span has
+   * one piece and covers none, and then no key string is built.
+   */
+  keys?: Set<string>;
+}
+
+function spanKeys(s: Span): Set<string> {
+  if (s.keys === undefined) {
+    s.keys = new Set();
+    for (const p of s.pieces) for (const k of keysOf(p)) s.keys.add(k);
+  }
+  return s.keys;
+}
+
+/** The prefixes (`p…`, `q…`) the level-1 pieces of these spans carry whole. */
+function carriedPrefixes(spans: readonly Span[]): Set<string> {
+  const out = new Set<string>();
+  for (const s of spans) {
+    for (const p of s.pieces) {
+      if (p.dp === 1) continue;
+      for (const [k] of p.p) out.add(`p${k}`);
+      for (const [k] of p.q ?? []) out.add(`q${k}`);
+    }
+  }
+  return out;
 }
 
 function* keysOf(p: SummaryPart): Generator<string> {

@@ -252,7 +252,6 @@ export function bucketHashKey(b: number, buckets: number): string {
  */
 export function bucketOfKey(key: string, buckets: number): number {
   const h = hash32(key);
-  if (buckets === DEFAULT_BUCKETS) return h % DEFAULT_BUCKETS;
   const place = (h % DEFAULT_BUCKETS) * 2 ** 26 + Math.floor(h / DEFAULT_BUCKETS);
   return Math.floor((place * buckets) / 2 ** 32);
 }

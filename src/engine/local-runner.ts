@@ -78,6 +78,8 @@ export class LocalRunner {
   private readonly summaries: KinesisTwin;
   /** The ingest side, when this runner reads its own events (not when another thread reads them: see acceptPass). */
   private readonly front: ReplayFront;
+  /** How the ingest side is set up (access-log shards, summary partitions): a reading thread builds its own so. */
+  readonly frontShape: { shards: number; buckets: number };
   private readonly detect: DetectStage;
   private readonly contain: ContainStage;
   private readonly baselines: CachedBaselines;
@@ -104,7 +106,8 @@ export class LocalRunner {
       deliverBytes: true });
     this.baselines = new CachedBaselines(opts.state, cfg.windows.idleEvictMinutes * 60_000);
     // A few partitions per shard are enough to spread keys; each is a record per pass (64 would be 64 small gzips).
-    this.front = new ReplayFront(cfg, { shards, buckets: summaryBuckets(shards), metrics: this.metrics, onPass: (p) => this.acceptPass(p) });
+    this.frontShape = { shards, buckets: summaryBuckets(shards) };
+    this.front = new ReplayFront(cfg, { ...this.frontShape, metrics: this.metrics, onPass: (p) => this.acceptPass(p) });
     this.detect = new DetectStage({ windows: this.parts, baselines: this.baselines, ledger: opts.state, config: cfg,
       metrics: this.metrics, onWindow: (closed, outcome) => {
         const a = outcome.assessment;
@@ -288,6 +291,6 @@ export class LocalRunner {
 }
 
 /** Summary partitions of a replay: a few per shard spread keys; each is a record per pass. */
-export function summaryBuckets(shards: number): number {
+function summaryBuckets(shards: number): number {
   return 4 * shards;
 }

@@ -9,7 +9,7 @@ import type { Unreadable } from '../events.ts';
 import type { PolicyDocument } from '../render/resource-policy.ts';
 import { renderReportHtml } from '../report/html.ts';
 import type { ReportData } from '../report/report-data.ts';
-import { LocalRunner, type LocalRunStats, summaryBuckets } from '../engine/local-runner.ts';
+import { LocalRunner, type LocalRunStats } from '../engine/local-runner.ts';
 import { defaultThreads, readOnThread } from './threaded-read.ts';
 
 export interface ReplayOptions {
@@ -118,9 +118,7 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
     const p = pipeline;
     const threads = opts.threads ?? defaultThreads(totalBytes(opts.files));
     if (threads === 2) {
-      const shards = opts.shards ?? 1;
-      read = await readOnThread(p, { files: opts.files, config: opts.config, shards, buckets: summaryBuckets(shards),
-        maxSamples: MAX_SAMPLES, onProgress: opts.onProgress });
+      read = await readOnThread(p, { files: opts.files, config: opts.config, maxSamples: MAX_SAMPLES, onProgress: opts.onProgress });
     } else {
       read = await readAccessLogs(opts.files, { event: (e) => p.push(e), unreadable: () => {} },
         { onProgress: opts.onProgress, maxSamples: MAX_SAMPLES, afterChunk: () => p.drain() });

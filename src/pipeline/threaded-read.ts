@@ -19,8 +19,6 @@ export function defaultThreads(totalBytes: number): 1 | 2 {
 export interface ThreadedReadOptions {
   files: string[];
   config: CordonConfig;
-  shards: number;
-  buckets: number;
   maxSamples: number;
   onProgress?(done: number, total: number): void;
 }
@@ -32,8 +30,8 @@ export interface ThreadedReadOptions {
  * on one thread. Resolves with the read's figures once the runner has taken the last pass and finished.
  */
 export function readOnThread(runner: LocalRunner, opts: ThreadedReadOptions): Promise<ReadStats> {
-  const data: ReaderThreadData = { files: opts.files, config: opts.config, shards: opts.shards, buckets: opts.buckets,
-    maxSamples: opts.maxSamples, maxInFlight: MAX_IN_FLIGHT };
+  const data: ReaderThreadData = { files: opts.files, config: opts.config, ...runner.frontShape, maxSamples: opts.maxSamples,
+    maxInFlight: MAX_IN_FLIGHT };
   const worker = new Worker(new URL('./reader-thread-entry.cjs', import.meta.url), { workerData: data });
   return new Promise<ReadStats>((resolve, reject) => {
     let settled = false;
