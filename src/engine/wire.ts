@@ -1,5 +1,6 @@
 import { isAscii } from 'node:buffer';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { hash32 } from '../features/hash.ts';
 import { COUNTER_NAMES, type SerializedKeyWindow } from '../features/key-window.ts';
 import type { WindowPartial } from '../features/windower.ts';
 
@@ -27,9 +28,14 @@ import type { WindowPartial } from '../features/windower.ts';
  *   level-1 reader, which would read it without its prefixes, refuses it instead (and it is redelivered). Documents
  *   without one stay level 1. Writers use it only when told (ingest's `derivePrefixes`): a release that reads level 2
  *   must be deployed everywhere before any writer writes it.
+ *   Revision 6 (still level 2; no release wrote revision 5) also leaves out of such a part what its key already says:
+ *   a host window's distinct addresses (only the host itself) and a principal window's distinct principals (only the
+ *   principal itself), about a fifth of the stream's bytes. The reader restores each from the key, with the hash the
+ *   writer's windower gives it, so what detect holds is the same; a counter that is present (a revision-5 part, a
+ *   stored chunk already restored) is kept as it is.
  */
 export const WIRE_LEVEL = 2;
-export const WIRE_MINOR = 5;
+export const WIRE_MINOR = 6;
 
 /** Counters of revision 1, in its positional order (frozen: they are what a revision-1 writer meant). */
 const REVISION1_COUNTERS: readonly string[] = [
@@ -129,9 +135,30 @@ export function readDoc(doc: unknown, notes?: ReadNotes): SummaryPart[] {
   for (const p of d.parts) {
     if (!isPart(p)) throw new BadSummaryError('malformed summary part');
     if (remap) for (const list of [p.i, p.p, p.u, p.q ?? []]) for (const entry of list) entry[1] = remapWindow(entry[1], remap, notes);
+    if (p.dp === 1) restoreSelf(p);
   }
   if (notes && foreign) notes.foreignParts += d.parts.length;
   return d.parts;
+}
+
+/** Positions in SerializedKeyWindow.d of the distinct principals and addresses. */
+const PRINCIPALS = 3;
+const IPS = 4;
+
+/**
+ * A level-2 part's host and principal windows with the distinct counter their key stands for restored (revision 6
+ * leaves it out): a host's own address, a principal's own principal, hashed as the windower hashes them.
+ */
+function restoreSelf(p: SummaryPart): void {
+  for (const [ip, w] of p.i) if (isLeftOut(w, IPS)) w.d[IPS] = [hash32(ip) >>> 0];
+  for (const [principal, w] of p.u) if (isLeftOut(w, PRINCIPALS)) w.d[PRINCIPALS] = [(hash32(principal) || 1) >>> 0];
+}
+
+/** An empty distinct counter at `at` of a well-formed window (anything malformed is left for fromJSON to refuse). */
+function isLeftOut(w: SerializedKeyWindow, at: number): boolean {
+  if (typeof w !== 'object' || w === null || !Array.isArray(w.d) || w.d.length !== 5) return false;
+  const d = w.d[at];
+  return Array.isArray(d) && d.length === 0;
 }
 
 /** null when the writer's counters are ours in our order (nothing to do). */

@@ -386,17 +386,35 @@ export interface WindowPartial {
 
 export function toPartial(w: WindowKeys, maxTime: number, hostsOnly = false): WindowPartial {
   const i: [string, SerializedKeyWindow][] = [];
-  for (const [k, e] of w.byIp) i.push([k, e.ip.toJSON()]);
+  for (const [k, e] of w.byIp) {
+    const ser = e.ip.toJSON();
+    // Level 2 leaves out what the key itself says: a host's one address (the reader restores it, src/engine/wire.ts).
+    if (hostsOnly) ser.d[IPS] = SELF_LEFT_OUT;
+    i.push([k, ser]);
+  }
   const partial: WindowPartial = { w: w.start, t: maxTime, n: w.requests, e5: w.status5xx, i, p: serialised(w.byPrefix),
-    u: serialised(w.byPrincipal) };
+    u: serialised(w.byPrincipal, hostsOnly ? PRINCIPALS : -1) };
   if (w.byWidePrefix.size > 0) partial.q = serialised(w.byWidePrefix);
   if (hostsOnly) partial.dp = 1;
   return partial;
 }
 
-/** The map's windows in their serialised form, without the intermediate entry arrays a spread would build. */
-function serialised(map: Map<string, KeyWindow>): [string, SerializedKeyWindow][] {
+/** Positions in SerializedKeyWindow.d of the distinct principals and addresses. */
+const PRINCIPALS = 3;
+const IPS = 4;
+/** A distinct counter left out for the reader to restore (never mutated: JSON only reads it). */
+const SELF_LEFT_OUT: number[] = [];
+
+/**
+ * The map's windows in their serialised form, without the intermediate entry arrays a spread would build; `selfAt`
+ * names the distinct counter that holds only the key itself (a principal's own principal), left out at level 2.
+ */
+function serialised(map: Map<string, KeyWindow>, selfAt = -1): [string, SerializedKeyWindow][] {
   const out: [string, SerializedKeyWindow][] = [];
-  for (const [k, v] of map) out.push([k, v.toJSON()]);
+  for (const [k, v] of map) {
+    const ser = v.toJSON();
+    if (selfAt >= 0) ser.d[selfAt] = SELF_LEFT_OUT;
+    out.push([k, ser]);
+  }
   return out;
 }

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config.ts';
 import { EarlyWatch } from '../../src/engine/early-watch.ts';
-import { decodeSummaryRecord, encodeChunk, decodeChunk, NewerWireError, packSummaryRecords, type SummaryPart, WIRE_LEVEL } from '../../src/engine/wire.ts';
+import { decodeSummaryRecord, encodeChunk, decodeChunk, NewerWireError, packSummaryRecords, readDoc, type SummaryPart, WIRE_LEVEL, WIRE_MINOR } from '../../src/engine/wire.ts';
 import type { AccessEvent } from '../../src/events.ts';
 import type { KeyWindow } from '../../src/features/key-window.ts';
 import { type WindowPartial, Windower, type WindowerOptions } from '../../src/features/windower.ts';
@@ -44,10 +44,11 @@ function partsOf(events: AccessEvent[], cut: number, hostsOnly: boolean): Window
   return out;
 }
 
-/** Detect's view: the parts merged into a windower of its own, through the wire (JSON), as in AWS. */
+/** Detect's view: the parts merged into a windower of its own, read through the wire (JSON, readDoc), as in AWS. */
 function detected(parts: WindowPartial[]): Windower {
   const w = new Windower(OPTS);
-  for (const p of parts) w.addPartial(JSON.parse(JSON.stringify(p)) as WindowPartial);
+  const doc = { v: WIRE_LEVEL, minor: WIRE_MINOR, parts: parts.map((p, n) => ({ ...p, id: `t:${n}` })) };
+  for (const p of readDoc(JSON.parse(JSON.stringify(doc)))) w.addPartial(p);
   return w;
 }
 
@@ -107,6 +108,35 @@ describe('wire level 2: prefixes derived at detect from their hosts', () => {
     expect(decodeSummaryRecord(packSummaryRecords(v2, 900 * 1024, 'gzip')[0])[0].dp).toBe(1);
     expect(decodeChunk(encodeChunk(v2))[0].dp).toBe(1);
     expect(() => decodeSummaryRecord(Buffer.from(JSON.stringify({ v: 3, parts: [] })))).toThrow(NewerWireError);
+  });
+
+  it('a level-2 part leaves out what its key says (a host\'s own address, a principal\'s own principal); the reader restores it', () => {
+    const alice = 'arn:aws:iam::123456789012:user/alice';
+    const events = [
+      ...Array.from({ length: 6 }, (_, i) => ev({ time: T0 + i, ip: '198.51.100.7', principal: alice, path: `/items/${i}` })),
+      ev({ time: T0 + 9, ip: '2001:db8::1', principal: alice }),
+    ];
+    const [sent] = partsOf(events, 100, false);
+    const [compact] = partsOf(events, 100, true);
+    // On the wire: the host's addresses and the principal's principals are empty, everything else as sent.
+    for (const [, w] of compact.i) expect(w.d[4]).toEqual([]);
+    expect(compact.u[0][1].d[3]).toEqual([]);
+    expect(compact.u[0][1].d[4]).toHaveLength(2);
+    // Read back: the same windows as level 1 sends them, hash for hash.
+    const [read] = readDoc(JSON.parse(JSON.stringify({ v: 2, minor: WIRE_MINOR, parts: [{ ...compact, id: 'a:1' }] })));
+    expect(read.i).toEqual(sent.i);
+    expect(read.u).toEqual(sent.u);
+    // A counter that is present is kept as written (a stored chunk already restored, a revision-5 writer).
+    const forged = structuredClone(compact);
+    forged.i[0][1].d[4] = [12345];
+    const [kept] = readDoc({ v: 2, minor: 5, parts: [{ ...forged, id: 'a:2' }] });
+    expect(kept.i[0][1].d[4]).toEqual([12345]);
+    // Level 1 parts are never touched: an empty counter there stays empty.
+    const odd = structuredClone(sent);
+    odd.i[0][1].d[4] = [];
+    expect(readDoc({ v: 1, minor: WIRE_MINOR, parts: [{ ...odd, id: 'a:3' }] })[0].i[0][1].d[4]).toEqual([]);
+    // And the same document round-trips through a stored chunk unchanged.
+    expect(decodeChunk(encodeChunk([read]))[0].i).toEqual(sent.i);
   });
 
   it('a part cut in pieces keeps its level: each piece still says its prefixes are to be derived', () => {
