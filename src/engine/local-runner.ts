@@ -77,7 +77,8 @@ export class LocalRunner {
   private readonly cfg: CordonConfig;
   private readonly summaries: KinesisTwin;
   /** The ingest side, when this runner reads its own events (not when another thread reads them: see acceptPass). */
-  private readonly front: ReplayFront;
+  /** The ingest side, when this thread reads (see {@link front}). */
+  private frontOrNull: ReplayFront | null = null;
   /** How the ingest side is set up (access-log shards, summary partitions): a reading thread builds its own so. */
   readonly frontShape: { shards: number; buckets: number };
   private readonly detect: DetectStage;
@@ -107,7 +108,6 @@ export class LocalRunner {
     this.baselines = new CachedBaselines(opts.state, cfg.windows.idleEvictMinutes * 60_000);
     // A few partitions per shard are enough to spread keys; each is a record per pass (64 would be 64 small gzips).
     this.frontShape = { shards, buckets: summaryBuckets(shards) };
-    this.front = new ReplayFront(cfg, { ...this.frontShape, metrics: this.metrics, onPass: (p) => this.acceptPass(p) });
     this.detect = new DetectStage({ windows: this.parts, baselines: this.baselines, ledger: opts.state, config: cfg,
       metrics: this.metrics, onWindow: (closed, outcome) => {
         const a = outcome.assessment;
@@ -141,8 +141,17 @@ export class LocalRunner {
       alerts: this.recordingAlerts(new AlertFile(join(opts.outDir, 'alerts.jsonl'))), config: withoutApiKeys(cfg), metrics: this.metrics });
   }
 
+  /**
+   * The ingest side of a replay read on this thread, built on first use: a run whose passes come from a reading thread
+   * ({@link acceptPass}) builds none.
+   */
+  private get front(): ReplayFront {
+    return (this.frontOrNull ??= new ReplayFront(this.cfg, { ...this.frontShape, metrics: this.metrics, onPass: (p) => this.acceptPass(p) }));
+  }
+
+  /** Events read on this thread (a reading thread counts its own). */
   get events(): number {
-    return this.front.events;
+    return this.frontOrNull?.events ?? 0;
   }
 
   /** One decoded event (synchronous, from the reader's loop); the stages run on {@link drain}. */

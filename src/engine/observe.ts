@@ -74,4 +74,9 @@ export class CountingMetrics implements Metrics {
   get(name: string): number {
     return this.totals.get(name) ?? 0;
   }
+
+  /** Adds totals counted elsewhere (another thread's, as `[...totals]`). */
+  addTotals(totals: Iterable<[string, number]>): void {
+    for (const [k, v] of totals) this.totals.set(k, (this.totals.get(k) ?? 0) + v);
+  }
 }

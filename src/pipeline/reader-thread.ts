@@ -19,8 +19,8 @@ export interface ReaderThreadData {
 export type ReaderMessage =
   | { type: 'pass'; pass: PassRecords }
   | { type: 'progress'; done: number; total: number }
-  | { type: 'done'; read: Awaited<ReturnType<typeof readAccessLogs>>; end: { now: number; clamped: number } }
-  | { type: 'error'; name: string; message: string; path?: string; stack?: string };
+  | { type: 'done'; read: Awaited<ReturnType<typeof readAccessLogs>>; end: { now: number; clamped: number }; metrics: [string, number][] }
+  | { type: 'error'; name: string; message: string; path?: string; stack?: string; cause?: { name: string; message: string; code?: string } };
 
 /**
  * The reading thread of a replay on two threads: file read, decode, the log clock and ingest (the front), whose
@@ -39,7 +39,9 @@ port.on('message', (m: { type: 'taken' }) => {
 });
 const post = (m: ReaderMessage): void => port.postMessage(m);
 
-const front = new ReplayFront(data.config, { shards: data.shards, buckets: data.buckets, metrics: new CountingMetrics(),
+/** Ingest's counters on this thread, handed to the main thread's at the end. */
+const metrics = new CountingMetrics();
+const front = new ReplayFront(data.config, { shards: data.shards, buckets: data.buckets, metrics,
   onPass: async (pass) => {
     post({ type: 'pass', pass });
     sent++;
@@ -51,10 +53,13 @@ async function run(): Promise<void> {
     const read = await readAccessLogs(data.files, { event: (e) => front.push(e), unreadable: () => {} },
       { maxSamples: data.maxSamples, onProgress: (done, total) => post({ type: 'progress', done, total }), afterChunk: () => front.drain() });
     const end = await front.finish();
-    post({ type: 'done', read, end });
+    post({ type: 'done', read, end, metrics: [...metrics.totals] });
   } catch (err) {
     const e = err as Error & { path?: string };
-    post({ type: 'error', name: e.name ?? 'Error', message: e.message ?? String(err), path: e.path, stack: e.stack });
+    // The cause (a file system error, mostly) as plain data: an Error does not cross threads with its fields.
+    const c = e.cause as (Error & { code?: string }) | undefined;
+    const cause = c === undefined ? undefined : { name: c.name ?? 'Error', message: c.message ?? String(c), code: c.code };
+    post({ type: 'error', name: e.name ?? 'Error', message: e.message ?? String(err), path: e.path, stack: e.stack, cause });
   }
   // Nothing more to wait for: the thread ends once its messages are out.
   port.unref();

@@ -54,6 +54,7 @@ export function readOnThread(runner: LocalRunner, opts: ThreadedReadOptions): Pr
           opts.onProgress?.(m.done, m.total);
           return;
         case 'done':
+          runner.metrics.addTotals(m.metrics);
           await runner.finishAfter(m.end);
           settled = true;
           resolve(m.read);
@@ -75,7 +76,12 @@ export function readOnThread(runner: LocalRunner, opts: ThreadedReadOptions): Pr
 }
 
 function readerError(m: Extract<ReaderMessage, { type: 'error' }>): Error {
-  const err = m.name === 'LogFileError' && m.path !== undefined ? new LogFileError(m.path) : new Error(m.message);
+  let cause: (Error & { code?: string }) | undefined;
+  if (m.cause) {
+    cause = Object.assign(new Error(m.cause.message), { name: m.cause.name }, m.cause.code === undefined ? {} : { code: m.cause.code });
+  }
+  const options = cause === undefined ? undefined : { cause };
+  const err = m.name === 'LogFileError' && m.path !== undefined ? new LogFileError(m.path, options) : new Error(m.message, options);
   if (m.stack) err.stack = m.stack;
   return err;
 }

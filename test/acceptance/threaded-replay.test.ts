@@ -4,7 +4,12 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config.ts';
 import { LogFileError } from '../../src/decode/errors.ts';
+import { readAccessLogs } from '../../src/decode/read-access-logs.ts';
+import { LocalRunner } from '../../src/engine/local-runner.ts';
+import { METRIC } from '../../src/engine/observe.ts';
+import { SqliteState } from '../../src/adapters/local/sqlite-state.ts';
 import { runReplay, type ReplaySummary } from '../../src/pipeline/replay.ts';
+import { readOnThread } from '../../src/pipeline/threaded-read.ts';
 import { acceptanceProblems, generate, scoreRun } from '../helpers/apitraffic.ts';
 import { hostileTraffic } from '../helpers/hostile-traffic.ts';
 import { describeSharedData, describeSharedTools, sharedPath } from '../helpers/shared.ts';
@@ -81,5 +86,40 @@ describe('replay on two threads: failures', () => {
     const err = await runReplay({ files: [missing], outDir: join(dir, 'out'), config: parseConfig({}), threads: 2 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LogFileError);
     expect((err as LogFileError).path).toBe(missing);
+    // With its cause, as on one thread: what the file system said.
+    const once = await runReplay({ files: [missing], outDir: join(dir, 'out1'), config: parseConfig({}), threads: 1 }).catch((e: unknown) => e);
+    const causeOf = (e: unknown) => {
+      const c = (e as Error).cause as Error & { code?: string };
+      return { name: c.name, message: c.message, code: c.code };
+    };
+    expect(causeOf(err)).toEqual(causeOf(once));
+    expect(causeOf(err).code).toBe('ENOENT');
   });
+});
+
+describeSharedTools('replay on two threads: what the stages counted', () => {
+  it('ingest\'s counters, counted on the reading thread, reach the runner\'s metrics as on one thread', async () => {
+    const g = generate('mixed', 9, 'apigw-json', 10);
+    const config = parseConfig({ allowlist: { cidrs: allowlistOf(g.labels) } });
+    const totals: [string, number][][] = [];
+    for (const threads of [1, 2] as const) {
+      const dir = mkdtempSync(join(tmpdir(), `cordon-threads-metrics-${threads}-`));
+      dirs.push(dir);
+      const state = new SqliteState(join(dir, 'state.sqlite'));
+      try {
+        const runner = new LocalRunner(config, { outDir: dir, state });
+        if (threads === 2) await readOnThread(runner, { files: [g.traffic], config, maxSamples: 20 });
+        else {
+          await readAccessLogs([g.traffic], { event: (e) => runner.push(e), unreadable: () => {} }, { maxSamples: 20, afterChunk: () => runner.drain() });
+          await runner.finish();
+        }
+        totals.push([...runner.metrics.totals].sort(([a], [b]) => a.localeCompare(b)));
+      } finally {
+        state.close();
+      }
+    }
+    const [one, two] = totals;
+    expect(new Map(one).get(METRIC.EventsIn)).toBeGreaterThan(1_000);
+    expect(two).toEqual(one);
+  }, 120_000);
 });
