@@ -1,7 +1,7 @@
 import type { CordonConfig } from '../config.ts';
-import type { ClosedWindow } from '../features/windower.ts';
+import type { ClosedWindow, Windower } from '../features/windower.ts';
 import type { BaselineStore, LedgerStore } from '../ports.ts';
-import type { PartChunk, PartStore } from './part-store.ts';
+import type { LazyChunk, PartChunk, PartStore } from './part-store.ts';
 import type { BatchResult, StreamRecord } from '../ports/stream.ts';
 import { decideClosedWindow, decideOpenWindow, type WindowOutcome } from './decide-window.ts';
 import { EarlyWatch } from './early-watch.ts';
@@ -279,27 +279,76 @@ export class DetectStage {
     if (watermark > 0) this.metrics.add(METRIC.WatermarkLagMs, Math.max(0, now - until), 'Milliseconds', { partition: scope });
   }
 
-  /** A stored window, its parts de-duplicated by id, as one ClosedWindow (null when it holds nothing readable). */
+  /**
+   * A stored window, its parts de-duplicated by id, as one ClosedWindow (null when it holds nothing readable). A store
+   * of encoded chunks is read a chunk at a time (see {@link mergeLazily}); the in-memory one holds objects already.
+   */
   private async readWindow(scope: string, start: number, res: { damaged: number }): Promise<{ closed: ClosedWindow | null; read: string[] }> {
-    const windower = windowerFor(this.cfg);
-    const { chunks, damaged } = await this.deps.windows.read(scope, start);
-    if (damaged) {
-      res.damaged += damaged;
-      this.log.warn('damaged window chunks skipped', { scope, windowStart: start, damaged });
+    const store = this.deps.windows;
+    if (store.readLazily) {
+      const { chunks, damaged } = await store.readLazily(scope, start);
+      this.countDamaged(scope, start, damaged, res);
+      const merged = this.mergeLazily(chunks, start, scope);
+      if (merged !== null) {
+        this.countDamaged(scope, start, merged.damaged, res);
+        return { closed: merged.windower.closeAll()[0] ?? null, read: chunks.map((c) => c.chunkId) };
+      }
+      // A chunk's ids could not be read from its text (an id with escapes): the whole window as below.
     }
+    const { chunks, damaged } = await store.read(scope, start);
+    this.countDamaged(scope, start, damaged, res);
+    const windower = windowerFor(this.cfg);
     // A part redelivered in a differently cut detect batch sits in two stored chunks, and the halves of a bisected
     // ingest batch beside the whole: each counts once.
     const { kept, noDerive } = dedupeParts(chunks.flatMap((c) => c.parts));
-    for (const p of kept) {
+    let bad = 0;
+    for (const p of kept) if (!addPart(windower, p, start, noDerive.get(p))) bad++;
+    this.countDamaged(scope, start, bad, res);
+    return { closed: windower.closeAll()[0] ?? null, read: chunks.map((c) => c.chunkId) };
+  }
+
+  /**
+   * A window merged a chunk at a time: only the chunk being merged is decoded, and the parts de-duplication has to
+   * compare (those of a source shard and bucket whose spans overlap: a bisected or re-cut batch) wait for the end.
+   * Holding every decoded part at once cost more than the window itself (about 1 KB a key entry, 300 MB for one
+   * shard's minute at 100,000 requests a second). Null when a chunk's parts differ from the ids read for it.
+   */
+  private mergeLazily(chunks: readonly LazyChunk[], start: number, scope: string): { windower: Windower; damaged: number } | null {
+    const windower = windowerFor(this.cfg);
+    const compared = partsToCompare(chunks.flatMap((c) => c.ids));
+    const seen = new Set<string>();
+    const held: SummaryPart[] = [];
+    let damaged = 0;
+    for (const c of chunks) {
+      let parts: SummaryPart[];
       try {
-        windower.addPartial(p.w === start ? p : { ...p, w: start }, noDerive.get(p));
-      } catch {
-        res.damaged++;
-        this.log.warn('damaged window part skipped', { scope, windowStart: start });
+        parts = c.parts();
+      } catch (err) {
+        if (!(err instanceof BadSummaryError)) throw err;
+        damaged++;
+        this.log.warn('damaged window chunk skipped', { scope, windowStart: start });
+        continue;
+      }
+      if (parts.length !== c.ids.length) return null;
+      for (let i = 0; i < parts.length; i++) {
+        const p = parts[i];
+        if (p.id !== c.ids[i]) return null;
+        if (compared.has(p.id)) held.push(p);
+        else if (!seen.has(p.id)) {
+          seen.add(p.id);
+          if (!addPart(windower, p, start)) damaged++;
+        }
       }
     }
-    const [closed] = windower.closeAll();
-    return { closed: closed ?? null, read: chunks.map((c) => c.chunkId) };
+    const { kept, noDerive } = dedupeParts(held);
+    for (const p of kept) if (!addPart(windower, p, start, noDerive.get(p))) damaged++;
+    return { windower, damaged };
+  }
+
+  private countDamaged(scope: string, start: number, damaged: number, res: { damaged: number }): void {
+    if (damaged === 0) return;
+    res.damaged += damaged;
+    this.log.warn('damaged window chunks or parts skipped', { scope, windowStart: start, damaged });
   }
 
   private async closeWindow(scope: string, start: number, now: number, res: DetectResult): Promise<number> {
@@ -410,6 +459,51 @@ export function pruneSources(sources: Record<string, string>, seenAt: Record<str
     }
   }
   for (const key of Object.keys(seenAt)) if (sources[key] === undefined) delete seenAt[key];
+}
+
+/** Adds a part to the window that starts at `start` (a folded late part carries another start); false if damaged. */
+function addPart(windower: Windower, p: SummaryPart, start: number, noDerive?: Set<string>): boolean {
+  try {
+    windower.addPartial(p.w === start ? p : { ...p, w: start }, noDerive);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The ids of a window's parts that {@link dedupeParts} must see together: every part of a source shard and bucket
+ * (a group) in which two distinct parts' spans of source records overlap (pieces of one span, a bisected half inside
+ * its whole). Any other part counts once by its id alone. Sequence numbers are compared as numbers.
+ */
+export function partsToCompare(ids: readonly string[]): Set<string> {
+  const groups = new Map<string, { id: string; first: string; last: string }[]>();
+  const distinct = new Set<string>();
+  for (const id of ids) {
+    if (distinct.has(id)) continue;
+    distinct.add(id);
+    const src = sourceOf(id);
+    if (!src) continue;
+    const dot = src.rest.indexOf('.');
+    const group = src.shard + (dot < 0 ? src.rest : src.rest.slice(0, dot));
+    let spans = groups.get(group);
+    if (!spans) groups.set(group, (spans = []));
+    spans.push({ id, first: src.first, last: src.sequence });
+  }
+  const out = new Set<string>();
+  for (const spans of groups.values()) {
+    if (spans.length < 2) continue;
+    const ordered = [...spans].sort((a, b) => compareSequence(a.first, b.first));
+    let reach = ordered[0].last;
+    let overlaps = false;
+    for (let i = 1; i < ordered.length && !overlaps; i++) {
+      if (compareSequence(ordered[i].first, reach) <= 0) overlaps = true;
+      else reach = ordered[i].last;
+      if (compareSequence(ordered[i].last, reach) > 0) reach = ordered[i].last;
+    }
+    if (overlaps) for (const s of spans) out.add(s.id);
+  }
+  return out;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { ScopeProgress, WindowStore } from '../ports-window.ts';
-import { BadSummaryError, decodeChunk, encodeChunk, type SummaryPart } from './wire.ts';
+import { BadSummaryError, chunkPartIds, decodeChunk, encodeChunk, type SummaryPart } from './wire.ts';
 
 /** Parts of one open window stored together (one chunk per detect invocation and window). */
 export interface PartChunk {
@@ -18,6 +18,11 @@ export interface PartStore {
   openWindows(scope: string): Promise<number[]>;
   /** The window's chunks; `damaged` counts those that could not be read (skipped: data lost, counted). */
   read(scope: string, windowStart: number): Promise<{ chunks: { chunkId: string; parts: SummaryPart[] }[]; damaged: number }>;
+  /**
+   * The same chunks, each decoded only when its `parts()` is called (a store of encoded bodies), so a window can be
+   * merged a chunk at a time in bounded memory; `ids` are its parts' ids, read without decoding them.
+   */
+  readLazily?(scope: string, windowStart: number): Promise<{ chunks: LazyChunk[]; damaged: number }>;
   /** Deletes the chunks that were read (`chunkIds`; all when absent): one written since stays and reopens the window. */
   drop(scope: string, windowStart: number, chunkIds?: readonly string[]): Promise<void>;
   getWatermark(scope: string): Promise<number>;
@@ -28,6 +33,15 @@ export interface PartStore {
   progress(scope: string): Promise<ScopeProgress | undefined>;
   setProgress(scope: string, progress: ScopeProgress): Promise<void>;
   counters?(): Record<string, number>;
+}
+
+/** A stored chunk whose parts are decoded on demand (see PartStore.readLazily). */
+export interface LazyChunk {
+  chunkId: string;
+  /** Its parts' ids, in order (fewer than its parts if one was written with escapes: then read it whole). */
+  ids: string[];
+  /** Decodes the parts (again on every call); throws BadSummaryError for a damaged chunk. */
+  parts(): SummaryPart[];
 }
 
 /** Stored chunks stay well under DynamoDB's 400 KB item limit (base64 of gzip'd JSON). */
@@ -52,6 +66,20 @@ export class EncodedPartStore implements PartStore {
     for (const { partId, body } of await this.store.read(scope, windowStart)) {
       try {
         chunks.push({ chunkId: partId, parts: decodeChunk(body) });
+      } catch (err) {
+        if (!(err instanceof BadSummaryError)) throw err;
+        damaged++;
+      }
+    }
+    return { chunks, damaged };
+  }
+
+  async readLazily(scope: string, windowStart: number): Promise<{ chunks: LazyChunk[]; damaged: number }> {
+    const chunks: LazyChunk[] = [];
+    let damaged = 0;
+    for (const { partId, body } of await this.store.read(scope, windowStart)) {
+      try {
+        chunks.push({ chunkId: partId, ids: chunkPartIds(body), parts: () => decodeChunk(body) });
       } catch (err) {
         if (!(err instanceof BadSummaryError)) throw err;
         damaged++;

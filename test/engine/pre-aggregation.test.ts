@@ -3,12 +3,12 @@ import { KinesisTwin } from '../../src/adapters/local/kinesis-twin.ts';
 import { MemoryWindowStore } from '../../src/adapters/local/memory-window-store.ts';
 import { SqliteState } from '../../src/adapters/local/sqlite-state.ts';
 import { parseConfig } from '../../src/config.ts';
-import { dedupeParts, DetectStage, pruneSources, sourceOf } from '../../src/engine/detect.ts';
+import { dedupeParts, DetectStage, partsToCompare, pruneSources, sourceOf } from '../../src/engine/detect.ts';
 import { bucketHashKey, bucketOfKey, cloudWatchSource, eventsSource, IngestStage, summaryBucketsFor } from '../../src/engine/ingest.ts';
 import { hash32 } from '../../src/features/hash.ts';
 import { Windower } from '../../src/features/windower.ts';
 import { EncodedPartStore } from '../../src/engine/part-store.ts';
-import { decodeSummaryRecord, type SummaryPart } from '../../src/engine/wire.ts';
+import { chunkPartIds, decodeSummaryRecord, encodeChunk, packSummaryRecords, type SummaryPart } from '../../src/engine/wire.ts';
 import type { StreamRecord } from '../../src/ports/stream.ts';
 import { generateTraffic } from '../../src/simulate/traffic.ts';
 import { T0 } from '../helpers/events.ts';
@@ -83,6 +83,67 @@ describe('ingest over a batch, and Kinesis redelivering it', () => {
   }
 
   const total = (m: Map<number, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+
+  /** Every closed window's keys and their features, detect reading its stored windows a chunk at a time or whole. */
+  async function closedWindows(summaries: StreamRecord[], lazily: boolean): Promise<Record<string, unknown>> {
+    const state = new SqliteState(':memory:');
+    const out: Record<string, unknown> = {};
+    const store = new EncodedPartStore(new MemoryWindowStore());
+    if (!lazily) Object.defineProperty(store, 'readLazily', { value: undefined });
+    const detect = new DetectStage({ windows: store, baselines: state, ledger: state, config: cfg,
+      onWindow: (closed) => {
+        const keys: Record<string, unknown> = { total: closed.keys.requests };
+        for (const [k, e] of closed.keys.byIp) keys[`i ${k}`] = e.ip.features();
+        for (const [k, w] of closed.keys.byPrefix) keys[`p ${k}`] = w.features();
+        for (const [k, w] of closed.keys.byPrincipal) keys[`u ${k}`] = w.features();
+        out[`${closed.start} ${Object.keys(out).length}`] = keys;
+      } });
+    const end = Date.parse('2100-01-01');
+    for (const shard of new Set(summaries.map((x) => x.shardId))) {
+      const mine = summaries.filter((x) => x.shardId === shard);
+      for (let i = 0; i < mine.length; i += 7) expect((await detect.handle(mine.slice(i, i + 7), end)).batchItemFailures).toEqual([]);
+    }
+    await detect.tick(end);
+    state.close();
+    return out;
+  }
+
+  it('a window merged a chunk at a time holds what it holds read whole: redelivered, bisected and cut batches alike', async () => {
+    const batch = records.slice(0, 30);
+    const stream = new KinesisTwin({ shards: 2, throughput: false });
+    const ingest = new IngestStage({ putter: stream, config: cfg, maxRecordBytes: 1_500, summaryEncoding: 'identity' });
+    await ingest.handle(batch.map(cloudWatchSource));
+    await ingest.handle(batch.map(cloudWatchSource)); // the identical batch again
+    await ingest.handle(batch.slice(0, 15).map(cloudWatchSource)); // bisected
+    await ingest.handle(batch.slice(15).map(cloudWatchSource));
+    await ingest.handle(records.slice(30, 45).map(cloudWatchSource)); // a later batch, disjoint
+    const all = stream.shardIds().flatMap((sh) => stream.read(sh, undefined, 100_000));
+    expect(all.flatMap((x) => decodeSummaryRecord(x.data)).some((p) => /\.\d$/.test(p.id))).toBe(true); // some parts were cut
+    const lazy = await closedWindows(all, true);
+    expect(Object.keys(lazy).length).toBeGreaterThan(2);
+    expect(lazy).toEqual(await closedWindows(all, false));
+  });
+
+  it('a chunk whose ids cannot be read from its text (an id written with escapes) is read whole, and counts the same', async () => {
+    const stream = new KinesisTwin({ shards: 1, throughput: false });
+    const r = await new IngestStage({ putter: stream, config: cfg, summaryEncoding: 'identity' }).handle(records.slice(0, 20).map(cloudWatchSource));
+    const parts = stream.read(stream.shardIds()[0], undefined, 100_000).flatMap((x) => decodeSummaryRecord(x.data));
+    const odd = parts.map((p, i) => (i === 0 ? { ...p, id: `${p.id}"quoted\\` } : p));
+    expect(chunkPartIds(encodeChunk(odd))).toHaveLength(parts.length - 1);
+    const summaries: StreamRecord[] = packSummaryRecords(odd, 900 * 1024, 'identity')
+      .map((data, i) => ({ sequenceNumber: String(i + 1).padStart(20, '0'), data: Buffer.from(data).toString('base64'), shardId: 'shardId-s' }));
+    const lazy = await closedWindows(summaries, true);
+    expect(lazy).toEqual(await closedWindows(summaries, false));
+    expect(Object.values(lazy).reduce((n: number, w) => n + (w as { total: number }).total, 0)).toBe(r.events);
+  });
+
+  it('only parts whose spans overlap in their source shard and bucket wait to be compared; the rest count by id alone', () => {
+    expect([...partsToCompare(['s:1-9/3/0', 's:10-19/3/0', 's:20/3/0', 's:20/3/0', 'x', 't:1-9/3/0'])]).toEqual([]);
+    // A whole and its half; pieces of one span; the same span under another id: their whole group waits.
+    expect([...partsToCompare(['s:1-9/3/0', 's:1-4/3/0', 's:10-19/3/0', 's:1-9/4/0'])].sort()).toEqual(['s:10-19/3/0', 's:1-4/3/0', 's:1-9/3/0'].sort());
+    expect([...partsToCompare(['s:5/3/0.0', 's:5/3/0.1', 's:6/3/0'])].sort()).toEqual(['s:5/3/0.0', 's:5/3/0.1', 's:6/3/0'].sort());
+    expect([...partsToCompare(['s:10-19/3/0', 's:15-25/3/0'])].sort()).toEqual(['s:10-19/3/0', 's:15-25/3/0'].sort());
+  });
 
   it('one batch makes far fewer and smaller summaries than its records one by one, and counts the same', async () => {
     const batch = records.slice(0, 40);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryWindowStore } from '../../src/adapters/local/memory-window-store.ts';
 import { METRIC } from '../../src/engine/observe.ts';
 import { EncodedPartStore } from '../../src/engine/part-store.ts';
+import type { SummaryPart } from '../../src/engine/wire.ts';
 import { eventsSource } from '../../src/engine/ingest.ts';
 import { ev, MIN, spread, T0 } from '../helpers/events.ts';
 import { StageKit } from './stage-kit.ts';
@@ -121,15 +122,22 @@ describe('contain: expiry counts from enforcement', () => {
 describe('real time: two detect invocations at once (a tick beside a stream batch)', () => {
   it('a chunk stored while its window is being closed is not deleted with it: the window reopens and is decided on its own', async () => {
     let injected = false;
+    // The chunk lands between detect's read of the window and its delete (both ways of reading it).
     class Racing extends EncodedPartStore {
       override async read(scope: string, windowStart: number) {
         const got = await super.read(scope, windowStart);
-        if (!injected && got.chunks.length) {
-          injected = true;
-          const late = got.chunks[0].parts.map((p) => ({ ...p, id: `${p.id}-concurrent` }));
-          await this.add(scope, [{ windowStart, chunkId: 'concurrent', parts: late }]);
-        }
+        if (!injected && got.chunks.length) await this.race(scope, windowStart, got.chunks[0].parts);
         return got;
+      }
+      override async readLazily(scope: string, windowStart: number) {
+        const got = await super.readLazily(scope, windowStart);
+        if (!injected && got.chunks.length) await this.race(scope, windowStart, got.chunks[0].parts());
+        return got;
+      }
+      private async race(scope: string, windowStart: number, parts: SummaryPart[]): Promise<void> {
+        injected = true;
+        const late = parts.map((p) => ({ ...p, id: `${p.id}-concurrent` }));
+        await this.add(scope, [{ windowStart, chunkId: 'concurrent', parts: late }]);
       }
     }
     const windows = new Racing(new MemoryWindowStore());
