@@ -146,13 +146,18 @@ export class SnapshotBaselineStore implements BaselineStore {
       this.cache.set(scope, { base: snap.base, delta: { etag, entries: delta }, inherited: snap.inherited });
       return;
     }
-    const base = new Map(snap.inherited);
-    for (const [key, enc] of snap.base.entries) if (newer(enc, base.get(key)) === enc) base.set(key, enc);
+    // Merged into the loaded base map itself: a second map of a million keys beside it was the detect Lambda's peak.
+    // That map is no longer what is stored, so it leaves the cache first: a failure from here on reloads the scope.
+    this.cache.delete(scope);
+    const base = snap.base.entries;
+    for (const [key, enc] of snap.inherited) {
+      const own = base.get(key);
+      // The scope's own state wins a tie, as it always has.
+      if (own === undefined || lastWindowOf(enc) > lastWindowOf(own)) base.set(key, enc);
+    }
     for (const [key, enc] of delta) if (newer(enc, base.get(key)) === enc) base.set(key, enc);
     this.evict(base);
     const baseEtag = await this.blobs.put(this.baseKey(scope), encodeSnapshot(base), condition(snap.base.etag));
-    // The base now holds everything: drop it from the cache until the delta is emptied, so a failure here reloads.
-    this.cache.delete(scope);
     const empty = new Map<string, string>();
     const deltaEtag = await this.blobs.put(deltaKey, encodeSnapshot(empty), condition(snap.delta.etag));
     this.cache.set(scope, { base: { etag: baseEtag, entries: base }, delta: { etag: deltaEtag, entries: empty }, inherited: new Map() });
@@ -248,10 +253,21 @@ export class SnapshotBaselineStore implements BaselineStore {
       }
     }
     if (entries.size <= this.maxKeys) return;
-    const byAge = [...entries].sort((a, b) => lastWindowOf(a[1]) - lastWindowOf(b[1]));
-    for (let i = 0; i < byAge.length - this.maxKeys; i++) {
-      entries.delete(byAge[i][0]);
-      this.evicted++;
+    // The least recently seen go, the earlier in the map first on a tie (a stable sort's order), found from the
+    // ages alone: sorting the entries themselves built an array of a million pairs.
+    const excess = entries.size - this.maxKeys;
+    const ages = new Float64Array(entries.size);
+    let n = 0;
+    for (const enc of entries.values()) ages[n++] = lastWindowOf(enc);
+    const cutoff = ages.sort()[excess - 1];
+    let atCutoff = excess;
+    for (let i = 0; i < excess; i++) if (ages[i] < cutoff) atCutoff--;
+    for (const [key, enc] of entries) {
+      const age = lastWindowOf(enc);
+      if (age < cutoff || (age === cutoff && atCutoff-- > 0)) {
+        entries.delete(key);
+        this.evicted++;
+      }
     }
   }
 }

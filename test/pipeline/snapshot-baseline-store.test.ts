@@ -217,6 +217,44 @@ describe('SnapshotBaselineStore', () => {
     expect(store.evicted).toBe(2);
   });
 
+  it('past maxKeys, of keys last seen at the same time the earliest stored go first', async () => {
+    const blobs = new MemoryBlobStore();
+    const store = new SnapshotBaselineStore(blobs, { maxKeys: 3, maxIdleMs: 600 * MIN });
+    await store.putMany(new Map([['k:1', state(100 * MIN)], ['k:2', state(100 * MIN)], ['k:3', state(100 * MIN)],
+      ['k:4', state(100 * MIN)], ['k:5', state(99 * MIN)]]), 's');
+    const got = await new SnapshotBaselineStore(blobs).getMany(['k:1', 'k:2', 'k:3', 'k:4', 'k:5'], 's');
+    expect([...got.keys()]).toEqual(['k:2', 'k:3', 'k:4']);
+    expect(store.evicted).toBe(2);
+  });
+
+  it('a compaction whose write fails leaves the store and the warm cache as they were: the next window compacts again', async () => {
+    const blobs = new MemoryBlobStore();
+    const store = new SnapshotBaselineStore(blobs, { compactAt: 0.5 });
+    await store.putMany(new Map([['k:a', state(MIN)], ['k:b', state(MIN)], ['k:c', state(MIN)], ['k:d', state(MIN)]]), 's');
+    await store.putMany(new Map([['k:a', state(2 * MIN)]]), 's'); // a delta of one key
+    const put = blobs.put.bind(blobs);
+    let failing = true;
+    blobs.put = async (key, body, cond) => {
+      if (failing && key === 'base/s') throw new Error('S3 unavailable');
+      return put(key, body, cond);
+    };
+    const update = new Map([['k:b', state(3 * MIN)], ['k:e', state(3 * MIN)]]); // the delta would pass half the base
+    await expect(store.putMany(update, 's')).rejects.toThrow('S3 unavailable');
+    expect(store.compactions).toBe(1);
+    // The warm store reads what is stored (the failed window's states were never written), as a cold one does.
+    const keys = ['k:a', 'k:b', 'k:c', 'k:d', 'k:e'];
+    expect(await store.getMany(keys, 's')).toEqual(await new SnapshotBaselineStore(blobs).getMany(keys, 's'));
+    expect((await store.getMany(['k:a', 'k:b'], 's')).get('k:a')).toEqual(state(2 * MIN));
+    expect((await store.getMany(['k:b'], 's')).get('k:b')).toEqual(state(MIN));
+    failing = false;
+    await store.putMany(update, 's');
+    expect(store.compactions).toBe(2);
+    const after = await new SnapshotBaselineStore(blobs).getMany(keys, 's');
+    expect(after.get('k:a')).toEqual(state(2 * MIN));
+    expect(after.get('k:b')).toEqual(state(3 * MIN));
+    expect(after.size).toBe(5);
+  });
+
   it('keeps a keyed scope with characters JSON must escape intact', async () => {
     const blobs = new MemoryBlobStore();
     const key = 'u:arn:aws:iam::123456789012:user/"odd"\n\tname\u2028😀';
