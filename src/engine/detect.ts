@@ -1,7 +1,7 @@
 import type { CordonConfig } from '../config.ts';
 import type { ClosedWindow, Windower } from '../features/windower.ts';
 import type { BaselineStore, LedgerStore } from '../ports.ts';
-import type { LazyChunk, PartChunk, PartStore } from './part-store.ts';
+import { asLazy, type LazyChunk, type PartChunk, type PartStore } from './part-store.ts';
 import type { BatchResult, StreamRecord } from '../ports/stream.ts';
 import { decideClosedWindow, decideOpenWindow, type WindowOutcome } from './decide-window.ts';
 import { EarlyWatch } from './early-watch.ts';
@@ -280,31 +280,24 @@ export class DetectStage {
   }
 
   /**
-   * A stored window, its parts de-duplicated by id, as one ClosedWindow (null when it holds nothing readable). A store
-   * of encoded chunks is read a chunk at a time (see {@link mergeLazily}); the in-memory one holds objects already.
+   * A stored window, its parts de-duplicated by id, as one ClosedWindow (null when it holds nothing readable). Every
+   * store's chunks go through the one merge of {@link mergeLazily}, so a replay merges in the order the Lambda does; a
+   * store of encoded chunks is decoded a chunk at a time.
    */
   private async readWindow(scope: string, start: number, res: { damaged: number }): Promise<{ closed: ClosedWindow | null; read: string[] }> {
     const store = this.deps.windows;
-    if (store.readLazily) {
-      const { chunks, damaged } = await store.readLazily(scope, start);
-      this.countDamaged(scope, start, damaged, res);
-      const merged = this.mergeLazily(chunks, start, scope);
-      if (merged !== null) {
-        this.countDamaged(scope, start, merged.damaged, res);
-        return { closed: merged.windower.closeAll()[0] ?? null, read: chunks.map((c) => c.chunkId) };
-      }
-      // A chunk's ids could not be read from its text (an id with escapes): the whole window as below.
+    let chunks: LazyChunk[];
+    let unnamed = 0;
+    if (store.readLazily) chunks = await store.readLazily(scope, start);
+    else ({ chunks, unnamedDamaged: unnamed } = asLazy(await store.read(scope, start)));
+    let merged = this.mergeLazily(chunks, start);
+    if (merged === null) {
+      // A chunk's ids could not be read from its text (an id written with escapes): decoded whole, ids from the parts.
+      ({ chunks, unnamedDamaged: unnamed } = asLazy(await store.read(scope, start)));
+      merged = this.mergeLazily(chunks, start)!;
     }
-    const { chunks, damaged } = await store.read(scope, start);
-    this.countDamaged(scope, start, damaged, res);
-    const windower = windowerFor(this.cfg);
-    // A part redelivered in a differently cut detect batch sits in two stored chunks, and the halves of a bisected
-    // ingest batch beside the whole: each counts once.
-    const { kept, noDerive } = dedupeParts(chunks.flatMap((c) => c.parts));
-    let bad = 0;
-    for (const p of kept) if (!addPart(windower, p, start, noDerive.get(p))) bad++;
-    this.countDamaged(scope, start, bad, res);
-    return { closed: windower.closeAll()[0] ?? null, read: chunks.map((c) => c.chunkId) };
+    this.countDamaged(scope, start, merged.damaged + unnamed, res);
+    return { closed: merged.windower.closeAll()[0] ?? null, read: chunks.map((c) => c.chunkId) };
   }
 
   /**
@@ -313,7 +306,7 @@ export class DetectStage {
    * Holding every decoded part at once cost more than the window itself (about 1 KB a key entry, 300 MB for one
    * shard's minute at 100,000 requests a second). Null when a chunk's parts differ from the ids read for it.
    */
-  private mergeLazily(chunks: readonly LazyChunk[], start: number, scope: string): { windower: Windower; damaged: number } | null {
+  private mergeLazily(chunks: readonly LazyChunk[], start: number): { windower: Windower; damaged: number } | null {
     const windower = windowerFor(this.cfg);
     const compared = partsToCompare(chunks.flatMap((c) => c.ids));
     const seen = new Set<string>();
@@ -326,7 +319,6 @@ export class DetectStage {
       } catch (err) {
         if (!(err instanceof BadSummaryError)) throw err;
         damaged++;
-        this.log.warn('damaged window chunk skipped', { scope, windowStart: start });
         continue;
       }
       if (parts.length !== c.ids.length) return null;

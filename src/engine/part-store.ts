@@ -17,12 +17,13 @@ export interface PartStore {
   add(scope: string, chunks: PartChunk[]): Promise<void>;
   openWindows(scope: string): Promise<number[]>;
   /** The window's chunks; `damaged` counts those that could not be read (skipped: data lost, counted). */
-  read(scope: string, windowStart: number): Promise<{ chunks: { chunkId: string; parts: SummaryPart[] }[]; damaged: number }>;
+  read(scope: string, windowStart: number): Promise<{ chunks: { chunkId: string; parts: SummaryPart[] }[]; damaged: number; damagedIds?: string[] }>;
   /**
    * The same chunks, each decoded only when its `parts()` is called (a store of encoded bodies), so a window can be
-   * merged a chunk at a time in bounded memory; `ids` are its parts' ids, read without decoding them.
+   * merged a chunk at a time in bounded memory; `ids` are its parts' ids, read without decoding them. A damaged chunk
+   * is there too (so it is dropped with its window), its `parts()` throwing BadSummaryError.
    */
-  readLazily?(scope: string, windowStart: number): Promise<{ chunks: LazyChunk[]; damaged: number }>;
+  readLazily?(scope: string, windowStart: number): Promise<LazyChunk[]>;
   /** Deletes the chunks that were read (`chunkIds`; all when absent): one written since stays and reopens the window. */
   drop(scope: string, windowStart: number, chunkIds?: readonly string[]): Promise<void>;
   getWatermark(scope: string): Promise<number>;
@@ -44,6 +45,22 @@ export interface LazyChunk {
   parts(): SummaryPart[];
 }
 
+/** A chunk that cannot be read: it holds no part anyone can count, and is dropped with its window. */
+export function damagedChunk(chunkId: string): LazyChunk {
+  return { chunkId, ids: [], parts: () => { throw new BadSummaryError('damaged window chunk'); } };
+}
+
+/**
+ * Chunks already decoded (the in-memory store's, or a whole read) as lazy ones, their ids taken from the parts: the
+ * same merge then runs on every store. Damaged chunks the store names come along (counted, and dropped); any it only
+ * counts are returned apart.
+ */
+export function asLazy(r: { chunks: { chunkId: string; parts: SummaryPart[] }[]; damaged: number; damagedIds?: string[] }): { chunks: LazyChunk[]; unnamedDamaged: number } {
+  const chunks: LazyChunk[] = r.chunks.map((c) => ({ chunkId: c.chunkId, ids: c.parts.map((p) => p.id), parts: () => c.parts }));
+  for (const id of r.damagedIds ?? []) chunks.push(damagedChunk(id));
+  return { chunks, unnamedDamaged: r.damaged - (r.damagedIds?.length ?? 0) };
+}
+
 /** Stored chunks stay well under DynamoDB's 400 KB item limit (base64 of gzip'd JSON). */
 const MAX_CHUNK_CHARS = 300 * 1024;
 
@@ -60,32 +77,34 @@ export class EncodedPartStore implements PartStore {
     return this.store.openWindows(scope);
   }
 
-  async read(scope: string, windowStart: number): Promise<{ chunks: { chunkId: string; parts: SummaryPart[] }[]; damaged: number }> {
+  async read(scope: string, windowStart: number): Promise<{ chunks: { chunkId: string; parts: SummaryPart[] }[]; damaged: number; damagedIds: string[] }> {
     const chunks: { chunkId: string; parts: SummaryPart[] }[] = [];
-    let damaged = 0;
+    const damagedIds: string[] = [];
     for (const { partId, body } of await this.store.read(scope, windowStart)) {
       try {
         chunks.push({ chunkId: partId, parts: decodeChunk(body) });
       } catch (err) {
         if (!(err instanceof BadSummaryError)) throw err;
-        damaged++;
+        damagedIds.push(partId);
       }
     }
-    return { chunks, damaged };
+    return { chunks, damaged: damagedIds.length, damagedIds };
   }
 
-  async readLazily(scope: string, windowStart: number): Promise<{ chunks: LazyChunk[]; damaged: number }> {
+  async readLazily(scope: string, windowStart: number): Promise<LazyChunk[]> {
     const chunks: LazyChunk[] = [];
-    let damaged = 0;
     for (const { partId, body } of await this.store.read(scope, windowStart)) {
+      let ids: string[];
       try {
-        chunks.push({ chunkId: partId, ids: chunkPartIds(body), parts: () => decodeChunk(body) });
+        ids = chunkPartIds(body);
       } catch (err) {
         if (!(err instanceof BadSummaryError)) throw err;
-        damaged++;
+        chunks.push(damagedChunk(partId));
+        continue;
       }
+      chunks.push({ chunkId: partId, ids, parts: () => decodeChunk(body) });
     }
-    return { chunks, damaged };
+    return chunks;
   }
 
   drop(scope: string, windowStart: number, chunkIds?: readonly string[]): Promise<void> {

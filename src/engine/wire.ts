@@ -134,7 +134,7 @@ export function readDoc(doc: unknown, notes?: ReadNotes): SummaryPart[] {
   const foreign = (d.minor ?? 1) !== WIRE_MINOR;
   for (const p of d.parts) {
     if (!isPart(p)) throw new BadSummaryError('malformed summary part');
-    if (remap) for (const list of [p.i, p.p, p.u, p.q ?? []]) for (const entry of list) entry[1] = remapWindow(entry[1], remap, notes);
+    if (remap) for (const list of [p.i, p.p, p.u, p.q ?? []]) for (const entry of list) if (isEntry(entry)) entry[1] = remapWindow(entry[1], remap, notes);
     if (p.dp === 1) restoreSelf(p);
   }
   if (notes && foreign) notes.foreignParts += d.parts.length;
@@ -150,8 +150,13 @@ const IPS = 4;
  * leaves it out): a host's own address, a principal's own principal, hashed as the windower hashes them.
  */
 function restoreSelf(p: SummaryPart): void {
-  for (const [ip, w] of p.i) if (isLeftOut(w, IPS)) w.d[IPS] = [hash32(ip) >>> 0];
-  for (const [principal, w] of p.u) if (isLeftOut(w, PRINCIPALS)) w.d[PRINCIPALS] = [(hash32(principal) || 1) >>> 0];
+  // A malformed entry is left as it is: the window's close counts it damaged, as for any level.
+  for (const e of p.i) if (isEntry(e) && isLeftOut(e[1], IPS)) e[1].d[IPS] = [hash32(e[0]) >>> 0];
+  for (const e of p.u) if (isEntry(e) && isLeftOut(e[1], PRINCIPALS)) e[1].d[PRINCIPALS] = [(hash32(e[0]) || 1) >>> 0];
+}
+
+function isEntry(e: unknown): e is [string, SerializedKeyWindow] {
+  return Array.isArray(e) && typeof e[0] === 'string';
 }
 
 /** An empty distinct counter at `at` of a well-formed window (anything malformed is left for fromJSON to refuse). */

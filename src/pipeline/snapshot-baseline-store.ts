@@ -25,6 +25,8 @@ interface Stored {
   etag: string | null;
   /** key → encoded state (encodeKeyState): a short string per key is what keeps a warm Lambda's cache small. */
   entries: Map<string, string>;
+  /** Its entries are being compacted in place: no longer what the etag names. */
+  detached?: boolean;
 }
 
 interface Snapshot {
@@ -149,6 +151,8 @@ export class SnapshotBaselineStore implements BaselineStore {
     // Merged into the loaded base map itself: a second map of a million keys beside it was the detect Lambda's peak.
     // That map is no longer what is stored, so it leaves the cache first: a failure from here on reloads the scope.
     this.cache.delete(scope);
+    // A load that began before this (its conditional GET still out) must not take this map back as the stored base.
+    snap.base.detached = true;
     const base = snap.base.entries;
     for (const [key, enc] of snap.inherited) {
       const own = base.get(key);
@@ -205,7 +209,7 @@ export class SnapshotBaselineStore implements BaselineStore {
 
   private async loadOne(key: string, cached: Stored | undefined): Promise<Stored> {
     const got = await this.blobs.get(key, cached?.etag ?? undefined);
-    if (got === 'unchanged' && cached) return cached;
+    if (got === 'unchanged' && cached) return cached.detached ? this.loadOne(key, undefined) : cached;
     if (got === null || got === 'unchanged') return { etag: null, entries: new Map() };
     return { etag: got.etag, entries: this.decode(got.body) };
   }

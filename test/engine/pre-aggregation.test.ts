@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { KinesisTwin } from '../../src/adapters/local/kinesis-twin.ts';
 import { MemoryWindowStore } from '../../src/adapters/local/memory-window-store.ts';
@@ -92,10 +93,11 @@ describe('ingest over a batch, and Kinesis redelivering it', () => {
     if (!lazily) Object.defineProperty(store, 'readLazily', { value: undefined });
     const detect = new DetectStage({ windows: store, baselines: state, ledger: state, config: cfg,
       onWindow: (closed) => {
-        const keys: Record<string, unknown> = { total: closed.keys.requests };
-        for (const [k, e] of closed.keys.byIp) keys[`i ${k}`] = e.ip.features();
-        for (const [k, w] of closed.keys.byPrefix) keys[`p ${k}`] = w.features();
-        for (const [k, w] of closed.keys.byPrincipal) keys[`u ${k}`] = w.features();
+        // Key order (which sets the order of verdicts, and so ties at the block cap) and samples (evidence) too.
+        const keys: Record<string, unknown> = { total: closed.keys.requests, order: [...closed.keys.byIp.keys(), ...closed.keys.byPrincipal.keys()] };
+        for (const [k, e] of closed.keys.byIp) keys[`i ${k}`] = { ...e.ip.features(), sp: e.ip.samplePaths, su: e.ip.sampleUserAgents };
+        for (const [k, w] of closed.keys.byPrefix) keys[`p ${k}`] = { ...w.features(), sp: w.samplePaths };
+        for (const [k, w] of closed.keys.byPrincipal) keys[`u ${k}`] = { ...w.features(), su: w.sampleUserAgents };
         out[`${closed.start} ${Object.keys(out).length}`] = keys;
       } });
     const end = Date.parse('2100-01-01');
@@ -135,6 +137,26 @@ describe('ingest over a batch, and Kinesis redelivering it', () => {
     const lazy = await closedWindows(summaries, true);
     expect(lazy).toEqual(await closedWindows(summaries, false));
     expect(Object.values(lazy).reduce((n: number, w) => n + (w as { total: number }).total, 0)).toBe(r.events);
+  });
+
+  it('a damaged stored chunk (not gzip, or not JSON) is counted once and dropped with its window, read lazily or whole', async () => {
+    const W = T0 - (T0 % 60_000);
+    for (const body of ['H4sIAAAA-not-gzip', gzipSync('{"v":2,"parts":[{"id":"s:1/0/0",').toString('base64')]) {
+      for (const lazily of [true, false]) {
+        const ws = new MemoryWindowStore();
+        const store = new EncodedPartStore(ws);
+        if (!lazily) Object.defineProperty(store, 'readLazily', { value: undefined });
+        await ws.registerScope('s');
+        await ws.add('s', [{ windowStart: W, partId: 'c', body }]);
+        const state = new SqliteState(':memory:');
+        const detect = new DetectStage({ windows: store, baselines: state, ledger: state, config: cfg });
+        const damaged: number[] = [];
+        for (let k = 1; k <= 3; k++) damaged.push((await detect.tick(W + k * 3_600_000)).damaged);
+        expect(damaged, `${body.slice(0, 8)} lazily ${lazily}`).toEqual([1, 0, 0]);
+        expect(await ws.openWindows('s')).toEqual([]);
+        state.close();
+      }
+    }
   });
 
   it('only parts whose spans overlap in their source shard and bucket wait to be compared; the rest count by id alone', () => {

@@ -131,7 +131,7 @@ describe('real time: two detect invocations at once (a tick beside a stream batc
       }
       override async readLazily(scope: string, windowStart: number) {
         const got = await super.readLazily(scope, windowStart);
-        if (!injected && got.chunks.length) await this.race(scope, windowStart, got.chunks[0].parts());
+        if (!injected && got.length) await this.race(scope, windowStart, got[0].parts());
         return got;
       }
       private async race(scope: string, windowStart: number, parts: SummaryPart[]): Promise<void> {

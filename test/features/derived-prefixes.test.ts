@@ -139,6 +139,13 @@ describe('wire level 2: prefixes derived at detect from their hosts', () => {
     expect(decodeChunk(encodeChunk([read]))[0].i).toEqual(sent.i);
   });
 
+  it('a level-2 part with malformed entries is read as a level-1 one is: stored, and counted damaged at its close, never a failed batch', () => {
+    for (const bad of [null, 5, [7, {}], ['198.51.100.1', null]]) {
+      const doc = { v: 2, minor: WIRE_MINOR, parts: [{ id: 'a:1/0/0', w: T0, t: T0, n: 1, e5: 0, i: [bad], p: [], u: [bad], dp: 1 }] };
+      expect(() => decodeSummaryRecord(Buffer.from(JSON.stringify(doc))), JSON.stringify(bad)).not.toThrow();
+    }
+  });
+
   it('a part cut in pieces keeps its level: each piece still says its prefixes are to be derived', () => {
     const events = Array.from({ length: 400 }, (_, i) => ev({ time: T0 + i, ip: `198.51.${i % 200}.${1 + (i % 7)}`, path: `/${'x'.repeat(150)}${i}` }));
     const parts: SummaryPart[] = partsOf(events, 1000, true).map((p) => ({ ...p, id: 'a:1/0/0' }));

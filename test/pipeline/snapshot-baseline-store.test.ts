@@ -255,6 +255,26 @@ describe('SnapshotBaselineStore', () => {
     expect(after.size).toBe(5);
   });
 
+  it('a read in flight while a compaction starts does not take the map being compacted back as the stored base', async () => {
+    const blobs = new MemoryBlobStore();
+    const store = new SnapshotBaselineStore(blobs, { compactAt: 0.5 });
+    await store.putMany(new Map([['k:a', state(MIN)], ['k:b', state(MIN)], ['k:c', state(MIN)], ['k:d', state(MIN)]]), 's');
+    const put = blobs.put.bind(blobs);
+    let failing = true;
+    blobs.put = async (key, body, cond) => {
+      if (failing && key === 'base/s') throw new Error('S3 unavailable');
+      return put(key, body, cond);
+    };
+    const reading = store.getMany(['k:b'], 's');
+    const writing = store.putMany(new Map([['k:b', state(3 * MIN)], ['k:e', state(3 * MIN)], ['k:f', state(3 * MIN)]]), 's').catch((e: Error) => e.message);
+    expect(await writing).toBe('S3 unavailable');
+    await reading;
+    failing = false;
+    const keys = ['k:a', 'k:b', 'k:e'];
+    expect(await store.getMany(keys, 's')).toEqual(await new SnapshotBaselineStore(blobs).getMany(keys, 's'));
+    expect((await store.getMany(['k:b'], 's')).get('k:b')).toEqual(state(MIN));
+  });
+
   it('keeps a keyed scope with characters JSON must escape intact', async () => {
     const blobs = new MemoryBlobStore();
     const key = 'u:arn:aws:iam::123456789012:user/"odd"\n\tname\u2028😀';
