@@ -2,8 +2,10 @@
  * Command-line options of `npm run bench`. Sizes are arguments so a quick run and a long, steadier run use the
  * same code; every input is generated from `seed`, so two runs measure the same bytes.
  */
-export const SECTIONS = ['ingest', 'detect', 'stats', 'replay', 'memory', 'cost'] as const;
+export const SECTIONS = ['ingest', 'detect', 'stats', 'replay', 'memory', 'cost', 'scale'] as const;
 export type Section = (typeof SECTIONS)[number];
+/** What runs without --only: every section but `scale` (ten minutes of its own; run it by name). */
+export const DEFAULT_SECTIONS: readonly Section[] = SECTIONS.filter((s) => s !== 'scale');
 
 export interface BenchArgs {
   /** Access events pushed through each ingest measurement (the input pool is cycled to reach it). */
@@ -29,6 +31,12 @@ export interface BenchArgs {
   costMaxRate: number;
   /** Wire level of the summaries stream in the cost run (1, or 2: prefixes derived at detect). */
   summaryLevel: 1 | 2;
+  /** Rates of the scale table; all but the highest need a cost measurement (taken from the results file, or made). */
+  scaleRates: number[];
+  /** Minutes of replicated traffic each scale rate runs (windows are one minute). */
+  scaleMinutes: number;
+  /** V8 old-space limit of the scale section's detect child, MB: 90% of the detect function's 1,024 MB. */
+  scaleHeapMb: number;
   sections: Set<Section>;
   out: string;
   quick: boolean;
@@ -48,7 +56,11 @@ const HELP = `npm run bench -- [options]
   --cost-max-rate N   highest rate measured on replicated traffic, higher ones extrapolated (default 1000)
   --summary-level N   the summaries stream's wire level in the cost run: 1 (the deployed default) or 2 (prefixes derived
                       at detect; construct prop summaryWireLevel) (default 1)
-  --only a,b          sections: ${SECTIONS.join(',')} (default all)
+  --scale-rates a,b   rates of the scale table (default 1000,10000,100000); each but the highest uses the cost
+                      run's measurement at that rate (from this run, else the results file, else measured here)
+  --scale-minutes N   minutes of replicated traffic per scale rate (default 3)
+  --scale-heap-mb N   V8 old space of the scale section's detect child (default 921: 90% of 1,024 MB)
+  --only a,b          sections: ${SECTIONS.join(',')} (default all but scale)
   --out PATH          results file (default bench/results.json)
   --quick             smaller sizes, one run each`;
 
@@ -67,7 +79,10 @@ export function parseArgs(argv: string[]): BenchArgs {
     costMinutes: quick ? 10 : 20,
     costMaxRate: 1_000,
     summaryLevel: 1,
-    sections: new Set(SECTIONS),
+    scaleRates: [1_000, 10_000, 100_000],
+    scaleMinutes: 3,
+    scaleHeapMb: 921,
+    sections: new Set(DEFAULT_SECTIONS),
     out: new URL('./results.json', import.meta.url).pathname,
     quick,
   };
@@ -97,6 +112,9 @@ export function parseArgs(argv: string[]): BenchArgs {
         a.summaryLevel = level;
         break;
       }
+      case '--scale-rates': a.scaleRates = value().split(',').map((v) => positiveInt(flag, v)); break;
+      case '--scale-minutes': a.scaleMinutes = positiveInt(flag, value()); break;
+      case '--scale-heap-mb': a.scaleHeapMb = positiveInt(flag, value()); break;
       case '--only': a.sections = new Set(value().split(',').map(section)); break;
       case '--out': a.out = value(); break;
       case '--help': case '-h': console.log(HELP); process.exit(0);

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { type BenchArgs, parseArgs } from './args.ts';
@@ -10,6 +10,7 @@ import { cwlRecordsOf, linesOf, meanBytes, simulate, type Traffic } from './inpu
 import { type KeyStateFigure, keyStateFigure, memoryFigure, type MemoryFigure } from './memory.ts';
 import { replayFigures, type ReplayFigure } from './replay.ts';
 import { statsFigure, type StatsFigure } from './robust-stats.ts';
+import { renderScale, scaleFigure, type ScaleFigure, usageNear } from './scale.ts';
 import { int, mdTable, pct, qty, usd } from './table.ts';
 
 /**
@@ -41,7 +42,41 @@ interface Results {
   keyState?: KeyStateFigure;
   cost?: CostModel & { targetMetFromRate?: number | null; summaryLevel?: 1 | 2 };
   baselines?: BaselineFigure[];
+  scale?: ScaleFigure;
   targets?: { target: string; measured: string; met: boolean }[];
+  /**
+   * When each figure of the file was measured: a run with --only keeps the other figures of the results file it
+   * writes (from the run that measured them, at the time given here), so one section's run never wipes another's.
+   */
+  measuredAt?: Partial<Record<Figure, string>>;
+}
+
+/** The results' figures, each written by one section (memory writes two, cost writes two). */
+const FIGURES = ['ingest', 'detect', 'stats', 'replay', 'memory', 'keyState', 'cost', 'baselines', 'scale'] as const;
+type Figure = (typeof FIGURES)[number];
+
+/** The results file as an earlier run left it, or null. */
+function previousResults(out: string): Results | null {
+  if (!existsSync(out)) return null;
+  try {
+    return JSON.parse(readFileSync(out, 'utf8')) as Results;
+  } catch {
+    return null; // not a results file: overwritten
+  }
+}
+
+/** The previous results file's figures this run did not measure, with when they were measured. */
+function carryOver(r: Results, prev: Results | null): void {
+  if (prev === null) return;
+  const at: Partial<Record<Figure, string>> = {};
+  for (const f of FIGURES) {
+    if (r[f] !== undefined) at[f] = r.startedAt;
+    else if (prev[f] !== undefined) {
+      (r as unknown as Record<string, unknown>)[f] = prev[f];
+      at[f] = prev.measuredAt?.[f] ?? prev.startedAt;
+    }
+  }
+  r.measuredAt = at;
 }
 
 const log = (s: string) => process.stderr.write(s + '\n');
@@ -103,10 +138,16 @@ function memorySection(a: BenchArgs): MemoryFigure[] {
 }
 
 async function costSection(a: BenchArgs): Promise<CostModel & { targetMetFromRate: number | null; summaryLevel: 1 | 2 }> {
+  const usages = await costUsages(a, a.rates.filter((r) => r <= a.costMaxRate));
+  return { ...costModel(usages, a.rates), targetMetFromRate: rateWhereShareFallsTo(usages, TARGETS.costShareOfCwl), summaryLevel: a.summaryLevel };
+}
+
+/** The cost run's measurements: the scenario's own rate and each of `rates`, on replicated traffic. */
+async function costUsages(a: BenchArgs, rates: number[]): Promise<Usage[]> {
   log(`cost: generating ${a.costMinutes} min of the mixed scenario`);
   const base = simulate(a.costMinutes, a.seed);
   const scenarioRate = base.events.length / (a.costMinutes * 60);
-  const copies = [...new Set([1, ...a.rates.filter((r) => r <= a.costMaxRate).map((r) => Math.max(1, Math.round(r / scenarioRate)))])];
+  const copies = [...new Set([1, ...rates.map((r) => Math.max(1, Math.round(r / scenarioRate)))])];
   const usages: Usage[] = [];
   for (const k of copies) {
     const t = replicate(base, k);
@@ -115,7 +156,23 @@ async function costSection(a: BenchArgs): Promise<CostModel & { targetMetFromRat
     const lineBytes = meanBytes(linesOf(t, 'apigw-json', a.seed).slice(0, 200_000));
     usages.push(await measureUsage(t, k, records, lineBytes, a.summaryLevel));
   }
-  return { ...costModel(usages, a.rates), targetMetFromRate: rateWhereShareFallsTo(usages, TARGETS.costShareOfCwl), summaryLevel: a.summaryLevel };
+  return usages;
+}
+
+/**
+ * The scale table (bench/scale.ts): shards, Lambdas, cost and S3/DynamoDB requests from the cost run's measurements
+ * (this run's, else the results file's; any rate missing from both, but the highest, is measured here first), and one
+ * detect Lambda of each rate measured on its own shard's records.
+ */
+async function scaleSection(a: BenchArgs, r: Results, prev: Results | null): Promise<ScaleFigure> {
+  let usages = r.cost?.usages ?? prev?.cost?.usages ?? [];
+  const top = Math.max(...a.scaleRates);
+  const missing = a.scaleRates.filter((rate) => rate !== top && !usageNear(usages, rate));
+  if (missing.length || usages.length === 0) {
+    log(`scale: no cost measurement at ${missing.map(int).join(', ') || 'any rate'} req/s; measuring`);
+    usages = [...usages, ...await costUsages(a, missing)];
+  } else log(`scale: the cost run's measurements at ${usages.map((u) => int(u.rate)).join(', ')} req/s${r.cost ? '' : ` (from ${a.out})`}`);
+  return scaleFigure(usages, { rates: a.scaleRates, minutes: a.scaleMinutes, seed: a.seed, heapMb: a.scaleHeapMb, summaryLevel: a.summaryLevel, log });
 }
 
 function targetsOf(r: Results): { target: string; measured: string; met: boolean }[] {
@@ -163,6 +220,8 @@ function targetsOf(r: Results): { target: string; measured: string; met: boolean
 
 function render(r: Results): string {
   const out: string[] = [`cordon bench — ${r.machine.cpu}, node ${r.machine.node}, load ${r.machine.loadAverage.map((x) => x.toFixed(1)).join(' ')}`];
+  const earlier = Object.entries(r.measuredAt ?? {}).filter(([, at]) => at !== r.startedAt);
+  if (earlier.length) out.push(`(from earlier runs, kept in the results file: ${earlier.map(([f, at]) => `${f} ${at}`).join(', ')})`);
   if (r.ingest) {
     out.push('\n### Ingest (one core; per CPU-second, wall-clock in brackets)\n',
       mdTable(['input', 'events', 'events/s', 'floor events/s', '× floor time'],
@@ -202,6 +261,7 @@ function render(r: Results): string {
       r.baselines.map((b) => [int(b.keys), int(b.activePerWindow), (b.baseBytes / 1e6).toFixed(1), b.warmWindowMs, b.compactionMs,
         b.windowsPerCompaction, b.amortizedWindowMs, b.coldLoadMs])));
   }
+  if (r.scale) out.push('\n### Scale: one detect Lambda at each rate, measured on its own shard\n', renderScale(r.scale));
   if (r.targets) {
     out.push('\n### Targets\n', mdTable(['target', 'measured', 'met'], r.targets.map((t) => [t.target, t.measured, t.met ? 'yes' : 'no']), ['l', 'l', 'l']));
   }
@@ -248,6 +308,7 @@ function renderCost(c: CostModel & { targetMetFromRate?: number | null; summaryL
 
 async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
+  const prev = previousResults(a.out);
   const r: Results = {
     startedAt: new Date().toISOString(),
     machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, loadAverage: loadavg() },
@@ -277,6 +338,8 @@ async function main(): Promise<void> {
       r.baselines.push(await baselineFigure(keys, 15_000));
     }
   }
+  if (a.sections.has('scale')) r.scale = await scaleSection(a, r, prev);
+  carryOver(r, prev);
   r.targets = targetsOf(r);
   console.log(render(r));
   mkdirSync(dirname(a.out), { recursive: true });
