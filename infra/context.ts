@@ -22,6 +22,7 @@ export const CONTEXT_KEYS = [
   'logRetentionDays',
   'denyListKey',
   'summaryWireLevel',
+  'detectMemoryMb',
 ] as const;
 
 /** Reads one context value as the construct expects it. */

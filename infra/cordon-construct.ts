@@ -341,7 +341,7 @@ export class Cordon extends Construct {
         STATE_BUCKET: this.stateBucket.bucketName,
       },
       timeout: Duration.minutes(2),
-      memorySize: 1024,
+      memorySize: p.detectMemoryMb,
     });
     const ipSetEnv = (sets: wafv2.CfnIPSet[]) => stack.toJsonString(sets.map((s) => ({ name: s.name, id: s.attrId })));
     this.containFunction = fn('Contain', 'contain', {

@@ -84,6 +84,14 @@ export interface CordonProps {
    * refuses level-2 records, and after its retries they go to the failure queue.
    */
   readonly summaryWireLevel?: 1 | 2;
+  /**
+   * Memory of the detect function, MB (1,024 to 10,240). A summaries shard that has learned its cap of a million
+   * baselines keeps about 254 MB of them warm, and each window adds about 4 KB resident a key of the window: past
+   * roughly 3,000 requests a second a shard of the `mixed` traffic, 1,024 MB has no room left (README, Scale). More
+   * `shards` shrink each window; this gives each shard room (1,769 MB and up is also a whole vCPU, so CPU-bound work
+   * finishes as much sooner and costs about the same). Default 1024.
+   */
+  readonly detectMemoryMb?: number;
 }
 
 /** Props after validation, with defaults applied. */
@@ -107,6 +115,7 @@ export interface ResolvedCordonProps {
   readonly noDataAlarmMinutes: number | false;
   readonly denyListKey: string;
   readonly summaryWireLevel: 1 | 2;
+  readonly detectMemoryMb: number;
 }
 
 /** WCUs reserved by the rule group in attach mode: fixed, because changing a rule group's capacity replaces it. */
@@ -192,6 +201,8 @@ const propsSchema = z
       .refine((k) => !k.startsWith('win/') && !k.startsWith('base/'), "must not be under detect's prefixes win/ or base/")
       .default(DENY_LIST_DEFAULT_KEY),
     summaryWireLevel: z.union([z.literal(1), z.literal(2)], { error: 'must be 1 or 2' }).default(1),
+    detectMemoryMb: z.number().int('must be a whole number of MB').min(1024, 'must be at least 1024 (MB)')
+      .max(10240, 'must be at most 10240 (MB, Lambda\'s maximum)').default(1024),
   })
   .strict()
   .superRefine((p, ctx) => {
@@ -286,5 +297,6 @@ export function resolveCordonProps(input: unknown, source = 'Cordon props'): Res
     noDataAlarmMinutes: p.noDataAlarmMinutes,
     denyListKey: p.denyListKey,
     summaryWireLevel: p.summaryWireLevel,
+    detectMemoryMb: p.detectMemoryMb,
   };
 }

@@ -877,6 +877,18 @@ describe('environment contract (infra sets, functions/env.ts parses)', () => {
     expect(() => parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x', SUMMARY_WIRE_LEVEL: '3' })).toThrow(/SUMMARY_WIRE_LEVEL/);
   });
 
+  it('detectMemoryMb sizes the detect function (1024 by default, other functions untouched); outside 1024-10240 or fractional is refused', () => {
+    const memory = (t: Template, id: string) => (t.toJSON().Resources[id] as Json).Properties.MemorySize as number;
+    const plain = synth({}).template;
+    expect(memory(plain, fnIds(plain).detect)).toBe(1024);
+    const big = synth({ detectMemoryMb: 2048 }).template;
+    expect(memory(big, fnIds(big).detect)).toBe(2048);
+    expect(memory(big, fnIds(big).ingest)).toBe(memory(plain, fnIds(plain).ingest));
+    expect(() => synth({ detectMemoryMb: 512 })).toThrow(/detectMemoryMb: must be at least 1024/);
+    expect(() => synth({ detectMemoryMb: 20_000 })).toThrow(/detectMemoryMb: must be at most 10240/);
+    expect(() => synth({ detectMemoryMb: 1500.5 })).toThrow(/detectMemoryMb: must be a whole number/);
+  });
+
   it('summary partitions grow with the summaries stream past 16 shards (every shard takes a few), 256 on demand', () => {
     for (const [shards, partitions] of [[40, 160], ['on-demand', 256]] as const) {
       const t = synth({ shards }).template;
