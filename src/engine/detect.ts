@@ -453,6 +453,12 @@ export function pruneSources(sources: Record<string, string>, seenAt: Record<str
   for (const key of Object.keys(seenAt)) if (sources[key] === undefined) delete seenAt[key];
 }
 
+/** A part's source shard and summaries bucket, without a piece's suffix (`.0`, `.1`): what dedupeParts compares within. */
+function groupOf(src: { shard: string; rest: string }): string {
+  const dot = src.rest.indexOf('.');
+  return src.shard + (dot < 0 ? src.rest : src.rest.slice(0, dot));
+}
+
 /** Adds a part to the window that starts at `start` (a folded late part carries another start); false if damaged. */
 function addPart(windower: Windower, p: SummaryPart, start: number, noDerive?: Set<string>): boolean {
   try {
@@ -476,8 +482,7 @@ export function partsToCompare(ids: readonly string[]): Set<string> {
     distinct.add(id);
     const src = sourceOf(id);
     if (!src) continue;
-    const dot = src.rest.indexOf('.');
-    const group = src.shard + (dot < 0 ? src.rest : src.rest.slice(0, dot));
+    const group = groupOf(src);
     let spans = groups.get(group);
     if (!spans) groups.set(group, (spans = []));
     spans.push({ id, first: src.first, last: src.sequence });
@@ -486,13 +491,9 @@ export function partsToCompare(ids: readonly string[]): Set<string> {
   for (const spans of groups.values()) {
     if (spans.length < 2) continue;
     const ordered = [...spans].sort((a, b) => compareSequence(a.first, b.first));
-    let reach = ordered[0].last;
+    // By first record: a span that starts at or before the previous one's last record overlaps it.
     let overlaps = false;
-    for (let i = 1; i < ordered.length && !overlaps; i++) {
-      if (compareSequence(ordered[i].first, reach) <= 0) overlaps = true;
-      else reach = ordered[i].last;
-      if (compareSequence(ordered[i].last, reach) > 0) reach = ordered[i].last;
-    }
+    for (let i = 1; i < ordered.length && !overlaps; i++) overlaps = compareSequence(ordered[i].first, ordered[i - 1].last) <= 0;
     if (overlaps) for (const s of spans) out.add(s.id);
   }
   return out;
@@ -522,8 +523,7 @@ export function dedupeParts(parts: readonly SummaryPart[]): { kept: SummaryPart[
     seen.add(p.id);
     const src = sourceOf(p.id);
     if (!src) { kept.push(p); continue; }
-    const dot = src.rest.indexOf('.');
-    const group = src.shard + (dot < 0 ? src.rest : src.rest.slice(0, dot));
+    const group = groupOf(src);
     let spans = groups.get(group);
     if (!spans) groups.set(group, (spans = new Map()));
     const key = `${src.first}-${src.sequence}`;

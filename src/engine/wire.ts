@@ -1,7 +1,7 @@
 import { isAscii } from 'node:buffer';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { hash32 } from '../features/hash.ts';
-import { COUNTER_NAMES, type SerializedKeyWindow } from '../features/key-window.ts';
+import { COUNTER_NAMES, D_IPS, D_PRINCIPALS, type SerializedKeyWindow } from '../features/key-window.ts';
 import type { WindowPartial } from '../features/windower.ts';
 
 /**
@@ -141,18 +141,14 @@ export function readDoc(doc: unknown, notes?: ReadNotes): SummaryPart[] {
   return d.parts;
 }
 
-/** Positions in SerializedKeyWindow.d of the distinct principals and addresses. */
-const PRINCIPALS = 3;
-const IPS = 4;
-
 /**
  * A level-2 part's host and principal windows with the distinct counter their key stands for restored (revision 6
  * leaves it out): a host's own address, a principal's own principal, hashed as the windower hashes them.
  */
 function restoreSelf(p: SummaryPart): void {
   // A malformed entry is left as it is: the window's close counts it damaged, as for any level.
-  for (const e of p.i) if (isEntry(e) && isLeftOut(e[1], IPS)) e[1].d[IPS] = [hash32(e[0]) >>> 0];
-  for (const e of p.u) if (isEntry(e) && isLeftOut(e[1], PRINCIPALS)) e[1].d[PRINCIPALS] = [(hash32(e[0]) || 1) >>> 0];
+  for (const e of p.i) if (isEntry(e) && isLeftOut(e[1], D_IPS)) e[1].d[D_IPS] = [hash32(e[0]) >>> 0];
+  for (const e of p.u) if (isEntry(e) && isLeftOut(e[1], D_PRINCIPALS)) e[1].d[D_PRINCIPALS] = [(hash32(e[0]) || 1) >>> 0];
 }
 
 function isEntry(e: unknown): e is [string, SerializedKeyWindow] {

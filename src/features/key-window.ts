@@ -416,6 +416,10 @@ function nonEmpty(d: Distinct): Distinct | null {
   return d.size > 0 ? d : null;
 }
 
+/** Positions in SerializedKeyWindow.d (toJSON's order) of the distinct principals and addresses. */
+export const D_PRINCIPALS = 3;
+export const D_IPS = 4;
+
 export interface SerializedKeyWindow {
   c: number[];
   d: (number[] | string)[];

@@ -1,7 +1,7 @@
 import type { AccessEvent } from '../events.ts';
 import { isIpv6, prefixOf } from '../net/ip.ts';
 import { hash32 } from './hash.ts';
-import { KeyWindow, type Observation, sampleText, type SerializedKeyWindow } from './key-window.ts';
+import { D_IPS, D_PRINCIPALS, KeyWindow, type Observation, sampleText, type SerializedKeyWindow } from './key-window.ts';
 import { isLoginPath } from './login-path.ts';
 import { looksLikeAttack } from './attack-payload.ts';
 import { isScannerAgent } from './scanner-agent.ts';
@@ -389,19 +389,16 @@ export function toPartial(w: WindowKeys, maxTime: number, hostsOnly = false): Wi
   for (const [k, e] of w.byIp) {
     const ser = e.ip.toJSON();
     // Level 2 leaves out what the key itself says: a host's one address (the reader restores it, src/engine/wire.ts).
-    if (hostsOnly) ser.d[IPS] = SELF_LEFT_OUT;
+    if (hostsOnly) ser.d[D_IPS] = SELF_LEFT_OUT;
     i.push([k, ser]);
   }
   const partial: WindowPartial = { w: w.start, t: maxTime, n: w.requests, e5: w.status5xx, i, p: serialised(w.byPrefix),
-    u: serialised(w.byPrincipal, hostsOnly ? PRINCIPALS : -1) };
+    u: serialised(w.byPrincipal, hostsOnly ? D_PRINCIPALS : -1) };
   if (w.byWidePrefix.size > 0) partial.q = serialised(w.byWidePrefix);
   if (hostsOnly) partial.dp = 1;
   return partial;
 }
 
-/** Positions in SerializedKeyWindow.d of the distinct principals and addresses. */
-const PRINCIPALS = 3;
-const IPS = 4;
 /** A distinct counter left out for the reader to restore (never mutated: JSON only reads it). */
 const SELF_LEFT_OUT: number[] = [];
 

@@ -263,11 +263,14 @@ export class SnapshotBaselineStore implements BaselineStore {
     const ages = new Float64Array(entries.size);
     let n = 0;
     for (const enc of entries.values()) ages[n++] = lastWindowOf(enc);
-    const cutoff = ages.sort()[excess - 1];
+    const sorted = ages.slice().sort();
+    const cutoff = sorted[excess - 1];
     let atCutoff = excess;
-    for (let i = 0; i < excess; i++) if (ages[i] < cutoff) atCutoff--;
-    for (const [key, enc] of entries) {
-      const age = lastWindowOf(enc);
+    for (let i = 0; i < excess; i++) if (sorted[i] < cutoff) atCutoff--;
+    // The map is walked in the order `ages` was filled; deleting the entry being visited keeps the two in step.
+    n = 0;
+    for (const key of entries.keys()) {
+      const age = ages[n++];
       if (age < cutoff || (age === cutoff && atCutoff-- > 0)) {
         entries.delete(key);
         this.evicted++;
