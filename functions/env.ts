@@ -73,6 +73,8 @@ const schemas = {
     STATE_TABLE: required('the state DynamoDB table'),
     STATE_BUCKET: required('the state S3 bucket'),
     LEDGER_TABLE: required('the ledger DynamoDB table'),
+    /** Set by the Lambda runtime: the baseline cache is sized to it. */
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: z.string().regex(/^[1-9]\d{2,4}$/, 'must be the function\'s memory in MB').optional(),
   }),
   contain: z.object({
     ...common,
@@ -167,6 +169,7 @@ export function parseDetectEnv(env: NodeJS.ProcessEnv = process.env): DetectEnv 
     stateTable: e.STATE_TABLE,
     stateBucket: e.STATE_BUCKET,
     ledgerTable: e.LEDGER_TABLE,
+    ...(e.AWS_LAMBDA_FUNCTION_MEMORY_SIZE ? { memoryMb: Number(e.AWS_LAMBDA_FUNCTION_MEMORY_SIZE) } : {}),
   };
 }
 

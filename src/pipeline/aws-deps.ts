@@ -10,7 +10,7 @@ import { WafIpSetAdapter } from '../adapters/aws/wafv2.ts';
 import { WritePacer } from '../adapters/aws/write-pacer.ts';
 import { DynamoWindowStore } from '../adapters/aws/window-store.ts';
 import type { CordonConfig } from '../config.ts';
-import { SnapshotBaselineStore } from './snapshot-baseline-store.ts';
+import { SnapshotBaselineStore, baselineBudget } from './snapshot-baseline-store.ts';
 import type { ContainDeps } from '../engine/contain.ts';
 import type { DetectDeps } from '../engine/detect.ts';
 import type { IngestDeps } from '../engine/ingest.ts';
@@ -39,6 +39,8 @@ export interface DetectWiring {
   /** Bulk state (window chunks under `win/`, baseline snapshots under `base/`). */
   stateBucket: string;
   ledgerTable: string;
+  /** The function's memory (MB): bounds the baseline cache (baselineBudget). Default 1,024, the construct's. */
+  memoryMb?: number;
 }
 
 export interface ContainWiring {
@@ -74,7 +76,7 @@ export function buildDetectDeps(env: Common & DetectWiring): DetectDeps {
   return {
     config: env.config,
     windows: new EncodedPartStore(new DynamoWindowStore(db, env.stateTable, { bodies: { store: blobs } })),
-    baselines: new SnapshotBaselineStore(blobs),
+    baselines: new SnapshotBaselineStore(blobs, baselineBudget(env.memoryMb ?? 1024)),
     ledger: new DynamoLedgerStore(db, env.ledgerTable),
   };
 }

@@ -8,6 +8,13 @@ export interface SnapshotBaselineStoreOptions {
   prefix?: string;
   /** Keys kept per scope; past it the least recently seen are forgotten. Default 1,000,000. */
   maxKeys?: number;
+  /**
+   * Keys a warm process keeps cached over all the scopes it has seen (base, delta and inherited entries); past it the
+   * least recently loaded scopes leave the cache, never the one in use. Default 1.25 × maxKeys. Size it to the
+   * function's memory ({@link baselineBudget}): a warm detect Lambda that meets several shards would otherwise hold
+   * a million keys for each.
+   */
+  maxCachedKeys?: number;
   /** A key not seen for this long (event time, from the scope's newest key) is forgotten. Default 30 days. */
   maxIdleMs?: number;
   /** Conditional writes lost to another writer before giving up. Default 4. */
@@ -34,6 +41,20 @@ interface Snapshot {
   delta: Stored;
   /** A new scope's start: every other scope's keys (see load), folded into its first base. */
   inherited: Map<string, string>;
+}
+
+/** Heap a cached key costs in a warm process, measured at a million keys (bench/scale.ts: 254 MB once loaded). */
+const HEAP_BYTES_PER_CACHED_KEY = 256;
+/** Share of the function's memory the baseline cache may take: the rest is the runtime, the window and its parts. */
+const CACHE_SHARE_OF_MEMORY = 0.3;
+
+/**
+ * The snapshot store's bounds for a function of `memoryMb`: the cache over all scopes gets 30% of it (1.26 M keys at
+ * the default 1,024 MB), and a scope keeps at most a million keys, or the cache's worth if that is less.
+ */
+export function baselineBudget(memoryMb: number): { maxKeys: number; maxCachedKeys: number } {
+  const maxCachedKeys = Math.max(1, Math.floor((memoryMb * 2 ** 20 * CACHE_SHARE_OF_MEMORY) / HEAP_BYTES_PER_CACHED_KEY));
+  return { maxKeys: Math.min(1_000_000, maxCachedKeys), maxCachedKeys };
 }
 
 /** gzip level: snapshots are rewritten often, so speed matters more than the last few percent of size. */
@@ -70,6 +91,7 @@ export class SnapshotBaselineStore implements BaselineStore {
   private readonly cache = new Map<string, Snapshot>();
   private readonly prefix: string;
   private readonly maxKeys: number;
+  private readonly maxCachedKeys: number;
   private readonly maxIdleMs: number;
   private readonly maxConflictRetries: number;
   private readonly compactAt: number;
@@ -90,10 +112,12 @@ export class SnapshotBaselineStore implements BaselineStore {
   ) {
     this.prefix = opts.prefix ?? 'base/';
     this.maxKeys = opts.maxKeys ?? 1_000_000;
+    this.maxCachedKeys = opts.maxCachedKeys ?? Math.ceil(this.maxKeys * 1.25);
     this.maxIdleMs = opts.maxIdleMs ?? 30 * 24 * 3600 * 1000;
     this.maxConflictRetries = opts.maxConflictRetries ?? 4;
     this.compactAt = opts.compactAt ?? 1 / 8;
     if (!Number.isInteger(this.maxKeys) || this.maxKeys < 1) throw new RangeError('maxKeys must be a positive integer');
+    if (!Number.isInteger(this.maxCachedKeys) || this.maxCachedKeys < 1) throw new RangeError('maxCachedKeys must be a positive integer');
     if (!(this.compactAt >= 0)) throw new RangeError('compactAt must be a non-negative share');
   }
 
@@ -188,10 +212,31 @@ export class SnapshotBaselineStore implements BaselineStore {
     const snap = { base, delta, inherited };
     this.cache.delete(scope);
     this.cache.set(scope, snap);
-    // A warm Lambda sees a few shards; after reshards it could see many. The least recently loaded go first: a scope
-    // dropped here is read again (two conditional GETs) if it comes back.
-    while (this.cache.size > MAX_CACHED_SCOPES) this.cache.delete(this.cache.keys().next().value!);
+    this.trimCache(scope);
     return snap;
+  }
+
+  /**
+   * A warm Lambda sees a few shards; after reshards it could see many, each with up to maxKeys. The least recently
+   * loaded scopes go first, until the cache holds at most MAX_CACHED_SCOPES scopes and maxCachedKeys keys; `current`
+   * stays whatever its size. A scope dropped here is read again (two GETs) if it comes back.
+   */
+  private trimCache(current: string): void {
+    let keys = 0;
+    for (const snap of this.cache.values()) keys += cachedKeys(snap);
+    for (const [scope, snap] of this.cache) {
+      if (this.cache.size <= MAX_CACHED_SCOPES && keys <= this.maxCachedKeys) return;
+      if (scope === current) continue;
+      this.cache.delete(scope);
+      keys -= cachedKeys(snap);
+    }
+  }
+
+  /** Keys the cache holds now, over all scopes (what maxCachedKeys bounds). */
+  cachedKeys(): number {
+    let keys = 0;
+    for (const snap of this.cache.values()) keys += cachedKeys(snap);
+    return keys;
   }
 
   /** Every other scope's keys, the later state of a key where two scopes hold it. */
@@ -278,6 +323,8 @@ export class SnapshotBaselineStore implements BaselineStore {
     }
   }
 }
+
+const cachedKeys = (snap: Snapshot): number => snap.base.entries.size + snap.delta.entries.size + snap.inherited.size;
 
 const condition = (etag: string | null) => (etag === null ? { ifNoneMatch: '*' as const } : { ifMatch: etag });
 

@@ -23,4 +23,10 @@ describe('DRY_RUN in every stage', () => {
   it('a malformed DRY_RUN fails detect at cold start, naming the variable', () => {
     expect(() => parseDetectEnv({ ...detect, DRY_RUN: 'yes' })).toThrow(/DRY_RUN/);
   });
+
+  it('detect reads the function\'s memory, which the runtime sets, to size its baseline cache', () => {
+    expect(parseDetectEnv({ ...detect, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '2048' }).memoryMb).toBe(2048);
+    expect(parseDetectEnv(detect).memoryMb).toBeUndefined();
+    expect(() => parseDetectEnv({ ...detect, AWS_LAMBDA_FUNCTION_MEMORY_SIZE: 'lots' })).toThrow(/AWS_LAMBDA_FUNCTION_MEMORY_SIZE/);
+  });
 });

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3BlobStore } from '../../src/adapters/aws/s3.ts';
 import { MemoryBlobStore } from '../../src/adapters/local/memory-blob-store.ts';
 import { decodeKeyState, encodeKeyState } from '../../src/detect/baseline.ts';
-import { SnapshotBaselineStore, SnapshotContentionError } from '../../src/pipeline/snapshot-baseline-store.ts';
+import { SnapshotBaselineStore, SnapshotContentionError, baselineBudget, encodeSnapshot } from '../../src/pipeline/snapshot-baseline-store.ts';
 import { BlobConflictError, type BlobStore } from '../../src/ports-blob.ts';
 import type { KeyState } from '../../src/ports.ts';
 import { describeMoto, useMoto } from '../helpers/moto.ts';
@@ -215,6 +215,41 @@ describe('SnapshotBaselineStore', () => {
     const got = await new SnapshotBaselineStore(blobs).getMany(['k:old', 'k:a', 'k:b', 'k:c', 'k:d'], 's');
     expect([...got.keys()].sort()).toEqual(['k:b', 'k:c', 'k:d']);
     expect(store.evicted).toBe(2);
+  });
+
+  it('a warm process bounds its cache in keys over every scope it met: the least recently loaded leave, the one in use stays', async () => {
+    const blobs = new CountingBlobs();
+    // Stored directly: a scope first written through the store would inherit the others' keys (resharding).
+    for (const scope of ['a', 'b', 'c']) {
+      await blobs.put(`base/${scope}`, encodeSnapshot(Array.from({ length: 40 }, (_, i) => [`u:${scope}-${i}`, encodeKeyState(state(MIN))])));
+    }
+    const warm = new SnapshotBaselineStore(blobs, { maxCachedKeys: 100 });
+    const transferred = async (scope: string) => {
+      const before = blobs.bytesReturned;
+      expect((await warm.getMany([`u:${scope}-7`], scope)).size).toBe(1);
+      return blobs.bytesReturned - before;
+    };
+    expect(await transferred('a')).toBeGreaterThan(0);
+    expect(await transferred('b')).toBeGreaterThan(0);
+    expect(warm.cachedKeys()).toBe(80);
+    expect(await transferred('c')).toBeGreaterThan(0); // 120 keys: a, the least recently loaded, leaves
+    expect(warm.cachedKeys()).toBe(80);
+    expect(await transferred('b')).toBe(0); // still cached: re-read conditionally, nothing transferred
+    expect(await transferred('a')).toBeGreaterThan(0); // read again
+    // One scope over the budget on its own stays cached while in use; every other scope leaves.
+    const small = new SnapshotBaselineStore(blobs, { maxCachedKeys: 10 });
+    await small.getMany(['u:a-1'], 'a');
+    await small.getMany(['u:b-1'], 'b');
+    expect(small.cachedKeys()).toBe(40);
+    const before = blobs.bytesReturned;
+    await small.getMany(['u:b-2'], 'b');
+    expect(blobs.bytesReturned).toBe(before);
+  });
+
+  it('sizes its bounds to the function\'s memory: a million keys a scope at 1,024 MB, the cache 30% of the memory', () => {
+    expect(baselineBudget(1024)).toEqual({ maxKeys: 1_000_000, maxCachedKeys: 1_258_291 });
+    expect(baselineBudget(2048)).toEqual({ maxKeys: 1_000_000, maxCachedKeys: 2_516_582 });
+    expect(baselineBudget(512).maxKeys).toBe(629_145); // never a scope bigger than the cache
   });
 
   it('past maxKeys, of keys last seen at the same time the earliest stored go first', async () => {
