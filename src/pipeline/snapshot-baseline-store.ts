@@ -1,4 +1,4 @@
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { type Gunzip, createGunzip, gzipSync } from 'node:zlib';
 import { decodeKeyState, encodeKeyState } from '../detect/baseline.ts';
 import { BlobConflictError, type BlobStore } from '../ports-blob.ts';
 import type { BaselineStore, KeyState } from '../ports.ts';
@@ -256,38 +256,63 @@ export class SnapshotBaselineStore implements BaselineStore {
     const got = await this.blobs.get(key, cached?.etag ?? undefined);
     if (got === 'unchanged' && cached) return cached.detached ? this.loadOne(key, undefined) : cached;
     if (got === null || got === 'unchanged') return { etag: null, entries: new Map() };
-    return { etag: got.etag, entries: this.decode(got.body) };
+    return { etag: got.etag, entries: await this.decode(got.body) };
   }
 
   /**
-   * A snapshot is read line by line from the gunzipped bytes, never as one string or one JSON document: at a million
-   * keys that would hold several hundred MB at once in a 1 GB Lambda.
+   * A snapshot is read line by line as it is gunzipped, a MB at a time: never as one string, one JSON document or
+   * one buffer of its whole text (at a million keys, some 150 MB beside the map being built, in a 1 GB Lambda).
    */
-  private decode(body: Uint8Array): Map<string, string> {
+  private async decode(body: Uint8Array): Promise<Map<string, string>> {
     const out = new Map<string, string>();
-    let text: Buffer;
-    try {
-      text = gunzipSync(body);
-    } catch {
-      // A damaged snapshot is as good as none: the keys learn again rather than the stage failing every batch.
-      this.corrupt++;
-      return out;
-    }
-    const headerEnd = text.indexOf(10);
-    if (headerEnd < 0 || text.toString('utf8', 0, headerEnd) !== SNAPSHOT_HEADER) {
-      this.corrupt++;
-      return out;
-    }
-    for (let pos = headerEnd + 1; pos < text.length;) {
-      let end = text.indexOf(10, pos);
-      if (end < 0) end = text.length;
-      const line = text.toString('utf8', pos, end);
-      pos = end + 1;
+    const gunzip = createGunzip({ chunkSize: 1 << 20 });
+    gunzip.end(body);
+    let header = true;
+    /** The start of a line the previous chunk cut. */
+    let carry: Buffer | null = null;
+    // false: not a snapshot of this format.
+    const take = (line: string): boolean => {
+      if (header) {
+        header = false;
+        return line === SNAPSHOT_HEADER;
+      }
       const key = entryKey(line);
       if (key === null) this.corrupt++;
       else out.set(key, line.slice(line.indexOf('\t') + 1));
+      return true;
+    };
+    try {
+      for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+        let pos = 0;
+        let end = chunk.indexOf(10);
+        if (carry !== null) {
+          if (end < 0) {
+            carry = Buffer.concat([carry, chunk]);
+            continue;
+          }
+          if (!take(Buffer.concat([carry, chunk.subarray(0, end)]).toString('utf8'))) return this.damaged(gunzip);
+          carry = null;
+          pos = end + 1;
+          end = chunk.indexOf(10, pos);
+        }
+        for (; end >= 0; pos = end + 1, end = chunk.indexOf(10, pos)) {
+          if (!take(chunk.toString('utf8', pos, end))) return this.damaged(gunzip);
+        }
+        if (pos < chunk.length) carry = Buffer.from(chunk.subarray(pos));
+      }
+    } catch {
+      // A damaged snapshot is as good as none: the keys learn again rather than the stage failing every batch.
+      return this.damaged(gunzip);
     }
+    if (carry !== null && carry.length && !take(carry.toString('utf8'))) return this.damaged(gunzip);
+    if (header) return this.damaged(gunzip); // empty: not even the header
     return out;
+  }
+
+  private damaged(gunzip: Gunzip): Map<string, string> {
+    gunzip.destroy();
+    this.corrupt++;
+    return new Map();
   }
 
   /** Forgets keys idle past maxIdleMs, then the least recently seen past maxKeys. */

@@ -206,6 +206,24 @@ describe('SnapshotBaselineStore', () => {
     expect(old.corrupt).toBe(1);
   });
 
+  it('reads a snapshot of several MB as it gunzips it, lines cut between chunks included; a truncated one is damaged', async () => {
+    const blobs = new MemoryBlobStore();
+    // Keys of multi-byte characters and varied lengths, so lines fall across the reader's 1 MB chunks at odd places.
+    const entries = Array.from({ length: 40_000 }, (_, i) => [`u:ñandú-${'€'.repeat(i % 37)}-${i}`, encodeKeyState(state(MIN + i))] as [string, string]);
+    const body = encodeSnapshot(entries);
+    await blobs.put('base/big', body);
+    const store = new SnapshotBaselineStore(blobs);
+    const want = entries.filter((_, i) => i % 997 === 0 || i === entries.length - 1).map(([k]) => k);
+    const got = await store.getMany(want, 'big');
+    expect(got.size).toBe(want.length);
+    for (const [k, enc] of entries) if (got.has(k)) expect(got.get(k)).toEqual(decodeKeyState(enc));
+    expect(store.corrupt).toBe(0);
+    await blobs.put('base/cut', body.subarray(0, Math.floor(body.length / 2)));
+    const cut = new SnapshotBaselineStore(blobs);
+    expect(await cut.getMany(want, 'cut')).toEqual(new Map());
+    expect(cut.corrupt).toBe(1);
+  });
+
   it('forgets idle keys and, past maxKeys, the least recently seen', async () => {
     const blobs = new MemoryBlobStore();
     const store = new SnapshotBaselineStore(blobs, { maxKeys: 3, maxIdleMs: 60 * MIN });
