@@ -1,4 +1,5 @@
 import ipaddr from 'ipaddr.js';
+import { CORDON_ESM_CONFIG } from '../src/rehearse/esm-config.ts';
 import { DynamoLedgerStore } from '../src/adapters/aws/dynamodb.ts';
 import { DynamoWindowStore } from '../src/adapters/aws/window-store.ts';
 import { parseConfig } from '../src/config.ts';
@@ -45,9 +46,9 @@ const VCPU_SHARE = Math.min(1, LAMBDA_MEMORY_MB / 1769);
 /** Assumed round trips, charged as if every call were awaited on its own (an upper bound). */
 export const DYNAMO_CALL_MS = 5;
 export const S3_CALL_MS = 25;
-/** Event source mapping settings (infra/stream-defaults.ts). */
-const INGEST_BATCH = { records: 100, windowMs: 5_000 };
-const DETECT_BATCH = { records: 500, windowMs: 5_000 };
+/** Event source mapping settings: the construct's (CORDON_ESM_CONFIG, tested equal to infra/stream-defaults.ts). */
+const INGEST_BATCH = { records: CORDON_ESM_CONFIG.ingest.batchSize, windowMs: CORDON_ESM_CONFIG.ingest.maximumBatchingWindowMs };
+const DETECT_BATCH = { records: CORDON_ESM_CONFIG.detect.batchSize, windowMs: CORDON_ESM_CONFIG.detect.maximumBatchingWindowMs };
 const KINESIS_UNIT_BYTES = 25 * 1024;
 const SHARD_BYTES_PER_SECOND = 1 << 20;
 const SHARD_RECORDS_PER_SECOND = 1_000;
@@ -329,7 +330,7 @@ export function costModel(usages: Usage[], rates: readonly number[]): CostModel 
       `Lambda arm64 at ${LAMBDA_MEMORY_MB} MB (${VCPU_SHARE.toFixed(2)} vCPU): billed time = measured single-core CPU time / ` +
         `${VCPU_SHARE.toFixed(2)}; detect adds ${DYNAMO_CALL_MS} ms per DynamoDB call and ${S3_CALL_MS} ms per S3 request as if none overlapped`,
       `Kinesis provisioned mode (PUT payload units + shard-hours), ${INGEST_BATCH.records}-record ingest and ` +
-        `${DETECT_BATCH.records}-record detect batches with a 5 s batching window, and detect's one-minute clock tick (an ` +
+        `${DETECT_BATCH.records}-record detect batches with a ${INGEST_BATCH.windowMs / 1000} s / ${DETECT_BATCH.windowMs / 1000} s batching window, and detect's one-minute clock tick (an ` +
         'invocation a minute, run on until the last window closed); shards per stream = ' +
         'max(1, MB/s, records/s / 1000, Lambda keeping up)',
       'DynamoDB on-demand, units billed by the fake table from the real adapters (writes by the larger of old and new item, strongly consistent reads)',

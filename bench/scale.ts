@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { CORDON_ESM_CONFIG } from '../src/rehearse/esm-config.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +15,7 @@ import { principalKey, type SimEvent } from '../src/simulate/builder.ts';
 import { formatLine, kinesisRecordLine } from '../src/simulate/formats.ts';
 import { Rng } from '../src/simulate/rng.ts';
 import type { S3Requests } from './counting-blobs.ts';
-import { costModel, DYNAMO_CALL_MS, LAMBDA_MEMORY_MB, S3_CALL_MS, type Usage } from './cost.ts';
+import { costModel, DYNAMO_CALL_MS, LAMBDA_MEMORY_MB, PRICES, S3_CALL_MS, type Usage } from './cost.ts';
 import { simulate, type Traffic } from './inputs.ts';
 import { int, mdTable, pct, usd } from './table.ts';
 
@@ -33,10 +34,10 @@ import { int, mdTable, pct, usd } from './table.ts';
 
 /** Log events per CloudWatch Logs record (as bench/inputs.ts cwlRecordsOf makes them). */
 export const EVENTS_PER_RECORD = 200;
-/** Ingest event source mapping, as bench/cost.ts batches it: 100 records, or what arrived within 5 s. */
-export const INGEST_BATCH = { records: 100, windowMs: 5_000 };
-/** Detect event source mapping, as bench/cost.ts batches it. */
-export const DETECT_BATCH = { records: 500, windowMs: 5_000 };
+/** Ingest event source mapping, the construct's (as bench/cost.ts batches it): 100 records, or what arrived within 2 s. */
+export const INGEST_BATCH = { records: CORDON_ESM_CONFIG.ingest.batchSize, windowMs: CORDON_ESM_CONFIG.ingest.maximumBatchingWindowMs };
+/** Detect event source mapping, the construct's. */
+export const DETECT_BATCH = { records: CORDON_ESM_CONFIG.detect.batchSize, windowMs: CORDON_ESM_CONFIG.detect.maximumBatchingWindowMs };
 /** The first sequence number src/simulate/formats.ts gives a Kinesis record (record i gets this + i + 1). */
 const FIRST_SEQUENCE_NUMBER = 49650000000000000000000000000000000000000000000000000000n;
 /** SnapshotBaselineStore's defaults (src/pipeline/snapshot-baseline-store.ts). */
@@ -230,7 +231,7 @@ export interface IngestCounts {
 /**
  * The stream through the real IngestStage as the ingest Lambdas see it: records of 200 events, dealt round the
  * access-log shards (a CloudWatch Logs subscription spreads its records over all shards), each shard's records in
- * batches of up to 100 or 5 s; `emit` gets every summary record put for `plan.shard`.
+ * batches of up to 100 or 2 s (the construct's); `emit` gets every summary record put for `plan.shard`.
  *
  * `cwl`: the records are real CloudWatch Logs records (gzip'd envelopes, decodeCloudWatchData), as bench/cost.ts
  * feeds them. `skip`: each record hands the stage only the events that matter to the shard (see ShardFilter), plus
@@ -442,6 +443,8 @@ export interface ScaleRow {
   dynamoPerSecond: number;
   cost: { perMillion: number; cwlPerMillion: number; share: number; measuredAt: number };
   wallSeconds: number;
+  /** Shard counts measured first that did not keep up or fit (shardsToFit), in the order tried. */
+  tried?: { shards: number; detectBusy: number; peakRssMb: number; outOfMemory: boolean; keysPerWindow: number; wallSeconds: number }[];
 }
 
 export interface ScaleFigure {
@@ -523,17 +526,16 @@ export function scaleFigure(usages: Usage[], o: ScaleOptions): ScaleFigure {
   const rows: ScaleRow[] = [];
   try {
     const snapshots = new Map<number, { snapshot: string; snapshotKeys: number; deltaKeys: number; withSlowShare: number }>();
-    for (const rate of rates) {
+    /** One detect Lambda at `rate` with the streams at `shards` shards: ingest for its shard, then detect fresh and month-old. */
+    const measureAt = (rate: number, col: number, shards: number): ScaleRow => {
       const started = Date.now();
-      const col = model.rates.indexOf(rate);
       const needed = model.shards[col];
-      const shards = Math.max(needed.access, needed.summaries);
       const layout = shardLayout(shards);
       const shard = busiestShard(layout);
       const bucketsOnShard = layout.shardOfBucket.filter((s) => s === shard).length;
       const copies = Math.max(1, Math.round(rate / scenarioRate));
       const records = join(dir, `shard-${rate}.tsv`);
-      o.log(`scale: ${int(rate)} req/s: ${copies} × ${o.minutes} min of the mixed population, ${shards} shard(s) a stream (needed: ` +
+      o.log(`scale: ${int(rate)} req/s: ${copies} × ${o.minutes} min of the mixed population, ${shards} shard(s) a stream (cost model: ` +
         `${needed.access} access-log, ${needed.summaries} summaries), ${layout.buckets} partitions; ingest for summaries shard ${shard} (${bucketsOnShard} partitions)`);
       const ing = lastJson<{ counts: IngestCounts; partsPerWindow: number[]; keysPerWindow: number[] }>(runChild(['ingest', JSON.stringify({
         minutes: o.minutes, seed: o.seed, copies, accessShards: shards, shards, shard, derivePrefixes: o.summaryLevel === 2, out: records })], 4096, false));
@@ -564,21 +566,70 @@ export function scaleFigure(usages: Usage[], o: ScaleOptions): ScaleFigure {
       rmSync(records, { force: true });
       const seconds = o.minutes * 60;
       const s3 = (r: DetectRun) => r.s3.puts + r.s3.gets + r.s3.lists + r.s3.deletes;
-      rows.push({
+      // The construct gives both streams `shards`: the cost model's shard-hours (each stream its own need) give way to those.
+      const perMillion = model.totals[col] - shardHourDollarsPerMillion(needed.access + needed.summaries, rate) + shardHourDollarsPerMillion(2 * shards, rate);
+      return {
         rate, trafficRate: Math.round(ing.counts.requests / seconds), copies, minutes: o.minutes, requests: ing.counts.requests, needed, shards,
         buckets: layout.buckets, shard, bucketsOnShard, lambdas: { ingest: shards, detect: shards }, ingest: ing.counts,
         partsPerWindow: ing.partsPerWindow, keysPerWindow: ing.keysPerWindow, fresh, month, ...(tighter ? { tighter } : {}), monthKeys: mk,
         detectBusy: busyShare(month, seconds),
         s3PerSecond: (s3(month) * shards) / seconds, dynamoPerSecond: (month.dynamoCalls * shards) / seconds,
-        cost: { perMillion: model.totals[col], cwlPerMillion: model.cwl[col], share: model.shareOfCwl[col], measuredAt: model.measuredAt[col] },
+        cost: { perMillion, cwlPerMillion: model.cwl[col], share: perMillion / model.cwl[col], measuredAt: model.measuredAt[col] },
         wallSeconds: Math.round((Date.now() - started) / 1000),
-      });
+      };
+    };
+    for (const rate of rates) {
+      const col = model.rates.indexOf(rate);
+      const needed = model.shards[col];
+      let row = measureAt(rate, col, Math.max(needed.access, needed.summaries));
+      // The cost model extrapolates one shard's CPU per request and knows nothing of memory: where the measured Lambda
+      // does not keep up or does not fit with room, the shards that would are estimated from the run and measured.
+      const tried: ScaleRow['tried'] = [];
+      for (let attempt = 0; attempt < MAX_SIZING_RUNS; attempt++) {
+        const next = shardsToFit(row);
+        if (next === null || next <= row.shards) break;
+        tried.push({ shards: row.shards, detectBusy: row.detectBusy, peakRssMb: row.month.peakRssMb, outOfMemory: row.month.outOfMemory,
+          keysPerWindow: Math.max(...inner(row.keysPerWindow)), wallSeconds: row.wallSeconds });
+        o.log(`scale: ${int(rate)} req/s: ${row.shards} shards do not ${row.detectBusy > MAX_BUSY ? 'keep up' : 'fit'}; measuring ${next}`);
+        row = measureAt(rate, col, next);
+      }
+      rows.push(tried.length ? { ...row, tried } : row);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
   return { rows, churn, lambdaMemoryMb: LAMBDA_MEMORY_MB, timeToContain: REHEARSED_TIME_TO_CONTAIN, firstLimit: firstLimit(rows, usages),
     assumptions: assumptions(rows, churn, o) };
+}
+
+/** A detect Lambda busier than this (s per s of traffic) is taken as not keeping up: a busier minute must not put it behind. */
+const MAX_BUSY = 0.8;
+/** Runs at more shards after the cost model's, per rate, at most. */
+const MAX_SIZING_RUNS = 2;
+
+/** Kinesis shard-hours per million requests at `rate`, in dollars, for `shards` shards over both streams. */
+function shardHourDollarsPerMillion(shards: number, rate: number): number {
+  return (shards * PRICES.kinesisShardHour * 1e6) / (rate * 3600);
+}
+
+/**
+ * Shards a stream at which the measured row's detect Lambda would keep up (busy ≤ MAX_BUSY) and keep a tenth of the
+ * function's memory spare, estimated from the run: its busy time falls as 1/shards, and so does its peak memory
+ * above what the month-old partition holds with its snapshot loaded and no window (the floor, which more shards do not
+ * shrink). null where it already does, or where the floor alone leaves no room.
+ */
+export function shardsToFit(r: ScaleRow): number | null {
+  const target = LAMBDA_MEMORY_MB * (1 - HEADROOM);
+  const byBusy = r.detectBusy > MAX_BUSY ? Math.ceil((r.shards * r.detectBusy) / MAX_BUSY) : r.shards;
+  const worst = [r.fresh, r.month].reduce((a, b) => (b.peakRssMb > a.peakRssMb ? b : a));
+  const floor = r.month.snapshot?.rssAfterLoadMb ?? r.month.rssAtStartMb;
+  let byMemory = r.shards;
+  if (worst.outOfMemory || worst.peakRssMb > target) {
+    if (floor >= target) return byBusy > r.shards ? byBusy : null;
+    byMemory = Math.max(r.shards + 1, Math.ceil((r.shards * (worst.peakRssMb - floor)) / (target - floor)));
+  }
+  const next = Math.max(byBusy, byMemory);
+  return next > r.shards ? next : null;
 }
 
 /** The lowest rate (within 5%) at which a stream needs more than one shard, as bench/cost.ts sizes them, and which. */
@@ -605,29 +656,29 @@ export function limitsOf(rows: ScaleRow[], shardsAt: { rate: number; stream: str
   }
   // Room: a tenth of the function's memory to spare (a busier minute, a bigger window, a second scope after a reshard).
   const roomy = (r: DetectRun) => !r.outOfMemory && r.peakRssMb <= LAMBDA_MEMORY_MB * (1 - HEADROOM);
-  const tight = rows.find((r) => !roomy(r.month) || !roomy(r.fresh));
-  if (tight) {
-    const run = !roomy(tight.month) ? tight.month : tight.fresh;
-    const fits = !run.outOfMemory && run.peakRssMb <= LAMBDA_MEMORY_MB;
-    const below = rows.filter((r) => r.rate < tight.rate && roomy(r.month)).at(-1);
-    const beyond = rows.filter((r) => r.rate > tight.rate && (r.month.outOfMemory || r.month.peakRssMb > LAMBDA_MEMORY_MB))[0];
-    const t = (beyond ?? tight).tighter;
-    const capped = t === undefined ? '' : t.outOfMemory ? ` (with V8's old space capped at ${t.heapLimitMb} MB, to leave the rest of the function's memory to the process, it runs out of heap)` :
-      ` (with V8's old space capped at ${t.heapLimitMb} MB it peaks at ${int(t.peakRssMb ?? 0)} MB)`;
-    const peak = (r: ScaleRow) => `${int(r.month.peakRssMb)} MB resident with ${int(Math.max(...inner(r.keysPerWindow)))} keys a window`;
-    out.push({ rate: tight.rate, text: `the detect Lambda's memory: with the shards above and a month-old partition (${int(run.snapshot?.keys ?? 0)} baselines, the ` +
-      `store's cap), one summaries shard's detect peaks at ${peak(tight)} at ${int(tight.rate)} req/s, ` +
-      (fits ? `within the function's ${LAMBDA_MEMORY_MB} MB but with ${pct(1 - run.peakRssMb / LAMBDA_MEMORY_MB)} to spare` : `over the function's ${LAMBDA_MEMORY_MB} MB`) +
-      (beyond ? `, and at ${int(beyond.rate)} req/s does not fit: ${peak(beyond)}${capped}` : capped) +
-      (below ? ` (at ${int(below.rate)} req/s: ${peak(below)})` : '') + '. More shards shrink a window\'s keys but not the ' +
-      `baseline cache (the snapshot store keeps up to ${int(SNAPSHOT_MAX_KEYS)} keys a shard whatever the function's memory); the function's memory is fixed ` +
-      'in the construct (1,024 MB), so the change is there: a larger detect function, or fewer baselines a shard' });
+  const keys = (r: ScaleRow) => int(Math.max(...inner(r.keysPerWindow)));
+  // The cost model's shards, measured, were outgrown here (the first run of a sized row).
+  const outgrown = rows.find((r) => r.tried?.length);
+  if (outgrown) {
+    const first = outgrown.tried![0];
+    const why = [first.detectBusy > MAX_BUSY ? `busy ${first.detectBusy.toFixed(2)} s a second (CPU at ${VCPU_SHARE.toFixed(2)} vCPU, DynamoDB and S3 waits)` : '',
+      first.outOfMemory || first.peakRssMb > LAMBDA_MEMORY_MB * (1 - HEADROOM) ? `${first.outOfMemory ? 'out of heap' : `peaking at ${int(first.peakRssMb)} MB resident`} ` +
+        `with ${int(first.keysPerWindow)} keys a window (a month-old partition)` : ''].filter(Boolean).join(' and ');
+    const fits = roomy(outgrown.month) && roomy(outgrown.fresh) && outgrown.detectBusy <= MAX_BUSY;
+    out.push({ rate: outgrown.rate, text: `at ${int(outgrown.rate)} req/s the ${first.shards} shards the cost model gives (it extrapolates one shard's CPU per ` +
+      `request and knows nothing of memory) are too few: the measured shard's detect Lambda is ${why}. ` +
+      (fits ? `At ${outgrown.shards} shards it ${outgrown.detectBusy <= MAX_BUSY ? `is busy ${outgrown.detectBusy.toFixed(2)} s a second and ` : ''}peaks at ` +
+        `${int(outgrown.month.peakRssMb)} MB with ${keys(outgrown)} keys a window, a tenth of the function's ${LAMBDA_MEMORY_MB} MB to spare: set \`shards\` so` :
+        `At ${outgrown.shards} shards it is busy ${outgrown.detectBusy.toFixed(2)} s a second and peaks at ${int(outgrown.month.peakRssMb)} MB: still short; ` +
+        'give detect more memory (`detectMemoryMb`, which also brings more CPU)') });
   }
-  const behind = rows.find((r) => r.detectBusy > 1);
-  if (behind) {
-    out.push({ rate: behind.rate, text: `at ${int(behind.rate)} req/s the ${behind.shards} shards the cost model gives (from the ${int(behind.cost.measuredAt)} req/s ` +
-      `measurement) are too few: the measured shard's detect Lambda is busy ${behind.detectBusy.toFixed(2)} s a second (CPU at ${VCPU_SHARE.toFixed(2)} vCPU, ` +
-      `DynamoDB and S3 waits), so about ${Math.ceil(behind.shards * behind.detectBusy)} shards are needed` });
+  // Whatever the shards, a row that still does not fit with room: the floor (a month of baselines) is the limit.
+  const tight = rows.find((r) => !roomy(r.month) || !roomy(r.fresh));
+  if (tight && tight !== outgrown) {
+    const run = !roomy(tight.month) ? tight.month : tight.fresh;
+    out.push({ rate: tight.rate, text: `the detect Lambda's memory: at ${int(tight.rate)} req/s and ${tight.shards} shards one summaries shard's detect peaks at ` +
+      `${int(run.peakRssMb)} MB resident with ${keys(tight)} keys a window, ${run.outOfMemory ? 'out of heap' : `${pct(1 - run.peakRssMb / LAMBDA_MEMORY_MB)} of the function's memory to spare`}; ` +
+      `a month of baselines alone holds ${int(tight.month.snapshot?.rssAfterLoadMb ?? 0)} MB. Change: \`detectMemoryMb\`` });
   }
   return out.sort((a, b) => a.rate - b.rate);
 }
@@ -646,12 +697,15 @@ function assumptions(rows: ScaleRow[], churn: KeyChurn, o: ScaleOptions): string
   return [
     `traffic: ${o.minutes} min of the mixed scenario (seed ${o.seed}) replicated as bench/cost.ts replicates it, streamed copy by copy; ` +
       'one-minute windows, the detect clock ticking each minute and run on until the last window closed',
-    'shards: as bench/cost.ts sizes each stream (MB/s, records/s, a Lambda keeping up) from the cost run\'s measurement nearest the rate ' +
-      '(above the highest measured rate, that one\'s per-request figures); the construct gives both streams the same `shards`, the larger, and ' +
+    `shards: first as bench/cost.ts sizes each stream (MB/s, records/s, a Lambda keeping up) from the cost run's measurement nearest the rate; ` +
+      `where the shard measured then is busier than ${MAX_BUSY} s a second or has less than a tenth of the function's memory spare, the shards that ` +
+      `would do are estimated from that run (busy time and memory above the loaded snapshot's falling as 1/shards: shardsToFit) and measured, ` +
+      `up to ${MAX_SIZING_RUNS} more times; cost per million counts both streams at the deployed shards. Above the highest measured rate the cost model ` +
+      'takes that one\'s per-request figures; the construct gives both streams the same `shards`, the larger, and ' +
       `${LAMBDA_MEMORY_MB} MB functions with one Lambda per shard (parallelizationFactor 1, infra/stream-defaults.ts); the detect tick is one more ` +
       'invocation a minute and contain one function',
     'one detect Lambda measured per rate: the summaries shard with the most partitions, its summary records from every ingest invocation of ' +
-      'every access-log shard (records dealt round the shards; ingest batches of 100 records or 5 s, detect batches of 500 or 5 s, as bench/cost.ts), ' +
+      `every access-log shard (records dealt round the shards; ingest batches of ${INGEST_BATCH.records} records or ${INGEST_BATCH.windowMs / 1000} s, detect batches of ${DETECT_BATCH.records} or ${DETECT_BATCH.windowMs / 1000} s, the construct's), ` +
       'the real DetectStage wired as the Lambda (EncodedPartStore over DynamoWindowStore, SnapshotBaselineStore, DynamoLedgerStore) over an in-memory ' +
       'DynamoDB and an S3 kept on disk (its objects are not the Lambda\'s memory), in a child process with V8\'s old space capped at ' +
       `${o.heapMb} MB; memory sampled after every invocation and, after forced GC, at every window close`,
@@ -685,7 +739,8 @@ export function renderScale(f: ScaleFigure): string {
   const memory = (d: DetectRun) => `${mb(d.peakRssMb)} RSS, heap ${mb(d.peakHeapMb)} (live after a close ${mb(d.liveHeapAfterCloseMb)})${d.outOfMemory ? `, **out of a ${d.heapLimitMb} MB heap**` : ''}`;
   const rows: string[][] = [
     row('traffic measured', (r) => `${int(r.trafficRate)} req/s (${int(r.copies)} × mixed, ${r.minutes} min)`),
-    row('shards needed: access-log / summaries (deployed `shards`)', (r) => `${r.needed.access} / ${r.needed.summaries} (${r.shards})`),
+    row('shards a stream: the cost model\'s access-log / summaries → deployed `shards` (measured first, where more were needed)',
+      (r) => `${r.needed.access} / ${r.needed.summaries} → **${r.shards}**${r.tried?.length ? ` (${r.tried.map((t) => t.shards).join(', ')} did not keep up or fit)` : ''}`),
     row('concurrent Lambdas: ingest + detect (+ tick, contain)', (r) => `${r.lambdas.ingest} + ${r.lambdas.detect} (+1, +1)`),
     row('one detect Lambda: keys / parts per window', (r) => `${range(inner(r.keysPerWindow))} / ${range(inner(r.partsPerWindow))}`),
     row('detect peak memory, fresh partition', (r) => memory(r.fresh)),

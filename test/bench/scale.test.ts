@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { replicate } from '../../bench/cost.ts';
 import { simulate } from '../../bench/inputs.ts';
-import { busiestShard, ingestShard, keyChurn, monthKeys, ReplicatedStream, type ShardRecord, shardLayout, SNAPSHOT_MAX_KEYS } from '../../bench/scale.ts';
+import { busiestShard, type DetectRun, ingestShard, keyChurn, monthKeys, ReplicatedStream, type ScaleRow, type ShardRecord, shardLayout, shardsToFit,
+  SNAPSHOT_MAX_KEYS } from '../../bench/scale.ts';
 import { parseConfig } from '../../src/config.ts';
 import { bucketHashKey } from '../../src/engine/ingest.ts';
 
@@ -57,4 +58,18 @@ describe('bench scale: one summaries shard', () => {
     expect(one.seen).toBe(Math.round(churn.firstWindowKeys + churn.newKeysPerMinute * 30 * 24 * 60));
     expect(monthKeys(churn, 1000, 1 / 8).kept).toBe(SNAPSHOT_MAX_KEYS);
   });
+
+  it('sizes the shards from a measured run: busy time and memory above the loaded snapshot fall as 1/shards', () => {
+    const run = (peakRssMb: number, rssAfterLoadMb: number, outOfMemory = false) =>
+      ({ peakRssMb, outOfMemory, rssAtStartMb: 100, snapshot: { rssAfterLoadMb } }) as unknown as DetectRun;
+    const row = (shards: number, detectBusy: number, month: DetectRun, fresh = run(500, 0)) => ({ shards, detectBusy, month, fresh }) as unknown as ScaleRow;
+    // 0.9 × 1,024 MB = 921.6 MB: (1,106 - 600) × 16 / 321.6 → 26 shards for memory; busy 1.48 × 16 / 0.8 → 30.
+    expect(shardsToFit(row(16, 1.48, run(1106, 600)))).toBe(30);
+    expect(shardsToFit(row(16, 0.5, run(1106, 600)))).toBe(26);
+    expect(shardsToFit(row(16, 0.5, run(700, 600, true)))).toBe(16 + 1); // out of heap: at least one more
+    expect(shardsToFit(row(2, 1.0, run(800, 600)))).toBe(3);
+    expect(shardsToFit(row(2, 0.7, run(800, 600)))).toBeNull(); // keeps up, fits with room
+    expect(shardsToFit(row(4, 0.5, run(950, 930)))).toBeNull(); // the baselines alone leave no room: more shards do not help
+  });
 });
+
