@@ -444,7 +444,8 @@ export interface ScaleRow {
   cost: { perMillion: number; cwlPerMillion: number; share: number; measuredAt: number };
   wallSeconds: number;
   /** Shard counts measured first that did not keep up or fit (shardsToFit), in the order tried. */
-  tried?: { shards: number; detectBusy: number; peakRssMb: number; outOfMemory: boolean; keysPerWindow: number; wallSeconds: number }[];
+  tried?: { shards: number; detectBusy: number; peakRssMb: number; outOfMemory: boolean; partition: DetectRun['partition']; keysPerWindow: number;
+    wallSeconds: number }[];
 }
 
 export interface ScaleFigure {
@@ -588,7 +589,8 @@ export function scaleFigure(usages: Usage[], o: ScaleOptions): ScaleFigure {
       for (let attempt = 0; attempt < MAX_SIZING_RUNS; attempt++) {
         const next = shardsToFit(row);
         if (next === null || next <= row.shards) break;
-        tried.push({ shards: row.shards, detectBusy: row.detectBusy, peakRssMb: row.month.peakRssMb, outOfMemory: row.month.outOfMemory,
+        const worst = row.fresh.outOfMemory && !row.month.outOfMemory ? row.fresh : row.month.outOfMemory || row.month.peakRssMb >= row.fresh.peakRssMb ? row.month : row.fresh;
+        tried.push({ shards: row.shards, detectBusy: row.detectBusy, peakRssMb: worst.peakRssMb, outOfMemory: worst.outOfMemory, partition: worst.partition,
           keysPerWindow: Math.max(...inner(row.keysPerWindow)), wallSeconds: row.wallSeconds });
         o.log(`scale: ${int(rate)} req/s: ${row.shards} shards do not ${row.detectBusy > MAX_BUSY ? 'keep up' : 'fit'}; measuring ${next}`);
         row = measureAt(rate, col, next);
@@ -620,13 +622,16 @@ function shardHourDollarsPerMillion(shards: number, rate: number): number {
  */
 export function shardsToFit(r: ScaleRow): number | null {
   const target = LAMBDA_MEMORY_MB * (1 - HEADROOM);
+  if (!Number.isFinite(r.detectBusy)) return null; // nothing measured to size from
   const byBusy = r.detectBusy > MAX_BUSY ? Math.ceil((r.shards * r.detectBusy) / MAX_BUSY) : r.shards;
-  const worst = [r.fresh, r.month].reduce((a, b) => (b.peakRssMb > a.peakRssMb ? b : a));
+  // Either partition over the mark counts, out of heap whatever its peak.
+  const over = [r.fresh, r.month].filter((d) => d.outOfMemory || d.peakRssMb > target);
   const floor = r.month.snapshot?.rssAfterLoadMb ?? r.month.rssAtStartMb;
   let byMemory = r.shards;
-  if (worst.outOfMemory || worst.peakRssMb > target) {
+  if (over.length) {
     if (floor >= target) return byBusy > r.shards ? byBusy : null;
-    byMemory = Math.max(r.shards + 1, Math.ceil((r.shards * (worst.peakRssMb - floor)) / (target - floor)));
+    const peak = Math.max(...over.map((d) => d.peakRssMb));
+    byMemory = Math.max(r.shards + 1, Math.ceil((r.shards * (peak - floor)) / (target - floor)));
   }
   const next = Math.max(byBusy, byMemory);
   return next > r.shards ? next : null;
@@ -663,7 +668,7 @@ export function limitsOf(rows: ScaleRow[], shardsAt: { rate: number; stream: str
     const first = outgrown.tried![0];
     const why = [first.detectBusy > MAX_BUSY ? `busy ${first.detectBusy.toFixed(2)} s a second (CPU at ${VCPU_SHARE.toFixed(2)} vCPU, DynamoDB and S3 waits)` : '',
       first.outOfMemory || first.peakRssMb > LAMBDA_MEMORY_MB * (1 - HEADROOM) ? `${first.outOfMemory ? 'out of heap' : `peaking at ${int(first.peakRssMb)} MB resident`} ` +
-        `with ${int(first.keysPerWindow)} keys a window (a month-old partition)` : ''].filter(Boolean).join(' and ');
+        `with ${int(first.keysPerWindow)} keys a window (a ${first.partition} partition)` : ''].filter(Boolean).join(' and ') || 'short of what it needs';
     const fits = roomy(outgrown.month) && roomy(outgrown.fresh) && outgrown.detectBusy <= MAX_BUSY;
     out.push({ rate: outgrown.rate, text: `at ${int(outgrown.rate)} req/s the ${first.shards} shards the cost model gives (it extrapolates one shard's CPU per ` +
       `request and knows nothing of memory) are too few: the measured shard's detect Lambda is ${why}. ` +
@@ -700,7 +705,7 @@ function assumptions(rows: ScaleRow[], churn: KeyChurn, o: ScaleOptions): string
     `shards: first as bench/cost.ts sizes each stream (MB/s, records/s, a Lambda keeping up) from the cost run's measurement nearest the rate; ` +
       `where the shard measured then is busier than ${MAX_BUSY} s a second or has less than a tenth of the function's memory spare, the shards that ` +
       `would do are estimated from that run (busy time and memory above the loaded snapshot's falling as 1/shards: shardsToFit) and measured, ` +
-      `up to ${MAX_SIZING_RUNS} more times; cost per million counts both streams at the deployed shards. Above the highest measured rate the cost model ` +
+      `up to ${MAX_SIZING_RUNS} more times; cost per million prices both streams' shard-hours at the deployed shards (the other items stay the cost model's, per request, so S3 and Lambda requests that grow with shards are not repriced). Above the highest measured rate the cost model ` +
       'takes that one\'s per-request figures; the construct gives both streams the same `shards`, the larger, and ' +
       `${LAMBDA_MEMORY_MB} MB functions with one Lambda per shard (parallelizationFactor 1, infra/stream-defaults.ts); the detect tick is one more ` +
       'invocation a minute and contain one function',

@@ -170,6 +170,7 @@ export class SnapshotBaselineStore implements BaselineStore {
     if (delta.size <= snap.base.entries.size * this.compactAt) {
       const etag = await this.blobs.put(deltaKey, encodeSnapshot(delta), condition(snap.delta.etag));
       this.cache.set(scope, { base: snap.base, delta: { etag, entries: delta }, inherited: snap.inherited });
+      this.trimCache(scope);
       return;
     }
     // Merged into the loaded base map itself: a second map of a million keys beside it was the detect Lambda's peak.
@@ -189,6 +190,7 @@ export class SnapshotBaselineStore implements BaselineStore {
     const empty = new Map<string, string>();
     const deltaEtag = await this.blobs.put(deltaKey, encodeSnapshot(empty), condition(snap.delta.etag));
     this.cache.set(scope, { base: { etag: baseEtag, entries: base }, delta: { etag: deltaEtag, entries: empty }, inherited: new Map() });
+    this.trimCache(scope);
     this.compactions++;
   }
 
@@ -203,6 +205,8 @@ export class SnapshotBaselineStore implements BaselineStore {
   /** The scope's two objects, from the cache where the stored ones have not changed since. */
   private async load(scope: string): Promise<Snapshot> {
     const cached = this.cache.get(scope);
+    // A scope not cached may bring up to maxKeys: the others make room first, so the peak stays near the budget.
+    if (!cached) this.trimCache(scope, Math.max(0, this.maxCachedKeys - this.maxKeys));
     const [base, delta] = await Promise.all([
       this.loadOne(this.baseKey(scope), cached?.base),
       this.loadOne(this.deltaKey(scope), cached?.delta),
@@ -218,14 +222,15 @@ export class SnapshotBaselineStore implements BaselineStore {
 
   /**
    * A warm Lambda sees a few shards; after reshards it could see many, each with up to maxKeys. The least recently
-   * loaded scopes go first, until the cache holds at most MAX_CACHED_SCOPES scopes and maxCachedKeys keys; `current`
-   * stays whatever its size. A scope dropped here is read again (two GETs) if it comes back.
+   * loaded scopes go first, until the cache holds at most MAX_CACHED_SCOPES scopes and `budget` keys; `current`
+   * stays whatever its size. At 1,024 MB one full scope fills the budget: a Lambda that alternates between two such
+   * scopes reads each again (about 2 s) rather than holding both and running out of memory. A scope dropped here is read again (two GETs) if it comes back.
    */
-  private trimCache(current: string): void {
+  private trimCache(current: string, budget = this.maxCachedKeys): void {
     let keys = 0;
     for (const snap of this.cache.values()) keys += cachedKeys(snap);
     for (const [scope, snap] of this.cache) {
-      if (this.cache.size <= MAX_CACHED_SCOPES && keys <= this.maxCachedKeys) return;
+      if (this.cache.size <= MAX_CACHED_SCOPES && keys <= budget) return;
       if (scope === current) continue;
       this.cache.delete(scope);
       keys -= cachedKeys(snap);
@@ -268,6 +273,8 @@ export class SnapshotBaselineStore implements BaselineStore {
     const gunzip = createGunzip({ chunkSize: 1 << 20 });
     gunzip.end(body);
     let header = true;
+    /** Damaged lines: counted once the whole object has read, as a damaged object counts once. */
+    let badLines = 0;
     /** The start of a line the previous chunk cut. */
     let carry: Buffer | null = null;
     // false: not a snapshot of this format.
@@ -277,7 +284,7 @@ export class SnapshotBaselineStore implements BaselineStore {
         return line === SNAPSHOT_HEADER;
       }
       const key = entryKey(line);
-      if (key === null) this.corrupt++;
+      if (key === null) badLines++;
       else out.set(key, line.slice(line.indexOf('\t') + 1));
       return true;
     };
@@ -306,6 +313,7 @@ export class SnapshotBaselineStore implements BaselineStore {
     }
     if (carry !== null && carry.length && !take(carry.toString('utf8'))) return this.damaged(gunzip);
     if (header) return this.damaged(gunzip); // empty: not even the header
+    this.corrupt += badLines;
     return out;
   }
 

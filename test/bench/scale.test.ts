@@ -70,6 +70,10 @@ describe('bench scale: one summaries shard', () => {
     expect(shardsToFit(row(2, 1.0, run(800, 600)))).toBe(3);
     expect(shardsToFit(row(2, 0.7, run(800, 600)))).toBeNull(); // keeps up, fits with room
     expect(shardsToFit(row(4, 0.5, run(950, 930)))).toBeNull(); // the baselines alone leave no room: more shards do not help
+    // A month-old run out of heap counts although the fresh one peaked higher.
+    expect(shardsToFit(row(4, 0.5, run(880, 600, true), run(900, 0)))).toBe(5);
+    expect(shardsToFit(row(4, 0.5, run(700, 600), run(1000, 0)))).toBe(5); // the fresh partition over the mark
+    expect(shardsToFit(row(4, Number.NaN, run(700, 600)))).toBeNull();
   });
 });
 
