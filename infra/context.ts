@@ -16,6 +16,7 @@ export const CONTEXT_KEYS = [
   'alertEmail',
   'dryRun',
   'shards',
+  'summaryShards',
   'ipSetsPerFamily',
   'config',
   'logLevel',

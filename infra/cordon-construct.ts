@@ -129,16 +129,16 @@ export class Cordon extends Construct {
     );
 
     // ---------------------------------------------------------------- streams
-    const streamProps: kinesis.StreamProps = {
+    const streamProps = (shards: number | 'on-demand'): kinesis.StreamProps => ({
       encryption: kinesis.StreamEncryption.KMS,
       encryptionKey: this.key,
       retentionPeriod: STREAM_RETENTION,
-      ...(p.shards === 'on-demand'
+      ...(shards === 'on-demand'
         ? { streamMode: kinesis.StreamMode.ON_DEMAND }
-        : { streamMode: kinesis.StreamMode.PROVISIONED, shardCount: p.shards }),
-    };
-    this.accessLogStream = new kinesis.Stream(this, 'AccessLogs', streamProps);
-    this.summariesStream = new kinesis.Stream(this, 'Summaries', streamProps);
+        : { streamMode: kinesis.StreamMode.PROVISIONED, shardCount: shards }),
+    });
+    this.accessLogStream = new kinesis.Stream(this, 'AccessLogs', streamProps(p.shards));
+    this.summariesStream = new kinesis.Stream(this, 'Summaries', streamProps(p.summaryShards));
 
     // ---------------------------------------------------------------- tables (layout: src/adapters/aws/dynamo-common.ts)
     const tableProps = {
@@ -329,7 +329,7 @@ export class Cordon extends Construct {
       description: 'cordon ingest: access-log records → partial summaries',
       env: { SUMMARIES_STREAM_NAME: this.summariesStream.streamName, SUMMARY_WIRE_LEVEL: String(p.summaryWireLevel),
         // As many partitions as the summaries stream's shards can use (a partition goes to one shard).
-        SUMMARY_PARTITIONS: String(summaryBucketsFor(p.shards)) },
+        SUMMARY_PARTITIONS: String(summaryBucketsFor(p.summaryShards)) },
       timeout: Duration.minutes(2),
       memorySize: 1024,
     });

@@ -58,6 +58,12 @@ export interface CordonProps {
   readonly dryRun?: boolean;
   /** Provisioned shards of each Kinesis stream, or `'on-demand'`. Default 1. */
   readonly shards?: number | 'on-demand';
+  /**
+   * Shards of the summaries stream alone, where it needs more than the access-log stream (detect's CPU and memory per
+   * shard run out before the access logs' 1 MB/s does: at 100,000 requests a second of the `mixed` traffic, about 5
+   * access-log shards against several times that many for summaries; README, Scale). Default: `shards`.
+   */
+  readonly summaryShards?: number | 'on-demand';
   /** WAF IP sets per address family (10,000 addresses each). 1–25 (50 reference statements per web ACL). Default 2. */
   readonly ipSetsPerFamily?: number;
   /** The engine configuration (src/config.ts), validated with `parseConfig`. Default: all defaults. */
@@ -106,6 +112,8 @@ export interface ResolvedCordonProps {
   readonly alertEmail?: string;
   readonly dryRun: boolean;
   readonly shards: number | 'on-demand';
+  /** The summaries stream's shards: `summaryShards`, else `shards`. */
+  readonly summaryShards: number | 'on-demand';
   readonly ipSetsPerFamily: number;
   readonly config: CordonConfig;
   /** The config exactly as given (defaults left to the functions), for the CORDON_CONFIG variable. */
@@ -175,6 +183,11 @@ const propsSchema = z
         error: SHARDS_MESSAGE,
       })
       .default(1),
+    summaryShards: z
+      .union([z.number().int(SHARDS_MESSAGE).min(1, SHARDS_MESSAGE).max(500, SHARDS_MESSAGE), z.literal('on-demand')], {
+        error: SHARDS_MESSAGE,
+      })
+      .optional(),
     ipSetsPerFamily: z
       .number()
       .int()
@@ -289,6 +302,7 @@ export function resolveCordonProps(input: unknown, source = 'Cordon props'): Res
     alertEmail: p.alertEmail,
     dryRun: p.dryRun || config.dryRun,
     shards: p.shards,
+    summaryShards: p.summaryShards ?? p.shards,
     ipSetsPerFamily: p.ipSetsPerFamily,
     config,
     rawConfig: p.config,

@@ -897,6 +897,24 @@ describe('environment contract (infra sets, functions/env.ts parses)', () => {
     expect(() => parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x', SUMMARY_PARTITIONS: '0' })).toThrow(/SUMMARY_PARTITIONS/);
   });
 
+  it('summaryShards sizes the summaries stream alone (its partitions follow); by default it is `shards`', () => {
+    const shardsOf = (t: Template) => {
+      const out: Record<string, number | undefined> = {};
+      for (const [id, s] of Object.entries(t.findResources('AWS::Kinesis::Stream')) as [string, Json][]) {
+        out[id.startsWith('CordonSummaries') ? 'summaries' : 'accessLogs'] = s.Properties.ShardCount as number | undefined;
+      }
+      return out;
+    };
+    const split = synth({ shards: 5, summaryShards: 24 }).template;
+    expect(shardsOf(split)).toEqual({ accessLogs: 5, summaries: 24 });
+    expect(parseIngestEnv(functionEnv(split, fnIds(split).ingest)).summaryPartitions).toBe(96);
+    const same = synth({ shards: 3 }).template;
+    expect(shardsOf(same)).toEqual({ accessLogs: 3, summaries: 3 });
+    expect(parseIngestEnv(functionEnv(same, fnIds(same).ingest)).summaryPartitions).toBe(64);
+    expect(shardsOf(synth({ shards: 2, summaryShards: 'on-demand' }).template)).toEqual({ accessLogs: 2, summaries: undefined });
+    expect(() => synth({ summaryShards: 0 })).toThrow(/summaryShards: must be a whole number of shards/);
+  });
+
   it('IP set names in the environment are the names the sets are created with', () => {
     const contain = parseContainEnv(functionEnv(full, fnIds(full).contain));
     const names = (Object.values(full.findResources('AWS::WAFv2::IPSet')) as Json[]).map((s) => s.Properties.Name).sort();
