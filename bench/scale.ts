@@ -422,6 +422,8 @@ export interface ScaleRow {
   requests: number;
   /** Shards each stream needs (bench/cost.ts shardsAt: bytes, records, a Lambda keeping up), and what the construct deploys. */
   needed: { access: number; summaries: number };
+  /** Shards deployed: the access-log stream's (the construct's `shards`), and the summaries stream's (`summaryShards`). */
+  accessShards: number;
   shards: number;
   buckets: number;
   shard: number;
@@ -531,15 +533,18 @@ export function scaleFigure(usages: Usage[], o: ScaleOptions): ScaleFigure {
     const measureAt = (rate: number, col: number, shards: number): ScaleRow => {
       const started = Date.now();
       const needed = model.shards[col];
+      // The access-log stream keeps the cost model's count (its bytes and records set it); `shards` is the summaries
+      // stream's (the construct's `shards` and `summaryShards`).
+      const accessShards = needed.access;
       const layout = shardLayout(shards);
       const shard = busiestShard(layout);
       const bucketsOnShard = layout.shardOfBucket.filter((s) => s === shard).length;
       const copies = Math.max(1, Math.round(rate / scenarioRate));
       const records = join(dir, `shard-${rate}.tsv`);
-      o.log(`scale: ${int(rate)} req/s: ${copies} × ${o.minutes} min of the mixed population, ${shards} shard(s) a stream (cost model: ` +
+      o.log(`scale: ${int(rate)} req/s: ${copies} × ${o.minutes} min of the mixed population, ${accessShards} access-log and ${shards} summaries shard(s) (cost model: ` +
         `${needed.access} access-log, ${needed.summaries} summaries), ${layout.buckets} partitions; ingest for summaries shard ${shard} (${bucketsOnShard} partitions)`);
       const ing = lastJson<{ counts: IngestCounts; partsPerWindow: number[]; keysPerWindow: number[] }>(runChild(['ingest', JSON.stringify({
-        minutes: o.minutes, seed: o.seed, copies, accessShards: shards, shards, shard, derivePrefixes: o.summaryLevel === 2, out: records })], 4096, false));
+        minutes: o.minutes, seed: o.seed, copies, accessShards, shards, shard, derivePrefixes: o.summaryLevel === 2, out: records })], 4096, false));
       const scope = `shardId-${String(shard).padStart(12, '0')}`;
       o.log(`scale: ${int(rate)} req/s: ${int(ing.counts.shardRecords)} summary records for the shard (${(ing.counts.shardBytes / 1e6).toFixed(1)} MB), ` +
         `${int(ing.counts.eventsIngested)} of ${int(ing.counts.requests)} events ingested; detect, fresh partition`);
@@ -567,11 +572,11 @@ export function scaleFigure(usages: Usage[], o: ScaleOptions): ScaleFigure {
       rmSync(records, { force: true });
       const seconds = o.minutes * 60;
       const s3 = (r: DetectRun) => r.s3.puts + r.s3.gets + r.s3.lists + r.s3.deletes;
-      // The construct gives both streams `shards`: the cost model's shard-hours (each stream its own need) give way to those.
-      const perMillion = model.totals[col] - shardHourDollarsPerMillion(needed.access + needed.summaries, rate) + shardHourDollarsPerMillion(2 * shards, rate);
+      // The cost model's shard-hours give way to the shards deployed.
+      const perMillion = model.totals[col] - shardHourDollarsPerMillion(needed.access + needed.summaries, rate) + shardHourDollarsPerMillion(accessShards + shards, rate);
       return {
-        rate, trafficRate: Math.round(ing.counts.requests / seconds), copies, minutes: o.minutes, requests: ing.counts.requests, needed, shards,
-        buckets: layout.buckets, shard, bucketsOnShard, lambdas: { ingest: shards, detect: shards }, ingest: ing.counts,
+        rate, trafficRate: Math.round(ing.counts.requests / seconds), copies, minutes: o.minutes, requests: ing.counts.requests, needed, accessShards, shards,
+        buckets: layout.buckets, shard, bucketsOnShard, lambdas: { ingest: accessShards, detect: shards }, ingest: ing.counts,
         partsPerWindow: ing.partsPerWindow, keysPerWindow: ing.keysPerWindow, fresh, month, ...(tighter ? { tighter } : {}), monthKeys: mk,
         detectBusy: busyShare(month, seconds),
         s3PerSecond: (s3(month) * shards) / seconds, dynamoPerSecond: (month.dynamoCalls * shards) / seconds,
@@ -657,7 +662,7 @@ export function limitsOf(rows: ScaleRow[], shardsAt: { rate: number; stream: str
   if (shardsAt !== null) {
     out.push({ rate: shardsAt.rate, text: `one shard a stream (the construct's default \`shards: 1\`) is outgrown at about ${int(shardsAt.rate)} req/s, ` +
       `where ${shardsAt.stream} needs a second (bench/cost.ts shardsAt: MB/s, records/s, or one Lambda keeping up with its shard); the consumer's ` +
-      'iterator age then grows until its alarm fires. Change: raise `shards` (both streams take it, and summary partitions follow: summaryBucketsFor)' });
+      'iterator age then grows until its alarm fires. Change: raise `shards` (both streams take it; `summaryShards` sizes the summaries stream alone, and summary partitions follow it: summaryBucketsFor)' });
   }
   // Room: a tenth of the function's memory to spare (a busier minute, a bigger window, a second scope after a reshard).
   const roomy = (r: DetectRun) => !r.outOfMemory && r.peakRssMb <= LAMBDA_MEMORY_MB * (1 - HEADROOM);
@@ -673,7 +678,7 @@ export function limitsOf(rows: ScaleRow[], shardsAt: { rate: number; stream: str
     out.push({ rate: outgrown.rate, text: `at ${int(outgrown.rate)} req/s the ${first.shards} shards the cost model gives (it extrapolates one shard's CPU per ` +
       `request and knows nothing of memory) are too few: the measured shard's detect Lambda is ${why}. ` +
       (fits ? `At ${outgrown.shards} shards it ${outgrown.detectBusy <= MAX_BUSY ? `is busy ${outgrown.detectBusy.toFixed(2)} s a second and ` : ''}peaks at ` +
-        `${int(outgrown.month.peakRssMb)} MB with ${keys(outgrown)} keys a window, a tenth of the function's ${LAMBDA_MEMORY_MB} MB to spare: set \`shards\` so` :
+        `${int(outgrown.month.peakRssMb)} MB with ${keys(outgrown)} keys a window, a tenth of the function's ${LAMBDA_MEMORY_MB} MB to spare: set \`summaryShards\` so` :
         `At ${outgrown.shards} shards it is busy ${outgrown.detectBusy.toFixed(2)} s a second and peaks at ${int(outgrown.month.peakRssMb)} MB: still short; ` +
         'give detect more memory (`detectMemoryMb`, which also brings more CPU)') });
   }
@@ -705,8 +710,8 @@ function assumptions(rows: ScaleRow[], churn: KeyChurn, o: ScaleOptions): string
     `shards: first as bench/cost.ts sizes each stream (MB/s, records/s, a Lambda keeping up) from the cost run's measurement nearest the rate; ` +
       `where the shard measured then is busier than ${MAX_BUSY} s a second or has less than a tenth of the function's memory spare, the shards that ` +
       `would do are estimated from that run (busy time and memory above the loaded snapshot's falling as 1/shards: shardsToFit) and measured, ` +
-      `up to ${MAX_SIZING_RUNS} more times; cost per million prices both streams' shard-hours at the deployed shards (the other items stay the cost model's, per request, so S3 and Lambda requests that grow with shards are not repriced). Above the highest measured rate the cost model ` +
-      'takes that one\'s per-request figures; the construct gives both streams the same `shards`, the larger, and ' +
+      `up to ${MAX_SIZING_RUNS} more times; cost per million prices the shard-hours of both streams at the deployed shards (the other items stay the cost model's, per request, so S3 and Lambda requests that grow with shards are not repriced). Above the highest measured rate the cost model ` +
+      'takes that one\'s per-request figures; the access-log stream keeps the cost model\'s shards (`shards`) and the summaries stream takes the sized ones (`summaryShards`), with ' +
       `${LAMBDA_MEMORY_MB} MB functions with one Lambda per shard (parallelizationFactor 1, infra/stream-defaults.ts); the detect tick is one more ` +
       'invocation a minute and contain one function',
     'one detect Lambda measured per rate: the summaries shard with the most partitions, its summary records from every ingest invocation of ' +
@@ -744,8 +749,8 @@ export function renderScale(f: ScaleFigure): string {
   const memory = (d: DetectRun) => `${mb(d.peakRssMb)} RSS, heap ${mb(d.peakHeapMb)} (live after a close ${mb(d.liveHeapAfterCloseMb)})${d.outOfMemory ? `, **out of a ${d.heapLimitMb} MB heap**` : ''}`;
   const rows: string[][] = [
     row('traffic measured', (r) => `${int(r.trafficRate)} req/s (${int(r.copies)} × mixed, ${r.minutes} min)`),
-    row('shards a stream: the cost model\'s access-log / summaries → deployed `shards` (measured first, where more were needed)',
-      (r) => `${r.needed.access} / ${r.needed.summaries} → **${r.shards}**${r.tried?.length ? ` (${r.tried.map((t) => t.shards).join(', ')} did not keep up or fit)` : ''}`),
+    row('shards: the cost model\'s access-log / summaries → deployed `shards` / `summaryShards` (summaries measured first, where more were needed)',
+      (r) => `${r.needed.access} / ${r.needed.summaries} → **${r.accessShards} / ${r.shards}**${r.tried?.length ? ` (${r.tried.map((t) => t.shards).join(', ')} did not keep up or fit)` : ''}`),
     row('concurrent Lambdas: ingest + detect (+ tick, contain)', (r) => `${r.lambdas.ingest} + ${r.lambdas.detect} (+1, +1)`),
     row('one detect Lambda: keys / parts per window', (r) => `${range(inner(r.keysPerWindow))} / ${range(inner(r.partsPerWindow))}`),
     row('detect peak memory, fresh partition', (r) => memory(r.fresh)),
