@@ -92,10 +92,10 @@ export interface CordonProps {
   readonly summaryWireLevel?: 1 | 2;
   /**
    * Memory of the detect function, MB (1,024 to 10,240). A summaries shard that has learned its cap of a million
-   * baselines keeps about 254 MB of them warm, and each window adds about 4 KB resident a key of the window: past
-   * roughly 3,000 requests a second a shard of the `mixed` traffic, 1,024 MB has no room left (README, Scale). More
-   * `shards` shrink each window; this gives each shard room (1,769 MB and up is also a whole vCPU, so CPU-bound work
-   * finishes as much sooner and costs about the same). Default 1024.
+   * baselines keeps about 255 MB of them warm, and each window adds about 4 KB resident a key of the window: past
+   * roughly 5,000 requests a second a shard of the `mixed` traffic, 1,024 MB has no room left (README, Scale). More
+   * `summaryShards` shrink each window; this gives each shard room (1,769 MB and up is also a whole vCPU, so CPU-bound
+   * work finishes as much sooner and costs about the same), and the baseline cache grows with it. Default 1024.
    */
   readonly detectMemoryMb?: number;
 }
