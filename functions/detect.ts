@@ -21,7 +21,8 @@ export async function handler(event: KinesisStreamEvent | ScheduledEvent, contex
   logger.addContext(context);
   try {
     if (!('Records' in event)) {
-      await stage.tick(Date.now()); // logs what it closed; one scope's failure does not stop the others
+      // Logs what it closed; one scope's failure does not stop the others, and it starts no scope it cannot finish.
+      await stage.tick(Date.now(), () => context.getRemainingTimeInMillis());
       return undefined;
     }
     const { batchItemFailures } = await stage.handle(streamRecords(event), Date.now());

@@ -32,6 +32,7 @@ export const METRIC_SOURCES: Record<MetricName, readonly Stage[]> = {
   [METRIC.Decisions]: ['detect', 'contain'],
   [METRIC.EarlyDecisions]: ['detect'],
   [METRIC.DecisionDelayMs]: ['detect'],
+  [METRIC.TickScopesDeferred]: ['detect'],
   [METRIC.StateDamaged]: ['detect'],
   [METRIC.RecordsFailed]: ['ingest', 'detect'],
   [METRIC.StageErrors]: ['ingest', 'detect', 'contain'],
@@ -277,7 +278,11 @@ export function addAlarmsAndDashboard(
     ]),
   );
   dashboard.addWidgets(
-    graph('Windows closed; decisions taken before their window closed', [...fromEachSource(METRIC.WindowsClosed), ...fromEachSource(METRIC.EarlyDecisions)]),
+    graph('Windows closed; decisions taken before their window closed; shards a detect tick left to the next', [
+      ...fromEachSource(METRIC.WindowsClosed),
+      ...fromEachSource(METRIC.EarlyDecisions),
+      ...fromEachSource(METRIC.TickScopesDeferred),
+    ]),
     graph(
       'Decisions by action',
       METRIC_SOURCES[METRIC.Decisions].flatMap((stage) =>

@@ -42,6 +42,8 @@ export interface DetectResult extends BatchResult {
   damaged: number;
   /** Scopes the tick stopped visiting (no data for a day, no open window). */
   scopesRetired: number;
+  /** Scopes with windows due that the tick left to the next one, its time running out (oldest windows go first). */
+  scopesDeferred: number;
   /** Decisions taken on windows still open (unmistakable evidence; included in `decisions`). */
   earlyDecisions: number;
 }
@@ -51,8 +53,15 @@ const RETIRE_SCOPE_MS = 24 * 3_600_000;
 
 const emptyResult = (): DetectResult => ({
   batchItemFailures: [], decisions: 0, windowsClosed: 0, unreadable: 0, redelivered: 0, redeliveredParts: 0, lateFolded: 0, lateDropped: 0,
-  clamped: 0, damaged: 0, scopesRetired: 0, earlyDecisions: 0,
+  clamped: 0, damaged: 0, scopesRetired: 0, scopesDeferred: 0, earlyDecisions: 0,
 });
+
+/**
+ * Time a tick keeps in hand before it starts closing one more scope's windows: one close of a busy month-old shard
+ * (loading its baselines, closing, writing them) takes up to about 15 s at the detect function's default memory
+ * (README, Scale), so a tick never starts one it cannot finish within the function's timeout.
+ */
+export const TICK_RESERVE_MS = 30_000;
 
 /**
  * Stage 2 (DESIGN §1), per summaries shard ("scope"): summary records → open windows (stored, idempotent per part)
@@ -160,10 +169,16 @@ export class DetectStage {
     } else this.log.info('detect state maintenance (counts this invocation)', changed);
   }
 
-  /** The clock alone: closes, in every scope, the windows whose time is up. */
-  async tick(now: number): Promise<DetectResult> {
+  /**
+   * The clock alone: closes, in every scope, the windows whose time is up; the scopes whose oldest open window is
+   * oldest first. `timeLeftMs` (the Lambda's remaining time) stops it from starting a scope it may not finish: one
+   * tick serves every shard, and when traffic stops on all of them at once, a few dozen month-old shards take longer
+   * than one invocation may run. Those left are counted, logged, and first in line at the next tick.
+   */
+  async tick(now: number, timeLeftMs?: () => number): Promise<DetectResult> {
     const res = emptyResult();
     const bound = now - this.cfg.windows.maxDeliveryDelaySeconds * 1000 + this.latenessMs;
+    const due: { scope: string; wm: number; open: number[]; oldest: number }[] = [];
     for (const scope of await this.deps.windows.scopes()) {
       try {
         const wm = await this.deps.windows.getWatermark(scope);
@@ -178,10 +193,25 @@ export class DetectStage {
           }
           continue;
         }
+        due.push({ scope, wm, open, oldest: Math.min(...open) });
+      } catch (err) {
+        // One scope's failure does not stop the others; the next tick tries again.
+        this.fail(err, 'tick', scope, res, []);
+      }
+    }
+    due.sort((a, b) => a.oldest - b.oldest);
+    for (let i = 0; i < due.length; i++) {
+      const { scope, wm, open } = due[i];
+      if (timeLeftMs && timeLeftMs() < TICK_RESERVE_MS) {
+        res.scopesDeferred = due.length - i;
+        this.metrics.add(METRIC.TickScopesDeferred, res.scopesDeferred);
+        this.log.warn('tick out of time: scopes left to the next tick', { deferred: res.scopesDeferred, closed: i, next: scope });
+        break;
+      }
+      try {
         if (bound > wm) await this.deps.windows.setWatermark(scope, bound);
         await this.closeReady(scope, now, res, Math.max(wm, bound), open);
       } catch (err) {
-        // One scope's failure does not stop the others; the next tick tries again.
         this.fail(err, 'tick', scope, res, []);
       }
     }

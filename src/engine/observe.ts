@@ -40,6 +40,8 @@ export const METRIC = {
   Decisions: 'Decisions',
   /** Decisions taken before their window closed, on unmistakable evidence (also counted in Decisions). */
   EarlyDecisions: 'EarlyDecisions',
+  /** Scopes with windows due that a detect tick left to the next one, out of time (its Lambda's timeout near). */
+  TickScopesDeferred: 'TickScopesDeferred',
   /** Wall-clock time from a window's end to its decisions being written (ms). */
   DecisionDelayMs: 'DecisionDelayMs',
   /** Damaged stored state skipped (chunks, snapshots): data lost, counted. */

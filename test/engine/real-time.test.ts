@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { MemoryPartStore } from '../../src/adapters/local/memory-part-store.ts';
 import { MemoryWindowStore } from '../../src/adapters/local/memory-window-store.ts';
 import { METRIC } from '../../src/engine/observe.ts';
 import { EncodedPartStore } from '../../src/engine/part-store.ts';
@@ -206,5 +207,46 @@ describe('real time: the tick stops visiting a shard gone for good', () => {
     await kit.ingestEvents(minute(T0 + 26 * 60 * MIN));
     await kit.deliver(T0 + 26 * 60 * MIN + 30_000);
     expect(await scopes()).toHaveLength(1);
+  });
+});
+
+describe('real time: a tick that runs out of time', () => {
+  it('closes the shards with the oldest open windows first and leaves the rest, counted, to the next tick', async () => {
+    const windows = new MemoryPartStore();
+    const kit = new StageKit({ windows: { earlyDecisions: false } }, { shards: 4, windows });
+    // /24s spread over the four summaries shards: a few send in the first minute, the rest in the first seconds of the
+    // second (within the allowed lateness, so no shard's data closes the first), and nothing comes after: traffic
+    // stopped on every shard at once.
+    const group = (start: number, from: number, n: number, spanMs: number) =>
+      Array.from({ length: n }, (_, c) => Array.from({ length: 6 }, (_, i) => ev({ time: start + Math.floor((i * spanMs) / 6), ip: `10.${from + c}.0.1` }))).flat();
+    await kit.ingestEvents([...group(T0, 0, 2, MIN), ...group(T0 + MIN, 100, 30, 3_000)].sort((a, b) => a.time - b.time));
+    await kit.deliver(T0 + 2 * MIN);
+    const oldestOpen = async () => {
+      const out = new Map<string, number>();
+      for (const scope of await windows.scopes()) {
+        const open = await windows.openWindows(scope);
+        if (open.length) out.set(scope, Math.min(...open));
+      }
+      return out;
+    };
+    const before = await oldestOpen();
+    expect(before.size).toBeGreaterThanOrEqual(3);
+    expect(new Set(before.values())).toEqual(new Set([T0, T0 + MIN])); // one shard's oldest window is a minute older
+    let openBefore = 0;
+    for (const scope of before.keys()) openBefore += (await windows.openWindows(scope)).length;
+    // Time for one shard, then the tick's reserve is reached.
+    let asked = 0;
+    const first = await kit.detect.tick(T0 + 10 * MIN, () => (asked++ === 0 ? 60_000 : 1_000));
+    expect(first.scopesDeferred).toBe(before.size - 1);
+    expect(kit.metrics.totals.get('TickScopesDeferred')).toBe(before.size - 1);
+    const after = await oldestOpen();
+    const closed = [...before.keys()].filter((s) => !after.has(s));
+    expect(closed).toHaveLength(1);
+    expect(before.get(closed[0])).toBe(Math.min(...before.values()));
+    // The next tick, with time, closes the rest.
+    const second = await kit.detect.tick(T0 + 11 * MIN, () => 120_000);
+    expect(second.scopesDeferred).toBe(0);
+    expect((await oldestOpen()).size).toBe(0);
+    expect(first.windowsClosed + second.windowsClosed).toBe(openBefore);
   });
 });

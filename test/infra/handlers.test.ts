@@ -75,7 +75,8 @@ vi.mock('../../src/pipeline/aws-deps.ts', async () => {
   };
 });
 
-const context = { functionName: 'f', awsRequestId: 'req-1', invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:f' } as Context;
+const context = { functionName: 'f', awsRequestId: 'req-1', invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:f',
+  getRemainingTimeInMillis: () => 120_000 } as Context;
 const secrets = mockClient(SecretsManagerClient);
 const WEBHOOK = 'https://hooks.slack.com/services/T000/B000/secretpart';
 
