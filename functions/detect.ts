@@ -21,7 +21,7 @@ export async function handler(event: KinesisStreamEvent | ScheduledEvent, contex
   logger.addContext(context);
   try {
     if (!('Records' in event)) {
-      // Logs what it closed; one scope's failure does not stop the others, and it starts no scope it cannot finish.
+      // Logs what it closed; one scope's failure does not stop the others, and it starts none with under 30 s left.
       await stage.tick(Date.now(), () => context.getRemainingTimeInMillis());
       return undefined;
     }

@@ -213,6 +213,20 @@ export function addAlarmsAndDashboard(
     }),
   );
 
+  addAlarm(
+    new cloudwatch.Alarm(scope, 'TickBehindAlarm', {
+      alarmDescription:
+        'cordon detect ticks have left shards with windows due to the next tick for 10 minutes (TickScopesDeferred): windows ' +
+        'followed by silence are decided late. Many summaries shards went quiet at once, or a shard\'s close keeps failing',
+      metric: cordonMetric(METRIC.TickScopesDeferred, 'detect', { period: Duration.minutes(1) }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 10,
+      datapointsToAlarm: 10,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }),
+  );
+
   if (p.noDataAlarmMinutes !== false) {
     const minutes = p.noDataAlarmMinutes;
     addAlarm(

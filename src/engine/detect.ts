@@ -9,6 +9,7 @@ import { classifyFailure, errorName } from './errors.ts';
 import { windowerFor } from './ingest.ts';
 import { type Logger, METRIC, type Metrics, noMetrics, silentLogger } from './observe.ts';
 import { compareSequence } from './sequence.ts';
+import { hash32 } from '../features/hash.ts';
 import { BadSummaryError, decodeSummaryRecord, NewerWireError, type ReadNotes, type SummaryPart } from './wire.ts';
 
 export interface DetectDeps {
@@ -57,11 +58,13 @@ const emptyResult = (): DetectResult => ({
 });
 
 /**
- * Time a tick keeps in hand before it starts closing one more scope's windows: one close of a busy month-old shard
- * (loading its baselines, closing, writing them) takes up to about 15 s at the detect function's default memory
- * (README, Scale), so a tick never starts one it cannot finish within the function's timeout.
+ * Time a tick keeps in hand before it starts closing one more scope's windows: a month-old shard's turn (loading its
+ * baselines, closing, writing them back) takes up to about 20 s at the detect function's default memory (README,
+ * Scale), so a tick does not start one it is unlikely to finish within the function's timeout.
  */
 export const TICK_RESERVE_MS = 30_000;
+/** Scopes whose last tick close failed, remembered: they go after the others, so one broken scope cannot starve the rest. */
+const MAX_REMEMBERED_FAILURES = 1_000;
 
 /**
  * Stage 2 (DESIGN §1), per summaries shard ("scope"): summary records → open windows (stored, idempotent per part)
@@ -86,6 +89,8 @@ export class DetectStage {
    * so a scope the tick retired elsewhere comes back even in a long-lived instance.
    */
   private readonly registered = new Map<string, number>();
+  /** Scopes whose last close by the tick failed (this process only): tried after the others. */
+  private readonly tickFailed = new Set<string>();
   /** Which open windows hold a key that may already be unmistakable (null when early decisions are off). */
   private readonly early: EarlyWatch | null;
 
@@ -178,7 +183,8 @@ export class DetectStage {
   async tick(now: number, timeLeftMs?: () => number): Promise<DetectResult> {
     const res = emptyResult();
     const bound = now - this.cfg.windows.maxDeliveryDelaySeconds * 1000 + this.latenessMs;
-    const due: { scope: string; wm: number; open: number[]; oldest: number }[] = [];
+    const minute = Math.floor(now / 60_000);
+    const due: { scope: string; wm: number; open: number[]; failed: boolean; tie: number }[] = [];
     for (const scope of await this.deps.windows.scopes()) {
       try {
         const wm = await this.deps.windows.getWatermark(scope);
@@ -193,13 +199,17 @@ export class DetectStage {
           }
           continue;
         }
-        due.push({ scope, wm, open, oldest: Math.min(...open) });
+        // Nothing due yet (open is in ascending order): the scope's own data, or a later tick, closes it.
+        if (open[0] + this.sizeMs > Math.max(wm, bound) - this.latenessMs) continue;
+        // Ties (every scope that went quiet at once) in an order of this minute's own: a tick still running from the
+        // minute before walks them in another, so the two share the work instead of repeating it.
+        due.push({ scope, wm, open, failed: this.tickFailed.has(scope), tie: hash32(`${scope}|${minute}`) });
       } catch (err) {
         // One scope's failure does not stop the others; the next tick tries again.
         this.fail(err, 'tick', scope, res, []);
       }
     }
-    due.sort((a, b) => a.oldest - b.oldest);
+    due.sort((a, b) => Number(a.failed) - Number(b.failed) || a.open[0] - b.open[0] || a.tie - b.tie);
     for (let i = 0; i < due.length; i++) {
       const { scope, wm, open } = due[i];
       if (timeLeftMs && timeLeftMs() < TICK_RESERVE_MS) {
@@ -211,7 +221,10 @@ export class DetectStage {
       try {
         if (bound > wm) await this.deps.windows.setWatermark(scope, bound);
         await this.closeReady(scope, now, res, Math.max(wm, bound), open);
+        this.tickFailed.delete(scope);
       } catch (err) {
+        if (this.tickFailed.size >= MAX_REMEMBERED_FAILURES) this.tickFailed.clear();
+        this.tickFailed.add(scope);
         this.fail(err, 'tick', scope, res, []);
       }
     }

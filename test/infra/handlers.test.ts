@@ -225,7 +225,10 @@ describe('detect', () => {
     expect(await world.windows.scopes()).toEqual([scope]);
     expect((await world.state.listAll()).filter((e) => e.target === FLOOD_IP)).toEqual([]);
 
-    // The one-minute schedule: wall clock is ten minutes past the window, beyond the longest delivery delay.
+    // The one-minute schedule, with the invocation's time nearly gone: the tick starts no close it may not finish.
+    expect(await handler(scheduled, { ...context, getRemainingTimeInMillis: () => 5_000 })).toBeUndefined();
+    expect(await world.windows.openWindows(scope)).toEqual([start]);
+    // With its time: wall clock is ten minutes past the window, beyond the longest delivery delay.
     expect(await handler(scheduled, context)).toBeUndefined();
     expect(await world.windows.openWindows(scope)).toEqual([]);
     const blocks = (await world.state.listAll()).filter((e) => e.target === FLOOD_IP);

@@ -138,6 +138,7 @@ describe('alarms on the stages’ metrics', () => {
         'Cordon/EventsIn',
         'Cordon/LateDropped',
         ...Array(3).fill('Cordon/StageErrors'),
+        'Cordon/TickScopesDeferred',
         'Cordon/WafWriteFailures',
         'Cordon/WatermarkLagMs',
       ].sort(),
