@@ -211,16 +211,23 @@ describe('real time: the tick stops visiting a shard gone for good', () => {
 });
 
 describe('real time: a tick that runs out of time', () => {
-  it('closes the shards with the oldest open windows first and leaves the rest, counted, to the next tick', async () => {
+  /**
+   * Four summaries shards over /24s: `early` of them send through the first minute, thirty in the first seconds of the
+   * second (within the allowed lateness, so no shard's data closes the first), and nothing comes after: traffic
+   * stopped on every shard at once.
+   */
+  async function quietShards(early: number) {
     const windows = new MemoryPartStore();
     const kit = new StageKit({ windows: { earlyDecisions: false } }, { shards: 4, windows });
-    // /24s spread over the four summaries shards: a few send in the first minute, the rest in the first seconds of the
-    // second (within the allowed lateness, so no shard's data closes the first), and nothing comes after: traffic
-    // stopped on every shard at once.
     const group = (start: number, from: number, n: number, spanMs: number) =>
       Array.from({ length: n }, (_, c) => Array.from({ length: 6 }, (_, i) => ev({ time: start + Math.floor((i * spanMs) / 6), ip: `10.${from + c}.0.1` }))).flat();
-    await kit.ingestEvents([...group(T0, 0, 2, MIN), ...group(T0 + MIN, 100, 30, 3_000)].sort((a, b) => a.time - b.time));
+    await kit.ingestEvents([...group(T0, 0, early, MIN), ...group(T0 + MIN, 100, 30, 3_000)].sort((a, b) => a.time - b.time));
     await kit.deliver(T0 + 2 * MIN);
+    return { kit, windows };
+  }
+
+  it('closes the shards with the oldest open windows first and leaves the rest, counted, to the next tick', async () => {
+    const { kit, windows } = await quietShards(2);
     const oldestOpen = async () => {
       const out = new Map<string, number>();
       for (const scope of await windows.scopes()) {
@@ -254,12 +261,7 @@ describe('real time: a tick that runs out of time', () => {
   });
 
   it('counts only the shards with windows due as left over, and takes a shard whose close failed after the others', async () => {
-    const windows = new MemoryPartStore();
-    const kit = new StageKit({ windows: { earlyDecisions: false } }, { shards: 4, windows });
-    const group = (start: number, from: number, n: number, spanMs: number) =>
-      Array.from({ length: n }, (_, c) => Array.from({ length: 6 }, (_, i) => ev({ time: start + Math.floor((i * spanMs) / 6), ip: `10.${from + c}.0.1` }))).flat();
-    await kit.ingestEvents([...group(T0, 0, 3, MIN), ...group(T0 + MIN, 100, 30, 3_000)].sort((a, b) => a.time - b.time));
-    await kit.deliver(T0 + 2 * MIN);
+    const { kit, windows } = await quietShards(3);
     const openAt = async () => new Map(await Promise.all((await windows.scopes()).map(async (sc) => [sc, await windows.openWindows(sc)] as const)));
     const before = await openAt();
     const due = [...before].filter(([, open]) => open[0] === T0).map(([sc]) => sc);
