@@ -3,6 +3,7 @@ import { MemoryPartStore } from '../../src/adapters/local/memory-part-store.ts';
 import { MemoryWindowStore } from '../../src/adapters/local/memory-window-store.ts';
 import { METRIC } from '../../src/engine/observe.ts';
 import { EncodedPartStore } from '../../src/engine/part-store.ts';
+import { parseTickSlice, tickSliceOf, tickSlicesFor } from '../../src/engine/detect.ts';
 import type { SummaryPart } from '../../src/engine/wire.ts';
 import { eventsSource } from '../../src/engine/ingest.ts';
 import { ev, MIN, spread, T0 } from '../helpers/events.ts';
@@ -294,5 +295,36 @@ describe('real time: a tick that runs out of time', () => {
     const after = await openAt();
     expect(due.filter((sc) => !(after.get(sc) ?? []).includes(T0))).toHaveLength(1);
     expect(after.get(broken!)).toContain(T0);
+  });
+
+  it('ticks run at once over slices of the shards: each closes its own, together all of them', async () => {
+    const { kit, windows } = await quietShards(30);
+    const scopes = await windows.scopes();
+    expect(scopes).toHaveLength(4);
+    const now = T0 + 10 * MIN;
+    const closedBy = new Map<number, string[]>();
+    for (const slice of [0, 1]) {
+      const before = new Set((await Promise.all(scopes.map(async (sc) => ((await windows.openWindows(sc)).length ? sc : '')))).filter(Boolean));
+      await kit.detect.tick(now, () => 120_000, { slice, of: 2 });
+      const after = new Set((await Promise.all(scopes.map(async (sc) => ((await windows.openWindows(sc)).length ? sc : '')))).filter(Boolean));
+      closedBy.set(slice, [...before].filter((sc) => !after.has(sc)));
+    }
+    // Shards numbered 0-3: the even ones in slice 0, the odd ones in slice 1.
+    expect(closedBy.get(0)).toEqual(scopes.filter((sc) => tickSliceOf(sc, 2) === 0));
+    expect(closedBy.get(0)).toHaveLength(2);
+    expect(closedBy.get(1)).toHaveLength(2);
+    expect([...closedBy.get(0)!, ...closedBy.get(1)!].sort()).toEqual([...scopes].sort());
+  });
+
+  it('the construct runs one tick up to four shards, a slice each four past that; a slice input is checked', () => {
+    expect([1, 4, 5, 28, 100, 500].map((n) => tickSlicesFor(n))).toEqual([1, 1, 2, 7, 25, 25]);
+    expect(tickSlicesFor('on-demand')).toBe(16);
+    expect(parseTickSlice({ slice: 2, of: 7 })).toEqual({ slice: 2, of: 7 });
+    for (const bad of [null, 'x', { slice: 7, of: 7 }, { slice: -1, of: 2 }, { slice: 0, of: 0 }, { slice: 1.5, of: 2 }, { slice: 0, of: 26 }]) {
+      expect(parseTickSlice(bad)).toBeNull();
+    }
+    // Shard ids by their number: every slice gets as many; other names by a hash, still in range.
+    expect([0, 1, 2, 3, 4, 5, 6, 7].map((i) => tickSliceOf(`shardId-${String(i).padStart(12, '0')}`, 4))).toEqual([0, 1, 2, 3, 0, 1, 2, 3]);
+    expect(tickSliceOf('default', 4)).toBeLessThan(4);
   });
 });

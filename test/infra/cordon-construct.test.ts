@@ -1,4 +1,5 @@
 import { Validations } from 'aws-cdk-lib';
+import { parseTickSlice } from '../../src/engine/detect.ts';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -895,6 +896,18 @@ describe('environment contract (infra sets, functions/env.ts parses)', () => {
       expect(parseIngestEnv(functionEnv(t, fnIds(t).ingest)).summaryPartitions).toBe(partitions);
     }
     expect(() => parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x', SUMMARY_PARTITIONS: '0' })).toThrow(/SUMMARY_PARTITIONS/);
+  });
+
+  it('on many summaries shards detect gets several ticks at once, each over its slice of the shards', () => {
+    const t = synth({ shards: 5, summaryShards: 28 }).template;
+    const { detect } = fnIds(t);
+    const rules = (Object.values(t.findResources('AWS::Events::Rule')) as Json[]).filter((r) =>
+      r.Properties.Targets.some((x: Json) => x.Arn?.['Fn::GetAtt']?.[0] === detect));
+    expect(rules.map((r) => r.Properties.Targets.length).sort()).toEqual([2, 5]); // EventBridge: five targets a rule
+    const inputs = rules.flatMap((r) => r.Properties.Targets.map((x: Json) => JSON.parse(x.Input as string)));
+    expect(inputs.map((i) => i.tick.slice).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect(new Set(inputs.map((i) => parseTickSlice(i.tick)?.of))).toEqual(new Set([7]));
+    for (const r of rules) expect(r.Properties).toMatchObject({ ScheduleExpression: 'rate(1 minute)', State: 'ENABLED' });
   });
 
   it('summaryShards sizes the summaries stream alone (its partitions follow); by default it is `shards`', () => {

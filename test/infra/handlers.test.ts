@@ -228,8 +228,11 @@ describe('detect', () => {
     // The one-minute schedule, with the invocation's time nearly gone: the tick starts no close it may not finish.
     expect(await handler(scheduled, { ...context, getRemainingTimeInMillis: () => 5_000 })).toBeUndefined();
     expect(await world.windows.openWindows(scope)).toEqual([start]);
-    // With its time: wall clock is ten minutes past the window, beyond the longest delivery delay.
-    expect(await handler(scheduled, context)).toBeUndefined();
+    // One of two ticks run at once (many shards): shard 1 is the other tick's.
+    expect(await handler({ tick: { slice: 0, of: 2 } }, context)).toBeUndefined();
+    expect(await world.windows.openWindows(scope)).toEqual([start]);
+    // A slice it cannot read ticks every shard: wall clock is ten minutes past the window, beyond the longest delivery delay.
+    expect(await handler({ tick: { slice: 'one' } }, context)).toBeUndefined();
     expect(await world.windows.openWindows(scope)).toEqual([]);
     const blocks = (await world.state.listAll()).filter((e) => e.target === FLOOD_IP);
     // DRY_RUN=true reaches detect: the flood is decided and held as an alert, never written as an active block.
