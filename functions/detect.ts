@@ -1,5 +1,5 @@
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent, ScheduledEvent } from 'aws-lambda';
-import { DetectStage, parseTickSlice } from '../src/engine/detect.ts';
+import { DetectStage, tickSliceOfEvent } from '../src/engine/detect.ts';
 import { buildDetectDeps } from '../src/pipeline/aws-deps.ts';
 import { parseDetectEnv } from './env.ts';
 import { streamRecords } from './kinesis-event.ts';
@@ -22,12 +22,10 @@ export async function handler(event: KinesisStreamEvent | ScheduledEvent | { tic
   try {
     if (!('Records' in event)) {
       // On many shards the schedule runs several ticks at once, each over its slice of them (tickSlicesFor).
-      const given = (event as { tick?: unknown }).tick;
-      const slice = given === undefined ? null : parseTickSlice(given);
-      // A slice that cannot be read ticks every shard: more work for this invocation, never a shard left out.
-      if (given !== undefined && slice === null) logger.warn('tick slice unreadable: ticking every shard');
+      const { slice, unreadable } = tickSliceOfEvent(event);
+      if (unreadable) logger.warn('tick slice unreadable: ticking every shard');
       // Logs what it closed; one scope's failure does not stop the others, and it starts none with under 30 s left.
-      await stage.tick(Date.now(), () => context.getRemainingTimeInMillis(), slice ?? undefined);
+      await stage.tick(Date.now(), () => context.getRemainingTimeInMillis(), slice);
       return undefined;
     }
     const { batchItemFailures } = await stage.handle(streamRecords(event), Date.now());

@@ -103,6 +103,17 @@ export function parseTickSlice(input: unknown): TickSlice | null {
     ? { slice: slice as number, of: of as number } : null;
 }
 
+/**
+ * The slice a scheduled event asks for: none (every shard) for a plain scheduled event, as with four shards or fewer;
+ * none either, and `unreadable`, for a `tick` input that cannot be read (more work for one tick, never a shard left out).
+ */
+export function tickSliceOfEvent(event: unknown): { slice?: TickSlice; unreadable: boolean } {
+  const given = typeof event === 'object' && event !== null ? (event as { tick?: unknown }).tick : undefined;
+  if (given === undefined) return { unreadable: false };
+  const slice = parseTickSlice(given);
+  return slice ? { slice, unreadable: false } : { unreadable: true };
+}
+
 /** Scopes whose last tick close failed, remembered: they go after the others, so one broken scope cannot starve the rest. */
 const MAX_REMEMBERED_FAILURES = 1_000;
 

@@ -3,7 +3,7 @@ import { MemoryPartStore } from '../../src/adapters/local/memory-part-store.ts';
 import { MemoryWindowStore } from '../../src/adapters/local/memory-window-store.ts';
 import { METRIC } from '../../src/engine/observe.ts';
 import { EncodedPartStore } from '../../src/engine/part-store.ts';
-import { parseTickSlice, tickSliceOf, tickSlicesFor } from '../../src/engine/detect.ts';
+import { parseTickSlice, tickSliceOf, tickSliceOfEvent, tickSlicesFor } from '../../src/engine/detect.ts';
 import type { SummaryPart } from '../../src/engine/wire.ts';
 import { eventsSource } from '../../src/engine/ingest.ts';
 import { ev, MIN, spread, T0 } from '../helpers/events.ts';
@@ -326,5 +326,10 @@ describe('real time: a tick that runs out of time', () => {
     // Shard ids by their number: every slice gets as many; other names by a hash, still in range.
     expect([0, 1, 2, 3, 4, 5, 6, 7].map((i) => tickSliceOf(`shardId-${String(i).padStart(12, '0')}`, 4))).toEqual([0, 1, 2, 3, 0, 1, 2, 3]);
     expect(tickSliceOf('default', 4)).toBeLessThan(4);
+    // What the handler reads from its event: a plain scheduled event, a slice, or an input it cannot read (every shard).
+    expect(tickSliceOfEvent({ source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} })).toEqual({ unreadable: false });
+    expect(tickSliceOfEvent({ tick: { slice: 1, of: 2 } })).toEqual({ slice: { slice: 1, of: 2 }, unreadable: false });
+    expect(tickSliceOfEvent({ tick: { slice: 'one' } })).toEqual({ unreadable: true });
+    expect(tickSliceOfEvent(null)).toEqual({ unreadable: false });
   });
 });
