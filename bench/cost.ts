@@ -9,7 +9,7 @@ import { EncodedPartStore } from '../src/engine/part-store.ts';
 import { SnapshotBaselineStore } from '../src/pipeline/snapshot-baseline-store.ts';
 import type { PutRecord, StreamRecord } from '../src/ports/stream.ts';
 import type { SimEvent } from '../src/simulate/builder.ts';
-import { CountingBlobStore, type S3Requests } from './counting-blobs.ts';
+import { CountingBlobStore, s3RequestCount, type S3Requests } from './counting-blobs.ts';
 import { FakeDynamo } from './fake-dynamo.ts';
 import { cpuSince } from './timing.ts';
 import type { CwlRecord, Traffic } from './inputs.ts';
@@ -275,11 +275,10 @@ function shardsAt(rate: number, u: Usage): { access: number; summaries: number }
   };
 }
 
-const s3Calls = (u: Usage) => u.s3.puts + u.s3.gets + u.s3.lists + u.s3.deletes;
 
 /** Seconds the detect Lambda is billed for: its CPU at the memory's vCPU share, plus every remote call's wait. */
 function detectBilledSeconds(u: Usage): number {
-  return u.detectCpuMs / 1000 / VCPU_SHARE + (u.dynamoCalls * DYNAMO_CALL_MS + s3Calls(u) * S3_CALL_MS) / 1000;
+  return u.detectCpuMs / 1000 / VCPU_SHARE + (u.dynamoCalls * DYNAMO_CALL_MS + s3RequestCount(u.s3) * S3_CALL_MS) / 1000;
 }
 
 /**

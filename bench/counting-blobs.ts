@@ -10,6 +10,9 @@ export interface S3Requests {
   bytesPut: number;
 }
 
+/** Every request counted (PUT, GET, LIST, DeleteObjects): what a detect Lambda waits on, one S3 round trip each. */
+export const s3RequestCount = (r: S3Requests): number => r.puts + r.gets + r.lists + r.deletes;
+
 /** An in-memory blob store with S3's semantics that counts every request (the cost model's S3). */
 export class CountingBlobStore extends MemoryBlobStore {
   readonly requests: S3Requests = { puts: 0, lists: 0, deletes: 0, gets: 0, bytesPut: 0 };

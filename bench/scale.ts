@@ -14,7 +14,7 @@ import type { PutRecord } from '../src/ports/stream.ts';
 import { principalKey, type SimEvent } from '../src/simulate/builder.ts';
 import { formatLine, kinesisRecordLine } from '../src/simulate/formats.ts';
 import { Rng } from '../src/simulate/rng.ts';
-import type { S3Requests } from './counting-blobs.ts';
+import { s3RequestCount, type S3Requests } from './counting-blobs.ts';
 import { costModel, DYNAMO_CALL_MS, LAMBDA_MEMORY_MB, PRICES, S3_CALL_MS, type Usage } from './cost.ts';
 import { simulate, type Traffic } from './inputs.ts';
 import { int, mdTable, pct, usd } from './table.ts';
@@ -508,8 +508,7 @@ const VCPU_SHARE = Math.min(1, LAMBDA_MEMORY_MB / 1769);
  * share, and every DynamoDB call and S3 request waited for on its own. Over 1, the shard's Lambda falls behind.
  */
 export function busyShare(r: DetectRun, seconds: number): number {
-  const s3 = r.s3.puts + r.s3.gets + r.s3.lists + r.s3.deletes;
-  return (r.cpuMs / 1000 / VCPU_SHARE + (r.dynamoCalls * DYNAMO_CALL_MS + s3 * S3_CALL_MS) / 1000) / seconds;
+  return (r.cpuMs / 1000 / VCPU_SHARE + (r.dynamoCalls * DYNAMO_CALL_MS + s3RequestCount(r.s3) * S3_CALL_MS) / 1000) / seconds;
 }
 
 /** The usage measured nearest a rate (within 10%), if any. */
@@ -571,7 +570,6 @@ export function scaleFigure(usages: Usage[], o: ScaleOptions): ScaleFigure {
       }
       rmSync(records, { force: true });
       const seconds = o.minutes * 60;
-      const s3 = (r: DetectRun) => r.s3.puts + r.s3.gets + r.s3.lists + r.s3.deletes;
       // The cost model's shard-hours give way to the shards deployed.
       const perMillion = model.totals[col] - shardHourDollarsPerMillion(needed.access + needed.summaries, rate) + shardHourDollarsPerMillion(accessShards + shards, rate);
       return {
@@ -579,7 +577,7 @@ export function scaleFigure(usages: Usage[], o: ScaleOptions): ScaleFigure {
         buckets: layout.buckets, shard, bucketsOnShard, lambdas: { ingest: accessShards, detect: shards }, ingest: ing.counts,
         partsPerWindow: ing.partsPerWindow, keysPerWindow: ing.keysPerWindow, fresh, month, ...(tighter ? { tighter } : {}), monthKeys: mk,
         detectBusy: busyShare(month, seconds),
-        s3PerSecond: (s3(month) * shards) / seconds, dynamoPerSecond: (month.dynamoCalls * shards) / seconds,
+        s3PerSecond: (s3RequestCount(month.s3) * shards) / seconds, dynamoPerSecond: (month.dynamoCalls * shards) / seconds,
         cost: { perMillion, cwlPerMillion: model.cwl[col], share: perMillion / model.cwl[col], measuredAt: model.measuredAt[col] },
         wallSeconds: Math.round((Date.now() - started) / 1000),
       };

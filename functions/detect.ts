@@ -1,5 +1,6 @@
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent, ScheduledEvent } from 'aws-lambda';
-import { DetectStage, tickSliceOfEvent } from '../src/engine/detect.ts';
+import { DetectStage } from '../src/engine/detect.ts';
+import { tickSliceOfEvent } from '../src/engine/tick-slices.ts';
 import { buildDetectDeps } from '../src/pipeline/aws-deps.ts';
 import { parseDetectEnv } from './env.ts';
 import { streamRecords } from './kinesis-event.ts';

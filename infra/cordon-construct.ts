@@ -19,7 +19,7 @@ import { API_KEY_RECORD_DEFAULT_KEY } from '../src/adapters/aws/api-key-record.t
 import { LEDGER_TABLE_KEYS } from '../src/adapters/aws/dynamo-common.ts';
 import { routeRule } from '../src/render/waf-route-rule.ts';
 import { summaryBucketsFor } from '../src/engine/partitions.ts';
-import { tickSlicesFor } from '../src/engine/detect.ts';
+import { tickSlicesFor } from '../src/engine/tick-slices.ts';
 import { RECOMMENDED_ACCESS_LOG_FORMAT } from './access-log-format.ts';
 import { CordonFunction } from './cordon-function.ts';
 import { ACCESS_LOG_TYPE, PREFLIGHT_TYPE, type AccessLogProps, type PreflightProps } from './deploy-guard.ts';

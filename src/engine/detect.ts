@@ -10,6 +10,7 @@ import { windowerFor } from './ingest.ts';
 import { type Logger, METRIC, type Metrics, noMetrics, silentLogger } from './observe.ts';
 import { compareSequence } from './sequence.ts';
 import { hash32 } from '../features/hash.ts';
+import { tickSliceOf, type TickSlice } from './tick-slices.ts';
 import { BadSummaryError, decodeSummaryRecord, NewerWireError, type ReadNotes, type SummaryPart } from './wire.ts';
 
 export interface DetectDeps {
@@ -63,59 +64,6 @@ const emptyResult = (): DetectResult => ({
  * Scale), so a tick does not start one it is unlikely to finish within the function's timeout.
  */
 export const TICK_RESERVE_MS = 30_000;
-/**
- * One of `of` ticks that run at once, each over its share of the scopes (the construct schedules one per few summaries
- * shards: tickSlicesFor), so a silence on every shard is decided within a minute or two however many there are.
- */
-export interface TickSlice {
-  slice: number;
-  of: number;
-}
-
-/**
- * The tick slice a scope belongs to: a Kinesis shard id's number modulo `of` (shards are numbered in order, so every
- * slice gets as many), else a hash of the name.
- */
-export function tickSliceOf(scope: string, of: number): number {
-  // The trailing digits, read from the end (a regex anchored at the end retries from every start: quadratic).
-  let from = scope.length;
-  while (from > 0 && scope.charCodeAt(from - 1) >= 48 && scope.charCodeAt(from - 1) <= 57) from--;
-  return (from < scope.length ? Number(scope.slice(Math.max(from, scope.length - 9))) : hash32(scope)) % of;
-}
-
-/** Summaries shards a tick slice is sized for: four month-old shards' turns (about 19 s each) fit in one tick. */
-const SHARDS_PER_TICK = 4;
-/** Slices at most: five EventBridge rules of five targets. */
-const MAX_TICK_SLICES = 25;
-/** Slices for an on-demand summaries stream, whose shard count is not known at deploy time. */
-const ON_DEMAND_TICK_SLICES = 16;
-
-/** How many ticks the construct runs at once for a summaries stream of `shards` shards (1 up to four shards). */
-export function tickSlicesFor(shards: number | 'on-demand'): number {
-  if (shards === 'on-demand') return ON_DEMAND_TICK_SLICES;
-  return Math.min(MAX_TICK_SLICES, Math.max(1, Math.ceil(shards / SHARDS_PER_TICK)));
-}
-
-/** A tick slice as the schedule's target input carries it (`{ "tick": { "slice": i, "of": n } }`), or null if malformed. */
-export function parseTickSlice(input: unknown): TickSlice | null {
-  if (typeof input !== 'object' || input === null) return null;
-  const { slice, of } = input as { slice?: unknown; of?: unknown };
-  if (!Number.isInteger(of) || !Number.isInteger(slice)) return null;
-  return (of as number) >= 1 && (of as number) <= MAX_TICK_SLICES && (slice as number) >= 0 && (slice as number) < (of as number)
-    ? { slice: slice as number, of: of as number } : null;
-}
-
-/**
- * The slice a scheduled event asks for: none (every shard) for a plain scheduled event, as with four shards or fewer;
- * none either, and `unreadable`, for a `tick` input that cannot be read (more work for one tick, never a shard left out).
- */
-export function tickSliceOfEvent(event: unknown): { slice?: TickSlice; unreadable: boolean } {
-  const given = typeof event === 'object' && event !== null ? (event as { tick?: unknown }).tick : undefined;
-  if (given === undefined) return { unreadable: false };
-  const slice = parseTickSlice(given);
-  return slice ? { slice, unreadable: false } : { unreadable: true };
-}
-
 /** Scopes whose last tick close failed, remembered: they go after the others, so one broken scope cannot starve the rest. */
 const MAX_REMEMBERED_FAILURES = 1_000;
 
@@ -230,8 +178,9 @@ export class DetectStage {
   /**
    * The clock alone: closes, in every scope, the windows whose time is up; the scopes whose oldest open window is
    * oldest first. `timeLeftMs` (the Lambda's remaining time) stops it from starting a scope it may not finish: when
-   * traffic stops on every shard at once, more than six month-old shards take longer than one invocation may run. Those left are counted, logged, and first in line at the next tick. With `slice`, only
-   * that share of the scopes (the construct runs several ticks at once on many shards).
+   * traffic stops on every shard at once, more than six month-old shards take longer than one invocation may run.
+   * Those left are counted, logged, and first in line at the next tick. With `slice`, only that share of the scopes
+   * (the construct runs several ticks at once on many shards: src/engine/tick-slices.ts).
    */
   async tick(now: number, timeLeftMs?: () => number, slice?: TickSlice): Promise<DetectResult> {
     const res = emptyResult();

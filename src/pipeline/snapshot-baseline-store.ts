@@ -227,8 +227,7 @@ export class SnapshotBaselineStore implements BaselineStore {
    * scopes reads each again (about 2 s) rather than holding both and running out of memory. A scope dropped here is read again (two GETs) if it comes back.
    */
   private trimCache(current: string, budget = this.maxCachedKeys): void {
-    let keys = 0;
-    for (const snap of this.cache.values()) keys += cachedKeys(snap);
+    let keys = this.cachedKeys();
     for (const [scope, snap] of this.cache) {
       if (this.cache.size <= MAX_CACHED_SCOPES && keys <= budget) return;
       if (scope === current) continue;

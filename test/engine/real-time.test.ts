@@ -3,7 +3,7 @@ import { MemoryPartStore } from '../../src/adapters/local/memory-part-store.ts';
 import { MemoryWindowStore } from '../../src/adapters/local/memory-window-store.ts';
 import { METRIC } from '../../src/engine/observe.ts';
 import { EncodedPartStore } from '../../src/engine/part-store.ts';
-import { parseTickSlice, tickSliceOf, tickSliceOfEvent, tickSlicesFor } from '../../src/engine/detect.ts';
+import { parseTickSlice, tickSliceOf, tickSliceOfEvent, tickSlicesFor } from '../../src/engine/tick-slices.ts';
 import type { SummaryPart } from '../../src/engine/wire.ts';
 import { eventsSource } from '../../src/engine/ingest.ts';
 import { ev, MIN, spread, T0 } from '../helpers/events.ts';

@@ -1,5 +1,5 @@
 import { Validations } from 'aws-cdk-lib';
-import { parseTickSlice } from '../../src/engine/detect.ts';
+import { parseTickSlice } from '../../src/engine/tick-slices.ts';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
