@@ -19,7 +19,7 @@ import { API_KEY_RECORD_DEFAULT_KEY } from '../src/adapters/aws/api-key-record.t
 import { LEDGER_TABLE_KEYS } from '../src/adapters/aws/dynamo-common.ts';
 import { routeRule } from '../src/render/waf-route-rule.ts';
 import { summaryBucketsFor } from '../src/engine/partitions.ts';
-import { tickSlicesFor } from '../src/engine/tick-slices.ts';
+import { tickRules, tickSlicesFor, type TickSlice } from '../src/engine/tick-slices.ts';
 import { RECOMMENDED_ACCESS_LOG_FORMAT } from './access-log-format.ts';
 import { CordonFunction } from './cordon-function.ts';
 import { ACCESS_LOG_TYPE, PREFLIGHT_TYPE, type AccessLogProps, type PreflightProps } from './deploy-guard.ts';
@@ -32,9 +32,6 @@ import {
   dynamoConsumerProps,
   kinesisConsumerProps,
 } from './stream-defaults.ts';
-
-/** EventBridge takes five targets a rule. */
-const TARGETS_PER_RULE = 5;
 
 export { RECOMMENDED_ACCESS_LOG_FORMAT } from './access-log-format.ts';
 export type { CordonProps, ProtectedRestApi } from './props.ts';
@@ -403,13 +400,13 @@ export class Cordon extends Construct {
     // On many summaries shards, several ticks at once, each over its slice of the shards: when all of them go quiet
     // together, one tick alone would take minutes to reach the last (README, Scale: "The tick").
     const slices = tickSlicesFor(p.summaryShards);
-    const tickTarget = (slice: number) => new targets.LambdaFunction(this.detectFunction, { retryAttempts: 0, maxEventAge: Duration.minutes(1),
-      ...(slices > 1 ? { event: events.RuleTargetInput.fromObject({ tick: { slice, of: slices } }) } : {}) });
-    for (let first = 0; first < slices; first += TARGETS_PER_RULE) {
-      new events.Rule(this, first === 0 ? 'DetectSchedule' : `DetectSchedule${first / TARGETS_PER_RULE + 1}`, {
+    const tickTarget = (slice: TickSlice | undefined) => new targets.LambdaFunction(this.detectFunction, { retryAttempts: 0,
+      maxEventAge: Duration.minutes(1), ...(slice ? { event: events.RuleTargetInput.fromObject({ tick: slice }) } : {}) });
+    for (const rule of tickRules(slices)) {
+      new events.Rule(this, rule.name, {
         description: 'cordon: clock tick for detect every minute (closes windows whose time is up without new data)',
         schedule: events.Schedule.rate(TICK),
-        targets: Array.from({ length: Math.min(TARGETS_PER_RULE, slices - first) }, (_, i) => tickTarget(first + i)),
+        targets: rule.slices.map(tickTarget),
       });
     }
 

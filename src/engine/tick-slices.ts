@@ -36,6 +36,24 @@ export function tickSlicesFor(shards: number | 'on-demand'): number {
   return Math.min(MAX_TICK_SLICES, Math.max(1, Math.ceil(shards / SHARDS_PER_TICK)));
 }
 
+/** EventBridge takes five targets a rule. */
+export const TARGETS_PER_RULE = 5;
+
+/**
+ * The schedule the construct deploys for `slices` ticks: its rules in order (`DetectSchedule`, `DetectSchedule2`, …),
+ * each with the slices its targets carry. One slice: one rule whose target carries none (every shard).
+ */
+export function tickRules(slices: number): { name: string; slices: (TickSlice | undefined)[] }[] {
+  const rules: { name: string; slices: (TickSlice | undefined)[] }[] = [];
+  for (let first = 0; first < slices; first += TARGETS_PER_RULE) {
+    rules.push({
+      name: first === 0 ? 'DetectSchedule' : `DetectSchedule${first / TARGETS_PER_RULE + 1}`,
+      slices: Array.from({ length: Math.min(TARGETS_PER_RULE, slices - first) }, (_, i) => (slices > 1 ? { slice: first + i, of: slices } : undefined)),
+    });
+  }
+  return rules;
+}
+
 /** A tick slice as the schedule's target input carries it (`{ "tick": { "slice": i, "of": n } }`), or null if malformed. */
 export function parseTickSlice(input: unknown): TickSlice | null {
   if (typeof input !== 'object' || input === null) return null;

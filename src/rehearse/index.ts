@@ -10,6 +10,8 @@
  *   a handler that puts to a stream can make the records visible at the invocation's end with `info.defer`;
  * - contain's one-minute schedule: `scheduledRule(scheduler, model, 'contain', 60_000, ...)` calling
  *   `containLambda.invokeAsync(...)` (reserved concurrency 1 shares it with the ledger-stream mapping);
+ * - detect's tick: a `scheduledRule` per rule of `tickRules(tickSlicesFor(shards))`, each firing one
+ *   `detectLambda.invokeAsync(...)` of `tick(t, undefined, slice)` per target, as the construct deploys them;
  * - WAF: `WafTwin({ clock, propagationDelayMs: () => model.sample('wafPropagation') })`; redeploys:
  *   `model.sample('redeployPropagation')`; `describeDelays(model)` lists every figure with its source.
  */

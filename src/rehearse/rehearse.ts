@@ -14,6 +14,7 @@ import { ContainStage } from '../engine/contain.ts';
 import { DetectStage } from '../engine/detect.ts';
 import { cloudWatchSource, IngestStage, summaryBucketsFor } from '../engine/ingest.ts';
 import { LogClock } from '../engine/log-clock.ts';
+import { tickRules, tickSlicesFor } from '../engine/tick-slices.ts';
 import { CountingMetrics, METRIC } from '../engine/observe.ts';
 import { EncodedPartStore } from '../engine/part-store.ts';
 import type { AccessEvent } from '../events.ts';
@@ -56,6 +57,10 @@ export interface RehearseSummary {
   shards: number;
   laggingShardSeconds: number;
   summaryWireLevel: 1 | 2;
+  /** Detect ticks a minute, each over its slice of the summaries shards (the construct's fan-out; 1 up to four). */
+  tickSlices: number;
+  /** Windows still open when the rehearsal ended: 0, as every window is decided by later data or by a tick. */
+  windowsOpenAtEnd: number;
   dryRun: boolean;
   logStart: string | null;
   logEnd: string | null;
@@ -139,7 +144,8 @@ export async function runRehearse(opts: RehearseOptions): Promise<RehearseSummar
   const summaryWireLevel = opts.summaryWireLevel ?? 1;
   const ingest = new IngestStage({ putter: summaries, config: cfg, metrics, buckets: summaryBucketsFor(shards),
     derivePrefixes: summaryWireLevel === 2 });
-  const detect = new DetectStage({ windows: new EncodedPartStore(new MemoryWindowStore()), baselines: new SnapshotBaselineStore(new MemoryBlobStore()),
+  const windows = new EncodedPartStore(new MemoryWindowStore());
+  const detect = new DetectStage({ windows, baselines: new SnapshotBaselineStore(new MemoryBlobStore()),
     ledger, config: cfg, metrics });
   const ipSets = new IpSetFiles(opts.outDir, { namePrefix: 'cordon', addressesPerSet: cfg.caps.addressesPerIpSet, maxSetsPerFamily: cfg.caps.maxIpSetsPerFamily,
     routeScoped: cfg.waf.routeScoped.enabled });
@@ -218,11 +224,20 @@ export async function runRehearse(opts: RehearseOptions): Promise<RehearseSummar
       return { batchItemFailures: r.batchItemFailures };
     } }));
   for (const m of mappings) m.start();
-  scheduledRule(sched, model, 'detect-tick', 60_000, () => detectFn.invokeAsync(async (t) => {
-    const r = await detect.tick(t);
-    if (r.decisions) sched.after(model.sample('dynamoStreamVisibility') + CORDON_ESM_CONFIG.contain.maximumBatchingWindowMs, () => runContain('stream'));
-    return r;
-  }, { maxEventAgeMs: 60_000 }));
+  // The detect tick as the construct schedules it: on many summaries shards, several rules of several targets, each
+  // target a tick over its slice of the shards, all invoked when their rule fires.
+  const tickSlices = tickSlicesFor(shards);
+  for (const rule of tickRules(tickSlices)) {
+    scheduledRule(sched, model, rule.name === 'DetectSchedule' ? 'detect-tick' : `detect-tick:${rule.name}`, 60_000, () => {
+      for (const slice of rule.slices) {
+        detectFn.invokeAsync(async (t) => {
+          const r = await detect.tick(t, undefined, slice);
+          if (r.decisions) sched.after(model.sample('dynamoStreamVisibility') + CORDON_ESM_CONFIG.contain.maximumBatchingWindowMs, () => runContain('stream'));
+          return r;
+        }, { maxEventAgeMs: 60_000 });
+      }
+    });
+  }
   scheduledRule(sched, model, 'contain', 60_000, () => runContain('schedule'));
 
   const delivery = new LogDelivery({ scheduler: sched, model, putter: accessLogs, cwlTimestamp: 'request' });
@@ -233,6 +248,8 @@ export async function runRehearse(opts: RehearseOptions): Promise<RehearseSummar
   const until = last + (cfg.windows.maxDeliveryDelaySeconds + 2 * cfg.windows.sizeSeconds) * 1000 + 15 * 60_000 + lagMs;
   await sched.run({ until });
   ledger.close();
+  let windowsOpenAtEnd = 0;
+  for (const scope of await windows.scopes()) windowsOpenAtEnd += (await windows.openWindows(scope)).length;
 
   // Outputs, as replay writes them; decision times are wall-clock moments.
   effects.sort((a, b) => a.at - b.at);
@@ -257,6 +274,8 @@ export async function runRehearse(opts: RehearseOptions): Promise<RehearseSummar
     shards,
     laggingShardSeconds: lagMs / 1000,
     summaryWireLevel,
+    tickSlices,
+    windowsOpenAtEnd,
     dryRun: cfg.dryRun,
     logStart: requests.length ? new Date(start).toISOString() : null,
     logEnd: requests.length ? new Date(last).toISOString() : null,

@@ -3,7 +3,7 @@ import { MemoryPartStore } from '../../src/adapters/local/memory-part-store.ts';
 import { MemoryWindowStore } from '../../src/adapters/local/memory-window-store.ts';
 import { METRIC } from '../../src/engine/observe.ts';
 import { EncodedPartStore } from '../../src/engine/part-store.ts';
-import { parseTickSlice, tickSliceOf, tickSliceOfEvent, tickSlicesFor } from '../../src/engine/tick-slices.ts';
+import { parseTickSlice, tickRules, tickSliceOf, tickSliceOfEvent, tickSlicesFor } from '../../src/engine/tick-slices.ts';
 import type { SummaryPart } from '../../src/engine/wire.ts';
 import { eventsSource } from '../../src/engine/ingest.ts';
 import { ev, MIN, spread, T0 } from '../helpers/events.ts';
@@ -331,5 +331,13 @@ describe('real time: a tick that runs out of time', () => {
     expect(tickSliceOfEvent({ tick: { slice: 1, of: 2 } })).toEqual({ slice: { slice: 1, of: 2 }, unreadable: false });
     expect(tickSliceOfEvent({ tick: { slice: 'one' } })).toEqual({ unreadable: true });
     expect(tickSliceOfEvent(null)).toEqual({ unreadable: false });
+  });
+
+  it('the schedule: one rule with a plain target up to four shards; past that, rules of five targets, every slice once', () => {
+    expect(tickRules(1)).toEqual([{ name: 'DetectSchedule', slices: [undefined] }]);
+    const rules = tickRules(tickSlicesFor(28));
+    expect(rules.map((r) => [r.name, r.slices.length])).toEqual([['DetectSchedule', 5], ['DetectSchedule2', 2]]);
+    expect(rules.flatMap((r) => r.slices)).toEqual([0, 1, 2, 3, 4, 5, 6].map((slice) => ({ slice, of: 7 })));
+    expect(tickRules(25).flatMap((r) => r.slices.map((s) => s!.slice))).toEqual([...Array(25).keys()]);
   });
 });
