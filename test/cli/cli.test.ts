@@ -2,7 +2,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cordonHere, cordonProcess, run } from '../helpers/cli.ts';
+import { BIN, cordonHere, cordonProcess, run } from '../helpers/cli.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'cordon-cli-'));
 const out = join(dir, 'out');
@@ -27,6 +27,16 @@ describe('the cordon command', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/BLOCK/);
     expect(r.stdout).toMatch(/report: .*report\.html/);
+  }, 180_000);
+
+  it('replay into a pipe whose reader stops early (`| head -1`): exits 0 and still writes every output', async () => {
+    const piped = join(dir, 'piped');
+    const r = await run('bash', ['-c', `set -o pipefail; "${process.execPath}" "${BIN}" replay "${traffic}" --out "${piped}" --allow 10.20.0.0/24 | head -n 1`], dir);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).not.toMatch(/EPIPE/);
+    expect(decisions(piped)).toEqual(decisions());
+    expect(existsSync(join(piped, 'report.html'))).toBe(true);
   }, 180_000);
 
   it('rehearse: the same traffic on a simulated AWS clock; decisions stamped when in effect, later than replay\'s', async () => {
