@@ -4,10 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import ipaddr from 'ipaddr.js';
 import { type CordonConfig, parseConfig } from '../src/config.ts';
 import { decodeAnyLineAt } from '../src/decode/decode-line.ts';
-import { bucketHashKey, bucketOfKey, cloudWatchSource, IngestStage, partitionPrefixOf, type SourceRecord, summaryBucketsFor,
+import { bucketHashKey, bucketOfKey, cloudWatchSource, IngestStage, partitionPrefixOf, shardOfHashKey, type SourceRecord, summaryBucketsFor,
   widestPrefixes } from '../src/engine/ingest.ts';
 import { isIpv6, normaliseIp, prefixOf } from '../src/net/ip.ts';
 import type { PutRecord } from '../src/ports/stream.ts';
@@ -15,6 +14,7 @@ import { principalKey, type SimEvent } from '../src/simulate/builder.ts';
 import { formatLine, kinesisRecordLine } from '../src/simulate/formats.ts';
 import { Rng } from '../src/simulate/rng.ts';
 import { s3RequestCount, type S3Requests } from './counting-blobs.ts';
+import { moveIp, replicaOf } from './replica.ts';
 import { costModel, DYNAMO_CALL_MS, LAMBDA_MEMORY_MB, PRICES, S3_CALL_MS, type Usage } from './cost.ts';
 import { simulate, type Traffic } from './inputs.ts';
 import { int, mdTable, pct, usd } from './table.ts';
@@ -50,28 +50,6 @@ const MONTH_MINUTES = 30 * 24 * 60;
 export const accessShardId = (a: number): string => `shardId-${String(a).padStart(12, '0')}`;
 
 // ------------------------------------------------------------------ the replicated population, streamed
-
-/** Copy j of an address, exactly as bench/cost.ts `replicate` moves it (IPv4 second octet, IPv6 second group, XOR j). */
-export function moveIp(ip: string, j: number): string {
-  if (j === 0) return ip;
-  const a = ipaddr.parse(ip);
-  if (a.kind() === 'ipv4') {
-    const o = (a as ipaddr.IPv4).octets.slice();
-    o[1] ^= j & 255;
-    o[0] = (o[0] + (j >> 8)) % 224 || 1;
-    return o.join('.');
-  }
-  const p = (a as ipaddr.IPv6).parts.slice();
-  p[1] ^= j & 0xffff;
-  return new ipaddr.IPv6(p).toString();
-}
-
-/** Copy j of an event, as `replicate` makes it: the address moved, every principal field suffixed `~j`. */
-export function replicaOf(e: SimEvent, j: number): SimEvent {
-  if (j === 0) return e;
-  const id = e.id && Object.fromEntries(Object.entries(e.id).map(([k, v]) => [k, typeof v === 'string' ? `${v}~${j}` : v]));
-  return { ...e, ip: moveIp(e.ip, j), id };
-}
 
 /**
  * `replicate(base, copies).events` without building it: the base events sorted by time (stably, as replicate's sort
@@ -127,10 +105,6 @@ export interface ShardLayout {
 }
 
 /** The shard of a uniformly split stream of `shards` shards (as CreateStream splits it) holding a 128-bit hash key. */
-export function shardOfHashKey(hashKey: string, shards: number): number {
-  return Number((BigInt(hashKey) * BigInt(shards)) >> 128n);
-}
-
 export function shardLayout(shards: number): ShardLayout {
   const buckets = summaryBucketsFor(shards);
   return { shards, buckets, shardOfBucket: Array.from({ length: buckets }, (_, b) => shardOfHashKey(bucketHashKey(b, buckets), shards)) };

@@ -67,6 +67,8 @@ const schemas = {
     SUMMARIES_STREAM_NAME: required('the summaries Kinesis stream'),
     SUMMARY_WIRE_LEVEL: z.enum(['1', '2'], { error: "must be '1' or '2'" }).default('1'),
     SUMMARY_PARTITIONS: z.string().regex(/^[1-9]\d{0,3}$/, 'must be a whole number of partitions (1-9999)').default('64'),
+    // Unset for an on-demand stream (its shards are AWS's to choose): each partition then has records of its own.
+    SUMMARY_SHARDS: z.string().regex(/^[1-9]\d{0,3}$/, 'must be a whole number of shards (1-9999)').optional(),
   }),
   detect: z.object({
     ...common,
@@ -158,7 +160,8 @@ export interface NotifySlackEnv {
 export function parseIngestEnv(env: NodeJS.ProcessEnv = process.env): IngestEnv {
   const e = parse('ingest', schemas.ingest, env);
   return { config: configOf('ingest', e.CORDON_CONFIG, e.DRY_RUN), logLevel: e.LOG_LEVEL, summariesStreamName: e.SUMMARIES_STREAM_NAME,
-    derivePrefixes: e.SUMMARY_WIRE_LEVEL === '2', summaryPartitions: Number(e.SUMMARY_PARTITIONS) };
+    derivePrefixes: e.SUMMARY_WIRE_LEVEL === '2', summaryPartitions: Number(e.SUMMARY_PARTITIONS),
+    ...(e.SUMMARY_SHARDS === undefined ? {} : { summaryShards: Number(e.SUMMARY_SHARDS) }) };
 }
 
 export function parseDetectEnv(env: NodeJS.ProcessEnv = process.env): DetectEnv {

@@ -9,11 +9,11 @@ import { prefixOf } from '../net/ip.ts';
 import type { BatchResult, PutRecord, StreamPutter, StreamRecord } from '../ports/stream.ts';
 import { classifyFailure, errorName } from './errors.ts';
 import { type Logger, METRIC, type Metrics, noMetrics, silentLogger } from './observe.ts';
-import { DEFAULT_BUCKETS } from './partitions.ts';
+import { DEFAULT_BUCKETS, shardOfHashKey } from './partitions.ts';
 import { compareSequence } from './sequence.ts';
 import { packSummaryRecords, type SummaryEncoding, type SummaryPart } from './wire.ts';
 
-export { DEFAULT_BUCKETS, summaryBucketsFor } from './partitions.ts';
+export { DEFAULT_BUCKETS, shardOfHashKey, summaryBucketsFor } from './partitions.ts';
 
 /**
  * Kinesis takes at most 1 MiB per record (data and partition key); records are sized by their compressed bytes,
@@ -52,6 +52,14 @@ export interface IngestDeps {
    * fewer bytes, and no prefix windows to build here). Only once every detect reads level 2 (src/engine/wire.ts).
    */
   derivePrefixes?: boolean;
+  /**
+   * The summaries stream's shards, where it has that many of equal hash ranges (as the construct provisions it): a
+   * batch's partitions bound for one shard are written in the same records. One gzip over a shard's share compresses
+   * several times better than one per partition (at 10,000 requests a second, 15% of the access-log stream's bytes
+   * instead of 43%). Each partition still always travels with the same others to the same shard, so it meets itself
+   * there whatever the layout. Unset (on-demand, or not known): each partition's records are its own.
+   */
+  summaryShards?: number;
   log?: Logger;
   metrics?: Metrics;
 }
@@ -77,6 +85,8 @@ export class IngestStage {
   private readonly hashKeys: string[];
   /** Each bucket's name in part ids and partition keys (see bucketLabel). */
   private readonly labels: string[];
+  /** Per bucket, the bucket whose records carry its parts: the first bucket on the same shard (itself, ungrouped). */
+  private readonly carrierOf: number[];
   private readonly maxRecordBytes: number;
   private readonly log: Logger;
   private readonly metrics: Metrics;
@@ -86,6 +96,7 @@ export class IngestStage {
     this.buckets = deps.buckets ?? DEFAULT_BUCKETS;
     this.hashKeys = Array.from({ length: this.buckets }, (_, b) => bucketHashKey(b, this.buckets));
     this.labels = Array.from({ length: this.buckets }, (_, b) => bucketLabel(b, this.buckets));
+    this.carrierOf = carriers(this.hashKeys, deps.summaryShards);
     this.maxRecordBytes = deps.maxRecordBytes ?? MAX_SUMMARY_RECORD_BYTES;
     this.log = deps.log ?? silentLogger;
     this.metrics = deps.metrics ?? noMetrics;
@@ -94,7 +105,7 @@ export class IngestStage {
 
   async handle(records: readonly SourceRecord[]): Promise<IngestResult> {
     const cfg = this.deps.config;
-    const byBucket = new Map<number, SummaryPart[]>();
+    const byCarrier = new Map<number, SummaryPart[]>();
     let events = 0;
     let unreadable = 0;
     let clamped = 0;
@@ -122,18 +133,19 @@ export class IngestStage {
       const span = sequenceSpan(group);
       for (const partial of windower.drainPartials()) {
         for (const [bucket, part] of splitByBucket(partial, this.buckets, widest4, widest6)) {
-          let list = byBucket.get(bucket);
-          if (!list) byBucket.set(bucket, (list = []));
+          const carrier = this.carrierOf[bucket];
+          let list = byCarrier.get(carrier);
+          if (!list) byCarrier.set(carrier, (list = []));
           list.push({ ...part, id: `${shardId}:${span}/${this.labels[bucket]}/${part.w}` });
         }
       }
     }
     const out: PutRecord[] = [];
     let bytes = 0;
-    for (const [bucket, parts] of byBucket) {
-      const explicitHashKey = this.hashKeys[bucket];
+    for (const [carrier, parts] of byCarrier) {
+      const explicitHashKey = this.hashKeys[carrier];
       for (const data of packSummaryRecords(parts, this.maxRecordBytes, this.deps.summaryEncoding)) {
-        out.push({ partitionKey: `b${this.labels[bucket]}`, data, explicitHashKey });
+        out.push({ partitionKey: `b${this.labels[carrier]}`, data, explicitHashKey });
         bytes += data.byteLength;
       }
     }
@@ -241,6 +253,17 @@ export function widestPrefixes(cfg: CordonConfig): [number, number] {
  */
 export function bucketHashKey(b: number, buckets: number): string {
   return (((2n * BigInt(b) + 1n) << 127n) / BigInt(buckets)).toString();
+}
+
+/** Per bucket, the first bucket of its shard among `shards` of equal ranges (each its own when `shards` is unset). */
+function carriers(hashKeys: readonly string[], shards: number | undefined): number[] {
+  if (shards === undefined || !Number.isInteger(shards) || shards < 1) return hashKeys.map((_, b) => b);
+  const first = new Map<number, number>();
+  return hashKeys.map((key, b) => {
+    const shard = shardOfHashKey(key, shards);
+    if (!first.has(shard)) first.set(shard, b);
+    return first.get(shard)!;
+  });
 }
 
 /**

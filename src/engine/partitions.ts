@@ -11,3 +11,11 @@ const ON_DEMAND_BUCKETS = 256;
 export function summaryBucketsFor(shards: number | 'on-demand'): number {
   return shards === 'on-demand' ? ON_DEMAND_BUCKETS : Math.max(DEFAULT_BUCKETS, 4 * shards);
 }
+
+/**
+ * The shard of a stream of `shards` shards with equal hash ranges (as CreateStream and UpdateShardCount's uniform
+ * scaling lay them out) that holds `hashKey`.
+ */
+export function shardOfHashKey(hashKey: string, shards: number): number {
+  return Number((BigInt(hashKey) * BigInt(shards)) >> 128n);
+}

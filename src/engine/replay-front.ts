@@ -36,7 +36,8 @@ export interface FrontEnd {
 }
 
 export interface ReplayFrontOptions {
-  /** Shards of the access-log stream: a pass's events go round robin over them, one source record each. */
+  /** Shards of the access-log stream (a pass's events go round robin over them, one source record each) and of the
+   * summaries stream (ingest's records go one a shard). */
   shards: number;
   /** Summary partitions (buckets). */
   buckets: number;
@@ -73,7 +74,7 @@ export class ReplayFront {
     // Records stay uncompressed where they fit: in-process, bytes cost nothing and gzip cost a tenth of the run. Both
     // stages are this release's, so the parts leave their prefixes to detect (wire level 2).
     this.ingest = new IngestStage({ putter: this.putter, config: cfg, metrics: opts.metrics ?? noMetrics, buckets: opts.buckets,
-      summaryEncoding: 'identity', derivePrefixes: true });
+      summaryShards: opts.shards, summaryEncoding: 'identity', derivePrefixes: true });
   }
 
   get events(): number {

@@ -32,6 +32,8 @@ export interface IngestWiring {
   derivePrefixes: boolean;
   /** Summary partitions (IngestDeps.buckets): enough for every shard of the summaries stream (summaryBucketsFor). */
   summaryPartitions: number;
+  /** The summaries stream's provisioned shards (IngestDeps.summaryShards); unset for on-demand. */
+  summaryShards?: number;
 }
 
 export interface DetectWiring {
@@ -62,7 +64,7 @@ export interface ContainWiring {
 
 export function buildIngestDeps(env: Common & IngestWiring): IngestDeps {
   return { config: env.config, putter: new KinesisRecordPutter(kinesisClient(), env.summariesStreamName),
-    derivePrefixes: env.derivePrefixes, buckets: env.summaryPartitions };
+    derivePrefixes: env.derivePrefixes, buckets: env.summaryPartitions, summaryShards: env.summaryShards };
 }
 
 /**

@@ -143,7 +143,7 @@ export async function runRehearse(opts: RehearseOptions): Promise<RehearseSummar
   const ledger = new SqliteState(statePath);
   const summaryWireLevel = opts.summaryWireLevel ?? 1;
   const ingest = new IngestStage({ putter: summaries, config: cfg, metrics, buckets: summaryBucketsFor(shards),
-    derivePrefixes: summaryWireLevel === 2 });
+    summaryShards: shards, derivePrefixes: summaryWireLevel === 2 });
   const windows = new EncodedPartStore(new MemoryWindowStore());
   const detect = new DetectStage({ windows, baselines: new SnapshotBaselineStore(new MemoryBlobStore()),
     ledger, config: cfg, metrics });

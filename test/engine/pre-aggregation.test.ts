@@ -208,6 +208,44 @@ describe('ingest over a batch, and Kinesis redelivering it', () => {
     for (const [i, buckets] of perShard.entries()) expect([...buckets].sort((a, b) => a - b)).toEqual([4 * i, 4 * i + 1, 4 * i + 2, 4 * i + 3]);
   });
 
+  it('with the summaries shards known, a batch\'s partitions bound for one shard share its records: the same parts on the same shards, one record each, fewer bytes', async () => {
+    const batch = records.slice(0, 40);
+    const grouped = new KinesisTwin({ shards: 2, throughput: false });
+    const apart = new KinesisTwin({ shards: 2, throughput: false });
+    await new IngestStage({ putter: grouped, config: cfg, summaryShards: 2 }).handle(batch.map(cloudWatchSource));
+    await new IngestStage({ putter: apart, config: cfg }).handle(batch.map(cloudWatchSource));
+    const recordsOn = (t: KinesisTwin, shard: string) => t.read(shard, undefined, 100_000);
+    const partsOn = (t: KinesisTwin, shard: string) => recordsOn(t, shard).flatMap((x) => decodeSummaryRecord(x.data))
+      .sort((a, b) => a.id.localeCompare(b.id));
+    const bytes = (t: KinesisTwin) => t.shardIds().flatMap((sh) => recordsOn(t, sh)).reduce((n, x) => n + Buffer.from(x.data, 'base64').length, 0);
+    let partitions = 0;
+    for (const shard of grouped.shardIds()) {
+      expect(recordsOn(grouped, shard)).toHaveLength(1);
+      expect(partsOn(grouped, shard)).toEqual(partsOn(apart, shard));
+      partitions += new Set(partsOn(apart, shard).map((p) => p.id.split('/')[1])).size;
+      expect(recordsOn(apart, shard).length).toBeGreaterThan(1);
+    }
+    expect(partitions).toBe(64);
+    // Compressed together, the shard's partitions share what they repeat (agents, paths, the document's own frame).
+    expect(bytes(grouped)).toBeLessThan(bytes(apart) * 0.95);
+  });
+
+  it('on a stream laid out other than ingest was told (resharded by hand), each partition still always lands on one shard', async () => {
+    const stream = new KinesisTwin({ shards: 5, throughput: false });
+    const stage = new IngestStage({ putter: stream, config: cfg, summaryShards: 2 });
+    for (let k = 0; k < 4; k++) await stage.handle(records.slice(k * 20, k * 20 + 20).map(cloudWatchSource));
+    const shardsOf = new Map<string, Set<string>>();
+    for (const shard of stream.shardIds()) {
+      for (const p of stream.read(shard, undefined, 100_000).flatMap((x) => decodeSummaryRecord(x.data))) {
+        const partition = p.id.split('/')[1];
+        if (!shardsOf.has(partition)) shardsOf.set(partition, new Set());
+        shardsOf.get(partition)!.add(shard);
+      }
+    }
+    expect(shardsOf.size).toBe(64);
+    for (const [partition, on] of shardsOf) expect(on.size, partition).toBe(1);
+  });
+
   it('a batch retried across a switch of the wire level (1 -> 2): every request counted once, in its host and in its /24', async () => {
     const events = Array.from({ length: 400 }, (_, i) => ({ time: T0 + i * 100, ip: `198.51.100.${1 + (i % 200)}`, method: 'GET',
       path: `/p${i}`, resource: '/p', status: 200, bytes: 10, latencyMs: 5, userAgent: 'ua', principal: '' }));

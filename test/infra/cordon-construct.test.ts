@@ -898,6 +898,14 @@ describe('environment contract (infra sets, functions/env.ts parses)', () => {
     expect(() => parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x', SUMMARY_PARTITIONS: '0' })).toThrow(/SUMMARY_PARTITIONS/);
   });
 
+  it('ingest is told the summaries stream\'s provisioned shards (its records go one a shard); on demand, it is not', () => {
+    for (const [props, shards] of [[{}, 1], [{ shards: 5, summaryShards: 28 }, 28], [{ shards: 'on-demand' }, undefined]] as const) {
+      const t = synth(props).template;
+      expect(parseIngestEnv(functionEnv(t, fnIds(t).ingest)).summaryShards).toBe(shards);
+    }
+    expect(() => parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x', SUMMARY_SHARDS: '0' })).toThrow(/SUMMARY_SHARDS/);
+  });
+
   it('on many summaries shards detect gets several ticks at once, each over its slice of the shards', () => {
     const t = synth({ shards: 5, summaryShards: 28 }).template;
     const { detect } = fnIds(t);
