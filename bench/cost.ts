@@ -1,4 +1,3 @@
-import ipaddr from 'ipaddr.js';
 import { CORDON_ESM_CONFIG } from '../src/rehearse/esm-config.ts';
 import { DynamoLedgerStore } from '../src/adapters/aws/dynamodb.ts';
 import { DynamoWindowStore } from '../src/adapters/aws/window-store.ts';
@@ -11,6 +10,7 @@ import type { PutRecord, StreamRecord } from '../src/ports/stream.ts';
 import type { SimEvent } from '../src/simulate/builder.ts';
 import { CountingBlobStore, s3RequestCount, type S3Requests } from './counting-blobs.ts';
 import { FakeDynamo } from './fake-dynamo.ts';
+import { replicaOf } from './replica.ts';
 import { cpuSince } from './timing.ts';
 import type { CwlRecord, Traffic } from './inputs.ts';
 
@@ -136,43 +136,14 @@ function batchesOf<T extends { arrival: number }>(records: readonly T[], max: nu
 const putUnits = (bytes: number): number => Math.max(1, Math.ceil(bytes / KINESIS_UNIT_BYTES));
 
 /**
- * The scenario's traffic `copies` times over, as if that many such populations used the API at once: copy j moves
- * every address to another network (IPv4 second octet, IPv6 second group, XOR j) and suffixes every principal, so
- * keys multiply with the rate as they would with more clients, and each copy keeps its NATs, /24s and attacks.
+ * The scenario's traffic `copies` times over, as if that many such populations used the API at once (replicaOf: each
+ * copy on networks and principals of its own, its paths' numbers, sizes and latencies its own), so keys multiply with
+ * the rate as they would with more clients, and each copy keeps its NATs, /24s and attacks.
  */
 export function replicate(t: Traffic, copies: number): Traffic {
   if (copies <= 1) return t;
-  const moved = new Map<string, string>();
-  const move = (ip: string, j: number): string => {
-    const key = `${j}|${ip}`;
-    let out = moved.get(key);
-    if (out === undefined) {
-      const a = ipaddr.parse(ip);
-      if (a.kind() === 'ipv4') {
-        const o = (a as ipaddr.IPv4).octets.slice();
-        o[1] ^= j & 255;
-        o[0] = (o[0] + (j >> 8)) % 224 || 1;
-        out = o.join('.');
-      } else {
-        const p = (a as ipaddr.IPv6).parts.slice();
-        p[1] ^= j & 0xffff;
-        out = new ipaddr.IPv6(p).toString();
-      }
-      moved.set(key, out);
-    }
-    return out;
-  };
   const events: SimEvent[] = [];
-  for (let j = 0; j < copies; j++) {
-    for (const e of t.events) {
-      if (j === 0) {
-        events.push(e);
-        continue;
-      }
-      const id = e.id && Object.fromEntries(Object.entries(e.id).map(([k, v]) => [k, typeof v === 'string' ? `${v}~${j}` : v]));
-      events.push({ ...e, ip: move(e.ip, j), id });
-    }
-  }
+  for (let j = 0; j < copies; j++) for (const e of t.events) events.push(replicaOf(e, j));
   events.sort((a, b) => a.t - b.t);
   return { events, labels: t.labels, minutes: t.minutes };
 }

@@ -21,7 +21,8 @@ import type { S3Requests } from './counting-blobs.ts';
 import { FakeDynamo } from './fake-dynamo.ts';
 import { windowerOptions } from './ingest.ts';
 import { linesOf, simulate } from './inputs.ts';
-import { DETECT_BATCH, type DetectRun, ingestShard, moveIp, ReplicatedStream, type ShardRecord, shardLayout, SNAPSHOT_COMPACT_AT, SNAPSHOT_MAX_IDLE_DAYS } from './scale.ts';
+import { DETECT_BATCH, type DetectRun, ingestShard, ReplicatedStream, type ShardRecord, shardLayout, SNAPSHOT_COMPACT_AT, SNAPSHOT_MAX_IDLE_DAYS } from './scale.ts';
+import { moveIp } from './replica.ts';
 
 /**
  * The heavy steps of the scale section (bench/scale.ts), each in a process of its own so that one's memory is not

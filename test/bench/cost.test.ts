@@ -19,9 +19,26 @@ describe('bench cost model', () => {
     expect(distinct(r.events, (e) => e.ip)).toBe(distinct(base.events, (e) => e.ip) * k);
     expect(distinct(r.events, (e) => prefixOf(e.ip, 24, 64))).toBe(distinct(base.events, (e) => prefixOf(e.ip, 24, 64)) * k);
     expect(distinct(r.events, (e) => (e.id ? principalKey(e.id) : null))).toBe(distinct(base.events, (e) => (e.id ? principalKey(e.id) : null)) * k);
-    // Every other field is the original's.
-    const strip = (e: (typeof base.events)[number]) => ({ ...e, ip: '', id: null });
-    expect(r.events.filter((_, i) => i % 997 === 0).every((e) => base.events.some((b) => b.t === e.t && JSON.stringify(strip(b)) === JSON.stringify(strip(e))))).toBe(true);
+    // A copy does what its original did (time, route, status, agent) on items, sizes and latencies of its own.
+    const shape = (e: (typeof base.events)[number]) => JSON.stringify({ ...e, ip: '', id: null, path: e.path.replace(/[0-9]/g, '#'), len: 0, lat: 0 });
+    const originals = new Map(base.events.map((b) => [shape(b), b]));
+    const own = new Set(base.events);
+    const copies = r.events.filter((e) => !own.has(e));
+    expect(copies).toHaveLength(base.events.length * (k - 1));
+    let moved = 0;
+    let numbered = 0;
+    for (const e of copies.filter((_, i) => i % 97 === 0)) {
+      const b = originals.get(shape(e));
+      expect(b, e.path).toBeDefined();
+      expect(e.len).toBeGreaterThanOrEqual(Math.floor(b!.len * 0.8));
+      expect(e.len).toBeLessThanOrEqual(Math.ceil(b!.len * 1.2));
+      if (/[0-9]/.test(e.path)) {
+        numbered++;
+        if (e.path !== b!.path) moved++;
+      }
+    }
+    expect(numbered).toBeGreaterThan(20);
+    expect(moved).toBeGreaterThan(numbered * 0.9);
   });
 
   it('measures the deployed wiring: S3 requests, DynamoDB units and summary records all counted, none for nothing', async () => {
