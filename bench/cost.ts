@@ -3,7 +3,7 @@ import { DynamoLedgerStore } from '../src/adapters/aws/dynamodb.ts';
 import { DynamoWindowStore } from '../src/adapters/aws/window-store.ts';
 import { parseConfig } from '../src/config.ts';
 import { DetectStage, type DetectResult } from '../src/engine/detect.ts';
-import { cloudWatchSource, IngestStage } from '../src/engine/ingest.ts';
+import { cloudWatchSource, IngestStage, summaryBucketsFor } from '../src/engine/ingest.ts';
 import { EncodedPartStore } from '../src/engine/part-store.ts';
 import { SnapshotBaselineStore } from '../src/pipeline/snapshot-baseline-store.ts';
 import type { PutRecord, StreamRecord } from '../src/ports/stream.ts';
@@ -68,6 +68,8 @@ export interface Usage {
   /** Requests a second of the traffic measured, and how many copies of the scenario's population it holds. */
   rate: number;
   copies: number;
+  /** The summaries shards ingest was told of (its records go one a shard); 1 where not given (older results). */
+  summaryShards?: number;
   requests: number;
   seconds: number;
   ingestInvocations: number;
@@ -149,10 +151,12 @@ export function replicate(t: Traffic, copies: number): Traffic {
 }
 
 /** Stage 1 over every ingest batch; returns the summary records stage 2 will read. */
-async function ingestAll(records: readonly CwlRecord[], config: ReturnType<typeof parseConfig>, u: Usage, derivePrefixes: boolean): Promise<SummaryRecord[]> {
+async function ingestAll(records: readonly CwlRecord[], config: ReturnType<typeof parseConfig>, u: Usage, derivePrefixes: boolean,
+  summaryShards: number): Promise<SummaryRecord[]> {
   const summaries: SummaryRecord[] = [];
   let out: PutRecord[] = [];
-  const stage = new IngestStage({ config, derivePrefixes, putter: { put: async (rs: PutRecord[]) => { out.push(...rs); } } });
+  const stage = new IngestStage({ config, derivePrefixes, summaryShards, buckets: summaryBucketsFor(summaryShards),
+    putter: { put: async (rs: PutRecord[]) => { out.push(...rs); } } });
   for (const batch of batchesOf(records, INGEST_BATCH.records, INGEST_BATCH.windowMs)) {
     out = [];
     const cpu0 = process.cpuUsage();
@@ -178,17 +182,22 @@ async function ingestAll(records: readonly CwlRecord[], config: ReturnType<typeo
   return summaries;
 }
 
-export async function measureUsage(t: Traffic, copies: number, records: readonly CwlRecord[], cwlLineBytes: number, summaryLevel: 1 | 2 = 1): Promise<Usage> {
+/**
+ * Stage 1 and stage 2 over the traffic, counted. `summaryShards`: the summaries stream's shards ingest is told of, as
+ * the construct tells it (its partitions bound for one shard share records); detect here reads them all as one.
+ */
+export async function measureUsage(t: Traffic, copies: number, records: readonly CwlRecord[], cwlLineBytes: number, summaryLevel: 1 | 2 = 1,
+  summaryShards = 1): Promise<Usage> {
   const config = parseConfig({ allowlist: { cidrs: t.labels.allowlist } });
   const seconds = t.minutes * 60;
   const u: Usage = {
-    rate: Math.round(t.events.length / seconds), copies, requests: t.events.length, seconds, ingestInvocations: 0, ingestCpuMs: 0,
+    rate: Math.round(t.events.length / seconds), copies, summaryShards, requests: t.events.length, seconds, ingestInvocations: 0, ingestCpuMs: 0,
     accessRecords: 0, accessBytes: 0, accessPutUnits: 0, summaryRecords: 0, summaryBytes: 0, summaryPutUnits: 0,
     detectInvocations: 0, detectTicks: 0, detectCpuMs: 0, windowsClosed: 0, decisions: 0, dynamoCalls: 0, dynamoWriteUnits: 0,
     dynamoReadUnits: 0, dynamoByKind: {}, s3: { puts: 0, lists: 0, deletes: 0, gets: 0, bytesPut: 0 }, largestSnapshotBytes: 0,
     cwlBytes: cwlLineBytes * t.events.length,
   };
-  const summaries = await ingestAll(records, config, u, summaryLevel === 2);
+  const summaries = await ingestAll(records, config, u, summaryLevel === 2, summaryShards);
 
   // The detect Lambda's wiring (aws-deps.ts) over an in-memory DynamoDB that bills and an S3 that counts. The
   // timed CPU includes the SDK-free fakes' own work, a small overstatement.
@@ -233,7 +242,7 @@ export async function measureUsage(t: Traffic, copies: number, records: readonly
 }
 
 /** Shards each stream needs at `rate` requests a second: bytes, records, and one Lambda per shard keeping up. */
-function shardsAt(rate: number, u: Usage): { access: number; summaries: number } {
+export function shardsAt(rate: number, u: Usage): { access: number; summaries: number } {
   const per = (x: number) => x / u.requests;
   const ingestPerShard = (u.requests / (u.ingestCpuMs / 1000)) * VCPU_SHARE;
   const detectPerShard = u.requests / detectBilledSeconds(u);

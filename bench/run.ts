@@ -3,7 +3,7 @@ import { cpus, loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { type BenchArgs, parseArgs } from './args.ts';
 import { baselineFigure, type BaselineFigure } from './baselines.ts';
-import { costModel, type CostModel, LAMBDA_MEMORY_MB, measureUsage, rateWhereShareFallsTo, replicate, type Usage } from './cost.ts';
+import { costModel, type CostModel, LAMBDA_MEMORY_MB, measureUsage, rateWhereShareFallsTo, replicate, shardsAt, type Usage } from './cost.ts';
 import { bigWindow, detectFigure, type DetectFigure, mixedWindows } from './detect.ts';
 import { figure, floorCwl, floorJsonLines, ingestCwl, type IngestFigure, ingestLines, unpackOnlyCwl } from './ingest.ts';
 import { cwlRecordsOf, linesOf, meanBytes, simulate, type Traffic } from './inputs.ts';
@@ -154,7 +154,15 @@ async function costUsages(a: BenchArgs, rates: number[]): Promise<Usage[]> {
     log(`cost: ${k} × the population (${Math.round(t.events.length / (a.costMinutes * 60))} req/s, ${t.events.length} requests): IngestStage and DetectStage`);
     const records = cwlRecordsOf(t, a.seed);
     const lineBytes = meanBytes(linesOf(t, 'apigw-json', a.seed).slice(0, 200_000));
-    usages.push(await measureUsage(t, k, records, lineBytes, a.summaryLevel));
+    let u = await measureUsage(t, k, records, lineBytes, a.summaryLevel);
+    // Ingest groups its records by the summaries shards the construct would deploy at this rate: measured once on
+    // one, then again on as many as that measurement asks for.
+    const shards = shardsAt(u.rate, u).summaries;
+    if (shards > 1) {
+      log(`cost: again with ingest told of ${shards} summaries shards`);
+      u = await measureUsage(t, k, records, lineBytes, a.summaryLevel, shards);
+    }
+    usages.push(u);
   }
   return usages;
 }

@@ -224,7 +224,7 @@ export async function ingestShard(stream: ReplicatedStream, plan: IngestPlan, mo
   const cpu0 = process.cpuUsage();
   const counts: IngestCounts = { requests: stream.total, accessRecords: 0, ingestInvocations: 0, eventsIngested: 0, shardRecords: 0, shardBytes: 0, cpuMs: 0 };
   let out: PutRecord[] = [];
-  const stage = new IngestStage({ config: plan.config, derivePrefixes: plan.derivePrefixes, buckets: plan.layout.buckets,
+  const stage = new IngestStage({ config: plan.config, derivePrefixes: plan.derivePrefixes, buckets: plan.layout.buckets, summaryShards: plan.layout.shards,
     putter: { put: async (rs: PutRecord[]) => { out.push(...rs); } } });
   const rng = new Rng(plan.seed, 1);
   const S = BigInt(plan.layout.shards);
