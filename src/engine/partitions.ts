@@ -5,8 +5,9 @@ const ON_DEMAND_BUCKETS = 256;
 
 /**
  * Summary partitions for a summaries stream of `shards` shards: at least 64, and 4 a shard past 16, so every shard
- * has work (a partition is never split across shards: its records go to one explicit hash key). Records are per
- * partition per invocation, so more partitions than shards need would only cut records smaller.
+ * has work (a partition is never split across shards: its records go to one explicit hash key). On a provisioned
+ * stream ingest writes the partitions bound for one shard in the same records (IngestDeps.summaryShards); on demand
+ * a partition's records are its own, so more partitions than the shards need would only cut records smaller.
  */
 export function summaryBucketsFor(shards: number | 'on-demand'): number {
   return shards === 'on-demand' ? ON_DEMAND_BUCKETS : Math.max(DEFAULT_BUCKETS, 4 * shards);
