@@ -11,7 +11,7 @@ import { classifyFailure, errorName } from './errors.ts';
 import { type Logger, METRIC, type Metrics, noMetrics, silentLogger } from './observe.ts';
 import { DEFAULT_BUCKETS, shardOfHashKey } from './partitions.ts';
 import { compareSequence } from './sequence.ts';
-import { packSummaryRecords, type SummaryEncoding, type SummaryPart } from './wire.ts';
+import { packSummaryUnits, type SummaryEncoding, type SummaryPart } from './wire.ts';
 
 export { DEFAULT_BUCKETS, shardOfHashKey, summaryBucketsFor } from './partitions.ts';
 
@@ -105,7 +105,8 @@ export class IngestStage {
 
   async handle(records: readonly SourceRecord[]): Promise<IngestResult> {
     const cfg = this.deps.config;
-    const byCarrier = new Map<number, SummaryPart[]>();
+    /** Per carrier (the bucket whose key its shard's records use), its buckets' parts. */
+    const byCarrier = new Map<number, Map<number, SummaryPart[]>>();
     let events = 0;
     let unreadable = 0;
     let clamped = 0;
@@ -134,17 +135,20 @@ export class IngestStage {
       for (const partial of windower.drainPartials()) {
         for (const [bucket, part] of splitByBucket(partial, this.buckets, widest4, widest6)) {
           const carrier = this.carrierOf[bucket];
-          let list = byCarrier.get(carrier);
-          if (!list) byCarrier.set(carrier, (list = []));
+          let units = byCarrier.get(carrier);
+          if (!units) byCarrier.set(carrier, (units = new Map()));
+          let list = units.get(bucket);
+          if (!list) units.set(bucket, (list = []));
           list.push({ ...part, id: `${shardId}:${span}/${this.labels[bucket]}/${part.w}` });
         }
       }
     }
     const out: PutRecord[] = [];
     let bytes = 0;
-    for (const [carrier, parts] of byCarrier) {
+    for (const [carrier, units] of byCarrier) {
       const explicitHashKey = this.hashKeys[carrier];
-      for (const data of packSummaryRecords(parts, this.maxRecordBytes, this.deps.summaryEncoding)) {
+      // A partition's parts of this batch stay in one record (packSummaryUnits says why).
+      for (const data of packSummaryUnits([...units.values()], this.maxRecordBytes, this.deps.summaryEncoding)) {
         out.push({ partitionKey: `b${this.labels[carrier]}`, data, explicitHashKey });
         bytes += data.byteLength;
       }

@@ -235,6 +235,46 @@ export function packSummaryRecords(parts: SummaryPart[], maxBytes: number, encod
   return out;
 }
 
+/**
+ * Packs units of parts (each unit the parts of one partition) into records of at most `maxBytes` as written, never
+ * cutting a unit across records unless it alone is over the limit (then packSummaryRecords cuts it). Detect takes a
+ * partition's part from a source batch it has already seen for a redelivery, so one batch's parts of a partition must
+ * arrive together, in one record, as they did when each partition had records of its own.
+ */
+export function packSummaryUnits(units: SummaryPart[][], maxBytes: number, encoding: SummaryEncoding = 'gzip'): Buffer[] {
+  if (units.length === 1) return packSummaryRecords(units[0], maxBytes, encoding);
+  const out: Buffer[] = [];
+  const rawBudget = maxBytes * 1.2;
+  const texts = units.map((u) => u.map((p) => JSON.stringify(p)).join(','));
+  let first = 0;
+  let raw = 0;
+  for (let i = 0; i <= units.length; i++) {
+    if (i === units.length || (raw + texts[i].length > rawBudget && i > first)) {
+      if (i > first) emitUnits(units.slice(first, i), texts.slice(first, i), maxBytes, encoding, out);
+      first = i;
+      raw = 0;
+    }
+    if (i < units.length) raw += texts[i].length + 1;
+  }
+  return out;
+}
+
+function emitUnits(units: SummaryPart[][], texts: string[], maxBytes: number, encoding: SummaryEncoding, out: Buffer[]): void {
+  const parts = units.flat();
+  const bytes = encodeDoc(docOf(`[${texts.filter((t) => t.length > 0).join(',')}]`, levelOf(parts)), maxBytes, encoding);
+  if (bytes.length <= maxBytes) {
+    out.push(bytes);
+    return;
+  }
+  if (units.length > 1) {
+    const half = Math.ceil(units.length / 2);
+    emitUnits(units.slice(0, half), texts.slice(0, half), maxBytes, encoding, out);
+    emitUnits(units.slice(half), texts.slice(half), maxBytes, encoding, out);
+    return;
+  }
+  out.push(...packSummaryRecords(units[0], maxBytes, encoding));
+}
+
 function emit(parts: SummaryPart[], texts: string[], maxBytes: number, encoding: SummaryEncoding, out: Buffer[]): void {
   const bytes = encodeDoc(docText(parts, texts), maxBytes, encoding);
   if (bytes.length <= maxBytes) out.push(bytes);

@@ -230,6 +230,30 @@ describe('ingest over a batch, and Kinesis redelivering it', () => {
     expect(bytes(grouped)).toBeLessThan(bytes(apart) * 0.95);
   });
 
+  it('a lagging batch across a window boundary, its shard\'s records read one at a time: a partition\'s parts arrive together, nothing taken for a redelivery', async () => {
+    const at = T0 + 700_000;
+    const stream = new KinesisTwin({ shards: 1, throughput: false, clock: () => at });
+    // Small records, so one shard's share of the batch spans many of them.
+    const stage = () => new IngestStage({ putter: stream, config: cfg, maxRecordBytes: 3000, summaryShards: 1 });
+    const request = (ip: string, time: number) => ({ time, ip, method: 'GET', path: '/x', resource: '/x', status: 200, bytes: 10, latencyMs: 5,
+      userAgent: 'ua', principal: '' });
+    // Another access-log shard is ten minutes ahead; the lagging one's batch straddles the minute at T0 + 60 s.
+    await stage().handle([eventsSource('shardId-A', '100', [request('192.0.2.1', T0 + 600_000)])]);
+    const lagging = Array.from({ length: 400 }, (_, i) => request(`198.51.${i % 50}.${1 + (i % 200)}`, T0 + 50_000 + i * 50));
+    await stage().handle([eventsSource('shardId-L', '200', lagging.slice(0, 200)), eventsSource('shardId-L', '201', lagging.slice(200))]);
+    const summaries = stream.read(stream.shardIds()[0], undefined, 100_000);
+    expect(summaries.length).toBeGreaterThan(5);
+    const state = new SqliteState(':memory:');
+    let counted = 0;
+    const detect = new DetectStage({ windows: new EncodedPartStore(new MemoryWindowStore()), baselines: state, ledger: state, config: cfg,
+      onWindow: (closed) => { for (const e of closed.keys.byIp.values()) counted += e.ip.requests; } });
+    let redelivered = 0;
+    for (const r of summaries) redelivered += (await detect.handle([r], at)).redeliveredParts;
+    await detect.tick(T0 + 3_600_000);
+    expect(redelivered).toBe(0);
+    expect(counted).toBe(401);
+  });
+
   it('on a stream laid out other than ingest was told (resharded by hand), each partition still always lands on one shard', async () => {
     const stream = new KinesisTwin({ shards: 5, throughput: false });
     const stage = new IngestStage({ putter: stream, config: cfg, summaryShards: 2 });

@@ -4,7 +4,7 @@ import { MemoryWindowStore } from '../../src/adapters/local/memory-window-store.
 import { COUNTER_NAMES, KeyWindow } from '../../src/features/key-window.ts';
 import { cloudWatchSource, IngestStage, MAX_SUMMARY_RECORD_BYTES } from '../../src/engine/ingest.ts';
 import { EncodedPartStore } from '../../src/engine/part-store.ts';
-import { BadSummaryError, decodeChunk, decodeSummaryRecord, encodeChunk, NewerWireError, packSummaryRecords, type ReadNotes, type SummaryPart, WIRE_LEVEL, WIRE_MINOR } from '../../src/engine/wire.ts';
+import { BadSummaryError, decodeChunk, decodeSummaryRecord, encodeChunk, NewerWireError, packSummaryRecords, packSummaryUnits, type ReadNotes, type SummaryPart, WIRE_LEVEL, WIRE_MINOR } from '../../src/engine/wire.ts';
 import { parseConfig } from '../../src/config.ts';
 import { KinesisTwin } from '../../src/adapters/local/kinesis-twin.ts';
 import { mulberry32 as rng } from '../helpers/rng.ts';
@@ -221,5 +221,26 @@ describe('wire: no batch an attacker can sink', () => {
     const parts = twin.read(twin.shardIds()[0], undefined, 100).flatMap((rec) => decodeSummaryRecord(rec.data));
     expect(Math.max(...parts.map((p) => p.t))).toBeLessThanOrEqual(T0 + 1_000);
     expect(parts.map((p) => p.w).every((w) => w === T0 - (T0 % MIN))).toBe(true);
+  });
+});
+
+describe('wire: a shard\'s partitions packed together', () => {
+  it('every record within the limit, every part once and in order, a partition cut across records only when it alone is over', () => {
+    const r = rng(12);
+    for (const encoding of ['gzip', 'identity'] as const) {
+      for (const limit of [1500, 4000, 20_000]) {
+        const units = Array.from({ length: 30 }, (_, u) => Array.from({ length: 1 + Math.floor(r() * 4) }, (_, k) => partOf(`s:1-2/${u}/${k}`, 1 + Math.floor(r() * 40))));
+        const records = packSummaryUnits(units, limit, encoding);
+        for (const rec of records) expect(rec.length).toBeLessThanOrEqual(limit);
+        const read = records.map((rec) => decodeSummaryRecord(rec).map((p) => p.id));
+        expect(read.flat()).toEqual(units.flat().map((p) => p.id));
+        for (const [u, unit] of units.entries()) {
+          const holding = read.filter((ids) => ids.some((id) => id.startsWith(`s:1-2/${u}/`))).length;
+          const alone = packSummaryUnits([unit], Number.MAX_SAFE_INTEGER, encoding)[0].length;
+          if (alone <= limit) expect(holding, `partition ${u} at ${limit} (${encoding})`).toBe(1);
+        }
+        if (limit === 20_000) expect(records.length).toBeLessThan(units.length / 2);
+      }
+    }
   });
 });
