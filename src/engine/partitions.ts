@@ -14,9 +14,10 @@ export function summaryBucketsFor(shards: number | 'on-demand'): number {
 }
 
 /**
- * The shard of a stream of `shards` shards with equal hash ranges (as CreateStream and UpdateShardCount's uniform
- * scaling lay them out) that holds `hashKey`.
+ * The shard of a stream of `shards` shards with equal hash ranges that holds `hashKey`. As CreateStream lays them out
+ * (and the Kinesis twin): shard i starts at i·⌊2¹²⁸/shards⌋, the last one taking the remainder.
  */
 export function shardOfHashKey(hashKey: string, shards: number): number {
-  return Number((BigInt(hashKey) * BigInt(shards)) >> 128n);
+  const step = (1n << 128n) / BigInt(shards);
+  return Math.min(shards - 1, Number(BigInt(hashKey) / step));
 }

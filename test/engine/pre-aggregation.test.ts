@@ -5,7 +5,7 @@ import { MemoryWindowStore } from '../../src/adapters/local/memory-window-store.
 import { SqliteState } from '../../src/adapters/local/sqlite-state.ts';
 import { parseConfig } from '../../src/config.ts';
 import { dedupeParts, DetectStage, partsToCompare, pruneSources, sourceOf } from '../../src/engine/detect.ts';
-import { bucketHashKey, bucketOfKey, cloudWatchSource, eventsSource, IngestStage, summaryBucketsFor } from '../../src/engine/ingest.ts';
+import { bucketHashKey, bucketOfKey, cloudWatchSource, eventsSource, IngestStage, shardOfHashKey, summaryBucketsFor } from '../../src/engine/ingest.ts';
 import { hash32 } from '../../src/features/hash.ts';
 import { Windower } from '../../src/features/windower.ts';
 import { EncodedPartStore } from '../../src/engine/part-store.ts';
@@ -252,6 +252,17 @@ describe('ingest over a batch, and Kinesis redelivering it', () => {
     await detect.tick(T0 + 3_600_000);
     expect(redelivered).toBe(0);
     expect(counted).toBe(401);
+  });
+
+  it('grouped, every partition lands on the shard its own key does, for counts that do not divide (9 on 6, 64 on 3, 160 on 40, 256 on 7)', () => {
+    for (const [buckets, shards] of [[9, 6], [64, 3], [160, 40], [256, 7], [64, 1]]) {
+      const stream = new KinesisTwin({ shards, throughput: false });
+      const ranges = stream.shardIds().map((id) => stream.hashKeyRange(id)).map((r) => [BigInt(r.startingHashKey), BigInt(r.endingHashKey)]);
+      for (let b = 0; b < buckets; b++) {
+        const key = BigInt(bucketHashKey(b, buckets));
+        expect(shardOfHashKey(bucketHashKey(b, buckets), shards), `${b} of ${buckets} on ${shards}`).toBe(ranges.findIndex(([lo, hi]) => key >= lo && key <= hi));
+      }
+    }
   });
 
   it('on a stream laid out other than ingest was told (resharded by hand), each partition still always lands on one shard', async () => {
