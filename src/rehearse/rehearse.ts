@@ -57,7 +57,7 @@ export interface RehearseSummary {
   shards: number;
   laggingShardSeconds: number;
   summaryWireLevel: 1 | 2;
-  /** Detect ticks a minute, each over its slice of the summaries shards (the construct's fan-out; 1 up to four). */
+  /** Detect's tick slices that ran: ticks a minute, each over its slice of the summaries shards (1 up to four shards). */
   tickSlices: number;
   /** Windows still open when the rehearsal ended: 0, as every window is decided by later data or by a tick. */
   windowsOpenAtEnd: number;
@@ -226,11 +226,12 @@ export async function runRehearse(opts: RehearseOptions): Promise<RehearseSummar
   for (const m of mappings) m.start();
   // The detect tick as the construct schedules it: on many summaries shards, several rules of several targets, each
   // target a tick over its slice of the shards, all invoked when their rule fires.
-  const tickSlices = tickSlicesFor(shards);
-  for (const rule of tickRules(tickSlices)) {
+  const slicesTicked = new Set<number>();
+  for (const rule of tickRules(tickSlicesFor(shards))) {
     scheduledRule(sched, model, rule.name === 'DetectSchedule' ? 'detect-tick' : `detect-tick:${rule.name}`, 60_000, () => {
       for (const slice of rule.slices) {
         detectFn.invokeAsync(async (t) => {
+          slicesTicked.add(slice?.slice ?? 0);
           const r = await detect.tick(t, undefined, slice);
           if (r.decisions) sched.after(model.sample('dynamoStreamVisibility') + CORDON_ESM_CONFIG.contain.maximumBatchingWindowMs, () => runContain('stream'));
           return r;
@@ -274,7 +275,7 @@ export async function runRehearse(opts: RehearseOptions): Promise<RehearseSummar
     shards,
     laggingShardSeconds: lagMs / 1000,
     summaryWireLevel,
-    tickSlices,
+    tickSlices: slicesTicked.size,
     windowsOpenAtEnd,
     dryRun: cfg.dryRun,
     logStart: requests.length ? new Date(start).toISOString() : null,
