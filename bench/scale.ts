@@ -104,7 +104,7 @@ export interface ShardLayout {
   shardOfBucket: number[];
 }
 
-/** The shard of a uniformly split stream of `shards` shards (as CreateStream splits it) holding a 128-bit hash key. */
+/** Which shard of a uniformly split stream of `shards` shards each summary partition lands on. */
 export function shardLayout(shards: number): ShardLayout {
   const buckets = summaryBucketsFor(shards);
   return { shards, buckets, shardOfBucket: Array.from({ length: buckets }, (_, b) => shardOfHashKey(bucketHashKey(b, buckets), shards)) };

@@ -331,7 +331,7 @@ export class Cordon extends Construct {
       env: { SUMMARIES_STREAM_NAME: this.summariesStream.streamName, SUMMARY_WIRE_LEVEL: String(p.summaryWireLevel),
         // As many partitions as the summaries stream's shards can use (a partition goes to one shard).
         SUMMARY_PARTITIONS: String(summaryBucketsFor(p.summaryShards)),
-        // A batch's partitions bound for one shard share records (compressed together, several times smaller).
+        // A batch's partitions bound for one shard share records (one a shard, compressed together; IngestDeps.summaryShards).
         ...(p.summaryShards === 'on-demand' ? {} : { SUMMARY_SHARDS: String(p.summaryShards) }) },
       timeout: Duration.minutes(2),
       memorySize: 1024,

@@ -106,7 +106,7 @@ export class LocalRunner {
     this.summaries = new KinesisTwin({ shards, streamName: 'summaries', clock: logNow, throughput: false,
       deliverBytes: true });
     this.baselines = new CachedBaselines(opts.state, cfg.windows.idleEvictMinutes * 60_000);
-    // A few partitions per shard are enough to spread keys; each is a record per pass (64 would be 64 small gzips).
+    // A few partitions per shard are enough to spread keys; a shard's share of a pass is one record where it fits.
     this.frontShape = { shards, buckets: summaryBuckets(shards) };
     this.detect = new DetectStage({ windows: this.parts, baselines: this.baselines, ledger: opts.state, config: cfg,
       metrics: this.metrics, onWindow: (closed, outcome) => {
@@ -299,7 +299,7 @@ export class LocalRunner {
   }
 }
 
-/** Summary partitions of a replay: a few per shard spread keys; each is a record per pass. */
+/** Summary partitions of a replay: a few per shard spread keys. */
 function summaryBuckets(shards: number): number {
   return 4 * shards;
 }

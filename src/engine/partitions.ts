@@ -5,7 +5,8 @@ const ON_DEMAND_BUCKETS = 256;
 
 /**
  * Summary partitions for a summaries stream of `shards` shards: at least 64, and 4 a shard past 16, so every shard
- * has work (a partition is never split across shards: its records go to one explicit hash key). On a provisioned
+ * has work (a partition is never split across shards: its records go to one explicit hash key, its own or, grouped,
+ * its shard's first partition's). On a provisioned
  * stream ingest writes the partitions bound for one shard in the same records (IngestDeps.summaryShards); on demand
  * a partition's records are its own, so more partitions than the shards need would only cut records smaller.
  */

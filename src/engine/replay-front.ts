@@ -36,8 +36,10 @@ export interface FrontEnd {
 }
 
 export interface ReplayFrontOptions {
-  /** Shards of the access-log stream (a pass's events go round robin over them, one source record each) and of the
-   * summaries stream (ingest's records go one a shard). */
+  /**
+   * Shards of the access-log stream (a pass's events go round robin over them, one source record each) and of the
+   * summaries stream (ingest groups its records by them).
+   */
   shards: number;
   /** Summary partitions (buckets). */
   buckets: number;
