@@ -1,10 +1,12 @@
 import { Validations } from 'aws-cdk-lib';
 import { parseTickSlice } from '../../src/engine/tick-slices.ts';
+import { buildIngestDeps } from '../../src/pipeline/aws-deps.ts';
+import { parseConfig } from '../../src/config.ts';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseContainEnv, parseDetectEnv, parseIngestEnv, parseNotifySlackEnv } from '../../functions/env.ts';
 import {
   NAG_ACKNOWLEDGEMENTS,
@@ -901,7 +903,15 @@ describe('environment contract (infra sets, functions/env.ts parses)', () => {
   it('ingest is told the summaries stream\'s provisioned shards (its records go one a shard); on demand, it is not', () => {
     for (const [props, shards] of [[{}, 1], [{ shards: 5, summaryShards: 28 }, 28], [{ shards: 'on-demand' }, undefined]] as const) {
       const t = synth(props).template;
-      expect(parseIngestEnv(functionEnv(t, fnIds(t).ingest)).summaryShards).toBe(shards);
+      const env = parseIngestEnv(functionEnv(t, fnIds(t).ingest));
+      expect(env.summaryShards).toBe(shards);
+      // …and the ingest function's wiring hands it to the stage.
+      vi.stubEnv('AWS_REGION', 'us-east-1');
+      try {
+        expect(buildIngestDeps({ ...env, config: parseConfig({}) }).summaryShards).toBe(shards);
+      } finally {
+        vi.unstubAllEnvs();
+      }
     }
     expect(() => parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x', SUMMARY_SHARDS: '0' })).toThrow(/SUMMARY_SHARDS/);
   });
