@@ -230,11 +230,15 @@ describe('ingest over a batch, and Kinesis redelivering it', () => {
     expect(bytes(grouped)).toBeLessThan(bytes(apart) * 0.95);
   });
 
-  it('a lagging batch across a window boundary, its shard\'s records read one at a time: a partition\'s parts arrive together, nothing taken for a redelivery', async () => {
+  // Small records: a shard's share of the batch spans many of them (grouped), or one partition's JSON is over the limit
+  // though its gzip is not (one partition, as on demand).
+  it.each([
+    ['grouped on one shard, small records', { summaryShards: 1, maxRecordBytes: 3000 }, 5],
+    ['one partition, its JSON over the limit', { buckets: 1, maxRecordBytes: 12_000 }, 0],
+  ] as const)('a lagging batch across a window boundary, records read one at a time (%s): a partition\'s parts arrive together, nothing taken for a redelivery', async (_, deps, moreRecordsThan) => {
     const at = T0 + 700_000;
     const stream = new KinesisTwin({ shards: 1, throughput: false, clock: () => at });
-    // Small records, so one shard's share of the batch spans many of them.
-    const stage = () => new IngestStage({ putter: stream, config: cfg, maxRecordBytes: 3000, summaryShards: 1 });
+    const stage = () => new IngestStage({ putter: stream, config: cfg, ...deps });
     const request = (ip: string, time: number) => ({ time, ip, method: 'GET', path: '/x', resource: '/x', status: 200, bytes: 10, latencyMs: 5,
       userAgent: 'ua', principal: '' });
     // Another access-log shard is ten minutes ahead; the lagging one's batch straddles the minute at T0 + 60 s.
@@ -242,7 +246,7 @@ describe('ingest over a batch, and Kinesis redelivering it', () => {
     const lagging = Array.from({ length: 400 }, (_, i) => request(`198.51.${i % 50}.${1 + (i % 200)}`, T0 + 50_000 + i * 50));
     await stage().handle([eventsSource('shardId-L', '200', lagging.slice(0, 200)), eventsSource('shardId-L', '201', lagging.slice(200))]);
     const summaries = stream.read(stream.shardIds()[0], undefined, 100_000);
-    expect(summaries.length).toBeGreaterThan(5);
+    expect(summaries.length).toBeGreaterThan(moreRecordsThan);
     const state = new SqliteState(':memory:');
     let counted = 0;
     const detect = new DetectStage({ windows: new EncodedPartStore(new MemoryWindowStore()), baselines: state, ledger: state, config: cfg,
