@@ -25,6 +25,7 @@ export const METRIC_SOURCES: Record<MetricName, readonly Stage[]> = {
   [METRIC.ForeignVersionParts]: ['detect'],
   [METRIC.LateFolded]: ['detect'],
   [METRIC.LateDropped]: ['detect'],
+  [METRIC.RedeliveredParts]: ['detect'],
   [METRIC.ClockClamped]: ['ingest', 'detect'],
   [METRIC.WatermarkLagMs]: ['detect'],
   [METRIC.WindowsClosed]: ['detect'],
@@ -285,9 +286,10 @@ export function addAlarmsAndDashboard(
     graph('Watermark lag, worst partition (ms)', fromEachSource(METRIC.WatermarkLagMs, { statistic: 'Maximum' }), {
       leftAnnotations: [watermarkLag.toAnnotation()],
     }),
-    graph('Late data: folded, dropped; clocks clamped', [
+    graph('Late data: folded, dropped, taken for a redelivery; clocks clamped', [
       ...fromEachSource(METRIC.LateFolded),
       ...fromEachSource(METRIC.LateDropped),
+      ...fromEachSource(METRIC.RedeliveredParts),
       ...fromEachSource(METRIC.ClockClamped),
     ]),
   );

@@ -446,12 +446,14 @@ export class DetectStage {
       this.log.warn('summary parts too late to fold dropped', { scope, dropped: res.lateDropped });
     }
     if (res.clamped) m.add(METRIC.ClockClamped, res.clamped);
+    if (res.redeliveredParts) m.add(METRIC.RedeliveredParts, res.redeliveredParts);
     if (res.damaged) m.add(METRIC.StateDamaged, res.damaged);
     if (notes.foreignParts) m.add(METRIC.ForeignVersionParts, notes.foreignParts);
     if (res.windowsClosed) m.add(METRIC.WindowsClosed, res.windowsClosed);
     if (res.batchItemFailures.length) m.add(METRIC.RecordsFailed, 1);
     this.log.info('detected', { scope, records, windowsClosed: res.windowsClosed, decisions: res.decisions, earlyDecisions: res.earlyDecisions,
-      lateFolded: res.lateFolded, lateDropped: res.lateDropped, redelivered: res.redelivered, unreadable: res.unreadable,
+      lateFolded: res.lateFolded, lateDropped: res.lateDropped, redelivered: res.redelivered, redeliveredParts: res.redeliveredParts,
+      unreadable: res.unreadable,
       foreignParts: notes.foreignParts, unknownCounters: notes.unknownCounters });
   }
 }

@@ -31,6 +31,8 @@ export const METRIC = {
   /** Summary parts that arrived after their window closed: folded into the oldest open window, or dropped. */
   LateFolded: 'LateFolded',
   LateDropped: 'LateDropped',
+  /** Parts of a closed window from a source batch already seen: taken for ingest's redelivery and not counted again. */
+  RedeliveredParts: 'RedeliveredParts',
   /** Event times clamped to their CloudWatch Logs timestamp (a line stamped in the future). */
   ClockClamped: 'ClockClamped',
   /** Newest closed-window end behind wall clock, per partition (ms); the alarm watches its maximum. */

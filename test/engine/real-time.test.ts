@@ -167,6 +167,7 @@ describe('real time: a source record ingest delivers again after its window clos
     await kit.ingest.handle([eventsSource('shardId-a', '0001', flood)]);
     const [again] = await kit.deliver(T0 + 3 * MIN + 5_000);
     expect(again.redeliveredParts).toBeGreaterThan(0);
+    expect(kit.metrics.get(METRIC.RedeliveredParts)).toBe(again.redeliveredParts);
     expect(again.lateFolded).toBe(0);
     // A record of the same shard that was never seen is late data, and folds.
     await kit.ingest.handle([eventsSource('shardId-a', '0009', spread(10, T0, () => ({ ip: '192.0.2.9' })))]);
