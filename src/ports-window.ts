@@ -25,6 +25,13 @@ export interface ScopeProgress {
    * Absent in what earlier releases stored.
    */
   seenAt?: Record<string, number>;
+  /**
+   * Per `sources` entry, the parts seen at its sequence number that were cut from a partition too large for one record
+   * (`sp`), each by the rest of its id after the bucket (window and piece): such a part's siblings arrive in records of
+   * their own, so the sequence alone cannot tell a redelivered piece from one not yet seen. Absent in what earlier
+   * releases stored, and for entries with no such part.
+   */
+  pieces?: Record<string, string[]>;
 }
 
 export interface WindowStore {

@@ -142,14 +142,15 @@ export class DetectStage {
       const waiting = fresh.slice(upTo);
       step = 'store parts';
       const seenAt = progress.seenAt ?? {};
-      const watermark = await this.store(scope, decoded, now, res, done, progress.sources, seenAt);
+      const pieces = progress.pieces ?? {};
+      const watermark = await this.store(scope, decoded, now, res, done, progress.sources, seenAt, pieces);
       step = 'close windows';
       await this.closeReady(scope, now, res, watermark);
       step = 'early decisions';
       await this.decideEarly(scope, now, res, watermark);
       if (done.length) {
-        pruneSources(progress.sources, seenAt, now);
-        await this.deps.windows.setProgress(scope, { sequence: done[done.length - 1].sequenceNumber, sources: progress.sources, seenAt });
+        pruneSources(progress.sources, seenAt, now, pieces);
+        await this.deps.windows.setProgress(scope, { sequence: done[done.length - 1].sequenceNumber, sources: progress.sources, seenAt, pieces });
       }
       if (waiting.length) res.batchItemFailures = [{ itemIdentifier: waiting[0].sequenceNumber }];
     } catch (err) {
@@ -245,17 +246,29 @@ export class DetectStage {
 
   /** Sorts parts into open windows, late-but-foldable and too old; stores them; raises the watermark and returns it. */
   private async store(scope: string, parts: SummaryPart[], now: number, res: DetectResult, records: readonly StreamRecord[],
-    sources: Record<string, string>, seenAt: Record<string, number>): Promise<number> {
+    sources: Record<string, string>, seenAt: Record<string, number>, pieces: Record<string, string[]> = {}): Promise<number> {
     if (parts.length === 0) return this.deps.windows.getWatermark(scope);
     // The newest source record seen per access-log shard and bucket, before this batch: a closed window's part at or
     // below it is a batch ingest delivered again (its first copy was counted), not late data. Per bucket, because a
     // batch's summary records land or fail one by one: one bucket's failing must not make its retry look seen.
     const seenBefore = { ...sources };
+    const piecesBefore: Record<string, readonly string[]> = Object.fromEntries(Object.entries(pieces).map(([k, v]) => [k, [...v]]));
     for (const p of parts) {
       const src = sourceOf(p.id);
       if (!src) continue;
       const key = sourceKey(src);
-      if (sources[key] === undefined || compareSequence(src.sequence, sources[key]) > 0) sources[key] = src.sequence;
+      const order = sources[key] === undefined ? 1 : compareSequence(src.sequence, sources[key]);
+      if (order > 0) {
+        sources[key] = src.sequence;
+        delete pieces[key];
+      }
+      // A piece of a partition cut across records: remembered by its id, for its siblings still to come (and its own
+      // redelivery) are of the same source sequence.
+      if (order >= 0 && p.sp === 1) {
+        const tail = tailOf(src);
+        const seen = (pieces[key] ??= []);
+        if (!seen.includes(tail)) seen.push(tail);
+      }
       seenAt[key] = now;
     }
     const previous = await this.deps.windows.getWatermark(scope);
@@ -274,7 +287,9 @@ export class DetectStage {
         const src = sourceOf(part.id);
         // An entry per shard alone was written by the previous release: used until this bucket has one of its own.
         const before = src ? seenBefore[sourceKey(src)] ?? seenBefore[src.shard] : undefined;
-        if (src && before !== undefined && compareSequence(src.sequence, before) <= 0) {
+        const order = src && before !== undefined ? compareSequence(src.sequence, before) : 1;
+        // At the same sequence, a piece is a redelivery only if that very piece was seen (its siblings come apart).
+        if (order < 0 || (order === 0 && (part.sp !== 1 || (piecesBefore[sourceKey(src!)] ?? []).includes(tailOf(src!))))) {
           res.redeliveredParts++;
           continue;
         }
@@ -473,6 +488,12 @@ export function sourceOf(id: string): { shard: string; first: string; sequence: 
   return { shard: id.slice(0, colon), first: m[1], sequence: m[2] ?? m[1], rest: id.slice(slash) };
 }
 
+/** A part's id after its bucket (`/<window>` and any piece suffix): which of its source's parts it is. */
+function tailOf(src: { rest: string }): string {
+  const slash = src.rest.indexOf('/', 1);
+  return slash < 0 ? '' : src.rest.slice(slash);
+}
+
 /** A source shard and a summaries bucket (`<shard>/<bucket>`): what "seen before" is kept per. */
 function sourceKey(src: { shard: string; rest: string }): string {
   const slash = src.rest.indexOf('/', 1);
@@ -489,7 +510,8 @@ export const SOURCE_ENTRY_TTL_MS = 25 * 3_600_000;
  * Drops source entries not raised within SOURCE_ENTRY_TTL_MS (in place). An entry an earlier release stored has no
  * time: it is given `now`, and dropped a retention later if nothing raises it.
  */
-export function pruneSources(sources: Record<string, string>, seenAt: Record<string, number>, now: number): void {
+export function pruneSources(sources: Record<string, string>, seenAt: Record<string, number>, now: number,
+  pieces: Record<string, string[]> = {}): void {
   for (const key of Object.keys(sources)) {
     const at = seenAt[key];
     if (at === undefined) seenAt[key] = now;
@@ -498,6 +520,7 @@ export function pruneSources(sources: Record<string, string>, seenAt: Record<str
       delete seenAt[key];
     }
   }
+  for (const key of Object.keys(pieces)) if (sources[key] === undefined) delete pieces[key];
   for (const key of Object.keys(seenAt)) if (sources[key] === undefined) delete seenAt[key];
 }
 

@@ -33,9 +33,12 @@ import type { WindowPartial } from '../features/windower.ts';
  *   principal itself), about a fifth of the stream's bytes. The reader restores each from the key, with the hash the
  *   writer's windower gives it, so what detect holds is the same; a counter that is present (a revision-5 part, a
  *   stored chunk already restored) is kept as it is.
+ *   Revision 7 (any level) adds the part flag `sp`: the part is one of a partition's parts of a batch that had to be
+ *   cut across records (the partition alone over a record), so detect tells a redelivered piece from an unseen sibling
+ *   by its id, not by its source sequence alone. An earlier reader ignores it (and treats such a piece as before).
  */
 export const WIRE_LEVEL = 2;
-export const WIRE_MINOR = 6;
+export const WIRE_MINOR = 7;
 
 /** Counters of revision 1, in its positional order (frozen: they are what a revision-1 writer meant). */
 const REVISION1_COUNTERS: readonly string[] = [
@@ -46,6 +49,8 @@ const REVISION1_COUNTERS: readonly string[] = [
 /** One key-window partial from one source record: its id makes redelivery idempotent downstream. */
 export interface SummaryPart extends WindowPartial {
   id: string;
+  /** Cut from a partition too large for one record: its siblings of the same batch come in other records (revision 7). */
+  sp?: 1;
 }
 
 /** The level a document of these parts is written at: 2 if any part needs its prefixes derived, else 1. */
@@ -276,7 +281,8 @@ function emitUnits(units: SummaryPart[][], texts: string[], maxBytes: number, en
     emitUnits(units.slice(half), texts.slice(half), maxBytes, encoding, out);
     return;
   }
-  out.push(...packSummaryRecords(units[0], maxBytes, encoding));
+  // One partition alone over a record: cut, and its parts say so, since they now arrive in records of their own.
+  out.push(...packSummaryRecords(units[0].map((p) => ({ ...p, sp: 1 as const })), maxBytes, encoding));
 }
 
 function emit(parts: SummaryPart[], texts: string[], maxBytes: number, encoding: SummaryEncoding, out: Buffer[]): void {
@@ -323,7 +329,8 @@ function splitPart(p: SummaryPart): [SummaryPart, SummaryPart | null] {
   ];
   const half = Math.ceil(entries.length / 2);
   const make = (list: typeof entries, suffix: string): SummaryPart => {
-    const part: SummaryPart = { id: `${p.id}.${suffix}`, w: p.w, t: p.t, n: 0, e5: 0, i: [], p: [], u: [], ...(p.dp === 1 ? { dp: 1 } : {}) };
+    const part: SummaryPart = { id: `${p.id}.${suffix}`, w: p.w, t: p.t, n: 0, e5: 0, i: [], p: [], u: [], ...(p.dp === 1 ? { dp: 1 } : {}),
+      ...(p.sp === 1 ? { sp: 1 } : {}) };
     for (const [kind, entry] of list) (part[kind] ??= []).push(entry);
     // Window totals travel with the host windows (what stage 1 counts them from).
     for (const [, kw] of part.i) {

@@ -66,12 +66,15 @@ function windowStoreContract(make: () => WindowStore) {
     expect(await store.getWatermark('s')).toBe(9_000);
   });
 
-  it('keeps a scope\'s progress: its sequence, its source entries and when each was last seen', async () => {
+  it('keeps a scope\'s progress: its sequence, its source entries, when each was last seen and the pieces seen at it', async () => {
     expect(await store.progress('p')).toBeUndefined();
     const progress = { sequence: '49650000000000000000000000000000000000000000000000000001', sources: { 'shardId-1/3': '4965001', 'shardId-2/3of256': '4965002' },
-      seenAt: { 'shardId-1/3': 1_793_577_600_000, 'shardId-2/3of256': 1_793_577_660_000 } };
+      seenAt: { 'shardId-1/3': 1_793_577_600_000, 'shardId-2/3of256': 1_793_577_660_000 }, pieces: { 'shardId-1/3': ['/1793577600000.0', '/1793577600000.1.0'] } };
     await store.setProgress('p', progress);
     expect(await store.progress('p')).toEqual(progress);
+    // Most progress has no pieces: none kept, none read back.
+    await store.setProgress('p', { ...progress, pieces: {} });
+    expect((await store.progress('p'))?.pieces).toEqual({});
   });
 
   it('keeps UTF-8 bodies intact', async () => {

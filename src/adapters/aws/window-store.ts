@@ -217,13 +217,20 @@ export class DynamoWindowStore implements WindowStore {
     const at = res.Item?.at;
     const seenAt: Record<string, number> = {};
     if (at && typeof at === 'object') for (const [k, v] of Object.entries(at as Record<string, unknown>)) if (typeof v === 'number') seenAt[k] = v;
-    return { sequence: s, sources, seenAt };
+    const pc = res.Item?.pc;
+    const pieces: Record<string, string[]> = {};
+    if (pc && typeof pc === 'object') {
+      for (const [k, v] of Object.entries(pc as Record<string, unknown>)) if (Array.isArray(v)) pieces[k] = v.filter((x): x is string => typeof x === 'string');
+    }
+    return { sequence: s, sources, seenAt, pieces };
   }
 
   async setProgress(scope: string, progress: ScopeProgress): Promise<void> {
     checkScope(scope);
     await this.doc.send(new PutCommand({ TableName: this.tableName,
-      Item: { pk: `mark#${scope}`, sk: 'seq', s: progress.sequence, src: progress.sources, at: progress.seenAt ?? {} } }));
+      Item: { pk: `mark#${scope}`, sk: 'seq', s: progress.sequence, src: progress.sources, at: progress.seenAt ?? {},
+        // Only where a partition was cut across records (rare): most items carry none.
+        ...(progress.pieces && Object.keys(progress.pieces).length ? { pc: progress.pieces } : {}) } }));
   }
 
   async getWatermark(scope: string): Promise<number> {

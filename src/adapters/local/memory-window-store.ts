@@ -56,11 +56,12 @@ export class MemoryWindowStore implements WindowStore {
 
   async progress(scope: string): Promise<ScopeProgress | undefined> {
     const p = this.progresses.get(scope);
-    return p && { sequence: p.sequence, sources: { ...p.sources }, seenAt: { ...p.seenAt } };
+    return p && { sequence: p.sequence, sources: { ...p.sources }, seenAt: { ...p.seenAt }, pieces: copyPieces(p.pieces) };
   }
 
   async setProgress(scope: string, progress: ScopeProgress): Promise<void> {
-    this.progresses.set(scope, { sequence: progress.sequence, sources: { ...progress.sources }, seenAt: { ...progress.seenAt } });
+    this.progresses.set(scope, { sequence: progress.sequence, sources: { ...progress.sources }, seenAt: { ...progress.seenAt },
+      pieces: copyPieces(progress.pieces) });
   }
 
   async getWatermark(scope: string): Promise<number> {
@@ -75,4 +76,8 @@ export class MemoryWindowStore implements WindowStore {
 
 function checkWindowStart(t: number): void {
   if (!Number.isSafeInteger(t) || t < 0) throw new RangeError(`windowStart must be a non-negative integer (epoch ms), got ${t}`);
+}
+
+function copyPieces(pieces: Record<string, string[]> | undefined): Record<string, string[]> {
+  return Object.fromEntries(Object.entries(pieces ?? {}).map(([k, v]) => [k, [...v]]));
 }
