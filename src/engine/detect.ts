@@ -263,12 +263,9 @@ export class DetectStage {
         delete pieces[key];
       }
       // A piece of a partition cut across records: remembered by its id, for its siblings still to come (and its own
-      // redelivery) are of the same source sequence.
-      if (order >= 0 && p.sp === 1) {
-        const tail = tailOf(src);
-        const seen = (pieces[key] ??= []);
-        if (!seen.includes(tail)) seen.push(tail);
-      }
+      // redelivery) are of the same source sequence. Only pieces of the span that raised the mark (its first sequence
+      // too: a bisected half ends where the whole did), and a bounded number of them.
+      if (p.sp === 1 && order >= 0) notePiece(pieces, key, order > 0, src.first, tailOf(src));
       seenAt[key] = now;
     }
     const previous = await this.deps.windows.getWatermark(scope);
@@ -288,8 +285,9 @@ export class DetectStage {
         // An entry per shard alone was written by the previous release: used until this bucket has one of its own.
         const before = src ? seenBefore[sourceKey(src)] ?? seenBefore[src.shard] : undefined;
         const order = src && before !== undefined ? compareSequence(src.sequence, before) : 1;
-        // At the same sequence, a piece is a redelivery only if that very piece was seen (its siblings come apart).
-        if (order < 0 || (order === 0 && (part.sp !== 1 || (piecesBefore[sourceKey(src!)] ?? []).includes(tailOf(src!))))) {
+        // At the same sequence, a piece of the same span not seen yet is a sibling that came apart: it counts. Anything
+        // else at or below the mark is a redelivery, as without pieces.
+        if (order < 0 || (order === 0 && !(part.sp === 1 && unseenPiece(piecesBefore[sourceKey(src!)], src!.first, tailOf(src!))))) {
           res.redeliveredParts++;
           continue;
         }
@@ -486,6 +484,32 @@ export function sourceOf(id: string): { shard: string; first: string; sequence: 
   if (!m) return null;
   // `sequence` is the span's last record: what "seen before" is compared with.
   return { shard: id.slice(0, colon), first: m[1], sequence: m[2] ?? m[1], rest: id.slice(slash) };
+}
+
+/** Pieces remembered per source entry at most; past it, the entry says only that (a further piece then counts as seen). */
+const MAX_PIECES = 32;
+const TOO_MANY_PIECES = '*';
+
+/**
+ * Adds a piece (its span's first sequence and its tail) to a source entry's `[first, ...tails]`: a piece of a newer span
+ * starts the entry; one of the entry's own span joins it; any other (an entry an older release left without pieces, a
+ * bisected half of the span) leaves it as it is.
+ */
+function notePiece(pieces: Record<string, string[]>, key: string, newer: boolean, first: string, tail: string): void {
+  const entry = pieces[key];
+  if (newer) {
+    pieces[key] = [first, tail];
+    return;
+  }
+  if (entry === undefined || entry[0] !== first) return;
+  if (entry.includes(tail) || entry[1] === TOO_MANY_PIECES) return;
+  if (entry.length > MAX_PIECES) pieces[key] = [first, TOO_MANY_PIECES];
+  else entry.push(tail);
+}
+
+/** A piece its source entry knows the span of and has not seen: a sibling that came apart, not a redelivery. */
+function unseenPiece(entry: readonly string[] | undefined, first: string, tail: string): boolean {
+  return entry !== undefined && entry[0] === first && entry[1] !== TOO_MANY_PIECES && !entry.includes(tail, 1);
 }
 
 /** A part's id after its bucket (`/<window>` and any piece suffix): which of its source's parts it is. */

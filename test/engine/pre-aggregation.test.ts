@@ -237,7 +237,7 @@ describe('ingest over a batch, and Kinesis redelivering it', () => {
     ['one partition, its JSON over the limit', { buckets: 1, maxRecordBytes: 12_000 }, 0],
     ['one partition over the limit even gzip\'d, cut into pieces', { buckets: 1, maxRecordBytes: 1_500 }, 2],
   ] as const)('a lagging batch across a window boundary, records read one at a time (%s): every part counted once, a batch ingest delivers again not at all', async (_, deps, moreRecordsThan) => {
-    const at = T0 + 700_000;
+    const at = T0 + 900_000;
     const stream = new KinesisTwin({ shards: 1, throughput: false, clock: () => at });
     const stage = () => new IngestStage({ putter: stream, config: cfg, ...deps });
     const request = (ip: string, time: number) => ({ time, ip, method: 'GET', path: '/x', resource: '/x', status: 200, bytes: 10, latencyMs: 5,
@@ -251,17 +251,68 @@ describe('ingest over a batch, and Kinesis redelivering it', () => {
     expect(summaries.length).toBeGreaterThan(moreRecordsThan);
     const state = new SqliteState(':memory:');
     let counted = 0;
-    const detect = new DetectStage({ windows: new EncodedPartStore(new MemoryWindowStore()), baselines: state, ledger: state, config: cfg,
+    const windows = new MemoryWindowStore();
+    const detect = new DetectStage({ windows: new EncodedPartStore(windows), baselines: state, ledger: state, config: cfg,
       onWindow: (closed) => { for (const e of closed.keys.byIp.values()) counted += e.ip.requests; } });
     let redelivered = 0;
+    let read = summaries.at(-1)!.sequenceNumber;
+    const deliverNew = async () => {
+      const fresh = stream.read(stream.shardIds()[0], read, 100_000);
+      if (fresh.length) read = fresh.at(-1)!.sequenceNumber;
+      for (const r of fresh) redelivered += (await detect.handle([r], at)).redeliveredParts;
+    };
     for (const r of summaries) redelivered += (await detect.handle([r], at)).redeliveredParts;
     expect(redelivered).toBe(0);
+    // The other shard moves on a minute, so what folds from here folds into another window than the first copies did
+    // (where their ids would have caught a second copy).
+    const other = async (seq: string, time: number) => { await stage().handle([eventsSource('shardId-A', seq, [request('192.0.2.1', time)])]); await deliverNew(); };
+    await other('101', T0 + 720_000);
     // Ingest's batch failed after its put and came again: the same parts, under new records, none counted twice.
     await stage().handle(laggingBatch());
-    for (const r of stream.read(stream.shardIds()[0], summaries.at(-1)!.sequenceNumber, 100_000)) redelivered += (await detect.handle([r], at)).redeliveredParts;
+    await deliverNew();
     expect(redelivered).toBeGreaterThan(0);
+    // Kinesis bisected it: its second half ends where the whole did, and is not counted again either.
+    await other('102', T0 + 780_000);
+    const before = redelivered;
+    await stage().handle(laggingBatch().slice(1));
+    await deliverNew();
+    expect(redelivered).toBeGreaterThan(before);
+    // Progress an earlier release wrote (no pieces): a piece at the mark is taken for a redelivery, as it was then.
+    await other('103', T0 + 840_000);
+    const scope = stream.shardIds()[0];
+    const progress = (await windows.progress(scope))!;
+    await windows.setProgress(scope, { sequence: progress.sequence, sources: progress.sources, seenAt: progress.seenAt });
+    await stage().handle(laggingBatch());
+    await deliverNew();
     await detect.tick(T0 + 3_600_000);
-    expect(counted).toBe(401);
+    expect(counted).toBe(404);
+  });
+
+  it('a bisected half of a cut batch ends where the whole did: its pieces are not counted again, however it was cut', async () => {
+    const at = T0 + 900_000;
+    const stream = new KinesisTwin({ shards: 1, throughput: false, clock: () => at });
+    const stage = new IngestStage({ putter: stream, config: cfg, buckets: 1, maxRecordBytes: 1_500 });
+    const request = (ip: string, time: number) => ({ time, ip, method: 'GET', path: '/x', resource: '/x', status: 200, bytes: 10, latencyMs: 5,
+      userAgent: 'ua', principal: '' });
+    await stage.handle([eventsSource('shardId-A', '100', [request('192.0.2.1', T0 + 600_000)])]);
+    await stage.handle([eventsSource('shardId-L', '200', Array.from({ length: 300 }, (_, i) => request(`198.51.${i % 50}.${1 + (i % 200)}`, T0 + 50_000 + i * 20)))]);
+    const scope = stream.shardIds()[0];
+    const whole = stream.read(scope, undefined, 100_000);
+    const pieces = whole.slice(1).flatMap((r) => decodeSummaryRecord(r.data));
+    expect(pieces.length).toBeGreaterThan(2);
+    expect(pieces.every((p) => p.sp === 1)).toBe(true);
+    const state = new SqliteState(':memory:');
+    let counted = 0;
+    const detect = new DetectStage({ windows: new EncodedPartStore(new MemoryWindowStore()), baselines: state, ledger: state, config: cfg,
+      onWindow: (closed) => { for (const e of closed.keys.byIp.values()) counted += e.ip.requests; } });
+    for (const r of whole) await detect.handle([r], at);
+    // The half: the same last source record, another first, and pieces cut otherwise (tails the whole never had).
+    const half = pieces.slice(1).map((p) => ({ ...p, id: p.id.replace('shardId-L:200/', 'shardId-L:199-200/') + '.9' }));
+    const [record] = packSummaryRecords(half, 1_000_000);
+    const r = await detect.handle([{ sequenceNumber: '9'.repeat(30), shardId: scope, data: Buffer.from(record).toString('base64') }], at);
+    expect(r.redeliveredParts).toBe(half.length);
+    await detect.tick(T0 + 3_600_000);
+    expect(counted).toBe(301);
   });
 
   it('grouped, every partition lands on the shard its own key does, for counts that do not divide (9 on 6, 64 on 3, 160 on 40, 256 on 7)', () => {
@@ -347,8 +398,11 @@ describe('ingest over a batch, and Kinesis redelivering it', () => {
     const seenAt: Record<string, number> = {};
     pruneSources(sources, seenAt, T0);
     expect(seenAt).toEqual({ 'old/1': T0 });
-    pruneSources(sources, seenAt, T0 + 26 * HOUR);
+    const pieces = { 'old/1': ['5', '/1793577600000.0'] };
+    pruneSources(sources, seenAt, T0 + 26 * HOUR, pieces);
     expect(sources).toEqual({});
+    // Pieces go with their entry.
+    expect(pieces).toEqual({});
   });
 
   it('a change of the partition count (64 -> 256, a switch to on-demand) keeps every key on its shard, and 64 is hash % 64 as before', () => {
