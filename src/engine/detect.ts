@@ -495,7 +495,7 @@ const TOO_MANY_PIECES = '*';
  * starts the entry; one of the entry's own span joins it; any other (an entry an older release left without pieces, a
  * bisected half of the span) leaves it as it is.
  */
-function notePiece(pieces: Record<string, string[]>, key: string, newer: boolean, first: string, tail: string): void {
+export function notePiece(pieces: Record<string, string[]>, key: string, newer: boolean, first: string, tail: string): void {
   const entry = pieces[key];
   if (newer) {
     pieces[key] = [first, tail];
@@ -508,7 +508,7 @@ function notePiece(pieces: Record<string, string[]>, key: string, newer: boolean
 }
 
 /** A piece its source entry knows the span of and has not seen: a sibling that came apart, not a redelivery. */
-function unseenPiece(entry: readonly string[] | undefined, first: string, tail: string): boolean {
+export function unseenPiece(entry: readonly string[] | undefined, first: string, tail: string): boolean {
   return entry !== undefined && entry[0] === first && entry[1] !== TOO_MANY_PIECES && !entry.includes(tail, 1);
 }
 

@@ -4,7 +4,7 @@ import { KinesisTwin } from '../../src/adapters/local/kinesis-twin.ts';
 import { MemoryWindowStore } from '../../src/adapters/local/memory-window-store.ts';
 import { SqliteState } from '../../src/adapters/local/sqlite-state.ts';
 import { parseConfig } from '../../src/config.ts';
-import { dedupeParts, DetectStage, partsToCompare, pruneSources, sourceOf } from '../../src/engine/detect.ts';
+import { dedupeParts, DetectStage, notePiece, partsToCompare, pruneSources, sourceOf, unseenPiece } from '../../src/engine/detect.ts';
 import { bucketHashKey, bucketOfKey, cloudWatchSource, eventsSource, IngestStage, shardOfHashKey, summaryBucketsFor } from '../../src/engine/ingest.ts';
 import { hash32 } from '../../src/features/hash.ts';
 import { Windower } from '../../src/features/windower.ts';
@@ -313,6 +313,21 @@ describe('ingest over a batch, and Kinesis redelivering it', () => {
     expect(r.redeliveredParts).toBe(half.length);
     await detect.tick(T0 + 3_600_000);
     expect(counted).toBe(301);
+  });
+
+  it('pieces remembered per source entry: a newer span starts afresh, another span is left alone, and past 32 only that there were too many', () => {
+    const pieces: Record<string, string[]> = {};
+    notePiece(pieces, 'k', true, '200', '/w.0');
+    notePiece(pieces, 'k', false, '200', '/w.1');
+    notePiece(pieces, 'k', false, '199', '/w.2'); // a bisected half's: not this span's
+    expect(pieces.k).toEqual(['200', '/w.0', '/w.1']);
+    expect([unseenPiece(pieces.k, '200', '/w.1'), unseenPiece(pieces.k, '200', '/w.2'), unseenPiece(pieces.k, '199', '/w.2'), unseenPiece(undefined, '200', '/w.2')])
+      .toEqual([false, true, false, false]);
+    for (let i = 2; i < 40; i++) notePiece(pieces, 'k', false, '200', `/w.${i}`);
+    expect(pieces.k).toEqual(['200', '*']);
+    expect(unseenPiece(pieces.k, '200', '/w.99')).toBe(false);
+    notePiece(pieces, 'k', true, '300', '/v.0');
+    expect(pieces.k).toEqual(['300', '/v.0']);
   });
 
   it('grouped, every partition lands on the shard its own key does, for counts that do not divide (9 on 6, 64 on 3, 160 on 40, 256 on 7)', () => {
