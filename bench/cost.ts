@@ -10,7 +10,7 @@ import type { PutRecord, StreamRecord } from '../src/ports/stream.ts';
 import type { SimEvent } from '../src/simulate/builder.ts';
 import { CountingBlobStore, s3RequestCount, type S3Requests } from './counting-blobs.ts';
 import { FakeDynamo } from './fake-dynamo.ts';
-import { replicaOf } from './replica.ts';
+import { cachedMoveIp, replicaOf } from './replica.ts';
 import { cpuSince } from './timing.ts';
 import type { CwlRecord, Traffic } from './inputs.ts';
 
@@ -145,7 +145,8 @@ const putUnits = (bytes: number): number => Math.max(1, Math.ceil(bytes / KINESI
 export function replicate(t: Traffic, copies: number): Traffic {
   if (copies <= 1) return t;
   const events: SimEvent[] = [];
-  for (let j = 0; j < copies; j++) for (const e of t.events) events.push(replicaOf(e, j));
+  const move = cachedMoveIp();
+  for (let j = 0; j < copies; j++) for (const e of t.events) events.push(replicaOf(e, j, move));
   events.sort((a, b) => a.t - b.t);
   return { events, labels: t.labels, minutes: t.minutes };
 }
@@ -254,7 +255,6 @@ export function shardsAt(rate: number, u: Usage): { access: number; summaries: n
     summaries: need(per(u.summaryBytes), per(u.summaryRecords), detectPerShard),
   };
 }
-
 
 /** Seconds the detect Lambda is billed for: its CPU at the memory's vCPU share, plus every remote call's wait. */
 function detectBilledSeconds(u: Usage): number {

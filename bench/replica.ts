@@ -22,6 +22,17 @@ export function moveIp(ip: string, j: number): string {
   return new ipaddr.IPv6(p).toString();
 }
 
+/** moveIp remembered per address and copy: a population repeats its addresses in nearly every event. */
+export function cachedMoveIp(): (ip: string, j: number) => string {
+  const moved = new Map<string, string>();
+  return (ip, j) => {
+    const key = `${j}|${ip}`;
+    let out = moved.get(key);
+    if (out === undefined) moved.set(key, (out = moveIp(ip, j)));
+    return out;
+  };
+}
+
 /**
  * Copy j of an event: the address moved, every principal field suffixed `~j`, and what differs between two clients
  * doing the same thing: the numbers in the path (another item, another id), the response's size (±20%) and its latency
@@ -29,7 +40,7 @@ export function moveIp(ip: string, j: number): string {
  * copies would compress as no real traffic does. Deterministic (a hash of the event and j): every run, and every path
  * that streams copies, makes the same copy.
  */
-export function replicaOf(e: SimEvent, j: number): SimEvent {
+export function replicaOf(e: SimEvent, j: number, move: (ip: string, j: number) => string = moveIp): SimEvent {
   if (j === 0) return e;
   const id = e.id && Object.fromEntries(Object.entries(e.id).map(([k, v]) => [k, typeof v === 'string' ? `${v}~${j}` : v]));
   let h = hash32(`${j}|${e.t}|${e.ip}|${e.path}`) >>> 0;
@@ -40,5 +51,5 @@ export function replicaOf(e: SimEvent, j: number): SimEvent {
   const path = e.path.replace(/[0-9]+/g, (d) => String(Math.floor(next() * 10 ** Math.min(d.length, 15))).padStart(d.length, '0'));
   const len = Math.round(e.len * (0.8 + 0.4 * next()));
   const lat = e.lat <= 0 ? e.lat : Math.max(1, Math.round(e.lat * (0.7 + 0.6 * next())));
-  return { ...e, ip: moveIp(e.ip, j), id, path, len, lat };
+  return { ...e, ip: move(e.ip, j), id, path, len, lat };
 }

@@ -87,7 +87,7 @@ export class BadSummaryError extends Error {
   override name = 'BadSummaryError';
 }
 
-/** The document around parts already serialised one by one (for sizing, when a batch has to be cut). */
+/** The document around parts already serialised (each text one part, or a unit's parts joined by commas). */
 function docText(parts: readonly SummaryPart[], partTexts: readonly string[]): string {
   return docOf(`[${partTexts.join(',')}]`, levelOf(parts));
 }
@@ -200,44 +200,12 @@ function isPart(p: unknown): p is SummaryPart {
 export type SummaryEncoding = 'gzip' | 'identity';
 
 /**
- * Packs parts into records of at most `maxBytes` bytes as written (what Kinesis counts: compressed for gzip). Parts
- * are added while a cheap estimate says they fit, then the batch is encoded and measured; one that came out too
- * large is split in two. A part that alone is too large (a flood of long random paths from one /24 compresses
- * badly) is split by key, with ids derived from its own, so a redelivered source record is still recognised. Never
- * throws for size: a single key's window is bounded (samples are capped), far below a record.
+ * Packs parts into records of at most `maxBytes` bytes as written (what Kinesis counts: compressed for gzip), each
+ * part free to go in a record of its own: packSummaryUnits with every part its own unit. Never throws for size: a
+ * single key's window is bounded (samples are capped), far below a record.
  */
 export function packSummaryRecords(parts: SummaryPart[], maxBytes: number, encoding: SummaryEncoding = 'gzip'): Buffer[] {
-  const out: Buffer[] = [];
-  if (parts.length === 0) return out;
-  // gzip of our JSON rarely does worse than 1.2:1 even on random text; start the estimate there.
-  const rawBudget = maxBytes * 1.2;
-  // Nearly always (one partition's parts of one batch) the estimate puts every part in one record: then the list
-  // is stringified in one go, and parts are stringified one by one only if it has to be cut. Same bytes either way.
-  const list = JSON.stringify(parts);
-  if (parts.length === 1 || list.length - 1 - parts.length <= rawBudget) {
-    const bytes = encodeDoc(docOf(list, levelOf(parts)), maxBytes, encoding);
-    if (bytes.length <= maxBytes) out.push(bytes);
-    else split(parts, parts.map((p) => JSON.stringify(p)), bytes.length, maxBytes, encoding, out);
-    return out;
-  }
-  let batch: SummaryPart[] = [];
-  let texts: string[] = [];
-  let raw = 0;
-  const flush = () => {
-    if (batch.length) emit(batch, texts, maxBytes, encoding, out);
-    batch = [];
-    texts = [];
-    raw = 0;
-  };
-  for (const p of parts) {
-    const text = JSON.stringify(p);
-    if (raw + text.length > rawBudget && batch.length) flush();
-    batch.push(p);
-    texts.push(text);
-    raw += text.length;
-  }
-  flush();
-  return out;
+  return packSummaryUnits(parts.map((p) => [p]), maxBytes, encoding);
 }
 
 /**
@@ -251,7 +219,7 @@ export function packSummaryUnits(units: SummaryPart[][], maxBytes: number, encod
   // Units are gathered while their JSON stays under a budget, then encoded and measured; a record that came out too
   // large is halved by units. Our summaries gzip about 9:1 (an attacker's random paths 1.5:1), so gzip'd records are
   // gathered up to four times the limit of JSON (halved at most twice when it compresses badly); identity records
-  // stay JSON where they fit, so they are gathered up to the limit, with packSummaryRecords' margin.
+  // stay JSON where they fit, so they are gathered up to the limit and a fifth (what comes out over it is gzip'd).
   const rawBudget = maxBytes * (encoding === 'gzip' ? 4 : 1.2);
   const texts = units.map((u) => u.map((p) => JSON.stringify(p)).join(','));
   let first = 0;
@@ -270,7 +238,7 @@ export function packSummaryUnits(units: SummaryPart[][], maxBytes: number, encod
 function emitUnits(units: SummaryPart[][], texts: string[], maxBytes: number, encoding: SummaryEncoding, out: Buffer[]): void {
   const parts = units.flat();
   if (parts.length === 0) return;
-  const bytes = encodeDoc(docOf(`[${texts.filter((t) => t.length > 0).join(',')}]`, levelOf(parts)), maxBytes, encoding);
+  const bytes = encodeDoc(docText(parts, texts.filter((t) => t.length > 0)), maxBytes, encoding);
   if (bytes.length <= maxBytes) {
     out.push(bytes);
     return;
@@ -281,28 +249,18 @@ function emitUnits(units: SummaryPart[][], texts: string[], maxBytes: number, en
     emitUnits(units.slice(half), texts.slice(half), maxBytes, encoding, out);
     return;
   }
-  // One partition alone over a record: cut, and its parts say so, since they now arrive in records of their own.
-  out.push(...packSummaryRecords(units[0].map((p) => ({ ...p, sp: 1 as const })), maxBytes, encoding));
-}
-
-function emit(parts: SummaryPart[], texts: string[], maxBytes: number, encoding: SummaryEncoding, out: Buffer[]): void {
-  const bytes = encodeDoc(docText(parts, texts), maxBytes, encoding);
-  if (bytes.length <= maxBytes) out.push(bytes);
-  else split(parts, texts, bytes.length, maxBytes, encoding, out);
-}
-
-/** Parts whose record came out `size` bytes, over the limit: as two records of half the parts, or one part cut in two. */
-function split(parts: SummaryPart[], texts: string[], size: number, maxBytes: number, encoding: SummaryEncoding, out: Buffer[]): void {
-  if (parts.length > 1) {
-    const half = Math.ceil(parts.length / 2);
-    emit(parts.slice(0, half), texts.slice(0, half), maxBytes, encoding, out);
-    emit(parts.slice(half), texts.slice(half), maxBytes, encoding, out);
+  // One partition alone over a record (a flood of long random paths from one /24 compresses badly): cut, its parts
+  // apart and then a part by key (ids derived from its own, so a redelivered source record is still recognised), each
+  // saying so, since they now arrive in records of their own.
+  const cut = units[0].map((p): SummaryPart => (p.sp === 1 ? p : { ...p, sp: 1 }));
+  if (cut.length > 1) {
+    emitUnits(cut.map((p) => [p]), cut.map((p) => JSON.stringify(p)), maxBytes, encoding, out);
     return;
   }
-  const [a, b] = splitPart(parts[0]);
-  if (!b) throw new RangeError(`one key's summary is ${size} bytes compressed, over ${maxBytes}`);
-  emit([a], [JSON.stringify(a)], maxBytes, encoding, out);
-  emit([b], [JSON.stringify(b)], maxBytes, encoding, out);
+  const [a, b] = splitPart(cut[0]);
+  if (!b) throw new RangeError(`one key's summary is ${bytes.length} bytes compressed, over ${maxBytes}`);
+  emitUnits([[a]], [JSON.stringify(a)], maxBytes, encoding, out);
+  emitUnits([[b]], [JSON.stringify(b)], maxBytes, encoding, out);
 }
 
 /**
