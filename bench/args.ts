@@ -1,3 +1,4 @@
+import type { SummaryWireLevel } from '../src/engine/wire.ts';
 /**
  * Command-line options of `npm run bench`. Sizes are arguments so a quick run and a long, steadier run use the
  * same code; every input is generated from `seed`, so two runs measure the same bytes.
@@ -30,7 +31,7 @@ export interface BenchArgs {
   /** Rates up to this are measured on replicated traffic; higher ones are extrapolated from the highest measured. */
   costMaxRate: number;
   /** Wire level of the summaries stream in the cost run (1, or 2: prefixes derived at detect). */
-  summaryLevel: 1 | 2;
+  summaryLevel: SummaryWireLevel;
   /** Rates of the scale table; all but the highest need a cost measurement (taken from the results file, or made). */
   scaleRates: number[];
   /** Minutes of replicated traffic each scale rate runs (windows are one minute). */
@@ -54,8 +55,8 @@ const HELP = `npm run bench -- [options]
   --rates a,b         requests/s the cost is priced at (default 100,1000,10000)
   --cost-minutes N    minutes of traffic per cost measurement (default 20; --quick 10)
   --cost-max-rate N   highest rate measured on replicated traffic, higher ones extrapolated (default 1000)
-  --summary-level N   the summaries stream's wire level in the cost run: 1 (the deployed default) or 2 (prefixes derived
-                      at detect; construct prop summaryWireLevel) (default 1)
+  --summary-level N   the summaries stream's wire level in the cost run: 1 (the deployed default), 2 (prefixes derived
+                      at detect) or 3 (those in brotli records); construct prop summaryWireLevel (default 1)
   --scale-rates a,b   rates of the scale table (default 1000,10000,100000); each but the highest uses the cost
                       run's measurement at that rate (from this run, else the results file, else measured here)
   --scale-minutes N   minutes of replicated traffic per scale rate (default 3)
@@ -108,7 +109,7 @@ export function parseArgs(argv: string[]): BenchArgs {
       case '--cost-max-rate': a.costMaxRate = positiveInt(flag, value()); break;
       case '--summary-level': {
         const level = positiveInt(flag, value());
-        if (level !== 1 && level !== 2) throw new Error('--summary-level must be 1 or 2');
+        if (level !== 1 && level !== 2 && level !== 3) throw new Error('--summary-level must be 1, 2 or 3');
         a.summaryLevel = level;
         break;
       }

@@ -1,3 +1,4 @@
+import { type SummaryWireLevel, writerOptions } from '../src/engine/wire.ts';
 import { CORDON_ESM_CONFIG } from '../src/rehearse/esm-config.ts';
 import { DynamoLedgerStore } from '../src/adapters/aws/dynamodb.ts';
 import { DynamoWindowStore } from '../src/adapters/aws/window-store.ts';
@@ -152,11 +153,11 @@ export function replicate(t: Traffic, copies: number): Traffic {
 }
 
 /** Stage 1 over every ingest batch; returns the summary records stage 2 will read. */
-async function ingestAll(records: readonly CwlRecord[], config: ReturnType<typeof parseConfig>, u: Usage, derivePrefixes: boolean,
+async function ingestAll(records: readonly CwlRecord[], config: ReturnType<typeof parseConfig>, u: Usage, level: SummaryWireLevel,
   summaryShards: number): Promise<SummaryRecord[]> {
   const summaries: SummaryRecord[] = [];
   let out: PutRecord[] = [];
-  const stage = new IngestStage({ config, derivePrefixes, summaryShards, buckets: summaryBucketsFor(summaryShards),
+  const stage = new IngestStage({ config, ...writerOptions(level), summaryShards, buckets: summaryBucketsFor(summaryShards),
     putter: { put: async (rs: PutRecord[]) => { out.push(...rs); } } });
   for (const batch of batchesOf(records, INGEST_BATCH.records, INGEST_BATCH.windowMs)) {
     out = [];
@@ -187,7 +188,7 @@ async function ingestAll(records: readonly CwlRecord[], config: ReturnType<typeo
  * Stage 1 and stage 2 over the traffic, counted. `summaryShards`: the summaries stream's shards ingest is told of, as
  * the construct tells it (its partitions bound for one shard share records); detect here reads them all as one.
  */
-export async function measureUsage(t: Traffic, copies: number, records: readonly CwlRecord[], cwlLineBytes: number, summaryLevel: 1 | 2 = 1,
+export async function measureUsage(t: Traffic, copies: number, records: readonly CwlRecord[], cwlLineBytes: number, summaryLevel: SummaryWireLevel = 1,
   summaryShards = 1): Promise<Usage> {
   const config = parseConfig({ allowlist: { cidrs: t.labels.allowlist } });
   const seconds = t.minutes * 60;
@@ -198,7 +199,7 @@ export async function measureUsage(t: Traffic, copies: number, records: readonly
     dynamoReadUnits: 0, dynamoByKind: {}, s3: { puts: 0, lists: 0, deletes: 0, gets: 0, bytesPut: 0 }, largestSnapshotBytes: 0,
     cwlBytes: cwlLineBytes * t.events.length,
   };
-  const summaries = await ingestAll(records, config, u, summaryLevel === 2, summaryShards);
+  const summaries = await ingestAll(records, config, u, summaryLevel, summaryShards);
 
   // The detect Lambda's wiring (aws-deps.ts) over an in-memory DynamoDB that bills and an S3 that counts. The
   // timed CPU includes the SDK-free fakes' own work, a small overstatement.

@@ -1,3 +1,4 @@
+import type { SummaryWireLevel } from '../src/engine/wire.ts';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname } from 'node:path';
@@ -40,7 +41,7 @@ interface Results {
   replay?: ReplayFigure[];
   memory?: MemoryFigure[];
   keyState?: KeyStateFigure;
-  cost?: CostModel & { targetMetFromRate?: number | null; summaryLevel?: 1 | 2 };
+  cost?: CostModel & { targetMetFromRate?: number | null; summaryLevel?: SummaryWireLevel };
   baselines?: BaselineFigure[];
   scale?: ScaleFigure;
   targets?: { target: string; measured: string; met: boolean }[];
@@ -137,7 +138,7 @@ function memorySection(a: BenchArgs): MemoryFigure[] {
   });
 }
 
-async function costSection(a: BenchArgs): Promise<CostModel & { targetMetFromRate: number | null; summaryLevel: 1 | 2 }> {
+async function costSection(a: BenchArgs): Promise<CostModel & { targetMetFromRate: number | null; summaryLevel: SummaryWireLevel }> {
   const usages = await costUsages(a, a.rates.filter((r) => r <= a.costMaxRate));
   return { ...costModel(usages, a.rates), targetMetFromRate: rateWhereShareFallsTo(usages, TARGETS.costShareOfCwl), summaryLevel: a.summaryLevel };
 }
@@ -296,7 +297,7 @@ function renderKeyState(k: KeyStateFigure): string {
     ` (${k.seconds} s)`;
 }
 
-function renderCost(c: CostModel & { targetMetFromRate?: number | null; summaryLevel?: 1 | 2 }): string {
+function renderCost(c: CostModel & { targetMetFromRate?: number | null; summaryLevel?: SummaryWireLevel }): string {
   const ref = Math.max(0, c.rates.findIndex((rate) => rate >= COST_TARGET_RATE));
   const label = (r: number, i: number) => `$ at ${int(r)} req/s${Math.abs(Math.log(c.measuredAt[i] / r)) < 0.1 ? '' : '*'}`;
   const head = ['item', `quantity / M requests at ${int(c.rates[ref])} req/s`, ...c.rates.map(label)];

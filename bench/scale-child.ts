@@ -10,7 +10,7 @@ import { encodeKeyState } from '../src/detect/baseline.ts';
 import { Detector, POPULATION_STATE_KEYS, type StateView } from '../src/detect/detector.ts';
 import { DetectStage, type DetectResult } from '../src/engine/detect.ts';
 import { EncodedPartStore } from '../src/engine/part-store.ts';
-import { decodeSummaryRecord } from '../src/engine/wire.ts';
+import { decodeSummaryRecord, type SummaryWireLevel } from '../src/engine/wire.ts';
 import { Windower } from '../src/features/windower.ts';
 import { KeyStateStore } from '../src/pipeline/key-state-store.ts';
 import { encodeSnapshot, SnapshotBaselineStore } from '../src/pipeline/snapshot-baseline-store.ts';
@@ -50,7 +50,7 @@ interface IngestSpec {
   accessShards: number;
   shards: number;
   shard: number;
-  derivePrefixes: boolean;
+  summaryLevel: SummaryWireLevel;
   out: string;
 }
 
@@ -62,7 +62,7 @@ async function ingestMode(spec: IngestSpec): Promise<void> {
   const parts = new Map<number, number>();
   const keys = new Map<number, Set<string>>();
   const counts = await ingestShard(stream, { config, accessShards: spec.accessShards, layout: shardLayout(spec.shards), shard: spec.shard,
-    derivePrefixes: spec.derivePrefixes, seed: spec.seed }, 'skip', (r) => {
+    summaryLevel: spec.summaryLevel, seed: spec.seed }, 'skip', (r) => {
     kept.push(r);
     for (const p of decodeSummaryRecord(r.data)) {
       parts.set(p.w, (parts.get(p.w) ?? 0) + 1);

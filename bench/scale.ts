@@ -1,3 +1,4 @@
+import { type SummaryWireLevel, writerOptions } from '../src/engine/wire.ts';
 import { execFileSync } from 'node:child_process';
 import { CORDON_ESM_CONFIG } from '../src/rehearse/esm-config.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -181,7 +182,7 @@ export interface IngestPlan {
   layout: ShardLayout;
   /** The summaries shard whose records are kept. */
   shard: number;
-  derivePrefixes: boolean;
+  summaryLevel: SummaryWireLevel;
   seed: number;
 }
 
@@ -224,7 +225,7 @@ export async function ingestShard(stream: ReplicatedStream, plan: IngestPlan, mo
   const cpu0 = process.cpuUsage();
   const counts: IngestCounts = { requests: stream.total, accessRecords: 0, ingestInvocations: 0, eventsIngested: 0, shardRecords: 0, shardBytes: 0, cpuMs: 0 };
   let out: PutRecord[] = [];
-  const stage = new IngestStage({ config: plan.config, derivePrefixes: plan.derivePrefixes, buckets: plan.layout.buckets, summaryShards: plan.layout.shards,
+  const stage = new IngestStage({ config: plan.config, ...writerOptions(plan.summaryLevel), buckets: plan.layout.buckets, summaryShards: plan.layout.shards,
     putter: { put: async (rs: PutRecord[]) => { out.push(...rs); } } });
   const rng = new Rng(plan.seed, 1);
   const S = BigInt(plan.layout.shards);
@@ -443,7 +444,7 @@ export interface ScaleOptions {
   minutes: number;
   seed: number;
   heapMb: number;
-  summaryLevel: 1 | 2;
+  summaryLevel: SummaryWireLevel;
   log: (s: string) => void;
 }
 
@@ -517,7 +518,7 @@ export function scaleFigure(usages: Usage[], o: ScaleOptions): ScaleFigure {
       o.log(`scale: ${int(rate)} req/s: ${copies} × ${o.minutes} min of the mixed population, ${accessShards} access-log and ${shards} summaries shard(s) (cost model: ` +
         `${needed.access} access-log, ${needed.summaries} summaries), ${layout.buckets} partitions; ingest for summaries shard ${shard} (${bucketsOnShard} partitions)`);
       const ing = lastJson<{ counts: IngestCounts; partsPerWindow: number[]; keysPerWindow: number[] }>(runChild(['ingest', JSON.stringify({
-        minutes: o.minutes, seed: o.seed, copies, accessShards, shards, shard, derivePrefixes: o.summaryLevel === 2, out: records })], 4096, false));
+        minutes: o.minutes, seed: o.seed, copies, accessShards, shards, shard, summaryLevel: o.summaryLevel, out: records })], 4096, false));
       const scope = `shardId-${String(shard).padStart(12, '0')}`;
       o.log(`scale: ${int(rate)} req/s: ${int(ing.counts.shardRecords)} summary records for the shard (${(ing.counts.shardBytes / 1e6).toFixed(1)} MB), ` +
         `${int(ing.counts.eventsIngested)} of ${int(ing.counts.requests)} events ingested; detect, fresh partition`);

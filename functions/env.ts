@@ -3,6 +3,7 @@ import { API_KEY_RECORD_DEFAULT_KEY } from '../src/adapters/aws/api-key-record.t
 import { DENY_LIST_DEFAULT_KEY } from '../src/authorizer/document.ts';
 import { parseConfig, type CordonConfig } from '../src/config.ts';
 import type { ContainWiring, DetectWiring, IngestWiring } from '../src/pipeline/aws-deps.ts';
+import type { SummaryWireLevel } from '../src/engine/wire.ts';
 
 /**
  * The environment contract between the CDK construct (infra/cordon-construct.ts sets these) and the Lambda
@@ -65,7 +66,7 @@ const schemas = {
   ingest: z.object({
     ...common,
     SUMMARIES_STREAM_NAME: required('the summaries Kinesis stream'),
-    SUMMARY_WIRE_LEVEL: z.enum(['1', '2'], { error: "must be '1' or '2'" }).default('1'),
+    SUMMARY_WIRE_LEVEL: z.enum(['1', '2', '3'], { error: "must be '1', '2' or '3'" }).default('1'),
     SUMMARY_PARTITIONS: z.string().regex(/^[1-9]\d{0,3}$/, 'must be a whole number of partitions (1-9999)').default('64'),
     // Unset for an on-demand stream (its shards are AWS's to choose): each partition then has records of its own.
     SUMMARY_SHARDS: z.string().regex(/^[1-9]\d{0,3}$/, 'must be a whole number of shards (1-9999)').optional(),
@@ -160,7 +161,7 @@ export interface NotifySlackEnv {
 export function parseIngestEnv(env: NodeJS.ProcessEnv = process.env): IngestEnv {
   const e = parse('ingest', schemas.ingest, env);
   return { config: configOf('ingest', e.CORDON_CONFIG, e.DRY_RUN), logLevel: e.LOG_LEVEL, summariesStreamName: e.SUMMARIES_STREAM_NAME,
-    derivePrefixes: e.SUMMARY_WIRE_LEVEL === '2', summaryPartitions: Number(e.SUMMARY_PARTITIONS),
+    summaryWireLevel: Number(e.SUMMARY_WIRE_LEVEL) as SummaryWireLevel, summaryPartitions: Number(e.SUMMARY_PARTITIONS),
     ...(e.SUMMARY_SHARDS === undefined ? {} : { summaryShards: Number(e.SUMMARY_SHARDS) }) };
 }
 

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import type { Decision } from '../decision.ts';
+import type { SummaryWireLevel } from '../engine/wire.ts';
 import { formatDecisionLine } from '../render/terminal.ts';
 import { runRehearse, type RehearseSummary } from '../rehearse/rehearse.ts';
 import { positiveInt, UsageError } from './main.ts';
@@ -15,7 +16,7 @@ interface RehearseCliOptions extends CommonRunOptions {
   shards: number;
   laggingShard: number;
   seed: number;
-  summaryWireLevel: '1' | '2';
+  summaryWireLevel: '1' | '2' | '3';
 }
 
 function seconds(v: string): number {
@@ -31,14 +32,14 @@ export function rehearseCommand(): Command {
     .option('--lagging-shard <seconds>', 'one access-log shard delivers this far behind the others', seconds, 0)
     .option('--seed <n>', 'seed of the simulated delays', positiveInt, 1)
     .addOption(new Option('--summary-wire-level <n>', 'the summaries stream\'s wire level, as the construct prop summaryWireLevel '
-      + 'sets it: 2 sends hosts only and detect derives their prefixes').choices(['1', '2']).default('1'))
+      + 'sets it: 2 sends hosts only and detect derives their prefixes; 3 sends those in brotli records').choices(['1', '2', '3']).default('1'))
     .action(async (files: string[], o: RehearseCliOptions) => {
       const bar = new ProgressBar();
       const config = buildConfig(o);
       const s = await runRehearse({
         files: files.map((f) => resolve(f)), outDir: resolve(o.out), config,
         basePolicy: o.policy ? readPolicy(o.policy) : null, shards: o.shards, laggingShardSeconds: o.laggingShard, seed: o.seed,
-        summaryWireLevel: o.summaryWireLevel === '2' ? 2 : 1,
+        summaryWireLevel: Number(o.summaryWireLevel) as SummaryWireLevel,
         onProgress: (done, total) => bar.update(done, total),
         onDecision: o.quiet ? undefined : (d: Decision) => process.stdout.write(formatDecisionLine(d) + '\n'),
       });

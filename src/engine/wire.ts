@@ -1,5 +1,5 @@
 import { isAscii } from 'node:buffer';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { brotliCompressSync, brotliDecompressSync, constants as zlib, gunzipSync, gzipSync } from 'node:zlib';
 import { hash32 } from '../features/hash.ts';
 import { COUNTER_NAMES, D_IPS, D_PRINCIPALS, type SerializedKeyWindow } from '../features/key-window.ts';
 import type { WindowPartial } from '../features/windower.ts';
@@ -36,8 +36,29 @@ import type { WindowPartial } from '../features/windower.ts';
  *   Revision 7 (any level) adds the part flag `sp`: the part is one of a partition's parts of a batch that had to be
  *   cut across records (the partition alone over a record), so detect tells a redelivered piece from an unseen sibling
  *   by its id, not by its source sequence alone. An earlier reader ignores it (and treats such a piece as before).
+ * - Level 3 changes no document, only how a record is compressed: brotli (BROTLI_MAGIC, then a brotli stream) in place
+ *   of gzip, about a quarter fewer bytes on the stream for less CPU than gzip's level 6. An earlier release does not
+ *   know the framing and skips such a record as unreadable (it never sees a `v` it could refuse as newer), so, as for
+ *   level 2, writers use it only when told (SummaryWireLevel 3), once every detect reads it.
  */
 export const WIRE_LEVEL = 2;
+
+/**
+ * What a deployment tells its writers (the construct prop `summaryWireLevel`): 1, what every release reads; 2, parts
+ * whose prefixes detect derives; 3, level 2 in brotli records. Each needs a detect of a release that reads it.
+ */
+export type SummaryWireLevel = 1 | 2 | 3;
+
+/** How ingest writes at a level (IngestDeps.derivePrefixes and summaryEncoding). */
+export function writerOptions(level: SummaryWireLevel): { derivePrefixes: boolean; summaryEncoding: 'gzip' | 'brotli' } {
+  return { derivePrefixes: level >= 2, summaryEncoding: level === 3 ? 'brotli' : 'gzip' };
+}
+
+/**
+ * The first bytes of a brotli record (level 3). Brotli has no magic number of its own; these can start neither a gzip
+ * stream (1f 8b) nor a JSON document, and name the framing's revision.
+ */
+export const BROTLI_MAGIC = Buffer.from([0xce, 0x01]);
 export const WIRE_MINOR = 7;
 
 /** Counters of revision 1, in its positional order (frozen: they are what a revision-1 writer meant). */
@@ -116,9 +137,18 @@ export function decodeSummaryRecord(data: string | Uint8Array, notes?: ReadNotes
   return readDoc(doc, notes);
 }
 
-/** The document of a record, told by its first bytes: gzip (`1f 8b`, every writer in AWS) or the JSON itself (`{`). */
+/** Largest document a record may inflate to: a bomb is refused as damaged, not inflated. */
+const MAX_DOC_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The document of a record, told by its first bytes: gzip (`1f 8b`, every writer in AWS up to level 2), brotli
+ * (BROTLI_MAGIC, level 3) or the JSON itself (`{`).
+ */
 function recordText(bytes: Uint8Array): string {
-  if (bytes[0] === 0x1f && bytes[1] === 0x8b) return gunzipSync(bytes, { maxOutputLength: 64 * 1024 * 1024 }).toString('utf8');
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) return gunzipSync(bytes, { maxOutputLength: MAX_DOC_BYTES }).toString('utf8');
+  if (bytes[0] === BROTLI_MAGIC[0] && bytes[1] === BROTLI_MAGIC[1]) {
+    return brotliDecompressSync(bytes.subarray(BROTLI_MAGIC.length), { maxOutputLength: MAX_DOC_BYTES }).toString('utf8');
+  }
   if (bytes[0] === 0x7b) {
     const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     // ASCII (what the writer's JSON nearly always is) reads as latin1, the same string without UTF-8 decoding.
@@ -193,11 +223,12 @@ function isPart(p: unknown): p is SummaryPart {
 
 /**
  * How summary records are written. `gzip`: always compressed (AWS, where Kinesis bills and limits the bytes).
- * `identity`: the JSON document as it is wherever it fits a record, gzip only where it does not (an in-process
- * stream, where compressing costs CPU and saves nothing). Readers of this release read both, telling them by their
- * first bytes; earlier releases read gzip only, so identity never goes on a stream they might read.
+ * `brotli`: the same, smaller, for level 3 (a detect of an earlier release cannot read it). `identity`: the JSON
+ * document as it is wherever it fits a record, gzip only where it does not (an in-process stream, where compressing
+ * costs CPU and saves nothing). Readers of this release read all three, telling them by their first bytes; earlier
+ * releases read gzip only, so neither of the others goes on a stream they might read.
  */
-export type SummaryEncoding = 'gzip' | 'identity';
+export type SummaryEncoding = 'gzip' | 'brotli' | 'identity';
 
 /**
  * Packs parts into records of at most `maxBytes` bytes as written (what Kinesis counts: compressed for gzip), each
@@ -217,10 +248,10 @@ export function packSummaryRecords(parts: SummaryPart[], maxBytes: number, encod
 export function packSummaryUnits(units: SummaryPart[][], maxBytes: number, encoding: SummaryEncoding = 'gzip'): Buffer[] {
   const out: Buffer[] = [];
   // Units are gathered while their JSON stays under a budget, then encoded and measured; a record that came out too
-  // large is halved by units. Our summaries gzip about 9:1 (an attacker's random paths 1.5:1), so gzip'd records are
-  // gathered up to four times the limit of JSON (halved at most twice when it compresses badly); identity records
+  // large is halved by units. Our summaries gzip about 9:1 (an attacker's random paths 1.5:1), so compressed records
+  // are gathered up to four times the limit of JSON (halved at most twice when it compresses badly); identity records
   // stay JSON where they fit, so they are gathered up to the limit and a fifth (what comes out over it is gzip'd).
-  const rawBudget = maxBytes * (encoding === 'gzip' ? 4 : 1.2);
+  const rawBudget = maxBytes * (encoding === 'identity' ? 1.2 : 4);
   const texts = units.map((u) => u.map((p) => JSON.stringify(p)).join(','));
   let first = 0;
   let raw = 0;
@@ -272,7 +303,20 @@ function encodeDoc(text: string, maxBytes: number, encoding: SummaryEncoding): B
     const bytes = Buffer.from(text, 'utf8');
     if (bytes.length <= maxBytes) return bytes;
   }
+  if (encoding === 'brotli') return brotliRecord(text);
   return gzipSync(text, { level: 6 });
+}
+
+/**
+ * Quality 5: on the `mixed` population at 10,000 requests a second, a quarter fewer bytes than gzip's level 6 for
+ * about as much CPU (quality 4: a fifth fewer for two thirds of it; 6 and up: a per cent or two more, for much more).
+ */
+const BROTLI_QUALITY = 5;
+
+function brotliRecord(text: string): Buffer {
+  const body = brotliCompressSync(text, { params: { [zlib.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY,
+    [zlib.BROTLI_PARAM_MODE]: zlib.BROTLI_MODE_TEXT, [zlib.BROTLI_PARAM_SIZE_HINT]: text.length } });
+  return Buffer.concat([BROTLI_MAGIC, body]);
 }
 
 /** A part with many keys as two parts of half the keys each (ids `<id>.0` and `<id>.1`); null for a single key. */

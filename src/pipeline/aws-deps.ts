@@ -15,6 +15,7 @@ import type { ContainDeps } from '../engine/contain.ts';
 import type { DetectDeps } from '../engine/detect.ts';
 import type { IngestDeps } from '../engine/ingest.ts';
 import { EncodedPartStore } from '../engine/part-store.ts';
+import { type SummaryWireLevel, writerOptions } from '../engine/wire.ts';
 
 /**
  * Wiring of the stages to the AWS adapters, from the validated environment the Lambda entries parse at cold start.
@@ -28,8 +29,8 @@ interface Common {
 /** What each stage's wiring needs from the environment (functions/env.ts parses and validates it). */
 export interface IngestWiring {
   summariesStreamName: string;
-  /** Wire level 2: parts without prefixes, which detect derives (IngestDeps.derivePrefixes). */
-  derivePrefixes: boolean;
+  /** What ingest writes (writerOptions): 2, parts without prefixes, which detect derives; 3, those in brotli records. */
+  summaryWireLevel: SummaryWireLevel;
   /** Summary partitions (IngestDeps.buckets): enough for every shard of the summaries stream (summaryBucketsFor). */
   summaryPartitions: number;
   /** The summaries stream's provisioned shards (IngestDeps.summaryShards); unset for on-demand. */
@@ -64,7 +65,7 @@ export interface ContainWiring {
 
 export function buildIngestDeps(env: Common & IngestWiring): IngestDeps {
   return { config: env.config, putter: new KinesisRecordPutter(kinesisClient(), env.summariesStreamName),
-    derivePrefixes: env.derivePrefixes, buckets: env.summaryPartitions, summaryShards: env.summaryShards };
+    ...writerOptions(env.summaryWireLevel), buckets: env.summaryPartitions, summaryShards: env.summaryShards };
 }
 
 /**

@@ -17,6 +17,7 @@ import { LogClock } from '../engine/log-clock.ts';
 import { tickRules, tickSlicesFor } from '../engine/tick-slices.ts';
 import { CountingMetrics, METRIC } from '../engine/observe.ts';
 import { EncodedPartStore } from '../engine/part-store.ts';
+import { type SummaryWireLevel, writerOptions } from '../engine/wire.ts';
 import type { AccessEvent } from '../events.ts';
 import { isIpv6, prefixOf } from '../net/ip.ts';
 import { SnapshotBaselineStore } from '../pipeline/snapshot-baseline-store.ts';
@@ -39,7 +40,7 @@ export interface RehearseOptions {
   laggingShardSeconds?: number;
   seed?: number;
   /** The summaries stream's wire level, as the construct prop `summaryWireLevel` sets it (default 1). */
-  summaryWireLevel?: 1 | 2;
+  summaryWireLevel?: SummaryWireLevel;
   basePolicy?: PolicyDocument | null;
   onDecision?(d: Decision): void;
   onProgress?(bytesRead: number, totalBytes: number): void;
@@ -56,7 +57,7 @@ export interface RehearseSummary {
   seed: number;
   shards: number;
   laggingShardSeconds: number;
-  summaryWireLevel: 1 | 2;
+  summaryWireLevel: SummaryWireLevel;
   /** Detect's tick slices that ran: ticks a minute, each over its slice of the summaries shards (1 up to four shards). */
   tickSlices: number;
   /** Windows still open when the rehearsal ended: 0, as every window is decided by later data or by a tick. */
@@ -143,7 +144,7 @@ export async function runRehearse(opts: RehearseOptions): Promise<RehearseSummar
   const ledger = new SqliteState(statePath);
   const summaryWireLevel = opts.summaryWireLevel ?? 1;
   const ingest = new IngestStage({ putter: summaries, config: cfg, metrics, buckets: summaryBucketsFor(shards),
-    summaryShards: shards, derivePrefixes: summaryWireLevel === 2 });
+    summaryShards: shards, ...writerOptions(summaryWireLevel) });
   const windows = new EncodedPartStore(new MemoryWindowStore());
   const detect = new DetectStage({ windows, baselines: new SnapshotBaselineStore(new MemoryBlobStore()),
     ledger, config: cfg, metrics });

@@ -1,3 +1,4 @@
+import type { SummaryWireLevel } from '../../src/engine/wire.ts';
 import { describe, expect, it } from 'vitest';
 import { replicate } from '../../bench/cost.ts';
 import { simulate } from '../../bench/inputs.ts';
@@ -34,7 +35,7 @@ describe('bench scale: one summaries shard', () => {
   it('skipping the events that do not matter to a shard changes none of its records (real CloudWatch Logs records as reference)', async () => {
     const stream = new ReplicatedStream(base, 3);
     for (const [shards, shard, level2] of [[3, 1, false], [5, 4, true]] as const) {
-      const plan = { config, accessShards: 2, layout: shardLayout(shards), shard, derivePrefixes: level2, seed: 5 };
+      const plan = { config, accessShards: 2, layout: shardLayout(shards), shard, summaryLevel: (level2 ? 2 : 1) as SummaryWireLevel, seed: 5 };
       const full: ShardRecord[] = [];
       const skipped: ShardRecord[] = [];
       const a = await ingestShard(stream, plan, 'cwl', (r) => full.push(r));

@@ -66,7 +66,7 @@ describe('the cordon command', () => {
     expect(lag[Math.floor(lag.length / 2)]).toBeGreaterThan(0);
   }, 180_000);
 
-  it('rehearse --summary-wire-level 2: the same blocks, a smaller summaries stream; a level it does not know is refused', async () => {
+  it('rehearse --summary-wire-level 2 and 3: the same blocks, a smaller summaries stream each; a level it does not know is refused', async () => {
     const level = async (n: string) => {
       const rout = join(dir, `rehearsal-level-${n}`);
       const r = await cordon('rehearse', traffic, '--out', rout, '--allow', '10.20.0.0/24', '--seed', '3', '--quiet', '--summary-wire-level', n);
@@ -76,12 +76,16 @@ describe('the cordon command', () => {
         .filter((x) => x.action === 'block').map((x) => x.target).sort();
       return { summary, blocked };
     };
-    const [one, two] = [await level('1'), await level('2')];
+    const [one, two, three] = [await level('1'), await level('2'), await level('3')];
     expect(two.summary.summaryWireLevel).toBe(2);
+    expect(three.summary.summaryWireLevel).toBe(3);
     expect(two.blocked).toEqual(one.blocked);
+    expect(three.blocked).toEqual(one.blocked);
     expect(two.blocked.length).toBeGreaterThan(0);
     expect(two.summary.streams.summaries.bytes).toBeLessThan(one.summary.streams.summaries.bytes);
-    const bad = await cordon('rehearse', traffic, '--out', join(dir, 'rehearsal-level-3'), '--summary-wire-level', '3');
+    expect(three.summary.streams.summaries.bytes).toBeLessThan(two.summary.streams.summaries.bytes);
+    expect(three.summary.linesUnreadable).toBe(0);
+    const bad = await cordon('rehearse', traffic, '--out', join(dir, 'rehearsal-level-4'), '--summary-wire-level', '4');
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/summary-wire-level/);
   }, 180_000);

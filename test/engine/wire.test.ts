@@ -1,10 +1,10 @@
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { brotliCompressSync, brotliDecompressSync, constants, gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { MemoryWindowStore } from '../../src/adapters/local/memory-window-store.ts';
 import { COUNTER_NAMES, KeyWindow } from '../../src/features/key-window.ts';
 import { cloudWatchSource, IngestStage, MAX_SUMMARY_RECORD_BYTES } from '../../src/engine/ingest.ts';
 import { EncodedPartStore } from '../../src/engine/part-store.ts';
-import { BadSummaryError, decodeChunk, decodeSummaryRecord, encodeChunk, NewerWireError, packSummaryRecords, packSummaryUnits, type ReadNotes, type SummaryPart, WIRE_LEVEL, WIRE_MINOR } from '../../src/engine/wire.ts';
+import { BadSummaryError, BROTLI_MAGIC, decodeChunk, decodeSummaryRecord, encodeChunk, NewerWireError, packSummaryRecords, packSummaryUnits, type ReadNotes, type SummaryPart, WIRE_LEVEL, WIRE_MINOR, writerOptions } from '../../src/engine/wire.ts';
 import { parseConfig } from '../../src/config.ts';
 import { KinesisTwin } from '../../src/adapters/local/kinesis-twin.ts';
 import { mulberry32 as rng } from '../helpers/rng.ts';
@@ -180,6 +180,29 @@ describe('wire: encodings', () => {
     expect(b.map((r) => ({ ...r }))).toEqual(a.map((r, i) => ({ ...r, bytes: b[i].bytes })));
   });
 
+  it('brotli (level 3) carries the same document, smaller than gzip, behind its own first bytes; this release reads it', () => {
+    const parts = Array.from({ length: 30 }, (_, i) => partOf(`s:1-2/${i}/0`, 40));
+    const [gz] = packSummaryRecords(parts, MAX_SUMMARY_RECORD_BYTES);
+    const [br] = packSummaryRecords(parts, MAX_SUMMARY_RECORD_BYTES, 'brotli');
+    expect([br[0], br[1]]).toEqual([...BROTLI_MAGIC]);
+    expect(brotliDecompressSync(br.subarray(2)).toString('utf8')).toBe(gunzipSync(gz).toString('utf8'));
+    expect(br.length).toBeLessThan(gz.length);
+    expect(decodeSummaryRecord(br.toString('base64'))).toEqual(parts);
+    // What an earlier release makes of it: not gzip, not a document; so level 3 is written only when told.
+    expect(() => revision2Read(br)).toThrow();
+    expect(writerOptions(1)).toEqual({ derivePrefixes: false, summaryEncoding: 'gzip' });
+    expect(writerOptions(3)).toEqual({ derivePrefixes: true, summaryEncoding: 'brotli' });
+  });
+
+  it('a brotli bomb or a damaged brotli record is refused as damaged, never inflated without bound', () => {
+    const bomb = Buffer.concat([BROTLI_MAGIC, brotliCompressSync(Buffer.alloc(80 * 1024 * 1024, 0x20), { params: { [constants.BROTLI_PARAM_QUALITY]: 1 } })]);
+    expect(bomb.length).toBeLessThan(64 * 1024);
+    expect(() => decodeSummaryRecord(bomb)).toThrow(BadSummaryError);
+    const [br] = packSummaryRecords([partOf('a', 5)], MAX_SUMMARY_RECORD_BYTES, 'brotli');
+    expect(() => decodeSummaryRecord(br.subarray(0, br.length - 4))).toThrow(BadSummaryError);
+    expect(() => decodeSummaryRecord(Buffer.from([...BROTLI_MAGIC]))).toThrow(BadSummaryError);
+  });
+
   it('neither gzip nor a JSON document is not a summary record', () => {
     expect(() => decodeSummaryRecord(Buffer.from('not a record'))).toThrow(BadSummaryError);
     expect(() => decodeSummaryRecord(Buffer.from('{"v":'))).toThrow(BadSummaryError);
@@ -193,19 +216,21 @@ describe('wire: no batch an attacker can sink', () => {
     const junk = (n: number) => Array.from({ length: n }, () => String.fromCharCode(33 + Math.floor(r() * 90))).join('');
     const events = Array.from({ length: 12_000 }, (_, i) => ev({ time: T0 + (i % 60_000), ip: `203.0.113.${i % 250}`, path: `/${junk(400)}`,
       userAgent: junk(300), status: 404 }));
-    const twin = new KinesisTwin({ shards: 1, throughput: false });
     // A small limit makes the point with less data: the packing must hold whatever the limit.
-    const ingest = new IngestStage({ putter: twin, config: parseConfig({}), buckets: 1, maxRecordBytes: 64 * 1024 });
-    const res = await ingest.handle([{ sequenceNumber: '1', shardId: 's', decode: (sink) => events.forEach((e) => sink.event(e)) }]);
-    expect(res.batchItemFailures).toEqual([]);
-    const records = twin.read(twin.shardIds()[0], undefined, 10_000);
-    expect(records.length).toBeGreaterThan(1);
-    let requests = 0;
-    for (const rec of records) {
-      expect(Buffer.from(rec.data, 'base64').length).toBeLessThanOrEqual(64 * 1024);
-      for (const p of decodeSummaryRecord(rec.data)) requests += p.i.reduce((s, [, w]) => s + w.c[0], 0);
+    for (const summaryEncoding of ['gzip', 'brotli'] as const) {
+      const twin = new KinesisTwin({ shards: 1, throughput: false });
+      const ingest = new IngestStage({ putter: twin, config: parseConfig({}), buckets: 1, maxRecordBytes: 64 * 1024, summaryEncoding });
+      const res = await ingest.handle([{ sequenceNumber: '1', shardId: 's', decode: (sink) => events.forEach((e) => sink.event(e)) }]);
+      expect(res.batchItemFailures).toEqual([]);
+      const records = twin.read(twin.shardIds()[0], undefined, 10_000);
+      expect(records.length).toBeGreaterThan(1);
+      let requests = 0;
+      for (const rec of records) {
+        expect(Buffer.from(rec.data, 'base64').length).toBeLessThanOrEqual(64 * 1024);
+        for (const p of decodeSummaryRecord(rec.data)) requests += p.i.reduce((s, [, w]) => s + w.c[0], 0);
+      }
+      expect(requests, summaryEncoding).toBe(events.length);
     }
-    expect(requests).toBe(events.length);
   });
 
   it('a line stamped in 2100 is clamped to its CloudWatch Logs timestamp; a poison record in the batch is skipped alone', async () => {
@@ -227,7 +252,7 @@ describe('wire: no batch an attacker can sink', () => {
 describe('wire: a shard\'s partitions packed together', () => {
   it('every record within the limit, every part once and in order, a partition cut across records only when it alone is over', () => {
     const r = rng(12);
-    for (const encoding of ['gzip', 'identity'] as const) {
+    for (const encoding of ['gzip', 'brotli', 'identity'] as const) {
       for (const limit of [1500, 4000, 20_000]) {
         const units = Array.from({ length: 30 }, (_, u) => Array.from({ length: 1 + Math.floor(r() * 4) }, (_, k) => partOf(`s:1-2/${u}/${k}`, 1 + Math.floor(r() * 40))));
         const records = packSummaryUnits(units, limit, encoding);

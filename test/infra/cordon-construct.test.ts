@@ -1,5 +1,6 @@
 import { Validations } from 'aws-cdk-lib';
 import { parseTickSlice } from '../../src/engine/tick-slices.ts';
+import { writerOptions } from '../../src/engine/wire.ts';
 import { buildIngestDeps } from '../../src/pipeline/aws-deps.ts';
 import { parseConfig } from '../../src/config.ts';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
@@ -851,7 +852,7 @@ describe('environment contract (infra sets, functions/env.ts parses)', () => {
     const ingest = parseIngestEnv(functionEnv(full, ids.ingest));
     expect(ingest.summariesStreamName).toMatch(/^ref-CordonSummaries/);
     // Wire level 1 unless asked: a detect of an earlier release reads it.
-    expect(ingest.derivePrefixes).toBe(false);
+    expect(writerOptions(ingest.summaryWireLevel)).toEqual({ derivePrefixes: false, summaryEncoding: 'gzip' });
     expect(ingest.summaryPartitions).toBe(64);
     expect(ingest.config.allowlist.cidrs).toEqual(['10.0.0.0/8']);
     const detect = parseDetectEnv(functionEnv(full, ids.detect));
@@ -873,11 +874,12 @@ describe('environment contract (infra sets, functions/env.ts parses)', () => {
     expect(notify.slackSecretArn).toBe(FULL_PROPS.slackSecretArn);
   });
 
-  it('summaryWireLevel 2 reaches ingest (parts without prefixes); anything but 1 or 2 is refused', () => {
-    const t = synth({ summaryWireLevel: 2 }).template;
-    expect(parseIngestEnv(functionEnv(t, fnIds(t).ingest)).derivePrefixes).toBe(true);
-    expect(() => synth({ summaryWireLevel: 3 as 2 })).toThrow(/summaryWireLevel: must be 1 or 2/);
-    expect(() => parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x', SUMMARY_WIRE_LEVEL: '3' })).toThrow(/SUMMARY_WIRE_LEVEL/);
+  it('summaryWireLevel 2 and 3 reach ingest (parts without prefixes; 3 in brotli records); anything but 1 to 3 is refused', () => {
+    const writer = (level: 2 | 3) => { const t = synth({ summaryWireLevel: level }).template; return writerOptions(parseIngestEnv(functionEnv(t, fnIds(t).ingest)).summaryWireLevel); };
+    expect(writer(2)).toEqual({ derivePrefixes: true, summaryEncoding: 'gzip' });
+    expect(writer(3)).toEqual({ derivePrefixes: true, summaryEncoding: 'brotli' });
+    expect(() => synth({ summaryWireLevel: 4 as 2 })).toThrow(/summaryWireLevel: must be 1, 2 or 3/);
+    expect(() => parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x', SUMMARY_WIRE_LEVEL: '4' })).toThrow(/SUMMARY_WIRE_LEVEL/);
   });
 
   it('detectMemoryMb sizes the detect function (1024 by default, other functions untouched); outside 1024-10240 or fractional is refused', () => {
