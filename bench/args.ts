@@ -32,6 +32,8 @@ export interface BenchArgs {
   costMaxRate: number;
   /** Wire level of the summaries stream in the cost run (1, or 2: prefixes derived at detect). */
   summaryLevel: SummaryWireLevel;
+  /** Ingest's batching window in the cost run, ms (construct prop ingestBatchingWindowSeconds); undefined: the construct's default. */
+  ingestWindowMs?: number;
   /** Rates of the scale table; all but the highest need a cost measurement (taken from the results file, or made). */
   scaleRates: number[];
   /** Minutes of replicated traffic each scale rate runs (windows are one minute). */
@@ -57,6 +59,8 @@ const HELP = `npm run bench -- [options]
   --cost-max-rate N   highest rate measured on replicated traffic, higher ones extrapolated (default 1000)
   --summary-level N   the summaries stream's wire level in the cost run: 1 (the deployed default), 2 (prefixes derived
                       at detect) or 3 (those in brotli records); construct prop summaryWireLevel (default 1)
+  --ingest-window S   ingest's batching window in the cost run, seconds (construct prop ingestBatchingWindowSeconds;
+                      default the construct's, 2)
   --scale-rates a,b   rates of the scale table (default 1000,10000,100000); each but the highest uses the cost
                       run's measurement at that rate (from this run, else the results file, else measured here)
   --scale-minutes N   minutes of replicated traffic per scale rate (default 3)
@@ -113,6 +117,7 @@ export function parseArgs(argv: string[]): BenchArgs {
         a.summaryLevel = level;
         break;
       }
+      case '--ingest-window': a.ingestWindowMs = positiveInt(flag, value()) * 1000; break;
       case '--scale-rates': a.scaleRates = value().split(',').map((v) => positiveInt(flag, v)); break;
       case '--scale-minutes': a.scaleMinutes = positiveInt(flag, value()); break;
       case '--scale-heap-mb': a.scaleHeapMb = positiveInt(flag, value()); break;

@@ -71,6 +71,8 @@ export interface Usage {
   copies: number;
   /** The summaries shards ingest was told of (its records go one a shard); 1 where not given (older results). */
   summaryShards?: number;
+  /** Ingest's batching window, ms (the construct's unless `--ingest-window` says otherwise); unset in older results. */
+  ingestWindowMs?: number;
   requests: number;
   seconds: number;
   ingestInvocations: number;
@@ -154,12 +156,12 @@ export function replicate(t: Traffic, copies: number): Traffic {
 
 /** Stage 1 over every ingest batch; returns the summary records stage 2 will read. */
 async function ingestAll(records: readonly CwlRecord[], config: ReturnType<typeof parseConfig>, u: Usage, level: SummaryWireLevel,
-  summaryShards: number): Promise<SummaryRecord[]> {
+  summaryShards: number, ingestWindowMs: number): Promise<SummaryRecord[]> {
   const summaries: SummaryRecord[] = [];
   let out: PutRecord[] = [];
   const stage = new IngestStage({ config, ...writerOptions(level), summaryShards, buckets: summaryBucketsFor(summaryShards),
     putter: { put: async (rs: PutRecord[]) => { out.push(...rs); } } });
-  for (const batch of batchesOf(records, INGEST_BATCH.records, INGEST_BATCH.windowMs)) {
+  for (const batch of batchesOf(records, INGEST_BATCH.records, ingestWindowMs)) {
     out = [];
     const cpu0 = process.cpuUsage();
     const r = await stage.handle(batch.records.map((x) => cloudWatchSource({ sequenceNumber: x.sequenceNumber, data: x.data, shardId: 'shardId-000000000000' })));
@@ -189,17 +191,17 @@ async function ingestAll(records: readonly CwlRecord[], config: ReturnType<typeo
  * the construct tells it (its partitions bound for one shard share records); detect here reads them all as one.
  */
 export async function measureUsage(t: Traffic, copies: number, records: readonly CwlRecord[], cwlLineBytes: number, summaryLevel: SummaryWireLevel = 1,
-  summaryShards = 1): Promise<Usage> {
+  summaryShards = 1, ingestWindowMs: number = INGEST_BATCH.windowMs): Promise<Usage> {
   const config = parseConfig({ allowlist: { cidrs: t.labels.allowlist } });
   const seconds = t.minutes * 60;
   const u: Usage = {
-    rate: Math.round(t.events.length / seconds), copies, summaryShards, requests: t.events.length, seconds, ingestInvocations: 0, ingestCpuMs: 0,
+    rate: Math.round(t.events.length / seconds), copies, summaryShards, ingestWindowMs, requests: t.events.length, seconds, ingestInvocations: 0, ingestCpuMs: 0,
     accessRecords: 0, accessBytes: 0, accessPutUnits: 0, summaryRecords: 0, summaryBytes: 0, summaryPutUnits: 0,
     detectInvocations: 0, detectTicks: 0, detectCpuMs: 0, windowsClosed: 0, decisions: 0, dynamoCalls: 0, dynamoWriteUnits: 0,
     dynamoReadUnits: 0, dynamoByKind: {}, s3: { puts: 0, lists: 0, deletes: 0, gets: 0, bytesPut: 0 }, largestSnapshotBytes: 0,
     cwlBytes: cwlLineBytes * t.events.length,
   };
-  const summaries = await ingestAll(records, config, u, summaryLevel, summaryShards);
+  const summaries = await ingestAll(records, config, u, summaryLevel, summaryShards, ingestWindowMs);
 
   // The detect Lambda's wiring (aws-deps.ts) over an in-memory DynamoDB that bills and an S3 that counts. The
   // timed CPU includes the SDK-free fakes' own work, a small overstatement.
@@ -310,7 +312,7 @@ export function costModel(usages: Usage[], rates: readonly number[]): CostModel 
       `Lambda arm64 at ${LAMBDA_MEMORY_MB} MB (${VCPU_SHARE.toFixed(2)} vCPU): billed time = measured single-core CPU time / ` +
         `${VCPU_SHARE.toFixed(2)}; detect adds ${DYNAMO_CALL_MS} ms per DynamoDB call and ${S3_CALL_MS} ms per S3 request as if none overlapped`,
       `Kinesis provisioned mode (PUT payload units + shard-hours), ${INGEST_BATCH.records}-record ingest and ` +
-        `${DETECT_BATCH.records}-record detect batches with a ${INGEST_BATCH.windowMs / 1000} s / ${DETECT_BATCH.windowMs / 1000} s batching window, and detect's one-minute clock tick (an ` +
+        `${DETECT_BATCH.records}-record detect batches with a ${(scenario.ingestWindowMs ?? INGEST_BATCH.windowMs) / 1000} s / ${DETECT_BATCH.windowMs / 1000} s batching window, and detect's one-minute clock tick (an ` +
         'invocation a minute, run on until the last window closed); shards per stream = ' +
         'max(1, MB/s, records/s / 1000, Lambda keeping up)',
       'DynamoDB on-demand, units billed by the fake table from the real adapters (writes by the larger of old and new item, strongly consistent reads)',

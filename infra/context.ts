@@ -24,6 +24,7 @@ export const CONTEXT_KEYS = [
   'denyListKey',
   'summaryWireLevel',
   'detectMemoryMb',
+  'ingestBatchingWindowSeconds',
 ] as const;
 
 /** Reads one context value as the construct expects it. */

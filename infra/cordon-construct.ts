@@ -380,7 +380,8 @@ export class Cordon extends Construct {
     const detectFailures = new OnFailureQueue(this, 'DetectFailures', { encryptionKey: this.key, consumer: 'detect' });
     const containFailures = new OnFailureQueue(this, 'ContainFailures', { encryptionKey: this.key, consumer: 'contain' });
     this.ingestFunction.addEventSource(
-      new sources.KinesisEventSource(this.accessLogStream, kinesisConsumerProps(CONSUMER_TUNING.ingest, ingestFailures.destination)),
+      new sources.KinesisEventSource(this.accessLogStream, kinesisConsumerProps({ ...CONSUMER_TUNING.ingest,
+        maxBatchingWindow: Duration.seconds(p.ingestBatchingWindowSeconds) }, ingestFailures.destination)),
     );
     this.detectFunction.addEventSource(
       new sources.KinesisEventSource(this.summariesStream, kinesisConsumerProps(CONSUMER_TUNING.detect, detectFailures.destination)),

@@ -17,6 +17,13 @@ interface RehearseCliOptions extends CommonRunOptions {
   laggingShard: number;
   seed: number;
   summaryWireLevel: '1' | '2' | '3';
+  ingestBatchingWindow: number;
+}
+
+function batchingWindow(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 30) throw new UsageError(`--ingest-batching-window must be a whole number of seconds from 1 to 30, got '${v}'`);
+  return n;
 }
 
 function seconds(v: string): number {
@@ -33,13 +40,15 @@ export function rehearseCommand(): Command {
     .option('--seed <n>', 'seed of the simulated delays', positiveInt, 1)
     .addOption(new Option('--summary-wire-level <n>', 'the summaries stream\'s wire level, as the construct prop summaryWireLevel '
       + 'sets it: 2 sends hosts only and detect derives their prefixes; 3 sends those in brotli records').choices(['1', '2', '3']).default('1'))
+    .option('--ingest-batching-window <seconds>', 'how long ingest\'s event source mapping gathers records, as the construct prop '
+      + 'ingestBatchingWindowSeconds sets it (1-30)', batchingWindow, 2)
     .action(async (files: string[], o: RehearseCliOptions) => {
       const bar = new ProgressBar();
       const config = buildConfig(o);
       const s = await runRehearse({
         files: files.map((f) => resolve(f)), outDir: resolve(o.out), config,
         basePolicy: o.policy ? readPolicy(o.policy) : null, shards: o.shards, laggingShardSeconds: o.laggingShard, seed: o.seed,
-        summaryWireLevel: Number(o.summaryWireLevel) as SummaryWireLevel,
+        summaryWireLevel: Number(o.summaryWireLevel) as SummaryWireLevel, ingestBatchingWindowSeconds: o.ingestBatchingWindow,
         onProgress: (done, total) => bar.update(done, total),
         onDecision: o.quiet ? undefined : (d: Decision) => process.stdout.write(formatDecisionLine(d) + '\n'),
       });

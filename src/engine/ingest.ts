@@ -45,7 +45,7 @@ export interface IngestDeps {
   config: CordonConfig;
   buckets?: number;
   maxRecordBytes?: number;
-  /** How summary records are written (default gzip, as in AWS; `identity` for an in-process stream). */
+  /** How summary records are written (default gzip, as in AWS; brotli at wire level 3; `identity` in-process). */
   summaryEncoding?: SummaryEncoding;
   /**
    * Parts carry hosts and principals only, and detect derives each prefix from its hosts (wire level 2, a third

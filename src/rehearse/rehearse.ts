@@ -41,6 +41,8 @@ export interface RehearseOptions {
   seed?: number;
   /** The summaries stream's wire level, as the construct prop `summaryWireLevel` sets it (default 1). */
   summaryWireLevel?: SummaryWireLevel;
+  /** Ingest's batching window, seconds, as the construct prop `ingestBatchingWindowSeconds` sets it (default 2). */
+  ingestBatchingWindowSeconds?: number;
   basePolicy?: PolicyDocument | null;
   onDecision?(d: Decision): void;
   onProgress?(bytesRead: number, totalBytes: number): void;
@@ -58,6 +60,9 @@ export interface RehearseSummary {
   shards: number;
   laggingShardSeconds: number;
   summaryWireLevel: SummaryWireLevel;
+  ingestBatchingWindowSeconds: number;
+  /** Summary records detect could not read (counted and skipped): 0 unless something is broken. */
+  summaryRecordsUnreadable: number;
   /** Detect's tick slices that ran: ticks a minute, each over its slice of the summaries shards (1 up to four shards). */
   tickSlices: number;
   /** Windows still open when the rehearsal ended: 0, as every window is decided by later data or by a tick. */
@@ -143,6 +148,7 @@ export async function runRehearse(opts: RehearseOptions): Promise<RehearseSummar
   for (const f of ['', '-wal', '-shm']) rmSync(statePath + f, { force: true });
   const ledger = new SqliteState(statePath);
   const summaryWireLevel = opts.summaryWireLevel ?? 1;
+  const ingestEsm = { ...CORDON_ESM_CONFIG.ingest, maximumBatchingWindowMs: (opts.ingestBatchingWindowSeconds ?? CORDON_ESM_CONFIG.ingest.maximumBatchingWindowMs / 1000) * 1000 };
   const ingest = new IngestStage({ putter: summaries, config: cfg, metrics, buckets: summaryBucketsFor(shards),
     summaryShards: shards, ...writerOptions(summaryWireLevel) });
   const windows = new EncodedPartStore(new MemoryWindowStore());
@@ -166,7 +172,7 @@ export async function runRehearse(opts: RehearseOptions): Promise<RehearseSummar
 
   const putLatency = () => model.sample('kinesisPut');
   const mappings: EventSourceMapping[] = [];
-  mappings.push(new EventSourceMapping({ name: 'ingest', scheduler: sched, reader: accessLogs, config: CORDON_ESM_CONFIG.ingest, model, lambda: ingestFn,
+  mappings.push(new EventSourceMapping({ name: 'ingest', scheduler: sched, reader: accessLogs, config: ingestEsm, model, lambda: ingestFn,
     lagMs: (shard, all) => model.shardLagMs(shard, all),
     handler: async (records) => {
       const r = await ingest.handle(records.map(cloudWatchSource));
@@ -217,9 +223,11 @@ export async function runRehearse(opts: RehearseOptions): Promise<RehearseSummar
     }, { maxEventAgeMs: 6 * HOUR });
   };
 
+  let summaryRecordsUnreadable = 0;
   mappings.push(new EventSourceMapping({ name: 'detect', scheduler: sched, reader: summaries, config: CORDON_ESM_CONFIG.detect, model, lambda: detectFn,
     handler: async (records, t, info) => {
       const r = await detect.handle(records, t);
+      summaryRecordsUnreadable += r.unreadable;
       if (r.decisions) info.defer(() => void sched.after(model.sample('dynamoStreamVisibility') + CORDON_ESM_CONFIG.contain.maximumBatchingWindowMs,
         () => runContain('stream')));
       return { batchItemFailures: r.batchItemFailures };
@@ -276,6 +284,8 @@ export async function runRehearse(opts: RehearseOptions): Promise<RehearseSummar
     shards,
     laggingShardSeconds: lagMs / 1000,
     summaryWireLevel,
+    ingestBatchingWindowSeconds: ingestEsm.maximumBatchingWindowMs / 1000,
+    summaryRecordsUnreadable,
     tickSlices: slicesTicked.size,
     windowsOpenAtEnd,
     dryRun: cfg.dryRun,

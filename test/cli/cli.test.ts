@@ -66,10 +66,11 @@ describe('the cordon command', () => {
     expect(lag[Math.floor(lag.length / 2)]).toBeGreaterThan(0);
   }, 180_000);
 
-  it('rehearse --summary-wire-level 2 and 3: the same blocks, a smaller summaries stream each; a level it does not know is refused', async () => {
-    const level = async (n: string) => {
-      const rout = join(dir, `rehearsal-level-${n}`);
-      const r = await cordon('rehearse', traffic, '--out', rout, '--allow', '10.20.0.0/24', '--seed', '3', '--quiet', '--summary-wire-level', n);
+  it('rehearse --summary-wire-level 2 and 3, --ingest-batching-window 10: the same blocks, a smaller summaries stream each; a level or window it does not know is refused', async () => {
+    const level = async (n: string, window = '2') => {
+      const rout = join(dir, `rehearsal-level-${n}-${window}`);
+      const r = await cordon('rehearse', traffic, '--out', rout, '--allow', '10.20.0.0/24', '--seed', '3', '--quiet', '--summary-wire-level', n,
+        '--ingest-batching-window', window);
       expect(r.code, r.stderr).toBe(0);
       const summary = JSON.parse(readFileSync(join(rout, 'summary.json'), 'utf8'));
       const blocked = readFileSync(join(rout, 'decisions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { action: string; target: string })
@@ -77,6 +78,16 @@ describe('the cordon command', () => {
       return { summary, blocked };
     };
     const [one, two, three] = [await level('1'), await level('2'), await level('3')];
+    // Ingest's mapping gathering 10 s instead of 2: each key's requests of those seconds are one entry, so fewer bytes
+    // again, the same blocks. A window outside 1-30 s is refused.
+    const long = await level('3', '10');
+    expect(long.summary.ingestBatchingWindowSeconds).toBe(10);
+    expect(three.summary.ingestBatchingWindowSeconds).toBe(2);
+    expect(long.blocked).toEqual(one.blocked);
+    expect(long.summary.streams.summaries.bytes).toBeLessThan(three.summary.streams.summaries.bytes);
+    const badWindow = await cordon('rehearse', traffic, '--out', join(dir, 'rehearsal-window-0'), '--ingest-batching-window', '0');
+    expect(badWindow.code).not.toBe(0);
+    expect(badWindow.stderr).toMatch(/ingest-batching-window/);
     expect(two.summary.summaryWireLevel).toBe(2);
     expect(three.summary.summaryWireLevel).toBe(3);
     expect(two.blocked).toEqual(one.blocked);
@@ -84,7 +95,7 @@ describe('the cordon command', () => {
     expect(two.blocked.length).toBeGreaterThan(0);
     expect(two.summary.streams.summaries.bytes).toBeLessThan(one.summary.streams.summaries.bytes);
     expect(three.summary.streams.summaries.bytes).toBeLessThan(two.summary.streams.summaries.bytes);
-    expect(three.summary.linesUnreadable).toBe(0);
+    for (const s of [one, two, three]) expect(s.summary.summaryRecordsUnreadable).toBe(0);
     const bad = await cordon('rehearse', traffic, '--out', join(dir, 'rehearsal-level-4'), '--summary-wire-level', '4');
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/summary-wire-level/);

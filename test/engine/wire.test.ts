@@ -1,4 +1,4 @@
-import { brotliCompressSync, brotliDecompressSync, constants, gunzipSync, gzipSync } from 'node:zlib';
+import { brotliCompressSync, brotliDecompressSync, constants, crc32, gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { MemoryWindowStore } from '../../src/adapters/local/memory-window-store.ts';
 import { COUNTER_NAMES, KeyWindow } from '../../src/features/key-window.ts';
@@ -185,7 +185,7 @@ describe('wire: encodings', () => {
     const [gz] = packSummaryRecords(parts, MAX_SUMMARY_RECORD_BYTES);
     const [br] = packSummaryRecords(parts, MAX_SUMMARY_RECORD_BYTES, 'brotli');
     expect([br[0], br[1]]).toEqual([...BROTLI_MAGIC]);
-    expect(brotliDecompressSync(br.subarray(2)).toString('utf8')).toBe(gunzipSync(gz).toString('utf8'));
+    expect(brotliDecompressSync(br.subarray(6)).toString('utf8')).toBe(gunzipSync(gz).toString('utf8'));
     expect(br.length).toBeLessThan(gz.length);
     expect(decodeSummaryRecord(br.toString('base64'))).toEqual(parts);
     // What an earlier release makes of it: not gzip, not a document; so level 3 is written only when told.
@@ -194,13 +194,38 @@ describe('wire: encodings', () => {
     expect(writerOptions(3)).toEqual({ derivePrefixes: true, summaryEncoding: 'brotli' });
   });
 
-  it('a brotli bomb or a damaged brotli record is refused as damaged, never inflated without bound', () => {
-    const bomb = Buffer.concat([BROTLI_MAGIC, brotliCompressSync(Buffer.alloc(80 * 1024 * 1024, 0x20), { params: { [constants.BROTLI_PARAM_QUALITY]: 1 } })]);
+  it('a brotli bomb is refused, not inflated; a flipped bit anywhere is refused as damaged, never read as other numbers', () => {
+    const framed = (body: Buffer) => { const h = Buffer.alloc(6); BROTLI_MAGIC.copy(h); h.writeUInt32BE(crc32(body), 2); return Buffer.concat([h, body]); };
+    // A valid document padded past the 64 MiB cap: read as an empty record if the cap did not hold.
+    const doc = Buffer.concat([Buffer.from('{"v":2,"parts":[]'), Buffer.alloc(80 * 1024 * 1024, 0x20), Buffer.from('}')]);
+    const bomb = framed(brotliCompressSync(doc, { params: { [constants.BROTLI_PARAM_QUALITY]: 1 } }));
     expect(bomb.length).toBeLessThan(64 * 1024);
     expect(() => decodeSummaryRecord(bomb)).toThrow(BadSummaryError);
+    expect(decodeSummaryRecord(framed(brotliCompressSync(Buffer.from('{"v":2,"parts":[]   }'))))).toEqual([]);
     const [br] = packSummaryRecords([partOf('a', 5)], MAX_SUMMARY_RECORD_BYTES, 'brotli');
+    const original = JSON.stringify(decodeSummaryRecord(br));
+    let refused = 0;
+    for (let bit = 0; bit < br.length * 8; bit++) {
+      const bad = Buffer.from(br);
+      bad[bit >> 3] ^= 1 << (bit & 7);
+      try {
+        // A flip that still reads must read the same numbers (none does with the CRC, but that is the point).
+        expect(JSON.stringify(decodeSummaryRecord(bad))).toBe(original);
+      } catch (err) {
+        if (!(err instanceof BadSummaryError || err instanceof NewerWireError)) throw err;
+        refused++;
+      }
+    }
+    expect(refused).toBe(br.length * 8);
     expect(() => decodeSummaryRecord(br.subarray(0, br.length - 4))).toThrow(BadSummaryError);
-    expect(() => decodeSummaryRecord(Buffer.from([...BROTLI_MAGIC]))).toThrow(BadSummaryError);
+    expect(() => decodeSummaryRecord(Buffer.from([...BROTLI_MAGIC, 0, 0]))).toThrow(BadSummaryError);
+  });
+
+  it('a brotli framing of a later revision is refused as newer (redelivered until a stage reads it), never skipped', () => {
+    const [br] = packSummaryRecords([partOf('a', 5)], MAX_SUMMARY_RECORD_BYTES, 'brotli');
+    const later = Buffer.from(br);
+    later[1] = BROTLI_MAGIC[1] + 1;
+    expect(() => decodeSummaryRecord(later)).toThrow(NewerWireError);
   });
 
   it('neither gzip nor a JSON document is not a summary record', () => {

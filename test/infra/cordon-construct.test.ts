@@ -205,7 +205,7 @@ describe('functions', () => {
 
 describe('event source mappings (infra/stream-defaults.ts)', () => {
   it.each([
-    ['ingest', 'CordonAccessLogs', 100, true],
+    ['ingest', 'CordonAccessLogs', 1000, true],
     ['detect', 'CordonSummaries', 500, true],
   ])('%s reads its Kinesis stream with the shared defaults', (name, streamPrefix, batchSize, bisect) => {
     const fn = fnIds(full)[name as 'ingest' | 'detect'];
@@ -223,6 +223,16 @@ describe('event source mappings (infra/stream-defaults.ts)', () => {
       ParallelizationFactor: 1,
       DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp(`^Cordon${name[0].toUpperCase()}${name.slice(1)}Failures`), 'Arn'] } } },
     });
+  });
+
+  it('ingestBatchingWindowSeconds sets ingest\'s window alone (detect keeps 2 s); outside 1-30 or fractional is refused', () => {
+    const t = synth({ ingestBatchingWindowSeconds: 10 }).template;
+    const windowOf = (name: 'ingest' | 'detect') => (Object.values(t.findResources('AWS::Lambda::EventSourceMapping')) as Json[])
+      .find((m) => m.Properties.FunctionName?.Ref === fnIds(t)[name])!.Properties.MaximumBatchingWindowInSeconds as number;
+    expect([windowOf('ingest'), windowOf('detect')]).toEqual([10, 2]);
+    expect(() => synth({ ingestBatchingWindowSeconds: 0 })).toThrow(/ingestBatchingWindowSeconds: must be at least 1/);
+    expect(() => synth({ ingestBatchingWindowSeconds: 31 })).toThrow(/ingestBatchingWindowSeconds: must be at most 30/);
+    expect(() => synth({ ingestBatchingWindowSeconds: 2.5 })).toThrow(/ingestBatchingWindowSeconds: must be a whole number/);
   });
 
   it('every mapping: bounded retries, a maximum record age below the stream retention, an on-failure queue', () => {
@@ -875,7 +885,17 @@ describe('environment contract (infra sets, functions/env.ts parses)', () => {
   });
 
   it('summaryWireLevel 2 and 3 reach ingest (parts without prefixes; 3 in brotli records); anything but 1 to 3 is refused', () => {
-    const writer = (level: 2 | 3) => { const t = synth({ summaryWireLevel: level }).template; return writerOptions(parseIngestEnv(functionEnv(t, fnIds(t).ingest)).summaryWireLevel); };
+    // What the ingest function builds from its environment (aws-deps.ts), not only what the level maps to.
+    const writer = (level: 2 | 3) => {
+      const t = synth({ summaryWireLevel: level }).template;
+      vi.stubEnv('AWS_REGION', 'us-east-1');
+      try {
+        const { derivePrefixes, summaryEncoding } = buildIngestDeps({ ...parseIngestEnv(functionEnv(t, fnIds(t).ingest)), config: parseConfig({}) });
+        return { derivePrefixes, summaryEncoding };
+      } finally {
+        vi.unstubAllEnvs();
+      }
+    };
     expect(writer(2)).toEqual({ derivePrefixes: true, summaryEncoding: 'gzip' });
     expect(writer(3)).toEqual({ derivePrefixes: true, summaryEncoding: 'brotli' });
     expect(() => synth({ summaryWireLevel: 4 as 2 })).toThrow(/summaryWireLevel: must be 1, 2 or 3/);
