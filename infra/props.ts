@@ -88,8 +88,9 @@ export interface CordonProps {
    * hosts (about a third fewer bytes on the summaries stream, and less ingest work). Default 1, which every release
    * reads. Set 2 only once a release that reads level 2 (this one or later) is deployed: a detect of an earlier release
    * refuses level-2 records, and after its retries they go to the failure queue. 3: level 2 in brotli records, about a
-   * quarter fewer bytes again for no more ingest CPU; a detect of a release before level 3 cannot read them at all (it
-   * skips them as unreadable), so set 3 only once such a release is deployed everywhere.
+   * quarter fewer bytes again for about the same compression CPU; a detect of a release before level 3 cannot read them at all (it
+   * skips them as unreadable, and the SummariesUnreadable alarm fires), so set 3 only once such a release is deployed
+   * everywhere: in a deploy after the one that brings the release, never in the same (ingest may update first).
    */
   readonly summaryWireLevel?: 1 | 2 | 3;
   /**

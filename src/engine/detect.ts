@@ -136,6 +136,8 @@ export class DetectStage {
           }
           if (!(err instanceof BadSummaryError)) throw err;
           res.unreadable++;
+          // Our own message (never the record's bytes): which record, and what was wrong with it.
+          this.log.warn('summary record unreadable: skipped', { sequenceNumber: fresh[i].sequenceNumber, reason: err.message });
         }
       }
       const done = fresh.slice(0, upTo);

@@ -73,7 +73,7 @@ describe('alarms on the stages’ metrics', () => {
     expect(watermarkLagAlarmMs(resolveCordonProps({ config: CUSTOM_CONFIG }).config)).toBe(1_260_000);
   });
 
-  it('dropped data: any LateDropped in 5 minutes; Unreadable only on the dashboard', () => {
+  it('dropped data: any LateDropped in 5 minutes, any summary record detect could not read; ingest\'s unreadable lines only on the dashboard', () => {
     expect(only(full.template, METRIC.LateDropped)).toMatchObject({
       Dimensions: service('detect'),
       Statistic: 'Sum',
@@ -83,7 +83,15 @@ describe('alarms on the stages’ metrics', () => {
       EvaluationPeriods: 1,
       TreatMissingData: 'notBreaching',
     });
-    expect(cordonAlarms(full.template, METRIC.Unreadable)).toEqual([]);
+    expect(only(full.template, METRIC.Unreadable)).toMatchObject({
+      Dimensions: service('detect'),
+      Statistic: 'Sum',
+      Period: 300,
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 0,
+      EvaluationPeriods: 1,
+      TreatMissingData: 'notBreaching',
+    });
   });
 
   it(`no data flowing: no EventsIn for ${NO_DATA_ALARM_DEFAULT_MINUTES} minutes in a row, a silent minute counting as none`, () => {
@@ -139,6 +147,7 @@ describe('alarms on the stages’ metrics', () => {
         'Cordon/LateDropped',
         ...Array(3).fill('Cordon/StageErrors'),
         'Cordon/TickScopesDeferred',
+        'Cordon/Unreadable',
         'Cordon/WafWriteFailures',
         'Cordon/WatermarkLagMs',
       ].sort(),
