@@ -201,33 +201,25 @@ export function addAlarmsAndDashboard(
     }),
   );
 
-  addAlarm(
-    new cloudwatch.Alarm(scope, 'LateDroppedAlarm', {
-      alarmDescription:
-        'cordon detect dropped summary parts that arrived after their window closed and too late to fold in ' +
-        '(LateDropped): those requests were never scored',
-      metric: cordonMetric(METRIC.LateDropped, 'detect', { period: fiveMinutes }),
+  /** Data that was lost, counted by detect: any in five minutes is an alarm. */
+  const anyLost = (id: string, metric: MetricName, alarmDescription: string) => addAlarm(
+    new cloudwatch.Alarm(scope, id, {
+      alarmDescription,
+      metric: cordonMetric(metric, 'detect', { period: fiveMinutes }),
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     }),
   );
-
+  anyLost('LateDroppedAlarm', METRIC.LateDropped,
+    'cordon detect dropped summary parts that arrived after their window closed and too late to fold in ' +
+    '(LateDropped): those requests were never scored');
   // Ingest's unreadable lines are the log's (an attacker writes them: dashboard only); detect's are summary records only
   // ingest writes, so one it cannot read is lost data: a bug, or a wire level set before every detect reads it.
-  addAlarm(
-    new cloudwatch.Alarm(scope, 'SummariesUnreadableAlarm', {
-      alarmDescription:
-        'cordon detect skipped summary records it could not read (Unreadable on cordon-detect): their requests were never ' +
-        'scored. Only ingest writes them: a summaryWireLevel set before every detect reads it (3 needs this release), or a bug',
-      metric: cordonMetric(METRIC.Unreadable, 'detect', { period: fiveMinutes }),
-      threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    }),
-  );
+  anyLost('SummariesUnreadableAlarm', METRIC.Unreadable,
+    'cordon detect skipped summary records it could not read (Unreadable on cordon-detect): their requests were never ' +
+    'scored. Only ingest writes them: a summaryWireLevel set before every detect reads it (3 needs this release), or a bug');
 
   addAlarm(
     new cloudwatch.Alarm(scope, 'TickBehindAlarm', {

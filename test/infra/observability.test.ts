@@ -74,24 +74,17 @@ describe('alarms on the stages’ metrics', () => {
   });
 
   it('dropped data: any LateDropped in 5 minutes, any summary record detect could not read; ingest\'s unreadable lines only on the dashboard', () => {
-    expect(only(full.template, METRIC.LateDropped)).toMatchObject({
-      Dimensions: service('detect'),
-      Statistic: 'Sum',
-      Period: 300,
-      ComparisonOperator: 'GreaterThanThreshold',
-      Threshold: 0,
-      EvaluationPeriods: 1,
-      TreatMissingData: 'notBreaching',
-    });
-    expect(only(full.template, METRIC.Unreadable)).toMatchObject({
-      Dimensions: service('detect'),
-      Statistic: 'Sum',
-      Period: 300,
-      ComparisonOperator: 'GreaterThanThreshold',
-      Threshold: 0,
-      EvaluationPeriods: 1,
-      TreatMissingData: 'notBreaching',
-    });
+    for (const metric of [METRIC.LateDropped, METRIC.Unreadable]) {
+      expect(only(full.template, metric)).toMatchObject({
+        Dimensions: service('detect'),
+        Statistic: 'Sum',
+        Period: 300,
+        ComparisonOperator: 'GreaterThanThreshold',
+        Threshold: 0,
+        EvaluationPeriods: 1,
+        TreatMissingData: 'notBreaching',
+      });
+    }
   });
 
   it(`no data flowing: no EventsIn for ${NO_DATA_ALARM_DEFAULT_MINUTES} minutes in a row, a silent minute counting as none`, () => {
