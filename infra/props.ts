@@ -104,8 +104,9 @@ export interface CordonProps {
   /**
    * How long ingest's event source mapping gathers access-log records before an invocation, seconds (1 to 30). Every
    * key a batch repeats is one summary entry, so a longer window shrinks the summaries stream, and adds up to as many
-   * seconds to every block: at 10,000 requests a second of the `mixed` traffic, wire level 3, 24% of the access-log
-   * stream's bytes at 2 s, 21% at 5 s, 18% at 10 s (README, "Scale"). Default 2.
+   * seconds to every block: at 10,000 requests a second of the `mixed` traffic, wire level 3, 23% of the access-log
+   * stream's bytes at 2 s, 20% at 5 s, 17% at 10 s; rehearsed, the median time to contain grew by 4 s at 10 s (README,
+   * "Deploying it"). Default 2.
    */
   readonly ingestBatchingWindowSeconds?: number;
 }
