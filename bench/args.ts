@@ -1,3 +1,4 @@
+import { MAX_INGEST_BATCHING_WINDOW_SECONDS } from '../src/engine/ingest-batching.ts';
 import type { SummaryWireLevel } from '../src/engine/wire.ts';
 /**
  * Command-line options of `npm run bench`. Sizes are arguments so a quick run and a long, steadier run use the
@@ -59,8 +60,8 @@ const HELP = `npm run bench -- [options]
   --cost-max-rate N   highest rate measured on replicated traffic, higher ones extrapolated (default 1000)
   --summary-level N   the summaries stream's wire level in the cost run: 1 (the deployed default), 2 (prefixes derived
                       at detect) or 3 (those in brotli records); construct prop summaryWireLevel (default 1)
-  --ingest-window S   ingest's batching window in the cost run, seconds (construct prop ingestBatchingWindowSeconds;
-                      default the construct's, 2)
+  --ingest-window S   ingest's batching window in the cost run only (the scale run keeps the default), seconds
+                      (construct prop ingestBatchingWindowSeconds, 1-30; default the construct's, 2)
   --scale-rates a,b   rates of the scale table (default 1000,10000,100000); each but the highest uses the cost
                       run's measurement at that rate (from this run, else the results file, else measured here)
   --scale-minutes N   minutes of replicated traffic per scale rate (default 3)
@@ -117,7 +118,12 @@ export function parseArgs(argv: string[]): BenchArgs {
         a.summaryLevel = level;
         break;
       }
-      case '--ingest-window': a.ingestWindowMs = positiveInt(flag, value()) * 1000; break;
+      case '--ingest-window': {
+        const s = positiveInt(flag, value());
+        if (s > MAX_INGEST_BATCHING_WINDOW_SECONDS) throw new Error(`--ingest-window must be at most ${MAX_INGEST_BATCHING_WINDOW_SECONDS} (the construct's limit)`);
+        a.ingestWindowMs = s * 1000;
+        break;
+      }
       case '--scale-rates': a.scaleRates = value().split(',').map((v) => positiveInt(flag, v)); break;
       case '--scale-minutes': a.scaleMinutes = positiveInt(flag, value()); break;
       case '--scale-heap-mb': a.scaleHeapMb = positiveInt(flag, value()); break;

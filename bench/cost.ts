@@ -1,5 +1,7 @@
 import { type SummaryWireLevel, writerOptions } from '../src/engine/wire.ts';
 import { CORDON_ESM_CONFIG } from '../src/rehearse/esm-config.ts';
+import { LAMBDA_FACTS } from '../src/rehearse/delivery-model.ts';
+import { RECORD_ENVELOPE_BYTES } from '../src/rehearse/event-source-mapping.ts';
 import { DynamoLedgerStore } from '../src/adapters/aws/dynamodb.ts';
 import { DynamoWindowStore } from '../src/adapters/aws/window-store.ts';
 import { parseConfig } from '../src/config.ts';
@@ -123,17 +125,24 @@ export interface CostModel {
   assumptions: string[];
 }
 
-/** Groups records as an event source mapping does: up to `max` records, or what arrived within `windowMs`. */
-function batchesOf<T extends { arrival: number }>(records: readonly T[], max: number, windowMs: number): Batch<T>[] {
+/**
+ * Groups records as an event source mapping does: up to `max` records, what arrived within `windowMs`, or the 6 MB
+ * invoke payload (base64 data and each record's envelope, as src/rehearse/event-source-mapping.ts counts it).
+ */
+function batchesOf<T extends { arrival: number; data: string }>(records: readonly T[], max: number, windowMs: number): Batch<T>[] {
   const out: Batch<T>[] = [];
   let cur: Batch<T> | null = null;
+  let bytes = 0;
   for (const r of records) {
-    if (cur === null || cur.records.length >= max || r.arrival - cur.records[0].arrival > windowMs) {
+    const size = r.data.length + RECORD_ENVELOPE_BYTES;
+    if (cur === null || cur.records.length >= max || r.arrival - cur.records[0].arrival > windowMs || bytes + size > LAMBDA_FACTS.maxPayloadBytes) {
       cur = { records: [], arrival: r.arrival };
       out.push(cur);
+      bytes = 0;
     }
     cur.records.push(r);
     cur.arrival = r.arrival;
+    bytes += size;
   }
   return out;
 }
@@ -212,6 +221,7 @@ export async function measureUsage(t: Traffic, copies: number, records: readonly
     windows: new EncodedPartStore(new DynamoWindowStore(dynamo.client(), 'state', { bodies: { store: blobs } })),
     baselines: new SnapshotBaselineStore(blobs),
     ledger: new DynamoLedgerStore(dynamo.client(), 'ledger'),
+    ingestBatchingWindowSeconds: ingestWindowMs / 1000,
   });
   const run = async (call: () => Promise<DetectResult>, what: string): Promise<void> => {
     const cpu0 = process.cpuUsage();

@@ -78,6 +78,8 @@ const schemas = {
     LEDGER_TABLE: required('the ledger DynamoDB table'),
     /** Set by the Lambda runtime: the baseline cache is sized to it. */
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: z.string().regex(/^[1-9]\d{2,4}$/, 'must be the function\'s memory in MB').optional(),
+    // Ingest's batching window: windows wait for a longer one (src/engine/ingest-batching.ts).
+    INGEST_BATCHING_WINDOW_SECONDS: z.string().regex(/^([1-9]|[12]\d|30)$/, 'must be a whole number of seconds (1-30)').optional(),
   }),
   contain: z.object({
     ...common,
@@ -174,6 +176,7 @@ export function parseDetectEnv(env: NodeJS.ProcessEnv = process.env): DetectEnv 
     stateBucket: e.STATE_BUCKET,
     ledgerTable: e.LEDGER_TABLE,
     ...(e.AWS_LAMBDA_FUNCTION_MEMORY_SIZE ? { memoryMb: Number(e.AWS_LAMBDA_FUNCTION_MEMORY_SIZE) } : {}),
+    ...(e.INGEST_BATCHING_WINDOW_SECONDS ? { ingestBatchingWindowSeconds: Number(e.INGEST_BATCHING_WINDOW_SECONDS) } : {}),
   };
 }
 

@@ -342,6 +342,7 @@ export class Cordon extends Construct {
         STATE_TABLE: this.stateTable.tableName,
         LEDGER_TABLE: this.ledgerTable.tableName,
         STATE_BUCKET: this.stateBucket.bucketName,
+        INGEST_BATCHING_WINDOW_SECONDS: String(p.ingestBatchingWindowSeconds),
       },
       timeout: Duration.minutes(2),
       memorySize: p.detectMemoryMb,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DENY_LIST_DEFAULT_KEY } from '../src/authorizer/document.ts';
 import { parseConfig, type CordonConfig } from '../src/config.ts';
+import { DEFAULT_INGEST_BATCHING_WINDOW_SECONDS, MAX_INGEST_BATCHING_WINDOW_SECONDS } from '../src/engine/ingest-batching.ts';
 import { routeRuleCapacity } from '../src/render/waf-route-rule.ts';
 import type { ExistingWebAclChoice } from './deploy-guard.ts';
 
@@ -105,8 +106,11 @@ export interface CordonProps {
    * How long ingest's event source mapping gathers access-log records before an invocation, seconds (1 to 30). Every
    * key a batch repeats is one summary entry, so a longer window shrinks the summaries stream, and adds up to as many
    * seconds to every block: at 10,000 requests a second of the `mixed` traffic, wire level 3, 23% of the access-log
-   * stream's bytes at 2 s, 20% at 5 s, 17% at 10 s; rehearsed, the median time to contain grew by 4 s at 10 s (README,
-   * "Deploying it"). Default 2.
+   * stream's bytes at 2 s, 20% at 5 s, 17% at 10 s (README, "Deploying it"). Detect's windows wait the seconds past 2
+   * on top of `config.windows` lateness and delivery delay (each access-log shard's lines are held that much longer),
+   * so the time to contain grows by about twice the difference. Past about 8 s at 10,000 requests a second a shard,
+   * Lambda's 6 MB invoke payload cuts the batch first, and each invocation puts that many more summaries at once.
+   * Default 2.
    */
   readonly ingestBatchingWindowSeconds?: number;
 }
@@ -229,7 +233,8 @@ const propsSchema = z
     detectMemoryMb: z.number().int('must be a whole number of MB').min(1024, 'must be at least 1024 (MB)')
       .max(10240, 'must be at most 10240 (MB, Lambda\'s maximum)').default(1024),
     ingestBatchingWindowSeconds: z.number().int('must be a whole number of seconds').min(1, 'must be at least 1 (second)')
-      .max(30, 'must be at most 30 (seconds: every block waits for it)').default(2),
+      .max(MAX_INGEST_BATCHING_WINDOW_SECONDS, `must be at most ${MAX_INGEST_BATCHING_WINDOW_SECONDS} (seconds: every block waits for it)`)
+      .default(DEFAULT_INGEST_BATCHING_WINDOW_SECONDS),
   })
   .strict()
   .superRefine((p, ctx) => {

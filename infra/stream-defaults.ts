@@ -5,6 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { DEFAULT_INGEST_BATCHING_WINDOW_SECONDS } from '../src/engine/ingest-batching.ts';
 
 /**
  * Every stream consumer's event-source-mapping settings in one place (after AWS Solutions Constructs'
@@ -29,12 +30,12 @@ export const STREAM_CONSUMER_DEFAULTS = {
 /** Per-consumer sizes: what changes between stages is how much each batch carries and how long it may wait. */
 export const CONSUMER_TUNING = {
   /**
-   * CloudWatch Logs records are gzip'd bundles of many lines. The window bounds a batch, not the count: every key a
-   * batch repeats is one summary entry, so a batch cut at 100 records (two seconds of 10,000 requests a second on one
-   * shard, less on a busier one) made the summaries stream bigger; the 6 MB invoke payload caps the rest. The window
-   * is the construct prop `ingestBatchingWindowSeconds` (default 2).
+   * CloudWatch Logs records are gzip'd bundles of many lines. The window (or the 6 MB invoke payload) bounds a batch,
+   * not the count (10,000 is the most a Kinesis mapping takes): every key a batch repeats is one summary entry, so a
+   * batch cut at 100 records (two seconds of 10,000 requests a second on one shard, less on a busier one) made the
+   * summaries stream bigger. The construct sets the window from its prop `ingestBatchingWindowSeconds`.
    */
-  ingest: { batchSize: 1000, maxBatchingWindow: Duration.seconds(2) },
+  ingest: { batchSize: 10_000, maxBatchingWindow: Duration.seconds(DEFAULT_INGEST_BATCHING_WINDOW_SECONDS) },
   /** Partial summaries are small; bigger batches mean fewer state reads per key. */
   detect: { batchSize: 500, maxBatchingWindow: Duration.seconds(2) },
   /**

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import type { Decision } from '../decision.ts';
 import type { SummaryWireLevel } from '../engine/wire.ts';
+import { DEFAULT_INGEST_BATCHING_WINDOW_SECONDS, MAX_INGEST_BATCHING_WINDOW_SECONDS } from '../engine/ingest-batching.ts';
 import { formatDecisionLine } from '../render/terminal.ts';
 import { runRehearse, type RehearseSummary } from '../rehearse/rehearse.ts';
 import { positiveInt, UsageError } from './main.ts';
@@ -22,7 +23,9 @@ interface RehearseCliOptions extends CommonRunOptions {
 
 function batchingWindow(v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 30) throw new UsageError(`--ingest-batching-window must be a whole number of seconds from 1 to 30, got '${v}'`);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_INGEST_BATCHING_WINDOW_SECONDS) {
+    throw new UsageError(`--ingest-batching-window must be a whole number of seconds from 1 to ${MAX_INGEST_BATCHING_WINDOW_SECONDS}, got '${v}'`);
+  }
   return n;
 }
 
@@ -41,7 +44,7 @@ export function rehearseCommand(): Command {
     .addOption(new Option('--summary-wire-level <n>', 'the summaries stream\'s wire level, as the construct prop summaryWireLevel '
       + 'sets it: 2 sends hosts only and detect derives their prefixes; 3 sends those in brotli records').choices(['1', '2', '3']).default('1'))
     .option('--ingest-batching-window <seconds>', 'how long ingest\'s event source mapping gathers records, as the construct prop '
-      + 'ingestBatchingWindowSeconds sets it (1-30)', batchingWindow, 2)
+      + `ingestBatchingWindowSeconds sets it (1-${MAX_INGEST_BATCHING_WINDOW_SECONDS})`, batchingWindow, DEFAULT_INGEST_BATCHING_WINDOW_SECONDS)
     .action(async (files: string[], o: RehearseCliOptions) => {
       const bar = new ProgressBar();
       const config = buildConfig(o);

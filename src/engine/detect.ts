@@ -11,6 +11,7 @@ import { type Logger, METRIC, type Metrics, noMetrics, silentLogger } from './ob
 import { compareSequence } from './sequence.ts';
 import { hash32 } from '../features/hash.ts';
 import { tickSliceOf, type TickSlice } from './tick-slices.ts';
+import { batchingExtraMs } from './ingest-batching.ts';
 import { BadSummaryError, decodeSummaryRecord, NewerWireError, type ReadNotes, type SummaryPart } from './wire.ts';
 
 export interface DetectDeps {
@@ -24,6 +25,8 @@ export interface DetectDeps {
   onWindow?(closed: ClosedWindow, outcome: WindowOutcome, scope: string): void;
   /** Sees what was decided on a window still open (early decisions; the window is seen again when it closes). */
   onEarly?(open: ClosedWindow, outcome: WindowOutcome, scope: string): void;
+  /** Ingest's batching window (the construct prop): past the default, windows wait that much longer (batchingExtraMs). */
+  ingestBatchingWindowSeconds?: number;
 }
 
 export interface DetectResult extends BatchResult {
@@ -82,6 +85,7 @@ export class DetectStage {
   private readonly cfg: CordonConfig;
   private readonly sizeMs: number;
   private readonly latenessMs: number;
+  private readonly batchingExtraMs: number;
   private readonly closedAtOffsetMs: number;
   private readonly log: Logger;
   private readonly metrics: Metrics;
@@ -98,7 +102,8 @@ export class DetectStage {
   constructor(private readonly deps: DetectDeps) {
     this.cfg = deps.config;
     this.sizeMs = this.cfg.windows.sizeSeconds * 1000;
-    this.latenessMs = (this.cfg.windows.allowedLatenessSeconds + this.cfg.windows.stageLatenessSeconds) * 1000;
+    this.batchingExtraMs = batchingExtraMs(deps.ingestBatchingWindowSeconds);
+    this.latenessMs = (this.cfg.windows.allowedLatenessSeconds + this.cfg.windows.stageLatenessSeconds) * 1000 + this.batchingExtraMs;
     // A window's decisions are stamped as of its end plus the allowed lateness: the same whoever closes it, so a
     // redelivered batch and a clock tick write the same ledger rows.
     this.closedAtOffsetMs = this.cfg.windows.allowedLatenessSeconds * 1000;
@@ -187,7 +192,7 @@ export class DetectStage {
    */
   async tick(now: number, timeLeftMs?: () => number, slice?: TickSlice): Promise<DetectResult> {
     const res = emptyResult();
-    const bound = now - this.cfg.windows.maxDeliveryDelaySeconds * 1000 + this.latenessMs;
+    const bound = now - this.cfg.windows.maxDeliveryDelaySeconds * 1000 - this.batchingExtraMs + this.latenessMs;
     const minute = Math.floor(now / 60_000);
     const due: { scope: string; wm: number; open: number[]; failed: boolean; tie: number }[] = [];
     for (const scope of await this.deps.windows.scopes()) {

@@ -153,7 +153,7 @@ function recordText(bytes: Uint8Array): string {
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) return gunzipSync(bytes, { maxOutputLength: MAX_DOC_BYTES }).toString('utf8');
   if (bytes[0] === BROTLI_MAGIC[0]) {
     // A framing revision this release does not know: not damaged, newer (redelivered until a stage reads it).
-    if (bytes[1] !== BROTLI_MAGIC[1]) throw new NewerWireError(4, `brotli record framing ${bytes[1]} is newer than this stage reads (${BROTLI_MAGIC[1]})`);
+    if (bytes[1] !== BROTLI_MAGIC[1]) throw new NewerWireError(3, `brotli record framing ${bytes[1]} is newer than this stage reads (${BROTLI_MAGIC[1]})`);
     if (bytes.length < BROTLI_HEADER_BYTES) throw new BadSummaryError('brotli summary record cut short');
     const body = bytes.subarray(BROTLI_HEADER_BYTES);
     const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

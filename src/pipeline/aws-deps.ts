@@ -44,6 +44,8 @@ export interface DetectWiring {
   ledgerTable: string;
   /** The function's memory (MB): bounds the baseline cache (baselineBudget). Default 1,024, the construct's. */
   memoryMb?: number;
+  /** Ingest's batching window, seconds (DetectDeps.ingestBatchingWindowSeconds). */
+  ingestBatchingWindowSeconds?: number;
 }
 
 export interface ContainWiring {
@@ -81,6 +83,7 @@ export function buildDetectDeps(env: Common & DetectWiring): DetectDeps {
     windows: new EncodedPartStore(new DynamoWindowStore(db, env.stateTable, { bodies: { store: blobs } })),
     baselines: new SnapshotBaselineStore(blobs, baselineBudget(env.memoryMb ?? 1024)),
     ledger: new DynamoLedgerStore(db, env.ledgerTable),
+    ingestBatchingWindowSeconds: env.ingestBatchingWindowSeconds,
   };
 }
 

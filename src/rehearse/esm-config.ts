@@ -1,3 +1,4 @@
+import { DEFAULT_INGEST_BATCHING_WINDOW_SECONDS } from '../engine/ingest-batching.ts';
 import { LAMBDA_FACTS } from './delivery-model.ts';
 
 /**
@@ -43,7 +44,7 @@ const DEFAULTS = {
 /** Each stage's mapping as the construct configures it (infra/cordon-construct.ts, "stream consumers"). */
 export const CORDON_ESM_CONFIG = {
   /** Kinesis "access-logs" → ingest. */
-  ingest: { ...DEFAULTS, ...kinesis, batchSize: 1000, maximumBatchingWindowMs: 2_000 },
+  ingest: { ...DEFAULTS, ...kinesis, batchSize: 10_000, maximumBatchingWindowMs: DEFAULT_INGEST_BATCHING_WINDOW_SECONDS * 1000 },
   /** Kinesis "summaries" → detect. */
   detect: { ...DEFAULTS, ...kinesis, batchSize: 500, maximumBatchingWindowMs: 2_000 },
   /** The ledger's DynamoDB stream → contain. */

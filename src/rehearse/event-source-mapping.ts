@@ -140,7 +140,8 @@ interface Shard {
   stats: ShardStats;
 }
 
-const RECORD_ENVELOPE_BYTES = 200;
+/** A record's share of the invoke payload besides its base64 data (sequence number, shard, timestamps). */
+export const RECORD_ENVELOPE_BYTES = 200;
 
 function payloadBytes(r: StreamRecord): number {
   return r.data.length + RECORD_ENVELOPE_BYTES;

@@ -18,6 +18,7 @@ import { tickRules, tickSlicesFor } from '../engine/tick-slices.ts';
 import { CountingMetrics, METRIC } from '../engine/observe.ts';
 import { EncodedPartStore } from '../engine/part-store.ts';
 import { type SummaryWireLevel, writerOptions } from '../engine/wire.ts';
+import { DEFAULT_INGEST_BATCHING_WINDOW_SECONDS, MAX_INGEST_BATCHING_WINDOW_SECONDS } from '../engine/ingest-batching.ts';
 import type { AccessEvent } from '../events.ts';
 import { isIpv6, prefixOf } from '../net/ip.ts';
 import { SnapshotBaselineStore } from '../pipeline/snapshot-baseline-store.ts';
@@ -148,12 +149,17 @@ export async function runRehearse(opts: RehearseOptions): Promise<RehearseSummar
   for (const f of ['', '-wal', '-shm']) rmSync(statePath + f, { force: true });
   const ledger = new SqliteState(statePath);
   const summaryWireLevel = opts.summaryWireLevel ?? 1;
-  const ingestEsm = { ...CORDON_ESM_CONFIG.ingest, maximumBatchingWindowMs: (opts.ingestBatchingWindowSeconds ?? CORDON_ESM_CONFIG.ingest.maximumBatchingWindowMs / 1000) * 1000 };
+  const windowSeconds = opts.ingestBatchingWindowSeconds ?? DEFAULT_INGEST_BATCHING_WINDOW_SECONDS;
+  if (!Number.isInteger(windowSeconds) || windowSeconds < 1 || windowSeconds > MAX_INGEST_BATCHING_WINDOW_SECONDS) {
+    throw new RangeError(`ingestBatchingWindowSeconds must be a whole number from 1 to ${MAX_INGEST_BATCHING_WINDOW_SECONDS}, got ${windowSeconds}`);
+  }
+  // As the construct sets the mapping and tells detect (infra/cordon-construct.ts).
+  const ingestEsm = { ...CORDON_ESM_CONFIG.ingest, maximumBatchingWindowMs: windowSeconds * 1000 };
   const ingest = new IngestStage({ putter: summaries, config: cfg, metrics, buckets: summaryBucketsFor(shards),
     summaryShards: shards, ...writerOptions(summaryWireLevel) });
   const windows = new EncodedPartStore(new MemoryWindowStore());
   const detect = new DetectStage({ windows, baselines: new SnapshotBaselineStore(new MemoryBlobStore()),
-    ledger, config: cfg, metrics });
+    ledger, config: cfg, metrics, ingestBatchingWindowSeconds: windowSeconds });
   const ipSets = new IpSetFiles(opts.outDir, { namePrefix: 'cordon', addressesPerSet: cfg.caps.addressesPerIpSet, maxSetsPerFamily: cfg.caps.maxIpSetsPerFamily,
     routeScoped: cfg.waf.routeScoped.enabled });
   const policy = new PolicyFile(opts.outDir, opts.basePolicy ?? null, { resource: 'execute-api:/*', maxChars: cfg.caps.policyMaxChars });

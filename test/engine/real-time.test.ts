@@ -39,6 +39,26 @@ describe('real time: windows close on a clock', () => {
     expect(blocked[0].createdAt).toBe(T0 + 3 * MIN + kit.cfg.windows.allowedLatenessSeconds * 1000);
   });
 
+  it('ingest batching longer than the default: windows wait the difference, by later data and by the tick', async () => {
+    const closedBy = async (ingestBatchingWindowSeconds: number | undefined) => {
+      const kit = new StageKit({ windows: { earlyDecisions: false } }, { ingestBatchingWindowSeconds });
+      for (let m = 0; m < 2; m++) await kit.ingestEvents(minute(T0 + m * MIN));
+      // Data up to 20 s into minute 2: past minute 1's end by more than the default lateness (5 + 10 s), not by 8 s more.
+      await kit.ingestEvents(spread(40, T0 + 2 * MIN, (i) => ({ ip: `198.51.100.${(i % 40) + 1}`, time: T0 + 2 * MIN + 16_000 + (i % 5) * 1_000 })));
+      const [byData] = await kit.deliver(T0 + 2 * MIN + 20_000);
+      // The tick once wall clock minus the delivery delay has passed minute 2's end, and again 8 s later.
+      const wait = kit.cfg.windows.maxDeliveryDelaySeconds * 1000;
+      const early = await kit.detect.tick(T0 + 3 * MIN + wait + 1_000);
+      const late = await kit.detect.tick(T0 + 3 * MIN + wait + 9_000);
+      return [byData.windowsClosed, early.windowsClosed, late.windowsClosed];
+    };
+    // Default (2 s): minute 1 closes on the data 15 s past its end, minute 2 on the first tick.
+    expect(await closedBy(undefined)).toEqual([2, 1, 0]);
+    expect(await closedBy(2)).toEqual([2, 1, 0]);
+    // 10 s batches: 8 s more each way, so minute 1 is left to the first tick, and minute 2 to the one 8 s later.
+    expect(await closedBy(10)).toEqual([1, 1, 1]);
+  });
+
   it('closing a window twice (a redelivered batch and a tick) writes the same ledger row once', async () => {
     const kit = new StageKit();
     for (let m = 0; m < 2; m++) await kit.ingestEvents(minute(T0 + m * MIN, m === 1 ? 2_000 : 0));

@@ -31,13 +31,13 @@ export class StageKit {
   /** What detect reads and learns key states from: the SQLite store itself, or (`cachedBaselines`) the replay's cache over it. */
   readonly baselines: SqliteState | CachedBaselines;
 
-  constructor(cfgInput: unknown = {}, opts: { shards?: number; windows?: PartStore; cachedBaselines?: boolean } = {}) {
+  constructor(cfgInput: unknown = {}, opts: { shards?: number; windows?: PartStore; cachedBaselines?: boolean; ingestBatchingWindowSeconds?: number } = {}) {
     this.cfg = parseConfig(cfgInput);
     this.summaries = new KinesisTwin({ shards: opts.shards ?? 1, throughput: false });
     this.ingest = new IngestStage({ putter: this.summaries, config: this.cfg, metrics: this.metrics });
     this.baselines = opts.cachedBaselines ? new CachedBaselines(this.state, 30 * 60_000) : this.state;
     this.detect = new DetectStage({ windows: opts.windows ?? new MemoryPartStore(), baselines: this.baselines, ledger: this.state,
-      config: this.cfg, metrics: this.metrics });
+      config: this.cfg, metrics: this.metrics, ingestBatchingWindowSeconds: opts.ingestBatchingWindowSeconds });
     this.contain = new ContainStage({ ledger: this.state, config: this.cfg, metrics: this.metrics,
       ipSets: { read: async () => this.ipSet, apply: async (d) => { this.ipSet = d; return { changed: true, sets: [] }; } },
       policies: [{ read: async () => this.deny, apply: async (d) => { this.deny = d; return { changed: true, deployed: true, dropped: [], chars: 0 }; } }],

@@ -205,7 +205,7 @@ describe('functions', () => {
 
 describe('event source mappings (infra/stream-defaults.ts)', () => {
   it.each([
-    ['ingest', 'CordonAccessLogs', 1000, true],
+    ['ingest', 'CordonAccessLogs', 10_000, true],
     ['detect', 'CordonSummaries', 500, true],
   ])('%s reads its Kinesis stream with the shared defaults', (name, streamPrefix, batchSize, bisect) => {
     const fn = fnIds(full)[name as 'ingest' | 'detect'];
@@ -230,6 +230,10 @@ describe('event source mappings (infra/stream-defaults.ts)', () => {
     const windowOf = (name: 'ingest' | 'detect') => (Object.values(t.findResources('AWS::Lambda::EventSourceMapping')) as Json[])
       .find((m) => m.Properties.FunctionName?.Ref === fnIds(t)[name])!.Properties.MaximumBatchingWindowInSeconds as number;
     expect([windowOf('ingest'), windowOf('detect')]).toEqual([10, 2]);
+    // Detect is told, so its windows wait for the longer batches (src/engine/ingest-batching.ts).
+    expect(parseDetectEnv(functionEnv(t, fnIds(t).detect)).ingestBatchingWindowSeconds).toBe(10);
+    expect(parseDetectEnv(functionEnv(full, fnIds(full).detect)).ingestBatchingWindowSeconds).toBe(2);
+    expect(() => parseDetectEnv({ STATE_TABLE: 's', STATE_BUCKET: 'b', LEDGER_TABLE: 'l', INGEST_BATCHING_WINDOW_SECONDS: '31' })).toThrow(/INGEST_BATCHING_WINDOW_SECONDS/);
     expect(() => synth({ ingestBatchingWindowSeconds: 0 })).toThrow(/ingestBatchingWindowSeconds: must be at least 1/);
     expect(() => synth({ ingestBatchingWindowSeconds: 31 })).toThrow(/ingestBatchingWindowSeconds: must be at most 30/);
     expect(() => synth({ ingestBatchingWindowSeconds: 2.5 })).toThrow(/ingestBatchingWindowSeconds: must be a whole number/);
