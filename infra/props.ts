@@ -106,9 +106,11 @@ export interface CordonProps {
    * How long ingest's event source mapping gathers access-log records before an invocation, seconds (1 to 30). Every
    * key a batch repeats is one summary entry, so a longer window shrinks the summaries stream, and adds up to as many
    * seconds to every block: at 10,000 requests a second of the `mixed` traffic, wire level 3, 23% of the access-log
-   * stream's bytes at 2 s, 20% at 5 s, 17% at 10 s (README, "Deploying it"). Detect's windows wait the seconds past 2
+   * stream's bytes at 2 s, 20% at 5 s, 19% at 10 s (README, "Deploying it"). Detect's windows wait the seconds past 2
    * on top of `config.windows` lateness and delivery delay (each access-log shard's lines are held that much longer),
-   * so the time to contain grows by about twice the difference. Past about 8 s at 10,000 requests a second a shard,
+   * so a block decided at a window's close comes up to twice the difference later, one decided early (in an open
+   * window, most of them) the batching's seconds later: rehearsed, the median grew by 4 s at 10 s. Past about 7 s at
+   * 10,000 requests a second a shard,
    * Lambda's 6 MB invoke payload cuts the batch first, and each invocation puts that many more summaries at once.
    * Default 2.
    */
