@@ -4,6 +4,7 @@ import { DENY_LIST_DEFAULT_KEY } from '../src/authorizer/document.ts';
 import { parseConfig, type CordonConfig } from '../src/config.ts';
 import type { ContainWiring, DetectWiring, IngestWiring } from '../src/pipeline/aws-deps.ts';
 import type { SummaryWireLevel } from '../src/engine/wire.ts';
+import { MAX_INGEST_BATCHING_WINDOW_SECONDS } from '../src/engine/ingest-batching.ts';
 
 /**
  * The environment contract between the CDK construct (infra/cordon-construct.ts sets these) and the Lambda
@@ -79,7 +80,8 @@ const schemas = {
     /** Set by the Lambda runtime: the baseline cache is sized to it. */
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: z.string().regex(/^[1-9]\d{2,4}$/, 'must be the function\'s memory in MB').optional(),
     // Ingest's batching window: windows wait for a longer one (src/engine/ingest-batching.ts).
-    INGEST_BATCHING_WINDOW_SECONDS: z.string().regex(/^([1-9]|[12]\d|30)$/, 'must be a whole number of seconds (1-30)').optional(),
+    INGEST_BATCHING_WINDOW_SECONDS: z.string().regex(/^[1-9]\d?$/, 'must be a whole number of seconds')
+      .refine((s) => Number(s) <= MAX_INGEST_BATCHING_WINDOW_SECONDS, `must be at most ${MAX_INGEST_BATCHING_WINDOW_SECONDS} (seconds)`).optional(),
   }),
   contain: z.object({
     ...common,

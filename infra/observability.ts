@@ -4,6 +4,7 @@ import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../functions/metrics.ts';
 import type { CordonConfig } from '../src/config.ts';
+import { batchingExtraMs } from '../src/engine/ingest-batching.ts';
 import { METRIC, type MetricName } from '../src/engine/observe.ts';
 import { serviceNameOf, type CordonFunction } from './cordon-function.ts';
 import type { ResolvedCordonProps } from './props.ts';
@@ -66,9 +67,11 @@ export const TICK = Duration.minutes(1);
  * behind wall clock, the end of the newest closed window at most delay + window + tick (4 minutes with the
  * defaults). The alarm fires at {@link WATERMARK_LAG_MARGIN} beyond the latter (9 minutes with the defaults).
  */
-export function watermarkLagAlarmMs(config: CordonConfig): number {
+export function watermarkLagAlarmMs(config: CordonConfig, ingestBatchingWindowSeconds?: number): number {
   const w = config.windows;
-  return (w.maxDeliveryDelaySeconds + w.sizeSeconds) * 1000 + TICK.toMilliseconds() + WATERMARK_LAG_MARGIN.toMilliseconds();
+  // Detect waits for ingest batches longer than the default too (src/engine/ingest-batching.ts).
+  return (w.maxDeliveryDelaySeconds + w.sizeSeconds) * 1000 + batchingExtraMs(ingestBatchingWindowSeconds) + TICK.toMilliseconds()
+    + WATERMARK_LAG_MARGIN.toMilliseconds();
 }
 
 /** A `Cordon` metric as `stage` writes it (`service` dimension, plus `dimensions`). Sum per minute by default. */
@@ -186,7 +189,7 @@ export function addAlarmsAndDashboard(
     );
   }
 
-  const lagThreshold = watermarkLagAlarmMs(p.config);
+  const lagThreshold = watermarkLagAlarmMs(p.config, p.ingestBatchingWindowSeconds);
   const watermarkLag = addAlarm(
     new cloudwatch.Alarm(scope, 'WatermarkLagAlarm', {
       alarmDescription:

@@ -104,14 +104,14 @@ export interface CordonProps {
   readonly detectMemoryMb?: number;
   /**
    * How long ingest's event source mapping gathers access-log records before an invocation, seconds (1 to 30). Every
-   * key a batch repeats is one summary entry, so a longer window shrinks the summaries stream, and adds up to as many
-   * seconds to every block: at 10,000 requests a second of the `mixed` traffic, wire level 3, 23% of the access-log
-   * stream's bytes at 2 s, 20% at 5 s, 19% at 10 s (README, "Deploying it"). Detect's windows wait the seconds past 2
-   * on top of `config.windows` lateness and delivery delay (each access-log shard's lines are held that much longer),
-   * so a block decided at a window's close comes up to twice the difference later, one decided early (in an open
-   * window, most of them) the batching's seconds later: rehearsed, the median grew by 4 s at 10 s. Past about 7 s at
-   * 10,000 requests a second a shard,
-   * Lambda's 6 MB invoke payload cuts the batch first, and each invocation puts that many more summaries at once.
+   * key a batch repeats is one summary entry, so a longer window shrinks the summaries stream: at 10,000 requests a
+   * second of the `mixed` traffic, wire level 3, 23% of the access-log stream's bytes at 2 s, 20% at 5 s, 19% at 10 s
+   * (README, "Deploying it"). Every block waits for the batching (rehearsed: the median time to contain grew by 4 s at
+   * 10 s, p95 by 4 s). Detect's windows also wait the seconds past 2 on top of `config.windows` lateness and delivery
+   * delay, since each access-log shard's lines are held that much longer: a block decided only at a window's close comes
+   * up to twice the difference later (most are decided early, in the open window). Changing the prop on a running
+   * stack may decide or fold the last few seconds' windows once more. Past about 7 s at 10,000 requests a second a
+   * shard, Lambda's 6 MB invoke payload cuts the batch first, and each invocation puts that many more summaries at once.
    * Default 2.
    */
   readonly ingestBatchingWindowSeconds?: number;

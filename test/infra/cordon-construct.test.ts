@@ -1,7 +1,7 @@
 import { Validations } from 'aws-cdk-lib';
 import { parseTickSlice } from '../../src/engine/tick-slices.ts';
 import { writerOptions } from '../../src/engine/wire.ts';
-import { buildIngestDeps } from '../../src/pipeline/aws-deps.ts';
+import { buildDetectDeps, buildIngestDeps } from '../../src/pipeline/aws-deps.ts';
 import { parseConfig } from '../../src/config.ts';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -225,7 +225,7 @@ describe('event source mappings (infra/stream-defaults.ts)', () => {
     });
   });
 
-  it('ingestBatchingWindowSeconds sets ingest\'s window alone (detect keeps 2 s); outside 1-30 or fractional is refused', () => {
+  it('ingestBatchingWindowSeconds sets ingest\'s mapping window (detect\'s keeps 2 s) and tells detect; outside 1-30 or fractional is refused', () => {
     const t = synth({ ingestBatchingWindowSeconds: 10 }).template;
     const windowOf = (name: 'ingest' | 'detect') => (Object.values(t.findResources('AWS::Lambda::EventSourceMapping')) as Json[])
       .find((m) => m.Properties.FunctionName?.Ref === fnIds(t)[name])!.Properties.MaximumBatchingWindowInSeconds as number;
@@ -233,6 +233,13 @@ describe('event source mappings (infra/stream-defaults.ts)', () => {
     // Detect is told, so its windows wait for the longer batches (src/engine/ingest-batching.ts).
     expect(parseDetectEnv(functionEnv(t, fnIds(t).detect)).ingestBatchingWindowSeconds).toBe(10);
     expect(parseDetectEnv(functionEnv(full, fnIds(full).detect)).ingestBatchingWindowSeconds).toBe(2);
+    // …and the detect function's wiring hands it to the stage.
+    vi.stubEnv('AWS_REGION', 'us-east-1');
+    try {
+      expect(buildDetectDeps(parseDetectEnv(functionEnv(t, fnIds(t).detect))).ingestBatchingWindowSeconds).toBe(10);
+    } finally {
+      vi.unstubAllEnvs();
+    }
     expect(() => parseDetectEnv({ STATE_TABLE: 's', STATE_BUCKET: 'b', LEDGER_TABLE: 'l', INGEST_BATCHING_WINDOW_SECONDS: '31' })).toThrow(/INGEST_BATCHING_WINDOW_SECONDS/);
     expect(() => synth({ ingestBatchingWindowSeconds: 0 })).toThrow(/ingestBatchingWindowSeconds: must be at least 1/);
     expect(() => synth({ ingestBatchingWindowSeconds: 31 })).toThrow(/ingestBatchingWindowSeconds: must be at most 30/);
