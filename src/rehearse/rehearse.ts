@@ -119,6 +119,11 @@ export async function runRehearse(opts: RehearseOptions): Promise<RehearseSummar
   const seed = opts.seed ?? 1;
   const shards = opts.shards ?? 2;
   const lagMs = Math.round((opts.laggingShardSeconds ?? 0) * 1000);
+  // As the construct accepts it (infra/props.ts), before any work.
+  const windowSeconds = opts.ingestBatchingWindowSeconds ?? DEFAULT_INGEST_BATCHING_WINDOW_SECONDS;
+  if (!Number.isInteger(windowSeconds) || windowSeconds < 1 || windowSeconds > MAX_INGEST_BATCHING_WINDOW_SECONDS) {
+    throw new RangeError(`ingestBatchingWindowSeconds must be a whole number from 1 to ${MAX_INGEST_BATCHING_WINDOW_SECONDS}, got ${windowSeconds}`);
+  }
   mkdirSync(opts.outDir, { recursive: true });
 
   // The log, bounded by its own neighbourhood (a line stamped in 2100 is not requested in 2100), in time order.
@@ -149,10 +154,6 @@ export async function runRehearse(opts: RehearseOptions): Promise<RehearseSummar
   for (const f of ['', '-wal', '-shm']) rmSync(statePath + f, { force: true });
   const ledger = new SqliteState(statePath);
   const summaryWireLevel = opts.summaryWireLevel ?? 1;
-  const windowSeconds = opts.ingestBatchingWindowSeconds ?? DEFAULT_INGEST_BATCHING_WINDOW_SECONDS;
-  if (!Number.isInteger(windowSeconds) || windowSeconds < 1 || windowSeconds > MAX_INGEST_BATCHING_WINDOW_SECONDS) {
-    throw new RangeError(`ingestBatchingWindowSeconds must be a whole number from 1 to ${MAX_INGEST_BATCHING_WINDOW_SECONDS}, got ${windowSeconds}`);
-  }
   // As the construct sets the mapping and tells detect (infra/cordon-construct.ts).
   const ingestEsm = { ...CORDON_ESM_CONFIG.ingest, maximumBatchingWindowMs: windowSeconds * 1000 };
   const ingest = new IngestStage({ putter: summaries, config: cfg, metrics, buckets: summaryBucketsFor(shards),
