@@ -1,5 +1,6 @@
-import { MAX_INGEST_BATCHING_WINDOW_SECONDS } from '../src/engine/ingest-batching.ts';
+import { isIngestBatchingWindow, MAX_INGEST_BATCHING_WINDOW_SECONDS } from '../src/engine/ingest-batching.ts';
 import type { SummaryWireLevel } from '../src/engine/wire.ts';
+
 /**
  * Command-line options of `npm run bench`. Sizes are arguments so a quick run and a long, steadier run use the
  * same code; every input is generated from `seed`, so two runs measure the same bytes.
@@ -120,7 +121,7 @@ export function parseArgs(argv: string[]): BenchArgs {
       }
       case '--ingest-window': {
         const s = positiveInt(flag, value());
-        if (s > MAX_INGEST_BATCHING_WINDOW_SECONDS) throw new Error(`--ingest-window must be at most ${MAX_INGEST_BATCHING_WINDOW_SECONDS} (the construct's limit)`);
+        if (!isIngestBatchingWindow(s)) throw new Error(`--ingest-window must be at most ${MAX_INGEST_BATCHING_WINDOW_SECONDS} (the construct's limit)`);
         a.ingestWindowMs = s * 1000;
         break;
       }

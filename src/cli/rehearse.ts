@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import type { Decision } from '../decision.ts';
 import type { SummaryWireLevel } from '../engine/wire.ts';
-import { DEFAULT_INGEST_BATCHING_WINDOW_SECONDS, MAX_INGEST_BATCHING_WINDOW_SECONDS } from '../engine/ingest-batching.ts';
+import { DEFAULT_INGEST_BATCHING_WINDOW_SECONDS, isIngestBatchingWindow, MAX_INGEST_BATCHING_WINDOW_SECONDS } from '../engine/ingest-batching.ts';
 import { formatDecisionLine } from '../render/terminal.ts';
 import { runRehearse, type RehearseSummary } from '../rehearse/rehearse.ts';
 import { positiveInt, UsageError } from './main.ts';
@@ -23,7 +23,7 @@ interface RehearseCliOptions extends CommonRunOptions {
 
 function batchingWindow(v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > MAX_INGEST_BATCHING_WINDOW_SECONDS) {
+  if (!isIngestBatchingWindow(n)) {
     throw new UsageError(`--ingest-batching-window must be a whole number of seconds from 1 to ${MAX_INGEST_BATCHING_WINDOW_SECONDS}, got '${v}'`);
   }
   return n;

@@ -44,6 +44,7 @@ import type { WindowPartial } from '../features/windower.ts';
  *   detect reads it. A later framing revision (the magic's second byte) is refused as newer, so it is redelivered.
  */
 export const WIRE_LEVEL = 2;
+export const WIRE_MINOR = 7;
 
 /**
  * What a deployment tells its writers (the construct prop `summaryWireLevel`): 1, what every release reads; 2, parts
@@ -63,7 +64,6 @@ export function writerOptions(level: SummaryWireLevel): { derivePrefixes: boolea
  */
 export const BROTLI_MAGIC = Buffer.from([0xce, 0x01]);
 const BROTLI_HEADER_BYTES = BROTLI_MAGIC.length + 4;
-export const WIRE_MINOR = 7;
 
 /** Counters of revision 1, in its positional order (frozen: they are what a revision-1 writer meant). */
 const REVISION1_COUNTERS: readonly string[] = [

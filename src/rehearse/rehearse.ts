@@ -18,7 +18,7 @@ import { tickRules, tickSlicesFor } from '../engine/tick-slices.ts';
 import { CountingMetrics, METRIC } from '../engine/observe.ts';
 import { EncodedPartStore } from '../engine/part-store.ts';
 import { type SummaryWireLevel, writerOptions } from '../engine/wire.ts';
-import { DEFAULT_INGEST_BATCHING_WINDOW_SECONDS, MAX_INGEST_BATCHING_WINDOW_SECONDS } from '../engine/ingest-batching.ts';
+import { DEFAULT_INGEST_BATCHING_WINDOW_SECONDS, isIngestBatchingWindow, MAX_INGEST_BATCHING_WINDOW_SECONDS } from '../engine/ingest-batching.ts';
 import type { AccessEvent } from '../events.ts';
 import { isIpv6, prefixOf } from '../net/ip.ts';
 import { SnapshotBaselineStore } from '../pipeline/snapshot-baseline-store.ts';
@@ -121,7 +121,7 @@ export async function runRehearse(opts: RehearseOptions): Promise<RehearseSummar
   const lagMs = Math.round((opts.laggingShardSeconds ?? 0) * 1000);
   // As the construct accepts it (infra/props.ts), before any work.
   const windowSeconds = opts.ingestBatchingWindowSeconds ?? DEFAULT_INGEST_BATCHING_WINDOW_SECONDS;
-  if (!Number.isInteger(windowSeconds) || windowSeconds < 1 || windowSeconds > MAX_INGEST_BATCHING_WINDOW_SECONDS) {
+  if (!isIngestBatchingWindow(windowSeconds)) {
     throw new RangeError(`ingestBatchingWindowSeconds must be a whole number from 1 to ${MAX_INGEST_BATCHING_WINDOW_SECONDS}, got ${windowSeconds}`);
   }
   mkdirSync(opts.outDir, { recursive: true });
@@ -291,7 +291,7 @@ export async function runRehearse(opts: RehearseOptions): Promise<RehearseSummar
     shards,
     laggingShardSeconds: lagMs / 1000,
     summaryWireLevel,
-    ingestBatchingWindowSeconds: ingestEsm.maximumBatchingWindowMs / 1000,
+    ingestBatchingWindowSeconds: windowSeconds,
     summaryRecordsUnreadable,
     tickSlices: slicesTicked.size,
     windowsOpenAtEnd,
