@@ -1,5 +1,5 @@
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
-import { cloudWatchSource, IngestStage } from '../src/engine/ingest.ts';
+import { cloudWatchSource, INGEST_RETURN_MARGIN_MS, IngestStage } from '../src/engine/ingest.ts';
 import { buildIngestDeps } from '../src/pipeline/aws-deps.ts';
 import { parseIngestEnv } from './env.ts';
 import { streamRecords } from './kinesis-event.ts';
@@ -17,7 +17,8 @@ export async function handler(event: KinesisStreamEvent, context: Context): Prom
   logger.addContext(context);
   try {
     // The stage logs the batch's counts; the handler adds which records will be redelivered.
-    const { batchItemFailures } = await stage.handle(streamRecords(event).map(cloudWatchSource));
+    const deadline = Date.now() + context.getRemainingTimeInMillis() - INGEST_RETURN_MARGIN_MS;
+    const { batchItemFailures } = await stage.handle(streamRecords(event).map(cloudWatchSource), { deadline });
     if (batchItemFailures.length) logger.warn('records to redeliver', { failed: batchItemFailures.length, first: batchItemFailures[0].itemIdentifier });
     return { batchItemFailures };
   } finally {

@@ -23,6 +23,7 @@ export const METRIC_SOURCES: Record<MetricName, readonly Stage[]> = {
   [METRIC.Unreadable]: ['ingest', 'detect'],
   [METRIC.SummaryRecords]: ['ingest'],
   [METRIC.SummaryBytes]: ['ingest'],
+  [METRIC.SummariesThrottled]: ['ingest'],
   [METRIC.ForeignVersionParts]: ['detect'],
   [METRIC.LateFolded]: ['detect'],
   [METRIC.LateDropped]: ['detect'],
@@ -238,6 +239,21 @@ export function addAlarmsAndDashboard(
     }),
   );
 
+  addAlarm(
+    new cloudwatch.Alarm(scope, 'SummariesThrottledAlarm', {
+      alarmDescription:
+        'cordon ingest has had summary records refused for the summaries stream\'s write throughput every minute for 10 ' +
+        'minutes (SummariesThrottled): ingest puts them again until they land, but each batch takes longer and detection ' +
+        'falls behind. Give the stream more shards (summaryShards), or a higher summaryWireLevel for fewer bytes',
+      metric: cordonMetric(METRIC.SummariesThrottled, 'ingest', { period: Duration.minutes(1) }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 10,
+      datapointsToAlarm: 10,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }),
+  );
+
   if (p.noDataAlarmMinutes !== false) {
     const minutes = p.noDataAlarmMinutes;
     addAlarm(
@@ -287,9 +303,10 @@ export function addAlarmsAndDashboard(
       ...fromEachSource(METRIC.Unreadable),
       ...fromEachSource(METRIC.ForeignVersionParts),
     ]),
-    graph('Summaries out: records (left), compressed bytes (right)', fromEachSource(METRIC.SummaryRecords), {
-      right: fromEachSource(METRIC.SummaryBytes),
-    }),
+    graph('Summaries out: records and records throttled and sent again (left), compressed bytes (right)', [
+      ...fromEachSource(METRIC.SummaryRecords),
+      ...fromEachSource(METRIC.SummariesThrottled),
+    ], { right: fromEachSource(METRIC.SummaryBytes) }),
   );
   dashboard.addWidgets(
     graph('Iterator age (ms)', [iteratorAge(fns.ingest), iteratorAge(fns.detect)]),

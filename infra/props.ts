@@ -111,8 +111,9 @@ export interface CordonProps {
    * delay, since each access-log shard's lines are held that much longer: a block decided only at a window's close comes
    * up to twice the difference later (most are decided early, in the open window). Changing the prop on a running
    * stack may decide or fold the last few seconds' windows once more. Past about 7 s at 10,000 requests a second a
-   * shard, Lambda's 6 MB invoke payload cuts the batch first, and each invocation puts that many more summaries at once.
-   * Default 2.
+   * shard, Lambda's 6 MB invoke payload cuts the batch first. Each invocation puts that many more summaries at once:
+   * what a summaries shard refuses over its 1 MB a second, ingest puts again until it lands (counted as
+   * `SummariesThrottled`), so a burst delays that batch by its seconds but never fails it. Default 2.
    */
   readonly ingestBatchingWindowSeconds?: number;
 }

@@ -67,6 +67,12 @@ export interface IngestDeps {
   metrics?: Metrics;
 }
 
+/**
+ * Room an ingest invocation keeps, after its last put, to log, publish metrics and return before its timeout: its
+ * deadline is the Lambda's remaining time less this.
+ */
+export const INGEST_RETURN_MARGIN_MS = 10_000;
+
 export interface IngestResult extends BatchResult {
   events: number;
   unreadable: number;
@@ -107,7 +113,11 @@ export class IngestStage {
     this.toleranceMs = deps.config.windows.futureToleranceSeconds * 1000;
   }
 
-  async handle(records: readonly SourceRecord[]): Promise<IngestResult> {
+  /**
+   * `deadline` (epoch ms): when the invocation must be done by (its Lambda's remaining time, less room to return).
+   * Summaries the stream refuses for throughput are put again until then, not given up after a few seconds.
+   */
+  async handle(records: readonly SourceRecord[], opts: { deadline?: number } = {}): Promise<IngestResult> {
     const cfg = this.deps.config;
     /** Per carrier (the bucket whose key its shard's records use), its buckets' parts. */
     const byCarrier = new Map<number, Map<number, SummaryPart[]>>();
@@ -168,7 +178,11 @@ export class IngestStage {
     }
     const none = { events, unreadable, clamped, summaries: 0, summaryBytes: 0 };
     try {
-      if (out.length) await this.deps.putter.put(out);
+      const put = out.length ? await this.deps.putter.put(out, { deadline: opts.deadline }) : undefined;
+      if (put && put.throttled > 0) {
+        this.metrics.add(METRIC.SummariesThrottled, put.throttled);
+        this.log.warn('summaries stream throttled: records sent again', { throttled: put.throttled, summaries: out.length });
+      }
     } catch (err) {
       const kind = classifyFailure(err);
       if (kind === 'bug') {

@@ -26,6 +26,11 @@ export const METRIC = {
   /** Summary records put on the summaries stream, and their compressed bytes. */
   SummaryRecords: 'SummaryRecords',
   SummaryBytes: 'SummaryBytes',
+  /**
+   * Summary records the summaries stream refused for its write throughput and ingest sent again (it keeps trying
+   * until its Lambda's time is nearly out). Now and then: a burst. Every minute: the stream needs more shards.
+   */
+  SummariesThrottled: 'SummariesThrottled',
   /** Summary parts of a wire version this stage does not write (read, or counted as unreadable). */
   ForeignVersionParts: 'ForeignVersionParts',
   /** Summary parts that arrived after their window closed: folded into the oldest open window, or dropped. */

@@ -42,9 +42,25 @@ export interface PutResult {
   failedRecordCount: number;
 }
 
+/** How long a put may go on retrying. */
+export interface PutOptions {
+  /**
+   * Epoch ms (on the putter's clock) by which the put must have returned. Records refused for throughput (a burst
+   * over a shard's 1 MB or 1,000 records a second) are sent again, with backoff, until then instead of for a fixed
+   * number of calls: a Lambda has minutes, and failing its batch would only put every record of it again.
+   */
+  deadline?: number;
+}
+
+/** What a put that landed had to go through. */
+export interface PutOutcome {
+  /** Records refused for the shard's write throughput and sent again. */
+  throttled: number;
+}
+
 /** PutRecords. Adapters retry partial failures themselves and throw if records are still undelivered. */
 export interface StreamPutter {
-  put(records: PutRecord[]): Promise<unknown>;
+  put(records: PutRecord[], opts?: PutOptions): Promise<PutOutcome | void>;
 }
 
 /** The read side of a stream, per shard (an event source mapping polls this). */

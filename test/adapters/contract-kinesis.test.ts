@@ -283,6 +283,45 @@ describe('Kinesis twin only', () => {
     expect(last.arrivedAt).toBeGreaterThanOrEqual(t0 + 1_000);
   });
 
+  it('a burst of seconds of a shard\'s bytes: given up after maxAttempts without a deadline, all landed with one', async () => {
+    // 4.4 MiB of summaries for one shard (a long batching window at a high rate): four and a half seconds of its 1 MiB/s.
+    const burst = records(9, () => 'hot', 'b').map((r) => ({ ...r, data: new Uint8Array(500 * 1024) }));
+    const { twin: quick } = twinAt(1_700_000_000_000, 1);
+    const err = (await quick.put(burst).catch((e: unknown) => e)) as KinesisPutError;
+    expect(err).toBeInstanceOf(KinesisPutError);
+    expect(err.lost).toBeGreaterThan(0);
+    expect(quick.putter.calls).toBe(6);
+
+    const { twin, clock } = twinAt(1_700_000_000_000, 1);
+    const t0 = clock.t;
+    const outcome = await twin.put(burst, { deadline: t0 + 60_000 });
+    expect(twin.size('shardId-000000000000')).toBe(9);
+    expect(outcome.throttled).toBe(twin.stats().throttled);
+    expect(outcome.throttled).toBeGreaterThan(0);
+    // Never more than a shard's second's worth in any one second.
+    const perSecond = new Map<number, number>();
+    for (const r of twin.read('shardId-000000000000', undefined, 100)) perSecond.set(Math.floor(r.arrivedAt! / 1000), (perSecond.get(Math.floor(r.arrivedAt! / 1000)) ?? 0) + 1);
+    expect(Math.max(...perSecond.values())).toBeLessThanOrEqual(2);
+    expect(clock.t - t0).toBeLessThan(60_000);
+  });
+
+  it('with a deadline: stops before it (the Lambda must return), and a lasting record error still gives up after maxAttempts', async () => {
+    const burst = records(9, () => 'hot', 'b').map((r) => ({ ...r, data: new Uint8Array(500 * 1024) }));
+    const { twin, clock } = twinAt(1_700_000_000_000, 1);
+    const t0 = clock.t;
+    const err = (await twin.put(burst, { deadline: t0 + 2_500 }).catch((e: unknown) => e)) as KinesisPutError;
+    expect(err).toBeInstanceOf(KinesisPutError);
+    expect(clock.t).toBeLessThan(t0 + 2_500);
+    expect(twin.size('shardId-000000000000') + err.lost).toBe(9);
+
+    const { twin: denied } = twinAt();
+    denied.failNextPuts(() => 'KMSAccessDeniedException');
+    const refused = (await denied.put(records(3), { deadline: Date.now() + 600_000 }).catch((e: unknown) => e)) as KinesisPutError;
+    expect(refused).toBeInstanceOf(KinesisPutError);
+    expect(refused.message).toContain('after 6 attempts');
+    expect(denied.putter.calls).toBe(6);
+  });
+
   it('per-shard throughput: 1 MiB/s in bytes (data + key)', async () => {
     const { twin, clock } = twinAt(1_700_000_000_000, 1);
     const res = twin.putRecords([

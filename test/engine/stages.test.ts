@@ -10,7 +10,7 @@ import { parseConfig } from '../../src/config.ts';
 import { runContain } from '../../src/engine/contain.ts';
 import { DetectStage } from '../../src/engine/detect.ts';
 import { cloudWatchSource, IngestStage } from '../../src/engine/ingest.ts';
-import type { Logger } from '../../src/engine/observe.ts';
+import { CountingMetrics, type Logger } from '../../src/engine/observe.ts';
 import { EncodedPartStore } from '../../src/engine/part-store.ts';
 import { decodeSummaryRecord } from '../../src/engine/wire.ts';
 import { SnapshotBaselineStore } from '../../src/pipeline/snapshot-baseline-store.ts';
@@ -222,6 +222,33 @@ describe('the three stages, delivered as Kinesis may deliver', () => {
       .handle([{ ...same, shardId: 'shardId-000000000000' }, { ...same, shardId: 'shardId-000000000001' }].map(cloudWatchSource));
     const parts = stream.read(stream.shardIds()[0], undefined, 100).flatMap((s) => decodeSummaryRecord(s.data));
     expect(new Set(parts.map((p) => p.id)).size).toBe(parts.length);
+  });
+
+  it('summaries over the stream\'s per-second throughput: ingest puts them until its deadline, not fails the batch', async () => {
+    // A stream that takes 64 KB a second, so one batch's summaries take several of its seconds (as a long batching
+    // window's do on a real shard at a high rate); the putter's sleep moves the twin's clock.
+    const clock = { t: 1_700_000_000_000 };
+    const slow = () => new KinesisTwin({ shards: 1, clock: () => clock.t, throughput: { bytesPerSecond: 64 * 1024 },
+      putter: { sleep: async (ms) => { clock.t += ms; }, random: () => 1 } });
+    const batch = records.slice(0, 60).map(cloudWatchSource);
+    const config = parseConfig({});
+
+    const without = slow();
+    const failed = await new IngestStage({ putter: without, config }).handle(batch);
+    expect(failed.batchItemFailures).toHaveLength(60);
+
+    const stream = slow();
+    const metrics = new CountingMetrics();
+    const t0 = clock.t;
+    const r = await new IngestStage({ putter: stream, config, metrics }).handle(batch, { deadline: t0 + 100_000 });
+    expect(r.batchItemFailures).toEqual([]);
+    const landed = stream.read(stream.shardIds()[0], undefined, 1_000);
+    expect(landed.length).toBe(r.summaries);
+    expect(landed.reduce((n, x) => n + Buffer.from(x.data, 'base64').length, 0)).toBe(r.summaryBytes);
+    expect(r.summaryBytes).toBeGreaterThan(3 * 64 * 1024);
+    expect(metrics.get('SummariesThrottled')).toBe(stream.stats().throttled);
+    expect(metrics.get('SummariesThrottled')).toBeGreaterThan(0);
+    expect(clock.t - t0).toBeGreaterThan(2_000);
   });
 
   it('a failed PutRecords (a dependency down) reports the ingest batch for redelivery', async () => {

@@ -125,6 +125,19 @@ describe('alarms on the stages’ metrics', () => {
     }
   });
 
+  it('summaries throttled: ingest’s SummariesThrottled in each of 10 minutes (a burst now and then is no alarm)', () => {
+    expect(only(full.template, METRIC.SummariesThrottled)).toMatchObject({
+      Dimensions: service('ingest'),
+      Statistic: 'Sum',
+      Period: 60,
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 0,
+      EvaluationPeriods: 10,
+      DatapointsToAlarm: 10,
+      TreatMissingData: 'notBreaching',
+    });
+  });
+
   it('failure-queue depth stays: one alarm per on-failure queue', () => {
     const depth = alarmsOf(full.template).filter((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible');
     expect(depth).toHaveLength(4); // ingest, detect, contain, notify-slack
@@ -141,6 +154,7 @@ describe('alarms on the stages’ metrics', () => {
         'Cordon/EventsIn',
         'Cordon/LateDropped',
         ...Array(3).fill('Cordon/StageErrors'),
+        'Cordon/SummariesThrottled',
         'Cordon/TickScopesDeferred',
         'Cordon/Unreadable',
         'Cordon/WafWriteFailures',

@@ -1,5 +1,6 @@
 import { PutRecordsCommand, type KinesisClient, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import { KinesisPutError, KinesisRecordTooLargeError } from './errors.ts';
+import type { PutOptions, PutOutcome } from '../../ports/stream.ts';
 import { awsErrorName, backoffDelay, realSleep, type Sleep } from './retry.ts';
 
 export interface KinesisRecord {
@@ -15,12 +16,17 @@ export const KINESIS_MAX_BYTES_PER_CALL = 5 * 1024 * 1024;
 export const KINESIS_MAX_BYTES_PER_RECORD = 1024 * 1024;
 
 export interface KinesisRecordPutterOptions {
-  /** PutRecords calls per batch (first try + resends of failed records). Default 6. */
+  /**
+   * PutRecords calls per batch (first try + resends of failed records). Default 6. A put with a deadline resends
+   * records refused for throughput until the deadline instead (and others still this many times).
+   */
   maxAttempts?: number;
   baseDelayMs?: number;
   maxDelayMs?: number;
   sleep?: Sleep;
   random?: () => number;
+  /** The clock a put's deadline is on (epoch ms). Default Date.now; a simulated one where `sleep` advances it. */
+  now?: () => number;
   /** Lower limits for tests of the batching; never above Kinesis's own. */
   maxRecordsPerCall?: number;
   maxBytesPerCall?: number;
@@ -32,13 +38,28 @@ function recordBytes(r: KinesisRecord): number {
 }
 
 /**
+ * Record errors that pass with time: a shard's per-second write limit, Kinesis's own transient failure, KMS's
+ * request rate. With a deadline these are resent until it; the rest (a KMS key disabled or denied) are not
+ * worth more than `maxAttempts`.
+ */
+const TRANSIENT_RECORD_ERRORS = new Set(['ProvisionedThroughputExceededException', 'InternalFailure', 'KMSThrottlingException']);
+
+/**
+ * Calls a put with a deadline may make per batch at most: a bound should a clock not move (a simulated one whose
+ * sleep does not advance it), far above what a deadline of minutes allows at the backoff's ceiling.
+ */
+const MAX_ATTEMPTS_WITH_DEADLINE = 200;
+
+/**
  * Puts records with PutRecords: batches of at most 500 records and 5 MiB (data + partition keys), each record at
  * most 1 MiB (else {@link KinesisRecordTooLargeError} before anything is sent). A call can partly fail; only the
  * records with an ErrorCode (ProvisionedThroughputExceededException, InternalFailure, KMS errors) are sent again,
- * with exponential backoff and full jitter, up to `maxAttempts` calls per batch. Whatever is still unwritten then
- * is reported by a {@link KinesisPutError} with the count lost: records are never dropped silently. Whole-call
- * throttling and 5xx are retried by the SDK client (configure its maxAttempts); other call errors surface as a
- * KinesisPutError with the SDK error as cause.
+ * with exponential backoff and full jitter, up to `maxAttempts` calls per batch, or, for a put with a deadline,
+ * until the deadline as long as what fails is transient (a burst of summaries over a shard's per-second limit
+ * takes as many seconds as it has megabytes). Whatever is still unwritten then is reported by a
+ * {@link KinesisPutError} with the count lost: records are never dropped silently. Whole-call throttling and 5xx
+ * are retried by the SDK client (configure its maxAttempts); other call errors surface as a KinesisPutError with
+ * the SDK error as cause.
  */
 export class KinesisRecordPutter {
   private readonly maxAttempts: number;
@@ -52,6 +73,9 @@ export class KinesisRecordPutter {
   calls = 0;
   /** Records sent again after a per-record failure. */
   resent = 0;
+  /** Of those, records refused for the shard's write throughput (ProvisionedThroughputExceededException). */
+  throttled = 0;
+  private readonly now: () => number;
 
   constructor(
     private readonly client: KinesisClient,
@@ -63,22 +87,24 @@ export class KinesisRecordPutter {
     this.maxDelayMs = opts.maxDelayMs ?? 5_000;
     this.sleep = opts.sleep ?? realSleep;
     this.random = opts.random ?? Math.random;
+    this.now = opts.now ?? Date.now;
     this.maxRecords = Math.min(opts.maxRecordsPerCall ?? KINESIS_MAX_RECORDS_PER_CALL, KINESIS_MAX_RECORDS_PER_CALL);
     this.maxBytes = Math.min(opts.maxBytesPerCall ?? KINESIS_MAX_BYTES_PER_CALL, KINESIS_MAX_BYTES_PER_CALL);
   }
 
-  async put(records: readonly KinesisRecord[]): Promise<void> {
-    if (records.length === 0) return;
+  async put(records: readonly KinesisRecord[], opts: PutOptions = {}): Promise<PutOutcome> {
+    if (records.length === 0) return { throttled: 0 };
+    const throttledBefore = this.throttled;
     records.forEach((r, i) => this.check(r, i));
     const batches = this.batch(records);
     let delivered = 0;
     for (let b = 0; b < batches.length; b++) {
-      const lost = await this.putBatch(batches[b]);
+      const lost = await this.putBatch(batches[b], opts.deadline);
       if (lost.count > 0) {
         const notSent = batches.slice(b + 1).reduce((n, x) => n + x.length, 0);
         throw new KinesisPutError(
           `PutRecords to ${this.streamName}: ${lost.count + notSent} of ${records.length} records not written ` +
-            `(${lost.count} failed after ${this.maxAttempts} attempts${lost.lastError ? `, last error ${lost.lastError}` : ''}; ` +
+            `(${lost.count} failed after ${lost.attempts} attempts${lost.lastError ? `, last error ${lost.lastError}` : ''}; ` +
             `${notSent} in later batches not attempted)`,
           lost.count + notSent,
           delivered + batches[b].length - lost.count,
@@ -88,6 +114,7 @@ export class KinesisRecordPutter {
       }
       delivered += batches[b].length;
     }
+    return { throttled: this.throttled - throttledBefore };
   }
 
   private check(r: KinesisRecord, index: number): void {
@@ -130,12 +157,18 @@ export class KinesisRecordPutter {
   }
 
   /** Sends one batch, resending only failed records; returns how many are still unwritten at the end. */
-  private async putBatch(batch: KinesisRecord[]): Promise<{ count: number; lastError?: string; cause?: unknown }> {
+  private async putBatch(batch: KinesisRecord[], deadline: number | undefined): Promise<{ count: number; attempts: number; lastError?: string; cause?: unknown }> {
     let pending = batch;
     let lastError: string | undefined;
-    for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
+    let transient = true;
+    for (let attempt = 0; ; attempt++) {
       if (attempt > 0) {
-        await this.sleep(backoffDelay(attempt - 1, { baseDelayMs: this.baseDelayMs, maxDelayMs: this.maxDelayMs, random: this.random }));
+        const delay = backoffDelay(attempt - 1, { baseDelayMs: this.baseDelayMs, maxDelayMs: this.maxDelayMs, random: this.random });
+        const more = deadline !== undefined && transient
+          ? attempt < MAX_ATTEMPTS_WITH_DEADLINE && this.now() + delay < deadline
+          : attempt < this.maxAttempts;
+        if (!more) return { count: pending.length, attempts: attempt, lastError };
+        await this.sleep(delay);
       }
       const entries: PutRecordsRequestEntry[] = pending.map((r) => ({ PartitionKey: r.partitionKey, Data: r.data,
         ...(r.explicitHashKey === undefined ? {} : { ExplicitHashKey: r.explicitHashKey }) }));
@@ -145,26 +178,29 @@ export class KinesisRecordPutter {
         res = await this.client.send(new PutRecordsCommand({ StreamName: this.streamName, Records: entries }));
       } catch (err) {
         // The SDK has already retried throttling and 5xx; anything else (missing stream, access denied) is final.
-        return { count: pending.length, lastError: awsErrorName(err) || String(err), cause: err };
+        return { count: pending.length, attempts: attempt + 1, lastError: awsErrorName(err) || String(err), cause: err };
       }
       const results = res.Records ?? [];
-      if (!res.FailedRecordCount && results.every((r) => !r.ErrorCode)) return { count: 0 };
+      if (!res.FailedRecordCount && results.every((r) => !r.ErrorCode)) return { count: 0, attempts: attempt + 1 };
       if (results.length !== pending.length) {
         // A response we cannot match to our records: resending all is the only way not to lose any.
         lastError = 'MalformedPutRecordsResponse';
+        transient = false;
         continue;
       }
       const failed: KinesisRecord[] = [];
+      transient = true;
       results.forEach((r, i) => {
         if (r.ErrorCode) {
           failed.push(pending[i]);
           lastError = r.ErrorCode;
+          if (r.ErrorCode === 'ProvisionedThroughputExceededException') this.throttled++;
+          if (!TRANSIENT_RECORD_ERRORS.has(r.ErrorCode)) transient = false;
         }
       });
-      if (failed.length === 0) return { count: 0 };
+      if (failed.length === 0) return { count: 0, attempts: attempt + 1 };
       this.resent += failed.length;
       pending = failed;
     }
-    return { count: pending.length, lastError };
   }
 }

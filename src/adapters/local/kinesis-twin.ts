@@ -14,7 +14,7 @@ import {
   KinesisRecordPutter,
   type KinesisRecordPutterOptions,
 } from '../aws/kinesis.ts';
-import type { PutRecord, PutResult, StreamPutter, StreamReader, StreamRecord } from '../../ports/stream.ts';
+import type { PutOptions, PutOutcome, PutRecord, PutResult, StreamPutter, StreamReader, StreamRecord } from '../../ports/stream.ts';
 
 /**
  * An in-process Kinesis data stream that fails where Kinesis fails, for `cordon replay` / `rehearse` and tests.
@@ -157,15 +157,16 @@ export class KinesisTwin implements StreamPutter, StreamReader {
     this.bytesPerSecond = tp.bytesPerSecond ?? KINESIS_SHARD_BYTES_PER_SECOND;
     if (opts.failNext) this.failNextPuts(opts.failNext);
     this.openShards(opts.shards, []);
-    this.putter = new KinesisRecordPutter(this.asClient(), this.streamName, opts.putter);
+    // A put's deadline is on the twin's clock unless told otherwise.
+    this.putter = new KinesisRecordPutter(this.asClient(), this.streamName, { now: this.clock, ...opts.putter });
   }
 
   // ---------------------------------------------------------------------------------------------------------
   // Put side
 
   /** StreamPutter: the real KinesisRecordPutter over this twin (resends only failed records; throws if any are lost). */
-  async put(records: PutRecord[]): Promise<void> {
-    await this.putter.put(records);
+  async put(records: PutRecord[], opts?: PutOptions): Promise<PutOutcome> {
+    return this.putter.put(records, opts);
   }
 
   /**
