@@ -28,12 +28,17 @@ export interface WindowOutcome {
  */
 export async function decideClosedWindow(closed: ClosedWindow, scope: string, deps: DecideDeps): Promise<WindowOutcome> {
   const states = await deps.baselines.getMany(stateKeysOf(closed), scope);
+  // A key whose stored state already holds this window learned it when the window was closed before (a retry after
+  // a failed drop, a tick and a batch closing it at once): it is not learned twice. (Not the population's keys: in a
+  // store shared by every partition, the local one, each partition's close of a window adds to them.)
+  const learnedBefore = new Set<string>();
+  for (const [k, s] of states) if (s.lastWindow >= closed.start && !POPULATION_STATE_KEYS.includes(k)) learnedBefore.add(k);
   const touched = new Map<string, KeyState>();
   const view: StateView = { get: (k) => states.get(k), set: (k, s) => { states.set(k, s); touched.set(k, s); } };
   const assessment = new Detector(deps.config).assess(closed, view);
   const decided = await decideAssessment(assessment, deps);
   // Only keys that learned something are written back: one-off visitors cost no write.
-  const learned = new Map([...touched].filter(([, s]) => s.windows > 0 || s.flags !== 0));
+  const learned = new Map([...touched].filter(([k, s]) => !learnedBefore.has(k) && (s.windows > 0 || s.flags !== 0)));
   if (learned.size) await deps.baselines.putMany(learned, scope);
   return { assessment, decided };
 }

@@ -150,15 +150,22 @@ export class DetectStage {
       step = 'store parts';
       const seenAt = progress.seenAt ?? {};
       const pieces = progress.pieces ?? {};
-      const watermark = await this.store(scope, decoded, now, res, done, progress.sources, seenAt, pieces);
-      step = 'close windows';
-      await this.closeReady(scope, now, res, watermark);
-      step = 'early decisions';
-      await this.decideEarly(scope, now, res, watermark);
+      const { watermark, raised } = await this.store(scope, decoded, now, res, done, progress.sources, seenAt, pieces);
+      // The batch is recorded as counted before the watermark moves and any window closes: a failure past this point
+      // sends the batch back, and its retry must find these records counted (it only closes what is due). Recorded
+      // after the close, a closed window's parts would look new to the retry and be folded into the next window: its
+      // volume twice, enough to block a steady client. A failure before it changes nothing the retry does not redo
+      // the same way (the chunk ids name the batch; the watermark has not moved).
+      step = 'save progress';
       if (done.length) {
         pruneSources(progress.sources, seenAt, now, pieces);
         await this.deps.windows.setProgress(scope, { sequence: done[done.length - 1].sequenceNumber, sources: progress.sources, seenAt, pieces });
       }
+      if (raised) await this.deps.windows.setWatermark(scope, watermark);
+      step = 'close windows';
+      await this.closeReady(scope, now, res, watermark);
+      step = 'early decisions';
+      await this.decideEarly(scope, now, res, watermark);
       if (waiting.length) res.batchItemFailures = [{ itemIdentifier: waiting[0].sequenceNumber }];
     } catch (err) {
       this.fail(err, step, scope, res, pending);
@@ -251,10 +258,10 @@ export class DetectStage {
     this.registered.set(scope, now);
   }
 
-  /** Sorts parts into open windows, late-but-foldable and too old; stores them; raises the watermark and returns it. */
+  /** Sorts parts into open windows, late-but-foldable and too old; stores them; returns the watermark they raise it to. */
   private async store(scope: string, parts: SummaryPart[], now: number, res: DetectResult, records: readonly StreamRecord[],
-    sources: Record<string, string>, seenAt: Record<string, number>, pieces: Record<string, string[]> = {}): Promise<number> {
-    if (parts.length === 0) return this.deps.windows.getWatermark(scope);
+    sources: Record<string, string>, seenAt: Record<string, number>, pieces: Record<string, string[]> = {}): Promise<{ watermark: number; raised: boolean }> {
+    if (parts.length === 0) return { watermark: await this.deps.windows.getWatermark(scope), raised: false };
     // The newest source record seen per access-log shard and bucket, before this batch: a closed window's part at or
     // below it is a batch ingest delivered again (its first copy was counted), not late data. Per bucket, because a
     // batch's summary records land or fail one by one: one bucket's failing must not make its retry look seen.
@@ -321,8 +328,8 @@ export class DetectStage {
     // identical batch overwrites its own chunk.
     const chunks: PartChunk[] = [...byWindow].map(([windowStart, list]) => ({ windowStart, chunkId: batchId, parts: list }));
     if (chunks.length) await this.deps.windows.add(scope, chunks);
-    if (newest > previous) await this.deps.windows.setWatermark(scope, newest);
-    return newest;
+    // The caller moves the watermark, once the batch is recorded as counted.
+    return { watermark: newest, raised: newest > previous };
   }
 
   /** Start of the oldest window not yet closed, given a watermark. */
