@@ -115,6 +115,33 @@ describeMoto('DynamoWindowStore on moto', () => {
     expect(await store.openWindows('s')).toEqual([0, 120_000]);
   });
 
+  it('a batch added while its window is being dropped keeps the window open (its marker is put back)', async () => {
+    // The add (parts, then marker) lands between drop's query of the parts it read and its deletes: drop then finds
+    // every part it queried gone and deletes the marker, which the add had already written.
+    const doc = documentClientOf(client);
+    const send = doc.send.bind(doc) as (command: unknown) => Promise<unknown>;
+    let store!: DynamoWindowStore;
+    let raced = false;
+    doc.send = (async (command: { input?: { RequestItems?: Record<string, { DeleteRequest?: { Key: { pk: string } } }[]> } }) => {
+      const first = command.input?.RequestItems?.[table]?.[0];
+      if (!raced && first?.DeleteRequest?.Key.pk.startsWith('win#')) {
+        raced = true;
+        await store.add('s', [{ windowStart: 60_000, partId: 'later-batch', body: 'B' }]);
+      }
+      return send(command);
+    }) as typeof doc.send;
+    store = new DynamoWindowStore(doc, table);
+    await store.add('s', [{ windowStart: 60_000, partId: 'first-batch', body: 'A' }]);
+    const read = (await store.read('s', 60_000)).map((p) => p.partId);
+    await store.drop('s', 60_000, read);
+    expect(raced).toBe(true);
+    expect(await store.read('s', 60_000)).toEqual([{ partId: 'later-batch', body: 'B' }]);
+    expect(await store.openWindows('s')).toEqual([60_000]);
+    // Dropped with nothing added meanwhile, the window goes for good.
+    await store.drop('s', 60_000, ['later-batch']);
+    expect(await store.openWindows('s')).toEqual([]);
+  });
+
   it('refuses a part too large for one item, before writing anything', async () => {
     const store = new DynamoWindowStore(client, table);
     const big = 'x'.repeat(400 * 1024);

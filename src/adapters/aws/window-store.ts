@@ -1,5 +1,5 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { BlobStore } from '../../ports-blob.ts';
 import type { ScopeProgress, WindowPart, WindowStore } from '../../ports-window.ts';
 import {
@@ -180,7 +180,23 @@ export class DynamoWindowStore implements WindowStore {
     if (refs.length && this.blobs) await this.blobs.delete(refs);
     // A part written since the window was read keeps it open (its marker stays), to be decided on its own.
     if (doomed.length < keys.length) return;
-    await batchWriteAll(this.doc, this.tableName, [{ DeleteRequest: { Key: { pk: `wins#${scope}`, sk: pad(windowStart) } } }], this.backoff);
+    const marker = { pk: `wins#${scope}`, sk: pad(windowStart) };
+    await batchWriteAll(this.doc, this.tableName, [{ DeleteRequest: { Key: marker } }], this.backoff);
+    // A batch's add (its parts, then the marker) may have landed between the query above and this delete: its part
+    // would be left with no marker, never listed, never decided. Looked for again, and the marker put back. An add
+    // whose part lands after this look writes its marker after it, so nothing slips between.
+    const since = await this.doc.send(new QueryCommand({
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': partPk(scope, windowStart) },
+      ProjectionExpression: 'pk',
+      Limit: 1,
+      ConsistentRead: true,
+    }));
+    if (since.Items?.length) {
+      const ttl = Math.ceil(this.now() / 1000) + this.ttlSeconds;
+      await batchWriteAll(this.doc, this.tableName, [{ PutRequest: { Item: { ...marker, ws: windowStart, ttl } } }], this.backoff);
+    }
   }
 
   async scopes(): Promise<string[]> {
