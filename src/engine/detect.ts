@@ -239,6 +239,8 @@ export class DetectStage {
       try {
         if (bound > wm) await this.deps.windows.setWatermark(scope, bound);
         await this.closeReady(scope, now, res, Math.max(wm, bound), open);
+        // A shard gone quiet gets no batch to forget its closed windows' early sums: the tick does.
+        this.early?.forget(scope, this.closedUntil(Math.max(wm, bound)));
         this.tickFailed.delete(scope);
       } catch (err) {
         if (this.tickFailed.size >= MAX_REMEMBERED_FAILURES) this.tickFailed.clear();

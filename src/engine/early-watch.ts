@@ -26,8 +26,12 @@ const S_ATTACK_PAYLOADS = 5;
 const S_SCANNER_AGENT = 6;
 const S_TRAP_HITS = 7;
 
-/** Keys tracked per scope and window, at most: past it new keys are not watched (the window close still judges them). */
-const MAX_KEYS = 200_000;
+/**
+ * Keys tracked at once, over every scope and open window of this instance: past it new keys are not watched (the
+ * window close still judges them). About 480 bytes each: 200,000 are about 96 MB of detect's memory, whatever the
+ * number of shards an instance serves or of keys a botnet brings.
+ */
+export const MAX_TRACKED_KEYS = 200_000;
 
 /**
  * A key looked at and not (yet) decided is looked at again once its evidence has grown this much: counts only grow
@@ -59,12 +63,14 @@ interface WindowSums {
  */
 export class EarlyWatch {
   private readonly scopes = new Map<string, Map<number, WindowSums>>();
+  /** Keys tracked now, of every window held. */
+  private tracked = 0;
   /** Each watched counter's minimum, in the order of a key's sums. */
   private readonly minimum: Float64Array;
   private readonly ipv4Prefix: number;
   private readonly ipv6Prefix: number;
 
-  constructor(cfg: CordonConfig) {
+  constructor(cfg: CordonConfig, private readonly maxKeys = MAX_TRACKED_KEYS) {
     const t = cfg.thresholds;
     this.ipv4Prefix = cfg.aggregation.ipv4Prefix;
     this.ipv6Prefix = cfg.aggregation.ipv6Prefix;
@@ -130,12 +136,13 @@ export class EarlyWatch {
     const byKey = w.sums[tag];
     let sums = byKey.get(key);
     if (!sums) {
-      if (w.keys >= MAX_KEYS) {
+      if (this.tracked >= this.maxKeys) {
         w.full = true;
         return;
       }
       byKey.set(key, (sums = new Float64Array(WATCHED.length)));
       w.keys++;
+      this.tracked++;
     }
     for (let s = 0; s < WATCHED.length; s++) {
       const v = c[WATCHED[s]];
@@ -182,9 +189,18 @@ export class EarlyWatch {
   forget(scope: string, closedUntil: number): void {
     const windows = this.scopes.get(scope);
     if (!windows) return;
-    for (const start of windows.keys()) if (start < closedUntil) windows.delete(start);
+    for (const [start, w] of windows) {
+      if (start >= closedUntil) continue;
+      this.tracked -= w.keys;
+      windows.delete(start);
+    }
     if (windows.size === 0) this.scopes.delete(scope);
     // A Lambda instance sees a few shards; a long-lived one after resharding must not keep every parent's windows.
-    if (this.scopes.size > 64) this.scopes.delete(this.scopes.keys().next().value!);
+    if (this.scopes.size > 64) this.forget(this.scopes.keys().next().value!, Infinity);
+  }
+
+  /** Keys tracked now, over every scope and window. */
+  trackedKeys(): number {
+    return this.tracked;
   }
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { EarlyWatch } from '../../src/engine/early-watch.ts';
 import { METRIC } from '../../src/engine/observe.ts';
 import { ipKey } from '../../src/features/keys.ts';
 import type { AccessEvent } from '../../src/events.ts';
@@ -53,6 +54,16 @@ describe('early decisions: unmistakable evidence acts before its window closes',
     await kit.detect.tick(T0 + 10 * MIN);
     expect((await kit.state.listAll()).filter((e) => e.target === ATTACKER)).toHaveLength(1);
     expect(kit.metrics.get(METRIC.EarlyDecisions)).toBe(1);
+  });
+
+  it('a shard that goes quiet: the tick that closes its windows also forgets what was watched in them', async () => {
+    const kit = new StageKit();
+    const now = await openWindowWith(kit, []);
+    const early = (kit.detect as unknown as { early: EarlyWatch }).early;
+    expect(early.trackedKeys()).toBeGreaterThan(0);
+    // No more data on the shard: only the clock closes window [2, 3), and with it what the watch held.
+    await kit.detect.tick(now + 5 * MIN);
+    expect(early.trackedKeys()).toBe(0);
   });
 
   it('with early decisions off, the same flood waits for its window to close', async () => {

@@ -80,6 +80,22 @@ describe('EarlyWatch: when an open window is worth an early look', () => {
     expect(watch.due('a')).toEqual([T0 + 60_000]);
   });
 
+  it('bounds the keys it tracks over every scope and window: past the bound new keys are not watched, until windows are forgotten', () => {
+    const watch = new EarlyWatch(cfg, 10);
+    const n = cfg.thresholds.floodUnmistakableRequests;
+    for (let i = 0; i < 8; i++) watch.observe('a', part(T0, `198.51.100.${i}`, 1));
+    for (let i = 0; i < 8; i++) watch.observe('b', part(T0, `198.51.100.${i}`, 1));
+    expect(watch.trackedKeys()).toBe(10);
+    // A flood from a key first seen past the bound is left to the window close.
+    watch.observe('b', part(T0, '203.0.113.9', n));
+    expect(watch.due('b')).toEqual([]);
+    watch.forget('a', T0 + 60_000);
+    expect(watch.trackedKeys()).toBe(2);
+    watch.observe('b', part(T0, '203.0.113.9', n));
+    expect(watch.due('b')).toEqual([T0]);
+    expect(watch.trackedKeys()).toBe(3);
+  });
+
   it('a malformed part is skipped without throwing (the close counts it)', () => {
     const watch = new EarlyWatch(cfg);
     const bad = { w: T0, t: T0, n: 1, e5: 0, i: [['203.0.113.9', { c: 'x' }], null], p: 'nope', u: [] } as unknown as WindowPartial;
