@@ -86,6 +86,8 @@ export class SnapshotContentionError extends Error {
  */
 /** Scopes whose snapshots a store keeps in memory at once. */
 const MAX_CACHED_SCOPES = 8;
+/** Inherited keys may reach this many times maxKeys before the least recently seen are let go (each pass sorts). */
+const INHERIT_SLACK = 1.25;
 
 export class SnapshotBaselineStore implements BaselineStore {
   private readonly cache = new Map<string, Snapshot>();
@@ -243,15 +245,28 @@ export class SnapshotBaselineStore implements BaselineStore {
     return keys;
   }
 
-  /** Every other scope's keys, the later state of a key where two scopes hold it. */
+  /**
+   * Every other scope's keys, the later state of a key where two scopes hold it, and at most about maxKeys of them
+   * (the most recently seen): after a reshard the others are the parents and every other live shard, each with up to
+   * maxKeys, so taking them all would not fit the function. Read a line at a time into the one map, never a whole
+   * other scope beside it.
+   */
   private async inherit(scope: string): Promise<Map<string, string>> {
     const out = new Map<string, string>();
+    const limit = Math.ceil(this.maxKeys * INHERIT_SLACK);
+    const take = (key: string, enc: string) => {
+      if (newer(enc, out.get(key)) !== enc) return;
+      out.set(key, enc);
+      if (out.size > limit) this.evict(out, false);
+    };
     const others = (await this.blobs.list(this.prefix)).filter((k) => !k.endsWith('.delta') && k !== this.baseKey(scope));
     for (const baseKey of others) {
-      for (const stored of [await this.loadOne(baseKey, undefined), await this.loadOne(`${baseKey}.delta`, undefined)]) {
-        for (const [key, enc] of stored.entries) if (newer(enc, out.get(key)) === enc) out.set(key, enc);
+      for (const key of [baseKey, `${baseKey}.delta`]) {
+        const got = await this.blobs.get(key);
+        if (got !== null && got !== 'unchanged') await this.decode(got.body, take);
       }
     }
+    this.evict(out, false);
     if (out.size) this.inheritedKeys += out.size;
     return out;
   }
@@ -267,8 +282,10 @@ export class SnapshotBaselineStore implements BaselineStore {
    * A snapshot is read line by line as it is gunzipped, a MB at a time: never as one string, one JSON document or
    * one buffer of its whole text (at a million keys, some 150 MB beside the map being built, in a 1 GB Lambda).
    */
-  private async decode(body: Uint8Array): Promise<Map<string, string>> {
+  private async decode(body: Uint8Array, sink?: (key: string, enc: string) => void): Promise<Map<string, string>> {
     const out = new Map<string, string>();
+    // Each line to the sink instead (inheritance); what it took from a damaged object before the damage is kept.
+    const put = sink ?? ((key: string, enc: string) => void out.set(key, enc));
     const gunzip = createGunzip({ chunkSize: 1 << 20 });
     gunzip.end(body);
     let header = true;
@@ -284,7 +301,7 @@ export class SnapshotBaselineStore implements BaselineStore {
       }
       const key = entryKey(line);
       if (key === null) badLines++;
-      else out.set(key, line.slice(line.indexOf('\t') + 1));
+      else put(key, line.slice(line.indexOf('\t') + 1));
       return true;
     };
     try {
@@ -322,15 +339,15 @@ export class SnapshotBaselineStore implements BaselineStore {
     return new Map();
   }
 
-  /** Forgets keys idle past maxIdleMs, then the least recently seen past maxKeys. */
-  private evict(entries: Map<string, string>): void {
+  /** Forgets keys idle past maxIdleMs, then the least recently seen past maxKeys (counted, unless `count` is false). */
+  private evict(entries: Map<string, string>, count = true): void {
     let newest = 0;
     for (const enc of entries.values()) newest = Math.max(newest, lastWindowOf(enc));
     const idleBefore = newest - this.maxIdleMs;
     for (const [key, enc] of entries) {
       if (lastWindowOf(enc) < idleBefore) {
         entries.delete(key);
-        this.evicted++;
+        if (count) this.evicted++;
       }
     }
     if (entries.size <= this.maxKeys) return;
@@ -350,7 +367,7 @@ export class SnapshotBaselineStore implements BaselineStore {
       const age = ages[n++];
       if (age < cutoff || (age === cutoff && atCutoff-- > 0)) {
         entries.delete(key);
-        this.evicted++;
+        if (count) this.evicted++;
       }
     }
   }

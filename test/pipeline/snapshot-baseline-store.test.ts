@@ -136,6 +136,26 @@ describe('SnapshotBaselineStore', () => {
     expect(cold.inheritedKeys).toBe(0);
   });
 
+  it('a new shard inherits at most about maxKeys, the most recently seen, however many scopes there are', async () => {
+    // Eight scopes of 2,000 keys each (parents and live shards alike), against a store that keeps 2,500 a scope.
+    const blobs = new MemoryBlobStore();
+    for (let p = 0; p < 8; p++) {
+      const states = new Map<string, KeyState>();
+      for (let k = 0; k < 2_000; k++) states.set(`i:10.${p}.${k >> 8}.${k & 255}`, state((p * 2_000 + k) * MIN));
+      await blobs.put(`base/shardId-00000000000${p}`, encodeSnapshot([...states].map(([key, st]) => [key, encodeKeyState(st)])));
+    }
+    const child = new SnapshotBaselineStore(blobs, { maxKeys: 2_500 });
+    const newest = 'i:10.7.7.207'; // the last key of the last scope: the most recently seen of all
+    const oldest = 'i:10.0.0.0';
+    const got = await child.getMany([newest, oldest, 'i:10.6.0.0'], 'shardId-000000000009');
+    expect(got.get(newest)?.lastWindow).toBe((7 * 2_000 + 1_999) * MIN);
+    expect(got.has(oldest)).toBe(false);
+    expect(child.inheritedKeys).toBeLessThanOrEqual(2_500);
+    expect(child.inheritedKeys).toBeGreaterThan(2_000);
+    expect(child.cachedKeys()).toBeLessThanOrEqual(2_500);
+    expect(child.evicted).toBe(0); // letting go of keys it never owned is not forgetting its own
+  });
+
   it('a warm process re-reads conditionally: nothing is transferred unless another process wrote meanwhile', async () => {
     const blobs = new CountingBlobs();
     const a = new SnapshotBaselineStore(blobs);
