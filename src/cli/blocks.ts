@@ -5,10 +5,11 @@ import { DynamoLedgerStore } from '../adapters/aws/dynamodb.ts';
 import { unblockDecision } from '../contain/decide.ts';
 import type { Decision } from '../decision.ts';
 import type { LedgerEntry, LedgerStore } from '../ports.ts';
+import { canonicalCidr, contains, parseCidr } from '../net/cidr.ts';
 import { fmtTime } from '../report/format.ts';
 import { formatDecisionLine, formatTable } from '../render/terminal.ts';
 import { collect, DEFAULT_OUT, positiveInt, UsageError } from './main.ts';
-import { activeEntry, ledgerNow, openLedger, reprojectAndRecord } from './local-ledger.ts';
+import { activeEntries, ledgerNow, openLedger, reprojectAndRecord } from './local-ledger.ts';
 import { buildConfig, type CommonRunOptions } from './options.ts';
 
 interface BlocksOptions extends CommonRunOptions {
@@ -86,20 +87,44 @@ function statusAt(e: LedgerEntry, now: number): string {
   return e.status === 'active' && e.expiresAt <= now ? 'expired' : e.status;
 }
 
-async function change(target: string, o: BlocksOptions, edit: (e: LedgerEntry, now: number) => LedgerEntry, verb: string): Promise<void> {
+async function change(typed: string, o: BlocksOptions, edit: (e: LedgerEntry, now: number) => LedgerEntry, verb: string): Promise<void> {
   const l = open(o);
   try {
-    const entry = activeEntry(await l.store.history(target), l.now);
-    if (!entry) throw new UsageError(`${target}: no active block as of ${fmtTime(l.now)} (cordon blocks list shows them)`);
-    // A release is a new status, so the contain stage alerts it like any other change.
-    const updated = edit(entry, l.now);
-    await l.store.put(updated);
-    const decision = updated.status === 'released'
-      ? unblockDecision(updated, l.now, 'operator')
-      : { ...unblockDecision(updated, l.now, 'operator'), action: 'block' as const, expiresAt: new Date(updated.expiresAt).toISOString() };
-    l.afterChange(decision);
-    process.stdout.write(`${target}: ${verb}\n${formatDecisionLine(decision)}\n`);
+    const target = ledgerTarget(typed);
+    // Every active entry of the target (a block of the whole API and one of its login route are two): releasing one
+    // of them alone would leave the target blocked while saying it was released.
+    const entries = activeEntries(await l.store.history(target), l.now);
+    if (entries.length === 0) throw new UsageError(`${typed}: no active block as of ${fmtTime(l.now)} (cordon blocks list shows them)`);
+    for (const entry of entries) {
+      // A release is a new status, so the contain stage alerts it like any other change.
+      const updated = edit(entry, l.now);
+      await l.store.put(updated);
+      const decision = updated.status === 'released'
+        ? unblockDecision(updated, l.now, 'operator')
+        : { ...unblockDecision(updated, l.now, 'operator'), action: 'block' as const, expiresAt: new Date(updated.expiresAt).toISOString() };
+      l.afterChange(decision);
+      process.stdout.write(`${target}: ${verb}\n${formatDecisionLine(decision)}\n`);
+    }
+    if (verb !== 'released') return;
+    // An address inside a blocked network stays blocked by it: said plainly, not left for the operator to find out.
+    for (const outer of coveringBlocks(await l.store.listActive(l.now), target)) {
+      process.stdout.write(`${target}: still blocked by ${outer.target} until ${fmtTime(outer.expiresAt)} (release that block too to let it through)\n`);
+    }
   } finally {
     l.close();
   }
+}
+
+/** The target as the ledger writes it: an address or block in canonical form (a bare address without its length). */
+function ledgerTarget(typed: string): string {
+  const text = typed.trim();
+  const cidr = canonicalCidr(text);
+  if (cidr === null) return text;
+  return text.includes('/') ? cidr : cidr.slice(0, cidr.indexOf('/'));
+}
+
+/** Active blocks of other, wider networks that hold `target` (none for a principal). */
+function coveringBlocks(active: readonly LedgerEntry[], target: string): LedgerEntry[] {
+  if (parseCidr(target) === null) return [];
+  return active.filter((e) => e.target !== target && e.targetKind === 'cidr' && parseCidr(e.target) !== null && contains(e.target, target));
 }

@@ -39,8 +39,9 @@ export function ledgerNow(out: string, at?: string): number {
   return Date.now();
 }
 
-export function activeEntry(entries: LedgerEntry[], now: number): LedgerEntry | undefined {
-  return entries.find((e) => e.status === 'active' && e.expiresAt > now);
+/** The target's entries in force at `now`. */
+export function activeEntries(entries: LedgerEntry[], now: number): LedgerEntry[] {
+  return entries.filter((e) => e.status === 'active' && e.expiresAt > now);
 }
 
 /** After an operator change: the output folder's IP sets and policy follow the ledger, and the change is recorded. */

@@ -4,6 +4,7 @@ import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createTableInput, LEDGER_TABLE_KEYS } from '../../src/adapters/aws/dynamo-common.ts';
 import { DynamoLedgerStore } from '../../src/adapters/aws/dynamodb.ts';
+import type { LedgerEntry } from '../../src/ports.ts';
 import { describeMoto, TEST_REGION, useMoto } from '../helpers/moto.ts';
 
 /** Operators release and extend blocks of the deployed ledger from the same command (DynamoDB on moto). */
@@ -16,10 +17,17 @@ describeMoto('cordon blocks --ledger-table', () => {
     client = new DynamoDBClient(moto.clientConfig());
     await client.send(new CreateTableCommand(createTableInput('ledger', LEDGER_TABLE_KEYS)));
     const store = new DynamoLedgerStore(client, 'ledger');
-    await store.put({ target: '192.0.2.50', targetKind: 'ip', createdAt: now - 60_000, expiresAt: now + 3_600_000, status: 'active',
-      reasons: ['flood'], score: 5, priorBlocks: 0, evidence: { key: '192.0.2.50', keyKind: 'ip', windowStart: 0, windowEnd: 0, findings: [], features: {}, held: 'unmistakable' },
-      alerted: ['active'] });
+    await store.put(entry('192.0.2.50', 'ip', now - 60_000));
+    // A host with two blocks in force (decided in two windows), inside a blocked /24; an IPv6 /64.
+    await store.put(entry('198.51.100.7', 'ip', now - 120_000));
+    await store.put({ ...entry('198.51.100.7', 'ip', now - 60_000), reasons: ['login-bruteforce'] });
+    await store.put(entry('198.51.100.0/24', 'cidr', now - 30_000));
+    await store.put(entry('2001:db8:1:2::/64', 'cidr', now - 60_000));
   });
+  const entry = (target: string, targetKind: 'ip' | 'cidr', createdAt: number): LedgerEntry => ({ target, targetKind, createdAt,
+    expiresAt: now + 3_600_000, status: 'active', reasons: ['flood'], score: 5, priorBlocks: 0,
+    evidence: { key: target, keyKind: targetKind === 'ip' ? 'ip' : 'prefix', windowStart: 0, windowEnd: 0, findings: [], features: {}, held: 'unmistakable' },
+    alerted: ['active'] });
   afterAll(() => client?.destroy());
 
   const cordon = (...args: string[]) => spawnSync(process.execPath, [resolve('bin/cordon'), 'blocks', ...args, '--ledger-table', 'ledger'], {
@@ -41,6 +49,19 @@ describeMoto('cordon blocks --ledger-table', () => {
     expect(rel.status, rel.stderr).toBe(0);
     const [released] = await store.history('192.0.2.50');
     expect(released).toMatchObject({ status: 'released', alerted: ['active'] });
-    expect(await store.listActive(Date.now())).toEqual([]);
+    expect((await store.listActive(Date.now())).map((e) => e.target)).not.toContain('192.0.2.50');
+  });
+
+  it('a release ends every active block of the target, and says what still blocks it', async () => {
+    const store = new DynamoLedgerStore(client, 'ledger');
+    const rel = cordon('release', '198.51.100.7');
+    expect(rel.status, rel.stderr).toBe(0);
+    expect((await store.history('198.51.100.7')).map((e) => e.status)).toEqual(['released', 'released']);
+    expect(rel.stdout).toMatch(/198\.51\.100\.7: still blocked by 198\.51\.100\.0\/24 until /);
+    // Typed in another form of the same block.
+    const v6 = cordon('release', '2001:DB8:1:2:0::/64');
+    expect(v6.status, v6.stderr).toBe(0);
+    expect((await store.history('2001:db8:1:2::/64')).map((e) => e.status)).toEqual(['released']);
+    expect(v6.stdout).not.toMatch(/still blocked/);
   });
 });
