@@ -134,6 +134,9 @@ export class Cordon extends Construct {
       encryption: kinesis.StreamEncryption.KMS,
       encryptionKey: this.key,
       retentionPeriod: STREAM_RETENTION,
+      // A day of records in flight, billed by the shard-hour: nothing to keep once the stack is gone (CDK retains
+      // streams by default).
+      removalPolicy: RemovalPolicy.DESTROY,
       ...(shards === 'on-demand'
         ? { streamMode: kinesis.StreamMode.ON_DEMAND }
         : { streamMode: kinesis.StreamMode.PROVISIONED, shardCount: shards }),
@@ -360,8 +363,10 @@ export class Cordon extends Construct {
           : {}),
         // `waf`: the stage is associated with cordon's web ACL here, so its policy need not repeat the address blocks. A
         // stage whose own web ACL references cordon's rule group is not marked: that reference is the team's to add.
+        // The policy is the API's, not the stage's: marked only when every listed stage of the API is, or the stages'
+        // two versions of one policy would undo each other on every run.
         REST_APIS: JSON.stringify(p.restApis.map((a) => ({ restApiId: a.restApiId, stageName: a.stageName,
-          ...(associatedApis.has(a) ? { waf: true } : {}) }))),
+          ...(p.restApis.every((b) => b.restApiId !== a.restApiId || associatedApis.has(b)) ? { waf: true } : {}) }))),
         ALERT_TOPIC_ARN: this.topic.topicArn,
         ...(p.config.denyList.enabled ? { DENY_LIST_BUCKET: this.stateBucket.bucketName, DENY_LIST_KEY: p.denyListKey } : {}),
         ...(p.config.apiKeys.enabled

@@ -138,7 +138,8 @@ export function addAlarmsAndDashboard(
 
   // ------------------------------------------------------------------ Lambda and stream health
   const iteratorAge = (f: CordonFunction) => f.metric('IteratorAge', { statistic: 'Maximum', period: Duration.minutes(1) });
-  for (const [name, f] of [['Ingest', fns.ingest], ['Detect', fns.detect]] as const) {
+  // Contain reads the ledger's stream too: behind it, new blocks wait for the one-minute schedule, or longer.
+  for (const [name, f] of [['Ingest', fns.ingest], ['Detect', fns.detect], ['Contain', fns.contain]] as const) {
     addAlarm(
       new cloudwatch.Alarm(scope, `${name}IteratorAgeAlarm`, {
         alarmDescription: `cordon ${name.toLowerCase()} is falling behind its stream (iterator age over ${ITERATOR_AGE_ALARM_MS / 60000} min): detection is late`,
@@ -254,7 +255,9 @@ export function addAlarmsAndDashboard(
     }),
   );
 
-  if (p.noDataAlarmMinutes !== false) {
+  // Nothing subscribed (no stage, no log group): ingest can never run, and the alarm would only ever be on.
+  const watched = p.restApis.length > 0 || p.logGroupNames.length > 0;
+  if (p.noDataAlarmMinutes !== false && watched) {
     const minutes = p.noDataAlarmMinutes;
     addAlarm(
       new cloudwatch.Alarm(scope, 'NoDataAlarm', {
@@ -284,6 +287,27 @@ export function addAlarmsAndDashboard(
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     }),
   );
+
+  // The targets other than WAF (whose writes have their own alarm above): failing every run for 3 minutes is a block
+  // not enforced there, or a release not applied, not a throttle the next run gets past.
+  const targets: { id: string; target: 'policy' | 'deny-list' | 'api-keys'; what: string }[] = [];
+  if (p.restApis.length > 0) targets.push({ id: 'Policy', target: 'policy', what: 'an API\'s resource policy' });
+  if (p.config.denyList.enabled) targets.push({ id: 'DenyList', target: 'deny-list', what: 'the deny list authorizers read' });
+  if (p.config.apiKeys.enabled) targets.push({ id: 'ApiKeys', target: 'api-keys', what: 'the API keys it disables' });
+  for (const { id, target, what } of targets) {
+    addAlarm(
+      new cloudwatch.Alarm(scope, `${id}TargetFailuresAlarm`, {
+        alarmDescription: `cordon contain has failed to write ${what} on every run for 3 minutes (TargetFailures, target ${target}): ` +
+          'its blocks or releases there are not in effect. See contain\'s ERROR lines (containment target failed)',
+        metric: cordonMetric(METRIC.TargetFailures, 'contain', { period: Duration.minutes(1), dimensions: { target } }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 3,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+  }
 
   // ------------------------------------------------------------------ dashboard
   const dashboard = new cloudwatch.Dashboard(scope, 'Dashboard', {

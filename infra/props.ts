@@ -145,6 +145,9 @@ export interface ResolvedCordonProps {
   readonly ingestBatchingWindowSeconds: number;
 }
 
+/** Reference statements (IP sets, rule groups) a web ACL or a rule group may hold: a fixed WAF quota. */
+export const MAX_REFERENCE_STATEMENTS = 50;
+
 /** WCUs reserved by the rule group in attach mode: fixed, because changing a rule group's capacity replaces it. */
 export const RULE_GROUP_CAPACITY = 50;
 
@@ -303,6 +306,14 @@ export function resolveCordonProps(input: unknown, source = 'Cordon props'): Res
       e.message,
       (e.issues ?? []).map((i) => ({ path: `config.${i.path}`, message: i.message })),
     );
+  }
+  // A web ACL and a rule group each take at most 50 reference statements (WAF quotas, fixed): one per IP set, and the
+  // route rule's two (config.waf.routeScoped) on top.
+  const references = 2 * p.ipSetsPerFamily + (config.waf.routeScoped.enabled ? 2 : 0);
+  if (references > MAX_REFERENCE_STATEMENTS) {
+    const message = `at most ${(MAX_REFERENCE_STATEMENTS - 2) / 2} with config.waf.routeScoped: its IP sets and route sets would need ` +
+      `${references} reference statements, and a web ACL or rule group takes ${MAX_REFERENCE_STATEMENTS}`;
+    throw new CordonPropsError(`${source}: invalid value\n  ipSetsPerFamily: ${message}`, [{ path: 'ipSetsPerFamily', message }]);
   }
   // The rule group holds every rule in a fixed capacity: the route rule (config.waf.routeScoped) must fit beside the
   // IP set rules (1 WCU each).

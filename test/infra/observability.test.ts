@@ -25,14 +25,17 @@ let minimal: Template;
 let custom: Template;
 /** A sometimes-quiet API: no no-data alarm. */
 let quiet: Synthesized;
+let unwatched: Template;
 
 const CUSTOM_CONFIG = { windows: { sizeSeconds: 300, maxDeliveryDelaySeconds: 600 } };
 
 beforeAll(() => {
   full = synth(FULL_PROPS);
-  minimal = synth({}).template;
-  custom = synth({ config: CUSTOM_CONFIG, noDataAlarmMinutes: 90 }).template;
-  quiet = synth({ noDataAlarmMinutes: false });
+  // One watched log group: with nothing watched at all there is no no-data alarm (see below).
+  minimal = synth({ logGroupNames: ['api-logs'] }).template;
+  custom = synth({ config: CUSTOM_CONFIG, noDataAlarmMinutes: 90, logGroupNames: ['api-logs'] }).template;
+  quiet = synth({ noDataAlarmMinutes: false, logGroupNames: ['api-logs'] });
+  unwatched = synth({}).template;
 }, 180_000);
 
 const alarmsOf = (t: Template) => Object.values(t.findResources('AWS::CloudWatch::Alarm')).map((a) => (a as Json).Properties as Json);
@@ -111,6 +114,11 @@ describe('alarms on the stages’ metrics', () => {
     expect(quiet.stack.cordon.alarms).toHaveLength(alarmsOf(quiet.template).length);
   });
 
+  it('nothing watched (no stage, no log group, as the shipped cdk.json): no no-data alarm, which could never clear', () => {
+    expect(cordonAlarms(unwatched, METRIC.EventsIn)).toEqual([]);
+    expect(alarmsOf(unwatched)).toHaveLength(alarmsOf(minimal).length - 1);
+  });
+
   it('stage bugs: StageErrors of each stage, any in 5 minutes', () => {
     const alarms = cordonAlarms(full.template, METRIC.StageErrors);
     expect(alarms.map((a) => a.Dimensions[0].Value).sort()).toEqual(['cordon-contain', 'cordon-detect', 'cordon-ingest']);
@@ -138,6 +146,24 @@ describe('alarms on the stages’ metrics', () => {
     });
   });
 
+  it('containment targets other than WAF: failing every run for 3 minutes, per target the deployment has', () => {
+    const policy = cordonAlarms(full.template, METRIC.TargetFailures);
+    expect(policy).toHaveLength(1);
+    expect(policy[0]).toMatchObject({
+      Dimensions: [...service('contain'), { Name: 'target', Value: 'policy' }],
+      Statistic: 'Sum',
+      Period: 60,
+      Threshold: 0,
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 3,
+      TreatMissingData: 'notBreaching',
+    });
+    // No stage, so no policy; the deny list and API keys only when configured.
+    expect(cordonAlarms(minimal, METRIC.TargetFailures)).toEqual([]);
+    const both = synth({ logGroupNames: ['api-logs'], config: { denyList: { enabled: true }, apiKeys: { enabled: true } } }).template;
+    expect(cordonAlarms(both, METRIC.TargetFailures).map((a) => a.Dimensions[1].Value).sort()).toEqual(['api-keys', 'deny-list']);
+  });
+
   it('failure-queue depth stays: one alarm per on-failure queue', () => {
     const depth = alarmsOf(full.template).filter((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible');
     expect(depth).toHaveLength(4); // ingest, detect, contain, notify-slack
@@ -148,13 +174,14 @@ describe('alarms on the stages’ metrics', () => {
     const names = alarmsOf(full.template).map((a) => `${a.Namespace}/${a.MetricName}`).sort();
     expect(names).toEqual(
       [
-        ...['AWS/Lambda/IteratorAge', 'AWS/Lambda/IteratorAge'],
+        ...['AWS/Lambda/IteratorAge', 'AWS/Lambda/IteratorAge', 'AWS/Lambda/IteratorAge'],
         ...Array(4).fill('AWS/Lambda/Errors'),
         ...Array(4).fill('AWS/SQS/ApproximateNumberOfMessagesVisible'),
         'Cordon/EventsIn',
         'Cordon/LateDropped',
         ...Array(3).fill('Cordon/StageErrors'),
         'Cordon/SummariesThrottled',
+        'Cordon/TargetFailures',
         'Cordon/TickScopesDeferred',
         'Cordon/Unreadable',
         'Cordon/WafWriteFailures',

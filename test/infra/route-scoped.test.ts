@@ -8,7 +8,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EnvError, parseContainEnv } from '../../functions/env.ts';
 import { RULE_GROUP_CAPACITY } from '../../infra/cordon-construct.ts';
-import { CordonPropsError, resolveCordonProps, type CordonProps } from '../../infra/props.ts';
+import { CordonPropsError, MAX_REFERENCE_STATEMENTS, resolveCordonProps, type CordonProps } from '../../infra/props.ts';
 import { LOGIN_PATH_REGEX, ROUTE_RULE_NAME } from '../../src/render/waf-route-rule.ts';
 import { requirement } from '../helpers/requirements.ts';
 import { FULL_PROPS, WEB_ACL_ARN, functionEnv, iamStatements, logicalId, roleOf, synth, type Json, type Synthesized } from './fixtures.ts';
@@ -139,10 +139,19 @@ describe('infra with waf.routeScoped', () => {
     expect(refused).toThrow(CordonPropsError);
     expect(refused).toThrow(/ipSetsPerFamily: at most 11/);
     expect(() => resolveCordonProps({ ...ATTACH, ipSetsPerFamily: 11 })).not.toThrow();
-    // cordon's own web ACL has no such fixed capacity; without the option the rule group takes 25 per family.
-    expect(() => resolveCordonProps({ ...ROUTED, ipSetsPerFamily: 25 })).not.toThrow();
+    // Without the option the rule group takes 25 per family.
     expect(() => resolveCordonProps({ ...ATTACH, config: {}, ipSetsPerFamily: 25 })).not.toThrow();
   });
+
+  it('props: cordon\'s own web ACL takes 50 reference statements (a fixed WAF quota): 24 sets a family beside the route sets', () => {
+    const refused = () => resolveCordonProps({ ...ROUTED, ipSetsPerFamily: 25 });
+    expect(refused).toThrow(CordonPropsError);
+    expect(refused).toThrow(/ipSetsPerFamily: at most 24 with config\.waf\.routeScoped/);
+    // What the web ACL then holds: every IP set and both route sets, 50 reference statements.
+    const acl = Object.values(synth({ ...ROUTED, ipSetsPerFamily: 24 }).template.findResources('AWS::WAFv2::WebACL'))[0];
+    expect(JSON.stringify(acl).match(/IPSetReferenceStatement/g)).toHaveLength(MAX_REFERENCE_STATEMENTS);
+    expect(() => resolveCordonProps({ ...ROUTED, config: {}, ipSetsPerFamily: 25 })).not.toThrow();
+  }, 60_000);
 
   it.each(['routed', 'attach'])('cdk-nag: %s has no unacknowledged finding', (name) => {
     const { stack } = name === 'routed' ? routed : attach;
