@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { RULE_NAMES, type RuleName } from './detect/rules/index.ts';
-import { parseCidr } from './net/cidr.ts';
+import { canonicalCidr, parseCidr } from './net/cidr.ts';
 
 /**
  * Everything an operator can tune. Every field has a default, so cordon runs without a config file; a bad value
@@ -194,8 +194,15 @@ export const configSchema = z
       .default([]),
     allowlist: z
       .object({
-        cidrs: z.array(z.string().refine((c) => parseCidr(c) !== null, 'not an IP address or CIDR')).default([]),
-        principals: z.array(z.string()).default([]),
+        /**
+         * Read as WAF and the policy read them (src/net/cidr.ts) and kept in that canonical form, so every consumer
+         * agrees: ` 203.0.113.9` is `203.0.113.9/32`, `[2001:db8::1]` is `2001:db8::1/128`, and the IPv4-mapped
+         * `::ffff:198.51.100.7` is the IPv4 address `198.51.100.7/32`.
+         */
+        cidrs: z.array(z.string().refine((c) => parseCidr(c) !== null, 'not an IP address or CIDR').transform((c) => canonicalCidr(c) ?? c))
+          .default([]),
+        /** IAM ARNs (or other principal keys) matched exactly; a role's ARN also protects its sessions (src/contain/decide.ts). */
+        principals: z.array(z.string().trim()).default([]),
       })
       .strict()
       .prefault({}),

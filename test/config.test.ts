@@ -56,6 +56,14 @@ describe('config', () => {
     expect((err as Error).message).toContain('rules: not a rule: "flod" (the rules are flood, path-scan,');
   });
 
+  it('keeps allowlist entries in the canonical form WAF, the policy and the allowlist read', () => {
+    const c = parseConfig({ allowlist: { cidrs: [' 203.0.113.9', '[2001:db8::1]', '::ffff:198.51.100.7', '10.20.0.0/24'],
+      principals: [' arn:aws:iam::123456789012:role/monitoring'] } });
+    expect(c.allowlist).toEqual({ cidrs: ['203.0.113.9/32', '2001:db8::1/128', '198.51.100.7/32', '10.20.0.0/24'],
+      principals: ['arn:aws:iam::123456789012:role/monitoring'] });
+    expect(parseConfig(c).allowlist).toEqual(c.allowlist);
+  });
+
   it('a file that is not JSON is a clear error naming the file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cordon-config-'));
     const path = join(dir, 'cordon.config.json');

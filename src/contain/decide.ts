@@ -1,11 +1,12 @@
 import { type CordonConfig, ruleMode, type RuleName } from '../config.ts';
 import type { Decision, Evidence, RouteScope, TargetKind } from '../decision.ts';
 import type { KeyVerdict, WindowAssessment } from '../detect/detector.ts';
+import { type Cidr, formatCidr, overlaps, parseCidr } from '../net/cidr.ts';
 import { isIpv6, prefixOf } from '../net/ip.ts';
 import { PROXY_ADVICE, proxySetFor } from '../net/proxies.ts';
 import type { LedgerEntry } from '../ports.ts';
 import { blockDurationMs } from './expiry.ts';
-import { covers, type LedgerBook, parseTarget } from './ledger-book.ts';
+import type { LedgerBook } from './ledger-book.ts';
 import { isRouteScoped, LOGIN_ROUTE, routeScopeOf } from './route-scope.ts';
 
 const iso = (t: number): string => new Date(t).toISOString();
@@ -47,28 +48,50 @@ interface Candidate {
   all: KeyVerdict[];
 }
 
+/** `arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME`: what an operator allowlists for a role. */
+const ROLE_ARN = /^arn:([a-z-]+):iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/;
+/** `arn:PARTITION:sts::ACCOUNT:assumed-role/NAME/SESSION`: how API Gateway logs (userArn) a caller using that role. */
+const ROLE_SESSION_ARN = /^arn:([a-z-]+):sts::(\d{12}):assumed-role\/([^/]+)\/[^/]+$/;
+
+/** Partition, account and role name; IAM role names are unique ignoring case, so the name is compared so. */
+const roleKey = (m: RegExpExecArray): string => `${m[1]}:${m[2]}:${m[3].toLowerCase()}`;
+
 export class Allowlist {
-  private readonly cidrs: NonNullable<ReturnType<typeof parseTarget>>[];
+  // One parser for config validation, the allowlist, WAF and the policy (src/net/cidr.ts): `::ffff:a.b.c.d` is IPv4.
+  private readonly cidrs: Cidr[];
   private readonly principals: Set<string>;
+  /** Allowlisted roles (see {@link roleKey}): they protect every session of the role, whatever its path. */
+  private readonly roles: Set<string>;
   constructor(cfg: CordonConfig['allowlist']) {
     this.cidrs = cfg.cidrs.map((c) => {
-      const p = parseTarget(c);
+      const p = parseCidr(c);
       if (!p) throw new Error(`allowlist: not an address or CIDR: ${JSON.stringify(c)}`);
       return p;
     });
     this.principals = new Set(cfg.principals);
+    this.roles = new Set(cfg.principals.flatMap((p) => {
+      const m = ROLE_ARN.exec(p);
+      return m ? [roleKey(m)] : [];
+    }));
   }
 
   /** True when blocking `target` would touch an allowlisted address or principal. */
   touches(target: string, kind: TargetKind): boolean {
-    if (kind === 'principal') return this.principals.has(target);
-    const t = parseTarget(target);
+    if (kind === 'principal') return this.allowsPrincipal(target);
+    const t = parseCidr(target);
     if (!t) return false;
-    return this.cidrs.some((a) => covers(a, t) || covers(t, a));
+    return this.cidrs.some((a) => overlaps(a, t));
+  }
+
+  /** An allowlisted principal exactly, or a session of an allowlisted role. */
+  allowsPrincipal(principal: string): boolean {
+    if (this.principals.has(principal)) return true;
+    const session = ROLE_SESSION_ARN.exec(principal);
+    return session !== null && this.roles.has(roleKey(session));
   }
 
   get cidrTexts(): string[] {
-    return this.cidrs.map(([a, bits]) => `${a.toString()}/${bits}`);
+    return this.cidrs.map(formatCidr);
   }
 }
 

@@ -24,8 +24,9 @@ export interface Projection {
 export function project(active: LedgerEntry[], cfg: CordonConfig): Projection {
   const addressBlocks = active.filter((e) => e.targetKind !== 'principal');
   const addresses = addressBlocks.filter((e) => !isRouteScoped(e)).map((e) => e.target);
+  const allowlist = new Allowlist(cfg.allowlist);
   // Never enforced, like the allowlist: proxy addresses (src/net/proxies.ts), also when configured after a block.
-  const keepOut = [...cfg.allowlist.cidrs, ...proxySetFor(cfg.proxies).cidrTexts];
+  const keepOut = [...allowlist.cidrTexts, ...proxySetFor(cfg.proxies).cidrTexts];
   // Exactly the ledger's targets (adjacent blocks merged, the allowlist cut out): widening hosts to their prefix
   // is decided, with its blast-radius guard, when blocks are decided, never here.
   const { v4, v6 } = aggregate(addresses, keepOut, EXACT);
@@ -36,11 +37,12 @@ export function project(active: LedgerEntry[], cfg: CordonConfig): Projection {
   const route = routeTargets.length ? aggregate(routeTargets, keepOut, EXACT) : undefined;
   const routeSets = route && { v4: notWithin(route.v4, v4), v6: notWithin(route.v6, v6) };
   const byScore = [...active].sort((a, b) => b.score - a.score || a.target.localeCompare(b.target));
+  // Also what the deny list and the API keys are given: a principal allowlisted after its block (or a session of an
+  // allowlisted role) is held by no target.
   const principals = [...new Set(byScore.filter((e) => e.targetKind === 'principal').map((e) => e.target))]
-    .filter((p) => !cfg.allowlist.principals.includes(p));
+    .filter((p) => !allowlist.allowsPrincipal(p));
   // decide() refuses CIDR blocks that touch the allowlist, but a range allowlisted after its block was decided is
   // cut out here, as in the IP sets: the policy never denies an allowlisted address either.
-  const allowlist = new Allowlist(cfg.allowlist);
   const cut = (target: string): string[] => {
     if (!allowlist.touches(target, 'cidr') && !proxySetFor(cfg.proxies).touches(target, 'cidr')) return [target];
     const { v4, v6 } = aggregate([target], keepOut, EXACT);

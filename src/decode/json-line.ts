@@ -4,6 +4,7 @@ import { ABSENT, buildEvent } from './event.ts';
 import { type JsonAccessRecord, fastJsonFields } from './json-fast.ts';
 import { repairBareDashes } from './json-repair.ts';
 import { numberField, textField } from './numbers.ts';
+import { unverifiedPrincipal } from './principal-key.ts';
 import { Reason, type ReasonText } from './reasons.ts';
 import { routeKeyMethod, routeKeyResource } from './route-key.ts';
 
@@ -73,12 +74,15 @@ function jsonTime(r: JsonAccessRecord, fallbackTime: number): number {
   return fallbackTime;
 }
 
-/** userArn, then principalId, apiKeyId, caller, and `user` as the last resort (the console presets' only ids). */
+/**
+ * userArn, then principalId, apiKeyId, caller, and `user` as the last resort (the console presets' only ids). Only a
+ * userArn is an IAM identity a resource policy may deny; an ARN-looking value of another field (a Lambda authorizer's
+ * principalId) is marked unverified, and account ids and `:root` are never denied (see src/decode/principal-key.ts).
+ */
 function jsonPrincipal(r: JsonAccessRecord): string {
-  return (
-    textField(r.userArn) || textField(r.principalId) || textField(r.apiKeyId) || textField(r.caller) ||
-    textField(r.user)
-  );
+  const userArn = textField(r.userArn);
+  if (userArn) return userArn;
+  return unverifiedPrincipal(textField(r.principalId) || textField(r.apiKeyId) || textField(r.caller) || textField(r.user));
 }
 
 function jsonFailure(line: string): ReasonText {

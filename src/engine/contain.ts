@@ -5,7 +5,9 @@ import { project } from '../contain/projection.ts';
 import { isRouteScoped } from '../contain/route-scope.ts';
 import type { Decision } from '../decision.ts';
 import { AwsAdapterError } from '../adapters/aws/errors.ts';
+import { authorizerPrincipal } from '../decode/principal-key.ts';
 import { overlaps } from '../net/cidr.ts';
+import { ApiAccessError, AuthorizationConflictError, PolicyBudgetError, PolicyParseError } from '../render/resource-policy.ts';
 import type { AlertPort, ApiKeyApplyResult, ApiKeyPort, ContainmentGap, DenyListPort, IpSetApplyResult, IpSetPort, LedgerEntry, LedgerKey, LedgerStatus, LedgerStore,
   PolicyPort, TargetFailure } from '../ports.ts';
 import { type Logger, METRIC, type Metrics, noMetrics, silentLogger } from './observe.ts';
@@ -95,13 +97,20 @@ export async function runContain(deps: ContainDeps, now: number, memo: ContainMe
   // the alerts below still go out, naming it.
   const failures: TargetFailure[] = [];
   const gaps: ContainmentGap[] = [];
+  // Whatever a target throws is that target's failure: a bug in one (an error that is no AWS answer nor a known limit
+  // of the target) is surfaced as the stage's error too, but never stops the other targets, the alert or the stamping.
+  const targetFailed = (target: string, err: unknown): void => {
+    failures.push({ target, error: describe(err) });
+    if (isTargetFailure(err)) return;
+    metrics.add(METRIC.StageErrors, 1);
+    log.error('containment target failed unexpectedly', { target, error: describe(err), stack: (err as Error | null)?.stack?.slice(0, 2000) });
+  };
   let ip: IpSetApplyResult | undefined;
   try {
     ip = await deps.ipSets.apply(p.ipSets);
     for (const cidr of ip.overflow ?? []) gaps.push({ entry: cidr, target: WAF_TARGET, reason: 'ip-set-overflow' });
   } catch (err) {
-    if (!isTargetFailure(err)) throw err;
-    failures.push({ target: WAF_TARGET, error: describe(err) });
+    targetFailed(WAF_TARGET, err);
   }
   let changedPolicies = 0;
   const principalsHeld = new Set<string>();
@@ -124,8 +133,7 @@ export async function runContain(deps: ContainDeps, now: number, memo: ContainMe
       const cannot = new Set([...rejected, ...never]);
       neverNamed = new Set([...(neverNamed ?? cannot)].filter((x) => cannot.has(x)));
     } catch (err) {
-      if (!isTargetFailure(err)) throw err;
-      failures.push({ target, error: describe(err) });
+      targetFailed(target, err);
     }
   }
   // Last: the deny list holds every principal and address block, so it reaches what WAF and the policies cannot
@@ -134,15 +142,15 @@ export async function runContain(deps: ContainDeps, now: number, memo: ContainMe
   let denyListFailed = false;
   if (denyList) {
     try {
-      const r = await denyList.apply({ principals: p.deny.principals, cidrs: [...p.ipSets.v4, ...p.ipSets.v6] });
+      // Authorizers match their own principalId: an unverified ARN-looking key goes on the list as they see it.
+      const r = await denyList.apply({ principals: p.deny.principals.map(authorizerPrincipal), cidrs: [...p.ipSets.v4, ...p.ipSets.v6] });
       changedDenyList = r.changed;
       for (const principal of p.deny.principals) principalsHeld.add(principal);
       // A principal no policy could ever name is no gap once the list holds it: that is what the list is for.
       dropUnenforceableGaps(gaps, new Set(p.deny.principals));
     } catch (err) {
-      if (!isTargetFailure(err)) throw err;
       denyListFailed = true;
-      failures.push({ target: DENY_LIST_TARGET, error: describe(err) });
+      targetFailed(DENY_LIST_TARGET, err);
     }
   }
   // Then API keys: a blocked principal that is a key is disabled, and counts as held once it is; a key cordon disabled
@@ -156,9 +164,8 @@ export async function runContain(deps: ContainDeps, now: number, memo: ContainMe
       for (const k of held) principalsHeld.add(k);
       dropUnenforceableGaps(gaps, held);
     } catch (err) {
-      if (!isTargetFailure(err)) throw err;
       apiKeysFailed = true;
-      failures.push({ target: API_KEYS_TARGET, error: describe(err) });
+      targetFailed(API_KEYS_TARGET, err);
     }
   }
   for (const f of failures) {
@@ -203,7 +210,6 @@ export async function runContain(deps: ContainDeps, now: number, memo: ContainMe
   // A failing or full target is announced when that changes, not every minute it lasts (a warm instance remembers).
   const problems = [...failures.map((f) => `!${f.target}#${f.error}`), ...gaps.map((g) => `~${g.target}#${g.entry}#${g.reason}`)].sort().join('\n');
   const newProblems = problems !== '' && problems !== memo.lastProblems;
-  memo.lastProblems = problems;
   if (pending.length || newProblems) {
     decisions = pending.map((e) => asDecision(e, unenforced.get(e.target))).sort((a, b) => a.time.localeCompare(b.time));
     const id = createHash('sha256').update([...pending.map((e) => `${e.target}#${e.createdAt}#${e.status}`).sort(),
@@ -220,6 +226,8 @@ export async function runContain(deps: ContainDeps, now: number, memo: ContainMe
       else for (const e of marked) await deps.ledger.put(e);
     }
   }
+  // Remembered only once announced: a publish that failed leaves the problems new, so the next run alerts them.
+  memo.lastProblems = problems;
   // Blocks and alerts are counted where they are decided (detect); expiries and releases here.
   for (const d of decisions) if (d.action === 'unblock') metrics.add(METRIC.Decisions, 1, 'Count', { action: d.action });
   log.info('contained', { active: active.length, enforcedNow: enforced.length, notEnforced: unenforced.size, expired: ended.length,
@@ -279,12 +287,14 @@ function metricTarget(target: string): 'waf' | 'policy' | 'deny-list' | 'api-key
 const NEVER_ENFORCED_GRACE_MS = 86_400_000;
 
 /**
- * A failure that belongs to one target: AWS answered (an API deleted, a limit, a refusal, retries spent) or the
- * target cannot take what cordon would write. Anything else (a bug, the process dying) is the run's own failure and
- * propagates, as every stage's does.
+ * An expected failure of one target: AWS answered (an API deleted, a limit, a refusal, retries spent) or the target
+ * cannot take what cordon would write (a policy over its size without cordon's statements, one cordon cannot read, an
+ * API whose methods cannot be read or given a safe Allow). Anything else is a bug: still that target's failure only,
+ * but also counted as a stage error.
  */
 function isTargetFailure(err: unknown): boolean {
-  if (err instanceof AwsAdapterError) return true;
+  if (err instanceof AwsAdapterError || err instanceof PolicyBudgetError || err instanceof PolicyParseError
+    || err instanceof ApiAccessError || err instanceof AuthorizationConflictError) return true;
   // An AWS answer carries its HTTP status ($metadata alone is not enough: the SDK's retry layer stamps any error).
   const e = err as { $metadata?: { httpStatusCode?: number }; $fault?: unknown; name?: string } | null;
   return !!e && typeof e === 'object'

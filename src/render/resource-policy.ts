@@ -257,9 +257,12 @@ export interface MergeResult {
   changed: boolean;
 }
 
-/** Account ids and ARNs of IAM users, roles, role sessions and federated users; never `*`. */
+/**
+ * ARNs of IAM users, roles, role sessions and federated users. Never `*`, an account id or `arn:…:root`: in a
+ * `Principal` those stand for every principal of the account (a CLF log's caller of a root-signed request is the account id).
+ */
 const DENYABLE_PRINCIPAL =
-  /^(?:\d{12}|arn:aws(?:-[a-z]+)*:(?:iam::\d{12}:(?:root|user\/[\w+=,.@/-]+|role\/[\w+=,.@/-]+)|sts::\d{12}:(?:assumed-role\/[\w+=,.@-]+\/[\w+=,.@-]+|federated-user\/[\w+=,.@-]+)))$/;
+  /^arn:aws(?:-[a-z]+)*:(?:iam::\d{12}:(?:user\/[\w+=,.@/-]+|role\/[\w+=,.@/-]+)|sts::\d{12}:(?:assumed-role\/[\w+=,.@-]+\/[\w+=,.@-]+|federated-user\/[\w+=,.@-]+))$/;
 
 export function isDenyablePrincipal(p: string): boolean {
   return DENYABLE_PRINCIPAL.test(p);

@@ -68,6 +68,9 @@ describe('Allowlist', () => {
     expect(allow.touches('192.0.2.77', 'ip')).toBe(true);
     expect(allow.touches('2001:db8:aa:1::/64', 'cidr')).toBe(true);
     expect(allow.touches('2001:db8::/32', 'cidr')).toBe(true);
+    // The IPv4-mapped form is the IPv4 address it carries (DESIGN §3), as for WAF and the policy.
+    expect(allow.touches('::ffff:192.0.2.77', 'ip')).toBe(true);
+    expect(allow.touches('::ffff:0:0/96', 'cidr')).toBe(true);
   });
 
   it('does not touch neighbours, the other family, or what is no address', () => {
@@ -75,7 +78,7 @@ describe('Allowlist', () => {
     expect(allow.touches('192.0.2.76', 'ip')).toBe(false);
     expect(allow.touches('192.0.2.0/26', 'cidr')).toBe(false);
     expect(allow.touches('2001:db8:ab::/48', 'cidr')).toBe(false);
-    expect(allow.touches('::ffff:0:0/96', 'cidr')).toBe(false);
+    expect(allow.touches('64:ff9b::/96', 'cidr')).toBe(false); // NAT64 embeds IPv4 addresses, but is IPv6
     expect(allow.touches('garbage', 'ip')).toBe(false);
   });
 

@@ -44,6 +44,30 @@ describe('decideWindow', () => {
     expect(decisions.map((d) => [d.action, d.evidence.heldBack])).toEqual([['alert', 'allowlist'], ['alert', 'allowlist']]);
   });
 
+  it('an allowlisted role protects its sessions as API Gateway logs them; other roles, accounts and partitions do not', () => {
+    const session = (account: string, role: string, partition = 'aws') => `arn:${partition}:sts::${account}:assumed-role/${role}/i-0abc123`;
+    const { decisions } = decide([verdict(session('123456789012', 'monitoring')), verdict(session('123456789012', 'deploy')),
+      verdict(session('123456789012', 'Ops-Runner')), verdict(session('210987654321', 'monitoring')),
+      verdict(session('123456789012', 'monitoring', 'aws-cn'))],
+    { allowlist: { principals: ['arn:aws:iam::123456789012:role/monitoring', 'arn:aws:iam::123456789012:role/ci/ops-runner'] } });
+    const held = (target: string) => decisions.find((d) => d.target === target)?.evidence.heldBack;
+    expect(held(session('123456789012', 'monitoring'))).toBe('allowlist');
+    expect(held(session('123456789012', 'Ops-Runner'))).toBe('allowlist'); // a role with a path; IAM role names ignore case
+    expect(held(session('123456789012', 'deploy'))).toBeUndefined();
+    expect(held(session('210987654321', 'monitoring'))).toBeUndefined();
+    expect(held(session('123456789012', 'monitoring', 'aws-cn'))).toBeUndefined();
+  });
+
+  it('reads the allowlist as the config validated it: a mapped IPv4 entry protects the IPv4 address and its /24', () => {
+    const { decisions, blocks } = decide([verdict('198.51.100.7'), verdict('198.51.100.0/24'), verdict('192.0.2.1')],
+      { allowlist: { cidrs: ['::ffff:198.51.100.7'] } });
+    expect(blocks.map((b) => b.target)).toEqual(['192.0.2.1']);
+    expect(decisions.filter((d) => d.evidence.heldBack === 'allowlist').map((d) => d.target)).toEqual(['198.51.100.7', '198.51.100.0/24']);
+    // Also given the entries as written (a config that skipped parseConfig): the same parser as the config's.
+    const raw = new Allowlist({ cidrs: ['::ffff:198.51.100.7', ' 203.0.113.9', '[2001:db8::1]'], principals: [] });
+    expect(['198.51.100.7', '203.0.113.0/24', '2001:db8::/64'].map((t) => raw.touches(t, t.includes('/') ? 'cidr' : 'ip'))).toEqual([true, true, true]);
+  });
+
   it('refuses a prefix that overlaps the allowlist', () => {
     const { blocks } = decide([verdict('10.20.0.0/24')], { allowlist: { cidrs: ['10.20.0.128/28'] } });
     expect(blocks).toEqual([]);

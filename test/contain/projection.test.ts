@@ -111,6 +111,22 @@ describe('project: the allowlist in the policy', () => {
     for (const ip of ['203.0.113.76', '203.0.113.77', '203.0.113.78']) expect(coveredBy(ip, deny.cidrs), ip).toBe(coveredBy(ip, ipSets.v4));
   });
 
+  it('an allowlisted IPv4 address written in mapped form is in neither the IP sets nor the policy', () => {
+    const { deny, ipSets } = project([entry('198.51.100.0/24')], parseConfig({ allowlist: { cidrs: ['::ffff:198.51.100.7'] } }));
+    for (const ip of hostsOf24('198.51.100')) {
+      expect(coveredBy(ip, ipSets.v4), ip).toBe(ip !== '198.51.100.7');
+      expect(coveredBy(ip, deny.cidrs), ip).toBe(ip !== '198.51.100.7');
+    }
+  });
+
+  it('the sessions of an allowlisted role are given to no target (policy, deny list, API keys)', () => {
+    const monitoring = 'arn:aws:sts::123456789012:assumed-role/monitoring/i-0abc123';
+    const deploy = 'arn:aws:sts::123456789012:assumed-role/deploy/i-0abc123';
+    const { deny } = project([entry(monitoring, { score: 9 }), entry(deploy)],
+      parseConfig({ allowlist: { principals: ['arn:aws:iam::123456789012:role/monitoring'] } }));
+    expect(deny.principals).toEqual([deploy]);
+  });
+
   it('a block wholly inside the allowlist is not denied at all', () => {
     const { deny, ipSets } = project([entry('10.1.2.0/24'), entry('198.51.100.0/24')], parseConfig({ allowlist: { cidrs: ['10.0.0.0/8'] } }));
     expect(deny.cidrs).toEqual(['198.51.100.0/24']);

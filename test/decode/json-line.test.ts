@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Reason, decodeAnyLine, decodeLine } from '../../src/decode/index.ts';
+import { decodeJsonLineSlow } from '../../src/decode/json-line.ts';
 import { T, T_CLF, apigwLine, asEvent } from './fixtures.ts';
 
 describe('recommended API Gateway JSON', () => {
@@ -67,6 +68,18 @@ describe('recommended API Gateway JSON', () => {
     [{}, ''],
   ])('takes the first present principal of userArn, principalId, apiKeyId, caller (%o)', (fields, principal) => {
     expect(asEvent(decodeLine(apigwLine(fields), 'apigw-json')).principal).toBe(principal);
+  });
+
+  it.each([
+    [{ userArn: 'arn:aws:sts::123456789012:assumed-role/Backend/s-1', principalId: 'p-1' }, 'arn:aws:sts::123456789012:assumed-role/Backend/s-1'],
+    // A Lambda authorizer's principalId that spells an ARN is not an IAM identity: never one a policy would deny.
+    [{ principalId: 'arn:aws:iam::123456789012:role/Backend' }, 'unverified:arn:aws:iam::123456789012:role/Backend'],
+    [{ principalId: 'unverified:x' }, 'unverified:unverified:x'],
+    [{ caller: 'arn:aws:iam::123456789012:user/alice' }, 'unverified:arn:aws:iam::123456789012:user/alice'],
+  ])('only a userArn is taken as an IAM ARN (%o)', (fields, principal) => {
+    const line = apigwLine(fields);
+    expect(asEvent(decodeLine(line, 'apigw-json')).principal).toBe(principal);
+    expect(asEvent(decodeJsonLineSlow(line)).principal).toBe(principal);
   });
 
   it.each([

@@ -137,6 +137,24 @@ describe('contain with API keys on (config.apiKeys.enabled)', () => {
     expect(s.record.keys.size).toBe(0);
   });
 
+  it('a key cordon\'s update never answered for, then revoked by its owner, stays disabled on release', async () => {
+    const s = setup();
+    const key = s.apigw.createApiKey();
+    await s.ledger.put(block(key, 'principal'));
+    s.apigw.failNext('UpdateApiKey', { name: 'InternalServerError', status: 500, message: 'boom' }, 100); // retries spent: outcome unknown
+    const first = await runContain(s.deps, T + 20_000);
+    expect(first.failures.map((f) => f.target)).toEqual(['api-keys']);
+    expect(s.apigw.apiKey(key)!.enabled).toBe(true); // never applied
+    s.apigw.clearFaults();
+    s.apigw.setApiKeyEnabled(key, false); // the owner revokes it
+    await runContain(s.deps, T + 80_000); // still blocked: found disabled, held
+    await release(s, key, T + 90_000);
+    const r = await runContain(s.deps, T + 100_000);
+    expect(s.apigw.apiKey(key)!.enabled).toBe(false);
+    expect(r.apiKeys).toMatchObject({ enabled: [], skipped: [{ key, why: expect.stringMatching(/never answered/) }] });
+    expect(s.record.keys.size).toBe(0);
+  });
+
   it('a key its owner turns back on while it is blocked is disabled again', async () => {
     const s = setup();
     const key = s.apigw.createApiKey();

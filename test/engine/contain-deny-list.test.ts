@@ -108,6 +108,17 @@ describe('contain with the deny list on', () => {
     expect(rows.find((e) => e.target === SUB)!.effectiveAt).toBe(T + 20_000);
   });
 
+  it('an authorizer\'s ARN-looking principalId is listed as the authorizer sees it, not under its unverified key', async () => {
+    const list = new MemoryDenyList();
+    const s = setup(list, { denyList: { enabled: true } });
+    const claimed = `arn:aws:iam::${ACCOUNT}:role/BackendRole`;
+    await s.ledger.put(block(`unverified:${claimed}`, 'principal'));
+    const r = await runContain(s.deps, T + 20_000);
+    expect(list.current.principals).toEqual([claimed]);
+    expect((await s.ledger.listAll())[0].effectiveAt).toBe(T + 20_000);
+    expect(r.gaps).toEqual([]);
+  });
+
   it('a released principal leaves the list on the next run', async () => {
     const list = new MemoryDenyList();
     const s = setup(list, { denyList: { enabled: true } });

@@ -6,8 +6,12 @@ import { ApiGatewayPolicyAdapter } from '../../src/adapters/aws/apigateway.ts';
 import { WafIpSetAdapter } from '../../src/adapters/aws/wafv2.ts';
 import { WritePacer } from '../../src/adapters/aws/write-pacer.ts';
 import { parseConfig } from '../../src/config.ts';
-import { runContain } from '../../src/engine/contain.ts';
-import type { AlertBatch, LedgerEntry } from '../../src/ports.ts';
+import { decodeAnyLine } from '../../src/decode/index.ts';
+import type { AccessEvent } from '../../src/events.ts';
+import { parseApiGatewayPolicy, readCordonDeny } from '../../src/render/resource-policy.ts';
+import { ContainStage, runContain } from '../../src/engine/contain.ts';
+import { CountingMetrics, type LogFields, METRIC } from '../../src/engine/observe.ts';
+import type { AlertBatch, LedgerEntry, PolicyPort } from '../../src/ports.ts';
 
 const T = 1_800_000_000_000;
 const ACCOUNT = '123456789012';
@@ -24,7 +28,7 @@ function block(target: string, over: Partial<LedgerEntry> = {}): LedgerEntry {
 const iamApi = (twin: ApiGatewayTwin, name: string, policy?: string) => twin.createRestApi({ name, stageName: 'prod', ...(policy ? { policy } : {}) });
 
 /** WAF and three APIs on their twins, driven by the real adapters; the ledger in SQLite. */
-async function setup(opts: { addressesPerSet?: number; maxChars?: number } = {}) {
+async function setup(opts: { addressesPerSet?: number; maxChars?: number; ownerPolicies?: (string | undefined)[] } = {}) {
   const clock = { t: T + 10_000 };
   const sleep = async (ms: number) => { clock.t += ms; };
   const waf = new WafTwin({ clock: () => clock.t, account: ACCOUNT });
@@ -33,15 +37,19 @@ async function setup(opts: { addressesPerSet?: number; maxChars?: number } = {})
   const ipSets = new WafIpSetAdapter(waf.client(), { sets: { v4: [v4], v6: [v6] }, addressesPerSet: opts.addressesPerSet ?? 10_000,
     sleep, random: () => 0.5, pacer: new WritePacer(1_000, () => clock.t, sleep) });
   const apigw = new ApiGatewayTwin({ clock: () => clock.t, account: ACCOUNT, region: 'us-east-1' });
-  const ids = ['orders', 'gone', 'billing'].map((n) => iamApi(apigw, n));
+  const ids = ['orders', 'gone', 'billing'].map((n, i) => iamApi(apigw, n, opts.ownerPolicies?.[i]));
   // One CreateDeployment per 5 s per account, shared by every API, as aws-deps wires it.
   const deployPacer = new WritePacer(5_000, () => clock.t, sleep);
   const policies = ids.map((restApiId) => new ApiGatewayPolicyAdapter(apigw.client(), { restApiId, stageName: 'prod', accountId: ACCOUNT, sleep,
     random: () => 0.5, deployPacer, ...(opts.maxChars ? { maxChars: opts.maxChars } : {}) }));
   const ledger = new SqliteState(':memory:');
   const alerts: AlertBatch[] = [];
-  const deps = { ledger, ipSets, policies, alerts: { publish: async (b: AlertBatch) => { alerts.push(b); } }, config: parseConfig({}) };
-  return { clock, waf, v4, apigw, ids, ledger, alerts, deps };
+  const metrics = new CountingMetrics();
+  const errors: { message: string; fields?: LogFields }[] = [];
+  const log = { info() {}, warn() {}, error: (message: string, fields?: LogFields) => { errors.push({ message, fields }); } };
+  const deps = { ledger, ipSets, policies: policies as PolicyPort[], alerts: { publish: async (b: AlertBatch) => { alerts.push(b); } },
+    config: parseConfig({}), metrics, log };
+  return { clock, waf, v4, apigw, ids, ledger, alerts, deps, metrics, errors };
 }
 
 describe('contain: every target reconciled on its own, every alert sent', () => {
@@ -75,6 +83,46 @@ describe('contain: every target reconciled on its own, every alert sent', () => 
     // Held by WAF and by two policies: both in effect now, their time runs from this run.
     const rows = await s.ledger.listAll();
     expect(rows.map((e) => e.effectiveAt)).toEqual([T + 20_000, T + 20_000]);
+  });
+
+  it('one API whose own policy leaves cordon no room: only that API fails; the others, WAF, the alert and the expiry go on', async () => {
+    // Valid in AWS (under 8,192 characters), but over a policyMaxChars of 4,096 without cordon's statements.
+    const sources: string[] = [];
+    for (let i = 0; JSON.stringify(sources).length < 5_000; i++) sources.push(`10.${(i >> 8) & 255}.${i & 255}.0/24`);
+    const ownerPolicy = JSON.stringify({ Version: '2012-10-17', Statement: [{ Sid: 'OwnerDenyPartners', Effect: 'Deny', Principal: '*',
+      Action: 'execute-api:Invoke', Resource: 'execute-api:/*', Condition: { IpAddress: { 'aws:SourceIp': sources } } }] });
+    const s = await setup({ maxChars: 4_096, ownerPolicies: [undefined, ownerPolicy] });
+    await s.ledger.put(block('192.0.2.7'));
+    await s.ledger.put(block(MALLORY));
+    const r = await runContain(s.deps, T + 20_000);
+
+    expect(r.failures.map((f) => f.target)).toEqual([`policy ${s.ids[1]}/prod`]);
+    expect(r.failures[0].error).toMatch(/^PolicyBudgetError: /);
+    expect(s.waf.enforcedAddresses(s.v4.id, Number.MAX_SAFE_INTEGER)).toEqual(['192.0.2.7/32']);
+    for (const id of [s.ids[0], s.ids[2]]) expect(s.apigw.storedPolicy(id) ?? '').toContain('mallory');
+    expect(s.apigw.storedPolicy(s.ids[1])).not.toContain('mallory');
+    expect(s.alerts).toHaveLength(1);
+    expect(s.alerts[0]).toMatchObject({ page: true, failures: r.failures });
+    expect((await s.ledger.listAll()).map((e) => e.effectiveAt)).toEqual([T + 20_000, T + 20_000]);
+    // The operator's policy is a target's failure, not a bug of cordon's.
+    expect(s.metrics.get(`${METRIC.TargetFailures}|target=policy`)).toBe(1);
+    expect(s.metrics.get(METRIC.StageErrors)).toBe(0);
+  });
+
+  it('a bug in one policy target fails that target only, and is surfaced as a stage error', async () => {
+    const s = await setup();
+    const buggy: PolicyPort = { read: async () => ({ principals: [], cidrs: [] }), apply: async () => { throw new TypeError('x is undefined'); } };
+    s.deps.policies = [buggy, ...s.deps.policies.slice(1)];
+    await s.ledger.put(block(MALLORY));
+    const r = await runContain(s.deps, T + 20_000);
+
+    expect(r.failures).toEqual([{ target: 'policy 1', error: 'TypeError: x is undefined' }]);
+    for (const id of [s.ids[1], s.ids[2]]) expect(s.apigw.storedPolicy(id) ?? '').toContain('mallory');
+    expect(s.alerts[0].failures).toEqual(r.failures);
+    expect((await s.ledger.listAll())[0].effectiveAt).toBe(T + 20_000);
+    expect(s.metrics.get(METRIC.StageErrors)).toBe(1);
+    expect(s.metrics.get(`${METRIC.TargetFailures}|target=policy`)).toBe(1);
+    expect(s.errors.find((e) => e.message === 'containment target failed unexpectedly')?.fields?.target).toBe('policy 1');
   });
 
   it('WAF refusing the write: the policies are still updated, the alert says the address block is not in effect, the next run enforces it', async () => {
@@ -130,6 +178,27 @@ describe('contain: every target reconciled on its own, every alert sent', () => 
   });
 });
 
+describe('contain: a target failure is announced once, and not lost', () => {
+  it('a failure whose alert could not be published is announced by the next run of the same instance', async () => {
+    const s = await setup();
+    await s.ledger.put(block('192.0.2.8'));
+    let snsDown = false;
+    s.deps.alerts = { publish: async (b: AlertBatch) => { if (snsDown) throw new Error('SNS throttled'); s.alerts.push(b); } };
+    const stage = new ContainStage(s.deps);
+    await stage.run(T + 20_000); // the block applied and alerted
+    // Then WAF fails every run (its set is read each run to repair drift), and SNS refuses the alert that says so.
+    s.waf.failNext('GetIPSet', { name: 'WAFNonexistentItemException', message: 'gone' }, 100);
+    snsDown = true;
+    await expect(stage.run(T + 80_000)).rejects.toThrow('SNS throttled');
+    snsDown = false;
+    const r = await stage.run(T + 140_000);
+    expect(r.failures.map((f) => f.target)).toEqual(['waf-ip-sets']);
+    expect(s.alerts.map((a) => a.failures?.map((f) => f.target))).toEqual([undefined, ['waf-ip-sets']]);
+    await stage.run(T + 200_000); // the same failure again: not announced twice
+    expect(s.alerts).toHaveLength(2);
+  });
+});
+
 describe('a block no target can ever hold', () => {
   it('is retried while it could still take effect, and let go a day after it ended', async () => {
     const s = await setup();
@@ -166,6 +235,26 @@ describe('contain: a principal nothing can hold is alerted, never announced as a
     const rows = new Map((await s.ledger.listAll()).map((e) => [e.target, e]));
     expect(rows.get(COGNITO_SUB)?.effectiveAt).toBeUndefined();
     expect(rows.get(MALLORY)?.effectiveAt).toBe(T + 20_000);
+  });
+
+  it('an authorizer\'s principalId spelling a company role, and a root caller\'s account id: no policy denies them', async () => {
+    const role = `arn:aws:iam::${ACCOUNT}:role/BackendRole`;
+    // An API with a Lambda authorizer that echoes a name the user chose: no userArn on the line.
+    const line = JSON.stringify({ requestId: 'r1', ip: '198.51.100.9', requestTimeEpoch: Math.floor(T / 1000), httpMethod: 'POST',
+      resourcePath: '/login', path: '/login', status: '401', protocol: 'HTTP/1.1', responseLength: '10', userArn: '-', principalId: role });
+    const claimed = (decodeAnyLine(line) as AccessEvent).principal;
+    const s = await setup();
+    await s.ledger.put({ ...block(claimed), targetKind: 'principal' });
+    await s.ledger.put({ ...block(ACCOUNT), targetKind: 'principal' }); // the CLF preset's caller of a root-signed request
+    await s.ledger.put(block(MALLORY));
+    const r = await runContain(s.deps, T + 20_000);
+    for (const id of s.ids) {
+      expect(readCordonDeny(parseApiGatewayPolicy(s.apigw.storedPolicy(id))).principals).toEqual([MALLORY]);
+    }
+    expect(r.gaps.filter((g) => g.reason === 'unenforceable').map((g) => g.entry).sort()).toEqual(
+      [...Array(3).fill(ACCOUNT), ...Array(3).fill(claimed)].sort());
+    const actions = new Map(s.alerts[0].decisions.map((d) => [d.target, d.action]));
+    expect([actions.get(claimed), actions.get(ACCOUNT), actions.get(MALLORY)]).toEqual(['alert', 'alert', 'block']);
   });
 
   it('an IAM principal left out for the policy\'s size stays a block not yet in effect (room may come): retried, not alerted as never', async () => {

@@ -13,9 +13,11 @@ import type { WireRequest, WireResponse } from '../adapters/fault-handler.ts';
  * - `before`: request k never reaches AWS (the process died just before sending it);
  * - `after`: request k reaches AWS and takes effect, and its answer is lost (the process died right after).
  *
- * `SimulatedCrash` is not an error the SDK or the adapters retry (it is no AWS error, throttling or network code),
- * so a correct stage lets it propagate; requests the process still makes afterwards are counted in `afterCrash`
- * (a crashed process makes none) and forwarded, so a swallowed failure shows up as a run that did not throw.
+ * `SimulatedCrash` is not an error the SDK or the adapters retry (it is no AWS error, throttling or network code).
+ * A stage may still catch it where it isolates one part from the others (contain takes any error of one target as
+ * that target's failure), so a crashed process is dead for good: every request it makes afterwards fails the same way
+ * and never reaches AWS (counted in `afterCrash`, left out of the journal). A swallowed crash shows up as a run that
+ * did not throw.
  */
 
 export class SimulatedCrash extends Error {
@@ -63,7 +65,7 @@ export interface CrashPlan {
 export class CrashProcess {
   private count = 0;
   crash: Call | undefined;
-  /** Requests made after the crash (a process that died makes none). */
+  /** Requests attempted after the crash: none of them is sent (a process that died makes none). */
   afterCrash = 0;
 
   constructor(
@@ -86,7 +88,10 @@ export class CrashProcess {
   async send(service: Service, request: WireRequest, inner: NodeHttpHandler, options?: HttpHandlerOptions): Promise<{ response: WireResponse }> {
     const index = ++this.count;
     const op = operationOf(service, request);
-    if (this.crash) this.afterCrash++;
+    if (this.crash) {
+      this.afterCrash++;
+      throw new SimulatedCrash(`process ${this.name} is dead: request ${index} (${op}) never sent`);
+    }
     await this.beforeRequest?.(index, op);
     const call: Call = { seq: this.journal.next(), process: this.name, index, service, op, outcome: 'ok' };
     this.journal.calls.push(call);

@@ -17,6 +17,7 @@ import { decodeSummaryRecord } from '../../src/engine/wire.ts';
 interface SentBatch {
   id: string;
   decisions: { action: string; target: string }[];
+  failures?: { target: string; error: string }[];
 }
 
 /** The in-memory AWS the mocked wiring builds (once per module, as the handlers build theirs at cold start). */
@@ -37,6 +38,7 @@ vi.mock('../../src/pipeline/aws-deps.ts', async () => {
   const { SqliteState } = await import('../../src/adapters/local/sqlite-state.ts');
   const { MemoryWindowStore } = await import('../../src/adapters/local/memory-window-store.ts');
   const { EncodedPartStore } = await import('../../src/engine/part-store.ts');
+  const { RetriesExhaustedError } = await import('../../src/adapters/aws/errors.ts');
   world.state = new SqliteState(':memory:');
   world.windows = new MemoryWindowStore();
   type Env = { config: import('../../src/config.ts').CordonConfig; dryRun?: boolean };
@@ -63,7 +65,7 @@ vi.mock('../../src/pipeline/aws-deps.ts', async () => {
         ipSets: {
           read: async () => ({ v4: [], v6: [] }),
           apply: async (desired: { v4: string[]; v6: string[] }) => {
-            if (world.wafFail) throw Object.assign(new Error('WAFOptimisticLockException after 6 attempts'), { name: 'RetriesExhaustedError' });
+            if (world.wafFail) throw new RetriesExhaustedError('WAFOptimisticLockException after 6 attempts', 'wafv2', 'UpdateIPSet');
             world.applied.push(desired);
             return { changed: true, sets: [] };
           },
@@ -287,20 +289,25 @@ describe('contain', () => {
     expect(e.effectiveAt).toBeUndefined();
   });
 
-  it('counts a failed WAF write as Cordon/WafWriteFailures (EMF on stdout) and fails the run', async () => {
+  it('counts a failed WAF write as Cordon/WafWriteFailures (EMF on stdout); the run completes and alerts the failure', async () => {
     const { handler } = await import('../../functions/contain.ts');
     await handler(scheduled, context); // nothing left to alert
     try {
+      const published = world.published.length;
       const emf = await emfOf(async () => {
         world.wafFail = true;
-        await expect(handler(scheduled, context)).rejects.toThrow('WAFOptimisticLockException');
+        // One target's failure: the others and the alert go on (DESIGN §5), the schedule retries it.
+        await expect(handler(scheduled, context)).resolves.toBeUndefined();
         world.wafFail = false;
         await expect(handler(scheduled, context)).resolves.toBeUndefined();
       });
-      expect(emf).toHaveLength(1);
-      // The alarm watches Cordon / WafWriteFailures / service=cordon-contain; the failed run is a target failure too.
-      expect(emf[0]).toMatchObject({ WafWriteFailures: 1, TargetFailures: 1, service: 'cordon-contain',
-        _aws: { CloudWatchMetrics: [{ Namespace: 'Cordon', Dimensions: [['service']] }] } });
+      expect(world.published.slice(published).map((b) => b.failures?.map((f) => f.target))).toEqual([['waf-ip-sets']]);
+      // The alarm watches Cordon / WafWriteFailures / service=cordon-contain; the failure is a target failure too.
+      expect(emf).toEqual(expect.arrayContaining([
+        expect.objectContaining({ WafWriteFailures: 1, service: 'cordon-contain',
+          _aws: expect.objectContaining({ CloudWatchMetrics: [expect.objectContaining({ Namespace: 'Cordon', Dimensions: [['service']] })] }) }),
+        expect.objectContaining({ TargetFailures: 1, target: 'waf', service: 'cordon-contain' })]));
+      expect(emf).toHaveLength(2);
     } finally {
       world.wafFail = false;
     }

@@ -163,7 +163,8 @@ const PRINCIPALS = [
   { arn: `arn:aws:iam::${OTHER}:user/mallory`, account: OTHER },
   { arn: `arn:aws:sts::${OTHER}:assumed-role/Ops/s-2`, account: OTHER },
 ];
-const DENYABLE_PRINCIPALS = [`arn:aws:iam::${OWN}:user/alice`, `arn:aws:iam::${OWN}:role/App`, OTHER, `arn:aws:sts::${OTHER}:assumed-role/Ops/s-2`];
+// No account id or :root: cordon never denies one (it stands for every principal of the account).
+const DENYABLE_PRINCIPALS = [`arn:aws:iam::${OWN}:user/alice`, `arn:aws:iam::${OWN}:role/App`, `arn:aws:iam::${OTHER}:user/mallory`, `arn:aws:sts::${OTHER}:assumed-role/Ops/s-2`];
 const CLIENTS = ['203.0.113.7', '203.0.113.200', '198.51.100.3', '198.51.100.200', '192.0.2.10', '2001:db8:1:2::5', '2001:db8:1:3::5', '10.0.1.9', '10.0.0.5', '10.0.2.2'];
 const DENYABLE_CIDRS = ['203.0.113.0/24', '203.0.113.7/32', '198.51.100.0/25', '2001:db8:1:2::/64', '10.0.1.0/24', '10.0.0.5'];
 

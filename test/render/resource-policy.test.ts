@@ -397,13 +397,16 @@ describe('mergeDenyStatement', () => {
     const r = mergeDenyStatement(
       null,
       {
-        principals: ['*', 'AIDAEXAMPLEUNIQUEID', 'arn:aws:iam::111122223333:role/ok', 'user@example.com', '111122223333'],
+        principals: ['*', 'AIDAEXAMPLEUNIQUEID', 'arn:aws:iam::111122223333:role/ok', 'user@example.com', '111122223333',
+          'arn:aws:iam::111122223333:root', 'unverified:arn:aws:iam::111122223333:role/Backend'],
         cidrs: ['0.0.0.0/0', '::/0', 'bogus', '203.0.113.5', '203.0.113.5/32'],
       },
       OPTS,
     );
-    expect(r.rejected).toEqual(['*', 'AIDAEXAMPLEUNIQUEID', 'user@example.com', '0.0.0.0/0', '::/0', 'bogus']);
-    expect(r.kept).toEqual({ principals: ['arn:aws:iam::111122223333:role/ok', '111122223333'], cidrs: ['203.0.113.5/32'] });
+    // An account id or its root in a Principal is every principal of the account; an unverified ARN is an authorizer's word.
+    expect(r.rejected).toEqual(['*', 'AIDAEXAMPLEUNIQUEID', 'user@example.com', '111122223333', 'arn:aws:iam::111122223333:root',
+      'unverified:arn:aws:iam::111122223333:role/Backend', '0.0.0.0/0', '::/0', 'bogus']);
+    expect(r.kept).toEqual({ principals: ['arn:aws:iam::111122223333:role/ok'], cidrs: ['203.0.113.5/32'] });
   });
 
   it('stays within 8,192 characters with 2,000 CIDRs, keeping the first ones', () => {

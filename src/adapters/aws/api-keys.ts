@@ -122,8 +122,9 @@ interface KeyState {
  *    - Disabled already, and not in the record: someone else disabled it. Left alone, never re-enabled; it is held.
  *    - A recorded key found enabled while still blocked (its owner turned it back on) is disabled again.
  * 3. Each recorded key no longer blocked: re-enabled if it is still disabled and nobody changed it after cordon did
- *    (its lastUpdatedDate is the one cordon's update left); if someone did, it is left disabled (their change wins)
- *    and reported in `skipped`. Either way, and for a deleted key, it leaves the record.
+ *    (its lastUpdatedDate is the one cordon's update left); if someone did, or cordon never learnt that its update
+ *    applied (an intent without `updatedAt`: the key may be one its owner revoked), it is left disabled (their change
+ *    wins) and reported in `skipped`. Either way, and for a deleted key, it leaves the record.
  *
  * Errors: throttling and 5xx are retried (the SDK's retries, then {@link withRetries}); what remains is thrown, an
  * {@link AwsAdapterError} or the SDK's error with its HTTP status: contain reports it as a failure of the `api-keys`
@@ -212,8 +213,12 @@ export class ApiGatewayApiKeyAdapter implements ApiKeyPort {
       if (blocked.has(id)) continue;
       const key = await this.getKey(id);
       if (key && !key.enabled) {
-        // Someone changed the key after cordon disabled it (perhaps disabling it themselves): theirs to turn back on.
-        if (mark.updatedAt !== undefined && key.updatedAt > mark.updatedAt) {
+        if (mark.updatedAt === undefined) {
+          // Cordon's update never answered: it may not have applied, and the owner may have revoked the key since.
+          // Only a disable cordon knows it made is undone.
+          result.skipped.push({ key: id, why: "cordon's own update of it never answered, so it may have been disabled by someone else: left disabled" });
+        } else if (key.updatedAt > mark.updatedAt) {
+          // Someone changed the key after cordon disabled it (perhaps disabling it themselves): theirs to turn back on.
           result.skipped.push({ key: id, why: 'changed by someone else while cordon had it disabled: left disabled' });
         } else {
           await this.setEnabled(id, true);
