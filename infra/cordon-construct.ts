@@ -7,6 +7,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -20,6 +21,7 @@ import { LEDGER_TABLE_KEYS } from '../src/adapters/aws/dynamo-common.ts';
 import { routeRule } from '../src/render/waf-route-rule.ts';
 import { summaryBucketsFor } from '../src/engine/partitions.ts';
 import { tickRules, tickSlicesFor, type TickSlice } from '../src/engine/tick-slices.ts';
+import { TEARDOWN_TYPE, type TeardownProps } from '../src/pipeline/teardown-props.ts';
 import { RECOMMENDED_ACCESS_LOG_FORMAT } from './access-log-format.ts';
 import { CordonFunction } from './cordon-function.ts';
 import { ACCESS_LOG_TYPE, PREFLIGHT_TYPE, type AccessLogProps, type PreflightProps } from './deploy-guard.ts';
@@ -90,6 +92,13 @@ export class Cordon extends Construct {
   readonly deployGuardFunction?: CordonFunction;
   /** The deploy-time check (infra/deploy-guard.ts), which every association, subscription filter and access-log change waits for. */
   readonly preflight?: CustomResource;
+  /** The function behind `Custom::CordonTeardown` (functions/teardown.ts). */
+  readonly teardownFunction: CordonFunction;
+  /**
+   * Releases every block when cordon is removed (src/engine/teardown.ts): contain's triggers, and the rule group,
+   * depend on it, so CloudFormation deletes them first and it runs once contain can no longer re-add a block.
+   */
+  readonly teardown: CustomResource;
   /** Every alarm (infra/observability.ts), each reporting to the alert topic. */
   readonly alarms: cloudwatch.Alarm[];
   readonly dashboard: cloudwatch.Dashboard;
@@ -659,6 +668,9 @@ export class Cordon extends Construct {
       }
     }
 
+    // ---------------------------------------------------------------- teardown (functions/teardown.ts)
+    ({ fn: this.teardownFunction, resource: this.teardown } = this.addTeardown());
+
     // ---------------------------------------------------------------- alarms and dashboard (infra/observability.ts)
     const failureQueues = [ingestFailures, detectFailures, containFailures, ...(notifySlackFailures ? [notifySlackFailures] : [])];
     ({ alarms: this.alarms, dashboard: this.dashboard } = addAlarmsAndDashboard(this, {
@@ -807,6 +819,108 @@ export class Cordon extends Construct {
   }
 
   /**
+   * The teardown: `Custom::CordonTeardown`, whose Delete empties every IP set cordon owns, takes cordon's statements out
+   * of each protected API's resource policy (redeploying the stage), empties the deny list and re-enables the API keys
+   * cordon disabled (src/engine/teardown.ts); Create and Update only check its properties. Its own function may do
+   * exactly that: the IP sets, the protected APIs as contain may touch them, the deny-list object, the API keys and
+   * their record.
+   *
+   * Delete order: CloudFormation deletes a resource only after every resource that depends on it. contain's schedule
+   * and its ledger-stream mapping depend on the teardown, so they are gone before it runs; a contain run already under
+   * way (or an event already queued for it) may still write for contain's timeout plus its events' maximum age, so the
+   * teardown releases, waits that long and releases again. The rule group depends on it too: in rule-group mode its
+   * delete fails while a team's web ACL still references it, and by then the sets it refers to are empty. The IP sets,
+   * the APIs and the bucket are in its properties, so they are deleted (or left) after it.
+   */
+  private addTeardown(): { fn: CordonFunction; resource: CustomResource } {
+    const p = this.settings;
+    const stack = Stack.of(this);
+    const fn = new CordonFunction(this, 'TeardownHandler', {
+      entryName: 'teardown',
+      description: 'cordon teardown: on removal, releases every block (IP sets, resource policies, deny list, API keys)',
+      environment: {},
+      logLevel: p.logLevel,
+      logRetentionDays: p.logRetentionDays,
+      // The most Lambda allows: two passes around a wait of several minutes (functions/teardown.ts).
+      timeout: Duration.minutes(15),
+      memorySize: 256,
+    });
+    const sets = [
+      ...this.ipSetsV4.map((set) => ({ set, family: 'v4' as const })),
+      ...this.ipSetsV6.map((set) => ({ set, family: 'v6' as const })),
+      ...(this.routeIpSets ? [{ set: this.routeIpSets.v4, family: 'v4' as const }, { set: this.routeIpSets.v6, family: 'v6' as const }] : []),
+    ];
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({ sid: 'CordonIpSetsOnly', actions: ['wafv2:GetIPSet', 'wafv2:UpdateIPSet'], resources: sets.map(({ set }) => set.attrArn) }),
+    );
+    if (p.restApis.length > 0) {
+      const apiIds = [...new Set(p.restApis.map((a) => a.restApiId))];
+      const restApiArn = (apiId: string, path = '') => `arn:${Aws.PARTITION}:apigateway:${Aws.REGION}::/restapis/${apiId}${path}`;
+      // As contain's (see there): the policy of each protected API, its redeploy, and reading its stages and methods.
+      fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'ProtectedRestApisPolicy',
+        actions: ['apigateway:GET', 'apigateway:PATCH', 'apigateway:UpdateRestApiPolicy'], resources: apiIds.map((a) => restApiArn(a)) }));
+      for (const [sid, key] of [
+        ['NoEndpointTypeChange', 'apigateway:Request/EndpointType'],
+        ['NoExecuteApiEndpointChange', 'apigateway:Request/DisableExecuteApiEndpoint'],
+      ] as const) {
+        fn.addToRolePolicy(new iam.PolicyStatement({ sid, effect: iam.Effect.DENY, actions: ['apigateway:PATCH'],
+          resources: apiIds.map((a) => restApiArn(a)), conditions: { Null: { [key]: 'false' } } }));
+      }
+      fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'ProtectedRestApisRedeploy', actions: ['apigateway:POST'],
+        resources: apiIds.map((a) => restApiArn(a, '/deployments')) }));
+      fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'ProtectedStagesRead', actions: ['apigateway:GET'], resources: [
+        ...p.restApis.map((a) => restApiArn(a.restApiId, `/stages/${a.stageName}`)),
+        ...apiIds.flatMap((a) => [restApiArn(a, '/resources'), restApiArn(a, '/stages')]),
+        ...apiIds.map((a) => restApiArn(a, '/deployments/*')),
+      ] }));
+    }
+    if (this.denyList) {
+      fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'DenyListObject', actions: ['s3:GetObject', 's3:PutObject'],
+        resources: [this.denyList.bucket.arnForObjects(this.denyList.key)] }));
+    }
+    if (p.config.apiKeys.enabled) {
+      fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'ApiKeysEnable', actions: ['apigateway:GET', 'apigateway:PATCH'],
+        resources: [`arn:${Aws.PARTITION}:apigateway:${Aws.REGION}::/apikeys/*`] }));
+      fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'ApiKeyRecordObject', actions: ['s3:GetObject', 's3:PutObject'],
+        resources: [this.stateBucket.arnForObjects(API_KEY_RECORD_DEFAULT_KEY)] }));
+    }
+
+    // A contain run may start as late as its events' maximum age (configureAsyncInvoke above: 2 minutes) after its
+    // schedule is deleted, and last its timeout; half a minute more for its last write to land.
+    const containTimeout = this.containFunction.timeout ?? Duration.seconds(3);
+    const settle = containTimeout.toSeconds() + Duration.minutes(2).toSeconds() + 30;
+    const props: TeardownProps = {
+      WafScope: 'REGIONAL',
+      IpSets: sets.map(({ set, family }) => ({ Name: set.name!, Id: set.attrId, Family: family })),
+      RestApis: p.restApis.map((a) => ({ RestApiId: a.restApiId, StageName: a.stageName })),
+      ...(this.denyList ? { DenyList: { Bucket: this.denyList.bucket.bucketName, Key: this.denyList.key } } : {}),
+      ...(p.config.apiKeys.enabled ? { ApiKeyRecord: { Bucket: this.stateBucket.bucketName, Key: API_KEY_RECORD_DEFAULT_KEY } } : {}),
+      SettleSeconds: settle,
+    };
+    // Never rename or replace: CloudFormation would delete the old resource (releasing every block) while cordon runs on.
+    const resource = new CustomResource(this, 'Teardown', {
+      serviceToken: fn.functionArn,
+      resourceType: TEARDOWN_TYPE,
+      properties: props as unknown as Record<string, unknown>,
+    });
+
+    // Deleted before the teardown runs: whatever can start contain, and the rule group (see above).
+    const containTriggers = [
+      this.node.findChild('ContainSchedule'),
+      ...this.containFunction.node.children.filter((c) => c instanceof lambda.EventSourceMapping),
+    ];
+    for (const c of [...containTriggers, ...(this.ruleGroup ? [this.ruleGroup] : [])]) c.node.addDependency(resource);
+
+    Validations.of(fn).acknowledge({ id: 'AwsSolutions-L1', reason: NAG_ACKNOWLEDGEMENTS['AwsSolutions-L1'] });
+    Validations.of(fn.role!).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: NAG_ACKNOWLEDGEMENTS['AwsSolutions-IAM5[Resource::*]'] });
+    if (p.config.apiKeys.enabled) Validations.of(fn.role!).acknowledge({ id: API_KEYS_FINDING, reason: NAG_ACKNOWLEDGEMENTS[API_KEYS_FINDING] });
+    for (const apiId of new Set(p.restApis.map((a) => a.restApiId))) {
+      Validations.of(fn.role!).acknowledge({ id: DEPLOYMENTS_FINDING.replace('<restApiId>', apiId), reason: NAG_ACKNOWLEDGEMENTS[DEPLOYMENTS_FINDING] });
+    }
+    return { fn, resource };
+  }
+
+  /**
    * The ledger's item actions a function's adapter uses (src/adapters/aws/dynamodb.ts; the alert marks are UpdateItem
    * inside TransactWriteItems) on the table, and Query on its status index by name: grantReadWriteData would add Scan,
    * BatchWriteItem, DeleteItem and every index (`index/*`).
@@ -917,10 +1031,11 @@ export const NAG_ACKNOWLEDGEMENTS = {
   [API_KEYS_FINDING]:
     'GET and PATCH of API keys (GetApiKey, UpdateApiKey of /enabled), only with config.apiKeys.enabled: the keys contain ' +
     'disables are found in the access logs, so their ids are not known at deploy time; it never creates, lists, ' +
-    'deletes or tags keys, and re-enables only the keys it disabled itself.',
+    'deletes or tags keys, and re-enables only the keys it disabled itself (as does the teardown, on removal).',
   [DEPLOYMENTS_FINDING]:
     'GetDeployment on the protected REST API only: deployment ids are generated by API Gateway, so the ARN ends in ' +
-    'deployments/*; contain reads the deployment its stage serves to know whether its policy is live.',
+    'deployments/*; contain (and the teardown, on removal) reads the deployment its stage serves to know whether its ' +
+    'policy is live.',
   [ANY_WEB_ACL_FINDING]:
     'Read only (wafv2:GetWebACLForResource, wafv2:GetWebACL) for the deploy-time check: the web ACL a protected stage ' +
     'already has belongs to someone else and its ARN is not known in advance; GetWebACLForResource checks GetWebACL on ' +

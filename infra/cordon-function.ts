@@ -9,8 +9,11 @@ import type { Construct } from 'constructs';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The four Lambda entries in `functions/`, and the deploy-time guard behind cordon's custom resources. */
-export type CordonEntry = 'ingest' | 'detect' | 'contain' | 'notify-slack' | 'deploy-guard';
+/**
+ * The four Lambda entries in `functions/`, the deploy-time guard behind cordon's custom resources, and the teardown
+ * that releases every block when cordon is removed.
+ */
+export type CordonEntry = 'ingest' | 'detect' | 'contain' | 'notify-slack' | 'deploy-guard' | 'teardown';
 
 /** Where each entry's handler lives. */
 const ENTRY_FILES: Record<CordonEntry, string> = {
@@ -19,6 +22,7 @@ const ENTRY_FILES: Record<CordonEntry, string> = {
   contain: 'functions/contain.ts',
   'notify-slack': 'functions/notify-slack.ts',
   'deploy-guard': 'infra/deploy-guard-handler.ts',
+  teardown: 'functions/teardown.ts',
 };
 
 /**

@@ -89,11 +89,12 @@ describe('resources', () => {
     full.resourceCountIs('AWS::SQS::Queue', 4); // on-failure queues: ingest, detect, contain, notify-slack
     full.resourceCountIs('Custom::CordonPreflight', 1); // the deploy-time check
     full.resourceCountIs('Custom::CordonAccessLog', 2); // UpdateStage, one per managed stage
+    full.resourceCountIs('Custom::CordonTeardown', 1); // releases every block on removal (teardown.test.ts)
     full.resourceCountIs('Custom::AWS', 0); // no AwsCustomResource (and no provider function of its own)
   });
 
   it('the minimal deployment needs no options and still has the whole pipeline', () => {
-    minimal.resourceCountIs('AWS::Lambda::Function', 3); // no Slack secret: no notify-slack
+    minimal.resourceCountIs('AWS::Lambda::Function', 4); // no Slack secret: no notify-slack; the teardown (teardown.test.ts)
     minimal.resourceCountIs('AWS::Lambda::EventSourceMapping', 3);
     minimal.resourceCountIs('AWS::WAFv2::IPSet', 4);
     minimal.resourceCountIs('AWS::WAFv2::WebACLAssociation', 0);
@@ -146,7 +147,7 @@ describe('streams', () => {
 describe('functions', () => {
   it('every function is nodejs22.x or newer on arm64, traced, with its own log group', () => {
     const fns = Object.entries(full.findResources('AWS::Lambda::Function')).filter(([id]) => id.startsWith('Cordon'));
-    expect(fns).toHaveLength(5); // ingest, detect, contain, notify-slack, deploy-guard
+    expect(fns).toHaveLength(6); // ingest, detect, contain, notify-slack, deploy-guard, teardown
     for (const [, f] of fns as [string, Json][]) {
       const major = Number(/^nodejs(\d+)\.x$/.exec(f.Properties.Runtime)?.[1]);
       expect(major).toBeGreaterThanOrEqual(22);

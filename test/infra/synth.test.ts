@@ -167,7 +167,7 @@ describe('the CDK app (infra/app.ts with cdk.json)', () => {
 });
 
 describe('bundling (local esbuild, no Docker)', () => {
-  it('bundles the five functions (the four stages and the deploy guard) into minified ESM with the createRequire banner and a source map', () => {
+  it('bundles the six functions (the four stages, the deploy guard and the teardown) into minified ESM with the createRequire banner and a source map', () => {
     const { outdir } = bundled;
     const template = JSON.parse(readFileSync(bundled.templateFile, 'utf8'));
     const assets = JSON.parse(readFileSync(join(outdir, `${bundled.artifactId}.assets.json`), 'utf8')).files as Json;
@@ -180,6 +180,7 @@ describe('bundling (local esbuild, no Docker)', () => {
       'CordonDetect',
       'CordonIngest',
       'CordonNotifySlack',
+      'CordonTeardownHandler',
     ]);
     for (const [id, fn] of fns) {
       const hash = String(fn.Properties.Code.S3Key).replace(/\.zip$/, '');

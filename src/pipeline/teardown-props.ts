@@ -1,0 +1,61 @@
+import { z } from 'zod';
+
+/**
+ * The contract between the construct's `Custom::CordonTeardown` resource (infra/cordon-construct.ts `addTeardown`) and
+ * its function (functions/teardown.ts): what cordon enforces on, as the resource's properties. CloudFormation hands
+ * the properties of the last successful deploy to the Delete, so the teardown releases exactly what contain was
+ * last told to write.
+ */
+export const TEARDOWN_TYPE = 'Custom::CordonTeardown';
+
+/** The resource's properties (CloudFormation's spelling; it turns numbers into strings). */
+export interface TeardownProps {
+  WafScope: 'REGIONAL' | 'CLOUDFRONT';
+  /** Every IP set cordon owns: the global sets and the route sets. */
+  IpSets: { Name: string; Id: string; Family: 'v4' | 'v6' }[];
+  RestApis: { RestApiId: string; StageName: string }[];
+  /** The deny-list object (config.denyList.enabled). */
+  DenyList?: { Bucket: string; Key: string };
+  /** cordon's record of the API keys it disabled (config.apiKeys.enabled). */
+  ApiKeyRecord?: { Bucket: string; Key: string };
+  /** How long a contain run under way when its triggers went may still write (see TeardownOptions.settleMs). */
+  SettleSeconds: number | string;
+}
+
+const object = <T extends z.ZodRawShape>(shape: T) => z.object(shape);
+const s3Object = object({ Bucket: z.string().min(1), Key: z.string().min(1) });
+const propsSchema = object({
+  WafScope: z.enum(['REGIONAL', 'CLOUDFRONT']),
+  IpSets: z.array(object({ Name: z.string().min(1), Id: z.string().min(1), Family: z.enum(['v4', 'v6']) })),
+  RestApis: z.array(object({ RestApiId: z.string().min(1), StageName: z.string().min(1) })).default([]),
+  DenyList: s3Object.optional(),
+  ApiKeyRecord: s3Object.optional(),
+  SettleSeconds: z.union([z.number(), z.string().regex(/^\d+$/)]).transform(Number).pipe(z.number().int().min(0).max(900)),
+});
+
+export interface TeardownWiring {
+  wafScope: 'REGIONAL' | 'CLOUDFRONT';
+  ipSets: { name: string; id: string; family: 'v4' | 'v6' }[];
+  restApis: { restApiId: string; stageName: string }[];
+  denyList?: { bucket: string; key: string };
+  apiKeyRecord?: { bucket: string; key: string };
+  settleMs: number;
+}
+
+/** The properties of the resource, validated; throws naming what is wrong. */
+export function parseTeardownProps(raw: unknown): TeardownWiring {
+  const r = propsSchema.safeParse(raw);
+  if (!r.success) {
+    const issues = r.error.issues.map((i) => `${i.path.map(String).join('.') || '(properties)'}: ${i.message}`);
+    throw new Error(`cordon teardown: invalid resource properties: ${issues.join('; ')}`);
+  }
+  const p = r.data;
+  return {
+    wafScope: p.WafScope,
+    ipSets: p.IpSets.map((s) => ({ name: s.Name, id: s.Id, family: s.Family })),
+    restApis: p.RestApis.map((a) => ({ restApiId: a.RestApiId, stageName: a.StageName })),
+    ...(p.DenyList ? { denyList: { bucket: p.DenyList.Bucket, key: p.DenyList.Key } } : {}),
+    ...(p.ApiKeyRecord ? { apiKeyRecord: { bucket: p.ApiKeyRecord.Bucket, key: p.ApiKeyRecord.Key } } : {}),
+    settleMs: p.SettleSeconds * 1000,
+  };
+}

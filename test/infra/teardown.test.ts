@@ -1,0 +1,300 @@
+import type { Template } from 'aws-cdk-lib/assertions';
+import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { respond, SECOND_PASS_RESERVE_MS, type TeardownRuntime } from '../../functions/teardown.ts';
+import type { TeardownDeps } from '../../src/engine/teardown.ts';
+import { parseTeardownProps, TEARDOWN_TYPE, type TeardownWiring } from '../../src/pipeline/teardown-props.ts';
+import type { IpSetPort, PolicyPort } from '../../src/ports.ts';
+import { FULL_PROPS, WEB_ACL_ARN, iamStatements, logicalId, resolveIntrinsics, roleOf, synth, type Json, type Synthesized } from './fixtures.ts';
+
+/**
+ * The teardown's wiring (infra/cordon-construct.ts addTeardown): the resource, its function's permissions, and the
+ * dependencies that make CloudFormation delete contain's triggers (and the rule group) before it runs. Then the
+ * function's answers to CloudFormation (functions/teardown.ts respond) for each request type.
+ */
+
+/** Every target kind: two APIs (one with its own web ACL, so a rule group), the deny list, API keys. */
+const FULL = {
+  ...FULL_PROPS,
+  restApis: [FULL_PROPS.restApis[0], { ...FULL_PROPS.restApis[1], existingWebAcl: 'use-rule-group' as const }],
+  config: { ...FULL_PROPS.config, denyList: { enabled: true }, apiKeys: { enabled: true } },
+};
+/** Attach mode with route sets: the rule group only, and the route IP sets. */
+const ATTACH = { restApis: [{ restApiId: 'a1b2c3d4e5', stageName: 'prod', logGroupName: 'api-logs' }], existingWebAclArn: WEB_ACL_ARN,
+  config: { waf: { routeScoped: { enabled: true } } } };
+
+let full: Synthesized;
+let attach: Synthesized;
+let minimal: Synthesized;
+beforeAll(async () => {
+  full = synth(FULL);
+  await new Promise((r) => setImmediate(r));
+  attach = synth(ATTACH);
+  await new Promise((r) => setImmediate(r));
+  minimal = synth({});
+}, 180_000);
+
+const resources = (t: Template) => t.toJSON().Resources as Record<string, Json>;
+const teardownId = (t: Template) => logicalId(t, TEARDOWN_TYPE, 'CordonTeardown');
+const teardownFn = (t: Template) => logicalId(t, 'AWS::Lambda::Function', 'CordonTeardownHandler');
+const containFn = (t: Template) => logicalId(t, 'AWS::Lambda::Function', 'CordonContain');
+const ipSetIds = (t: Template) => Object.keys(t.findResources('AWS::WAFv2::IPSet')).sort();
+
+/** The logical ids a resource depends on directly: DependsOn, Ref and GetAtt anywhere in it. */
+function directDeps(r: Json): Set<string> {
+  const out = new Set<string>([r.DependsOn ?? []].flat());
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      const o = v as Json;
+      if (typeof o.Ref === 'string') out.add(o.Ref);
+      if (Array.isArray(o['Fn::GetAtt'])) out.add(o['Fn::GetAtt'][0]);
+      Object.values(o).forEach(walk);
+    }
+  };
+  walk(r.Properties);
+  return out;
+}
+
+/** Whether CloudFormation deletes `first` before `then`: `first` depends on `then`, directly or not. */
+function deletedBefore(t: Template, first: string, then: string): boolean {
+  const res = resources(t);
+  const seen = new Set<string>();
+  const stack = [first];
+  while (stack.length > 0) {
+    const id = stack.pop()!;
+    for (const d of directDeps(res[id] ?? {})) {
+      if (d === then) return true;
+      if (!seen.has(d) && res[d]) {
+        seen.add(d);
+        stack.push(d);
+      }
+    }
+  }
+  return false;
+}
+
+describe('Custom::CordonTeardown: the resource', () => {
+  it.each([['full', () => full], ['attach', () => attach], ['minimal', () => minimal]])('%s: one, served by its own function', (_, s) => {
+    const t = s().template;
+    t.resourceCountIs(TEARDOWN_TYPE, 1);
+    expect(resources(t)[teardownId(t)].Properties.ServiceToken).toEqual({ 'Fn::GetAtt': [teardownFn(t), 'Arn'] });
+    const fn = resources(t)[teardownFn(t)].Properties;
+    expect(fn.Timeout).toBe(900);
+    expect(fn.ReservedConcurrentExecutions).toBeUndefined();
+  });
+
+  it('names every IP set cordon owns (global and route), each protected stage, the deny-list object and the key record', () => {
+    for (const t of [full.template, attach.template]) {
+      const props = resources(t)[teardownId(t)].Properties;
+      expect(props.IpSets.map((s: Json) => s.Id['Fn::GetAtt'][0]).sort()).toEqual(ipSetIds(t));
+      for (const s of props.IpSets as Json[]) {
+        const set = resources(t)[s.Id['Fn::GetAtt'][0]].Properties;
+        expect(s.Name).toBe(set.Name);
+        expect(s.Family).toBe(set.IPAddressVersion === 'IPV4' ? 'v4' : 'v6');
+      }
+    }
+    expect(ipSetIds(attach.template).some((id) => id.startsWith('CordonRouteIpSet'))).toBe(true);
+    const props = resources(full.template)[teardownId(full.template)].Properties;
+    expect(props.RestApis).toEqual(FULL.restApis.map((a) => ({ RestApiId: a.restApiId, StageName: a.stageName })));
+    const bucket = logicalId(full.template, 'AWS::S3::Bucket', 'CordonStateBucket');
+    expect(props.DenyList).toEqual({ Bucket: { Ref: bucket }, Key: 'deny-list/v1.json' });
+    expect(props.ApiKeyRecord).toEqual({ Bucket: { Ref: bucket }, Key: 'api-keys/disabled-v1.json' });
+    const none = resources(minimal.template)[teardownId(minimal.template)].Properties;
+    expect(none.RestApis).toEqual([]);
+    expect(none.DenyList).toBeUndefined();
+    expect(none.ApiKeyRecord).toBeUndefined();
+  });
+
+  it("waits as long as a contain run may still write: contain's timeout plus its events' maximum age, and half a minute", () => {
+    const t = full.template;
+    const contain = resources(t)[containFn(t)].Properties;
+    const invokeConfig = Object.values(t.findResources('AWS::Lambda::EventInvokeConfig'))
+      .find((r) => JSON.stringify(r.Properties.FunctionName).includes(containFn(t)))!.Properties;
+    expect(resources(t)[teardownId(t)].Properties.SettleSeconds).toBe(contain.Timeout + invokeConfig.MaximumEventAgeInSeconds + 30);
+  });
+
+  it('its properties as CloudFormation passes them are what the function reads', () => {
+    for (const s of [full, attach, minimal]) {
+      const raw = resolveIntrinsics(resources(s.template)[teardownId(s.template)].Properties, s.template) as Json;
+      // CloudFormation hands numbers over as strings.
+      const w = parseTeardownProps({ ...raw, SettleSeconds: String(raw.SettleSeconds) });
+      expect(w.ipSets).toHaveLength(ipSetIds(s.template).length);
+      expect(w.settleMs).toBe(330_000);
+    }
+  });
+});
+
+describe('delete order: the teardown runs once contain can no longer re-add a block', () => {
+  it.each([['full', () => full], ['attach', () => attach], ['minimal', () => minimal]])(
+    "%s: contain's schedule and its ledger-stream mapping are deleted before it",
+    (_, s) => {
+      const t = s().template;
+      const fn = containFn(t);
+      const schedule = Object.entries(t.findResources('AWS::Events::Rule'))
+        .filter(([, r]) => JSON.stringify(r.Properties.Targets).includes(fn)).map(([id]) => id);
+      const mappings = Object.entries(t.findResources('AWS::Lambda::EventSourceMapping'))
+        .filter(([, r]) => JSON.stringify(r.Properties.FunctionName).includes(fn)).map(([id]) => id);
+      expect(schedule).toHaveLength(1);
+      expect(mappings).toHaveLength(1);
+      for (const id of [...schedule, ...mappings]) expect(deletedBefore(t, id, teardownId(t)), id).toBe(true);
+      // And nothing of contain's triggers is needed by the teardown (it would then be deleted after them).
+      for (const id of [...schedule, ...mappings]) expect(deletedBefore(t, teardownId(t), id), id).toBe(false);
+    },
+  );
+
+  it('the IP sets are deleted after it (they are emptied first)', () => {
+    for (const t of [full.template, attach.template]) {
+      for (const id of ipSetIds(t)) expect(deletedBefore(t, teardownId(t), id), id).toBe(true);
+    }
+  });
+
+  it("rule-group mode: the rule group is deleted after it, so a team's web ACL still referencing it stops the delete only once the sets are empty", () => {
+    for (const t of [full.template, attach.template]) {
+      const ruleGroup = logicalId(t, 'AWS::WAFv2::RuleGroup', 'CordonRuleGroup');
+      expect(deletedBefore(t, ruleGroup, teardownId(t))).toBe(true);
+    }
+  });
+});
+
+describe("the teardown function's permissions: only what it releases", () => {
+  const statementsOf = (t: Template) => iamStatements(t).filter((s) => s.role === roleOf(t, teardownFn(t)));
+  const allows = (t: Template, prefix: string) => statementsOf(t).filter((s) => s.effect === 'Allow' && s.actions.some((a) => a.startsWith(prefix)));
+  const joined = (r: unknown) => JSON.stringify(resolveIntrinsics(r, full.template));
+
+  it("WAF: Get and Update of cordon's own IP sets, nothing else", () => {
+    for (const t of [full.template, attach.template, minimal.template]) {
+      const waf = allows(t, 'wafv2:');
+      expect(waf.flatMap((s) => s.actions).sort()).toEqual(['wafv2:GetIPSet', 'wafv2:UpdateIPSet']);
+      expect(waf.flatMap((s) => s.resources).map((r) => (r as Json)['Fn::GetAtt'][0]).sort()).toEqual(ipSetIds(t));
+      expect(waf.flatMap((s) => s.resources).every((r) => (r as Json)['Fn::GetAtt'][1] === 'Arn')).toBe(true);
+    }
+  });
+
+  it('API Gateway: the protected APIs (policy, redeploy, stages, methods), and API keys only with config.apiKeys', () => {
+    const t = full.template;
+    const ids = FULL.restApis.map((a) => a.restApiId);
+    for (const s of allows(t, 'apigateway:')) {
+      for (const r of s.resources) {
+        const arn = joined(r);
+        const underApi = ids.some((id) => arn.includes(`::/restapis/${id}`));
+        const apiKeys = arn.includes('::/apikeys/*') && s.sid === 'ApiKeysEnable';
+        expect(underApi || apiKeys, `${s.sid}: ${arn}`).toBe(true);
+      }
+    }
+    expect(statementsOf(t).find((s) => s.sid === 'ProtectedRestApisRedeploy')!.actions).toEqual(['apigateway:POST']);
+    // A PATCH on the API may not change its endpoint type or default endpoint (as contain's).
+    expect(statementsOf(t).filter((s) => s.effect === 'Deny').map((s) => s.sid).sort()).toEqual(['NoEndpointTypeChange', 'NoExecuteApiEndpointChange']);
+    expect(allows(minimal.template, 'apigateway:')).toEqual([]);
+    expect(allows(attach.template, 'apigateway:').some((s) => s.sid === 'ApiKeysEnable')).toBe(false);
+  });
+
+  it('S3: the deny-list object and the key record, nothing else of the state bucket', () => {
+    const s3 = allows(full.template, 's3:');
+    expect(s3.flatMap((s) => s.actions).sort()).toEqual(['s3:GetObject', 's3:GetObject', 's3:PutObject', 's3:PutObject']);
+    const bucket = logicalId(full.template, 'AWS::S3::Bucket', 'CordonStateBucket');
+    expect(s3.flatMap((s) => s.resources).map(joined).sort()).toEqual(
+      [`"${bucket}-Arn/api-keys/disabled-v1.json"`, `"${bucket}-Arn/deny-list/v1.json"`]);
+    expect(allows(minimal.template, 's3:')).toEqual([]);
+  });
+
+  it('no other service: no ledger, stream, topic or key; its own log group and tracing only', () => {
+    for (const t of [full.template, attach.template, minimal.template]) {
+      const services = new Set(statementsOf(t).flatMap((s) => s.actions.map((a) => a.split(':')[0])));
+      expect([...services].sort().filter((x) => !['apigateway', 's3'].includes(x))).toEqual(['logs', 'wafv2', 'xray']);
+    }
+  });
+
+  it.each([['full', () => full], ['attach', () => attach], ['minimal', () => minimal]])('%s: cdk-nag AwsSolutionsChecks finds nothing unacknowledged', (_, s) => {
+    const report = new AwsSolutionsChecks(undefined, { verbose: true }).validateScope(s().stack);
+    expect(report.violations.map((v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath).join(', ')}`)).toEqual([]);
+  });
+});
+
+// ------------------------------------------------------------------------------------------------ the function
+
+const PROPS = {
+  ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:teardown',
+  WafScope: 'REGIONAL',
+  IpSets: [{ Name: 'cordon-v4-0', Id: 'id-v4', Family: 'v4' }],
+  RestApis: [{ RestApiId: 'a1b2c3d4e5', StageName: 'prod' }],
+  SettleSeconds: '330',
+};
+
+function event(type: 'Create' | 'Update' | 'Delete', props: Json = PROPS, physicalId = 'CordonTeardown86F7F28B-teardown'): CloudFormationCustomResourceEvent {
+  const base = { ServiceToken: PROPS.ServiceToken, ResponseURL: 'https://example.invalid/response', StackId: 'arn:aws:cloudformation:eu-west-1:123456789012:stack/c/1',
+    RequestId: 'req-1', LogicalResourceId: 'CordonTeardown86F7F28B', ResourceType: TEARDOWN_TYPE, ResourceProperties: props as never };
+  if (type === 'Create') return { ...base, RequestType: 'Create' };
+  if (type === 'Update') return { ...base, RequestType: 'Update', PhysicalResourceId: physicalId, OldResourceProperties: props as never };
+  return { ...base, RequestType: 'Delete', PhysicalResourceId: physicalId };
+}
+
+/** A runtime whose targets are fakes: which were released, and one that can be made to fail. */
+function runtime(opts: { failPolicy?: boolean; remainingMs?: number } = {}) {
+  const calls: string[] = [];
+  const built: TeardownWiring[] = [];
+  const slept: number[] = [];
+  const ipSet: IpSetPort = { read: async () => ({ v4: [], v6: [] }), apply: async () => { calls.push('ip-set'); return { changed: true, sets: [] }; } };
+  const policy: PolicyPort = {
+    name: 'a1b2c3d4e5/prod',
+    read: async () => ({ principals: [], cidrs: [] }),
+    apply: async () => {
+      calls.push('policy');
+      if (opts.failPolicy) throw Object.assign(new Error('User is not authorized'), { name: 'AccessDeniedException' });
+      return { changed: true, deployed: true, dropped: [], chars: 0 };
+    },
+  };
+  const rt: TeardownRuntime = {
+    build: (w): TeardownDeps => { built.push(w); return { ipSets: [{ name: 'cordon-v4-0', port: ipSet }], policies: [policy] }; },
+    sleep: async (ms) => { slept.push(ms); },
+    remainingMs: () => opts.remainingMs ?? 900_000,
+    log: { info() {}, warn() {}, error() {} },
+  };
+  return { rt, calls, built, slept };
+}
+
+describe('functions/teardown.ts: the answers to CloudFormation', () => {
+  it('Create and Update change nothing and keep one physical id (a new id would make CloudFormation delete the old: a teardown)', async () => {
+    const r = runtime();
+    const created = await respond(event('Create'), r.rt);
+    expect(created).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: 'CordonTeardown86F7F28B-teardown', RequestId: 'req-1' });
+    const updated = await respond(event('Update', { ...PROPS, RestApis: [] }), r.rt);
+    expect(updated).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: 'CordonTeardown86F7F28B-teardown' });
+    expect(r.built).toEqual([]);
+    expect(r.calls).toEqual([]);
+  });
+
+  it('Create with properties it cannot read fails the deploy; the rollback\'s Delete of that resource releases nothing', async () => {
+    const r = runtime();
+    const created = await respond(event('Create', { ...PROPS, IpSets: [{ Name: 'x' }] }), r.rt);
+    expect(created.Status).toBe('FAILED');
+    expect(created.Reason).toMatch(/IpSets\.0\.Id/);
+    const deleted = await respond(event('Delete', PROPS, created.PhysicalResourceId), r.rt);
+    expect(deleted.Status).toBe('SUCCESS');
+    expect(r.calls).toEqual([]);
+  });
+
+  it('Delete releases every target twice, around the wait, and answers SUCCESS', async () => {
+    const r = runtime();
+    const res = await respond(event('Delete'), r.rt);
+    expect(res).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: 'CordonTeardown86F7F28B-teardown' });
+    expect(r.slept).toEqual([330_000]);
+    expect(r.calls).toEqual(['ip-set', 'policy', 'ip-set', 'policy']);
+    expect(r.built[0].restApis).toEqual([{ restApiId: 'a1b2c3d4e5', stageName: 'prod' }]);
+  });
+
+  it('Delete answers FAILED naming what could not be released, after releasing the rest', async () => {
+    const r = runtime({ failPolicy: true });
+    const res = await respond(event('Delete'), r.rt);
+    expect(res.Status).toBe('FAILED');
+    expect(res.Reason).toContain('policy a1b2c3d4e5/prod (AccessDeniedException: User is not authorized)');
+    expect(r.calls.filter((c) => c === 'ip-set')).toHaveLength(2);
+  });
+
+  it('the wait is cut short to leave the second pass its time', async () => {
+    const r = runtime({ remainingMs: SECOND_PASS_RESERVE_MS + 60_000 });
+    await respond(event('Delete'), r.rt);
+    expect(r.slept).toEqual([60_000]);
+  });
+});
