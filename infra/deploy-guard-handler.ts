@@ -1,5 +1,3 @@
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import {
   APIGatewayClient,
   GetStageCommand,
@@ -11,6 +9,7 @@ import { CloudWatchLogsClient, DescribeSubscriptionFiltersCommand, ResourceNotFo
 import { GetWebACLForResourceCommand, WAFNonexistentItemException, WAFV2Client } from '@aws-sdk/client-wafv2';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
+import { MAX_REASON_CHARS, sendCfnResponse, type CfnResponse } from '../functions/cfn-response.ts';
 import {
   DeployCheckError,
   applyAccessLog,
@@ -115,19 +114,6 @@ export function failedPhysicalId(event: CloudFormationCustomResourceEvent): stri
   return `${event.LogicalResourceId}-failed-${event.RequestId.slice(0, 8)}`;
 }
 
-/** CloudFormation rejects responses over 4 KB: keep the reason well under it. */
-export const MAX_REASON_CHARS = 3000;
-
-export interface CfnResponse {
-  Status: 'SUCCESS' | 'FAILED';
-  Reason?: string;
-  PhysicalResourceId: string;
-  StackId: string;
-  RequestId: string;
-  LogicalResourceId: string;
-  Data?: Record<string, string>;
-}
-
 export function responseFor(event: CloudFormationCustomResourceEvent, result: Outcome | Error): CfnResponse {
   const base = { StackId: event.StackId, RequestId: event.RequestId, LogicalResourceId: event.LogicalResourceId };
   if (result instanceof Error) {
@@ -142,24 +128,6 @@ export function responseFor(event: CloudFormationCustomResourceEvent, result: Ou
   return { ...base, Status: 'SUCCESS', PhysicalResourceId: result.physicalResourceId, Data: result.data };
 }
 
-/** PUTs the response to the pre-signed URL, as cfn-response does (an empty content type, the exact length). */
-export function sendResponse(url: string, body: CfnResponse): Promise<void> {
-  const text = JSON.stringify(body);
-  const u = new URL(url);
-  const request = u.protocol === 'http:' ? httpRequest : httpsRequest;
-  return new Promise((resolve, reject) => {
-    const req = request(
-      u,
-      { method: 'PUT', headers: { 'content-type': '', 'content-length': Buffer.byteLength(text) } },
-      (res) => {
-        res.resume();
-        res.on('end', () => (res.statusCode && res.statusCode < 300 ? resolve() : reject(new Error(`response PUT: HTTP ${res.statusCode}`))));
-      },
-    );
-    req.on('error', reject);
-    req.end(text);
-  });
-}
 
 // ------------------------------------------------------------------------------------------------ SDK port
 
@@ -233,5 +201,5 @@ export async function handler(event: CloudFormationCustomResourceEvent, context:
   const result = await Promise.race([handleEvent(event, port, logger).catch((err: Error) => err), timeout]);
   clearTimeout(timer);
   if (result instanceof Error) logger.error('custom resource failed', { error: result });
-  await sendResponse(event.ResponseURL, responseFor(event, result));
+  await sendCfnResponse(event.ResponseURL, responseFor(event, result));
 }

@@ -32,14 +32,8 @@ import {
   type StageState,
   type WebAclRef,
 } from '../../infra/deploy-guard.ts';
-import {
-  MAX_REASON_CHARS,
-  handleEvent,
-  handler,
-  responseFor,
-  sdkGuardAws,
-  type CfnResponse,
-} from '../../infra/deploy-guard-handler.ts';
+import { handleEvent, handler, responseFor, sdkGuardAws } from '../../infra/deploy-guard-handler.ts';
+import { MAX_REASON_CHARS, type CfnResponse } from '../../functions/cfn-response.ts';
 import { describeMoto, TEST_ACCOUNT, TEST_REGION, useMoto } from '../helpers/moto.ts';
 
 /**
