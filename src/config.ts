@@ -40,6 +40,11 @@ function horizonThresholds(d: { scanDistinct404: number; failedLogins: number; e
     .prefault({});
 }
 
+/** An IPv6 text of the IPv4-mapped range (`::ffff:a.b.c.d`, `::ffff:0:0/96`), which the parser reads as IPv4. */
+function isMappedIpv4(text: string): boolean {
+  return text.includes(':') && parseCidr(text)?.family === 4;
+}
+
 export const configSchema = z
   .object({
     windows: z
@@ -199,7 +204,10 @@ export const configSchema = z
          * agrees: ` 203.0.113.9` is `203.0.113.9/32`, `[2001:db8::1]` is `2001:db8::1/128`, and the IPv4-mapped
          * `::ffff:198.51.100.7` is the IPv4 address `198.51.100.7/32`.
          */
-        cidrs: z.array(z.string().refine((c) => parseCidr(c) !== null, 'not an IP address or CIDR').transform((c) => canonicalCidr(c) ?? c))
+        cidrs: z.array(z.string().refine((c) => parseCidr(c) !== null, 'not an IP address or CIDR')
+          // ::ffff:0:0/96 is all of IPv4 once read as IPv4: an entry that named no client must not come to exempt every one.
+          .refine((c) => !isMappedIpv4(c) || (parseCidr(c)?.len ?? 0) >= 8, 'an IPv4-mapped block shorter than /104 covers a /8 or more of IPv4: write the IPv4 block you mean')
+          .transform((c) => canonicalCidr(c) ?? c))
           .default([]),
         /** IAM ARNs (or other principal keys) matched exactly; a role's ARN also protects its sessions (src/contain/decide.ts). */
         principals: z.array(z.string().trim()).default([]),

@@ -62,6 +62,9 @@ describe('config', () => {
     expect(c.allowlist).toEqual({ cidrs: ['203.0.113.9/32', '2001:db8::1/128', '198.51.100.7/32', '10.20.0.0/24'],
       principals: ['arn:aws:iam::123456789012:role/monitoring'] });
     expect(parseConfig(c).allowlist).toEqual(c.allowlist);
+    // The mapped range read as IPv4 would be 0.0.0.0/0: an entry that named no client never comes to exempt all of IPv4.
+    expect(() => parseConfig({ allowlist: { cidrs: ['::ffff:0:0/96'] } })).toThrow(/allowlist\.cidrs\.0: an IPv4-mapped block shorter than \/104/);
+    expect(parseConfig({ allowlist: { cidrs: ['::ffff:10.0.0.0/104'] } }).allowlist.cidrs).toEqual(['10.0.0.0/8']);
   });
 
   it('a file that is not JSON is a clear error naming the file', () => {

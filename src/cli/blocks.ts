@@ -5,7 +5,8 @@ import { DynamoLedgerStore } from '../adapters/aws/dynamodb.ts';
 import { unblockDecision } from '../contain/decide.ts';
 import type { Decision } from '../decision.ts';
 import type { LedgerEntry, LedgerStore } from '../ports.ts';
-import { canonicalCidr, contains, parseCidr } from '../net/cidr.ts';
+import { authorizerPrincipal, unverifiedPrincipal } from '../decode/principal-key.ts';
+import { contains, familyBits, formatCidr, parseCidr } from '../net/cidr.ts';
 import { fmtTime } from '../report/format.ts';
 import { formatDecisionLine, formatTable } from '../render/terminal.ts';
 import { collect, DEFAULT_OUT, positiveInt, UsageError } from './main.ts';
@@ -90,10 +91,12 @@ function statusAt(e: LedgerEntry, now: number): string {
 async function change(typed: string, o: BlocksOptions, edit: (e: LedgerEntry, now: number) => LedgerEntry, verb: string): Promise<void> {
   const l = open(o);
   try {
-    const target = ledgerTarget(typed);
-    // Every active entry of the target (a block of the whole API and one of its login route are two): releasing one
-    // of them alone would leave the target blocked while saying it was released.
-    const entries = activeEntries(await l.store.history(target), l.now);
+    // Every active entry of the target (a block of the whole API and one of its login route are two; an ARN may be
+    // keyed as read from userArn or, unverified, from another field): releasing one alone would leave the target
+    // blocked while saying it was released.
+    const entries: LedgerEntry[] = [];
+    for (const key of ledgerTargets(typed)) entries.push(...activeEntries(await l.store.history(key), l.now));
+    const target = entries[0]?.target ?? typed.trim();
     if (entries.length === 0) throw new UsageError(`${typed}: no active block as of ${fmtTime(l.now)} (cordon blocks list shows them)`);
     for (const entry of entries) {
       // A release is a new status, so the contain stage alerts it like any other change.
@@ -103,7 +106,7 @@ async function change(typed: string, o: BlocksOptions, edit: (e: LedgerEntry, no
         ? unblockDecision(updated, l.now, 'operator')
         : { ...unblockDecision(updated, l.now, 'operator'), action: 'block' as const, expiresAt: new Date(updated.expiresAt).toISOString() };
       l.afterChange(decision);
-      process.stdout.write(`${target}: ${verb}\n${formatDecisionLine(decision)}\n`);
+      process.stdout.write(`${entry.target}: ${verb}\n${formatDecisionLine(decision)}\n`);
     }
     if (verb !== 'released') return;
     // An address inside a blocked network stays blocked by it: said plainly, not left for the operator to find out.
@@ -115,12 +118,19 @@ async function change(typed: string, o: BlocksOptions, edit: (e: LedgerEntry, no
   }
 }
 
-/** The target as the ledger writes it: an address or block in canonical form (a bare address without its length). */
-function ledgerTarget(typed: string): string {
+/**
+ * The keys the ledger may hold the target under: an address or block in canonical form (a single address, typed with
+ * or without /32 or /128, as the bare address); an ARN as typed and as a principal read from another field than userArn.
+ */
+function ledgerTargets(typed: string): string[] {
   const text = typed.trim();
-  const cidr = canonicalCidr(text);
-  if (cidr === null) return text;
-  return text.includes('/') ? cidr : cidr.slice(0, cidr.indexOf('/'));
+  const cidr = parseCidr(text);
+  if (cidr !== null) {
+    const canonical = formatCidr(cidr);
+    return [cidr.len === familyBits(cidr.family) ? canonical.slice(0, canonical.indexOf('/')) : canonical];
+  }
+  const principal = authorizerPrincipal(text);
+  return principal.startsWith('arn:') ? [principal, unverifiedPrincipal(principal)] : [text];
 }
 
 /** Active blocks of other, wider networks that hold `target` (none for a principal). */

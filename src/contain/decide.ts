@@ -1,6 +1,7 @@
 import { type CordonConfig, ruleMode, type RuleName } from '../config.ts';
 import type { Decision, Evidence, RouteScope, TargetKind } from '../decision.ts';
 import type { KeyVerdict, WindowAssessment } from '../detect/detector.ts';
+import { authorizerPrincipal } from '../decode/principal-key.ts';
 import { type Cidr, formatCidr, overlaps, parseCidr } from '../net/cidr.ts';
 import { isIpv6, prefixOf } from '../net/ip.ts';
 import { PROXY_ADVICE, proxySetFor } from '../net/proxies.ts';
@@ -83,9 +84,13 @@ export class Allowlist {
     return this.cidrs.some((a) => overlaps(a, t));
   }
 
-  /** An allowlisted principal exactly, or a session of an allowlisted role. */
-  allowsPrincipal(principal: string): boolean {
-    if (this.principals.has(principal)) return true;
+  /**
+   * An allowlisted principal exactly, or a session of an allowlisted role; a key read from another field than userArn
+   * (`unverified:ARN`) is the principal it names, as the operator wrote it.
+   */
+  allowsPrincipal(key: string): boolean {
+    const principal = authorizerPrincipal(key);
+    if (this.principals.has(principal) || this.principals.has(key)) return true;
     const session = ROLE_SESSION_ARN.exec(principal);
     return session !== null && this.roles.has(roleKey(session));
   }

@@ -23,6 +23,8 @@ describeMoto('cordon blocks --ledger-table', () => {
     await store.put({ ...entry('198.51.100.7', 'ip', now - 60_000), reasons: ['login-bruteforce'] });
     await store.put(entry('198.51.100.0/24', 'cidr', now - 30_000));
     await store.put(entry('2001:db8:1:2::/64', 'cidr', now - 60_000));
+    await store.put(entry('192.0.2.60', 'ip', now - 60_000));
+    await store.put({ ...entry('unverified:arn:aws:iam::123456789012:user/partner', 'ip', now - 60_000), targetKind: 'principal' });
   });
   const entry = (target: string, targetKind: 'ip' | 'cidr', createdAt: number): LedgerEntry => ({ target, targetKind, createdAt,
     expiresAt: now + 3_600_000, status: 'active', reasons: ['flood'], score: 5, priorBlocks: 0,
@@ -63,5 +65,11 @@ describeMoto('cordon blocks --ledger-table', () => {
     expect(v6.status, v6.stderr).toBe(0);
     expect((await store.history('2001:db8:1:2::/64')).map((e) => e.status)).toEqual(['released']);
     expect(v6.stdout).not.toMatch(/still blocked/);
+    // A host typed with its /32; an ARN as the operator knows it, keyed unverified (it came from an authorizer's principalId).
+    expect(cordon('release', '192.0.2.60/32').status).toBe(0);
+    expect((await store.history('192.0.2.60')).map((e) => e.status)).toEqual(['released']);
+    const arn = cordon('release', 'arn:aws:iam::123456789012:user/partner');
+    expect(arn.status, arn.stderr).toBe(0);
+    expect((await store.history('unverified:arn:aws:iam::123456789012:user/partner')).map((e) => e.status)).toEqual(['released']);
   });
 });

@@ -58,6 +58,17 @@ describe('decideWindow', () => {
     expect(held(session('123456789012', 'monitoring', 'aws-cn'))).toBeUndefined();
   });
 
+  it('an allowlisted ARN protects it when it came from another field than userArn (keyed unverified:ARN), in decide and in the projection', () => {
+    const partner = 'arn:aws:iam::123456789012:user/partner';
+    const cfg = { allowlist: { principals: [partner, 'arn:aws:iam::123456789012:role/ops'] } };
+    const principal = (key: string) => verdict(key, { kind: 'principal' });
+    const { decisions, blocks } = decide([principal(`unverified:${partner}`), principal('unverified:arn:aws:sts::123456789012:assumed-role/ops/s1'),
+      principal('unverified:arn:aws:iam::123456789012:user/other')], cfg);
+    expect(blocks.map((b) => b.target)).toEqual(['unverified:arn:aws:iam::123456789012:user/other']);
+    expect(decisions.filter((d) => d.evidence.heldBack === 'allowlist')).toHaveLength(2);
+    expect(new Allowlist(parseConfig(cfg).allowlist).allowsPrincipal(`unverified:${partner}`)).toBe(true);
+  });
+
   it('reads the allowlist as the config validated it: a mapped IPv4 entry protects the IPv4 address and its /24', () => {
     const { decisions, blocks } = decide([verdict('198.51.100.7'), verdict('198.51.100.0/24'), verdict('192.0.2.1')],
       { allowlist: { cidrs: ['::ffff:198.51.100.7'] } });
