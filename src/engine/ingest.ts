@@ -184,6 +184,9 @@ export class IngestStage {
         this.log.warn('summaries stream throttled: records sent again', { throttled: put.throttled, summaries: out.length });
       }
     } catch (err) {
+      // Throttled on the way and still not landed by the deadline: the case the alarm is for, so counted too.
+      const throttled = (err as { throttled?: unknown } | null)?.throttled;
+      if (typeof throttled === 'number' && throttled > 0) this.metrics.add(METRIC.SummariesThrottled, throttled);
       const kind = classifyFailure(err);
       if (kind === 'bug') {
         // What we built was refused: retrying the same records cannot help. Surfaced (metric, alarm), and the

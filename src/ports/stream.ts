@@ -58,7 +58,10 @@ export interface PutOutcome {
   throttled: number;
 }
 
-/** PutRecords. Adapters retry partial failures themselves and throw if records are still undelivered. */
+/**
+ * PutRecords. Adapters retry partial failures themselves and throw if records are still undelivered (an error that
+ * may carry `throttled`, as PutOutcome does).
+ */
 export interface StreamPutter {
   put(records: PutRecord[], opts?: PutOptions): Promise<PutOutcome | void>;
 }

@@ -313,6 +313,9 @@ describe('Kinesis twin only', () => {
     expect(err).toBeInstanceOf(KinesisPutError);
     expect(clock.t).toBeLessThan(t0 + 2_500);
     expect(twin.size('shardId-000000000000') + err.lost).toBe(9);
+    // What was refused for throughput on the way is told even though the put failed (the alarm is for this case).
+    expect(err.throttled).toBe(twin.stats().throttled);
+    expect(err.throttled).toBeGreaterThan(0);
 
     const { twin: denied } = twinAt();
     denied.failNextPuts(() => 'KMSAccessDeniedException');
@@ -332,6 +335,16 @@ describe('Kinesis twin only', () => {
     clock.t += 1_000;
     expect(twin.putRecords([{ partitionKey: 'b', data: new Uint8Array(600 * 1024) }]).failedRecordCount).toBe(0);
     expect(twin.stats().bytes).toBe(2 * (600 * 1024 + 1));
+  });
+
+  it('per-shard throughput: a clock that steps back (invocations in simulated time) finds each second as it left it', async () => {
+    const { twin, clock } = twinAt(1_700_000_006_100, 1);
+    const big = () => [{ partitionKey: 'a', data: new Uint8Array(600 * 1024) }];
+    expect(twin.putRecords(big()).failedRecordCount).toBe(0); // second 6
+    clock.t = 1_700_000_005_500;
+    expect(twin.putRecords(big()).failedRecordCount).toBe(0); // second 5, on its own
+    clock.t = 1_700_000_006_200;
+    expect(twin.putRecords(big()).failedRecordCount).toBe(1); // second 6 again: 600 KB of its MiB already taken
   });
 
   it('sequence numbers compare correctly as strings; arrivedAt is the twin clock; read pages after a sequence number', async () => {

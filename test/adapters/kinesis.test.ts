@@ -215,3 +215,28 @@ describe('KinesisRecordPutter limits (mocked client)', () => {
     expect((err as KinesisPutError).cause).toBe(denied);
   });
 });
+
+describe('KinesisRecordPutter with a deadline, against an endpoint that never answers', () => {
+  it('gives up by the deadline (the SDK call is aborted), not after its own timeouts and retries', async () => {
+    const { createServer } = await import('node:http');
+    const server = createServer(() => { /* never answers */ });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    const client = new KinesisClient({ region: 'us-east-1', endpoint: `http://127.0.0.1:${port}`, maxAttempts: 5,
+      credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+      requestHandler: new NodeHttpHandler({ connectionTimeout: 3_000, requestTimeout: 30_000 }) });
+    try {
+      const putter = new KinesisRecordPutter(client, 'stalled', { sleep: noSleep });
+      const t0 = Date.now();
+      const err = await putter.put(records(3), { deadline: t0 + 1_500 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(KinesisPutError);
+      expect((err as KinesisPutError).lost).toBe(3);
+      // 5 attempts of a 30 s request timeout would be minutes.
+      expect(Date.now() - t0).toBeLessThan(10_000);
+    } finally {
+      client.destroy();
+      server.closeAllConnections();
+      server.close();
+    }
+  }, 30_000);
+});

@@ -56,8 +56,10 @@ export class KinesisPutError extends AwsUnavailableError {
     readonly delivered: number,
     context: Record<string, unknown> = {},
     options?: { cause?: unknown },
+    /** Records refused for the shards' write throughput on the way (what PutOutcome.throttled counts for a put that lands). */
+    readonly throttled = 0,
   ) {
-    super(message, 'kinesis', 'PutRecords', { ...context, lost, delivered }, options);
+    super(message, 'kinesis', 'PutRecords', { ...context, lost, delivered, throttled }, options);
   }
 }
 

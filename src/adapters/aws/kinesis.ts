@@ -49,6 +49,8 @@ const TRANSIENT_RECORD_ERRORS = new Set(['ProvisionedThroughputExceededException
  * sleep does not advance it), far above what a deadline of minutes allows at the backoff's ceiling.
  */
 const MAX_ATTEMPTS_WITH_DEADLINE = 200;
+/** No call waits longer than a Lambda may run (and a timer takes no more than 2^31 − 1 ms). */
+const MAX_CALL_MS = 15 * 60_000;
 
 /**
  * Puts records with PutRecords: batches of at most 500 records and 5 MiB (data + partition keys), each record at
@@ -110,6 +112,7 @@ export class KinesisRecordPutter {
           delivered + batches[b].length - lost.count,
           { stream: this.streamName, failedAfterRetries: lost.count, notAttempted: notSent, lastError: lost.lastError },
           lost.cause ? { cause: lost.cause } : undefined,
+          this.throttled - throttledBefore,
         );
       }
       delivered += batches[b].length;
@@ -175,7 +178,11 @@ export class KinesisRecordPutter {
       let res;
       try {
         this.calls++;
-        res = await this.client.send(new PutRecordsCommand({ StreamName: this.streamName, Records: entries }));
+        // With a deadline, the call itself (the SDK's own retries and timeouts included) ends by it too: the Lambda
+        // must have time left to report the batch, or the whole batch is retried with nothing said.
+        const left = deadline === undefined ? undefined : Math.min(MAX_CALL_MS, Math.max(1, deadline - this.now()));
+        res = await this.client.send(new PutRecordsCommand({ StreamName: this.streamName, Records: entries }),
+          left === undefined ? {} : { abortSignal: AbortSignal.timeout(left) });
       } catch (err) {
         // The SDK has already retried throttling and 5xx; anything else (missing stream, access denied) is final.
         return { count: pending.length, attempts: attempt + 1, lastError: awsErrorName(err) || String(err), cause: err };

@@ -47,6 +47,9 @@ import type { PutOptions, PutOutcome, PutRecord, PutResult, StreamPutter, Stream
  * time: with a simulated clock, give `putter.sleep` that advances that clock.
  */
 
+/** Seconds before the newest one put a shard keeps its use of (a clock may step back at most this far). */
+const USED_SECONDS_KEPT = 300;
+
 /** Per-shard write limits (Kinesis PutRecords API reference: 1,000 records and 1 MiB per second per shard). */
 export const KINESIS_SHARD_RECORDS_PER_SECOND = 1_000;
 export const KINESIS_SHARD_BYTES_PER_SECOND = 1024 * 1024;
@@ -98,9 +101,11 @@ interface Shard {
   open: boolean;
   parents: string[];
   records: StoredRecord[];
-  second: number;
-  secondRecords: number;
-  secondBytes: number;
+  /**
+   * What each recent second took, by second of the twin's clock: a clock that steps back (rehearse runs invocations in
+   * simulated time, each moving the clock on while it waits) finds the second's use as it left it.
+   */
+  used: Map<number, { records: number; bytes: number }>;
 }
 
 export interface KinesisTwinStats {
@@ -190,12 +195,13 @@ export class KinesisTwin implements StreamPutter, StreamReader {
         return;
       }
       const bytes = recordBytes(r);
-      if (shard.second !== second) {
-        shard.second = second;
-        shard.secondRecords = 0;
-        shard.secondBytes = 0;
+      let used = shard.used.get(second);
+      if (!used) {
+        shard.used.set(second, (used = { records: 0, bytes: 0 }));
+        // Seconds well past are done with: the map stays a few entries long.
+        for (const s of shard.used.keys()) if (s < second - USED_SECONDS_KEPT) shard.used.delete(s);
       }
-      if (shard.secondRecords + 1 > this.recordsPerSecond || shard.secondBytes + bytes > this.bytesPerSecond) {
+      if (used.records + 1 > this.recordsPerSecond || used.bytes + bytes > this.bytesPerSecond) {
         failed++;
         this.counters.throttled++;
         out.push({
@@ -204,8 +210,8 @@ export class KinesisTwin implements StreamPutter, StreamReader {
         });
         return;
       }
-      shard.secondRecords++;
-      shard.secondBytes += bytes;
+      used.records++;
+      used.bytes += bytes;
       const sequenceNumber = (++this.sequence).toString().padStart(SEQUENCE_DIGITS, '0');
       shard.records.push({
         sequenceNumber,
@@ -402,7 +408,7 @@ export class KinesisTwin implements StreamPutter, StreamReader {
       const end = i === n - 1 ? HASH_SPACE - 1n : BigInt(i + 1) * step - 1n;
       const id = shardIdOf(this.nextShardIndex++);
       const overlapping = parents.filter((p) => p.start <= end && start <= p.end).map((p) => p.id);
-      this.shards.set(id, { id, start, end, open: true, parents: overlapping, records: [], second: -1, secondRecords: 0, secondBytes: 0 });
+      this.shards.set(id, { id, start, end, open: true, parents: overlapping, records: [], used: new Map() });
       ids.push(id);
     }
     return ids;
