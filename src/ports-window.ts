@@ -32,6 +32,12 @@ export interface ScopeProgress {
    * releases stored, and for entries with no such part.
    */
   pieces?: Record<string, string[]>;
+  /**
+   * The watermark the batch that wrote this raised it to, written before the watermark itself: if that write fails, the
+   * batch's retry finds its records counted and raises the watermark from here (else its windows would wait for more
+   * data or the clock). Absent in what earlier releases stored.
+   */
+  watermark?: number;
 }
 
 export interface WindowStore {

@@ -150,7 +150,13 @@ export class DetectStage {
       step = 'store parts';
       const seenAt = progress.seenAt ?? {};
       const pieces = progress.pieces ?? {};
-      const { watermark, raised } = await this.store(scope, decoded, now, res, done, progress.sources, seenAt, pieces);
+      const stored = await this.store(scope, decoded, now, res, done, progress.sources, seenAt, pieces);
+      let { watermark, raised } = stored;
+      // This batch was recorded as counted before, and the watermark write after it failed: raised from the record.
+      if ((progress.watermark ?? 0) > watermark) {
+        watermark = progress.watermark!;
+        raised = true;
+      }
       // The batch is recorded as counted before the watermark moves and any window closes: a failure past this point
       // sends the batch back, and its retry must find these records counted (it only closes what is due). Recorded
       // after the close, a closed window's parts would look new to the retry and be folded into the next window: its
@@ -159,7 +165,8 @@ export class DetectStage {
       step = 'save progress';
       if (done.length) {
         pruneSources(progress.sources, seenAt, now, pieces);
-        await this.deps.windows.setProgress(scope, { sequence: done[done.length - 1].sequenceNumber, sources: progress.sources, seenAt, pieces });
+        await this.deps.windows.setProgress(scope, { sequence: done[done.length - 1].sequenceNumber, sources: progress.sources, seenAt, pieces,
+          watermark });
       }
       if (raised) await this.deps.windows.setWatermark(scope, watermark);
       step = 'close windows';

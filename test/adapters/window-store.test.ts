@@ -75,6 +75,9 @@ function windowStoreContract(make: () => WindowStore) {
     // Most progress has no pieces: none kept, none read back.
     await store.setProgress('p', { ...progress, pieces: {} });
     expect((await store.progress('p'))?.pieces).toEqual({});
+    // The watermark the batch raised it to, kept with it (its own write may fail after).
+    await store.setProgress('p', { ...progress, watermark: 1_793_577_665_000 });
+    expect(await store.progress('p')).toEqual({ ...progress, watermark: 1_793_577_665_000 });
   });
 
   it('keeps UTF-8 bodies intact', async () => {

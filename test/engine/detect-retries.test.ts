@@ -64,10 +64,12 @@ async function run(fault?: FaultPoint) {
     if (r.batchItemFailures.length === 0) break;
     failures++;
   }
+  // What the retries alone closed, before any clock tick (a clean run closes every window the batch's data passed).
+  const closedBeforeTick = closed.size;
   await detect.tick(T0 + 20 * MIN);
   const active = (await kit.state.listAll()).filter((e) => e.status === 'active').map((e) => e.target).sort();
   const states = await kit.state.getMany([`i:${BUSY}`, 'i:198.51.100.1']);
-  return { active, closed, lateFolded, failures, learned: [...states.values()].map((s) => s.windows) };
+  return { active, closed, closedBeforeTick, lateFolded, failures, learned: [...states.values()].map((s) => s.windows) };
 }
 
 describe('detect retried after a failure at any step decides and learns what a clean run does', () => {
@@ -85,6 +87,9 @@ describe('detect retried after a failure at any step decides and learns what a c
     expect(faulty.lateFolded).toBe(0);
     for (const [start, counts] of faulty.closed) for (const n of counts) expect(n, `window ${start}`).toBe(clean.closed.get(start)?.[0]);
     expect([...faulty.closed.keys()]).toEqual([...clean.closed.keys()]);
+    // And the retry itself decides them, without waiting for more data or the clock.
+    expect(clean.closedBeforeTick).toBeGreaterThan(0);
+    expect(faulty.closedBeforeTick).toBe(clean.closedBeforeTick);
     // The busy client is not blocked for the retry, the attacker is; each key learned each window once.
     expect(faulty.active).toEqual(clean.active);
     expect(faulty.learned).toEqual(clean.learned);

@@ -238,7 +238,8 @@ export class DynamoWindowStore implements WindowStore {
     if (pc && typeof pc === 'object') {
       for (const [k, v] of Object.entries(pc as Record<string, unknown>)) if (Array.isArray(v)) pieces[k] = v.filter((x): x is string => typeof x === 'string');
     }
-    return { sequence: s, sources, seenAt, pieces };
+    const wm = res.Item?.w;
+    return { sequence: s, sources, seenAt, pieces, ...(typeof wm === 'number' && Number.isFinite(wm) ? { watermark: wm } : {}) };
   }
 
   async setProgress(scope: string, progress: ScopeProgress): Promise<void> {
@@ -246,7 +247,8 @@ export class DynamoWindowStore implements WindowStore {
     await this.doc.send(new PutCommand({ TableName: this.tableName,
       Item: { pk: `mark#${scope}`, sk: 'seq', s: progress.sequence, src: progress.sources, at: progress.seenAt ?? {},
         // Only where a partition was cut across records (rare): most items carry none.
-        ...(progress.pieces && Object.keys(progress.pieces).length ? { pc: progress.pieces } : {}) } }));
+        ...(progress.pieces && Object.keys(progress.pieces).length ? { pc: progress.pieces } : {}),
+        ...(progress.watermark !== undefined && Number.isFinite(progress.watermark) ? { w: progress.watermark } : {}) } }));
   }
 
   async getWatermark(scope: string): Promise<number> {

@@ -56,12 +56,13 @@ export class MemoryWindowStore implements WindowStore {
 
   async progress(scope: string): Promise<ScopeProgress | undefined> {
     const p = this.progresses.get(scope);
-    return p && { sequence: p.sequence, sources: { ...p.sources }, seenAt: { ...p.seenAt }, pieces: copyPieces(p.pieces) };
+    return p && { sequence: p.sequence, sources: { ...p.sources }, seenAt: { ...p.seenAt }, pieces: copyPieces(p.pieces),
+      ...(p.watermark === undefined ? {} : { watermark: p.watermark }) };
   }
 
   async setProgress(scope: string, progress: ScopeProgress): Promise<void> {
     this.progresses.set(scope, { sequence: progress.sequence, sources: { ...progress.sources }, seenAt: { ...progress.seenAt },
-      pieces: copyPieces(progress.pieces) });
+      pieces: copyPieces(progress.pieces), ...(progress.watermark === undefined ? {} : { watermark: progress.watermark }) });
   }
 
   async getWatermark(scope: string): Promise<number> {
