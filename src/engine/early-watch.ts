@@ -136,7 +136,9 @@ export class EarlyWatch {
     const byKey = w.sums[tag];
     let sums = byKey.get(key);
     if (!sums) {
-      if (this.tracked >= this.maxKeys) {
+      // Full: the oldest other window gives way (its close, at most a minute off, still judges its keys); a window
+      // that alone fills the bound stops taking new keys.
+      if (this.tracked >= this.maxKeys && !this.dropOldestBut(w)) {
         w.full = true;
         return;
       }
@@ -202,5 +204,18 @@ export class EarlyWatch {
   /** Keys tracked now, over every scope and window. */
   trackedKeys(): number {
     return this.tracked;
+  }
+
+  /** Forgets the window with the earliest start, of any scope, other than `keep`; false if there is none. */
+  private dropOldestBut(keep: WindowSums): boolean {
+    let oldest: { windows: Map<number, WindowSums>; start: number; scope: string } | undefined;
+    for (const [scope, windows] of this.scopes) {
+      for (const [start, w] of windows) if (w !== keep && w.keys > 0 && (!oldest || start < oldest.start)) oldest = { windows, start, scope };
+    }
+    if (!oldest) return false;
+    this.tracked -= oldest.windows.get(oldest.start)!.keys;
+    oldest.windows.delete(oldest.start);
+    if (oldest.windows.size === 0) this.scopes.delete(oldest.scope);
+    return true;
   }
 }

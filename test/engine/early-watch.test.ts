@@ -80,20 +80,22 @@ describe('EarlyWatch: when an open window is worth an early look', () => {
     expect(watch.due('a')).toEqual([T0 + 60_000]);
   });
 
-  it('bounds the keys it tracks over every scope and window: past the bound new keys are not watched, until windows are forgotten', () => {
+  it('bounds the keys it tracks over every scope and window: past the bound the oldest window gives way, and one window alone stops taking keys', () => {
     const watch = new EarlyWatch(cfg, 10);
     const n = cfg.thresholds.floodUnmistakableRequests;
     for (let i = 0; i < 8; i++) watch.observe('a', part(T0, `198.51.100.${i}`, 1));
-    for (let i = 0; i < 8; i++) watch.observe('b', part(T0, `198.51.100.${i}`, 1));
-    expect(watch.trackedKeys()).toBe(10);
-    // A flood from a key first seen past the bound is left to the window close.
-    watch.observe('b', part(T0, '203.0.113.9', n));
-    expect(watch.due('b')).toEqual([]);
-    watch.forget('a', T0 + 60_000);
-    expect(watch.trackedKeys()).toBe(2);
-    watch.observe('b', part(T0, '203.0.113.9', n));
-    expect(watch.due('b')).toEqual([T0]);
-    expect(watch.trackedKeys()).toBe(3);
+    for (let i = 0; i < 8; i++) watch.observe('b', part(T0 + 60_000, `198.51.100.${i}`, 1));
+    // Window T0 of scope a (the oldest) gave way to the newer one of scope b.
+    expect(watch.trackedKeys()).toBe(8);
+    watch.observe('b', part(T0 + 60_000, '203.0.113.9', n));
+    expect(watch.due('b')).toEqual([T0 + 60_000]);
+    // Once one window holds the whole bound, a new key of it is left to the window's close.
+    const single = new EarlyWatch(cfg, 10);
+    for (let i = 0; i < 10; i++) single.observe('s', part(T0, `198.51.100.${i}`, 1));
+    single.observe('s', part(T0, '203.0.113.9', n));
+    expect(single.due('s')).toEqual([]);
+    single.forget('s', T0 + 60_000);
+    expect(single.trackedKeys()).toBe(0);
   });
 
   it('a malformed part is skipped without throwing (the close counts it)', () => {
