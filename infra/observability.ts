@@ -288,8 +288,8 @@ export function addAlarmsAndDashboard(
     }),
   );
 
-  // The targets other than WAF (whose writes have their own alarm above): failing every run for 3 minutes is a block
-  // not enforced there, or a release not applied, not a throttle the next run gets past.
+  // The targets other than WAF (whose writes have their own alarm above): failing in 3 minutes of 5 is a block not
+  // enforced there, or a release not applied, not a throttle the next run gets past.
   const targets: { id: string; target: 'policy' | 'deny-list' | 'api-keys'; what: string }[] = [];
   if (p.restApis.length > 0) targets.push({ id: 'Policy', target: 'policy', what: 'an API\'s resource policy' });
   if (p.config.denyList.enabled) targets.push({ id: 'DenyList', target: 'deny-list', what: 'the deny list authorizers read' });
@@ -297,12 +297,13 @@ export function addAlarmsAndDashboard(
   for (const { id, target, what } of targets) {
     addAlarm(
       new cloudwatch.Alarm(scope, `${id}TargetFailuresAlarm`, {
-        alarmDescription: `cordon contain has failed to write ${what} on every run for 3 minutes (TargetFailures, target ${target}): ` +
+        alarmDescription: `cordon contain has failed to write ${what} in 3 of the last 5 minutes (TargetFailures, target ${target}): ` +
           'its blocks or releases there are not in effect. See contain\'s ERROR lines (containment target failed)',
         metric: cordonMetric(METRIC.TargetFailures, 'contain', { period: Duration.minutes(1), dimensions: { target } }),
         threshold: 0,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 3,
+        // 3 of 5: a run that takes over a minute (redeploys paced across many APIs) leaves minutes without a datapoint.
+        evaluationPeriods: 5,
         datapointsToAlarm: 3,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),

@@ -146,7 +146,7 @@ describe('alarms on the stages’ metrics', () => {
     });
   });
 
-  it('containment targets other than WAF: failing every run for 3 minutes, per target the deployment has', () => {
+  it('containment targets other than WAF: failing in 3 minutes of 5, per target the deployment has', () => {
     const policy = cordonAlarms(full.template, METRIC.TargetFailures);
     expect(policy).toHaveLength(1);
     expect(policy[0]).toMatchObject({
@@ -154,7 +154,7 @@ describe('alarms on the stages’ metrics', () => {
       Statistic: 'Sum',
       Period: 60,
       Threshold: 0,
-      EvaluationPeriods: 3,
+      EvaluationPeriods: 5,
       DatapointsToAlarm: 3,
       TreatMissingData: 'notBreaching',
     });
