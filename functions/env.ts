@@ -105,6 +105,14 @@ const schemas = {
     /** cordon's record of the API keys it disabled; the bucket is required when config.apiKeys.enabled (checked below). */
     API_KEY_RECORD_BUCKET: z.string().min(1, 'must name the bucket of the API-key record').optional(),
     API_KEY_RECORD_KEY: z.string().min(1, 'must name the API-key record object key').optional(),
+    /** cordon's rule group and the stages whose own web ACL must reference it (both or neither: checked below). */
+    RULE_GROUP_ARN: z.string().min(1, "must name cordon's rule group").optional(),
+    RULE_GROUP_STAGES: json(
+      z.array(z.object({ restApiId: z.string().min(1), stageName: z.string().min(1),
+        stageArn: z.string().regex(/^arn:aws[a-z-]*:apigateway:[a-z0-9-]+::\/restapis\/[^/]+\/stages\/[^/]+$/, 'must be a stage ARN') }).strict(), {
+        error: 'must be a JSON array of {"restApiId","stageName","stageArn"}',
+      }),
+    ).optional(),
   }),
   notifySlack: z.object({
     LOG_LEVEL: common.LOG_LEVEL,
@@ -198,6 +206,10 @@ export function parseContainEnv(env: NodeJS.ProcessEnv = process.env): ContainEn
     throw new EnvError('cordon contain: invalid environment\n  API_KEY_RECORD_BUCKET: is not set; config.apiKeys.enabled needs the bucket of the record of the keys cordon disabled',
       ['API_KEY_RECORD_BUCKET']);
   }
+  if ((e.RULE_GROUP_ARN === undefined) !== (e.RULE_GROUP_STAGES === undefined)) {
+    const missing = e.RULE_GROUP_ARN === undefined ? 'RULE_GROUP_ARN' : 'RULE_GROUP_STAGES';
+    throw new EnvError(`cordon contain: invalid environment\n  ${missing}: is not set; RULE_GROUP_ARN and RULE_GROUP_STAGES go together`, [missing]);
+  }
   return {
     config,
     logLevel: e.LOG_LEVEL,
@@ -212,6 +224,7 @@ export function parseContainEnv(env: NodeJS.ProcessEnv = process.env): ContainEn
     ...(e.API_KEY_RECORD_BUCKET
       ? { apiKeyRecord: { bucket: e.API_KEY_RECORD_BUCKET, key: e.API_KEY_RECORD_KEY ?? API_KEY_RECORD_DEFAULT_KEY } }
       : {}),
+    ...(e.RULE_GROUP_ARN && e.RULE_GROUP_STAGES ? { ruleGroupCheck: { ruleGroupArn: e.RULE_GROUP_ARN, stages: e.RULE_GROUP_STAGES } } : {}),
   };
 }
 

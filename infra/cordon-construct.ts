@@ -106,6 +106,8 @@ export class Cordon extends Construct {
   readonly subscribedLogGroups: string[];
   /** The subscribed groups cordon did not create, whose filters the deploy-time check counts. */
   private readonly preflightLogGroups: string[];
+  /** How many stages contain checks for a reference to the rule group (their own web ACL); 0 for none. */
+  private readonly ruleGroupCheckedStages: number;
 
   constructor(scope: Construct, id: string, props: CordonProps = {}) {
     super(scope, id);
@@ -309,6 +311,10 @@ export class Cordon extends Construct {
         }),
       });
     }
+    // The stages whose own web ACL must reference the rule group: contain checks that it does (GetWebACLForResource),
+    // and reports a stage whose web ACL does not as a failure of WAF there, its address blocks not in effect on it.
+    const ruleGroupChecked = this.ruleGroup ? p.restApis.filter((api) => !associatedApis.has(api)) : [];
+    this.ruleGroupCheckedStages = ruleGroupChecked.length;
     if (this.routeIpSets) {
       new CfnOutput(this, 'RouteIpSetArns', {
         description: 'cordon route IP sets (v4, v6): blocked on POSTs to login paths only; only the contain function writes them',
@@ -380,6 +386,10 @@ export class Cordon extends Construct {
         ...(p.config.denyList.enabled ? { DENY_LIST_BUCKET: this.stateBucket.bucketName, DENY_LIST_KEY: p.denyListKey } : {}),
         ...(p.config.apiKeys.enabled
           ? { API_KEY_RECORD_BUCKET: this.stateBucket.bucketName, API_KEY_RECORD_KEY: API_KEY_RECORD_DEFAULT_KEY }
+          : {}),
+        ...(this.ruleGroup && ruleGroupChecked.length > 0
+          ? { RULE_GROUP_ARN: this.ruleGroup.attrArn,
+            RULE_GROUP_STAGES: stack.toJsonString(ruleGroupChecked.map((a) => ({ restApiId: a.restApiId, stageName: a.stageName, stageArn: stageArn(a) }))) }
           : {}),
       },
       // WAF takes one write per second per account and region; a full reconcile of many sets with lock retries
@@ -553,6 +563,15 @@ export class Cordon extends Construct {
           ],
         }),
       );
+    }
+
+    if (ruleGroupChecked.length > 0) {
+      // As the deploy guard's: GetWebACLForResource names the stage and checks GetWebACL on the web ACL it returns,
+      // whichever it is (the team's): any regional web ACL of this account, read only.
+      const anyWebAcl = stack.formatArn({ service: 'wafv2', resource: 'regional/webacl', resourceName: '*/*' });
+      this.containFunction.addToRolePolicy(new iam.PolicyStatement({ sid: 'WebAclOfStages', actions: ['wafv2:GetWebACLForResource'],
+        resources: [...ruleGroupChecked.map(stageArn), anyWebAcl] }));
+      this.containFunction.addToRolePolicy(new iam.PolicyStatement({ sid: 'WebAclRead', actions: ['wafv2:GetWebACL'], resources: [anyWebAcl] }));
     }
 
     // ---------------------------------------------------------------- Slack
@@ -972,6 +991,7 @@ export class Cordon extends Construct {
       reason: NAG_ACKNOWLEDGEMENTS[STATE_BUCKET_OBJECTS_FINDING],
     });
     if (this.settings.config.apiKeys.enabled) ack(this.containFunction.role, API_KEYS_FINDING);
+    if (this.ruleGroupCheckedStages > 0) ack(this.containFunction.role, ANY_WEB_ACL_FINDING);
     for (const apiId of new Set(this.settings.restApis.map((a) => a.restApiId))) {
       Validations.of(this.containFunction.role!).acknowledge({
         id: DEPLOYMENTS_FINDING.replace('<restApiId>', apiId),
@@ -1039,7 +1059,8 @@ export const NAG_ACKNOWLEDGEMENTS = {
   [ANY_WEB_ACL_FINDING]:
     'Read only (wafv2:GetWebACLForResource, wafv2:GetWebACL) for the deploy-time check: the web ACL a protected stage ' +
     'already has belongs to someone else and its ARN is not known in advance; GetWebACLForResource checks GetWebACL on ' +
-    'it. The check only reads it, to stop the deploy instead of replacing it.',
+    'it. The check only reads it, to stop the deploy instead of replacing it. contain reads it too, for the stages that ' +
+    "keep their own web ACL: whether it references cordon's rule group (else their address blocks are not enforced).",
   [LOG_GROUP_FINDING]:
     "logs:DescribeSubscriptionFilters only, on one subscribed log group, in both spellings of its ARN (CloudWatch Logs " +
     "authorizes log-group actions against 'log-group:<name>:*'): the deploy-time check counts the group's filters.",

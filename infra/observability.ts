@@ -290,7 +290,13 @@ export function addAlarmsAndDashboard(
 
   // The targets other than WAF (whose writes have their own alarm above): failing in 3 minutes of 5 is a block not
   // enforced there, or a release not applied, not a throttle the next run gets past.
-  const targets: { id: string; target: 'policy' | 'deny-list' | 'api-keys'; what: string }[] = [];
+  const targets: { id: string; target: 'waf' | 'policy' | 'deny-list' | 'api-keys'; what: string }[] = [];
+  // Stages keeping their own web ACL: contain checks each uses cordon's rule group (a failure of target waf until it does).
+  const ruleGroupStages = p.restApis.length > 0
+    && (p.existingWebAclArn !== undefined || p.restApis.some((a) => (a.existingWebAcl ?? p.existingWebAcl) === 'use-rule-group'));
+  if (ruleGroupStages) {
+    targets.push({ id: 'WebAcl', target: 'waf', what: "a stage's address blocks (its web ACL does not use cordon's rule group, or an IP set write failed)" });
+  }
   if (p.restApis.length > 0) targets.push({ id: 'Policy', target: 'policy', what: 'an API\'s resource policy' });
   if (p.config.denyList.enabled) targets.push({ id: 'DenyList', target: 'deny-list', what: 'the deny list authorizers read' });
   if (p.config.apiKeys.enabled) targets.push({ id: 'ApiKeys', target: 'api-keys', what: 'the API keys it disables' });

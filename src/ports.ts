@@ -135,6 +135,27 @@ export interface IpSetPort {
   apply(desired: IpSetDesired): Promise<IpSetApplyResult>;
 }
 
+/** A REST API stage, by its API id and stage name. */
+export interface RestApiStage {
+  restApiId: string;
+  stageName: string;
+}
+
+/**
+ * Whether a stage's web ACL enforces cordon's rule group: `referenced`; `count-only` (referenced with its action
+ * overridden to Count); `absent` (no reference, or no web ACL at all).
+ */
+export type WebAclReference = 'referenced' | 'count-only' | 'absent';
+
+/**
+ * The stages that keep a web ACL of their own (not cordon's): their team must add a reference to cordon's rule group,
+ * and this checks that they did. Throws when it cannot tell (access denied, throttled): never answers `referenced` then.
+ */
+export interface WebAclReferenceCheck {
+  readonly stages: readonly RestApiStage[];
+  check(stage: RestApiStage): Promise<WebAclReference>;
+}
+
 /** What goes into cordon's one Deny statement of the API's resource policy. */
 export interface PolicyDeny {
   principals: string[];
@@ -176,7 +197,7 @@ export interface AlertBatch {
 }
 
 export interface TargetFailure {
-  /** `waf-ip-sets`, `policy <api>/<stage>`, `deny-list`, or `api-keys`. */
+  /** `waf-ip-sets`, `waf <api>/<stage>` (its web ACL), `policy <api>/<stage>`, `deny-list`, or `api-keys`. */
   target: string;
   /** The error's name and message (never a stack). */
   error: string;

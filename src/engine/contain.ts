@@ -9,7 +9,7 @@ import { authorizerPrincipal } from '../decode/principal-key.ts';
 import { overlaps } from '../net/cidr.ts';
 import { ApiAccessError, AuthorizationConflictError, PolicyBudgetError, PolicyParseError } from '../render/resource-policy.ts';
 import type { AlertPort, ApiKeyApplyResult, ApiKeyPort, ContainmentGap, DenyListPort, IpSetApplyResult, IpSetPort, LedgerEntry, LedgerKey, LedgerStatus, LedgerStore,
-  PolicyPort, TargetFailure } from '../ports.ts';
+  PolicyPort, TargetFailure, WebAclReferenceCheck } from '../ports.ts';
 import { type Logger, METRIC, type Metrics, noMetrics, silentLogger } from './observe.ts';
 
 export interface ContainDeps {
@@ -21,6 +21,11 @@ export interface ContainDeps {
   /** API keys (disabled while blocked); applied only with `config.apiKeys.enabled` (then it must be given). */
   apiKeys?: ApiKeyPort;
   alerts: AlertPort;
+  /**
+   * The stages that keep a web ACL of their own (not cordon's), checked every run (the check caches) for a reference to
+   * cordon's rule group: without one, WAF holds none of the address blocks there. None where there are no such stages.
+   */
+  webAcls?: WebAclReferenceCheck;
   config: CordonConfig;
   log?: Logger;
   metrics?: Metrics;
@@ -99,8 +104,8 @@ export async function runContain(deps: ContainDeps, now: number, memo: ContainMe
   const gaps: ContainmentGap[] = [];
   // Whatever a target throws is that target's failure: a bug in one (an error that is no AWS answer nor a known limit
   // of the target) is surfaced as the stage's error too, but never stops the other targets, the alert or the stamping.
-  const targetFailed = (target: string, err: unknown): void => {
-    failures.push({ target, error: describe(err) });
+  const targetFailed = (target: string, err: unknown, what = ''): void => {
+    failures.push({ target, error: what + describe(err) });
     if (isTargetFailure(err)) return;
     metrics.add(METRIC.StageErrors, 1);
     log.error('containment target failed unexpectedly', { target, error: describe(err), stack: (err as Error | null)?.stack?.slice(0, 2000) });
@@ -112,11 +117,30 @@ export async function runContain(deps: ContainDeps, now: number, memo: ContainMe
   } catch (err) {
     targetFailed(WAF_TARGET, err);
   }
+  // A stage keeping its own web ACL enforces the IP sets only if that web ACL references cordon's rule group, which
+  // its team adds, not cordon: one that does not (or cannot be checked) is that stage's WAF failure, and no address
+  // block claims to be in effect there (its policy may still hold some CIDRs). `api/stage` → why not.
+  const wafMissing = new Map<string, string>();
+  for (const stage of deps.webAcls?.stages ?? []) {
+    const name = `${stage.restApiId}/${stage.stageName}`;
+    const target = `waf ${name}`;
+    try {
+      const r = await deps.webAcls!.check(stage);
+      if (r === 'referenced') continue;
+      wafMissing.set(name, r === 'absent' ? WEB_ACL_ABSENT : WEB_ACL_COUNT_ONLY);
+      failures.push({ target, error: `${r === 'absent' ? WEB_ACL_ABSENT : WEB_ACL_COUNT_ONLY}: address blocks are not enforced there` });
+    } catch (err) {
+      wafMissing.set(name, WEB_ACL_UNCHECKED);
+      targetFailed(target, err, `${WEB_ACL_UNCHECKED}: `);
+    }
+  }
   let changedPolicies = 0;
   const principalsHeld = new Set<string>();
   // Principals every policy applied this run said it can never name (rejected, or unenforceable on that API).
   let neverNamed: Set<string> | null = null;
   let policyApplied = false;
+  // Per policy (by name, `api/stage`): the CIDRs it holds, for the stages whose web ACL holds no address block.
+  const policyCidrs = new Map<string, Set<string>>();
   for (const [i, policy] of deps.policies.entries()) {
     const target = `policy ${policy.name ?? i + 1}`;
     try {
@@ -124,6 +148,7 @@ export async function runContain(deps: ContainDeps, now: number, memo: ContainMe
       policyApplied = true;
       if (r.changed) changedPolicies++;
       const dropped = new Set(r.dropped);
+      if (policy.name) policyCidrs.set(policy.name, new Set(p.deny.cidrs.filter((c) => !dropped.has(c))));
       const never = new Set(r.unenforceable ?? []);
       // Not an IAM principal at all (a Cognito sub, an authorizer's principalId, an API key): no policy names it.
       const rejected = new Set(r.rejected ?? []);
@@ -175,10 +200,16 @@ export async function runContain(deps: ContainDeps, now: number, memo: ContainMe
 
   // Only a block some target really holds is enforced: its expiry starts now. The others are retried next run.
   const outside = (ip?.overflow ?? []);
+  // The checked stages where an address block is held by neither WAF nor the stage's policy.
+  const missingOn = (e: LedgerEntry): string[] => e.targetKind === 'principal' ? []
+    : [...wafMissing.keys()].filter((name) => isRouteScoped(e) || !policyCidrs.get(name)?.has(e.target));
   const enforcedNow = (e: LedgerEntry): boolean => {
     if (deps.config.dryRun) return false;
     if (e.targetKind === 'principal') return principalsHeld.has(e.target);
     if (ip === undefined) return false;
+    // Held on no protected stage at all (each keeps a web ACL without cordon's rule group): not in effect anywhere.
+    const missing = missingOn(e);
+    if (missing.length > 0 && missing.length >= Math.max(1, deps.policies.length)) return false;
     return !outside.some((o) => overlaps(o, e.target));
   };
   const enforced: LedgerEntry[] = [];
@@ -197,7 +228,8 @@ export async function runContain(deps: ContainDeps, now: number, memo: ContainMe
       ? (failedToo ? `${failedToo} failed and ${policyWhy}` : policyWhy)
       : ip === undefined ? 'the WAF IP sets failed'
         // A block of the login route only needs the route sets (config waf.routeScoped), which may not be deployed.
-        : isRouteScoped(e) && !ip.sets.some((s) => s.route) ? 'no route-scoped WAF IP set is deployed' : 'the WAF IP sets are full';
+        : isRouteScoped(e) && !ip.sets.some((s) => s.route) ? 'no route-scoped WAF IP set is deployed'
+          : outside.some((o) => overlaps(o, e.target)) ? 'the WAF IP sets are full' : notInEffectOn(missingOn(e), wafMissing) ?? 'the WAF IP sets are full';
     // Nothing this deployment has can ever hold it (no deny list, and the policies took it and could not name it):
     // announced as an alert, never as a block. A target that failed is retried: that block stays a block.
     const policyFailed = failures.some((f) => f.target.startsWith('policy'));
@@ -211,7 +243,13 @@ export async function runContain(deps: ContainDeps, now: number, memo: ContainMe
   const problems = [...failures.map((f) => `!${f.target}#${f.error}`), ...gaps.map((g) => `~${g.target}#${g.entry}#${g.reason}`)].sort().join('\n');
   const newProblems = problems !== '' && problems !== memo.lastProblems;
   if (pending.length || newProblems) {
-    decisions = pending.map((e) => asDecision(e, unenforced.get(e.target))).sort((a, b) => a.time.localeCompare(b.time));
+    // A block in effect, but not on some stage (its web ACL lacks cordon's rule group), says where it is not.
+    const partly = (e: LedgerEntry): NotEnforced | undefined => {
+      if (e.status !== 'active' || deps.config.dryRun) return undefined;
+      const why = notInEffectOn(missingOn(e), wafMissing);
+      return why === undefined ? undefined : { why, never: false };
+    };
+    decisions = pending.map((e) => asDecision(e, unenforced.get(e.target) ?? partly(e))).sort((a, b) => a.time.localeCompare(b.time));
     const id = createHash('sha256').update([...pending.map((e) => `${e.target}#${e.createdAt}#${e.status}`).sort(),
       ...failures.map((f) => `!${f.target}#${f.error}`), ...gaps.map((g) => `~${g.target}#${g.entry}`)].join('\n')).digest('hex').slice(0, 32);
     const page = failures.length > 0 || gaps.length > 0
@@ -274,6 +312,15 @@ function dropUnenforceableGaps(gaps: ContainmentGap[], held: ReadonlySet<string>
 }
 
 const WAF_TARGET = 'waf-ip-sets';
+const WEB_ACL_ABSENT = "its web ACL does not use cordon's rule group";
+const WEB_ACL_COUNT_ONLY = "its web ACL uses cordon's rule group in count mode only";
+const WEB_ACL_UNCHECKED = "whether its web ACL uses cordon's rule group could not be checked";
+
+/** `not in effect on a/prod (its web ACL …); b/prod (…)`, or undefined when it is in effect on every stage. */
+function notInEffectOn(stages: string[], why: ReadonlyMap<string, string>): string | undefined {
+  if (stages.length === 0) return undefined;
+  return `not in effect on ${stages.map((s) => `${s} (${why.get(s)})`).join('; ')}`;
+}
 const DENY_LIST_TARGET = 'deny-list';
 const API_KEYS_TARGET = 'api-keys';
 

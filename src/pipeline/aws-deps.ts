@@ -7,6 +7,7 @@ import { KinesisRecordPutter } from '../adapters/aws/kinesis.ts';
 import { S3BlobStore } from '../adapters/aws/s3.ts';
 import { SnsAlertAdapter } from '../adapters/aws/sns.ts';
 import { WafIpSetAdapter } from '../adapters/aws/wafv2.ts';
+import { type CheckedStage, WafWebAclReferenceCheck } from '../adapters/aws/web-acl-reference.ts';
 import { WritePacer } from '../adapters/aws/write-pacer.ts';
 import { DynamoWindowStore } from '../adapters/aws/window-store.ts';
 import type { CordonConfig } from '../config.ts';
@@ -63,6 +64,11 @@ export interface ContainWiring {
   denyList?: { bucket: string; key: string };
   /** cordon's record of the API keys it disabled (set when `config.apiKeys.enabled`). */
   apiKeyRecord?: { bucket: string; key: string };
+  /**
+   * The stages that keep a web ACL of their own, whose web ACL must reference cordon's rule group (set when there are
+   * such stages: `existingWebAclArn`, or `existingWebAcl: 'use-rule-group'`).
+   */
+  ruleGroupCheck?: { ruleGroupArn: string; stages: CheckedStage[] };
 }
 
 export function buildIngestDeps(env: Common & IngestWiring): IngestDeps {
@@ -99,6 +105,8 @@ export function buildContainDeps(env: Common & ContainWiring): ContainDeps {
     policies: env.restApis.map(({ waf, ...api }) => new ApiGatewayPolicyAdapter(apiGatewayClient(), { ...api, wafProtected: waf === true,
       maxChars: env.config.caps.policyMaxChars, deployPacer: sharedDeployPacer })),
     alerts: new SnsAlertAdapter(snsClient(), env.alertTopicArn),
+    ...(env.ruleGroupCheck && env.ruleGroupCheck.stages.length > 0
+      ? { webAcls: new WafWebAclReferenceCheck(wafClient(), env.ruleGroupCheck) } : {}),
     ...(env.config.denyList.enabled && env.denyList ? { denyList: new S3DenyList(s3Client(), env.denyList) } : {}),
     ...(env.config.apiKeys.enabled && env.apiKeyRecord
       ? { apiKeys: new ApiGatewayApiKeyAdapter(apiGatewayClient(), { record: new S3ApiKeyRecord(s3Client(), env.apiKeyRecord) }) }

@@ -768,6 +768,30 @@ describe('IAM: each function may touch only its own resources', () => {
     expect(services(st).has('s3')).toBe(false);
   });
 
+  it("contain checks the web ACL of each stage keeping its own (env and read-only WAF rights), and only when one does", () => {
+    const check = (t: Template) => {
+      const { contain } = fnIds(t);
+      const env = functionEnv(t, contain);
+      const waf = actionsOf(t, contain).filter((s) => s.actions.some((a) => a.startsWith('wafv2:GetWebACL')));
+      return { env: parseContainEnv(env).ruleGroupCheck, vars: Object.keys(env).filter((k) => k.startsWith('RULE_GROUP_')),
+        waf: Object.fromEntries(waf.map((s) => [s.sid, { actions: s.actions, resources: s.resources.map((r) => resolveIntrinsics(r, t)) }])) };
+    };
+    const anyWebAcl = 'arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/*/*';
+    const stage = (api: string, name: string) => `arn:aws:apigateway:eu-west-1::/restapis/${api}/stages/${name}`;
+    // Every stage behind cordon's web ACL: nothing to check, no variable, no right.
+    expect(check(full)).toEqual({ env: undefined, vars: [], waf: {} });
+    // Mixed: only the 'use-rule-group' stage; attach mode: every stage.
+    for (const [t, stages] of [[mixed, [['f6g7h8i9j0', 'v1']]], [attach, [['a1b2c3d4e5', 'prod']]]] as const) {
+      const c = check(t);
+      expect(c.env).toEqual({ ruleGroupArn: `${logicalId(t, 'AWS::WAFv2::RuleGroup', 'CordonRuleGroup')}-Arn`,
+        stages: stages.map(([restApiId, stageName]) => ({ restApiId, stageName, stageArn: stage(restApiId, stageName) })) });
+      expect(c.waf).toEqual({
+        WebAclOfStages: { actions: ['wafv2:GetWebACLForResource'], resources: [...stages.map(([a, n]) => stage(a, n)), anyWebAcl] },
+        WebAclRead: { actions: ['wafv2:GetWebACL'], resources: [anyWebAcl] },
+      });
+    }
+  });
+
   it('contain may not change what a PATCH on the API could besides its policy: endpoint type, default endpoint', () => {
     const { contain } = fnIds(full);
     const denies = actionsOf(full, contain).filter((s) => s.effect === 'Deny');

@@ -54,6 +54,20 @@ describe('functions/env.ts', () => {
     expect(env.config.windows.sizeSeconds).toBe(60);
   });
 
+  it("RULE_GROUP_ARN and RULE_GROUP_STAGES: the stages whose own web ACL must reference cordon's rule group, both or neither", () => {
+    expect(parseContainEnv(containEnv).ruleGroupCheck).toBeUndefined();
+    const stages = [{ restApiId: 'f6g7h8i9j0', stageName: 'prod', stageArn: 'arn:aws:apigateway:eu-west-1::/restapis/f6g7h8i9j0/stages/prod' }];
+    const ruleGroupArn = 'arn:aws:wafv2:eu-west-1:123456789012:regional/rulegroup/cordon/0f1e2d3c';
+    expect(parseContainEnv({ ...containEnv, RULE_GROUP_ARN: ruleGroupArn, RULE_GROUP_STAGES: JSON.stringify(stages) }).ruleGroupCheck)
+      .toEqual({ ruleGroupArn, stages });
+    expect(envError(() => parseContainEnv({ ...containEnv, RULE_GROUP_ARN: ruleGroupArn })).variables).toEqual(['RULE_GROUP_STAGES']);
+    expect(envError(() => parseContainEnv({ ...containEnv, RULE_GROUP_STAGES: JSON.stringify(stages) })).variables).toEqual(['RULE_GROUP_ARN']);
+    const bad = envError(() => parseContainEnv({ ...containEnv, RULE_GROUP_ARN: ruleGroupArn,
+      RULE_GROUP_STAGES: JSON.stringify([{ ...stages[0], stageArn: 'f6g7h8i9j0/prod' }]) }));
+    expect(bad.variables).toEqual(['RULE_GROUP_STAGES']);
+    expect(bad.message).toMatch(/must be a stage ARN/);
+  });
+
   it('reads CORDON_CONFIG and ORs its dryRun into DRY_RUN', () => {
     const env = parseContainEnv({ ...containEnv, CORDON_CONFIG: JSON.stringify({ dryRun: true, windows: { sizeSeconds: 120 } }) });
     expect(env.dryRun).toBe(true);

@@ -162,6 +162,9 @@ describe('alarms on the stages’ metrics', () => {
     expect(cordonAlarms(minimal, METRIC.TargetFailures)).toEqual([]);
     const both = synth({ logGroupNames: ['api-logs'], config: { denyList: { enabled: true }, apiKeys: { enabled: true } } }).template;
     expect(cordonAlarms(both, METRIC.TargetFailures).map((a) => a.Dimensions[1].Value).sort()).toEqual(['api-keys', 'deny-list']);
+    // A stage keeping its own web ACL: contain reports it (target waf) until that web ACL uses cordon's rule group.
+    const own = synth({ ...FULL_PROPS, restApis: [FULL_PROPS.restApis[0], { ...FULL_PROPS.restApis[1], existingWebAcl: 'use-rule-group' }] }).template;
+    expect(cordonAlarms(own, METRIC.TargetFailures).map((a) => a.Dimensions[1].Value).sort()).toEqual(['policy', 'waf']);
   });
 
   it('failure-queue depth stays: one alarm per on-failure queue', () => {
