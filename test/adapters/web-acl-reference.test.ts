@@ -56,16 +56,32 @@ describeMoto('WafWebAclReferenceCheck on moto (GetWebACLForResource on the stage
       .toEqual(['referenced', 'absent', 'count-only', 'absent']);
   });
 
-  it('keeps an answer per stage for 10 minutes, then asks again', async () => {
+  it("a reference whose rules are turned to Count (RuleActionOverrides) or excluded does not enforce cordon's blocks", async () => {
+    const [overridden, excluded, blocking] = [await stage('overridden'), await stage('excluded'), await stage('blocking')];
+    const withStatement = (extra: object): Rule => ({ ...reference(ruleGroupArn),
+      Statement: { RuleGroupReferenceStatement: { ARN: ruleGroupArn, ...extra } } });
+    await teamWebAcl('team-overridden', [withStatement({ RuleActionOverrides: [{ Name: 'cordon-block-v4-0', ActionToUse: { Count: {} } }] })], overridden);
+    await teamWebAcl('team-excluded', [withStatement({ ExcludedRules: [{ Name: 'cordon-block-v4-0' }] })], excluded);
+    await teamWebAcl('team-blocking', [withStatement({ RuleActionOverrides: [{ Name: 'cordon-block-v4-0', ActionToUse: { Block: {} } }] })], blocking);
+    const check = new WafWebAclReferenceCheck(waf, { ruleGroupArn, stages: [overridden, excluded, blocking], clock: () => clock.t });
+    expect([await check.check(overridden), await check.check(excluded), await check.check(blocking)]).toEqual(['count-only', 'count-only', 'referenced']);
+  });
+
+  it('keeps "referenced" for 2 minutes and any other answer for 10, then asks again', async () => {
     const s = await stage('orders');
     const acl = await teamWebAcl('team', [reference(ruleGroupArn)], s);
     const check = new WafWebAclReferenceCheck(waf, { ruleGroupArn, stages: [s], clock: () => clock.t });
     expect(await check.check(s)).toBe('referenced');
     await waf.send(new DisassociateWebACLCommand({ ResourceArn: s.stageArn }));
-    clock.t += 599_000;
+    clock.t += 119_000;
     expect(await check.check(s)).toBe('referenced');
     clock.t += 1_000;
     expect(await check.check(s)).toBe('absent');
+    await waf.send(new AssociateWebACLCommand({ WebACLArn: acl, ResourceArn: s.stageArn }));
+    clock.t += 599_000;
+    expect(await check.check(s)).toBe('absent');
+    clock.t += 1_000;
+    expect(await check.check(s)).toBe('referenced');
     expect(acl).toMatch(/webacl\/team\//);
   });
 });
