@@ -42,6 +42,8 @@ const REGROWTH = 1.25;
 const MAX_LOOKS = 6;
 
 interface WindowSums {
+  /** The window's start. */
+  start: number;
   /** Per kind of key (hosts, prefixes, principals): each key's running sums of the WATCHED counters. */
   sums: { i: Map<string, Float64Array>; p: Map<string, Float64Array>; u: Map<string, Float64Array> };
   /** Keys summed, of all kinds. */
@@ -93,7 +95,7 @@ export class EarlyWatch {
     if (!windows) this.scopes.set(scope, (windows = new Map()));
     let w = windows.get(part.w);
     if (!w) {
-      w = { sums: { i: new Map(), p: new Map(), u: new Map() }, keys: 0, pending: new Map(), checkedAt: new Map(), looks: 0, full: false };
+      w = { start: part.w, sums: { i: new Map(), p: new Map(), u: new Map() }, keys: 0, pending: new Map(), checkedAt: new Map(), looks: 0, full: false };
       windows.set(part.w, w);
     }
     // A part of wire level 2 carries no prefixes: each host's counts go to its prefix too, as ingest's would have.
@@ -136,9 +138,9 @@ export class EarlyWatch {
     const byKey = w.sums[tag];
     let sums = byKey.get(key);
     if (!sums) {
-      // Full: the oldest other window gives way (its close, at most a minute off, still judges its keys); a window
-      // that alone fills the bound stops taking new keys.
-      if (this.tracked >= this.maxKeys && !this.dropOldestBut(w)) {
+      // Full: the oldest window, if older than this one, gives way (its close, at most a minute off, still judges its
+      // keys); else this window takes no new keys.
+      if (this.tracked >= this.maxKeys && !this.dropOlderThan(w.start, w)) {
         w.full = true;
         return;
       }
@@ -206,11 +208,14 @@ export class EarlyWatch {
     return this.tracked;
   }
 
-  /** Forgets the window with the earliest start, of any scope, other than `keep`; false if there is none. */
-  private dropOldestBut(keep: WindowSums): boolean {
+  /**
+   * Forgets the window with the earliest start, of any scope, if it starts before `start` (a late part of an old
+   * window never pushes out a newer one); false if there is none.
+   */
+  private dropOlderThan(start: number, keep: WindowSums): boolean {
     let oldest: { windows: Map<number, WindowSums>; start: number; scope: string } | undefined;
     for (const [scope, windows] of this.scopes) {
-      for (const [start, w] of windows) if (w !== keep && w.keys > 0 && (!oldest || start < oldest.start)) oldest = { windows, start, scope };
+      for (const [s, w] of windows) if (w !== keep && w.keys > 0 && s < start && (!oldest || s < oldest.start)) oldest = { windows, start: s, scope };
     }
     if (!oldest) return false;
     this.tracked -= oldest.windows.get(oldest.start)!.keys;

@@ -89,6 +89,14 @@ describe('EarlyWatch: when an open window is worth an early look', () => {
     expect(watch.trackedKeys()).toBe(8);
     watch.observe('b', part(T0 + 60_000, '203.0.113.9', n));
     expect(watch.due('b')).toEqual([T0 + 60_000]);
+    // A late part of the older window never pushes out the newer one: its new key is left to its close.
+    watch.observe('a', part(T0, '198.51.100.77', 1));
+    expect(watch.trackedKeys()).toBe(10);
+    for (let i = 0; i < 5; i++) watch.observe('a', part(T0, `198.51.100.${100 + i}`, 1));
+    expect(watch.trackedKeys()).toBe(10);
+    // b's window kept its sums: its flood, doubled, is due again.
+    watch.observe('b', part(T0 + 60_000, '203.0.113.9', n));
+    expect(watch.due('b')).toEqual([T0 + 60_000]);
     // Once one window holds the whole bound, a new key of it is left to the window's close.
     const single = new EarlyWatch(cfg, 10);
     for (let i = 0; i < 10; i++) single.observe('s', part(T0, `198.51.100.${i}`, 1));
