@@ -4,7 +4,7 @@ import { realSleep } from '../src/adapters/aws/retry.ts';
 import type { Logger as StageLogger } from '../src/engine/observe.ts';
 import { teardown, unreleasedMessage, type TeardownDeps } from '../src/engine/teardown.ts';
 import { buildTeardownDeps } from '../src/pipeline/teardown-deps.ts';
-import { parseTeardownProps, type TeardownWiring } from '../src/pipeline/teardown-props.ts';
+import { parseTeardownProps, SECOND_PASS_RESERVE_MS, type TeardownWiring } from '../src/pipeline/teardown-props.ts';
 import { cfnResponse, sendCfnResponse, type CfnResponse } from './cfn-response.ts';
 import { createLoggers } from './logger.ts';
 import type { LogLevel } from './env.ts';
@@ -24,8 +24,7 @@ export interface TeardownRuntime {
   log: StageLogger;
 }
 
-/** Time kept for the second pass and the answer: the wait is cut short rather than the answer. */
-export const SECOND_PASS_RESERVE_MS = 8 * 60_000;
+export { SECOND_PASS_RESERVE_MS };
 
 const FAILED_CREATE_SUFFIX = '-failed';
 
@@ -49,10 +48,17 @@ export async function respond(event: CloudFormationCustomResourceEvent, rt: Tear
   if (event.RequestType !== 'Delete') return cfnResponse(event, 'SUCCESS', physicalId);
 
   const deps = { ...rt.build(wiring), log: rt.log };
-  const settleMs = Math.max(0, Math.min(wiring.settleMs, rt.remainingMs() - SECOND_PASS_RESERVE_MS));
+  // Decided after the first pass, by the time left then.
+  const settleMs = () => Math.max(0, Math.min(wiring.settleMs, rt.remainingMs() - SECOND_PASS_RESERVE_MS));
   rt.log.info('teardown', { ipSets: deps.ipSets.length, policies: deps.policies.length, denyList: Boolean(deps.denyList),
-    apiKeys: Boolean(deps.apiKeys), settleMs });
+    apiKeys: Boolean(deps.apiKeys), settleMs: wiring.settleMs });
   const report = await teardown(deps, { settleMs, sleep: rt.sleep });
+  // A wait cut short may have left a contain run writing after the last pass: said, so the operator deletes again
+  // (contain's triggers are gone by then, and both passes are idempotent).
+  if (report.settledMs < wiring.settleMs) {
+    report.failures.push({ target: 'contain', error: `waited ${Math.round(report.settledMs / 1000)} s of ${Math.round(wiring.settleMs / 1000)} s ` +
+      'for a contain run that may still have been writing: delete again to release what it may have re-added' });
+  }
   rt.log.info('teardown done', { released: report.released.join(', '), gone: report.gone.join(', '), failed: report.failures.length,
     reenabledKeys: report.reenabledKeys.length, keptDisabledKeys: report.keptDisabledKeys.map((k) => k.key).join(', ') });
   if (report.failures.length > 0) return cfnResponse(event, 'FAILED', physicalId, unreleasedMessage(report));

@@ -21,7 +21,7 @@ import { LEDGER_TABLE_KEYS } from '../src/adapters/aws/dynamo-common.ts';
 import { routeRule } from '../src/render/waf-route-rule.ts';
 import { summaryBucketsFor } from '../src/engine/partitions.ts';
 import { tickRules, tickSlicesFor, type TickSlice } from '../src/engine/tick-slices.ts';
-import { TEARDOWN_TYPE, type TeardownProps } from '../src/pipeline/teardown-props.ts';
+import { SECOND_PASS_RESERVE_MS, TEARDOWN_TYPE, type TeardownProps } from '../src/pipeline/teardown-props.ts';
 import { RECOMMENDED_ACCESS_LOG_FORMAT } from './access-log-format.ts';
 import { CordonFunction } from './cordon-function.ts';
 import { ACCESS_LOG_TYPE, PREFLIGHT_TYPE, type AccessLogProps, type PreflightProps } from './deploy-guard.ts';
@@ -908,6 +908,11 @@ export class Cordon extends Construct {
     // schedule is deleted, and last its timeout; half a minute more for its last write to land.
     const containTimeout = this.containFunction.timeout ?? Duration.seconds(3);
     const settle = containTimeout.toSeconds() + Duration.minutes(2).toSeconds() + 30;
+    // The wait and the second pass must fit the teardown function's 15 minutes, or a contain run could still write after
+    // the last pass while the delete reports every block released.
+    if (settle * 1000 + SECOND_PASS_RESERVE_MS > Duration.minutes(15).toMilliseconds()) {
+      throw new Error(`contain's timeout (${containTimeout.toSeconds()} s) leaves the teardown no time to wait out a contain run and release again`);
+    }
     const props: TeardownProps = {
       WafScope: 'REGIONAL',
       IpSets: sets.map(({ set, family }) => ({ Name: set.name!, Id: set.attrId, Family: family })),

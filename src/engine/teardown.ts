@@ -103,15 +103,17 @@ export interface TeardownOptions {
   /**
    * How long a contain invocation already under way may still write after its triggers are gone (its timeout, plus how
    * long an event already queued for it may wait): the release is made again after that, in case it re-added a block.
-   * 0: one pass only.
+   * 0: one pass only. A function is asked after the first pass (the time left then decides how long it can be).
    */
-  settleMs: number;
+  settleMs: number | (() => number);
   sleep: (ms: number) => Promise<void>;
 }
 
 export interface TeardownReport extends ReleaseReport {
   /** Release passes made. */
   passes: number;
+  /** How long it waited between them. */
+  settledMs: number;
 }
 
 /**
@@ -123,8 +125,9 @@ export async function teardown(deps: TeardownDeps, opts: TeardownOptions): Promi
   const log = deps.log ?? silentLogger;
   const first = await releaseAll(deps);
   log.info('teardown: first pass', { released: first.released.length, gone: first.gone.length, failed: first.failures.length });
-  if (opts.settleMs <= 0) return { ...first, passes: 1 };
-  await opts.sleep(opts.settleMs);
+  const settleMs = typeof opts.settleMs === 'function' ? opts.settleMs() : opts.settleMs;
+  if (settleMs <= 0) return { ...first, passes: 1, settledMs: 0 };
+  await opts.sleep(settleMs);
   const second = await releaseAll(deps);
   log.info('teardown: second pass', { released: second.released.length, gone: second.gone.length, failed: second.failures.length });
   return {
@@ -132,6 +135,7 @@ export async function teardown(deps: TeardownDeps, opts: TeardownOptions): Promi
     reenabledKeys: [...first.reenabledKeys, ...second.reenabledKeys],
     keptDisabledKeys: [...first.keptDisabledKeys, ...second.keptDisabledKeys],
     passes: 2,
+    settledMs: settleMs,
   };
 }
 

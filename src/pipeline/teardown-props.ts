@@ -59,3 +59,6 @@ export function parseTeardownProps(raw: unknown): TeardownWiring {
     settleMs: p.SettleSeconds * 1000,
   };
 }
+
+/** Time the teardown keeps for its second pass and its answer: the wait before it is cut short, never the answer. */
+export const SECOND_PASS_RESERVE_MS = 8 * 60_000;

@@ -292,9 +292,11 @@ describe('functions/teardown.ts: the answers to CloudFormation', () => {
     expect(r.calls.filter((c) => c === 'ip-set')).toHaveLength(2);
   });
 
-  it('the wait is cut short to leave the second pass its time', async () => {
+  it('the wait is cut short to leave the second pass its time, and the answer says so (FAILED: delete again)', async () => {
     const r = runtime({ remainingMs: SECOND_PASS_RESERVE_MS + 60_000 });
-    await respond(event('Delete'), r.rt);
+    const res = await respond(event('Delete'), r.rt);
     expect(r.slept).toEqual([60_000]);
+    expect(res.Status).toBe('FAILED');
+    expect(res.Reason).toMatch(/contain \(waited 60 s of \d+ s for a contain run/);
   });
 });
