@@ -272,6 +272,20 @@ describe('wire: no batch an attacker can sink', () => {
     expect(Math.max(...parts.map((p) => p.t))).toBeLessThanOrEqual(T0 + 1_000);
     expect(parts.map((p) => p.w).every((w) => w === T0 - (T0 % MIN))).toBe(true);
   });
+
+  it('a line stamped long before its CloudWatch Logs timestamp (past windows.pastToleranceMinutes) is clamped to it too, one within it is not', async () => {
+    const twin = new KinesisTwin({ shards: 1, throughput: false });
+    const ingest = new IngestStage({ putter: twin, config: parseConfig({}) });
+    const line = (t: number, ip: string) => JSON.stringify({ requestId: 'r', ip, requestTimeEpoch: t, httpMethod: 'GET', resourcePath: '/x',
+      path: '/x', status: 200, protocol: 'HTTP/1.1', responseLength: 10 });
+    const at = T0 + 30 * MIN;
+    const rec = cwlRecord('1', [{ message: line(at - 2 * 24 * 60 * MIN, '192.0.2.1'), timestamp: at }, { message: line(at - 10 * MIN, '192.0.2.2'), timestamp: at }]);
+    const res = await ingest.handle([rec].map(cloudWatchSource));
+    expect(res).toMatchObject({ batchItemFailures: [], events: 2, clamped: 1 });
+    const windows = twin.read(twin.shardIds()[0], undefined, 100).flatMap((r) => decodeSummaryRecord(r.data))
+      .flatMap((p) => p.i.map(([ip]) => [ip, p.w])).sort();
+    expect(windows).toEqual([['192.0.2.1', at - (at % MIN)], ['192.0.2.2', at - 10 * MIN - ((at - 10 * MIN) % MIN)]]);
+  });
 });
 
 describe('wire: a shard\'s partitions packed together', () => {
