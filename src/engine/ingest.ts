@@ -302,9 +302,34 @@ function carriers(hashKeys: readonly string[], shards: number | undefined): numb
  * start from the baselines of the shards before them.
  */
 export function bucketOfKey(key: string, buckets: number): number {
+  return Math.floor((placeOfKey(key) * buckets) / 2 ** 32);
+}
+
+/**
+ * Where in [0, 2³²) a partition key falls: buckets are equal slices of it in order, and a shard of a uniformly split
+ * stream holds a run of consecutive buckets, so a shard's keys are those whose place lies in one range.
+ */
+export function placeOfKey(key: string): number {
   const h = hash32(key);
-  const place = (h % DEFAULT_BUCKETS) * 2 ** 26 + Math.floor(h / DEFAULT_BUCKETS);
-  return Math.floor((place * buckets) / 2 ** 32);
+  return (h % DEFAULT_BUCKETS) * 2 ** 26 + Math.floor(h / DEFAULT_BUCKETS);
+}
+
+/**
+ * The place (see placeOfKey) of a stored state's key (`i:` host, `p:` prefix, `u:` principal), as ingest partitions
+ * it: a host and a prefix by their widest prefix, a principal by itself; undefined for the population's own keys.
+ */
+export function statePlaceOf(cfg: CordonConfig): (stateKey: string) => number | undefined {
+  const [widest4, widest6] = widestPrefixes(cfg);
+  return (stateKey) => {
+    const kind = stateKey.slice(0, 2);
+    const key = stateKey.slice(2);
+    try {
+      if (kind === 'i:' || kind === 'p:') return placeOfKey(partitionPrefixOf(key, widest4, widest6));
+    } catch {
+      return undefined; // not an address: kept, like the population's keys
+    }
+    return kind === 'u:' ? placeOfKey(key) : undefined;
+  };
 }
 
 /**

@@ -14,7 +14,7 @@ import type { CordonConfig } from '../config.ts';
 import { SnapshotBaselineStore, baselineBudget } from './snapshot-baseline-store.ts';
 import type { ContainDeps } from '../engine/contain.ts';
 import type { DetectDeps } from '../engine/detect.ts';
-import type { IngestDeps } from '../engine/ingest.ts';
+import { statePlaceOf, type IngestDeps } from '../engine/ingest.ts';
 import { EncodedPartStore } from '../engine/part-store.ts';
 import { type SummaryWireLevel, writerOptions } from '../engine/wire.ts';
 
@@ -87,7 +87,7 @@ export function buildDetectDeps(env: Common & DetectWiring): DetectDeps {
   return {
     config: env.config,
     windows: new EncodedPartStore(new DynamoWindowStore(db, env.stateTable, { bodies: { store: blobs } })),
-    baselines: new SnapshotBaselineStore(blobs, baselineBudget(env.memoryMb ?? 1024)),
+    baselines: new SnapshotBaselineStore(blobs, { ...baselineBudget(env.memoryMb ?? 1024), placeOf: statePlaceOf(env.config) }),
     ledger: new DynamoLedgerStore(db, env.ledgerTable),
     ingestBatchingWindowSeconds: env.ingestBatchingWindowSeconds,
   };

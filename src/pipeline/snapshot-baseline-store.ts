@@ -24,6 +24,13 @@ export interface SnapshotBaselineStoreOptions {
    * each window writes only the delta. Default 1/8.
    */
   compactAt?: number;
+  /**
+   * Where a key falls among the stream's partitions (src/engine/ingest.ts statePlaceOf): a shard holds the keys of one
+   * range of places. A new scope that cannot inherit every other scope's keys keeps those in the range of the keys it
+   * was first asked for (its own) before any other. Undefined for a key of no partition (kept). Without it, the most
+   * recently seen keys are kept.
+   */
+  placeOf?: (key: string) => number | undefined;
 }
 
 /** One stored object (the base, or the delta of keys changed since the base was written). */
@@ -97,6 +104,7 @@ export class SnapshotBaselineStore implements BaselineStore {
   private readonly maxIdleMs: number;
   private readonly maxConflictRetries: number;
   private readonly compactAt: number;
+  private readonly placeOf: ((key: string) => number | undefined) | undefined;
   /** Keys forgotten (idle or over maxKeys). */
   evicted = 0;
   /** Stored entries that could not be decoded (skipped, as if absent). */
@@ -113,6 +121,7 @@ export class SnapshotBaselineStore implements BaselineStore {
     opts: SnapshotBaselineStoreOptions = {},
   ) {
     this.prefix = opts.prefix ?? 'base/';
+    this.placeOf = opts.placeOf;
     this.maxKeys = opts.maxKeys ?? 1_000_000;
     this.maxCachedKeys = opts.maxCachedKeys ?? Math.ceil(this.maxKeys * 1.25);
     this.maxIdleMs = opts.maxIdleMs ?? 30 * 24 * 3600 * 1000;
@@ -129,7 +138,7 @@ export class SnapshotBaselineStore implements BaselineStore {
   }
 
   async getMany(keys: readonly string[], scope = 'default'): Promise<Map<string, KeyState>> {
-    const snap = await this.load(scope);
+    const snap = await this.load(scope, keys);
     const out = new Map<string, KeyState>();
     for (const key of keys) {
       const enc = newer(snap.delta.entries.get(key), snap.base.entries.get(key)) ?? snap.inherited.get(key);
@@ -205,7 +214,7 @@ export class SnapshotBaselineStore implements BaselineStore {
   }
 
   /** The scope's two objects, from the cache where the stored ones have not changed since. */
-  private async load(scope: string): Promise<Snapshot> {
+  private async load(scope: string, asked: readonly string[] = []): Promise<Snapshot> {
     const cached = this.cache.get(scope);
     // A scope not cached may bring up to maxKeys: the others make room first, so the peak stays near the budget.
     if (!cached) this.trimCache(scope, Math.max(0, this.maxCachedKeys - this.maxKeys));
@@ -214,7 +223,7 @@ export class SnapshotBaselineStore implements BaselineStore {
       this.loadOne(this.deltaKey(scope), cached?.delta),
     ]);
     let inherited = cached?.inherited ?? new Map<string, string>();
-    if (!cached && base.etag === null && delta.etag === null) inherited = await this.inherit(scope);
+    if (!cached && base.etag === null && delta.etag === null) inherited = await this.inherit(scope, asked);
     const snap = { base, delta, inherited };
     this.cache.delete(scope);
     this.cache.set(scope, snap);
@@ -251,12 +260,22 @@ export class SnapshotBaselineStore implements BaselineStore {
    * maxKeys, so taking them all would not fit the function. Read a line at a time into the one map, never a whole
    * other scope beside it.
    */
-  private async inherit(scope: string): Promise<Map<string, string>> {
+  private async inherit(scope: string, asked: readonly string[]): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     const limit = Math.ceil(this.maxKeys * INHERIT_SLACK);
+    // The range of places of the keys first asked for (the scope's own window): once everything no longer fits, keys
+    // outside it (other shards' after a reshard) go first, then the least recently seen.
+    const inRange = this.ownRange(asked);
+    let narrowed = false;
     const take = (key: string, enc: string) => {
+      if (narrowed && !inRange(key)) return;
       if (newer(enc, out.get(key)) !== enc) return;
       out.set(key, enc);
+      if (out.size <= limit) return;
+      if (!narrowed) {
+        narrowed = true;
+        for (const k of out.keys()) if (!inRange(k)) out.delete(k);
+      }
       if (out.size > limit) this.evict(out, false);
     };
     const others = (await this.blobs.list(this.prefix)).filter((k) => !k.endsWith('.delta') && k !== this.baseKey(scope));
@@ -269,6 +288,25 @@ export class SnapshotBaselineStore implements BaselineStore {
     this.evict(out, false);
     if (out.size) this.inheritedKeys += out.size;
     return out;
+  }
+
+  /** Whether a key's place lies within those of `asked` (always, without placeOf or places to go by). */
+  private ownRange(asked: readonly string[]): (key: string) => boolean {
+    const placeOf = this.placeOf;
+    if (!placeOf) return () => true;
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const k of asked) {
+      const p = placeOf(k);
+      if (p === undefined) continue;
+      if (p < lo) lo = p;
+      if (p > hi) hi = p;
+    }
+    if (lo > hi) return () => true;
+    return (key) => {
+      const p = placeOf(key);
+      return p === undefined || (p >= lo && p <= hi);
+    };
   }
 
   private async loadOne(key: string, cached: Stored | undefined): Promise<Stored> {

@@ -12,7 +12,7 @@ import { readAccessLogs } from '../decode/read-access-logs.ts';
 import type { ReadStats } from '../decode/types.ts';
 import { ContainStage } from '../engine/contain.ts';
 import { DetectStage } from '../engine/detect.ts';
-import { cloudWatchSource, INGEST_RETURN_MARGIN_MS, IngestStage, summaryBucketsFor } from '../engine/ingest.ts';
+import { cloudWatchSource, INGEST_RETURN_MARGIN_MS, IngestStage, statePlaceOf, summaryBucketsFor } from '../engine/ingest.ts';
 import { LogClock } from '../engine/log-clock.ts';
 import { tickRules, tickSlicesFor } from '../engine/tick-slices.ts';
 import { CountingMetrics, METRIC } from '../engine/observe.ts';
@@ -163,7 +163,7 @@ export async function runRehearse(opts: RehearseOptions): Promise<RehearseSummar
   const ingest = new IngestStage({ putter: summaries, config: cfg, metrics, buckets: summaryBucketsFor(shards),
     summaryShards: shards, ...writerOptions(summaryWireLevel) });
   const windows = new EncodedPartStore(new MemoryWindowStore());
-  const detect = new DetectStage({ windows, baselines: new SnapshotBaselineStore(new MemoryBlobStore()),
+  const detect = new DetectStage({ windows, baselines: new SnapshotBaselineStore(new MemoryBlobStore(), { placeOf: statePlaceOf(cfg) }),
     ledger, config: cfg, metrics, ingestBatchingWindowSeconds: windowSeconds });
   const ipSets = new IpSetFiles(opts.outDir, { namePrefix: 'cordon', addressesPerSet: cfg.caps.addressesPerIpSet, maxSetsPerFamily: cfg.caps.maxIpSetsPerFamily,
     routeScoped: cfg.waf.routeScoped.enabled });

@@ -8,6 +8,8 @@ import { SnapshotBaselineStore, SnapshotContentionError, baselineBudget, encodeS
 import { BlobConflictError, type BlobStore } from '../../src/ports-blob.ts';
 import type { KeyState } from '../../src/ports.ts';
 import { describeMoto, useMoto } from '../helpers/moto.ts';
+import { parseConfig } from '../../src/config.ts';
+import { statePlaceOf } from '../../src/engine/ingest.ts';
 
 const MIN = 60_000;
 const state = (lastWindow: number, reqMean = 2, windows = 5): KeyState =>
@@ -154,6 +156,35 @@ describe('SnapshotBaselineStore', () => {
     expect(child.inheritedKeys).toBeGreaterThan(2_000);
     expect(child.cachedKeys()).toBeLessThanOrEqual(2_500);
     expect(child.evicted).toBe(0); // letting go of keys it never owned is not forgetting its own
+  });
+
+  it('with more to inherit than fits, a new shard keeps the keys of its own partitions first, however recent the others', async () => {
+    // The parent held the keys of the lower half of the places (this child's), older; a live sibling the upper half,
+    // all seen more recently. The child is first asked for keys of its own half.
+    const placeOf = statePlaceOf(parseConfig({}));
+    const own: string[] = [];
+    const other: string[] = [];
+    for (let i = 0; own.length < 2_000 || other.length < 2_000; i++) {
+      const key = `u:user-${i}`;
+      const list = placeOf(key)! < 2 ** 31 ? own : other;
+      if (list.length < 2_000) list.push(key);
+    }
+    const blobs = new MemoryBlobStore();
+    const write = (scope: string, keys: string[], t0: number) =>
+      blobs.put(`base/${scope}`, encodeSnapshot(keys.map((k, i) => [k, encodeKeyState(state((t0 + i) * MIN))])));
+    await write('shardId-000000000000', own, 0);
+    await write('shardId-000000000001', other, 10_000);
+    const asked = [...own.slice(0, 50), '~pop:ip'];
+    const byPlace = new SnapshotBaselineStore(blobs, { maxKeys: 2_500, placeOf });
+    const got = await byPlace.getMany(asked, 'shardId-000000000002');
+    expect(got.size).toBe(50);
+    // The keys of its own half the parent held, whatever the sibling's recency: all but those beyond the range the 50
+    // keys asked span (a real first window has thousands).
+    const kept = (await byPlace.getMany(own, 'shardId-000000000002')).size;
+    expect(kept).toBeGreaterThan(1_900);
+    // Without places, recency decides: the sibling's newer keys push the parent's out.
+    const byRecency = new SnapshotBaselineStore(blobs, { maxKeys: 2_500 });
+    expect((await byRecency.getMany(own, 'shardId-000000000003')).size).toBeLessThan(1_000);
   });
 
   it('a warm process re-reads conditionally: nothing is transferred unless another process wrote meanwhile', async () => {
