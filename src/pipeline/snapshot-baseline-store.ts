@@ -93,6 +93,11 @@ export class SnapshotContentionError extends Error {
  */
 /** Scopes whose snapshots a store keeps in memory at once. */
 const MAX_CACHED_SCOPES = 8;
+/**
+ * Keys with a place a new scope must first be asked for before their range is taken for its own: n keys spread over a
+ * range leave about 1/(n+1) of it beyond each end.
+ */
+const MIN_KEYS_FOR_RANGE = 200;
 /** Inherited keys may reach this many times maxKeys before the least recently seen are let go (each pass sorts). */
 const INHERIT_SLACK = 1.25;
 
@@ -290,22 +295,29 @@ export class SnapshotBaselineStore implements BaselineStore {
     return out;
   }
 
-  /** Whether a key's place lies within those of `asked` (always, without placeOf or places to go by). */
+  /**
+   * Whether a key's place lies within the range the places of `asked` span, widened by the gap expected at each end
+   * (always true without placeOf, or with too few keys asked to tell the range: a thin first window, at night, would
+   * otherwise narrow it to a sliver and let go of the scope's own keys).
+   */
   private ownRange(asked: readonly string[]): (key: string) => boolean {
     const placeOf = this.placeOf;
     if (!placeOf) return () => true;
     let lo = Infinity;
     let hi = -Infinity;
+    let n = 0;
     for (const k of asked) {
       const p = placeOf(k);
       if (p === undefined) continue;
+      n++;
       if (p < lo) lo = p;
       if (p > hi) hi = p;
     }
-    if (lo > hi) return () => true;
+    if (n < MIN_KEYS_FOR_RANGE) return () => true;
+    const margin = (hi - lo) / (n - 1);
     return (key) => {
       const p = placeOf(key);
-      return p === undefined || (p >= lo && p <= hi);
+      return p === undefined || (p >= lo - margin && p <= hi + margin);
     };
   }
 

@@ -174,14 +174,17 @@ describe('SnapshotBaselineStore', () => {
       blobs.put(`base/${scope}`, encodeSnapshot(keys.map((k, i) => [k, encodeKeyState(state((t0 + i) * MIN))])));
     await write('shardId-000000000000', own, 0);
     await write('shardId-000000000001', other, 10_000);
-    const asked = [...own.slice(0, 50), '~pop:ip'];
+    const asked = [...own.slice(0, 300), '~pop:ip'];
     const byPlace = new SnapshotBaselineStore(blobs, { maxKeys: 2_500, placeOf });
     const got = await byPlace.getMany(asked, 'shardId-000000000002');
-    expect(got.size).toBe(50);
-    // The keys of its own half the parent held, whatever the sibling's recency: all but those beyond the range the 50
-    // keys asked span (a real first window has thousands).
+    expect(got.size).toBe(300);
+    // The keys of its own half the parent held, whatever the sibling's recency.
     const kept = (await byPlace.getMany(own, 'shardId-000000000002')).size;
-    expect(kept).toBeGreaterThan(1_900);
+    expect(kept).toBeGreaterThan(1_980);
+    // A first window too thin to tell its range (a few keys, at night) does not narrow it to a sliver: recency decides.
+    const thin = new SnapshotBaselineStore(blobs, { maxKeys: 2_500, placeOf });
+    await thin.getMany(own.slice(0, 3), 'shardId-000000000004');
+    expect((await thin.getMany(own, 'shardId-000000000004')).size).toBe(500);
     // Without places, recency decides: the sibling's newer keys push the parent's out.
     const byRecency = new SnapshotBaselineStore(blobs, { maxKeys: 2_500 });
     expect((await byRecency.getMany(own, 'shardId-000000000003')).size).toBeLessThan(1_000);
