@@ -73,7 +73,11 @@ export const configSchema = z
         foldLateMinutes: z.number().positive().max(24 * 60).default(60),
         /** An event stamped more than this after its CloudWatch Logs timestamp (or the replayed log's clock) is clamped to it. */
         futureToleranceSeconds: z.number().int().min(0).max(3600).default(5),
-        /** An event stamped more than this before its CloudWatch Logs timestamp (or the replayed log's clock) is clamped to it. */
+        /**
+         * In a replay, an event stamped more than this before the log's own clock is clamped to it. In AWS an event
+         * earlier than its CloudWatch Logs timestamp keeps its time (detect folds it or drops it, counted): a forwarder
+         * re-putting a backlog would otherwise pile hours of traffic into one window.
+         */
         pastToleranceMinutes: z.number().positive().max(24 * 60).default(15),
         /**
          * Decide unmistakable evidence before its window closes (DESIGN §1): a flood past `floodUnmistakableRequests`, a

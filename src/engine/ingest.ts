@@ -125,7 +125,6 @@ export class IngestStage {
     let unreadable = 0;
     let clamped = 0;
     const tolerance = this.toleranceMs;
-    const pastTolerance = cfg.windows.pastToleranceMinutes * 60_000;
     const [widest4, widest6] = widestPrefixes(cfg);
     // Pre-aggregated per invocation: all records of one source shard in one windower, so a key seen in many records
     // of the batch is one entry, and the summaries stream shrinks as traffic grows.
@@ -135,10 +134,10 @@ export class IngestStage {
         r.decode({
           event: (e, logTimestamp) => {
             // The request cannot have been made after CloudWatch Logs stamped its line: a later time is a lie (or a
-            // broken clock) and must not move any watermark. Nor long before it (API Gateway writes a line when its
-            // request ends): such a line would reach detect as data too old to count, dropped, its requests never
-            // judged; at its log timestamp they are.
-            if (logTimestamp !== undefined && (e.time > logTimestamp + tolerance || e.time < logTimestamp - pastTolerance)) {
+            // broken clock) and must not move any watermark. An earlier one is left as it is (detect folds it, or drops
+            // it past foldLateMinutes, and counts it): a forwarder that re-puts a backlog with the time it puts it would
+            // otherwise pile hours of every client's requests into one window.
+            if (logTimestamp !== undefined && e.time > logTimestamp + tolerance) {
               e.time = logTimestamp;
               clamped++;
             }
