@@ -210,12 +210,16 @@ export class EarlyWatch {
 
   /**
    * Forgets the window with the earliest start, of any scope, if it starts before `start` (a late part of an old
-   * window never pushes out a newer one); false if there is none.
+   * window never pushes out a newer one); else the largest of another scope's windows of the same minute, if larger
+   * than `keep` (one shard's busy minute does not leave another's without early looks); false if there is none.
    */
   private dropOlderThan(start: number, keep: WindowSums): boolean {
-    let oldest: { windows: Map<number, WindowSums>; start: number; scope: string } | undefined;
+    let oldest: { windows: Map<number, WindowSums>; start: number; scope: string; keys: number } | undefined;
     for (const [scope, windows] of this.scopes) {
-      for (const [s, w] of windows) if (w !== keep && w.keys > 0 && s < start && (!oldest || s < oldest.start)) oldest = { windows, start: s, scope };
+      for (const [s, w] of windows) {
+        if (w === keep || w.keys === 0 || s > start || (s === start && w.keys <= keep.keys + 1)) continue;
+        if (!oldest || s < oldest.start || (s === oldest.start && w.keys > oldest.keys)) oldest = { windows, start: s, scope, keys: w.keys };
+      }
     }
     if (!oldest) return false;
     this.tracked -= oldest.windows.get(oldest.start)!.keys;

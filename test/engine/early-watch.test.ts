@@ -97,6 +97,11 @@ describe('EarlyWatch: when an open window is worth an early look', () => {
     // b's window kept its sums: its flood, doubled, is due again.
     watch.observe('b', part(T0 + 60_000, '203.0.113.9', n));
     expect(watch.due('b')).toEqual([T0 + 60_000]);
+    // Two shards' windows of the same minute: the one holding more gives way to the other's new keys.
+    const shared = new EarlyWatch(cfg, 10);
+    for (let i = 0; i < 10; i++) shared.observe('busy', part(T0, `198.51.100.${i}`, 1));
+    shared.observe('quiet', part(T0, '203.0.113.9', n));
+    expect(shared.due('quiet')).toEqual([T0]);
     // Once one window holds the whole bound, a new key of it is left to the window's close.
     const single = new EarlyWatch(cfg, 10);
     for (let i = 0; i < 10; i++) single.observe('s', part(T0, `198.51.100.${i}`, 1));
