@@ -1,6 +1,7 @@
 import type { AccessEvent } from '../events.ts';
 import { parseClfTime } from './clf-time.ts';
 import { ABSENT, buildEvent } from './event.ts';
+import { unverifiedPrincipal } from './principal-key.ts';
 import { parseDecimal } from './numbers.ts';
 import { Reason, type ReasonText } from './reasons.ts';
 
@@ -82,9 +83,11 @@ export function decodeClfLine(line: string): AccessEvent | ReasonText {
     bytes,
     ABSENT,
     bytesEnd < end && !isConsole ? userAgentOf(line, bytesEnd + 1, end) : '',
-    isConsole
+    // Never an IAM identity AWS vouches for: the console preset's caller and user are IAM ids, nginx's %u is what the
+    // client sent for Basic auth. One that reads as an ARN is kept unverified (src/decode/principal-key.ts).
+    unverifiedPrincipal(isConsole
       ? fieldOrEmpty(line, hostEnd + 1, identEnd) || fieldOrEmpty(line, identEnd + 1, timeOpen)
-      : fieldOrEmpty(line, identEnd + 1, timeOpen),
+      : fieldOrEmpty(line, identEnd + 1, timeOpen)),
   );
 }
 

@@ -2,6 +2,7 @@ import type { AccessEvent } from '../events.ts';
 import { parseClfTime } from './clf-time.ts';
 import { ABSENT, buildEvent } from './event.ts';
 import { parseDecimal } from './numbers.ts';
+import { unverifiedPrincipal } from './principal-key.ts';
 import { Reason, type ReasonText } from './reasons.ts';
 import { routeKeyMethod, routeKeyResource } from './route-key.ts';
 
@@ -30,7 +31,7 @@ export function decodeCsvLine(line: string): AccessEvent | ReasonText {
     const resource = dash(f[5]);
     return buildEvent(
       parseTime(f[3]), f[0], dash(f[4]), resource, resource,
-      parseDecimal(f[7]), parseDecimal(f[8]), ABSENT, '', dash(f[1]) || dash(f[2]),
+      parseDecimal(f[7]), parseDecimal(f[8]), ABSENT, '', unverifiedPrincipal(dash(f[1]) || dash(f[2])),
     );
   }
   return Reason.badCsv;

@@ -1,3 +1,5 @@
+import { parseCidr } from '../net/cidr.ts';
+
 /**
  * Which principal keys may stand for an IAM identity. Only `userArn` is written by AWS from the request's signature;
  * `principalId` is whatever a Lambda authorizer returns (often a name its user chose), and the other fields are IAM
@@ -8,9 +10,23 @@
  */
 export const UNVERIFIED_PREFIX = 'unverified:';
 
-/** The key of a principal read from any field but `userArn`. A value already prefixed is prefixed again, so the mapping stays one to one. */
+/**
+ * The key of a principal read from any field but `userArn`. A value already prefixed is prefixed again, so the mapping
+ * stays one to one; one that reads as an ARN once trimmed, in any case (` arn:…`, `ARN:…`, a no-break space or BOM in
+ * front), is prefixed too, since something down the line may trim it.
+ */
 export function unverifiedPrincipal(value: string): string {
-  return value.startsWith('arn:') || value.startsWith(UNVERIFIED_PREFIX) ? UNVERIFIED_PREFIX + value : value;
+  const head = value.trimStart().slice(0, UNVERIFIED_PREFIX.length).toLowerCase();
+  if (head.startsWith('arn:') || head.startsWith(UNVERIFIED_PREFIX)) return UNVERIFIED_PREFIX + value;
+  // Nor may a principal named like an address share a target with that address (its ledger history, its cover by a
+  // block, its escalation): `198.51.100.7` as an authorizer's principalId is kept apart from the client 198.51.100.7.
+  return looksLikeAddress(value) && parseCidr(value) !== null ? UNVERIFIED_PREFIX + value : value;
+}
+
+/** Cheap first look (a digit, or a colon, near the front) before parsing. */
+function looksLikeAddress(value: string): boolean {
+  const c = value.trimStart().charCodeAt(0);
+  return (c >= 48 && c <= 57) || value.includes(':');
 }
 
 /** The principal as its authorizer saw it (what the deny list must hold): the key without {@link UNVERIFIED_PREFIX}. */

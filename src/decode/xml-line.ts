@@ -1,6 +1,7 @@
 import type { AccessEvent } from '../events.ts';
 import { parseClfTime } from './clf-time.ts';
 import { ABSENT, buildEvent } from './event.ts';
+import { unverifiedPrincipal } from './principal-key.ts';
 import { parseDecimal } from './numbers.ts';
 import { Reason, type ReasonText } from './reasons.ts';
 import { routeKeyMethod, routeKeyResource } from './route-key.ts';
@@ -31,7 +32,7 @@ export function decodeXmlLine(line: string): AccessEvent | ReasonText {
     length === null ? ABSENT : parseDecimal(length),
     ABSENT,
     '',
-    orEmpty(element(line, '<caller>', '</caller>')) || orEmpty(element(line, '<user>', '</user>')),
+    unverifiedPrincipal(orEmpty(element(line, '<caller>', '</caller>')) || orEmpty(element(line, '<user>', '</user>'))),
   );
 }
 

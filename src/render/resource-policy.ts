@@ -280,8 +280,9 @@ function cleanDeny(deny: PolicyDeny): CleanDeny {
   const cidrs = new Set<string>();
   const rejected: string[] = [];
   for (const raw of deny.principals) {
-    const p = raw.trim();
-    if (isDenyablePrincipal(p)) principals.add(p);
+    // Exactly as written or not at all: a value with anything around it came from no userArn (AWS writes those bare), and
+    // trimming it would turn an attacker's ` arn:…:role/Admin` into the company's role.
+    if (isDenyablePrincipal(raw)) principals.add(raw);
     else rejected.push(raw);
   }
   for (const raw of deny.cidrs) {

@@ -22,6 +22,13 @@ describe('nginx/Apache combined and common', () => {
     });
   });
 
+  it('%u is what the client sent: one that reads as an ARN (or an address) is kept unverified, never an IAM identity', () => {
+    const line = (u: string) => `198.51.100.9 - ${u} [21/Nov/2025:10:05:00 +0000] "POST /login HTTP/1.1" 401 12 "-" "curl/8"`;
+    expect(combined(line('arn:aws:iam::123456789012:role/Admin')).principal).toBe('unverified:arn:aws:iam::123456789012:role/Admin');
+    expect(combined(line('203.0.113.7')).principal).toBe('unverified:203.0.113.7');
+    expect(combined(line('frank')).principal).toBe('frank');
+  });
+
   it('reads common format, with %u as the principal and the zone applied', () => {
     const e = combined('127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326');
     expect(e.time).toBe(Date.UTC(2000, 9, 10, 20, 55, 36));

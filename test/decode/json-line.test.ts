@@ -76,10 +76,29 @@ describe('recommended API Gateway JSON', () => {
     [{ principalId: 'arn:aws:iam::123456789012:role/Backend' }, 'unverified:arn:aws:iam::123456789012:role/Backend'],
     [{ principalId: 'unverified:x' }, 'unverified:unverified:x'],
     [{ caller: 'arn:aws:iam::123456789012:user/alice' }, 'unverified:arn:aws:iam::123456789012:user/alice'],
+    // Whatever might trim or fold it later: a space, a no-break space or a BOM in front, or upper case.
+    [{ principalId: ' arn:aws:iam::123456789012:role/Admin' }, 'unverified: arn:aws:iam::123456789012:role/Admin'],
+    [{ principalId: '\u00a0arn:aws:iam::123456789012:role/Admin' }, 'unverified:\u00a0arn:aws:iam::123456789012:role/Admin'],
+    [{ principalId: '\ufeffarn:aws:iam::123456789012:role/Admin' }, 'unverified:\ufeffarn:aws:iam::123456789012:role/Admin'],
+    [{ principalId: 'ARN:aws:iam::123456789012:role/Admin' }, 'unverified:ARN:aws:iam::123456789012:role/Admin'],
+    // Named like an address: never the same target as the client at that address.
+    [{ principalId: '198.51.100.7' }, 'unverified:198.51.100.7'],
+    [{ principalId: '2001:db8::/64' }, 'unverified:2001:db8::/64'],
+    [{ principalId: '3f2a9c1e-0b7d-4e8a-9c51-2d6f0a4b8e13' }, '3f2a9c1e-0b7d-4e8a-9c51-2d6f0a4b8e13'],
   ])('only a userArn is taken as an IAM ARN (%o)', (fields, principal) => {
     const line = apigwLine(fields);
     expect(asEvent(decodeLine(line, 'apigw-json')).principal).toBe(principal);
     expect(asEvent(decodeJsonLineSlow(line)).principal).toBe(principal);
+  });
+
+  it('a line giving a key it reads twice (a user agent broken out of its quotes) is unreadable, never read with the second value', () => {
+    const line = apigwLine({ userAgent: 'UA' }).replace('"UA"', '"curl/8","ip":"203.0.113.50"');
+    expect(JSON.parse(line).ip).toBe('203.0.113.50'); // what JSON.parse alone would take as the client
+    expect(decodeLine(line, 'apigw-json')).toBe(Reason.duplicateKey);
+    expect(decodeJsonLineSlow(line)).toBe(Reason.duplicateKey);
+    // The same text escaped, as JSON writes it inside a value, is only text.
+    const escaped = apigwLine({ userAgent: 'curl/8","ip":"203.0.113.50' });
+    expect(asEvent(decodeLine(escaped, 'apigw-json')).ip).not.toBe('203.0.113.50');
   });
 
   it.each([

@@ -398,14 +398,15 @@ describe('mergeDenyStatement', () => {
       null,
       {
         principals: ['*', 'AIDAEXAMPLEUNIQUEID', 'arn:aws:iam::111122223333:role/ok', 'user@example.com', '111122223333',
-          'arn:aws:iam::111122223333:root', 'unverified:arn:aws:iam::111122223333:role/Backend'],
+          'arn:aws:iam::111122223333:root', 'unverified:arn:aws:iam::111122223333:role/Backend', ' arn:aws:iam::111122223333:role/Admin'],
         cidrs: ['0.0.0.0/0', '::/0', 'bogus', '203.0.113.5', '203.0.113.5/32'],
       },
       OPTS,
     );
-    // An account id or its root in a Principal is every principal of the account; an unverified ARN is an authorizer's word.
+    // An account id or its root in a Principal is every principal of the account; an unverified ARN is an authorizer's
+    // word; one with a space in front came from no userArn (trimmed, it would name the company's role).
     expect(r.rejected).toEqual(['*', 'AIDAEXAMPLEUNIQUEID', 'user@example.com', '111122223333', 'arn:aws:iam::111122223333:root',
-      'unverified:arn:aws:iam::111122223333:role/Backend', '0.0.0.0/0', '::/0', 'bogus']);
+      'unverified:arn:aws:iam::111122223333:role/Backend', ' arn:aws:iam::111122223333:role/Admin', '0.0.0.0/0', '::/0', 'bogus']);
     expect(r.kept).toEqual({ principals: ['arn:aws:iam::111122223333:role/ok'], cidrs: ['203.0.113.5/32'] });
   });
 
