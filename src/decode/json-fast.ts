@@ -49,7 +49,7 @@ export interface JsonAccessRecord {
 export type FlatJsonFields = { readonly [K in keyof Required<JsonAccessRecord>]: JsonScalar };
 
 /** The keys read, in the order of FlatJsonFields; a layout says where in a match each one is. */
-const READ_KEYS = [
+export const READ_KEYS = [
   'ip', 'sourceIp', 'requestTimeEpoch', 'requestTime', 'httpMethod', 'routeKey', 'resourcePath', 'path', 'status',
   'responseLength', 'responseLatency', 'userAgent', 'userArn', 'principalId', 'apiKeyId', 'caller', 'user',
 ] as const satisfies readonly (keyof JsonAccessRecord)[];
@@ -187,8 +187,10 @@ export function learnJsonLayout(line: string): JsonLayout | null {
     if (read === undefined) {
       source += SKIPPED_VALUE[valueKind];
     } else {
+      // A read key twice is a value that broke out of its quotes (decodeJsonLineSlow refuses such a line): no layout.
+      if (group[read] !== 0) return null;
       source += READ_VALUE[valueKind];
-      group[read] = ++groups; // a key that repeats is read from its last place, as JSON.parse keeps the last value
+      group[read] = ++groups;
       kind[read] = valueKind;
     }
     literalFrom = end;

@@ -1,7 +1,7 @@
 import type { AccessEvent } from '../events.ts';
 import { parseClfTime } from './clf-time.ts';
 import { ABSENT, buildEvent } from './event.ts';
-import { type JsonAccessRecord, fastJsonFields } from './json-fast.ts';
+import { type JsonAccessRecord, READ_KEYS, fastJsonFields } from './json-fast.ts';
 import { repairBareDashes } from './json-repair.ts';
 import { numberField, textField } from './numbers.ts';
 import { unverifiedPrincipal } from './principal-key.ts';
@@ -44,7 +44,22 @@ export function decodeJsonLineSlow(line: string, fallbackTime = ABSENT): AccessE
     }
   }
   if (typeof record !== 'object' || record === null || Array.isArray(record)) return Reason.jsonNotObject;
+  // JSON.parse keeps the last of a key given twice: a user agent or path whose quotes API Gateway left unescaped could
+  // otherwise name the client address (or the principal, the status) that cordon blocks.
+  if (readsAKeyTwice(line)) return Reason.duplicateKey;
   return eventFromJsonRecord(record as JsonAccessRecord, fallbackTime);
+}
+
+/** A key that is read appearing twice as a key (a quote not escaped before it, then the key and a colon). */
+const READ_KEY_AS_KEY = new RegExp(`(?<!\\\\)"(${READ_KEYS.join('|')})"\\s*:`, 'g');
+
+function readsAKeyTwice(line: string): boolean {
+  const seen = new Set<string>();
+  for (const m of line.matchAll(READ_KEY_AS_KEY)) {
+    if (seen.has(m[1])) return true;
+    seen.add(m[1]);
+  }
+  return false;
 }
 
 /** The event of a parsed or fast-read record: the one step both paths share (exported for their test). */

@@ -8,6 +8,7 @@ export const Reason = {
   invalidJson: 'invalid JSON',
   truncatedJson: 'truncated JSON',
   jsonNotObject: 'JSON is not an object',
+  duplicateKey: 'JSON with a key it reads given twice (a value broken out of its quotes)',
   missingClient: 'missing client address',
   clientNotIp: 'client is not an IP address',
   missingStatus: 'missing status',
