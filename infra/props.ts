@@ -14,7 +14,7 @@ export interface ProtectedRestApi {
   readonly stageName: string;
   /**
    * The CloudWatch Logs group the stage writes its access log to. Required unless `manageAccessLogFormat` is on,
-   * in which case cordon creates `/aws/apigateway/cordon/<restApiId>/<stageName>` when it is left out.
+   * in which case cordon creates one (CloudFormation names it) when it is left out.
    */
   readonly logGroupName?: string;
   /** What to do if this stage already has a web ACL; overrides the top-level {@link CordonProps.existingWebAcl}. */
@@ -45,7 +45,7 @@ export interface CordonProps {
    * - `'fail'` (default): cordon associates its own web ACL with the stage, and stops the deploy, naming the stage
    *   and this choice, if the stage already has another web ACL. It never replaces one.
    * - `'use-rule-group'`: cordon associates nothing with the stage; it creates a rule group holding its IP set
-   *   rules (output `RuleGroupRuleToAdd`) for you to add to the stage's web ACL, which the deploy checks exists
+   *   rules (output `WebAclRuleToAdd`) for you to add to the stage's web ACL, which the deploy checks exists
    *   (output `RuleGroupTargets` names it).
    *
    * Set per stage with `restApis[].existingWebAcl`. Not used with `existingWebAclArn`, which associates nothing.
@@ -61,8 +61,8 @@ export interface CordonProps {
   readonly shards?: number | 'on-demand';
   /**
    * Shards of the summaries stream alone, where it needs more than the access-log stream (detect's CPU and memory per
-   * shard run out before the access logs' 1 MB/s does: at 100,000 requests a second of the `mixed` traffic, about 5
-   * access-log shards against several times that many for summaries; README, Scale). Default: `shards`.
+   * shard run out before the access logs' 1 MB/s does: at 100,000 requests a second of the `mixed` traffic, 6
+   * access-log shards against 24 for summaries; README, Scale). Default: `shards`.
    */
   readonly summaryShards?: number | 'on-demand';
   /** WAF IP sets per address family (10,000 addresses each). 1–25 (50 reference statements per web ACL). Default 2. */
@@ -112,8 +112,9 @@ export interface CordonProps {
    * up to twice the difference later (most are decided early, in the open window). Changing the prop on a running
    * stack may decide or fold the last few seconds' windows once more. Past about 7 s at 10,000 requests a second a
    * shard, Lambda's 6 MB invoke payload cuts the batch first. Each invocation puts that many more summaries at once:
-   * what a summaries shard refuses over its 1 MB a second, ingest puts again until it lands (counted as
-   * `SummariesThrottled`), so a burst delays that batch by its seconds but never fails it. Default 2.
+   * what a summaries shard refuses over its 1 MB a second, ingest puts again until it lands or its Lambda's time is
+   * nearly out (counted as `SummariesThrottled`), so a burst delays that batch by its seconds instead of failing it.
+   * Default 2.
    */
   readonly ingestBatchingWindowSeconds?: number;
 }

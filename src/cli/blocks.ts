@@ -72,7 +72,7 @@ export function blocksCommand(): Command {
       }
     }));
   blocks.addCommand(withLedgerOptions(new Command('release'))
-    .description('release an active block now (WAF and the policy follow)')
+    .description('release every active block of the target now (WAF and the policy follow)')
     .argument('<target>', 'IP, CIDR or principal')
     .action((target: string, o: BlocksOptions) => change(target, o, (e, now) => ({ ...e, status: 'released' as const, endedAt: now }), 'released')));
   blocks.addCommand(withLedgerOptions(new Command('extend'))
