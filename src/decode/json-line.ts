@@ -97,7 +97,12 @@ function jsonTime(r: JsonAccessRecord, fallbackTime: number): number {
 function jsonPrincipal(r: JsonAccessRecord): string {
   const userArn = textField(r.userArn);
   if (userArn) return userArn;
-  return unverifiedPrincipal(textField(r.principalId) || textField(r.apiKeyId) || textField(r.caller) || textField(r.user));
+  const principalId = textField(r.principalId);
+  if (principalId) return unverifiedPrincipal(principalId);
+  // API Gateway writes the id of the key the request used: the one field whose value may be taken for a key.
+  const apiKeyId = textField(r.apiKeyId);
+  if (apiKeyId) return apiKeyId;
+  return unverifiedPrincipal(textField(r.caller) || textField(r.user));
 }
 
 function jsonFailure(line: string): ReasonText {

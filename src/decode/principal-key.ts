@@ -20,8 +20,13 @@ export function unverifiedPrincipal(value: string): string {
   if (head.startsWith('arn:') || head.startsWith(UNVERIFIED_PREFIX)) return UNVERIFIED_PREFIX + value;
   // Nor may a principal named like an address share a target with that address (its ledger history, its cover by a
   // block, its escalation): `198.51.100.7` as an authorizer's principalId is kept apart from the client 198.51.100.7.
-  return looksLikeAddress(value) && parseCidr(value) !== null ? UNVERIFIED_PREFIX + value : value;
+  if (looksLikeAddress(value) && parseCidr(value) !== null) return UNVERIFIED_PREFIX + value;
+  // Nor one shaped like an API key id be taken for one (contain disables the key of that id): only apiKeyId names keys.
+  return API_KEY_ID_SHAPE.test(value) ? UNVERIFIED_PREFIX + value : value;
 }
+
+/** What an API Gateway API key id looks like (contain disables a blocked principal of this shape: src/adapters/aws/api-keys.ts). */
+export const API_KEY_ID_SHAPE = /^[a-z0-9]{10,32}$/;
 
 /** Cheap first look (a digit, or a colon, near the front) before parsing. */
 function looksLikeAddress(value: string): boolean {

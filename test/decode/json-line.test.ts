@@ -85,6 +85,9 @@ describe('recommended API Gateway JSON', () => {
     [{ principalId: '198.51.100.7' }, 'unverified:198.51.100.7'],
     [{ principalId: '2001:db8::/64' }, 'unverified:2001:db8::/64'],
     [{ principalId: '3f2a9c1e-0b7d-4e8a-9c51-2d6f0a4b8e13' }, '3f2a9c1e-0b7d-4e8a-9c51-2d6f0a4b8e13'],
+    // Shaped like an API key id: only apiKeyId (written by API Gateway) names a key contain would disable.
+    [{ principalId: 'a1b2c3d4e5' }, 'unverified:a1b2c3d4e5'],
+    [{ apiKeyId: 'a1b2c3d4e5' }, 'a1b2c3d4e5'],
   ])('only a userArn is taken as an IAM ARN (%o)', (fields, principal) => {
     const line = apigwLine(fields);
     expect(asEvent(decodeLine(line, 'apigw-json')).principal).toBe(principal);

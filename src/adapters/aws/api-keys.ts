@@ -6,6 +6,7 @@ import { API_KEY_RECORD_DEFAULT_KEY, ApiKeyRecordFormatError, type DisabledKey, 
 import { AwsAdapterError, AwsRejectedError, AwsUnavailableError } from './errors.ts';
 import { awsErrorName, httpStatus, isThrottling, isTransient, type BackoffOptions, withRetries } from './retry.ts';
 import { WritePacer } from './write-pacer.ts';
+import { API_KEY_ID_SHAPE } from '../../decode/principal-key.ts';
 
 export { API_KEY_RECORD_DEFAULT_KEY, type DisabledKey, type DisabledKeyRecord } from './api-key-record.ts';
 
@@ -14,7 +15,7 @@ export { API_KEY_RECORD_DEFAULT_KEY, type DisabledKey, type DisabledKeyRecord } 
  * (10 characters today). IAM ARNs, Cognito subs (UUIDs with dashes), IAM unique ids (upper case) and most authorizer
  * principalIds fail this for free; the rest cost one GetApiKey, then are remembered as no key.
  */
-export const API_KEY_ID_SHAPE = /^[a-z0-9]{10,32}$/;
+export { API_KEY_ID_SHAPE };
 
 export interface S3ApiKeyRecordOptions {
   bucket: string;
