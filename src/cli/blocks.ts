@@ -129,8 +129,11 @@ function ledgerTargets(typed: string): string[] {
     const canonical = formatCidr(cidr);
     return [cidr.len === familyBits(cidr.family) ? canonical.slice(0, canonical.indexOf('/')) : canonical];
   }
+  // As read from userArn or apiKeyId (the text itself), or from another field (then unverified if it reads as an ARN, an
+  // address or a key id).
   const principal = authorizerPrincipal(text);
-  return principal.startsWith('arn:') ? [principal, unverifiedPrincipal(principal)] : [text];
+  const unverified = unverifiedPrincipal(principal);
+  return unverified === principal ? [text] : [principal, unverified];
 }
 
 /** Active blocks of other, wider networks that hold `target` (none for a principal). */

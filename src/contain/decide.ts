@@ -89,8 +89,7 @@ export class Allowlist {
    * (`unverified:ARN`) is the principal it names, as the operator wrote it.
    */
   allowsPrincipal(key: string): boolean {
-    // Trimmed too: an allowlisted identity with a space in front is still that identity to whoever matches it loosely.
-    const principal = authorizerPrincipal(key).trim();
+    const principal = authorizerPrincipal(key);
     if (this.principals.has(principal) || this.principals.has(key)) return true;
     const session = ROLE_SESSION_ARN.exec(principal);
     return session !== null && this.roles.has(roleKey(session));

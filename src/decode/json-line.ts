@@ -32,6 +32,7 @@ export function decodeJsonLine(line: string, fallbackTime = ABSENT): AccessEvent
  */
 export function decodeJsonLineSlow(line: string, fallbackTime = ABSENT): AccessEvent | ReasonText {
   let record: unknown;
+  let parsedText = line;
   try {
     record = JSON.parse(line);
   } catch {
@@ -39,25 +40,52 @@ export function decodeJsonLineSlow(line: string, fallbackTime = ABSENT): AccessE
     if (repaired === null) return jsonFailure(line);
     try {
       record = JSON.parse(repaired);
+      parsedText = repaired;
     } catch {
       return jsonFailure(line);
     }
   }
   if (typeof record !== 'object' || record === null || Array.isArray(record)) return Reason.jsonNotObject;
   // JSON.parse keeps the last of a key given twice: a user agent or path whose quotes API Gateway left unescaped could
-  // otherwise name the client address (or the principal, the status) that cordon blocks.
-  if (readsAKeyTwice(line)) return Reason.duplicateKey;
+  // otherwise name the client address (or the principal, the status) that cordon blocks. (Checked on the line parsed:
+  // the repaired one when the first parse failed.)
+  if (readsAKeyTwice(parsedText)) return Reason.duplicateKey;
   return eventFromJsonRecord(record as JsonAccessRecord, fallbackTime);
 }
 
-/** A key that is read appearing twice as a key (a quote not escaped before it, then the key and a colon). */
-const READ_KEY_AS_KEY = new RegExp(`(?<!\\\\)"(${READ_KEYS.join('|')})"\\s*:`, 'g');
+const READ_KEY_SET: ReadonlySet<string> = new Set(READ_KEYS);
 
+/**
+ * Whether a key that is read appears twice among the keys of the top-level object (a line JSON.parse has just read:
+ * well formed). Keys are decoded as JSON decodes them (`"\u0069p"` is `ip`); keys of nested objects do not count.
+ */
 function readsAKeyTwice(line: string): boolean {
   const seen = new Set<string>();
-  for (const m of line.matchAll(READ_KEY_AS_KEY)) {
-    if (seen.has(m[1])) return true;
-    seen.add(m[1]);
+  let depth = 0;
+  let keyNext = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line.charCodeAt(i);
+    if (c === 34 /* " */) {
+      let end = i + 1;
+      while (end < line.length && line.charCodeAt(end) !== 34) end += line.charCodeAt(end) === 92 /* \ */ ? 2 : 1;
+      if (depth === 1 && keyNext) {
+        const raw = line.slice(i, end + 1);
+        const key = raw.indexOf('\\') < 0 ? raw.slice(1, -1) : (JSON.parse(raw) as string);
+        if (READ_KEY_SET.has(key)) {
+          if (seen.has(key)) return true;
+          seen.add(key);
+        }
+        keyNext = false;
+      }
+      i = end;
+    } else if (c === 123 /* { */ || c === 91 /* [ */) {
+      depth++;
+      keyNext = depth === 1;
+    } else if (c === 125 /* } */ || c === 93 /* ] */) {
+      depth--;
+    } else if (c === 44 /* , */ && depth === 1) {
+      keyNext = true;
+    }
   }
   return false;
 }

@@ -16,6 +16,7 @@ export const UNVERIFIED_PREFIX = 'unverified:';
  * front), is prefixed too, since something down the line may trim it.
  */
 export function unverifiedPrincipal(value: string): string {
+  if (value === '') return value;
   const head = value.trimStart().slice(0, UNVERIFIED_PREFIX.length).toLowerCase();
   if (head.startsWith('arn:') || head.startsWith(UNVERIFIED_PREFIX)) return UNVERIFIED_PREFIX + value;
   // Nor may a principal named like an address share a target with that address (its ledger history, its cover by a

@@ -25,6 +25,7 @@ describeMoto('cordon blocks --ledger-table', () => {
     await store.put(entry('2001:db8:1:2::/64', 'cidr', now - 60_000));
     await store.put(entry('192.0.2.60', 'ip', now - 60_000));
     await store.put({ ...entry('unverified:arn:aws:iam::123456789012:user/partner', 'ip', now - 60_000), targetKind: 'principal' });
+    await store.put({ ...entry('unverified:user1234567', 'ip', now - 60_000), targetKind: 'principal' });
   });
   const entry = (target: string, targetKind: 'ip' | 'cidr', createdAt: number): LedgerEntry => ({ target, targetKind, createdAt,
     expiresAt: now + 3_600_000, status: 'active', reasons: ['flood'], score: 5, priorBlocks: 0,
@@ -71,5 +72,8 @@ describeMoto('cordon blocks --ledger-table', () => {
     const arn = cordon('release', 'arn:aws:iam::123456789012:user/partner');
     expect(arn.status, arn.stderr).toBe(0);
     expect((await store.history('unverified:arn:aws:iam::123456789012:user/partner')).map((e) => e.status)).toEqual(['released']);
+    // An authorizer's principalId shaped like a key id, typed as the deny list shows it.
+    expect(cordon('release', 'user1234567').status).toBe(0);
+    expect((await store.history('unverified:user1234567')).map((e) => e.status)).toEqual(['released']);
   });
 });

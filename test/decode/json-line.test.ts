@@ -99,9 +99,16 @@ describe('recommended API Gateway JSON', () => {
     expect(JSON.parse(line).ip).toBe('203.0.113.50'); // what JSON.parse alone would take as the client
     expect(decodeLine(line, 'apigw-json')).toBe(Reason.duplicateKey);
     expect(decodeJsonLineSlow(line)).toBe(Reason.duplicateKey);
+    // The key escaped (JSON.parse reads \u0069p as ip) is the same key.
+    const escapedKey = apigwLine({ userAgent: 'UA' }).replace('"UA"', '"curl/8","\\u0069p":"203.0.113.50"');
+    expect(JSON.parse(escapedKey).ip).toBe('203.0.113.50');
+    expect(decodeLine(escapedKey, 'apigw-json')).toBe(Reason.duplicateKey);
     // The same text escaped, as JSON writes it inside a value, is only text.
     const escaped = apigwLine({ userAgent: 'curl/8","ip":"203.0.113.50' });
     expect(asEvent(decodeLine(escaped, 'apigw-json')).ip).not.toBe('203.0.113.50');
+    // A read key's name inside a nested object is no second key: such a custom format is read.
+    const nested = apigwLine({ identity: { sourceIp: '198.51.100.77', userAgent: 'inner' } });
+    expect(asEvent(decodeLine(nested, 'apigw-json')).ip).toBe(JSON.parse(nested).ip);
   });
 
   it.each([
