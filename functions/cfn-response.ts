@@ -38,6 +38,22 @@ export function cfnResponse(
   };
 }
 
+/**
+ * The answer of `work`, or `onTimeout()`'s once `budgetMs` has passed first: a custom resource must answer before its
+ * invocation ends, or the stack waits an hour for it.
+ */
+export async function withinBudget<T>(work: Promise<T>, budgetMs: number, onTimeout: () => T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(onTimeout()), budgetMs);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** PUTs the response to the pre-signed URL (an empty content type, the exact length). */
 export function sendCfnResponse(url: string, body: CfnResponse): Promise<void> {
   const text = JSON.stringify(body);

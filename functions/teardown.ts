@@ -5,7 +5,7 @@ import type { Logger as StageLogger } from '../src/engine/observe.ts';
 import { teardown, unreleasedMessage, type TeardownDeps } from '../src/engine/teardown.ts';
 import { buildTeardownDeps } from '../src/pipeline/teardown-deps.ts';
 import { parseTeardownProps, SECOND_PASS_RESERVE_MS, type TeardownWiring } from '../src/pipeline/teardown-props.ts';
-import { cfnResponse, sendCfnResponse, type CfnResponse } from './cfn-response.ts';
+import { cfnResponse, sendCfnResponse, withinBudget, type CfnResponse } from './cfn-response.ts';
 import { createLoggers } from './logger.ts';
 import type { LogLevel } from './env.ts';
 
@@ -80,19 +80,12 @@ export async function handler(event: CloudFormationCustomResourceEvent, context:
     log: stageLog,
   };
   const budget = Math.max(1_000, context.getRemainingTimeInMillis() - 15_000);
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<CfnResponse>((resolve) => {
-    timer = setTimeout(() => resolve(cfnResponse(event, 'FAILED', failedPhysicalId(event),
-      `cordon teardown did not finish within ${Math.round(budget / 1000)} s: some targets may still block (see the function's log)`)), budget);
+  const work = respond(event, runtime).catch((err: Error) => {
+    logger.error('teardown failed', { error: err });
+    return cfnResponse(event, 'FAILED', failedPhysicalId(event), `cordon teardown: ${err.name}: ${err.message}`);
   });
-  const response = await Promise.race([
-    respond(event, runtime).catch((err: Error) => {
-      logger.error('teardown failed', { error: err });
-      return cfnResponse(event, 'FAILED', failedPhysicalId(event), `cordon teardown: ${err.name}: ${err.message}`);
-    }),
-    timeout,
-  ]);
-  clearTimeout(timer);
+  const response = await withinBudget(work, budget, () => cfnResponse(event, 'FAILED', failedPhysicalId(event),
+    `cordon teardown did not finish within ${Math.round(budget / 1000)} s: some targets may still block (see the function's log)`));
   if (response.Status === 'FAILED') logger.error('custom resource failed', { reason: response.Reason });
   await sendCfnResponse(event.ResponseURL, response);
 }

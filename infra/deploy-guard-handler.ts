@@ -9,7 +9,7 @@ import { CloudWatchLogsClient, DescribeSubscriptionFiltersCommand, ResourceNotFo
 import { GetWebACLForResourceCommand, WAFNonexistentItemException, WAFV2Client } from '@aws-sdk/client-wafv2';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
-import { MAX_REASON_CHARS, sendCfnResponse, type CfnResponse } from '../functions/cfn-response.ts';
+import { MAX_REASON_CHARS, sendCfnResponse, withinBudget, type CfnResponse } from '../functions/cfn-response.ts';
 import {
   DeployCheckError,
   applyAccessLog,
@@ -194,12 +194,8 @@ export async function handler(event: CloudFormationCustomResourceEvent, context:
   logger.info('custom resource request', { requestType: event.RequestType, resourceType: event.ResourceType, logicalId: event.LogicalResourceId });
   port ??= sdkGuardAws({ apigateway: new APIGatewayClient({}), waf: new WAFV2Client({}), logs: new CloudWatchLogsClient({}) });
   const budget = Math.max(1_000, context.getRemainingTimeInMillis() - 10_000);
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<Error>((resolve) => {
-    timer = setTimeout(() => resolve(new Error(`no result within ${Math.round(budget / 1000)} s`)), budget);
-  });
-  const result = await Promise.race([handleEvent(event, port, logger).catch((err: Error) => err), timeout]);
-  clearTimeout(timer);
+  const result = await withinBudget<Outcome | Error>(handleEvent(event, port, logger).catch((err: Error) => err), budget,
+    () => new Error(`no result within ${Math.round(budget / 1000)} s`));
   if (result instanceof Error) logger.error('custom resource failed', { error: result });
   await sendCfnResponse(event.ResponseURL, responseFor(event, result));
 }

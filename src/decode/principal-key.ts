@@ -17,11 +17,12 @@ export const UNVERIFIED_PREFIX = 'unverified:';
  */
 export function unverifiedPrincipal(value: string): string {
   if (value === '') return value;
-  const head = value.trimStart().slice(0, UNVERIFIED_PREFIX.length).toLowerCase();
+  const lead = value.trimStart();
+  const head = lead.slice(0, UNVERIFIED_PREFIX.length).toLowerCase();
   if (head.startsWith('arn:') || head.startsWith(UNVERIFIED_PREFIX)) return UNVERIFIED_PREFIX + value;
   // Nor may a principal named like an address share a target with that address (its ledger history, its cover by a
   // block, its escalation): `198.51.100.7` as an authorizer's principalId is kept apart from the client 198.51.100.7.
-  if (looksLikeAddress(value) && parseCidr(value) !== null) return UNVERIFIED_PREFIX + value;
+  if (looksLikeAddress(lead) && parseCidr(value) !== null) return UNVERIFIED_PREFIX + value;
   // Nor one shaped like an API key id be taken for one (contain disables the key of that id): only apiKeyId names keys.
   return API_KEY_ID_SHAPE.test(value) ? UNVERIFIED_PREFIX + value : value;
 }
@@ -29,10 +30,10 @@ export function unverifiedPrincipal(value: string): string {
 /** What an API Gateway API key id looks like (contain disables a blocked principal of this shape: src/adapters/aws/api-keys.ts). */
 export const API_KEY_ID_SHAPE = /^[a-z0-9]{10,32}$/;
 
-/** Cheap first look (a digit, or a colon, near the front) before parsing. */
-function looksLikeAddress(value: string): boolean {
-  const c = value.trimStart().charCodeAt(0);
-  return (c >= 48 && c <= 57) || value.includes(':');
+/** Cheap first look before parsing: a (trimmed) value that starts with a digit or holds a colon. */
+function looksLikeAddress(lead: string): boolean {
+  const c = lead.charCodeAt(0);
+  return (c >= 48 && c <= 57) || lead.includes(':');
 }
 
 /** The principal as its authorizer saw it (what the deny list must hold): the key without {@link UNVERIFIED_PREFIX}. */
