@@ -59,8 +59,9 @@ const HELP = `npm run bench -- [options]
   --rates a,b         requests/s the cost is priced at (default 100,1000,10000)
   --cost-minutes N    minutes of traffic per cost measurement (default 20; --quick 10)
   --cost-max-rate N   highest rate measured on replicated traffic, higher ones extrapolated (default 1000)
-  --summary-level N   the summaries stream's wire level in the cost run: 1 (the deployed default), 2 (prefixes derived
-                      at detect) or 3 (those in brotli records); construct prop summaryWireLevel (default 1)
+  --summary-level N   the summaries stream's wire level in the cost run: 4 (the deployed default, 'auto', once detect's
+                      level has stood), 1 (what every release reads), 2 (prefixes derived at detect), 3 (those in brotli
+                      records) or 4 (those with 16-bit distinct hashes); construct prop summaryWireLevel (default 4)
   --ingest-window S   ingest's batching window in the cost run only (the scale run keeps the default), seconds
                       (construct prop ingestBatchingWindowSeconds, 1-30; default the construct's, 2)
   --scale-rates a,b   rates of the scale table (default 1000,10000,100000); each but the highest uses the cost
@@ -85,7 +86,7 @@ export function parseArgs(argv: string[]): BenchArgs {
     rates: [100, 1_000, 10_000],
     costMinutes: quick ? 10 : 20,
     costMaxRate: 1_000,
-    summaryLevel: 1,
+    summaryLevel: 4,
     scaleRates: [1_000, 10_000, 100_000],
     scaleMinutes: 3,
     scaleHeapMb: 921,
@@ -115,7 +116,7 @@ export function parseArgs(argv: string[]): BenchArgs {
       case '--cost-max-rate': a.costMaxRate = positiveInt(flag, value()); break;
       case '--summary-level': {
         const level = positiveInt(flag, value());
-        if (level !== 1 && level !== 2 && level !== 3) throw new Error('--summary-level must be 1, 2 or 3');
+        if (level !== 1 && level !== 2 && level !== 3 && level !== 4) throw new Error('--summary-level must be 1, 2, 3 or 4');
         a.summaryLevel = level;
         break;
       }

@@ -16,7 +16,7 @@ import { createMetrics } from './metrics.ts';
 const env = parseDetectEnv();
 const { logger, stageLog } = createLoggers('cordon-detect', env.logLevel);
 const { metrics, port } = createMetrics('cordon-detect', logger);
-const stage = new DetectStage({ ...buildDetectDeps(env), log: stageLog, metrics: port });
+const stage = new DetectStage({ ...buildDetectDeps(env, { log: stageLog, metrics: port }), log: stageLog, metrics: port });
 
 export async function handler(event: KinesisStreamEvent | ScheduledEvent | { tick: unknown }, context: Context): Promise<KinesisStreamBatchResponse | undefined> {
   logger.addContext(context);

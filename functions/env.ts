@@ -67,7 +67,10 @@ const schemas = {
   ingest: z.object({
     ...common,
     SUMMARIES_STREAM_NAME: required('the summaries Kinesis stream'),
-    SUMMARY_WIRE_LEVEL: z.enum(['1', '2', '3'], { error: "must be '1', '2' or '3'" }).default('1'),
+    // 'auto': the level every running detect reads, agreed on the state table (src/engine/wire-handshake.ts).
+    SUMMARY_WIRE_LEVEL: z.enum(['1', '2', '3', '4', 'auto'], { error: "must be 'auto', '1', '2', '3' or '4'" }).default('auto'),
+    /** Where detect keeps the wire level notice; required with SUMMARY_WIRE_LEVEL 'auto' (checked below). */
+    STATE_TABLE: z.string().min(1, 'must name the state DynamoDB table').optional(),
     SUMMARY_PARTITIONS: z.string().regex(/^[1-9]\d{0,3}$/, 'must be a whole number of partitions (1-9999)').default('64'),
     // Unset for an on-demand stream (its shards are AWS's to choose): each partition then has records of its own.
     SUMMARY_SHARDS: z.string().regex(/^[1-9]\d{0,3}$/, 'must be a whole number of shards (1-9999)').optional(),
@@ -172,8 +175,14 @@ export interface NotifySlackEnv {
 
 export function parseIngestEnv(env: NodeJS.ProcessEnv = process.env): IngestEnv {
   const e = parse('ingest', schemas.ingest, env);
-  return { config: configOf('ingest', e.CORDON_CONFIG, e.DRY_RUN), logLevel: e.LOG_LEVEL, summariesStreamName: e.SUMMARIES_STREAM_NAME,
-    summaryWireLevel: Number(e.SUMMARY_WIRE_LEVEL) as SummaryWireLevel, summaryPartitions: Number(e.SUMMARY_PARTITIONS),
+  const config = configOf('ingest', e.CORDON_CONFIG, e.DRY_RUN);
+  if (e.SUMMARY_WIRE_LEVEL === 'auto' && !e.STATE_TABLE) {
+    throw new EnvError("cordon ingest: invalid environment\n  STATE_TABLE: is not set; SUMMARY_WIRE_LEVEL 'auto' reads detect's wire level notice there",
+      ['STATE_TABLE']);
+  }
+  return { config, logLevel: e.LOG_LEVEL, summariesStreamName: e.SUMMARIES_STREAM_NAME,
+    summaryWireLevel: e.SUMMARY_WIRE_LEVEL === 'auto' ? 'auto' : Number(e.SUMMARY_WIRE_LEVEL) as SummaryWireLevel,
+    ...(e.STATE_TABLE ? { stateTable: e.STATE_TABLE } : {}), summaryPartitions: Number(e.SUMMARY_PARTITIONS),
     ...(e.SUMMARY_SHARDS === undefined ? {} : { summaryShards: Number(e.SUMMARY_SHARDS) }) };
 }
 

@@ -11,7 +11,7 @@ import { createMetrics } from './metrics.ts';
 const env = parseIngestEnv();
 const { logger, stageLog } = createLoggers('cordon-ingest', env.logLevel);
 const { metrics, port } = createMetrics('cordon-ingest', logger);
-const stage = new IngestStage({ ...buildIngestDeps(env), log: stageLog, metrics: port });
+const stage = new IngestStage({ ...buildIngestDeps(env, { log: stageLog, metrics: port }), log: stageLog, metrics: port });
 
 export async function handler(event: KinesisStreamEvent, context: Context): Promise<KinesisStreamBatchResponse> {
   logger.addContext(context);

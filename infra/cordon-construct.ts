@@ -18,6 +18,7 @@ import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import { API_KEY_RECORD_DEFAULT_KEY } from '../src/adapters/aws/api-key-record.ts';
 import { LEDGER_TABLE_KEYS } from '../src/adapters/aws/dynamo-common.ts';
+import { WIRE_NOTICE_KEY } from '../src/adapters/aws/wire-notice.ts';
 import { routeRule } from '../src/render/waf-route-rule.ts';
 import { summaryBucketsFor } from '../src/engine/partitions.ts';
 import { tickRules, tickSlicesFor, type TickSlice } from '../src/engine/tick-slices.ts';
@@ -347,6 +348,8 @@ export class Cordon extends Construct {
     this.ingestFunction = fn('Ingest', 'ingest', {
       description: 'cordon ingest: access-log records → partial summaries',
       env: { SUMMARIES_STREAM_NAME: this.summariesStream.streamName, SUMMARY_WIRE_LEVEL: String(p.summaryWireLevel),
+        // Where detect announces the level it reads ('auto' reads it there).
+        ...(p.summaryWireLevel === 'auto' ? { STATE_TABLE: this.stateTable.tableName } : {}),
         // As many partitions as the summaries stream's shards can use (a partition goes to one shard).
         SUMMARY_PARTITIONS: String(summaryBucketsFor(p.summaryShards)),
         // A batch's partitions bound for one shard share records (one a shard, compressed together; IngestDeps.summaryShards).
@@ -440,6 +443,22 @@ export class Cordon extends Construct {
 
     // ---------------------------------------------------------------- permissions (each function: its own resources)
     this.summariesStream.grantWrite(this.ingestFunction);
+    if (p.summaryWireLevel === 'auto') {
+      // The wire level notice, and nothing else of the state table.
+      this.ingestFunction.addToRolePolicy(new iam.PolicyStatement({
+        sid: 'WireLevelNotice',
+        actions: ['dynamodb:GetItem'],
+        resources: [this.stateTable.tableArn],
+        conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [WIRE_NOTICE_KEY.pk] } },
+      }));
+      // The table is encrypted with cordon's key: reading the item needs Decrypt, through DynamoDB only.
+      this.ingestFunction.addToRolePolicy(new iam.PolicyStatement({
+        sid: 'WireLevelNoticeKey',
+        actions: ['kms:Decrypt'],
+        resources: [this.key.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${Aws.REGION}.amazonaws.com` } },
+      }));
+    }
     this.stateTable.grantReadWriteData(this.detectFunction);
     // detect reads a target's history and the active blocks, and puts its decisions.
     this.grantLedger(this.detectFunction, 'Detect', ['dynamodb:PutItem', 'dynamodb:Query']);

@@ -24,6 +24,8 @@ export const METRIC_SOURCES: Record<MetricName, readonly Stage[]> = {
   [METRIC.SummaryRecords]: ['ingest'],
   [METRIC.SummaryBytes]: ['ingest'],
   [METRIC.SummariesThrottled]: ['ingest'],
+  [METRIC.SummaryWireLevel]: ['ingest'],
+  [METRIC.WireNoticeFailures]: ['ingest', 'detect'],
   [METRIC.ForeignVersionParts]: ['detect'],
   [METRIC.LateFolded]: ['detect'],
   [METRIC.LateDropped]: ['detect'],
@@ -393,6 +395,13 @@ export function addAlarmsAndDashboard(
         label: `${METRIC.TargetFailures} \${PROP('Dim.target')}`,
         period: Duration.minutes(1),
       }),
+    ]),
+  );
+  dashboard.addWidgets(
+    // Under summaryWireLevel 'auto': 1 for 15 minutes after detect announces a new level, or while its notice is stale.
+    graph('Summary wire level written (lowest); wire level notice failures', [
+      cordonMetric(METRIC.SummaryWireLevel, 'ingest', { statistic: 'Minimum', label: 'SummaryWireLevel (lowest)' }),
+      ...fromEachSource(METRIC.WireNoticeFailures),
     ]),
   );
   dashboard.addWidgets(

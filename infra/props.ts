@@ -85,15 +85,19 @@ export interface CordonProps {
    */
   readonly denyListKey?: string;
   /**
-   * The summaries stream's wire level. 2: ingest sends hosts and principals, detect derives each prefix from its
-   * hosts (about a third fewer bytes on the summaries stream, and less ingest work). Default 1, which every release
-   * reads. Set 2 only once a release that reads level 2 (this one or later) is deployed: a detect of an earlier release
-   * refuses level-2 records, and after its retries they go to the failure queue. 3: level 2 in brotli records, about a
-   * quarter fewer bytes again for about the same compression CPU; a detect of a release before level 3 cannot read them at all (it
-   * skips them as unreadable, and the SummariesUnreadable alarm fires), so set 3 only once such a release is deployed
-   * everywhere: in a deploy after the one that brings the release, never in the same (ingest may update first).
+   * The summaries stream's wire level. Default 'auto': ingest writes the highest level every running detect reads.
+   * Each detect announces the level it reads on an item of the state table and beats on it every minute; ingest takes a
+   * newly announced level only once it has stood 15 minutes (any detect of an earlier release is gone by then), and
+   * level 1, which every release reads, while no detect beats on it (src/engine/wire-handshake.ts). So a stack update
+   * that brings a new level needs nothing else, and a fresh stack writes level 1 for its first 15 minutes.
+   * A fixed level: 1, parts with prefixes, gzip'd (every release reads it); 2, ingest sends hosts and principals and
+   * detect derives each prefix (a third fewer bytes; a detect of a release before level 2 refuses it); 3, level 2 in
+   * brotli records (a quarter fewer again; a detect before level 3 skips them as unreadable, and the
+   * SummariesUnreadable alarm fires); 4, level 3 with 16-bit distinct hashes (a sixth fewer again). Set a fixed level
+   * above 1 only once a release that reads it is deployed everywhere: in a deploy after the one that brings the
+   * release, never in the same (ingest may update first).
    */
-  readonly summaryWireLevel?: 1 | 2 | 3;
+  readonly summaryWireLevel?: 1 | 2 | 3 | 4 | 'auto';
   /**
    * Memory of the detect function, MB (1,024 to 10,240). A summaries shard that has learned its cap of a million
    * baselines keeps about 255 MB of them warm, and each window adds about 4 KB resident a key of the window: past
@@ -141,7 +145,7 @@ export interface ResolvedCordonProps {
   readonly logRetentionDays: number;
   readonly noDataAlarmMinutes: number | false;
   readonly denyListKey: string;
-  readonly summaryWireLevel: 1 | 2 | 3;
+  readonly summaryWireLevel: 1 | 2 | 3 | 4 | 'auto';
   readonly detectMemoryMb: number;
   readonly ingestBatchingWindowSeconds: number;
 }
@@ -236,7 +240,8 @@ const propsSchema = z
       // detect's prefixes: win/ objects expire after 2 days, and detect deletes under both.
       .refine((k) => !k.startsWith('win/') && !k.startsWith('base/'), "must not be under detect's prefixes win/ or base/")
       .default(DENY_LIST_DEFAULT_KEY),
-    summaryWireLevel: z.union([z.literal(1), z.literal(2), z.literal(3)], { error: 'must be 1, 2 or 3' }).default(1),
+    summaryWireLevel: z.union([z.literal('auto'), z.literal(1), z.literal(2), z.literal(3), z.literal(4)], { error: "must be 'auto', 1, 2, 3 or 4" })
+      .default('auto'),
     detectMemoryMb: z.number().int('must be a whole number of MB').min(1024, 'must be at least 1024 (MB)')
       .max(10240, 'must be at most 10240 (MB, Lambda\'s maximum)').default(1024),
     ingestBatchingWindowSeconds: z.number().int('must be a whole number of seconds').min(1, 'must be at least 1 (second)')

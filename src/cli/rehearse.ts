@@ -17,7 +17,7 @@ interface RehearseCliOptions extends CommonRunOptions {
   shards: number;
   laggingShard: number;
   seed: number;
-  summaryWireLevel: '1' | '2' | '3';
+  summaryWireLevel: 'auto' | '1' | '2' | '3' | '4';
   ingestBatchingWindow: number;
 }
 
@@ -42,7 +42,9 @@ export function rehearseCommand(): Command {
     .option('--lagging-shard <seconds>', 'one access-log shard delivers this far behind the others', seconds, 0)
     .option('--seed <n>', 'seed of the simulated delays', positiveInt, 1)
     .addOption(new Option('--summary-wire-level <n>', 'the summaries stream\'s wire level, as the construct prop summaryWireLevel '
-      + 'sets it: 2 sends hosts only and detect derives their prefixes; 3 sends those in brotli records').choices(['1', '2', '3']).default('1'))
+      + 'sets it: auto, what detect announces it reads (4 in this release); 1 what every release reads; 2 sends hosts only and detect '
+      + 'derives their prefixes; 3 sends those in brotli records; 4 those with 16-bit distinct hashes')
+      .choices(['auto', '1', '2', '3', '4']).default('auto'))
     .option('--ingest-batching-window <seconds>', 'how long ingest\'s event source mapping gathers records, as the construct prop '
       + `ingestBatchingWindowSeconds sets it (1-${MAX_INGEST_BATCHING_WINDOW_SECONDS})`, batchingWindow, DEFAULT_INGEST_BATCHING_WINDOW_SECONDS)
     .action(async (files: string[], o: RehearseCliOptions) => {
@@ -51,7 +53,7 @@ export function rehearseCommand(): Command {
       const s = await runRehearse({
         files: files.map((f) => resolve(f)), outDir: resolve(o.out), config,
         basePolicy: o.policy ? readPolicy(o.policy) : null, shards: o.shards, laggingShardSeconds: o.laggingShard, seed: o.seed,
-        summaryWireLevel: Number(o.summaryWireLevel) as SummaryWireLevel, ingestBatchingWindowSeconds: o.ingestBatchingWindow,
+        summaryWireLevel: o.summaryWireLevel === 'auto' ? 'auto' : Number(o.summaryWireLevel) as SummaryWireLevel, ingestBatchingWindowSeconds: o.ingestBatchingWindow,
         onProgress: (done, total) => bar.update(done, total),
         onDecision: o.quiet ? undefined : (d: Decision) => process.stdout.write(formatDecisionLine(d) + '\n'),
       });

@@ -78,9 +78,15 @@ function linearCount(bitsSet: number): number {
   return zeros === 0 ? Math.round(64 * Math.log(64)) : Math.round(-64 * Math.log(zeros / 64));
 }
 
-/** A 32-bit hash's bit in the 64-bit bitmap, from re-mixed high bits (FNV's low bits are weak). */
+/**
+ * A path hash's bit in the 64-bit bitmap: the top bits of MurmurHash3's fmix32 of it. Detect's hashes are 16-bit (what
+ * the summaries wire carries, features/distinct.ts WIRE_HASH_MASK), and FNV's low bits are weak: a full mix spreads
+ * them as random ones, which is what linearCount assumes (a lighter mix set more bits for sequential paths).
+ */
 function bitOf(h: number): number {
-  return Math.imul(h ^ (h >>> 15), 0x2c1b3c6d) >>> 26;
+  let x = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
+  return (x ^ (x >>> 16)) >>> 26;
 }
 
 /**

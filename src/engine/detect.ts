@@ -27,6 +27,8 @@ export interface DetectDeps {
   onEarly?(open: ClosedWindow, outcome: WindowOutcome, scope: string): void;
   /** Ingest's batching window (the construct prop): past the default, windows wait that much longer (batchingExtraMs). */
   ingestBatchingWindowSeconds?: number;
+  /** Announces the summary wire level this release reads (src/engine/wire-handshake.ts); never throws. */
+  wireNotice?: { announce(now: number): Promise<void> };
 }
 
 export interface DetectResult extends BatchResult {
@@ -116,6 +118,7 @@ export class DetectStage {
     const res = emptyResult();
     if (records.length === 0) return res;
     const scope = records[0].shardId;
+    await this.deps.wireNotice?.announce(now);
     const notes: ReadNotes = { foreignParts: 0, unknownCounters: 0 };
     const countersBefore = this.stateCounters();
     let step = 'read progress';
@@ -206,6 +209,8 @@ export class DetectStage {
    */
   async tick(now: number, timeLeftMs?: () => number, slice?: TickSlice): Promise<DetectResult> {
     const res = emptyResult();
+    // The tick runs every minute with or without traffic: the notice's heartbeat.
+    await this.deps.wireNotice?.announce(now);
     const bound = now - this.cfg.windows.maxDeliveryDelaySeconds * 1000 - this.batchingExtraMs + this.latenessMs;
     const minute = Math.floor(now / 60_000);
     const due: { scope: string; wm: number; open: number[]; failed: boolean; tie: number }[] = [];

@@ -11,7 +11,8 @@ import { classifyFailure, errorName } from './errors.ts';
 import { type Logger, METRIC, type Metrics, noMetrics, silentLogger } from './observe.ts';
 import { DEFAULT_BUCKETS, shardOfHashKey } from './partitions.ts';
 import { compareSequence } from './sequence.ts';
-import { packSummaryUnits, type SummaryEncoding, type SummaryPart } from './wire.ts';
+import { packSummaryUnits, type SummaryEncoding, type SummaryPart, writerOptions } from './wire.ts';
+import { asWireLevel } from './wire-handshake.ts';
 
 export { DEFAULT_BUCKETS, shardOfHashKey, summaryBucketsFor } from './partitions.ts';
 
@@ -52,6 +53,18 @@ export interface IngestDeps {
    * fewer bytes, and no prefix windows to build here). Only once every detect reads level 2 (src/engine/wire.ts).
    */
   derivePrefixes?: boolean;
+  /** Distinct counters hash to 16 bits (wire level 4): a sixth fewer bytes; every detect of this release masks to 16. */
+  shortHashes?: boolean;
+  /** Byte and latency sums to two significant digits (wire level 4; WindowerOptions.roundedSums). */
+  roundedSums?: boolean;
+  /**
+   * Where the level to write is agreed with detect (the construct's default, `summaryWireLevel: 'auto'`,
+   * src/engine/wire-handshake.ts): asked once per invocation, it overrides summaryEncoding, derivePrefixes and
+   * shortHashes, roundedSums with the writer options of the level every running detect reads.
+   */
+  wireLevel?: { level(now: number): Promise<number> };
+  /** Wall clock (ms) for the agreed level; default Date.now. */
+  now?: () => number;
   /**
    * The summaries stream's shards, where it has that many of equal hash ranges (as the construct provisions it): a
    * batch's partitions bound for one shard are written in the same records, keyed by the first of them; a partition's
@@ -117,6 +130,18 @@ export class IngestStage {
    * `deadline` (epoch ms): when the invocation must be done by (its Lambda's remaining time, less room to return).
    * Summaries the stream refuses for throughput are put again until then, not given up after a few seconds.
    */
+  /** How this invocation writes: the agreed level's options, or the deployment's fixed ones. */
+  private async writer(): Promise<{ derivePrefixes: boolean; shortHashes: boolean; roundedSums: boolean; summaryEncoding: SummaryEncoding | undefined }> {
+    const d = this.deps;
+    if (d.wireLevel) {
+      const level = asWireLevel(await d.wireLevel.level((d.now ?? Date.now)()));
+      this.metrics.add(METRIC.SummaryWireLevel, level);
+      return writerOptions(level);
+    }
+    return { derivePrefixes: d.derivePrefixes === true, shortHashes: d.shortHashes === true, roundedSums: d.roundedSums === true,
+      summaryEncoding: d.summaryEncoding };
+  }
+
   async handle(records: readonly SourceRecord[], opts: { deadline?: number } = {}): Promise<IngestResult> {
     const cfg = this.deps.config;
     /** Per carrier (the bucket whose key its shard's records use), its buckets' parts. */
@@ -126,10 +151,11 @@ export class IngestStage {
     let clamped = 0;
     const tolerance = this.toleranceMs;
     const [widest4, widest6] = widestPrefixes(cfg);
+    const writer = await this.writer();
     // Pre-aggregated per invocation: all records of one source shard in one windower, so a key seen in many records
     // of the batch is one entry, and the summaries stream shrinks as traffic grows.
     for (const [shardId, group] of byShard(records)) {
-      const windower = windowerFor(cfg, this.deps.derivePrefixes === true);
+      const windower = windowerFor(cfg, writer.derivePrefixes, writer);
       for (const r of group) {
         r.decode({
           event: (e, logTimestamp) => {
@@ -164,7 +190,7 @@ export class IngestStage {
     for (const [carrier, units] of byCarrier) {
       const explicitHashKey = this.hashKeys[carrier];
       // A partition's parts of this batch stay in one record (packSummaryUnits says why).
-      for (const data of packSummaryUnits([...units.values()], this.maxRecordBytes, this.deps.summaryEncoding)) {
+      for (const data of packSummaryUnits([...units.values()], this.maxRecordBytes, writer.summaryEncoding)) {
         out.push({ partitionKey: `b${this.labels[carrier]}`, data, explicitHashKey });
         bytes += data.byteLength;
       }
@@ -233,9 +259,10 @@ export function sequenceSpan(records: readonly SourceRecord[]): string {
   return first === last ? first : `${first}-${last}`;
 }
 
-export function windowerFor(cfg: CordonConfig, hostsOnly = false): Windower {
+export function windowerFor(cfg: CordonConfig, hostsOnly = false, level4: { shortHashes?: boolean; roundedSums?: boolean } = {}): Windower {
   const o = windowerOptionsOf(cfg);
-  return new Windower(hostsOnly ? { ...o, hostsOnly } : o);
+  const { shortHashes = false, roundedSums = false } = level4;
+  return new Windower(hostsOnly || shortHashes || roundedSums ? { ...o, hostsOnly, shortHashes, roundedSums } : o);
 }
 
 /** Worked out once per config: ingest makes a windower per source record. */

@@ -9,7 +9,7 @@ import { type CordonConfig, withoutApiKeys } from '../config.ts';
 import type { Decision } from '../decision.ts';
 import type { TimelinePoint } from '../detect/detector.ts';
 import type { AccessEvent } from '../events.ts';
-import { Distinct } from '../features/distinct.ts';
+import { KeyCount } from './key-count.ts';
 import { hash32 } from '../features/hash.ts';
 import { ipKey, prefixKey, principalKey } from '../features/keys.ts';
 import { TopKeys } from '../pipeline/top-keys.ts';
@@ -88,7 +88,7 @@ export class LocalRunner {
   private readonly ipSets: IpSetFiles;
   private readonly policy: PolicyFile;
   private readonly decisionsPath: string;
-  private readonly seenKeys = new Distinct();
+  private readonly seenKeys = new KeyCount();
   /** One point per window start: every scope (summaries shard) closes its part of a window. */
   private readonly timelineByStart = new Map<number, TimelinePoint>();
   private readonly positions = new Map<string, string | undefined>();

@@ -31,6 +31,13 @@ export const METRIC = {
    * until its Lambda's time is nearly out). Now and then: a burst. Every minute: the stream needs more shards.
    */
   SummariesThrottled: 'SummariesThrottled',
+  /**
+   * The summary wire level an ingest invocation wrote at (its Minimum over a period is the lowest written). Under
+   * `summaryWireLevel: 'auto'`, 1 for 15 minutes after detect announces a new level, or whenever its notice is stale.
+   */
+  SummaryWireLevel: 'SummaryWireLevel',
+  /** The wire level notice could not be written (detect) or read (ingest, which then writes level 1). */
+  WireNoticeFailures: 'WireNoticeFailures',
   /** Summary parts of a wire version this stage does not write (read, or counted as unreadable). */
   ForeignVersionParts: 'ForeignVersionParts',
   /** Summary parts that arrived after their window closed: folded into the oldest open window, or dropped. */

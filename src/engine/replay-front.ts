@@ -74,9 +74,10 @@ export class ReplayFront {
   constructor(cfg: CordonConfig, private readonly opts: ReplayFrontOptions) {
     this.clock = new LogClock(Math.max(300_000, cfg.windows.futureToleranceSeconds * 1000), cfg.windows.pastToleranceMinutes * 60_000);
     // Records stay uncompressed where they fit: in-process, bytes cost nothing and gzip cost a tenth of the run. Both
-    // stages are this release's, so the parts leave their prefixes to detect (wire level 2).
+    // stages are this release's, so the parts are level 4's (prefixes left to detect, 16-bit distinct hashes, rounded
+    // sums) as the deployed default agrees on them, uncompressed.
     this.ingest = new IngestStage({ putter: this.putter, config: cfg, metrics: opts.metrics ?? noMetrics, buckets: opts.buckets,
-      summaryShards: opts.shards, summaryEncoding: 'identity', derivePrefixes: true });
+      summaryShards: opts.shards, summaryEncoding: 'identity', derivePrefixes: true, shortHashes: true, roundedSums: true });
   }
 
   get events(): number {

@@ -1,3 +1,4 @@
+import { wireHash } from './distinct.ts';
 import { hash32 } from './hash.ts';
 import { ownString } from './own-string.ts';
 
@@ -17,6 +18,8 @@ export interface PrincipalInfo {
   key: string;
   /** Never 0 (0 means anonymous). */
   hash: number;
+  /** The hash as a windower of short hashes counts it (wire level 4: its low 16 bits, see wireHash); never 0 either. */
+  shortHash: number;
 }
 
 const principals = new Map<string, PrincipalInfo>();
@@ -26,7 +29,8 @@ export function principalInfo(principal: string): PrincipalInfo {
   if (info === undefined) {
     if (principals.size >= MAX_ENTRIES) principals.clear();
     const own = ownString(principal);
-    info = { key: own, hash: hash32(own) || 1 };
+    const h = hash32(own);
+    info = { key: own, hash: h || 1, shortHash: wireHash(h) || 1 };
     principals.set(own, info);
   }
   return info;

@@ -416,7 +416,8 @@ function nonEmpty(d: Distinct): Distinct | null {
   return d.size > 0 ? d : null;
 }
 
-/** Positions in SerializedKeyWindow.d (toJSON's order) of the distinct principals and addresses. */
+/** Positions in SerializedKeyWindow.d (toJSON's order) of the distinct user agents, principals and addresses. */
+export const D_AGENTS = 2;
 export const D_PRINCIPALS = 3;
 export const D_IPS = 4;
 

@@ -1,7 +1,8 @@
 import type { AccessEvent } from '../events.ts';
 import { isIpv6, prefixOf } from '../net/ip.ts';
+import { wireHash } from './distinct.ts';
 import { hash32 } from './hash.ts';
-import { D_IPS, D_PRINCIPALS, KeyWindow, type Observation, sampleText, type SerializedKeyWindow } from './key-window.ts';
+import { COUNTER_NAMES, D_IPS, D_PRINCIPALS, KeyWindow, type Observation, sampleText, type SerializedKeyWindow } from './key-window.ts';
 import { isLoginPath } from './login-path.ts';
 import { looksLikeAttack } from './attack-payload.ts';
 import { isScannerAgent } from './scanner-agent.ts';
@@ -59,6 +60,19 @@ export interface WindowerOptions {
    * level 2), which derives each from its hosts.
    */
   hostsOnly?: boolean;
+  /**
+   * Every hash counted as a distinct value (path, user agent, principal, address) cut to its low 16 bits (wireHash):
+   * for an ingest writing wire level 4, whose parts are then smaller. Detection loses nothing it needs (see
+   * WIRE_HASH_MASK): every reader of this release masks the values of other writers alike. The agent's and the
+   * principal's stay non-zero (0 means none).
+   */
+  shortHashes?: boolean;
+  /**
+   * A part's byte and latency sums rounded to two significant digits (wire level 4): these near-random numbers were a
+   * quarter of a record's compressed bytes. Detection reads bytes on a log scale against a key's baseline and latency
+   * not at all (evidence only): an error of at most 5% a part, unbiased, costs it nothing.
+   */
+  roundedSums?: boolean;
 }
 
 /**
@@ -82,6 +96,7 @@ export class Windower {
   };
   private readonly traps: TrapRoutes | null;
   private readonly hostsOnly: boolean;
+  private readonly shortHashes: boolean;
   /** The window of the previous event, while it is open. */
   private last: WindowKeys | null = null;
   maxTime = -Infinity;
@@ -93,6 +108,7 @@ export class Windower {
   constructor(readonly opts: WindowerOptions) {
     this.traps = opts.trapRoutes ?? null;
     this.hostsOnly = opts.hostsOnly === true;
+    this.shortHashes = opts.shortHashes === true;
   }
 
   windowStartOf(t: number): number {
@@ -115,14 +131,14 @@ export class Windower {
     o.method = e.method;
     o.path = e.path;
     o.userAgent = e.userAgent;
-    o.pathHash = hash32(e.path);
+    o.pathHash = this.shortHashes ? wireHash(hash32(e.path)) : hash32(e.path);
     if (e.userAgent === '') {
       o.uaHash = 0;
       o.scannerAgent = false;
       o.userAgentSample = '';
     } else {
       const ua = userAgentInfo(e.userAgent);
-      o.uaHash = ua.hash;
+      o.uaHash = this.shortHashes ? ua.shortHash : ua.hash;
       o.scannerAgent = ua.scanner;
       o.userAgentSample = ua.sample;
     }
@@ -140,7 +156,7 @@ export class Windower {
         principalWindow = new KeyWindow();
         w.byPrincipal.set(p.key, principalWindow);
       }
-      o.principalHash = p.hash;
+      o.principalHash = this.shortHashes ? p.shortHash : p.hash;
     } else o.principalHash = 0;
 
     let entry = w.byIp.get(e.ip);
@@ -174,7 +190,7 @@ export class Windower {
   private newIpEntry(w: WindowKeys, rawIp: string): IpEntry {
     const ip = ownedAddress(rawIp);
     if (this.hostsOnly) {
-      const entry: IpEntry = { ip: new KeyWindow(), prefix: NO_PREFIX, hash: hash32(ip) };
+      const entry: IpEntry = { ip: new KeyWindow(), prefix: NO_PREFIX, hash: this.ipHash(ip) };
       w.byIp.set(ip, entry);
       return entry;
     }
@@ -184,10 +200,15 @@ export class Windower {
       prefix = new KeyWindow();
       w.byPrefix.set(cidr, prefix);
     }
-    const entry: IpEntry = { ip: new KeyWindow(), prefix, hash: hash32(ip) };
+    const entry: IpEntry = { ip: new KeyWindow(), prefix, hash: this.ipHash(ip) };
     this.linkWide(w, ip, entry);
     w.byIp.set(ip, entry);
     return entry;
+  }
+
+  /** An address's hash as this windower counts it among distinct addresses (0 is a value like any other). */
+  private ipHash(ip: string): number {
+    return this.shortHashes ? wireHash(hash32(ip)) : hash32(ip);
   }
 
   /** Links a host to its wide prefixes' windows (created if new), narrowest first. */
@@ -254,7 +275,7 @@ export class Windower {
           prefix = new KeyWindow();
           w.byPrefix.set(cidr, prefix);
         }
-        entry = { ip: kw, prefix, hash: hash32(ip) };
+        entry = { ip: kw, prefix, hash: this.ipHash(ip) };
         this.linkWide(w, ip, entry);
         w.byIp.set(ip, entry);
       }
@@ -303,7 +324,9 @@ export class Windower {
   /** Everything open, as partials (stage 1 hands these to stage 2). */
   drainPartials(): WindowPartial[] {
     const out: WindowPartial[] = [];
-    for (const w of [...this.open.values()].sort((a, b) => a.start - b.start)) out.push(toPartial(w, this.maxTime, this.hostsOnly));
+    for (const w of [...this.open.values()].sort((a, b) => a.start - b.start)) {
+      out.push(toPartial(w, this.maxTime, this.hostsOnly, this.opts.roundedSums === true));
+    }
     this.open.clear();
     this.last = null;
     return out;
@@ -335,6 +358,8 @@ export class Windower {
 interface UserAgentInfo {
   /** Never 0 (0 means no agent). */
   hash: number;
+  /** The hash as a windower of short hashes counts it (its low 16 bits, see wireHash); never 0 either. */
+  shortHash: number;
   /** An attack tool's agent. */
   scanner: boolean;
   /** The agent as kept in evidence samples: cut to length and copied out of its log line, shared by every window. */
@@ -352,7 +377,8 @@ function userAgentInfo(ua: string): UserAgentInfo {
   if (info === undefined) {
     if (userAgents.size >= UA_CACHE_MAX) userAgents.clear();
     const sample = sampleText(ua);
-    info = { hash: (hash32(ua) >>> 1) || 1, scanner: isScannerAgent(ua), sample };
+    const h = hash32(ua) >>> 1;
+    info = { hash: h || 1, shortHash: wireHash(h) || 1, scanner: isScannerAgent(ua), sample };
     userAgents.set(sample.length === ua.length ? sample : ownString(ua), info);
   }
   return info;
@@ -384,19 +410,36 @@ export interface WindowPartial {
   dp?: 1;
 }
 
-export function toPartial(w: WindowKeys, maxTime: number, hostsOnly = false): WindowPartial {
+export function toPartial(w: WindowKeys, maxTime: number, hostsOnly = false, roundedSums = false): WindowPartial {
   const i: [string, SerializedKeyWindow][] = [];
   for (const [k, e] of w.byIp) {
     const ser = e.ip.toJSON();
     // Level 2 leaves out what the key itself says: a host's one address (the reader restores it, src/engine/wire.ts).
     if (hostsOnly) ser.d[D_IPS] = SELF_LEFT_OUT;
+    if (roundedSums) roundSums(ser);
     i.push([k, ser]);
   }
-  const partial: WindowPartial = { w: w.start, t: maxTime, n: w.requests, e5: w.status5xx, i, p: serialised(w.byPrefix),
-    u: serialised(w.byPrincipal, hostsOnly ? D_PRINCIPALS : -1) };
-  if (w.byWidePrefix.size > 0) partial.q = serialised(w.byWidePrefix);
+  const partial: WindowPartial = { w: w.start, t: maxTime, n: w.requests, e5: w.status5xx, i, p: serialised(w.byPrefix, -1, roundedSums),
+    u: serialised(w.byPrincipal, hostsOnly ? D_PRINCIPALS : -1, roundedSums) };
+  if (w.byWidePrefix.size > 0) partial.q = serialised(w.byWidePrefix, -1, roundedSums);
   if (hostsOnly) partial.dp = 1;
   return partial;
+}
+
+const C_BYTES = COUNTER_NAMES.indexOf('bytes');
+const C_LATENCY_SUM = COUNTER_NAMES.indexOf('latencySum');
+
+/** A serialised window's byte and latency sums to two significant digits (WindowerOptions.roundedSums). */
+function roundSums(ser: SerializedKeyWindow): void {
+  ser.c[C_BYTES] = twoSignificantDigits(ser.c[C_BYTES]);
+  ser.c[C_LATENCY_SUM] = twoSignificantDigits(ser.c[C_LATENCY_SUM]);
+}
+
+/** `v` rounded half up to two significant digits (exact below 100): 130,997 → 130,000; 1,450 → 1,500. */
+export function twoSignificantDigits(v: number): number {
+  if (!(v >= 100)) return v;
+  const step = 10 ** (Math.floor(Math.log10(v)) - 1);
+  return Math.round(v / step) * step;
 }
 
 /** A distinct counter left out for the reader to restore (never mutated: JSON only reads it). */
@@ -406,10 +449,11 @@ const SELF_LEFT_OUT: number[] = [];
  * The map's windows in their serialised form, without the intermediate entry arrays a spread would build; `selfAt`
  * names the distinct counter that holds only the key itself (a principal's own principal), left out at level 2.
  */
-function serialised(map: Map<string, KeyWindow>, selfAt = -1): [string, SerializedKeyWindow][] {
+function serialised(map: Map<string, KeyWindow>, selfAt = -1, roundedSums = false): [string, SerializedKeyWindow][] {
   const out: [string, SerializedKeyWindow][] = [];
   for (const [k, v] of map) {
     const ser = v.toJSON();
+    if (roundedSums) roundSums(ser);
     if (selfAt >= 0) ser.d[selfAt] = SELF_LEFT_OUT;
     out.push([k, ser]);
   }

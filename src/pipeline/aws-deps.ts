@@ -16,7 +16,10 @@ import type { ContainDeps } from '../engine/contain.ts';
 import type { DetectDeps } from '../engine/detect.ts';
 import { statePlaceOf, type IngestDeps } from '../engine/ingest.ts';
 import { EncodedPartStore } from '../engine/part-store.ts';
+import type { Logger, Metrics } from '../engine/observe.ts';
 import { type SummaryWireLevel, writerOptions } from '../engine/wire.ts';
+import { AgreedWireLevel, HIGHEST_LEVEL, WireAnnouncer } from '../engine/wire-handshake.ts';
+import { DynamoWireNoticeBoard } from '../adapters/aws/wire-notice.ts';
 
 /**
  * Wiring of the stages to the AWS adapters, from the validated environment the Lambda entries parse at cold start.
@@ -30,8 +33,13 @@ interface Common {
 /** What each stage's wiring needs from the environment (functions/env.ts parses and validates it). */
 export interface IngestWiring {
   summariesStreamName: string;
-  /** What ingest writes (writerOptions): 2, parts without prefixes, which detect derives; 3, those in brotli records. */
-  summaryWireLevel: SummaryWireLevel;
+  /**
+   * What ingest writes (writerOptions): 2, parts without prefixes, which detect derives; 3, those in brotli records;
+   * 4, those with 16-bit distinct hashes; 'auto', the level every running detect reads (its notice in `stateTable`).
+   */
+  summaryWireLevel: SummaryWireLevel | 'auto';
+  /** The state table, where detect keeps the wire level notice (required with 'auto'). */
+  stateTable?: string;
   /** Summary partitions (IngestDeps.buckets): enough for every shard of the summaries stream (summaryBucketsFor). */
   summaryPartitions: number;
   /** The summaries stream's provisioned shards (IngestDeps.summaryShards); unset for on-demand. */
@@ -71,9 +79,23 @@ export interface ContainWiring {
   ruleGroupCheck?: { ruleGroupArn: string; stages: CheckedStage[] };
 }
 
-export function buildIngestDeps(env: Common & IngestWiring): IngestDeps {
+/** What a stage's wiring reports through (the entry's Powertools Logger and Metrics). */
+export interface Observers {
+  log?: Logger;
+  metrics?: Metrics;
+}
+
+export function buildIngestDeps(env: Common & IngestWiring, obs: Observers = {}): IngestDeps {
+  const level = env.summaryWireLevel === 'auto'
+    ? { wireLevel: new AgreedWireLevel(new DynamoWireNoticeBoard(dynamoClient(), requiredTable(env.stateTable)), HIGHEST_LEVEL, obs.log, obs.metrics) }
+    : writerOptions(env.summaryWireLevel);
   return { config: env.config, putter: new KinesisRecordPutter(kinesisClient(), env.summariesStreamName),
-    ...writerOptions(env.summaryWireLevel), buckets: env.summaryPartitions, summaryShards: env.summaryShards };
+    ...level, buckets: env.summaryPartitions, summaryShards: env.summaryShards, ...obs };
+}
+
+function requiredTable(name: string | undefined): string {
+  if (!name) throw new Error("summaryWireLevel 'auto' needs the state table (STATE_TABLE)");
+  return name;
 }
 
 /**
@@ -81,7 +103,7 @@ export function buildIngestDeps(env: Common & IngestWiring): IngestDeps {
  * over a few KB, and each summaries shard's baselines (a base object and a delta). That split is what the cost model
  * prices (bench/cost.ts).
  */
-export function buildDetectDeps(env: Common & DetectWiring): DetectDeps {
+export function buildDetectDeps(env: Common & DetectWiring, obs: Observers = {}): DetectDeps {
   const db = dynamoClient();
   const blobs = new S3BlobStore(s3Client(), env.stateBucket);
   return {
@@ -90,6 +112,9 @@ export function buildDetectDeps(env: Common & DetectWiring): DetectDeps {
     baselines: new SnapshotBaselineStore(blobs, { ...baselineBudget(env.memoryMb ?? 1024), placeOf: statePlaceOf(env.config) }),
     ledger: new DynamoLedgerStore(db, env.ledgerTable),
     ingestBatchingWindowSeconds: env.ingestBatchingWindowSeconds,
+    // Announced whatever level ingest is told: 'auto' needs it, and a fixed level loses nothing by it.
+    wireNotice: new WireAnnouncer(new DynamoWireNoticeBoard(db, env.stateTable), HIGHEST_LEVEL, obs.log, obs.metrics),
+    ...obs,
   };
 }
 

@@ -18,6 +18,7 @@ import { tickRules, tickSlicesFor } from '../engine/tick-slices.ts';
 import { CountingMetrics, METRIC } from '../engine/observe.ts';
 import { EncodedPartStore } from '../engine/part-store.ts';
 import { type SummaryWireLevel, writerOptions } from '../engine/wire.ts';
+import { AgreedWireLevel, BASE_LEVEL, HIGHEST_LEVEL, MemoryWireNoticeBoard, SETTLE_MS, WireAnnouncer } from '../engine/wire-handshake.ts';
 import { DEFAULT_INGEST_BATCHING_WINDOW_SECONDS, isIngestBatchingWindow, MAX_INGEST_BATCHING_WINDOW_SECONDS } from '../engine/ingest-batching.ts';
 import type { AccessEvent } from '../events.ts';
 import { isIpv6, prefixOf } from '../net/ip.ts';
@@ -40,8 +41,11 @@ export interface RehearseOptions {
   /** One access-log shard delivers this many seconds behind the others. */
   laggingShardSeconds?: number;
   seed?: number;
-  /** The summaries stream's wire level, as the construct prop `summaryWireLevel` sets it (default 1). */
-  summaryWireLevel?: SummaryWireLevel;
+  /**
+   * The summaries stream's wire level, as the construct prop `summaryWireLevel` sets it (default 'auto': the level
+   * detect announces, agreed as in AWS; the deployment is taken to have run long enough for it to stand).
+   */
+  summaryWireLevel?: SummaryWireLevel | 'auto';
   /** Ingest's batching window, seconds, as the construct prop `ingestBatchingWindowSeconds` sets it (default 2). */
   ingestBatchingWindowSeconds?: number;
   basePolicy?: PolicyDocument | null;
@@ -60,7 +64,9 @@ export interface RehearseSummary {
   seed: number;
   shards: number;
   laggingShardSeconds: number;
-  summaryWireLevel: SummaryWireLevel;
+  summaryWireLevel: SummaryWireLevel | 'auto';
+  /** Ingest invocations by the wire level they wrote at. */
+  summaryWireLevelsWritten: Record<string, number>;
   ingestBatchingWindowSeconds: number;
   /** Summary records detect could not read (counted and skipped): 0 unless something is broken. */
   summaryRecordsUnreadable: number;
@@ -157,14 +163,27 @@ export async function runRehearse(opts: RehearseOptions): Promise<RehearseSummar
   const statePath = join(opts.outDir, 'state.sqlite');
   for (const f of ['', '-wal', '-shm']) rmSync(statePath + f, { force: true });
   const ledger = new SqliteState(statePath);
-  const summaryWireLevel = opts.summaryWireLevel ?? 1;
+  const summaryWireLevel = opts.summaryWireLevel ?? 'auto';
+  // 'auto' as in AWS: detect announces on the notice and beats on it, ingest reads it once a minute. The deployment has
+  // run before the log starts: detect's level has stood (a fresh stack would write level 1 for its first 15 minutes).
+  const notices = new MemoryWireNoticeBoard();
+  notices.notice = { level: HIGHEST_LEVEL, since: start - SETTLE_MS, before: BASE_LEVEL, heartbeat: start };
+  const agreed = new AgreedWireLevel(notices, HIGHEST_LEVEL);
+  const summaryWireLevelsWritten: Record<string, number> = {};
+  const written = (level: number) => {
+    summaryWireLevelsWritten[level] = (summaryWireLevelsWritten[level] ?? 0) + 1;
+    return level;
+  };
+  const writer = summaryWireLevel === 'auto'
+    ? { wireLevel: { level: async (at: number) => written(await agreed.level(at)) }, now }
+    : { ...writerOptions(summaryWireLevel), wireLevel: { level: async () => written(summaryWireLevel) } };
   // As the construct sets the mapping and tells detect (infra/cordon-construct.ts).
   const ingestEsm = { ...CORDON_ESM_CONFIG.ingest, maximumBatchingWindowMs: windowSeconds * 1000 };
   const ingest = new IngestStage({ putter: summaries, config: cfg, metrics, buckets: summaryBucketsFor(shards),
-    summaryShards: shards, ...writerOptions(summaryWireLevel) });
+    summaryShards: shards, ...writer });
   const windows = new EncodedPartStore(new MemoryWindowStore());
   const detect = new DetectStage({ windows, baselines: new SnapshotBaselineStore(new MemoryBlobStore(), { placeOf: statePlaceOf(cfg) }),
-    ledger, config: cfg, metrics, ingestBatchingWindowSeconds: windowSeconds });
+    ledger, config: cfg, metrics, ingestBatchingWindowSeconds: windowSeconds, wireNotice: new WireAnnouncer(notices, HIGHEST_LEVEL) });
   const ipSets = new IpSetFiles(opts.outDir, { namePrefix: 'cordon', addressesPerSet: cfg.caps.addressesPerIpSet, maxSetsPerFamily: cfg.caps.maxIpSetsPerFamily,
     routeScoped: cfg.waf.routeScoped.enabled });
   const policy = new PolicyFile(opts.outDir, opts.basePolicy ?? null, { resource: 'execute-api:/*', maxChars: cfg.caps.policyMaxChars });
@@ -300,6 +319,7 @@ export async function runRehearse(opts: RehearseOptions): Promise<RehearseSummar
     shards,
     laggingShardSeconds: lagMs / 1000,
     summaryWireLevel,
+    summaryWireLevelsWritten,
     ingestBatchingWindowSeconds: windowSeconds,
     summaryRecordsUnreadable,
     tickSlices: slicesTicked.size,

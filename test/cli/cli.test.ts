@@ -66,7 +66,7 @@ describe('the cordon command', () => {
     expect(lag[Math.floor(lag.length / 2)]).toBeGreaterThan(0);
   }, 180_000);
 
-  it('rehearse --summary-wire-level 2 and 3, --ingest-batching-window 10: the same blocks, a smaller summaries stream each; a level or window it does not know is refused', async () => {
+  it('rehearse --summary-wire-level 1 to 4 and auto, --ingest-batching-window 10: the same blocks, a smaller summaries stream each; a level or window it does not know is refused', async () => {
     const level = async (n: string, window = '2') => {
       const rout = join(dir, `rehearsal-level-${n}-${window}`);
       const r = await cordon('rehearse', traffic, '--out', rout, '--allow', '10.20.0.0/24', '--seed', '3', '--quiet', '--summary-wire-level', n,
@@ -77,7 +77,7 @@ describe('the cordon command', () => {
         .filter((x) => x.action === 'block').map((x) => x.target).sort();
       return { summary, blocked };
     };
-    const [one, two, three] = [await level('1'), await level('2'), await level('3')];
+    const [one, two, three, four, auto] = [await level('1'), await level('2'), await level('3'), await level('4'), await level('auto')];
     // Ingest's mapping gathering 10 s instead of 2: each key's requests of those seconds are one entry, so fewer bytes
     // again, the same blocks. A window outside 1-30 s is refused.
     const long = await level('3', '10');
@@ -95,8 +95,15 @@ describe('the cordon command', () => {
     expect(two.blocked.length).toBeGreaterThan(0);
     expect(two.summary.streams.summaries.bytes).toBeLessThan(one.summary.streams.summaries.bytes);
     expect(three.summary.streams.summaries.bytes).toBeLessThan(two.summary.streams.summaries.bytes);
-    for (const s of [one, two, three]) expect(s.summary.summaryRecordsUnreadable).toBe(0);
-    const bad = await cordon('rehearse', traffic, '--out', join(dir, 'rehearsal-level-4'), '--summary-wire-level', '4');
+    expect(four.blocked).toEqual(one.blocked);
+    expect(four.summary.streams.summaries.bytes).toBeLessThan(three.summary.streams.summaries.bytes);
+    // The default: the level detect announces, agreed as in AWS (the deployment taken to have run 15 minutes before).
+    expect(auto.summary.summaryWireLevel).toBe('auto');
+    expect(Object.keys(auto.summary.summaryWireLevelsWritten)).toEqual(['4']);
+    expect(auto.blocked).toEqual(one.blocked);
+    expect(auto.summary.streams.summaries.bytes).toBeLessThan(three.summary.streams.summaries.bytes);
+    for (const s of [one, two, three, four, auto]) expect(s.summary.summaryRecordsUnreadable).toBe(0);
+    const bad = await cordon('rehearse', traffic, '--out', join(dir, 'rehearsal-level-5'), '--summary-wire-level', '5');
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/summary-wire-level/);
   }, 180_000);

@@ -334,8 +334,10 @@ describeMoto('cordon end to end on moto_server (CloudWatch Logs → Kinesis → 
     expect(objects.filter((k) => k.startsWith('base/')).sort()).toEqual([...summaries.keys()].flatMap((shard) => [`base/${shard}`, `base/${shard}.delta`]).sort());
     const stateItems = await scanAll(doc, { TableName: STATE });
     // The state table holds only window part index items, open-window markers, watermarks and progress (`mark#`),
-    // and the registry of scopes the clock tick visits.
-    expect(stateItems.filter((it) => !/^(win|wins|mark)#/.test(String(it.pk)) && it.pk !== 'scopes')).toEqual([]);
+    // the registry of scopes the clock tick visits, and detect's wire level notice (ingest, at 'auto', reads it: level 1
+    // until detect's level 4 has stood 15 minutes).
+    expect(stateItems.filter((it) => !/^(win|wins|mark)#/.test(String(it.pk)) && it.pk !== 'scopes' && it.pk !== 'wire')).toEqual([]);
+    expect(stateItems.filter((it) => it.pk === 'wire')).toEqual([expect.objectContaining({ sk: 'readers', level: 4, before: 1 })]);
     expect(stateItems.filter((it) => it.pk === 'scopes').map((it) => it.sk).sort()).toEqual([...summaries.keys()].sort());
     const openChunks = stateItems.filter((it) => String(it.pk).startsWith('win#'));
     expect(objects.filter((k) => k.startsWith('win/')).length).toBeLessThanOrEqual(openChunks.length);

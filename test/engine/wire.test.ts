@@ -190,8 +190,10 @@ describe('wire: encodings', () => {
     expect(decodeSummaryRecord(br.toString('base64'))).toEqual(parts);
     // What an earlier release makes of it: not gzip, not a document; so level 3 is written only when told.
     expect(() => revision2Read(br)).toThrow();
-    expect(writerOptions(1)).toEqual({ derivePrefixes: false, summaryEncoding: 'gzip' });
-    expect(writerOptions(3)).toEqual({ derivePrefixes: true, summaryEncoding: 'brotli' });
+    expect(writerOptions(1)).toEqual({ derivePrefixes: false, summaryEncoding: 'gzip', shortHashes: false, roundedSums: false });
+    expect(writerOptions(2)).toEqual({ derivePrefixes: true, summaryEncoding: 'gzip', shortHashes: false, roundedSums: false });
+    expect(writerOptions(3)).toEqual({ derivePrefixes: true, summaryEncoding: 'brotli', shortHashes: false, roundedSums: false });
+    expect(writerOptions(4)).toEqual({ derivePrefixes: true, summaryEncoding: 'brotli', shortHashes: true, roundedSums: true });
   });
 
   it('a brotli bomb is refused, not inflated; a flipped bit anywhere is refused as damaged, never read as other numbers', () => {

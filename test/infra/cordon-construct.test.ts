@@ -1,6 +1,6 @@
 import { Validations } from 'aws-cdk-lib';
 import { parseTickSlice } from '../../src/engine/tick-slices.ts';
-import { writerOptions } from '../../src/engine/wire.ts';
+import { AgreedWireLevel } from '../../src/engine/wire-handshake.ts';
 import { buildDetectDeps, buildIngestDeps } from '../../src/pipeline/aws-deps.ts';
 import { parseConfig } from '../../src/config.ts';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
@@ -673,10 +673,21 @@ describe('IAM: each function may touch only its own resources', () => {
   const actionsOf = (t: Template, fn: string) => iamStatements(t).filter((s) => s.role === roleOf(t, fn));
   const services = (st: ReturnType<typeof actionsOf>) => new Set(st.flatMap((s) => s.actions.map((a) => a.split(':')[0])));
 
-  it('ingest: reads access-logs, writes summaries; nothing else', () => {
+  it('ingest: reads access-logs, writes summaries, reads the wire level notice and nothing else of the state table', () => {
     const { ingest } = fnIds(full);
     const st = actionsOf(full, ingest);
-    expect([...services(st)].sort()).toEqual(['kinesis', 'kms', 'logs', 'sqs', 'xray']);
+    expect([...services(st)].sort()).toEqual(['dynamodb', 'kinesis', 'kms', 'logs', 'sqs', 'xray']);
+    const dynamo = st.filter((s) => s.actions.some((a) => a.startsWith('dynamodb:')));
+    expect(dynamo.map((s) => s.actions)).toEqual([['dynamodb:GetItem']]);
+    expect((dynamo[0].resources[0] as Json)['Fn::GetAtt'][0]).toBe(logicalId(full, 'AWS::DynamoDB::Table', 'CordonState'));
+    expect(dynamo[0].condition).toEqual({ 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['wire'] } });
+    const decrypt = st.find((s) => s.sid === 'WireLevelNoticeKey')!;
+    expect(decrypt.actions).toEqual(['kms:Decrypt']);
+    expect(JSON.stringify(decrypt.condition)).toContain('dynamodb.');
+    // A fixed level reads no notice: no DynamoDB at all.
+    const fixed = synth({ summaryWireLevel: 4 }).template;
+    expect([...services(actionsOf(fixed, fnIds(fixed).ingest))]).not.toContain('dynamodb');
+    expect(functionEnv(fixed, fnIds(fixed).ingest).STATE_TABLE).toBeUndefined();
     const accessLogs = logicalId(full, 'AWS::Kinesis::Stream', 'CordonAccessLogs');
     const summaries = logicalId(full, 'AWS::Kinesis::Stream', 'CordonSummaries');
     for (const s of st.filter((x) => x.actions.some((a) => a.startsWith('kinesis:')))) {
@@ -904,8 +915,9 @@ describe('environment contract (infra sets, functions/env.ts parses)', () => {
     const ids = fnIds(full);
     const ingest = parseIngestEnv(functionEnv(full, ids.ingest));
     expect(ingest.summariesStreamName).toMatch(/^ref-CordonSummaries/);
-    // Wire level 1 unless asked: a detect of an earlier release reads it.
-    expect(writerOptions(ingest.summaryWireLevel)).toEqual({ derivePrefixes: false, summaryEncoding: 'gzip' });
+    // 'auto' unless asked: the level every running detect reads, from detect's notice on the state table.
+    expect(ingest.summaryWireLevel).toBe('auto');
+    expect(ingest.stateTable).toMatch(/^ref-CordonState/);
     expect(ingest.summaryPartitions).toBe(64);
     expect(ingest.config.allowlist.cidrs).toEqual(['10.0.0.0/8']);
     const detect = parseDetectEnv(functionEnv(full, ids.detect));
@@ -927,22 +939,31 @@ describe('environment contract (infra sets, functions/env.ts parses)', () => {
     expect(notify.slackSecretArn).toBe(FULL_PROPS.slackSecretArn);
   });
 
-  it('summaryWireLevel 2 and 3 reach ingest (parts without prefixes; 3 in brotli records); anything but 1 to 3 is refused', () => {
+  it('summaryWireLevel 1 to 4 reach ingest as fixed writer options, auto as the agreed level; anything else is refused', () => {
     // What the ingest function builds from its environment (aws-deps.ts), not only what the level maps to.
-    const writer = (level: 2 | 3) => {
-      const t = synth({ summaryWireLevel: level }).template;
+    const deps = (level?: 1 | 2 | 3 | 4 | 'auto') => {
+      const t = synth(level === undefined ? {} : { summaryWireLevel: level }).template;
       vi.stubEnv('AWS_REGION', 'us-east-1');
       try {
-        const { derivePrefixes, summaryEncoding } = buildIngestDeps({ ...parseIngestEnv(functionEnv(t, fnIds(t).ingest)), config: parseConfig({}) });
-        return { derivePrefixes, summaryEncoding };
+        return buildIngestDeps({ ...parseIngestEnv(functionEnv(t, fnIds(t).ingest)), config: parseConfig({}) });
       } finally {
         vi.unstubAllEnvs();
       }
     };
-    expect(writer(2)).toEqual({ derivePrefixes: true, summaryEncoding: 'gzip' });
-    expect(writer(3)).toEqual({ derivePrefixes: true, summaryEncoding: 'brotli' });
-    expect(() => synth({ summaryWireLevel: 4 as 2 })).toThrow(/summaryWireLevel: must be 1, 2 or 3/);
-    expect(() => parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x', SUMMARY_WIRE_LEVEL: '4' })).toThrow(/SUMMARY_WIRE_LEVEL/);
+    const writer = (level: 1 | 2 | 3 | 4) => {
+      const { derivePrefixes, summaryEncoding, shortHashes, roundedSums, wireLevel } = deps(level);
+      return { derivePrefixes, summaryEncoding, shortHashes, roundedSums, agreed: wireLevel !== undefined };
+    };
+    expect(writer(1)).toEqual({ derivePrefixes: false, summaryEncoding: 'gzip', shortHashes: false, roundedSums: false, agreed: false });
+    expect(writer(2)).toEqual({ derivePrefixes: true, summaryEncoding: 'gzip', shortHashes: false, roundedSums: false, agreed: false });
+    expect(writer(3)).toEqual({ derivePrefixes: true, summaryEncoding: 'brotli', shortHashes: false, roundedSums: false, agreed: false });
+    expect(writer(4)).toEqual({ derivePrefixes: true, summaryEncoding: 'brotli', shortHashes: true, roundedSums: true, agreed: false });
+    expect(deps().wireLevel).toBeInstanceOf(AgreedWireLevel);
+    expect(deps('auto').wireLevel).toBeInstanceOf(AgreedWireLevel);
+    expect(() => synth({ summaryWireLevel: 5 as 2 })).toThrow(/summaryWireLevel: must be 'auto', 1, 2, 3 or 4/);
+    expect(() => parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x', SUMMARY_WIRE_LEVEL: '5' })).toThrow(/SUMMARY_WIRE_LEVEL/);
+    expect(() => parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x' })).toThrow(/STATE_TABLE/);
+    expect(parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x', SUMMARY_WIRE_LEVEL: '1' }).summaryWireLevel).toBe(1);
   });
 
   it('detectMemoryMb sizes the detect function (1024 by default, other functions untouched); outside 1024-10240 or fractional is refused', () => {

@@ -76,7 +76,7 @@ describe('functions/env.ts', () => {
 
   it('LOG_LEVEL is case-insensitive and defaults to INFO', () => {
     expect(parseDetectEnv({ STATE_TABLE: 's', STATE_BUCKET: 'b', LEDGER_TABLE: 'l', LOG_LEVEL: 'debug' }).logLevel).toBe('DEBUG');
-    expect(parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x' }).logLevel).toBe('INFO');
+    expect(parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x', STATE_TABLE: 's' }).logLevel).toBe('INFO');
   });
 
   it.each<[string, () => unknown, string, RegExp]>([
