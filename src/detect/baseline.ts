@@ -1,5 +1,5 @@
 import type { KeyState } from '../ports.ts';
-import { isPlausibleEvidence, type SlowEvidence } from './horizons.ts';
+import { isPlausibleEvidence, type SlowEvidence, upgradedEvidence } from './horizons.ts';
 
 /**
  * A key's own normal: exponentially weighted mean and variance of log-scaled features over the windows it was
@@ -60,9 +60,9 @@ export function decodeKeyState(text: string): KeyState | null {
 /** Slow evidence as its numbers, comma-separated (shortest round-trip form). */
 export const encodeSlowEvidence = (e: SlowEvidence): string => e.join(',');
 
+/** Stored slow evidence, an earlier release's upgraded (its bitmaps dropped: horizons.ts upgradedEvidence). */
 export function decodeSlowEvidence(text: string): SlowEvidence | null {
-  const e = text.split(',').map((x) => (x === '' ? NaN : Number(x)));
-  return isPlausibleEvidence(e) ? e : null;
+  return upgradedEvidence(text.split(',').map((x) => (x === '' ? NaN : Number(x))));
 }
 
 /**

@@ -37,7 +37,16 @@ const CUR_LO = 11;
 const CUR_HI = 12;
 const PREV_LO = 13;
 const PREV_HI = 14;
-export const SLOW_EVIDENCE_LENGTH = 15;
+/**
+ * Which hashes the bitmaps hold: 2, 16-bit path hashes mixed by bitOf's fmix32 (wire level 4's, which every reader of
+ * this release masks to). Evidence of 15 numbers (no scheme) holds bits of 32-bit hashes placed otherwise: read, its
+ * bitmaps are dropped (a path asked again would set a second bit for up to the hour they span, and the long horizon
+ * acts without a hold); its counts are kept. A release before this one finds 16 numbers implausible and drops them.
+ */
+const SCHEME = 15;
+const BITMAP_SCHEME = 2;
+export const SLOW_EVIDENCE_LENGTH = 16;
+const PREVIOUS_LENGTH = 15;
 /** The decayed counts of each horizon. */
 const SHORT_COUNTS = [S_REQ, S_FAIL, S_NF, S_FLOGIN, S_DNF] as const;
 const LONG_COUNTS = [L_REQ, L_FAIL, L_NF, L_FLOGIN] as const;
@@ -164,6 +173,7 @@ function newEvidence(windowStart: number): SlowEvidence {
   const e = new Array<number>(SLOW_EVIDENCE_LENGTH).fill(0);
   e[AT] = windowStart;
   e[EPOCH] = NO_EPOCH;
+  e[SCHEME] = BITMAP_SCHEME;
   return e;
 }
 
@@ -199,8 +209,25 @@ export function hasFaded(e: SlowEvidence, windowStart: number, windowMs: number)
 
 /** Whether `e` can have been written by {@link addWindow}: a damaged entry is dropped, never trusted. */
 export function isPlausibleEvidence(e: unknown): e is SlowEvidence {
-  if (!Array.isArray(e) || e.length !== SLOW_EVIDENCE_LENGTH) return false;
-  for (let i = 0; i < e.length; i++) {
+  if (!Array.isArray(e) || e.length !== SLOW_EVIDENCE_LENGTH || e[SCHEME] !== BITMAP_SCHEME) return false;
+  return plausibleFields(e, SCHEME);
+}
+
+/**
+ * Stored evidence as this release keeps it: its own as it is; an earlier release's (15 numbers) with its counts and
+ * without its bitmaps (see SCHEME); null for anything implausible.
+ */
+export function upgradedEvidence(e: unknown): SlowEvidence | null {
+  if (isPlausibleEvidence(e)) return e;
+  if (!Array.isArray(e) || e.length !== PREVIOUS_LENGTH || !plausibleFields(e, PREVIOUS_LENGTH)) return null;
+  const up = [...(e as number[]), BITMAP_SCHEME];
+  up[EPOCH] = NO_EPOCH;
+  up[CUR_LO] = up[CUR_HI] = up[PREV_LO] = up[PREV_HI] = 0;
+  return up;
+}
+
+function plausibleFields(e: unknown[], length: number): boolean {
+  for (let i = 0; i < length; i++) {
     const x = e[i];
     if (typeof x !== 'number') return false;
     if (i === EPOCH) {

@@ -126,11 +126,7 @@ export class IngestStage {
     this.toleranceMs = deps.config.windows.futureToleranceSeconds * 1000;
   }
 
-  /**
-   * `deadline` (epoch ms): when the invocation must be done by (its Lambda's remaining time, less room to return).
-   * Summaries the stream refuses for throughput are put again until then, not given up after a few seconds.
-   */
-  /** How this invocation writes: the agreed level's options, or the deployment's fixed ones. */
+  /** How this invocation writes: the agreed level's options, or the deployment's fixed ones; the level is a metric. */
   private async writer(): Promise<{ derivePrefixes: boolean; shortHashes: boolean; roundedSums: boolean; summaryEncoding: SummaryEncoding | undefined }> {
     const d = this.deps;
     if (d.wireLevel) {
@@ -138,10 +134,16 @@ export class IngestStage {
       this.metrics.add(METRIC.SummaryWireLevel, level);
       return writerOptions(level);
     }
-    return { derivePrefixes: d.derivePrefixes === true, shortHashes: d.shortHashes === true, roundedSums: d.roundedSums === true,
+    const fixed = { derivePrefixes: d.derivePrefixes === true, shortHashes: d.shortHashes === true, roundedSums: d.roundedSums === true,
       summaryEncoding: d.summaryEncoding };
+    this.metrics.add(METRIC.SummaryWireLevel, fixed.shortHashes ? 4 : fixed.summaryEncoding === 'brotli' ? 3 : fixed.derivePrefixes ? 2 : 1);
+    return fixed;
   }
 
+  /**
+   * `deadline` (epoch ms): when the invocation must be done by (its Lambda's remaining time, less room to return).
+   * Summaries the stream refuses for throughput are put again until then, not given up after a few seconds.
+   */
   async handle(records: readonly SourceRecord[], opts: { deadline?: number } = {}): Promise<IngestResult> {
     const cfg = this.deps.config;
     /** Per carrier (the bucket whose key its shard's records use), its buckets' parts. */

@@ -1,6 +1,6 @@
 import { isAscii } from 'node:buffer';
 import { brotliCompressSync, brotliDecompressSync, constants as zlib, crc32, gunzipSync, gzipSync } from 'node:zlib';
-import { WIRE_HASH_MASK, wireHash } from '../features/distinct.ts';
+import { PRINCIPAL_HASH_MASK, WIRE_HASH_MASK } from '../features/distinct.ts';
 import { hash32 } from '../features/hash.ts';
 import { COUNTER_NAMES, D_AGENTS, D_IPS, D_PRINCIPALS, type SerializedKeyWindow } from '../features/key-window.ts';
 import type { WindowPartial } from '../features/windower.ts';
@@ -43,23 +43,24 @@ import type { WindowPartial } from '../features/windower.ts';
  *   gzip has. An earlier release does not know the framing and skips such a record as unreadable (it never sees a `v`
  *   it could refuse as newer), so, as for level 2, writers use it only when told (SummaryWireLevel 3), once every
  *   detect reads it. A later framing revision (the magic's second byte) is refused as newer, so it is redelivered.
- * - Level 4 changes no document and no framing (level 3's records: derived prefixes, brotli): its difference is the
- *   range of the hashes in the distinct counters, each cut to its low 16 bits (WIRE_HASH_MASK in
- *   src/features/distinct.ts, the writer's windower `shortHashes`), which takes the summaries stream from about 23% of
- *   the access logs' bytes to about 19%. Distinct counts need no more (a few per cent is what the sketch they become
- *   past 64 values gives anyway; why 16 bits cost less, see WIRE_HASH_MASK). Every reader of this release masks every
- *   exact value of every level and revision to 16 bits on read (readDoc; the user agent's and principal's never to 0,
- *   which means none), and its sketches are a function of those 16 bits alone, so parts of level 4 and of earlier
- *   levels merge as one whatever the mix. A reader of an earlier release that reads level 3 reads level 4 too, the
- *   values being numbers to it, and counts a window of level-4 parts alone right; but it does not mask, so in a key's
- *   window that mixes parts of 32-bit writers (levels 1 to 3) and of 16-bit ones, as while a deploy changes the level,
- *   it may count a value twice (as its 32-bit hash and as its low 16 bits), inflating that window's distinct counts
- *   by up to double. Hence, as for level 3, writers use it only when told (SummaryWireLevel 4), once every detect is of
- *   this release. The same holds, once, for the deploy of this release itself: a sketch of an earlier release's
- *   detect (stored with an open window) re-mixed all 32 bits, so merged with this release's for the same window it
- *   may count a value twice; exact values are masked alike whoever wrote them. (Likewise a key's long-horizon bitmap
- *   of missing paths, src/detect/horizons.ts, kept in its state from 32-bit hashes: a path asked again after the deploy
- *   may set a second bit, for up to the hour the bitmap spans.)
+ * - Level 4 changes no document and no framing (level 3's records: derived prefixes, brotli): its differences are
+ *   the range of the hashes in the distinct counters and two rounded sums. Paths, missing paths, user agents and a
+ *   principal's addresses are cut to their low 16 bits (WIRE_HASH_MASK in src/features/distinct.ts), the principals
+ *   behind an address or prefix to 24 (PRINCIPAL_HASH_MASK: a NAT's five principals are a protection, and a collision
+ *   is forever), and each part's sums of bytes and latency rounded to two significant digits (windower roundedSums).
+ *   That takes the summaries stream from about 23% of the access logs' bytes to under 20%. Distinct counts need no
+ *   more (a few per cent is what the sketch they become past 64 values gives anyway; why, see WIRE_HASH_MASK). Every
+ *   reader of this release masks every exact value of every level and revision alike on read (readDoc; the user
+ *   agent's and principal's never to 0, which means none), and its sketches are a function of the low 16 bits alone,
+ *   so parts of level 4 and of earlier levels merge as one whatever the mix. A reader of an earlier release that reads
+ *   level 3 reads level 4 too, the values being numbers to it; but it does not mask, so in a key's window that mixes
+ *   parts of 32-bit writers (levels 1 to 3) and of level-4 ones it may count a value twice, inflating that window's
+ *   distinct counts by up to double. Hence writers use it only once every detect is of this release: told
+ *   (SummaryWireLevel 4), or agreed with detect (src/engine/wire-handshake.ts). The same holds, once, for the deploy of
+ *   this release itself: a sketch of an earlier release (stored with an open window, or from an earlier ingest still on
+ *   the stream) re-mixed all 32 bits, so merged with this release's for the same window it may count a value twice;
+ *   exact values are masked alike whoever wrote them. A key's long-horizon bitmap of missing paths
+ *   (src/detect/horizons.ts), kept from 32-bit hashes, is dropped when read (it would count a path twice for an hour).
  *   Neither WIRE_LEVEL nor WIRE_MINOR changes: a reader that does not mask still reads a level-4 document correctly
  *   field by field, so refusing it would only lose records, and a revision would only mark every part as foreign.
  */
@@ -210,10 +211,10 @@ export function readDoc(doc: unknown, notes?: ReadNotes): SummaryPart[] {
   for (const p of d.parts) {
     if (!isPart(p)) throw new BadSummaryError('malformed summary part');
     if (remap) for (const list of [p.i, p.p, p.u, p.q ?? []]) for (const entry of list) if (isEntry(entry)) entry[1] = remapWindow(entry[1], remap, notes);
-    maskHashes(p.i);
-    maskHashes(p.p);
-    maskHashes(p.u);
-    if (p.q !== undefined) maskHashes(p.q);
+    maskHashes(p.i, false);
+    maskHashes(p.p, false);
+    maskHashes(p.u, true);
+    if (p.q !== undefined) maskHashes(p.q, false);
     if (p.dp === 1) restoreSelf(p);
   }
   if (notes && foreign) notes.foreignParts += d.parts.length;
@@ -221,13 +222,14 @@ export function readDoc(doc: unknown, notes?: ReadNotes): SummaryPart[] {
 }
 
 /**
- * Every exact distinct value of these windows cut to its low 16 bits (level 4, see the header; WIRE_HASH_MASK), in
- * place: what a windower of short hashes would have counted, so parts of every level count alike. A user agent's or
- * principal's value stays non-zero, as the windower keeps it (0 means none there). On detect's hot path: values already
- * in range (a level-4 writer's, or restored) cost a compare each, and nothing is allocated. Sketches are left as they
+ * Every exact distinct value of these windows cut as a level-4 writer cuts it (see the header), in place, so parts of
+ * every level count alike: paths, missing paths and agents to 16 bits (WIRE_HASH_MASK); in an address's or prefix's
+ * window the principals to 24 (PRINCIPAL_HASH_MASK) and the addresses whole; in a principal's window its addresses to
+ * 16 and its own principal whole. A user agent's or principal's value stays non-zero (0 means none there). On
+ * detect's hot path: values already in range cost a compare each, and nothing is allocated. Sketches are left as they
  * are (they read the low 16 bits only); anything malformed is left for fromJSON to refuse or skip, as before.
  */
-function maskHashes(entries: readonly unknown[]): void {
+function maskHashes(entries: readonly unknown[], principals: boolean): void {
   for (const e of entries) {
     if (!isEntry(e)) continue;
     const w = e[1];
@@ -235,28 +237,30 @@ function maskHashes(entries: readonly unknown[]): void {
     const d = w.d;
     for (let k = 0; k < d.length; k++) {
       const list = d[k];
-      if (Array.isArray(list) && list.length > 0) maskList(list, k === D_AGENTS || k === D_PRINCIPALS);
+      if (!Array.isArray(list) || list.length === 0) continue;
+      if (k < D_PRINCIPALS) maskList(list, WIRE_HASH_MASK, k === D_AGENTS);
+      else if (k === D_PRINCIPALS && !principals) maskList(list, PRINCIPAL_HASH_MASK, true);
+      else if (k === D_IPS && principals) maskList(list, WIRE_HASH_MASK, false);
     }
   }
 }
 
-function maskList(list: unknown[], nonZero: boolean): void {
+function maskList(list: unknown[], mask: number, nonZero: boolean): void {
   for (let j = 0; j < list.length; j++) {
     const v = list[j];
     // Also catches what fromJSON would read as a 32-bit value (negative, fractional): the low bits are the same.
-    if (typeof v === 'number' && (v & WIRE_HASH_MASK) !== v) list[j] = nonZero ? wireHash(v) || 1 : wireHash(v);
+    if (typeof v === 'number' && (v & mask) !== v) list[j] = nonZero ? (v & mask) || 1 : v & mask;
   }
 }
 
 /**
  * A level-2 part's host and principal windows with the distinct counter their key stands for restored (revision 6
- * leaves it out): a host's own address, a principal's own principal, hashed as a windower of short hashes hashes them
- * (what maskHashes makes of a 32-bit windower's hash too).
+ * leaves it out): a host's own address, a principal's own principal, whole, as every windower hashes them.
  */
 function restoreSelf(p: SummaryPart): void {
   // A malformed entry is left as it is: the window's close counts it damaged, as for any level.
-  for (const e of p.i) if (isEntry(e) && isLeftOut(e[1], D_IPS)) e[1].d[D_IPS] = [wireHash(hash32(e[0]))];
-  for (const e of p.u) if (isEntry(e) && isLeftOut(e[1], D_PRINCIPALS)) e[1].d[D_PRINCIPALS] = [wireHash(hash32(e[0])) || 1];
+  for (const e of p.i) if (isEntry(e) && isLeftOut(e[1], D_IPS)) e[1].d[D_IPS] = [hash32(e[0]) >>> 0];
+  for (const e of p.u) if (isEntry(e) && isLeftOut(e[1], D_PRINCIPALS)) e[1].d[D_PRINCIPALS] = [(hash32(e[0]) || 1) >>> 0];
 }
 
 function isEntry(e: unknown): e is [string, SerializedKeyWindow] {

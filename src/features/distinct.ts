@@ -18,6 +18,20 @@ export function wireHash(h: number): number {
 }
 
 /**
+ * The bits kept of a principal's hash among the principals seen behind an address or prefix: 24. Few of them decide
+ * much there (five principals make a shared egress, which the volume rules then spare), and two principals whose hashes
+ * collide collide in every window: at 16 bits a NAT of exactly five would lose that protection about once in 6,500, at
+ * 24 once in 1.7 million. Addresses behind an address or prefix keep all 32 bits (level 2 and up never send them: the
+ * reader restores a host's own address from its key), and a principal's own principal likewise.
+ */
+export const PRINCIPAL_HASH_MASK = 0xffffff;
+
+/** A principal's hash as counted behind an address at wire level 4 (never 0, which means none). */
+export function principalWireHash(h: number): number {
+  return (h & PRINCIPAL_HASH_MASK) || 1;
+}
+
+/**
  * A distinct counter that stays bounded: exact (a set of hashes: 32-bit from a windower, 16-bit as read off the wire)
  * up to `EXACT_CAP` values, then a HyperLogLog with 2^P registers (~1 KB less than a set of thousands, about 6.5%
  * standard error) of the values' low 16 bits (WIRE_HASH_MASK). Mergeable and serialisable, so stage 1 can

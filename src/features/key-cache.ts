@@ -1,4 +1,4 @@
-import { wireHash } from './distinct.ts';
+import { principalWireHash } from './distinct.ts';
 import { hash32 } from './hash.ts';
 import { ownString } from './own-string.ts';
 
@@ -18,7 +18,7 @@ export interface PrincipalInfo {
   key: string;
   /** Never 0 (0 means anonymous). */
   hash: number;
-  /** The hash as a windower of short hashes counts it (wire level 4: its low 16 bits, see wireHash); never 0 either. */
+  /** The hash as a windower of short hashes counts it behind an address (wire level 4: principalWireHash); never 0. */
   shortHash: number;
 }
 
@@ -30,7 +30,7 @@ export function principalInfo(principal: string): PrincipalInfo {
     if (principals.size >= MAX_ENTRIES) principals.clear();
     const own = ownString(principal);
     const h = hash32(own);
-    info = { key: own, hash: h || 1, shortHash: wireHash(h) || 1 };
+    info = { key: own, hash: h || 1, shortHash: principalWireHash(h) };
     principals.set(own, info);
   }
   return info;

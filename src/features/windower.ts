@@ -61,16 +61,17 @@ export interface WindowerOptions {
    */
   hostsOnly?: boolean;
   /**
-   * Every hash counted as a distinct value (path, user agent, principal, address) cut to its low 16 bits (wireHash):
-   * for an ingest writing wire level 4, whose parts are then smaller. Detection loses nothing it needs (see
-   * WIRE_HASH_MASK): every reader of this release masks the values of other writers alike. The agent's and the
-   * principal's stay non-zero (0 means none).
+   * Hashes counted as distinct values cut short for an ingest writing wire level 4, whose parts are then smaller:
+   * paths, user agents and a principal's addresses to their low 16 bits (WIRE_HASH_MASK), the principals behind an
+   * address or prefix to 24 (PRINCIPAL_HASH_MASK); an address's own and its prefixes' addresses, and a principal's
+   * own principal, stay whole. Every reader of this release masks the values of other writers alike (wire.ts
+   * readDoc). The agent's and the principal's stay non-zero (0 means none).
    */
   shortHashes?: boolean;
   /**
-   * A part's byte and latency sums rounded to two significant digits (wire level 4): these near-random numbers were a
-   * quarter of a record's compressed bytes. Detection reads bytes on a log scale against a key's baseline and latency
-   * not at all (evidence only): an error of at most 5% a part, unbiased, costs it nothing.
+   * A part's byte and latency sums rounded to a few significant bits (wire level 4; significantBits): these
+   * near-random numbers were a quarter of a record's compressed bytes. Detection reads bytes on a log scale against a
+   * key's baseline and latency not at all (evidence only): an error of at most 1/16 a part, unbiased, costs it nothing.
    */
   roundedSums?: boolean;
 }
@@ -149,6 +150,7 @@ export class Windower {
     if (e.status >= 500) w.status5xx++;
 
     let principalWindow: KeyWindow | undefined;
+    let principalHash = 0;
     if (e.principal !== '') {
       const p = principalInfo(e.principal);
       principalWindow = w.byPrincipal.get(p.key);
@@ -156,7 +158,9 @@ export class Windower {
         principalWindow = new KeyWindow();
         w.byPrincipal.set(p.key, principalWindow);
       }
-      o.principalHash = this.shortHashes ? p.shortHash : p.hash;
+      principalHash = p.hash;
+      // Behind an address or prefix, 24 bits (PRINCIPAL_HASH_MASK says why not 16).
+      o.principalHash = this.shortHashes ? p.shortHash : principalHash;
     } else o.principalHash = 0;
 
     let entry = w.byIp.get(e.ip);
@@ -167,7 +171,15 @@ export class Windower {
       entry.prefix.add(o);
       if (entry.wides !== undefined) for (const wide of entry.wides) wide.add(o);
     }
-    if (principalWindow !== undefined) principalWindow.add(o);
+    if (principalWindow !== undefined) {
+      if (this.shortHashes) {
+        // A principal's window: its own principal whole (what the reader restores), its addresses at 16 bits (only
+        // more of them ever decides anything: a stolen credential used from many).
+        o.principalHash = principalHash;
+        o.ipHash = wireHash(entry.hash);
+      }
+      principalWindow.add(o);
+    }
   }
 
   /** The open window an event at `t` counts in (created if new); a late event counts in the oldest open one. */
@@ -206,9 +218,9 @@ export class Windower {
     return entry;
   }
 
-  /** An address's hash as this windower counts it among distinct addresses (0 is a value like any other). */
+  /** An address's hash as its own window and its prefixes count it (all 32 bits at every level). */
   private ipHash(ip: string): number {
-    return this.shortHashes ? wireHash(hash32(ip)) : hash32(ip);
+    return hash32(ip);
   }
 
   /** Links a host to its wide prefixes' windows (created if new), narrowest first. */
@@ -429,16 +441,28 @@ export function toPartial(w: WindowKeys, maxTime: number, hostsOnly = false, rou
 const C_BYTES = COUNTER_NAMES.indexOf('bytes');
 const C_LATENCY_SUM = COUNTER_NAMES.indexOf('latencySum');
 
-/** A serialised window's byte and latency sums to two significant digits (WindowerOptions.roundedSums). */
+/**
+ * Significant bits kept of a part's sums (WindowerOptions.roundedSums): bytes to 4 (off by at most 1/16 of itself,
+ * 6.25%; detection reads bytes on a log scale, where that is 0.06), latency to 3 (at most 1/8: it is only ever shown,
+ * as a mean over the window's parts).
+ */
+const BYTES_BITS = 4;
+const LATENCY_BITS = 3;
+
+/** A serialised window's byte and latency sums rounded (WindowerOptions.roundedSums). */
 function roundSums(ser: SerializedKeyWindow): void {
-  ser.c[C_BYTES] = twoSignificantDigits(ser.c[C_BYTES]);
-  ser.c[C_LATENCY_SUM] = twoSignificantDigits(ser.c[C_LATENCY_SUM]);
+  ser.c[C_BYTES] = significantBits(ser.c[C_BYTES], BYTES_BITS);
+  ser.c[C_LATENCY_SUM] = significantBits(ser.c[C_LATENCY_SUM], LATENCY_BITS);
 }
 
-/** `v` rounded half up to two significant digits (exact below 100): 130,997 → 130,000; 1,450 → 1,500. */
-export function twoSignificantDigits(v: number): number {
-  if (!(v >= 100)) return v;
-  const step = 10 ** (Math.floor(Math.log10(v)) - 1);
+/**
+ * `v` rounded half up to `bits` significant binary digits (exact below 2^bits): at 4, 130,997 → 131,072 and
+ * 858 → 832. Off by at most 2^-bits of itself; unbiased over varied values. Far fewer distinct values than the sums
+ * themselves, so brotli takes more off them.
+ */
+export function significantBits(v: number, bits: number): number {
+  if (!(v >= 2 ** bits)) return v;
+  const step = 2 ** (Math.floor(Math.log2(v)) - bits + 1);
   return Math.round(v / step) * step;
 }
 

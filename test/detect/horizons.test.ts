@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config.ts';
-import { decodeKeyState, encodeKeyState, newKeyState } from '../../src/detect/baseline.ts';
+import { decodeKeyState, decodeSlowEvidence, encodeKeyState, newKeyState } from '../../src/detect/baseline.ts';
 import { Detector, type StateView, type WindowAssessment } from '../../src/detect/detector.ts';
 import { addWindow, horizonsAt, isPlausibleEvidence } from '../../src/detect/horizons.ts';
 import type { AccessEvent } from '../../src/events.ts';
@@ -306,5 +306,23 @@ describe('a scanner hopping to a fresh /64 every half minute (IPv6), or across /
     expect(on).toMatchObject({ value: '198.18.0.0/16' });
     expect(on!.minute).toBeLessThanOrEqual(14);
     expect(firstWideAct(both(crowd, spreadScan))).toBeNull();
+  });
+});
+
+describe('slow evidence of an earlier release', () => {
+  it('keeps its counts and drops its bitmaps (bits of 32-bit hashes), and is stored in the new form', () => {
+    const old = [1_793_577_600_000, 3, 1, 9, 0, 4.5, 3, 1, 9, 0, 996_432, 0xdeadbeef, 0x12345678, 0xffff, 1];
+    const up = decodeSlowEvidence(old.join(','))!;
+    expect(up).toHaveLength(16);
+    expect(up.slice(0, 10)).toEqual(old.slice(0, 10));
+    expect(up.slice(10, 15)).toEqual([-1, 0, 0, 0, 0]);
+    expect(isPlausibleEvidence(up)).toBe(true);
+    expect(isPlausibleEvidence(old)).toBe(false);
+    // Its long horizon counts no distinct missing path until new ones come; its decayed counts still read.
+    const [, long] = horizonsAt(up, old[0], 60_000);
+    expect(long.distinctNotFoundPaths).toBe(0);
+    expect(long.notFound).toBeCloseTo(9);
+    expect(decodeSlowEvidence([...old.slice(0, 14), -3].join(','))).toBeNull();
+    expect(decodeSlowEvidence([...old, 7].join(','))).toBeNull(); // 16 numbers of an unknown scheme
   });
 });

@@ -5,10 +5,10 @@ import { BROTLI_MAGIC, decodeChunk, decodeSummaryRecord, encodeChunk, packSummar
   WIRE_LEVEL, WIRE_MINOR, writerOptions } from '../../src/engine/wire.ts';
 import { MAX_SUMMARY_RECORD_BYTES } from '../../src/engine/ingest.ts';
 import type { AccessEvent } from '../../src/events.ts';
-import { WIRE_HASH_MASK, wireHash } from '../../src/features/distinct.ts';
+import { principalWireHash, WIRE_HASH_MASK } from '../../src/features/distinct.ts';
 import { hash32 } from '../../src/features/hash.ts';
 import { COUNTER_NAMES, type Features, KeyWindow, type SerializedKeyWindow } from '../../src/features/key-window.ts';
-import { twoSignificantDigits, type WindowPartial, Windower, type WindowerOptions } from '../../src/features/windower.ts';
+import { significantBits, type WindowPartial, Windower, type WindowerOptions } from '../../src/features/windower.ts';
 import { ev, MIN, T0 } from '../helpers/events.ts';
 
 /**
@@ -90,6 +90,24 @@ function valuesOf(parts: readonly WindowPartial[]): { exact: number[]; sketches:
   return { exact, sketches };
 }
 
+/** Each counter's bits at level 4: `[i/p/q windows, u windows]` per distinct counter (paths, missing, agents, principals, addresses). */
+const LEVEL4_BITS: readonly (readonly [number, number])[] = [[0xffff, 0xffff], [0xffff, 0xffff], [0xffff, 0xffff], [0xffffff, 0xffffffff], [0xffffffff, 0xffff]];
+
+/** Whether every exact value of the parts is within what a level-4 writer (and a reader of this release) keeps. */
+function level4Shaped(parts: readonly WindowPartial[]): boolean {
+  for (const p of parts) {
+    for (const [list, u] of [[p.i, 0], [p.p, 0], [p.q ?? [], 0], [p.u, 1]] as const) {
+      for (const [, w] of list) {
+        for (let k = 0; k < 5; k++) {
+          const d = w.d[k];
+          if (typeof d !== 'string' && !d.every((v) => Number.isInteger(v) && v >= 0 && v <= LEVEL4_BITS[k][u])) return false;
+        }
+      }
+    }
+  }
+  return true;
+}
+
 /**
  * Traffic of one window with every distinct counter past the exact cap somewhere, and the values a mask could get
  * wrong: an agent, a principal and an address whose hashes end in 16 zero bits, two paths that become one value.
@@ -128,7 +146,7 @@ describe('wire level 4: 16-bit distinct hashes', () => {
     const short = partsOf(events, { level: 4 });
     const { exact, sketches } = valuesOf(short);
     expect(exact.length).toBeGreaterThan(100);
-    expect(exact.every((v) => Number.isInteger(v) && v >= 0 && v <= 0xffff)).toBe(true);
+    expect(level4Shaped(short)).toBe(true);
     expect(sketches.length).toBeGreaterThan(0);
     const zeroPrincipal = short.flatMap((p) => p.u).find(([k]) => k === ZERO_PRINCIPAL)![1];
     expect(zeroPrincipal.d[4]).toContain(0); // an address's 0 is a value like any other
@@ -136,7 +154,9 @@ describe('wire level 4: 16-bit distinct hashes', () => {
     expect(zeroHost.d[2]).toEqual([1]);
     expect(zeroHost.d[0]).toEqual([hash32(TWIN_PATHS[0]) & 0xffff]); // two paths, one value
     const scannerOf = (parts: WindowPartial[]) => parts.flatMap((p) => p.i).find(([k]) => k === '198.51.100.7')![1];
-    expect(scannerOf(short).d[3]).toContain(1); // the principal whose hash ends in zeros
+    // The principal whose hash ends in 16 zero bits, in 24 behind an address.
+    expect(scannerOf(short).d[3]).toContain(principalWireHash(hash32(ZERO_PRINCIPAL)));
+    expect(principalWireHash(hash32(ZERO_PRINCIPAL))).toBeGreaterThan(0xffff);
     // Without the option: the 32-bit hashes, as before.
     const long = new Windower({ ...OPTS, hostsOnly: true });
     for (const e of events) long.add({ ...e });
@@ -158,7 +178,7 @@ describe('wire level 4: 16-bit distinct hashes', () => {
         // The parts are what they should be: 32-bit values in one (the scanner's paths a sketch when it has 100 of them),
         // none in the other.
         expect(valuesOf(wide).exact.some((v) => v > 0xffff)).toBe(true);
-        expect(valuesOf(short).exact.every((v) => v <= 0xffff)).toBe(true);
+        expect(level4Shaped(short)).toBe(true);
         if (split === 'halves') expect(typeof wide[0].i.find(([k]) => k === '198.51.100.7')![1].d[0]).toBe('string');
 
         const want = reference(events);
@@ -202,7 +222,7 @@ describe('wire level 4: 16-bit distinct hashes', () => {
       fc.pre(paths.length <= 64 || new Set(paths.map((p) => hash32(p) & 0xffff)).size === paths.length);
       const wide = partsOf(all.filter((e) => !e.short), { level });
       const short = partsOf(all.filter((e) => e.short), { level: 4 });
-      expect(valuesOf(short).exact.every((v) => v <= 0xffff)).toBe(true);
+      expect(level4Shaped(short)).toBe(true);
       const want = reference(all);
       expect(featuresOf(detected(wide, short))).toEqual(want);
       expect(featuresOf(detected(short, wide))).toEqual(want);
@@ -219,35 +239,35 @@ describe('wire level 4: 16-bit distinct hashes', () => {
     const doc = JSON.parse(brotliDecompressSync(records[0].subarray(6)).toString('utf8')) as SummaryDoc;
     expect([doc.v, doc.minor]).toEqual([2, WIRE_MINOR]);
     expect(WIRE_LEVEL).toBe(2);
-    const onWire = valuesOf(doc.parts).exact;
-    expect(onWire.every((v) => v >= 0 && v <= 0xffff)).toBe(true);
+    expect(level4Shaped(doc.parts)).toBe(true);
+    // Left out on the wire: a host's own address, a principal's own principal.
+    expect(doc.parts.every((p) => p.i.every(([, w]) => (w.d[4] as number[]).length === 0) && p.u.every(([, w]) => (w.d[3] as number[]).length === 0))).toBe(true);
 
     const [read] = decodeSummaryRecord(records[0]);
-    expect(valuesOf([read]).exact.every((v) => v >= 0 && v <= 0xffff)).toBe(true);
+    expect(level4Shaped([read])).toBe(true);
     // The same windower keeping its hosts' own addresses and principals' own principals (what level 1 sends).
     const full = new Windower({ ...OPTS, shortHashes: true });
     for (const e of events) full.add({ ...e });
     const [whole] = full.drainPartials();
     expect(read.i).toEqual(whole.i);
     expect(read.u).toEqual(whole.u);
-    // Restored from the key: a host's address, a principal's principal, each as the 16-bit windower hashed it.
-    for (const [ip, w] of read.i) expect(w.d[4]).toEqual([wireHash(hash32(ip))]);
-    expect(read.i.find(([k]) => k === ZERO_IP)![1].d[4]).toEqual([0]);
-    for (const [principal, w] of read.u) expect(w.d[3]).toEqual([wireHash(hash32(principal)) || 1]);
-    expect(read.u.find(([k]) => k === ZERO_PRINCIPAL)![1].d[3]).toEqual([1]);
+    // Restored from the key, whole: a host's address, a principal's principal, as every windower hashes them.
+    for (const [ip, w] of read.i) expect(w.d[4]).toEqual([hash32(ip)]);
+    for (const [principal, w] of read.u) expect(w.d[3]).toEqual([hash32(principal) || 1]);
     // A stored chunk of what was read reads back the same.
     expect(decodeChunk(encodeChunk([read]))[0].i).toEqual(read.i);
   });
 });
 
-/** `w` with its exact values as a reader of this release holds them: low 16 bits, agents' and principals' never 0. */
-function maskedWindow(w: SerializedKeyWindow): SerializedKeyWindow {
-  return { ...w, d: w.d.map((d, k) => (typeof d === 'string' ? d : d.map((v) => (k === 2 || k === 3 ? (v & 0xffff) || 1 : v & 0xffff)))) };
+/** `w` with its exact values as a reader of this release holds them (LEVEL4_BITS), agents' and principals' never 0. */
+function maskedWindow(w: SerializedKeyWindow, u: 0 | 1): SerializedKeyWindow {
+  return { ...w, d: w.d.map((d, k) => (typeof d === 'string' ? d
+    : d.map((v) => (k === 2 || k === 3 ? ((v & LEVEL4_BITS[k][u]) >>> 0) || 1 : (v & LEVEL4_BITS[k][u]) >>> 0)))) };
 }
 
 function maskedPart<P extends WindowPartial>(p: P): P {
-  const m = (list: [string, SerializedKeyWindow][]): [string, SerializedKeyWindow][] => list.map(([k, w]) => [k, maskedWindow(w)]);
-  return { ...p, i: m(p.i), p: m(p.p), u: m(p.u), ...(p.q ? { q: m(p.q) } : {}) };
+  const m = (list: [string, SerializedKeyWindow][], u: 0 | 1): [string, SerializedKeyWindow][] => list.map(([k, w]) => [k, maskedWindow(w, u)]);
+  return { ...p, i: m(p.i, 0), p: m(p.p, 0), u: m(p.u, 1), ...(p.q ? { q: m(p.q, 0) } : {}) };
 }
 
 describe('wire level 4: every reader of this release masks every level', () => {
@@ -310,9 +330,10 @@ describe('wire level 4: every reader of this release masks every level', () => {
     expect(d[1]).toBe(wide);
     expect(d[1]).toEqual([0x5678, 7, 0]);
     expect(d[2]).toEqual([1, 2]);
-    expect(d[3]).toEqual([1, 3]);
+    expect(d[3]).toBe(principals); // 24 bits behind an address: in range
+    expect(d[3]).toEqual([0x8000_0000 & 0xffffff || 1, 3]);
     expect(d[4]).toBe(sketch);
-    expect(read.q![0][1].d[4]).toEqual([1]);
+    expect(read.q![0][1].d[4]).toEqual([0x1_0001]); // a prefix's addresses stay whole
     // Malformed values are left for KeyWindow.fromJSON, which skips them as before.
     const odd = { v: 1, minor: WIRE_MINOR, counters: COUNTER_NAMES, parts: [{ id: 'y', w: T0, t: T0, n: 1, e5: 0,
       i: [['198.51.100.1', w([['x', null, 0x1_0005] as unknown as number[], [], [], [], []])], ['198.51.100.2', null], [7, {}]], p: [], u: [] }] };
@@ -321,10 +342,16 @@ describe('wire level 4: every reader of this release masks every level', () => {
   });
 });
 
-describe('wire level 4: byte and latency sums to two significant digits', () => {
-  it('rounds half up to two significant digits, exact below 100', () => {
-    expect([0, 7, 99, 100, 104, 105, 858, 1_450, 5_264, 130_997, 9_960_000].map(twoSignificantDigits))
-      .toEqual([0, 7, 99, 100, 100, 110, 860, 1_500, 5_300, 130_000, 10_000_000]);
+describe('wire level 4: byte and latency sums to a few significant bits', () => {
+  it('rounds half up to that many significant bits, exact below 2^bits, never off by more than 2^-bits', () => {
+    expect([0, 7, 15, 16, 17, 18, 858, 1_450, 5_264, 130_997].map((v) => significantBits(v, 4)))
+      .toEqual([0, 7, 15, 16, 18, 18, 832, 1_408, 5_120, 131_072]);
+    expect([0, 7, 8, 9, 13, 36, 1_423].map((v) => significantBits(v, 3))).toEqual([0, 7, 8, 10, 14, 40, 1_536]);
+    fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 40 }), fc.integer({ min: 1, max: 8 }), (v, bits) => {
+      const r = significantBits(v, bits);
+      expect(Number.isSafeInteger(r)).toBe(true);
+      expect(Math.abs(r - v)).toBeLessThanOrEqual(v * 2 ** -bits);
+    }));
   });
 
   it("a level-4 writer's parts carry rounded sums and every other counter exact; totals stay within 1%", () => {
@@ -347,8 +374,8 @@ describe('wire level 4: byte and latency sums to two significant digits', () => 
         expect(list.map(([k]) => k)).toEqual(tList.map(([k]) => k));
         list.forEach(([, kw], n) => {
           const c = tList[n][1].c;
-          expect(kw.c[B]).toBe(twoSignificantDigits(c[B]));
-          expect(kw.c[L]).toBe(twoSignificantDigits(c[L]));
+          expect(kw.c[B]).toBe(significantBits(c[B], 4));
+          expect(kw.c[L]).toBe(significantBits(c[L], 3));
           expect(kw.c.filter((_, j) => j !== B && j !== L)).toEqual(c.filter((_, j) => j !== B && j !== L));
           if (list === p.i) {
             bytes += kw.c[B];
@@ -359,5 +386,21 @@ describe('wire level 4: byte and latency sums to two significant digits', () => 
     }
     expect(bytes).not.toBe(trueBytes);
     expect(Math.abs(bytes - trueBytes) / trueBytes).toBeLessThan(0.01);
+  });
+});
+
+describe('wire level 4: what protects a shared egress stays whole enough', () => {
+  it('a NAT of five principals, two of whose hashes share their low 16 bits, still reads five principals (24 bits behind an address)', () => {
+    const twins = ['user/emp271', 'user/emp1300'];
+    expect(hash32(twins[0]) & 0xffff).toBe(hash32(twins[1]) & 0xffff);
+    const principals = [...twins, 'user/a', 'user/b', 'user/c'];
+    const events = Array.from({ length: 1_500 }, (_, n) => ev({ time: T0 + n * 30, ip: '203.0.113.9', principal: principals[n % 5], path: '/items' }));
+    for (const level of [1, 4] as const) {
+      const w = new Windower(OPTS);
+      for (const p of readDoc(docOf(partsOf(events, { level })))) w.addPartial(p);
+      const [closed] = w.closeAll();
+      expect(closed.keys.byIp.get('203.0.113.9')!.ip.features().distinctPrincipals, `level ${level}`).toBe(5);
+      expect(closed.keys.byPrefix.get('203.0.113.0/24')!.features().distinctPrincipals, `level ${level}`).toBe(5);
+    }
   });
 });

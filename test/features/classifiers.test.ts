@@ -171,12 +171,12 @@ describe('key cache and owned strings', () => {
   it('gives each principal its key and a non-zero hash, the same on every call', () => {
     const p = 'arn:aws:iam::123456789012:user/alice';
     const info = principalInfo(p);
-    expect(info).toEqual({ key: p, hash: hash32(p), shortHash: hash32(p) & 0xffff });
+    expect(info).toEqual({ key: p, hash: hash32(p), shortHash: hash32(p) & 0xffffff });
     expect(principalInfo(p)).toBe(info);
-    expect(principalInfo('bob')).toEqual({ key: 'bob', hash: hash32('bob'), shortHash: hash32('bob') & 0xffff });
+    expect(principalInfo('bob')).toEqual({ key: 'bob', hash: hash32('bob'), shortHash: hash32('bob') & 0xffffff });
     // A principal whose hash ends in 16 zero bits still has a short hash (0 would read as anonymous).
     expect(hash32('user/41310') & 0xffff).toBe(0);
-    expect(principalInfo('user/41310')).toEqual({ key: 'user/41310', hash: hash32('user/41310'), shortHash: 1 });
+    expect(principalInfo('user/41310')).toEqual({ key: 'user/41310', hash: hash32('user/41310'), shortHash: hash32('user/41310') & 0xffffff });
   });
 
   it('keeps addresses as they are', () => {
