@@ -67,9 +67,17 @@ const schemas = {
   ingest: z.object({
     ...common,
     SUMMARIES_STREAM_NAME: required('the summaries Kinesis stream'),
-    // 'auto': the level every running detect reads, agreed on the state table (src/engine/wire-handshake.ts).
-    SUMMARY_WIRE_LEVEL: z.enum(['1', '2', '3', '4', 'auto'], { error: "must be 'auto', '1', '2', '3' or '4'" }).default('auto'),
-    /** Where detect keeps the wire level notice; required with SUMMARY_WIRE_LEVEL 'auto' (checked below). */
+    // A fixed level; with SUMMARY_WIRE_AUTO, what a release before the agreed level writes (the construct sets '1').
+    SUMMARY_WIRE_LEVEL: z.enum(['1', '2', '3', '4'], { error: "must be '1', '2', '3' or '4' (the agreed level: SUMMARY_WIRE_AUTO '1')" })
+      .default('1'),
+    /**
+     * '1': the level every running detect reads, agreed on the state table (src/engine/wire-handshake.ts); the
+     * construct's 'auto'. A variable of its own, not a value of SUMMARY_WIRE_LEVEL: Lambda updates a function's code
+     * and its configuration in separate calls, and the ingest of a release before this one fails every cold start on a
+     * level it does not know, while it ignores a variable it does not know (and writes SUMMARY_WIRE_LEVEL: 1).
+     */
+    SUMMARY_WIRE_AUTO: z.enum(['0', '1'], { error: "must be '1' (the agreed level) or '0'" }).optional(),
+    /** Where detect keeps the wire level notice; required with SUMMARY_WIRE_AUTO '1' (checked below). */
     STATE_TABLE: z.string().min(1, 'must name the state DynamoDB table').optional(),
     SUMMARY_PARTITIONS: z.string().regex(/^[1-9]\d{0,3}$/, 'must be a whole number of partitions (1-9999)').default('64'),
     // Unset for an on-demand stream (its shards are AWS's to choose): each partition then has records of its own.
@@ -176,12 +184,13 @@ export interface NotifySlackEnv {
 export function parseIngestEnv(env: NodeJS.ProcessEnv = process.env): IngestEnv {
   const e = parse('ingest', schemas.ingest, env);
   const config = configOf('ingest', e.CORDON_CONFIG, e.DRY_RUN);
-  if (e.SUMMARY_WIRE_LEVEL === 'auto' && !e.STATE_TABLE) {
-    throw new EnvError("cordon ingest: invalid environment\n  STATE_TABLE: is not set; SUMMARY_WIRE_LEVEL 'auto' reads detect's wire level notice there",
+  const auto = e.SUMMARY_WIRE_AUTO === '1';
+  if (auto && !e.STATE_TABLE) {
+    throw new EnvError("cordon ingest: invalid environment\n  STATE_TABLE: is not set; SUMMARY_WIRE_AUTO '1' reads detect's wire level notice there",
       ['STATE_TABLE']);
   }
   return { config, logLevel: e.LOG_LEVEL, summariesStreamName: e.SUMMARIES_STREAM_NAME,
-    summaryWireLevel: e.SUMMARY_WIRE_LEVEL === 'auto' ? 'auto' : Number(e.SUMMARY_WIRE_LEVEL) as SummaryWireLevel,
+    summaryWireLevel: auto ? 'auto' : Number(e.SUMMARY_WIRE_LEVEL) as SummaryWireLevel,
     ...(e.STATE_TABLE ? { stateTable: e.STATE_TABLE } : {}), summaryPartitions: Number(e.SUMMARY_PARTITIONS),
     ...(e.SUMMARY_SHARDS === undefined ? {} : { summaryShards: Number(e.SUMMARY_SHARDS) }) };
 }

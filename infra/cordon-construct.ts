@@ -347,9 +347,14 @@ export class Cordon extends Construct {
 
     this.ingestFunction = fn('Ingest', 'ingest', {
       description: 'cordon ingest: access-log records → partial summaries',
-      env: { SUMMARIES_STREAM_NAME: this.summariesStream.streamName, SUMMARY_WIRE_LEVEL: String(p.summaryWireLevel),
-        // Where detect announces the level it reads ('auto' reads it there).
-        ...(p.summaryWireLevel === 'auto' ? { STATE_TABLE: this.stateTable.tableName } : {}),
+      env: { SUMMARIES_STREAM_NAME: this.summariesStream.streamName,
+        // 'auto' is SUMMARY_WIRE_AUTO, and SUMMARY_WIRE_LEVEL stays 1: Lambda puts a function's configuration and its
+        // code in separate calls, so an ingest of a release before 'auto' can start with this configuration. It ignores
+        // a variable it does not know and writes level 1, where SUMMARY_WIRE_LEVEL 'auto' would fail its every cold
+        // start. STATE_TABLE: where detect announces the level it reads (functions/env.ts).
+        ...(p.summaryWireLevel === 'auto'
+          ? { SUMMARY_WIRE_LEVEL: '1', SUMMARY_WIRE_AUTO: '1', STATE_TABLE: this.stateTable.tableName }
+          : { SUMMARY_WIRE_LEVEL: String(p.summaryWireLevel) }),
         // As many partitions as the summaries stream's shards can use (a partition goes to one shard).
         SUMMARY_PARTITIONS: String(summaryBucketsFor(p.summaryShards)),
         // A batch's partitions bound for one shard share records (one a shard, compressed together; IngestDeps.summaryShards).
@@ -368,6 +373,10 @@ export class Cordon extends Construct {
       timeout: Duration.minutes(2),
       memorySize: p.detectMemoryMb,
     });
+    // A stack update puts detect's new release before ingest's, and a rollback takes ingest's back first: an ingest
+    // starts only once detect's function reads what it may write (instances of detect's earlier release can still run
+    // for a while after, which the wire level handshake waits out: src/engine/wire-handshake.ts).
+    this.ingestFunction.node.addDependency(this.detectFunction);
     const ipSetEnv = (sets: wafv2.CfnIPSet[]) => stack.toJsonString(sets.map((s) => ({ name: s.name, id: s.attrId })));
     this.containFunction = fn('Contain', 'contain', {
       description: 'cordon contain: ledger → WAF IP sets, resource policies, alerts (single writer)',

@@ -89,13 +89,16 @@ export interface CordonProps {
    * Each detect announces the level it reads on an item of the state table and beats on it every minute; ingest takes a
    * newly announced level only once it has stood 15 minutes (any detect of an earlier release is gone by then), and
    * level 1, which every release reads, while no detect beats on it (src/engine/wire-handshake.ts). So a stack update
-   * that brings a new level needs nothing else, and a fresh stack writes level 1 for its first 15 minutes.
+   * that brings a new level needs nothing else, and a fresh stack writes level 1 for its first 15 minutes. (The ingest
+   * function is told so by SUMMARY_WIRE_AUTO=1 beside SUMMARY_WIRE_LEVEL=1: an ingest of a release before 'auto' can
+   * run with the new configuration for a moment of the update, and writes level 1 by it.)
    * A fixed level: 1, parts with prefixes, gzip'd (every release reads it); 2, ingest sends hosts and principals and
    * detect derives each prefix (a third fewer bytes; a detect of a release before level 2 refuses it); 3, level 2 in
    * brotli records (a quarter fewer again; a detect before level 3 skips them as unreadable, and the
    * SummariesUnreadable alarm fires); 4, level 3 with 16-bit distinct hashes (a sixth fewer again). Set a fixed level
    * above 1 only once a release that reads it is deployed everywhere: in a deploy after the one that brings the
-   * release, never in the same (ingest may update first).
+   * release, never in the same (detect's function is updated before ingest's, but its earlier release's instances
+   * can run for minutes after; and an ingest of a release before level 4 refuses SUMMARY_WIRE_LEVEL=4 at cold start).
    */
   readonly summaryWireLevel?: 1 | 2 | 3 | 4 | 'auto';
   /**

@@ -13,8 +13,17 @@ import type { SummaryWireLevel } from './wire.ts';
  * and the level before it until then. A notice nobody has beaten on for STALE_MS (a rollback to a release that does
  * not announce, a broken detect) counts for nothing: ingest writes level 1, which every release reads.
  *
- * An older release that announces (a downgrade) lowers the notice at once: its level is written as both `level` and
- * `before`. Writes are compare-and-swap on the whole notice, so two detects never undo each other's change.
+ * An older release that announces (a downgrade) lowers the notice at once: its level is written as `level`, and as
+ * `before` unless ingest was still writing less (a downgrade while a higher level settles: the lower level has not
+ * stood either). Writes are compare-and-swap on the whole notice, so two detects never undo each other's change.
+ *
+ * The notice says "a detect of this release runs", not "it reads successfully": detect announces before it reads its
+ * batch (and on every tick), so a detect that cannot read its stream or state still beats. That is what ingest needs:
+ * which release reads its records, not whether that release's detect is healthy right now (its own alarms say that).
+ *
+ * Neither side's failure stops its stage: a detect that cannot announce backs off for HEARTBEAT_MS (the notice goes
+ * stale after STALE_MS without beats, and ingest falls to level 1); an ingest that cannot read goes on by the last
+ * notice it read, which falls to level 1 once that goes stale. Both count WireNoticeFailures.
  */
 export interface WireNotice {
   /** The level the detect that last changed the notice reads. */
@@ -39,6 +48,8 @@ export const SETTLE_MS = 15 * 60_000;
 /** Five missed ticks. */
 export const STALE_MS = 5 * 60_000;
 export const HEARTBEAT_MS = 60_000;
+/** Compare-and-swap attempts of one announcement. */
+export const ANNOUNCE_ATTEMPTS = 3;
 /** What every release reads. */
 export const BASE_LEVEL = 1;
 /** The highest level this release writes and reads (src/engine/wire.ts: writerOptions). */
@@ -53,7 +64,8 @@ export function asWireLevel(n: number): SummaryWireLevel {
 export function announced(prev: WireNotice | undefined, reads: number, now: number): WireNotice | undefined {
   if (!prev || !(now - prev.heartbeat <= STALE_MS)) return { level: reads, since: now, before: BASE_LEVEL, heartbeat: now };
   if (prev.level < reads) return { level: reads, since: now, before: agreedLevel(prev, now), heartbeat: now };
-  if (prev.level > reads) return { level: reads, since: now, before: reads, heartbeat: now };
+  // What ingest writes may not rise on a downgrade: a level still settling has not stood (its detects may be new).
+  if (prev.level > reads) return { level: reads, since: now, before: Math.min(reads, agreedLevel(prev, now)), heartbeat: now };
   if (now - prev.heartbeat >= HEARTBEAT_MS) return { ...prev, heartbeat: now };
   return undefined;
 }
@@ -74,7 +86,9 @@ export function isWireNotice(x: unknown): x is WireNotice {
 /**
  * Detect's side: announces the level it reads, at most once a HEARTBEAT_MS per instance unless the notice needs a
  * change. A failure to announce never fails detect's batch (its records are read either way): it is logged and counted,
- * and ingest falls back to level 1 once the notice is stale.
+ * and the instance tries again only a HEARTBEAT_MS later (not on every batch of a throttled table); ingest falls back to
+ * level 1 once the notice is stale. Losing the compare-and-swap on every attempt (other detects changing the notice
+ * each time) counts as a failure too.
  */
 export class WireAnnouncer {
   private lastWrite = -Infinity;
@@ -85,29 +99,37 @@ export class WireAnnouncer {
 
   async announce(now: number): Promise<void> {
     if (now - this.lastWrite < HEARTBEAT_MS) return;
+    // Tried, whatever comes of it: the next try is a HEARTBEAT_MS away.
+    this.lastWrite = now;
     try {
-      for (let attempt = 0; attempt < 3; attempt++) {
+      for (let attempt = 0; attempt < ANNOUNCE_ATTEMPTS; attempt++) {
         const prev = await this.board.read();
         const next = announced(prev, this.reads, now);
-        if (!next || (await this.board.swap(prev, next))) {
-          this.lastWrite = now;
-          return;
-        }
+        if (!next || (await this.board.swap(prev, next))) return;
       }
+      this.failed(`changed by another writer on each of ${ANNOUNCE_ATTEMPTS} attempts`, { error: 'CompareAndSwapLost' });
     } catch (err) {
-      this.failures++;
-      this.metrics.add(METRIC.WireNoticeFailures, 1);
-      this.log?.warn('wire level notice not written', { error: (err as Error).name, message: (err as Error).message });
+      this.failed((err as Error).message, { error: (err as Error).name });
     }
+  }
+
+  private failed(message: string, fields: { error: string }): void {
+    this.failures++;
+    this.metrics.add(METRIC.WireNoticeFailures, 1);
+    this.log?.warn('wire level notice not written', { ...fields, message, retryInMs: HEARTBEAT_MS });
   }
 }
 
 /**
  * Ingest's side: the level to write, read from the notice at most once a minute per instance, never above what this
- * release writes. A failed read writes level 1 (every release reads it) until a read succeeds.
+ * release writes. A failed read goes on by the last notice this instance read (level 1 once that is stale, as for
+ * anyone reading it), and writes level 1 (every release reads it) only while it has read none.
  */
 export class AgreedWireLevel {
+  /** The level last worked out, and when: reused for a HEARTBEAT_MS. */
   private cached: { level: number; at: number } | undefined;
+  /** The last successful read (`notice` undefined: there was none on the board), and when. */
+  private lastRead: { notice: WireNotice | undefined; at: number } | undefined;
   failures = 0;
 
   constructor(private readonly board: WireNoticeBoard, private readonly writes: number, private readonly log?: Logger,
@@ -115,13 +137,17 @@ export class AgreedWireLevel {
 
   async level(now: number): Promise<number> {
     if (this.cached && now - this.cached.at < HEARTBEAT_MS && now >= this.cached.at) return this.cached.level;
-    let level = BASE_LEVEL;
+    let level: number;
     try {
-      level = Math.min(this.writes, agreedLevel(await this.board.read(), now));
+      this.lastRead = { notice: await this.board.read(), at: now };
+      level = Math.min(this.writes, agreedLevel(this.lastRead.notice, now));
     } catch (err) {
       this.failures++;
       this.metrics.add(METRIC.WireNoticeFailures, 1);
-      this.log?.warn('wire level notice not read; writing level 1', { error: (err as Error).name, message: (err as Error).message });
+      level = this.lastRead ? Math.min(this.writes, agreedLevel(this.lastRead.notice, now)) : BASE_LEVEL;
+      this.log?.warn(this.lastRead ? 'wire level notice not read; going by the last one read' : 'wire level notice not read; writing level 1',
+        { error: (err as Error).name, message: (err as Error).message, level,
+          ...(this.lastRead ? { lastReadAgoMs: now - this.lastRead.at } : {}) });
     }
     if (this.cached && this.cached.level !== level) this.log?.info('summary wire level changed', { from: this.cached.level, to: level });
     this.cached = { level, at: now };

@@ -221,6 +221,9 @@ describeMoto('cordon end to end on moto_server (CloudWatch Logs → Kinesis → 
       AWS_ACCESS_KEY_ID: 'testing',
       AWS_SECRET_ACCESS_KEY: 'testing',
       SUMMARIES_STREAM_NAME: SUMMARIES,
+      // summaryWireLevel 'auto' (the construct's default) as the construct sets it.
+      SUMMARY_WIRE_LEVEL: '1',
+      SUMMARY_WIRE_AUTO: '1',
       STATE_TABLE: STATE,
       STATE_BUCKET,
       LEDGER_TABLE: LEDGER,

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTableInput, STATE_TABLE_KEYS } from '../../src/adapters/aws/dynamodb.ts';
 import { DynamoWireNoticeBoard, WIRE_NOTICE_KEY } from '../../src/adapters/aws/wire-notice.ts';
 import {
-  AgreedWireLevel, announced, agreedLevel, MemoryWireNoticeBoard, SETTLE_MS, STALE_MS, WireAnnouncer, type WireNoticeBoard,
+  AgreedWireLevel, ANNOUNCE_ATTEMPTS, announced, agreedLevel, HEARTBEAT_MS, MemoryWireNoticeBoard, SETTLE_MS, STALE_MS, WireAnnouncer,
+  type WireNotice, type WireNoticeBoard,
 } from '../../src/engine/wire-handshake.ts';
 import { MemoryPartStore } from '../../src/adapters/local/memory-part-store.ts';
 import { KinesisTwin } from '../../src/adapters/local/kinesis-twin.ts';
@@ -11,7 +12,7 @@ import { SqliteState } from '../../src/adapters/local/sqlite-state.ts';
 import { parseConfig } from '../../src/config.ts';
 import { DetectStage } from '../../src/engine/detect.ts';
 import { eventsSource, IngestStage } from '../../src/engine/ingest.ts';
-import { CountingMetrics } from '../../src/engine/observe.ts';
+import { CountingMetrics, type LogFields, type Logger } from '../../src/engine/observe.ts';
 import { BROTLI_MAGIC, decodeSummaryRecord } from '../../src/engine/wire.ts';
 import { HIGHEST_LEVEL } from '../../src/engine/wire-handshake.ts';
 import { spread, T0 as E0 } from '../helpers/events.ts';
@@ -19,6 +20,13 @@ import { describeMoto, useMoto } from '../helpers/moto.ts';
 
 const MIN = 60_000;
 const T0 = 1_800_000_000_000;
+
+/** A logger that keeps what it is told. */
+function recordingLogger(): Logger & { lines: { level: string; message: string; fields?: LogFields }[] } {
+  const lines: { level: string; message: string; fields?: LogFields }[] = [];
+  const at = (level: string) => (message: string, fields?: LogFields) => { lines.push({ level, message, fields }); };
+  return { lines, info: at('info'), warn: at('warn'), error: at('error') };
+}
 
 /** Detects announcing on a board at times; returns the level ingest would write at each `at`. */
 async function run(board: WireNoticeBoard, steps: ({ detect: number; at: number } | { ingest: number; at: number })[]): Promise<number[]> {
@@ -61,6 +69,22 @@ describe('wire level handshake', () => {
     expect(agreedLevel({ ...again, heartbeat: T0 + 2 * MIN + SETTLE_MS }, T0 + 2 * MIN + SETTLE_MS)).toBe(4);
   });
 
+  it('a downgrade while a higher level settles keeps what ingest wrote: a level that never stood is not agreed', async () => {
+    // Level 4 announced at T0 (ingest writes 1 until T0 + 15 min); a level-5 detect at +3 min; a level-4 one at +5 min.
+    const n = announced({ level: 4, since: T0, before: 1, heartbeat: T0 }, 5, T0 + 3 * MIN)!;
+    expect(n).toMatchObject({ level: 5, before: 1 });
+    const down = announced(n, 4, T0 + 5 * MIN)!;
+    expect(down).toEqual({ level: 4, since: T0 + 5 * MIN, before: 1, heartbeat: T0 + 5 * MIN });
+    expect(agreedLevel(down, T0 + 5 * MIN)).toBe(1);
+    // 4 is agreed once it has stood 15 minutes from the downgrade, with detects beating.
+    expect(agreedLevel({ ...down, heartbeat: T0 + 20 * MIN - 1 }, T0 + 20 * MIN - 1)).toBe(1);
+    expect(agreedLevel({ ...down, heartbeat: T0 + 20 * MIN }, T0 + 20 * MIN)).toBe(4);
+    // The same through the announcers and an ingest on a board.
+    const board = new MemoryWireNoticeBoard();
+    board.notice = { level: 4, since: T0, before: 1, heartbeat: T0 };
+    expect(await run(board, [{ detect: 5, at: T0 + 3 * MIN }, { detect: 4, at: T0 + 5 * MIN }, { ingest: 5, at: T0 + 5 * MIN }])).toEqual([1]);
+  });
+
   it('a notice nobody beats on counts for nothing: level 1, and a detect coming back waits again', () => {
     const n = { level: 4, since: T0 - 3 * SETTLE_MS, before: 1, heartbeat: T0 };
     expect(agreedLevel(n, T0 + STALE_MS)).toBe(4);
@@ -93,6 +117,70 @@ describe('wire level handshake', () => {
     const ingest = new AgreedWireLevel(broken, 4);
     expect(await ingest.level(T0)).toBe(1);
     expect(ingest.failures).toBe(1);
+  });
+
+  it('an ingest whose read fails goes by the last notice it read, and counts the failure; level 1 once that notice is stale', async () => {
+    const mem = new MemoryWireNoticeBoard();
+    mem.notice = { level: 4, since: T0 - SETTLE_MS, before: 1, heartbeat: T0 };
+    // Reads fail when told to (a throttled table, say).
+    const failing = new Set<number>();
+    let reads = 0;
+    const board: WireNoticeBoard = {
+      read: async () => { if (failing.has(++reads)) throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }); return mem.read(); },
+      swap: (p, n) => mem.swap(p, n),
+    };
+    const metrics = new CountingMetrics();
+    const log = recordingLogger();
+    const ingest = new AgreedWireLevel(board, 4, log, metrics);
+    failing.add(2);
+    expect(await ingest.level(T0)).toBe(4);
+    // The second read fails: still 4 (not level 1, the capacity cliff: three times the bytes on a throttled table).
+    expect(await ingest.level(T0 + MIN)).toBe(4);
+    expect(ingest.failures).toBe(1);
+    expect(metrics.get('WireNoticeFailures')).toBe(1);
+    expect(log.lines).toEqual([expect.objectContaining({ level: 'warn', fields: expect.objectContaining({ error: 'ThrottlingException', level: 4 }) })]);
+    expect(await ingest.level(T0 + 2 * MIN)).toBe(4);
+    expect(reads).toBe(3);
+    // Failing on: the notice last read goes stale as it would for anyone reading it (no detect beat on it since T0).
+    failing.add(4).add(5);
+    expect(await ingest.level(T0 + STALE_MS)).toBe(4);
+    expect(await ingest.level(T0 + STALE_MS + MIN)).toBe(1);
+    expect(ingest.failures).toBe(3);
+    // An instance that has read no notice yet writes level 1.
+    const never = new AgreedWireLevel({ read: async () => { throw new Error('throttled'); }, swap: async () => false }, 4);
+    expect(await never.level(T0)).toBe(1);
+  });
+
+  it('a detect that cannot announce backs off a HEARTBEAT_MS instead of trying on every batch, and counts each failure', async () => {
+    let reads = 0;
+    const broken: WireNoticeBoard = { read: async () => { reads++; throw new Error('throttled'); }, swap: async () => true };
+    const metrics = new CountingMetrics();
+    const detect = new WireAnnouncer(broken, 4, undefined, metrics);
+    for (let s = 0; s < 60; s++) await detect.announce(T0 + s * 1000);
+    expect({ reads, failures: detect.failures, metric: metrics.get('WireNoticeFailures') }).toEqual({ reads: 1, failures: 1, metric: 1 });
+    await detect.announce(T0 + HEARTBEAT_MS);
+    expect({ reads, failures: detect.failures, metric: metrics.get('WireNoticeFailures') }).toEqual({ reads: 2, failures: 2, metric: 2 });
+  });
+
+  it('a detect that loses the compare-and-swap on every attempt counts and logs a failure, and backs off too', async () => {
+    const mem = new MemoryWireNoticeBoard();
+    let swaps = 0;
+    const contended: WireNoticeBoard = { read: () => mem.read(), swap: async () => (swaps++, false) };
+    const metrics = new CountingMetrics();
+    const log = recordingLogger();
+    const detect = new WireAnnouncer(contended, 4, log, metrics);
+    await detect.announce(T0);
+    expect(swaps).toBe(ANNOUNCE_ATTEMPTS);
+    expect(detect.failures).toBe(1);
+    expect(metrics.get('WireNoticeFailures')).toBe(1);
+    expect(log.lines).toEqual([{ level: 'warn', message: 'wire level notice not written', fields: expect.objectContaining({ error: 'CompareAndSwapLost' }) }]);
+    await detect.announce(T0 + 1000);
+    expect(swaps).toBe(ANNOUNCE_ATTEMPTS);
+    // Nothing to write is no failure.
+    mem.notice = announced(undefined, 4, T0)!;
+    const quiet = new WireAnnouncer(contended, 4, log, metrics);
+    await quiet.announce(T0 + 1000);
+    expect(quiet.failures).toBe(0);
   });
 
   it('two detects racing: compare-and-swap keeps one change, the loser re-reads and only beats', async () => {
@@ -129,6 +217,31 @@ describeMoto('wire notice on DynamoDB (moto)', () => {
     expect(await board.swap(read, { ...read!, heartbeat: T0 + 99 })).toBe(true);
   });
 
+  it('an item of four numbers that make no notice (level 0) reads as none and is overwritten, by a swap on those numbers', async () => {
+    const invalid = { pk: { S: WIRE_NOTICE_KEY.pk }, sk: { S: WIRE_NOTICE_KEY.sk }, level: { N: '0' }, since: { N: '1' }, before: { N: '1' }, heartbeat: { N: '1' } };
+    await client.send(new PutItemCommand({ TableName: TABLE, Item: invalid }));
+    const board = new DynamoWireNoticeBoard(client, TABLE);
+    expect(await board.read()).toBeUndefined();
+    const detect = new WireAnnouncer(board, 4);
+    await detect.announce(T0);
+    expect(detect.failures).toBe(0);
+    expect(await board.read()).toEqual({ level: 4, since: T0, before: 1, heartbeat: T0 });
+    // Still a compare-and-swap: changed since this board read it (to other numbers that make no notice), it loses.
+    const stale = new DynamoWireNoticeBoard(client, TABLE);
+    await client.send(new PutItemCommand({ TableName: TABLE, Item: invalid }));
+    expect(await stale.read()).toBeUndefined();
+    await client.send(new PutItemCommand({ TableName: TABLE, Item: { ...invalid, heartbeat: { N: '2' } } }));
+    const next: WireNotice = { level: 4, since: T0, before: 1, heartbeat: T0 };
+    expect(await stale.swap(undefined, next)).toBe(false);
+    expect(await stale.read()).toBeUndefined();
+    expect(await stale.swap(undefined, next)).toBe(true);
+    // A board that has not read the item (it read a valid notice) does not overwrite such an item either.
+    const other = new DynamoWireNoticeBoard(client, TABLE);
+    expect(await other.read()).toEqual(next);
+    await client.send(new PutItemCommand({ TableName: TABLE, Item: invalid }));
+    expect(await other.swap(undefined, { ...next, heartbeat: T0 + 1 })).toBe(false);
+  });
+
   it('an item that is not a notice reads as none and is overwritten', async () => {
     await client.send(new PutItemCommand({ TableName: TABLE, Item: { pk: { S: WIRE_NOTICE_KEY.pk }, sk: { S: WIRE_NOTICE_KEY.sk }, level: { S: '9' } } }));
     const board = new DynamoWireNoticeBoard(client, TABLE);
@@ -140,7 +253,7 @@ describeMoto('wire notice on DynamoDB (moto)', () => {
 });
 
 describe('wire level handshake between the stages', () => {
-  it("ingest under 'auto' writes level 1 until detect's level has stood, then level 4 (brotli, no prefixes, 16-bit hashes)", async () => {
+  it("ingest under 'auto' writes level 1 until detect's level has stood, then level 4 (brotli, no prefixes, 16-bit path hashes)", async () => {
     const board = new MemoryWireNoticeBoard();
     const cfg = parseConfig({});
     const summaries = new KinesisTwin({ shards: 1, throughput: false });
@@ -168,7 +281,8 @@ describe('wire level handshake between the stages', () => {
     expect(settled.subarray(0, 2).equals(BROTLI_MAGIC)).toBe(true);
     const read = decodeSummaryRecord(settled);
     expect(read.every((p) => p.p.length === 0 && p.dp === 1)).toBe(true);
-    const hashes = read.flatMap((p) => p.i.flatMap(([, w]) => w.d.flatMap((d) => (Array.isArray(d) ? d : []))));
+    // The paths' hashes in 16 bits (the addresses' own, restored from their keys, stay whole).
+    const hashes = read.flatMap((p) => p.i.flatMap(([, w]) => (Array.isArray(w.d[0]) ? w.d[0] : [])));
     expect(hashes.length).toBeGreaterThan(0);
     expect(Math.max(...hashes)).toBeLessThanOrEqual(0xffff);
     expect(metrics.totals.get('SummaryWireLevel')).toBe(1 + 4);

@@ -8,6 +8,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
 import { parseContainEnv, parseDetectEnv, parseIngestEnv, parseNotifySlackEnv } from '../../functions/env.ts';
 import {
   NAG_ACKNOWLEDGEMENTS,
@@ -102,6 +103,17 @@ describe('resources', () => {
     minimal.resourceCountIs('AWS::SNS::Subscription', 0);
     // Nothing to check at deploy time: no guard function, no custom resource.
     minimal.resourceCountIs('Custom::CordonPreflight', 0);
+  });
+
+  it('a stack update puts detect before ingest (a rollback takes ingest back first)', () => {
+    // No dependency cycle either: the synth's own CloudFormation checks (fixtures.ts) refuse one (F3004).
+    for (const [name, { template: t }] of variants) {
+      const resources = t.toJSON().Resources as Record<string, Json>;
+      const { ingest, detect } = fnIds(t);
+      // The ingest function itself waits for the detect function (not only for its role or policy).
+      expect(resources[ingest].DependsOn, name).toContain(detect);
+      expect(resources[detect].DependsOn ?? [], name).not.toContain(ingest);
+    }
   });
 
   it('the KMS key rotates', () => {
@@ -910,6 +922,12 @@ describe('IAM: each function may touch only its own resources', () => {
   });
 });
 
+/** The wire level variables of the release before summaryWireLevel 'auto' (functions/env.ts at d6ff5aa^); zod drops the rest. */
+const PREVIOUS_INGEST_ENV = z.object({
+  SUMMARIES_STREAM_NAME: z.string().min(1),
+  SUMMARY_WIRE_LEVEL: z.enum(['1', '2', '3']).default('1'),
+});
+
 describe('environment contract (infra sets, functions/env.ts parses)', () => {
   it('every function accepts the environment the construct gives it', () => {
     const ids = fnIds(full);
@@ -917,6 +935,11 @@ describe('environment contract (infra sets, functions/env.ts parses)', () => {
     expect(ingest.summariesStreamName).toMatch(/^ref-CordonSummaries/);
     // 'auto' unless asked: the level every running detect reads, from detect's notice on the state table.
     expect(ingest.summaryWireLevel).toBe('auto');
+    // Said as SUMMARY_WIRE_AUTO beside SUMMARY_WIRE_LEVEL 1: Lambda updates configuration and code in separate calls,
+    // and the previous release's ingest (which may run with this configuration) reads SUMMARY_WIRE_LEVEL '1' to '3'
+    // only, and ignores variables it does not know.
+    expect(functionEnv(full, ids.ingest)).toMatchObject({ SUMMARY_WIRE_LEVEL: '1', SUMMARY_WIRE_AUTO: '1' });
+    expect(PREVIOUS_INGEST_ENV.safeParse(functionEnv(full, ids.ingest)).success).toBe(true);
     expect(ingest.stateTable).toMatch(/^ref-CordonState/);
     expect(ingest.summaryPartitions).toBe(64);
     expect(ingest.config.allowlist.cidrs).toEqual(['10.0.0.0/8']);
@@ -962,8 +985,19 @@ describe('environment contract (infra sets, functions/env.ts parses)', () => {
     expect(deps('auto').wireLevel).toBeInstanceOf(AgreedWireLevel);
     expect(() => synth({ summaryWireLevel: 5 as 2 })).toThrow(/summaryWireLevel: must be 'auto', 1, 2, 3 or 4/);
     expect(() => parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x', SUMMARY_WIRE_LEVEL: '5' })).toThrow(/SUMMARY_WIRE_LEVEL/);
-    expect(() => parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x' })).toThrow(/STATE_TABLE/);
+    // 'auto' is a variable of its own (the previous release refuses an unknown SUMMARY_WIRE_LEVEL at cold start).
+    expect(() => parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x', SUMMARY_WIRE_LEVEL: 'auto', STATE_TABLE: 's' })).toThrow(/SUMMARY_WIRE_AUTO/);
+    expect(() => parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x', SUMMARY_WIRE_AUTO: '1' })).toThrow(/STATE_TABLE/);
+    expect(() => parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x', SUMMARY_WIRE_AUTO: 'yes', STATE_TABLE: 's' })).toThrow(/SUMMARY_WIRE_AUTO/);
+    expect(parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x', SUMMARY_WIRE_AUTO: '1', STATE_TABLE: 's' })).toMatchObject({ summaryWireLevel: 'auto', stateTable: 's' });
+    expect(parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x', SUMMARY_WIRE_AUTO: '0', SUMMARY_WIRE_LEVEL: '3' }).summaryWireLevel).toBe(3);
+    // Neither variable (an environment set by hand): level 1, as before 'auto'.
+    expect(parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x' }).summaryWireLevel).toBe(1);
     expect(parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x', SUMMARY_WIRE_LEVEL: '1' }).summaryWireLevel).toBe(1);
+    // A fixed level is SUMMARY_WIRE_LEVEL alone (4 only once the release that reads it is deployed: infra/props.ts).
+    const four = synth({ summaryWireLevel: 4 }).template;
+    expect(functionEnv(four, fnIds(four).ingest)).toMatchObject({ SUMMARY_WIRE_LEVEL: '4' });
+    expect(functionEnv(four, fnIds(four).ingest).SUMMARY_WIRE_AUTO).toBeUndefined();
   });
 
   it('detectMemoryMb sizes the detect function (1024 by default, other functions untouched); outside 1024-10240 or fractional is refused', () => {

@@ -10,7 +10,8 @@ describe('DRY_RUN in every stage', () => {
     expect(parseDetectEnv({ ...detect, DRY_RUN: 'false' }).config.dryRun).toBe(false);
     expect(parseDetectEnv({ ...detect, DRY_RUN: 'false', CORDON_CONFIG: '{"dryRun":true}' }).config.dryRun).toBe(true);
     expect(parseDetectEnv(detect).config.dryRun).toBe(false);
-    expect(parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x', STATE_TABLE: 's', DRY_RUN: 'true' }).config.dryRun).toBe(true);
+    expect(parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x', DRY_RUN: 'true' }).config.dryRun).toBe(true);
+    expect(parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x', SUMMARY_WIRE_AUTO: '1', STATE_TABLE: 's', DRY_RUN: 'true' }).config.dryRun).toBe(true);
   });
 
   it('contain holds the switch in its config too, not only beside it', () => {

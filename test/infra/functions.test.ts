@@ -76,7 +76,17 @@ describe('functions/env.ts', () => {
 
   it('LOG_LEVEL is case-insensitive and defaults to INFO', () => {
     expect(parseDetectEnv({ STATE_TABLE: 's', STATE_BUCKET: 'b', LEDGER_TABLE: 'l', LOG_LEVEL: 'debug' }).logLevel).toBe('DEBUG');
-    expect(parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x', STATE_TABLE: 's' }).logLevel).toBe('INFO');
+    expect(parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x' }).logLevel).toBe('INFO');
+  });
+
+  it("ingest's wire level: SUMMARY_WIRE_AUTO '1' is the agreed level (with STATE_TABLE), else SUMMARY_WIRE_LEVEL, 1 by default", () => {
+    expect(parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x' })).toMatchObject({ summaryWireLevel: 1 });
+    expect(parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x' }).stateTable).toBeUndefined();
+    expect(parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x', SUMMARY_WIRE_LEVEL: '4' })).toMatchObject({ summaryWireLevel: 4 });
+    // What the construct sets for 'auto': SUMMARY_WIRE_LEVEL 1 is for the previous release's ingest, which ignores the rest.
+    expect(parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x', SUMMARY_WIRE_LEVEL: '1', SUMMARY_WIRE_AUTO: '1', STATE_TABLE: 's' }))
+      .toMatchObject({ summaryWireLevel: 'auto', stateTable: 's' });
+    expect(parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x', SUMMARY_WIRE_LEVEL: '2', SUMMARY_WIRE_AUTO: '0' })).toMatchObject({ summaryWireLevel: 2 });
   });
 
   it.each<[string, () => unknown, string, RegExp]>([
@@ -92,6 +102,12 @@ describe('functions/env.ts', () => {
     ['contain with DRY_RUN=yes', () => parseContainEnv({ ...containEnv, DRY_RUN: 'yes' }), 'DRY_RUN', /'true' or 'false'/],
     ['contain with a CLOUDFRONTish scope', () => parseContainEnv({ ...containEnv, WAF_SCOPE: 'GLOBAL' }), 'WAF_SCOPE', /REGIONAL/],
     ['contain with a bad topic ARN', () => parseContainEnv({ ...containEnv, ALERT_TOPIC_ARN: 'cordon' }), 'ALERT_TOPIC_ARN', /SNS topic ARN/],
+    ['ingest with SUMMARY_WIRE_AUTO but no state table', () => parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x', SUMMARY_WIRE_AUTO: '1' }), 'STATE_TABLE',
+      /is not set; SUMMARY_WIRE_AUTO '1' reads detect's wire level notice there/],
+    ['ingest with SUMMARY_WIRE_LEVEL auto', () => parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x', SUMMARY_WIRE_LEVEL: 'auto', STATE_TABLE: 's' }),
+      'SUMMARY_WIRE_LEVEL', /must be '1', '2', '3' or '4' \(the agreed level: SUMMARY_WIRE_AUTO '1'\)/],
+    ['ingest with SUMMARY_WIRE_AUTO=true', () => parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x', SUMMARY_WIRE_AUTO: 'true', STATE_TABLE: 's' }),
+      'SUMMARY_WIRE_AUTO', /must be '1' \(the agreed level\) or '0'/],
     ['a bad LOG_LEVEL', () => parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x', LOG_LEVEL: 'loud' }), 'LOG_LEVEL', /DEBUG, INFO, WARN or ERROR/],
     ['CORDON_CONFIG not JSON', () => parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x', CORDON_CONFIG: '{' }), 'CORDON_CONFIG', /not valid JSON/],
     ['CORDON_CONFIG invalid', () => parseIngestEnv({ SUMMARIES_STREAM_NAME: 'x', CORDON_CONFIG: '{"hysteresis":{"k":5,"n":2}}' }), 'CORDON_CONFIG', /hysteresis/],

@@ -87,6 +87,9 @@ beforeAll(() => {
     AWS_REGION: 'eu-west-1',
     LOG_LEVEL: 'ERROR',
     SUMMARIES_STREAM_NAME: 'cordon-summaries',
+    // summaryWireLevel 'auto', as the construct sets it (infra/cordon-construct.ts).
+    SUMMARY_WIRE_LEVEL: '1',
+    SUMMARY_WIRE_AUTO: '1',
     STATE_TABLE: 'cordon-state',
     STATE_BUCKET: 'cordon-state-bucket',
     LEDGER_TABLE: 'cordon-ledger',
@@ -186,7 +189,7 @@ describe('ingest', () => {
     const ids = parts.flatMap((p) => p.i.map(([ip]) => `${p.id.split('/')[2]}#${ip}`));
     expect(new Set(ids).size).toBe(ids.length);
     expect(world.summaries.every((r) => /^b\d+$/.test(r.partitionKey))).toBe(true);
-    expect(world.envs.ingest).toMatchObject({ summariesStreamName: 'cordon-summaries' });
+    expect(world.envs.ingest).toMatchObject({ summariesStreamName: 'cordon-summaries', summaryWireLevel: 'auto', stateTable: 'cordon-state' });
     await handler(kinesisEvent([cwlData(minute.slice(0, 1))]), context);
     expect(world.built.ingest).toBe(1); // built once, at cold start
   });
