@@ -95,7 +95,7 @@ export interface CordonProps {
    * A fixed level: 1, parts with prefixes, gzip'd (every release reads it); 2, ingest sends hosts and principals and
    * detect derives each prefix (a third fewer bytes; a detect of a release before level 2 refuses it); 3, level 2 in
    * brotli records (a quarter fewer again; a detect before level 3 skips them as unreadable, and the
-   * SummariesUnreadable alarm fires); 4, level 3 with 16-bit distinct hashes (a sixth fewer again). Set a fixed level
+   * SummariesUnreadable alarm fires); 4, level 3 with short distinct hashes and rounded sums (about a quarter fewer again). Set a fixed level
    * above 1 only once a release that reads it is deployed everywhere: in a deploy after the one that brings the
    * release, never in the same (detect's function is updated before ingest's, but its earlier release's instances
    * can run for minutes after; and an ingest of a release before level 4 refuses SUMMARY_WIRE_LEVEL=4 at cold start).

@@ -43,7 +43,7 @@ export function rehearseCommand(): Command {
     .option('--seed <n>', 'seed of the simulated delays', positiveInt, 1)
     .addOption(new Option('--summary-wire-level <n>', 'the summaries stream\'s wire level, as the construct prop summaryWireLevel '
       + 'sets it: auto, what detect announces it reads (4 in this release); 1 what every release reads; 2 sends hosts only and detect '
-      + 'derives their prefixes; 3 sends those in brotli records; 4 those with 16-bit distinct hashes')
+      + 'derives their prefixes; 3 sends those in brotli records; 4 those with short distinct hashes and rounded sums')
       .choices(['auto', '1', '2', '3', '4']).default('auto'))
     .option('--ingest-batching-window <seconds>', 'how long ingest\'s event source mapping gathers records, as the construct prop '
       + `ingestBatchingWindowSeconds sets it (1-${MAX_INGEST_BATCHING_WINDOW_SECONDS})`, batchingWindow, DEFAULT_INGEST_BATCHING_WINDOW_SECONDS)

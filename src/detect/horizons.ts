@@ -37,16 +37,28 @@ const CUR_LO = 11;
 const CUR_HI = 12;
 const PREV_LO = 13;
 const PREV_HI = 14;
+export const SLOW_EVIDENCE_LENGTH = 15;
 /**
- * Which hashes the bitmaps hold: 2, 16-bit path hashes mixed by bitOf's fmix32 (wire level 4's, which every reader of
- * this release masks to). Evidence of 15 numbers (no scheme) holds bits of 32-bit hashes placed otherwise: read, its
- * bitmaps are dropped (a path asked again would set a second bit for up to the hour they span, and the long horizon
- * acts without a hold); its counts are kept. A release before this one finds 16 numbers implausible and drops them.
+ * Which hashes the bitmaps hold, marked in the fraction of AT (a window start, whole ms otherwise): .5, 16-bit path
+ * hashes mixed by bitOf's fmix32 (wire level 4's, which every reader of this release masks to). Whole, an earlier
+ * release's: bits of 32-bit hashes placed otherwise. Read, such evidence keeps its counts and drops its bitmaps (a path
+ * asked again would set a second bit for up to the hour they span, and the long horizon acts without a hold). The mark
+ * is in a value an earlier release reads as it is (half a millisecond later): it keeps this release's evidence, and the
+ * key's baseline with it, after a rollback (see EPOCH_SHIFT for its bitmaps).
  */
-const SCHEME = 15;
-const BITMAP_SCHEME = 2;
-export const SLOW_EVIDENCE_LENGTH = 16;
-const PREVIOUS_LENGTH = 15;
+const SCHEME_MARK = 0.5;
+/**
+ * Marked evidence stores its bitmaps' epoch this much earlier than it is. An earlier release reads that as two epochs
+ * ago, so after a rollback it counts none of this release's bits (it starts its own bitmaps, fewer paths for up to an
+ * hour rather than some twice) while it keeps the key's counts and baseline.
+ */
+const EPOCH_SHIFT = 2;
+
+/** The epoch of the bitmaps of (marked) evidence; NO_EPOCH when there are none. */
+function epochIn(e: SlowEvidence): number {
+  return e[EPOCH] === NO_EPOCH ? NO_EPOCH : e[EPOCH] + EPOCH_SHIFT;
+}
+
 /** The decayed counts of each horizon. */
 const SHORT_COUNTS = [S_REQ, S_FAIL, S_NF, S_FLOGIN, S_DNF] as const;
 const LONG_COUNTS = [L_REQ, L_FAIL, L_NF, L_FLOGIN] as const;
@@ -131,7 +143,7 @@ export function addWindow(
     const dl = decay(gap, LONG_HORIZON_WINDOWS);
     for (const i of SHORT_COUNTS) e[i] *= ds;
     for (const i of LONG_COUNTS) e[i] *= dl;
-    e[AT] = windowStart;
+    e[AT] = windowStart + SCHEME_MARK;
   }
   const requests = f.requests - f.status5xx;
   e[S_REQ] += requests;
@@ -154,13 +166,14 @@ function epochOf(windowStart: number, windowMs: number): number {
 
 /** Sets the window's missing paths in the current epoch's bitmap (windows only ever come newer: see addWindow). */
 function addMissingPaths(e: SlowEvidence, epoch: number, forEach: (fn: (h: number) => void) => void): void {
-  if (epoch > e[EPOCH]) {
-    const adjacent = epoch === e[EPOCH] + 1;
+  const held = epochIn(e);
+  if (epoch > held) {
+    const adjacent = epoch === held + 1;
     e[PREV_LO] = adjacent ? e[CUR_LO] : 0;
     e[PREV_HI] = adjacent ? e[CUR_HI] : 0;
     e[CUR_LO] = 0;
     e[CUR_HI] = 0;
-    e[EPOCH] = epoch;
+    e[EPOCH] = epoch - EPOCH_SHIFT;
   }
   forEach((h) => {
     const bit = bitOf(h);
@@ -171,9 +184,8 @@ function addMissingPaths(e: SlowEvidence, epoch: number, forEach: (fn: (h: numbe
 
 function newEvidence(windowStart: number): SlowEvidence {
   const e = new Array<number>(SLOW_EVIDENCE_LENGTH).fill(0);
-  e[AT] = windowStart;
+  e[AT] = windowStart + SCHEME_MARK;
   e[EPOCH] = NO_EPOCH;
-  e[SCHEME] = BITMAP_SCHEME;
   return e;
 }
 
@@ -186,8 +198,9 @@ export function horizonsAt(e: SlowEvidence | undefined, windowStart: number, win
   const epoch = epochOf(windowStart, windowMs);
   // Judged in the bitmap's own epoch (or an earlier one): both halves; one epoch on: the current half is now the
   // previous one; later still: nothing within the horizon.
-  const bits = epoch <= e[EPOCH] ? popcount32(e[CUR_LO] | e[PREV_LO]) + popcount32(e[CUR_HI] | e[PREV_HI])
-    : epoch === e[EPOCH] + 1 ? popcount32(e[CUR_LO]) + popcount32(e[CUR_HI]) : 0;
+  const held = epochIn(e);
+  const bits = epoch <= held ? popcount32(e[CUR_LO] | e[PREV_LO]) + popcount32(e[CUR_HI] | e[PREV_HI])
+    : epoch === held + 1 ? popcount32(e[CUR_LO]) + popcount32(e[CUR_HI]) : 0;
   const distinctLong = linearCount(bits);
   return [
     // Summing each window's distinct paths counts a path asked every minute once a minute: the long horizon's
@@ -204,23 +217,23 @@ export function hasFaded(e: SlowEvidence, windowStart: number, windowMs: number)
   const [, long] = horizonsAt(e, windowStart, windowMs);
   // Requests alone are not worth keeping: they only give the signs a share.
   return long.authFailures < FADED && long.notFound < FADED
-    && epochOf(windowStart, windowMs) > e[EPOCH] + 1;
+    && epochOf(windowStart, windowMs) > epochIn(e) + 1;
 }
 
 /** Whether `e` can have been written by {@link addWindow}: a damaged entry is dropped, never trusted. */
 export function isPlausibleEvidence(e: unknown): e is SlowEvidence {
-  if (!Array.isArray(e) || e.length !== SLOW_EVIDENCE_LENGTH || e[SCHEME] !== BITMAP_SCHEME) return false;
-  return plausibleFields(e, SCHEME);
+  return Array.isArray(e) && e.length === SLOW_EVIDENCE_LENGTH && plausibleFields(e, SLOW_EVIDENCE_LENGTH);
 }
 
 /**
- * Stored evidence as this release keeps it: its own as it is; an earlier release's (15 numbers) with its counts and
- * without its bitmaps (see SCHEME); null for anything implausible.
+ * Stored evidence as this release keeps it: its own as it is; an earlier release's with its counts and without its
+ * bitmaps (see SCHEME_MARK); null for anything implausible.
  */
 export function upgradedEvidence(e: unknown): SlowEvidence | null {
-  if (isPlausibleEvidence(e)) return e;
-  if (!Array.isArray(e) || e.length !== PREVIOUS_LENGTH || !plausibleFields(e, PREVIOUS_LENGTH)) return null;
-  const up = [...(e as number[]), BITMAP_SCHEME];
+  if (!isPlausibleEvidence(e)) return null;
+  if (e[AT] - Math.floor(e[AT]) === SCHEME_MARK) return e;
+  const up = [...e];
+  up[AT] = Math.floor(e[AT]) + SCHEME_MARK;
   up[EPOCH] = NO_EPOCH;
   up[CUR_LO] = up[CUR_HI] = up[PREV_LO] = up[PREV_HI] = 0;
   return up;

@@ -53,9 +53,9 @@ export interface IngestDeps {
    * fewer bytes, and no prefix windows to build here). Only once every detect reads level 2 (src/engine/wire.ts).
    */
   derivePrefixes?: boolean;
-  /** Distinct counters hash to 16 bits (wire level 4): a sixth fewer bytes; every detect of this release masks to 16. */
+  /** Distinct counters' hashes cut short (wire level 4; WindowerOptions.shortHashes); every detect of this release masks alike. */
   shortHashes?: boolean;
-  /** Byte and latency sums to two significant digits (wire level 4; WindowerOptions.roundedSums). */
+  /** Byte and latency sums to a few significant bits (wire level 4; WindowerOptions.roundedSums). */
   roundedSums?: boolean;
   /**
    * Where the level to write is agreed with detect (the construct's default, `summaryWireLevel: 'auto'`,

@@ -122,8 +122,9 @@ export class WireAnnouncer {
 
 /**
  * Ingest's side: the level to write, read from the notice at most once a minute per instance, never above what this
- * release writes. A failed read goes on by the last notice this instance read (level 1 once that is stale, as for
- * anyone reading it), and writes level 1 (every release reads it) only while it has read none.
+ * release writes. A failed read goes on by the last notice this instance read, never above the level last worked out
+ * (level 1 once that notice is stale, as for anyone reading it), and writes level 1 (every release reads it) while it
+ * has read none.
  */
 export class AgreedWireLevel {
   /** The level last worked out, and when: reused for a HEARTBEAT_MS. */
@@ -144,7 +145,9 @@ export class AgreedWireLevel {
     } catch (err) {
       this.failures++;
       this.metrics.add(METRIC.WireNoticeFailures, 1);
-      level = this.lastRead ? Math.min(this.writes, agreedLevel(this.lastRead.notice, now)) : BASE_LEVEL;
+      // Never above what was last worked out: a notice read while it settled has not stood since, unseen (a downgrade
+      // may have come meanwhile); it only falls, to level 1 once stale.
+      level = this.lastRead ? Math.min(this.writes, this.cached?.level ?? BASE_LEVEL, agreedLevel(this.lastRead.notice, now)) : BASE_LEVEL;
       this.log?.warn(this.lastRead ? 'wire level notice not read; going by the last one read' : 'wire level notice not read; writing level 1',
         { error: (err as Error).name, message: (err as Error).message, level,
           ...(this.lastRead ? { lastReadAgoMs: now - this.lastRead.at } : {}) });

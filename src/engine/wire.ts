@@ -47,7 +47,7 @@ import type { WindowPartial } from '../features/windower.ts';
  *   the range of the hashes in the distinct counters and two rounded sums. Paths, missing paths, user agents and a
  *   principal's addresses are cut to their low 16 bits (WIRE_HASH_MASK in src/features/distinct.ts), the principals
  *   behind an address or prefix to 24 (PRINCIPAL_HASH_MASK: a NAT's five principals are a protection, and a collision
- *   is forever), and each part's sums of bytes and latency rounded to two significant digits (windower roundedSums).
+ *   is forever), and each part's sums of bytes and latency rounded to 4 and 3 significant bits (windower roundedSums).
  *   That takes the summaries stream from about 23% of the access logs' bytes to under 20%. Distinct counts need no
  *   more (a few per cent is what the sketch they become past 64 values gives anyway; why, see WIRE_HASH_MASK). Every
  *   reader of this release masks every exact value of every level and revision alike on read (readDoc; the user
@@ -59,7 +59,8 @@ import type { WindowPartial } from '../features/windower.ts';
  *   (SummaryWireLevel 4), or agreed with detect (src/engine/wire-handshake.ts). The same holds, once, for the deploy of
  *   this release itself: a sketch of an earlier release (stored with an open window, or from an earlier ingest still on
  *   the stream) re-mixed all 32 bits, so merged with this release's for the same window it may count a value twice;
- *   exact values are masked alike whoever wrote them. A key's long-horizon bitmap of missing paths
+ *   exact values of any earlier release's writer are masked alike (d6ff5aa, never released, cut principals and restored
+ *   keys to 16 bits; its values would not be). A key's long-horizon bitmap of missing paths
  *   (src/detect/horizons.ts), kept from 32-bit hashes, is dropped when read (it would count a path twice for an hour).
  *   Neither WIRE_LEVEL nor WIRE_MINOR changes: a reader that does not mask still reads a level-4 document correctly
  *   field by field, so refusing it would only lose records, and a revision would only mark every part as foreign.
@@ -69,7 +70,7 @@ export const WIRE_MINOR = 7;
 
 /**
  * What a deployment tells its writers (the construct prop `summaryWireLevel`): 1, what every release reads; 2, parts
- * whose prefixes detect derives; 3, level 2 in brotli records; 4, level 3 with 16-bit distinct hashes. Each needs a
+ * whose prefixes detect derives; 3, level 2 in brotli records; 4, level 3 with short distinct hashes and rounded sums. Each needs a
  * detect of a release that reads it (4: of this release, to count a window that mixes levels right).
  */
 export type SummaryWireLevel = 1 | 2 | 3 | 4;

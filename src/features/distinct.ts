@@ -1,8 +1,9 @@
 /**
- * The bits of a hash that distinct counting uses: its low 16. A writer of summary wire level 4 sends only these
- * (src/engine/wire.ts: about a sixth fewer bytes on the summaries stream), every reader of this release masks the
- * exact values of every other level to them, and the sketch below is a function of them alone, so values of any
- * writer count alike when merged.
+ * The bits of a hash that the sketch below reads, and that a writer of summary wire level 4 sends for paths, missing
+ * paths, user agents and a principal's addresses: its low 16 (src/engine/wire.ts; principals behind an address keep
+ * 24, PRINCIPAL_HASH_MASK, and addresses behind an address all 32). Every reader of this release masks the exact values
+ * of every other level alike, and the sketch is a function of the low 16 bits alone, so values of any writer count
+ * alike when merged.
  *
  * Why 16 bits cost nothing detection cares about: two values that share their low 16 bits count once. Among n
  * distinct values about n²/131072 pairs collide, so a count comes out short by about n/131072 of itself: 0.05% at the

@@ -309,20 +309,32 @@ describe('a scanner hopping to a fresh /64 every half minute (IPv6), or across /
   });
 });
 
-describe('slow evidence of an earlier release', () => {
-  it('keeps its counts and drops its bitmaps (bits of 32-bit hashes), and is stored in the new form', () => {
-    const old = [1_793_577_600_000, 3, 1, 9, 0, 4.5, 3, 1, 9, 0, 996_432, 0xdeadbeef, 0x12345678, 0xffff, 1];
+describe('slow evidence across releases', () => {
+  const old = [1_793_577_600_000, 3, 1, 9, 0, 4.5, 3, 1, 9, 0, 996_432, 0xdeadbeef, 0x12345678, 0xffff, 1];
+
+  it("an earlier release's keeps its counts and drops its bitmaps (bits of 32-bit hashes), and is marked as this release's", () => {
     const up = decodeSlowEvidence(old.join(','))!;
-    expect(up).toHaveLength(16);
-    expect(up.slice(0, 10)).toEqual(old.slice(0, 10));
+    expect(up).toHaveLength(15);
+    expect(up[0]).toBe(old[0] + 0.5);
+    expect(up.slice(1, 10)).toEqual(old.slice(1, 10));
     expect(up.slice(10, 15)).toEqual([-1, 0, 0, 0, 0]);
-    expect(isPlausibleEvidence(up)).toBe(true);
-    expect(isPlausibleEvidence(old)).toBe(false);
     // Its long horizon counts no distinct missing path until new ones come; its decayed counts still read.
     const [, long] = horizonsAt(up, old[0], 60_000);
     expect(long.distinctNotFoundPaths).toBe(0);
     expect(long.notFound).toBeCloseTo(9);
+    expect(decodeSlowEvidence(up.join(','))).toEqual(up);
     expect(decodeSlowEvidence([...old.slice(0, 14), -3].join(','))).toBeNull();
-    expect(decodeSlowEvidence([...old, 7].join(','))).toBeNull(); // 16 numbers of an unknown scheme
+  });
+
+  it("this release's, read by an earlier one after a rollback: plausible (the baseline stays), its bitmaps two epochs old (counted by none)", () => {
+    const f = { requests: 10, status5xx: 0, authFailures: 0, notFound: 10, failedLogins: 0, distinctNotFoundPaths: 10 } as Features;
+    const ws = old[0];
+    const e = addWindow(undefined, ws, 60_000, f, (fn) => { for (let i = 0; i < 10; i++) fn(i * 7919); })!;
+    expect(isPlausibleEvidence(e)).toBe(true);
+    expect(horizonsAt(e, ws, 60_000)[1].distinctNotFoundPaths).toBeGreaterThanOrEqual(8);
+    // The earlier release's reading (8c912e2's horizonsAt): the bitmap epoch it sees is e[10]; now is epochOf(ws).
+    const epochNow = Math.floor(ws / (60_000 * 30));
+    expect(e[10]).toBe(epochNow - 2);
+    expect(epochNow > e[10] + 1).toBe(true);
   });
 });

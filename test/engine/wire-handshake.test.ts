@@ -151,6 +151,20 @@ describe('wire level handshake', () => {
     expect(await never.level(T0)).toBe(1);
   });
 
+  it('a failed read never raises the level: a notice read while it settled has not stood since, unseen', async () => {
+    const mem = new MemoryWireNoticeBoard();
+    mem.notice = { level: 4, since: T0, before: 1, heartbeat: T0 + 10 * MIN };
+    let fail = false;
+    const board: WireNoticeBoard = { read: async () => { if (fail) throw new Error('throttled'); return mem.read(); }, swap: (p, n) => mem.swap(p, n) };
+    const ingest = new AgreedWireLevel(board, 4);
+    expect(await ingest.level(T0 + 10 * MIN)).toBe(1);
+    // A downgrade comes meanwhile (not seen: the reads fail); by the old notice 4 would have stood at T0 + 15 min.
+    await new WireAnnouncer(mem, 3).announce(T0 + 12 * MIN);
+    fail = true;
+    expect(await ingest.level(T0 + SETTLE_MS)).toBe(1);
+    expect(await ingest.level(T0 + SETTLE_MS + MIN)).toBe(1);
+  });
+
   it('a detect that cannot announce backs off a HEARTBEAT_MS instead of trying on every batch, and counts each failure', async () => {
     let reads = 0;
     const broken: WireNoticeBoard = { read: async () => { reads++; throw new Error('throttled'); }, swap: async () => true };
