@@ -1,3 +1,4 @@
+import { fmix32 } from '../features/hll.ts';
 import type { Features } from '../features/key-window.ts';
 
 /**
@@ -105,9 +106,7 @@ function linearCount(bitsSet: number): number {
  * them as random ones, which is what linearCount assumes (a lighter mix set more bits for sequential paths).
  */
 function bitOf(h: number): number {
-  let x = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
-  return (x ^ (x >>> 16)) >>> 26;
+  return fmix32(h) >>> 26;
 }
 
 /**

@@ -1,3 +1,5 @@
+import { addToRegisters, estimate, fmix32 } from './hll.ts';
+
 /**
  * The bits of a hash that the sketch below reads, and that a writer of summary wire level 4 sends for paths, missing
  * paths, user agents and a principal's addresses: its low 16 (src/engine/wire.ts; principals behind an address keep
@@ -46,7 +48,6 @@ export function principalWireHash(h: number): number {
 const EXACT_CAP = 64;
 const P = 8;
 const M = 1 << P;
-const ALPHA = 0.7213 / (1 + 1.079 / M);
 /** How many values the sketch tells apart: those of distinct low 16 bits. */
 const DOMAIN = WIRE_HASH_MASK + 1;
 /**
@@ -85,15 +86,7 @@ export class Distinct {
 
   get size(): number {
     if (!this.registers) return this.n;
-    let sum = 0;
-    let zeros = 0;
-    for (let i = 0; i < M; i++) {
-      sum += 2 ** -this.registers[i];
-      if (this.registers[i] === 0) zeros++;
-    }
-    const raw = (ALPHA * M * M) / sum;
-    // Small-range correction (linear counting) keeps the estimate honest just past the exact cap.
-    const seen = raw <= 2.5 * M && zeros > 0 ? M * Math.log(M / zeros) : raw;
+    const seen = estimate(this.registers);
     // That estimates the low-16-bit values seen: n distinct values show about DOMAIN·(1 − e^(−n/DOMAIN)) of them. Inverted,
     // a count is not short by the collisions (n/131072 of itself: under 1% below 1,000, 14% at 20,000); only their
     // noise remains, e^(n/DOMAIN) times the sketch's (about 1.1 times up to 8,000).
@@ -178,12 +171,6 @@ export class Distinct {
     // earlier release re-mixed all 32 bits: merged with this release's for the same window, a value may count twice.)
     // Re-mixed (MurmurHash3's fmix32, whose first step h ^ h >>> 16 is the identity here) so that the register index
     // and the rank use independent bits.
-    let x = Math.imul(h & WIRE_HASH_MASK, 0x85ebca6b);
-    x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
-    x = (x ^ (x >>> 16)) >>> 0;
-    const idx = x >>> (32 - P);
-    const rest = (x << P) >>> 0;
-    const rank = rest === 0 ? 32 - P + 1 : Math.clz32(rest) + 1;
-    if (rank > this.registers![idx]) this.registers![idx] = rank;
+    addToRegisters(this.registers!, P, fmix32(h & WIRE_HASH_MASK));
   }
 }
