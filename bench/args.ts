@@ -59,9 +59,9 @@ const HELP = `npm run bench -- [options]
   --rates a,b         requests/s the cost is priced at (default 100,1000,10000)
   --cost-minutes N    minutes of traffic per cost measurement (default 20; --quick 10)
   --cost-max-rate N   highest rate measured on replicated traffic, higher ones extrapolated (default 1000)
-  --summary-level N   the summaries stream's wire level in the cost run: 4 (the deployed default, 'auto', once detect's
-                      level has stood), 1 (what every release reads), 2 (prefixes derived at detect), 3 (those in brotli
-                      records) or 4 (those with short hashes, rounded sums); construct prop summaryWireLevel (default 4)
+  --summary-level N   the summaries stream's wire level in the cost and scale runs: 1 (what every release reads), 2
+                      (prefixes derived at detect), 3 (those in brotli records) or 4 (those with short hashes, rounded
+                      sums; default: what the construct's 'auto' writes once detect's level has stood)
   --ingest-window S   ingest's batching window in the cost run only (the scale run keeps the default), seconds
                       (construct prop ingestBatchingWindowSeconds, 1-30; default the construct's, 2)
   --scale-rates a,b   rates of the scale table (default 1000,10000,100000); each but the highest uses the cost

@@ -398,7 +398,8 @@ export function addAlarmsAndDashboard(
     ]),
   );
   dashboard.addWidgets(
-    // Under summaryWireLevel 'auto': 1 for 15 minutes after detect announces a new level, or while its notice is stale.
+    // Under summaryWireLevel 'auto': the level agreed before for 15 minutes after detect announces a new one (1 on a
+    // fresh stack), and 1 while its notice is stale.
     graph('Summary wire level written (lowest); wire level notice failures', [
       cordonMetric(METRIC.SummaryWireLevel, 'ingest', { statistic: 'Minimum', label: 'SummaryWireLevel (lowest)' }),
       ...fromEachSource(METRIC.WireNoticeFailures),

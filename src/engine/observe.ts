@@ -33,10 +33,14 @@ export const METRIC = {
   SummariesThrottled: 'SummariesThrottled',
   /**
    * The summary wire level an ingest invocation wrote at (its Minimum over a period is the lowest written). Under
-   * `summaryWireLevel: 'auto'`, 1 for 15 minutes after detect announces a new level, or whenever its notice is stale.
+   * `summaryWireLevel: 'auto'`, the level agreed before for 15 minutes after detect announces a new one (1 on a fresh
+   * stack or coming from a release that does not announce), and 1 while its notice is stale.
    */
   SummaryWireLevel: 'SummaryWireLevel',
-  /** The wire level notice could not be written (detect) or read (ingest, which then writes level 1). */
+  /**
+   * The wire level notice could not be written (detect: it tries again a minute later) or read (ingest: it goes by the
+   * last notice it read, never above the level last worked out, and writes level 1 once that is stale or with none read).
+   */
   WireNoticeFailures: 'WireNoticeFailures',
   /** Summary parts of a wire version this stage does not write (read, or counted as unreadable). */
   ForeignVersionParts: 'ForeignVersionParts',

@@ -35,7 +35,7 @@ export function principalWireHash(h: number): number {
 }
 
 /**
- * A distinct counter that stays bounded: exact (a set of hashes: 32-bit from a windower, 16-bit as read off the wire)
+ * A distinct counter that stays bounded: exact (a set of hashes: as a windower gives them, masked per counter on read)
  * up to `EXACT_CAP` values, then a HyperLogLog with 2^P registers (~1 KB less than a set of thousands, about 6.5%
  * standard error) of the values' low 16 bits (WIRE_HASH_MASK). Mergeable and serialisable, so stage 1 can
  * pre-aggregate and stage 2 can combine partials from many shards.

@@ -70,8 +70,9 @@ export interface WindowerOptions {
   shortHashes?: boolean;
   /**
    * A part's byte and latency sums rounded to a few significant bits (wire level 4; significantBits): these
-   * near-random numbers were a quarter of a record's compressed bytes. Detection reads bytes on a log scale against a
-   * key's baseline and latency not at all (evidence only): an error of at most 1/16 a part, unbiased, costs it nothing.
+   * near-random numbers were a quarter of a record's compressed bytes. Detection reads bytes as a ratio to a
+   * key's baseline (against a tenfold threshold) and latency not at all (evidence only): an error of at most 1/16 a
+   * part for bytes and 1/8 for latency, unbiased, costs it nothing.
    */
   roundedSums?: boolean;
 }
@@ -443,8 +444,8 @@ const C_LATENCY_SUM = COUNTER_NAMES.indexOf('latencySum');
 
 /**
  * Significant bits kept of a part's sums (WindowerOptions.roundedSums): bytes to 4 (off by at most 1/16 of itself,
- * 6.25%; detection reads bytes on a log scale, where that is 0.06), latency to 3 (at most 1/8: it is only ever shown,
- * as a mean over the window's parts).
+ * 6.25%; detection compares a byte ratio with a tenfold threshold, and learns bytes on a log scale, where that is 0.06),
+ * latency to 3 (at most 1/8: it is only ever shown, as a mean over the window's parts).
  */
 const BYTES_BITS = 4;
 const LATENCY_BITS = 3;

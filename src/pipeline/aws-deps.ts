@@ -35,7 +35,8 @@ export interface IngestWiring {
   summariesStreamName: string;
   /**
    * What ingest writes (writerOptions): 2, parts without prefixes, which detect derives; 3, those in brotli records;
-   * 4, those with 16-bit distinct hashes; 'auto', the level every running detect reads (its notice in `stateTable`).
+   * 4, those with short distinct hashes and rounded sums; 'auto', the level every running detect reads (its notice in
+   * `stateTable`).
    */
   summaryWireLevel: SummaryWireLevel | 'auto';
   /** The state table, where detect keeps the wire level notice (required with 'auto'). */

@@ -3,7 +3,7 @@ import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/li
 import { isWireNotice, type WireNotice, type WireNoticeBoard } from '../../engine/wire-handshake.ts';
 import { documentClient, isConditionalCheckFailed } from './dynamo-common.ts';
 
-/** The state table's one item for the notice (src/engine/wire-handshake.ts); ingest may read only this key. */
+/** The state table's one item for the notice (src/engine/wire-handshake.ts); ingest may read only partition key `wire`. */
 export const WIRE_NOTICE_KEY = { pk: 'wire', sk: 'readers' } as const;
 
 /** The notice's attributes, as read (the document client gives a number as number, or bigint past 2^53). */
