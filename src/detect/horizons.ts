@@ -221,7 +221,18 @@ export function hasFaded(e: SlowEvidence, windowStart: number, windowMs: number)
 
 /** Whether `e` can have been written by {@link addWindow}: a damaged entry is dropped, never trusted. */
 export function isPlausibleEvidence(e: unknown): e is SlowEvidence {
-  return Array.isArray(e) && e.length === SLOW_EVIDENCE_LENGTH && plausibleFields(e, SLOW_EVIDENCE_LENGTH);
+  if (!Array.isArray(e) || e.length !== SLOW_EVIDENCE_LENGTH) return false;
+  for (let i = 0; i < e.length; i++) {
+    const x = e[i];
+    if (typeof x !== 'number') return false;
+    if (i === EPOCH) {
+      if (!Number.isSafeInteger(x) || x < NO_EPOCH) return false;
+      continue;
+    }
+    if (!Number.isFinite(x) || x < 0) return false;
+    if (i >= CUR_LO && (!Number.isInteger(x) || x > 0xffffffff)) return false;
+  }
+  return true;
 }
 
 /**
@@ -236,18 +247,4 @@ export function upgradedEvidence(e: unknown): SlowEvidence | null {
   up[EPOCH] = NO_EPOCH;
   up[CUR_LO] = up[CUR_HI] = up[PREV_LO] = up[PREV_HI] = 0;
   return up;
-}
-
-function plausibleFields(e: unknown[], length: number): boolean {
-  for (let i = 0; i < length; i++) {
-    const x = e[i];
-    if (typeof x !== 'number') return false;
-    if (i === EPOCH) {
-      if (!Number.isSafeInteger(x) || x < NO_EPOCH) return false;
-      continue;
-    }
-    if (!Number.isFinite(x) || x < 0) return false;
-    if (i >= CUR_LO && (!Number.isInteger(x) || x > 0xffffffff)) return false;
-  }
-  return true;
 }

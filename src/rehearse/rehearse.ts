@@ -17,7 +17,7 @@ import { LogClock } from '../engine/log-clock.ts';
 import { tickRules, tickSlicesFor } from '../engine/tick-slices.ts';
 import { CountingMetrics, METRIC } from '../engine/observe.ts';
 import { EncodedPartStore } from '../engine/part-store.ts';
-import { type SummaryWireLevel, writerOptions } from '../engine/wire.ts';
+import type { SummaryWireLevel } from '../engine/wire.ts';
 import { AgreedWireLevel, BASE_LEVEL, HIGHEST_LEVEL, MemoryWireNoticeBoard, SETTLE_MS, WireAnnouncer } from '../engine/wire-handshake.ts';
 import { DEFAULT_INGEST_BATCHING_WINDOW_SECONDS, isIngestBatchingWindow, MAX_INGEST_BATCHING_WINDOW_SECONDS } from '../engine/ingest-batching.ts';
 import type { AccessEvent } from '../events.ts';
@@ -176,7 +176,7 @@ export async function runRehearse(opts: RehearseOptions): Promise<RehearseSummar
   };
   const writer = summaryWireLevel === 'auto'
     ? { wireLevel: { level: async (at: number) => written(await agreed.level(at)) }, now }
-    : { ...writerOptions(summaryWireLevel), wireLevel: { level: async () => written(summaryWireLevel) } };
+    : { wireLevel: { level: async () => written(summaryWireLevel) } };
   // As the construct sets the mapping and tells detect (infra/cordon-construct.ts).
   const ingestEsm = { ...CORDON_ESM_CONFIG.ingest, maximumBatchingWindowMs: windowSeconds * 1000 };
   const ingest = new IngestStage({ putter: summaries, config: cfg, metrics, buckets: summaryBucketsFor(shards),
