@@ -4,16 +4,16 @@ import { realSleep } from '../src/adapters/aws/retry.ts';
 import type { Logger as StageLogger } from '../src/engine/observe.ts';
 import { teardown, unreleasedMessage, type TeardownDeps } from '../src/engine/teardown.ts';
 import { buildTeardownDeps } from '../src/pipeline/teardown-deps.ts';
-import { parseTeardownProps, SECOND_PASS_RESERVE_MS, type TeardownWiring } from '../src/pipeline/teardown-props.ts';
+import { droppedTargets, isEmptyWiring, parseTeardownProps, SECOND_PASS_RESERVE_MS, type TeardownWiring } from '../src/pipeline/teardown-props.ts';
 import { cfnResponse, sendCfnResponse, withinBudget, type CfnResponse } from './cfn-response.ts';
 import { createLoggers } from './logger.ts';
 import type { LogLevel } from './env.ts';
 
 /**
  * `Custom::CordonTeardown` (infra/cordon-construct.ts `addTeardown`): when cordon is removed, releases every block it
- * enforces (src/engine/teardown.ts), since nothing would expire them any more. Create and Update only check the
- * properties. Delete releases, waits for a contain run that may still be under way, releases again, and answers
- * FAILED, naming each target it could not release, or SUCCESS.
+ * enforces (src/engine/teardown.ts), since nothing would expire them any more. Create only checks the properties. Delete
+ * releases, waits for a contain run that may still be under way, releases again, and answers FAILED, naming each target
+ * it could not release, or SUCCESS. Update does the same for the targets the update stops enforcing on, if any.
  */
 
 export interface TeardownRuntime {
@@ -45,21 +45,53 @@ export async function respond(event: CloudFormationCustomResourceEvent, rt: Tear
     // On Create or Update this stops the deploy; on Delete, releasing nothing silently would leave every block.
     return cfnResponse(event, 'FAILED', failedPhysicalId(event), (err as Error).message);
   }
-  if (event.RequestType !== 'Delete') return cfnResponse(event, 'SUCCESS', physicalId);
+  if (event.RequestType === 'Create') return cfnResponse(event, 'SUCCESS', physicalId);
+  if (event.RequestType === 'Update') return releaseDropped(event, wiring, physicalId, rt);
+  return release(event, wiring, physicalId, rt, 'delete');
+}
 
+/**
+ * An update that stops enforcing on a target (an API taken out of `restApis`, the deny list or API keys turned off)
+ * releases it as a delete would, since contain no longer expires what it holds there. Only those targets; the update
+ * goes on with SUCCESS when there are none. Its permissions on them are still there: the construct keeps them in a
+ * policy CloudFormation updates only after this resource (infra/cordon-construct.ts addTeardown).
+ */
+async function releaseDropped(event: CloudFormationCustomResourceEvent & { RequestType: 'Update' }, wiring: TeardownWiring,
+  physicalId: string, rt: TeardownRuntime): Promise<CfnResponse> {
+  let before: TeardownWiring;
+  try {
+    before = parseTeardownProps(event.OldResourceProperties);
+  } catch (err) {
+    // The properties of the last deploy, as CloudFormation kept them: unreadable only if they never were valid.
+    rt.log.warn('teardown: the previous properties are unreadable; nothing released on this update', { error: (err as Error).message });
+    return cfnResponse(event, 'SUCCESS', physicalId);
+  }
+  if (!before.releaseOnUpdate) {
+    // From a release whose stack did not keep the permissions for it: what this update drops may be out of reach.
+    rt.log.info('teardown: updated from a release that did not release on update; nothing released', {});
+    return cfnResponse(event, 'SUCCESS', physicalId);
+  }
+  const dropped = droppedTargets(before, wiring);
+  if (isEmptyWiring(dropped)) return cfnResponse(event, 'SUCCESS', physicalId);
+  return release(event, dropped, physicalId, rt, 'update');
+}
+
+/** Releases every target of `wiring` twice around the settle wait; FAILED names each target it could not release. */
+async function release(event: CloudFormationCustomResourceEvent, wiring: TeardownWiring, physicalId: string, rt: TeardownRuntime,
+  on: 'delete' | 'update'): Promise<CfnResponse> {
   const deps = { ...rt.build(wiring), log: rt.log };
   // Decided after the first pass, by the time left then.
   const settleMs = () => Math.max(0, Math.min(wiring.settleMs, rt.remainingMs() - SECOND_PASS_RESERVE_MS));
-  rt.log.info('teardown', { ipSets: deps.ipSets.length, policies: deps.policies.length, denyList: Boolean(deps.denyList),
+  rt.log.info('teardown', { on, ipSets: deps.ipSets.length, policies: deps.policies.length, denyList: Boolean(deps.denyList),
     apiKeys: Boolean(deps.apiKeys), settleMs: wiring.settleMs });
   const report = await teardown(deps, { settleMs, sleep: rt.sleep });
   // A wait cut short may have left a contain run writing after the last pass: said, so the operator deletes again
   // (contain's triggers are gone by then, and both passes are idempotent).
   if (report.settledMs < wiring.settleMs) {
     report.failures.push({ target: 'contain', error: `waited ${Math.round(report.settledMs / 1000)} s of ${Math.round(wiring.settleMs / 1000)} s ` +
-      'for a contain run that may still have been writing: delete again to release what it may have re-added' });
+      `for a contain run that may still have been writing: ${on === 'delete' ? 'delete' : 'deploy'} again to release what it may have re-added` });
   }
-  rt.log.info('teardown done', { released: report.released.join(', '), gone: report.gone.join(', '), failed: report.failures.length,
+  rt.log.info('teardown done', { on, released: report.released.join(', '), gone: report.gone.join(', '), failed: report.failures.length,
     reenabledKeys: report.reenabledKeys.length, keptDisabledKeys: report.keptDisabledKeys.map((k) => k.key).join(', ') });
   if (report.failures.length > 0) return cfnResponse(event, 'FAILED', physicalId, unreleasedMessage(report));
   return cfnResponse(event, 'SUCCESS', physicalId);

@@ -900,37 +900,44 @@ export class Cordon extends Construct {
     fn.addToRolePolicy(
       new iam.PolicyStatement({ sid: 'CordonIpSetsOnly', actions: ['wafv2:GetIPSet', 'wafv2:UpdateIPSet'], resources: sets.map(({ set }) => set.attrArn) }),
     );
+    // The permissions to release the protected APIs, the deny list and the key record. Held twice: in the function's
+    // policy, which CloudFormation updates before this resource (the function depends on it) and deletes after it; and
+    // in `TeardownReleaseOnUpdate`, which depends on this resource, so CloudFormation updates it only after the update's
+    // release (functions/teardown.ts): an update that drops an API still lets the teardown release that API.
+    const releaseStatements: iam.PolicyStatement[] = [];
     if (p.restApis.length > 0) {
       const apiIds = [...new Set(p.restApis.map((a) => a.restApiId))];
       const restApiArn = (apiId: string, path = '') => `arn:${Aws.PARTITION}:apigateway:${Aws.REGION}::/restapis/${apiId}${path}`;
       // As contain's (see there): the policy of each protected API, its redeploy, and reading its stages and methods.
-      fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'ProtectedRestApisPolicy',
+      releaseStatements.push(new iam.PolicyStatement({ sid: 'ProtectedRestApisPolicy',
         actions: ['apigateway:GET', 'apigateway:PATCH', 'apigateway:UpdateRestApiPolicy'], resources: apiIds.map((a) => restApiArn(a)) }));
       for (const [sid, key] of [
         ['NoEndpointTypeChange', 'apigateway:Request/EndpointType'],
         ['NoExecuteApiEndpointChange', 'apigateway:Request/DisableExecuteApiEndpoint'],
       ] as const) {
-        fn.addToRolePolicy(new iam.PolicyStatement({ sid, effect: iam.Effect.DENY, actions: ['apigateway:PATCH'],
+        releaseStatements.push(new iam.PolicyStatement({ sid, effect: iam.Effect.DENY, actions: ['apigateway:PATCH'],
           resources: apiIds.map((a) => restApiArn(a)), conditions: { Null: { [key]: 'false' } } }));
       }
-      fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'ProtectedRestApisRedeploy', actions: ['apigateway:POST'],
+      releaseStatements.push(new iam.PolicyStatement({ sid: 'ProtectedRestApisRedeploy', actions: ['apigateway:POST'],
         resources: apiIds.map((a) => restApiArn(a, '/deployments')) }));
-      fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'ProtectedStagesRead', actions: ['apigateway:GET'], resources: [
+      releaseStatements.push(new iam.PolicyStatement({ sid: 'ProtectedStagesRead', actions: ['apigateway:GET'], resources: [
         ...p.restApis.map((a) => restApiArn(a.restApiId, `/stages/${a.stageName}`)),
         ...apiIds.flatMap((a) => [restApiArn(a, '/resources'), restApiArn(a, '/stages')]),
         ...apiIds.map((a) => restApiArn(a, '/deployments/*')),
       ] }));
     }
     if (this.denyList) {
-      fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'DenyListObject', actions: ['s3:GetObject', 's3:PutObject'],
+      releaseStatements.push(new iam.PolicyStatement({ sid: 'DenyListObject', actions: ['s3:GetObject', 's3:PutObject'],
         resources: [this.denyList.bucket.arnForObjects(this.denyList.key)] }));
     }
     if (p.config.apiKeys.enabled) {
-      fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'ApiKeysEnable', actions: ['apigateway:GET', 'apigateway:PATCH'],
+      releaseStatements.push(new iam.PolicyStatement({ sid: 'ApiKeysEnable', actions: ['apigateway:GET', 'apigateway:PATCH'],
         resources: [`arn:${Aws.PARTITION}:apigateway:${Aws.REGION}::/apikeys/*`] }));
-      fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'ApiKeyRecordObject', actions: ['s3:GetObject', 's3:PutObject'],
+      releaseStatements.push(new iam.PolicyStatement({ sid: 'ApiKeyRecordObject', actions: ['s3:GetObject', 's3:PutObject'],
         resources: [this.stateBucket.arnForObjects(API_KEY_RECORD_DEFAULT_KEY)] }));
     }
+
+    for (const st of releaseStatements) fn.addToRolePolicy(st);
 
     // A contain run may start as late as its events' maximum age (configureAsyncInvoke above: 2 minutes) after its
     // schedule is deleted, and last its timeout; half a minute more for its last write to land.
@@ -948,6 +955,7 @@ export class Cordon extends Construct {
       ...(this.denyList ? { DenyList: { Bucket: this.denyList.bucket.bucketName, Key: this.denyList.key } } : {}),
       ...(p.config.apiKeys.enabled ? { ApiKeyRecord: { Bucket: this.stateBucket.bucketName, Key: API_KEY_RECORD_DEFAULT_KEY } } : {}),
       SettleSeconds: settle,
+      ReleaseOnUpdate: '1',
     };
     // Never rename or replace: CloudFormation would delete the old resource (releasing every block) while cordon runs on.
     const resource = new CustomResource(this, 'Teardown', {
@@ -962,12 +970,20 @@ export class Cordon extends Construct {
       ...this.containFunction.node.children.filter((c) => c instanceof lambda.EventSourceMapping),
     ];
     for (const c of [...containTriggers, ...(this.ruleGroup ? [this.ruleGroup] : [])]) c.node.addDependency(resource);
+    // A managed policy, so the copy does not count against the role's 10,240 characters of inline policies.
+    let releaseOnUpdate: iam.ManagedPolicy | undefined;
+    if (releaseStatements.length > 0) {
+      releaseOnUpdate = new iam.ManagedPolicy(this, 'TeardownReleaseOnUpdate', { statements: releaseStatements.map((st) => st.copy()), roles: [fn.role!] });
+      releaseOnUpdate.node.addDependency(resource);
+    }
 
     Validations.of(fn).acknowledge({ id: 'AwsSolutions-L1', reason: NAG_ACKNOWLEDGEMENTS['AwsSolutions-L1'] });
     Validations.of(fn.role!).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: NAG_ACKNOWLEDGEMENTS['AwsSolutions-IAM5[Resource::*]'] });
-    if (p.config.apiKeys.enabled) Validations.of(fn.role!).acknowledge({ id: API_KEYS_FINDING, reason: NAG_ACKNOWLEDGEMENTS[API_KEYS_FINDING] });
-    for (const apiId of new Set(p.restApis.map((a) => a.restApiId))) {
-      Validations.of(fn.role!).acknowledge({ id: DEPLOYMENTS_FINDING.replace('<restApiId>', apiId), reason: NAG_ACKNOWLEDGEMENTS[DEPLOYMENTS_FINDING] });
+    for (const holder of [fn.role!, ...(releaseOnUpdate ? [releaseOnUpdate] : [])]) {
+      if (p.config.apiKeys.enabled) Validations.of(holder).acknowledge({ id: API_KEYS_FINDING, reason: NAG_ACKNOWLEDGEMENTS[API_KEYS_FINDING] });
+      for (const apiId of new Set(p.restApis.map((a) => a.restApiId))) {
+        Validations.of(holder).acknowledge({ id: DEPLOYMENTS_FINDING.replace('<restApiId>', apiId), reason: NAG_ACKNOWLEDGEMENTS[DEPLOYMENTS_FINDING] });
+      }
     }
     return { fn, resource };
   }

@@ -158,7 +158,12 @@ describe('delete order: the teardown runs once contain can no longer re-add a bl
   });
 });
 
+/** The second policy of the release permissions, a managed one (none when there is nothing but IP sets to release). */
+const releaseOnUpdateId = (t: Template): string | undefined =>
+  Object.keys(t.findResources('AWS::IAM::ManagedPolicy')).find((id) => id.startsWith('CordonTeardownReleaseOnUpdate'));
+
 describe("the teardown function's permissions: only what it releases", () => {
+  /** The function's own policies (the managed copy of the release permissions is checked on its own below). */
   const statementsOf = (t: Template) => iamStatements(t).filter((s) => s.role === roleOf(t, teardownFn(t)));
   const allows = (t: Template, prefix: string) => statementsOf(t).filter((s) => s.effect === 'Allow' && s.actions.some((a) => a.startsWith(prefix)));
   const joined = (r: unknown) => JSON.stringify(resolveIntrinsics(r, full.template));
@@ -206,6 +211,29 @@ describe("the teardown function's permissions: only what it releases", () => {
     }
   });
 
+  it('the release permissions are held twice: a second policy, which CloudFormation updates after the teardown and deletes before it', () => {
+    for (const t of [full.template, attach.template]) {
+      const policy = resources(t)[releaseOnUpdateId(t)!].Properties;
+      expect(policy.Roles).toEqual([{ Ref: roleOf(t, teardownFn(t)) }]);
+      // Everything the function may do to an API, the deny list or the key record, and nothing else (no WAF, no logs).
+      const released = (s: { actions: string[] }) => s.actions.some((a) => a.startsWith('apigateway:') || a.startsWith('s3:'));
+      const second = (policy.PolicyDocument.Statement as Json[]).map((st) => ({ sid: st.Sid, effect: st.Effect, actions: [st.Action].flat(),
+        resources: [st.Resource].flat(), condition: st.Condition }));
+      const own = statementsOf(t).filter(released).map((st) => ({ sid: st.sid, effect: st.effect, actions: st.actions, resources: st.resources,
+        condition: st.condition }));
+      expect(second).toEqual(own);
+      expect(second.length).toBeGreaterThan(0);
+      // An update's release runs while it still grants the APIs the update drops; a delete's runs after it is gone, on
+      // the function's own policy, which the function (and so the teardown) depends on.
+      const secondPolicy = releaseOnUpdateId(t)!;
+      expect(deletedBefore(t, secondPolicy, teardownId(t))).toBe(true);
+      expect(deletedBefore(t, teardownId(t), secondPolicy)).toBe(false);
+      expect(deletedBefore(t, teardownFn(t), secondPolicy)).toBe(false);
+    }
+    // Nothing to release beyond the IP sets: no second policy.
+    expect(releaseOnUpdateId(minimal.template)).toBeUndefined();
+  });
+
   it.each([['full', () => full], ['attach', () => attach], ['minimal', () => minimal]])('%s: cdk-nag AwsSolutionsChecks finds nothing unacknowledged', (_, s) => {
     const report = new AwsSolutionsChecks(undefined, { verbose: true }).validateScope(s().stack);
     expect(report.violations.map((v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath).join(', ')}`)).toEqual([]);
@@ -220,13 +248,15 @@ const PROPS = {
   IpSets: [{ Name: 'cordon-v4-0', Id: 'id-v4', Family: 'v4' }],
   RestApis: [{ RestApiId: 'a1b2c3d4e5', StageName: 'prod' }],
   SettleSeconds: '330',
+  ReleaseOnUpdate: '1',
 };
 
-function event(type: 'Create' | 'Update' | 'Delete', props: Json = PROPS, physicalId = 'CordonTeardown86F7F28B-teardown'): CloudFormationCustomResourceEvent {
+function event(type: 'Create' | 'Update' | 'Delete', props: Json = PROPS, physicalId = 'CordonTeardown86F7F28B-teardown',
+  oldProps: Json = props): CloudFormationCustomResourceEvent {
   const base = { ServiceToken: PROPS.ServiceToken, ResponseURL: 'https://example.invalid/response', StackId: 'arn:aws:cloudformation:eu-west-1:123456789012:stack/c/1',
     RequestId: 'req-1', LogicalResourceId: 'CordonTeardown86F7F28B', ResourceType: TEARDOWN_TYPE, ResourceProperties: props as never };
   if (type === 'Create') return { ...base, RequestType: 'Create' };
-  if (type === 'Update') return { ...base, RequestType: 'Update', PhysicalResourceId: physicalId, OldResourceProperties: props as never };
+  if (type === 'Update') return { ...base, RequestType: 'Update', PhysicalResourceId: physicalId, OldResourceProperties: oldProps as never };
   return { ...base, RequestType: 'Delete', PhysicalResourceId: physicalId };
 }
 
@@ -255,14 +285,68 @@ function runtime(opts: { failPolicy?: boolean; remainingMs?: number } = {}) {
 }
 
 describe('functions/teardown.ts: the answers to CloudFormation', () => {
-  it('Create and Update change nothing and keep one physical id (a new id would make CloudFormation delete the old: a teardown)', async () => {
+  it('Create, and an Update that drops no target, change nothing and keep one physical id (a new id would make CloudFormation delete the old: a teardown)', async () => {
     const r = runtime();
     const created = await respond(event('Create'), r.rt);
     expect(created).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: 'CordonTeardown86F7F28B-teardown', RequestId: 'req-1' });
-    const updated = await respond(event('Update', { ...PROPS, RestApis: [] }), r.rt);
+    // More targets, another settle time, other IP sets: nothing is released.
+    const more = { ...PROPS, IpSets: [{ Name: 'cordon-v6-0', Id: 'id-v6', Family: 'v6' }], SettleSeconds: '400',
+      RestApis: [...PROPS.RestApis, { RestApiId: 'f6g7h8i9j0', StageName: 'v1' }], DenyList: { Bucket: 'state', Key: 'deny-list/v1.json' } };
+    const updated = await respond(event('Update', more, undefined, PROPS), r.rt);
     expect(updated).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: 'CordonTeardown86F7F28B-teardown' });
     expect(r.built).toEqual([]);
     expect(r.calls).toEqual([]);
+  });
+
+  it('an Update that drops an API releases that API alone, twice around the wait (contain may still write it), and keeps the id', async () => {
+    const r = runtime();
+    const before = { ...PROPS, RestApis: [...PROPS.RestApis, { RestApiId: 'f6g7h8i9j0', StageName: 'v1' }] };
+    const res = await respond(event('Update', PROPS, undefined, before), r.rt);
+    expect(res).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: 'CordonTeardown86F7F28B-teardown' });
+    expect(r.built).toEqual([{ wafScope: 'REGIONAL', ipSets: [], restApis: [{ restApiId: 'f6g7h8i9j0', stageName: 'v1' }], settleMs: 330_000 }]);
+    expect(r.slept).toEqual([330_000]);
+    expect(r.calls).toEqual(['ip-set', 'policy', 'ip-set', 'policy']); // (the fake runtime builds both kinds whatever it is told)
+  });
+
+  it("an Update that drops one stage of an API another stage keeps protected releases nothing: the policy is the API's", async () => {
+    const r = runtime();
+    const before = { ...PROPS, RestApis: [...PROPS.RestApis, { RestApiId: 'a1b2c3d4e5', StageName: 'beta' }] };
+    const res = await respond(event('Update', PROPS, undefined, before), r.rt);
+    expect(res.Status).toBe('SUCCESS');
+    expect(r.built).toEqual([]);
+  });
+
+  it('an Update that turns the deny list and API keys off releases both (the list written empty, the keys re-enabled)', async () => {
+    const r = runtime();
+    const before = { ...PROPS, DenyList: { Bucket: 'state', Key: 'deny-list/v1.json' }, ApiKeyRecord: { Bucket: 'state', Key: 'api-keys/disabled-v1.json' } };
+    const res = await respond(event('Update', PROPS, undefined, before), r.rt);
+    expect(res.Status).toBe('SUCCESS');
+    expect(r.built).toEqual([{ wafScope: 'REGIONAL', ipSets: [], restApis: [], denyList: { bucket: 'state', key: 'deny-list/v1.json' },
+      apiKeyRecord: { bucket: 'state', key: 'api-keys/disabled-v1.json' }, settleMs: 330_000 }]);
+  });
+
+  it('an Update whose release fails answers FAILED naming the target (the update rolls back, and the API stays protected)', async () => {
+    const r = runtime({ failPolicy: true });
+    const before = { ...PROPS, RestApis: [...PROPS.RestApis, { RestApiId: 'f6g7h8i9j0', StageName: 'v1' }] };
+    const res = await respond(event('Update', PROPS, undefined, before), r.rt);
+    expect(res.Status).toBe('FAILED');
+    expect(res.Reason).toContain('policy a1b2c3d4e5/prod (AccessDeniedException: User is not authorized)');
+    expect(res.PhysicalResourceId).toBe('CordonTeardown86F7F28B-teardown');
+  });
+
+  it('an Update from a release without the second policy releases nothing (its permissions on what it drops may be gone)', async () => {
+    const r = runtime();
+    const { ReleaseOnUpdate: _, ...earlier } = { ...PROPS, RestApis: [...PROPS.RestApis, { RestApiId: 'f6g7h8i9j0', StageName: 'v1' }] };
+    const res = await respond(event('Update', PROPS, undefined, earlier), r.rt);
+    expect(res.Status).toBe('SUCCESS');
+    expect(r.built).toEqual([]);
+  });
+
+  it('an Update whose previous properties are unreadable releases nothing and goes on (as before this release)', async () => {
+    const r = runtime();
+    const res = await respond(event('Update', PROPS, undefined, { ...PROPS, IpSets: 'not a list' }), r.rt);
+    expect(res.Status).toBe('SUCCESS');
+    expect(r.built).toEqual([]);
   });
 
   it('Create with properties it cannot read fails the deploy; the rollback\'s Delete of that resource releases nothing', async () => {
