@@ -1,5 +1,6 @@
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
-import { apiGatewayClient, s3Client, wafClient } from '../src/adapters/aws/clients.ts';
+import { apiGatewayClient, cloudFormationClient, s3Client, wafClient } from '../src/adapters/aws/clients.ts';
+import { CloudFormationStackStatus } from '../src/adapters/aws/stack-status.ts';
 import { realSleep } from '../src/adapters/aws/retry.ts';
 import type { Logger as StageLogger } from '../src/engine/observe.ts';
 import { teardown, unreleasedMessage, type TeardownDeps } from '../src/engine/teardown.ts';
@@ -18,6 +19,8 @@ import type { LogLevel } from './env.ts';
 
 export interface TeardownRuntime {
   build(w: TeardownWiring): TeardownDeps;
+  /** Whether the stack is rolling back (src/adapters/aws/stack-status.ts): a rollback comes as an Update. */
+  isRollingBack(stackId: string): Promise<boolean>;
   sleep(ms: number): Promise<void>;
   /** Milliseconds left before the invocation times out. */
   remainingMs(): number;
@@ -53,8 +56,9 @@ export async function respond(event: CloudFormationCustomResourceEvent, rt: Tear
 /**
  * An update that stops enforcing on a target (an API taken out of `restApis`, the deny list or API keys turned off)
  * releases it as a delete would, since contain no longer expires what it holds there. Only those targets; the update
- * goes on with SUCCESS when there are none. Its permissions on them are still there: the construct keeps them in a
- * policy CloudFormation updates only after this resource (infra/cordon-construct.ts addTeardown).
+ * goes on with SUCCESS when there are none. Its permissions on them are still there: the construct keeps them in
+ * policies CloudFormation updates only after this resource (infra/cordon-construct.ts addTeardown). A rollback comes as
+ * an Update too, with the failed deploy's properties as the old ones: what that deploy added is released best effort.
  */
 async function releaseDropped(event: CloudFormationCustomResourceEvent & { RequestType: 'Update' }, wiring: TeardownWiring,
   physicalId: string, rt: TeardownRuntime): Promise<CfnResponse> {
@@ -73,26 +77,48 @@ async function releaseDropped(event: CloudFormationCustomResourceEvent & { Reque
   }
   const dropped = droppedTargets(before, wiring);
   if (isEmptyWiring(dropped)) return cfnResponse(event, 'SUCCESS', physicalId);
-  return release(event, dropped, physicalId, rt, 'update');
+  let rollingBack = false;
+  try {
+    rollingBack = await rt.isRollingBack(event.StackId);
+  } catch (err) {
+    rt.log.warn('teardown: could not tell whether the stack is rolling back; going on as a forward update', { error: (err as Error).message });
+  }
+  return release(event, dropped, physicalId, rt, rollingBack ? 'rollback' : 'update');
 }
 
-/** Releases every target of `wiring` twice around the settle wait; FAILED names each target it could not release. */
+/**
+ * Releases every target of `wiring` twice around the settle wait; FAILED names each target it could not release.
+ *
+ * - `delete`: contain's triggers are gone, but a run already under way may still write: the wait is for it, and a wait
+ *   cut short answers FAILED (delete again).
+ * - `update`: contain's role has already lost the dropped targets (the teardown depends on it), so a run under way can
+ *   no longer write them after IAM catches up: the wait is belt and braces, and a wait cut short is only logged.
+ * - `rollback`: what the failed deploy added is released in one pass, and what cannot be released is logged, never
+ *   answered FAILED: that would leave the stack in UPDATE_ROLLBACK_FAILED. The permissions on those targets may never
+ *   have been granted (the deploy failed before), and contain's role, rolled back first, no longer writes them.
+ */
 async function release(event: CloudFormationCustomResourceEvent, wiring: TeardownWiring, physicalId: string, rt: TeardownRuntime,
-  on: 'delete' | 'update'): Promise<CfnResponse> {
+  on: 'delete' | 'update' | 'rollback'): Promise<CfnResponse> {
   const deps = { ...rt.build(wiring), log: rt.log };
   // Decided after the first pass, by the time left then.
-  const settleMs = () => Math.max(0, Math.min(wiring.settleMs, rt.remainingMs() - SECOND_PASS_RESERVE_MS));
+  const settleMs = on === 'rollback' ? () => 0 : () => Math.max(0, Math.min(wiring.settleMs, rt.remainingMs() - SECOND_PASS_RESERVE_MS));
   rt.log.info('teardown', { on, ipSets: deps.ipSets.length, policies: deps.policies.length, denyList: Boolean(deps.denyList),
     apiKeys: Boolean(deps.apiKeys), settleMs: wiring.settleMs });
   const report = await teardown(deps, { settleMs, sleep: rt.sleep });
   // A wait cut short may have left a contain run writing after the last pass: said, so the operator deletes again
   // (contain's triggers are gone by then, and both passes are idempotent).
-  if (report.settledMs < wiring.settleMs) {
+  if (on === 'delete' && report.settledMs < wiring.settleMs) {
     report.failures.push({ target: 'contain', error: `waited ${Math.round(report.settledMs / 1000)} s of ${Math.round(wiring.settleMs / 1000)} s ` +
-      `for a contain run that may still have been writing: ${on === 'delete' ? 'delete' : 'deploy'} again to release what it may have re-added` });
+      'for a contain run that may still have been writing: delete again to release what it may have re-added' });
+  } else if (on === 'update' && report.settledMs < wiring.settleMs) {
+    rt.log.warn('teardown: the wait before the second pass was cut short', { settledMs: report.settledMs, settleMs: wiring.settleMs });
   }
   rt.log.info('teardown done', { on, released: report.released.join(', '), gone: report.gone.join(', '), failed: report.failures.length,
     reenabledKeys: report.reenabledKeys.length, keptDisabledKeys: report.keptDisabledKeys.map((k) => k.key).join(', ') });
+  if (report.failures.length > 0 && on === 'rollback') {
+    rt.log.error('teardown: targets the failed deploy added were not released during its rollback', { message: unreleasedMessage(report) });
+    return cfnResponse(event, 'SUCCESS', physicalId);
+  }
   if (report.failures.length > 0) return cfnResponse(event, 'FAILED', physicalId, unreleasedMessage(report));
   return cfnResponse(event, 'SUCCESS', physicalId);
 }
@@ -107,6 +133,7 @@ export async function handler(event: CloudFormationCustomResourceEvent, context:
   logger.info('custom resource request', { requestType: event.RequestType, logicalId: event.LogicalResourceId });
   const runtime: TeardownRuntime = {
     build: (w) => buildTeardownDeps(w, { waf: wafClient(), apigateway: apiGatewayClient(), s3: s3Client() }),
+    isRollingBack: (stackId) => new CloudFormationStackStatus(cloudFormationClient()).isRollingBack(stackId),
     sleep: realSleep,
     remainingMs: () => context.getRemainingTimeInMillis(),
     log: stageLog,

@@ -868,23 +868,28 @@ export class Cordon extends Construct {
   /**
    * The teardown: `Custom::CordonTeardown`, whose Delete empties every IP set cordon owns, takes cordon's statements out
    * of each protected API's resource policy (redeploying the stage), empties the deny list and re-enables the API keys
-   * cordon disabled (src/engine/teardown.ts); Create and Update only check its properties. Its own function may do
-   * exactly that: the IP sets, the protected APIs as contain may touch them, the deny-list object, the API keys and
-   * their record.
+   * cordon disabled (src/engine/teardown.ts); Create only checks its properties, and an Update releases the targets the
+   * update stops enforcing on (an API no longer protected, the deny list or API keys turned off). Its own function may
+   * do exactly that: the IP sets, the protected APIs as contain may touch them, the deny-list object, the API keys and
+   * their record, and read its stack's status (a rollback comes as an Update).
+   *
+   * Update order: the teardown depends on contain's role, so contain can no longer write a dropped target when the
+   * release runs; the managed copies of the release permissions depend on the teardown, so they still grant it.
    *
    * Delete order: CloudFormation deletes a resource only after every resource that depends on it. contain's schedule
    * and its ledger-stream mapping depend on the teardown, so they are gone before it runs; a contain run already under
    * way (or an event already queued for it) may still write for contain's timeout plus its events' maximum age, so the
    * teardown releases, waits that long and releases again. The rule group depends on it too: in rule-group mode its
    * delete fails while a team's web ACL still references it, and by then the sets it refers to are empty. The IP sets,
-   * the APIs and the bucket are in its properties, so they are deleted (or left) after it.
+   * the APIs and the bucket are in its properties, so they are deleted (or left) after it. The managed copies of the
+   * release permissions are deleted before it; its function's own policy still grants everything then.
    */
   private addTeardown(): { fn: CordonFunction; resource: CustomResource } {
     const p = this.settings;
     const stack = Stack.of(this);
     const fn = new CordonFunction(this, 'TeardownHandler', {
       entryName: 'teardown',
-      description: 'cordon teardown: on removal, releases every block (IP sets, resource policies, deny list, API keys)',
+      description: 'cordon teardown: on removal releases every block (IP sets, resource policies, deny list, API keys), on update what it drops',
       environment: {},
       logLevel: p.logLevel,
       logRetentionDays: p.logRetentionDays,
@@ -902,42 +907,21 @@ export class Cordon extends Construct {
     );
     // The permissions to release the protected APIs, the deny list and the key record. Held twice: in the function's
     // policy, which CloudFormation updates before this resource (the function depends on it) and deletes after it; and
-    // in `TeardownReleaseOnUpdate`, which depends on this resource, so CloudFormation updates it only after the update's
-    // release (functions/teardown.ts): an update that drops an API still lets the teardown release that API.
-    const releaseStatements: iam.PolicyStatement[] = [];
-    if (p.restApis.length > 0) {
-      const apiIds = [...new Set(p.restApis.map((a) => a.restApiId))];
-      const restApiArn = (apiId: string, path = '') => `arn:${Aws.PARTITION}:apigateway:${Aws.REGION}::/restapis/${apiId}${path}`;
-      // As contain's (see there): the policy of each protected API, its redeploy, and reading its stages and methods.
-      releaseStatements.push(new iam.PolicyStatement({ sid: 'ProtectedRestApisPolicy',
-        actions: ['apigateway:GET', 'apigateway:PATCH', 'apigateway:UpdateRestApiPolicy'], resources: apiIds.map((a) => restApiArn(a)) }));
-      for (const [sid, key] of [
-        ['NoEndpointTypeChange', 'apigateway:Request/EndpointType'],
-        ['NoExecuteApiEndpointChange', 'apigateway:Request/DisableExecuteApiEndpoint'],
-      ] as const) {
-        releaseStatements.push(new iam.PolicyStatement({ sid, effect: iam.Effect.DENY, actions: ['apigateway:PATCH'],
-          resources: apiIds.map((a) => restApiArn(a)), conditions: { Null: { [key]: 'false' } } }));
-      }
-      releaseStatements.push(new iam.PolicyStatement({ sid: 'ProtectedRestApisRedeploy', actions: ['apigateway:POST'],
-        resources: apiIds.map((a) => restApiArn(a, '/deployments')) }));
-      releaseStatements.push(new iam.PolicyStatement({ sid: 'ProtectedStagesRead', actions: ['apigateway:GET'], resources: [
-        ...p.restApis.map((a) => restApiArn(a.restApiId, `/stages/${a.stageName}`)),
-        ...apiIds.flatMap((a) => [restApiArn(a, '/resources'), restApiArn(a, '/stages')]),
-        ...apiIds.map((a) => restApiArn(a, '/deployments/*')),
-      ] }));
-    }
+    // in the managed policies `TeardownReleaseOnUpdate…`, which depend on this resource, so CloudFormation updates them
+    // only after the update's release (functions/teardown.ts): an update that drops an API still lets the teardown
+    // release that API.
+    const otherStatements: iam.PolicyStatement[] = [];
     if (this.denyList) {
-      releaseStatements.push(new iam.PolicyStatement({ sid: 'DenyListObject', actions: ['s3:GetObject', 's3:PutObject'],
+      otherStatements.push(new iam.PolicyStatement({ sid: 'DenyListObject', actions: ['s3:GetObject', 's3:PutObject'],
         resources: [this.denyList.bucket.arnForObjects(this.denyList.key)] }));
     }
     if (p.config.apiKeys.enabled) {
-      releaseStatements.push(new iam.PolicyStatement({ sid: 'ApiKeysEnable', actions: ['apigateway:GET', 'apigateway:PATCH'],
+      otherStatements.push(new iam.PolicyStatement({ sid: 'ApiKeysEnable', actions: ['apigateway:GET', 'apigateway:PATCH'],
         resources: [`arn:${Aws.PARTITION}:apigateway:${Aws.REGION}::/apikeys/*`] }));
-      releaseStatements.push(new iam.PolicyStatement({ sid: 'ApiKeyRecordObject', actions: ['s3:GetObject', 's3:PutObject'],
+      otherStatements.push(new iam.PolicyStatement({ sid: 'ApiKeyRecordObject', actions: ['s3:GetObject', 's3:PutObject'],
         resources: [this.stateBucket.arnForObjects(API_KEY_RECORD_DEFAULT_KEY)] }));
     }
-
-    for (const st of releaseStatements) fn.addToRolePolicy(st);
+    for (const st of [...apiReleaseStatements(p.restApis), ...otherStatements]) fn.addToRolePolicy(st);
 
     // A contain run may start as late as its events' maximum age (configureAsyncInvoke above: 2 minutes) after its
     // schedule is deleted, and last its timeout; half a minute more for its last write to land.
@@ -970,16 +954,23 @@ export class Cordon extends Construct {
       ...this.containFunction.node.children.filter((c) => c instanceof lambda.EventSourceMapping),
     ];
     for (const c of [...containTriggers, ...(this.ruleGroup ? [this.ruleGroup] : [])]) c.node.addDependency(resource);
-    // A managed policy, so the copy does not count against the role's 10,240 characters of inline policies.
-    let releaseOnUpdate: iam.ManagedPolicy | undefined;
-    if (releaseStatements.length > 0) {
-      releaseOnUpdate = new iam.ManagedPolicy(this, 'TeardownReleaseOnUpdate', { statements: releaseStatements.map((st) => st.copy()), roles: [fn.role!] });
-      releaseOnUpdate.node.addDependency(resource);
-    }
+    // The second copy: managed policies (they do not count against the role's 10,240 characters of inline policies),
+    // each under IAM's 6,144 characters of a managed policy, so any number of APIs fits.
+    const releaseOnUpdate = releasePolicyGroups(p.restApis, otherStatements).map((statements, i) => {
+      const policy = new iam.ManagedPolicy(this, i === 0 ? 'TeardownReleaseOnUpdate' : `TeardownReleaseOnUpdate${i + 1}`, { statements, roles: [fn.role!] });
+      policy.node.addDependency(resource);
+      return policy;
+    });
+    // On an update, contain's role has lost what the update drops before the release runs, so a contain run under the
+    // old configuration can no longer write there (its role's policies, overflow ones included, are children of the
+    // role). Not the function itself: in rule-group mode it depends on the rule group, which depends on the teardown.
+    resource.node.addDependency(this.containFunction.role!);
+    // Whether an Update is a rollback (functions/teardown.ts): only the stack's status says.
+    fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'OwnStackStatus', actions: ['cloudformation:DescribeStacks'], resources: [stack.stackId] }));
 
     Validations.of(fn).acknowledge({ id: 'AwsSolutions-L1', reason: NAG_ACKNOWLEDGEMENTS['AwsSolutions-L1'] });
     Validations.of(fn.role!).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: NAG_ACKNOWLEDGEMENTS['AwsSolutions-IAM5[Resource::*]'] });
-    for (const holder of [fn.role!, ...(releaseOnUpdate ? [releaseOnUpdate] : [])]) {
+    for (const holder of [fn.role!, ...releaseOnUpdate]) {
       if (p.config.apiKeys.enabled) Validations.of(holder).acknowledge({ id: API_KEYS_FINDING, reason: NAG_ACKNOWLEDGEMENTS[API_KEYS_FINDING] });
       for (const apiId of new Set(p.restApis.map((a) => a.restApiId))) {
         Validations.of(holder).acknowledge({ id: DEPLOYMENTS_FINDING.replace('<restApiId>', apiId), reason: NAG_ACKNOWLEDGEMENTS[DEPLOYMENTS_FINDING] });
@@ -1129,4 +1120,73 @@ interface ManagedStage {
   logGroupName: string;
   /** The group, when cordon created it. */
   created?: logs.LogGroup;
+}
+
+/** A REST API's ARN, or one of its sub-resources' (`path`). */
+function restApiArn(apiId: string, path = ''): string {
+  return `arn:${Aws.PARTITION}:apigateway:${Aws.REGION}::/restapis/${apiId}${path}`;
+}
+
+/**
+ * What the teardown may do to the protected APIs of `apis`, as contain may (see there): the policy of each API, its
+ * redeploy, reading its stages and methods, and the same denies on endpoint changes. None without APIs.
+ */
+function apiReleaseStatements(apis: readonly { restApiId: string; stageName: string }[]): iam.PolicyStatement[] {
+  if (apis.length === 0) return [];
+  const apiIds = [...new Set(apis.map((a) => a.restApiId))];
+  const statements = [new iam.PolicyStatement({ sid: 'ProtectedRestApisPolicy',
+    actions: ['apigateway:GET', 'apigateway:PATCH', 'apigateway:UpdateRestApiPolicy'], resources: apiIds.map((a) => restApiArn(a)) })];
+  for (const [sid, key] of [
+    ['NoEndpointTypeChange', 'apigateway:Request/EndpointType'],
+    ['NoExecuteApiEndpointChange', 'apigateway:Request/DisableExecuteApiEndpoint'],
+  ] as const) {
+    statements.push(new iam.PolicyStatement({ sid, effect: iam.Effect.DENY, actions: ['apigateway:PATCH'],
+      resources: apiIds.map((a) => restApiArn(a)), conditions: { Null: { [key]: 'false' } } }));
+  }
+  statements.push(new iam.PolicyStatement({ sid: 'ProtectedRestApisRedeploy', actions: ['apigateway:POST'],
+    resources: apiIds.map((a) => restApiArn(a, '/deployments')) }));
+  statements.push(new iam.PolicyStatement({ sid: 'ProtectedStagesRead', actions: ['apigateway:GET'], resources: [
+    ...apis.map((a) => restApiArn(a.restApiId, `/stages/${a.stageName}`)),
+    ...apiIds.flatMap((a) => [restApiArn(a, '/resources'), restApiArn(a, '/stages')]),
+    ...apiIds.map((a) => restApiArn(a, '/deployments/*')),
+  ] }));
+  return statements;
+}
+
+/** Characters an ARN of an API takes at most once resolved (the longest partition and region names), and a margin. */
+const RELEASE_POLICY_BUDGET = 4_500;
+const arnChars = (apiId: string, path: string) => `arn:aws-iso-b:apigateway:ap-southeast-5::/restapis/${apiId}${path}`.length + 3;
+
+/**
+ * The statements of the managed copies of the release permissions, in groups that each stay under IAM's 6,144
+ * characters: the stages split by their ARNs' length (a group names the API of each of its stages), the deny list and
+ * key record with the first. Empty when there is nothing but IP sets to release.
+ */
+function releasePolicyGroups(apis: readonly { restApiId: string; stageName: string }[], others: iam.PolicyStatement[]): iam.PolicyStatement[][] {
+  const groups: { restApiId: string; stageName: string }[][] = [];
+  let group: { restApiId: string; stageName: string }[] = [];
+  let inGroup = new Set<string>();
+  let chars = 0;
+  for (const stage of apis) {
+    // A stage's ARN, and its API's the first time the group names it: itself thrice (policy, two denies),
+    // deployments, deployments/*, resources and stages.
+    const apiId = stage.restApiId;
+    const need = () => arnChars(apiId, `/stages/${stage.stageName}`) + (inGroup.has(apiId) ? 0 : 3 * arnChars(apiId, '') + 4 * arnChars(apiId, '/deployments/*'));
+    if (group.length > 0 && chars + need() > RELEASE_POLICY_BUDGET) {
+      groups.push(group);
+      group = [];
+      inGroup = new Set();
+      chars = 0;
+    }
+    chars += need();
+    group.push(stage);
+    inGroup.add(apiId);
+  }
+  if (group.length > 0) groups.push(group);
+  const statements = groups.map((g) => apiReleaseStatements(g));
+  if (others.length > 0) {
+    if (statements.length === 0) statements.push([]);
+    statements[0].push(...others.map((st) => st.copy()));
+  }
+  return statements;
 }

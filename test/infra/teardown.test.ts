@@ -122,6 +122,8 @@ describe('Custom::CordonTeardown: the resource', () => {
       const w = parseTeardownProps({ ...raw, SettleSeconds: String(raw.SettleSeconds) });
       expect(w.ipSets).toHaveLength(ipSetIds(s.template).length);
       expect(w.settleMs).toBe(330_000);
+      // This release keeps the managed copies of the release permissions: its updates may release.
+      expect(w.releaseOnUpdate).toBe(true);
     }
   });
 });
@@ -158,12 +160,12 @@ describe('delete order: the teardown runs once contain can no longer re-add a bl
   });
 });
 
-/** The second policy of the release permissions, a managed one (none when there is nothing but IP sets to release). */
-const releaseOnUpdateId = (t: Template): string | undefined =>
-  Object.keys(t.findResources('AWS::IAM::ManagedPolicy')).find((id) => id.startsWith('CordonTeardownReleaseOnUpdate'));
+/** The managed copies of the release permissions (none when there is nothing but IP sets to release). */
+const releaseCopies = (t: Template): string[] =>
+  Object.keys(t.findResources('AWS::IAM::ManagedPolicy')).filter((id) => id.startsWith('CordonTeardownReleaseOnUpdate')).sort();
 
 describe("the teardown function's permissions: only what it releases", () => {
-  /** The function's own policies (the managed copy of the release permissions is checked on its own below). */
+  /** The function's own policies (the managed copies of the release permissions are checked on their own below). */
   const statementsOf = (t: Template) => iamStatements(t).filter((s) => s.role === roleOf(t, teardownFn(t)));
   const allows = (t: Template, prefix: string) => statementsOf(t).filter((s) => s.effect === 'Allow' && s.actions.some((a) => a.startsWith(prefix)));
   const joined = (r: unknown) => JSON.stringify(resolveIntrinsics(r, full.template));
@@ -204,34 +206,70 @@ describe("the teardown function's permissions: only what it releases", () => {
     expect(allows(minimal.template, 's3:')).toEqual([]);
   });
 
-  it('no other service: no ledger, stream, topic or key; its own log group and tracing only', () => {
+  it('no other service: no ledger, stream, topic or key; its own log group, tracing and stack status only', () => {
     for (const t of [full.template, attach.template, minimal.template]) {
       const services = new Set(statementsOf(t).flatMap((s) => s.actions.map((a) => a.split(':')[0])));
-      expect([...services].sort().filter((x) => !['apigateway', 's3'].includes(x))).toEqual(['logs', 'wafv2', 'xray']);
+      expect([...services].sort().filter((x) => !['apigateway', 's3'].includes(x))).toEqual(['cloudformation', 'logs', 'wafv2', 'xray']);
     }
   });
 
-  it('the release permissions are held twice: a second policy, which CloudFormation updates after the teardown and deletes before it', () => {
+  it('the release permissions are held twice: managed copies, which CloudFormation updates after the teardown and deletes before it', () => {
     for (const t of [full.template, attach.template]) {
-      const policy = resources(t)[releaseOnUpdateId(t)!].Properties;
-      expect(policy.Roles).toEqual([{ Ref: roleOf(t, teardownFn(t)) }]);
-      // Everything the function may do to an API, the deny list or the key record, and nothing else (no WAF, no logs).
-      const released = (s: { actions: string[] }) => s.actions.some((a) => a.startsWith('apigateway:') || a.startsWith('s3:'));
-      const second = (policy.PolicyDocument.Statement as Json[]).map((st) => ({ sid: st.Sid, effect: st.Effect, actions: [st.Action].flat(),
-        resources: [st.Resource].flat(), condition: st.Condition }));
-      const own = statementsOf(t).filter(released).map((st) => ({ sid: st.sid, effect: st.effect, actions: st.actions, resources: st.resources,
-        condition: st.condition }));
-      expect(second).toEqual(own);
-      expect(second.length).toBeGreaterThan(0);
-      // An update's release runs while it still grants the APIs the update drops; a delete's runs after it is gone, on
-      // the function's own policy, which the function (and so the teardown) depends on.
-      const secondPolicy = releaseOnUpdateId(t)!;
-      expect(deletedBefore(t, secondPolicy, teardownId(t))).toBe(true);
-      expect(deletedBefore(t, teardownId(t), secondPolicy)).toBe(false);
-      expect(deletedBefore(t, teardownFn(t), secondPolicy)).toBe(false);
+      const copies = releaseCopies(t);
+      expect(copies.length).toBeGreaterThan(0);
+      for (const id of copies) expect(resources(t)[id].Properties.Roles).toEqual([{ Ref: roleOf(t, teardownFn(t)) }]);
+      // Together, everything the function may do to an API, the deny list or the key record, and nothing else (no WAF,
+      // no logs): the same statements, their resources spread over the copies.
+      const released = (st: { actions: string[] }) => st.actions.some((a) => a.startsWith('apigateway:') || a.startsWith('s3:'));
+      const bySid = (list: { sid?: string; effect?: string; actions: string[]; resources: unknown[]; condition?: unknown }[]) => {
+        const out = new Map<string, { effect?: string; actions: string[]; resources: string[]; condition?: unknown }>();
+        for (const st of list) {
+          const cur = out.get(st.sid!) ?? { effect: st.effect, actions: st.actions, resources: [], condition: st.condition };
+          cur.resources.push(...st.resources.map((r) => JSON.stringify(r)));
+          out.set(st.sid!, cur);
+        }
+        return Object.fromEntries([...out].map(([sid, v]) => [sid, { ...v, resources: [...new Set(v.resources)].sort() }]));
+      };
+      const second = copies.flatMap((id) => (resources(t)[id].Properties.PolicyDocument.Statement as Json[]).map((st) => ({ sid: st.Sid,
+        effect: st.Effect, actions: [st.Action].flat(), resources: [st.Resource].flat(), condition: st.Condition })));
+      expect(bySid(second)).toEqual(bySid(statementsOf(t).filter(released)));
+      // An update's release runs while they still grant the APIs the update drops; a delete's runs after they are gone,
+      // on the function's own policy, which the function (and so the teardown) depends on.
+      for (const id of copies) {
+        expect(deletedBefore(t, id, teardownId(t)), id).toBe(true);
+        expect(deletedBefore(t, teardownId(t), id), id).toBe(false);
+        expect(deletedBefore(t, teardownFn(t), id), id).toBe(false);
+      }
     }
-    // Nothing to release beyond the IP sets: no second policy.
-    expect(releaseOnUpdateId(minimal.template)).toBeUndefined();
+    // Nothing to release beyond the IP sets: no copy.
+    expect(releaseCopies(minimal.template)).toEqual([]);
+  });
+
+  it('each managed copy stays under IAM\'s 6,144 characters, however many stages are protected', () => {
+    const many = synth({ restApis: Array.from({ length: 40 }, (_, i) => ({ restApiId: `api${String(i).padStart(7, '0')}`,
+      stageName: i % 3 === 0 ? 'a-rather-long-stage-name-for-production' : 'prod' })).flatMap((a, i) => i % 4 === 0 ? [a, { ...a, stageName: 'beta' }] : [a]),
+      manageAccessLogFormat: true, config: { denyList: { enabled: true }, apiKeys: { enabled: true } } }).template;
+    const copies = releaseCopies(many);
+    expect(copies.length).toBeGreaterThan(1);
+    // Resolved with the longest partition and region names AWS has; IAM counts characters without whitespace.
+    const longest = (v: unknown): unknown => JSON.parse(JSON.stringify(resolveIntrinsics(v, many))
+      .replaceAll('AWS::Partition', 'aws-iso-b').replaceAll('AWS::Region', 'ap-southeast-5'));
+    for (const id of copies) {
+      const chars = JSON.stringify(longest(resources(many)[id].Properties.PolicyDocument)).length;
+      expect(chars, id).toBeLessThan(6_144);
+    }
+    // Every stage is still named in some copy.
+    const named = JSON.stringify(copies.map((id) => resolveIntrinsics(resources(many)[id].Properties.PolicyDocument, many)));
+    for (let i = 0; i < 40; i++) expect(named).toContain(`api${String(i).padStart(7, '0')}/stages/`);
+  }, 60_000);
+
+  it("on an update the teardown runs after contain's role has lost what the update drops (and reads only its own stack's status)", () => {
+    for (const t of [full.template, attach.template, minimal.template]) {
+      const containPolicy = Object.keys(t.findResources('AWS::IAM::Policy')).find((id) => id.startsWith('CordonContainRoleDefaultPolicy'))!;
+      expect(deletedBefore(t, teardownId(t), containPolicy)).toBe(true);
+      const describe = statementsOf(t).filter((st) => st.actions.includes('cloudformation:DescribeStacks'));
+      expect(describe.map((st) => st.resources)).toEqual([[{ Ref: 'AWS::StackId' }]]);
+    }
   });
 
   it.each([['full', () => full], ['attach', () => attach], ['minimal', () => minimal]])('%s: cdk-nag AwsSolutionsChecks finds nothing unacknowledged', (_, s) => {
@@ -260,28 +298,40 @@ function event(type: 'Create' | 'Update' | 'Delete', props: Json = PROPS, physic
   return { ...base, RequestType: 'Delete', PhysicalResourceId: physicalId };
 }
 
-/** A runtime whose targets are fakes: which were released, and one that can be made to fail. */
-function runtime(opts: { failPolicy?: boolean; remainingMs?: number } = {}) {
+/**
+ * A runtime whose targets are fakes built from the wiring it is given: each IP set, each stage's policy (named
+ * `api/stage`), the deny list and the API keys record which were released. `fail` names the targets that refuse.
+ */
+function runtime(opts: { fail?: string[]; remainingMs?: number; rollingBack?: boolean | Error } = {}) {
   const calls: string[] = [];
   const built: TeardownWiring[] = [];
   const slept: number[] = [];
-  const ipSet: IpSetPort = { read: async () => ({ v4: [], v6: [] }), apply: async () => { calls.push('ip-set'); return { changed: true, sets: [] }; } };
-  const policy: PolicyPort = {
-    name: 'a1b2c3d4e5/prod',
-    read: async () => ({ principals: [], cidrs: [] }),
-    apply: async () => {
-      calls.push('policy');
-      if (opts.failPolicy) throw Object.assign(new Error('User is not authorized'), { name: 'AccessDeniedException' });
-      return { changed: true, deployed: true, dropped: [], chars: 0 };
-    },
+  const warnings: string[] = [];
+  const act = (name: string) => {
+    calls.push(name);
+    if (opts.fail?.includes(name)) throw Object.assign(new Error('User is not authorized'), { name: 'AccessDeniedException' });
   };
   const rt: TeardownRuntime = {
-    build: (w): TeardownDeps => { built.push(w); return { ipSets: [{ name: 'cordon-v4-0', port: ipSet }], policies: [policy] }; },
+    build: (w): TeardownDeps => {
+      built.push(w);
+      return {
+        ipSets: w.ipSets.map((set) => ({ name: set.name, port: { read: async () => ({ v4: [], v6: [] }),
+          apply: async () => { act(`ip-set ${set.name}`); return { changed: true, sets: [] }; } } satisfies IpSetPort })),
+        policies: w.restApis.map((a): PolicyPort => ({ name: `${a.restApiId}/${a.stageName}`, read: async () => ({ principals: [], cidrs: [] }),
+          apply: async () => { act(`policy ${a.restApiId}/${a.stageName}`); return { changed: true, deployed: true, dropped: [], chars: 0 }; } })),
+        ...(w.denyList ? { denyList: { apply: async () => { act('deny-list'); } } as unknown as TeardownDeps['denyList'] } : {}),
+        ...(w.apiKeyRecord ? { apiKeys: { apply: async () => { act('api-keys'); return { enabled: [], skipped: [] }; } } as unknown as TeardownDeps['apiKeys'] } : {}),
+      };
+    },
+    isRollingBack: async () => {
+      if (opts.rollingBack instanceof Error) throw opts.rollingBack;
+      return opts.rollingBack ?? false;
+    },
     sleep: async (ms) => { slept.push(ms); },
     remainingMs: () => opts.remainingMs ?? 900_000,
-    log: { info() {}, warn() {}, error() {} },
+    log: { info() {}, warn(m: string) { warnings.push(m); }, error(m: string) { warnings.push(m); } },
   };
-  return { rt, calls, built, slept };
+  return { rt, calls, built, slept, warnings };
 }
 
 describe('functions/teardown.ts: the answers to CloudFormation', () => {
@@ -300,20 +350,26 @@ describe('functions/teardown.ts: the answers to CloudFormation', () => {
 
   it('an Update that drops an API releases that API alone, twice around the wait (contain may still write it), and keeps the id', async () => {
     const r = runtime();
-    const before = { ...PROPS, RestApis: [...PROPS.RestApis, { RestApiId: 'f6g7h8i9j0', StageName: 'v1' }] };
+    const before = { ...PROPS, RestApis: [...PROPS.RestApis, { RestApiId: 'f6g7h8i9j0', StageName: 'v1' }, { RestApiId: 'f6g7h8i9j0', StageName: 'v2' }] };
     const res = await respond(event('Update', PROPS, undefined, before), r.rt);
     expect(res).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: 'CordonTeardown86F7F28B-teardown' });
-    expect(r.built).toEqual([{ wafScope: 'REGIONAL', ipSets: [], restApis: [{ restApiId: 'f6g7h8i9j0', stageName: 'v1' }], settleMs: 330_000 }]);
+    expect(r.built).toEqual([{ wafScope: 'REGIONAL', ipSets: [], restApis: [{ restApiId: 'f6g7h8i9j0', stageName: 'v1' }, { restApiId: 'f6g7h8i9j0', stageName: 'v2' }],
+      settleMs: 330_000 }]);
     expect(r.slept).toEqual([330_000]);
-    expect(r.calls).toEqual(['ip-set', 'policy', 'ip-set', 'policy']); // (the fake runtime builds both kinds whatever it is told)
+    expect(r.calls).toEqual(['policy f6g7h8i9j0/v1', 'policy f6g7h8i9j0/v2', 'policy f6g7h8i9j0/v1', 'policy f6g7h8i9j0/v2']);
   });
 
-  it("an Update that drops one stage of an API another stage keeps protected releases nothing: the policy is the API's", async () => {
-    const r = runtime();
-    const before = { ...PROPS, RestApis: [...PROPS.RestApis, { RestApiId: 'a1b2c3d4e5', StageName: 'beta' }] };
-    const res = await respond(event('Update', PROPS, undefined, before), r.rt);
-    expect(res.Status).toBe('SUCCESS');
-    expect(r.built).toEqual([]);
+  it("an Update that moves an API to another stage, or drops one stage of an API another keeps, releases nothing: the policy is the API's", async () => {
+    for (const before of [
+      { ...PROPS, RestApis: [...PROPS.RestApis, { RestApiId: 'a1b2c3d4e5', StageName: 'beta' }] },
+      { ...PROPS, RestApis: [{ RestApiId: 'a1b2c3d4e5', StageName: 'beta' }] },
+    ]) {
+      const r = runtime();
+      const res = await respond(event('Update', PROPS, undefined, before), r.rt);
+      expect(res.Status).toBe('SUCCESS');
+      expect(r.built).toEqual([]);
+      expect(r.calls).toEqual([]);
+    }
   });
 
   it('an Update that turns the deny list and API keys off releases both (the list written empty, the keys re-enabled)', async () => {
@@ -323,18 +379,57 @@ describe('functions/teardown.ts: the answers to CloudFormation', () => {
     expect(res.Status).toBe('SUCCESS');
     expect(r.built).toEqual([{ wafScope: 'REGIONAL', ipSets: [], restApis: [], denyList: { bucket: 'state', key: 'deny-list/v1.json' },
       apiKeyRecord: { bucket: 'state', key: 'api-keys/disabled-v1.json' }, settleMs: 330_000 }]);
+    expect(r.calls).toEqual(['deny-list', 'api-keys', 'deny-list', 'api-keys']);
   });
 
-  it('an Update whose release fails answers FAILED naming the target (the update rolls back, and the API stays protected)', async () => {
-    const r = runtime({ failPolicy: true });
+  it("an Update that moves the deny list to another key writes the old one empty (authorizers may still read it); the same key releases nothing", async () => {
+    const r = runtime();
+    const at = (Key: string) => ({ ...PROPS, DenyList: { Bucket: 'state', Key } });
+    expect((await respond(event('Update', at('deny-list/v1.json'), undefined, at('deny-list/v1.json')), r.rt)).Status).toBe('SUCCESS');
+    expect(r.built).toEqual([]);
+    expect((await respond(event('Update', at('deny/v2.json'), undefined, at('deny-list/v1.json')), r.rt)).Status).toBe('SUCCESS');
+    expect(r.built.map((w) => w.denyList)).toEqual([{ bucket: 'state', key: 'deny-list/v1.json' }]);
+  });
+
+  it('an Update whose release fails answers FAILED naming the dropped target (the update rolls back, and the API stays protected)', async () => {
+    const r = runtime({ fail: ['policy f6g7h8i9j0/v1'] });
     const before = { ...PROPS, RestApis: [...PROPS.RestApis, { RestApiId: 'f6g7h8i9j0', StageName: 'v1' }] };
     const res = await respond(event('Update', PROPS, undefined, before), r.rt);
     expect(res.Status).toBe('FAILED');
-    expect(res.Reason).toContain('policy a1b2c3d4e5/prod (AccessDeniedException: User is not authorized)');
+    expect(res.Reason).toContain('policy f6g7h8i9j0/v1 (AccessDeniedException: User is not authorized)');
     expect(res.PhysicalResourceId).toBe('CordonTeardown86F7F28B-teardown');
+    expect(r.calls).not.toContain('policy a1b2c3d4e5/prod');
   });
 
-  it('an Update from a release without the second policy releases nothing (its permissions on what it drops may be gone)', async () => {
+  it('a rollback (an Update with the failed deploy\'s properties as the old ones) releases what that deploy added in one pass, and never answers FAILED', async () => {
+    const failedDeploy = { ...PROPS, RestApis: [...PROPS.RestApis, { RestApiId: 'f6g7h8i9j0', StageName: 'v1' }] };
+    const ok = runtime({ rollingBack: true });
+    expect((await respond(event('Update', PROPS, undefined, failedDeploy), ok.rt)).Status).toBe('SUCCESS');
+    expect(ok.calls).toEqual(['policy f6g7h8i9j0/v1']);
+    expect(ok.slept).toEqual([]);
+    // Its permissions on what the failed deploy added may never have been granted: logged, and the rollback goes on
+    // (FAILED would leave the stack in UPDATE_ROLLBACK_FAILED).
+    const denied = runtime({ rollingBack: true, fail: ['policy f6g7h8i9j0/v1'] });
+    expect((await respond(event('Update', PROPS, undefined, failedDeploy), denied.rt)).Status).toBe('SUCCESS');
+    expect(denied.warnings.join(' ')).toMatch(/not released during its rollback/);
+  });
+
+  it('an Update that cannot tell whether it is a rollback goes on as a forward update (FAILED if the release fails)', async () => {
+    const before = { ...PROPS, RestApis: [...PROPS.RestApis, { RestApiId: 'f6g7h8i9j0', StageName: 'v1' }] };
+    const r = runtime({ rollingBack: new Error('AccessDenied'), fail: ['policy f6g7h8i9j0/v1'] });
+    expect((await respond(event('Update', PROPS, undefined, before), r.rt)).Status).toBe('FAILED');
+    expect(r.warnings.join(' ')).toMatch(/could not tell whether the stack is rolling back/);
+  });
+
+  it('an Update whose wait is cut short still answers SUCCESS (contain\'s role no longer reaches the target), and says so in the log', async () => {
+    const before = { ...PROPS, RestApis: [...PROPS.RestApis, { RestApiId: 'f6g7h8i9j0', StageName: 'v1' }] };
+    const r = runtime({ remainingMs: SECOND_PASS_RESERVE_MS + 60_000 });
+    expect((await respond(event('Update', PROPS, undefined, before), r.rt)).Status).toBe('SUCCESS');
+    expect(r.slept).toEqual([60_000]);
+    expect(r.warnings.join(' ')).toMatch(/cut short/);
+  });
+
+  it('an Update from a release without the managed copies releases nothing (its permissions on what it drops may be gone)', async () => {
     const r = runtime();
     const { ReleaseOnUpdate: _, ...earlier } = { ...PROPS, RestApis: [...PROPS.RestApis, { RestApiId: 'f6g7h8i9j0', StageName: 'v1' }] };
     const res = await respond(event('Update', PROPS, undefined, earlier), r.rt);
@@ -342,21 +437,13 @@ describe('functions/teardown.ts: the answers to CloudFormation', () => {
     expect(r.built).toEqual([]);
   });
 
-  it('an Update whose previous properties are unreadable releases nothing and goes on (as before this release)', async () => {
-    const r = runtime();
-    const res = await respond(event('Update', PROPS, undefined, { ...PROPS, IpSets: 'not a list' }), r.rt);
-    expect(res.Status).toBe('SUCCESS');
-    expect(r.built).toEqual([]);
-  });
-
-  it('Create with properties it cannot read fails the deploy; the rollback\'s Delete of that resource releases nothing', async () => {
-    const r = runtime();
-    const created = await respond(event('Create', { ...PROPS, IpSets: [{ Name: 'x' }] }), r.rt);
-    expect(created.Status).toBe('FAILED');
-    expect(created.Reason).toMatch(/IpSets\.0\.Id/);
-    const deleted = await respond(event('Delete', PROPS, created.PhysicalResourceId), r.rt);
-    expect(deleted.Status).toBe('SUCCESS');
-    expect(r.calls).toEqual([]);
+  it('an Update whose previous properties are missing or unreadable releases nothing and goes on', async () => {
+    for (const old of [{ ...PROPS, IpSets: 'not a list' }, undefined]) {
+      const r = runtime();
+      const res = await respond({ ...event('Update', PROPS), OldResourceProperties: old } as CloudFormationCustomResourceEvent, r.rt);
+      expect(res.Status).toBe('SUCCESS');
+      expect(r.built).toEqual([]);
+    }
   });
 
   it('Delete releases every target twice, around the wait, and answers SUCCESS', async () => {
@@ -364,16 +451,16 @@ describe('functions/teardown.ts: the answers to CloudFormation', () => {
     const res = await respond(event('Delete'), r.rt);
     expect(res).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: 'CordonTeardown86F7F28B-teardown' });
     expect(r.slept).toEqual([330_000]);
-    expect(r.calls).toEqual(['ip-set', 'policy', 'ip-set', 'policy']);
+    expect(r.calls).toEqual(['ip-set cordon-v4-0', 'policy a1b2c3d4e5/prod', 'ip-set cordon-v4-0', 'policy a1b2c3d4e5/prod']);
     expect(r.built[0].restApis).toEqual([{ restApiId: 'a1b2c3d4e5', stageName: 'prod' }]);
   });
 
   it('Delete answers FAILED naming what could not be released, after releasing the rest', async () => {
-    const r = runtime({ failPolicy: true });
+    const r = runtime({ fail: ['policy a1b2c3d4e5/prod'] });
     const res = await respond(event('Delete'), r.rt);
     expect(res.Status).toBe('FAILED');
     expect(res.Reason).toContain('policy a1b2c3d4e5/prod (AccessDeniedException: User is not authorized)');
-    expect(r.calls.filter((c) => c === 'ip-set')).toHaveLength(2);
+    expect(r.calls.filter((c) => c === 'ip-set cordon-v4-0')).toHaveLength(2);
   });
 
   it('the wait is cut short to leave the second pass its time, and the answer says so (FAILED: delete again)', async () => {

@@ -1,4 +1,5 @@
 import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -19,7 +20,7 @@ import { AdapterConfigError } from './errors.ts';
  *   which emulators do not speak).
  */
 
-const DEFAULT_MAX_ATTEMPTS = { dynamodb: 8, kinesis: 5, wafv2: 5, apigateway: 5, sns: 4, s3: 5 } as const;
+const DEFAULT_MAX_ATTEMPTS = { dynamodb: 8, kinesis: 5, wafv2: 5, apigateway: 5, sns: 4, s3: 5, cloudformation: 5 } as const;
 
 export function awsRegion(env: NodeJS.ProcessEnv = process.env): string {
   const region = env.AWS_REGION || env.AWS_DEFAULT_REGION;
@@ -42,6 +43,7 @@ let waf: WAFV2Client | undefined;
 let apigw: APIGatewayClient | undefined;
 let sns: SNSClient | undefined;
 let s3: S3Client | undefined;
+let cloudFormation: CloudFormationClient | undefined;
 
 export function dynamoClient(): DynamoDBClient {
   return (dynamo ??= new DynamoDBClient(commonConfig('dynamodb')));
@@ -63,6 +65,10 @@ export function snsClient(): SNSClient {
   return (sns ??= new SNSClient(commonConfig('sns')));
 }
 
+export function cloudFormationClient(): CloudFormationClient {
+  return (cloudFormation ??= new CloudFormationClient(commonConfig('cloudformation')));
+}
+
 /**
  * S3 addressed by path (`endpoint/bucket/key`) when an endpoint is configured: emulators and S3-compatible
  * endpoints do not resolve `bucket.endpoint` host names. On AWS's own endpoints the SDK's default applies.
@@ -74,10 +80,11 @@ export function s3Client(): S3Client {
 
 /** Closes every client's sockets (end of a CLI run); the next call creates fresh ones. */
 export function destroyClients(): void {
-  for (const c of [dynamo, kinesis, waf, apigw, sns, s3]) c?.destroy();
+  for (const c of [dynamo, kinesis, waf, apigw, sns, s3, cloudFormation]) c?.destroy();
   dynamo = kinesis = undefined;
   waf = undefined;
   apigw = undefined;
   sns = undefined;
   s3 = undefined;
+  cloudFormation = undefined;
 }
