@@ -255,6 +255,13 @@ export interface MergeResult {
   unenforceable: string[];
   /** Whether `policy` differs in meaning from `existing` (see {@link policyEquivalent}). */
   changed: boolean;
+  /**
+   * Why cordon cannot keep an Allow this API needs (a verb shared by open and guarded methods, or no stage given).
+   * `policy` is then the safe one: no policy at all when nothing of the operator's is there (every entry
+   * `unenforceable`), else the operator's statements and cordon's denies without any Allow of cordon's. The adapter
+   * writes it and reports the conflict as this API's failure.
+   */
+  conflict?: string;
 }
 
 /**
@@ -373,25 +380,54 @@ function openMethodsAllow(api: ApiAccess, resource: string): PolicyStatement {
  * So: an Allow is added only when the policy holds no statement of the operator's (then theirs decide who gets
  * in, and cordon's denies only narrow it), there is something to deny, the API is not private and it has open
  * (NONE, Cognito) methods; `Allow *` when all methods are open, `CordonAllowOpenMethods` scoped to the open
- * methods' verbs when it mixes them with AWS_IAM or Lambda authorizer methods ({@link AuthorizationConflictError}
- * when a verb is shared). A cordon Allow already present (written while the policy held nothing of the operator's,
- * or by an earlier release) is kept beside the operator's
- * statements, as it was, while the API has open methods (removing it could lock them out), and removed otherwise: on
- * an API without open methods it only ever widened access.
+ * methods' verbs when it mixes them with AWS_IAM or Lambda authorizer methods. A cordon Allow already present
+ * (written while the policy held nothing of the operator's, or by an earlier release) is checked again on every
+ * merge against the API as it is now: beside the operator's statements it stays as it was while every method is
+ * open (removing it could lock their callers out, and it lets in nobody those methods would not let in without a
+ * policy); once the API has guarded methods too, an `Allow *` is narrowed to the open methods' verbs and a scoped one
+ * loses the verbs guarded methods now use (it never gains any); on an API that is private or has no open methods it
+ * is removed (there it only ever widened access).
+ *
+ * When a verb (or `ANY`) is shared by open and guarded methods, no Allow can serve the open methods without also
+ * covering the guarded ones: the result is `conflict` and no Allow at all (see {@link mergeDenyStatement}).
  */
-function allowStatement(opts: MergeOptions, hasOthers: boolean, had: PolicyStatement | undefined): PolicyStatement | null {
+function allowStatement(opts: MergeOptions, hasOthers: boolean, had: PolicyStatement | undefined): { allow: PolicyStatement | null; conflict?: string } {
   const api = opts.api;
   const hadAllowAll = had?.Sid === CORDON_SIDS.allowAll;
   if (api === undefined) {
-    if (hasOthers) return hadAllowAll ? allowAllStatement(opts.resource) : null;
-    return hadAllowAll || opts.allowAllWhenCreating === true ? allowAllStatement(opts.resource) : null;
+    if (hasOthers) return { allow: hadAllowAll ? allowAllStatement(opts.resource) : null };
+    return { allow: hadAllowAll || opts.allowAllWhenCreating === true ? allowAllStatement(opts.resource) : null };
   }
   const hasOpen = api.methods.some((m) => NEEDS_EXPLICIT_ALLOW.has(m.authorizationType));
   const hasGuarded = api.methods.some((m) => !NEEDS_EXPLICIT_ALLOW.has(m.authorizationType));
-  // Beside the operator's statements, an Allow cordon wrote earlier stays as it was while open methods may need it.
-  if (hasOthers) return had !== undefined && hasOpen ? had : null;
-  if (api.endpointType === 'PRIVATE' || !hasOpen) return null;
-  return hasGuarded ? openMethodsAllow(api, opts.resource) : allowAllStatement(opts.resource);
+  if (api.endpointType === 'PRIVATE' || !hasOpen) return { allow: null };
+  if (hasOthers && had === undefined) return { allow: null };
+  if (!hasGuarded) return { allow: hasOthers ? had! : allowAllStatement(opts.resource) };
+  // Beside the operator's statements, a scoped Allow of cordon's may only shrink: it keeps the stages and verbs it had
+  // that no guarded method uses now (never new ones, which the operator's statements may keep out).
+  if (hasOthers && !hadAllowAll) return narrowedAllow(api, had!);
+  try {
+    return { allow: openMethodsAllow(api, opts.resource) };
+  } catch (err) {
+    if (err instanceof AuthorizationConflictError) return { allow: null, conflict: err.message };
+    throw err;
+  }
+}
+
+/** `had` (a CordonAllowOpenMethods) without the resources whose verb a guarded method of `api` now uses. */
+function narrowedAllow(api: ApiAccess, had: PolicyStatement): { allow: PolicyStatement | null; conflict?: string } {
+  const guardedVerbs = new Set(api.methods.filter((m) => !NEEDS_EXPLICIT_ALLOW.has(m.authorizationType)).map((m) => m.httpMethod.toUpperCase()));
+  const resources = [had.Resource].flat().filter((r): r is string => typeof r === 'string');
+  const verbOf = (r: string) => r.split('/').at(-2) ?? '';
+  const kept = resources.filter((r) => !guardedVerbs.has('ANY') && verbOf(r) !== 'ANY' && verbOf(r) !== '*' && !guardedVerbs.has(verbOf(r)));
+  if (kept.length === resources.length) return { allow: had };
+  const allow = kept.length === 0 ? null : { ...had, Resource: kept.length === 1 ? kept[0] : kept };
+  // Open methods still on a verb taken out lose the Allow they had: a conflict (theirs to resolve), not a silent change.
+  const openVerbs = new Set(api.methods.filter((m) => NEEDS_EXPLICIT_ALLOW.has(m.authorizationType)).map((m) => m.httpMethod.toUpperCase()));
+  const lost = [...new Set(resources.filter((r) => !kept.includes(r)).map(verbOf))].filter((v) => openVerbs.has(v) || openVerbs.has('ANY') || v === 'ANY' || v === '*');
+  if (lost.length === 0) return { allow };
+  return { allow, conflict: `verb ${lost.join(', ')} of cordon's Allow for the open methods is now used by guarded methods too: an Allow covering it ` +
+    'would let their callers in' };
 }
 
 /**
@@ -399,9 +435,10 @@ function allowStatement(opts: MergeOptions, hasOthers: boolean, had: PolicyState
  * within `maxChars`: when it does not fit, entries are dropped from the end (CIDRs before any principal).
  * Merging the same deny twice gives the same policy. With {@link MergeOptions.api}, the Allow cordon adds (if any)
  * follows AWS's evaluation table for the API's authorization types (see {@link allowStatement}): the result never
- * lets in a request that the existing policy (or its absence) kept out, once cordon's own denies are set aside.
- * Throws {@link AuthorizationConflictError} when no policy can do that without locking out callers of its open
- * methods, and {@link PolicyBudgetError} when the operator's statements alone exceed `maxChars`.
+ * lets in a request that the operator's own policy (or its absence) keeps out, beyond an Allow cordon wrote earlier
+ * for methods that are all open. When no Allow can serve the open methods without widening, the result carries
+ * `conflict` (see {@link MergeResult.conflict}). Throws {@link PolicyBudgetError} when the operator's statements alone
+ * exceed `maxChars` and cordon's entries would only grow the policy.
  */
 export function mergeDenyStatement(existing: PolicyDocument | null, deny: PolicyDeny, opts: MergeOptions): MergeResult {
   if (typeof opts.resource !== 'string' || opts.resource === '') throw new RangeError('resource must be a non-empty string');
@@ -419,7 +456,14 @@ export function mergeDenyStatement(existing: PolicyDocument | null, deny: Policy
   const ipKey = opts.api?.endpointType === 'PRIVATE' ? 'aws:VpcSourceIp' : 'aws:SourceIp';
   const total = principals.length + cidrs.length;
   // Only when a policy will exist: with nothing of the operator's and nothing to deny, there is none.
-  const allow = others.length > 0 || total > 0 ? allowStatement(opts, others.length > 0, hadAllow) : null;
+  const { allow, conflict } = others.length > 0 || total > 0 ? allowStatement(opts, others.length > 0, hadAllow) : { allow: null, conflict: undefined };
+  if (conflict !== undefined && others.length === 0) {
+    // No Allow can be written, and without one a policy of cordon's denies would lock the open methods out: the API
+    // goes back to no policy (as before cordon), and nothing is enforced there.
+    const unenforceable = [...clean.principals, ...clean.cidrs];
+    return { policy: null, text: '', chars: 0, kept: { principals: [], cidrs: [] }, dropped: [], rejected, unenforceable,
+      changed: !policyEquivalent(existing, null), conflict };
+  }
 
   const build = (n: number): { policy: PolicyDocument | null; text: string } => {
     const pk = Math.min(n, principals.length);
@@ -437,17 +481,26 @@ export function mergeDenyStatement(existing: PolicyDocument | null, deny: Policy
   let best = build(n);
   if (best.text.length > opts.maxChars) {
     const bare = build(0);
-    if (bare.text.length > opts.maxChars) throw new PolicyBudgetError(bare.text.length, opts.maxChars);
-    // The text grows with every entry kept, so the most that fit is found by bisection.
-    let lo = 0; // fits
-    let hi = total; // does not fit
-    while (hi - lo > 1) {
-      const mid = (lo + hi) >>> 1;
-      if (build(mid).text.length <= opts.maxChars) lo = mid;
-      else hi = mid;
+    if (bare.text.length > opts.maxChars) {
+      // The operator's statements alone are over the budget: no entry of cordon's fits. Taking all of cordon's out still
+      // shrinks the policy (expired and released entries must go, whatever the budget); anything else is refused.
+      if (!existing?.Statement.some(isCordonStatement) || bare.text.length > JSON.stringify(existing).length) {
+        throw new PolicyBudgetError(bare.text.length, opts.maxChars);
+      }
+      n = 0;
+      best = bare;
+    } else {
+      // The text grows with every entry kept, so the most that fit is found by bisection.
+      let lo = 0; // fits
+      let hi = total; // does not fit
+      while (hi - lo > 1) {
+        const mid = (lo + hi) >>> 1;
+        if (build(mid).text.length <= opts.maxChars) lo = mid;
+        else hi = mid;
+      }
+      n = lo;
+      best = build(n);
     }
-    n = lo;
-    best = build(n);
   }
   const pk = Math.min(n, principals.length);
   return {
@@ -459,5 +512,6 @@ export function mergeDenyStatement(existing: PolicyDocument | null, deny: Policy
     rejected,
     unenforceable: [...(principalsEnforceable ? [] : clean.principals), ...(unreachable ? clean.cidrs : [])],
     changed: !policyEquivalent(existing, best.policy),
+    ...(conflict === undefined ? {} : { conflict: `${conflict} (cordon's own Allow was removed: the operator's statements decide who gets in)` }),
   };
 }

@@ -139,6 +139,32 @@ describeMoto('ApiGatewayPolicyAdapter on moto', () => {
     expect(await deployments(id)).toBe(1);
   });
 
+  it("a policy cordon wrote on an all-open API, once a guarded method shares its verb: taken out (no stale Allow *), then AuthorizationConflictError", async () => {
+    const id = await createApi(undefined, 'NONE');
+    const adapter = new ApiGatewayPolicyAdapter(client, { restApiId: id, stageName: 'prod', sleep: noSleep, apiCacheMs: 0 });
+    await adapter.apply({ principals: [], cidrs: ['203.0.113.9'] });
+    expect(parseApiGatewayPolicy(await policyOf(id))!.Statement.map((st) => st.Sid)).toEqual(['CordonAllowAll', 'CordonDenyCidrs']);
+    const root = (await client.send(new GetResourcesCommand({ restApiId: id }))).items![0];
+    await client.send(new PutMethodCommand({ restApiId: id, resourceId: root.id, httpMethod: 'ANY', authorizationType: 'AWS_IAM' }));
+    const before = await deployments(id);
+    await expect(adapter.apply({ principals: [], cidrs: ['203.0.113.9'] })).rejects.toMatchObject({ name: 'AuthorizationConflictError' });
+    // As before cordon: no policy, and the stage deployed with it, so an Allow * no longer covers the IAM method.
+    expect(parseApiGatewayPolicy(await policyOf(id))).toBeNull();
+    expect(await deployments(id)).toBe(before + 1);
+  });
+
+  it("cordon's Resource is this API's, not another account's API named first in the operator's statements", async () => {
+    const partner = 'arn:aws:execute-api:us-east-1:999999999999:partnerapi/*';
+    const id = await createApi({ Version: '2012-10-17', Statement: [
+      { Sid: 'OnlyFromPartner', Effect: 'Allow', Principal: '*', Action: 'execute-api:Invoke', Condition: { ArnLike: { 'aws:SourceArn': partner } },
+        Resource: 'execute-api:/*' }] });
+    const adapter = new ApiGatewayPolicyAdapter(client, { restApiId: id, stageName: 'prod', sleep: noSleep });
+    await adapter.apply({ principals: [], cidrs: ['203.0.113.9'] });
+    const deny = parseApiGatewayPolicy(await policyOf(id))!.Statement.find((st) => st.Sid === 'CordonDenyCidrs')!;
+    expect(JSON.stringify(deny.Resource)).not.toContain('999999999999');
+    expect(JSON.stringify(deny.Resource)).toMatch(new RegExp(`execute-api:(/\\*|[a-z0-9-]+:\\d{12}:${id}/\\*)`));
+  });
+
   it('2,000 CIDRs: the written policy stays within 8,192 characters, dropping the lowest priority', async () => {
     const id = await createApi({ Version: '2012-10-17', Statement: [operatorAllow] });
     const adapter = new ApiGatewayPolicyAdapter(client, { restApiId: id, stageName: 'prod', sleep: noSleep });

@@ -5,7 +5,6 @@ import {
   type ApiAccess,
   type ApiAuthType,
   type ApiEndpointType,
-  AuthorizationConflictError,
   mergeDenyStatement,
   type MergeOptions,
   type MergeResult,
@@ -269,18 +268,21 @@ function violation(s: Scenario, merge: Merge): string | null {
     methods: s.methods.map((m) => ({ httpMethod: m.verb, authorizationType: m.authorizationType })),
     stages: s.stages,
   };
-  let r: MergeResult;
-  try {
-    r = merge(s.existing, s.deny, { resource: s.resource, maxChars: 8192, api: access });
-  } catch (err) {
-    if (!(err instanceof AuthorizationConflictError)) throw err;
-    // Refused only where an Allow is needed and none can be scoped: nothing of the operator's, a public API whose
-    // open and guarded methods share a verb (or use ANY).
-    const open = s.methods.filter((m) => m.authorizationType === 'NONE' || m.authorizationType === 'COGNITO_USER_POOLS');
-    const guarded = s.methods.filter((m) => !open.includes(m));
-    const ops = s.existing?.Statement.filter((st) => !String(st.Sid).startsWith('Cordon')) ?? [];
-    const shares = open.some((o) => o.verb === 'ANY' || guarded.some((g) => g.verb === o.verb || g.verb === 'ANY'));
-    return ops.length === 0 && s.endpointType !== 'PRIVATE' && guarded.length > 0 && shares ? null : `refused without a conflict: ${err.message}`;
+  const r: MergeResult = merge(s.existing, s.deny, { resource: s.resource, maxChars: 8192, api: access });
+  const open = s.methods.filter((m) => m.authorizationType === 'NONE' || m.authorizationType === 'COGNITO_USER_POOLS');
+  const guarded = s.methods.filter((m) => !open.includes(m));
+  const ops = s.existing?.Statement.filter((st) => !String(st.Sid).startsWith('Cordon')) ?? [];
+  const shares = open.some((o) => o.verb === 'ANY' || guarded.some((g) => g.verb === o.verb || g.verb === 'ANY'));
+  if (r.conflict !== undefined) {
+    // A conflict only where an Allow is needed and none can be scoped: a public API whose open and guarded methods
+    // share a verb (or use ANY), with nothing of the operator's or with a cordon Allow written before beside theirs.
+    const hadAllow = s.existing?.Statement.some((st) => String(st.Sid).startsWith('CordonAllow')) ?? false;
+    if (!(s.endpointType !== 'PRIVATE' && guarded.length > 0 && shares && (ops.length === 0 || hadAllow))) return `conflict without cause: ${r.conflict}`;
+    if (ops.length === 0) {
+      // Nothing of the operator's: back to no policy at all, nothing enforced.
+      if (r.policy !== null) return `a policy written despite the conflict`;
+      return JSON.stringify(r.kept) === JSON.stringify({ principals: [], cidrs: [] }) ? null : `kept ${JSON.stringify(r.kept)} despite the conflict`;
+    }
   }
   const hasIam = s.methods.some((m) => m.authorizationType === 'AWS_IAM');
   const uniqueCidrs = [...new Set(s.deny.cidrs.map((c) => (c.includes('/') ? c : `${c}/32`)))];
@@ -319,7 +321,10 @@ function violation(s: Scenario, merge: Merge): string | null {
       const was = evaluatePolicy(before, auth, e, { cognito });
       const originally = evaluatePolicy(original, auth, e, { cognito });
       const where = `${auth} ${q.verb} ${q.path} ${q.stage} from ${q.client}${principal ? ` as ${principal.arn}` : ''} (caller ${e.caller}, ${cognito})`;
-      if (after && !was && !originally) return `widened: ${where}`;
+      // Beyond what the operator's own policy (or its absence) lets in, only an open method's caller whom a cordon Allow
+      // written earlier already let in (kept as it was, so as not to lock them out).
+      const openMethod = auth === 'NONE' || auth === 'COGNITO_USER_POOLS';
+      if (after && !originally && !(openMethod && was)) return `widened: ${where}`;
       if (blocked && after) return `blocked but let in: ${where}`;
       if (!blocked && after !== was && after !== originally) return `changed for a client not blocked (${was} → ${after}): ${where}`;
     }

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalCidr } from '../../src/net/cidr.ts';
+import { evaluatePolicy } from '../helpers/policy-evaluation.ts';
 import {
   CORDON_SIDS,
   isCordonStatement,
@@ -16,7 +17,6 @@ import {
   type ApiEndpointType,
   apiAccessOf,
   ApiAccessError,
-  AuthorizationConflictError,
 } from '../../src/render/resource-policy.ts';
 
 const ARN_BASE = 'arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5';
@@ -372,16 +372,64 @@ describe('mergeDenyStatement', () => {
     ['ANY on the open side', [['GET', 'CUSTOM'], ['ANY', 'NONE']], ['prod'], /verb ANY is used by both/],
     ['ANY on the guarded side', [['ANY', 'AWS_IAM'], ['OPTIONS', 'NONE']], ['prod'], /verb OPTIONS is used by both/],
     ['no stage given', [['GET', 'AWS_IAM'], ['OPTIONS', 'NONE']], [], /no stage of the API was given/],
-  ] as const)('refuses a mixed API it cannot serve without widening: %s', (_label, methods, stages, message) => {
+  ] as const)('a mixed API it cannot serve without widening: a conflict, and no policy of cordon\'s at all (%s)', (_label, methods, stages, message) => {
     const access: ApiAccess = {
       endpointType: 'REGIONAL',
       methods: methods.map(([httpMethod, authorizationType]) => ({ httpMethod, authorizationType })),
       stages,
     };
-    expect(() => mergeDenyStatement(null, { principals: [], cidrs: ['203.0.113.9'] }, { ...OPTS, api: access })).toThrow(AuthorizationConflictError);
-    expect(() => mergeDenyStatement(null, { principals: [], cidrs: ['203.0.113.9'] }, { ...OPTS, api: access })).toThrow(message);
+    const fresh = mergeDenyStatement(null, { principals: [], cidrs: ['203.0.113.9'] }, { ...OPTS, api: access });
+    expect(fresh.conflict).toMatch(message);
+    expect(fresh).toMatchObject({ policy: null, changed: false, kept: { principals: [], cidrs: [] }, unenforceable: ['203.0.113.9/32'] });
+    // A policy cordon wrote when the API was all open (Allow * and a deny) goes back to no policy: as before cordon.
+    const created = mergeDenyStatement(null, DENY, { ...OPTS, api: api(['NONE']) }).policy!;
+    const later = mergeDenyStatement(created, DENY, { ...OPTS, api: access });
+    expect(later.conflict).toMatch(message);
+    expect(later).toMatchObject({ policy: null, changed: true });
     // With the operator's own statements there is nothing to add, so nothing to refuse.
-    expect(mergeDenyStatement(operatorPolicy(), { principals: [], cidrs: ['203.0.113.9'] }, { ...OPTS, api: access }).kept.cidrs).toEqual(['203.0.113.9/32']);
+    const theirs = mergeDenyStatement(operatorPolicy(), { principals: [], cidrs: ['203.0.113.9'] }, { ...OPTS, api: access });
+    expect(theirs.conflict).toBeUndefined();
+    expect(theirs.kept.cidrs).toEqual(['203.0.113.9/32']);
+  });
+
+  describe("an Allow cordon wrote earlier is checked again against the API as it is now (never left to widen access)", () => {
+    const API_ARN = 'arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5';
+    const crossAccountPost = { resource: `${API_ARN}/prod/POST/orders`, endpointType: 'REGIONAL' as const,
+      principal: { arn: 'arn:aws:iam::999999999999:user/eve', account: '999999999999' }, caller: 'allow' as const, sourceIp: '198.51.100.9' };
+    const mixed: ApiAccess = { endpointType: 'REGIONAL', methods: [{ httpMethod: 'GET', authorizationType: 'NONE' }, { httpMethod: 'POST', authorizationType: 'AWS_IAM' }], stages: ['prod'] };
+    const createdAllOpen = () => {
+      const created = mergeDenyStatement(null, DENY, { ...OPTS, resource: `${API_ARN}/*`, api: api(['NONE']) }).policy!;
+      expect(created.Statement[0].Sid).toBe('CordonAllowAll');
+      // The operator adds a statement of their own beside cordon's (a console edit).
+      return { ...created, Statement: [operatorPolicy().Statement[1], ...created.Statement] };
+    };
+
+    it('an Allow * beside the operator\'s statements, once the API has an AWS_IAM method too: narrowed to the open verbs', () => {
+      const r = mergeDenyStatement(createdAllOpen(), DENY, { ...OPTS, resource: `${API_ARN}/*`, api: mixed });
+      expect(r.conflict).toBeUndefined();
+      expect(r.policy!.Statement.map((s) => s.Sid ?? '(operator)')).toEqual(['(operator)', 'CordonAllowOpenMethods', 'CordonDenyPrincipals', 'CordonDenyCidrs']);
+      expect(r.policy!.Statement[1].Resource).toEqual([`${API_ARN}/prod/GET/*`]);
+      // Another account's principal, whose own IAM allows it, does not get into the IAM method (it would with Allow *).
+      expect(evaluatePolicy(r.policy, 'AWS_IAM', crossAccountPost)).toBe(false);
+      expect(evaluatePolicy(createdAllOpen(), 'AWS_IAM', crossAccountPost)).toBe(true);
+    });
+
+    it('on an API made private since, cordon\'s Allow goes (it would let in every VPC endpoint of every account)', () => {
+      const r = mergeDenyStatement(createdAllOpen(), DENY, { ...OPTS, resource: `${API_ARN}/*`, api: { ...api(['NONE']), endpointType: 'PRIVATE' } });
+      expect(r.policy!.Statement.some((s) => String(s.Sid).startsWith('CordonAllow'))).toBe(false);
+    });
+
+    it('a scoped Allow loses the verbs guarded methods took over (a conflict while open methods remain on them), never gains any', () => {
+      const access: ApiAccess = { endpointType: 'REGIONAL', methods: [{ httpMethod: 'GET', authorizationType: 'AWS_IAM' },
+        { httpMethod: 'OPTIONS', authorizationType: 'NONE' }, { httpMethod: 'HEAD', authorizationType: 'NONE' }], stages: ['prod'] };
+      const created = mergeDenyStatement(null, DENY, { ...OPTS, api: access }).policy!;
+      const edited = { ...created, Statement: [operatorPolicy().Statement[1], ...created.Statement] };
+      // OPTIONS is now also a guarded method's verb: the Allow keeps HEAD only, and says why.
+      const shared: ApiAccess = { ...access, methods: [...access.methods, { httpMethod: 'OPTIONS', authorizationType: 'CUSTOM' }], stages: ['prod', 'beta'] };
+      const r = mergeDenyStatement(edited, DENY, { ...OPTS, api: shared });
+      expect(r.policy!.Statement[1]).toMatchObject({ Sid: 'CordonAllowOpenMethods', Resource: 'execute-api:/prod/HEAD/*' });
+      expect(r.conflict).toMatch(/verb OPTIONS/);
+    });
   });
 
   it('refuses a stage name that would be a wildcard', () => {
@@ -432,8 +480,19 @@ describe('mergeDenyStatement', () => {
     expect(r.chars).toBeLessThanOrEqual(4000);
   });
 
-  it("refuses when the operator's statements alone exceed the limit", () => {
+  it("refuses when the operator's statements alone exceed the limit and cordon's entries would only add to them", () => {
     expect(() => mergeDenyStatement(operatorPolicy(), DENY, { ...OPTS, maxChars: 100 })).toThrow(PolicyBudgetError);
+  });
+
+  it("takes cordon's entries out even when the operator's statements alone exceed the limit (expiry, release, teardown)", () => {
+    const withCordon = mergeDenyStatement(operatorPolicy(), DENY, OPTS).policy!;
+    const ownersOnly = JSON.stringify(operatorPolicy()).length;
+    for (const deny of [{ principals: [], cidrs: [] }, DENY]) {
+      const r = mergeDenyStatement(withCordon, deny, { ...OPTS, maxChars: ownersOnly - 10 });
+      expect(r.policy!.Statement.some((s) => String(s.Sid).startsWith('Cordon'))).toBe(false);
+      expect(r.kept).toEqual({ principals: [], cidrs: [] });
+      expect(r.dropped).toHaveLength(deny.principals.length + deny.cidrs.length);
+    }
   });
 
   it('refuses a bad resource or limit', () => {

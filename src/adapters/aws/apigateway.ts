@@ -13,6 +13,7 @@ import {
 import type { PolicyApplyResult, PolicyDeny, PolicyPort } from '../../ports.ts';
 import {
   apiAccessOf,
+  AuthorizationConflictError,
   isCordonStatement,
   mergeDenyStatement,
   parseApiGatewayPolicy,
@@ -149,7 +150,8 @@ export class ApiGatewayPolicyAdapter implements PolicyPort {
       const existing = parseApiGatewayPolicy(api.policy);
       const { resource, reserve } = await this.resourceFor(api.policy);
       const { resources, stages } = await this.apiShape();
-      // Throws AuthorizationConflictError (a failure of this API only, for contain) when no Allow can be written safely.
+      // When no Allow can be written safely (merged.conflict), the safe policy is written all the same (no stale Allow
+      // of cordon's may stay and widen access) and then AuthorizationConflictError is thrown: a failure of this API only.
       const merged = mergeDenyStatement(existing, deny, {
         resource,
         maxChars: this.maxChars - reserve,
@@ -162,12 +164,16 @@ export class ApiGatewayPolicyAdapter implements PolicyPort {
         chars: merged.chars,
       };
 
+      const conflictAfter = <T>(result: T): T => {
+        if (merged.conflict !== undefined) throw new AuthorizationConflictError(merged.conflict);
+        return result;
+      };
       if (!merged.changed) {
         const fp = fingerprint(existing);
         const ours = existing?.Statement.some(isCordonStatement) ?? false;
-        if (!(await this.needsDeployment(fp, ours))) return { ...base, changed: false, deployed: false };
+        if (!(await this.needsDeployment(fp, ours))) return conflictAfter({ ...base, changed: false, deployed: false });
         const deploymentId = await this.deploy(fp);
-        return { ...base, changed: false, deployed: true, deploymentId };
+        return conflictAfter({ ...base, changed: false, deployed: true, deploymentId });
       }
 
       try {
@@ -193,7 +199,7 @@ export class ApiGatewayPolicyAdapter implements PolicyPort {
         continue;
       }
       const deploymentId = await this.deploy(fingerprint(merged.policy));
-      return { ...base, changed: true, deployed: true, deploymentId };
+      return conflictAfter({ ...base, changed: true, deployed: true, deploymentId });
     }
   }
 
@@ -220,23 +226,27 @@ export class ApiGatewayPolicyAdapter implements PolicyPort {
   private async resourceFor(existingText: string | undefined): Promise<{ resource: string; reserve: number }> {
     const region = await this.client.config.region();
     const partition = region.startsWith('cn-') ? 'aws-cn' : region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws';
-    const account = this.accountId ?? /arn:aws[a-z-]*:execute-api:[a-z0-9-]+:(\d{12}):/.exec(existingText ?? '')?.[1];
+    // This API's own ARN only: another API's (in a condition's aws:SourceArn, a statement copied from elsewhere) names
+    // another account or region, and a deny written for it would never match a request here.
+    const literal = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const own = new RegExp(`arn:${literal(partition)}:execute-api:${literal(region)}:(\\d{12}):${literal(this.restApiId)}/`);
+    const account = this.accountId ?? own.exec(existingText ?? '')?.[1];
     const arn = `arn:${partition}:execute-api:${region}:${account ?? '000000000000'}:${this.restApiId}/*`;
     if (account) return { resource: arn, reserve: 0 };
     // AWS rewrites every `execute-api:/…` resource: the operator's (as stored here, unrewritten), cordon's two denies
     // and at most one Allow. A new Allow only goes into a policy without the operator's statements, and a scoped one
-    // (CordonAllowOpenMethods) has a Resource per stage and verb; beside the operator's statements, only a cordon
-    // Allow already there is kept, as it is.
+    // (CordonAllowOpenMethods) has a Resource per stage and verb.
     const doc = parseApiGatewayPolicy(existingText);
     const others = doc?.Statement.filter((s) => !isCordonStatement(s)) ?? [];
     const theirs = JSON.stringify(others).split('"execute-api:/').length - 1;
     const had = doc?.Statement.find((s) => isCordonStatement(s) && s.Effect === 'Allow');
+    // Beside the operator's statements, only a cordon Allow already there is kept, as it is or scoped again to stages
+    // and verbs.
     let allowResources = 0;
-    if (others.length > 0) allowResources = had ? [had.Resource].flat().length : 0;
-    else {
+    if (others.length === 0 || had) {
       const { resources, stages } = await this.apiShape();
       const verbs = new Set(resources.flatMap((r) => Object.keys(r.resourceMethods ?? {}))).size;
-      allowResources = Math.max(1, stages.length * verbs);
+      allowResources = Math.max(1, stages.length * verbs, had ? [had.Resource].flat().length : 0);
     }
     return { resource: SHORT_RESOURCE, reserve: (theirs + 2 + allowResources) * (arn.length - SHORT_RESOURCE.length) };
   }
@@ -256,7 +266,7 @@ export class ApiGatewayPolicyAdapter implements PolicyPort {
       this.client.send(new GetDeploymentCommand({ restApiId: this.restApiId, deploymentId: stage.deploymentId })),
     );
     const description = dep.description ?? '';
-    if (description.includes(fp)) return false;
+    if (description === `cordon policy ${fp}`) return false;
     return policyHasCordon || description.startsWith('cordon ');
   }
 
