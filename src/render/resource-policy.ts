@@ -126,23 +126,27 @@ export function readCordonDeny(doc: PolicyDocument | null): PolicyDeny {
 // ---------------------------------------------------------------------------------------------------------------
 // Comparing
 
-const EXECUTE_API_ARN = /^arn:aws[a-z-]*:execute-api:[a-z0-9-]+:\d{12}:[A-Za-z0-9]+\//;
+const EXECUTE_API_ARN = /^arn:aws[a-z-]*:execute-api:[a-z0-9-]+:\d{12}:([A-Za-z0-9]+)\//;
 
-/** A form where AWS's rewrites do not show: sorted keys, one-element lists as scalars, `execute-api:/` resources. */
-function canonical(v: unknown): unknown {
-  if (Array.isArray(v)) return v.length === 1 ? canonical(v[0]) : v.map(canonical);
+/**
+ * A form where AWS's rewrites do not show: sorted keys, one-element lists as scalars, `execute-api:/` resources. With
+ * `apiId`, only that API's ARNs are taken back to `execute-api:/`: another API's (a statement copied from elsewhere)
+ * stays as written, so it never passes for this API's.
+ */
+function canonical(v: unknown, apiId?: string): unknown {
+  if (Array.isArray(v)) return v.length === 1 ? canonical(v[0], apiId) : v.map((x) => canonical(x, apiId));
   if (isPlainObject(v)) {
     const out: Record<string, unknown> = {};
-    for (const k of Object.keys(v).sort()) out[k] = canonical(v[k]);
+    for (const k of Object.keys(v).sort()) out[k] = canonical(v[k], apiId);
     return out;
   }
-  if (typeof v === 'string') return v.replace(EXECUTE_API_ARN, 'execute-api:/');
+  if (typeof v === 'string') return v.replace(EXECUTE_API_ARN, (arn, id: string) => (apiId === undefined || id === apiId ? 'execute-api:/' : arn));
   return v;
 }
 
-/** True when the two policies mean the same once AWS's rewriting of the stored form is undone. */
-export function policyEquivalent(a: PolicyDocument | null, b: PolicyDocument | null): boolean {
-  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+/** True when the two policies mean the same once AWS's rewriting of the stored form (of API `apiId`) is undone. */
+export function policyEquivalent(a: PolicyDocument | null, b: PolicyDocument | null, apiId?: string): boolean {
+  return JSON.stringify(canonical(a, apiId)) === JSON.stringify(canonical(b, apiId));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -227,6 +231,11 @@ export interface MergeOptions {
    * own (keeping one it added before), writes `aws:SourceIp` and every principal.
    */
   api?: ApiAccess;
+  /**
+   * The API's id: the stored policy's ARNs of this API read as `execute-api:/` when comparing, another API's never (a
+   * cordon statement naming another API denies nothing here, and is rewritten).
+   */
+  restApiId?: string;
   /**
    * @deprecated Pass {@link api} instead. Only read when `api` is absent: `true` restores the old behaviour of
    * creating a policy with `CordonAllowAll`, which widens access on an API with AWS_IAM or a Lambda authorizer.
@@ -462,7 +471,7 @@ export function mergeDenyStatement(existing: PolicyDocument | null, deny: Policy
     // goes back to no policy (as before cordon), and nothing is enforced there.
     const unenforceable = [...clean.principals, ...clean.cidrs];
     return { policy: null, text: '', chars: 0, kept: { principals: [], cidrs: [] }, dropped: [], rejected, unenforceable,
-      changed: !policyEquivalent(existing, null), conflict };
+      changed: !policyEquivalent(existing, null, opts.restApiId), conflict };
   }
 
   const build = (n: number): { policy: PolicyDocument | null; text: string } => {
@@ -511,7 +520,7 @@ export function mergeDenyStatement(existing: PolicyDocument | null, deny: Policy
     dropped: [...principals.slice(pk), ...cidrs.slice(n - pk)].reverse(),
     rejected,
     unenforceable: [...(principalsEnforceable ? [] : clean.principals), ...(unreachable ? clean.cidrs : [])],
-    changed: !policyEquivalent(existing, best.policy),
+    changed: !policyEquivalent(existing, best.policy, opts.restApiId),
     ...(conflict === undefined ? {} : { conflict: `${conflict} (cordon's own Allow was removed: the operator's statements decide who gets in)` }),
   };
 }

@@ -305,6 +305,23 @@ describe('ApiGatewayPolicyAdapter faults and AWS formats (mocked client)', () =>
     expect(mock.commandCalls(GetStagesCommand).length).toBe(2);
   });
 
+  it('a write is worked out on the API as it is now, not its cached shape: an owner\'s new AWS_IAM method never gets an Allow * deployed over it', async () => {
+    mock.on(GetResourcesCommand).resolves({ items: [{ id: 'root', path: '/', resourceMethods: { GET: { authorizationType: 'NONE' } } }] });
+    stored = undefined;
+    const clock = { t: 0 };
+    const a = new ApiGatewayPolicyAdapter(apigw, { restApiId: 'abc123', stageName: 'prod', sleep: noSleep, now: () => clock.t });
+    await a.apply({ principals: [], cidrs: ['203.0.113.0/24'] });
+    expect(parseApiGatewayPolicy(stored)!.Statement.map((st) => st.Sid)).toEqual([CORDON_SIDS.allowAll, CORDON_SIDS.denyCidrs]);
+    // The owner adds an IAM method (not deployed yet): the next deployment, cordon's, would publish it.
+    mock.on(GetResourcesCommand).resolves({ items: [{ id: 'root', path: '/', resourceMethods: { GET: { authorizationType: 'NONE' },
+      POST: { authorizationType: 'AWS_IAM' } } }] });
+    clock.t += 60_000; // well within the cache's few minutes
+    await a.apply({ principals: [], cidrs: ['203.0.113.0/24', '198.51.100.7'] });
+    const doc = parseApiGatewayPolicy(stored)!;
+    expect(doc.Statement.map((st) => st.Sid)).toEqual([CORDON_SIDS.allowOpenMethods, CORDON_SIDS.denyCidrs]);
+    expect(doc.Statement[0].Resource).toEqual(['arn:aws:execute-api:us-east-1:123456789012:abc123/prod/GET/*']);
+  });
+
   it('principals on an API with no AWS_IAM method: reported unenforceable and dropped, the CIDRs still written', async () => {
     mock.on(GetResourcesCommand).resolves({ items: [{ id: 'root', path: '/', resourceMethods: { GET: { authorizationType: 'CUSTOM' } } }] });
     const res = await adapter().apply(deny);

@@ -484,6 +484,17 @@ describe('mergeDenyStatement', () => {
     expect(() => mergeDenyStatement(operatorPolicy(), DENY, { ...OPTS, maxChars: 100 })).toThrow(PolicyBudgetError);
   });
 
+  it("a cordon statement naming another API (copied from elsewhere) is not taken for this API's: it is written again", () => {
+    const ours = 'arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/*';
+    const written = mergeDenyStatement(operatorPolicy(), DENY, { ...OPTS, resource: ours, restApiId: 'a1b2c3d4e5' }).policy!;
+    // Stored as AWS keeps it: the same statements again are no change.
+    expect(mergeDenyStatement(written, DENY, { ...OPTS, resource: ours, restApiId: 'a1b2c3d4e5' }).changed).toBe(false);
+    const copied = JSON.parse(JSON.stringify(written).replaceAll(ours, 'arn:aws:execute-api:us-east-1:999999999999:stagingapi/*')) as PolicyDocument;
+    const r = mergeDenyStatement(copied, DENY, { ...OPTS, resource: ours, restApiId: 'a1b2c3d4e5' });
+    expect(r.changed).toBe(true);
+    expect(r.policy!.Statement.filter((st) => String(st.Sid).startsWith('CordonDeny')).map((st) => st.Resource)).toEqual([ours, ours]);
+  });
+
   it("takes cordon's entries out even when the operator's statements alone exceed the limit (expiry, release, teardown)", () => {
     const withCordon = mergeDenyStatement(operatorPolicy(), DENY, OPTS).policy!;
     const ownersOnly = JSON.stringify(operatorPolicy()).length;

@@ -81,11 +81,12 @@ export interface ApiGatewayApplyResult extends PolicyApplyResult {
  * render/resource-policy.ts), merged into the operator's policy without touching their statements.
  *
  * apply: GetRestApi → parse (AWS's escaped, ARN-rewritten form, or an emulator's verbatim one) → GetResources
- * (`embed=methods`, every page) and GetStages, reused for a few minutes → merge following AWS's evaluation table for
- * the API's endpoint and authorization types (render/resource-policy.ts: no `Allow *` on an API with AWS_IAM or
- * Lambda authorizer methods, principals reported `unenforceable` where no method uses AWS_IAM,
- * `AuthorizationConflictError` when no Allow can be written safely) within the 8,192-character limit (lowest
- * priority entries dropped and reported) → if the meaning changed, UpdateRestApi
+ * (`embed=methods`, every page) and GetStages, reused for a few minutes only to find that nothing needs doing (read
+ * again before any write or deployment, which would publish the owner's undeployed methods) → merge following AWS's
+ * evaluation table for the API's endpoint and authorization types (render/resource-policy.ts: no `Allow *` on an API
+ * with AWS_IAM or Lambda authorizer methods, principals reported `unenforceable` where no method uses AWS_IAM,
+ * `AuthorizationConflictError`, after writing the safe policy, when no Allow can be written safely) within the
+ * 8,192-character limit (lowest priority entries dropped and reported) → if the meaning changed, UpdateRestApi
  * `replace /policy` (with '' when no policy should remain: that is how the policy is removed; `remove /policy` is
  * not honoured everywhere) → CreateDeployment for the stage, described `cordon policy <fingerprint>`.
  *
@@ -148,15 +149,28 @@ export class ApiGatewayPolicyAdapter implements PolicyPort {
     for (let attempt = 0; ; attempt++) {
       const api = await this.call('GetRestApi', () => this.client.send(new GetRestApiCommand({ restApiId: this.restApiId })));
       const existing = parseApiGatewayPolicy(api.policy);
+      const cached = this.shape;
       const { resource, reserve } = await this.resourceFor(api.policy);
-      const { resources, stages } = await this.apiShape();
       // When no Allow can be written safely (merged.conflict), the safe policy is written all the same (no stale Allow
       // of cordon's may stay and widen access) and then AuthorizationConflictError is thrown: a failure of this API only.
-      const merged = mergeDenyStatement(existing, deny, {
+      const mergeWith = ({ resources, stages }: { resources: Resource[]; stages: string[] }) => mergeDenyStatement(existing, deny, {
         resource,
         maxChars: this.maxChars - reserve,
         api: apiAccessOf(api, resources, stages),
+        restApiId: this.restApiId,
       });
+      // Before anything is written or deployed, the API's methods and stages as they are now, not as cached: a
+      // deployment publishes the owner's undeployed methods too, and an Allow worked out for the old ones could cover
+      // them. The cached shape only decides that nothing needs doing.
+      let merged = mergeWith(await this.apiShape());
+      let fresh = this.shape !== cached; // read just now
+      if (merged.changed && !fresh) {
+        merged = mergeWith(await this.apiShape(true));
+        fresh = true;
+      }
+      const ours = existing?.Statement.some(isCordonStatement) ?? false;
+      const redeploy = !merged.changed && (await this.needsDeployment(fingerprint(existing), ours));
+      if (redeploy && !fresh) merged = mergeWith(await this.apiShape(true));
       const base = {
         dropped: [...merged.dropped, ...merged.unenforceable],
         rejected: merged.rejected,
@@ -169,10 +183,8 @@ export class ApiGatewayPolicyAdapter implements PolicyPort {
         return result;
       };
       if (!merged.changed) {
-        const fp = fingerprint(existing);
-        const ours = existing?.Statement.some(isCordonStatement) ?? false;
-        if (!(await this.needsDeployment(fp, ours))) return conflictAfter({ ...base, changed: false, deployed: false });
-        const deploymentId = await this.deploy(fp);
+        if (!redeploy) return conflictAfter({ ...base, changed: false, deployed: false });
+        const deploymentId = await this.deploy(fingerprint(existing));
         return conflictAfter({ ...base, changed: false, deployed: true, deploymentId });
       }
 
@@ -204,9 +216,9 @@ export class ApiGatewayPolicyAdapter implements PolicyPort {
   }
 
   /** The API's resources with their methods (every page) and its stage names; reused for {@link apiCacheMs}. */
-  private async apiShape(): Promise<{ resources: Resource[]; stages: string[] }> {
+  private async apiShape(fresh = false): Promise<{ resources: Resource[]; stages: string[] }> {
     const now = this.now();
-    if (this.shape && now - this.shape.at < this.apiCacheMs) return this.shape;
+    if (!fresh && this.shape && now - this.shape.at < this.apiCacheMs) return this.shape;
     const resources: Resource[] = [];
     let position: string | undefined;
     do {
