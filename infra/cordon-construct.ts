@@ -579,8 +579,7 @@ export class Cordon extends Construct {
       this.containFunction.addToRolePolicy(
         new iam.PolicyStatement({
           sid: 'ProtectedStagesRead',
-          // GetStage, then GetDeployment of the deployment the stage serves (is cordon's policy deployed yet?), and
-          // GetDeployments when it is not cordon's (was the stage deployed since, or rolled back to before it?).
+          // GetStage, then GetDeployment of the deployment the stage serves (is cordon's policy deployed yet?).
           // Deployment ids are generated, hence deployments/* under each protected API. GetResources (with embedded
           // methods) and GetStages tell contain each method's authorization type and the API's stages, so the policy
           // edit follows AWS's evaluation table for that API (render/resource-policy.ts): both are GETs of those paths.
@@ -588,7 +587,7 @@ export class Cordon extends Construct {
           resources: [
             ...p.restApis.map((a) => restApiArn(a.restApiId, `/stages/${a.stageName}`)),
             ...apiIds.flatMap((a) => [restApiArn(a, '/resources'), restApiArn(a, '/stages')]),
-            ...apiIds.flatMap((a) => [restApiArn(a, '/deployments'), restApiArn(a, '/deployments/*')]),
+            ...apiIds.map((a) => restApiArn(a, '/deployments/*')),
           ],
         }),
       );
@@ -1149,7 +1148,7 @@ function apiReleaseStatements(apis: readonly { restApiId: string; stageName: str
   statements.push(new iam.PolicyStatement({ sid: 'ProtectedStagesRead', actions: ['apigateway:GET'], resources: [
     ...apis.map((a) => restApiArn(a.restApiId, `/stages/${a.stageName}`)),
     ...apiIds.flatMap((a) => [restApiArn(a, '/resources'), restApiArn(a, '/stages')]),
-    ...apiIds.flatMap((a) => [restApiArn(a, '/deployments'), restApiArn(a, '/deployments/*')]),
+    ...apiIds.map((a) => restApiArn(a, '/deployments/*')),
   ] }));
   return statements;
 }
@@ -1170,9 +1169,9 @@ function releasePolicyGroups(apis: readonly { restApiId: string; stageName: stri
   let chars = 0;
   for (const stage of apis) {
     // A stage's ARN, and its API's the first time the group names it: itself thrice (policy, two denies),
-    // deployments twice (POST and GET), deployments/*, resources and stages.
+    // deployments, deployments/*, resources and stages.
     const apiId = stage.restApiId;
-    const need = () => arnChars(apiId, `/stages/${stage.stageName}`) + (inGroup.has(apiId) ? 0 : 3 * arnChars(apiId, '') + 5 * arnChars(apiId, '/deployments/*'));
+    const need = () => arnChars(apiId, `/stages/${stage.stageName}`) + (inGroup.has(apiId) ? 0 : 3 * arnChars(apiId, '') + 4 * arnChars(apiId, '/deployments/*'));
     if (group.length > 0 && chars + need() > RELEASE_POLICY_BUDGET) {
       groups.push(group);
       group = [];

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import {
   CreateDeploymentCommand,
   GetDeploymentCommand,
-  GetDeploymentsCommand,
   GetResourcesCommand,
   GetRestApiCommand,
   GetStageCommand,
@@ -21,7 +20,7 @@ import {
   readCordonDeny,
   type PolicyDocument,
 } from '../../render/resource-policy.ts';
-import { AdapterConfigError, AwsRejectedError, ContentionError, StageNotDeployedError } from './errors.ts';
+import { AdapterConfigError, AwsRejectedError, ContentionError } from './errors.ts';
 import type { WritePacer } from './write-pacer.ts';
 import { awsErrorName, backoffDelay, isThrottling, isTransient, realSleep, withRetries, type Sleep } from './retry.ts';
 
@@ -115,8 +114,6 @@ export class ApiGatewayPolicyAdapter implements PolicyPort {
   private readonly maxDelayMs: number;
   private readonly sleep: Sleep;
   private readonly random: () => number;
-  /** What the stage's current deployment means for the policy, remembered per deployment (see needsDeployment). */
-  private served?: { deploymentId: string; fp: string; verdict: 'deployed' | 'redeploy' | 'rolled-back' };
   /** Deployments created by this adapter. */
   deployments = 0;
 
@@ -266,13 +263,6 @@ export class ApiGatewayPolicyAdapter implements PolicyPort {
     return { resource: SHORT_RESOURCE, reserve: (theirs + 2 + allowResources) * (arn.length - SHORT_RESOURCE.length) };
   }
 
-  /**
-   * Whether the stage must be deployed for the policy (fingerprint `fp`) to be in effect. Not when the stage serves
-   * cordon's deployment of it; nor when it serves a deployment someone made since (it carries the policy too). When
-   * cordon's own deployment of it failed, yes. When the stage serves a deployment older than cordon's (its owner rolled
-   * it back), cordon does not publish over their choice: {@link StageNotDeployedError}, this target's failure, until the
-   * stage is deployed again. The answer is remembered per deployment the stage serves.
-   */
   private async needsDeployment(fp: string, policyHasCordon: boolean): Promise<boolean> {
     let stage;
     try {
@@ -284,48 +274,12 @@ export class ApiGatewayPolicyAdapter implements PolicyPort {
       throw err;
     }
     if (!stage.deploymentId) return policyHasCordon;
-    const known = this.served;
-    if (known?.deploymentId === stage.deploymentId && known.fp === fp) return this.verdict(known);
     const dep = await this.call('GetDeployment', () =>
       this.client.send(new GetDeploymentCommand({ restApiId: this.restApiId, deploymentId: stage.deploymentId })),
     );
     const description = dep.description ?? '';
-    let verdict: 'deployed' | 'redeploy' | 'rolled-back';
-    if (description === `cordon policy ${fp}`) verdict = 'deployed';
-    else if (!policyHasCordon && !description.startsWith('cordon ')) verdict = 'deployed';
-    else {
-      const ours = await this.newestDeployment(`cordon policy ${fp}`);
-      if (ours === undefined) verdict = 'redeploy';
-      else verdict = (dep.createdDate?.getTime() ?? 0) >= (ours.createdDate?.getTime() ?? 0) ? 'deployed' : 'rolled-back';
-    }
-    this.served = { deploymentId: stage.deploymentId, fp, verdict };
-    return this.verdict(this.served);
-  }
-
-  private verdict(s: { deploymentId: string; verdict: 'deployed' | 'redeploy' | 'rolled-back' }): boolean {
-    if (s.verdict === 'rolled-back') {
-      throw new StageNotDeployedError(`stage ${this.stageName} of REST API ${this.restApiId} serves deployment ${s.deploymentId}, older ` +
-        "than cordon's deployment of the current policy (rolled back?): cordon does not deploy over it, and its blocks there are not in " +
-        'effect until the stage is deployed again', 'apigateway', 'GetStage', { restApiId: this.restApiId, stage: this.stageName, deploymentId: s.deploymentId });
-    }
-    return s.verdict === 'redeploy';
-  }
-
-  /** The newest deployment of the API with this description, if any (every page). */
-  private async newestDeployment(description: string): Promise<{ id?: string; createdDate?: Date } | undefined> {
-    let newest: { id?: string; createdDate?: Date } | undefined;
-    let position: string | undefined;
-    do {
-      const page = await this.call('GetDeployments', () =>
-        this.client.send(new GetDeploymentsCommand({ restApiId: this.restApiId, limit: 500, position })),
-      );
-      for (const d of page.items ?? []) {
-        if (d.description !== description) continue;
-        if (!newest || (d.createdDate?.getTime() ?? 0) > (newest.createdDate?.getTime() ?? 0)) newest = d;
-      }
-      position = page.position;
-    } while (position);
-    return newest;
+    if (description === `cordon policy ${fp}`) return false;
+    return policyHasCordon || description.startsWith('cordon ');
   }
 
   private async deploy(fp: string): Promise<string | undefined> {
@@ -336,7 +290,6 @@ export class ApiGatewayPolicyAdapter implements PolicyPort {
       ),
     );
     this.deployments++;
-    if (res.id) this.served = { deploymentId: res.id, fp, verdict: 'deployed' };
     return res.id;
   }
 

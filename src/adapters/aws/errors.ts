@@ -27,14 +27,6 @@ export class AwsRejectedError extends AwsAdapterError {
   override name = 'AwsRejectedError';
 }
 
-/**
- * A REST API stage serves a deployment older than cordon's deployment of its current policy (its owner rolled the
- * stage back): cordon does not publish over that, so its policy is not in effect there until the stage is deployed.
- */
-export class StageNotDeployedError extends AwsAdapterError {
-  override name = 'StageNotDeployedError';
-}
-
 /** The dependency did not complete the work within the bounded retries. */
 export class AwsUnavailableError extends AwsAdapterError {
   override name = 'AwsUnavailableError';
