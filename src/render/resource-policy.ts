@@ -428,7 +428,10 @@ function narrowedAllow(api: ApiAccess, had: PolicyStatement): { allow: PolicySta
   const guardedVerbs = new Set(api.methods.filter((m) => !NEEDS_EXPLICIT_ALLOW.has(m.authorizationType)).map((m) => m.httpMethod.toUpperCase()));
   const resources = [had.Resource].flat().filter((r): r is string => typeof r === 'string');
   const verbOf = (r: string) => r.split('/').at(-2) ?? '';
-  const kept = resources.filter((r) => !guardedVerbs.has('ANY') && verbOf(r) !== 'ANY' && verbOf(r) !== '*' && !guardedVerbs.has(verbOf(r)));
+  // Only the form cordon writes, `<api>/<stage>/<VERB>/*`: a hand-edited `…/*` or `…/prod/*` under cordon's Sid would
+  // cover the guarded methods too.
+  const standard = (r: string) => /\/[^/*]+\/[A-Z]+\/\*$/.test(r);
+  const kept = resources.filter((r) => standard(r) && !guardedVerbs.has('ANY') && verbOf(r) !== 'ANY' && !guardedVerbs.has(verbOf(r)));
   if (kept.length === resources.length) return { allow: had };
   const allow = kept.length === 0 ? null : { ...had, Resource: kept.length === 1 ? kept[0] : kept };
   // Open methods still on a verb taken out lose the Allow they had: a conflict (theirs to resolve), not a silent change.
@@ -488,16 +491,25 @@ export function mergeDenyStatement(existing: PolicyDocument | null, deny: Policy
 
   let n = total;
   let best = build(n);
+  let allowLeftOut = false;
   if (best.text.length > opts.maxChars) {
     const bare = build(0);
     if (bare.text.length > opts.maxChars) {
-      // The operator's statements alone are over the budget: no entry of cordon's fits. Taking all of cordon's out still
-      // shrinks the policy (expired and released entries must go, whatever the budget); anything else is refused.
-      if (!existing?.Statement.some(isCordonStatement) || bare.text.length > JSON.stringify(existing).length) {
+      // Nothing of cordon's fits beside the operator's statements. Taking cordon's entries out still shrinks the policy
+      // (expired and released entries must go, whatever the budget), and so does taking its Allow out too when that
+      // Allow grew (narrowed to stages and verbs): the operator's statements alone never let in more than theirs do.
+      // Anything else is refused.
+      const was = existing?.Statement.some(isCordonStatement) ? JSON.stringify(existing).length : -1;
+      if (bare.text.length <= was) {
+        n = 0;
+        best = bare;
+      } else if (allow !== null && others.length > 0 && JSON.stringify({ ...existing, Statement: others }).length <= was) {
+        n = 0;
+        best = { policy: { ...existing!, Statement: others }, text: JSON.stringify({ ...existing, Statement: others }) };
+        allowLeftOut = true;
+      } else {
         throw new PolicyBudgetError(bare.text.length, opts.maxChars);
       }
-      n = 0;
-      best = bare;
     } else {
       // The text grows with every entry kept, so the most that fit is found by bisection.
       let lo = 0; // fits
@@ -521,6 +533,8 @@ export function mergeDenyStatement(existing: PolicyDocument | null, deny: Policy
     rejected,
     unenforceable: [...(principalsEnforceable ? [] : clean.principals), ...(unreachable ? clean.cidrs : [])],
     changed: !policyEquivalent(existing, best.policy, opts.restApiId),
-    ...(conflict === undefined ? {} : { conflict: `${conflict} (cordon's own Allow was removed: the operator's statements decide who gets in)` }),
+    ...(conflict !== undefined ? { conflict: `${conflict} (cordon's own Allow was removed: the operator's statements decide who gets in)` }
+      : allowLeftOut ? { conflict: "cordon's own Allow, narrowed to the API's open methods, no longer fits beside the operator's statements and was " +
+        "removed with cordon's entries: the operator's statements decide who gets in" } : {}),
   };
 }

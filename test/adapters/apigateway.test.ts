@@ -233,6 +233,15 @@ describe('ApiGatewayPolicyAdapter faults and AWS formats (mocked client)', () =>
     expect(fingerprint(doc)).toBe(stageDescription.split(' ').pop());
   });
 
+  it("finds the account in AWS's escaped policy text (`\\/`), so it writes the full ARN and holds nothing back for AWS's rewrite", async () => {
+    await adapter().apply(deny); // stored now in AWS's form: full ARNs, '/' escaped
+    expect(stored).toContain(`${TEST_ACCOUNT}:abc123\\/*`);
+    await adapter().apply({ principals: [MALLORY], cidrs: ['203.0.113.0/24', '198.51.100.7'] });
+    const written = mock.commandCalls(UpdateRestApiCommand).at(-1)!.args[0].input.patchOperations![0].value!;
+    const cordon = parseApiGatewayPolicy(written)!.Statement.filter((st) => String(st.Sid).startsWith('Cordon'));
+    expect(cordon.map((st) => st.Resource)).toEqual([`arn:aws:execute-api:us-east-1:${TEST_ACCOUNT}:abc123/*`, `arn:aws:execute-api:us-east-1:${TEST_ACCOUNT}:abc123/*`]);
+  });
+
   it('429 TooManyRequests then success', async () => {
     mock
       .on(UpdateRestApiCommand)

@@ -419,6 +419,27 @@ describe('mergeDenyStatement', () => {
       expect(r.policy!.Statement.some((s) => String(s.Sid).startsWith('CordonAllow'))).toBe(false);
     });
 
+    it("an Allow * whose narrowed form no longer fits: taken out with cordon's entries (never left in place to widen access)", () => {
+      const existing = createdAllOpen();
+      const many: ApiAccess = { ...mixed, stages: Array.from({ length: 30 }, (_, i) => `stage${i}`) };
+      const maxChars = JSON.stringify(existing).length;
+      for (const deny of [DENY, { principals: [], cidrs: [] }]) {
+        const r = mergeDenyStatement(existing, deny, { ...OPTS, resource: `${API_ARN}/*`, maxChars, api: many });
+        expect(r.policy!.Statement.map((st) => st.Sid ?? '(operator)')).toEqual(['(operator)']);
+        expect(r.conflict).toMatch(/no longer fits/);
+        expect(evaluatePolicy(r.policy, 'AWS_IAM', crossAccountPost)).toBe(false);
+      }
+    });
+
+    it('a hand-edited Allow under cordon\'s Sid that covers every verb (`…/prod/*`) goes once the API has guarded methods', () => {
+      const handEdited = { ...createdAllOpen() };
+      handEdited.Statement = handEdited.Statement.map((st) => st.Sid === 'CordonAllowAll'
+        ? { ...st, Sid: 'CordonAllowOpenMethods', Resource: [`${API_ARN}/prod/*`, `${API_ARN}/prod/GET/*`] } : st);
+      const r = mergeDenyStatement(handEdited, DENY, { ...OPTS, resource: `${API_ARN}/*`, api: mixed });
+      expect(r.policy!.Statement.find((st) => st.Sid === 'CordonAllowOpenMethods')!.Resource).toBe(`${API_ARN}/prod/GET/*`);
+      expect(evaluatePolicy(r.policy, 'AWS_IAM', crossAccountPost)).toBe(false);
+    });
+
     it('a scoped Allow loses the verbs guarded methods took over (a conflict while open methods remain on them), never gains any', () => {
       const access: ApiAccess = { endpointType: 'REGIONAL', methods: [{ httpMethod: 'GET', authorizationType: 'AWS_IAM' },
         { httpMethod: 'OPTIONS', authorizationType: 'NONE' }, { httpMethod: 'HEAD', authorizationType: 'NONE' }], stages: ['prod'] };

@@ -241,7 +241,8 @@ export class ApiGatewayPolicyAdapter implements PolicyPort {
     // This API's own ARN only: another API's (in a condition's aws:SourceArn, a statement copied from elsewhere) names
     // another account or region, and a deny written for it would never match a request here.
     const literal = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    const own = new RegExp(`arn:${literal(partition)}:execute-api:${literal(region)}:(\\d{12}):${literal(this.restApiId)}/`);
+    // (AWS hands the policy back with `/` escaped as `\/`.)
+    const own = new RegExp(`arn:${literal(partition)}:execute-api:${literal(region)}:(\\d{12}):${literal(this.restApiId)}\\\\?/`);
     const account = this.accountId ?? own.exec(existingText ?? '')?.[1];
     const arn = `arn:${partition}:execute-api:${region}:${account ?? '000000000000'}:${this.restApiId}/*`;
     if (account) return { resource: arn, reserve: 0 };
