@@ -10,6 +10,8 @@ import { canonicalCidr, parseCidr } from './net/cidr.ts';
 
 const ruleModeSchema = z.enum(['enforce', 'count', 'off']);
 const minutes = z.number().positive();
+/** A year: the longest a block may last (config.expiry). */
+const MAX_BLOCK_MINUTES = 366 * 24 * 60;
 
 // The rule names are the registry's (src/detect/rules): a mode for a rule that is not there is rejected.
 export { RULE_NAMES, type RuleName } from './detect/rules/index.ts';
@@ -233,13 +235,16 @@ export const configSchema = z
       .prefault({}),
     expiry: z
       .object({
-        baseMinutes: minutes.default(60),
-        multiplier: z.number().min(1).default(4),
-        maxMinutes: minutes.default(7 * 24 * 60),
+        // A block shorter than contain's one-minute schedule would never be seen in force; one longer than a year is
+        // no expiry at all (and past dates JavaScript can write, escalation would stop every later decision).
+        baseMinutes: minutes.min(1).max(MAX_BLOCK_MINUTES).default(60),
+        multiplier: z.number().min(1).max(1000).default(4),
+        maxMinutes: minutes.min(1).max(MAX_BLOCK_MINUTES).default(7 * 24 * 60),
         /** Earlier blocks of the same target within this many days count as repeat offences. */
-        lookbackDays: z.number().positive().default(30),
+        lookbackDays: z.number().positive().max(3650).default(30),
       })
       .strict()
+      .refine((e) => e.baseMinutes <= e.maxMinutes, { message: 'baseMinutes must not exceed maxMinutes', path: ['baseMinutes'] })
       .prefault({}),
     aggregation: z
       .object({

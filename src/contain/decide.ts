@@ -159,9 +159,10 @@ export function decideWindow(
     // A block on the login route only covers nothing the target needs blocked everywhere (it also scans, floods…):
     // that is a new block in full beside it.
     if (book.activeCovering(c.target, c.targetKind, now, { everywhere: scope === undefined })) continue;
-    // Decided at this very time before and since ended (a replay of the same log, a redelivered window): an
-    // operator's release stands and the ledger row is not overwritten; only a later window can block again.
-    if (book.hasEnded(c.target, now)) continue;
+    // Decided at this very time before and since ended (a replay of the same log, a redelivered window), or released
+    // earlier in this same window (an early decision): an operator's release stands and the ledger row is not
+    // overwritten; only a later window can block again.
+    if (book.hasEnded(c.target, now, a.start)) continue;
     if (allowlist.touches(c.target, c.targetKind)) {
       emit(c, 'allowlist');
       continue;
@@ -254,11 +255,17 @@ function aggregateIpv4(a: WindowAssessment, book: LedgerBook, cfg: CordonConfig,
   for (const [cidr, members] of groups) {
     // Never wider than its members: hosts blocked everywhere make the prefix blocked everywhere; with fewer of them,
     // hosts blocked on the login route only make it blocked on that route (never, with the option off, everywhere).
-    const everywhere = members.filter((m) => !isRouteScoped(m)).length >= ipv4Offenders;
+    // Hosts, not entries: one host may hold a login-route block and a later block everywhere.
+    const hosts = (list: LedgerEntry[]) => new Set(list.map((m) => m.target)).size;
+    const everywhere = hosts(members.filter((m) => !isRouteScoped(m))) >= ipv4Offenders;
     const scope = everywhere ? undefined : LOGIN_ROUTE;
     if (!everywhere && !cfg.waf.routeScoped.enabled) continue;
-    if (members.length < ipv4Offenders || book.activeCovering(cidr, 'cidr', now, { everywhere }) || book.hasEnded(cidr, now)
+    if (hosts(members) < ipv4Offenders || book.activeCovering(cidr, 'cidr', now, { everywhere }) || book.hasEnded(cidr, now, a.start)
       || allowlist.touches(cidr, 'cidr') || proxySetFor(cfg.proxies).touches(cidr, 'cidr')) continue;
+    // A prefix an operator released comes back only on hosts blocked since: the members it covered then (still
+    // blocked one by one, and still seen acting, since WAF's blocked requests are logged too) are no new evidence.
+    const released = book.releasedAt(cidr);
+    if (released !== undefined && hosts(members.filter((m) => m.createdAt > released)) < ipv4Offenders) continue;
     // Only while a member host acts: then the prefix's established traffic was measured for the guard below.
     if (!a.establishedByPrefix.has(cidr)) continue;
     const prior = book.priorBlocks(cidr, now - cfg.expiry.lookbackDays * 86_400_000);
@@ -267,10 +274,10 @@ function aggregateIpv4(a: WindowAssessment, book: LedgerBook, cfg: CordonConfig,
     const score = Math.max(...members.map((m) => m.score));
     const trafficShare = a.timeline.requests > 0 ? (a.establishedByPrefix.get(cidr) ?? 0) / a.timeline.requests : 0;
     const evidence: Evidence = {
-      key: cidr, keyKind: 'prefix', windowStart: a.start, windowEnd: a.end, held: `${members.length} blocked hosts`,
+      key: cidr, keyKind: 'prefix', windowStart: a.start, windowEnd: a.end, held: `${hosts(members)} blocked hosts`,
       findings: [{ rule: members[0].reasons[0] as RuleName, score, unmistakable: false,
-        detail: `${members.length} hosts of ${cidr} are blocked (threshold ${ipv4Offenders}): ${members.map((m) => m.target).slice(0, 10).join(', ')}` }],
-      features: {}, blockedHosts: members.length, priorBlocks: prior, trafficShare, ...(scope ? { scope } : {}),
+        detail: `${hosts(members)} hosts of ${cidr} are blocked (threshold ${ipv4Offenders}): ${[...new Set(members.map((m) => m.target))].slice(0, 10).join(', ')}` }],
+      features: {}, blockedHosts: hosts(members), priorBlocks: prior, trafficShare, ...(scope ? { scope } : {}),
     };
     if (trafficShare > cfg.blastRadiusShare) {
       // The hosts stay blocked one by one; widening to their neighbours would cut established traffic.

@@ -64,14 +64,28 @@ export class LedgerBook {
     return this.byTarget.get(target)?.[0];
   }
 
-  /** True when `target` has an entry decided at `createdAt` that is no longer active (released, expired or held). */
-  hasEnded(target: string, createdAt: number): boolean {
-    return this.byTarget.get(target)?.some((e) => e.createdAt === createdAt && e.status !== 'active') ?? false;
+  /**
+   * True when `target` has an entry decided at `createdAt` that is no longer active (released, expired or held), or,
+   * given `windowStart`, a block of that same window that ended: an early decision released before its window closed
+   * is not decided again at the close on the same evidence.
+   */
+  hasEnded(target: string, createdAt: number, windowStart?: number): boolean {
+    return this.byTarget.get(target)?.some((e) => e.status !== 'active'
+      && (e.createdAt === createdAt || (windowStart !== undefined && e.status !== 'held' && e.evidence?.windowStart === windowStart))) ?? false;
   }
 
-  /** Blocks of `target` decided at or after `since` (a held alert was never a block: it does not escalate). */
+  /** When an operator last released `target` (its latest released entry's end), if ever. */
+  releasedAt(target: string): number | undefined {
+    const ends = (this.byTarget.get(target) ?? []).filter((e) => e.status === 'released').map((e) => e.endedAt ?? e.createdAt);
+    return ends.length > 0 ? Math.max(...ends) : undefined;
+  }
+
+  /**
+   * Blocks of `target` decided at or after `since` that count as offences: not a held alert (never a block), nor a
+   * block an operator released (their judgement that it should not stand: it does not make the next one longer).
+   */
   priorBlocks(target: string, since: number): number {
-    return (this.byTarget.get(target) ?? []).filter((e) => e.status !== 'held' && e.createdAt >= since).length;
+    return (this.byTarget.get(target) ?? []).filter((e) => e.status !== 'held' && e.status !== 'released' && e.createdAt >= since).length;
   }
 
   /**

@@ -1,3 +1,4 @@
+import { LOGIN_ROUTE } from '../../src/contain/route-scope.ts';
 // Several blocked IPv4 hosts of one prefix become the prefix (decide's aggregateIpv4), within its own guards.
 import { describe, expect, it } from 'vitest';
 import { LedgerBook } from '../../src/contain/ledger-book.ts';
@@ -117,8 +118,26 @@ describe('aggregation of blocked IPv4 hosts into their prefix', () => {
     const r = runner({}, new LedgerBook([released, ...activeHosts('192.0.2.1', '192.0.2.2', '192.0.2.3')]));
     expect(cidrDecisions(r.decide(hosts('192.0.2.9'), established([['192.0.2.0/24', 0]])))).toEqual([]);
     expect(r.book.latest('192.0.2.0/24')).toBe(released);
-    expect(cidrDecisions(r.decide(hosts('192.0.2.10'), { ...established([['192.0.2.0/24', 0]]), closedAt: NOW + MIN })))
-      .toEqual([['192.0.2.0/24', 'block']]);
+  });
+
+  it('a /24 an operator released comes back only on as many hosts blocked since, not on the members it covered then', () => {
+    const released = entry('192.0.2.0/24', { createdAt: NOW, expiresAt: NOW + HOUR, status: 'released', endedAt: NOW + 2 * MIN });
+    const r = runner({}, new LedgerBook([released, ...activeHosts('192.0.2.1', '192.0.2.2', '192.0.2.3')]));
+    // Later windows: the old members still act (WAF's blocked requests are logged too), one new host is blocked.
+    const at = (k: number) => ({ ...established([['192.0.2.0/24', 0]]), start: T + k * MIN, end: T + (k + 1) * MIN, closedAt: NOW + (k + 1) * MIN });
+    expect(cidrDecisions(r.decide(hosts('192.0.2.1', '192.0.2.10'), at(2)))).toEqual([]);
+    expect(cidrDecisions(r.decide(hosts('192.0.2.11'), at(3)))).toEqual([]);
+    // A third host blocked since the release: new evidence of the /24.
+    expect(cidrDecisions(r.decide(hosts('192.0.2.12'), at(4)))).toEqual([['192.0.2.0/24', 'block']]);
+  });
+
+  it('counts hosts, not entries: a host with a login-route block and a later block everywhere is one host', () => {
+    const r = runner({ waf: { routeScoped: { enabled: true } } }, new LedgerBook([
+      entry('192.0.2.1', { createdAt: NOW - 10 * MIN, expiresAt: NOW + HOUR }),
+      entry('192.0.2.2', { createdAt: NOW - 10 * MIN, expiresAt: NOW + HOUR, evidence: { ...entry('x').evidence, scope: LOGIN_ROUTE } }),
+      entry('192.0.2.2', { createdAt: NOW - 5 * MIN, expiresAt: NOW + HOUR }),
+    ]));
+    expect(cidrDecisions(r.decide(hosts('192.0.2.1'), established([['192.0.2.0/24', 0]])))).toEqual([]);
   });
 
   it('the block: its entry, reasons, strongest score, evidence naming its hosts, the latest expiry of its members', () => {

@@ -173,12 +173,13 @@ describe('decideWindow: what a block carries', () => {
     expect(odd.blocks[0].evidence.trafficShare).toBe(0);
   });
 
-  it('escalates with the target\'s blocks of the lookback (its first day counted, the day before not)', () => {
+  it('escalates with the target\'s blocks of the lookback (its first day counted, the day before not; released ones not)', () => {
     const earlier = [
       entry('192.0.2.1', { createdAt: NOW - 30 * DAY, expiresAt: NOW - 30 * DAY + HOUR, status: 'expired' }),
       entry('192.0.2.1', { createdAt: NOW - 30 * DAY - 1, expiresAt: NOW - 30 * DAY + HOUR, status: 'expired' }),
-      entry('192.0.2.2', { createdAt: NOW - 2 * DAY, expiresAt: NOW - 2 * DAY + HOUR, status: 'released' }),
+      entry('192.0.2.2', { createdAt: NOW - 2 * DAY, expiresAt: NOW - 2 * DAY + HOUR, status: 'expired' }),
       entry('192.0.2.2', { createdAt: NOW - 3 * DAY, expiresAt: NOW - 3 * DAY + HOUR, status: 'expired' }),
+      entry('192.0.2.2', { createdAt: NOW - DAY, expiresAt: NOW - DAY + HOUR, status: 'released' }),
     ] as const;
     const out = runner({}, new LedgerBook(earlier)).decide([verdict('192.0.2.1'), verdict('192.0.2.2')]);
     expect(out.blocks.map((b) => [b.target, b.priorBlocks, b.expiresAt - NOW, b.evidence.priorBlocks])).toEqual([
@@ -386,8 +387,21 @@ describe('decideWindow: what is already decided', () => {
     const out = r.decide([verdict('192.0.2.1'), verdict('198.51.100.0/24')]);
     expect(out.decisions).toEqual([]);
     expect(r.book.entries()).toEqual([released, held]);
-    const later = r.decide([verdict('192.0.2.1')], { closedAt: NOW + MIN });
+    // The same window again, later (a redelivery): still nothing. The next window: a new block.
+    expect(r.decide([verdict('192.0.2.1')], { closedAt: NOW + MIN }).decisions).toEqual([]);
+    const later = r.decide([verdict('192.0.2.1')], { start: T, end: T + MIN, closedAt: NOW + MIN });
     expect(why(later.decisions)).toEqual([['192.0.2.1', 'block', undefined]]);
+  });
+
+  it('a block released before its window closed (an early decision) is not decided again at the close of that window', () => {
+    const r = runner();
+    const early = r.decide([verdict('192.0.2.1')], { closedAt: T - 30_000 });
+    expect(early.blocks).toHaveLength(1);
+    r.book.record({ ...early.blocks[0], status: 'released', endedAt: T - 20_000 });
+    expect(r.decide([verdict('192.0.2.1')]).decisions).toEqual([]);
+    // The next window, acting again: a block of the base duration (the release was no offence).
+    const next = r.decide([verdict('192.0.2.1')], { start: T, end: T + MIN, closedAt: NOW + MIN });
+    expect(next.blocks).toMatchObject([{ target: '192.0.2.1', priorBlocks: 0, expiresAt: NOW + MIN + HOUR }]);
   });
 });
 

@@ -137,7 +137,7 @@ describe('decideWindow', () => {
     const end = first.blocks[0].expiresAt;
     const { decisions: unblocks } = expireDue(book, end + 1);
     expect(unblocks).toEqual([expect.objectContaining({ action: 'unblock', target: '192.0.2.1', time: new Date(end).toISOString() })]);
-    const later = { ...window([verdict('192.0.2.1')]), closedAt: end + 10 * 60_000 };
+    const later = { ...window([verdict('192.0.2.1')]), start: end + 9 * 60_000, end: end + 10 * 60_000, closedAt: end + 10 * 60_000 };
     const second = decideWindow(later, book, cfg, new Allowlist(cfg.allowlist), new AlertMemory());
     expect(second.blocks[0].priorBlocks).toBe(1);
     expect(second.blocks[0].expiresAt - second.blocks[0].createdAt).toBe(4 * 60 * 60_000);

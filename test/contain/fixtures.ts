@@ -19,9 +19,12 @@ export function kindOf(target: string): LedgerEntry['targetKind'] {
   return target.startsWith('arn:') ? 'principal' : target.includes('/') ? 'cidr' : 'ip';
 }
 
+/** A ledger entry; its evidence is of the window that closed when it was decided (createdAt). */
 export function entry(target: string, over: Partial<LedgerEntry> = {}): LedgerEntry {
+  const at = over.createdAt ?? T;
+  const windowEnd = at - (((at - T) % MIN) + MIN) % MIN;
   return { target, targetKind: kindOf(target), createdAt: T, expiresAt: T + HOUR, status: 'active', reasons: ['flood'], score: 2,
-    priorBlocks: 0, evidence: { key: target, keyKind: 'ip', windowStart: T - MIN, windowEnd: T, findings: [], features: {}, held: 'unmistakable' },
+    priorBlocks: 0, evidence: { key: target, keyKind: 'ip', windowStart: windowEnd - MIN, windowEnd, findings: [], features: {}, held: 'unmistakable' },
     ...over };
 }
 

@@ -73,6 +73,10 @@ describe('normaliseIp', () => {
     '1:2:3:4:5:6:7:8:9',
     'g::1',
     'banana',
+    // An embedded IPv4 in forms a bare one may not take (the allowlist's parser refuses them too).
+    '::ffff:010.0.0.1',
+    '::ffff:0x7f.0.0.1',
+    '::ffff:00001.2.3.4',
   ])('rejects %j', (raw) => {
     expect(normaliseIp(raw)).toBeNull();
     expect(normaliseIp(raw)).toBeNull();
