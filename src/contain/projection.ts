@@ -55,6 +55,16 @@ export function project(active: LedgerEntry[], cfg: CordonConfig): Projection {
 }
 
 /**
+ * The pieces a single address block becomes in the IP sets: itself, with the allowlist and proxies cut out (what
+ * {@link project} does to every block).
+ */
+export function piecesOf(target: string, cfg: CordonConfig): string[] {
+  const keepOut = [...new Allowlist(cfg.allowlist).cidrTexts, ...proxySetFor(cfg.proxies).cidrTexts];
+  const { v4, v6 } = aggregate([target], keepOut, EXACT);
+  return [...v4, ...v6];
+}
+
+/**
  * The blocks of `inner` no block of `outer` holds whole. Both are aggregate()'s output (canonical, disjoint, sorted by
  * address), so the one block that could hold an inner one is the last outer one starting at or before it: a binary
  * search each, not a scan (the global sets can hold 100,000 blocks).

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { CordonConfig } from '../config.ts';
 import { unblockDecision } from '../contain/decide.ts';
-import { project } from '../contain/projection.ts';
+import { piecesOf, project } from '../contain/projection.ts';
 import { isRouteScoped } from '../contain/route-scope.ts';
 import type { Decision } from '../decision.ts';
 import { AwsAdapterError } from '../adapters/aws/errors.ts';
 import { authorizerPrincipal } from '../decode/principal-key.ts';
-import { overlaps } from '../net/cidr.ts';
+import { type Cidr, contains, overlaps, parseCidr } from '../net/cidr.ts';
 import { ApiAccessError, AuthorizationConflictError, PolicyBudgetError, PolicyParseError } from '../render/resource-policy.ts';
 import type { AlertPort, ApiKeyApplyResult, ApiKeyPort, ContainmentGap, DenyListPort, IpSetApplyResult, IpSetPort, LedgerEntry, LedgerKey, LedgerStatus, LedgerStore,
   PolicyPort, TargetFailure, WebAclReferenceCheck } from '../ports.ts';
@@ -200,6 +200,20 @@ export async function runContain(deps: ContainDeps, now: number, memo: ContainMe
 
   // Only a block some target really holds is enforced: its expiry starts now. The others are retried next run.
   const outside = (ip?.overflow ?? []);
+  // A block is held by WAF when some piece of it is (an allowlisted address cut out of it splits it; the sets may hold
+  // some pieces and not others): judged against the overflow of its own scope, the route sets' for a login-route block
+  // (and the global sets', which may hold it instead), the global sets' for one everywhere.
+  const routePieces = new Set([...(p.ipSets.route?.v4 ?? []), ...(p.ipSets.route?.v6 ?? [])]);
+  const globalOverflow = outside.filter((o) => !routePieces.has(o)).map(parseCidr).filter((c): c is Cidr => c !== null);
+  const anyOverflow = outside.map(parseCidr).filter((c): c is Cidr => c !== null);
+  const heldByWaf = (e: LedgerEntry): boolean => {
+    if (outside.length === 0) return true;
+    const against = isRouteScoped(e) ? anyOverflow : globalOverflow;
+    return piecesOf(e.target, deps.config).some((text) => {
+      const piece = parseCidr(text);
+      return piece !== null && !against.some((o) => contains(o, piece));
+    });
+  };
   // The checked stages where an address block is held by neither WAF nor the stage's policy.
   const missingOn = (e: LedgerEntry): string[] => e.targetKind === 'principal' ? []
     : [...wafMissing.keys()].filter((name) => isRouteScoped(e) || !policyCidrs.get(name)?.has(e.target));
@@ -210,7 +224,7 @@ export async function runContain(deps: ContainDeps, now: number, memo: ContainMe
     // Held on no protected stage at all (each keeps a web ACL without cordon's rule group): not in effect anywhere.
     const missing = missingOn(e);
     if (missing.length > 0 && missing.length >= Math.max(1, deps.policies.length)) return false;
-    return !outside.some((o) => overlaps(o, e.target));
+    return heldByWaf(e);
   };
   const enforced: LedgerEntry[] = [];
   for (const e of fresh) {

@@ -95,6 +95,18 @@ describe('contain: route-scoped blocks (config waf.routeScoped)', () => {
     expect(s.waf.enforcedAddresses(s.sets.v4[0].id, Number.MAX_SAFE_INTEGER)).toEqual([]);
   });
 
+  it("a block everywhere inside a login-route block the route sets could not take is in effect all the same (the global set holds it)", async () => {
+    const s = setup({ routeSets: false });
+    await s.ledger.put(block('192.0.2.0/24', { scope: LOGIN_ROUTE }));
+    await s.ledger.put(block('192.0.2.7', {}));
+    const r = await runContain(s.deps, T + 20_000);
+    expect(s.waf.enforcedAddresses(s.sets.v4[0].id, Number.MAX_SAFE_INTEGER)).toEqual(['192.0.2.7/32']);
+    expect(r.gaps.map((g) => g.entry)).toEqual(['192.0.2.0/24']);
+    const rows = await s.ledger.listAll();
+    expect(rows.find((e) => e.target === '192.0.2.7')).toMatchObject({ effectiveAt: T + 20_000, expiresAt: T + 20_000 + 3_600_000 });
+    expect(rows.find((e) => e.target === '192.0.2.0/24')?.effectiveAt).toBeUndefined();
+  });
+
   it('a route-scoped block that expires leaves the route set on the next run', async () => {
     const s = setup();
     await s.ledger.put(block(STUFFER, { scope: LOGIN_ROUTE }));

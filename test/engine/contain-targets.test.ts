@@ -149,6 +149,17 @@ describe('contain: every target reconciled on its own, every alert sent', () => 
     expect(s.alerts).toHaveLength(1); // nothing new to say: the block was alerted once
   });
 
+  it('a block WAF holds in part (an allowlisted address cut out of it, the sets full for the rest) is in effect from now: its hour runs', async () => {
+    const s = await setup({ addressesPerSet: 4 });
+    s.deps.config = parseConfig({ allowlist: { cidrs: ['198.51.100.77'] } });
+    await s.ledger.put(block('198.51.100.0/24'));
+    const r = await runContain(s.deps, T + 20_000);
+    expect(s.waf.enforcedAddresses(s.v4.id, Number.MAX_SAFE_INTEGER)).toHaveLength(4);
+    expect(r.gaps.length).toBeGreaterThan(0); // the pieces that did not fit are announced
+    const [row] = await s.ledger.listAll();
+    expect(row).toMatchObject({ effectiveAt: T + 20_000, expiresAt: T + 20_000 + 3_600_000 });
+  });
+
   it('IP sets full: the blocks that do not fit are alerted as gaps and not in effect; the ones that fit are', async () => {
     const s = await setup({ addressesPerSet: 1 });
     await s.ledger.put(block('192.0.2.1', { score: 9 }));
