@@ -269,7 +269,10 @@ function aggregateIpv4(a: WindowAssessment, book: LedgerBook, cfg: CordonConfig,
     // Only while a member host acts: then the prefix's established traffic was measured for the guard below.
     if (!a.establishedByPrefix.has(cidr)) continue;
     const prior = book.priorBlocks(cidr, now - cfg.expiry.lookbackDays * 86_400_000);
-    const expiresAt = Math.max(...members.map((m) => m.expiresAt), now + blockDurationMs(prior, cfg.expiry));
+    // As long as its longest member's own duration (from when that took effect, contain's clock; never its expiry
+    // time, which mixes contain's clock with this decision's), within the cap like any block.
+    const memberMs = members.map((m) => m.expiresAt - (m.effectiveAt ?? m.createdAt));
+    const expiresAt = now + Math.min(cfg.expiry.maxMinutes * 60_000, Math.max(blockDurationMs(prior, cfg.expiry), ...memberMs));
     const reasons = [...new Set(['aggregation', ...members.flatMap((m) => m.reasons)])];
     const score = Math.max(...members.map((m) => m.score));
     const trafficShare = a.timeline.requests > 0 ? (a.establishedByPrefix.get(cidr) ?? 0) / a.timeline.requests : 0;

@@ -131,6 +131,19 @@ describe('aggregation of blocked IPv4 hosts into their prefix', () => {
     expect(cidrDecisions(r.decide(hosts('192.0.2.12'), at(4)))).toEqual([['192.0.2.0/24', 'block']]);
   });
 
+  it("lasts its longest member's duration, never past the cap: a member's expiry on contain's clock (hours after this decision) adds nothing", () => {
+    const late = 6 * HOUR;
+    const members = ['192.0.2.1', '192.0.2.2'].map((ip) => entry(ip, { createdAt: NOW - 10 * MIN, effectiveAt: NOW + late, expiresAt: NOW + late + 7 * DAY }));
+    const r = runner({}, new LedgerBook(members));
+    const agg = r.decide(hosts('192.0.2.3'), established([['192.0.2.0/24', 0]])).blocks.find((b) => b.target === '192.0.2.0/24')!;
+    expect(agg.expiresAt - agg.createdAt).toBe(7 * DAY);
+    // Members of an hour, one of four: the /24 lasts the longer (4 h), from its own decision.
+    const short = runner({}, new LedgerBook([entry('192.0.2.1', { createdAt: NOW - 10 * MIN, effectiveAt: NOW + late, expiresAt: NOW + late + 4 * HOUR }),
+      entry('192.0.2.2', { createdAt: NOW - 10 * MIN, effectiveAt: NOW + late, expiresAt: NOW + late + HOUR })]));
+    const agg2 = short.decide(hosts('192.0.2.3'), established([['192.0.2.0/24', 0]])).blocks.find((b) => b.target === '192.0.2.0/24')!;
+    expect(agg2.expiresAt - agg2.createdAt).toBe(4 * HOUR);
+  });
+
   it('counts hosts, not entries: a host with a login-route block and a later block everywhere is one host', () => {
     const r = runner({ waf: { routeScoped: { enabled: true } } }, new LedgerBook([
       entry('192.0.2.1', { createdAt: NOW - 10 * MIN, expiresAt: NOW + HOUR }),
