@@ -97,7 +97,16 @@ async function change(typed: string, o: BlocksOptions, edit: (e: LedgerEntry, no
     const entries: LedgerEntry[] = [];
     for (const key of ledgerTargets(typed)) entries.push(...activeEntries(await l.store.history(key), l.now));
     const target = entries[0]?.target ?? typed.trim();
-    if (entries.length === 0) throw new UsageError(`${typed}: no active block as of ${fmtTime(l.now)} (cordon blocks list shows them)`);
+    if (entries.length === 0) {
+      // An address a wider block holds (an IPv6 client's /64, a neighbour inside a /24 aggregate) has no entry of its
+      // own: name what does hold it, so the operator can act on that block.
+      const key = ledgerTargets(typed)[0] ?? typed.trim();
+      const covering = coveringBlocks(await l.store.listActive(l.now), key);
+      const held = covering.map((e) => `${e.target} (until ${fmtTime(e.expiresAt)})`).join(', ');
+      throw new UsageError(covering.length > 0
+        ? `${typed}: no block of its own, but blocked by ${held}: ${verb === 'released' ? 'release' : 'change'} that block to let it through`
+        : `${typed}: no active block as of ${fmtTime(l.now)} (cordon blocks list shows them)`);
+    }
     for (const entry of entries) {
       // A release is a new status, so the contain stage alerts it like any other change.
       const updated = edit(entry, l.now);
@@ -109,9 +118,14 @@ async function change(typed: string, o: BlocksOptions, edit: (e: LedgerEntry, no
       process.stdout.write(`${entry.target}: ${verb}\n${formatDecisionLine(decision)}\n`);
     }
     if (verb !== 'released') return;
+    const active = await l.store.listActive(l.now);
     // An address inside a blocked network stays blocked by it: said plainly, not left for the operator to find out.
-    for (const outer of coveringBlocks(await l.store.listActive(l.now), target)) {
+    for (const outer of coveringBlocks(active, target)) {
       process.stdout.write(`${target}: still blocked by ${outer.target} until ${fmtTime(outer.expiresAt)} (release that block too to let it through)\n`);
+    }
+    // And a network released keeps its narrower blocks (its hosts blocked one by one): they stay in force.
+    for (const inner of coveredBlocks(active, target)) {
+      process.stdout.write(`${target}: ${inner.target} inside it stays blocked until ${fmtTime(inner.expiresAt)} (a block of its own)\n`);
     }
   } finally {
     l.close();
@@ -134,6 +148,12 @@ function ledgerTargets(typed: string): string[] {
   const principal = authorizerPrincipal(text);
   const unverified = unverifiedPrincipal(principal);
   return unverified === principal ? [text] : [principal, unverified];
+}
+
+/** Active blocks of addresses or narrower networks inside the network `target` (none for a principal or an address). */
+function coveredBlocks(active: readonly LedgerEntry[], target: string): LedgerEntry[] {
+  if (parseCidr(target) === null) return [];
+  return active.filter((e) => e.target !== target && e.targetKind !== 'principal' && parseCidr(e.target) !== null && contains(target, e.target));
 }
 
 /** Active blocks of other, wider networks that hold `target` (none for a principal). */

@@ -55,6 +55,16 @@ describeMoto('cordon blocks --ledger-table', () => {
     expect((await store.listActive(Date.now())).map((e) => e.target)).not.toContain('192.0.2.50');
   });
 
+  it('an address with no block of its own that a wider block holds: the release names that block (an IPv6 client\'s /64, a neighbour in a /24)', () => {
+    const v6 = cordon('release', '2001:db8:1:2::abcd');
+    expect(v6.status).toBe(2);
+    expect(v6.stderr).toMatch(/2001:db8:1:2::abcd: no block of its own, but blocked by 2001:db8:1:2::\/64 \(until .*\): release that block/);
+    const neighbour = cordon('release', '198.51.100.9');
+    expect(neighbour.status).toBe(2);
+    expect(neighbour.stderr).toMatch(/blocked by 198\.51\.100\.0\/24/);
+    expect(cordon('release', '203.0.113.1').stderr).toMatch(/no active block as of/);
+  });
+
   it('a release ends every active block of the target, and says what still blocks it', async () => {
     const store = new DynamoLedgerStore(client, 'ledger');
     const rel = cordon('release', '198.51.100.7');
