@@ -184,7 +184,9 @@ export function decideWindow(
       continue;
     }
     const clientShare = a.totalClients > 0 ? c.verdict.clients / a.totalClients : 0;
-    const trafficShare = a.timeline.requests > 0 ? c.verdict.establishedRequests / a.timeline.requests : 0;
+    // An IPv6 host is blocked with its /64: what that cuts is the /64's established traffic, its neighbours' too.
+    const widened = c.targetKind === 'cidr' && c.verdict.kind === 'ip' ? (a.establishedByPrefix.get(c.target) ?? 0) : 0;
+    const trafficShare = a.timeline.requests > 0 ? Math.max(c.verdict.establishedRequests, widened) / a.timeline.requests : 0;
     if (trafficShare > cfg.blastRadiusShare) {
       emit(c, 'blast-radius', { clientShare, trafficShare });
       continue;

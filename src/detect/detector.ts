@@ -375,15 +375,18 @@ export class Detector {
   }
 
   /**
-   * While learning, nobody has history yet: every host of the prefix that is not itself flagged counts with all its
-   * requests, so hosts are widened to their prefix only where neighbours carry little traffic.
+   * The established traffic of each prefix holding an acting host: what a block of the prefix would cut (an IPv4 /24
+   * aggregate, an IPv6 host's /64). While learning, nobody has history yet: every host of the prefix that is not
+   * itself flagged counts with all its requests, so hosts are widened to their prefix only where neighbours carry
+   * little traffic.
    */
   private establishedAroundActingHosts(verdicts: KeyVerdict[], keys: ClosedWindow['keys'], states: StateView,
     learning: boolean): Map<string, number> {
     const out = new Map<string, number>();
     const prefixes = new Set<KeyWindow>();
     for (const v of verdicts) {
-      if (v.kind !== 'ip' || !v.act || isIpv6(v.value)) continue;
+      // IPv6 too: an acting IPv6 host is blocked with its whole /64, which may hold established neighbours.
+      if (v.kind !== 'ip' || !v.act) continue;
       const entry = keys.byIp.get(v.value);
       if (entry) prefixes.add(entry.prefix);
     }

@@ -164,6 +164,15 @@ describe('decideWindow: what a block carries', () => {
     expect(r.book.entries()).toEqual(out.blocks);
   });
 
+  it("an IPv6 host is blocked with its /64: the blast radius is the /64's established traffic, its neighbours' too", () => {
+    const bad = verdict('2001:db8:1:2::bad', { establishedRequests: 0 });
+    const shared = runner().decide([bad], { establishedByPrefix: new Map([['2001:db8:1:2::/64', 2_000]]) });
+    expect(shared.blocks).toEqual([]);
+    expect(shared.decisions).toMatchObject([{ action: 'alert', target: '2001:db8:1:2::/64', evidence: { heldBack: 'blast-radius', trafficShare: 0.2 } }]);
+    // Quiet neighbours: the /64 is blocked.
+    expect(runner().decide([bad], { establishedByPrefix: new Map([['2001:db8:1:2::/64', 50]]) }).blocks.map((b) => b.target)).toEqual(['2001:db8:1:2::/64']);
+  });
+
   it('shares are 0, not NaN or infinite, in a window without clients or requests', () => {
     const out = runner().decide([verdict('192.0.2.1', { clients: 3, establishedRequests: 0 })], { totalClients: 0, timeline: timeline(0) });
     expect(out.blocks[0].evidence).toMatchObject({ clientShare: 0, trafficShare: 0 });

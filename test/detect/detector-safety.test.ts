@@ -387,10 +387,21 @@ describe('prefix discount: a prefix explained by its flagged hosts does not act'
     expect(verdict(a, '2001:db8:5::1')?.act).toBe(false);
     expect(verdict(a, '2001:db8:5::/64')).toMatchObject({ act: true, held: 'unmistakable', clients: 1 });
     expect(a.establishedByPrefix.size).toBe(0);
-    // An acting IPv6 host is not widened to a prefix either: no collateral is measured for it.
+    // An acting IPv6 host is blocked with its /64 (src/contain/decide.ts): what that would cut is measured, its
+    // neighbours' established traffic (none here: the neighbour has no history).
     const b = d.at(1, both(crowd(), flood('2001:db8:6::1', 3000), flood('2001:db8:6::2', 5)));
     expect(verdict(b, '2001:db8:6::1')).toMatchObject({ act: true });
-    expect(b.establishedByPrefix.size).toBe(0);
+    expect([...b.establishedByPrefix]).toEqual([['2001:db8:6::/64', 0]]);
+  });
+
+  it("an acting IPv6 host's /64 counts its trusted neighbours up to their usual rate (the /64 is what a block cuts)", () => {
+    const d = detector({ learning: { windows: 0 }, baseline: { minWindows: 2 } });
+    const usual: Traffic = both(crowd(), flood('2001:db8:7::20', 40));
+    d.at(0, usual);
+    d.at(1, usual);
+    const a = d.at(2, both(crowd(), flood('2001:db8:7::1', 3000), flood('2001:db8:7::20', 40)));
+    expect(verdict(a, '2001:db8:7::1')).toMatchObject({ act: true });
+    expect(a.establishedByPrefix.get('2001:db8:7::/64')).toBeCloseTo(40, 0);
   });
 
   it('a prefix holding a single host is left to that host; from two hosts it is judged', () => {
