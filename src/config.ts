@@ -244,7 +244,6 @@ export const configSchema = z
         lookbackDays: z.number().positive().max(3650).default(30),
       })
       .strict()
-      .refine((e) => e.baseMinutes <= e.maxMinutes, { message: 'baseMinutes must not exceed maxMinutes', path: ['baseMinutes'] })
       .prefault({}),
     aggregation: z
       .object({

@@ -67,11 +67,13 @@ describe('config', () => {
     expect(parseConfig({ allowlist: { cidrs: ['::ffff:10.0.0.0/104'] } }).allowlist.cidrs).toEqual(['10.0.0.0/8']);
   });
 
-  it('block durations stay between a minute and a year, the base within the cap (no block that never expires, no date past what can be written)', () => {
-    for (const expiry of [{ maxMinutes: 1e12 }, { baseMinutes: 1e-9 }, { baseMinutes: 600, maxMinutes: 60 }, { multiplier: 1e9 }, { lookbackDays: 1e9 }]) {
+  it('block durations stay between a minute and a year (no block that never expires, no date past what can be written)', () => {
+    for (const expiry of [{ maxMinutes: 1e12 }, { baseMinutes: 1e-9 }, { multiplier: 1e9 }, { lookbackDays: 1e9 }]) {
       expect(() => parseConfig({ expiry }), JSON.stringify(expiry)).toThrow(/expiry/);
     }
     expect(parseConfig({ expiry: { baseMinutes: 1, maxMinutes: 366 * 24 * 60 } }).expiry).toMatchObject({ baseMinutes: 1, maxMinutes: 527_040 });
+    // A cap under the default base stays valid, as before: every block lasts the cap.
+    expect(parseConfig({ expiry: { maxMinutes: 30 } }).expiry).toMatchObject({ baseMinutes: 60, maxMinutes: 30 });
   });
 
   it('a file that is not JSON is a clear error naming the file', () => {

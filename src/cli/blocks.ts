@@ -104,7 +104,7 @@ async function change(typed: string, o: BlocksOptions, edit: (e: LedgerEntry, no
       const covering = coveringBlocks(await l.store.listActive(l.now), key);
       const held = covering.map((e) => `${e.target} (until ${fmtTime(e.expiresAt)})`).join(', ');
       throw new UsageError(covering.length > 0
-        ? `${typed}: no block of its own, but blocked by ${held}: ${verb === 'released' ? 'release' : 'change'} that block to let it through`
+        ? `${typed}: no block of its own, but blocked by ${held}${verb === 'released' ? ': release that block to let it through' : ''}`
         : `${typed}: no active block as of ${fmtTime(l.now)} (cordon blocks list shows them)`);
     }
     for (const entry of entries) {

@@ -162,7 +162,7 @@ export function decideWindow(
     // Decided at this very time before and since ended (a replay of the same log, a redelivered window), or released
     // earlier in this same window (an early decision): an operator's release stands and the ledger row is not
     // overwritten; only a later window can block again.
-    if (book.hasEnded(c.target, now, a.start)) continue;
+    if (book.hasEnded(c.target, now, a.start, { everywhere: scope === undefined })) continue;
     if (allowlist.touches(c.target, c.targetKind)) {
       emit(c, 'allowlist');
       continue;
@@ -257,32 +257,35 @@ function aggregateIpv4(a: WindowAssessment, book: LedgerBook, cfg: CordonConfig,
   for (const [cidr, members] of groups) {
     // Never wider than its members: hosts blocked everywhere make the prefix blocked everywhere; with fewer of them,
     // hosts blocked on the login route only make it blocked on that route (never, with the option off, everywhere).
+    // A prefix an operator released comes back only on hosts blocked since: the members it covered then (still
+    // blocked one by one, and still seen acting, since WAF's blocked requests are logged too) are no new evidence,
+    // neither for whether it comes back nor for how widely.
+    const released = book.releasedAt(cidr);
+    const since = released === undefined ? members : members.filter((m) => m.createdAt > released);
     // Hosts, not entries: one host may hold a login-route block and a later block everywhere.
     const hosts = (list: LedgerEntry[]) => new Set(list.map((m) => m.target)).size;
-    const everywhere = hosts(members.filter((m) => !isRouteScoped(m))) >= ipv4Offenders;
+    const everywhere = hosts(since.filter((m) => !isRouteScoped(m))) >= ipv4Offenders;
     const scope = everywhere ? undefined : LOGIN_ROUTE;
     if (!everywhere && !cfg.waf.routeScoped.enabled) continue;
-    if (hosts(members) < ipv4Offenders || book.activeCovering(cidr, 'cidr', now, { everywhere }) || book.hasEnded(cidr, now, a.start)
+    if (hosts(since) < ipv4Offenders || book.activeCovering(cidr, 'cidr', now, { everywhere })
+      || book.hasEnded(cidr, now, a.start, { everywhere })
       || allowlist.touches(cidr, 'cidr') || proxySetFor(cfg.proxies).touches(cidr, 'cidr')) continue;
-    // A prefix an operator released comes back only on hosts blocked since: the members it covered then (still
-    // blocked one by one, and still seen acting, since WAF's blocked requests are logged too) are no new evidence.
-    const released = book.releasedAt(cidr);
-    if (released !== undefined && hosts(members.filter((m) => m.createdAt > released)) < ipv4Offenders) continue;
     // Only while a member host acts: then the prefix's established traffic was measured for the guard below.
     if (!a.establishedByPrefix.has(cidr)) continue;
     const prior = book.priorBlocks(cidr, now - cfg.expiry.lookbackDays * 86_400_000);
-    // As long as its longest member's own duration (from when that took effect, contain's clock; never its expiry
-    // time, which mixes contain's clock with this decision's), within the cap like any block.
-    const memberMs = members.map((m) => m.expiresAt - (m.effectiveAt ?? m.createdAt));
+    // As long as its longest member still has to run, within the cap like any block: each member's own duration (from
+    // when it took effect, contain's clock) less the time since it was decided (this clock). Never a member's expiry
+    // time itself, which mixes contain's clock with this decision's.
+    const memberMs = since.map((m) => m.expiresAt - (m.effectiveAt ?? m.createdAt) - Math.max(0, now - m.createdAt));
     const expiresAt = now + Math.min(cfg.expiry.maxMinutes * 60_000, Math.max(blockDurationMs(prior, cfg.expiry), ...memberMs));
-    const reasons = [...new Set(['aggregation', ...members.flatMap((m) => m.reasons)])];
-    const score = Math.max(...members.map((m) => m.score));
+    const reasons = [...new Set(['aggregation', ...since.flatMap((m) => m.reasons)])];
+    const score = Math.max(...since.map((m) => m.score));
     const trafficShare = a.timeline.requests > 0 ? (a.establishedByPrefix.get(cidr) ?? 0) / a.timeline.requests : 0;
     const evidence: Evidence = {
-      key: cidr, keyKind: 'prefix', windowStart: a.start, windowEnd: a.end, held: `${hosts(members)} blocked hosts`,
-      findings: [{ rule: members[0].reasons[0] as RuleName, score, unmistakable: false,
-        detail: `${hosts(members)} hosts of ${cidr} are blocked (threshold ${ipv4Offenders}): ${[...new Set(members.map((m) => m.target))].slice(0, 10).join(', ')}` }],
-      features: {}, blockedHosts: hosts(members), priorBlocks: prior, trafficShare, ...(scope ? { scope } : {}),
+      key: cidr, keyKind: 'prefix', windowStart: a.start, windowEnd: a.end, held: `${hosts(since)} blocked hosts`,
+      findings: [{ rule: since[0].reasons[0] as RuleName, score, unmistakable: false,
+        detail: `${hosts(since)} hosts of ${cidr} are blocked (threshold ${ipv4Offenders}): ${[...new Set(since.map((m) => m.target))].slice(0, 10).join(', ')}` }],
+      features: {}, blockedHosts: hosts(since), priorBlocks: prior, trafficShare, ...(scope ? { scope } : {}),
     };
     if (trafficShare > cfg.blastRadiusShare) {
       // The hosts stay blocked one by one; widening to their neighbours would cut established traffic.

@@ -69,9 +69,12 @@ export class LedgerBook {
    * given `windowStart`, a block of that same window that ended: an early decision released before its window closed
    * is not decided again at the close on the same evidence.
    */
-  hasEnded(target: string, createdAt: number, windowStart?: number): boolean {
-    return this.byTarget.get(target)?.some((e) => e.status !== 'active'
-      && (e.createdAt === createdAt || (windowStart !== undefined && e.status !== 'held' && e.evidence?.windowStart === windowStart))) ?? false;
+  hasEnded(target: string, createdAt: number, windowStart?: number, opts: { everywhere?: boolean } = {}): boolean {
+    // Of the same window, only an operator's release (a block that expired within its window ran its time: the attack
+    // going on is new evidence), and with `everywhere` not a release of a login-route block (scanning since is too).
+    const releasedInWindow = (e: LedgerEntry) => windowStart !== undefined && e.status === 'released'
+      && e.evidence?.windowStart === windowStart && !(opts.everywhere && isRouteScoped(e));
+    return this.byTarget.get(target)?.some((e) => e.status !== 'active' && (e.createdAt === createdAt || releasedInWindow(e))) ?? false;
   }
 
   /** When an operator last released `target` (its latest released entry's end), if ever. */

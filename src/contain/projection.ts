@@ -56,12 +56,41 @@ export function project(active: LedgerEntry[], cfg: CordonConfig): Projection {
 
 /**
  * The pieces a single address block becomes in the IP sets: itself, with the allowlist and proxies cut out (what
- * {@link project} does to every block).
+ * {@link project} does to every block). Built once per run: the lists cut out are read once.
  */
-export function piecesOf(target: string, cfg: CordonConfig): string[] {
-  const keepOut = [...new Allowlist(cfg.allowlist).cidrTexts, ...proxySetFor(cfg.proxies).cidrTexts];
-  const { v4, v6 } = aggregate([target], keepOut, EXACT);
-  return [...v4, ...v6];
+export function piecesFor(cfg: CordonConfig): (target: string) => string[] {
+  const allowlist = new Allowlist(cfg.allowlist);
+  const proxies = proxySetFor(cfg.proxies);
+  const keepOut = [...allowlist.cidrTexts, ...proxies.cidrTexts];
+  return (target) => {
+    if (!allowlist.touches(target, 'cidr') && !proxies.touches(target, 'cidr')) return [target];
+    const { v4, v6 } = aggregate([target], keepOut, EXACT);
+    return [...v4, ...v6];
+  };
+}
+
+/**
+ * Whether a block lies whole within one of `blocks` (aggregate()'s or the IP set plan's output: canonical and
+ * disjoint), by binary search over them sorted by first address, as {@link notWithin} does.
+ */
+export function withinAny(blocks: readonly string[]): (text: string) => boolean {
+  const sorted = blocks.map(parseCidr).filter((c): c is Cidr => c !== null).sort((a, b) => (firstAddress(a) < firstAddress(b) ? -1 : 1));
+  return (text) => {
+    const c = parseCidr(text);
+    if (c === null || sorted.length === 0) return false;
+    const start = firstAddress(c);
+    let lo = 0;
+    let hi = sorted.length - 1;
+    let at = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (firstAddress(sorted[mid]) <= start) {
+        at = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return at >= 0 && contains(sorted[at], c);
+  };
 }
 
 /**

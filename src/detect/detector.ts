@@ -3,7 +3,7 @@ import type { Finding } from '../decision.ts';
 import type { Features, KeyWindow } from '../features/key-window.ts';
 import { ipKey, type KeyKind, prefixKey, principalKey } from '../features/keys.ts';
 import type { ClosedWindow } from '../features/windower.ts';
-import { isIpv6 } from '../net/ip.ts';
+import { isIpv6, prefixOf } from '../net/ip.ts';
 import type { KeyState } from '../ports.ts';
 import { ageFlags, flaggedIn, learn, newKeyState, typicalRequests } from './baseline.ts';
 import { addWindow, hasFaded, type HorizonEvidence, horizonsAt, showsSign } from './horizons.ts';
@@ -384,23 +384,33 @@ export class Detector {
     learning: boolean): Map<string, number> {
     const out = new Map<string, number>();
     const prefixes = new Set<KeyWindow>();
+    // An acting IPv6 host is blocked with its /64 (src/contain/decide.ts), whatever aggregation.ipv6Prefix says.
+    const v6Blocks = new Set<string>();
     for (const v of verdicts) {
-      // IPv6 too: an acting IPv6 host is blocked with its whole /64, which may hold established neighbours.
       if (v.kind !== 'ip' || !v.act) continue;
+      if (isIpv6(v.value)) {
+        v6Blocks.add(prefixOf(v.value));
+        continue;
+      }
       const entry = keys.byIp.get(v.value);
       if (entry) prefixes.add(entry.prefix);
     }
-    if (prefixes.size === 0) return out;
+    if (prefixes.size === 0 && v6Blocks.size === 0) return out;
     const cidrOf = new Map<KeyWindow, string>();
     for (const [cidr, kw] of keys.byPrefix) if (prefixes.has(kw)) cidrOf.set(kw, cidr);
     const minWindows = this.cfg.baseline.minWindows;
     const flagged = learning ? new Set(verdicts.filter((v) => v.kind === 'ip' && !v.learning).map((v) => v.value)) : new Set<string>();
     for (const [ip, entry] of keys.byIp) {
-      const cidr = cidrOf.get(entry.prefix);
-      if (cidr === undefined) continue;
+      const v6 = isIpv6(ip);
+      const cidr = v6 ? (v6Blocks.size > 0 ? prefixOf(ip) : undefined) : cidrOf.get(entry.prefix);
+      if (cidr === undefined || (v6 && !v6Blocks.has(cidr))) continue;
       const s = states.get(ipKey(ip));
       const trusted = s && s.windows >= minWindows ? s : undefined;
-      const part = !trusted && learning && !flagged.has(ip) ? entry.ip.requests : establishedPart(trusted, entry.ip.requests);
+      // While learning, an unflagged IPv4 neighbour counts in full (the /24 only widens blocks its hosts already have).
+      // An IPv6 client rotates its addresses inside its /64, and the /64 is the only block: there, as for a prefix's
+      // own collateral, only a neighbour seen in earlier windows counts in full.
+      const untrustedCounts = learning && !flagged.has(ip) && (!v6 || (s !== undefined && s.windows >= 2));
+      const part = !trusted && untrustedCounts ? entry.ip.requests : establishedPart(trusted, entry.ip.requests);
       out.set(cidr, (out.get(cidr) ?? 0) + part);
     }
     return out;

@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { CordonConfig } from '../config.ts';
 import { unblockDecision } from '../contain/decide.ts';
-import { piecesOf, project } from '../contain/projection.ts';
+import { piecesFor, project, withinAny } from '../contain/projection.ts';
 import { isRouteScoped } from '../contain/route-scope.ts';
 import type { Decision } from '../decision.ts';
 import { AwsAdapterError } from '../adapters/aws/errors.ts';
 import { authorizerPrincipal } from '../decode/principal-key.ts';
-import { type Cidr, contains, overlaps, parseCidr } from '../net/cidr.ts';
 import { ApiAccessError, AuthorizationConflictError, PolicyBudgetError, PolicyParseError } from '../render/resource-policy.ts';
 import type { AlertPort, ApiKeyApplyResult, ApiKeyPort, ContainmentGap, DenyListPort, IpSetApplyResult, IpSetPort, LedgerEntry, LedgerKey, LedgerStatus, LedgerStore,
   PolicyPort, TargetFailure, WebAclReferenceCheck } from '../ports.ts';
@@ -204,15 +203,15 @@ export async function runContain(deps: ContainDeps, now: number, memo: ContainMe
   // some pieces and not others): judged against the overflow of its own scope, the route sets' for a login-route block
   // (and the global sets', which may hold it instead), the global sets' for one everywhere.
   const routePieces = new Set([...(p.ipSets.route?.v4 ?? []), ...(p.ipSets.route?.v6 ?? [])]);
-  const globalOverflow = outside.filter((o) => !routePieces.has(o)).map(parseCidr).filter((c): c is Cidr => c !== null);
-  const anyOverflow = outside.map(parseCidr).filter((c): c is Cidr => c !== null);
+  // Per scope, the overflow is disjoint (one plan's output): a piece lies within at most one block of it.
+  const inGlobalOverflow = withinAny(outside.filter((o) => !routePieces.has(o)));
+  const inRouteOverflow = withinAny(outside.filter((o) => routePieces.has(o)));
+  const pieces = piecesFor(deps.config);
   const heldByWaf = (e: LedgerEntry): boolean => {
+    const own = pieces(e.target);
+    if (own.length === 0) return false; // all of it allowlisted or a proxy since it was decided: nothing to hold
     if (outside.length === 0) return true;
-    const against = isRouteScoped(e) ? anyOverflow : globalOverflow;
-    return piecesOf(e.target, deps.config).some((text) => {
-      const piece = parseCidr(text);
-      return piece !== null && !against.some((o) => contains(o, piece));
-    });
+    return own.some((piece) => !inGlobalOverflow(piece) && !(isRouteScoped(e) && inRouteOverflow(piece)));
   };
   // The checked stages where an address block is held by neither WAF nor the stage's policy.
   const missingOn = (e: LedgerEntry): string[] => e.targetKind === 'principal' ? []
@@ -243,7 +242,7 @@ export async function runContain(deps: ContainDeps, now: number, memo: ContainMe
       : ip === undefined ? 'the WAF IP sets failed'
         // A block of the login route only needs the route sets (config waf.routeScoped), which may not be deployed.
         : isRouteScoped(e) && !ip.sets.some((s) => s.route) ? 'no route-scoped WAF IP set is deployed'
-          : outside.some((o) => overlaps(o, e.target)) ? 'the WAF IP sets are full' : notInEffectOn(missingOn(e), wafMissing) ?? 'the WAF IP sets are full';
+          : !heldByWaf(e) ? 'the WAF IP sets are full' : notInEffectOn(missingOn(e), wafMissing) ?? 'the WAF IP sets are full';
     // Nothing this deployment has can ever hold it (no deny list, and the policies took it and could not name it):
     // announced as an alert, never as a block. A target that failed is retried: that block stays a block.
     const policyFailed = failures.some((f) => f.target.startsWith('policy'));

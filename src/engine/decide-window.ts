@@ -61,7 +61,9 @@ export async function decideOpenWindow(open: ClosedWindow, scope: string, deps: 
   const verdicts = full.verdicts
     .filter((v) => v.act && !v.learning && v.findings.some((f) => f.unmistakable))
     .map((v) => ({ ...v, held: `unmistakable, ${seconds} s into the window` }));
-  const assessment = { ...full, closedAt: now, verdicts, establishedByPrefix: new Map<string, number>() };
+  // An IPv6 host's /64 keeps its measure (the guard of its block); IPv4 /24 aggregation waits for the close.
+  const establishedByPrefix = new Map([...full.establishedByPrefix].filter(([cidr]) => isIpv6(cidr)));
+  const assessment = { ...full, closedAt: now, verdicts, establishedByPrefix };
   const decided = verdicts.length ? await decideAssessment(assessment, deps) : { decisions: [], blocks: [], held: [], page: false };
   return { assessment, decided };
 }

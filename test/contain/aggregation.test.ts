@@ -136,12 +136,25 @@ describe('aggregation of blocked IPv4 hosts into their prefix', () => {
     const members = ['192.0.2.1', '192.0.2.2'].map((ip) => entry(ip, { createdAt: NOW - 10 * MIN, effectiveAt: NOW + late, expiresAt: NOW + late + 7 * DAY }));
     const r = runner({}, new LedgerBook(members));
     const agg = r.decide(hosts('192.0.2.3'), established([['192.0.2.0/24', 0]])).blocks.find((b) => b.target === '192.0.2.0/24')!;
-    expect(agg.expiresAt - agg.createdAt).toBe(7 * DAY);
-    // Members of an hour, one of four: the /24 lasts the longer (4 h), from its own decision.
+    // What the members still have to run (7 days less the 10 minutes since they were decided), never more.
+    expect(agg.expiresAt - agg.createdAt).toBe(7 * DAY - 10 * MIN);
+    // Members of 4 h and 1 h: the /24 lasts what the longer one has left.
     const short = runner({}, new LedgerBook([entry('192.0.2.1', { createdAt: NOW - 10 * MIN, effectiveAt: NOW + late, expiresAt: NOW + late + 4 * HOUR }),
       entry('192.0.2.2', { createdAt: NOW - 10 * MIN, effectiveAt: NOW + late, expiresAt: NOW + late + HOUR })]));
     const agg2 = short.decide(hosts('192.0.2.3'), established([['192.0.2.0/24', 0]])).blocks.find((b) => b.target === '192.0.2.0/24')!;
-    expect(agg2.expiresAt - agg2.createdAt).toBe(4 * HOUR);
+    expect(agg2.expiresAt - agg2.createdAt).toBe(4 * HOUR - 10 * MIN);
+  });
+
+  it('a released /24 comes back no wider than the evidence since: hosts blocked on the login route since make a login-route /24', () => {
+    const released = entry('192.0.2.0/24', { createdAt: NOW, expiresAt: NOW + HOUR, status: 'released', endedAt: NOW + 2 * MIN });
+    const login = (ip: string, k: number) => entry(ip, { createdAt: NOW + k * MIN, expiresAt: NOW + HOUR,
+      evidence: { ...entry('x').evidence, scope: LOGIN_ROUTE } });
+    const r = runner({ waf: { routeScoped: { enabled: true } } }, new LedgerBook([released, ...activeHosts('192.0.2.1', '192.0.2.2', '192.0.2.3'),
+      login('192.0.2.10', 3), login('192.0.2.11', 3), login('192.0.2.12', 3)]));
+    const at = { ...established([['192.0.2.0/24', 0]]), start: T + 3 * MIN, end: T + 4 * MIN, closedAt: NOW + 4 * MIN };
+    const agg = r.decide(hosts('198.51.100.1'), at).blocks.find((b) => b.target === '192.0.2.0/24');
+    expect(agg).toBeDefined();
+    expect(agg!.evidence).toMatchObject({ scope: LOGIN_ROUTE, blockedHosts: 3 });
   });
 
   it('counts hosts, not entries: a host with a login-route block and a later block everywhere is one host', () => {

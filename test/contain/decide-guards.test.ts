@@ -1,3 +1,4 @@
+import { LOGIN_ROUTE } from '../../src/contain/route-scope.ts';
 // decideWindow's safety guards, one by one and in their order, with the ledger entries and alerts they leave.
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config.ts';
@@ -400,6 +401,17 @@ describe('decideWindow: what is already decided', () => {
     expect(r.decide([verdict('192.0.2.1')], { closedAt: NOW + MIN }).decisions).toEqual([]);
     const later = r.decide([verdict('192.0.2.1')], { start: T, end: T + MIN, closedAt: NOW + MIN });
     expect(why(later.decisions)).toEqual([['192.0.2.1', 'block', undefined]]);
+  });
+
+  it('within a window, only a release holds back: a block that expired there (a long window, short blocks), or a login-route block released when the close needs one everywhere, is decided again', () => {
+    const r = runner();
+    const early = r.decide([verdict('192.0.2.1')], { closedAt: T - 30_000 });
+    r.book.record({ ...early.blocks[0], status: 'expired', endedAt: T - 10_000 });
+    expect(r.decide([verdict('192.0.2.1')]).blocks.map((b) => b.target)).toEqual(['192.0.2.1']);
+    const s = runner();
+    const login = s.decide([verdict('192.0.2.2')], { closedAt: T - 30_000 });
+    s.book.record({ ...login.blocks[0], status: 'released', endedAt: T - 20_000, evidence: { ...login.blocks[0].evidence, scope: LOGIN_ROUTE } });
+    expect(s.decide([verdict('192.0.2.2')]).blocks.map((b) => b.target)).toEqual(['192.0.2.2']);
   });
 
   it('a block released before its window closed (an early decision) is not decided again at the close of that window', () => {

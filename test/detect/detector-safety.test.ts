@@ -394,6 +394,14 @@ describe('prefix discount: a prefix explained by its flagged hosts does not act'
     expect([...b.establishedByPrefix]).toEqual([['2001:db8:6::/64', 0]]);
   });
 
+  it("while learning, an IPv6 host's /64 counts only neighbours seen before: the attacker's own rotating addresses never hold back its block", () => {
+    const d = detector({ learning: { windows: 60 } });
+    const rotating: Traffic = (s) => Array.from({ length: 30 }, (_, i) => spread(15, s, () => ({ ip: `2001:db8:9::${(i + 2).toString(16)}` }))).flat();
+    const a = d.at(0, both(crowd(), scanner('2001:db8:9::1'), rotating));
+    expect(verdict(a, '2001:db8:9::1')?.act).toBe(true);
+    expect(a.establishedByPrefix.get('2001:db8:9::/64')).toBe(0);
+  });
+
   it("an acting IPv6 host's /64 counts its trusted neighbours up to their usual rate (the /64 is what a block cuts)", () => {
     const d = detector({ learning: { windows: 0 }, baseline: { minWindows: 2 } });
     const usual: Traffic = both(crowd(), flood('2001:db8:7::20', 40));
