@@ -157,6 +157,25 @@ describe('aggregation of blocked IPv4 hosts into their prefix', () => {
     expect(agg!.evidence).toMatchObject({ scope: LOGIN_ROUTE, blockedHosts: 3 });
   });
 
+  it('released twice: only hosts blocked since the later release count', () => {
+    const releases = [entry('192.0.2.0/24', { createdAt: NOW - 20 * MIN, expiresAt: NOW + HOUR, status: 'released', endedAt: NOW - 15 * MIN }),
+      entry('192.0.2.0/24', { createdAt: NOW, expiresAt: NOW + HOUR, status: 'released', endedAt: NOW + 2 * MIN })];
+    // Three hosts blocked between the two releases: no evidence after the later one.
+    const between = ['192.0.2.1', '192.0.2.2', '192.0.2.3'].map((ip) => entry(ip, { createdAt: NOW - 10 * MIN, expiresAt: NOW + HOUR }));
+    const r = runner({}, new LedgerBook([...releases, ...between]));
+    const at = { ...established([['192.0.2.0/24', 0]]), start: T + 3 * MIN, end: T + 4 * MIN, closedAt: NOW + 4 * MIN };
+    expect(cidrDecisions(r.decide(hosts('198.51.100.1'), at))).toEqual([]);
+  });
+
+  it('blocked everywhere takes as many hosts blocked everywhere: two entries of one host are one', () => {
+    const login = (ip: string) => entry(ip, { createdAt: NOW - 5 * MIN, expiresAt: NOW + HOUR, evidence: { ...entry('x').evidence, scope: LOGIN_ROUTE } });
+    const r = runner({ waf: { routeScoped: { enabled: true } } }, new LedgerBook([
+      entry('192.0.2.1', { createdAt: NOW - 10 * MIN, expiresAt: NOW + HOUR }), entry('192.0.2.1', { createdAt: NOW - 9 * MIN, expiresAt: NOW + HOUR }),
+      entry('192.0.2.2', { createdAt: NOW - 8 * MIN, expiresAt: NOW + HOUR }), login('192.0.2.3')]));
+    const agg = r.decide(hosts('198.51.100.1'), established([['192.0.2.0/24', 0]])).blocks.find((b) => b.target === '192.0.2.0/24');
+    expect(agg?.evidence.scope).toEqual(LOGIN_ROUTE);
+  });
+
   it('counts hosts, not entries: a host with a login-route block and a later block everywhere is one host', () => {
     const r = runner({ waf: { routeScoped: { enabled: true } } }, new LedgerBook([
       entry('192.0.2.1', { createdAt: NOW - 10 * MIN, expiresAt: NOW + HOUR }),
