@@ -218,7 +218,11 @@ function pickTargets(verdicts: KeyVerdict[]): Candidate[] {
     if (!existing) byTarget.set(target, { target, targetKind, verdict: v, reasons: [...new Set(enforced)], all: [v] });
     else {
       existing.all.push(v);
-      if (existing.verdict.score < v.score) Object.assign(existing, { verdict: v, reasons: [...new Set(enforced)] });
+      // A verdict that acts outside learning decides for the target (an IPv6 host's unmistakable flood beside its /64
+      // prefix, still learning, is blocked as an IPv4 host beside its /24 would be); between two alike, the higher score.
+      const actionable = (x: KeyVerdict) => x.act && !x.learning;
+      const better = actionable(v) !== actionable(existing.verdict) ? actionable(v) : existing.verdict.score < v.score;
+      if (better) Object.assign(existing, { verdict: v, reasons: [...new Set(enforced)] });
     }
   }
   return [...byTarget.values()];

@@ -165,6 +165,19 @@ describe('decideWindow: what a block carries', () => {
     expect(r.book.entries()).toEqual(out.blocks);
   });
 
+  it('an IPv6 host acting outside learning is blocked with its /64 even when the /64 prefix itself is still learning and scores higher', () => {
+    const host = verdict('2001:db8:1:2::bad', { score: 5 });
+    const prefix = verdict('2001:db8:1:2::/64', { score: 8, learning: true, held: 'learning (3/60 windows)' });
+    for (const order of [[host, prefix], [prefix, host]]) {
+      const out = runner().decide(order);
+      expect(out.blocks.map((b) => [b.target, b.evidence.key])).toEqual([['2001:db8:1:2::/64', '2001:db8:1:2::bad']]);
+    }
+    // Both learning: the higher score speaks, and nothing is blocked.
+    const both = runner().decide([verdict('2001:db8:1:2::bad', { score: 5, learning: true }), prefix]);
+    expect(both.blocks).toEqual([]);
+    expect(both.decisions.map((d) => [d.action, d.evidence.key])).toEqual([['alert', '2001:db8:1:2::/64']]);
+  });
+
   it("an IPv6 host is blocked with its /64: the blast radius is the /64's established traffic, its neighbours' too", () => {
     const bad = verdict('2001:db8:1:2::bad', { establishedRequests: 0 });
     const shared = runner().decide([bad], { establishedByPrefix: new Map([['2001:db8:1:2::/64', 2_000]]) });
