@@ -71,13 +71,22 @@ export function piecesFor(cfg: CordonConfig): (target: string) => string[] {
 
 /**
  * Whether a block lies whole within one of `blocks` (aggregate()'s or the IP set plan's output: canonical and
- * disjoint), by binary search over them sorted by first address, as {@link notWithin} does.
+ * disjoint), by a binary search over them, not a scan (the global sets can hold 100,000 blocks).
  */
 export function withinAny(blocks: readonly string[]): (text: string) => boolean {
-  const sorted = blocks.map(parseCidr).filter((c): c is Cidr => c !== null).sort((a, b) => (firstAddress(a) < firstAddress(b) ? -1 : 1));
+  // Per family, sorted by first address: the one block that could hold another is the last one starting at or before it.
+  const byFamily = new Map<number, Cidr[]>();
+  for (const c of blocks.map(parseCidr)) {
+    if (c === null) continue;
+    const list = byFamily.get(c.family) ?? [];
+    list.push(c);
+    byFamily.set(c.family, list);
+  }
+  for (const list of byFamily.values()) list.sort((a, b) => (firstAddress(a) < firstAddress(b) ? -1 : firstAddress(a) > firstAddress(b) ? 1 : 0));
   return (text) => {
     const c = parseCidr(text);
-    if (c === null || sorted.length === 0) return false;
+    const sorted = c === null ? undefined : byFamily.get(c.family);
+    if (c === null || sorted === undefined) return false;
     const start = firstAddress(c);
     let lo = 0;
     let hi = sorted.length - 1;
@@ -100,21 +109,6 @@ export function withinAny(blocks: readonly string[]): (text: string) => boolean 
  */
 function notWithin(inner: string[], outer: string[]): string[] {
   if (outer.length === 0) return inner;
-  const blocks = outer.map(parseCidr).filter((c): c is Cidr => c !== null);
-  return inner.filter((text) => {
-    const c = parseCidr(text);
-    if (c === null) return true;
-    const start = firstAddress(c);
-    let lo = 0;
-    let hi = blocks.length - 1;
-    let at = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (firstAddress(blocks[mid]) <= start) {
-        at = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
-    return at < 0 || !contains(blocks[at], c);
-  });
+  const within = withinAny(outer);
+  return inner.filter((text) => !within(text));
 }
