@@ -535,63 +535,8 @@ export class Cordon extends Construct {
           .map((s) => s.attrArn),
       }),
     );
-    if (p.restApis.length > 0) {
-      const apiIds = [...new Set(p.restApis.map((a) => a.restApiId))];
-      const restApiArn = (apiId: string, path = '') => `arn:${Aws.PARTITION}:apigateway:${Aws.REGION}::/restapis/${apiId}${path}`;
-      this.containFunction.addToRolePolicy(
-        new iam.PolicyStatement({
-          sid: 'ProtectedRestApisPolicy',
-          // GetRestApi, and UpdateRestApi (PATCH /restapis/<id>, op replace /policy), which for a policy change also
-          // needs the permission-only UpdateRestApiPolicy. The RestApi resource, arn:…:apigateway:<region>::/restapis/<id>,
-          // is the narrowest the Service Authorization Reference documents for both: a resource policy has no ARN of
-          // its own. The ARN names the API itself, not its children (stages, resources, methods have ARNs below it).
-          actions: ['apigateway:GET', 'apigateway:PATCH', 'apigateway:UpdateRestApiPolicy'],
-          resources: apiIds.map((a) => restApiArn(a)),
-        }),
-      );
-      // PATCH on the RestApi could change more than its policy. Deny the changes that would take an API off the air or
-      // change who can reach it: its endpoint type and its default execute-api endpoint. The request keys are set only
-      // when a request changes that property (API Gateway Developer Guide, identity-based policy examples: "a call to
-      // update an API that doesn't have the DisableExecuteApiEndpoint condition key populated"), so a policy-only
-      // PATCH is unaffected.
-      for (const [sid, key] of [
-        ['NoEndpointTypeChange', 'apigateway:Request/EndpointType'],
-        ['NoExecuteApiEndpointChange', 'apigateway:Request/DisableExecuteApiEndpoint'],
-      ] as const) {
-        this.containFunction.addToRolePolicy(
-          new iam.PolicyStatement({
-            sid,
-            effect: iam.Effect.DENY,
-            actions: ['apigateway:PATCH'],
-            resources: apiIds.map((a) => restApiArn(a)),
-            conditions: { Null: { [key]: 'false' } },
-          }),
-        );
-      }
-      this.containFunction.addToRolePolicy(
-        new iam.PolicyStatement({
-          sid: 'ProtectedRestApisRedeploy',
-          // CreateDeployment of the stage after a policy change.
-          actions: ['apigateway:POST'],
-          resources: apiIds.map((a) => restApiArn(a, '/deployments')),
-        }),
-      );
-      this.containFunction.addToRolePolicy(
-        new iam.PolicyStatement({
-          sid: 'ProtectedStagesRead',
-          // GetStage, then GetDeployment of the deployment the stage serves (is cordon's policy deployed yet?).
-          // Deployment ids are generated, hence deployments/* under each protected API. GetResources (with embedded
-          // methods) and GetStages tell contain each method's authorization type and the API's stages, so the policy
-          // edit follows AWS's evaluation table for that API (render/resource-policy.ts): both are GETs of those paths.
-          actions: ['apigateway:GET'],
-          resources: [
-            ...p.restApis.map((a) => restApiArn(a.restApiId, `/stages/${a.stageName}`)),
-            ...apiIds.flatMap((a) => [restApiArn(a, '/resources'), restApiArn(a, '/stages')]),
-            ...apiIds.map((a) => restApiArn(a, '/deployments/*')),
-          ],
-        }),
-      );
-    }
+    // The policy of each protected API, its redeploy, and reading its stages and methods (see apiReleaseStatements).
+    for (const st of apiReleaseStatements(p.restApis)) this.containFunction.addToRolePolicy(st);
 
     if (ruleGroupChecked.length > 0) {
       // As the deploy guard's: GetWebACLForResource names the stage and checks GetWebACL on the web ACL it returns,
@@ -1128,14 +1073,22 @@ function restApiArn(apiId: string, path = ''): string {
 }
 
 /**
- * What the teardown may do to the protected APIs of `apis`, as contain may (see there): the policy of each API, its
- * redeploy, reading its stages and methods, and the same denies on endpoint changes. None without APIs.
+ * What contain (and the teardown, releasing) may do to the protected APIs of `apis`: the policy of each API, its
+ * redeploy, reading its stages and methods, and denies on endpoint changes. None without APIs.
  */
 function apiReleaseStatements(apis: readonly { restApiId: string; stageName: string }[]): iam.PolicyStatement[] {
   if (apis.length === 0) return [];
   const apiIds = [...new Set(apis.map((a) => a.restApiId))];
+  // GetRestApi, and UpdateRestApi (PATCH /restapis/<id>, op replace /policy), which for a policy change also needs the
+  // permission-only UpdateRestApiPolicy. The RestApi resource, arn:…:apigateway:<region>::/restapis/<id>, is the
+  // narrowest the Service Authorization Reference documents for both: a resource policy has no ARN of its own. The ARN
+  // names the API itself, not its children (stages, resources, methods have ARNs below it).
   const statements = [new iam.PolicyStatement({ sid: 'ProtectedRestApisPolicy',
     actions: ['apigateway:GET', 'apigateway:PATCH', 'apigateway:UpdateRestApiPolicy'], resources: apiIds.map((a) => restApiArn(a)) })];
+  // PATCH on the RestApi could change more than its policy. Deny the changes that would take an API off the air or
+  // change who can reach it: its endpoint type and its default execute-api endpoint. The request keys are set only when
+  // a request changes that property (API Gateway Developer Guide, identity-based policy examples: "a call to update an
+  // API that doesn't have the DisableExecuteApiEndpoint condition key populated"), so a policy-only PATCH is unaffected.
   for (const [sid, key] of [
     ['NoEndpointTypeChange', 'apigateway:Request/EndpointType'],
     ['NoExecuteApiEndpointChange', 'apigateway:Request/DisableExecuteApiEndpoint'],
@@ -1143,8 +1096,13 @@ function apiReleaseStatements(apis: readonly { restApiId: string; stageName: str
     statements.push(new iam.PolicyStatement({ sid, effect: iam.Effect.DENY, actions: ['apigateway:PATCH'],
       resources: apiIds.map((a) => restApiArn(a)), conditions: { Null: { [key]: 'false' } } }));
   }
+  // CreateDeployment of the stage after a policy change.
   statements.push(new iam.PolicyStatement({ sid: 'ProtectedRestApisRedeploy', actions: ['apigateway:POST'],
     resources: apiIds.map((a) => restApiArn(a, '/deployments')) }));
+  // GetStage, then GetDeployment of the deployment the stage serves (is cordon's policy deployed yet?). Deployment ids
+  // are generated, hence deployments/* under each protected API. GetResources (with embedded methods) and GetStages tell
+  // each method's authorization type and the API's stages, so the policy edit follows AWS's evaluation table for that
+  // API (render/resource-policy.ts): both are GETs of those paths.
   statements.push(new iam.PolicyStatement({ sid: 'ProtectedStagesRead', actions: ['apigateway:GET'], resources: [
     ...apis.map((a) => restApiArn(a.restApiId, `/stages/${a.stageName}`)),
     ...apiIds.flatMap((a) => [restApiArn(a, '/resources'), restApiArn(a, '/stages')]),

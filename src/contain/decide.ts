@@ -201,6 +201,8 @@ export function decideWindow(
   return out;
 }
 
+const actionable = (v: KeyVerdict): boolean => v.act && !v.learning;
+
 /** The target a verdict blocks: an IP (IPv4), the /64 of an IPv6 address, a prefix, or a principal. */
 function pickTargets(verdicts: KeyVerdict[]): Candidate[] {
   const byTarget = new Map<string, Candidate>();
@@ -220,7 +222,6 @@ function pickTargets(verdicts: KeyVerdict[]): Candidate[] {
       existing.all.push(v);
       // A verdict that acts outside learning decides for the target (an IPv6 host's unmistakable flood beside its /64
       // prefix, still learning, is blocked as an IPv4 host beside its /24 would be); between two alike, the higher score.
-      const actionable = (x: KeyVerdict) => x.act && !x.learning;
       const better = actionable(v) !== actionable(existing.verdict) ? actionable(v) : existing.verdict.score < v.score;
       if (better) Object.assign(existing, { verdict: v, reasons: [...new Set(enforced)] });
     }
@@ -267,11 +268,12 @@ function aggregateIpv4(a: WindowAssessment, book: LedgerBook, cfg: CordonConfig,
     const released = book.releasedAt(cidr);
     const since = released === undefined ? members : members.filter((m) => m.createdAt > released);
     // Hosts, not entries: one host may hold a login-route block and a later block everywhere.
-    const hosts = (list: LedgerEntry[]) => new Set(list.map((m) => m.target)).size;
-    const everywhere = hosts(since.filter((m) => !isRouteScoped(m))) >= ipv4Offenders;
+    const hosts = (list: LedgerEntry[]) => [...new Set(list.map((m) => m.target))];
+    const sinceHosts = hosts(since);
+    const everywhere = hosts(since.filter((m) => !isRouteScoped(m))).length >= ipv4Offenders;
     const scope = everywhere ? undefined : LOGIN_ROUTE;
     if (!everywhere && !cfg.waf.routeScoped.enabled) continue;
-    if (hosts(since) < ipv4Offenders || book.activeCovering(cidr, 'cidr', now, { everywhere })
+    if (sinceHosts.length < ipv4Offenders || book.activeCovering(cidr, 'cidr', now, { everywhere })
       || book.hasEnded(cidr, now, a.start, { everywhere })
       || allowlist.touches(cidr, 'cidr') || proxySetFor(cfg.proxies).touches(cidr, 'cidr')) continue;
     // Only while a member host acts: then the prefix's established traffic was measured for the guard below.
@@ -286,10 +288,10 @@ function aggregateIpv4(a: WindowAssessment, book: LedgerBook, cfg: CordonConfig,
     const score = Math.max(...since.map((m) => m.score));
     const trafficShare = a.timeline.requests > 0 ? (a.establishedByPrefix.get(cidr) ?? 0) / a.timeline.requests : 0;
     const evidence: Evidence = {
-      key: cidr, keyKind: 'prefix', windowStart: a.start, windowEnd: a.end, held: `${hosts(since)} blocked hosts`,
+      key: cidr, keyKind: 'prefix', windowStart: a.start, windowEnd: a.end, held: `${sinceHosts.length} blocked hosts`,
       findings: [{ rule: since[0].reasons[0] as RuleName, score, unmistakable: false,
-        detail: `${hosts(since)} hosts of ${cidr} are blocked (threshold ${ipv4Offenders}): ${[...new Set(since.map((m) => m.target))].slice(0, 10).join(', ')}` }],
-      features: {}, blockedHosts: hosts(since), priorBlocks: prior, trafficShare, ...(scope ? { scope } : {}),
+        detail: `${sinceHosts.length} hosts of ${cidr} are blocked (threshold ${ipv4Offenders}): ${sinceHosts.slice(0, 10).join(', ')}` }],
+      features: {}, blockedHosts: sinceHosts.length, priorBlocks: prior, trafficShare, ...(scope ? { scope } : {}),
     };
     if (trafficShare > cfg.blastRadiusShare) {
       // The hosts stay blocked one by one; widening to their neighbours would cut established traffic.

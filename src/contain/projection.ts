@@ -102,11 +102,7 @@ export function withinAny(blocks: readonly string[]): (text: string) => boolean 
   };
 }
 
-/**
- * The blocks of `inner` no block of `outer` holds whole. Both are aggregate()'s output (canonical, disjoint, sorted by
- * address), so the one block that could hold an inner one is the last outer one starting at or before it: a binary
- * search each, not a scan (the global sets can hold 100,000 blocks).
- */
+/** The blocks of `inner` no block of `outer` (aggregate()'s output) holds whole. */
 function notWithin(inner: string[], outer: string[]): string[] {
   if (outer.length === 0) return inner;
   const within = withinAny(outer);

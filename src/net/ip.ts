@@ -69,8 +69,7 @@ function normaliseSlow(raw: string): string | null {
     if (!ipaddr.IPv6.isValid(s)) return null;
     // An embedded IPv4 (`::ffff:10.0.0.1`) in four plain decimal parts, as a bare IPv4 must be: ipaddr reads `010`, `0x7f`
     // or `00001` there too, where the allowlist's parser (src/net/cidr.ts) refuses them.
-    const dot = s.lastIndexOf(':');
-    if (s.indexOf('.') >= 0 && !ipaddr.IPv4.isValidFourPartDecimal(s.slice(dot + 1))) return null;
+    if (s.indexOf('.') >= 0 && !ipaddr.IPv4.isValidFourPartDecimal(s.slice(s.lastIndexOf(':') + 1))) return null;
     const v6 = ipaddr.IPv6.parse(s);
     if (v6.isIPv4MappedAddress()) return v6.toIPv4Address().toString();
     return v6.toRFC5952String();

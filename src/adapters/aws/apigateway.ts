@@ -253,8 +253,8 @@ export class ApiGatewayPolicyAdapter implements PolicyPort {
     const others = doc?.Statement.filter((s) => !isCordonStatement(s)) ?? [];
     const theirs = JSON.stringify(others).split('"execute-api:/').length - 1;
     const had = doc?.Statement.find((s) => isCordonStatement(s) && s.Effect === 'Allow');
-    // Beside the operator's statements, only a cordon Allow already there is kept, as it is or scoped again to stages
-    // and verbs.
+    // Beside the operator's statements, only a cordon Allow already there is kept (as it is, or narrowed to stages and
+    // verbs): never more resources than the API's stages and verbs, or than it had.
     let allowResources = 0;
     if (others.length === 0 || had) {
       const { resources, stages } = await this.apiShape();
