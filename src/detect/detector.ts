@@ -172,8 +172,9 @@ export class Detector {
       timeline.errors += kw.status4xx + kw.status5xx;
       timeline.notFound += kw.notFound;
       timeline.authFailures += kw.authFailures;
-      // An IPv6 client rotates freely inside its /64: there it is the /64 that counts as one client.
-      if (!isIpv6(ip)) totalClients += Math.max(1, kw.principals.size);
+      // An IPv6 client rotates freely inside its /64: there it is the /64 that counts as one client. Stragglers of an
+      // earlier minute are no client of this one (KeyWindow.foldedOnly).
+      if (!isIpv6(ip) && !kw.foldedOnly) totalClients += Math.max(1, kw.principals.size);
       ipWindows.push([ip, kw]);
     }
     // An incident is the server failing for everybody: a high 5xx share spread over many clients, not one client
@@ -181,7 +182,7 @@ export class Detector {
     const incident = keys.requests >= INCIDENT_MIN_REQUESTS && clientsSeeing5xx >= INCIDENT_MIN_CLIENTS
       && keys.status5xx >= cfg.thresholds.incident5xxShare * keys.requests;
     const prefixWindows = [...keys.byPrefix];
-    for (const [cidr, kw] of prefixWindows) if (isIpv6(cidr)) totalClients += Math.max(1, kw.principals.size);
+    for (const [cidr, kw] of prefixWindows) if (isIpv6(cidr) && !kw.foldedOnly) totalClients += Math.max(1, kw.principals.size);
     const principalWindows = [...keys.byPrincipal];
     const populationWindows = states.get(populationKey('ip'))?.windows ?? 0;
     const learning = populationWindows < cfg.learning.windows;
@@ -216,9 +217,16 @@ export class Detector {
     wide = false,
   ): void {
     if (windows.length === 0) return;
+    // The population is the keys active in this window: one made only of stragglers folded in from an earlier window
+    // would pull its median down (unless there is nothing else).
     const logs = new Float64Array(windows.length);
-    for (let i = 0; i < windows.length; i++) logs[i] = Math.log1p(windows[i][1].requests - windows[i][1].status5xx);
-    const population = robustStats(logs, windows.length);
+    let members = 0;
+    for (let i = 0; i < windows.length; i++) {
+      const kw = windows[i][1];
+      if (!kw.foldedOnly) logs[members++] = Math.log1p(kw.requests - kw.status5xx);
+    }
+    if (members === 0) for (let i = 0; i < windows.length; i++) logs[members++] = Math.log1p(windows[i][1].requests - windows[i][1].status5xx);
+    const population = robustStats(logs, members);
     const populationLift = wide ? 1 : this.populationLift(kind, population, ctx);
     const tag = kind === 'ip' ? ipKey : kind === 'prefix' ? prefixKey : principalKey;
     const rules = (wide ? this.behaviourRules : this.rules).filter((r) => r.kinds.includes(kind));
@@ -241,8 +249,15 @@ export class Detector {
       const stillLearning = findings.length > 0 && ctx.learning && !trusted
         && this.restsOnVolumeAlone(findings, kind, known, ctx);
       if (findings.length === 0 || stillLearning) {
-        if (!ctx.incident) learn(state, features.requests - features.status5xx, features.bytes, features.distinctIps, alpha);
-        ctx.states.set(key, state);
+        // Stragglers alone are not a minute the key was active in: learning them as one would sink its usual volume
+        // (a busy principal whose late parts trail each session learned a fifth of its real rate, then looked 7x
+        // busier than usual in a normal minute).
+        if (kw.foldedOnly) {
+          if (!stillLearning) continue;
+        } else {
+          if (!ctx.incident) learn(state, features.requests - features.status5xx, features.bytes, features.distinctIps, alpha);
+          ctx.states.set(key, state);
+        }
         if (!stillLearning) continue;
       } else {
         state.flags |= 1;

@@ -304,6 +304,7 @@ export class DetectStage {
     let newest = previous;
     for (const p of parts) {
       let part = p;
+      let target = part.w;
       if (part.t > ceiling) {
         part = { ...part, t: now };
         res.clamped++;
@@ -324,17 +325,18 @@ export class DetectStage {
           continue;
         }
         // Its window was decided: the next one to close takes its volume (the same target for every part folded
-        // in this call, and the id is kept, so a redelivered part still counts once there).
-        part = { ...part, w: closedUntil };
+        // in this call, and the id is kept, so a redelivered part still counts once there). It is stored there with
+        // its own start, which tells the close it came late (addPart).
+        target = closedUntil;
         res.lateFolded++;
       } else if (part.w > ceiling) {
         res.lateDropped++; // a window that cannot have started yet: a forged time, not data
         continue;
       }
-      let list = byWindow.get(part.w);
-      if (!list) byWindow.set(part.w, (list = []));
+      let list = byWindow.get(target);
+      if (!list) byWindow.set(target, (list = []));
       list.push(part);
-      this.early?.observe(scope, part);
+      this.early?.observe(scope, target === part.w ? part : { ...part, w: target });
       if (part.t > newest) newest = part.t;
     }
     const batchId = `${records[0]?.sequenceNumber ?? '0'}-${records.at(-1)?.sequenceNumber ?? '0'}`;
@@ -582,10 +584,13 @@ function groupOf(src: { shard: string; rest: string }): string {
   return src.shard + (dot < 0 ? src.rest : src.rest.slice(0, dot));
 }
 
-/** Adds a part to the window that starts at `start` (a folded late part carries another start); false if damaged. */
+/**
+ * Adds a part to the window that starts at `start`; false if damaged. A folded late part carries its own, earlier
+ * start: its requests are marked late (KeyWindow.lateRequests).
+ */
 function addPart(windower: Windower, p: SummaryPart, start: number, noDerive?: Set<string>): boolean {
   try {
-    windower.addPartial(p.w === start ? p : { ...p, w: start }, noDerive);
+    windower.addPartial(p.w === start ? p : { ...p, w: start }, noDerive, p.w < start);
     return true;
   } catch {
     return false;

@@ -100,6 +100,12 @@ export class KeyWindow {
   scannerAgentRequests = 0;
   /** Requests to a configured trap route. */
   trapHits = 0;
+  /**
+   * Of `requests`, those that reached detect after their own window had closed and were folded into this one (detect
+   * only, never on the wire). They count as evidence against the key, but a window holding nothing else is not one
+   * the key was active in: see {@link foldedOnly}.
+   */
+  lateRequests = 0;
   // Per distinct counter: the Distinct once there is one, else `…One` (0 or 1 values held) and `…Value` (int32).
   private pathsSet: Distinct | null = null;
   private pathsOne = 0;
@@ -184,6 +190,7 @@ export class KeyWindow {
 
   merge(o: KeyWindow): void {
     this.requests += o.requests;
+    this.lateRequests += o.lateRequests;
     this.status4xx += o.status4xx;
     this.status5xx += o.status5xx;
     this.authFailures += o.authFailures;
@@ -215,6 +222,16 @@ export class KeyWindow {
         this.sampleUserAgents = withSample(this.sampleUserAgents, u);
       }
     }
+  }
+
+  /**
+   * True when every request of this window came late, folded in from windows already decided: stragglers of an
+   * earlier minute (a CloudWatch Logs flush or a shard behind the others), not a minute the key was active in. Such a
+   * window is judged (its volume still counts against the key) but not learned from, and it is no member of the
+   * window's population: a key's usual volume and the population's median must not sink with its stragglers.
+   */
+  get foldedOnly(): boolean {
+    return this.lateRequests > 0 && this.lateRequests >= this.requests;
   }
 
   /** The figures rules and evidence use. */

@@ -253,14 +253,17 @@ export class Windower {
   /**
    * Merges a serialised partial (from stage 1) into the window it belongs to. `noDerive`: for a part of wire level 2,
    * prefixes (`p<cidr>`, `q<cidr>`) not to derive from its hosts, because a level-1 part of the same records carries
-   * them whole (detect.ts dedupeParts).
+   * them whole (detect.ts dedupeParts). `folded`: the part belongs to a window already decided and was folded into
+   * this one (a part older than this windower's own closed windows is folded here, and marked so, too).
    */
-  addPartial(p: WindowPartial, noDerive?: ReadonlySet<string>): void {
+  addPartial(p: WindowPartial, noDerive?: ReadonlySet<string>, folded = false): void {
     let start = p.w;
     if (start < this.closedUntil) {
       this.late++;
       start = this.oldestOpenStart() ?? this.closedUntil;
+      folded = true;
     }
+    const read = folded ? lateKeyWindow : KeyWindow.fromJSON;
     if (p.t > this.maxTime) this.maxTime = p.t;
     let w = this.open.get(start);
     if (w === undefined) {
@@ -273,12 +276,12 @@ export class Windower {
     const derive = p.dp === 1;
     if (!derive) {
       // Prefixes first, so each host links to its prefix's window (stage 1 partitions a prefix with its hosts).
-      for (const [cidr, ser] of p.p) mergeInto(w.byPrefix, cidr, KeyWindow.fromJSON(ser));
+      for (const [cidr, ser] of p.p) mergeInto(w.byPrefix, cidr, read(ser));
       // Only the widths this stage keeps: a part from a stage configured otherwise must not make keys nobody links.
-      if (p.q) for (const [cidr, ser] of p.q) if (this.isWide(cidr)) mergeInto(w.byWidePrefix, cidr, KeyWindow.fromJSON(ser));
+      if (p.q) for (const [cidr, ser] of p.q) if (this.isWide(cidr)) mergeInto(w.byWidePrefix, cidr, read(ser));
     }
     for (const [ip, ser] of p.i) {
-      const kw = KeyWindow.fromJSON(ser);
+      const kw = read(ser);
       let entry = w.byIp.get(ip);
       if (entry) entry.ip.merge(kw);
       else {
@@ -299,7 +302,7 @@ export class Windower {
         } else this.deriveExcept(ip, entry, kw, noDerive);
       }
     }
-    for (const [principal, ser] of p.u) mergeInto(w.byPrincipal, principal, KeyWindow.fromJSON(ser));
+    for (const [principal, ser] of p.u) mergeInto(w.byPrincipal, principal, read(ser));
   }
 
   /** A host's window merged into its prefixes but those `noDerive` names (rare: a retry across a wire-level change). */
@@ -395,6 +398,13 @@ function userAgentInfo(ua: string): UserAgentInfo {
     userAgents.set(sample.length === ua.length ? sample : ownString(ua), info);
   }
   return info;
+}
+
+/** A key's window from a part folded in late: all its requests are late ones (see KeyWindow.lateRequests). */
+function lateKeyWindow(ser: SerializedKeyWindow): KeyWindow {
+  const kw = KeyWindow.fromJSON(ser);
+  kw.lateRequests = kw.requests;
+  return kw;
 }
 
 function mergeInto(map: Map<string, KeyWindow>, key: string, kw: KeyWindow): void {

@@ -85,4 +85,32 @@ describe('Detector', () => {
     const { assessments } = assessMinutes([rotating]);
     expect(assessments[0].totalClients).toBe(51);
   });
+
+  it('leaves keys made only of folded-in stragglers out of the population and the client count, and learns nothing from them', () => {
+    const start = T0;
+    const late = new Windower({ sizeMs: MIN, latenessMs: 5000, ipv4Prefix: 24, ipv6Prefix: 64 });
+    // 300 clients of the minute before, one late request each, folded into this window.
+    for (let i = 0; i < 300; i++) late.add(ev({ time: start - MIN + 1000, ip: `198.18.${Math.floor(i / 250)}.${(i % 250) + 1}` }));
+    const judge = (withStragglers: boolean) => {
+      const w = new Windower({ sizeMs: MIN, latenessMs: 5000, ipv4Prefix: 24, ipv6Prefix: 64 });
+      // The crowd, and one heavy client whose verdict shows the population's median.
+      for (const e of [...crowd(start), ...spread(700, start, () => ({ ip: '192.0.2.10' }))]) w.add(e);
+      if (withStragglers) for (const p of late.drainPartials()) w.addPartial({ ...JSON.parse(JSON.stringify(p)), w: start }, undefined, true);
+      const states = memoryStates();
+      const [closed] = w.closeAll();
+      return { a: new Detector(cfg).assess(closed, states), states, closed };
+    };
+    const plain = judge(false);
+    const folded = judge(true);
+    // Every straggler is in the window, with its request, and marked as such.
+    expect(folded.closed.keys.byIp.size).toBe(501);
+    expect([...folded.closed.keys.byIp.values()].filter((e) => e.ip.foldedOnly)).toHaveLength(300);
+    expect(folded.a.totalClients).toBe(plain.a.totalClients);
+    // The crowd's 2 requests a client stay the yardstick (with the stragglers' 1s in it, the median fell to 1).
+    const pop = (a: typeof plain.a) => a.verdicts.find((v) => v.value === '192.0.2.10')?.populationMedianRequests;
+    expect(pop(plain.a)).toBe(2);
+    expect(pop(folded.a)).toBe(2);
+    expect(folded.states.map.get('i:198.18.0.1')).toBeUndefined();
+    expect(folded.states.map.get('i:203.0.0.1')?.windows).toBe(1);
+  });
 });

@@ -101,6 +101,49 @@ describe('real time: late data is folded and counted, never dropped silently', (
   });
 });
 
+describe('real time: stragglers are judged, not learned', () => {
+  const KEY = '198.51.100.200';
+
+  /**
+   * Twelve minutes of the benign population; the key sends 40 requests in every other minute. With `late`, 5 of each
+   * active minute's 40 reach detect from a lagging shard after that minute closed: they are folded into the next
+   * minute, one the key is otherwise quiet in.
+   */
+  async function sessions(late: boolean) {
+    const kit = new StageKit();
+    let stragglers: ReturnType<typeof spread> = [];
+    for (let m = 0; m < 12; m++) {
+      const start = T0 + m * MIN;
+      const key = m % 2 === 0 ? spread(40, start, (i) => ({ ip: KEY, path: `/items/${i}` })) : [];
+      const trailing = late ? key.filter((_, i) => i % 8 === 7) : [];
+      await kit.ingestEvents([...minute(start), ...key.filter((e) => !trailing.includes(e))].sort((a, b) => a.time - b.time), 'shardId-fast');
+      await kit.deliver(start + MIN + 20_000);
+      if (stragglers.length) {
+        await kit.ingestEvents(stragglers, 'shardId-slow');
+        await kit.deliver(start + MIN + 25_000);
+      }
+      stragglers = trailing;
+    }
+    await kit.detect.tick(T0 + 20 * MIN);
+    const [state] = [...(await kit.state.getMany([`i:${KEY}`])).values()];
+    const folded = kit.metrics.get(METRIC.LateFolded) ?? 0;
+    return { state, folded, kit };
+  }
+
+  it('a window holding only a key\'s late parts is not a minute it was active in: its usual volume stays its own', async () => {
+    const onTime = await sessions(false);
+    const late = await sessions(true);
+    expect(onTime.folded).toBe(0);
+    expect(late.folded).toBeGreaterThan(0);
+    // Six active minutes learned either way; before, each folded-only minute was learned too (eleven windows), and the
+    // key's usual volume sank towards the 5 requests of its stragglers.
+    expect(onTime.state.windows).toBe(6);
+    expect(late.state.windows).toBe(6);
+    expect(Math.expm1(onTime.state.reqMean)).toBeCloseTo(40, 0);
+    expect(Math.expm1(late.state.reqMean)).toBeGreaterThan(33);
+  });
+});
+
 describe('real time: one absurd timestamp moves no clock', () => {
   it('a part stamped in 2100 is clamped to the stage clock; later windows still close on time', async () => {
     const kit = new StageKit();

@@ -33,6 +33,29 @@ describe('Windower', () => {
     expect(second.keys.requests).toBe(3);
   });
 
+  it('marks the keys of a partial folded in late: a key made only of them is foldedOnly, one also seen on time is not', () => {
+    const stage1 = (events: ReturnType<typeof ev>[]) => {
+      const w = new Windower(opts);
+      for (const e of events) w.add(e);
+      return w.drainPartials().map((p) => JSON.parse(JSON.stringify(p)));
+    };
+    const w = new Windower(opts);
+    for (const p of stage1([ev({ time: T0 + 30_000, ip: '192.0.2.1' }), ev({ time: T0 + MIN + 30_000, ip: '192.0.2.1' })])) w.addPartial(p);
+    for (const p of stage1([ev({ time: T0 + MIN + 40_000, ip: '192.0.2.3' })])) w.addPartial(p);
+    expect(w.closeReady().map((c) => c.start)).toEqual([T0]);
+    // Minute 0 is decided: its stragglers go to minute 1, where 192.0.2.1 was seen on time and 192.0.2.2 was not.
+    for (const p of stage1([ev({ time: T0 + 40_000, ip: '192.0.2.1' }), ev({ time: T0 + 50_000, ip: '192.0.2.2' })])) w.addPartial(p);
+    // A part detect folded itself (stored with its own start, added to the window it was folded into).
+    for (const p of stage1([ev({ time: T0 + 45_000, ip: '192.0.2.4' })])) w.addPartial({ ...p, w: T0 + MIN }, undefined, true);
+    const [minute1] = w.closeAll();
+    const ip = (a: string) => minute1.keys.byIp.get(a)!.ip;
+    expect(ip('192.0.2.1')).toMatchObject({ requests: 2, lateRequests: 1, foldedOnly: false });
+    expect(ip('192.0.2.2')).toMatchObject({ requests: 1, lateRequests: 1, foldedOnly: true });
+    expect(ip('192.0.2.4')).toMatchObject({ requests: 1, lateRequests: 1, foldedOnly: true });
+    // The /24 holds both: not folded only.
+    expect(minute1.keys.byPrefix.get('192.0.2.0/24')!.foldedOnly).toBe(false);
+  });
+
   it('keys every event by IP, prefix and principal', () => {
     const w = new Windower(opts);
     w.add(ev({ ip: '192.0.2.1', principal: 'arn:aws:iam::1:user/a' }));
