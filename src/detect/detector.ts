@@ -225,9 +225,10 @@ export class Detector {
       const kw = windows[i][1];
       if (!kw.foldedOnly) logs[members++] = Math.log1p(kw.requests - kw.status5xx);
     }
-    if (members === 0) for (let i = 0; i < windows.length; i++) logs[members++] = Math.log1p(windows[i][1].requests - windows[i][1].status5xx);
+    const stragglersOnly = members === 0;
+    if (stragglersOnly) for (let i = 0; i < windows.length; i++) logs[members++] = Math.log1p(windows[i][1].requests - windows[i][1].status5xx);
     const population = robustStats(logs, members);
-    const populationLift = wide ? 1 : this.populationLift(kind, population, ctx);
+    const populationLift = wide ? 1 : this.populationLift(kind, population, ctx, stragglersOnly);
     const tag = kind === 'ip' ? ipKey : kind === 'prefix' ? prefixKey : principalKey;
     const rules = (wide ? this.behaviourRules : this.rules).filter((r) => r.kinds.includes(kind));
     const { alpha, minWindows } = this.cfg.baseline;
@@ -252,12 +253,9 @@ export class Detector {
         // Stragglers alone are not a minute the key was active in: learning them as one would sink its usual volume
         // (a busy principal whose late parts trail each session learned a fifth of its real rate, then looked 7x
         // busier than usual in a normal minute).
-        if (kw.foldedOnly) {
-          if (!stillLearning) continue;
-        } else {
-          if (!ctx.incident) learn(state, features.requests - features.status5xx, features.bytes, features.distinctIps, alpha);
-          ctx.states.set(key, state);
-        }
+        if (!kw.foldedOnly && !ctx.incident) learn(state, features.requests - features.status5xx, features.bytes, features.distinctIps, alpha);
+        // Kept either way: the window's slow evidence (addToHorizons) is the key's, late or not.
+        ctx.states.set(key, state);
         if (!stillLearning) continue;
       } else {
         state.flags |= 1;
@@ -353,11 +351,13 @@ export class Detector {
    * The population's own history: an EWMA of the median key's requests per window, kept like a key's baseline
    * (under `~pop:<kind>`, so every state store persists it). Returns how much busier the median key is now.
    */
-  private populationLift(kind: KeyKind, population: RobustStats, ctx: { incident: boolean; states: StateView; start: number }): number {
+  private populationLift(kind: KeyKind, population: RobustStats, ctx: { incident: boolean; states: StateView; start: number },
+    stragglersOnly = false): number {
     const key = populationKey(kind);
     const state = ctx.states.get(key) ?? newKeyState(ctx.start);
     const lift = state.windows >= MIN_POPULATION_HISTORY ? Math.exp(population.median - state.reqMean) : 1;
-    if (!ctx.incident && population.count > 0) learn(state, Math.expm1(population.median), 0, 0, this.cfg.baseline.alpha);
+    // A population of stragglers alone (every key of the kind folded in late) is no minute's population to learn.
+    if (!ctx.incident && population.count > 0 && !stragglersOnly) learn(state, Math.expm1(population.median), 0, 0, this.cfg.baseline.alpha);
     state.lastWindow = ctx.start;
     ctx.states.set(key, state);
     return lift;

@@ -37,8 +37,9 @@ export async function decideClosedWindow(closed: ClosedWindow, scope: string, de
   const view: StateView = { get: (k) => states.get(k), set: (k, s) => { states.set(k, s); touched.set(k, s); } };
   const assessment = new Detector(deps.config).assess(closed, view);
   const decided = await decideAssessment(assessment, deps);
-  // Only keys that learned something are written back: one-off visitors cost no write.
-  const learned = new Map([...touched].filter(([k, s]) => !learnedBefore.has(k) && (s.windows > 0 || s.flags !== 0)));
+  // Only keys that learned something are written back: one-off visitors cost no write. Slow evidence is something
+  // (a key seen only in windows folded in late learns no baseline, but its evidence over the horizons counts).
+  const learned = new Map([...touched].filter(([k, s]) => !learnedBefore.has(k) && (s.windows > 0 || s.flags !== 0 || s.slow !== undefined)));
   if (learned.size) await deps.baselines.putMany(learned, scope);
   return { assessment, decided };
 }

@@ -110,7 +110,24 @@ describe('Detector', () => {
     const pop = (a: typeof plain.a) => a.verdicts.find((v) => v.value === '192.0.2.10')?.populationMedianRequests;
     expect(pop(plain.a)).toBe(2);
     expect(pop(folded.a)).toBe(2);
-    expect(folded.states.map.get('i:198.18.0.1')).toBeUndefined();
+    expect(folded.states.map.get('i:198.18.0.1')?.windows ?? 0).toBe(0);
     expect(folded.states.map.get('i:203.0.0.1')?.windows).toBe(1);
+  });
+
+  it('learns no population history from a window whose every key came late', () => {
+    const states = memoryStates();
+    const d = new Detector(cfg);
+    const close = (start: number, folded: boolean) => {
+      const stage1 = new Windower({ sizeMs: MIN, latenessMs: 5000, ipv4Prefix: 24, ipv6Prefix: 64 });
+      for (const e of crowd(start - (folded ? MIN : 0))) stage1.add(e);
+      const w = new Windower({ sizeMs: MIN, latenessMs: 5000, ipv4Prefix: 24, ipv6Prefix: 64 });
+      for (const p of stage1.drainPartials()) w.addPartial({ ...JSON.parse(JSON.stringify(p)), w: start }, undefined, folded);
+      const [closed] = w.closeAll();
+      d.assess(closed, states);
+      return states.map.get('~pop:ip')?.windows ?? 0;
+    };
+    expect(close(T0, false)).toBe(1);
+    expect(close(T0 + MIN, true)).toBe(1);
+    expect(close(T0 + 2 * MIN, false)).toBe(2);
   });
 });

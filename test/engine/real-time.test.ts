@@ -142,6 +142,34 @@ describe('real time: stragglers are judged, not learned', () => {
     expect(Math.expm1(onTime.state.reqMean)).toBeCloseTo(40, 0);
     expect(Math.expm1(late.state.reqMean)).toBeGreaterThan(33);
   });
+
+  it('a slow scanner whose every request comes late is caught over the horizons as one on time is (helper-61)', async () => {
+    const SCANNER = '192.0.2.66';
+    const run = async (late: boolean) => {
+      const kit = new StageKit({ learning: { windows: 0 } });
+      let previous: ReturnType<typeof spread> = [];
+      for (let m = 0; m < 12; m++) {
+        const start = T0 + m * MIN;
+        // Three new missing paths a minute: under every per-minute threshold, plain over an hour.
+        const probes = spread(3, start, (i) => ({ ip: SCANNER, path: `/x${m}-${i}`, status: 404 }));
+        await kit.ingestEvents([...minute(start), ...(late ? [] : probes)].sort((a, b) => a.time - b.time), 'shardId-fast');
+        await kit.deliver(start + MIN + 20_000);
+        if (late && previous.length) {
+          await kit.ingestEvents(previous, 'shardId-slow');
+          await kit.deliver(start + MIN + 25_000);
+        }
+        previous = probes;
+      }
+      await kit.detect.tick(T0 + 20 * MIN);
+      const blocked = (await kit.state.listActive(T0 + 20 * MIN)).filter((e) => e.target === SCANNER);
+      return { blocked: blocked.length, folded: kit.metrics.get(METRIC.LateFolded) ?? 0 };
+    };
+    const onTime = await run(false);
+    const late = await run(true);
+    expect(onTime).toEqual({ blocked: 1, folded: 0 });
+    expect(late.folded).toBeGreaterThan(0);
+    expect(late.blocked).toBe(1);
+  });
 });
 
 describe('real time: one absurd timestamp moves no clock', () => {
