@@ -183,7 +183,8 @@ export function decideWindow(
       emit(c, 'count-mode');
       continue;
     }
-    const clientShare = a.totalClients > 0 ? c.verdict.clients / a.totalClients : 0;
+    // A key folded in late is not in the window's client count (Detector.assess): count it in its own share's.
+    const clientShare = c.verdict.clients > 0 ? c.verdict.clients / Math.max(a.totalClients, c.verdict.clients) : 0;
     // An IPv6 host is blocked with its /64: what that cuts is the /64's established traffic, its neighbours' too.
     const widened = c.targetKind === 'cidr' && c.verdict.kind === 'ip' ? (a.establishedByPrefix.get(c.target) ?? 0) : 0;
     const trafficShare = a.timeline.requests > 0 ? Math.max(c.verdict.establishedRequests, widened) / a.timeline.requests : 0;

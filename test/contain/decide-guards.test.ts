@@ -187,9 +187,14 @@ describe('decideWindow: what a block carries', () => {
     expect(runner().decide([bad], { establishedByPrefix: new Map([['2001:db8:1:2::/64', 50]]) }).blocks.map((b) => b.target)).toEqual(['2001:db8:1:2::/64']);
   });
 
-  it('shares are 0, not NaN or infinite, in a window without clients or requests', () => {
+  it('shares are finite and at most 1, in a window without clients or requests, or whose count leaves the target out', () => {
+    // The target's clients are the window's only ones (a key folded in late is in no window's client count).
     const out = runner().decide([verdict('192.0.2.1', { clients: 3, establishedRequests: 0 })], { totalClients: 0, timeline: timeline(0) });
-    expect(out.blocks[0].evidence).toMatchObject({ clientShare: 0, trafficShare: 0 });
+    expect(out.blocks[0].evidence).toMatchObject({ clientShare: 1, trafficShare: 0 });
+    const fewer = runner().decide([verdict('192.0.2.1', { clients: 3 })], { totalClients: 2 });
+    expect(fewer.blocks[0].evidence.clientShare).toBe(1);
+    const none = runner().decide([verdict('192.0.2.1', { clients: 0 })], { totalClients: 0 });
+    expect(none.blocks[0].evidence.clientShare).toBe(0);
     // Established requests in a window that counted none (a window summed from parts that disagree): no infinite share.
     const odd = runner().decide([verdict('192.0.2.1', { establishedRequests: 5 })], { timeline: timeline(0) });
     expect(odd.blocks).toHaveLength(1);
