@@ -82,6 +82,8 @@ export const DELAYS = {
    * propagation time can be from a few seconds to a number of minutes" (AWS WAF Developer Guide, "Temporary
    * inconsistencies during updates"); no public measurement found. The lognormal spans that range: 5th
    * percentile 4 s ("a few seconds"), 95th 150 s ("a number of minutes"), hence median 24.5 s; at most 10 min.
+   * The guide's earlier wording ("Eventual consistency": "generally, any inconsistencies of this type last only a
+   * few seconds") puts the typical change well under that median: this is the slow reading, kept on purpose.
    */
   wafPropagation: {
     spec: { kind: 'lognormal', medianMs: 24_500, p95Ms: 150_000, minMs: 1_000, maxMs: 600_000 },

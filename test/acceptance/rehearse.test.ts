@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { parseConfig } from '../../src/config.ts';
@@ -45,10 +45,13 @@ function quantile(xs: number[], q: number): number {
 }
 
 describeSharedTools('rehearse: the deployed path on a simulated AWS clock', () => {
-  it('mixed traffic, four seeds: every attacker contained, no false block; median ≤ 120 s to a block in effect, cordon\'s share ≤ 120 s', async () => {
+  // Twelve seeds, 72 attackers (the slow scanner included, though the target is for fast attacks): a 95th percentile
+  // needs a sample whose tail is more than two values. Seeds 5–8 alone put it at 241 s, their second-slowest WAF
+  // propagation draw; 40 seeds of 30 and of 60 minutes through `cordon rehearse` put it near 150 s (README).
+  it('mixed traffic, twelve seeds: every attacker contained, no false block; median ≤ 120 s and p95 ≤ 240 s to a block in effect, cordon\'s share ≤ 120 s', async () => {
     const times: number[] = [];
     let cordonWorst = 0;
-    for (const seed of [5, 6, 7, 8]) {
+    for (let seed = 5; seed <= 16; seed++) {
       const { score: s, summary } = await rehearse(traffic('mixed', seed), seed);
       expect(safetyProblems(s)).toEqual([]);
       expect(summary.late.dropped).toBe(0);
@@ -60,17 +63,21 @@ describeSharedTools('rehearse: the deployed path on a simulated AWS clock', () =
         if (a.time_to_contain_s! > 200) console.log(`[rehearse] seed ${seed} ${a.kind}: ${a.time_to_contain_s} s`);
       }
       cordonWorst = Math.max(cordonWorst, summary.timeToApplySeconds.worst!);
+      // Only seed 8 is rehearsed again (on four shards below): the others' traffic (70 MB each) is let go now.
+      if (seed !== 8) {
+        rmSync(traffic('mixed', seed).dir, { recursive: true, force: true });
+        generated.delete(`mixed ${seed}`);
+      }
     }
-    console.log(`[rehearse] mixed, 4 seeds, ${times.length} attackers: median ${quantile(times, 0.5)} s, p95 ${quantile(times, 0.95)} s, worst ${Math.max(...times)} s; cordon's share worst ${cordonWorst} s`);
+    console.log(`[rehearse] mixed, 12 seeds, ${times.length} attackers: median ${quantile(times, 0.5)} s, p95 ${quantile(times, 0.95)} s, worst ${Math.max(...times)} s; cordon's share worst ${cordonWorst} s`);
+    expect(times).toHaveLength(72);
     expect(quantile(times, 0.5)).toBeLessThanOrEqual(120);
-    // The total's tail is WAF's own propagation ("a few seconds to a number of minutes": p95 150 s, at most 10 min in
-    // the model), drawn per IP set write: the pooled p95 of these 24 is the second-slowest WAF draw plus cordon's share
-    // (241.2 s with these seeds, 179 s over the README's 60-minute runs), so it is reported, not asserted; cordon's
-    // share, which early decisions cut, is asserted below.
-    expect(quantile(times, 0.95)).toBeLessThanOrEqual(300);
+    // The tail is WAF's own propagation ("a few seconds to a number of minutes": p95 150 s, at most 10 min in the
+    // model), drawn per IP set write, on top of cordon's share.
+    expect(quantile(times, 0.95)).toBeLessThanOrEqual(240);
     // From an attack's first request to cordon's write accepted: every one, not just the 95th.
     expect(cordonWorst).toBeLessThanOrEqual(120);
-  }, 400_000);
+  }, 900_000);
 
   it('benign and flash-crowd traffic: no block at all on the innocent', async () => {
     for (const scenario of ['benign', 'flash-crowd']) {
