@@ -38,6 +38,12 @@ export interface ScopeProgress {
    * data or the clock). Absent in what earlier releases stored.
    */
   watermark?: number;
+  /**
+   * The newest event time any part of this scope has carried, and when (detect's clock) the part that raised it was
+   * stored: how far behind its traffic the stream delivers. A stream minutes behind is late, not silent, and the
+   * tick waits that much longer before it closes a window on the clock. Absent in what earlier releases stored.
+   */
+  freshest?: { time: number; at: number };
 }
 
 export interface WindowStore {

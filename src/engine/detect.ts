@@ -51,16 +51,24 @@ export interface DetectResult extends BatchResult {
   scopesRetired: number;
   /** Scopes with windows due that the tick left to the next one, its time running out (oldest windows go first). */
   scopesDeferred: number;
+  /** Scopes whose windows the clock alone would have closed, left open because their stream delivers behind (clockBound). */
+  scopesBehind: number;
   /** Decisions taken on windows still open (unmistakable evidence; included in `decisions`). */
   earlyDecisions: number;
 }
+
+/**
+ * The longest delivery lag the tick waits for on top of the delivery delay: past it, a stream that far behind has its
+ * windows closed on the clock as before (and its data folded, or past `foldLateMinutes` dropped, and counted).
+ */
+const MAX_WAITED_LAG_MS = 30 * 60_000;
 
 /** A scope without data for this long, and without open windows, is retired from the tick. */
 const RETIRE_SCOPE_MS = 24 * 3_600_000;
 
 const emptyResult = (): DetectResult => ({
   batchItemFailures: [], decisions: 0, windowsClosed: 0, unreadable: 0, redelivered: 0, redeliveredParts: 0, lateFolded: 0, lateDropped: 0,
-  clamped: 0, damaged: 0, scopesRetired: 0, scopesDeferred: 0, earlyDecisions: 0,
+  clamped: 0, damaged: 0, scopesRetired: 0, scopesDeferred: 0, scopesBehind: 0, earlyDecisions: 0,
 });
 
 /**
@@ -168,8 +176,10 @@ export class DetectStage {
       step = 'save progress';
       if (done.length) {
         pruneSources(progress.sources, seenAt, now, pieces);
+        // The freshest traffic seen, and when it came: how far behind the stream delivers (the tick's bound).
+        const freshest = stored.newestData > (progress.freshest?.time ?? -Infinity) ? { time: stored.newestData, at: now } : progress.freshest;
         await this.deps.windows.setProgress(scope, { sequence: done[done.length - 1].sequenceNumber, sources: progress.sources, seenAt, pieces,
-          watermark });
+          watermark, ...(freshest ? { freshest } : {}) });
       }
       if (raised) await this.deps.windows.setWatermark(scope, watermark);
       step = 'close windows';
@@ -213,7 +223,7 @@ export class DetectStage {
     await this.deps.wireNotice?.announce(now);
     const bound = now - this.cfg.windows.maxDeliveryDelaySeconds * 1000 - this.batchingExtraMs + this.latenessMs;
     const minute = Math.floor(now / 60_000);
-    const due: { scope: string; wm: number; open: number[]; failed: boolean; tie: number }[] = [];
+    const due: { scope: string; wm: number; bound: number; open: number[]; failed: boolean; tie: number }[] = [];
     for (const scope of await this.deps.windows.scopes()) {
       if (slice && tickSliceOf(scope, slice.of) !== slice.slice) continue;
       try {
@@ -231,17 +241,23 @@ export class DetectStage {
         }
         // Nothing due yet (open is in ascending order): the scope's own data, or a later tick, closes it.
         if (open[0] + this.sizeMs > Math.max(wm, bound) - this.latenessMs) continue;
+        const scopeBound = await this.clockBound(scope, now, bound);
+        if (open[0] + this.sizeMs > Math.max(wm, scopeBound) - this.latenessMs) {
+          res.scopesBehind++;
+          continue;
+        }
         // Ties (every scope that went quiet at once) in an order of this minute's own: a tick still running from the
         // minute before walks them in another, so the two share the work instead of repeating it.
-        due.push({ scope, wm, open, failed: this.tickFailed.has(scope), tie: hash32(`${scope}|${minute}`) });
+        due.push({ scope, wm, bound: scopeBound, open, failed: this.tickFailed.has(scope), tie: hash32(`${scope}|${minute}`) });
       } catch (err) {
         // One scope's failure does not stop the others; the next tick tries again.
         this.fail(err, 'tick', scope, res, []);
       }
     }
+    if (res.scopesBehind) this.log.info('tick: streams delivering behind their traffic; their windows wait for it', { scopes: res.scopesBehind });
     due.sort((a, b) => Number(a.failed) - Number(b.failed) || a.open[0] - b.open[0] || a.tie - b.tie);
     for (let i = 0; i < due.length; i++) {
-      const { scope, wm, open } = due[i];
+      const { scope, wm, bound, open } = due[i];
       if (timeLeftMs && timeLeftMs() < TICK_RESERVE_MS) {
         res.scopesDeferred = due.length - i;
         this.metrics.add(METRIC.TickScopesDeferred, res.scopesDeferred);
@@ -264,6 +280,21 @@ export class DetectStage {
     return res;
   }
 
+  /**
+   * The clock's bound for one scope: wall clock less the longest delivery delay waited for, and, when the stream last
+   * delivered its freshest traffic more than half that delay behind, less that lag too (with the other half on top).
+   * A stream minutes behind (a consumer catching up, CloudWatch Logs delivering late) is late, not silent: closing its
+   * windows on the clock would fold its data into whatever window is open when it comes, a minute's worth of
+   * everybody's traffic at a time. Silence after it still closes them, that much later.
+   */
+  private async clockBound(scope: string, now: number, bound: number): Promise<number> {
+    const freshest = (await this.deps.windows.progress(scope))?.freshest;
+    if (!freshest) return bound;
+    const lag = Math.min(freshest.at - freshest.time, MAX_WAITED_LAG_MS);
+    const halfDelay = this.cfg.windows.maxDeliveryDelaySeconds * 500;
+    return lag > halfDelay ? bound - (lag - halfDelay) : bound;
+  }
+
   private async register(scope: string, now: number): Promise<void> {
     const at = this.registered.get(scope);
     if (at !== undefined && now - at < 3_600_000 && now >= at) return;
@@ -274,8 +305,8 @@ export class DetectStage {
 
   /** Sorts parts into open windows, late-but-foldable and too old; stores them; returns the watermark they raise it to. */
   private async store(scope: string, parts: SummaryPart[], now: number, res: DetectResult, records: readonly StreamRecord[],
-    sources: Record<string, string>, seenAt: Record<string, number>, pieces: Record<string, string[]> = {}): Promise<{ watermark: number; raised: boolean }> {
-    if (parts.length === 0) return { watermark: await this.deps.windows.getWatermark(scope), raised: false };
+    sources: Record<string, string>, seenAt: Record<string, number>, pieces: Record<string, string[]> = {}): Promise<{ watermark: number; raised: boolean; newestData: number }> {
+    if (parts.length === 0) return { watermark: await this.deps.windows.getWatermark(scope), raised: false, newestData: -Infinity };
     // The newest source record seen per access-log shard and bucket, before this batch: a closed window's part at or
     // below it is a batch ingest delivered again (its first copy was counted), not late data. Per bucket, because a
     // batch's summary records land or fail one by one: one bucket's failing must not make its retry look seen.
@@ -302,6 +333,7 @@ export class DetectStage {
     const ceiling = now + this.cfg.windows.futureToleranceSeconds * 1000;
     const byWindow = new Map<number, SummaryPart[]>();
     let newest = previous;
+    let newestData = -Infinity;
     for (const p of parts) {
       let part = p;
       let target = part.w;
@@ -338,6 +370,7 @@ export class DetectStage {
       list.push(part);
       this.early?.observe(scope, target === part.w ? part : { ...part, w: target });
       if (part.t > newest) newest = part.t;
+      if (part.t > newestData) newestData = part.t;
     }
     const batchId = `${records[0]?.sequenceNumber ?? '0'}-${records.at(-1)?.sequenceNumber ?? '0'}`;
     // One chunk per invocation and window (DynamoDB bills writes by item); the id names the batch, so a redelivered
@@ -345,7 +378,7 @@ export class DetectStage {
     const chunks: PartChunk[] = [...byWindow].map(([windowStart, list]) => ({ windowStart, chunkId: batchId, parts: list }));
     if (chunks.length) await this.deps.windows.add(scope, chunks);
     // The caller moves the watermark, once the batch is recorded as counted.
-    return { watermark: newest, raised: newest > previous };
+    return { watermark: newest, raised: newest > previous, newestData };
   }
 
   /** Start of the oldest window not yet closed, given a watermark. */

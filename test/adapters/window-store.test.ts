@@ -78,6 +78,10 @@ function windowStoreContract(make: () => WindowStore) {
     // The watermark the batch raised it to, kept with it (its own write may fail after).
     await store.setProgress('p', { ...progress, watermark: 1_793_577_665_000 });
     expect(await store.progress('p')).toEqual({ ...progress, watermark: 1_793_577_665_000 });
+    // The freshest traffic seen and when it came (the tick's measure of a stream behind), kept with it.
+    const freshest = { time: 1_793_577_640_000, at: 1_793_578_250_000 };
+    await store.setProgress('p', { ...progress, freshest });
+    expect(await store.progress('p')).toEqual({ ...progress, freshest });
   });
 
   it('keeps UTF-8 bodies intact', async () => {

@@ -39,6 +39,46 @@ describe('real time: windows close on a clock', () => {
     expect(blocked[0].createdAt).toBe(T0 + 3 * MIN + kit.cfg.windows.allowedLatenessSeconds * 1000);
   });
 
+  it('a stream delivering ten minutes behind is late, not silent: the tick leaves its windows to its data, then closes them after silence', async () => {
+    const LAG = 10 * MIN;
+    const run = async (earlierRelease: boolean) => {
+      const kit = new StageKit({ windows: { earlyDecisions: false } });
+      let folded = 0;
+      let behind = 0;
+      for (let m = 0; m < 8; m++) {
+        await kit.ingestEvents(minute(T0 + m * MIN, m === 5 ? 2_000 : 0));
+        // Each minute's traffic reaches detect ten minutes after it ends; the tick runs every minute in between.
+        const wall = T0 + (m + 1) * MIN + LAG;
+        for (const [r] of [await kit.deliver(wall)]) folded += r?.lateFolded ?? 0;
+        // What an earlier release stored: progress without the freshest traffic.
+        if (earlierRelease) for (const scope of await kit.detect['deps'].windows.scopes()) {
+          const p = (await kit.detect['deps'].windows.progress(scope))!;
+          delete p.freshest;
+          await kit.detect['deps'].windows.setProgress(scope, p);
+        }
+        const t = await kit.detect.tick(wall + 30_000);
+        behind += t.scopesBehind;
+      }
+      // Then silence: the last minute waits the lag and half the delivery delay past its end, then the clock closes it.
+      const last = T0 + 8 * MIN;
+      const halfDelay = kit.cfg.windows.maxDeliveryDelaySeconds * 500;
+      const quiet = await kit.detect.tick(last + LAG + halfDelay - 10_000);
+      const late = await kit.detect.tick(last + LAG + halfDelay + 10_000);
+      const blocked = (await kit.state.listActive(last + 2 * LAG)).map((e) => e.target);
+      return { folded, behind, quietClosed: quiet.windowsClosed, lateClosed: late.windowsClosed, blocked };
+    };
+    const now = await run(false);
+    expect(now.folded).toBe(0);
+    expect(now.behind).toBeGreaterThan(0);
+    expect(now.blocked).toEqual([ATTACKER]);
+    expect(now.quietClosed).toBe(0);
+    expect(now.lateClosed).toBe(1);
+    // Without the measure (as before), the clock closed every window ahead of its data, and each came late.
+    const before = await run(true);
+    expect(before.behind).toBe(0);
+    expect(before.folded).toBeGreaterThan(0);
+  });
+
   it('ingest batching longer than the default: windows wait the difference, by later data and by the tick', async () => {
     const closedBy = async (ingestBatchingWindowSeconds: number | undefined) => {
       const kit = new StageKit({ windows: { earlyDecisions: false } }, { ingestBatchingWindowSeconds });

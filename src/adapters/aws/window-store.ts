@@ -239,7 +239,11 @@ export class DynamoWindowStore implements WindowStore {
       for (const [k, v] of Object.entries(pc as Record<string, unknown>)) if (Array.isArray(v)) pieces[k] = v.filter((x): x is string => typeof x === 'string');
     }
     const wm = res.Item?.w;
-    return { sequence: s, sources, seenAt, pieces, ...(typeof wm === 'number' && Number.isFinite(wm) ? { watermark: wm } : {}) };
+    const fr = res.Item?.fr as { t?: unknown; at?: unknown } | undefined;
+    const freshest = fr && typeof fr.t === 'number' && Number.isFinite(fr.t) && typeof fr.at === 'number' && Number.isFinite(fr.at)
+      ? { time: fr.t, at: fr.at } : undefined;
+    return { sequence: s, sources, seenAt, pieces, ...(typeof wm === 'number' && Number.isFinite(wm) ? { watermark: wm } : {}),
+      ...(freshest ? { freshest } : {}) };
   }
 
   async setProgress(scope: string, progress: ScopeProgress): Promise<void> {
@@ -248,7 +252,8 @@ export class DynamoWindowStore implements WindowStore {
       Item: { pk: `mark#${scope}`, sk: 'seq', s: progress.sequence, src: progress.sources, at: progress.seenAt ?? {},
         // Only where a partition was cut across records (rare): most items carry none.
         ...(progress.pieces && Object.keys(progress.pieces).length ? { pc: progress.pieces } : {}),
-        ...(progress.watermark !== undefined && Number.isFinite(progress.watermark) ? { w: progress.watermark } : {}) } }));
+        ...(progress.watermark !== undefined && Number.isFinite(progress.watermark) ? { w: progress.watermark } : {}),
+        ...(progress.freshest && Number.isFinite(progress.freshest.time) ? { fr: { t: progress.freshest.time, at: progress.freshest.at } } : {}) } }));
   }
 
   async getWatermark(scope: string): Promise<number> {

@@ -57,12 +57,13 @@ export class MemoryWindowStore implements WindowStore {
   async progress(scope: string): Promise<ScopeProgress | undefined> {
     const p = this.progresses.get(scope);
     return p && { sequence: p.sequence, sources: { ...p.sources }, seenAt: { ...p.seenAt }, pieces: copyPieces(p.pieces),
-      ...(p.watermark === undefined ? {} : { watermark: p.watermark }) };
+      ...(p.watermark === undefined ? {} : { watermark: p.watermark }), ...(p.freshest === undefined ? {} : { freshest: { ...p.freshest } }) };
   }
 
   async setProgress(scope: string, progress: ScopeProgress): Promise<void> {
     this.progresses.set(scope, { sequence: progress.sequence, sources: { ...progress.sources }, seenAt: { ...progress.seenAt },
-      pieces: copyPieces(progress.pieces), ...(progress.watermark === undefined ? {} : { watermark: progress.watermark }) });
+      pieces: copyPieces(progress.pieces), ...(progress.watermark === undefined ? {} : { watermark: progress.watermark }),
+      ...(progress.freshest === undefined ? {} : { freshest: { ...progress.freshest } }) });
   }
 
   async getWatermark(scope: string): Promise<number> {
