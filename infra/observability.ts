@@ -38,6 +38,7 @@ export const METRIC_SOURCES: Record<MetricName, readonly Stage[]> = {
   [METRIC.EarlyDecisions]: ['detect'],
   [METRIC.DecisionDelayMs]: ['detect'],
   [METRIC.TickScopesDeferred]: ['detect'],
+  [METRIC.TickScopesBehind]: ['detect'],
   [METRIC.StateDamaged]: ['detect'],
   [METRIC.RecordsFailed]: ['ingest', 'detect'],
   [METRIC.StageErrors]: ['ingest', 'detect', 'contain'],
@@ -354,10 +355,11 @@ export function addAlarmsAndDashboard(
     ]),
   );
   dashboard.addWidgets(
-    graph('Windows closed; decisions taken before their window closed; shards a detect tick left to the next', [
+    graph('Windows closed; decisions taken before their window closed; shards a detect tick left to the next or to their late data', [
       ...fromEachSource(METRIC.WindowsClosed),
       ...fromEachSource(METRIC.EarlyDecisions),
       ...fromEachSource(METRIC.TickScopesDeferred),
+      ...fromEachSource(METRIC.TickScopesBehind),
     ]),
     graph(
       'Decisions by action',

@@ -41,9 +41,10 @@ export interface ScopeProgress {
   /**
    * The newest event time any part of this scope has carried, and when (detect's clock) the part that raised it was
    * stored: how far behind its traffic the stream delivers. A stream minutes behind is late, not silent, and the
-   * tick waits that much longer before it closes a window on the clock. Absent in what earlier releases stored.
+   * tick waits that much longer before it closes a window on the clock, when the raise before showed it too
+   * (`priorLag`, absent at a scope's first: one late flush is not a stream behind). Absent in what earlier releases stored.
    */
-  freshest?: { time: number; at: number };
+  freshest?: { time: number; at: number; priorLag?: number };
 }
 
 export interface WindowStore {

@@ -176,8 +176,11 @@ export class DetectStage {
       step = 'save progress';
       if (done.length) {
         pruneSources(progress.sources, seenAt, now, pieces);
-        // The freshest traffic seen, and when it came: how far behind the stream delivers (the tick's bound).
-        const freshest = stored.newestData > (progress.freshest?.time ?? -Infinity) ? { time: stored.newestData, at: now } : progress.freshest;
+        // The freshest traffic seen, when it came, and how far behind the raise before it came: how far behind the
+        // stream delivers (the tick's bound).
+        const before = progress.freshest;
+        const freshest = stored.newestData > (before?.time ?? -Infinity)
+          ? { time: stored.newestData, at: now, ...(before ? { priorLag: before.at - before.time } : {}) } : before;
         await this.deps.windows.setProgress(scope, { sequence: done[done.length - 1].sequenceNumber, sources: progress.sources, seenAt, pieces,
           watermark, ...(freshest ? { freshest } : {}) });
       }
@@ -254,7 +257,10 @@ export class DetectStage {
         this.fail(err, 'tick', scope, res, []);
       }
     }
-    if (res.scopesBehind) this.log.info('tick: streams delivering behind their traffic; their windows wait for it', { scopes: res.scopesBehind });
+    if (res.scopesBehind) {
+      this.metrics.add(METRIC.TickScopesBehind, res.scopesBehind);
+      this.log.info('tick: streams delivering behind their traffic; their windows wait for it', { scopes: res.scopesBehind });
+    }
     due.sort((a, b) => Number(a.failed) - Number(b.failed) || a.open[0] - b.open[0] || a.tie - b.tie);
     for (let i = 0; i < due.length; i++) {
       const { scope, wm, bound, open } = due[i];
@@ -281,16 +287,19 @@ export class DetectStage {
   }
 
   /**
-   * The clock's bound for one scope: wall clock less the longest delivery delay waited for, and, when the stream last
-   * delivered its freshest traffic more than half that delay behind, less that lag too (with the other half on top).
-   * A stream minutes behind (a consumer catching up, CloudWatch Logs delivering late) is late, not silent: closing its
-   * windows on the clock would fold its data into whatever window is open when it comes, a minute's worth of
-   * everybody's traffic at a time. Silence after it still closes them, that much later.
+   * The clock's bound for one scope: wall clock less the longest delivery delay waited for, and, when the stream
+   * delivered its freshest traffic more than half that delay behind (beyond ingest's batching) at the last two raises,
+   * less that lag too (with the other half on top). A stream minutes behind (a consumer catching up, CloudWatch Logs
+   * delivering late) is late, not silent: closing its windows on the clock would fold its data into whatever window is
+   * open when it comes, a minute's worth of everybody's traffic at a time. Silence after it still closes them, that
+   * much later. One late flush among timely ones (the last before silence) is not a stream behind: it would only hold
+   * back the decision of an attack followed by silence. A scope's first raise has only its own lag: a stream behind
+   * from the start must not have its first windows closed ahead of it (the watermark, once raised, stays).
    */
   private async clockBound(scope: string, now: number, bound: number): Promise<number> {
     const freshest = (await this.deps.windows.progress(scope))?.freshest;
     if (!freshest) return bound;
-    const lag = Math.min(freshest.at - freshest.time, MAX_WAITED_LAG_MS);
+    const lag = Math.min(freshest.at - freshest.time, freshest.priorLag ?? Infinity, MAX_WAITED_LAG_MS) - this.batchingExtraMs;
     const halfDelay = this.cfg.windows.maxDeliveryDelaySeconds * 500;
     return lag > halfDelay ? bound - (lag - halfDelay) : bound;
   }

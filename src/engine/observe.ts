@@ -60,6 +60,8 @@ export const METRIC = {
   EarlyDecisions: 'EarlyDecisions',
   /** Scopes with windows due that a detect tick left to the next one, out of time (its Lambda's timeout near). */
   TickScopesDeferred: 'TickScopesDeferred',
+  /** Scopes whose windows a detect tick left to their data, their stream delivering minutes behind (not silent). */
+  TickScopesBehind: 'TickScopesBehind',
   /** Wall-clock time from a window's end to its decisions being written (ms). */
   DecisionDelayMs: 'DecisionDelayMs',
   /** Damaged stored state skipped (chunks, snapshots): data lost, counted. */

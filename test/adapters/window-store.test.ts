@@ -82,6 +82,8 @@ function windowStoreContract(make: () => WindowStore) {
     const freshest = { time: 1_793_577_640_000, at: 1_793_578_250_000 };
     await store.setProgress('p', { ...progress, freshest });
     expect(await store.progress('p')).toEqual({ ...progress, freshest });
+    await store.setProgress('p', { ...progress, freshest: { ...freshest, priorLag: 612_000 } });
+    expect(await store.progress('p')).toEqual({ ...progress, freshest: { ...freshest, priorLag: 612_000 } });
   });
 
   it('keeps UTF-8 bodies intact', async () => {

@@ -79,6 +79,21 @@ describe('real time: windows close on a clock', () => {
     expect(before.folded).toBeGreaterThan(0);
   });
 
+  it('one late flush among timely ones is not a stream behind: silence after it is decided on the usual clock (helper-62)', async () => {
+    const kit = new StageKit({ windows: { earlyDecisions: false } });
+    for (let m = 0; m < 2; m++) {
+      await kit.ingestEvents(minute(T0 + m * MIN));
+      await kit.deliver(T0 + (m + 1) * MIN + 10_000);
+    }
+    // The attack's minute comes in one flush 70 s behind (the model's 94th percentile), then nothing.
+    await kit.ingestEvents(minute(T0 + 2 * MIN, 2_000));
+    await kit.deliver(T0 + 3 * MIN + 70_000);
+    const tick = await kit.detect.tick(T0 + 3 * MIN + kit.cfg.windows.maxDeliveryDelaySeconds * 1000 + 20_000);
+    expect(tick.scopesBehind).toBe(0);
+    expect(tick.windowsClosed).toBe(1);
+    expect((await kit.state.listActive(T0 + 5 * MIN)).map((e) => e.target)).toEqual([ATTACKER]);
+  });
+
   it('ingest batching longer than the default: windows wait the difference, by later data and by the tick', async () => {
     const closedBy = async (ingestBatchingWindowSeconds: number | undefined) => {
       const kit = new StageKit({ windows: { earlyDecisions: false } }, { ingestBatchingWindowSeconds });

@@ -239,9 +239,9 @@ export class DynamoWindowStore implements WindowStore {
       for (const [k, v] of Object.entries(pc as Record<string, unknown>)) if (Array.isArray(v)) pieces[k] = v.filter((x): x is string => typeof x === 'string');
     }
     const wm = res.Item?.w;
-    const fr = res.Item?.fr as { t?: unknown; at?: unknown } | undefined;
+    const fr = res.Item?.fr as { t?: unknown; at?: unknown; pl?: unknown } | undefined;
     const freshest = fr && typeof fr.t === 'number' && Number.isFinite(fr.t) && typeof fr.at === 'number' && Number.isFinite(fr.at)
-      ? { time: fr.t, at: fr.at } : undefined;
+      ? { time: fr.t, at: fr.at, ...(typeof fr.pl === 'number' && Number.isFinite(fr.pl) ? { priorLag: fr.pl } : {}) } : undefined;
     return { sequence: s, sources, seenAt, pieces, ...(typeof wm === 'number' && Number.isFinite(wm) ? { watermark: wm } : {}),
       ...(freshest ? { freshest } : {}) };
   }
@@ -253,7 +253,8 @@ export class DynamoWindowStore implements WindowStore {
         // Only where a partition was cut across records (rare): most items carry none.
         ...(progress.pieces && Object.keys(progress.pieces).length ? { pc: progress.pieces } : {}),
         ...(progress.watermark !== undefined && Number.isFinite(progress.watermark) ? { w: progress.watermark } : {}),
-        ...(progress.freshest && Number.isFinite(progress.freshest.time) ? { fr: { t: progress.freshest.time, at: progress.freshest.at } } : {}) } }));
+        ...(progress.freshest && Number.isFinite(progress.freshest.time) ? { fr: { t: progress.freshest.time, at: progress.freshest.at,
+          ...(progress.freshest.priorLag !== undefined ? { pl: progress.freshest.priorLag } : {}) } } : {}) } }));
   }
 
   async getWatermark(scope: string): Promise<number> {
