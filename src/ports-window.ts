@@ -42,7 +42,8 @@ export interface ScopeProgress {
    * The newest event time any part of this scope has carried, and when (detect's clock) the part that raised it was
    * stored: how far behind its traffic the stream delivers. A stream minutes behind is late, not silent, and the
    * tick waits that much longer before it closes a window on the clock, when the raise before showed it too
-   * (`priorLag`, absent at a scope's first: one late flush is not a stream behind). Absent in what earlier releases stored.
+   * (`priorLag`, absent at a scope's first raise: one late flush is not a stream behind). Absent in what earlier releases
+   * stored.
    */
   freshest?: { time: number; at: number; priorLag?: number };
 }

@@ -292,14 +292,14 @@ export class DetectStage {
    * less that lag too (with the other half on top). A stream minutes behind (a consumer catching up, CloudWatch Logs
    * delivering late) is late, not silent: closing its windows on the clock would fold its data into whatever window is
    * open when it comes, a minute's worth of everybody's traffic at a time. Silence after it still closes them, that
-   * much later. One late flush among timely ones (the last before silence) is not a stream behind: it would only hold
-   * back the decision of an attack followed by silence. A scope's first raise has only its own lag: a stream behind
-   * from the start must not have its first windows closed ahead of it (the watermark, once raised, stays).
+   * much later. One late flush among timely ones (the last before silence, or a scope's first batch) is not a stream
+   * behind: it would only hold back the decision of an attack followed by silence. So a stream already behind at a
+   * scope's first batch has its first windows closed on the clock once (what comes for them is folded, and counted).
    */
   private async clockBound(scope: string, now: number, bound: number): Promise<number> {
     const freshest = (await this.deps.windows.progress(scope))?.freshest;
-    if (!freshest) return bound;
-    const lag = Math.min(freshest.at - freshest.time, freshest.priorLag ?? Infinity, MAX_WAITED_LAG_MS) - this.batchingExtraMs;
+    if (freshest?.priorLag === undefined) return bound;
+    const lag = Math.min(freshest.at - freshest.time, freshest.priorLag, MAX_WAITED_LAG_MS) - this.batchingExtraMs;
     const halfDelay = this.cfg.windows.maxDeliveryDelaySeconds * 500;
     return lag > halfDelay ? bound - (lag - halfDelay) : bound;
   }
