@@ -287,9 +287,9 @@ export class DetectStage {
   }
 
   /**
-   * The clock's bound for one scope: wall clock less the longest delivery delay waited for, and, when the stream
-   * delivered its freshest traffic more than half that delay behind (beyond ingest's batching) at the last two raises,
-   * less that lag too (with the other half on top). A stream minutes behind (a consumer catching up, CloudWatch Logs
+   * The clock's bound for one scope: wall clock less the longest delivery delay waited for; when the stream delivered
+   * its freshest traffic further behind than that (beyond ingest's batching) at the last two raises, wall clock less
+   * that lag and half the delay. A stream minutes behind (a consumer catching up, CloudWatch Logs
    * delivering late) is late, not silent: closing its windows on the clock would fold its data into whatever window is
    * open when it comes, a minute's worth of everybody's traffic at a time. Silence after it still closes them, that
    * much later. One late flush among timely ones (the last before silence, or a scope's first batch) is not a stream
@@ -300,8 +300,9 @@ export class DetectStage {
     const freshest = (await this.deps.windows.progress(scope))?.freshest;
     if (freshest?.priorLag === undefined) return bound;
     const lag = Math.min(freshest.at - freshest.time, freshest.priorLag, MAX_WAITED_LAG_MS) - this.batchingExtraMs;
-    const halfDelay = this.cfg.windows.maxDeliveryDelaySeconds * 500;
-    return lag > halfDelay ? bound - (lag - halfDelay) : bound;
+    const maxDelay = this.cfg.windows.maxDeliveryDelaySeconds * 1000;
+    // Within the longest delay waited for, the stream is on time: the usual bound (it already waits that long).
+    return lag > maxDelay ? bound - (lag + maxDelay / 2 - maxDelay) : bound;
   }
 
   private async register(scope: string, now: number): Promise<void> {
