@@ -221,12 +221,9 @@ export class Detector {
     // would pull its median down (unless there is nothing else).
     const logs = new Float64Array(windows.length);
     let members = 0;
-    for (let i = 0; i < windows.length; i++) {
-      const kw = windows[i][1];
-      if (!kw.foldedOnly) logs[members++] = Math.log1p(kw.requests - kw.status5xx);
-    }
+    for (const [, kw] of windows) if (!kw.foldedOnly) logs[members++] = Math.log1p(kw.requests - kw.status5xx);
     const stragglersOnly = members === 0;
-    if (stragglersOnly) for (let i = 0; i < windows.length; i++) logs[members++] = Math.log1p(windows[i][1].requests - windows[i][1].status5xx);
+    if (stragglersOnly) for (const [, kw] of windows) logs[members++] = Math.log1p(kw.requests - kw.status5xx);
     const population = robustStats(logs, members);
     const populationLift = wide ? 1 : this.populationLift(kind, population, ctx, stragglersOnly);
     const tag = kind === 'ip' ? ipKey : kind === 'prefix' ? prefixKey : principalKey;
@@ -352,7 +349,7 @@ export class Detector {
    * (under `~pop:<kind>`, so every state store persists it). Returns how much busier the median key is now.
    */
   private populationLift(kind: KeyKind, population: RobustStats, ctx: { incident: boolean; states: StateView; start: number },
-    stragglersOnly = false): number {
+    stragglersOnly: boolean): number {
     const key = populationKey(kind);
     const state = ctx.states.get(key) ?? newKeyState(ctx.start);
     const lift = state.windows >= MIN_POPULATION_HISTORY ? Math.exp(population.median - state.reqMean) : 1;

@@ -301,8 +301,9 @@ export class DetectStage {
     if (freshest?.priorLag === undefined) return bound;
     const lag = Math.min(freshest.at - freshest.time, freshest.priorLag, MAX_WAITED_LAG_MS) - this.batchingExtraMs;
     const maxDelay = this.cfg.windows.maxDeliveryDelaySeconds * 1000;
-    // Within the longest delay waited for, the stream is on time: the usual bound (it already waits that long).
-    return lag > maxDelay ? bound - (lag + maxDelay / 2 - maxDelay) : bound;
+    // Within the longest delay waited for, the stream is on time: the usual bound (it already waits that long). Past
+    // it, wall clock less the lag and half the delay: the usual bound moved back by the lag less that half.
+    return lag > maxDelay ? bound - (lag - maxDelay / 2) : bound;
   }
 
   private async register(scope: string, now: number): Promise<void> {
@@ -342,7 +343,6 @@ export class DetectStage {
     const foldLimit = closedUntil - this.cfg.windows.foldLateMinutes * 60_000;
     const ceiling = now + this.cfg.windows.futureToleranceSeconds * 1000;
     const byWindow = new Map<number, SummaryPart[]>();
-    let newest = previous;
     let newestData = -Infinity;
     for (const p of parts) {
       let part = p;
@@ -379,7 +379,6 @@ export class DetectStage {
       if (!list) byWindow.set(target, (list = []));
       list.push(part);
       this.early?.observe(scope, target === part.w ? part : { ...part, w: target });
-      if (part.t > newest) newest = part.t;
       if (part.t > newestData) newestData = part.t;
     }
     const batchId = `${records[0]?.sequenceNumber ?? '0'}-${records.at(-1)?.sequenceNumber ?? '0'}`;
@@ -388,7 +387,7 @@ export class DetectStage {
     const chunks: PartChunk[] = [...byWindow].map(([windowStart, list]) => ({ windowStart, chunkId: batchId, parts: list }));
     if (chunks.length) await this.deps.windows.add(scope, chunks);
     // The caller moves the watermark, once the batch is recorded as counted.
-    return { watermark: newest, raised: newest > previous, newestData };
+    return { watermark: Math.max(previous, newestData), raised: newestData > previous, newestData };
   }
 
   /** Start of the oldest window not yet closed, given a watermark. */
