@@ -47,7 +47,7 @@ const front = new ReplayFront(data.config, { shards: data.shards, buckets: data.
     sent++;
     while (sent - taken > data.maxInFlight) await new Promise<void>((resolve) => (wake = resolve));
   } });
-/** Not top-level await: the module is loaded as CommonJS (reader-thread-entry.cjs). */
+/** Runs the read; its failures go to the main thread as a message (see threaded-read.ts). */
 async function run(): Promise<void> {
   try {
     const read = await readAccessLogs(data.files, { event: (e) => front.push(e), unreadable: () => {} },

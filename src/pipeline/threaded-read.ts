@@ -32,7 +32,7 @@ export interface ThreadedReadOptions {
 export function readOnThread(runner: LocalRunner, opts: ThreadedReadOptions): Promise<ReadStats> {
   const data: ReaderThreadData = { files: opts.files, config: opts.config, ...runner.frontShape, maxSamples: opts.maxSamples,
     maxInFlight: MAX_IN_FLIGHT };
-  const worker = new Worker(new URL('./reader-thread-entry.cjs', import.meta.url), { workerData: data });
+  const worker = new Worker(new URL('./reader-thread-entry.mjs', import.meta.url), { workerData: data });
   return new Promise<ReadStats>((resolve, reject) => {
     let settled = false;
     let queue = Promise.resolve();
