@@ -32,4 +32,24 @@ describe('replay: baselines cached over SQLite', () => {
       sqlite.close();
     }
   });
+
+  it('asks a store that started empty only for the keys it has written since', async () => {
+    const sqlite = new SqliteState(join(dir, 'empty.sqlite'));
+    try {
+      const asked: string[] = [];
+      const get = sqlite.getBaselineSync.bind(sqlite);
+      sqlite.getBaselineSync = (key: string) => { asked.push(key); return get(key); };
+      const cache = new CachedBaselines(sqlite, 60_000);
+      await cache.putMany(new Map([['ip:192.0.2.1', state(1_000)]]));
+      expect(cache.evictIdle(10 * 60_000)).toBe(1);
+      // Written once (so the store now holds baselines), but not these one-off visitors.
+      for (let w = 0; w < 3; w++) expect((await cache.getMany(['ip:192.0.2.7', 'ip:192.0.2.8'])).size).toBe(0);
+      expect(asked).toEqual([]);
+      const back = await cache.getMany(['ip:192.0.2.1', 'ip:192.0.2.7']);
+      expect(back.get('ip:192.0.2.1')).toEqual(state(1_000));
+      expect(asked).toEqual(['ip:192.0.2.1']);
+    } finally {
+      sqlite.close();
+    }
+  });
 });

@@ -4,6 +4,8 @@ import type { SqliteState } from './sqlite-state.ts';
 
 /** Keys remembered as absent from SQLite at most (about 100 B each). */
 const MAX_ABSENT = 500_000;
+/** Keys remembered as written to a store that started empty, at most. */
+const MAX_WRITTEN = 1_000_000;
 
 /**
  * The local runner's {@link BaselineStore}: every key's state in memory (packed, 64 bytes a key), read from the
@@ -18,16 +20,24 @@ export class CachedBaselines implements BaselineStore {
    */
   private readonly absent = new Set<string>();
   private storeHasBaselines: boolean;
+  /**
+   * When SQLite held no baseline at the start (a replay's own state, the default): the keys written to it since, the
+   * only ones it can hold, so a key never written costs no query at all. Null when it held some, or once too many
+   * were written to remember (then the absent keys are remembered instead).
+   */
+  private written: Set<string> | null;
 
   constructor(private readonly sqlite: SqliteState, private readonly idleEvictMs: number) {
     this.storeHasBaselines = sqlite.baselineCount() > 0;
+    this.written = this.storeHasBaselines ? null : new Set();
   }
 
   async getMany(keys: readonly string[]): Promise<Map<string, KeyState>> {
     const out = new Map<string, KeyState>();
+    const written = this.written;
     for (const key of keys) {
       let s = this.states.get(key);
-      if (s === undefined && this.storeHasBaselines && !this.absent.has(key)) {
+      if (s === undefined && (written === null ? this.storeHasBaselines && !this.absent.has(key) : written.has(key))) {
         s = this.sqlite.getBaselineSync(key);
         if (s) this.states.set(key, s);
         else {
@@ -70,5 +80,9 @@ export class CachedBaselines implements BaselineStore {
     this.sqlite.putBaselinesSync(worth);
     for (const [key] of worth) this.absent.delete(key);
     this.storeHasBaselines ||= worth.length > 0;
+    if (this.written !== null) {
+      for (const [key] of worth) this.written.add(key);
+      if (this.written.size > MAX_WRITTEN) this.written = null;
+    }
   }
 }
