@@ -1,7 +1,9 @@
-import { createReadStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../src/config.ts';
 import { runReplay } from '../src/pipeline/replay.ts';
 import type { TrafficFormat } from '../src/simulate/formats.ts';
@@ -39,6 +41,20 @@ export interface ReplayFigure {
    * wall second). Only for line-per-request JSON files.
    */
   floorLinesPerSecond?: number;
+  /**
+   * `cordon replay` as a user runs it, a whole process (Node's start, the TypeScript loader, the modules, the reading
+   * thread's start, the outputs): wall seconds and lines per wall second. Only for line-per-request JSON files.
+   */
+  process?: ProcessFigure;
+}
+
+export interface ProcessFigure {
+  seconds: number;
+  linesPerSecond: number;
+  /** The same command over the file's first START_LINES lines: what every replay pays whatever its length. */
+  startSeconds: number;
+  /** Lines per wall second past that start: (lines − START_LINES) / (seconds − startSeconds). */
+  steadyLinesPerSecond: number;
 }
 
 /** Figures of a replay of `minutes` of traffic on one thread and on two, with the JSON.parse floor of the same file. */
@@ -65,10 +81,38 @@ export async function replayFigures(format: TrafficFormat, minutes: number, seed
         unreadable: s.linesUnreadable, summaryRecords: s.streams.summaries?.records ?? 0,
         summaryMb: round2((s.streams.summaries?.bytes ?? 0) / 1e6), floorLinesPerSecond: floor });
     }
+    if (format === 'apigw-json') {
+      const head = join(dir, `head.${format}`);
+      writeFileSync(head, readFileSync(file, 'latin1').split('\n', START_LINES).join('\n') + '\n', 'latin1');
+      for (const f of out) f.process = processFigure(file, head, f.threads, f.lines, labels.allowlist, dir);
+    }
     return out;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Lines of the short replay that measures a whole process's fixed start. */
+const START_LINES = 2_000;
+const CORDON = fileURLToPath(new URL('../bin/cordon', import.meta.url));
+
+/** `cordon replay` of `file` as its own process (best of two), and of its first lines, on `threads` threads. */
+function processFigure(file: string, head: string, threads: 1 | 2, lines: number, allow: string[], dir: string): ProcessFigure {
+  const run = (input: string): number => {
+    let best = Infinity;
+    for (let i = 0; i < 2; i++) {
+      const t0 = performance.now();
+      const r = spawnSync(process.execPath, [CORDON, 'replay', input, '--out', join(dir, 'out-process'), '--threads', String(threads), '--quiet',
+        ...allow.flatMap((c) => ['--allow', c])], { stdio: ['ignore', 'ignore', 'pipe'] });
+      if (r.status !== 0) throw new Error(`cordon replay exited ${r.status}: ${r.stderr.toString().slice(0, 500)}`);
+      best = Math.min(best, (performance.now() - t0) / 1000);
+    }
+    return best;
+  };
+  const seconds = run(file);
+  const startSeconds = run(head);
+  return { seconds: round2(seconds), linesPerSecond: Math.round(lines / seconds), startSeconds: round2(startSeconds),
+    steadyLinesPerSecond: Math.round((lines - START_LINES) / Math.max(seconds - startSeconds, 1e-3)) };
 }
 
 /** Lines per wall second of one thread that reads the file's lines and JSON.parses each (nothing kept). */

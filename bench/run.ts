@@ -194,12 +194,14 @@ function targetsOf(r: Results): { target: string; measured: string; met: boolean
       met: (cwl.floorRatio ?? Infinity) <= TARGETS.floorRatio });
   }
   // The issue's target is end to end, as a whole process, per wall second, on this machine's cores.
-  const rp = r.replay?.filter((p) => p.format === 'apigw-json').sort((x, y) => y.linesPerWallSecond - x.linesPerWallSecond)[0];
-  if (rp) {
+  const rp = r.replay?.filter((p) => p.format === 'apigw-json' && p.process)
+    .sort((x, y) => y.process!.linesPerSecond - x.process!.linesPerSecond)[0];
+  if (rp?.process) {
     const floor = rp.floorLinesPerSecond ? `; JSON.parse floor ${int(rp.floorLinesPerSecond)}/s` : '';
-    out.push({ target: `local replay ≥ ${int(TARGETS.replayLinesPerSecond)} lines/s (wall)`,
-      measured: `${int(rp.linesPerWallSecond)}/s (${rp.format}, ${rp.threads} thread${rp.threads > 1 ? 's' : ''}${floor})`,
-      met: rp.linesPerWallSecond >= TARGETS.replayLinesPerSecond });
+    out.push({ target: `local replay ≥ ${int(TARGETS.replayLinesPerSecond)} lines/s (wall, whole process)`,
+      measured: `${int(rp.process.linesPerSecond)}/s (${rp.format}, ${rp.threads} thread${rp.threads > 1 ? 's' : ''}; past its ` +
+        `${rp.process.startSeconds} s start ${int(rp.process.steadyLinesPerSecond)}/s; in process ${int(rp.linesPerWallSecond)}/s${floor})`,
+      met: rp.process.linesPerSecond >= TARGETS.replayLinesPerSecond });
   }
   const mem = r.memory?.at(-1);
   if (mem) {
@@ -255,6 +257,13 @@ function render(r: Results): string {
           `${int(p.summaryRecords)} (${p.summaryMb})`, p.blocks])) +
       '\n\n(A cwl-kinesis file has one Kinesis record of 200 log events per line: compare it by events/s. Summary records are' +
       ' uncompressed JSON in a replay; AWS gzips them.)');
+    const whole = r.replay.filter((p) => p.process);
+    if (whole.length) {
+      out.push('\n### `cordon replay` as a whole process (node, TypeScript loader, modules, outputs; best of two)\n',
+        mdTable(['format', 'threads', 'lines', 'wall s', 'lines per wall s', 'start (first 2,000 lines) s', 'lines per wall s past the start', 'JSON.parse floor (wall)'],
+          whole.map((p) => [p.format, p.threads, int(p.lines), p.process!.seconds, int(p.process!.linesPerSecond), p.process!.startSeconds,
+            int(p.process!.steadyLinesPerSecond), p.floorLinesPerSecond ? int(p.floorLinesPerSecond) : '–'])));
+    }
   }
   if (r.memory) {
     out.push('\n### Detect-stage memory per tracked key (after GC)\n',
