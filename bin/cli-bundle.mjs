@@ -1,9 +1,9 @@
 // The CLI as one bundle of src/, made by esbuild on first use and kept in node_modules/.cache/cordon/<sources' key>/.
 // Loading the TypeScript through tsx's hooks costs every command about 0.4 s (each module a round trip to the loader
-// thread); the bundle saves most of that (`cordon --help`: 0.32 s against 0.56 s) and is remade, in about 0.1 s, whenever a
-// file of src/ changes. The
-// reading thread of a threaded replay is bundled beside it under the name src/pipeline/threaded-read.ts looks for.
-// Any failure (no esbuild, a read-only install) leaves the caller on tsx: this only ever changes how fast, not what.
+// thread); the bundle saves most of that (`cordon --help`: 0.32 s against 0.56 s) and is remade, in about 0.1 s,
+// whenever a file of src/ changes. The reading thread of a threaded replay is bundled beside it under the name
+// src/pipeline/threaded-read.ts looks for. Any failure (no esbuild, a read-only install) leaves the caller on tsx:
+// this only ever changes how fast, not what.
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
