@@ -1,7 +1,5 @@
 import { resolve } from 'node:path';
 import { Command } from 'commander';
-import { dynamoClient } from '../adapters/aws/clients.ts';
-import { DynamoLedgerStore } from '../adapters/aws/dynamodb.ts';
 import { unblockDecision } from '../contain/decide.ts';
 import type { Decision } from '../decision.ts';
 import type { LedgerEntry, LedgerStore } from '../ports.ts';
@@ -40,9 +38,11 @@ interface OpenLedger {
   close(): void;
 }
 
-function open(o: BlocksOptions): OpenLedger {
+async function open(o: BlocksOptions): Promise<OpenLedger> {
   if (o.ledgerTable) {
     const now = o.at ? ledgerNow('', o.at) : Date.now();
+    // Loaded here, not with the module: the AWS SDK's clients cost every other command a tenth of a second to load.
+    const [{ dynamoClient }, { DynamoLedgerStore }] = await Promise.all([import('../adapters/aws/clients.ts'), import('../adapters/aws/dynamodb.ts')]);
     return { store: new DynamoLedgerStore(dynamoClient(), o.ledgerTable), now, afterChange: () => {}, close: () => {} };
   }
   const out = resolve(o.out);
@@ -58,7 +58,7 @@ export function blocksCommand(): Command {
     .description('list active blocks (--all: every ledger entry)')
     .option('--all', 'include released, expired and held entries')
     .action(async (o: BlocksOptions & { all?: boolean }) => {
-      const l = open(o);
+      const l = await open(o);
       try {
         const entries = o.all ? await l.store.listAll() : await l.store.listActive(l.now);
         process.stdout.write(`${entries.length} ${o.all ? 'ledger entries' : 'active blocks'} as of ${fmtTime(l.now)}\n`);
@@ -89,7 +89,7 @@ function statusAt(e: LedgerEntry, now: number): string {
 }
 
 async function change(typed: string, o: BlocksOptions, edit: (e: LedgerEntry, now: number) => LedgerEntry, verb: string): Promise<void> {
-  const l = open(o);
+  const l = await open(o);
   try {
     // Every active entry of the target (a block of the whole API and one of its login route are two; an ARN may be
     // keyed as read from userArn or, unverified, from another field): releasing one alone would leave the target
