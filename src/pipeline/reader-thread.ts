@@ -13,6 +13,8 @@ export interface ReaderThreadData {
   maxSamples: number;
   /** Passes sent and not yet taken by the main thread, at most: bounds the memory of a reader that runs ahead. */
   maxInFlight: number;
+  /** Bytes of summary records sent and not yet taken, at most (a pass goes out whatever its size when none are). */
+  maxInFlightBytes: number;
 }
 
 /** Messages from the reading thread, in the order it sends them. */
@@ -28,12 +30,13 @@ export type ReaderMessage =
  */
 const port = parentPort!;
 const data = workerData as ReaderThreadData;
-let sent = 0;
-let taken = 0;
+/** Bytes of each pass sent and not yet taken, oldest first (the main thread takes them in order). */
+const inFlight: number[] = [];
+let inFlightBytes = 0;
 let wake: (() => void) | null = null;
 port.on('message', (m: { type: 'taken' }) => {
   if (m.type !== 'taken') return;
-  taken++;
+  inFlightBytes -= inFlight.shift() ?? 0;
   wake?.();
   wake = null;
 });
@@ -43,9 +46,13 @@ const post = (m: ReaderMessage): void => port.postMessage(m);
 const metrics = new CountingMetrics();
 const front = new ReplayFront(data.config, { shards: data.shards, buckets: data.buckets, metrics,
   onPass: async (pass) => {
+    const bytes = pass.records.reduce((n, r) => n + r.data.byteLength, 0);
     post({ type: 'pass', pass });
-    sent++;
-    while (sent - taken > data.maxInFlight) await new Promise<void>((resolve) => (wake = resolve));
+    inFlight.push(bytes);
+    inFlightBytes += bytes;
+    while (inFlight.length > data.maxInFlight || (inFlight.length > 1 && inFlightBytes > data.maxInFlightBytes)) {
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
   } });
 /** Runs the read; its failures go to the main thread as a message (see threaded-read.ts). */
 async function run(): Promise<void> {
