@@ -62,11 +62,18 @@ async function build(src, cache, dir) {
   const tmp = `${dir}.${process.pid}.tmp`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
-  await esbuild({
+  const { metafile } = await esbuild({
     entryPoints: { main: join(src, 'cli', 'main.ts'), 'reader-thread-entry': join(src, 'pipeline', 'reader-thread.ts') },
     outdir: tmp, outExtension: { '.js': '.mjs' }, bundle: true, splitting: true, format: 'esm', platform: 'node',
-    target: `node${process.versions.node.split('.')[0]}`, packages: 'external', logLevel: 'silent',
+    target: `node${process.versions.node.split('.')[0]}`, packages: 'external', logLevel: 'silent', metafile: true,
+    absWorkingDir: dirname(src),
   });
+  // The key covers src/ alone: a bundle that took in a file from elsewhere could go stale unseen, so it is not used.
+  const outside = Object.keys(metafile.inputs).filter((f) => !f.startsWith('src/'));
+  if (outside.length) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw new Error(`bundle reads files outside src/: ${outside.join(', ')}`);
+  }
   try {
     renameSync(tmp, dir);
   } catch {

@@ -51,6 +51,17 @@ describe('bin/cordon from its bundle of src/', () => {
     expect((await import(second!) as { main(): string }).main()).toBe('other');
   });
 
+  it('is not used when the sources read a file outside src/, which its key does not cover', async () => {
+    const root = join(dir, 'outside');
+    mkdirSync(join(root, 'src', 'cli'), { recursive: true });
+    mkdirSync(join(root, 'src', 'pipeline'), { recursive: true });
+    mkdirSync(join(root, 'lib'), { recursive: true });
+    writeFileSync(join(root, 'lib', 'name.ts'), "export const name = 'outside';\n");
+    writeFileSync(join(root, 'src', 'pipeline', 'reader-thread.ts'), 'export {};\n');
+    writeFileSync(join(root, 'src', 'cli', 'main.ts'), "import { name } from '../../lib/name.ts';\nexport const main = (): string => name;\n");
+    expect(await bundled(root)).toBeNull();
+  });
+
   it('leaves the caller on tsx when the sources cannot be bundled', async () => {
     const root = join(dir, 'broken');
     mkdirSync(join(root, 'src', 'cli'), { recursive: true });
