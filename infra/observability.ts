@@ -244,6 +244,22 @@ export function addAlarmsAndDashboard(
   );
 
   addAlarm(
+    new cloudwatch.Alarm(scope, 'StreamBehindAlarm', {
+      alarmDescription:
+        'cordon detect has found a summaries shard\'s freshest traffic further behind wall clock than the delivery delay it ' +
+        'waits for (maxDeliveryDelaySeconds) every minute for 10 minutes (TickScopesBehind): its windows are left to their ' +
+        'data, so decisions come that much later (past 30 minutes, windows close on the clock and late data is folded or ' +
+        'dropped). CloudWatch Logs delivering late, or ingest behind its stream (see the iterator age)',
+      metric: cordonMetric(METRIC.TickScopesBehind, 'detect', { period: Duration.minutes(1) }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 10,
+      datapointsToAlarm: 10,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }),
+  );
+
+  addAlarm(
     new cloudwatch.Alarm(scope, 'SummariesThrottledAlarm', {
       alarmDescription:
         'cordon ingest has had summary records refused for the summaries stream\'s write throughput every minute for 10 ' +

@@ -92,6 +92,21 @@ describe('alarms on the stages’ metrics', () => {
     }
   });
 
+  it('a stream behind: scopes left to late data (TickScopesBehind) every minute for 10 minutes', () => {
+    for (const t of [full.template, minimal]) {
+      expect(only(t, METRIC.TickScopesBehind)).toMatchObject({
+        Dimensions: service('detect'),
+        Statistic: 'Sum',
+        Period: 60,
+        ComparisonOperator: 'GreaterThanThreshold',
+        Threshold: 0,
+        EvaluationPeriods: 10,
+        DatapointsToAlarm: 10,
+        TreatMissingData: 'notBreaching',
+      });
+    }
+  });
+
   it(`no data flowing: no EventsIn for ${NO_DATA_ALARM_DEFAULT_MINUTES} minutes in a row, a silent minute counting as none`, () => {
     for (const t of [full.template, minimal]) {
       expect(only(t, METRIC.EventsIn)).toMatchObject({
@@ -185,6 +200,7 @@ describe('alarms on the stages’ metrics', () => {
         ...Array(3).fill('Cordon/StageErrors'),
         'Cordon/SummariesThrottled',
         'Cordon/TargetFailures',
+        'Cordon/TickScopesBehind',
         'Cordon/TickScopesDeferred',
         'Cordon/Unreadable',
         'Cordon/WafWriteFailures',
