@@ -1,6 +1,7 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: plain JavaScript (bin/ runs before any TypeScript loader), no declarations.
 import { bundledCli } from '../../bin/cli-bundle.mjs';
@@ -11,6 +12,16 @@ const dir = mkdtempSync(join(tmpdir(), 'cordon-bundle-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const bundled = bundledCli as (root?: string) => Promise<string | null>;
+
+/** A project of two sources under `dir/name`, whose main returns `says`. */
+function project(name: string, says: string): string {
+  const root = join(dir, name);
+  mkdirSync(join(root, 'src', 'cli'), { recursive: true });
+  mkdirSync(join(root, 'src', 'pipeline'), { recursive: true });
+  writeFileSync(join(root, 'src', 'pipeline', 'reader-thread.ts'), 'export {};\n');
+  writeFileSync(join(root, 'src', 'cli', 'main.ts'), `export const main = (): string => '${says}';\n`);
+  return root;
+}
 
 describe('bin/cordon from its bundle of src/', () => {
   it('replays on two threads as the TypeScript sources do through tsx: the same decisions and counts', async () => {
@@ -33,22 +44,51 @@ describe('bin/cordon from its bundle of src/', () => {
   }, 120_000);
 
   it('is made again when a source file changes, and never served stale', async () => {
-    const root = join(dir, 'project');
-    mkdirSync(join(root, 'src', 'cli'), { recursive: true });
-    mkdirSync(join(root, 'src', 'pipeline'), { recursive: true });
+    const root = project('project', 'first');
     const main = join(root, 'src', 'cli', 'main.ts');
-    writeFileSync(join(root, 'src', 'pipeline', 'reader-thread.ts'), 'export {};\n');
-    writeFileSync(main, "export const main = (): string => 'first';\n");
+    const stamp = new Date('2026-01-01T00:00:00Z');
+    utimesSync(main, stamp, stamp);
     const first = await bundled(root);
     expect(first).not.toBeNull();
     expect((await import(first!) as { main(): string }).main()).toBe('first');
     expect(await bundled(root)).toBe(first);
-    // Same size, a later modification time: still a change.
+    // Same size, same modification time: only the content tells, and it does.
     writeFileSync(main, "export const main = (): string => 'other';\n");
-    utimesSync(main, new Date(), new Date(Date.now() + 5_000));
+    utimesSync(main, stamp, stamp);
+    expect(statSync(main).mtimeMs).toBe(stamp.getTime());
     const second = await bundled(root);
     expect(second).not.toBe(first);
     expect((await import(second!) as { main(): string }).main()).toBe('other');
+  });
+
+  it('keeps a bundle a command started from, however old, and removes those unused for a week', async () => {
+    const root = project('aging', 'one');
+    const main = join(root, 'src', 'cli', 'main.ts');
+    const weeksAgo = new Date(Date.now() - 14 * 86_400_000);
+    const one = fileURLToPath((await bundled(root))!);
+    utimesSync(dirname(one), weeksAgo, weeksAgo);
+    // A command starts from it (built two weeks ago) ...
+    expect(fileURLToPath((await bundled(root))!)).toBe(one);
+    writeFileSync(main, "export const main = (): string => 'two';\n");
+    const two = fileURLToPath((await bundled(root))!);
+    writeFileSync(main, "export const main = (): string => 'three';\n");
+    utimesSync(dirname(two), weeksAgo, weeksAgo);
+    await bundled(root);
+    // ... so the build after it keeps it, while the one nobody started from for two weeks goes.
+    expect(existsSync(one)).toBe(true);
+    expect(existsSync(two)).toBe(false);
+  });
+
+  it('is made once by many commands started at once on an empty cache, each of them using it', async () => {
+    const root = project('crowd', 'crowd');
+    const loader = pathToFileURL(resolve('bin/cli-bundle.mjs')).href;
+    const script = `const { bundledCli } = await import(${JSON.stringify(loader)}); console.log(await bundledCli(${JSON.stringify(root)}));`;
+    const runs = await Promise.all(Array.from({ length: 30 }, () => run(process.execPath, ['--input-type=module', '-e', script], dir)));
+    const urls = runs.map((r) => r.stdout.trim());
+    expect(urls.every((u) => u.startsWith('file:'))).toBe(true);
+    expect(new Set(urls).size).toBe(1);
+    // No build left behind.
+    expect(readdirSync(join(root, 'node_modules', '.cache', 'cordon')).filter((e) => e.endsWith('.tmp'))).toEqual([]);
   });
 
   it('is not used when the sources read a file outside src/, which its key does not cover', async () => {
@@ -62,10 +102,16 @@ describe('bin/cordon from its bundle of src/', () => {
     expect(await bundled(root)).toBeNull();
   });
 
-  it('leaves the caller on tsx when the sources cannot be bundled', async () => {
-    const root = join(dir, 'broken');
-    mkdirSync(join(root, 'src', 'cli'), { recursive: true });
-    writeFileSync(join(root, 'src', 'cli', 'main.ts'), 'export const main = (: string => 1;\n');
+  it('leaves the caller on tsx when the sources cannot be bundled, and tries again only once they change', async () => {
+    const root = project('broken', 'x');
+    const main = join(root, 'src', 'cli', 'main.ts');
+    writeFileSync(main, 'export const main = (: string => 1;\n');
     expect(await bundled(root)).toBeNull();
+    const cache = join(root, 'node_modules', '.cache', 'cordon');
+    expect(readdirSync(cache).filter((e) => e.endsWith('.failed'))).toHaveLength(1);
+    expect(await bundled(root)).toBeNull();
+    writeFileSync(main, "export const main = (): string => 'mended';\n");
+    const mended = await bundled(root);
+    expect((await import(mended!) as { main(): string }).main()).toBe('mended');
   });
 });
