@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +24,7 @@ export interface ReplayFigure {
   lines: number;
   events: number;
   fileBytes: number;
-  /** Wall-clock seconds of runReplay (file read, pipeline, SQLite, output files, report). */
+  /** Wall-clock seconds of runReplay (file read, pipeline, SQLite, output files, report): one run. */
   seconds: number;
   cpuSeconds: number;
   /** Per CPU-second (see timing.ts). */
@@ -83,7 +83,7 @@ export async function replayFigures(format: TrafficFormat, minutes: number, seed
     }
     if (format === 'apigw-json') {
       const head = join(dir, `head.${format}`);
-      writeFileSync(head, readFileSync(file, 'latin1').split('\n', START_LINES).join('\n') + '\n', 'latin1');
+      await writeHead(file, head, START_LINES);
       for (const f of out) f.process = processFigure(file, head, f.threads, f.lines, labels.allowlist, dir);
     }
     return out;
@@ -113,6 +113,18 @@ function processFigure(file: string, head: string, threads: 1 | 2, lines: number
   const startSeconds = run(head);
   return { seconds: round2(seconds), linesPerSecond: Math.round(lines / seconds), startSeconds: round2(startSeconds),
     steadyLinesPerSecond: Math.round((lines - START_LINES) / Math.max(seconds - startSeconds, 1e-3)) };
+}
+
+/** The first `lines` lines of `file` into `to` (read as a stream: the file may be larger than a string can be). */
+async function writeHead(file: string, to: string, lines: number): Promise<void> {
+  const out: string[] = [];
+  const input = createReadStream(file);
+  for await (const line of createInterface({ input, crlfDelay: Infinity })) {
+    out.push(line);
+    if (out.length === lines) break;
+  }
+  input.destroy();
+  writeFileSync(to, out.join('\n') + '\n');
 }
 
 /** Lines per wall second of one thread that reads the file's lines and JSON.parses each (nothing kept). */

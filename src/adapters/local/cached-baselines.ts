@@ -4,8 +4,8 @@ import type { SqliteState } from './sqlite-state.ts';
 
 /** Keys remembered as absent from SQLite at most (about 100 B each). */
 const MAX_ABSENT = 500_000;
-/** Keys remembered as written to a store that started empty, at most. */
-const MAX_WRITTEN = 1_000_000;
+/** Keys remembered as written to a store that started empty, at most (the same budget as the absent ones). */
+const MAX_WRITTEN = 500_000;
 
 /**
  * The local runner's {@link BaselineStore}: every key's state in memory (packed, 64 bytes a key), read from the
