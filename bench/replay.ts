@@ -42,8 +42,8 @@ export interface ReplayFigure {
    */
   floorLinesPerSecond?: number;
   /**
-   * `cordon replay` as a user runs it, a whole process (Node's start, the TypeScript loader, the modules, the reading
-   * thread's start, the outputs): wall seconds and lines per wall second. Only for line-per-request JSON files.
+   * `cordon replay` as a user runs it, a whole process (Node's start, the modules, the reading thread's start, the
+   * outputs): wall seconds and lines per wall second, best of two. Only for line-per-request JSON files.
    */
   process?: ProcessFigure;
 }

@@ -259,7 +259,7 @@ function render(r: Results): string {
       ' uncompressed JSON in a replay; AWS gzips them.)');
     const whole = r.replay.filter((p) => p.process);
     if (whole.length) {
-      out.push('\n### `cordon replay` as a whole process (node, TypeScript loader, modules, outputs; best of two)\n',
+      out.push('\n### `cordon replay` as a whole process (Node, the modules, the reading thread, the outputs; best of two)\n',
         mdTable(['format', 'threads', 'lines', 'wall s', 'lines per wall s', 'start (first 2,000 lines) s', 'lines per wall s past the start', 'JSON.parse floor (wall)'],
           whole.map((p) => [p.format, p.threads, int(p.lines), p.process!.seconds, int(p.process!.linesPerSecond), p.process!.startSeconds,
             int(p.process!.steadyLinesPerSecond), p.floorLinesPerSecond ? int(p.floorLinesPerSecond) : '–'])));
