@@ -14,9 +14,10 @@ export class KeyStateStore {
   private readonly index = new Map<string, number>();
   /**
    * Slow evidence, for the few keys that carry any (see src/detect/horizons.ts): key slot → slot in a packed column
-   * of SLOW_EVIDENCE_LENGTH numbers each (an array per key would cost half as much again).
+   * of SLOW_EVIDENCE_LENGTH numbers each (an array per key would cost half as much again), -1 for none. An array beside
+   * the key slots, not a Map: every get asks it (4 bytes a key).
    */
-  private readonly slow = new Map<number, number>();
+  private slowAt = new Int32Array(1024).fill(-1);
   private readonly slowFree: number[] = [];
   private slowCols = new Float64Array(256 * SLOW_EVIDENCE_LENGTH);
   private slowUsed = 0;
@@ -81,29 +82,29 @@ export class KeyStateStore {
     const o = i * FIELDS;
     const state: KeyState = { reqMean: c[o], reqVar: c[o + 1], bytesMean: c[o + 2], bytesVar: c[o + 3], ipsMean: c[o + 4],
       windows: c[o + 5], flags: c[o + 6], lastWindow: c[o + 7] };
-    const j = this.slow.get(i);
-    if (j !== undefined) state.slow = Array.from(this.slowCols.subarray(j * SLOW_EVIDENCE_LENGTH, (j + 1) * SLOW_EVIDENCE_LENGTH));
+    const j = this.slowAt[i];
+    if (j >= 0) state.slow = Array.from(this.slowCols.subarray(j * SLOW_EVIDENCE_LENGTH, (j + 1) * SLOW_EVIDENCE_LENGTH));
     return state;
   }
 
   private writeSlow(i: number, e: SlowEvidence): void {
-    let j = this.slow.get(i);
-    if (j === undefined) {
+    let j = this.slowAt[i];
+    if (j < 0) {
       j = this.slowFree.pop() ?? this.slowUsed++;
       if (this.slowUsed * SLOW_EVIDENCE_LENGTH > this.slowCols.length) {
         const next = new Float64Array(Math.ceil(this.slowCols.length * 1.5 / SLOW_EVIDENCE_LENGTH) * SLOW_EVIDENCE_LENGTH);
         next.set(this.slowCols);
         this.slowCols = next;
       }
-      this.slow.set(i, j);
+      this.slowAt[i] = j;
     }
     this.slowCols.set(e, j * SLOW_EVIDENCE_LENGTH);
   }
 
   private dropSlow(i: number): void {
-    const j = this.slow.get(i);
-    if (j === undefined) return;
-    this.slow.delete(i);
+    const j = this.slowAt[i];
+    if (j < 0) return;
+    this.slowAt[i] = -1;
     this.slowFree.push(j);
   }
 
@@ -111,5 +112,8 @@ export class KeyStateStore {
     const next = new Float64Array(Math.ceil((this.cols.length * 1.5) / FIELDS) * FIELDS);
     next.set(this.cols);
     this.cols = next;
+    const slowAt = new Int32Array(next.length / FIELDS).fill(-1);
+    slowAt.set(this.slowAt);
+    this.slowAt = slowAt;
   }
 }

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { newKeyState } from '../../src/detect/baseline.ts';
 import { SLOW_EVIDENCE_LENGTH } from '../../src/detect/horizons.ts';
@@ -32,5 +33,31 @@ describe('KeyStateStore: packed states with sparse slow evidence', () => {
     expect(store.get('again')!.slow).toEqual(slowOf(42));
     for (let k = 0; k < 600; k++) if (k !== 5 && k !== 7) expect(store.get(`k${k}`)!.slow, `k${k}`).toEqual(slowOf(k));
     expect([...store.entries()].filter(([, s]) => s.slow).length).toBe(599);
+  });
+
+  it('holds what a Map of the same states would, through any sets, deletes and growth', () => {
+    // Keys spread over 3,000 (fast-check favours small integers, which would never grow the store past its first slots).
+    const key = fc.integer({ min: 0, max: 2 ** 31 - 1 }).map((n) => n % 3000);
+    const op = fc.oneof(
+      { arbitrary: fc.record({ set: key, slow: fc.boolean(), seed: fc.integer({ min: 0, max: 1e6 }) }), weight: 4 },
+      { arbitrary: fc.record({ del: key }), weight: 1 },
+    );
+    fc.assert(fc.property(fc.array(op, { minLength: 1500, maxLength: 4000 }), (ops) => {
+      const store = new KeyStateStore();
+      const model = new Map<string, KeyState>();
+      for (const o of ops) {
+        if ('set' in o) {
+          const s: KeyState = { ...newKeyState(o.seed), reqMean: o.seed / 7, ...(o.slow ? { slow: slowOf(o.seed) } : {}) };
+          store.set(`k${o.set}`, s);
+          model.set(`k${o.set}`, s);
+        } else {
+          store.delete(`k${o.del}`);
+          model.delete(`k${o.del}`);
+        }
+      }
+      expect(store.size).toBe(model.size);
+      for (const [k, s] of model) expect(store.get(k)).toEqual(s);
+      expect(new Map(store.entries())).toEqual(model);
+    }), { numRuns: 40, endOnFailure: true });
   });
 });
