@@ -6,7 +6,7 @@
 // esbuild, a read-only install, sources that do not bundle) leaves the caller on tsx: this only ever changes how fast,
 // not what.
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -27,8 +27,8 @@ export async function bundledCli(root = cordonRoot) {
     const dir = join(cache, key);
     const main = join(dir, 'main.mjs');
     // Sources that did not bundle are not tried again until they change: each command would pay for esbuild first.
-    if (exists(join(cache, `${key}.failed`))) return null;
-    if (exists(main)) {
+    if (existsSync(join(cache, `${key}.failed`))) return null;
+    if (existsSync(main)) {
       // Marks it in use, so that no other build removes it as unused while this run may still load its chunks.
       const now = new Date();
       utimesSync(dir, now, now);
@@ -52,7 +52,7 @@ function sourcesKey(root, src) {
   for (const f of [fileURLToPath(import.meta.url), join(root, 'tsconfig.json'), join(root, 'package.json'),
     join(root, 'node_modules', 'esbuild', 'package.json')]) {
     h.update(`${f}\0`);
-    if (exists(f)) h.update(readFileSync(f));
+    if (existsSync(f)) h.update(readFileSync(f));
   }
   const walk = (d) => {
     for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
@@ -63,15 +63,6 @@ function sourcesKey(root, src) {
   };
   walk(src);
   return h.digest('hex').slice(0, 16);
-}
-
-function exists(p) {
-  try {
-    statSync(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**

@@ -19,7 +19,6 @@ export class CachedBaselines implements BaselineStore {
    * for every one of them (most of a replay's queries). Forgotten when written; cleared when it grows too large.
    */
   private readonly absent = new Set<string>();
-  private storeHasBaselines: boolean;
   /**
    * When SQLite held no baseline at the start (a replay's own state, the default): the keys written to it since, the
    * only ones it can hold, so a key never written costs no query at all. Null when it held some, or once too many
@@ -28,8 +27,7 @@ export class CachedBaselines implements BaselineStore {
   private written: Set<string> | null;
 
   constructor(private readonly sqlite: SqliteState, private readonly idleEvictMs: number) {
-    this.storeHasBaselines = sqlite.baselineCount() > 0;
-    this.written = this.storeHasBaselines ? null : new Set();
+    this.written = sqlite.baselineCount() > 0 ? null : new Set();
   }
 
   async getMany(keys: readonly string[]): Promise<Map<string, KeyState>> {
@@ -37,7 +35,7 @@ export class CachedBaselines implements BaselineStore {
     const written = this.written;
     for (const key of keys) {
       let s = this.states.get(key);
-      if (s === undefined && (written === null ? this.storeHasBaselines && !this.absent.has(key) : written.has(key))) {
+      if (s === undefined && (written === null ? !this.absent.has(key) : written.has(key))) {
         s = this.sqlite.getBaselineSync(key);
         if (s) this.states.set(key, s);
         else {
@@ -78,10 +76,10 @@ export class CachedBaselines implements BaselineStore {
     // Only keys with a learned window are worth a row: a one-off visitor teaches nothing.
     const worth = states.filter(([, s]) => s.windows > 0 || s.flags !== 0);
     this.sqlite.putBaselinesSync(worth);
-    for (const [key] of worth) this.absent.delete(key);
-    this.storeHasBaselines ||= worth.length > 0;
-    if (this.written !== null) {
+    if (this.written === null) for (const [key] of worth) this.absent.delete(key);
+    else {
       for (const [key] of worth) this.written.add(key);
+      // (Nothing is remembered absent while written keys are: the absent set starts empty.)
       if (this.written.size > MAX_WRITTEN) this.written = null;
     }
   }
