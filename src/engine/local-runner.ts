@@ -10,8 +10,7 @@ import type { Decision } from '../decision.ts';
 import type { TimelinePoint } from '../detect/detector.ts';
 import type { AccessEvent } from '../events.ts';
 import { KeyCount } from './key-count.ts';
-import { hash32 } from '../features/hash.ts';
-import { ipKey, prefixKey, principalKey } from '../features/keys.ts';
+import { ipKeyHash, prefixKeyHash, principalKeyHash } from '../features/keys.ts';
 import { TopKeys } from '../pipeline/top-keys.ts';
 import type { AlertBatch, AlertPort, LedgerEntry } from '../ports.ts';
 import type { PolicyDocument } from '../render/resource-policy.ts';
@@ -118,10 +117,10 @@ export class LocalRunner {
         this.addTimeline(a.timeline);
         this.topKeys.addWindow(closed.keys);
         // Keys the detector keeps a state for (a prefix only once it holds two hosts).
-        for (const k of closed.keys.byIp.keys()) this.seenKeys.add(hash32(ipKey(k)));
-        for (const [k, kw] of closed.keys.byPrefix) if (kw.ips.size >= 2) this.seenKeys.add(hash32(prefixKey(k)));
-        for (const [k, kw] of closed.keys.byWidePrefix) if (kw.ips.size >= 2) this.seenKeys.add(hash32(prefixKey(k)));
-        for (const k of closed.keys.byPrincipal.keys()) this.seenKeys.add(hash32(principalKey(k)));
+        for (const k of closed.keys.byIp.keys()) this.seenKeys.add(ipKeyHash(k));
+        for (const [k, kw] of closed.keys.byPrefix) if (kw.ips.size >= 2) this.seenKeys.add(prefixKeyHash(k));
+        for (const [k, kw] of closed.keys.byWidePrefix) if (kw.ips.size >= 2) this.seenKeys.add(prefixKeyHash(k));
+        for (const k of closed.keys.byPrincipal.keys()) this.seenKeys.add(principalKeyHash(k));
         if (outcome.decided.blocks.length || outcome.decided.held.length) this.decidedSinceContain = true;
         if (this.stats.logStart === null || closed.start < this.stats.logStart) this.stats.logStart = closed.start;
         if (this.stats.logEnd === null || closed.end > this.stats.logEnd) this.stats.logEnd = closed.end;

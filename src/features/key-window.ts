@@ -214,12 +214,13 @@ export class KeyWindow {
     else if (o.principalsOne) this.addPrincipal(o.principalsValue >>> 0);
     if (o.ipsSet !== null) this.ips.merge(o.ipsSet);
     else if (o.ipsOne) this.addIp(o.ipsValue >>> 0);
+    // Another window's samples are already as a sample keeps them (cut and owned: add, samplesOf), so they are shared.
     for (const p of o.samplePaths) {
-      if (this.samplePaths.length < SAMPLE_PATHS && !this.samplePaths.includes(p)) this.samplePaths = withSample(this.samplePaths, p);
+      if (this.samplePaths.length < SAMPLE_PATHS && !this.samplePaths.includes(p)) this.samplePaths = withEntry(this.samplePaths, p);
     }
     for (const u of o.sampleUserAgents) {
       if (this.sampleUserAgents.length < SAMPLE_UAS && !this.sampleUserAgents.includes(u)) {
-        this.sampleUserAgents = withSample(this.sampleUserAgents, u);
+        this.sampleUserAgents = withEntry(this.sampleUserAgents, u);
       }
     }
   }
@@ -421,11 +422,18 @@ function held(d: unknown): number {
   return ONE;
 }
 
-/** The first `max` strings of a serialised sample list, in a new array (the shared empty one when there are none). */
+/**
+ * The first `max` strings of a serialised sample list, in a new array (the shared empty one when there are none), as a
+ * sample keeps them: JSON.parse's strings are already their own copies, so only one over the length (a writer that did
+ * not cut it) is cut.
+ */
 function samplesOf(list: unknown, max: number): string[] {
   if (!Array.isArray(list)) return NO_SAMPLES;
   let out: string[] = NO_SAMPLES;
-  for (let i = 0; i < list.length && out.length < max; i++) if (typeof list[i] === 'string') out = withEntry(out, list[i]);
+  for (let i = 0; i < list.length && out.length < max; i++) {
+    const s: unknown = list[i];
+    if (typeof s === 'string') out = withEntry(out, s.length > SAMPLE_MAX_CHARS ? sampleText(s) : s);
+  }
   return out;
 }
 

@@ -473,6 +473,11 @@ function roundSums(ser: SerializedKeyWindow): void {
  */
 export function significantBits(v: number, bits: number): number {
   if (!(v >= 2 ** bits)) return v;
+  // Integers below 2^31 (nearly every sum of a part) in integer arithmetic: log2 and pow were 3% of ingest.
+  if (v < 0x80000000 && (v | 0) === v) {
+    const shift = 32 - Math.clz32(v) - bits;
+    return ((v + (1 << (shift - 1))) >>> shift) * (1 << shift);
+  }
   const step = 2 ** (Math.floor(Math.log2(v)) - bits + 1);
   return Math.round(v / step) * step;
 }

@@ -63,10 +63,14 @@ export class KeyStateStore {
     this.free.push(i);
   }
 
-  /** The last window a key was seen in, without building its state (idle eviction scans every key). */
-  lastWindow(key: string): number | undefined {
-    const i = this.index.get(key);
-    return i === undefined ? undefined : this.cols[i * FIELDS + 7];
+  /** Keys last seen in a window before `cutoff`, in one pass over the slots (idle eviction; no lookup per key). */
+  keysIdleBefore(cutoff: number): string[] {
+    const idle: string[] = [];
+    const c = this.cols;
+    this.index.forEach((i, key) => {
+      if (c[i * FIELDS + 7] < cutoff) idle.push(key);
+    });
+    return idle;
   }
 
   *entries(): IterableIterator<[string, KeyState]> {

@@ -354,6 +354,20 @@ describe('wire level 4: byte and latency sums to a few significant bits', () => 
     }));
   });
 
+  it('its integer arithmetic gives what the floating-point definition gives, at every magnitude', () => {
+    const byDefinition = (v: number, bits: number): number => {
+      if (!(v >= 2 ** bits)) return v;
+      const step = 2 ** (Math.floor(Math.log2(v)) - bits + 1);
+      return Math.round(v / step) * step;
+    };
+    const values = fc.oneof(fc.integer({ min: 0, max: 2 ** 31 + 5 }), fc.integer({ min: 0, max: 40 }).map((e) => 2 ** e),
+      fc.integer({ min: 1, max: 40 }).map((e) => 2 ** e - 1), fc.integer({ min: 0, max: 2 ** 31 }).map((v) => v + 0.5),
+      fc.double({ min: 0, max: 2 ** 45, noNaN: true }));
+    fc.assert(fc.property(values, fc.integer({ min: 1, max: 8 }), (v, bits) => {
+      expect(significantBits(v, bits)).toBe(byDefinition(v, bits));
+    }), { numRuns: 20_000 });
+  });
+
   it("a level-4 writer's parts carry rounded sums and every other counter exact; totals stay within 1%", () => {
     const events = Array.from({ length: 3_000 }, (_, n) => ev({ ip: `198.51.${n % 7}.${n % 251}`, principal: n % 3 ? `user/${n % 40}` : '',
       time: T0 + (n % 120) * 500, bytes: 200 + ((n * 7919) % 90_000), latencyMs: 3 + ((n * 104729) % 900) }));

@@ -236,6 +236,9 @@ describe('KeyWindow.merge', () => {
   it('merges samples: distinct, in order, up to three paths and two agents, cut to length', () => {
     const a = windowOf({ status: 404, path: '/a' }, { uaHash: 1, userAgent: 'one', userAgentSample: 'one' });
     const b = KeyWindow.fromJSON({ c: Array(14).fill(0), d: [[], [], [], [], []], sp: ['/a', '/b', 'x'.repeat(300)], su: ['one', 'y'.repeat(300), 'three'] });
+    // Read as a sample keeps them: cut to length, so a merge can share them as they are.
+    expect(b.samplePaths).toEqual(['/a', '/b', 'x'.repeat(200)]);
+    expect(b.sampleUserAgents).toEqual(['one', 'y'.repeat(200)]);
     a.merge(b);
     expect(a.samplePaths).toEqual(['/a', '/b', 'x'.repeat(200)]);
     expect(a.sampleUserAgents).toEqual(['ua', 'one']);

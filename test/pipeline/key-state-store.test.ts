@@ -58,6 +58,9 @@ describe('KeyStateStore: packed states with sparse slow evidence', () => {
       expect(store.size).toBe(model.size);
       for (const [k, s] of model) expect(store.get(k)).toEqual(s);
       expect(new Map(store.entries())).toEqual(model);
+      // Idle eviction's scan of the slots finds exactly the keys whose last window is before the cutoff.
+      const cutoff = 500_000;
+      expect(store.keysIdleBefore(cutoff).sort()).toEqual([...model].filter(([, s]) => s.lastWindow < cutoff).map(([k]) => k).sort());
     }), { numRuns: 40, endOnFailure: true });
   });
 });

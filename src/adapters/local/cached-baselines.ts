@@ -59,8 +59,7 @@ export class CachedBaselines implements BaselineStore {
   /** Keys idle since before `now - idleEvictMs` leave memory; their baselines go to SQLite. */
   evictIdle(now: number): number {
     const cutoff = now - this.idleEvictMs;
-    const idle: string[] = [];
-    for (const k of this.states.keys()) if ((this.states.lastWindow(k) ?? 0) < cutoff) idle.push(k);
+    const idle = this.states.keysIdleBefore(cutoff);
     if (idle.length === 0) return 0;
     this.persist(idle.map((k) => [k, this.states.get(k)!] as [string, KeyState]));
     for (const k of idle) this.states.delete(k);
