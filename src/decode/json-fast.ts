@@ -235,8 +235,18 @@ function valueOf(match: RegExpExecArray, layout: JsonLayout, read: number): Json
   const text = match[group];
   const kind = layout.kind[read];
   if (kind === Kind.string) return text;
-  if (kind === Kind.number) return Number(text);
+  if (kind === Kind.number) return plainIntegerValue(text);
   return text === 'true' ? true : text === 'false' ? false : null;
+}
+
+/**
+ * The value of a PLAIN_INTEGER capture (1 to 15 digits, so every step is exact): what Number() gives, without its
+ * general parser, which took a sixth of a fast read.
+ */
+export function plainIntegerValue(digits: string): number {
+  let v = 0;
+  for (let i = 0; i < digits.length; i++) v = v * 10 + (digits.charCodeAt(i) - DIGIT_0);
+  return v;
 }
 
 const QUOTE = 34;

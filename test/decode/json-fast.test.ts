@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
+  plainIntegerValue,
   type JsonAccessRecord,
   type JsonLayout,
   fastJsonFields,
@@ -388,5 +389,16 @@ describe('fast JSON reader: share of simulated traffic read fast', () => {
       expect(decodeJsonLine(line)).toEqual(decodeJsonLineSlow(line));
     }
     expect(fast).toBe(lines.length);
+  });
+});
+
+describe('plainIntegerValue', () => {
+  it('reads every plain integer of 1 to 15 digits as Number() does', () => {
+    const plain = fc.oneof(fc.constant('0'), fc.tuple(fc.integer({ min: 1, max: 9 }), fc.array(fc.integer({ min: 0, max: 9 }), { maxLength: 14 }))
+      .map(([first, rest]) => `${first}${rest.join('')}`));
+    fc.assert(fc.property(plain, (s) => {
+      expect(plainIntegerValue(s)).toBe(Number(s));
+    }), { numRuns: 20_000 });
+    expect(plainIntegerValue('999999999999999')).toBe(999_999_999_999_999);
   });
 });
