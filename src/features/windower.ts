@@ -6,7 +6,7 @@ import { COUNTER_NAMES, D_IPS, D_PRINCIPALS, KeyWindow, type Observation, sample
 import { isLoginPath } from './login-path.ts';
 import { looksLikeAttack } from './attack-payload.ts';
 import { isScannerAgent } from './scanner-agent.ts';
-import { ownedAddress, principalInfo } from './key-cache.ts';
+import { ownedAddress, type PrincipalInfo, principalInfo } from './key-cache.ts';
 import { ownString } from './own-string.ts';
 import type { TrapRoutes } from './trap-routes.ts';
 
@@ -19,6 +19,12 @@ interface IpEntry {
    */
   wides?: KeyWindow[];
   hash: number;
+  /**
+   * What the agent and the principal of this host's last event in the window work out to: most hosts keep theirs, and
+   * comparing an event's text with the last one costs less than hashing it for the shared caches.
+   */
+  lastAgent?: UserAgentInfo;
+  lastPrincipal?: PrincipalInfo;
 }
 
 /** All keys of one tumbling window. Prefix and principal windows are separate maps (no tagged-key strings). */
@@ -134,12 +140,16 @@ export class Windower {
     o.path = e.path;
     o.userAgent = e.userAgent;
     o.pathHash = this.shortHashes ? wireHash(hash32(e.path)) : hash32(e.path);
+    let entry = w.byIp.get(e.ip);
+    if (entry === undefined) entry = this.newIpEntry(w, e.ip);
     if (e.userAgent === '') {
       o.uaHash = 0;
       o.scannerAgent = false;
       o.userAgentSample = '';
     } else {
-      const ua = userAgentInfo(e.userAgent);
+      // (An agent over the sample's length never equals its sample: it always goes to the shared cache.)
+      let ua = entry.lastAgent;
+      if (ua === undefined || ua.sample !== e.userAgent) ua = entry.lastAgent = userAgentInfo(e.userAgent);
       o.uaHash = this.shortHashes ? ua.shortHash : ua.hash;
       o.scannerAgent = ua.scanner;
       o.userAgentSample = ua.sample;
@@ -153,7 +163,8 @@ export class Windower {
     let principalWindow: KeyWindow | undefined;
     let principalHash = 0;
     if (e.principal !== '') {
-      const p = principalInfo(e.principal);
+      let p = entry.lastPrincipal;
+      if (p === undefined || p.key !== e.principal) p = entry.lastPrincipal = principalInfo(e.principal);
       principalWindow = w.byPrincipal.get(p.key);
       if (principalWindow === undefined) {
         principalWindow = new KeyWindow();
@@ -164,8 +175,6 @@ export class Windower {
       o.principalHash = this.shortHashes ? p.shortHash : principalHash;
     } else o.principalHash = 0;
 
-    let entry = w.byIp.get(e.ip);
-    if (entry === undefined) entry = this.newIpEntry(w, e.ip);
     o.ipHash = entry.hash;
     entry.ip.add(o);
     if (!this.hostsOnly) {

@@ -196,6 +196,18 @@ describe('Windower: what each event counts', () => {
     expect(ipWindow(c, '192.0.2.1').sampleUserAgents).toEqual([long.slice(0, 200)]);
   });
 
+  it("reads each event's own agent and principal when a host switches between them in a window", () => {
+    const long = 'Mozilla/5.0 ' + 'q'.repeat(300);
+    const w = new Windower(opts);
+    const seq: [string, string][] = [['curl/8', 'alice'], ['sqlmap/1.7', 'bob'], ['curl/8', 'alice'], [long, 'alice'], [long, ''],
+      ['sqlmap/1.7', 'bob'], ['', 'carol']];
+    for (const [userAgent, principal] of seq) w.add(ev({ userAgent, principal }));
+    const [c] = w.closeAll();
+    expect(ipWindow(c).features()).toMatchObject({ requests: 7, scannerAgentRequests: 2, distinctUserAgents: 3, distinctPrincipals: 3 });
+    expect(ipWindow(c).sampleUserAgents).toEqual(['curl/8', 'sqlmap/1.7']);
+    expect([...c.keys.byPrincipal].map(([k, kw]) => [k, kw.requests, kw.scannerAgentRequests])).toEqual([['alice', 3, 0], ['bob', 2, 2], ['carol', 1, 0]]);
+  });
+
   it('keeps the IP hash of each client, so a prefix or principal counts its distinct clients', () => {
     const w = new Windower(opts);
     w.add(ev({ ip: '192.0.2.1', principal: 'alice' }));
