@@ -23,8 +23,8 @@ interface IpEntry {
    * What the agent and the principal of this host's last event in the window work out to: most hosts keep theirs, and
    * comparing an event's text with the last one costs less than hashing it for the shared caches.
    */
-  lastAgent?: UserAgentInfo;
-  lastPrincipal?: PrincipalInfo;
+  lastAgent: UserAgentInfo | undefined;
+  lastPrincipal: PrincipalInfo | undefined;
 }
 
 /** All keys of one tumbling window. Prefix and principal windows are separate maps (no tagged-key strings). */
@@ -147,9 +147,9 @@ export class Windower {
       o.scannerAgent = false;
       o.userAgentSample = '';
     } else {
-      // (An agent over the sample's length never equals its sample: it always goes to the shared cache.)
+      // Only an agent kept whole can be told by its sample: a cut one's sample is also a shorter agent of its own.
       let ua = entry.lastAgent;
-      if (ua === undefined || ua.sample !== e.userAgent) ua = entry.lastAgent = userAgentInfo(e.userAgent);
+      if (ua === undefined || !ua.whole || ua.sample !== e.userAgent) ua = entry.lastAgent = userAgentInfo(e.userAgent);
       o.uaHash = this.shortHashes ? ua.shortHash : ua.hash;
       o.scannerAgent = ua.scanner;
       o.userAgentSample = ua.sample;
@@ -212,7 +212,7 @@ export class Windower {
   private newIpEntry(w: WindowKeys, rawIp: string): IpEntry {
     const ip = ownedAddress(rawIp);
     if (this.hostsOnly) {
-      const entry: IpEntry = { ip: new KeyWindow(), prefix: NO_PREFIX, hash: this.ipHash(ip) };
+      const entry: IpEntry = { ip: new KeyWindow(), prefix: NO_PREFIX, hash: this.ipHash(ip), lastAgent: undefined, lastPrincipal: undefined };
       w.byIp.set(ip, entry);
       return entry;
     }
@@ -222,7 +222,7 @@ export class Windower {
       prefix = new KeyWindow();
       w.byPrefix.set(cidr, prefix);
     }
-    const entry: IpEntry = { ip: new KeyWindow(), prefix, hash: this.ipHash(ip) };
+    const entry: IpEntry = { ip: new KeyWindow(), prefix, hash: this.ipHash(ip), lastAgent: undefined, lastPrincipal: undefined };
     this.linkWide(w, ip, entry);
     w.byIp.set(ip, entry);
     return entry;
@@ -300,7 +300,7 @@ export class Windower {
           prefix = new KeyWindow();
           w.byPrefix.set(cidr, prefix);
         }
-        entry = { ip: kw, prefix, hash: this.ipHash(ip) };
+        entry = { ip: kw, prefix, hash: this.ipHash(ip), lastAgent: undefined, lastPrincipal: undefined };
         this.linkWide(w, ip, entry);
         w.byIp.set(ip, entry);
       }
@@ -389,6 +389,8 @@ interface UserAgentInfo {
   scanner: boolean;
   /** The agent as kept in evidence samples: cut to length and copied out of its log line, shared by every window. */
   sample: string;
+  /** The sample is the whole agent (it was not cut). */
+  whole: boolean;
 }
 
 /**
@@ -403,7 +405,7 @@ function userAgentInfo(ua: string): UserAgentInfo {
     if (userAgents.size >= UA_CACHE_MAX) userAgents.clear();
     const sample = sampleText(ua);
     const h = hash32(ua) >>> 1;
-    info = { hash: h || 1, shortHash: wireHash(h) || 1, scanner: isScannerAgent(ua), sample };
+    info = { hash: h || 1, shortHash: wireHash(h) || 1, scanner: isScannerAgent(ua), sample, whole: sample.length === ua.length };
     userAgents.set(sample.length === ua.length ? sample : ownString(ua), info);
   }
   return info;

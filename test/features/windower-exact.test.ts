@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { hash32 } from '../../src/features/hash.ts';
 import { KeyWindow } from '../../src/features/key-window.ts';
@@ -9,6 +10,11 @@ const IP = '198.51.100.7';
 
 const starts = (closed: ClosedWindow[]) => closed.map((c) => c.start - T0);
 const ipWindow = (c: ClosedWindow, ip = IP) => c.keys.byIp.get(ip)!.ip;
+const mergeInto = (map: Map<string, KeyWindow>, key: string, kw: KeyWindow): void => {
+  const had = map.get(key);
+  if (had) had.merge(kw);
+  else map.set(key, kw);
+};
 
 describe('Windower: window boundaries and time', () => {
   it('starts a window at a multiple of its size, for any time, negative ones included', () => {
@@ -206,6 +212,44 @@ describe('Windower: what each event counts', () => {
     expect(ipWindow(c).features()).toMatchObject({ requests: 7, scannerAgentRequests: 2, distinctUserAgents: 3, distinctPrincipals: 3 });
     expect(ipWindow(c).sampleUserAgents).toEqual(['curl/8', 'sqlmap/1.7']);
     expect([...c.keys.byPrincipal].map(([k, kw]) => [k, kw.requests, kw.scannerAgentRequests])).toEqual([['alice', 3, 0], ['bob', 2, 2], ['carol', 1, 0]]);
+  });
+
+  it("an agent that is another's cut sample is its own agent, never taken for the longer one", () => {
+    const long = 'Mozilla/5.0 sqlmap ' + 'x'.repeat(200);
+    const scanner = 'Mozilla/5.0 ' + 'y'.repeat(188) + 'sqlmap';
+    const w = new Windower(opts);
+    w.add(ev({ userAgent: long }));
+    w.add(ev({ userAgent: long.slice(0, 200) }));
+    w.add(ev({ userAgent: scanner, ip: '192.0.2.1' }));
+    w.add(ev({ userAgent: scanner.slice(0, 200), ip: '192.0.2.1' }));
+    const [c] = w.closeAll();
+    expect(ipWindow(c).features()).toMatchObject({ distinctUserAgents: 2, scannerAgentRequests: 2 });
+    expect(ipWindow(c, '192.0.2.1').features()).toMatchObject({ distinctUserAgents: 2, scannerAgentRequests: 1 });
+  });
+
+  it("counts any sequence of a host's agents and principals as events seen one at a time would", () => {
+    // A fresh windower per event never reuses what a host's last event worked out; merged in order, its windows are the reference.
+    const long = 'Mozilla/5.0 (X11) ' + 'w'.repeat(190) + ' sqlmap/1.7';
+    const agents = ['', 'curl/8', 'sqlmap/1.7', long, long.slice(0, 200), long.slice(0, 199), 'Mozilla/5.0 (X11) ' + 'w'.repeat(182)];
+    const principals = ['', 'alice', 'bob', 'arn:aws:iam::123456789012:user/alice'];
+    const event = fc.record({ a: fc.nat({ max: agents.length - 1 }), p: fc.nat({ max: principals.length - 1 }), host: fc.nat({ max: 1 }) });
+    fc.assert(fc.property(fc.array(event, { minLength: 1, maxLength: 30 }), (events) => {
+      const evs = events.map((x) => ev({ userAgent: agents[x.a], principal: principals[x.p], ip: x.host ? '192.0.2.1' : IP }));
+      const together = new Windower(opts);
+      for (const e of evs) together.add(e);
+      const [c] = together.closeAll();
+      const hosts = new Map<string, KeyWindow>();
+      const byPrincipal = new Map<string, KeyWindow>();
+      for (const e of evs) {
+        const alone = new Windower(opts);
+        alone.add(e);
+        const [one] = alone.closeAll();
+        for (const [ip, entry] of one.keys.byIp) mergeInto(hosts, ip, entry.ip);
+        for (const [p, kw] of one.keys.byPrincipal) mergeInto(byPrincipal, p, kw);
+      }
+      expect(new Map([...c.keys.byIp].map(([ip, entry]) => [ip, entry.ip.toJSON()]))).toEqual(new Map([...hosts].map(([ip, kw]) => [ip, kw.toJSON()])));
+      expect(new Map([...c.keys.byPrincipal].map(([p, kw]) => [p, kw.toJSON()]))).toEqual(new Map([...byPrincipal].map(([p, kw]) => [p, kw.toJSON()])));
+    }), { numRuns: 300 });
   });
 
   it('keeps the IP hash of each client, so a prefix or principal counts its distinct clients', () => {
