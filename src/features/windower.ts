@@ -406,7 +406,7 @@ function userAgentInfo(ua: string): UserAgentInfo {
     const sample = sampleText(ua);
     const h = hash32(ua) >>> 1;
     info = { hash: h || 1, shortHash: wireHash(h) || 1, scanner: isScannerAgent(ua), sample, whole: sample.length === ua.length };
-    userAgents.set(sample.length === ua.length ? sample : ownString(ua), info);
+    userAgents.set(info.whole ? sample : ownString(ua), info);
   }
   return info;
 }
